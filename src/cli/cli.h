@@ -1,0 +1,38 @@
+/*
+ * cli.h — shared pieces of the ragtune command-line program: the command table and helpers
+ * for parsing numbers. Each command lives in src/cli/cmd_<name>.c as
+ * `int cmd_<name>(int argc, char **argv)` returning the process exit code:
+ * 0 ok, 1 runtime error (message from rt_last_error()), 2 usage error.
+ * The CLI is a client of include/ragtune.h only.
+ */
+#ifndef RT_CLI_H
+#define RT_CLI_H
+
+#include "ragtune.h"
+
+#include <stdbool.h>
+
+#define CLI_OK 0
+#define CLI_RUNTIME 1
+#define CLI_USAGE 2
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+/* Prints "ragtune <cmd>: message" to stderr and returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "ragtune <cmd>: rt_last_error()" to stderr and returns CLI_RUNTIME. */
+int cli_runtime_error(const char *cmd);
+/* Strict number parsing: the whole string must be a number in range; false otherwise. */
+bool cli_parse_int(const char *s, long long min, long long max, long long *out);
+bool cli_parse_float(const char *s, double *out);
+/* True if argv contains -h or --help. */
+bool cli_wants_help(int argc, char **argv);
+
+/* Commands (one file each). */
+int cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * main.c — the ragtune program: dispatches `ragtune <command> [options]`.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <math.h>
+
+static const cli_command commands[] = {
+    {"version", cmd_version, "print the version"},
+};
+
+static const size_t n_commands = sizeof commands / sizeof commands[0];
+
+static void print_help(FILE *out) {
+    fputs("ragtune — RAG, fine-tuning, or both: measured on your own documents.\n\n"
+          "usage: ragtune <command> [options]\n       ragtune <command> --help\n\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < n_commands; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fputs("  help         this text\n\nexit codes: 0 ok, 1 runtime error, 2 usage error\n", out);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ragtune %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see 'ragtune %s --help')\n", cmd);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_runtime_error(const char *cmd) {
+    fprintf(stderr, "ragtune %s: %s\n", cmd, rt_last_error());
+    return CLI_RUNTIME;
+}
+
+bool cli_parse_int(const char *s, long long min, long long max, long long *out) {
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_float(const char *s, double *out) {
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return true;
+    return false;
+}
+
+int cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    printf("ragtune %s\n", rt_version());
+    return CLI_OK;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        if (argc > 2) {
+            for (size_t i = 0; i < n_commands; i++) {
+                if (!strcmp(commands[i].name, argv[2])) {
+                    char *help_argv[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, help_argv);
+                }
+            }
+        }
+        print_help(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--version")) return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < n_commands; i++)
+        if (!strcmp(commands[i].name, name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "ragtune: unknown command '%s'\n\n", name);
+    print_help(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,53 @@
+/*
+ * file.h — reading, mapping and atomically writing files. Every file ragtune writes goes
+ * through rt_atomic_file: it is written to "<path>.tmp.<pid>", fsync'd, renamed over <path>,
+ * and the directory fsync'd, so a crash leaves the old file or the new one, never a mix.
+ */
+#ifndef RT_CORE_FILE_H
+#define RT_CORE_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Reads a whole file into a NUL-terminated buffer the caller frees. Fails with RT_ERR_RANGE if
+ * the file is larger than max_bytes. */
+int rt_file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len);
+
+/* A read-only memory map of a whole file. */
+typedef struct rt_mmap {
+    void *data;
+    size_t size;
+} rt_mmap;
+/* Maps path read-only (an empty file gives data == NULL, size 0). */
+int rt_mmap_open(const char *path, rt_mmap *out);
+void rt_mmap_close(rt_mmap *m);
+
+/* Atomic file writer. */
+typedef struct rt_atomic_file {
+    FILE *fp;        /* write here */
+    char *path;      /* final path */
+    char *tmp_path;  /* temporary path */
+} rt_atomic_file;
+/* Opens a temporary file beside path for writing. */
+int rt_atomic_file_open(rt_atomic_file *f, const char *path);
+/* Flushes, fsyncs and renames over the final path; on any failure removes the temporary file
+ * and leaves the old file untouched. Always releases f. */
+int rt_atomic_file_commit(rt_atomic_file *f);
+/* Discards the temporary file; the final path is untouched. */
+void rt_atomic_file_abort(rt_atomic_file *f);
+/* Writes a whole buffer atomically. */
+int rt_file_write_atomic(const char *path, const void *data, size_t len);
+
+/* fwrite that reports RT_ERR_IO naming path on a short write. */
+int rt_fwrite_all(FILE *fp, const void *data, size_t len, const char *path);
+
+/* Creates a directory and its parents (like mkdir -p). */
+int rt_mkdir_p(const char *path);
+/* True if path exists and is a directory / regular file. */
+int rt_is_dir(const char *path);
+int rt_is_file(const char *path);
+/* Joins dir and name with '/' into a new string the caller frees. */
+char *rt_path_join(const char *dir, const char *name);
+
+#endif

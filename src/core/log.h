@@ -1,0 +1,39 @@
+/*
+ * log.h — logging and progress reporting for library code. Lines go to the sink set by
+ * rt_log_set() (stderr by default). Progress of long work goes through rt_progress_*: a bar with
+ * rate and ETA on a terminal, plain lines in logs. Nothing here writes to stdout.
+ */
+#ifndef RT_CORE_LOG_H
+#define RT_CORE_LOG_H
+
+#include "ragtune.h"
+
+void rt_log(rt_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define rt_log_debug(...) rt_log(RT_LOG_DEBUG, __VA_ARGS__)
+#define rt_log_info(...) rt_log(RT_LOG_INFO, __VA_ARGS__)
+#define rt_log_warn(...) rt_log(RT_LOG_WARN, __VA_ARGS__)
+#define rt_log_error(...) rt_log(RT_LOG_ERROR, __VA_ARGS__)
+
+/* Seconds on a monotonic clock. */
+double rt_time_now(void);
+
+/* A progress tracker for one task. Usage:
+ *     rt_progress p; rt_progress_begin(&p, "ingest", "docs", n_docs);
+ *     for (...) { ...; rt_progress_update(&p, i + 1, NULL); }
+ *     rt_progress_end(&p, NULL);
+ * Updates are rate-limited (a few per second on a terminal, one per 5 s otherwise), so calling
+ * rt_progress_update in a loop is cheap. */
+typedef struct rt_progress {
+    const char *task;
+    const char *unit;
+    uint64_t total;
+    uint64_t done;
+    double start;
+    double last_report;
+} rt_progress;
+
+void rt_progress_begin(rt_progress *p, const char *task, const char *unit, uint64_t total);
+void rt_progress_update(rt_progress *p, uint64_t done, const char *detail);
+void rt_progress_end(rt_progress *p, const char *detail);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * tensor.c — dtype table, tensor allocation, scalar f16 conversion.
+ */
+#include "core/tensor.h"
+#include "core/error.h"
+
+#include <string.h>
+
+typedef struct dtype_info {
+    const char *name;
+    int block_size;
+    size_t block_bytes;
+} dtype_info;
+
+static const dtype_info *info_of(rt_dtype dtype) {
+    static const dtype_info f32 = {"f32", 1, 4}, f16 = {"f16", 1, 2}, bf16 = {"bf16", 1, 2},
+                            q8 = {"q8_0", RT_QK, sizeof(rt_block_q8_0)},
+                            q4 = {"q4_0", RT_QK, sizeof(rt_block_q4_0)}, i32 = {"i32", 1, 4};
+    switch (dtype) {
+    case RT_DTYPE_F32: return &f32;
+    case RT_DTYPE_F16: return &f16;
+    case RT_DTYPE_BF16: return &bf16;
+    case RT_DTYPE_Q8_0: return &q8;
+    case RT_DTYPE_Q4_0: return &q4;
+    case RT_DTYPE_I32: return &i32;
+    default: return NULL;
+    }
+}
+
+_Static_assert(sizeof(rt_block_q8_0) == 34, "q8_0 block is 34 bytes as in GGUF");
+_Static_assert(sizeof(rt_block_q4_0) == 18, "q4_0 block is 18 bytes as in GGUF");
+
+bool rt_dtype_valid(int dtype) { return info_of((rt_dtype)dtype) != NULL; }
+
+const char *rt_dtype_name(rt_dtype dtype) {
+    const dtype_info *i = info_of(dtype);
+    return i ? i->name : NULL;
+}
+
+int rt_dtype_parse(const char *name, rt_dtype *out) {
+    static const rt_dtype all[] = {RT_DTYPE_F32, RT_DTYPE_F16, RT_DTYPE_BF16,
+                                   RT_DTYPE_Q8_0, RT_DTYPE_Q4_0, RT_DTYPE_I32};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(name, info_of(all[i])->name) == 0) {
+            *out = all[i];
+            return RT_OK;
+        }
+    }
+    return rt_error(RT_ERR_INVALID, "unknown dtype '%s' (expected f32, f16, bf16, q8_0 or q4_0)",
+                    name);
+}
+
+int rt_dtype_block_size(rt_dtype dtype) {
+    const dtype_info *i = info_of(dtype);
+    return i ? i->block_size : 0;
+}
+
+size_t rt_dtype_block_bytes(rt_dtype dtype) {
+    const dtype_info *i = info_of(dtype);
+    return i ? i->block_bytes : 0;
+}
+
+int64_t rt_tensor_nelements(const rt_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->n_dims; i++) n *= t->shape[i];
+    return n;
+}
+
+int rt_dtype_nbytes(rt_dtype dtype, int64_t n, size_t *out, const char *what) {
+    const dtype_info *i = info_of(dtype);
+    if (!i) return rt_error(RT_ERR_UNSUPPORTED, "%s: unsupported dtype %d", what, (int)dtype);
+    if (n < 0) return rt_error(RT_ERR_FORMAT, "%s: negative element count", what);
+    if (n % i->block_size != 0)
+        return rt_error(RT_ERR_FORMAT, "%s: %lld elements is not a multiple of the %s block size %d",
+                        what, (long long)n, i->name, i->block_size);
+    if (!rt_mul_size((size_t)(n / i->block_size), i->block_bytes, out))
+        return rt_error(RT_ERR_RANGE, "%s: size overflows", what);
+    return RT_OK;
+}
+
+size_t rt_tensor_row_bytes(const rt_tensor *t) {
+    size_t n = 0;
+    if (t->n_dims < 1) return 0;
+    if (rt_dtype_nbytes(t->dtype, t->shape[t->n_dims - 1], &n, "row") != RT_OK) return 0;
+    return n;
+}
+
+int rt_tensor_alloc(rt_tensor *t, const char *name, rt_dtype dtype, int n_dims,
+                    const int64_t *shape) {
+    memset(t, 0, sizeof *t);
+    if (n_dims < 1 || n_dims > RT_MAX_DIMS)
+        return rt_error(RT_ERR_INVALID, "tensor %s: %d dimensions", name ? name : "?", n_dims);
+    t->dtype = dtype;
+    t->n_dims = n_dims;
+    int64_t n = 1;
+    for (int i = 0; i < RT_MAX_DIMS; i++) t->shape[i] = 1;
+    for (int i = 0; i < n_dims; i++) {
+        if (shape[i] < 0 || (shape[i] && n > INT64_MAX / shape[i]))
+            return rt_error(RT_ERR_RANGE, "tensor %s: shape overflows", name ? name : "?");
+        t->shape[i] = shape[i];
+        n *= shape[i];
+    }
+    RT_TRY(rt_dtype_nbytes(dtype, n, &t->nbytes, name ? name : "tensor"));
+    t->data = rt_calloc(1, t->nbytes);
+    if (!t->data) return RT_ERR_NOMEM;
+    t->owned = true;
+    if (name && !(t->name = rt_strdup(name))) {
+        free(t->data);
+        memset(t, 0, sizeof *t);
+        return RT_ERR_NOMEM;
+    }
+    return RT_OK;
+}
+
+void rt_tensor_free(rt_tensor *t) {
+    if (t->owned) free(t->data);
+    free(t->name);
+    memset(t, 0, sizeof *t);
+}
+
+float rt_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else { /* subnormal: normalize */
+            exp = 127 - 15 + 1;
+            while (!(mant & 0x400)) {
+                mant <<= 1;
+                exp--;
+            }
+            mant &= 0x3ff;
+            bits = sign | (exp << 23) | (mant << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000 | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    union { uint32_t u; float f; } v = {.u = bits};
+    return v.f;
+}
+
+uint16_t rt_f32_to_f16(float f) {
+    union { float f; uint32_t u; } v = {.f = f};
+    uint32_t x = v.u;
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t absx = x & 0x7fffffff;
+    if (absx > 0x7f800000) return sign | 0x7e00;           /* NaN */
+    if (absx >= 0x477ff000) return sign | 0x7c00;          /* overflow (rounds to) inf */
+    if (absx < 0x38800000) {                               /* subnormal or zero in f16 */
+        if (absx < 0x33000000) return sign;                /* rounds to zero */
+        uint32_t e = absx >> 23;
+        uint32_t m = (absx & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e;                          /* 14 - (e-127) + 13 - 1 ... */
+        uint32_t half = 1u << (shift - 1);
+        uint32_t r = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return sign | (uint16_t)r;
+    }
+    uint32_t r = absx - 0x38000000; /* rebias exponent 127 -> 15 */
+    uint32_t mant_round = r + 0xfff + ((r >> 13) & 1);
+    return sign | (uint16_t)(mant_round >> 13);
+}

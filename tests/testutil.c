@@ -1,0 +1,83 @@
+/*
+ * testutil.c — see testutil.h.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+char *tu_tmpdir(const char *tag) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/rt-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    char *p = mkdtemp(tmpl);
+    if (!p) return NULL;
+    return strdup(p);
+}
+
+void tu_rmtree(const char *path) {
+    if (!path || !*path || strcmp(path, "/") == 0) return;
+    tu_system("rm -rf '%s'", path);
+}
+
+char *tu_source_path(const char *rel) {
+    const char *src = getenv("RT_SOURCE_DIR");
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", src && *src ? src : ".", rel);
+    return strdup(buf);
+}
+
+int tu_system(const char *fmt, ...) {
+    char cmd[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+int tu_run_python(const char *script_rel, const char *args_fmt, ...) {
+    char args[8192];
+    va_list ap;
+    va_start(ap, args_fmt);
+    vsnprintf(args, sizeof args, args_fmt, ap);
+    va_end(ap);
+    const char *py = getenv("RT_PYTHON");
+    char *script = tu_source_path(script_rel);
+    int st = tu_system("'%s' '%s' %s", py && *py ? py : "python3", script, args);
+    free(script);
+    return st;
+}
+
+double tu_max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (isnan(d)) return INFINITY;
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+float *tu_read_f32(const char *path, size_t *n) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    float *buf = malloc(len > 0 ? (size_t)len : 1);
+    size_t got = fread(buf, 1, (size_t)len, fp);
+    fclose(fp);
+    if (got != (size_t)len) {
+        free(buf);
+        return NULL;
+    }
+    *n = (size_t)len / sizeof(float);
+    return buf;
+}

@@ -1,0 +1,31 @@
+/*
+ * testutil.h — helpers shared by the cmocka tests: temporary directories, running the
+ * reference Python (Debian's python3 with torch, path in $RT_PYTHON), and comparing arrays.
+ */
+#ifndef RT_TESTUTIL_H
+#define RT_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Creates a fresh temporary directory; returns a malloc'd path. */
+char *tu_tmpdir(const char *tag);
+/* Removes a directory tree (rm -rf). */
+void tu_rmtree(const char *path);
+/* Path under the source tree ($RT_SOURCE_DIR or the compile-time source dir); malloc'd. */
+char *tu_source_path(const char *rel);
+/* Runs `$RT_PYTHON <source>/<script> args...` (a shell-quoted string); returns exit status. */
+int tu_run_python(const char *script_rel, const char *args_fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Runs a shell command; returns its exit status. */
+int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Largest |a[i] - b[i]|. */
+double tu_max_abs_diff(const float *a, const float *b, size_t n);
+/* Writes / reads a raw little-endian float32 file (what the reference scripts emit with
+ * numpy's tofile). tu_read_f32 returns a malloc'd array and its length. */
+float *tu_read_f32(const char *path, size_t *n);
+
+#endif
