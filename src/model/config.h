@@ -57,6 +57,10 @@ typedef struct rt_model_config {
     int n_type_vocab;  /* bert token types (2); 0 otherwise */
     float norm_eps;    /* rms_norm_eps or layer_norm_eps */
     float rope_theta;
+    /* RoPE pairing. false: Hugging Face rotate_half (pairs i and i+head_dim/2), as HF llama and
+     * qwen2 checkpoints expect. true: interleaved pairs (2i, 2i+1), as GGUF llama files expect
+     * (llama.cpp's converter permutes the rows of wq/wk for it). */
+    bool rope_interleaved;
     /* Llama-3 rope scaling ("rope_type": "llama3"); factor 0 = none. */
     float rope_scaling_factor;
     float rope_low_freq_factor;
