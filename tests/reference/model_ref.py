@@ -90,9 +90,10 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
-def llama_forward(cfg, P, ids, past=None):
+def llama_forward(cfg, P, ids, past=None, last_only=False):
     """ids (T,) -> (final normed hidden (T,C), logits (T,V), new past). past: list of (k, v)
-    per layer with shapes (n_kv_head, P, hd) — the KV cache of the torch benchmark."""
+    per layer with shapes (n_kv_head, P, hd) — the KV cache of the torch benchmark.
+    last_only: logits of the last token only (what generation needs)."""
     C, nh, nkv, hd = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     eps = cfg["rms_norm_eps"]
     T = ids.shape[0]
@@ -134,7 +135,7 @@ def llama_forward(cfg, P, ids, past=None):
         x = x + F.linear(F.silu(g) * u, P[pre + "mlp.down_proj.weight"])
     h = rms_norm(x, P["model.norm.weight"], eps)
     head = P["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else P["lm_head.weight"]
-    return h, F.linear(h, head), new_past
+    return h, F.linear(h[-1:] if last_only else h, head), new_past
 
 
 def make_llama(gen, *, vocab=256, C=64, n_layer=2, nh=4, nkv=2, ff=160, tied=False, qwen=False,
