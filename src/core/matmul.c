@@ -27,7 +27,7 @@
 enum {
     TOKEN_BLOCK = 64,        /* activation rows per pass over W in the q8_0/q4_0 path */
     SGEMM_MIN_TOKENS = 8,    /* from here on f16/bf16 go through f32 tiles and sgemm */
-    TILE_BYTES = 4 << 20,    /* f32 tile of W for the sgemm paths */
+    TILE_BYTES = 512 << 10,  /* f32 tile of W for the sgemm paths (per thread, in L2) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -108,32 +108,48 @@ static void matmul_half_dot(float *out, const float *x, const rt_tensor *w, int 
         dot(n_in, wd + (size_t)o * n_in, x, (size_t)n_in, T, out + o, (size_t)n_out);
 }
 
-/* Rows [o0, o0 + n) of w as f32 into tile (n, n_in). */
-static void widen_rows(float *tile, const rt_tensor *w, int o0, int n, int n_in) {
+/* W[o0:o0+n_rows, c0:c0+n_cols] as f32 into tile (n_rows, n_cols); c0 and n_cols are multiples
+ * of the block size. */
+static void widen_block(float *tile, const rt_tensor *w, int o0, int n_rows, int c0, int n_cols) {
     size_t row_bytes = rt_tensor_row_bytes(w);
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < n; r++)
-        rt_dequantize_row(w->dtype, (const char *)w->data + (size_t)(o0 + r) * row_bytes,
-                          tile + (size_t)r * n_in, n_in);
+    size_t col_bytes = (size_t)c0 / (size_t)rt_dtype_block_size(w->dtype) *
+                       rt_dtype_block_bytes(w->dtype);
+    for (int r = 0; r < n_rows; r++)
+        rt_dequantize_row(w->dtype,
+                          (const char *)w->data + (size_t)(o0 + r) * row_bytes + col_bytes,
+                          tile + (size_t)r * n_cols, n_cols);
 }
 
-static int tile_rows(int n_in, int n_rows) {
-    int r = (int)(TILE_BYTES / ((size_t)n_in * sizeof(float)));
-    if (r < 16) r = 16;
+/* Rows of W per f32 tile, so that a tile of n_cols columns stays in L2. */
+static int tile_rows(int n_cols, int n_rows) {
+    int r = (int)(TILE_BYTES / ((size_t)n_cols * sizeof(float)));
+    if (r < 8) r = 8;
     return r < n_rows ? r : n_rows;
+}
+
+/* OpenMP threads each widen their own tiles and call a single-threaded sgemm on them: no
+ * alternation between the OpenMP and OpenBLAS thread pools, whose spinning waiters would take
+ * each other's cores. */
+static int blas_single_begin(void) {
+    int n = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return n;
 }
 
 /* x (T, n_in) f32, w (n_out, n_in) any dtype, out (T, n_out): f32 tiles of W and sgemm */
 static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                                int n_in) {
-    int rows = tile_rows(n_in, n_out);
-    float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
-    for (int o0 = 0; o0 < n_out; o0 += rows) {
-        int n = n_out - o0 < rows ? n_out - o0 : rows;
-        widen_rows(tile, w, o0, n, n_in);
+    int rows = tile_rows(n_in, n_out), n_tiles = (n_out + rows - 1) / rows;
+    int blas_threads = blas_single_begin();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n_tiles; i++) {
+        int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
+        float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
+        widen_block(tile, w, o0, n, 0, n_in);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile,
                     n_in, 0.0f, out + o0, n_out);
     }
+    openblas_set_num_threads(blas_threads);
 }
 
 void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens) {
@@ -170,13 +186,24 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
                     n_out, (const float *)w->data, n_in, 1.0f, dx, n_in);
         return;
     }
-    int rows = tile_rows(n_in, n_out);
-    float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
-    for (int o0 = 0; o0 < n_out; o0 += rows) {
-        int n = n_out - o0 < rows ? n_out - o0 : rows;
-        widen_rows(tile, w, o0, n, n_in);
-        /* dx (T, n_in) += dy[:, o0:o0+n] (T, n) . tile (n, n_in) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, n_in, n, 1.0f, dy + o0,
-                    n_out, tile, n_in, 1.0f, dx, n_in);
+    /* Threads own column ranges of dx (whole blocks), so their updates never overlap. */
+    int bs = rt_dtype_block_size(w->dtype), n_threads = rt_get_threads();
+    int cols = (n_in / n_threads + bs - 1) / bs * bs;
+    if (cols > 1024) cols = 1024;
+    if (cols < bs) cols = bs;
+    int n_col_tiles = (n_in + cols - 1) / cols, rows = tile_rows(cols, n_out);
+    int blas_threads = blas_single_begin();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < n_col_tiles; c++) {
+        int c0 = c * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
+        float *tile = scratch_get((size_t)rows * cols * sizeof(float));
+        for (int o0 = 0; o0 < n_out; o0 += rows) {
+            int n = n_out - o0 < rows ? n_out - o0 : rows;
+            widen_block(tile, w, o0, n, c0, nc);
+            /* dx[:, c0:c0+nc] (T, nc) += dy[:, o0:o0+n] (T, n) . tile (n, nc) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n, 1.0f,
+                        dy + o0, n_out, tile, nc, 1.0f, dx + c0, n_in);
+        }
     }
+    openblas_set_num_threads(blas_threads);
 }
