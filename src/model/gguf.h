@@ -140,4 +140,11 @@ typedef struct rt_gguf_write_params {
 int rt_gguf_write(const char *path, const rt_model_config *cfg, const rt_model_weights *w,
                   const rt_gguf_write_params *params);
 
+/* Reorders the rows of a q or k projection (n_rows = n_heads * head_dim rows of row_bytes each;
+ * biases: rows of one element) between Hugging Face's rotate_half pairing and llama.cpp's
+ * interleaved pairing, as llama.cpp's convert_hf_to_gguf permute() does (to_interleaved) or
+ * undoes. Row h*D + s*D/2 + i (s in {0,1}) <-> row h*D + 2i + s. src and dst must not overlap. */
+void rt_rope_permute_rows(const void *src, void *dst, int64_t n_rows, size_t row_bytes,
+                          int n_heads, bool to_interleaved);
+
 #endif
