@@ -163,7 +163,8 @@ static void test_dots(void **state) {
     const int lens_half[] = {1, 5, 16, 31, 32, 33, 63, 100, 257};
     enum { MAXN = 31 * RT_QK, MAXT = 17 };
     float *x = malloc(sizeof(float) * MAXN * MAXT), *w = malloc(sizeof(float) * MAXN);
-    rt_block_q8_0 *xq = malloc(sizeof(rt_block_q8_0) * (MAXN / RT_QK + 1) * MAXT);
+    uint8_t *xq = malloc((size_t)MAXN * MAXT), *xq2 = malloc(MAXN);
+    float *xd = malloc(sizeof(float) * (MAXN / RT_QK) * MAXT), *xd2 = malloc(sizeof(float) * MAXN);
     rt_block_q8_0 *wq8 = malloc(sizeof(rt_block_q8_0) * (MAXN / RT_QK));
     rt_block_q4_0 *wq4 = malloc(sizeof(rt_block_q4_0) * (MAXN / RT_QK));
     uint16_t *wh = malloc(sizeof(uint16_t) * MAXN);
@@ -171,22 +172,33 @@ static void test_dots(void **state) {
     for (int li = 0; li < nl; li++) {
         const rt_kernels *k = levels[li];
         for (int n_x = 1; n_x <= MAXT; n_x++) {
-            /* q8_0 / q4_0 against q8_0 activations; out_stride 3 checks the stride */
+            /* q8_0 / q4_0 against q8_act activations; out_stride 3 checks the stride */
             for (size_t c = 0; c < sizeof lens_blocks / sizeof lens_blocks[0]; c++) {
                 int nb = lens_blocks[c], n = nb * RT_QK;
-                size_t xs = (size_t)nb + 1; /* padded row stride */
                 fill(x, (int64_t)MAXN * MAXT, 2.0f);
                 fill(w, n, 0.5f);
-                for (int t = 0; t < n_x; t++) ref->quantize_row_q8_0(x + t * n, xq + t * xs, n);
+                for (int t = 0; t < n_x; t++) {
+                    ref->quantize_row_q8_act(x + t * n, xq + t * n, xd + t * nb, n);
+                    k->quantize_row_q8_act(x + t * n, xq2, xd2, n);
+                    assert_memory_equal(xq + t * n, xq2, n);
+                    assert_memory_equal(xd + t * nb, xd2, nb * sizeof(float));
+                    /* same numbers as q8_0 blocks */
+                    ref->quantize_row_q8_0(x + t * n, wq8, n);
+                    for (int b = 0; b < nb; b++) {
+                        assert_true(rt_f16_to_f32(wq8[b].d) == xd[t * nb + b]);
+                        for (int j = 0; j < RT_QK; j++)
+                            assert_int_equal(wq8[b].qs[j], xq[t * n + b * RT_QK + j] - 128);
+                    }
+                }
                 ref->quantize_row_q8_0(w, wq8, n);
                 ref->quantize_row_q4_0(w, wq4, n);
                 for (int pass = 0; pass < 2; pass++) {
                     if (pass == 0) {
-                        ref->dot_q8_0_q8_0(n, wq8, xq, xs, n_x, want, 3);
-                        k->dot_q8_0_q8_0(n, wq8, xq, xs, n_x, got, 3);
+                        ref->dot_q8_0_q8(n, wq8, xq, xd, n_x, want, 3);
+                        k->dot_q8_0_q8(n, wq8, xq, xd, n_x, got, 3);
                     } else {
-                        ref->dot_q4_0_q8_0(n, wq4, xq, xs, n_x, want, 3);
-                        k->dot_q4_0_q8_0(n, wq4, xq, xs, n_x, got, 3);
+                        ref->dot_q4_0_q8(n, wq4, xq, xd, n_x, want, 3);
+                        k->dot_q4_0_q8(n, wq4, xq, xd, n_x, got, 3);
                     }
                     for (int t = 0; t < n_x; t++) {
                         /* sum|terms| <= |w|max * |x|max * n */
@@ -221,6 +233,9 @@ static void test_dots(void **state) {
     free(x);
     free(w);
     free(xq);
+    free(xq2);
+    free(xd);
+    free(xd2);
     free(wq8);
     free(wq4);
     free(wh);

@@ -74,24 +74,29 @@ static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int
                              int n_in) {
     const rt_kernels *k = rt_kernels_get();
     size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
-    rt_block_q8_0 *xq = scratch_get((size_t)T * nb * sizeof(rt_block_q8_0));
+    /* activations in the q8_act layout: T rows of n_in quants, then T rows of nb scales */
+    uint8_t *xq = scratch_get((size_t)T * n_in + (size_t)T * nb * sizeof(float));
+    float *xd = (float *)(xq + (size_t)T * n_in);
 #pragma omp parallel for schedule(static) if (T > 1)
-    for (int t = 0; t < T; t++) k->quantize_row_q8_0(x + (size_t)t * n_in, xq + (size_t)t * nb, n_in);
+    for (int t = 0; t < T; t++)
+        k->quantize_row_q8_act(x + (size_t)t * n_in, xq + (size_t)t * n_in, xd + (size_t)t * nb,
+                               n_in);
 
     for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
         int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
-        const rt_block_q8_0 *xb = xq + (size_t)t0 * nb;
+        const uint8_t *xqb = xq + (size_t)t0 * n_in;
+        const float *xdb = xd + (size_t)t0 * nb;
         float *ob = out + (size_t)t0 * n_out;
         if (w->dtype == RT_DTYPE_Q8_0) {
 #pragma omp parallel for schedule(static)
             for (int o = 0; o < n_out; o++)
-                k->dot_q8_0_q8_0(n_in, (const void *)((const char *)w->data + o * row_bytes), xb, nb,
-                                 nt, ob + o, (size_t)n_out);
+                k->dot_q8_0_q8(n_in, (const void *)((const char *)w->data + o * row_bytes), xqb,
+                               xdb, nt, ob + o, (size_t)n_out);
         } else {
 #pragma omp parallel for schedule(static)
             for (int o = 0; o < n_out; o++)
-                k->dot_q4_0_q8_0(n_in, (const void *)((const char *)w->data + o * row_bytes), xb, nb,
-                                 nt, ob + o, (size_t)n_out);
+                k->dot_q4_0_q8(n_in, (const void *)((const char *)w->data + o * row_bytes), xqb,
+                               xdb, nt, ob + o, (size_t)n_out);
         }
     }
 }
