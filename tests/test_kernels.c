@@ -25,10 +25,13 @@ static uint32_t rng_u32(void) {
 }
 
 /* Uniform in [-scale, scale). */
-static float rng_f32(float scale) { return ((float)rng_u32() / 4294967296.0f * 2.0f - 1.0f) * scale; }
+static float rng_f32(float scale) {
+    return ((float)rng_u32() / 4294967296.0f * 2.0f - 1.0f) * scale;
+}
 
 static void fill(float *x, int64_t n, float scale) {
-    for (int64_t i = 0; i < n; i++) x[i] = rng_f32(scale);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rng_f32(scale);
 }
 
 /* Levels this CPU runs, beyond scalar. */
@@ -63,16 +66,20 @@ static void test_cpu_detect(void **state) {
 /* Special values for the 16-bit conversions: zeros, subnormals of both formats, halfway cases,
  * overflow, infinities. */
 static void fill_special(float *x, int n) {
-    static const float special[] = {0.0f,   -0.0f,   1.0f,     -1.0f,   65504.0f, 65520.0f,
-                                    1e6f,   -1e30f,  6.1e-5f,  3e-8f,   -5.96e-8f, 2.98e-8f,
-                                    1e-40f, -1e-45f, 0.33325f, 1.00048828125f, INFINITY,
-                                    -INFINITY, 3.0e38f, 1.0039062f};
+    static const float special[] = {0.0f,           -0.0f,    1.0f,      -1.0f,   65504.0f,
+                                    65520.0f,       1e6f,     -1e30f,    6.1e-5f, 3e-8f,
+                                    -5.96e-8f,      2.98e-8f, 1e-40f,    -1e-45f, 0.33325f,
+                                    1.00048828125f, INFINITY, -INFINITY, 3.0e38f, 1.0039062f};
     int ns = (int)(sizeof special / sizeof special[0]);
     for (int i = 0; i < n; i++) {
-        if (i < ns) x[i] = special[i];
+        if (i < ns)
+            x[i] = special[i];
         else if (i % 3 == 0) {
             /* random bit patterns (no NaN: its payload is implementation defined) */
-            union { uint32_t u; float f; } v = {.u = rng_u32()};
+            union {
+                uint32_t u;
+                float f;
+            } v = {.u = rng_u32()};
             if ((v.u & 0x7f800000) == 0x7f800000) v.u &= 0xbfffffff;
             x[i] = v.f;
         } else
@@ -99,7 +106,8 @@ static void test_conversions_exact(void **state) {
             ref->f32_to_bf16(x, h0, n);
             k->f32_to_bf16(x, h1, n);
             assert_memory_equal(h0, h1, n * sizeof(uint16_t));
-            for (int i = 0; i < n; i++) h0[i] = (uint16_t)rng_u32();
+            for (int i = 0; i < n; i++)
+                h0[i] = (uint16_t)rng_u32();
             ref->f16_to_f32(h0, y0, n);
             k->f16_to_f32(h0, y1, n);
             for (int i = 0; i < n; i++)
@@ -126,7 +134,8 @@ static void test_quantize_exact(void **state) {
         x[1] = 0.5f;
         x[2] = -2.5f;
         x[3] = 63.5f;
-        for (int j = 0; j < RT_QK; j++) x[RT_QK + j] = 0.0f;
+        for (int j = 0; j < RT_QK; j++)
+            x[RT_QK + j] = 0.0f;
         ref->quantize_row_q8_0(x, q0, N);
         ref->quantize_row_q4_0(x, r0, N);
         for (int li = 0; li < nl; li++) {
@@ -202,8 +211,8 @@ static void test_dots(void **state) {
                     }
                     for (int t = 0; t < n_x; t++) {
                         /* sum|terms| <= |w|max * |x|max * n */
-                        check_close(got[t * 3], want[t * 3], 0.5 * 2.0 * n,
-                                    pass ? "q4_0" : "q8_0", t);
+                        check_close(got[t * 3], want[t * 3], 0.5 * 2.0 * n, pass ? "q4_0" : "q8_0",
+                                    t);
                     }
                 }
             }
@@ -223,7 +232,8 @@ static void test_dots(void **state) {
                     }
                     for (int t = 0; t < n_x; t++) {
                         absw[t] = 0;
-                        for (int i = 0; i < n; i++) absw[t] += fabsf(w[i] * x[t * n + i]);
+                        for (int i = 0; i < n; i++)
+                            absw[t] += fabsf(w[i] * x[t * n + i]);
                         check_close(got[t], want[t], absw[t], pass ? "bf16" : "f16", t);
                     }
                 }
@@ -281,7 +291,8 @@ static void check_matmul(rt_dtype dtype, int n_out, int n_in, int T) {
             check_close(out[(size_t)t * n_out + o], (float)s, a, rt_dtype_name(dtype), t);
         }
     }
-    for (size_t i = 0; i < (size_t)T * n_in; i++) dx[i] = 0.5f;
+    for (size_t i = 0; i < (size_t)T * n_in; i++)
+        dx[i] = 0.5f;
     rt_matmul_backward_x(dx, dy, &w, T);
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < n_in; i++) {
@@ -315,10 +326,8 @@ static void test_matmul_all_dtypes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cpu_detect),
-        cmocka_unit_test(test_conversions_exact),
-        cmocka_unit_test(test_quantize_exact),
-        cmocka_unit_test(test_dots),
+        cmocka_unit_test(test_cpu_detect),        cmocka_unit_test(test_conversions_exact),
+        cmocka_unit_test(test_quantize_exact),    cmocka_unit_test(test_dots),
         cmocka_unit_test(test_matmul_all_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

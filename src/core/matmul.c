@@ -25,9 +25,9 @@
 #include <string.h>
 
 enum {
-    TOKEN_BLOCK = 64,        /* activation rows per pass over W in the q8_0/q4_0 path */
-    SGEMM_MIN_TOKENS = 8,    /* from here on f16/bf16 go through f32 tiles and sgemm */
-    TILE_BYTES = 512 << 10,  /* f32 tile of W for the sgemm paths (per thread, in L2) */
+    TOKEN_BLOCK = 64,       /* activation rows per pass over W in the q8_0/q4_0 path */
+    SGEMM_MIN_TOKENS = 8,   /* from here on f16/bf16 go through f32 tiles and sgemm */
+    TILE_BYTES = 512 << 10, /* f32 tile of W for the sgemm paths (per thread, in L2) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -46,7 +46,9 @@ static void scratch_free(void *p) {
     free(s);
 }
 
-static void scratch_key_init(void) { RT_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0); }
+static void scratch_key_init(void) {
+    RT_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0);
+}
 
 /* A buffer of at least n bytes, owned by this thread (valid until its next call). Allocation
  * failure is fatal: rt_matmul has no error return, and callers size models to fit memory. */
@@ -117,8 +119,8 @@ static void matmul_half_dot(float *out, const float *x, const rt_tensor *w, int 
  * of the block size. */
 static void widen_block(float *tile, const rt_tensor *w, int o0, int n_rows, int c0, int n_cols) {
     size_t row_bytes = rt_tensor_row_bytes(w);
-    size_t col_bytes = (size_t)c0 / (size_t)rt_dtype_block_size(w->dtype) *
-                       rt_dtype_block_bytes(w->dtype);
+    size_t col_bytes =
+        (size_t)c0 / (size_t)rt_dtype_block_size(w->dtype) * rt_dtype_block_bytes(w->dtype);
     for (int r = 0; r < n_rows; r++)
         rt_dequantize_row(w->dtype,
                           (const char *)w->data + (size_t)(o0 + r) * row_bytes + col_bytes,
@@ -151,8 +153,8 @@ static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, i
         int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
         float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
         widen_block(tile, w, o0, n, 0, n_in);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile,
-                    n_in, 0.0f, out + o0, n_out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile, n_in,
+                    0.0f, out + o0, n_out);
     }
     openblas_set_num_threads(blas_threads);
 }
@@ -162,11 +164,13 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
     if (n_tokens <= 0 || n_out <= 0) return;
     switch (w->dtype) {
     case RT_DTYPE_F32:
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_out, n_in, 1.0f, x,
-                    n_in, (const float *)w->data, n_in, 0.0f, out, n_out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_out, n_in, 1.0f, x, n_in,
+                    (const float *)w->data, n_in, 0.0f, out, n_out);
         break;
     case RT_DTYPE_Q8_0:
-    case RT_DTYPE_Q4_0: matmul_quantized(out, x, w, n_tokens, n_out, n_in); break;
+    case RT_DTYPE_Q4_0:
+        matmul_quantized(out, x, w, n_tokens, n_out, n_in);
+        break;
     case RT_DTYPE_F16:
     case RT_DTYPE_BF16:
         if (n_tokens < SGEMM_MIN_TOKENS)
@@ -174,11 +178,13 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
         else
             matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
         break;
-    default: RT_ASSERT(!"unsupported weight dtype in rt_matmul");
+    default:
+        RT_ASSERT(!"unsupported weight dtype in rt_matmul");
     }
     if (bias)
         for (int t = 0; t < n_tokens; t++)
-            for (int o = 0; o < n_out; o++) out[(size_t)t * n_out + o] += bias[o];
+            for (int o = 0; o < n_out; o++)
+                out[(size_t)t * n_out + o] += bias[o];
 }
 
 /* ---- backward ----------------------------------------------------------------------------- */
@@ -206,8 +212,8 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
             int n = n_out - o0 < rows ? n_out - o0 : rows;
             widen_block(tile, w, o0, n, c0, nc);
             /* dx[:, c0:c0+nc] (T, nc) += dy[:, o0:o0+n] (T, n) . tile (n, nc) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n, 1.0f,
-                        dy + o0, n_out, tile, nc, 1.0f, dx + c0, n_in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n, 1.0f, dy + o0,
+                        n_out, tile, nc, 1.0f, dx + c0, n_in);
         }
     }
     openblas_set_num_threads(blas_threads);

@@ -64,27 +64,45 @@ static int setup(void **state) {
     if (!dir) return -1;
     /* conversion values: halfway cases, f16 subnormals/overflow in the first half (also
      * quantized), infinities and extremes in the second half (float conversions only) */
-    for (int i = 0; i < N_CONV; i++) conv[i] = rnd(i % 5 == 0 ? 100.0f : 1.0f);
-    const float halfway[] = {1.00048828125f, -1.00146484375f, 6.103515625e-05f, 2.98023224e-08f,
-                             1.0f + 1.0f / 256, 1.0f + 3.0f / 256, 65519.0f, 65520.0f, 0.5f, 0.0f,
-                             -0.0f, 1e-40f};
-    for (size_t i = 0; i < sizeof halfway / sizeof halfway[0]; i++) conv[i * 7] = halfway[i];
+    for (int i = 0; i < N_CONV; i++)
+        conv[i] = rnd(i % 5 == 0 ? 100.0f : 1.0f);
+    const float halfway[] = {1.00048828125f,
+                             -1.00146484375f,
+                             6.103515625e-05f,
+                             2.98023224e-08f,
+                             1.0f + 1.0f / 256,
+                             1.0f + 3.0f / 256,
+                             65519.0f,
+                             65520.0f,
+                             0.5f,
+                             0.0f,
+                             -0.0f,
+                             1e-40f};
+    for (size_t i = 0; i < sizeof halfway / sizeof halfway[0]; i++)
+        conv[i * 7] = halfway[i];
     conv[64] = 127.0f; /* a block whose scale is 1: x = k + 0.5 tests rounding of ties */
-    for (int j = 1; j < 32; j++) conv[64 + j] = (float)(j % 9) - 4.5f;
-    for (int j = 0; j < 32; j++) conv[128 + j] = 0.0f; /* an all-zero block */
+    for (int j = 1; j < 32; j++)
+        conv[64 + j] = (float)(j % 9) - 4.5f;
+    for (int j = 0; j < 32; j++)
+        conv[128 + j] = 0.0f; /* an all-zero block */
     const float wild[] = {INFINITY, -INFINITY, 3.4e38f, -1e30f, 65536.0f, 1e-45f};
-    for (size_t i = 0; i < sizeof wild / sizeof wild[0]; i++) conv[N_CONV / 2 + i * 11] = wild[i];
-    for (int i = 0; i < N_OUT * N_IN; i++) w[i] = rnd(0.3f);
-    for (int i = 0; i < T_MAX * N_IN; i++) x[i] = rnd(2.0f);
-    for (int i = 0; i < T_MAX * N_OUT; i++) dy[i] = rnd(1.0f);
-    for (int i = 0; i < T_MAX * N_IN; i++) dx0[i] = rnd(0.5f);
+    for (size_t i = 0; i < sizeof wild / sizeof wild[0]; i++)
+        conv[N_CONV / 2 + i * 11] = wild[i];
+    for (int i = 0; i < N_OUT * N_IN; i++)
+        w[i] = rnd(0.3f);
+    for (int i = 0; i < T_MAX * N_IN; i++)
+        x[i] = rnd(2.0f);
+    for (int i = 0; i < T_MAX * N_OUT; i++)
+        dy[i] = rnd(1.0f);
+    for (int i = 0; i < T_MAX * N_IN; i++)
+        dx0[i] = rnd(0.5f);
     write_f32("conv.bin", conv, N_CONV);
     write_f32("w.bin", w, N_OUT * N_IN);
     write_f32("x.bin", x, T_MAX * N_IN);
     write_f32("dy.bin", dy, T_MAX * N_OUT);
     write_f32("dx0.bin", dx0, T_MAX * N_IN);
-    int rc = tu_run_python("tests/reference/ref_kernels.py", "'%s' %d %d %d", dir, N_OUT, N_IN,
-                           T_MAX);
+    int rc =
+        tu_run_python("tests/reference/ref_kernels.py", "'%s' %d %d %d", dir, N_OUT, N_IN, T_MAX);
     if (rc != 0) print_error("ref_kernels.py failed (%d)\n", rc);
     return rc == 0 ? 0 : -1;
 }
@@ -136,8 +154,8 @@ static void test_matmul_vs_torch(void **state) {
         snprintf(name, sizeof name, "w_%s.bin", dn);
         void *wraw = read_file(name, &nb);
         int64_t shape[2] = {N_OUT, N_IN};
-        rt_tensor wt = {.dtype = dt, .n_dims = 2, .shape = {N_OUT, N_IN}, .data = wraw,
-                        .nbytes = nb};
+        rt_tensor wt = {
+            .dtype = dt, .n_dims = 2, .shape = {N_OUT, N_IN}, .data = wraw, .nbytes = nb};
         size_t want_bytes;
         assert_int_equal(rt_dtype_nbytes(dt, shape[0] * shape[1], &want_bytes, "w"), RT_OK);
         assert_int_equal(nb, want_bytes);

@@ -21,7 +21,9 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+static inline float f16(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 /* ---- conversions ------------------------------------------------------------------------ */
 
@@ -29,7 +31,8 @@ static void f16_to_f32(const uint16_t *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
-    for (; i < n; i++) y[i] = f16(x[i]);
+    for (; i < n; i++)
+        y[i] = f16(x[i]);
 }
 
 static void bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
@@ -38,7 +41,8 @@ static void bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
         __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
         _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(u, 16)));
     }
-    for (; i < n; i++) y[i] = rt_bf16_to_f32(x[i]);
+    for (; i < n; i++)
+        y[i] = rt_bf16_to_f32(x[i]);
 }
 
 static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
@@ -46,7 +50,8 @@ static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(y + i),
                          _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < n; i++) y[i] = rt_f32_to_f16(x[i]);
+    for (; i < n; i++)
+        y[i] = rt_f32_to_f16(x[i]);
 }
 
 /* 8 floats to 8 bf16 in the low 16 bits of each 32-bit lane, round to nearest even, NaN kept
@@ -54,7 +59,8 @@ static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
 static inline __m256i bf16_round(__m256 v) {
     __m256i u = _mm256_castps_si256(v);
     __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
     __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
                                      _mm256_set1_epi32(0x7f800000));
     __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
@@ -68,7 +74,8 @@ static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
         __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
         _mm256_storeu_si256((__m256i *)(y + i), p);
     }
-    for (; i < n; i++) y[i] = rt_f32_to_bf16(x[i]);
+    for (; i < n; i++)
+        y[i] = rt_f32_to_bf16(x[i]);
 }
 
 static void q8_0_to_f32(const rt_block_q8_0 *x, float *y, int64_t n) {
@@ -130,8 +137,7 @@ static inline __m256i quantize_block(const float *x, float *d) {
     for (int j = 0; j < 4; j++)
         q[j] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[j], _mm256_set1_ps(id))));
     /* packs work within 128-bit lanes: restore element order with a dword permute */
-    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
-                                   _mm256_packs_epi32(q[2], q[3]));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
@@ -165,19 +171,21 @@ static inline __m256i dot_i8(__m256i abs_w, __m256i w, __m256i x) {
 static inline __m256i load_q8_0(const rt_block_q8_0 *b) {
     return _mm256_loadu_si256((const __m256i *)b->qs);
 }
-static inline __m256i load_q4_0(const rt_block_q4_0 *b) { return q4_unpack(b->qs); }
+static inline __m256i load_q4_0(const rt_block_q4_0 *b) {
+    return q4_unpack(b->qs);
+}
 
 /* One weight row (q8_0, or q4_0 when `q4`) against nx activation rows (q8_act layout).
  * always_inline with constant q4 and nx keeps the accumulators in registers. */
-static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64_t n,
-                                                           const void *w, const uint8_t *xq,
-                                                           const float *xd, float *out,
-                                                           size_t os) {
+static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64_t n, const void *w,
+                                                           const uint8_t *xq, const float *xd,
+                                                           float *out, size_t os) {
     const rt_block_q8_0 *w8 = w;
     const rt_block_q4_0 *w4 = w;
     const int64_t nb = n / RT_QK;
     __m256 acc[NX_MAX];
-    for (int t = 0; t < nx; t++) acc[t] = _mm256_setzero_ps();
+    for (int t = 0; t < nx; t++)
+        acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         _mm_prefetch((q4 ? (const char *)&w4[b] : (const char *)&w8[b]) + PREFETCH_BYTES,
                      _MM_HINT_T0);
@@ -191,15 +199,15 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[t * nb + b]), s, acc[t]);
         }
     }
-    for (int t = 0; t < nx; t++) out[t * os] = hsum256(acc[t]);
+    for (int t = 0; t < nx; t++)
+        out[t * os] = hsum256(acc[t]);
 }
 
 static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
                         int n_x, float *out, size_t out_stride) {
     int t = 0;
     for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride,
-                 out_stride);
+        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
     for (; t < n_x; t++)
         dot_q_nx(0, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
 }
@@ -208,8 +216,7 @@ static void dot_q4_0_q8(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, co
                         int n_x, float *out, size_t out_stride) {
     int t = 0;
     for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride,
-                 out_stride);
+        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
     for (; t < n_x; t++)
         dot_q_nx(1, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
 }
@@ -225,11 +232,12 @@ static inline __m256 load8_bf16(const uint16_t *w) {
 
 /* Weight row (16-bit floats) against NX f32 rows, two independent accumulators per row. */
 #define DEFINE_DOT_H(name, load8, to_f32)                                                          \
-    static inline __attribute__((always_inline)) void name##_nx(                                    \
-        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,          \
+    static inline __attribute__((always_inline)) void name##_nx(                                   \
+        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,         \
         size_t out_stride) {                                                                       \
         __m256 acc0[NX_MAX], acc1[NX_MAX];                                                         \
-        for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                      \
+        for (int t = 0; t < nx; t++)                                                               \
+            acc0[t] = acc1[t] = _mm256_setzero_ps();                                               \
         int64_t i = 0;                                                                             \
         for (; i + 16 <= n; i += 16) {                                                             \
             _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);                     \
@@ -243,7 +251,8 @@ static inline __m256 load8_bf16(const uint16_t *w) {
         for (int t = 0; t < nx; t++) {                                                             \
             const float *xt = x + (size_t)t * x_stride;                                            \
             float s = hsum256(_mm256_add_ps(acc0[t], acc1[t]));                                    \
-            for (int64_t j = i; j < n; j++) s += to_f32(w[j]) * xt[j];                             \
+            for (int64_t j = i; j < n; j++)                                                        \
+                s += to_f32(w[j]) * xt[j];                                                         \
             out[(size_t)t * out_stride] = s;                                                       \
         }                                                                                          \
     }                                                                                              \

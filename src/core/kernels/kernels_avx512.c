@@ -16,10 +16,12 @@
 
 #include <immintrin.h>
 
-#define NX_MAX 4           /* activation rows per pass over a weight row */
+#define NX_MAX 4            /* activation rows per pass over a weight row */
 #define PREFETCH_BYTES 2048 /* how far ahead in a weight row to prefetch */
 
-static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+static inline float f16(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
@@ -63,8 +65,8 @@ static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
         __m512i hi = _mm512_srli_epi32(u, 16);
         __m512i r = _mm512_srli_epi32(
             _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(hi, one))), 16);
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(
-            _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
         r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(64));
         _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtepi32_epi16(r));
     }
@@ -154,7 +156,9 @@ static inline __m512i load2_q4_0(const rt_block_q4_0 *b) {
 static inline __m256i load1_q8_0(const rt_block_q8_0 *b) {
     return _mm256_loadu_si256((const __m256i *)b->qs);
 }
-static inline __m256i load1_q4_0(const rt_block_q4_0 *b) { return q4_unpack(b->qs); }
+static inline __m256i load1_q4_0(const rt_block_q4_0 *b) {
+    return q4_unpack(b->qs);
+}
 
 /* The f16 scales of 8 consecutive blocks (block_bytes apart) as f32: one gather of the 32-bit
  * words starting at each scale (the scale and two quant bytes of the same block). */
@@ -177,10 +181,9 @@ static inline __m512i offset_correction(__m512i wq) {
  * scales: dw is gathered once, multiplied by each row's 8 scales (one load), and spread to the
  * pairs with a permute. Leftover blocks take the pair and single-block paths. always_inline
  * with constant q4 and nx keeps the accumulators in registers. */
-static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64_t n,
-                                                           const void *w, const uint8_t *xq,
-                                                           const float *xd, float *out,
-                                                           size_t os) {
+static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64_t n, const void *w,
+                                                           const uint8_t *xq, const float *xd,
+                                                           float *out, size_t os) {
     const rt_block_q8_0 *w8 = w;
     const rt_block_q4_0 *w4 = w;
     const int64_t nb = n / RT_QK;
@@ -192,7 +195,8 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
         _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
     };
     __m512 acc[NX_MAX];
-    for (int t = 0; t < nx; t++) acc[t] = _mm512_setzero_ps();
+    for (int t = 0; t < nx; t++)
+        acc[t] = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
         /* decode is memory bound: keep loads in flight ahead of the hardware prefetcher */
@@ -246,8 +250,7 @@ static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, co
                         int n_x, float *out, size_t out_stride) {
     int t = 0;
     for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride,
-                 out_stride);
+        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
     for (; t < n_x; t++)
         dot_q_nx(0, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
 }
@@ -256,8 +259,7 @@ static void dot_q4_0_q8(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, co
                         int n_x, float *out, size_t out_stride) {
     int t = 0;
     for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride,
-                 out_stride);
+        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
     for (; t < n_x; t++)
         dot_q_nx(1, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
 }
@@ -272,11 +274,12 @@ static inline __m512 load16_bf16(const uint16_t *w, __mmask16 m) {
 /* Weight row (16-bit floats) against NX f32 rows: 32 elements per step in two accumulators, a
  * masked tail. */
 #define DEFINE_DOT_H(name, load16)                                                                 \
-    static inline __attribute__((always_inline)) void name##_nx(                                    \
-        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,          \
+    static inline __attribute__((always_inline)) void name##_nx(                                   \
+        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,         \
         size_t out_stride) {                                                                       \
         __m512 acc0[NX_MAX], acc1[NX_MAX];                                                         \
-        for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();                      \
+        for (int t = 0; t < nx; t++)                                                               \
+            acc0[t] = acc1[t] = _mm512_setzero_ps();                                               \
         int64_t i = 0;                                                                             \
         for (; i + 32 <= n; i += 32) {                                                             \
             _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);                     \
