@@ -3,9 +3,13 @@
  *
  * Paths, by weight dtype and number of tokens T:
  *   f32                 sgemm (OpenBLAS), both directions.
- *   q8_0, q4_0          x rows quantized to q8_0 once, then integer dot products (VNNI on
- *                       AVX-512) threaded over weight rows; tokens are taken in blocks so one
- *                       block of quantized activations stays in L2 while W streams past.
+ *   q8_0, q4_0          x rows quantized to q8_0 once (as llama.cpp does), then integer dot
+ *                       products (VNNI on AVX-512) threaded over weight rows; tokens go in
+ *                       blocks of 8, whose quantized activations stay in L1 while W streams
+ *                       past. On AVX-512 this matches f32 sgemm's FLOP rate at any T.
+ *   q8_0, q4_0, T >= 64 below AVX-512 only: tiles of W widened to f32, then sgemm per tile (the
+ *                       AVX2 integer kernel reaches half of sgemm's rate); activations stay f32
+ *                       there, so results differ by at most the activation-quantization error.
  *   f16, bf16, T < 8    dot products of 16-bit weight rows with f32 activations, threaded over
  *                       weight rows (decode: memory-bandwidth bound).
  *   f16, bf16, T >= 8   tiles of W widened to f32, then sgemm per tile (prefill: compute bound,
@@ -16,6 +20,7 @@
  */
 #include "core/matmul.h"
 #include "core/error.h"
+#include "core/cpu.h"
 #include "core/kernels/kernels.h"
 #include "core/quant.h"
 
@@ -25,9 +30,10 @@
 #include <string.h>
 
 enum {
-    TOKEN_BLOCK = 64,       /* activation rows per pass over W in the q8_0/q4_0 path */
-    SGEMM_MIN_TOKENS = 8,   /* from here on f16/bf16 go through f32 tiles and sgemm */
-    TILE_BYTES = 512 << 10, /* f32 tile of W for the sgemm paths (per thread, in L2) */
+    TOKEN_BLOCK = 8,             /* activation rows per pass over W in the q8_0/q4_0 path */
+    SGEMM_MIN_TOKENS = 8,        /* from here on f16/bf16 go through f32 tiles and sgemm */
+    QUANT_SGEMM_MIN_TOKENS = 64, /* and q8_0/q4_0, below AVX-512 */
+    TILE_BYTES = 512 << 10,      /* f32 tile of W for the sgemm paths (per thread, in L2) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -169,7 +175,10 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
         break;
     case RT_DTYPE_Q8_0:
     case RT_DTYPE_Q4_0:
-        matmul_quantized(out, x, w, n_tokens, n_out, n_in);
+        if (n_tokens < QUANT_SGEMM_MIN_TOKENS || rt_cpu_level_get() >= RT_CPU_AVX512)
+            matmul_quantized(out, x, w, n_tokens, n_out, n_in);
+        else
+            matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
         break;
     case RT_DTYPE_F16:
     case RT_DTYPE_BF16:

@@ -2,7 +2,7 @@
  * ref_kernels.c — quantization and matmul against independent references (ref_kernels.py):
  *   - f16 / bf16 / q8_0 / q4_0 conversion of the same floats: bit-exact against numpy's float16,
  *     torch's bfloat16 (round to nearest even) and numpy implementations of the GGUF formulas;
- *   - rt_matmul for every weight dtype and n_tokens in 1..17 against torch's matmul (float64) on
+ *   - rt_matmul for every weight dtype and n_tokens in 1..17, 64, 70 against torch's matmul (float64) on
  *     the dequantized weights, within 1e-4 * sum|w x| (plus the q8_0 activation-quantization
  *     bound for q8_0/q4_0 weights, see the script);
  *   - rt_matmul_backward_x against torch, within 1e-4 * sum|dy w|.
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { N_OUT = 67, N_IN = 160, T_MAX = 17, N_CONV = 1024 };
+enum { N_OUT = 67, N_IN = 160, T_MAX = 70, N_CONV = 1024 };
 
 static const rt_dtype dtypes[] = {RT_DTYPE_F32, RT_DTYPE_F16, RT_DTYPE_BF16, RT_DTYPE_Q8_0,
                                   RT_DTYPE_Q4_0};
@@ -145,7 +145,7 @@ static void check(const char *what, const float *got, const float *want, const f
 
 static void test_matmul_vs_torch(void **state) {
     (void)state;
-    const int tokens[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17};
+    const int tokens[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 70};
     for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
         rt_dtype dt = dtypes[d];
         const char *dn = rt_dtype_name(dt);

@@ -9,6 +9,10 @@
 #include "core/kernels/kernels.h"
 
 #include <immintrin.h>
+
+/* Loops over activation rows and block pairs run a constant number of times: unrolled, their
+ * accumulators stay in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
 #include <math.h>
 
 #define NX_MAX 4            /* activation rows per pass over a weight row */
@@ -184,23 +188,21 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
     const rt_block_q4_0 *w4 = w;
     const int64_t nb = n / RT_QK;
     __m256 acc[NX_MAX];
-    for (int t = 0; t < nx; t++)
-        acc[t] = _mm256_setzero_ps();
+    UNROLL for (int t = 0; t < nx; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         _mm_prefetch((q4 ? (const char *)&w4[b] : (const char *)&w8[b]) + PREFETCH_BYTES,
                      _MM_HINT_T0);
         __m256i wq = q4 ? load_q4_0(&w4[b]) : load_q8_0(&w8[b]);
         __m256i aw = _mm256_sign_epi8(wq, wq);
         float dw = f16(q4 ? w4[b].d : w8[b].d);
-        for (int t = 0; t < nx; t++) {
+        UNROLL for (int t = 0; t < nx; t++) {
             __m256i x = _mm256_loadu_si256((const __m256i *)(xq + t * n + b * RT_QK));
             x = _mm256_xor_si256(x, _mm256_set1_epi8((char)0x80));
             __m256 s = _mm256_cvtepi32_ps(dot_i8(aw, wq, x));
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[t * nb + b]), s, acc[t]);
         }
     }
-    for (int t = 0; t < nx; t++)
-        out[t * os] = hsum256(acc[t]);
+    UNROLL for (int t = 0; t < nx; t++) out[t * os] = hsum256(acc[t]);
 }
 
 static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
@@ -236,19 +238,18 @@ static inline __m256 load8_bf16(const uint16_t *w) {
         int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,         \
         size_t out_stride) {                                                                       \
         __m256 acc0[NX_MAX], acc1[NX_MAX];                                                         \
-        for (int t = 0; t < nx; t++)                                                               \
-            acc0[t] = acc1[t] = _mm256_setzero_ps();                                               \
+        UNROLL for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();               \
         int64_t i = 0;                                                                             \
         for (; i + 16 <= n; i += 16) {                                                             \
             _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);                     \
             __m256 w0 = load8(w + i), w1 = load8(w + i + 8);                                       \
-            for (int t = 0; t < nx; t++) {                                                         \
+            UNROLL for (int t = 0; t < nx; t++) {                                                  \
                 const float *xt = x + (size_t)t * x_stride + i;                                    \
                 acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc0[t]);                       \
                 acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc1[t]);                   \
             }                                                                                      \
         }                                                                                          \
-        for (int t = 0; t < nx; t++) {                                                             \
+        UNROLL for (int t = 0; t < nx; t++) {                                                      \
             const float *xt = x + (size_t)t * x_stride;                                            \
             float s = hsum256(_mm256_add_ps(acc0[t], acc1[t]));                                    \
             for (int64_t j = i; j < n; j++)                                                        \

@@ -16,7 +16,11 @@
 
 #include <immintrin.h>
 
-#define NX_MAX 4            /* activation rows per pass over a weight row */
+/* Loops over activation rows and block pairs run a constant number of times: unrolled, their
+ * accumulators stay in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
+
+#define NX_MAX 8            /* activation rows per pass over a weight row */
 #define PREFETCH_BYTES 2048 /* how far ahead in a weight row to prefetch */
 
 static inline float f16(uint16_t h) {
@@ -195,8 +199,7 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
         _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
     };
     __m512 acc[NX_MAX];
-    for (int t = 0; t < nx; t++)
-        acc[t] = _mm512_setzero_ps();
+    UNROLL for (int t = 0; t < nx; t++) acc[t] = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
         /* decode is memory bound: keep loads in flight ahead of the hardware prefetcher */
@@ -205,12 +208,12 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
             _mm_prefetch(ahead + PREFETCH_BYTES + off, _MM_HINT_T0);
         __m256 dw = scales8(q4 ? &w4[b].d : &w8[b].d, wbytes);
         __m512 d[NX_MAX];
-        for (int t = 0; t < nx; t++)
-            d[t] = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xd + t * nb + b)));
-        for (int p = 0; p < 4; p++) {
+        UNROLL for (int t = 0; t < nx; t++) d[t] =
+            _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xd + t * nb + b)));
+        UNROLL for (int p = 0; p < 4; p++) {
             __m512i wq = q4 ? load2_q4_0(&w4[b + 2 * p]) : load2_q8_0(&w8[b + 2 * p]);
             __m512i corr = offset_correction(wq);
-            for (int t = 0; t < nx; t++) {
+            UNROLL for (int t = 0; t < nx; t++) {
                 __m512i x = _mm512_loadu_si512(xq + t * n + (b + 2 * p) * RT_QK);
                 __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, x, wq));
                 acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_idx[p], d[t]), sum, acc[t]);
@@ -221,7 +224,7 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
         __m512i wq = q4 ? load2_q4_0(&w4[b]) : load2_q8_0(&w8[b]);
         __m512i corr = offset_correction(wq);
         float dw0 = f16(q4 ? w4[b].d : w8[b].d), dw1 = f16(q4 ? w4[b + 1].d : w8[b + 1].d);
-        for (int t = 0; t < nx; t++) {
+        UNROLL for (int t = 0; t < nx; t++) {
             __m512i x = _mm512_loadu_si512(xq + t * n + b * RT_QK);
             __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, x, wq));
             __m512 d = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(dw0 * xd[t * nb + b]),
@@ -229,7 +232,7 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
             acc[t] = _mm512_fmadd_ps(d, sum, acc[t]);
         }
     }
-    for (int t = 0; t < nx; t++) {
+    UNROLL for (int t = 0; t < nx; t++) {
         float sum = _mm512_reduce_add_ps(acc[t]);
         if (b < nb) { /* odd last block, in 256 bits with the sign trick */
             __m256i wq = q4 ? load1_q4_0(&w4[b]) : load1_q8_0(&w8[b]);
@@ -278,13 +281,12 @@ static inline __m512 load16_bf16(const uint16_t *w, __mmask16 m) {
         int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,         \
         size_t out_stride) {                                                                       \
         __m512 acc0[NX_MAX], acc1[NX_MAX];                                                         \
-        for (int t = 0; t < nx; t++)                                                               \
-            acc0[t] = acc1[t] = _mm512_setzero_ps();                                               \
+        UNROLL for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();               \
         int64_t i = 0;                                                                             \
         for (; i + 32 <= n; i += 32) {                                                             \
             _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);                     \
             __m512 w0 = load16(w + i, 0xffff), w1 = load16(w + i + 16, 0xffff);                    \
-            for (int t = 0; t < nx; t++) {                                                         \
+            UNROLL for (int t = 0; t < nx; t++) {                                                  \
                 const float *xt = x + (size_t)t * x_stride + i;                                    \
                 acc0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc0[t]);                       \
                 acc1[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc1[t]);                  \
@@ -293,13 +295,13 @@ static inline __m512 load16_bf16(const uint16_t *w, __mmask16 m) {
         for (; i < n; i += 16) {                                                                   \
             __mmask16 m = tail_mask(n - i);                                                        \
             __m512 w0 = load16(w + i, m);                                                          \
-            for (int t = 0; t < nx; t++) {                                                         \
+            UNROLL for (int t = 0; t < nx; t++) {                                                  \
                 const float *xt = x + (size_t)t * x_stride + i;                                    \
                 acc0[t] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, xt), acc0[t]);              \
             }                                                                                      \
         }                                                                                          \
-        for (int t = 0; t < nx; t++)                                                               \
-            out[(size_t)t * out_stride] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));   \
+        UNROLL for (int t = 0; t < nx; t++) out[(size_t)t * out_stride] =                          \
+            _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));                                 \
     }                                                                                              \
     static void name(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,       \
                      float *out, size_t out_stride) {                                              \
