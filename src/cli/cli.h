@@ -34,5 +34,7 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"info", cmd_info, "show what a model file holds"},
+    {"convert", cmd_convert, "convert a model between GGUF and Hugging Face formats"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
