@@ -259,9 +259,31 @@ static void test_corrupt(void **state) {
 
 /* ---- writer round trips ------------------------------------------------------------------------ */
 
-static char *tiny_hf(const char *tag, const char *args) {
+/* All models are made by one Python run (torch's import dominates the cost). */
+static char *g_base;
+
+static int setup_models(void **state) {
+    (void)state;
+    g_base = tu_tmpdir("gguf-models");
+    int rc = tu_run_python("tests/python/tiny_hf.py",
+                           "many '%s' 'llama llama' 'llama_bf16 llama --dtype bf16' "
+                           "'llama_tied llama --tied' 'qwen2 qwen2' 'qwen2_tied qwen2 --tied' "
+                           "'gpt2 gpt2' 'bert bert' 'bert_p bert --prefix bert.'",
+                           g_base);
+    return rc == 0 ? 0 : -1;
+}
+
+static int teardown_models(void **state) {
+    (void)state;
+    tu_rmtree(g_base);
+    free(g_base);
+    return 0;
+}
+
+/* A temporary directory holding a copy of model `name` as "m". */
+static char *tiny_hf(const char *tag, const char *name) {
     char *dir = tu_tmpdir(tag);
-    assert_int_equal(tu_run_python("tests/python/tiny_hf.py", "%s '%s/m'", args, dir), 0);
+    assert_int_equal(tu_system("cp -r '%s/%s' '%s/m'", g_base, name, dir), 0);
     return dir;
 }
 
@@ -359,11 +381,11 @@ static void round_trip(const char *arch_args, rt_dtype dtype) {
 static void test_round_trip_llama(void **state) {
     (void)state;
     round_trip("llama", RT_DTYPE_F32);
-    round_trip("llama --dtype bf16", RT_DTYPE_Q8_0);
+    round_trip("llama_bf16", RT_DTYPE_Q8_0);
 }
 static void test_round_trip_qwen2(void **state) {
     (void)state;
-    round_trip("qwen2 --tied", RT_DTYPE_F16);
+    round_trip("qwen2_tied", RT_DTYPE_F16);
     round_trip("qwen2", RT_DTYPE_Q4_0);
 }
 static void test_round_trip_gpt2(void **state) {
@@ -422,7 +444,7 @@ static void test_unsupported_type(void **state) {
  * (tests/python/gguf_check.py). */
 static void test_llama_cpp_conventions(void **state) {
     (void)state;
-    const char *archs[] = {"llama", "qwen2", "gpt2", "bert --prefix bert.", "llama --tied"};
+    const char *archs[] = {"llama", "qwen2", "gpt2", "bert_p", "llama_tied"};
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
         char *dir = tiny_hf("gguf-cpp", archs[i]);
         char *m = rt_path_join(dir, "m");
@@ -435,6 +457,51 @@ static void test_llama_cpp_conventions(void **state) {
         if (tu_run_python("tests/python/gguf_check.py", "'%s' '%s'", m, out) != 0)
             fail_msg("gguf_check failed for %s", archs[i]);
         free(out);
+        free(m);
+        tu_rmtree(dir);
+        free(dir);
+    }
+}
+
+/* HF -> GGUF (f32) -> HF directory: the config and every tensor come back bit-identical
+ * (llama's rope permutation undone, GPT-2's Conv1D re-fused and transposed). */
+static void test_hf_round_trip(void **state) {
+    (void)state;
+    const char *archs[] = {"llama_bf16", "qwen2", "gpt2", "bert", "llama_tied"};
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+        char *dir = tiny_hf("hf-rt", archs[i]);
+        char *m = rt_path_join(dir, "m");
+        char *gg = rt_path_join(dir, "m.gguf");
+        char *back = rt_path_join(dir, "back");
+        rt_model_file *hf, *gf, *bf;
+        if (rt_model_file_open(m, &hf) != RT_OK) fail_msg("%s", rt_last_error());
+        const rt_model_config *hc = rt_model_file_config(hf);
+        rt_gguf_write_params p = {.dtype = rt_model_file_weights(hf)->token_embd.dtype};
+        assert_int_equal(rt_gguf_write(gg, hc, rt_model_file_weights(hf), &p), RT_OK);
+        if (rt_model_file_open(gg, &gf) != RT_OK) fail_msg("%s", rt_last_error());
+        if (rt_hf_write(back, rt_model_file_config(gf), rt_model_file_weights(gf)) != RT_OK)
+            fail_msg("%s", rt_last_error());
+        if (rt_model_file_open(back, &bf) != RT_OK) fail_msg("%s", rt_last_error());
+        rt_model_config want = *hc;
+        const rt_model_config *bc = rt_model_file_config(bf);
+        if (want.arch == RT_ARCH_BERT) want.normalize_embeddings = bc->normalize_embeddings;
+        assert_memory_equal(&want, bc, sizeof want);
+        size_t n = rt_model_weights_list(hc, rt_model_file_weights(hf), NULL, 0);
+        rt_weight_ref *ra = calloc(n, sizeof *ra), *rb = calloc(n, sizeof *rb);
+        rt_model_weights_list(hc, rt_model_file_weights(hf), ra, n);
+        assert_int_equal(rt_model_weights_list(bc, rt_model_file_weights(bf), rb, n), n);
+        for (size_t k = 0; k < n; k++) {
+            rt_dtype want_dt = ra[k].t->n_dims == 2 ? ra[k].t->dtype : RT_DTYPE_F32;
+            if (rb[k].t->dtype != want_dt) fail_msg("%s: dtype", ra[k].name);
+            check_tensor(ra[k].name, ra[k].t, rb[k].t, 0, false);
+        }
+        free(ra);
+        free(rb);
+        rt_model_file_close(bf);
+        rt_model_file_close(gf);
+        rt_model_file_close(hf);
+        free(back);
+        free(gg);
         free(m);
         tu_rmtree(dir);
         free(dir);
@@ -459,6 +526,7 @@ int main(void) {
         cmocka_unit_test(test_valid_metadata),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_permute_inverse),
+        cmocka_unit_test(test_hf_round_trip),
         cmocka_unit_test(test_llama_cpp_conventions),
         cmocka_unit_test(test_round_trip_llama),
         cmocka_unit_test(test_round_trip_qwen2),
@@ -466,5 +534,5 @@ int main(void) {
         cmocka_unit_test(test_round_trip_bert),
         cmocka_unit_test(test_unsupported_type),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_models, teardown_models);
 }

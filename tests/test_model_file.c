@@ -15,10 +15,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *make_model(const char *tag, const char *args) {
+/* All models are made by one Python run (torch's import dominates the cost). */
+static char *g_base;
+
+static int setup_models(void **state) {
+    (void)state;
+    g_base = tu_tmpdir("mf");
+    int rc = tu_run_python(
+        "tests/python/tiny_hf.py",
+        "many '%s' 'llama_bf16 llama --dtype bf16 --expected' 'llama_sh llama --shards 3 --expected' "
+        "'qwen2_tied qwen2 --dtype f16 --tied --expected' 'gpt2 gpt2 --expected' "
+        "'gpt2_np gpt2 --prefix= --no-pad --expected' "
+        "'bert_p bert --prefix bert. --expected' 'bert_bf16 bert --dtype bf16 --expected' "
+        "'qwen2 qwen2' 'llama llama'",
+        g_base);
+    return rc == 0 ? 0 : -1;
+}
+
+static int teardown_models(void **state) {
+    (void)state;
+    tu_rmtree(g_base);
+    free(g_base);
+    return 0;
+}
+
+/* A private copy of model `name` (tests that edit files); returns the temporary directory
+ * holding it as "m". */
+static char *make_model(const char *tag, const char *name) {
     char *dir = tu_tmpdir(tag);
     assert_non_null(dir);
-    assert_int_equal(tu_run_python("tests/python/tiny_hf.py", "%s '%s/m' --expected", args, dir), 0);
+    assert_int_equal(tu_system("cp -r '%s/%s' '%s/m'", g_base, name, dir), 0);
     return dir;
 }
 
@@ -84,12 +110,12 @@ static void open_and_check(const char *tag, const char *args, rt_arch arch, rt_d
 
 static void test_llama_bf16(void **state) {
     (void)state;
-    open_and_check("mf-llama", "llama --dtype bf16", RT_ARCH_LLAMA, RT_DTYPE_BF16);
+    open_and_check("mf-llama", "llama_bf16", RT_ARCH_LLAMA, RT_DTYPE_BF16);
 }
 
 static void test_llama_sharded_config(void **state) {
     (void)state;
-    char *dir = make_model("mf-llama-sh", "llama --shards 3");
+    char *dir = make_model("mf-llama-sh", "llama_sh");
     char *m = rt_path_join(dir, "m");
     rt_model_file *f;
     if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
@@ -117,7 +143,7 @@ static void test_llama_sharded_config(void **state) {
 
 static void test_qwen2_f16_tied(void **state) {
     (void)state;
-    char *dir = make_model("mf-qwen2", "qwen2 --dtype f16 --tied");
+    char *dir = make_model("mf-qwen2", "qwen2_tied");
     char *m = rt_path_join(dir, "m");
     rt_model_file *f;
     if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
@@ -142,13 +168,13 @@ static void test_gpt2(void **state) {
 /* No "transformer." prefix and an unpadded header: every view is misaligned and copied. */
 static void test_gpt2_noprefix_unaligned(void **state) {
     (void)state;
-    open_and_check("mf-gpt2b", "gpt2 --prefix '' --no-pad", RT_ARCH_GPT2, RT_DTYPE_F32);
+    open_and_check("mf-gpt2b", "gpt2_np", RT_ARCH_GPT2, RT_DTYPE_F32);
 }
 
 static void test_bert(void **state) {
     (void)state;
-    open_and_check("mf-bert", "bert --prefix bert.", RT_ARCH_BERT, RT_DTYPE_F32);
-    open_and_check("mf-bert2", "bert --dtype bf16", RT_ARCH_BERT, RT_DTYPE_BF16);
+    open_and_check("mf-bert", "bert_p", RT_ARCH_BERT, RT_DTYPE_F32);
+    open_and_check("mf-bert2", "bert_bf16", RT_ARCH_BERT, RT_DTYPE_BF16);
 }
 
 /* A single .safetensors path with config.json beside it. */
@@ -257,5 +283,5 @@ int main(void) {
         cmocka_unit_test(test_safetensors_path),
         cmocka_unit_test(test_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_models, teardown_models);
 }
