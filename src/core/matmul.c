@@ -2,7 +2,9 @@
  * matmul.c — out = x W^T (forward) and dx += dy W (backward to the input) for any weight dtype.
  *
  * Paths, by weight dtype and number of tokens T:
- *   f32                 sgemm (OpenBLAS), both directions.
+ *   f32                 each OpenMP thread runs single-threaded OpenBLAS on its share of W's
+ *                       rows: sgemv for T = 1 (reads W once; sgemm would pack it first, 2x
+ *                       slower), sgemm otherwise. Backward: one multi-threaded sgemm.
  *   q8_0, q4_0          x rows quantized to q8_0 once (as llama.cpp does), then integer dot
  *                       products (VNNI on AVX-512) threaded over weight rows; tokens go in
  *                       blocks of 8, whose quantized activations stay in L1 while W streams
@@ -165,13 +167,34 @@ static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, i
     openblas_set_num_threads(blas_threads);
 }
 
+/* x (T, n_in), w (n_out, n_in) f32, out (T, n_out): each OpenMP thread runs a single-threaded
+ * sgemm on its share of W's rows (see blas_single_begin). */
+static void matmul_f32_split(float *out, const float *x, const float *w, int T, int n_out,
+                             int n_in) {
+    int n_threads = rt_get_threads();
+    int rows = (n_out + n_threads - 1) / n_threads;
+    rows = (rows + 15) / 16 * 16; /* whole cache lines of out per thread */
+    int n_parts = (n_out + rows - 1) / rows;
+    int blas_threads = blas_single_begin();
+#pragma omp parallel for schedule(static, 1)
+    for (int i = 0; i < n_parts; i++) {
+        int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
+        if (T == 1) /* decode: gemv reads W once, where gemm would first pack it */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n_in, 1.0f, w + (size_t)o0 * n_in, n_in, x,
+                        1, 0.0f, out + o0, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in,
+                        w + (size_t)o0 * n_in, n_in, 0.0f, out + o0, n_out);
+    }
+    openblas_set_num_threads(blas_threads);
+}
+
 void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens) {
     int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
     if (n_tokens <= 0 || n_out <= 0) return;
     switch (w->dtype) {
     case RT_DTYPE_F32:
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_out, n_in, 1.0f, x, n_in,
-                    (const float *)w->data, n_in, 0.0f, out, n_out);
+        matmul_f32_split(out, x, w->data, n_tokens, n_out, n_in);
         break;
     case RT_DTYPE_Q8_0:
     case RT_DTYPE_Q4_0:
