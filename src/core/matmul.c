@@ -4,7 +4,7 @@
  * Paths, by weight dtype and number of tokens T:
  *   f32                 each OpenMP thread runs single-threaded OpenBLAS on its share of W's
  *                       rows: sgemv for T = 1 (reads W once; sgemm would pack it first, 2x
- *                       slower), sgemm otherwise. Backward: one multi-threaded sgemm.
+ *                       slower), sgemm otherwise. Backward: sgemm per thread on column ranges.
  *   q8_0, q4_0          x rows quantized to q8_0 once (as llama.cpp does), then integer dot
  *                       products (VNNI on AVX-512) threaded over weight rows; tokens go in
  *                       blocks of 8, whose quantized activations stay in L1 while W streams
@@ -225,8 +225,17 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
     int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
     if (n_tokens <= 0 || n_out <= 0) return;
     if (w->dtype == RT_DTYPE_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, n_in, n_out, 1.0f, dy,
-                    n_out, (const float *)w->data, n_in, 1.0f, dx, n_in);
+        /* dx[:, c0:c0+nc] += dy . W[:, c0:c0+nc], one column range per thread */
+        int n_threads = rt_get_threads();
+        int cols = ((n_in + n_threads - 1) / n_threads + 15) / 16 * 16;
+        int n_parts = (n_in + cols - 1) / cols, blas_threads = blas_single_begin();
+#pragma omp parallel for schedule(static, 1)
+        for (int i = 0; i < n_parts; i++) {
+            int c0 = i * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n_out, 1.0f, dy,
+                        n_out, (const float *)w->data + c0, n_in, 1.0f, dx + c0, n_in);
+        }
+        openblas_set_num_threads(blas_threads);
         return;
     }
     /* Threads own column ranges of dx (whole blocks), so their updates never overlap. */
