@@ -142,20 +142,33 @@ static int tile_rows(int n_cols, int n_rows) {
     return r < n_rows ? r : n_rows;
 }
 
-/* OpenMP threads each widen their own tiles and call a single-threaded sgemm on them: no
- * alternation between the OpenMP and OpenBLAS thread pools, whose spinning waiters would take
- * each other's cores. */
-static int blas_single_begin(void) {
-    int n = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    return n;
+/* OpenMP threads each call a single-threaded OpenBLAS on their own share: no alternation between
+ * the OpenMP and OpenBLAS thread pools, whose spinning waiters would take each other's cores
+ * (measured: 4-8x slower prefill). OpenBLAS's thread count is global, so calls from several
+ * application threads at once nest: the first sets 1 and the last restores it. */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static int blas_depth, blas_saved_threads;
+
+static void blas_single_begin(void) {
+    pthread_mutex_lock(&blas_lock);
+    if (blas_depth++ == 0) {
+        blas_saved_threads = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+    }
+    pthread_mutex_unlock(&blas_lock);
+}
+
+static void blas_single_end(void) {
+    pthread_mutex_lock(&blas_lock);
+    if (--blas_depth == 0) openblas_set_num_threads(blas_saved_threads);
+    pthread_mutex_unlock(&blas_lock);
 }
 
 /* x (T, n_in) f32, w (n_out, n_in) any dtype, out (T, n_out): f32 tiles of W and sgemm */
 static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                                int n_in) {
     int rows = tile_rows(n_in, n_out), n_tiles = (n_out + rows - 1) / rows;
-    int blas_threads = blas_single_begin();
+    blas_single_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n_tiles; i++) {
         int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
@@ -164,7 +177,7 @@ static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, i
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile, n_in,
                     0.0f, out + o0, n_out);
     }
-    openblas_set_num_threads(blas_threads);
+    blas_single_end();
 }
 
 /* x (T, n_in), w (n_out, n_in) f32, out (T, n_out): each OpenMP thread runs a single-threaded
@@ -175,7 +188,7 @@ static void matmul_f32_split(float *out, const float *x, const float *w, int T, 
     int rows = (n_out + n_threads - 1) / n_threads;
     rows = (rows + 15) / 16 * 16; /* whole cache lines of out per thread */
     int n_parts = (n_out + rows - 1) / rows;
-    int blas_threads = blas_single_begin();
+    blas_single_begin();
 #pragma omp parallel for schedule(static, 1)
     for (int i = 0; i < n_parts; i++) {
         int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
@@ -186,7 +199,7 @@ static void matmul_f32_split(float *out, const float *x, const float *w, int T, 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in,
                         w + (size_t)o0 * n_in, n_in, 0.0f, out + o0, n_out);
     }
-    openblas_set_num_threads(blas_threads);
+    blas_single_end();
 }
 
 void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens) {
@@ -228,14 +241,15 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
         /* dx[:, c0:c0+nc] += dy . W[:, c0:c0+nc], one column range per thread */
         int n_threads = rt_get_threads();
         int cols = ((n_in + n_threads - 1) / n_threads + 15) / 16 * 16;
-        int n_parts = (n_in + cols - 1) / cols, blas_threads = blas_single_begin();
+        int n_parts = (n_in + cols - 1) / cols;
+        blas_single_begin();
 #pragma omp parallel for schedule(static, 1)
         for (int i = 0; i < n_parts; i++) {
             int c0 = i * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n_out, 1.0f, dy,
                         n_out, (const float *)w->data + c0, n_in, 1.0f, dx + c0, n_in);
         }
-        openblas_set_num_threads(blas_threads);
+        blas_single_end();
         return;
     }
     /* Threads own column ranges of dx (whole blocks), so their updates never overlap. */
@@ -244,7 +258,7 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
     if (cols > 1024) cols = 1024;
     if (cols < bs) cols = bs;
     int n_col_tiles = (n_in + cols - 1) / cols, rows = tile_rows(cols, n_out);
-    int blas_threads = blas_single_begin();
+    blas_single_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int c = 0; c < n_col_tiles; c++) {
         int c0 = c * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
@@ -257,5 +271,5 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
                         n_out, tile, nc, 1.0f, dx + c0, n_in);
         }
     }
-    openblas_set_num_threads(blas_threads);
+    blas_single_end();
 }
