@@ -32,17 +32,24 @@
 #include <string.h>
 
 enum {
-    TOKEN_BLOCK = 8,             /* activation rows per pass over W in the q8_0/q4_0 path */
-    SGEMM_MIN_TOKENS = 8,        /* from here on f16/bf16 go through f32 tiles and sgemm */
-    QUANT_SGEMM_MIN_TOKENS = 64, /* and q8_0/q4_0, below AVX-512 */
-    TILE_BYTES = 512 << 10,      /* f32 tile of W for the sgemm paths (per thread, in L2) */
+    TOKEN_BLOCK = 8,      /* activation rows per pass over W in the q8_0/q4_0 path */
+    SGEMM_MIN_TOKENS = 8, /* from here on f16/bf16 go through f32 tiles and sgemm */
+    QUANT_SGEMM_MIN_TOKENS = 64,
+    AMX_MIN_TOKENS = 16,
+    /* q8_0/q4_0 on AMX tiles from here on (amx level) */ /* and q8_0/q4_0, below AVX-512 */
+    TILE_BYTES = 512 << 10, /* f32 tile of W for the sgemm paths (per thread, in L2) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
 
+/* Two buffers per thread: SCRATCH_ACT for what the calling thread prepares for all threads
+ * (quantized activations), SCRATCH_TILE for what each thread uses alone (f32 or AMX tiles of W),
+ * so a thread that is both never overwrites the first with the second. */
+enum { SCRATCH_ACT, SCRATCH_TILE, SCRATCH_SLOTS };
+
 typedef struct scratch {
-    void *buf;
-    size_t cap;
+    void *buf[SCRATCH_SLOTS];
+    size_t cap[SCRATCH_SLOTS];
 } scratch;
 
 static pthread_key_t scratch_key;
@@ -50,7 +57,8 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *p) {
     scratch *s = p;
-    free(s->buf);
+    for (int i = 0; i < SCRATCH_SLOTS; i++)
+        free(s->buf[i]);
     free(s);
 }
 
@@ -58,9 +66,10 @@ static void scratch_key_init(void) {
     RT_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0);
 }
 
-/* A buffer of at least n bytes, owned by this thread (valid until its next call). Allocation
- * failure is fatal: rt_matmul has no error return, and callers size models to fit memory. */
-static void *scratch_get(size_t n) {
+/* A 64-byte aligned buffer of at least n bytes, owned by this thread (valid until its next call
+ * for the same slot). Allocation failure is fatal: rt_matmul has no error return, and callers
+ * size models to fit memory. */
+static void *scratch_get(int slot, size_t n) {
     pthread_once(&scratch_once, scratch_key_init);
     scratch *s = pthread_getspecific(scratch_key);
     if (!s) {
@@ -68,24 +77,62 @@ static void *scratch_get(size_t n) {
         RT_ASSERT(s);
         RT_ASSERT(pthread_setspecific(scratch_key, s) == 0);
     }
-    if (s->cap < n) {
-        free(s->buf);
-        s->buf = malloc(n);
-        RT_ASSERT(s->buf);
-        s->cap = n;
+    if (s->cap[slot] < n) {
+        free(s->buf[slot]);
+        s->buf[slot] = aligned_alloc(64, (n + 63) / 64 * 64);
+        RT_ASSERT(s->buf[slot]);
+        s->cap[slot] = n;
     }
-    return s->buf;
+    return s->buf[slot];
 }
 
 /* ---- forward ------------------------------------------------------------------------------ */
+
+/* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out), on AMX tiles: activations
+ * quantized once (signed, padded to whole tiles of 16 rows), then each thread packs 16 weight
+ * rows at a time and runs them against all tokens. */
+static void matmul_amx(float *out, const float *x, const rt_tensor *w, int T, int n_out, int n_in) {
+    const rt_kernels *k = rt_kernels_get();
+    size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
+    int T_pad = (T + 15) / 16 * 16;
+    int8_t *xs =
+        scratch_get(SCRATCH_ACT, (size_t)T_pad * n_in + (size_t)T_pad * nb * sizeof(float));
+    float *xd = (float *)(xs + (size_t)T_pad * n_in);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T_pad; t++) {
+        int8_t *q = xs + (size_t)t * n_in;
+        if (t >= T) {
+            memset(q, 0, (size_t)n_in);
+            memset(xd + (size_t)t * nb, 0, nb * sizeof(float));
+            continue;
+        }
+        k->quantize_row_q8_act(x + (size_t)t * n_in, (uint8_t *)q, xd + (size_t)t * nb, n_in);
+        for (int i = 0; i < n_in; i++)
+            q[i] = (int8_t)((uint8_t)q[i] ^ 0x80); /* to signed */
+    }
+    int n_groups = (n_out + 15) / 16;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < n_groups; g++) {
+        int o0 = g * 16, n_w = n_out - o0 < 16 ? n_out - o0 : 16;
+        int8_t *packed = scratch_get(SCRATCH_TILE, (size_t)n_in * 16 + nb * 16 * sizeof(float));
+        float *dw = (float *)(packed + (size_t)n_in * 16);
+        k->amx_pack_q(w->dtype, (const char *)w->data + (size_t)o0 * row_bytes, row_bytes, n_w,
+                      n_in, packed, dw);
+        k->amx_gemm_q(n_in, packed, dw, n_w, xs, xd, T, out + o0, (size_t)n_out);
+    }
+}
 
 /* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out) */
 static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                              int n_in) {
     const rt_kernels *k = rt_kernels_get();
+    if (k->amx_gemm_q && T >= AMX_MIN_TOKENS) {
+        matmul_amx(out, x, w, T, n_out, n_in);
+        return;
+    }
     size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
     /* activations in the q8_act layout: T rows of n_in quants, then T rows of nb scales */
-    uint8_t *xq = scratch_get((size_t)T * n_in + (size_t)T * nb * sizeof(float));
+    uint8_t *xq = scratch_get(SCRATCH_ACT, (size_t)T * n_in + (size_t)T * nb * sizeof(float));
     float *xd = (float *)(xq + (size_t)T * n_in);
 #pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++)
@@ -172,7 +219,7 @@ static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, i
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n_tiles; i++) {
         int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
-        float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
+        float *tile = scratch_get(SCRATCH_TILE, (size_t)rows * n_in * sizeof(float));
         widen_block(tile, w, o0, n, 0, n_in);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile, n_in,
                     0.0f, out + o0, n_out);
@@ -262,7 +309,7 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
 #pragma omp parallel for schedule(dynamic, 1)
     for (int c = 0; c < n_col_tiles; c++) {
         int c0 = c * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
-        float *tile = scratch_get((size_t)rows * cols * sizeof(float));
+        float *tile = scratch_get(SCRATCH_TILE, (size_t)rows * cols * sizeof(float));
         for (int o0 = 0; o0 < n_out; o0 += rows) {
             int n = n_out - o0 < rows ? n_out - o0 : rows;
             widen_block(tile, w, o0, n, c0, nc);
