@@ -95,20 +95,24 @@ static void matmul_amx(float *out, const float *x, const rt_tensor *w, int T, in
     const rt_kernels *k = rt_kernels_get();
     size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
     int T_pad = (T + 15) / 16 * 16;
-    int8_t *xs =
-        scratch_get(SCRATCH_ACT, (size_t)T_pad * n_in + (size_t)T_pad * nb * sizeof(float));
-    float *xd = (float *)(xs + (size_t)T_pad * n_in);
+    /* rows quantized first (xq), then laid out in tiles (xs) as amx_gemm_q wants them */
+    size_t q_bytes = (size_t)T_pad * n_in;
+    uint8_t *xq = scratch_get(SCRATCH_ACT, 2 * q_bytes + (size_t)T_pad * nb * sizeof(float));
+    int8_t *xs = (int8_t *)xq + q_bytes;
+    float *xd = (float *)(xq + 2 * q_bytes);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T_pad; t++) {
-        int8_t *q = xs + (size_t)t * n_in;
-        if (t >= T) {
-            memset(q, 0, (size_t)n_in);
+        uint8_t *q = xq + (size_t)t * n_in;
+        if (t < T) {
+            k->quantize_row_q8_act(x + (size_t)t * n_in, q, xd + (size_t)t * nb, n_in);
+        } else {
+            memset(q, 0x80, (size_t)n_in); /* offset-binary zero */
             memset(xd + (size_t)t * nb, 0, nb * sizeof(float));
-            continue;
         }
-        k->quantize_row_q8_act(x + (size_t)t * n_in, (uint8_t *)q, xd + (size_t)t * nb, n_in);
-        for (int i = 0; i < n_in; i++)
-            q[i] = (int8_t)((uint8_t)q[i] ^ 0x80); /* to signed */
+        int8_t *tile = xs + (size_t)(t / 16) * n_in * 16 + (size_t)(t % 16) * RT_QK;
+        for (size_t b = 0; b < nb; b++)
+            for (int j = 0; j < RT_QK; j++) /* offset-binary to signed */
+                tile[b * 16 * RT_QK + j] = (int8_t)(q[b * RT_QK + j] ^ 0x80);
     }
     int n_groups = (n_out + 15) / 16;
 #pragma omp parallel for schedule(dynamic, 1)

@@ -61,8 +61,10 @@ typedef struct rt_kernels {
      * (n * 16 bytes), with their scales dw (n / 32 * 16 floats); missing rows are zero.
      * amx_gemm_q then computes, for t < n_x and r < n_w,
      *   out[t * out_stride + r] = sum_i w_r[i] * x_t[i]
-     * from signed q8_0 activation quants xs (rows n bytes apart) and their scales xd (rows
-     * n / 32 apart), both readable for n_x rounded up to a multiple of 16 rows (zero padded). */
+     * from signed q8_0 activation quants xs and their scales xd (rows n / 32 apart), both for
+     * n_x rounded up to a multiple of 16 rows (zero padded). xs is in tiles: rows 16 tt to
+     * 16 tt + 15 take n * 16 bytes from xs + tt * n * 16, block after block, each block 16 rows
+     * of 32 bytes (so every A tile is one contiguous 512-byte load). */
     void (*amx_pack_q)(rt_dtype dtype, const void *w, size_t w_row_bytes, int n_w, int64_t n,
                        int8_t *packed, float *dw);
     void (*amx_gemm_q)(int64_t n, const int8_t *packed, const float *dw, int n_w, const int8_t *xs,

@@ -81,28 +81,42 @@ AMX_TARGET void rt_amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, 
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette_id = 1;
-    cfg.rows[0] = TILE_M, cfg.colsb[0] = TILE_N * 4;     /* C: 16 x 16 int32 */
-    cfg.rows[1] = TILE_M, cfg.colsb[1] = TILE_K;         /* A: 16 tokens x 32 bytes */
-    cfg.rows[2] = TILE_K / 4, cfg.colsb[2] = TILE_N * 4; /* B: 8 x (16 rows x 4 bytes) */
+    /* two sets (C, A, B) = tiles (0, 1, 2) and (3, 4, 5): blocks b and b + 1 in flight at once */
+    for (int i = 0; i < 6; i += 3) {
+        cfg.rows[i] = TILE_M, cfg.colsb[i] = TILE_N * 4;             /* C: 16 x 16 int32 */
+        cfg.rows[i + 1] = TILE_M, cfg.colsb[i + 1] = TILE_K;         /* A: 16 tokens x 32 B */
+        cfg.rows[i + 2] = TILE_K / 4, cfg.colsb[i + 2] = TILE_N * 4; /* B: 8 x (16 x 4 B) */
+    }
     _tile_loadconfig(&cfg);
     const int64_t nb = n / RT_QK;
     const __mmask16 row_mask = (__mmask16)((1u << n_w) - 1);
-    int32_t c[TILE_M * TILE_N] __attribute__((aligned(64)));
+    int32_t c[2][TILE_M * TILE_N] __attribute__((aligned(64)));
     for (int t0 = 0; t0 < n_x; t0 += TILE_M) {
         __m512 acc[TILE_M];
         UNROLL for (int m = 0; m < TILE_M; m++) acc[m] = _mm512_setzero_ps();
         const float *xdt = xd + (size_t)t0 * nb;
-        for (int64_t b = 0; b < nb; b++) {
+        const int8_t *xt = xs + (size_t)t0 * n; /* this row tile: nb blocks of 16 x 32 bytes */
+        for (int64_t b = 0; b < nb; b += 2) {
+            int two = b + 1 < nb;
             _tile_zero(0);
-            _tile_loadd(1, xs + (size_t)t0 * n + b * TILE_K, n);
+            _tile_loadd(1, xt + b * (TILE_M * TILE_K), TILE_K);
             _tile_loadd(2, packed + b * (TILE_K * TILE_N), TILE_N * 4);
             _tile_dpbssd(0, 1, 2);
-            _tile_stored(0, c, TILE_N * 4);
-            __m512 dwv = _mm512_loadu_ps(dw + b * TILE_N);
-            UNROLL for (int m = 0; m < TILE_M; m++) {
-                __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512(c + m * TILE_N));
-                __m512 d = _mm512_mul_ps(_mm512_set1_ps(xdt[m * nb + b]), dwv);
-                acc[m] = _mm512_fmadd_ps(s, d, acc[m]);
+            if (two) {
+                _tile_zero(3);
+                _tile_loadd(4, xt + (b + 1) * (TILE_M * TILE_K), TILE_K);
+                _tile_loadd(5, packed + (b + 1) * (TILE_K * TILE_N), TILE_N * 4);
+                _tile_dpbssd(3, 4, 5);
+            }
+            _tile_stored(0, c[0], TILE_N * 4);
+            if (two) _tile_stored(3, c[1], TILE_N * 4);
+            for (int h = 0; h <= two; h++) {
+                __m512 dwv = _mm512_loadu_ps(dw + (b + h) * TILE_N);
+                UNROLL for (int m = 0; m < TILE_M; m++) {
+                    __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512(c[h] + m * TILE_N));
+                    __m512 d = _mm512_mul_ps(_mm512_set1_ps(xdt[m * nb + b + h]), dwv);
+                    acc[m] = _mm512_fmadd_ps(s, d, acc[m]);
+                }
             }
         }
         int rows = n_x - t0 < TILE_M ? n_x - t0 : TILE_M;
