@@ -508,6 +508,52 @@ static void test_hf_round_trip(void **state) {
     }
 }
 
+/* Replaces every occurrence of `from` by `to` (same length) in a file. */
+static void patch_file(const char *path, const char *from, const char *to) {
+    char *data;
+    size_t len, n = strlen(from);
+    assert_int_equal(rt_file_read_all(path, 1 << 26, &data, &len), RT_OK);
+    for (size_t i = 0; i + n <= len; i++)
+        if (!memcmp(data + i, from, n)) memcpy(data + i, to, n);
+    assert_int_equal(rt_file_write_atomic(path, data, len), RT_OK);
+    free(data);
+}
+
+/* A llama.cpp-made Llama 3 GGUF has only rope_freqs.weight: the parameters are recovered from
+ * it (Llama 3.1 defaults), and a table that does not fit is refused, not guessed. */
+static void test_llama3_rope_freqs(void **state) {
+    (void)state;
+    char *dir = tiny_hf("gguf-rf", "llama");
+    char *m = rt_path_join(dir, "m");
+    char *out = rt_path_join(dir, "m.gguf");
+    rt_model_file *hf, *gf;
+    assert_int_equal(rt_model_file_open(m, &hf), RT_OK);
+    for (int fits = 1; fits >= 0; fits--) {
+        rt_model_config c = *rt_model_file_config(hf);
+        c.rope_original_ctx = fits ? 8192 : 4096;
+        assert_int_equal(rt_gguf_write(out, &c, rt_model_file_weights(hf), NULL), RT_OK);
+        patch_file(out, "ragtune.rope.llama3", "ragtunX.rope.llama3");
+        int rc = rt_model_file_open(out, &gf);
+        if (!fits) {
+            assert_int_equal(rc, RT_ERR_UNSUPPORTED);
+            assert_non_null(strstr(rt_last_error(), "rope_freqs"));
+            continue;
+        }
+        if (rc != RT_OK) fail_msg("%s", rt_last_error());
+        const rt_model_config *g = rt_model_file_config(gf);
+        assert_true(g->rope_scaling_factor == 8.0f);
+        assert_true(g->rope_low_freq_factor == 1.0f);
+        assert_true(g->rope_high_freq_factor == 4.0f);
+        assert_int_equal(g->rope_original_ctx, 8192);
+        rt_model_file_close(gf);
+    }
+    rt_model_file_close(hf);
+    free(out);
+    free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_permute_inverse(void **state) {
     (void)state;
     float src[2 * 8], mid[2 * 8], back[2 * 8];
@@ -526,6 +572,7 @@ int main(void) {
         cmocka_unit_test(test_valid_metadata),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_permute_inverse),
+        cmocka_unit_test(test_llama3_rope_freqs),
         cmocka_unit_test(test_hf_round_trip),
         cmocka_unit_test(test_llama_cpp_conventions),
         cmocka_unit_test(test_round_trip_llama),

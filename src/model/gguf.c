@@ -537,6 +537,15 @@ int rt_gguf_get_bool(const rt_gguf *g, const char *key, bool *out) {
     return RT_OK;
 }
 
+/* A float as an integer without undefined behaviour: truncated, saturated, NaN -> 0 (found by
+ * fuzz_gguf). */
+static int64_t saturate_i64(double x) {
+    if (!(x == x)) return 0;
+    if (x >= 9.2e18) return INT64_MAX;
+    if (x <= -9.2e18) return INT64_MIN;
+    return (int64_t)x;
+}
+
 int64_t rt_gguf_arr_i64(const rt_gguf_value *v, uint64_t i) {
     if (v->type != RT_GGUF_ARRAY || i >= v->n || !v->data) return 0;
     const uint8_t *d = v->data;
@@ -549,8 +558,8 @@ int64_t rt_gguf_arr_i64(const rt_gguf_value *v, uint64_t i) {
     case RT_GGUF_INT32: return ((const int32_t *)d)[i];
     case RT_GGUF_UINT64: return (int64_t)((const uint64_t *)d)[i];
     case RT_GGUF_INT64: return ((const int64_t *)d)[i];
-    case RT_GGUF_FLOAT32: return (int64_t)((const float *)d)[i];
-    case RT_GGUF_FLOAT64: return (int64_t)((const double *)d)[i];
+    case RT_GGUF_FLOAT32: return saturate_i64(((const float *)d)[i]);
+    case RT_GGUF_FLOAT64: return saturate_i64(((const double *)d)[i]);
     default: return 0;
     }
 }

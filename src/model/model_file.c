@@ -5,6 +5,7 @@
 #include "model/model_file.h"
 #include "model/gguf.h"
 #include "model/hf.h"
+#include "model/hf_tokenizer.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -481,6 +482,7 @@ int rt_model_file_convert(const char *in, const char *out,
     if (to_gguf) {
         rt_gguf_kv *extra = NULL;
         size_t n_extra = 0;
+        rt_hf_gguf_tokenizer tok = {0};
         if (f->gguf) {
             extra = rt_calloc(rt_gguf_n_kv(f->gguf) + 1, sizeof *extra);
             if (!extra) rc = RT_ERR_NOMEM;
@@ -491,17 +493,24 @@ int rt_model_file_convert(const char *in, const char *out,
                 extra[n_extra].value = *rt_gguf_kv_value(f->gguf, i);
                 n_extra++;
             }
-        } else {
-            rt_log_warn("%s: no GGUF tokenizer metadata is written for a Hugging Face input; "
-                        "ragtune reads tokenizer.json from the source directory, llama.cpp "
-                        "needs tokenizer.ggml.*", out);
+        } else if (f->dir) {
+            int trc = rt_hf_gguf_tokenizer_load(f->dir, f->config.n_vocab, &tok);
+            if (trc == RT_OK) {
+                extra = tok.kvs;
+                n_extra = tok.n_kvs;
+            } else {
+                rt_log_warn("%s: written without tokenizer metadata (%s); llama.cpp needs "
+                            "tokenizer.ggml.*", out, rt_last_error());
+                rt_error_clear();
+            }
         }
         const char *name = NULL;
         if (f->gguf) rt_gguf_get_str(f->gguf, "general.name", &name);
         rt_gguf_write_params gp = {.dtype = p.dtype, .extra = extra, .n_extra = n_extra,
                                    .name = name};
         if (rc == RT_OK) rc = rt_gguf_write(out, &f->config, &f->weights, &gp);
-        free(extra);
+        if (f->gguf) free(extra);
+        rt_hf_gguf_tokenizer_free(&tok);
     } else {
         rt_model_weights conv;
         rc = weights_as(&f->config, &f->weights, p.dtype, &conv);
