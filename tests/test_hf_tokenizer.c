@@ -26,7 +26,7 @@ static const rt_gguf_value *kv(const rt_hf_gguf_tokenizer *t, const char *key) {
 }
 
 #define LLAMA3_SPLIT                                                                               \
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| "          \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| "         \
     "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+"
 
 static void test_byte_level_bpe(void **state) {
@@ -60,11 +60,13 @@ static void test_byte_level_bpe(void **state) {
     assert_string_equal(tokens->strs[11], "[PAD11]");
     const rt_gguf_value *types = kv(&t, "tokenizer.ggml.token_type");
     const int want_types[12] = {1, 1, 1, 1, 1, 1, 3, 3, 4, 5, 5, 5};
-    for (int i = 0; i < 12; i++) assert_int_equal(rt_gguf_arr_i64(types, (uint64_t)i), want_types[i]);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(rt_gguf_arr_i64(types, (uint64_t)i), want_types[i]);
     const rt_gguf_value *merges = kv(&t, "tokenizer.ggml.merges");
     assert_int_equal(merges->n, 3);
     assert_string_equal(merges->strs[1], "\xC4\xA0 a");
-    assert_string_equal(merges->strs[2], "\xC4\xA0" "a b");
+    assert_string_equal(merges->strs[2], "\xC4\xA0"
+                                         "a b");
     assert_int_equal(kv(&t, "tokenizer.ggml.bos_token_id")->u64, 6);
     assert_int_equal(kv(&t, "tokenizer.ggml.eos_token_id")->u64, 7);
     assert_true(kv(&t, "tokenizer.ggml.add_bos_token")->b);
@@ -99,7 +101,8 @@ static void test_spm_bpe(void **state) {
     assert_null(kv(&t, "tokenizer.ggml.merges"));
     const int want_types[8] = {2, 3, 6, 1, 1, 1, 1, 1}; /* <unk> is "unknown" */
     const rt_gguf_value *types = kv(&t, "tokenizer.ggml.token_type");
-    for (int i = 0; i < 8; i++) assert_int_equal(rt_gguf_arr_i64(types, (uint64_t)i), want_types[i]);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(rt_gguf_arr_i64(types, (uint64_t)i), want_types[i]);
     /* "hi" is made by merge 0, "▁hi" by merge 1: earlier merges score higher. */
     const rt_gguf_value *scores = kv(&t, "tokenizer.ggml.scores");
     assert_true(rt_gguf_arr_f64(scores, 6) == -1.0);
@@ -166,8 +169,10 @@ static void test_convert_carries_tokenizer(void **state) {
     for (int i = 0; i < 32; i++)
         o += (size_t)snprintf(vocab + o, sizeof vocab - o, "%s\"w%d\":%d", i ? "," : "", i, i);
     char json[8192];
-    snprintf(json, sizeof json, "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"w1\","
-             "\"vocab\":{%s}}}", vocab);
+    snprintf(json, sizeof json,
+             "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"w1\","
+             "\"vocab\":{%s}}}",
+             vocab);
     write_text(m, "tokenizer.json", json);
     char *out = rt_path_join(dir, "m.gguf");
     rt_model_file_convert_params p = rt_model_file_convert_default_params();

@@ -39,8 +39,10 @@ typedef struct store {
 
 static void store_free(store *s) {
     if (!s) return;
-    for (int i = 0; s->tokens && i < s->n; i++) free(s->tokens[i]);
-    for (size_t i = 0; s->merges && i < s->n_merges; i++) free(s->merges[i]);
+    for (int i = 0; s->tokens && i < s->n; i++)
+        free(s->tokens[i]);
+    for (size_t i = 0; s->merges && i < s->n_merges; i++)
+        free(s->merges[i]);
     free(s->tokens);
     free(s->tok_lens);
     free(s->types);
@@ -110,9 +112,9 @@ static json_t *find_typed(json_t *node, const char *type) {
 static const char *bpe_pre(json_t *tok) {
     json_t *pre = json_object_get(tok, "pre_tokenizer");
     json_t *split = find_typed(pre, "Split");
-    const char *pat = split ? json_string_value(json_object_get(json_object_get(split, "pattern"),
-                                                                "Regex"))
-                            : NULL;
+    const char *pat =
+        split ? json_string_value(json_object_get(json_object_get(split, "pattern"), "Regex"))
+              : NULL;
     if (pat && !strcmp(pat, PAT_LLAMA3)) return "llama-bpe";
     if (pat && !strcmp(pat, PAT_QWEN2)) return "qwen2";
     json_t *bl = find_typed(pre, "ByteLevel");
@@ -177,8 +179,7 @@ static void kv_flag(store *s, size_t *k, const char *key, bool b) {
     kv_set(s, k, key, v);
 }
 
-static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store *s,
-                 size_t *n_kvs) {
+static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store *s, size_t *n_kvs) {
     json_t *model = json_object_get(tok, "model");
     const char *type = json_string_value(json_object_get(model, "type"));
     json_t *vocab = json_object_get(model, "vocab");
@@ -186,8 +187,10 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
         return rt_error(RT_ERR_FORMAT, "%s: no model.type / model.vocab", path);
     bool wordpiece = !strcmp(type, "WordPiece");
     if (!wordpiece && strcmp(type, "BPE"))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: tokenizer model '%s' cannot be written to GGUF "
-                        "(BPE, WordPiece)", path, type);
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: tokenizer model '%s' cannot be written to GGUF "
+                        "(BPE, WordPiece)",
+                        path, type);
     bool spm = !wordpiece && (json_is_true(json_object_get(model, "byte_fallback")) ||
                               find_typed(json_object_get(tok, "decoder"), "ByteFallback"));
     /* Vocabulary size: the largest id + 1, padded to the model's n_vocab. */
@@ -266,8 +269,10 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
             size_t len = strlen(x) + (y ? strlen(y) + 1 : 0);
             char *m = rt_malloc(len + 1);
             if (!m) return RT_ERR_NOMEM;
-            if (y) snprintf(m, len + 1, "%s %s", x, y);
-            else memcpy(m, x, len + 1);
+            if (y)
+                snprintf(m, len + 1, "%s %s", x, y);
+            else
+                memcpy(m, x, len + 1);
             s->merges[i] = m;
             s->merge_lens[i] = len;
             s->n_merges++;
@@ -344,8 +349,8 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
     }
     kv_flag(s, &k, "tokenizer.ggml.add_bos_token", add_bos);
     json_t *ae = json_object_get(cfg, "add_eos_token");
-    kv_flag(s, &k, "tokenizer.ggml.add_eos_token", json_is_boolean(ae) ? json_is_true(ae)
-                                                                         : wordpiece);
+    kv_flag(s, &k, "tokenizer.ggml.add_eos_token",
+            json_is_boolean(ae) ? json_is_true(ae) : wordpiece);
     if (spm) {
         json_t *prep = find_typed(json_object_get(tok, "normalizer"), "Prepend");
         json_t *meta = find_typed(json_object_get(tok, "pre_tokenizer"), "Metaspace");
@@ -366,8 +371,8 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
     if (tmpl) {
         s->chat_template = rt_strdup(tmpl);
         if (!s->chat_template) return RT_ERR_NOMEM;
-        rt_gguf_value cv = {.type = RT_GGUF_STRING, .str = s->chat_template,
-                            .len = strlen(s->chat_template)};
+        rt_gguf_value cv = {
+            .type = RT_GGUF_STRING, .str = s->chat_template, .len = strlen(s->chat_template)};
         kv_set(s, &k, "tokenizer.chat_template", cv);
     }
     *n_kvs = k;

@@ -18,7 +18,7 @@
 typedef struct rt_hf_gguf_tokenizer {
     rt_gguf_kv *kvs; /* point into the storage below */
     size_t n_kvs;
-    void *storage;   /* private */
+    void *storage; /* private */
 } rt_hf_gguf_tokenizer;
 
 /* Reads dir/tokenizer.json (and tokenizer_config.json when present). n_vocab is the model's

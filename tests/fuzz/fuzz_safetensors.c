@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t sink = 0;
     for (size_t i = 0; i < st.n_tensors; i++) {
         const uint8_t *p = st.tensors[i].t.data;
-        for (size_t j = 0; j < st.tensors[i].t.nbytes; j++) sink ^= p[j];
+        for (size_t j = 0; j < st.tensors[i].t.nbytes; j++)
+            sink ^= p[j];
         (void)rt_safetensors_find(&st, st.tensors[i].t.name);
     }
     fuzz_sink = sink;
