@@ -103,11 +103,13 @@ static void test_spm_bpe(void **state) {
     const rt_gguf_value *types = kv(&t, "tokenizer.ggml.token_type");
     for (int i = 0; i < 8; i++)
         assert_int_equal(rt_gguf_arr_i64(types, (uint64_t)i), want_types[i]);
-    /* "hi" is made by merge 0, "▁hi" by merge 1: earlier merges score higher. */
+    /* "hi" is made by merge 0, "▁hi" by merge 1: earlier merges score higher; pieces no merge
+     * makes come after all of them ("h": -(2 merges + 1 + id 4)). */
     const rt_gguf_value *scores = kv(&t, "tokenizer.ggml.scores");
     assert_true(rt_gguf_arr_f64(scores, 6) == -1.0);
     assert_true(rt_gguf_arr_f64(scores, 7) == -2.0);
-    assert_true(rt_gguf_arr_f64(scores, 4) == 0.0);
+    assert_true(rt_gguf_arr_f64(scores, 4) == -7.0);
+    assert_true(rt_gguf_arr_f64(scores, 1) == 0.0);
     assert_int_equal(kv(&t, "tokenizer.ggml.unknown_token_id")->u64, 0);
     assert_true(kv(&t, "tokenizer.ggml.add_space_prefix")->b);
     assert_true(kv(&t, "tokenizer.ggml.add_bos_token")->b);

@@ -287,6 +287,10 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
                 if (id >= 0 && id < s->n && s->scores[id] == 0) s->scores[id] = -(float)(i + 1);
             }
         }
+        /* Pieces no merge makes rank after every merged piece, in id order. */
+        for (int id = 0; spm && id < s->n; id++)
+            if (s->scores[id] == 0 && s->types[id] == TT_NORMAL)
+                s->scores[id] = -(float)(s->n_merges + 1 + (size_t)id);
     }
     /* The KVs. */
     size_t k = 0;
