@@ -129,7 +129,8 @@ typedef struct rt_gguf_kv {
 
 typedef struct rt_gguf_write_params {
     rt_dtype dtype;          /* storage type of 2-D weight matrices (f32, f16, bf16, q8_0, q4_0) */
-    const rt_gguf_kv *extra; /* written after the model's keys; keys the writer sets are skipped */
+    const rt_gguf_kv *extra; /* extra KVs: tokenizer.* ones win over config's special ids; any
+                                other key the writer sets itself is skipped */
     size_t n_extra;
     const char *name; /* general.name (may be NULL) */
 } rt_gguf_write_params;

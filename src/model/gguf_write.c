@@ -153,6 +153,10 @@ static int model_kvs(kv_list *l, const rt_model_config *c, const rt_gguf_write_p
         RT_TRY(kv_u32(l, NULL, "tokenizer.ggml.token_type_count", (uint64_t)c->n_type_vocab));
         RT_TRY(kv_bool(l, "ragtune.embeddings.normalize", c->normalize_embeddings));
     }
+    /* The tokenizer's own special ids (extra tokenizer.* keys) win over config.json's. */
+    for (size_t i = 0; i < p->n_extra; i++)
+        if (p->extra[i].key && !strncmp(p->extra[i].key, "tokenizer.", 10))
+            RT_TRY(kv_add(l, p->extra[i].key, p->extra[i].value));
     if (c->bos_token_id >= 0)
         RT_TRY(kv_u32(l, NULL, "tokenizer.ggml.bos_token_id", (uint64_t)c->bos_token_id));
     if (c->eos_token_id >= 0)

@@ -339,8 +339,8 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
     kv_id(s, &k, "tokenizer.ggml.eos_token_id", eos);
     kv_id(s, &k, "tokenizer.ggml.unknown_token_id", unk_id);
     kv_id(s, &k, "tokenizer.ggml.padding_token_id", token_id(tok, special_text(cfg, "pad_token")));
-    /* add_bos: tokenizer_config's flag, else whether the post-processor starts with a token;
-     * Llama 3 files from before that post-processor existed still expect their BOS. */
+    /* add_bos: tokenizer_config's flag, else whether the post-processor starts with a token
+     * (what Hugging Face adds, so GGUF and tokenizer.json give the same ids). */
     json_t *ab = json_object_get(cfg, "add_bos_token");
     bool add_bos = wordpiece || spm;
     if (json_is_boolean(ab)) {
@@ -348,8 +348,7 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
     } else if (!wordpiece && !spm) {
         json_t *tp = find_typed(json_object_get(tok, "post_processor"), "TemplateProcessing");
         json_t *first = json_array_get(json_object_get(tp, "single"), 0);
-        add_bos = tp ? json_object_get(first, "SpecialToken") != NULL
-                     : !strcmp(bpe_pre(tok), "llama-bpe") && bos >= 0;
+        add_bos = tp && json_object_get(first, "SpecialToken") != NULL;
     }
     kv_flag(s, &k, "tokenizer.ggml.add_bos_token", add_bos);
     json_t *ae = json_object_get(cfg, "add_eos_token");
