@@ -58,20 +58,6 @@ void rt_hf_gguf_tokenizer_free(rt_hf_gguf_tokenizer *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* flags: JSON_DECODE_INT_AS_REAL for tokenizer_config.json, whose model_max_length can be
- * 1e30 written as an integer. */
-static json_t *load_json(const char *path, size_t max, size_t flags, int *rc) {
-    char *text;
-    size_t len;
-    *rc = rt_file_read_all(path, max, &text, &len);
-    if (*rc < 0) return NULL;
-    json_error_t err;
-    json_t *j = json_loadb(text, len, flags, &err);
-    free(text);
-    if (!j) *rc = rt_error(RT_ERR_FORMAT, "%s: line %d: %s", path, err.line, err.text);
-    return j;
-}
-
 /* A special token given as "text" or {"content": "text"} in tokenizer_config.json. */
 static const char *special_text(json_t *cfg, const char *key) {
     json_t *v = json_object_get(cfg, key);
@@ -109,7 +95,7 @@ static json_t *find_typed(json_t *node, const char *type) {
     return NULL;
 }
 
-static const char *bpe_pre(json_t *tok) {
+static const char *bpe_pre(json_t *tok, const char *path) {
     json_t *pre = json_object_get(tok, "pre_tokenizer");
     json_t *split = find_typed(pre, "Split");
     const char *pat =
@@ -121,7 +107,7 @@ static const char *bpe_pre(json_t *tok) {
     if (!split && bl && !json_is_false(json_object_get(bl, "use_regex")) &&
         !find_typed(pre, "Digits"))
         return "gpt-2";
-    rt_log_warn("tokenizer.json: pre-tokenizer not recognized; tokenizer.ggml.pre = \"default\"");
+    rt_log_warn("%s: pre-tokenizer not recognized; tokenizer.ggml.pre = \"default\"", path);
     return "default";
 }
 
@@ -299,7 +285,7 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
     sv.len = strlen(sv.str);
     kv_set(s, &k, "tokenizer.ggml.model", sv);
     if (!wordpiece && !spm) {
-        sv.str = bpe_pre(tok);
+        sv.str = bpe_pre(tok, path);
         sv.len = strlen(sv.str);
         kv_set(s, &k, "tokenizer.ggml.pre", sv);
     }
@@ -382,31 +368,32 @@ static int build(const char *path, json_t *tok, json_t *cfg, int n_vocab, store 
     return RT_OK;
 }
 
-int rt_hf_gguf_tokenizer_load(const char *dir, int n_vocab, rt_hf_gguf_tokenizer *out) {
+int rt_hf_gguf_tokenizer_parse(const char *tok_json, size_t tok_len, const char *cfg_json,
+                               size_t cfg_len, int n_vocab, const char *what,
+                               rt_hf_gguf_tokenizer *out) {
     memset(out, 0, sizeof *out);
-    char *tpath = rt_path_join(dir, "tokenizer.json");
-    char *cpath = rt_path_join(dir, "tokenizer_config.json");
-    store *s = rt_calloc(1, sizeof *s);
-    json_t *tok = NULL, *cfg = NULL;
+    json_error_t err;
     int rc = RT_OK;
-    if (!tpath || !cpath || !s) {
+    store *s = NULL;
+    json_t *cfg = NULL, *tok = json_loadb(tok_json, tok_len, 0, &err);
+    if (!tok) return rt_error(RT_ERR_FORMAT, "%s: line %d: %s", what, err.line, err.text);
+    cfg = cfg_json ? json_loadb(cfg_json, cfg_len, JSON_DECODE_INT_AS_REAL, &err) : json_object();
+    if (!cfg) {
+        rc = rt_error(RT_ERR_FORMAT, "%s: tokenizer_config.json: line %d: %s", what, err.line,
+                      err.text);
+        goto done;
+    }
+    if (!json_is_object(tok) || !json_is_object(cfg)) {
+        rc = rt_error(RT_ERR_FORMAT, "%s: not a JSON object", what);
+        goto done;
+    }
+    s = rt_calloc(1, sizeof *s);
+    if (!s) {
         rc = RT_ERR_NOMEM;
         goto done;
     }
-    if (!rt_is_file(tpath)) {
-        rc = rt_error(RT_ERR_NOT_FOUND, "%s: no tokenizer.json", dir);
-        goto done;
-    }
-    tok = load_json(tpath, (size_t)512 << 20, 0, &rc);
-    if (!tok) goto done;
-    if (rt_is_file(cpath)) {
-        cfg = load_json(cpath, (size_t)64 << 20, JSON_DECODE_INT_AS_REAL, &rc);
-        if (!cfg) goto done;
-    } else {
-        cfg = json_object();
-    }
     size_t n = 0;
-    rc = build(tpath, tok, cfg, n_vocab, s, &n);
+    rc = build(what, tok, cfg, n_vocab, s, &n);
     if (rc == RT_OK) {
         out->kvs = s->kvs;
         out->n_kvs = n;
@@ -417,6 +404,31 @@ done:
     store_free(s);
     json_decref(tok);
     json_decref(cfg);
+    return rc;
+}
+
+int rt_hf_gguf_tokenizer_load(const char *dir, int n_vocab, rt_hf_gguf_tokenizer *out) {
+    memset(out, 0, sizeof *out);
+    char *tpath = rt_path_join(dir, "tokenizer.json");
+    char *cpath = rt_path_join(dir, "tokenizer_config.json");
+    char *tok = NULL, *cfg = NULL;
+    size_t tlen = 0, clen = 0;
+    int rc = RT_OK;
+    if (!tpath || !cpath) {
+        rc = RT_ERR_NOMEM;
+        goto done;
+    }
+    if (!rt_is_file(tpath)) {
+        rc = rt_error(RT_ERR_NOT_FOUND, "%s: no tokenizer.json", dir);
+        goto done;
+    }
+    rc = rt_file_read_all(tpath, (size_t)512 << 20, &tok, &tlen);
+    if (rc == RT_OK && rt_is_file(cpath))
+        rc = rt_file_read_all(cpath, (size_t)64 << 20, &cfg, &clen);
+    if (rc == RT_OK) rc = rt_hf_gguf_tokenizer_parse(tok, tlen, cfg, clen, n_vocab, tpath, out);
+done:
+    free(tok);
+    free(cfg);
     free(tpath);
     free(cpath);
     return rc;

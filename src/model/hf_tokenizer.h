@@ -25,6 +25,10 @@ typedef struct rt_hf_gguf_tokenizer {
  * vocabulary size (the token list is padded to it). RT_ERR_NOT_FOUND when there is no
  * tokenizer.json; RT_ERR_UNSUPPORTED for tokenizer models other than BPE and WordPiece. */
 int rt_hf_gguf_tokenizer_load(const char *dir, int n_vocab, rt_hf_gguf_tokenizer *out);
+/* The same from JSON text in memory (cfg_json may be NULL); `what` names it in errors. */
+int rt_hf_gguf_tokenizer_parse(const char *tok_json, size_t tok_len, const char *cfg_json,
+                               size_t cfg_len, int n_vocab, const char *what,
+                               rt_hf_gguf_tokenizer *out);
 void rt_hf_gguf_tokenizer_free(rt_hf_gguf_tokenizer *t);
 
 #endif
