@@ -433,6 +433,14 @@ int rt_hf_tensors_open(const char *path, rt_hf_tensors *ts) {
     return rc;
 }
 
+/* The file holding entry e (for messages). */
+static const char *file_of(const rt_hf_tensors *ts, const rt_safetensors_entry *e) {
+    for (size_t i = 0; i < ts->n_files; i++)
+        if (e >= ts->files[i].tensors && e < ts->files[i].tensors + ts->files[i].n_tensors)
+            return ts->files[i].path;
+    return ts->what;
+}
+
 const rt_safetensors_entry *rt_hf_tensors_find(const rt_hf_tensors *ts, const char *name) {
     for (size_t i = 0; i < ts->n_files; i++) {
         const rt_safetensors_entry *e = rt_safetensors_find(&ts->files[i], name);
@@ -482,12 +490,12 @@ static int take(const mapper *m, const char *name, int64_t d0, int64_t d1, bool 
         return rt_error(RT_ERR_UNSUPPORTED,
                         "%s: tensor '%s' has dtype %s (expected F32, F16 or "
                         "BF16)",
-                        m->ts->what, full, e->st_dtype);
+                        file_of(m->ts, e), full, e->st_dtype);
     if (e->t.n_dims != n_dims || e->t.shape[0] != d0 || (n_dims == 2 && e->t.shape[1] != d1)) {
         char gs[64];
         shape_str(gs, sizeof gs, e->t.n_dims, e->t.shape);
-        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", m->ts->what,
-                        full, gs, ws);
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
+                        file_of(m->ts, e), full, gs, ws);
     }
     size_t es = rt_dtype_block_bytes(e->t.dtype);
     if ((uintptr_t)e->t.data % es) {
