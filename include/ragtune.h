@@ -275,7 +275,8 @@ typedef struct rt_model_file_convert_params {
 } rt_model_file_convert_params;
 rt_model_file_convert_params rt_model_file_convert_default_params(void);
 /* Converts a model: `out` ending in ".gguf" becomes a GGUF v3 file llama.cpp can read (norms and
- * biases f32; GGUF tokenizer metadata is carried over from a GGUF input), anything else a
+ * biases f32; tokenizer.ggml.* metadata is carried over from a GGUF input or made from an HF
+ * input's tokenizer.json as llama.cpp's converter does), anything else a
  * Hugging Face directory (config.json + model.safetensors; q8_0/q4_0 are not allowed there;
  * tokenizer files of an HF input are copied). Output is written atomically. */
 int rt_model_file_convert(const char *in, const char *out,

@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a tiny GGUF builder ---------------------------------------------------------------------- */
+/* ---- a tiny GGUF builder ----------------------------------------------------------------------
+ */
 
 typedef struct buf {
     uint8_t *p;
@@ -32,8 +33,12 @@ static void put(buf *b, const void *d, size_t n) {
     memcpy(b->p + b->n, d, n);
     b->n += n;
 }
-static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(buf *b, uint64_t v) { put(b, &v, 8); }
+static void put_u32(buf *b, uint32_t v) {
+    put(b, &v, 4);
+}
+static void put_u64(buf *b, uint64_t v) {
+    put(b, &v, 8);
+}
 static void put_str(buf *b, const char *s) {
     put_u64(b, strlen(s));
     put(b, s, strlen(s));
@@ -44,11 +49,11 @@ typedef struct spec {
     uint32_t version;
     uint64_t n_tensors_override; /* 0: real count */
     bool dup_key, dup_tensor, bad_value_type;
-    uint32_t n_dims;             /* of tensor 'b' (default 1) */
-    uint32_t type_b;             /* ggml type of tensor 'b' (default f32) */
-    uint64_t offset_b;           /* default 32 */
-    uint64_t str_len_override;   /* of general.name (0: real) */
-    int64_t cut;                 /* bytes removed from the end */
+    uint32_t n_dims;           /* of tensor 'b' (default 1) */
+    uint32_t type_b;           /* ggml type of tensor 'b' (default f32) */
+    uint64_t offset_b;         /* default 32 */
+    uint64_t str_len_override; /* of general.name (0: real) */
+    int64_t cut;               /* bytes removed from the end */
 } spec;
 
 /* KVs: general.architecture "llama", general.name, an array of strings, a nested array, one of
@@ -88,11 +93,20 @@ static buf build(spec s) {
         put_u32(&b, (uint32_t)(10 * i + 1));
         put_u32(&b, (uint32_t)(10 * i + 2));
     }
-    struct { const char *k; uint32_t t; uint64_t v; size_t n; } sc[] = {
-        {"t.u8", RT_GGUF_UINT8, 200, 1},       {"t.i8", RT_GGUF_INT8, (uint64_t)-5, 1},
-        {"t.u16", RT_GGUF_UINT16, 60000, 2},   {"t.i16", RT_GGUF_INT16, (uint64_t)-300, 2},
-        {"t.u32", RT_GGUF_UINT32, 4000000000u, 4}, {"t.i32", RT_GGUF_INT32, (uint64_t)-7, 4},
-        {"t.u64", RT_GGUF_UINT64, 1ull << 40, 8}, {"t.i64", RT_GGUF_INT64, (uint64_t)-9, 8},
+    struct {
+        const char *k;
+        uint32_t t;
+        uint64_t v;
+        size_t n;
+    } sc[] = {
+        {"t.u8", RT_GGUF_UINT8, 200, 1},
+        {"t.i8", RT_GGUF_INT8, (uint64_t)-5, 1},
+        {"t.u16", RT_GGUF_UINT16, 60000, 2},
+        {"t.i16", RT_GGUF_INT16, (uint64_t)-300, 2},
+        {"t.u32", RT_GGUF_UINT32, 4000000000u, 4},
+        {"t.i32", RT_GGUF_INT32, (uint64_t)-7, 4},
+        {"t.u64", RT_GGUF_UINT64, 1ull << 40, 8},
+        {"t.i64", RT_GGUF_INT64, (uint64_t)-9, 8},
         {"t.bool", RT_GGUF_BOOL, 1, 1},
     };
     for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
@@ -124,7 +138,8 @@ static buf build(spec s) {
     uint32_t nd = s.n_dims ? s.n_dims : 1;
     put_u32(&b, nd);
     put_u64(&b, 32);
-    for (uint32_t i = 1; i < nd && i < 8; i++) put_u64(&b, 1);
+    for (uint32_t i = 1; i < nd && i < 8; i++)
+        put_u64(&b, 1);
     put_u32(&b, s.type_b);
     put_u64(&b, s.offset_b ? s.offset_b : 32);
     if (s.dup_tensor) {
@@ -134,9 +149,11 @@ static buf build(spec s) {
         put_u32(&b, 0);
         put_u64(&b, 192);
     }
-    while (b.n % 32) put(&b, "", 1);
+    while (b.n % 32)
+        put(&b, "", 1);
     uint8_t data[256];
-    for (int i = 0; i < 256; i++) data[i] = (uint8_t)i;
+    for (int i = 0; i < 256; i++)
+        data[i] = (uint8_t)i;
     put(&b, data, 32 + 128 + (s.dup_tensor ? 64 : 0));
     if (s.cut > 0) b.n -= (size_t)s.cut;
     return b;
@@ -209,7 +226,11 @@ static void test_corrupt(void **state) {
     (void)state;
     char *dir = tu_tmpdir("gguf-bad");
     char *path = rt_path_join(dir, "bad.gguf");
-    struct { spec s; int code; const char *msg; } cases[] = {
+    struct {
+        spec s;
+        int code;
+        const char *msg;
+    } cases[] = {
         {{.magic = "GGML"}, RT_ERR_FORMAT, "bad magic"},
         {{.version = 4}, RT_ERR_FORMAT, "version 4"},
         {{.version = 1}, RT_ERR_UNSUPPORTED, "version 1"},
@@ -248,8 +269,10 @@ static void test_corrupt(void **state) {
     buf b = build((spec){0});
     for (size_t cut = 0; cut < b.n; cut++) {
         rt_gguf *g;
-        if (rt_gguf_parse(b.p, cut, "cut.gguf", &g) == RT_OK) rt_gguf_close(g);
-        else assert_non_null(strstr(rt_last_error(), "cut.gguf"));
+        if (rt_gguf_parse(b.p, cut, "cut.gguf", &g) == RT_OK)
+            rt_gguf_close(g);
+        else
+            assert_non_null(strstr(rt_last_error(), "cut.gguf"));
     }
     free(b.p);
     free(path);
@@ -257,7 +280,8 @@ static void test_corrupt(void **state) {
     free(dir);
 }
 
-/* ---- writer round trips ------------------------------------------------------------------------ */
+/* ---- writer round trips ------------------------------------------------------------------------
+ */
 
 /* All models are made by one Python run (torch's import dominates the cost). */
 static char *g_base;
@@ -298,7 +322,8 @@ static void check_tensor(const char *name, const rt_tensor *a, const rt_tensor *
     void *perm = NULL;
     if (perm_heads) {
         perm = malloc(conv.nbytes);
-        size_t rb = conv.n_dims == 1 ? rt_dtype_block_bytes(conv.dtype) : rt_tensor_row_bytes(&conv);
+        size_t rb =
+            conv.n_dims == 1 ? rt_dtype_block_bytes(conv.dtype) : rt_tensor_row_bytes(&conv);
         rt_rope_permute_rows(conv.data, perm, conv.shape[0], rb, perm_heads, to_interleaved);
         want = perm;
     }
@@ -451,8 +476,8 @@ static void test_llama_cpp_conventions(void **state) {
         char *out = rt_path_join(dir, "m.gguf");
         rt_model_file *hf;
         if (rt_model_file_open(m, &hf) != RT_OK) fail_msg("%s", rt_last_error());
-        assert_int_equal(rt_gguf_write(out, rt_model_file_config(hf), rt_model_file_weights(hf),
-                                       NULL), RT_OK);
+        assert_int_equal(
+            rt_gguf_write(out, rt_model_file_config(hf), rt_model_file_weights(hf), NULL), RT_OK);
         rt_model_file_close(hf);
         if (tu_run_python("tests/python/gguf_check.py", "'%s' '%s'", m, out) != 0)
             fail_msg("gguf_check failed for %s", archs[i]);
@@ -508,10 +533,57 @@ static void test_hf_round_trip(void **state) {
     }
 }
 
+/* Replaces every occurrence of `from` by `to` (same length) in a file. */
+static void patch_file(const char *path, const char *from, const char *to) {
+    char *data;
+    size_t len, n = strlen(from);
+    assert_int_equal(rt_file_read_all(path, 1 << 26, &data, &len), RT_OK);
+    for (size_t i = 0; i + n <= len; i++)
+        if (!memcmp(data + i, from, n)) memcpy(data + i, to, n);
+    assert_int_equal(rt_file_write_atomic(path, data, len), RT_OK);
+    free(data);
+}
+
+/* A llama.cpp-made Llama 3 GGUF has only rope_freqs.weight: the parameters are recovered from
+ * it (Llama 3.1 defaults), and a table that does not fit is refused, not guessed. */
+static void test_llama3_rope_freqs(void **state) {
+    (void)state;
+    char *dir = tiny_hf("gguf-rf", "llama");
+    char *m = rt_path_join(dir, "m");
+    char *out = rt_path_join(dir, "m.gguf");
+    rt_model_file *hf, *gf;
+    assert_int_equal(rt_model_file_open(m, &hf), RT_OK);
+    for (int fits = 1; fits >= 0; fits--) {
+        rt_model_config c = *rt_model_file_config(hf);
+        c.rope_original_ctx = fits ? 8192 : 4096;
+        assert_int_equal(rt_gguf_write(out, &c, rt_model_file_weights(hf), NULL), RT_OK);
+        patch_file(out, "ragtune.rope.llama3", "ragtunX.rope.llama3");
+        int rc = rt_model_file_open(out, &gf);
+        if (!fits) {
+            assert_int_equal(rc, RT_ERR_UNSUPPORTED);
+            assert_non_null(strstr(rt_last_error(), "rope_freqs"));
+            continue;
+        }
+        if (rc != RT_OK) fail_msg("%s", rt_last_error());
+        const rt_model_config *g = rt_model_file_config(gf);
+        assert_true(g->rope_scaling_factor == 8.0f);
+        assert_true(g->rope_low_freq_factor == 1.0f);
+        assert_true(g->rope_high_freq_factor == 4.0f);
+        assert_int_equal(g->rope_original_ctx, 8192);
+        rt_model_file_close(gf);
+    }
+    rt_model_file_close(hf);
+    free(out);
+    free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_permute_inverse(void **state) {
     (void)state;
     float src[2 * 8], mid[2 * 8], back[2 * 8];
-    for (int i = 0; i < 16; i++) src[i] = (float)i;
+    for (int i = 0; i < 16; i++)
+        src[i] = (float)i;
     /* 2 heads of head_dim 8, one element per row: llama.cpp's permute gives per head
      * 0 4 1 5 2 6 3 7. */
     rt_rope_permute_rows(src, mid, 16, sizeof(float), 2, true);
@@ -523,15 +595,11 @@ static void test_permute_inverse(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_metadata),
-        cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_permute_inverse),
-        cmocka_unit_test(test_hf_round_trip),
-        cmocka_unit_test(test_llama_cpp_conventions),
-        cmocka_unit_test(test_round_trip_llama),
-        cmocka_unit_test(test_round_trip_qwen2),
-        cmocka_unit_test(test_round_trip_gpt2),
-        cmocka_unit_test(test_round_trip_bert),
+        cmocka_unit_test(test_valid_metadata),   cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_permute_inverse),  cmocka_unit_test(test_llama3_rope_freqs),
+        cmocka_unit_test(test_hf_round_trip),    cmocka_unit_test(test_llama_cpp_conventions),
+        cmocka_unit_test(test_round_trip_llama), cmocka_unit_test(test_round_trip_qwen2),
+        cmocka_unit_test(test_round_trip_gpt2),  cmocka_unit_test(test_round_trip_bert),
         cmocka_unit_test(test_unsupported_type),
     };
     return cmocka_run_group_tests(tests, setup_models, teardown_models);

@@ -23,7 +23,8 @@ static int setup_models(void **state) {
     g_base = tu_tmpdir("mf");
     int rc = tu_run_python(
         "tests/python/tiny_hf.py",
-        "many '%s' 'llama_bf16 llama --dtype bf16 --expected' 'llama_sh llama --shards 3 --expected' "
+        "many '%s' 'llama_bf16 llama --dtype bf16 --expected' 'llama_sh llama --shards 3 "
+        "--expected' "
         "'qwen2_tied qwen2 --dtype f16 --tied --expected' 'gpt2 gpt2 --expected' "
         "'gpt2_np gpt2 --prefix= --no-pad --expected' "
         "'bert_p bert --prefix bert. --expected' 'bert_bf16 bert --dtype bf16 --expected' "
@@ -240,6 +241,70 @@ static int rt_hf_config_parse_for_test(const char *text, rt_model_config *c) {
     return rt_hf_config_parse(text, strlen(text), "config.json", c);
 }
 
+/* sentence-transformers files set the pooling and normalization of a bert model. */
+static void test_bert_pooling(void **state) {
+    (void)state;
+    char *dir = make_model("mf-pool", "bert_p");
+    char *m = rt_path_join(dir, "m");
+    rt_model_file *f;
+    if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
+    assert_int_equal(rt_model_file_config(f)->pooling, RT_POOLING_MEAN);
+    assert_false(rt_model_file_config(f)->normalize_embeddings);
+    rt_model_file_close(f);
+    assert_int_equal(tu_system("mkdir -p '%s/1_Pooling' && echo '{\"word_embedding_dimension\": "
+                               "64, \"pooling_mode_cls_token\": true, "
+                               "\"pooling_mode_mean_tokens\": false}' > '%s/1_Pooling/config.json'"
+                               " && echo '[{\"idx\":0,\"path\":\"\",\"type\":"
+                               "\"sentence_transformers.models.Transformer\"},{\"idx\":1,"
+                               "\"path\":\"1_Pooling\",\"type\":"
+                               "\"sentence_transformers.models.Pooling\"},{\"idx\":2,\"path\":"
+                               "\"2_Normalize\",\"type\":"
+                               "\"sentence_transformers.models.Normalize\"}]' > '%s/modules.json'",
+                               m, m, m),
+                     0);
+    if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
+    assert_int_equal(rt_model_file_config(f)->pooling, RT_POOLING_CLS);
+    assert_true(rt_model_file_config(f)->normalize_embeddings);
+    rt_model_file_close(f);
+    free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A shard named by the index but missing, and an index naming a tensor its shard lacks. */
+static void test_sharded_errors(void **state) {
+    (void)state;
+    char *dir = make_model("mf-shard", "llama_sh");
+    char *m = rt_path_join(dir, "m");
+    rt_model_file *f;
+    assert_int_equal(tu_system("sed -i 's/\"model.norm.weight\": \"model-0000\\(.\\)/"
+                               "\"model.norm.weight\": \"model-0000X/' "
+                               "'%s/model.safetensors.index.json'",
+                               m),
+                     0);
+    assert_int_equal(tu_system("grep -q 'model-0000X' '%s/model.safetensors.index.json'", m), 0);
+    assert_int_equal(rt_model_file_open(m, &f), RT_ERR_IO);
+    assert_non_null(strstr(rt_last_error(), "model-0000X"));
+    assert_int_equal(tu_system("cp '%s/model-00001-of-00003.safetensors' "
+                               "'%s/model-0000X-of-00003.safetensors'",
+                               m, m),
+                     0);
+    int rc = rt_model_file_open(m, &f);
+    if (rc == RT_OK)
+        rt_model_file_close(f); /* norm happened to be in shard 1 */
+    else
+        assert_non_null(strstr(rt_last_error(), "model.safetensors.index.json"));
+    assert_int_equal(tu_system("echo '{\"weight_map\": {\"a\": \"../x.safetensors\"}}' > "
+                               "'%s/model.safetensors.index.json'",
+                               m),
+                     0);
+    assert_int_equal(rt_model_file_open(m, &f), RT_ERR_FORMAT);
+    assert_non_null(strstr(rt_last_error(), "not a file name"));
+    free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     rt_model_config c;
@@ -254,7 +319,9 @@ static void test_config_parse(void **state) {
     assert_int_equal(c.bos_token_id, -1);
     assert_true(c.rope_theta == 10000.0f);
     const char *bad[] = {
-        "", "[]", "{\"architectures\":[\"LlamaForCausalLM\"]}",
+        "",
+        "[]",
+        "{\"architectures\":[\"LlamaForCausalLM\"]}",
         "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":-1,\"num_hidden_layers\":1,"
         "\"num_attention_heads\":4,\"intermediate_size\":8,\"vocab_size\":10}",
         "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":32,\"num_hidden_layers\":1,"
@@ -282,6 +349,8 @@ int main(void) {
         cmocka_unit_test(test_bert),
         cmocka_unit_test(test_safetensors_path),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bert_pooling),
+        cmocka_unit_test(test_sharded_errors),
     };
     return cmocka_run_group_tests(tests, setup_models, teardown_models);
 }

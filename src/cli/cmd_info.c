@@ -27,11 +27,27 @@ static void human_bytes(double b, char *buf, size_t n) {
 }
 
 static void print_human(json_t *j) {
-    const char *keys[] = {"architecture", "n_vocab", "n_embd", "n_layer", "n_head", "n_kv_head",
-                          "head_dim", "n_ff", "n_ctx_train", "norm_eps", "rope_theta",
-                          "rope_pairing", "rope_scaling_llama3_factor", "tied_embeddings",
-                          "attn_bias", "n_type_vocab", "pooling", "normalize_embeddings",
-                          "bos_token_id", "eos_token_id", "pad_token_id"};
+    const char *keys[] = {"architecture",
+                          "n_vocab",
+                          "n_embd",
+                          "n_layer",
+                          "n_head",
+                          "n_kv_head",
+                          "head_dim",
+                          "n_ff",
+                          "n_ctx_train",
+                          "norm_eps",
+                          "rope_theta",
+                          "rope_pairing",
+                          "rope_scaling_llama3_factor",
+                          "tied_embeddings",
+                          "attn_bias",
+                          "n_type_vocab",
+                          "pooling",
+                          "normalize_embeddings",
+                          "bos_token_id",
+                          "eos_token_id",
+                          "pad_token_id"};
     printf("%-27s %s\n", "path", json_string_value(json_object_get(j, "path")));
     json_t *fmt = json_object_get(j, "format");
     printf("%-27s %s", "format", json_string_value(fmt));
@@ -42,8 +58,10 @@ static void print_human(json_t *j) {
         json_t *v = json_object_get(j, keys[i]);
         if (!v) continue;
         char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
-        if (json_is_string(v)) printf("%-27s %s\n", keys[i], json_string_value(v));
-        else printf("%-27s %s\n", keys[i], s ? s : "?");
+        if (json_is_string(v))
+            printf("%-27s %s\n", keys[i], json_string_value(v));
+        else
+            printf("%-27s %s\n", keys[i], s ? s : "?");
         free(s);
     }
     double np = (double)json_integer_value(json_object_get(j, "n_params"));
@@ -51,7 +69,8 @@ static void print_human(json_t *j) {
     char b[32];
     human_bytes((double)json_integer_value(json_object_get(j, "file_bytes")), b, sizeof b);
     printf("%-27s %s\n", "file size", b);
-    printf("%-27s %lld\n", "tensors", (long long)json_integer_value(json_object_get(j, "n_tensors")));
+    printf("%-27s %lld\n", "tensors",
+           (long long)json_integer_value(json_object_get(j, "n_tensors")));
     const char *dt;
     json_t *st;
     json_object_foreach(json_object_get(j, "dtypes"), dt, st) {
@@ -82,10 +101,14 @@ int cmd_info(int argc, char **argv) {
     const char *model = NULL;
     bool as_json = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) as_json = true;
-        else if (argv[i][0] == '-') return cli_usage_error("info", "unknown option '%s'", argv[i]);
-        else if (!model) model = argv[i];
-        else return cli_usage_error("info", "unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--json"))
+            as_json = true;
+        else if (argv[i][0] == '-')
+            return cli_usage_error("info", "unknown option '%s'", argv[i]);
+        else if (!model)
+            model = argv[i];
+        else
+            return cli_usage_error("info", "unexpected argument '%s'", argv[i]);
     }
     if (!model) return cli_usage_error("info", "no MODEL given");
     char *text;

@@ -99,12 +99,15 @@ static rt_arch arch_from_hf(json_t *root) {
 static int parse_rope_scaling(json_t *root, const char *what, rt_model_config *c) {
     json_t *rs = json_object_get(root, "rope_scaling");
     if (!rs || json_is_null(rs)) return RT_OK;
-    if (!json_is_object(rs)) return rt_error(RT_ERR_FORMAT, "%s: rope_scaling is not an object", what);
+    if (!json_is_object(rs))
+        return rt_error(RT_ERR_FORMAT, "%s: rope_scaling is not an object", what);
     const char *type = json_string_value(json_object_get(rs, "rope_type"));
     if (!type) type = json_string_value(json_object_get(rs, "type"));
     if (!type || strcmp(type, "llama3"))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope_scaling type '%s' is not supported (only "
-                        "llama3)", what, type ? type : "?");
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: rope_scaling type '%s' is not supported (only "
+                        "llama3)",
+                        what, type ? type : "?");
     int rc;
     TRY_GOTO(get_float(rs, "factor", 0, what, &c->rope_scaling_factor));
     TRY_GOTO(get_float(rs, "low_freq_factor", 1, what, &c->rope_low_freq_factor));
@@ -123,11 +126,16 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
     if (!json_is_object(root)) return rt_error(RT_ERR_FORMAT, "%s: not a JSON object", what);
     c->arch = arch_from_hf(root);
     if (c->arch == RT_ARCH_UNKNOWN) {
-        const char *a = json_string_value(json_array_get(json_object_get(root, "architectures"), 0));
+        const char *a =
+            json_string_value(json_array_get(json_object_get(root, "architectures"), 0));
         const char *mt = json_string_value(json_object_get(root, "model_type"));
         return rt_error(RT_ERR_UNSUPPORTED,
                         "%s: architecture '%s' is not supported (llama, mistral, qwen2, gpt2, "
-                        "bert)", what, a ? a : mt ? mt : "?");
+                        "bert)",
+                        what,
+                        a    ? a
+                        : mt ? mt
+                             : "?");
     }
     const int DIM = 1 << 16, LAYERS = 1024, VOCAB = 1 << 22, CTX = 1 << 24;
     if (c->arch == RT_ARCH_GPT2) {
@@ -165,12 +173,16 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
         TRY_GOTO(get_token_id(root, "eos_token_id", -1, what, &c->eos_token_id));
         const char *pe = json_string_value(json_object_get(root, "position_embedding_type"));
         if (pe && strcmp(pe, "absolute"))
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: position_embedding_type '%s' is not "
-                            "supported (absolute only)", what, pe);
+            return rt_error(RT_ERR_UNSUPPORTED,
+                            "%s: position_embedding_type '%s' is not "
+                            "supported (absolute only)",
+                            what, pe);
         c->n_kv_head = c->n_head;
         if (c->n_embd % c->n_head)
-            return rt_error(RT_ERR_FORMAT, "%s: hidden_size %d is not a multiple of "
-                            "num_attention_heads %d", what, c->n_embd, c->n_head);
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: hidden_size %d is not a multiple of "
+                            "num_attention_heads %d",
+                            what, c->n_embd, c->n_head);
         c->head_dim = c->n_embd / c->n_head;
         c->attn_bias = true;
         c->pooling = RT_POOLING_MEAN;
@@ -179,9 +191,10 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
     /* llama, mistral, qwen2 */
     TRY_GOTO(get_int(root, "num_key_value_heads", c->n_head, 1, DIM, what, &c->n_kv_head));
     if (c->n_embd % c->n_head && !json_integer_value(json_object_get(root, "head_dim")))
-        return rt_error(RT_ERR_FORMAT, "%s: hidden_size %d is not a multiple of "
-                        "num_attention_heads %d and head_dim is not given", what, c->n_embd,
-                        c->n_head);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: hidden_size %d is not a multiple of "
+                        "num_attention_heads %d and head_dim is not given",
+                        what, c->n_embd, c->n_head);
     TRY_GOTO(get_int(root, "head_dim", c->n_embd / c->n_head, 2, 4096, what, &c->head_dim));
     TRY_GOTO(get_int(root, "max_position_embeddings", 2048, 1, CTX, what, &c->n_ctx_train));
     TRY_GOTO(get_float(root, "rms_norm_eps", 1e-6f, what, &c->norm_eps));
@@ -196,8 +209,7 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
         TRY_GOTO(get_bool(root, "attention_bias", false, what, &c->attn_bias));
         bool mlp_bias;
         TRY_GOTO(get_bool(root, "mlp_bias", false, what, &mlp_bias));
-        if (mlp_bias)
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", what);
+        if (mlp_bias) return rt_error(RT_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", what);
     }
     const char *act = json_string_value(json_object_get(root, "hidden_act"));
     if (act && strcmp(act, "silu"))
@@ -294,15 +306,18 @@ int rt_hf_config_load(const char *dir, rt_model_config *cfg, json_t **raw) {
     if (rc == RT_OK) rc = rt_model_config_check(cfg, path);
     if (rc == RT_OK && (cfg->arch == RT_ARCH_BERT)) rc = load_st_pooling(dir, cfg);
     free(path);
-    if (rc == RT_OK && raw) *raw = root;
-    else json_decref(root);
+    if (rc == RT_OK && raw)
+        *raw = root;
+    else
+        json_decref(root);
     return rc;
 }
 
 /* ---- the safetensors files of a model -------------------------------------------------------- */
 
 void rt_hf_tensors_close(rt_hf_tensors *ts) {
-    for (size_t i = 0; i < ts->n_files; i++) rt_safetensors_close(&ts->files[i]);
+    for (size_t i = 0; i < ts->n_files; i++)
+        rt_safetensors_close(&ts->files[i]);
     free(ts->files);
     free(ts->what);
     memset(ts, 0, sizeof *ts);
@@ -311,8 +326,7 @@ void rt_hf_tensors_close(rt_hf_tensors *ts) {
 static int open_index(const char *dir, const char *index_path, rt_hf_tensors *ts) {
     json_error_t jerr;
     json_t *idx = json_load_file(index_path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!idx)
-        return rt_error(RT_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
+    if (!idx) return rt_error(RT_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
     int rc = RT_OK;
     json_t *wm = json_object_get(idx, "weight_map");
     const char **names = NULL;
@@ -331,12 +345,15 @@ static int open_index(const char *dir, const char *index_path, rt_hf_tensors *ts
     json_object_foreach(wm, key, v) {
         const char *file = json_string_value(v);
         if (!file || !*file || strchr(file, '/') || !strcmp(file, "..")) {
-            rc = rt_error(RT_ERR_FORMAT, "%s: weight_map entry of '%s' is not a file name in "
-                          "the model directory", index_path, key);
+            rc = rt_error(RT_ERR_FORMAT,
+                          "%s: weight_map entry of '%s' is not a file name in "
+                          "the model directory",
+                          index_path, key);
             goto done;
         }
         size_t j = 0;
-        while (j < n_names && strcmp(names[j], file)) j++;
+        while (j < n_names && strcmp(names[j], file))
+            j++;
         if (j == n_names) names[n_names++] = file;
     }
     ts->files = rt_calloc(n_names, sizeof *ts->files);
@@ -404,14 +421,24 @@ int rt_hf_tensors_open(const char *path, rt_hf_tensors *ts) {
             free(single);
             rc = open_index(path, index, ts);
         } else {
-            rc = rt_error(RT_ERR_NOT_FOUND, "%s: no model.safetensors or "
-                          "model.safetensors.index.json", path);
+            rc = rt_error(RT_ERR_NOT_FOUND,
+                          "%s: no model.safetensors or "
+                          "model.safetensors.index.json",
+                          path);
             free(single);
             free(index);
         }
     }
     if (rc < 0) rt_hf_tensors_close(ts);
     return rc;
+}
+
+/* The file holding entry e (for messages). */
+static const char *file_of(const rt_hf_tensors *ts, const rt_safetensors_entry *e) {
+    for (size_t i = 0; i < ts->n_files; i++)
+        if (e >= ts->files[i].tensors && e < ts->files[i].tensors + ts->files[i].n_tensors)
+            return ts->files[i].path;
+    return ts->what;
 }
 
 const rt_safetensors_entry *rt_hf_tensors_find(const rt_hf_tensors *ts, const char *name) {
@@ -422,7 +449,8 @@ const rt_safetensors_entry *rt_hf_tensors_find(const rt_hf_tensors *ts, const ch
     return NULL;
 }
 
-/* ---- name mapping: reading -------------------------------------------------------------------- */
+/* ---- name mapping: reading --------------------------------------------------------------------
+ */
 
 typedef struct mapper {
     const rt_hf_tensors *ts;
@@ -459,13 +487,15 @@ static int take(const mapper *m, const char *name, int64_t d0, int64_t d1, bool 
                         m->ts->what, full, ws);
     }
     if (!is_float_dtype(e->t.dtype))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected F32, F16 or "
-                        "BF16)", m->ts->what, full, e->st_dtype);
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: tensor '%s' has dtype %s (expected F32, F16 or "
+                        "BF16)",
+                        file_of(m->ts, e), full, e->st_dtype);
     if (e->t.n_dims != n_dims || e->t.shape[0] != d0 || (n_dims == 2 && e->t.shape[1] != d1)) {
         char gs[64];
         shape_str(gs, sizeof gs, e->t.n_dims, e->t.shape);
-        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", m->ts->what,
-                        full, gs, ws);
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
+                        file_of(m->ts, e), full, gs, ws);
     }
     size_t es = rt_dtype_block_bytes(e->t.dtype);
     if ((uintptr_t)e->t.data % es) {
@@ -480,8 +510,8 @@ static int take(const mapper *m, const char *name, int64_t d0, int64_t d1, bool 
 }
 
 /* A (rows, n_in) tensor from columns [c0, c0 + rows) of a Conv1D weight stored (n_in, n_out). */
-static int conv1d_slice(const rt_tensor *src, int64_t n_in, int64_t n_out, int64_t c0,
-                        int64_t rows, rt_tensor *out) {
+static int conv1d_slice(const rt_tensor *src, int64_t n_in, int64_t n_out, int64_t c0, int64_t rows,
+                        rt_tensor *out) {
     int64_t shape[2] = {rows, n_in};
     RT_TRY(rt_tensor_alloc(out, src->name, src->dtype, 2, shape));
     size_t es = rt_dtype_block_bytes(src->dtype);
@@ -500,7 +530,8 @@ static int vec_slice(const rt_tensor *src, int64_t off, int64_t n, rt_tensor *ou
     size_t es = rt_dtype_block_bytes(src->dtype);
     out->dtype = src->dtype;
     out->n_dims = 1;
-    for (int i = 0; i < RT_MAX_DIMS; i++) out->shape[i] = 1;
+    for (int i = 0; i < RT_MAX_DIMS; i++)
+        out->shape[i] = 1;
     out->shape[0] = n;
     out->nbytes = (size_t)n * es;
     if (src->owned) {
@@ -625,11 +656,10 @@ static int take_ln(const mapper *m, const char *base, int64_t E, rt_tensor *g, r
 
 static int map_bert(const rt_model_config *c, mapper *m, rt_model_weights *w) {
     int64_t E = c->n_embd, F = c->n_ff;
-    m->prefix =
-        rt_hf_tensors_find(m->ts, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
+    m->prefix = rt_hf_tensors_find(m->ts, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
     RT_TRY(take(m, "embeddings.word_embeddings.weight", c->n_vocab, E, false, &w->token_embd));
-    RT_TRY(take(m, "embeddings.position_embeddings.weight", c->n_ctx_train, E, false,
-                &w->pos_embd));
+    RT_TRY(
+        take(m, "embeddings.position_embeddings.weight", c->n_ctx_train, E, false, &w->pos_embd));
     if (c->n_type_vocab > 0)
         RT_TRY(take(m, "embeddings.token_type_embeddings.weight", c->n_type_vocab, E, false,
                     &w->type_embd));
@@ -669,16 +699,24 @@ int rt_hf_weights_map(const rt_model_config *cfg, const rt_hf_tensors *ts, rt_mo
     int rc;
     switch (cfg->arch) {
     case RT_ARCH_LLAMA:
-    case RT_ARCH_QWEN2: rc = map_llama(cfg, &m, w); break;
-    case RT_ARCH_GPT2: rc = map_gpt2(cfg, &m, w); break;
-    case RT_ARCH_BERT: rc = map_bert(cfg, &m, w); break;
-    default: rc = rt_error(RT_ERR_UNSUPPORTED, "%s: unknown architecture", ts->what);
+    case RT_ARCH_QWEN2:
+        rc = map_llama(cfg, &m, w);
+        break;
+    case RT_ARCH_GPT2:
+        rc = map_gpt2(cfg, &m, w);
+        break;
+    case RT_ARCH_BERT:
+        rc = map_bert(cfg, &m, w);
+        break;
+    default:
+        rc = rt_error(RT_ERR_UNSUPPORTED, "%s: unknown architecture", ts->what);
     }
     if (rc < 0) rt_model_weights_free(w, cfg->n_layer);
     return rc;
 }
 
-/* ---- writing a Hugging Face directory ---------------------------------------------------------- */
+/* ---- writing a Hugging Face directory ----------------------------------------------------------
+ */
 
 typedef struct out_list {
     rt_tensor *t;
@@ -686,7 +724,8 @@ typedef struct out_list {
 } out_list;
 
 static void out_free(out_list *l) {
-    for (size_t i = 0; i < l->n; i++) rt_tensor_free(&l->t[i]);
+    for (size_t i = 0; i < l->n; i++)
+        rt_tensor_free(&l->t[i]);
     free(l->t);
 }
 
@@ -760,7 +799,8 @@ static int add_conv1d(out_list *l, const char *name, const rt_tensor *const *par
             c0 += conv[j].shape[0];
         }
     }
-    for (int j = 0; j < made; j++) rt_tensor_free(&conv[j]);
+    for (int j = 0; j < made; j++)
+        rt_tensor_free(&conv[j]);
     return rc;
 }
 
@@ -783,7 +823,8 @@ static int add_concat(out_list *l, const char *name, const rt_tensor *const *par
         memcpy((uint8_t *)o->data + off, conv[j].data, conv[j].nbytes);
         off += conv[j].nbytes;
     }
-    for (int j = 0; j < made; j++) rt_tensor_free(&conv[j]);
+    for (int j = 0; j < made; j++)
+        rt_tensor_free(&conv[j]);
     return rc;
 }
 
@@ -880,7 +921,8 @@ static int hf_tensors_of(const rt_model_config *c, const rt_model_weights *w, ou
             ADD(p, &y->ffn_norm_b, 0, il, "output.LayerNorm.bias");
         }
         break;
-    default: return rt_error(RT_ERR_UNSUPPORTED, "unknown architecture");
+    default:
+        return rt_error(RT_ERR_UNSUPPORTED, "unknown architecture");
     }
 #undef ADD
     return RT_OK;
@@ -896,8 +938,9 @@ static json_t *json_float(float x) {
 
 static json_t *config_json(const rt_model_config *c, const rt_model_weights *w) {
     json_t *j = json_object();
-    const char *dt = w->token_embd.dtype == RT_DTYPE_BF16 ? "bfloat16"
-                   : w->token_embd.dtype == RT_DTYPE_F16 ? "float16" : "float32";
+    const char *dt = w->token_embd.dtype == RT_DTYPE_BF16  ? "bfloat16"
+                     : w->token_embd.dtype == RT_DTYPE_F16 ? "float16"
+                                                           : "float32";
 #define SET(k, v) json_object_set_new(j, k, v)
     switch (c->arch) {
     case RT_ARCH_GPT2:
@@ -929,8 +972,8 @@ static json_t *config_json(const rt_model_config *c, const rt_model_weights *w) 
         SET("position_embedding_type", json_string("absolute"));
         break;
     default:
-        SET("architectures", json_pack("[s]", c->arch == RT_ARCH_QWEN2 ? "Qwen2ForCausalLM"
-                                                                       : "LlamaForCausalLM"));
+        SET("architectures",
+            json_pack("[s]", c->arch == RT_ARCH_QWEN2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
         SET("model_type", json_string(rt_arch_name(c->arch)));
         SET("hidden_size", json_integer(c->n_embd));
         SET("num_hidden_layers", json_integer(c->n_layer));
@@ -953,8 +996,8 @@ static json_t *config_json(const rt_model_config *c, const rt_model_weights *w) 
                 json_pack("{s:s, s:o, s:o, s:o, s:i}", "rope_type", "llama3", "factor",
                           json_float(c->rope_scaling_factor), "low_freq_factor",
                           json_float(c->rope_low_freq_factor), "high_freq_factor",
-                          json_float(c->rope_high_freq_factor),
-                          "original_max_position_embeddings", c->rope_original_ctx));
+                          json_float(c->rope_high_freq_factor), "original_max_position_embeddings",
+                          c->rope_original_ctx));
         break;
     }
     if (c->bos_token_id >= 0) SET("bos_token_id", json_integer(c->bos_token_id));

@@ -5,6 +5,7 @@
 #include "model/model_file.h"
 #include "model/gguf.h"
 #include "model/hf.h"
+#include "model/hf_tokenizer.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -18,25 +19,33 @@
 struct rt_model_file {
     rt_model_format format;
     char *path;
-    char *dir;          /* HF only */
+    char *dir; /* HF only */
     rt_model_config config;
     rt_model_weights weights;
     bool weights_set;
-    rt_hf_tensors hf;   /* HF only */
-    json_t *hf_config;  /* HF only */
-    rt_gguf *gguf;      /* GGUF only */
+    rt_hf_tensors hf;  /* HF only */
+    json_t *hf_config; /* HF only */
+    rt_gguf *gguf;     /* GGUF only */
 };
 
-/* ---- configuration check ---------------------------------------------------------------------- */
+/* ---- configuration check ----------------------------------------------------------------------
+ */
 
 int rt_model_config_check(const rt_model_config *c, const char *what) {
     if (c->arch == RT_ARCH_UNKNOWN)
         return rt_error(RT_ERR_UNSUPPORTED, "%s: unknown architecture", what);
-    struct { const char *name; int v, lo, hi; } dims[] = {
-        {"n_vocab", c->n_vocab, 1, 1 << 22},   {"n_embd", c->n_embd, 1, 1 << 16},
-        {"n_layer", c->n_layer, 1, 1024},      {"n_head", c->n_head, 1, 1 << 12},
-        {"n_kv_head", c->n_kv_head, 1, 1 << 12}, {"head_dim", c->head_dim, 1, 4096},
-        {"n_ff", c->n_ff, 1, 1 << 20},         {"n_ctx_train", c->n_ctx_train, 1, 1 << 24},
+    struct {
+        const char *name;
+        int v, lo, hi;
+    } dims[] = {
+        {"n_vocab", c->n_vocab, 1, 1 << 22},
+        {"n_embd", c->n_embd, 1, 1 << 16},
+        {"n_layer", c->n_layer, 1, 1024},
+        {"n_head", c->n_head, 1, 1 << 12},
+        {"n_kv_head", c->n_kv_head, 1, 1 << 12},
+        {"head_dim", c->head_dim, 1, 4096},
+        {"n_ff", c->n_ff, 1, 1 << 20},
+        {"n_ctx_train", c->n_ctx_train, 1, 1 << 24},
         {"n_type_vocab", c->n_type_vocab, 0, 1 << 16},
     };
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
@@ -65,7 +74,8 @@ int rt_model_config_check(const rt_model_config *c, const char *what) {
     return RT_OK;
 }
 
-/* ---- weights ------------------------------------------------------------------------------------ */
+/* ---- weights ------------------------------------------------------------------------------------
+ */
 
 static void weights_tensors(const rt_model_config *cfg, const rt_model_weights *w, int il,
                             const char **names, rt_tensor **ts, size_t *n) {
@@ -73,15 +83,18 @@ static void weights_tensors(const rt_model_config *cfg, const rt_model_weights *
     bool bert = cfg->arch == RT_ARCH_BERT;
     const char *an = bert ? "attn_output_norm" : "attn_norm";
     const char *fn = bert ? "layer_output_norm" : "ffn_norm";
-    struct { const char *base, *kind; rt_tensor *t; } all[] = {
-        {an, "weight", &l->attn_norm},     {an, "bias", &l->attn_norm_b},
-        {"attn_q", "weight", &l->wq},      {"attn_q", "bias", &l->bq},
-        {"attn_k", "weight", &l->wk},      {"attn_k", "bias", &l->bk},
-        {"attn_v", "weight", &l->wv},      {"attn_v", "bias", &l->bv},
-        {"attn_output", "weight", &l->wo}, {"attn_output", "bias", &l->bo},
-        {fn, "weight", &l->ffn_norm},      {fn, "bias", &l->ffn_norm_b},
+    struct {
+        const char *base, *kind;
+        rt_tensor *t;
+    } all[] = {
+        {an, "weight", &l->attn_norm},        {an, "bias", &l->attn_norm_b},
+        {"attn_q", "weight", &l->wq},         {"attn_q", "bias", &l->bq},
+        {"attn_k", "weight", &l->wk},         {"attn_k", "bias", &l->bk},
+        {"attn_v", "weight", &l->wv},         {"attn_v", "bias", &l->bv},
+        {"attn_output", "weight", &l->wo},    {"attn_output", "bias", &l->bo},
+        {fn, "weight", &l->ffn_norm},         {fn, "bias", &l->ffn_norm_b},
         {"ffn_gate", "weight", &l->ffn_gate}, {"ffn_up", "weight", &l->ffn_up},
-        {"ffn_up", "bias", &l->ffn_up_b},  {"ffn_down", "weight", &l->ffn_down},
+        {"ffn_up", "bias", &l->ffn_up_b},     {"ffn_down", "weight", &l->ffn_down},
         {"ffn_down", "bias", &l->ffn_down_b},
     };
     *n = 0;
@@ -133,27 +146,32 @@ int64_t rt_model_weights_n_params(const rt_model_config *cfg, const rt_model_wei
     if (!refs) return -1;
     rt_model_weights_list(cfg, w, refs, n);
     int64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += rt_tensor_nelements(refs[i].t);
+    for (size_t i = 0; i < n; i++)
+        total += rt_tensor_nelements(refs[i].t);
     free(refs);
     return total;
 }
 
 void rt_model_weights_free(rt_model_weights *w, int n_layer) {
-    rt_tensor *top[] = {&w->token_embd, &w->pos_embd,    &w->type_embd,     &w->embd_norm,
+    rt_tensor *top[] = {&w->token_embd,  &w->pos_embd,    &w->type_embd,     &w->embd_norm,
                         &w->embd_norm_b, &w->output_norm, &w->output_norm_b, &w->output};
-    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++) rt_tensor_free(top[i]);
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        rt_tensor_free(top[i]);
     for (int il = 0; w->layers && il < n_layer; il++) {
         rt_layer_weights *l = &w->layers[il];
-        rt_tensor *ts[] = {&l->attn_norm, &l->attn_norm_b, &l->wq, &l->wk, &l->wv, &l->wo,
-                           &l->bq, &l->bk, &l->bv, &l->bo, &l->ffn_norm, &l->ffn_norm_b,
-                           &l->ffn_gate, &l->ffn_up, &l->ffn_down, &l->ffn_up_b, &l->ffn_down_b};
-        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) rt_tensor_free(ts[i]);
+        rt_tensor *ts[] = {&l->attn_norm, &l->attn_norm_b, &l->wq,       &l->wk,     &l->wv,
+                           &l->wo,        &l->bq,          &l->bk,       &l->bv,     &l->bo,
+                           &l->ffn_norm,  &l->ffn_norm_b,  &l->ffn_gate, &l->ffn_up, &l->ffn_down,
+                           &l->ffn_up_b,  &l->ffn_down_b};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+            rt_tensor_free(ts[i]);
     }
     free(w->layers);
     memset(w, 0, sizeof *w);
 }
 
-/* ---- opening ------------------------------------------------------------------------------------ */
+/* ---- opening ------------------------------------------------------------------------------------
+ */
 
 static bool ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -220,8 +238,10 @@ int rt_model_file_open(const char *path, rt_model_file **out) {
         f->format = RT_MODEL_FORMAT_GGUF;
         rc = open_gguf(f, path);
     } else {
-        rc = rt_error(RT_ERR_UNSUPPORTED, "%s: not a GGUF file, a .safetensors file or a model "
-                      "directory", path);
+        rc = rt_error(RT_ERR_UNSUPPORTED,
+                      "%s: not a GGUF file, a .safetensors file or a model "
+                      "directory",
+                      path);
     }
     if (rc < 0) {
         rt_model_file_close(f);
@@ -242,15 +262,30 @@ void rt_model_file_close(rt_model_file *f) {
     free(f);
 }
 
-const rt_model_config *rt_model_file_config(const rt_model_file *f) { return &f->config; }
-const rt_model_weights *rt_model_file_weights(const rt_model_file *f) { return &f->weights; }
-rt_model_format rt_model_file_format(const rt_model_file *f) { return f->format; }
-const char *rt_model_file_path(const rt_model_file *f) { return f->path; }
-const char *rt_model_file_dir(const rt_model_file *f) { return f->dir; }
-const rt_gguf *rt_model_file_gguf(const rt_model_file *f) { return f->gguf; }
-const json_t *rt_model_file_hf_config(const rt_model_file *f) { return f->hf_config; }
+const rt_model_config *rt_model_file_config(const rt_model_file *f) {
+    return &f->config;
+}
+const rt_model_weights *rt_model_file_weights(const rt_model_file *f) {
+    return &f->weights;
+}
+rt_model_format rt_model_file_format(const rt_model_file *f) {
+    return f->format;
+}
+const char *rt_model_file_path(const rt_model_file *f) {
+    return f->path;
+}
+const char *rt_model_file_dir(const rt_model_file *f) {
+    return f->dir;
+}
+const rt_gguf *rt_model_file_gguf(const rt_model_file *f) {
+    return f->gguf;
+}
+const json_t *rt_model_file_hf_config(const rt_model_file *f) {
+    return f->hf_config;
+}
 
-/* ---- describe ---------------------------------------------------------------------------------- */
+/* ---- describe ----------------------------------------------------------------------------------
+ */
 
 typedef struct dtype_stat {
     const char *name;
@@ -261,7 +296,8 @@ typedef struct dtype_stat {
 static void stat_add(dtype_stat *stats, size_t *n, const char *name, int64_t params,
                      uint64_t bytes) {
     size_t i = 0;
-    while (i < *n && strcmp(stats[i].name, name)) i++;
+    while (i < *n && strcmp(stats[i].name, name))
+        i++;
     if (i == *n) {
         if (*n >= 48) return;
         stats[i] = (dtype_stat){name, 0, 0, 0};
@@ -285,11 +321,18 @@ static json_t *gguf_value_json(const rt_gguf_value *v) {
         snprintf(buf, sizeof buf, "[%s x %" PRIu64 "]", rt_gguf_type_name(v->arr_type), v->n);
         return json_string(buf);
     }
-    case RT_GGUF_BOOL: return json_boolean(v->b);
-    case RT_GGUF_FLOAT32: case RT_GGUF_FLOAT64: return json_real(v->f64);
-    case RT_GGUF_INT8: case RT_GGUF_INT16: case RT_GGUF_INT32: case RT_GGUF_INT64:
+    case RT_GGUF_BOOL:
+        return json_boolean(v->b);
+    case RT_GGUF_FLOAT32:
+    case RT_GGUF_FLOAT64:
+        return json_real(v->f64);
+    case RT_GGUF_INT8:
+    case RT_GGUF_INT16:
+    case RT_GGUF_INT32:
+    case RT_GGUF_INT64:
         return json_integer(v->i64);
-    default: return json_integer((json_int_t)v->u64);
+    default:
+        return json_integer((json_int_t)v->u64);
     }
 }
 
@@ -316,14 +359,16 @@ static void config_to_json(json_t *j, const rt_model_config *c) {
         json_object_set_new(j, "rope_theta", json_float(c->rope_theta));
         json_object_set_new(j, "rope_pairing",
                             json_string(c->rope_interleaved ? "interleaved" : "rotate_half"));
-        if (c->rope_scaling_factor > 0) json_object_set_new(j, "rope_scaling_llama3_factor",
-                                                            json_float(c->rope_scaling_factor));
+        if (c->rope_scaling_factor > 0)
+            json_object_set_new(j, "rope_scaling_llama3_factor",
+                                json_float(c->rope_scaling_factor));
     }
     if (c->arch == RT_ARCH_BERT) {
         json_object_set_new(j, "n_type_vocab", json_integer(c->n_type_vocab));
-        json_object_set_new(j, "pooling", json_string(c->pooling == RT_POOLING_CLS ? "cls"
-                                                      : c->pooling == RT_POOLING_LAST ? "last"
-                                                                                      : "mean"));
+        json_object_set_new(j, "pooling",
+                            json_string(c->pooling == RT_POOLING_CLS    ? "cls"
+                                        : c->pooling == RT_POOLING_LAST ? "last"
+                                                                        : "mean"));
         json_object_set_new(j, "normalize_embeddings", json_boolean(c->normalize_embeddings));
     } else {
         json_object_set_new(j, "tied_embeddings", json_boolean(c->tied_embeddings));
@@ -410,7 +455,8 @@ done:
     return rc;
 }
 
-/* ---- convert ---------------------------------------------------------------------------------- */
+/* ---- convert ----------------------------------------------------------------------------------
+ */
 
 rt_model_file_convert_params rt_model_file_convert_default_params(void) {
     return (rt_model_file_convert_params){.dtype = RT_DTYPE_F16};
@@ -451,9 +497,18 @@ static int weights_as(const rt_model_config *c, const rt_model_weights *w, rt_dt
 }
 
 static const char *const tokenizer_files[] = {
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-    "vocab.json", "merges.txt", "tokenizer.model", "generation_config.json", "modules.json",
-    "sentence_bert_config.json", "1_Pooling/config.json", "added_tokens.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "generation_config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+    "added_tokens.json",
 };
 
 static int copy_file(const char *from, const char *to) {
@@ -470,8 +525,10 @@ int rt_model_file_convert(const char *in, const char *out,
     rt_model_file_convert_params p = params ? *params : rt_model_file_convert_default_params();
     bool to_gguf = ends_with(out, ".gguf");
     if (!to_gguf && (p.dtype == RT_DTYPE_Q8_0 || p.dtype == RT_DTYPE_Q4_0))
-        return rt_error(RT_ERR_INVALID, "%s: a Hugging Face directory cannot hold %s weights "
-                        "(write a .gguf file, or use f32/f16/bf16)", out, rt_dtype_name(p.dtype));
+        return rt_error(RT_ERR_INVALID,
+                        "%s: a Hugging Face directory cannot hold %s weights "
+                        "(write a .gguf file, or use f32/f16/bf16)",
+                        out, rt_dtype_name(p.dtype));
     if (p.dtype != RT_DTYPE_F32 && p.dtype != RT_DTYPE_F16 && p.dtype != RT_DTYPE_BF16 &&
         p.dtype != RT_DTYPE_Q8_0 && p.dtype != RT_DTYPE_Q4_0)
         return rt_error(RT_ERR_INVALID, "cannot convert to dtype %d", (int)p.dtype);
@@ -481,6 +538,7 @@ int rt_model_file_convert(const char *in, const char *out,
     if (to_gguf) {
         rt_gguf_kv *extra = NULL;
         size_t n_extra = 0;
+        rt_hf_gguf_tokenizer tok = {0};
         if (f->gguf) {
             extra = rt_calloc(rt_gguf_n_kv(f->gguf) + 1, sizeof *extra);
             if (!extra) rc = RT_ERR_NOMEM;
@@ -491,24 +549,32 @@ int rt_model_file_convert(const char *in, const char *out,
                 extra[n_extra].value = *rt_gguf_kv_value(f->gguf, i);
                 n_extra++;
             }
-        } else {
-            rt_log_warn("%s: no GGUF tokenizer metadata is written for a Hugging Face input; "
-                        "ragtune reads tokenizer.json from the source directory, llama.cpp "
-                        "needs tokenizer.ggml.*", out);
+        } else if (f->dir) {
+            int trc = rt_hf_gguf_tokenizer_load(f->dir, f->config.n_vocab, &tok);
+            if (trc == RT_OK) {
+                extra = tok.kvs;
+                n_extra = tok.n_kvs;
+            } else {
+                rt_log_warn("%s: written without tokenizer metadata (%s); llama.cpp needs "
+                            "tokenizer.ggml.*",
+                            out, rt_last_error());
+                rt_error_clear();
+            }
         }
         const char *name = NULL;
         if (f->gguf) rt_gguf_get_str(f->gguf, "general.name", &name);
-        rt_gguf_write_params gp = {.dtype = p.dtype, .extra = extra, .n_extra = n_extra,
-                                   .name = name};
+        rt_gguf_write_params gp = {
+            .dtype = p.dtype, .extra = extra, .n_extra = n_extra, .name = name};
         if (rc == RT_OK) rc = rt_gguf_write(out, &f->config, &f->weights, &gp);
-        free(extra);
+        if (f->gguf) free(extra);
+        rt_hf_gguf_tokenizer_free(&tok);
     } else {
         rt_model_weights conv;
         rc = weights_as(&f->config, &f->weights, p.dtype, &conv);
         if (rc == RT_OK) rc = rt_hf_write(out, &f->config, &conv);
         rt_model_weights_free(&conv, f->config.n_layer);
-        for (size_t i = 0; rc == RT_OK && f->dir && i < sizeof tokenizer_files /
-                                                          sizeof tokenizer_files[0]; i++) {
+        for (size_t i = 0;
+             rc == RT_OK && f->dir && i < sizeof tokenizer_files / sizeof tokenizer_files[0]; i++) {
             char *from = rt_path_join(f->dir, tokenizer_files[i]);
             char *to = rt_path_join(out, tokenizer_files[i]);
             if (!from || !to) rc = RT_ERR_NOMEM;

@@ -10,12 +10,16 @@
 
 static void touch_value(const rt_gguf_value *v, volatile uint64_t *sink) {
     if (v->type == RT_GGUF_STRING) {
-        for (size_t i = 0; i < v->len; i++) *sink += (uint8_t)v->str[i];
+        for (size_t i = 0; i < v->len; i++)
+            *sink += (uint8_t)v->str[i];
     } else if (v->type == RT_GGUF_ARRAY) {
         for (uint64_t i = 0; i < v->n; i++) {
-            if (v->arr_type == RT_GGUF_STRING) *sink += v->lens[i] + (uint8_t)v->strs[i][0];
-            else if (v->arr_type == RT_GGUF_ARRAY) touch_value(&v->items[i], sink);
-            else *sink += (uint64_t)rt_gguf_arr_i64(v, i) + (uint64_t)rt_gguf_arr_f64(v, i);
+            if (v->arr_type == RT_GGUF_STRING)
+                *sink += v->lens[i] + (uint8_t)v->strs[i][0];
+            else if (v->arr_type == RT_GGUF_ARRAY)
+                touch_value(&v->items[i], sink);
+            else
+                *sink += (uint64_t)rt_gguf_arr_i64(v, i) + (rt_gguf_arr_f64(v, i) > 0);
         }
     }
 }

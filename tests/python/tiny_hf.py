@@ -6,7 +6,7 @@ state_dict keys are the names real checkpoints use. The safetensors file is writ
 and the raw bytes).
 
 usage: tiny_hf.py ARCH OUTDIR [--dtype f32|f16|bf16] [--shards N] [--no-pad] [--prefix P]
-                               [--expected] [--seed S] [--tied] [--small]
+                               [--expected] [--seed S] [--tied] [--small] [--vocab N]
        tiny_hf.py many BASEDIR "NAME ARCH [options]" ...   (several models in BASEDIR/NAME)
   ARCH      llama | qwen2 | gpt2 | bert
   --shards  split into N files with model.safetensors.index.json
@@ -301,6 +301,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tied", action="store_true")
     ap.add_argument("--small", action="store_true", help="1 layer, width 32 (fuzz seeds)")
+    ap.add_argument("--vocab", type=int, default=0, help="vocabulary size (default 128)")
     a = ap.parse_args(argv)
     torch.manual_seed(a.seed)
     c = config_for(a.arch, a.tied)
@@ -311,6 +312,8 @@ def main(argv=None):
                      ("num_attention_heads", 2), ("n_head", 2), ("num_key_value_heads", 1)):
             if k in c:
                 c[k] = v
+    if a.vocab:
+        c["vocab_size"] = a.vocab
     if a.arch in ("llama", "qwen2"):
         model = Llama(c, bias=(a.arch == "qwen2"))
         prefix = ""
