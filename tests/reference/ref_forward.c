@@ -12,7 +12,8 @@
  *     llama.cpp's converter does), which must give the same logits,
  *   - mean-pooled embeddings (<= 1e-5); bert: mean and CLS pooling.
  * The llama models cover GQA (4 heads / 2 kv heads), untied and tied output, Llama-3 rope
- * scaling, qwen2 q/k/v biases.
+ * scaling, qwen2 q/k/v biases, and bfloat16 storage (reference: f32 math on the bf16-rounded
+ * weights, so the same tolerance applies).
  * GGUF: every model written by rt_gguf_write (f32; llama's wq/wk rows permuted to the
  * interleaved pairing, gpt2's attn_qkv fused) and read back through rt_model_load gives the
  * reference logits within the same 1e-4 (and within 2e-5 of the Hugging Face directory's run:
@@ -183,6 +184,10 @@ static void test_llama_gqa(void **state) {
 static void test_llama_tied(void **state) {
     (void)state;
     run_decoder("llama_tied");
+}
+static void test_llama_bf16(void **state) {
+    (void)state;
+    run_decoder("llama_bf16");
 }
 static void test_qwen2(void **state) {
     (void)state;
@@ -409,6 +414,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_gqa),
         cmocka_unit_test(test_llama_tied),
+        cmocka_unit_test(test_llama_bf16),
         cmocka_unit_test(test_qwen2),
         cmocka_unit_test(test_gpt2),
         cmocka_unit_test(test_llama_interleaved_rope),
