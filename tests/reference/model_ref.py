@@ -299,6 +299,9 @@ MODELS = {
     # plain multi-head attention, tied output, Llama-3's theta
     "llama_tied": lambda g: ("llama", make_llama(g, nkv=4, tied=True, theta=500000.0)),
     "qwen2": lambda g: ("llama", make_llama(g, nkv=2, tied=True, qwen=True, theta=1000000.0)),
+    # the GQA model stored in bfloat16, as most Hugging Face checkpoints are; the reference runs
+    # in f32 on the bf16-rounded weights
+    "llama_bf16": lambda g: ("llama", make_llama(g, nkv=2, tied=False, rope_scaling=LLAMA3_SCALING)),
     "gpt2": lambda g: ("gpt2", make_gpt2(g)),
     "bert": lambda g: ("bert", make_bert(g)),
 }
@@ -321,7 +324,13 @@ def main():
         gen = torch.Generator().manual_seed(1234 + i)
         kind, (cfg, P) = build(gen)
         out = os.path.join(args.out, name)
-        save_model_dir(out, cfg, P)
+        if name.endswith("_bf16"):
+            cfg["torch_dtype"] = "bfloat16"
+            P = {k: v.to(torch.bfloat16) for k, v in P.items()}
+            save_model_dir(out, cfg, P)
+            P = {k: v.to(torch.float32) for k, v in P.items()}
+        else:
+            save_model_dir(out, cfg, P)
         ids = torch.randint(0, cfg["vocab_size"], (args.seq,), generator=gen)
         np.asarray(ids.numpy(), dtype="<i4").tofile(os.path.join(out, "tokens.i32"))
         with torch.inference_mode():

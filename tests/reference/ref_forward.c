@@ -12,7 +12,8 @@
  *     llama.cpp's converter does), which must give the same logits,
  *   - mean-pooled embeddings (<= 1e-5); bert: mean and CLS pooling.
  * The llama models cover GQA (4 heads / 2 kv heads), untied and tied output, Llama-3 rope
- * scaling, qwen2 q/k/v biases.
+ * scaling, qwen2 q/k/v biases, and bfloat16 storage (reference: f32 math on the bf16-rounded
+ * weights, so the same tolerance applies).
  * GGUF: every model written by rt_gguf_write (f32; llama's wq/wk rows permuted to the
  * interleaved pairing, gpt2's attn_qkv fused) and read back through rt_model_load gives the
  * reference logits within the same 1e-4 (and within 2e-5 of the Hugging Face directory's run:
@@ -183,6 +184,10 @@ static void test_llama_gqa(void **state) {
 static void test_llama_tied(void **state) {
     (void)state;
     run_decoder("llama_tied");
+}
+static void test_llama_bf16(void **state) {
+    (void)state;
+    run_decoder("llama_bf16");
 }
 static void test_qwen2(void **state) {
     (void)state;
@@ -383,6 +388,129 @@ static void test_quantized(void **state) {
     check_quantized("gpt2", RT_DTYPE_Q8_0, 0.04);
 }
 
+typedef struct gen_log {
+    int n_calls, stop_after;
+    char text[4096];
+    size_t n_text;
+    int32_t flushed_token;
+} gen_log;
+
+static int on_token(void *user, int32_t token, const char *text, size_t len) {
+    gen_log *g = user;
+    g->n_calls++;
+    if (token < 0) g->flushed_token = token;
+    if (text && g->n_text + len < sizeof g->text) {
+        memcpy(g->text + g->n_text, text, len);
+        g->n_text += len;
+        g->text[g->n_text] = 0;
+    }
+    return g->stop_after && g->n_calls >= g->stop_after;
+}
+
+/* A stand-in detokenizer: token id -> "<id>". */
+static int detok(void *user, int32_t token, char *buf, size_t cap) {
+    (void)user;
+    return snprintf(buf, cap, "<%d>", token);
+}
+
+/* rt_generate: greedy equals the argmax chain, prefix reuse, stop token, stop string, callback
+ * stop, seeded sampling determinism. */
+static void test_generate(void **state) {
+    (void)state;
+    ref_data r;
+    load_ref("llama_tied", &r);
+    rt_model *m = load(r.path, -1);
+    int V = rt_model_n_vocab(m);
+    rt_context *ctx = context(m, 64, 0);
+    enum { P = 8, N = 12 };
+    int32_t out[N], chain[P + N];
+    rt_generate_params gp = rt_generate_default_params();
+    gp.max_tokens = N;
+    gp.ignore_eos = true;
+    rt_generate_result res;
+    assert_int_equal(rt_generate(ctx, r.tokens, P, &gp, out, N, &res), RT_OK);
+    assert_int_equal(res.n_generated, N);
+    assert_int_equal(res.stop_reason, RT_STOP_LENGTH);
+    assert_int_equal(res.n_prompt_evaluated, P);
+
+    /* the same by hand */
+    rt_context *c2 = context(m, 64, 0);
+    memcpy(chain, r.tokens, P * sizeof *chain);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rt_model_eval(c2, i ? chain + P + i - 1 : chain, i ? 1 : P, NULL), RT_OK);
+        const float *lg = rt_context_logits(c2);
+        int best = 0;
+        for (int v = 1; v < V; v++) best = lg[v] > lg[best] ? v : best;
+        chain[P + i] = best;
+        assert_int_equal(out[i], best);
+    }
+    rt_context_free(c2);
+
+    /* continuing the conversation re-evaluates only the new tokens */
+    gp.max_tokens = 2;
+    assert_int_equal(rt_generate(ctx, chain, P + N - 1, &gp, NULL, 0, &res), RT_OK);
+    assert_true(res.n_prompt_evaluated <= 2);
+    assert_int_equal(res.n_prompt, P + N - 1);
+
+    /* a stop token ends generation before it is emitted */
+    gp.max_tokens = N;
+    gp.stop_tokens = &out[3];
+    gp.n_stop_tokens = 1;
+    int32_t out2[N];
+    assert_int_equal(rt_generate(ctx, r.tokens, P, &gp, out2, N, &res), RT_OK);
+    assert_int_equal(res.stop_reason, RT_STOP_EOS);
+    int first = 0;
+    while (out[first] != out[3]) first++;
+    assert_int_equal(res.n_generated, first);
+
+    /* a stop string: text before it is streamed, the rest is not */
+    gen_log g;
+    memset(&g, 0, sizeof g);
+    char stop[32];
+    snprintf(stop, sizeof stop, "<%d>", out[2]);
+    const char *stops[1] = {stop};
+    gp.n_stop_tokens = 0;
+    gp.stop_strings = stops;
+    gp.n_stop_strings = 1;
+    gp.detokenize = detok;
+    gp.on_token = on_token;
+    gp.user = &g;
+    assert_int_equal(rt_generate(ctx, r.tokens, P, &gp, out2, N, &res), RT_OK);
+    assert_int_equal(res.stop_reason, RT_STOP_STRING);
+    char want[256] = "";
+    int k = 0;
+    while (out[k] != out[2]) k++;
+    for (int i = 0; i < k; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "<%d>", out[i]);
+    assert_string_equal(g.text, want);
+
+    /* the callback stops after 3 tokens */
+    memset(&g, 0, sizeof g);
+    g.stop_after = 3;
+    gp.n_stop_strings = 0;
+    assert_int_equal(rt_generate(ctx, r.tokens, P, &gp, out2, N, &res), RT_OK);
+    assert_int_equal(res.stop_reason, RT_STOP_CALLBACK);
+    assert_int_equal(res.n_generated, 3);
+
+    /* seeded sampling repeats itself */
+    gp.on_token = NULL;
+    gp.detokenize = NULL;
+    gp.sampler.temperature = 1.0f;
+    gp.sampler.top_p = 0.95f;
+    gp.sampler.seed = 11;
+    int32_t s1[N], s2[N];
+    assert_int_equal(rt_generate(ctx, r.tokens, P, &gp, s1, N, &res), RT_OK);
+    assert_int_equal(rt_generate(ctx, r.tokens, P, &gp, s2, N, &res), RT_OK);
+    assert_memory_equal(s1, s2, sizeof s1);
+
+    /* a prompt longer than the context */
+    rt_context *small = context(m, 4, 0);
+    assert_int_equal(rt_generate(small, r.tokens, P, &gp, NULL, 0, &res), RT_ERR_RANGE);
+    rt_context_free(small);
+    rt_context_free(ctx);
+    rt_model_free(m);
+    free_ref(&r);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     ref_data r;
@@ -409,12 +537,14 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_gqa),
         cmocka_unit_test(test_llama_tied),
+        cmocka_unit_test(test_llama_bf16),
         cmocka_unit_test(test_qwen2),
         cmocka_unit_test(test_gpt2),
         cmocka_unit_test(test_llama_interleaved_rope),
         cmocka_unit_test(test_bert),
         cmocka_unit_test(test_quantized),
         cmocka_unit_test(test_gguf),
+        cmocka_unit_test(test_generate),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
