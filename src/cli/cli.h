@@ -34,5 +34,8 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 #endif

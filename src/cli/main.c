@@ -12,6 +12,9 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"tokenize", cmd_tokenize, "text to token ids with a model's tokenizer"},
+    {"detokenize", cmd_detokenize, "token ids back to text"},
+    {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, or describe one"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];

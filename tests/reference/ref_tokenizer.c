@@ -189,12 +189,37 @@ static void test_bert(void **state) {
     compare("bert", path, 0);
 }
 
+/* A tokenizer trained by rt_bpe_train: Hugging Face loads it and agrees on every line. */
+static void test_trained(void **state) {
+    if (!have_node()) {
+        fprintf(stderr, "node is not installed: skipping the Hugging Face comparison\n");
+        skip();
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/trained.json", tmp);
+    rt_bpe_train_params p = rt_bpe_train_default_params();
+    p.vocab_size = 3000;
+    p.max_bytes = 1000000;
+    const char *special[] = {"<|endoftext|>", "<|pad|>"};
+    p.special = special;
+    p.n_special = 2;
+    const char *files[] = {corpus_path};
+    int rc = rt_bpe_train(files, 1, &p, path);
+    if (rc != RT_OK) fprintf(stderr, "%s\n", rt_last_error());
+    assert_int_equal(rc, RT_OK);
+    rt_tokenizer *tok;
+    assert_int_equal(rt_tokenizer_load(path, &tok), RT_OK);
+    assert_int_equal(rt_tokenizer_n_vocab(tok), 3000);
+    rt_tokenizer_free(tok);
+    compare("trained", path, 1);
+}
+
 int main(void) {
     corpus_path = tu_source_path("tests/data/tokenizer_corpus.jsonl");
     tmp = tu_tmpdir("ref_tokenizer");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpt2),  cmocka_unit_test(test_llama3), cmocka_unit_test(test_qwen3),
-        cmocka_unit_test(test_llama2), cmocka_unit_test(test_bert),
+        cmocka_unit_test(test_llama2), cmocka_unit_test(test_bert),  cmocka_unit_test(test_trained),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_rmtree(tmp);
