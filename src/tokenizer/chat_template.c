@@ -243,15 +243,72 @@ int rt_chat_template_render(rt_chat_template t, const rt_chat_message *messages,
 
 rt_chat_template rt_tokenizer_chat_template(const rt_tokenizer *tok) { return tok->chat_template; }
 
+/* The default system prompt a ChatML template inserts when the conversation has none (Qwen2:
+ * "{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a
+ * helpful assistant.<|im_end|>\n' }}"). Returns a malloc'd string or NULL. */
+static char *default_system(const char *src) {
+    if (!strstr(src, "!= 'system'") && !strstr(src, "!= \"system\"")) return NULL;
+    static const char *const marks[] = {"'<|im_start|>system\\n", "\"<|im_start|>system\\n"};
+    for (int k = 0; k < 2; k++) {
+        const char *p = strstr(src, marks[k]);
+        while (p) {
+            const char *text = p + strlen(marks[k]);
+            const char *end = strstr(text, "<|im_end|>");
+            char quote = marks[k][0];
+            /* A constant: no closing quote before <|im_end|>. */
+            if (end && !memchr(text, quote, (size_t)(end - text))) {
+                tk_buf b = {0};
+                for (const char *q = text; q < end; q++) {
+                    if (q[0] == '\\' && q + 1 < end) {
+                        char c = q[1] == 'n' ? '\n' : q[1] == 't' ? '\t' : q[1];
+                        if (tk_buf_append(&b, &c, 1) < 0) break;
+                        q++;
+                    } else if (tk_buf_append(&b, q, 1) < 0) {
+                        break;
+                    }
+                }
+                if (tk_buf_reserve(&b, 0) < 0) {
+                    tk_buf_free(&b);
+                    return NULL;
+                }
+                return b.data;
+            }
+            p = strstr(p + 1, marks[k]);
+        }
+    }
+    return NULL;
+}
+
 int rt_tokenizer_apply_chat_template(const rt_tokenizer *tok, const rt_chat_message *messages,
                                      size_t n, bool add_generation_prompt, char **out) {
     int32_t bos = tok->special_ids[RT_TOKEN_BOS], eos = tok->special_ids[RT_TOKEN_EOS];
     const char *bs = bos >= 0 ? tk_vocab_get(&tok->vocab, bos, NULL) : "";
     const char *es = eos >= 0 ? tk_vocab_get(&tok->vocab, eos, NULL) : "";
+    const char *src = tok->chat_template_source;
     /* Some Llama-3 templates always end with the assistant header. */
-    if (tok->chat_template == RT_CHAT_LLAMA3 && tok->chat_template_source &&
-        !strstr(tok->chat_template_source, "add_generation_prompt"))
+    if (tok->chat_template == RT_CHAT_LLAMA3 && src && !strstr(src, "add_generation_prompt"))
         add_generation_prompt = true;
+    if (tok->chat_template == RT_CHAT_GEMMA && src && strstr(src, "System role not supported") &&
+        n && messages[0].role && !strcmp(messages[0].role, "system"))
+        return rt_error(RT_ERR_INVALID, "gemma chat template: system role not supported");
+    char *sys = NULL;
+    if ((tok->chat_template == RT_CHAT_CHATML || tok->chat_template == RT_CHAT_QWEN3) && src &&
+        n && messages[0].role && strcmp(messages[0].role, "system") &&
+        (sys = default_system(src))) {
+        rt_chat_message *with = rt_malloc((n + 1) * sizeof *with);
+        if (!with) {
+            free(sys);
+            return RT_ERR_NOMEM;
+        }
+        with[0].role = "system";
+        with[0].content = sys;
+        memcpy(with + 1, messages, n * sizeof *with);
+        int rc = rt_chat_template_render(tok->chat_template, with, n + 1, add_generation_prompt, bs,
+                                         es, out);
+        free(with);
+        free(sys);
+        return rc;
+    }
     return rt_chat_template_render(tok->chat_template, messages, n, add_generation_prompt, bs,
                                    es, out);
 }
