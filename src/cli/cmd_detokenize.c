@@ -53,9 +53,10 @@ int cmd_detokenize(int argc, char **argv) {
             char *copy = strdup(a);
             for (char *t = strtok(copy, " ,\n\t"); t; t = strtok(NULL, " ,\n\t")) {
                 if (push(&ids, &n, &cap, t) < 0) {
+                    int rc = cli_usage_error("detokenize", "not a token id: %s", t);
                     free(copy);
                     free(ids);
-                    return cli_usage_error("detokenize", "not a token id: %s", t);
+                    return rc;
                 }
             }
             free(copy);
