@@ -16,7 +16,15 @@
 
 /* A byte-level BPE over the GPT-2 alphabet (ids 0..255 = bytes) with merges for
  * "he", "ll", "hell", "hello", "Ġw" and an added special token <|end|>. */
+static rt_tokenizer *tiny_bpe_pre(const char *extra_model, const char *normalizer,
+                                  const char *pretok);
+
 static rt_tokenizer *tiny_bpe(const char *extra_model, const char *normalizer) {
+    return tiny_bpe_pre(extra_model, normalizer, NULL);
+}
+
+static rt_tokenizer *tiny_bpe_pre(const char *extra_model, const char *normalizer,
+                                  const char *pretok) {
     json_t *vocab = json_object();
     for (int b = 0; b < 256; b++) {
         uint8_t buf[4];
@@ -39,6 +47,7 @@ static rt_tokenizer *tiny_bpe(const char *extra_model, const char *normalizer) {
                              "added_tokens", "id", 261, "content", "<|end|>", "special", 1,
                              "normalized", 0, "lstrip", 0, "rstrip", 0, "single_word", 0);
     if (normalizer) json_object_set_new(root, "normalizer", json_loads(normalizer, 0, NULL));
+    if (pretok) json_object_set_new(root, "pre_tokenizer", json_loads(pretok, 0, NULL));
     char *text = json_dumps(root, 0);
     rt_tokenizer *tok = NULL;
     int rc = rt_tokenizer_load_json(text, strlen(text), "tiny.json", &tok);
@@ -123,6 +132,19 @@ static void test_long_line(void **state) {
     for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], 259);
     free(ids);
     memset(s, ' ', len);
+    assert_int_equal(rt_tokenizer_encode(tok, s, len, false, &ids, &n), RT_OK);
+    assert_int_equal(n, len);
+    free(ids);
+    rt_tokenizer_free(tok);
+    /* Llama-3's pattern backtracks over a whole whitespace run (\s*[\r\n]+): no match limit. */
+    tok = tiny_bpe_pre(NULL, NULL,
+                       "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
+                       "{\"Regex\":\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?"
+                       "\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|"
+                       "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\","
+                       "\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+                       "\"use_regex\":false}]}");
+    s[len - 1] = 'x';
     assert_int_equal(rt_tokenizer_encode(tok, s, len, false, &ids, &n), RT_OK);
     assert_int_equal(n, len);
     free(ids);

@@ -234,12 +234,21 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
         return tk_buf_append(out, s + i, len - i);
     }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(n->re, NULL);
-    if (!md) return rt_error(RT_ERR_NOMEM, "normalizer: out of memory");
+    pcre2_match_context *mctx = pcre2_match_context_create(NULL);
+    if (!md || !mctx) {
+        pcre2_match_data_free(md);
+        pcre2_match_context_free(mctx);
+        return rt_error(RT_ERR_NOMEM, "normalizer: out of memory");
+    }
+    pcre2_set_match_limit(mctx, UINT32_MAX);
     size_t i = 0, last = 0;
     int rc = RT_OK;
     while (i <= len) {
-        int r = pcre2_match(n->re, (PCRE2_SPTR)s, len, i, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (r < 0) break;
+        int r = pcre2_match(n->re, (PCRE2_SPTR)s, len, i, PCRE2_NO_UTF_CHECK, md, mctx);
+        if (r < 0) {
+            if (r != PCRE2_ERROR_NOMATCH) rc = rt_error(RT_ERR_RANGE, "normalizer: regex match failed (%d)", r);
+            break;
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         if ((rc = tk_buf_append(out, s + last, ov[0] - last)) < 0) break;
         if ((rc = tk_buf_append(out, n->b, n->b_len)) < 0) break;
@@ -256,6 +265,7 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
         }
     }
     pcre2_match_data_free(md);
+    pcre2_match_context_free(mctx);
     RT_TRY(rc);
     return last <= len ? tk_buf_append(out, s + last, len - last) : RT_OK;
 }

@@ -51,17 +51,27 @@ struct tk_pretok_scratch {
     seg *segs[MAX_DEPTH];
     size_t seg_cap[MAX_DEPTH];
     pcre2_match_data *md;
+    pcre2_match_context *mctx; /* no match limit: a 10 MB whitespace run backtracks 10M steps */
+    pcre2_jit_stack *jit_stack;
 };
 
 tk_pretok_scratch *tk_pretok_scratch_new(void) {
     tk_pretok_scratch *s = rt_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->md = pcre2_match_data_create(4, NULL);
-    if (!s->md) {
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
+    if (!s->md || !s->mctx || !s->jit_stack) {
+        pcre2_match_data_free(s->md);
+        pcre2_match_context_free(s->mctx);
+        pcre2_jit_stack_free(s->jit_stack);
         free(s);
         rt_error(RT_ERR_NOMEM, "pre-tokenizer: out of memory");
         return NULL;
     }
+    pcre2_set_match_limit(s->mctx, UINT32_MAX);
+    pcre2_set_depth_limit(s->mctx, UINT32_MAX);
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
     return s;
 }
 
@@ -72,6 +82,8 @@ void tk_pretok_scratch_free(tk_pretok_scratch *s) {
         free(s->segs[i]);
     }
     pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
+    pcre2_jit_stack_free(s->jit_stack);
     free(s);
 }
 
@@ -259,7 +271,7 @@ static int regex_segments(const tk_pretok *p, walk *w, const pcre2_code *re, con
     *n = 0;
     pcre2_match_data *md = w->scratch->md;
     while (pos <= len) {
-        int r = pcre2_match(re, (PCRE2_SPTR)s, len, pos, PCRE2_NO_UTF_CHECK, md, NULL);
+        int r = pcre2_match(re, (PCRE2_SPTR)s, len, pos, PCRE2_NO_UTF_CHECK, md, w->scratch->mctx);
         if (r == PCRE2_ERROR_NOMATCH) break;
         if (r < 0) {
             PCRE2_UCHAR msg[160];
