@@ -87,19 +87,41 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
         memset(tok->added_first[k], 0, 256);
         tok->n_added_lens[k] = 0;
     }
+    tk_buf norm = {0};
     for (size_t i = 0; i < tok->n_added; i++) {
         tk_added *a = &tok->added[i];
-        int k = a->normalized && !a->special ? 1 : 0;
-        RT_TRY(tk_vocab_set(&tok->added_map[k], (int32_t)i, a->content, a->len, 1));
-        tok->added_first[k][(uint8_t)a->content[0]] = 1;
+        /* As in Hugging Face: tokens flagged normalized are matched in the normalized text,
+         * in their normalized form; the others in the raw text. */
+        int k = a->normalized ? 1 : 0;
+        const char *content = a->content;
+        size_t len = a->len;
+        if (k == 1 && tok->normalizer) {
+            int rc = tk_normalize(tok->normalizer, a->content, a->len, &norm);
+            if (rc < 0) {
+                tk_buf_free(&norm);
+                return rc;
+            }
+            if (norm.len == 0) continue;
+            content = norm.data;
+            len = norm.len;
+        }
+        int rc = tk_vocab_set(&tok->added_map[k], (int32_t)i, content, len, 1);
+        if (rc < 0) {
+            tk_buf_free(&norm);
+            return rc;
+        }
+        tok->added_first[k][(uint8_t)content[0]] = 1;
         bool seen = false;
-        for (size_t j = 0; j < tok->n_added_lens[k]; j++) seen |= tok->added_lens[k][j] == a->len;
+        for (size_t j = 0; j < tok->n_added_lens[k]; j++) seen |= tok->added_lens[k][j] == len;
         if (!seen) {
-            if (tok->n_added_lens[k] == 64)
+            if (tok->n_added_lens[k] == 64) {
+                tk_buf_free(&norm);
                 return rt_error(RT_ERR_UNSUPPORTED, "more than 64 distinct added-token lengths");
-            tok->added_lens[k][tok->n_added_lens[k]++] = (uint32_t)a->len;
+            }
+            tok->added_lens[k][tok->n_added_lens[k]++] = (uint32_t)len;
         }
     }
+    tk_buf_free(&norm);
     for (int k = 0; k < 2; k++) { /* longest first */
         uint32_t *l = tok->added_lens[k];
         for (size_t i = 1; i < tok->n_added_lens[k]; i++)
@@ -402,11 +424,16 @@ int rt_tokenizer_token_to_piece(const rt_tokenizer *tok, int32_t id, char *buf, 
 
 /* ---- streaming decoder ------------------------------------------------------------------ */
 
+/* Follows Hugging Face's DecodeStream: the window holds the ids of the last emitted chunk (as
+ * context: byte-fallback runs and leading-space rules depend on neighbours) plus the ids not
+ * yet emitted. New text is emitted only when the window decodes to complete characters that do
+ * not end in U+FFFD (which may be an unfinished <0xXX> run). */
 struct rt_detokenizer {
     const rt_tokenizer *tok;
     bool skip_special;
-    tk_ids window;  /* ids whose decoding is still in play; window[0] gives context */
-    size_t emitted; /* bytes of decode_raw(window) already handed out */
+    tk_ids window;     /* context ids, then pending ids */
+    size_t n_context;  /* leading ids of window already emitted */
+    size_t emitted;    /* bytes of decode_raw(window[0..n_context]) */
     tk_strlist tokens;
     tk_buf raw;
     tk_buf out;
@@ -428,21 +455,21 @@ int rt_detokenizer_push(rt_detokenizer *d, int32_t id, const char **text, size_t
     RT_TRY(tk_ids_push(&d->window, id));
     d->raw.len = 0;
     RT_TRY(decode_raw(d->tok, d->window.data, d->window.len, d->skip_special, &d->tokens, &d->raw));
-    size_t complete = tk_utf8_complete_prefix((const uint8_t *)d->raw.data, d->raw.len);
     d->out.len = 0;
     RT_TRY(tk_buf_reserve(&d->out, 0));
-    if (complete > d->emitted) {
-        RT_TRY(tk_utf8_repair((const uint8_t *)d->raw.data + d->emitted, complete - d->emitted,
-                              &d->out));
-        d->emitted = complete;
-    }
-    if (complete == d->raw.len && d->window.len > 1) {
-        /* Nothing held back: keep only the last id as context for the next one. */
-        int32_t last = d->window.data[d->window.len - 1];
-        d->window.len = 0;
-        RT_TRY(tk_ids_push(&d->window, last));
+    const uint8_t *r = (const uint8_t *)d->raw.data;
+    bool ready = d->raw.len > d->emitted &&
+                 tk_utf8_complete_prefix(r, d->raw.len) == d->raw.len &&
+                 !(d->raw.len >= 3 && !memcmp(r + d->raw.len - 3, "\xEF\xBF\xBD", 3));
+    if (ready) {
+        RT_TRY(tk_utf8_repair(r + d->emitted, d->raw.len - d->emitted, &d->out));
+        /* The ids just emitted become the context; older context is dropped. */
+        size_t keep = d->window.len - d->n_context;
+        memmove(d->window.data, d->window.data + d->n_context, keep * sizeof(int32_t));
+        d->window.len = keep;
+        d->n_context = keep;
         d->raw.len = 0;
-        RT_TRY(decode_raw(d->tok, d->window.data, 1, d->skip_special, &d->tokens, &d->raw));
+        RT_TRY(decode_raw(d->tok, d->window.data, keep, d->skip_special, &d->tokens, &d->raw));
         d->emitted = d->raw.len;
     }
     *text = d->out.data;
@@ -453,10 +480,13 @@ int rt_detokenizer_push(rt_detokenizer *d, int32_t id, const char **text, size_t
 int rt_detokenizer_flush(rt_detokenizer *d, const char **text, size_t *len) {
     d->out.len = 0;
     RT_TRY(tk_buf_reserve(&d->out, 0));
+    d->raw.len = 0;
+    RT_TRY(decode_raw(d->tok, d->window.data, d->window.len, d->skip_special, &d->tokens, &d->raw));
     if (d->raw.len > d->emitted)
         RT_TRY(tk_utf8_repair((const uint8_t *)d->raw.data + d->emitted, d->raw.len - d->emitted,
                               &d->out));
     d->window.len = 0;
+    d->n_context = 0;
     d->raw.len = 0;
     d->emitted = 0;
     *text = d->out.data;

@@ -104,6 +104,7 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
     char *buf = NULL;
     size_t bcap = 0;
     size_t id_mismatch = 0, text_mismatch = 0, roundtrip_mismatch = 0, total_ids = 0, skipped = 0;
+    size_t stream_mismatch = 0;
     for (size_t i = 0; i < n; i++) {
         ssize_t r = getline(&buf, &bcap, fp);
         assert_true(r > 0);
@@ -149,6 +150,36 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
                 }
                 text_mismatch++;
             }
+            /* The streaming decoder gives the same text, piece by valid piece. */
+            rt_detokenizer *d;
+            assert_int_equal(rt_detokenizer_new(tok, false, &d), RT_OK);
+            size_t scap = tlen * 4 + 64;
+            char *streamed = malloc(scap);
+            size_t slen = 0;
+            const char *piece;
+            size_t plen;
+            for (size_t k = 0; k < n_ids; k++) {
+                assert_int_equal(rt_detokenizer_push(d, ids[k], &piece, &plen), RT_OK);
+                if (slen + plen > scap) streamed = realloc(streamed, scap = (slen + plen) * 2);
+                memcpy(streamed + slen, piece, plen);
+                slen += plen;
+            }
+            assert_int_equal(rt_detokenizer_flush(d, &piece, &plen), RT_OK);
+            if (slen + plen > scap) streamed = realloc(streamed, scap = slen + plen);
+            memcpy(streamed + slen, piece, plen);
+            slen += plen;
+            rt_detokenizer_free(d);
+            if (slen != tlen || memcmp(streamed, text, tlen)) {
+                if (stream_mismatch < 4) {
+                    char a[400], b[400];
+                    printable(streamed, slen, a, sizeof a);
+                    printable(text, tlen, b, sizeof b);
+                    fprintf(stderr, "[%s] line %zu stream differs:\n  stream: \"%s\"\n  decode: \"%s\"\n",
+                            name, i + 1, a, b);
+                }
+                stream_mismatch++;
+            }
+            free(streamed);
             free(text);
             if (lossless) {
                 int32_t *ids2;
@@ -166,8 +197,8 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
     free(buf);
     fclose(fp);
     fprintf(stderr, "[%s] %zu lines (%zu skipped), %zu ids: %zu id mismatches, %zu decode mismatches, "
-            "%zu round-trip mismatches\n", name, n - skipped, skipped, total_ids, id_mismatch,
-            text_mismatch, roundtrip_mismatch);
+            "%zu round-trip mismatches, %zu stream mismatches\n", name, n - skipped, skipped,
+            total_ids, id_mismatch, text_mismatch, roundtrip_mismatch, stream_mismatch);
     for (size_t i = 0; i < n; i++) free(lines[i].text);
     free(lines);
     free(ref);
@@ -175,6 +206,7 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
     assert_int_equal(id_mismatch, 0);
     assert_int_equal(text_mismatch, 0);
     assert_int_equal(roundtrip_mismatch, 0);
+    assert_int_equal(stream_mismatch, 0);
 }
 
 static void lenml(const char *name, int lossless) {
