@@ -142,12 +142,63 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-typedef struct enc_ctx {
-    rt_tokenizer *tok;
+/* Working memory of one thread's encode calls, kept between calls (one per thread, freed at
+ * thread exit), so short texts do not pay for allocating regex and merge buffers each time. */
+typedef struct enc_scratch {
     tk_bpe_scratch bs;
     tk_buf wp_scratch;
     tk_pretok_scratch *ps;
     tk_buf norm;
+} enc_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_destroy(void *p) {
+    enc_scratch *s = p;
+    if (!s) return;
+    tk_bpe_scratch_free(&s->bs);
+    tk_buf_free(&s->wp_scratch);
+    tk_buf_free(&s->norm);
+    tk_pretok_scratch_free(s->ps);
+    free(s);
+}
+
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_destroy); }
+
+/* This thread's scratch, or NULL (out of memory). Large buffers are released after use so a
+ * 10 MB text does not pin memory for the life of the thread. */
+static enc_scratch *scratch_get(void) {
+    pthread_once(&scratch_once, scratch_key_init);
+    enc_scratch *s = pthread_getspecific(scratch_key);
+    if (s) return s;
+    s = rt_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->ps = tk_pretok_scratch_new();
+    if (!s->ps || pthread_setspecific(scratch_key, s) != 0) {
+        scratch_destroy(s);
+        rt_error(RT_ERR_NOMEM, "tokenizer: out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+static void scratch_trim(enc_scratch *s, size_t text_len) {
+    if (text_len > (1u << 20)) { /* segment lists and buffers grew with the text: drop all */
+        pthread_setspecific(scratch_key, NULL);
+        scratch_destroy(s);
+        return;
+    }
+    if (s->bs.cap > (1u << 16) || s->bs.heap_cap > (1u << 16) || s->bs.str.cap > (1u << 20))
+        tk_bpe_scratch_free(&s->bs);
+}
+
+typedef struct enc_ctx {
+    rt_tokenizer *tok;
+    tk_bpe_scratch *bs;
+    tk_buf *wp_scratch;
+    tk_pretok_scratch *ps;
+    tk_buf *norm;
     tk_ids *out;
     bool use_cache;
 } enc_ctx;
@@ -156,8 +207,8 @@ static int on_word(const char *w, size_t len, void *user) {
     enc_ctx *c = user;
     rt_tokenizer *t = c->tok;
     if (t->type == RT_TOKENIZER_WORDPIECE)
-        return tk_wordpiece_encode_word(&t->wp, &t->vocab, &c->wp_scratch, w, len, c->out);
-    return tk_bpe_encode_word(&t->bpe, &t->vocab, &c->bs, w, len, c->use_cache, c->out);
+        return tk_wordpiece_encode_word(&t->wp, &t->vocab, c->wp_scratch, w, len, c->out);
+    return tk_bpe_encode_word(&t->bpe, &t->vocab, c->bs, w, len, c->use_cache, c->out);
 }
 
 static bool is_word_cp(int32_t cp) {
@@ -238,8 +289,8 @@ static int encode_segment(enc_ctx *c, const char *s, size_t len, bool at_start) 
     if (len == 0) return RT_OK;
     rt_tokenizer *t = c->tok;
     if (!t->normalizer) return encode_normalized(c, s, len, at_start);
-    RT_TRY(tk_normalize(t->normalizer, s, len, &c->norm));
-    return encode_normalized(c, c->norm.data, c->norm.len, at_start);
+    RT_TRY(tk_normalize(t->normalizer, s, len, c->norm));
+    return encode_normalized(c, c->norm->data, c->norm->len, at_start);
 }
 
 static int encode_text(enc_ctx *c, const char *s, size_t len) {
@@ -265,6 +316,7 @@ int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, b
     tk_ids out = {0};
     tk_buf fixed = {0};
     enc_ctx c = {.tok = t, .out = &out};
+    enc_scratch *sc = NULL;
     int rc = RT_OK;
     if (!text) text = "";
     if (!tk_utf8_valid((const uint8_t *)text, len)) {
@@ -272,11 +324,15 @@ int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, b
         text = fixed.data;
         len = fixed.len;
     }
-    c.ps = tk_pretok_scratch_new();
-    if (!c.ps) {
+    sc = scratch_get();
+    if (!sc) {
         rc = RT_ERR_NOMEM;
         goto done;
     }
+    c.bs = &sc->bs;
+    c.wp_scratch = &sc->wp_scratch;
+    c.ps = sc->ps;
+    c.norm = &sc->norm;
     if ((rc = tk_ids_reserve(&out, len / 3 + 8)) < 0) goto done;
     if (add_special)
         for (size_t i = 0; rc == RT_OK && i < t->n_post_prefix; i++)
@@ -290,10 +346,7 @@ int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, b
         for (size_t i = 0; rc == RT_OK && i < t->n_post_suffix; i++)
             rc = tk_ids_push(&out, t->post_suffix[i]);
 done:
-    tk_bpe_scratch_free(&c.bs);
-    tk_buf_free(&c.wp_scratch);
-    tk_buf_free(&c.norm);
-    tk_pretok_scratch_free(c.ps);
+    if (sc) scratch_trim(sc, len);
     tk_buf_free(&fixed);
     if (rc < 0) {
         tk_ids_free(&out);
