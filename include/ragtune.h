@@ -288,6 +288,134 @@ int rt_model_file_convert(const char *in, const char *out,
 
 /* @tokenizer-api: declarations of the tokenizer layer go here. */
 
+/* A tokenizer that reproduces Hugging Face's token ids: byte-level BPE (GPT-2, Llama-3, Qwen),
+ * SentencePiece-style BPE with byte fallback (Llama-2, Mistral, TinyLlama) and WordPiece (BERT).
+ * Thread-safe for concurrent encode/decode calls on one object. Example:
+ *
+ *     rt_tokenizer *tok;
+ *     if (rt_tokenizer_load("model_dir", &tok) != RT_OK) { ... rt_last_error() ... }
+ *     int32_t *ids; size_t n;
+ *     rt_tokenizer_encode(tok, "Hello", 5, true, &ids, &n);
+ *     char *text; size_t len;
+ *     rt_tokenizer_decode(tok, ids, n, false, &text, &len);
+ *     free(ids); free(text); rt_tokenizer_free(tok);
+ */
+typedef struct rt_tokenizer rt_tokenizer;
+
+typedef enum rt_tokenizer_type {
+    RT_TOKENIZER_BPE = 0,       /* byte-level BPE */
+    RT_TOKENIZER_SPM_BPE = 1,   /* character BPE with <0xXX> byte fallback (SentencePiece) */
+    RT_TOKENIZER_WORDPIECE = 2, /* BERT */
+} rt_tokenizer_type;
+
+/* Loads a tokenizer from a tokenizer.json, a WordPiece vocab.txt, a GGUF file
+ * (tokenizer.ggml.* metadata) or a model directory (tokenizer.json, else vocab.txt; a
+ * tokenizer_config.json beside it supplies bos/eos/pad tokens and the chat template).
+ * Unknown model, normalizer, pre-tokenizer or decoder types fail with RT_ERR_UNSUPPORTED
+ * naming the type. */
+int rt_tokenizer_load(const char *path, rt_tokenizer **out);
+/* Loads from tokenizer.json text held in memory; `name` is used in error messages. */
+int rt_tokenizer_load_json(const char *json, size_t len, const char *name, rt_tokenizer **out);
+void rt_tokenizer_free(rt_tokenizer *tok);
+
+rt_tokenizer_type rt_tokenizer_get_type(const rt_tokenizer *tok);
+/* Number of ids (model vocabulary and added tokens): every id is < this. */
+size_t rt_tokenizer_n_vocab(const rt_tokenizer *tok);
+
+/* Encodes text[0..len). add_special adds what the file's post-processor adds (BOS for Llama,
+ * [CLS] ... [SEP] for BERT). Special tokens written in the text (e.g. "<|im_start|>") are
+ * recognised as such, as Hugging Face does. Invalid UTF-8 is not an error: each invalid
+ * sequence is replaced by U+FFFD first (as Python's errors="replace"). Empty text gives no ids
+ * (or only the special ones). *ids is malloc'd; the caller frees it. */
+int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, bool add_special,
+                        int32_t **ids, size_t *n_ids);
+/* Decodes ids to text (valid UTF-8, invalid byte sequences become U+FFFD). skip_special drops
+ * special tokens. *text is malloc'd and NUL-terminated; the caller frees it. Ids out of range
+ * fail with RT_ERR_INVALID. */
+int rt_tokenizer_decode(const rt_tokenizer *tok, const int32_t *ids, size_t n_ids,
+                        bool skip_special, char **text, size_t *len);
+
+/* The vocabulary string of id ("Ġhello", "▁the", "##s"), or NULL when out of range. */
+const char *rt_tokenizer_id_to_token(const rt_tokenizer *tok, int32_t id);
+/* The id of a vocabulary string, or -1. */
+int32_t rt_tokenizer_token_to_id(const rt_tokenizer *tok, const char *token);
+/* The text of one token as it appears in decoded output (raw bytes: a byte-level or
+ * <0xXX> token may be part of a UTF-8 sequence; SentencePiece's ▁ becomes a space). Writes at
+ * most cap bytes to buf and returns the full length, or a negative error. */
+int rt_tokenizer_token_to_piece(const rt_tokenizer *tok, int32_t id, char *buf, size_t cap);
+/* True if id is a special (control) token. */
+bool rt_tokenizer_is_special(const rt_tokenizer *tok, int32_t id);
+
+typedef enum rt_special_token {
+    RT_TOKEN_BOS = 0,
+    RT_TOKEN_EOS = 1,
+    RT_TOKEN_PAD = 2,
+    RT_TOKEN_UNK = 3,
+    RT_TOKEN_EOT = 4, /* end of a chat turn (<|eot_id|>, <|im_end|>, <end_of_turn>); else EOS */
+} rt_special_token;
+/* The id of a special token, or -1 when the tokenizer has none. */
+int32_t rt_tokenizer_special_id(const rt_tokenizer *tok, rt_special_token which);
+
+/* Streaming decoder: push ids one at a time and receive text that is always valid, complete
+ * UTF-8 (bytes of a character split over tokens are held back until it is complete). The
+ * concatenated output equals rt_tokenizer_decode of all ids. */
+typedef struct rt_detokenizer rt_detokenizer;
+int rt_detokenizer_new(const rt_tokenizer *tok, bool skip_special, rt_detokenizer **out);
+/* Pushes one id; *text and *len receive the new text (owned by the detokenizer, valid until the
+ * next call; may be empty). */
+int rt_detokenizer_push(rt_detokenizer *d, int32_t id, const char **text, size_t *len);
+/* Ends the stream: returns what was held back (an incomplete sequence becomes U+FFFD). */
+int rt_detokenizer_flush(rt_detokenizer *d, const char **text, size_t *len);
+void rt_detokenizer_free(rt_detokenizer *d);
+
+/* Chat templates. Jinja is not interpreted: the common templates are recognised from their
+ * source (tokenizer_config.json's chat_template or GGUF's tokenizer.chat_template) and rendered
+ * by C code that produces exactly what the Jinja template produces. */
+typedef enum rt_chat_template {
+    RT_CHAT_PLAIN = 0,  /* "role: content\n" lines; the fallback */
+    RT_CHAT_CHATML = 1, /* <|im_start|>role\ncontent<|im_end|>\n (Qwen, many fine-tunes) */
+    RT_CHAT_LLAMA3 = 2,
+    RT_CHAT_LLAMA2 = 3, /* [INST] <<SYS>> ... [/INST] (Llama-2, Mistral-style) */
+    RT_CHAT_ZEPHYR = 4,
+    RT_CHAT_GEMMA = 5,
+    RT_CHAT_QWEN3 = 6,  /* ChatML plus Qwen3's empty <think> block on a final assistant turn */
+} rt_chat_template;
+
+typedef struct rt_chat_message {
+    const char *role; /* "system", "user", "assistant" */
+    const char *content;
+} rt_chat_message;
+
+/* Recognises a Jinja chat template source; RT_ERR_UNSUPPORTED if it matches none. */
+int rt_chat_template_detect(const char *source, rt_chat_template *out);
+/* "plain", "chatml", "llama3", "llama2", "zephyr", "gemma", "qwen3". */
+const char *rt_chat_template_name(rt_chat_template t);
+int rt_chat_template_parse(const char *name, rt_chat_template *out);
+/* Renders messages as the template does; bos/eos are the tokenizer's strings ("" if none).
+ * add_generation_prompt appends the opening of the assistant's turn. *out is malloc'd. */
+int rt_chat_template_render(rt_chat_template t, const rt_chat_message *messages, size_t n,
+                            bool add_generation_prompt, const char *bos, const char *eos,
+                            char **out);
+/* The template the tokenizer's files name (RT_CHAT_PLAIN when none was found). */
+rt_chat_template rt_tokenizer_chat_template(const rt_tokenizer *tok);
+/* Renders with the tokenizer's own template and bos/eos strings. */
+int rt_tokenizer_apply_chat_template(const rt_tokenizer *tok, const rt_chat_message *messages,
+                                     size_t n, bool add_generation_prompt, char **out);
+
+/* BPE training: learns a byte-level BPE vocabulary of vocab_size ids (256 byte tokens, merges,
+ * then the special tokens) from text files with the GPT-2/Llama-3 pre-tokenizer, and writes a
+ * tokenizer.json that Hugging Face tokenizers and rt_tokenizer_load read. */
+typedef struct rt_bpe_train_params {
+    size_t vocab_size;            /* total ids including special tokens (>= 256 + n_special) */
+    size_t min_frequency;         /* a pair must occur at least this often to be merged (2) */
+    const char *const *special;   /* special tokens appended after the merges (may be NULL) */
+    size_t n_special;
+    size_t max_bytes;             /* read at most this many bytes of input (0 = all) */
+} rt_bpe_train_params;
+rt_bpe_train_params rt_bpe_train_default_params(void);
+int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params,
+                 const char *out_path);
+
 /* ============================================================================================ */
 /* Training (src/train)                                                                         */
 /* ============================================================================================ */

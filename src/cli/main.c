@@ -16,6 +16,9 @@ static const cli_command commands[] = {
     {"embed", cmd_embed, "embed token ids with a model (JSON vector)"},
     {"info", cmd_info, "show what a model file holds"},
     {"convert", cmd_convert, "convert a model between GGUF and Hugging Face formats"},
+    {"tokenize", cmd_tokenize, "text to token ids with a model's tokenizer"},
+    {"detokenize", cmd_detokenize, "token ids back to text"},
+    {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, or describe one"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
