@@ -34,5 +34,9 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

@@ -12,6 +12,10 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"ingest", cmd_ingest, "add documents to a collection"},
+    {"search", cmd_search, "search a collection (BM25, dense, hybrid)"},
+    {"rm", cmd_rm, "delete documents from a collection"},
+    {"stats", cmd_stats, "show a collection's size and settings"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
