@@ -14,6 +14,7 @@
 #ifndef RT_KNOWLEDGE_BM25_H
 #define RT_KNOWLEDGE_BM25_H
 
+#include "ragtune.h"
 #include "knowledge/hits.h"
 
 #include <stdbool.h>

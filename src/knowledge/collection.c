@@ -376,9 +376,27 @@ int rt_collection_open(const char *path, const rt_collection_params *params,
     }
     sqlite3_busy_timeout(c->db, 10000);
     if (!p.read_only) {
+        /* The schema goes in one transaction: a collection killed while being created has all
+         * of its tables or none. */
         if ((st = rt_coll_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) ||
-            (st = rt_coll_exec(c, schema_sql)))
+            (st = rt_coll_exec(c, "BEGIN IMMEDIATE")))
             goto fail;
+        if ((st = rt_coll_exec(c, schema_sql))) {
+            rt_coll_exec(c, "ROLLBACK");
+            goto fail;
+        }
+        if ((st = rt_coll_exec(c, "COMMIT"))) goto fail;
+    } else {
+        sqlite3_stmt *s;
+        if ((st = rt_coll_prepare(c, "SELECT 1 FROM sqlite_master WHERE name = 'meta'", &s)))
+            goto fail;
+        bool has = sqlite3_step(s) == SQLITE_ROW;
+        sqlite3_finalize(s);
+        if (!has) {
+            st = rt_error(RT_ERR_NOT_FOUND, "%s: not a ragtune collection, or its creation was "
+                          "interrupted before any document was stored", path);
+            goto fail;
+        }
     }
     char schema[16];
     int f = meta_get(c, "schema", schema, sizeof schema);

@@ -215,7 +215,7 @@ int rt_html_to_text(const char *s, size_t n, char **out, size_t *out_len) {
                 continue;
             }
         }
-        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f') {
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\0') {
             put_space(&o);
             i++;
             continue;
