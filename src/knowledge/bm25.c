@@ -100,9 +100,9 @@ int rt_bm25_new(const rt_bm25_config *cfg, rt_bm25 **out) {
     if (strcmp(b->language, "none") != 0) {
         b->stemmer = sb_stemmer_new(b->language, "UTF_8");
         if (!b->stemmer) {
+            rt_error(RT_ERR_INVALID, "bm25: no Snowball stemmer for language '%s'", b->language);
             free(b);
-            return rt_error(RT_ERR_INVALID, "bm25: no Snowball stemmer for language '%s'",
-                            c.language);
+            return RT_ERR_INVALID;
         }
     }
     b->table_cap = 1024;
@@ -275,7 +275,7 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
         return c.status;
     }
     uint32_t idx = (uint32_t)b->n_chunks;
-    qsort(c.ids, c.n, sizeof *c.ids, cmp_u32);
+    if (c.n) qsort(c.ids, c.n, sizeof *c.ids, cmp_u32);
     size_t n_distinct = 0;
     for (size_t i = 0; i < c.n;) {
         size_t j = i;
@@ -339,7 +339,7 @@ static int query_terms(rt_bm25 *b, const char *query, size_t len, collect_ctx *c
     c->b = b;
     rt_bm25_analyze(b, query, len, collect_term, c);
     if (c->status) return c->status;
-    qsort(c->ids, c->n, sizeof *c->ids, cmp_u32);
+    if (c->n) qsort(c->ids, c->n, sizeof *c->ids, cmp_u32);
     size_t m = 0;
     for (size_t i = 0; i < c->n; i++)
         if (m == 0 || c->ids[m - 1] != c->ids[i]) c->ids[m++] = c->ids[i];

@@ -525,7 +525,7 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v) {
     h->levels[id] = (uint8_t)level;
     h->deleted[id] = 0;
     h->upper_off[id] = h->pool_len;
-    memset(h->pool + h->pool_len, 0, (size_t)level * (h->m + 1) * sizeof *h->pool);
+    if (level) memset(h->pool + h->pool_len, 0, (size_t)level * (h->m + 1) * sizeof *h->pool);
     h->pool_len = need;
     h->visited[id] = 0;
     h->n++;
