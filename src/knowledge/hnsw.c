@@ -313,8 +313,16 @@ static inline bool result_ok(const rt_hnsw *h, uint32_t id, const rt_idset *allo
 static int search_layer(rt_hnsw *h, const float *q, float qn, uint32_t ep, float ep_d, size_t ef,
                         int level, bool filtering, const rt_idset *allowed) {
     new_epoch(h);
+    /* Locals, not fields: with -fno-strict-aliasing every heap store could alias *h, so the
+     * compiler would reload fields inside the loop. */
     const uint16_t epoch = h->epoch;
-    uint16_t *visited = h->visited;
+    uint16_t *const visited = h->visited;
+    const uint8_t *const level0 = h->level0;
+    const size_t block = h->block, links_bytes = h->links_bytes, dim = h->dim;
+    const bool f32 = !h->cfg.int8;
+    float (*const fdist)(const float *, const float *, size_t) =
+        h->cfg.metric == RT_METRIC_L2 ? h->k->l2sq : h->k->dot;
+    const float sign = h->cfg.metric == RT_METRIC_L2 ? 1.0f : -1.0f;
     heap *cands = &h->cands, *res = &h->res;
     cands->n = res->n = 0;
     RT_TRY(heap_reserve(res, ef + 2));
@@ -326,24 +334,27 @@ static int search_layer(rt_hnsw *h, const float *q, float qn, uint32_t ep, float
         cand c = cands->a[0];
         if (-c.d > lower && res->n >= ef) break;
         heap_pop(cands, true);
-        const uint32_t *links = links_at(h, c.id, level);
+        const uint32_t *links = level == 0 ? (const uint32_t *)(level0 + (size_t)c.id * block)
+                                           : links_at(h, c.id, level);
         uint32_t cnt = links[0];
         if (cnt) {
             __builtin_prefetch(visited + links[1]);
-            __builtin_prefetch(vec_of(h, links[1]));
+            __builtin_prefetch(level0 + (size_t)links[1] * block + links_bytes);
         }
-        if (heap_reserve(cands, cands->n + cnt + 1)) return RT_ERR_NOMEM;
+        if (cands->n + cnt + 1 > cands->cap && heap_reserve(cands, cands->n + cnt + 1))
+            return RT_ERR_NOMEM;
         for (uint32_t j = 1; j <= cnt; j++) {
             uint32_t nb = links[j];
             if (j < cnt) {
-                const uint8_t *nv = vec_of(h, links[j + 1]);
+                const uint8_t *nv = level0 + (size_t)links[j + 1] * block + links_bytes;
                 __builtin_prefetch(visited + links[j + 1]);
                 __builtin_prefetch(nv);
                 __builtin_prefetch(nv + 64);
             }
             if (visited[nb] == epoch) continue;
             visited[nb] = epoch;
-            float d = dist_q(h, q, qn, vec_of(h, nb));
+            const uint8_t *v = level0 + (size_t)nb * block + links_bytes;
+            float d = f32 ? sign * fdist(q, (const float *)v, dim) : dist_q(h, q, qn, v);
             if (res->n < ef || d < lower) {
                 heap_push(cands, -d, nb, true);
                 if (!filtering || result_ok(h, nb, allowed)) {
@@ -386,7 +397,7 @@ static const float *prepare_query(rt_hnsw *h, const float *q, float *qn) {
         rt_vec_normalize(h->qbuf, h->dim);
         q = h->qbuf;
     }
-    *qn = sqnorm(q, h->dim);
+    *qn = h->cfg.int8 ? sqnorm(q, h->dim) : 0; /* only int8 L2 distances use |q|^2 */
     return q;
 }
 
