@@ -4,6 +4,8 @@
  * (resident growth during build), and queries/s with recall@10 (against exact search) for each
  * efSearch; then queries/s at the smallest ef reaching recall 0.95, as ratios.
  *
+ * Times are process CPU time (on an idle machine equal to wall time for one thread; on a shared
+ * machine they do not count time spent waiting for a core). Peers are timed the same way.
  * usage: bench_hnsw [N DIM] [--nq Q] [--m M] [--efc EF] [--ef a,b,c] [--clusters C]
  *                   [--python PY] [--engines hnswlib,faiss]
  * defaults: 100000 x 128, 1000 queries, M 16, efConstruction 200, ef 10,16,24,32,48,64,96,128.
@@ -22,7 +24,7 @@
 
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 

@@ -319,6 +319,7 @@ static int search_layer(rt_hnsw *h, const float *q, float qn, uint32_t ep, float
     uint16_t *const visited = h->visited;
     const uint8_t *const level0 = h->level0;
     const size_t block = h->block, links_bytes = h->links_bytes, dim = h->dim;
+    const size_t pf_bytes = h->vec_bytes < 128 ? h->vec_bytes : 128;
     const bool f32 = !h->cfg.int8;
     float (*const fdist)(const float *, const float *, size_t) =
         h->cfg.metric == RT_METRIC_L2 ? h->k->l2sq : h->k->dot;
@@ -346,10 +347,10 @@ static int search_layer(rt_hnsw *h, const float *q, float qn, uint32_t ep, float
         for (uint32_t j = 1; j <= cnt; j++) {
             uint32_t nb = links[j];
             if (j < cnt) {
+                /* The next neighbour's whole vector, so its distance does not wait on memory. */
                 const uint8_t *nv = level0 + (size_t)links[j + 1] * block + links_bytes;
                 __builtin_prefetch(visited + links[j + 1]);
-                __builtin_prefetch(nv);
-                __builtin_prefetch(nv + 64);
+                for (size_t off = 0; off < pf_bytes; off += 64) __builtin_prefetch(nv + off);
             }
             if (visited[nb] == epoch) continue;
             visited[nb] = epoch;
