@@ -125,7 +125,6 @@ static int meta_get_num(rt_collection *c, const char *key, double *v) {
 
 static int write_settings(rt_collection *c) {
     const rt_collection_params *p = &c->p;
-    RT_TRY(rt_coll_exec(c, "BEGIN IMMEDIATE"));
     int st = meta_set(c, "schema", SCHEMA_VERSION);
     if (!st) st = meta_set_num(c, "chunker", p->chunker.kind);
     if (!st) st = meta_set_num(c, "chunk_tokens", p->chunker.chunk_tokens);
@@ -141,11 +140,7 @@ static int write_settings(rt_collection *c) {
     if (!st) st = meta_set_num(c, "hnsw_int8", p->hnsw_int8);
     if (!st) st = meta_set(c, "embedder", c->embedder_name);
     if (!st) st = meta_set_num(c, "dim", c->dim);
-    if (st) {
-        rt_coll_exec(c, "ROLLBACK");
-        return st;
-    }
-    return rt_coll_exec(c, "COMMIT");
+    return st;
 }
 
 static int read_settings(rt_collection *c) {
@@ -368,53 +363,64 @@ int rt_collection_open(const char *path, const rt_collection_params *params,
             goto fail;
         }
     }
-    int flags = p.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (sqlite3_open_v2(c->db_path, &c->db, flags, NULL) != SQLITE_OK) {
+    /* Readers open read-write when they may (so SQLite can recover the WAL of a killed writer)
+     * but never write (query_only). */
+    int flags = SQLITE_OPEN_READWRITE | (p.read_only ? 0 : SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(c->db_path, &c->db, flags, NULL) != SQLITE_OK && p.read_only) {
+        sqlite3_close(c->db);
+        c->db = NULL;
+        sqlite3_open_v2(c->db_path, &c->db, SQLITE_OPEN_READONLY, NULL);
+    }
+    if (!c->db || sqlite3_errcode(c->db) != SQLITE_OK) {
         st = rt_error(RT_ERR_IO, "%s: cannot open: %s", c->db_path,
                       c->db ? sqlite3_errmsg(c->db) : "out of memory");
         goto fail;
     }
     sqlite3_busy_timeout(c->db, 10000);
+    char schema[16];
+    int f;
     if (!p.read_only) {
-        /* The schema goes in one transaction: a collection killed while being created has all
-         * of its tables or none. */
+        /* Schema and settings go in one transaction: a collection killed while being created
+         * has all of them or nothing. */
         if ((st = rt_coll_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) ||
             (st = rt_coll_exec(c, "BEGIN IMMEDIATE")))
             goto fail;
-        if ((st = rt_coll_exec(c, schema_sql))) {
+        if (!(st = rt_coll_exec(c, schema_sql))) {
+            f = meta_get(c, "schema", schema, sizeof schema);
+            if (f < 0) st = f;
+            if (f == 0) {
+                if (p.chunker.chunk_tokens <= 0 || (unsigned)p.chunker.kind > RT_CHUNKER_SEMANTIC)
+                    st = rt_error(RT_ERR_INVALID, "collection: bad chunker settings");
+                else
+                    st = write_settings(c);
+                snprintf(schema, sizeof schema, "%s", SCHEMA_VERSION);
+            }
+        }
+        if (st) {
             rt_coll_exec(c, "ROLLBACK");
             goto fail;
         }
         if ((st = rt_coll_exec(c, "COMMIT"))) goto fail;
+        if (f == 0) f = 2; /* just created: settings are the given ones */
     } else {
+        rt_coll_exec(c, "PRAGMA query_only=1");
         sqlite3_stmt *s;
         if ((st = rt_coll_prepare(c, "SELECT 1 FROM sqlite_master WHERE name = 'meta'", &s)))
             goto fail;
         bool has = sqlite3_step(s) == SQLITE_ROW;
         sqlite3_finalize(s);
-        if (!has) {
+        f = has ? meta_get(c, "schema", schema, sizeof schema) : 0;
+        if (f < 0) {
+            st = f;
+            goto fail;
+        }
+        if (f == 0) {
             st = rt_error(RT_ERR_NOT_FOUND, "%s: not a ragtune collection, or its creation was "
                           "interrupted before any document was stored", path);
             goto fail;
         }
     }
-    char schema[16];
-    int f = meta_get(c, "schema", schema, sizeof schema);
-    if (f < 0) {
-        st = f;
-        goto fail;
-    }
-    if (f == 0) {
-        if (p.read_only) {
-            st = rt_error(RT_ERR_FORMAT, "%s: not a ragtune collection", c->db_path);
-            goto fail;
-        }
-        if (p.chunker.chunk_tokens <= 0 || (unsigned)p.chunker.kind > RT_CHUNKER_SEMANTIC) {
-            st = rt_error(RT_ERR_INVALID, "collection: bad chunker settings");
-            goto fail;
-        }
-        if ((st = write_settings(c))) goto fail;
-    } else {
+    if (f == 1) {
         if (strcmp(schema, SCHEMA_VERSION) != 0) {
             st = rt_error(RT_ERR_UNSUPPORTED, "%s: schema version %s, expected %s", c->db_path,
                           schema, SCHEMA_VERSION);
