@@ -403,7 +403,6 @@ static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_f
                          const char *name, const char *path, rt_ingest_stats *stats) {
     if (fmt == RT_FORMAT_JSONL) {
         size_t line_no = 0, i = 0;
-        int first_err = RT_OK;
         while (i < len) {
             const char *nl = memchr(buf + i, '\n', len - i);
             size_t end = nl ? (size_t)(nl - buf) : len;
@@ -411,20 +410,19 @@ static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_f
             rt_jsonl_record r;
             int st = rt_jsonl_parse_line(buf + i, end - i, name, line_no, &r);
             i = end + 1;
-            if (st == RT_ERR_NOT_FOUND) continue;
+            if (st == RT_ERR_NOT_FOUND) continue; /* blank line */
             if (st == RT_OK) {
                 char idbuf[1024];
                 if (!r.id) snprintf(idbuf, sizeof idbuf, "%s:%zu", name, line_no);
                 rt_document d = {r.id ? r.id : idbuf, path, r.text, r.len, r.metadata};
-                st = rt_collection_ingest_document(c, &d, stats);
+                st = rt_collection_ingest_document(c, &d, stats); /* counts its failures */
                 rt_jsonl_record_free(&r);
-                if (st) stats->docs_failed--; /* counted below */
+            } else {
+                stats->docs_failed++;
             }
             if (st) {
                 rt_log_warn("%s", rt_last_error());
-                stats->docs_failed++;
-                if (!first_err) first_err = st;
-                if (st == RT_ERR_IO || st == RT_ERR_NOMEM) return st;
+                if (st == RT_ERR_IO || st == RT_ERR_NOMEM) return st; /* the store failed */
             }
         }
         return RT_OK;
