@@ -7,7 +7,8 @@
  * Times are process CPU time (on an idle machine equal to wall time for one thread; on a shared
  * machine they do not count time spent waiting for a core). Peers are timed the same way.
  * usage: bench_hnsw [N DIM] [--nq Q] [--m M] [--efc EF] [--ef a,b,c] [--clusters C]
- *                   [--python PY] [--engines hnswlib,faiss]
+ *                   [--python PY] [--engines hnswlib,faiss] [--int8]
+ * --int8 stores ragtune's vectors int8-quantized (the peers stay float32).
  * defaults: 100000 x 128, 1000 queries, M 16, efConstruction 200, ef 10,16,24,32,48,64,96,128.
  */
 #include "core/error.h"
@@ -59,6 +60,7 @@ typedef struct row {
 int main(int argc, char **argv) {
     size_t n = 100000, dim = 128, nq = 1000, clusters = 100;
     int m = 16, efc = 200;
+    bool int8 = false;
     char efs_arg[256] = "10,16,24,32,48,64,96,128";
     const char *py = getenv("RT_PYTHON") ? getenv("RT_PYTHON") : "/usr/bin/python3";
     const char *engines = "hnswlib,faiss";
@@ -72,13 +74,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--clusters")) clusters = (size_t)atol(v), i++;
         else if (!strcmp(a, "--python")) py = v, i++;
         else if (!strcmp(a, "--engines")) engines = v, i++;
+        else if (!strcmp(a, "--int8")) int8 = true;
         else if (pos == 0) n = (size_t)atol(a), pos++;
         else if (pos == 1) dim = (size_t)atol(a), pos++;
     }
     int efs[32], n_ef = 0;
     for (char *s = strtok(strdup(efs_arg), ","); s && n_ef < 32; s = strtok(NULL, ",")) efs[n_ef++] = atoi(s);
     printf("bench_hnsw: %zu x %zu clustered (%zu clusters), %zu queries, M %d, efC %d, 1 thread, "
-           "kernels %s\n", n, dim, clusters, nq, m, efc, rt_vec_kernels_get()->isa);
+           "kernels %s%s\n", n, dim, clusters, nq, m, efc, rt_vec_kernels_get()->isa,
+           int8 ? ", ragtune int8" : "");
     /* Data: cluster centres N(0, 3^2), points centre + N(0, 1); queries from the same mix. */
     float *centres = malloc(clusters * dim * sizeof *centres);
     float *base = malloc(n * dim * sizeof *base), *query = malloc(nq * dim * sizeof *query);
@@ -112,6 +116,7 @@ int main(int argc, char **argv) {
     rt_hnsw_config cfg = rt_hnsw_default_config((int)dim);
     cfg.m = m;
     cfg.ef_construction = efc;
+    cfg.int8 = int8;
     double r0 = rss_mb();
     t = now();
     rt_hnsw *h;
