@@ -9,6 +9,7 @@
 #include "core/file.h"
 #include "core/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -305,6 +306,21 @@ static int save_indexes(rt_collection *c) {
     return RT_OK;
 }
 
+/* Removes temporary index files a killed writer left behind ("<name>.tmp.<pid>"). */
+static void remove_stale_temporaries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "bm25.idx.tmp.", 13) != 0 && strncmp(e->d_name, "hnsw.idx.tmp.", 13))
+            continue;
+        char *p = rt_path_join(dir, e->d_name);
+        if (p) unlink(p);
+        free(p);
+    }
+    closedir(d);
+}
+
 /* ---- open / close ------------------------------------------------------------------------ */
 
 static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
@@ -362,6 +378,7 @@ int rt_collection_open(const char *path, const rt_collection_params *params,
                           strerror(errno));
             goto fail;
         }
+        remove_stale_temporaries(path); /* we hold the writer lock: nobody else is saving */
     }
     /* Readers open read-write when they may (so SQLite can recover the WAL of a killed writer)
      * but never write (query_only). */
