@@ -44,8 +44,10 @@ int main(int argc, char **argv) {
     const char *path = "demo/foldoc/foldoc.jsonl";
     size_t n_queries = 2000;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--queries") && i + 1 < argc) n_queries = (size_t)atol(argv[++i]);
-        else path = argv[i];
+        if (!strcmp(argv[i], "--queries") && i + 1 < argc)
+            n_queries = (size_t)atol(argv[++i]);
+        else
+            path = argv[i];
     }
     char *buf;
     size_t len;
@@ -78,9 +80,11 @@ int main(int argc, char **argv) {
     }
     free(buf);
     size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) bytes += lens[i];
+    for (size_t i = 0; i < n; i++)
+        bytes += lens[i];
     /* Queries: 2-3 ASCII words of 4+ letters from a random document, OR'ed. */
-    char **queries = malloc(n_queries * sizeof *queries), **fts_q = malloc(n_queries * sizeof *fts_q);
+    char **queries = malloc(n_queries * sizeof *queries),
+         **fts_q = malloc(n_queries * sizeof *fts_q);
     for (size_t q = 0; q < n_queries; q++) {
         char words[3][32];
         int nw = 0, want = 2 + (int)(next() % 2);
@@ -88,9 +92,11 @@ int main(int argc, char **argv) {
             size_t d = next() % n;
             const char *t = docs[d];
             size_t at = next() % (lens[d] + 1), s = at;
-            while (s < lens[d] && !((t[s] >= 'a' && t[s] <= 'z') || (t[s] >= 'A' && t[s] <= 'Z'))) s++;
+            while (s < lens[d] && !((t[s] >= 'a' && t[s] <= 'z') || (t[s] >= 'A' && t[s] <= 'Z')))
+                s++;
             size_t e = s;
-            while (e < lens[d] && ((t[e] >= 'a' && t[e] <= 'z') || (t[e] >= 'A' && t[e] <= 'Z'))) e++;
+            while (e < lens[d] && ((t[e] >= 'a' && t[e] <= 'z') || (t[e] >= 'A' && t[e] <= 'Z')))
+                e++;
             if (e - s < 4 || e - s > 30) continue;
             snprintf(words[nw++], 32, "%.*s", (int)(e - s), t + s);
         }
@@ -110,7 +116,8 @@ int main(int argc, char **argv) {
     rt_bm25_config cfg = rt_bm25_default_config();
     rt_bm25 *b;
     rt_bm25_new(&cfg, &b);
-    for (size_t i = 0; i < n; i++) rt_bm25_add(b, (int64_t)i + 1, docs[i], lens[i]);
+    for (size_t i = 0; i < n; i++)
+        rt_bm25_add(b, (int64_t)i + 1, docs[i], lens[i]);
     double build_ours = now() - t;
     int64_t *ours = calloc(n_queries * 10, sizeof *ours);
     double tq[3];
@@ -119,7 +126,8 @@ int main(int argc, char **argv) {
         t = now();
         for (size_t q = 0; q < n_queries; q++) {
             int k = rt_bm25_search(b, queries[q], strlen(queries[q]), 10, NULL, hits);
-            for (int j = 0; j < k; j++) ours[q * 10 + j] = hits[j].id;
+            for (int j = 0; j < k; j++)
+                ours[q * 10 + j] = hits[j].id;
         }
         tq[rep] = now() - t;
     }
@@ -181,7 +189,8 @@ int main(int argc, char **argv) {
     sqlite3_finalize(sel);
     sqlite3_close(db);
     rt_bm25_free(b);
-    for (size_t i = 0; i < n; i++) free(docs[i]);
+    for (size_t i = 0; i < n; i++)
+        free(docs[i]);
     for (size_t q = 0; q < n_queries; q++) {
         free(queries[q]);
         free(fts_q[q]);

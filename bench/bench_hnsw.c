@@ -46,7 +46,9 @@ static double unif(void) {
     rng ^= rng << 17;
     return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
-static float gauss(void) { return (float)(sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif())); }
+static float gauss(void) {
+    return (float)(sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif()));
+}
 
 typedef struct row {
     const char *engine;
@@ -67,30 +69,43 @@ int main(int argc, char **argv) {
     int pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(a, "--nq")) nq = (size_t)atol(v), i++;
-        else if (!strcmp(a, "--m")) m = atoi(v), i++;
-        else if (!strcmp(a, "--efc")) efc = atoi(v), i++;
-        else if (!strcmp(a, "--ef")) snprintf(efs_arg, sizeof efs_arg, "%s", v), i++;
-        else if (!strcmp(a, "--clusters")) clusters = (size_t)atol(v), i++;
-        else if (!strcmp(a, "--python")) py = v, i++;
-        else if (!strcmp(a, "--engines")) engines = v, i++;
-        else if (!strcmp(a, "--int8")) int8 = true;
-        else if (pos == 0) n = (size_t)atol(a), pos++;
-        else if (pos == 1) dim = (size_t)atol(a), pos++;
+        if (!strcmp(a, "--nq"))
+            nq = (size_t)atol(v), i++;
+        else if (!strcmp(a, "--m"))
+            m = atoi(v), i++;
+        else if (!strcmp(a, "--efc"))
+            efc = atoi(v), i++;
+        else if (!strcmp(a, "--ef"))
+            snprintf(efs_arg, sizeof efs_arg, "%s", v), i++;
+        else if (!strcmp(a, "--clusters"))
+            clusters = (size_t)atol(v), i++;
+        else if (!strcmp(a, "--python"))
+            py = v, i++;
+        else if (!strcmp(a, "--engines"))
+            engines = v, i++;
+        else if (!strcmp(a, "--int8"))
+            int8 = true;
+        else if (pos == 0)
+            n = (size_t)atol(a), pos++;
+        else if (pos == 1)
+            dim = (size_t)atol(a), pos++;
     }
     int efs[32], n_ef = 0;
-    for (char *s = strtok(strdup(efs_arg), ","); s && n_ef < 32; s = strtok(NULL, ",")) efs[n_ef++] = atoi(s);
+    for (char *s = strtok(strdup(efs_arg), ","); s && n_ef < 32; s = strtok(NULL, ","))
+        efs[n_ef++] = atoi(s);
     printf("bench_hnsw: %zu x %zu clustered (%zu clusters), %zu queries, M %d, efC %d, 1 thread, "
-           "kernels %s%s\n", n, dim, clusters, nq, m, efc, rt_vec_kernels_get()->isa,
-           int8 ? ", ragtune int8" : "");
+           "kernels %s%s\n",
+           n, dim, clusters, nq, m, efc, rt_vec_kernels_get()->isa, int8 ? ", ragtune int8" : "");
     /* Data: cluster centres N(0, 3^2), points centre + N(0, 1); queries from the same mix. */
     float *centres = malloc(clusters * dim * sizeof *centres);
     float *base = malloc(n * dim * sizeof *base), *query = malloc(nq * dim * sizeof *query);
-    for (size_t i = 0; i < clusters * dim; i++) centres[i] = 3 * gauss();
+    for (size_t i = 0; i < clusters * dim; i++)
+        centres[i] = 3 * gauss();
     for (size_t i = 0; i < n + nq; i++) {
         float *x = i < n ? base + i * dim : query + (i - n) * dim;
         size_t c = (size_t)(unif() * (double)clusters) % clusters;
-        for (size_t j = 0; j < dim; j++) x[j] = centres[c * dim + j] + gauss();
+        for (size_t j = 0; j < dim; j++)
+            x[j] = centres[c * dim + j] + gauss();
     }
     /* Ground truth by exact search. */
     int64_t *gt = malloc(nq * 10 * sizeof *gt);
@@ -98,7 +113,8 @@ int main(int argc, char **argv) {
     double t = now();
     for (size_t q = 0; q < nq; q++) {
         rt_vec_exact_search(base, NULL, n, dim, RT_METRIC_L2, query + q * dim, 10, NULL, hits);
-        for (int k = 0; k < 10; k++) gt[q * 10 + k] = hits[k].id;
+        for (int k = 0; k < 10; k++)
+            gt[q * 10 + k] = hits[k].id;
     }
     printf("exact search: %.1f queries/s (ground truth)\n", (double)nq / (now() - t));
     char dir[] = "/tmp/rt-bench-hnsw-XXXXXX";
@@ -139,7 +155,8 @@ int main(int argc, char **argv) {
             for (size_t q = 0; q < nq; q++) {
                 int got = rt_hnsw_search(h, query + q * dim, 10, efs[e], NULL, hits);
                 for (int a = 0; a < got; a++)
-                    for (int b = 0; b < 10; b++) hit += hits[a].id == gt[q * 10 + b];
+                    for (int b = 0; b < 10; b++)
+                        hit += hits[a].id == gt[q * 10 + b];
             }
             times[rep] = now() - t;
         }
@@ -147,8 +164,8 @@ int main(int argc, char **argv) {
         double lo = fmin(times[0], fmin(times[1], times[2]));
         double hi = fmax(times[0], fmax(times[1], times[2]));
         double med = times[0] + times[1] + times[2] - lo - hi;
-        rows[n_rows++] = (row){"ragtune", build, mem, efs[e], (double)nq / med,
-                               (double)hit / (double)(nq * 10)};
+        rows[n_rows++] =
+            (row){"ragtune", build, mem, efs[e], (double)nq / med, (double)hit / (double)(nq * 10)};
     }
     rt_hnsw_free(h);
     /* Peers, same files. */
@@ -157,8 +174,10 @@ int main(int argc, char **argv) {
     char bench_dir[512];
     snprintf(bench_dir, sizeof bench_dir, "%s", __FILE__);
     char *slash = strrchr(bench_dir, '/');
-    if (slash) *slash = '\0';
-    else snprintf(bench_dir, sizeof bench_dir, "bench");
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(bench_dir, sizeof bench_dir, "bench");
     snprintf(cmd, sizeof cmd, "'%s' '%s/bench_hnsw.py' %s %zu %zu %zu %d %d %s %s", py, bench_dir,
              dir, n, dim, nq, m, efc, efs_arg, engines);
     FILE *p = popen(cmd, "r");
@@ -180,8 +199,8 @@ int main(int argc, char **argv) {
     printf("\n%-8s %6s %10s %9s %10s %10s\n", "engine", "ef", "recall@10", "q/s", "build s",
            "mem MB");
     for (int i = 0; i < n_rows; i++)
-        printf("%-8s %6d %10.4f %9.0f %10.2f %10.1f\n", rows[i].engine, rows[i].ef,
-               rows[i].recall, rows[i].qps, rows[i].build, rows[i].mem);
+        printf("%-8s %6d %10.4f %9.0f %10.2f %10.1f\n", rows[i].engine, rows[i].ef, rows[i].recall,
+               rows[i].qps, rows[i].build, rows[i].mem);
     /* At recall >= 0.95: the smallest ef per engine. */
     const char *names[3] = {"ragtune", "hnswlib", "faiss"};
     row best[3] = {{0}};
@@ -193,8 +212,8 @@ int main(int argc, char **argv) {
     printf("\nat recall@10 >= 0.95 (fastest ef that reaches it):\n");
     for (int e = 0; e < 3; e++)
         if (best[e].engine)
-            printf("  %-8s ef %4d  recall %.4f  %8.0f q/s  build %7.2f s  mem %7.1f MB\n",
-                   names[e], best[e].ef, best[e].recall, best[e].qps, best[e].build, best[e].mem);
+            printf("  %-8s ef %4d  recall %.4f  %8.0f q/s  build %7.2f s  mem %7.1f MB\n", names[e],
+                   best[e].ef, best[e].recall, best[e].qps, best[e].build, best[e].mem);
     for (int e = 1; e < 3; e++)
         if (best[0].engine && best[e].engine)
             printf("  ragtune / %-8s  q/s x%.2f   build time x%.2f   memory x%.2f\n", names[e],

@@ -29,7 +29,8 @@ static double ref_score(const char *query, int doc, const bool *live, double k1,
     int len[N_DOCS];
     for (int i = 0; i < N_DOCS; i++) {
         len[i] = 1;
-        for (const char *p = corpus[i]; *p; p++) len[i] += *p == ' ';
+        for (const char *p = corpus[i]; *p; p++)
+            len[i] += *p == ' ';
         if (live[i]) {
             n++;
             total += len[i];
@@ -43,7 +44,8 @@ static double ref_score(const char *query, int doc, const bool *live, double k1,
     int n_seen = 0;
     for (char *t = strtok_r(q, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
         bool dup = false;
-        for (int i = 0; i < n_seen; i++) dup |= !strcmp(seen[i], t);
+        for (int i = 0; i < n_seen; i++)
+            dup |= !strcmp(seen[i], t);
         if (dup) continue;
         seen[n_seen++] = t;
         int df = 0, tf = 0;
@@ -53,7 +55,8 @@ static double ref_score(const char *query, int doc, const bool *live, double k1,
             snprintf(d, sizeof d, "%s", corpus[i]);
             char *s2 = NULL;
             int c = 0;
-            for (char *w = strtok_r(d, " ", &s2); w; w = strtok_r(NULL, " ", &s2)) c += !strcmp(w, t);
+            for (char *w = strtok_r(d, " ", &s2); w; w = strtok_r(NULL, " ", &s2))
+                c += !strcmp(w, t);
             df += c > 0;
             if (i == doc) tf = c;
         }
@@ -65,8 +68,8 @@ static double ref_score(const char *query, int doc, const bool *live, double k1,
 }
 
 static void check_all(rt_bm25 *b, const bool *live, double k1, double bb) {
-    const char *queries[] = {"quick fox", "lazy dog dog", "brown", "the end", "missing words",
-                             "dogs foxes quick brown"};
+    const char *queries[] = {"quick fox", "lazy dog dog",  "brown",
+                             "the end",   "missing words", "dogs foxes quick brown"};
     for (size_t qi = 0; qi < sizeof queries / sizeof *queries; qi++) {
         rt_hit hits[N_DOCS];
         int n = rt_bm25_search(b, queries[qi], strlen(queries[qi]), N_DOCS, NULL, hits);
@@ -81,11 +84,13 @@ static void check_all(rt_bm25 *b, const bool *live, double k1, double bb) {
             /* Tolerance: float accumulation vs double reference, 1e-5 relative. */
             if (fabs(got - ref) > 1e-5 * (1 + ref))
                 fail_msg("query '%s' doc %d: got %.7f, reference %.7f", queries[qi], d, got, ref);
-            if (live[d]) assert_true(fabsf(rt_bm25_score(b, queries[qi], strlen(queries[qi]),
-                                                         100 + d) - (float)ref) < 1e-4f);
+            if (live[d])
+                assert_true(fabsf(rt_bm25_score(b, queries[qi], strlen(queries[qi]), 100 + d) -
+                                  (float)ref) < 1e-4f);
         }
         assert_int_equal(n, expected);
-        for (int i = 1; i < n; i++) assert_true(hits[i - 1].score >= hits[i].score);
+        for (int i = 1; i < n; i++)
+            assert_true(hits[i - 1].score >= hits[i].score);
     }
 }
 

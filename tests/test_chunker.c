@@ -42,7 +42,8 @@ static void test_fixed(void **s) {
     check_spans(text, sp, n);
     /* 100 words, windows of 10 advancing by 7: ceil((100 - 10) / 7) + 1 = 14 windows. */
     assert_int_equal(n, 14);
-    for (size_t i = 0; i < n; i++) assert_true(words(text, sp[i].start, sp[i].end) <= 10);
+    for (size_t i = 0; i < n; i++)
+        assert_true(words(text, sp[i].start, sp[i].end) <= 10);
     assert_true(strncmp(text + sp[1].start, "w7 ", 3) == 0); /* 3 words shared */
     free(sp);
 }
@@ -74,7 +75,8 @@ static void test_recursive_and_counter(void **s) {
     assert_int_equal(rt_chunk_text(&p, NULL, t, strlen(t), &sp, &n), RT_OK);
     check_spans(t, sp, n);
     assert_true(calls > 0);
-    for (size_t i = 0; i < n; i++) assert_true(sp[i].end - sp[i].start <= 20);
+    for (size_t i = 0; i < n; i++)
+        assert_true(sp[i].end - sp[i].start <= 20);
     free(sp);
 }
 

@@ -75,11 +75,13 @@ static void test_ingest_search(void **s) {
     char *sub = rt_path_join(docs, "sub");
     assert_int_equal(rt_mkdir_p(sub), RT_OK);
     write_file(docs, "a.txt", "Paging moves memory pages between RAM and disk.");
-    write_file(docs, "b.md", "# Compilers\n\nA compiler translates source code.\n\n"
-                             "## Parsers\n\nA parser builds a syntax tree.");
-    write_file(docs, "c.html", "<html><head><style>x{}</style></head><body><h1>Kernel</h1>"
-                               "<p>The kernel schedules &amp; manages processes.</p>"
-                               "<script>var paging=1;</script></body></html>");
+    write_file(docs, "b.md",
+               "# Compilers\n\nA compiler translates source code.\n\n"
+               "## Parsers\n\nA parser builds a syntax tree.");
+    write_file(docs, "c.html",
+               "<html><head><style>x{}</style></head><body><h1>Kernel</h1>"
+               "<p>The kernel schedules &amp; manages processes.</p>"
+               "<script>var paging=1;</script></body></html>");
     write_file(sub, "d.jsonl",
                "{\"id\":\"q1\",\"text\":\"Quicksort sorts in place.\",\"metadata\":"
                "{\"year\":1961,\"lang\":\"en\"}}\n\n"
@@ -119,7 +121,8 @@ static void test_ingest_search(void **s) {
     rt_search_results_free(r);
     r = search(c, "sort sorts stable heap", RT_SEARCH_DENSE, f, 1);
     assert_int_equal(r->n, 2); /* q1 and q3 */
-    for (size_t i = 0; i < r->n; i++) assert_true(strcmp(r->items[i].doc_id, "q2") != 0);
+    for (size_t i = 0; i < r->n; i++)
+        assert_true(strcmp(r->items[i].doc_id, "q2") != 0);
     rt_search_results_free(r);
     r = search(c, "mergesort stable", RT_SEARCH_HYBRID, NULL, 0);
     assert_true(r->n >= 1);
@@ -131,8 +134,7 @@ static void test_ingest_search(void **s) {
     assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
     assert_int_equal(st.docs_unchanged, 6);
     write_file(docs, "a.txt", "Segmentation divides memory into segments.");
-    rt_document dup = {"copy", NULL, "Mergesort is stable.", 20,
-                       "{\"lang\":\"en\",\"year\":1945}"};
+    rt_document dup = {"copy", NULL, "Mergesort is stable.", 20, "{\"lang\":\"en\",\"year\":1945}"};
     memset(&st, 0, sizeof st);
     assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
     assert_int_equal(st.docs_replaced, 1);

@@ -28,24 +28,27 @@ static float gauss(void) {
 /* n clustered vectors (dim): 20 centres, unit spread. */
 static float *clustered(size_t n, size_t dim) {
     float *c = malloc(20 * dim * sizeof *c), *x = malloc(n * dim * sizeof *x);
-    for (size_t i = 0; i < 20 * dim; i++) c[i] = 4 * gauss();
+    for (size_t i = 0; i < 20 * dim; i++)
+        c[i] = 4 * gauss();
     for (size_t i = 0; i < n; i++) {
         size_t k = (size_t)(frand() * 20) % 20;
-        for (size_t j = 0; j < dim; j++) x[i * dim + j] = c[k * dim + j] + gauss();
+        for (size_t j = 0; j < dim; j++)
+            x[i * dim + j] = c[k * dim + j] + gauss();
     }
     free(c);
     return x;
 }
 
-static double recall(rt_hnsw *h, const float *base, size_t n, const float *q, size_t nq,
-                     size_t dim, rt_metric metric, int ef) {
+static double recall(rt_hnsw *h, const float *base, size_t n, const float *q, size_t nq, size_t dim,
+                     rt_metric metric, int ef) {
     rt_hit a[10], b[10];
     size_t hit = 0;
     float *norm = NULL;
     if (metric == RT_METRIC_COSINE) {
         norm = malloc(n * dim * sizeof *norm);
         memcpy(norm, base, n * dim * sizeof *norm);
-        for (size_t i = 0; i < n; i++) rt_vec_normalize(norm + i * dim, dim);
+        for (size_t i = 0; i < n; i++)
+            rt_vec_normalize(norm + i * dim, dim);
         base = norm;
     }
     for (size_t i = 0; i < nq; i++) {
@@ -73,7 +76,8 @@ static void run_recall(rt_metric metric, bool int8, double min_recall) {
     cfg.ef_construction = 100;
     rt_hnsw *h;
     assert_int_equal(rt_hnsw_new(&cfg, &h), RT_OK);
-    for (size_t i = 0; i < n; i++) assert_int_equal(rt_hnsw_add(h, (int64_t)i, base + i * dim), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(rt_hnsw_add(h, (int64_t)i, base + i * dim), 0);
     double r = recall(h, base, n, q, nq, dim, metric, 64);
     print_message("recall@10 metric %d int8 %d: %.3f\n", (int)metric, (int)int8, r);
     /* Tolerance: HNSW with ef 64 on 5k clustered points reaches > 0.95 (int8 loses a little). */
@@ -82,9 +86,18 @@ static void run_recall(rt_metric metric, bool int8, double min_recall) {
     free(base);
 }
 
-static void test_recall_l2(void **s) { (void)s; run_recall(RT_METRIC_L2, false, 0.95); }
-static void test_recall_cosine(void **s) { (void)s; run_recall(RT_METRIC_COSINE, false, 0.95); }
-static void test_recall_int8(void **s) { (void)s; run_recall(RT_METRIC_L2, true, 0.90); }
+static void test_recall_l2(void **s) {
+    (void)s;
+    run_recall(RT_METRIC_L2, false, 0.95);
+}
+static void test_recall_cosine(void **s) {
+    (void)s;
+    run_recall(RT_METRIC_COSINE, false, 0.95);
+}
+static void test_recall_int8(void **s) {
+    (void)s;
+    run_recall(RT_METRIC_L2, true, 0.90);
+}
 
 static void test_kernels(void **s) {
     (void)s;
@@ -112,7 +125,8 @@ static void test_delete_filter_persist(void **s) {
     rt_hnsw_config cfg = rt_hnsw_default_config((int)dim);
     rt_hnsw *h;
     assert_int_equal(rt_hnsw_new(&cfg, &h), RT_OK);
-    for (size_t i = 0; i < n; i++) assert_int_equal(rt_hnsw_add(h, (int64_t)(10 + 2 * i), base + i * dim), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(rt_hnsw_add(h, (int64_t)(10 + 2 * i), base + i * dim), 0);
     assert_int_equal(rt_hnsw_add(h, 5, base), RT_ERR_INVALID); /* out of order */
     rt_hit r[10];
     /* The query equal to node 7 finds it first; after a delete it is gone. */
@@ -120,16 +134,19 @@ static void test_delete_filter_persist(void **s) {
     assert_int_equal(r[0].id, 10 + 2 * 7);
     assert_int_equal(rt_hnsw_remove(h, 10 + 2 * 7), RT_OK);
     int nr = rt_hnsw_search(h, base + 7 * dim, 10, 50, NULL, r);
-    for (int i = 0; i < nr; i++) assert_true(r[i].id != 10 + 2 * 7);
+    for (int i = 0; i < nr; i++)
+        assert_true(r[i].id != 10 + 2 * 7);
     assert_int_equal(rt_hnsw_size(h), n - 1);
     /* Filter: only labels divisible by 4 (i even) are allowed. */
     int64_t nbits = 10 + 2 * (int64_t)n;
     uint64_t *bits = calloc((size_t)(nbits + 63) / 64, 8);
-    for (int64_t l = 0; l < nbits; l += 4) bits[l >> 6] |= 1ull << (l & 63);
+    for (int64_t l = 0; l < nbits; l += 4)
+        bits[l >> 6] |= 1ull << (l & 63);
     rt_idset allowed = {bits, nbits};
     nr = rt_hnsw_search(h, base + 9 * dim, 10, 100, &allowed, r);
     assert_int_equal(nr, 10);
-    for (int i = 0; i < nr; i++) assert_int_equal(r[i].id % 4, 0);
+    for (int i = 0; i < nr; i++)
+        assert_int_equal(r[i].id % 4, 0);
     rt_hit ex[10];
     assert_int_equal(rt_hnsw_search_exact(h, base + 9 * dim, 10, &allowed, ex), 10);
     assert_int_equal(ex[0].id, r[0].id);
@@ -145,7 +162,8 @@ static void test_delete_filter_persist(void **s) {
     rt_hit r2[10];
     nr = rt_hnsw_search(h, base + 3 * dim, 10, 50, NULL, r);
     assert_int_equal(rt_hnsw_search(g, base + 3 * dim, 10, 50, NULL, r2), nr);
-    for (int i = 0; i < nr; i++) assert_int_equal(r[i].id, r2[i].id);
+    for (int i = 0; i < nr; i++)
+        assert_int_equal(r[i].id, r2[i].id);
     assert_int_equal(rt_hnsw_add(g, 100000, base + 3 * dim), RT_OK);
     assert_int_equal(rt_hnsw_search(g, base + 3 * dim, 1, 50, NULL, r2), 1);
     assert_true(r2[0].id == 100000 || r2[0].id == 10 + 2 * 3);

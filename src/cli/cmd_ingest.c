@@ -54,7 +54,7 @@ int cmd_ingest(int argc, char **argv) {
         long long n;
         double x;
 #define NEED_VALUE                                                                                 \
-    if (!v) return cli_usage_error("ingest", "%s needs a value", a);                              \
+    if (!v) return cli_usage_error("ingest", "%s needs a value", a);                               \
     i++
         if (!strcmp(a, "--stdin")) {
             NEED_VALUE;
@@ -66,11 +66,16 @@ int cmd_ingest(int argc, char **argv) {
             want_ack = true;
         } else if (!strcmp(a, "--chunker")) {
             NEED_VALUE;
-            if (!strcmp(v, "fixed")) cp.chunker.kind = RT_CHUNKER_FIXED;
-            else if (!strcmp(v, "recursive")) cp.chunker.kind = RT_CHUNKER_RECURSIVE;
-            else if (!strcmp(v, "sentence")) cp.chunker.kind = RT_CHUNKER_SENTENCE;
-            else if (!strcmp(v, "semantic")) cp.chunker.kind = RT_CHUNKER_SEMANTIC;
-            else return cli_usage_error("ingest", "unknown chunker '%s'", v);
+            if (!strcmp(v, "fixed"))
+                cp.chunker.kind = RT_CHUNKER_FIXED;
+            else if (!strcmp(v, "recursive"))
+                cp.chunker.kind = RT_CHUNKER_RECURSIVE;
+            else if (!strcmp(v, "sentence"))
+                cp.chunker.kind = RT_CHUNKER_SENTENCE;
+            else if (!strcmp(v, "semantic"))
+                cp.chunker.kind = RT_CHUNKER_SEMANTIC;
+            else
+                return cli_usage_error("ingest", "unknown chunker '%s'", v);
         } else if (!strcmp(a, "--chunk-tokens")) {
             NEED_VALUE;
             if (!cli_parse_int(v, 1, 1 << 20, &n)) return cli_usage_error("ingest", "bad %s", a);
@@ -92,17 +97,23 @@ int cmd_ingest(int argc, char **argv) {
         } else if (!strcmp(a, "--k1") || !strcmp(a, "--b")) {
             NEED_VALUE;
             if (!cli_parse_float(v, &x) || x < 0) return cli_usage_error("ingest", "bad %s", a);
-            if (a[2] == 'k') cp.bm25_k1 = (float)x;
-            else cp.bm25_b = (float)x;
+            if (a[2] == 'k')
+                cp.bm25_k1 = (float)x;
+            else
+                cp.bm25_b = (float)x;
         } else if (!strcmp(a, "--embed-model")) {
             NEED_VALUE;
             model = v;
         } else if (!strcmp(a, "--metric")) {
             NEED_VALUE;
-            if (!strcmp(v, "cosine")) cp.metric = RT_METRIC_COSINE;
-            else if (!strcmp(v, "l2")) cp.metric = RT_METRIC_L2;
-            else if (!strcmp(v, "ip")) cp.metric = RT_METRIC_IP;
-            else return cli_usage_error("ingest", "unknown metric '%s'", v);
+            if (!strcmp(v, "cosine"))
+                cp.metric = RT_METRIC_COSINE;
+            else if (!strcmp(v, "l2"))
+                cp.metric = RT_METRIC_L2;
+            else if (!strcmp(v, "ip"))
+                cp.metric = RT_METRIC_IP;
+            else
+                return cli_usage_error("ingest", "unknown metric '%s'", v);
         } else if (!strcmp(a, "--hnsw-m")) {
             NEED_VALUE;
             if (!cli_parse_int(v, 2, 256, &n)) return cli_usage_error("ingest", "bad %s", a);
@@ -143,7 +154,8 @@ int cmd_ingest(int argc, char **argv) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = RT_OK;
-    for (int i = 0; rc == RT_OK && i < n_paths; i++) rc = rt_collection_ingest_path(c, paths[i], &st);
+    for (int i = 0; rc == RT_OK && i < n_paths; i++)
+        rc = rt_collection_ingest_path(c, paths[i], &st);
     if (rc == RT_OK && stdin_fmt) rc = rt_collection_ingest_stream(c, stdin, stdin_fmt, name, &st);
     if (rc != RT_OK) fprintf(stderr, "ragtune ingest: %s\n", rt_last_error());
     int crc = rt_collection_close(c);

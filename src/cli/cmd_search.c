@@ -72,7 +72,7 @@ int cmd_search(int argc, char **argv) {
         long long n;
         double x;
 #define NEED_VALUE                                                                                 \
-    if (!v) return cli_usage_error("search", "%s needs a value", a);                              \
+    if (!v) return cli_usage_error("search", "%s needs a value", a);                               \
     i++
         if (!strcmp(a, "-k")) {
             NEED_VALUE;
@@ -80,26 +80,37 @@ int cmd_search(int argc, char **argv) {
             sp.k = (int)n;
         } else if (!strcmp(a, "--mode")) {
             NEED_VALUE;
-            if (!strcmp(v, "bm25")) sp.mode = RT_SEARCH_BM25;
-            else if (!strcmp(v, "dense")) sp.mode = RT_SEARCH_DENSE;
-            else if (!strcmp(v, "hybrid")) sp.mode = RT_SEARCH_HYBRID;
-            else return cli_usage_error("search", "unknown mode '%s'", v);
+            if (!strcmp(v, "bm25"))
+                sp.mode = RT_SEARCH_BM25;
+            else if (!strcmp(v, "dense"))
+                sp.mode = RT_SEARCH_DENSE;
+            else if (!strcmp(v, "hybrid"))
+                sp.mode = RT_SEARCH_HYBRID;
+            else
+                return cli_usage_error("search", "unknown mode '%s'", v);
         } else if (!strcmp(a, "--fusion")) {
             NEED_VALUE;
-            if (!strcmp(v, "rrf")) sp.fusion = RT_FUSION_RRF;
-            else if (!strcmp(v, "weighted")) sp.fusion = RT_FUSION_WEIGHTED;
-            else return cli_usage_error("search", "unknown fusion '%s'", v);
+            if (!strcmp(v, "rrf"))
+                sp.fusion = RT_FUSION_RRF;
+            else if (!strcmp(v, "weighted"))
+                sp.fusion = RT_FUSION_WEIGHTED;
+            else
+                return cli_usage_error("search", "unknown fusion '%s'", v);
         } else if (!strcmp(a, "--alpha") || !strcmp(a, "--lambda")) {
             NEED_VALUE;
             if (!cli_parse_float(v, &x) || x < 0 || x > 1)
                 return cli_usage_error("search", "%s must be in [0, 1]", a);
-            if (a[2] == 'a') sp.alpha = (float)x;
-            else sp.mmr_lambda = (float)x;
+            if (a[2] == 'a')
+                sp.alpha = (float)x;
+            else
+                sp.mmr_lambda = (float)x;
         } else if (!strcmp(a, "--candidates") || !strcmp(a, "--ef")) {
             NEED_VALUE;
             if (!cli_parse_int(v, 1, 100000, &n)) return cli_usage_error("search", "bad %s", a);
-            if (a[2] == 'c') sp.candidates = (int)n;
-            else sp.ef_search = (int)n;
+            if (a[2] == 'c')
+                sp.candidates = (int)n;
+            else
+                sp.ef_search = (int)n;
         } else if (!strcmp(a, "--mmr")) {
             sp.mmr = true;
         } else if (!strcmp(a, "--exact")) {
@@ -154,12 +165,11 @@ int cmd_search(int argc, char **argv) {
     for (size_t i = 0; i < r->n; i++) {
         const rt_search_result *x = &r->items[i];
         if (json) {
-            json_t *o = json_pack("{s:i, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:s, s:s?}", "rank",
-                                  (int)i + 1, "doc_id", x->doc_id, "chunk_id",
-                                  (json_int_t)x->chunk_id, "start", (json_int_t)x->start, "end",
-                                  (json_int_t)x->end, "score", (double)x->score, "bm25",
-                                  (double)x->bm25_score, "dense", (double)x->dense_score, "text",
-                                  x->text, "path", x->path);
+            json_t *o = json_pack(
+                "{s:i, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:s, s:s?}", "rank", (int)i + 1, "doc_id",
+                x->doc_id, "chunk_id", (json_int_t)x->chunk_id, "start", (json_int_t)x->start,
+                "end", (json_int_t)x->end, "score", (double)x->score, "bm25", (double)x->bm25_score,
+                "dense", (double)x->dense_score, "text", x->text, "path", x->path);
             char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
             if (s) puts(s);
             free(s);

@@ -14,10 +14,14 @@ int cmd_stats(int argc, char **argv) {
     const char *coll = NULL;
     bool json = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (argv[i][0] == '-') return cli_usage_error("stats", "unknown option %s", argv[i]);
-        else if (!coll) coll = argv[i];
-        else return cli_usage_error("stats", "unexpected argument '%s'", argv[i]);
+        if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (argv[i][0] == '-')
+            return cli_usage_error("stats", "unknown option %s", argv[i]);
+        else if (!coll)
+            coll = argv[i];
+        else
+            return cli_usage_error("stats", "unexpected argument '%s'", argv[i]);
     }
     if (!coll) return cli_usage_error("stats", "missing COLLECTION");
     rt_collection_params cp = rt_collection_default_params();

@@ -8,7 +8,8 @@
 
 int cli_embedder_open(const char *model_path, rt_embedder *out) {
     memset(out, 0, sizeof *out);
-    fprintf(stderr, "ragtune: %s: embedding with a model is not wired in yet "
+    fprintf(stderr,
+            "ragtune: %s: embedding with a model is not wired in yet "
             "(src/cli/embed_model.c); run without --embed-model for BM25-only search\n",
             model_path);
     return RT_ERR_UNSUPPORTED;

@@ -57,18 +57,22 @@ struct rt_bm25 {
 
 /* English stopwords (sorted for bsearch). */
 static const char *const stopwords_en[] = {
-    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
-    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
-    "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
-    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
-    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
-    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
-    "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she",
-    "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
-    "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too",
-    "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
-    "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself",
-    "yourselves",
+    "a",      "about",  "above", "after",  "again",    "against",    "all",  "am",
+    "an",     "and",    "any",   "are",    "as",       "at",         "be",   "because",
+    "been",   "before", "being", "below",  "between",  "both",       "but",  "by",
+    "can",    "could",  "did",   "do",     "does",     "doing",      "down", "during",
+    "each",   "few",    "for",   "from",   "further",  "had",        "has",  "have",
+    "having", "he",     "her",   "here",   "hers",     "herself",    "him",  "himself",
+    "his",    "how",    "i",     "if",     "in",       "into",       "is",   "it",
+    "its",    "itself", "just",  "me",     "more",     "most",       "my",   "myself",
+    "no",     "nor",    "not",   "now",    "of",       "off",        "on",   "once",
+    "only",   "or",     "other", "our",    "ours",     "ourselves",  "out",  "over",
+    "own",    "same",   "she",   "should", "so",       "some",       "such", "than",
+    "that",   "the",    "their", "theirs", "them",     "themselves", "then", "there",
+    "these",  "they",   "this",  "those",  "through",  "to",         "too",  "under",
+    "until",  "up",     "very",  "was",    "we",       "were",       "what", "when",
+    "where",  "which",  "while", "who",    "whom",     "why",        "will", "with",
+    "would",  "you",    "your",  "yours",  "yourself", "yourselves",
 };
 
 static int cmp_str(const void *a, const void *b) {
@@ -118,8 +122,10 @@ int rt_bm25_new(const rt_bm25_config *cfg, rt_bm25 **out) {
 void rt_bm25_free(rt_bm25 *b) {
     if (!b) return;
     if (b->stemmer) sb_stemmer_delete(b->stemmer);
-    for (size_t i = 0; i < b->n_chunks; i++) free(b->fwd[i]);
-    for (size_t i = 0; i < b->n_terms; i++) free(b->terms[i].p);
+    for (size_t i = 0; i < b->n_chunks; i++)
+        free(b->fwd[i]);
+    for (size_t i = 0; i < b->n_terms; i++)
+        free(b->terms[i].p);
     free(b->fwd);
     free(b->fwd_n);
     free(b->chunk_ids);
@@ -160,7 +166,8 @@ int rt_bm25_analyze(rt_bm25 *b, const char *text, size_t len, rt_term_fn fn, voi
 
 static uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h ^ (h >> 29);
 }
 
@@ -179,14 +186,16 @@ static void table_insert(rt_bm25 *b, uint32_t id) {
     const term *t = &b->terms[id];
     size_t mask = b->table_cap - 1;
     size_t i = hash_bytes(b->arena + t->off, t->len) & mask;
-    while (b->table[i]) i = (i + 1) & mask;
+    while (b->table[i])
+        i = (i + 1) & mask;
     b->table[i] = id + 1;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return RT_OK;
     size_t c = *cap ? *cap : 16;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     size_t bytes;
     if (!rt_mul_size(c, elem, &bytes)) return rt_error(RT_ERR_RANGE, "bm25: size overflow");
     void *q = rt_realloc(*p, bytes);
@@ -213,7 +222,8 @@ static int64_t term_intern(rt_bm25 *b, const char *s, size_t n) {
         free(b->table);
         b->table = t;
         b->table_cap = cap;
-        for (size_t i = 0; i < b->n_terms; i++) table_insert(b, (uint32_t)i);
+        for (size_t i = 0; i < b->n_terms; i++)
+            table_insert(b, (uint32_t)i);
     }
     memcpy(b->arena + b->arena_len, s, n);
     term *t = &b->terms[b->n_terms];
@@ -279,7 +289,8 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
     size_t n_distinct = 0;
     for (size_t i = 0; i < c.n;) {
         size_t j = i;
-        while (j < c.n && c.ids[j] == c.ids[i]) j++;
+        while (j < c.n && c.ids[j] == c.ids[i])
+            j++;
         term *t = &b->terms[c.ids[i]];
         size_t pcap = t->cap;
         if (grow((void **)&t->p, &pcap, (size_t)t->n + 1, sizeof *t->p)) {
@@ -322,7 +333,8 @@ int rt_bm25_remove(rt_bm25 *b, int64_t chunk_id) {
     int64_t idx = chunk_index(b, chunk_id);
     if (idx < 0 || b->deleted[idx]) return RT_OK;
     b->deleted[idx] = 1;
-    for (uint32_t i = 0; i < b->fwd_n[idx]; i++) b->terms[b->fwd[idx][i]].df--;
+    for (uint32_t i = 0; i < b->fwd_n[idx]; i++)
+        b->terms[b->fwd[idx][i]].df--;
     b->n_live--;
     b->total_len -= b->chunk_len[idx];
     return RT_OK;
@@ -414,7 +426,8 @@ float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id)
         for (uint32_t i = 0; i < t->n; i++) {
             if (t->p[i].idx != (uint32_t)idx) continue;
             float tf = (float)t->p[i].tf;
-            float norm = k1 * (1 - bb + bb * (float)(b->chunk_len[idx] / (avglen > 0 ? avglen : 1)));
+            float norm =
+                k1 * (1 - bb + bb * (float)(b->chunk_len[idx] / (avglen > 0 ? avglen : 1)));
             score += idf(b, t->df) * tf * (k1 + 1) / (tf + norm);
         }
     }
@@ -422,10 +435,18 @@ float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id)
     return score;
 }
 
-size_t rt_bm25_n_chunks(const rt_bm25 *b) { return b->n_live; }
-size_t rt_bm25_n_terms(const rt_bm25 *b) { return b->n_terms; }
-uint64_t rt_bm25_applied_seq(const rt_bm25 *b) { return b->applied_seq; }
-void rt_bm25_set_applied_seq(rt_bm25 *b, uint64_t seq) { b->applied_seq = seq; }
+size_t rt_bm25_n_chunks(const rt_bm25 *b) {
+    return b->n_live;
+}
+size_t rt_bm25_n_terms(const rt_bm25 *b) {
+    return b->n_terms;
+}
+uint64_t rt_bm25_applied_seq(const rt_bm25 *b) {
+    return b->applied_seq;
+}
+void rt_bm25_set_applied_seq(rt_bm25 *b, uint64_t seq) {
+    b->applied_seq = seq;
+}
 
 /* ---- persistence ---------------------------------------------------------------------------
  * Little-endian layout:
@@ -478,8 +499,8 @@ static int rd(reader *r, void *dst, size_t n, const char *what) {
     return RT_OK;
 }
 
-int rt_bm25_load_buffer(const void *data, size_t size, const char *name,
-                        const rt_bm25_config *cfg, rt_bm25 **out) {
+int rt_bm25_load_buffer(const void *data, size_t size, const char *name, const rt_bm25_config *cfg,
+                        rt_bm25 **out) {
     *out = NULL;
     reader r = {data, size, 0, name};
     char magic[8] = {0};
@@ -496,9 +517,10 @@ int rt_bm25_load_buffer(const void *data, size_t size, const char *name,
     uint64_t n_chunks = h[1], n_terms = h[2], arena_len = h[3];
     /* Each chunk takes 13 bytes and each term 12 in the file: bound counts by the size. */
     if (n_chunks > size / 13 || n_terms > size / 12 || arena_len > size || n_chunks >= UINT32_MAX)
-        return rt_error(RT_ERR_FORMAT, "%s: offset 16: counts (%llu chunks, %llu terms) exceed "
-                        "the file size %zu", name, (unsigned long long)n_chunks,
-                        (unsigned long long)n_terms, size);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: offset 16: counts (%llu chunks, %llu terms) exceed "
+                        "the file size %zu",
+                        name, (unsigned long long)n_chunks, (unsigned long long)n_terms, size);
     rt_bm25 *b;
     RT_TRY(rt_bm25_new(cfg, &b));
     int st = RT_OK;
@@ -541,7 +563,8 @@ int rt_bm25_load_buffer(const void *data, size_t size, const char *name,
         }
     }
     size_t table_cap = 1024;
-    while (table_cap < 2 * (size_t)n_terms + 2) table_cap *= 2;
+    while (table_cap < 2 * (size_t)n_terms + 2)
+        table_cap *= 2;
     free(b->table);
     b->table = rt_calloc(table_cap, sizeof *b->table);
     if (!b->table) {
@@ -560,8 +583,8 @@ int rt_bm25_load_buffer(const void *data, size_t size, const char *name,
         term *t = &b->terms[i];
         if ((uint64_t)th[0] + th[1] > arena_len || th[1] == 0 ||
             (uint64_t)th[2] * sizeof(posting) > r.size - r.off) {
-            st = rt_error(RT_ERR_FORMAT, "%s: offset %zu: term %zu has a bad range or count",
-                          name, r.off, i);
+            st = rt_error(RT_ERR_FORMAT, "%s: offset %zu: term %zu has a bad range or count", name,
+                          r.off, i);
             break;
         }
         t->off = th[0];
@@ -593,9 +616,10 @@ int rt_bm25_load_buffer(const void *data, size_t size, const char *name,
     }
     for (size_t i = 0; !st && i < nc; i++)
         if (len_check[i] != b->chunk_len[i])
-            st = rt_error(RT_ERR_FORMAT, "%s: chunk index %zu: length %u disagrees with its "
-                          "postings (%llu)", name, i, b->chunk_len[i],
-                          (unsigned long long)len_check[i]);
+            st = rt_error(RT_ERR_FORMAT,
+                          "%s: chunk index %zu: length %u disagrees with its "
+                          "postings (%llu)",
+                          name, i, b->chunk_len[i], (unsigned long long)len_check[i]);
     free(len_check);
     if (!st && r.off != r.size)
         st = rt_error(RT_ERR_FORMAT, "%s: offset %zu: %zu trailing bytes", name, r.off,

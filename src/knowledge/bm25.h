@@ -66,7 +66,7 @@ int rt_bm25_save(const rt_bm25 *b, const char *path);
  * configuration (k1, b, language, stopwords) comes from cfg; the file holds only postings. */
 int rt_bm25_load(const char *path, const rt_bm25_config *cfg, rt_bm25 **out);
 /* Same, from a buffer (name is used in error messages). */
-int rt_bm25_load_buffer(const void *data, size_t size, const char *name,
-                        const rt_bm25_config *cfg, rt_bm25 **out);
+int rt_bm25_load_buffer(const void *data, size_t size, const char *name, const rt_bm25_config *cfg,
+                        rt_bm25 **out);
 
 #endif

@@ -35,8 +35,10 @@ static int is_space(char c) {
 
 /* Trims [start, end) and pushes it if non-empty. */
 static int push_trimmed(spans *s, const char *t, size_t start, size_t end) {
-    while (start < end && is_space(t[start])) start++;
-    while (end > start && is_space(t[end - 1])) end--;
+    while (start < end && is_space(t[start]))
+        start++;
+    while (end > start && is_space(t[end - 1]))
+        end--;
     return start < end ? spans_push(s, start, end) : RT_OK;
 }
 
@@ -60,9 +62,11 @@ rt_chunker_params rt_chunker_default_params(void) {
 static int split_ws(const char *t, size_t start, size_t end, spans *w) {
     size_t i = start;
     while (i < end) {
-        while (i < end && is_space(t[i])) i++;
+        while (i < end && is_space(t[i]))
+            i++;
         size_t s = i;
-        while (i < end && !is_space(t[i])) i++;
+        while (i < end && !is_space(t[i]))
+            i++;
         if (i > s) RT_TRY(spans_push(w, s, i));
     }
     return RT_OK;
@@ -76,18 +80,21 @@ static int fixed_windows(ctx *c, size_t start, size_t end, size_t max, size_t ov
     if (!st && w.n) {
         tok = rt_malloc(w.n * sizeof *tok);
         if (!tok) st = RT_ERR_NOMEM;
-        for (size_t i = 0; !st && i < w.n; i++) tok[i] = count(c, w.a[i].start, w.a[i].end);
+        for (size_t i = 0; !st && i < w.n; i++)
+            tok[i] = count(c, w.a[i].start, w.a[i].end);
     }
     if (overlap >= max) overlap = max / 2;
     size_t i = 0;
     while (!st && i < w.n) {
         size_t j = i, sum = 0;
-        while (j < w.n && (j == i || sum + tok[j] <= max)) sum += tok[j++];
+        while (j < w.n && (j == i || sum + tok[j] <= max))
+            sum += tok[j++];
         st = spans_push(&c->out, w.a[i].start, w.a[j - 1].end);
         if (j >= w.n) break;
         /* Step back so the next window starts with ~overlap tokens of this one. */
         size_t k = j, back = 0;
-        while (k > i + 1 && back + tok[k - 1] <= overlap) back += tok[--k];
+        while (k > i + 1 && back + tok[k - 1] <= overlap)
+            back += tok[--k];
         i = k;
     }
     free(tok);
@@ -103,8 +110,9 @@ static int split_sentences_range(const char *t, size_t start, size_t end, spans 
         size_t cut = 0;
         if ((ch == '.' || ch == '!' || ch == '?') && i + 1 < end && is_space(t[i + 1]))
             cut = i + 1;
-        else if (ch == '\n' && i + 1 < end && (t[i + 1] == '\n' || t[i + 1] == '#' ||
-                                               (t[i + 1] == '\r' && i + 2 < end && t[i + 2] == '\n')))
+        else if (ch == '\n' && i + 1 < end &&
+                 (t[i + 1] == '\n' || t[i + 1] == '#' ||
+                  (t[i + 1] == '\r' && i + 2 < end && t[i + 2] == '\n')))
             cut = i + 1;
         if (cut) {
             RT_TRY(push_trimmed(out, t, s, cut));
@@ -127,8 +135,8 @@ int rt_split_sentences(const char *text, size_t len, rt_span **out, size_t *n_ou
 }
 
 /* Packs consecutive pieces up to max tokens; a piece larger than max goes to `big`. */
-static int pack(ctx *c, const spans *pieces, size_t max,
-                int (*big)(ctx *, size_t, size_t, int), int level) {
+static int pack(ctx *c, const spans *pieces, size_t max, int (*big)(ctx *, size_t, size_t, int),
+                int level) {
     size_t i = 0;
     while (i < pieces->n) {
         size_t n0 = count(c, pieces->a[i].start, pieces->a[i].end);
@@ -138,7 +146,8 @@ static int pack(ctx *c, const spans *pieces, size_t max,
             continue;
         }
         size_t j = i + 1;
-        while (j < pieces->n && count(c, pieces->a[i].start, pieces->a[j].end) <= max) j++;
+        while (j < pieces->n && count(c, pieces->a[i].start, pieces->a[j].end) <= max)
+            j++;
         RT_TRY(push_trimmed(&c->out, c->text, pieces->a[i].start, pieces->a[j - 1].end));
         i = j;
     }
@@ -153,8 +162,8 @@ static int split_level(const char *t, size_t start, size_t end, int level, spans
         if (t[i] != '\n') continue;
         size_t cut = 0;
         if (level == 0 && t[i + 1] == '#') cut = i + 1;
-        if (level == 1 && (t[i + 1] == '\n' || (t[i + 1] == '\r' && i + 2 < end &&
-                                                 t[i + 2] == '\n')))
+        if (level == 1 &&
+            (t[i + 1] == '\n' || (t[i + 1] == '\r' && i + 2 < end && t[i + 2] == '\n')))
             cut = i + 1;
         if (cut && cut > s) {
             RT_TRY(push_trimmed(out, t, s, cut));
@@ -219,7 +228,8 @@ static int semantic(ctx *c, const rt_embedder *e, size_t len) {
         if (st) rt_error_wrap("chunker: embedding sentences");
     }
     if (!st) {
-        for (size_t i = 0; i < s.n; i++) rt_vec_normalize(vec + i * dim, dim);
+        for (size_t i = 0; i < s.n; i++)
+            rt_vec_normalize(vec + i * dim, dim);
         for (size_t i = 0; i + 1 < s.n; i++) {
             dist[i] = 1 - rt_vec_kernels_get()->dot(vec + i * dim, vec + (i + 1) * dim, dim);
             sorted[i] = dist[i];
@@ -234,7 +244,8 @@ static int semantic(ctx *c, const rt_embedder *e, size_t len) {
             bool cut = i + 1 == s.n || dist[i] > thr;
             if (!cut) continue;
             group.n = 0;
-            for (size_t j = first; !st && j <= i; j++) st = spans_push(&group, s.a[j].start, s.a[j].end);
+            for (size_t j = first; !st && j <= i; j++)
+                st = spans_push(&group, s.a[j].start, s.a[j].end);
             if (!st) st = pack(c, &group, (size_t)c->p->chunk_tokens, by_words, 0);
             first = i + 1;
         }
@@ -261,7 +272,9 @@ int rt_chunk_text(const rt_chunker_params *p, const rt_embedder *embedder, const
     case RT_CHUNKER_FIXED:
         st = fixed_windows(&c, 0, len, (size_t)p->chunk_tokens, (size_t)p->overlap_tokens);
         break;
-    case RT_CHUNKER_RECURSIVE: st = recursive(&c, 0, len, 0); break;
+    case RT_CHUNKER_RECURSIVE:
+        st = recursive(&c, 0, len, 0);
+        break;
     case RT_CHUNKER_SENTENCE: {
         spans s = {0};
         st = split_sentences_range(text, 0, len, &s);
@@ -269,8 +282,11 @@ int rt_chunk_text(const rt_chunker_params *p, const rt_embedder *embedder, const
         free(s.a);
         break;
     }
-    case RT_CHUNKER_SEMANTIC: st = semantic(&c, embedder, len); break;
-    default: st = rt_error(RT_ERR_INVALID, "chunker: unknown kind %d", (int)p->kind);
+    case RT_CHUNKER_SEMANTIC:
+        st = semantic(&c, embedder, len);
+        break;
+    default:
+        st = rt_error(RT_ERR_INVALID, "chunker: unknown kind %d", (int)p->kind);
     }
     if (st) {
         free(c.out.a);

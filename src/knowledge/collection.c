@@ -169,8 +169,8 @@ static int read_settings(rt_collection *c) {
     if ((f = meta_get(c, "language", c->language, sizeof c->language)) < 0) return f;
     if ((f = meta_get(c, "embedder", c->embedder_name, sizeof c->embedder_name)) < 0) return f;
     if ((unsigned)p->chunker.kind > RT_CHUNKER_SEMANTIC || p->chunker.chunk_tokens <= 0 ||
-        (unsigned)p->metric > RT_METRIC_COSINE || p->hnsw_m < 2 || p->hnsw_m > 256 ||
-        c->dim < 0 || c->dim > 65536)
+        (unsigned)p->metric > RT_METRIC_COSINE || p->hnsw_m < 2 || p->hnsw_m > 256 || c->dim < 0 ||
+        c->dim > 65536)
         return rt_error(RT_ERR_FORMAT, "%s: stored settings are out of range", c->db_path);
     return RT_OK;
 }
@@ -286,8 +286,7 @@ static int load_indexes(rt_collection *c) {
         if (rt_is_file(c->hnsw_path)) {
             if (rt_hnsw_load(c->hnsw_path, &c->hnsw) != RT_OK) {
                 rt_log_warn("%s; rebuilding the vector index from the database", rt_last_error());
-            } else if (rt_hnsw_applied_seq(c->hnsw) > max_seq ||
-                       rt_hnsw_dim(c->hnsw) != c->dim) {
+            } else if (rt_hnsw_applied_seq(c->hnsw) > max_seq || rt_hnsw_dim(c->hnsw) != c->dim) {
                 rt_log_warn("%s: does not match the database; rebuilding", c->hnsw_path);
                 rt_hnsw_free(c->hnsw);
                 c->hnsw = NULL;
@@ -329,8 +328,10 @@ static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
         return rt_error(RT_ERR_INVALID, "embedder needs a name, a dimension and a function");
     if (c->dim == 0) {
         if (!empty)
-            return rt_error(RT_ERR_INVALID, "%s: the collection was built without vectors; "
-                            "create a new one to use embedder '%s'", c->dir, e->name);
+            return rt_error(RT_ERR_INVALID,
+                            "%s: the collection was built without vectors; "
+                            "create a new one to use embedder '%s'",
+                            c->dir, e->name);
         if (c->p.read_only)
             return rt_error(RT_ERR_INVALID, "%s: read-only collection has no vectors", c->dir);
         snprintf(c->embedder_name, sizeof c->embedder_name, "%s", e->name);
@@ -338,15 +339,16 @@ static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
         RT_TRY(meta_set(c, "embedder", c->embedder_name));
         RT_TRY(meta_set_num(c, "dim", c->dim));
     } else if (strcmp(c->embedder_name, e->name) != 0 || c->dim != e->dim) {
-        return rt_error(RT_ERR_INVALID, "%s: vectors were built by embedder '%s' (dim %d), not "
-                        "'%s' (dim %d)", c->dir, c->embedder_name, c->dim, e->name, e->dim);
+        return rt_error(RT_ERR_INVALID,
+                        "%s: vectors were built by embedder '%s' (dim %d), not "
+                        "'%s' (dim %d)",
+                        c->dir, c->embedder_name, c->dim, e->name, e->dim);
     }
     c->embedder = e;
     return RT_OK;
 }
 
-int rt_collection_open(const char *path, const rt_collection_params *params,
-                       rt_collection **out) {
+int rt_collection_open(const char *path, const rt_collection_params *params, rt_collection **out) {
     *out = NULL;
     rt_collection_params p = params ? *params : rt_collection_default_params();
     if (!path || !*path) return rt_error(RT_ERR_INVALID, "collection: empty path");
@@ -432,8 +434,10 @@ int rt_collection_open(const char *path, const rt_collection_params *params,
             goto fail;
         }
         if (f == 0) {
-            st = rt_error(RT_ERR_NOT_FOUND, "%s: not a ragtune collection, or its creation was "
-                          "interrupted before any document was stored", path);
+            st = rt_error(RT_ERR_NOT_FOUND,
+                          "%s: not a ragtune collection, or its creation was "
+                          "interrupted before any document was stored",
+                          path);
             goto fail;
         }
     }
@@ -511,8 +515,10 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     int64_t *ids = NULL;
     size_t n_ids = 0, cap_ids = 0;
     uint64_t n_docs = 0;
-    st = rt_coll_prepare(c, "SELECT doc_id FROM documents WHERE doc_id = ?1 OR path = ?1 OR "
-                         "substr(path, 1, length(?2)) = ?2", &docs);
+    st = rt_coll_prepare(c,
+                         "SELECT doc_id FROM documents WHERE doc_id = ?1 OR path = ?1 OR "
+                         "substr(path, 1, length(?2)) = ?2",
+                         &docs);
     if (!st) st = rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &chunks);
     if (!st) {
         sqlite3_bind_text(docs, 1, key, -1, SQLITE_STATIC);
@@ -563,8 +569,8 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
         rt_coll_exec(c, "ROLLBACK");
         free(ids);
         free(prefix);
-        return st ? st : rt_error(RT_ERR_NOT_FOUND, "%s: no document with id or path '%s'",
-                                  c->dir, key);
+        return st ? st
+                  : rt_error(RT_ERR_NOT_FOUND, "%s: no document with id or path '%s'", c->dir, key);
     }
     st = rt_coll_exec(c, "COMMIT");
     for (size_t i = 0; !st && i < n_ids; i++) {
@@ -592,9 +598,11 @@ static uint64_t file_size(const char *path) {
 int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    RT_TRY(rt_coll_prepare(c, "SELECT (SELECT COUNT(*) FROM documents), "
+    RT_TRY(rt_coll_prepare(c,
+                           "SELECT (SELECT COUNT(*) FROM documents), "
                            "(SELECT COUNT(*) FROM chunks), (SELECT COALESCE(SUM(bytes), 0) FROM "
-                           "documents)", &st));
+                           "documents)",
+                           &st));
     if (sqlite3_step(st) == SQLITE_ROW) {
         out->documents = (uint64_t)sqlite3_column_int64(st, 0);
         out->chunks = (uint64_t)sqlite3_column_int64(st, 1);
@@ -604,8 +612,8 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
     out->vectors = c->hnsw ? rt_hnsw_size(c->hnsw) : 0;
     out->terms = rt_bm25_n_terms(c->bm25);
     char *wal = rt_path_join(c->dir, "collection.db-wal");
-    out->disk_bytes = file_size(c->db_path) + (wal ? file_size(wal) : 0) +
-                      file_size(c->bm25_path) + file_size(c->hnsw_path);
+    out->disk_bytes = file_size(c->db_path) + (wal ? file_size(wal) : 0) + file_size(c->bm25_path) +
+                      file_size(c->hnsw_path);
     free(wal);
     out->dim = c->dim;
     snprintf(out->embedder, sizeof out->embedder, "%s", c->embedder_name);

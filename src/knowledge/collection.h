@@ -28,15 +28,15 @@ struct rt_collection {
     char *dir, *db_path, *bm25_path, *hnsw_path;
     sqlite3 *db;
     int lock_fd;
-    rt_collection_params p;      /* effective parameters (stored ones win) */
+    rt_collection_params p; /* effective parameters (stored ones win) */
     char language[32];
     char embedder_name[128];     /* "" when the collection has no vectors */
     int dim;                     /* 0 when the collection has no vectors */
     const rt_embedder *embedder; /* may be NULL even when dim > 0 (search by query_vector) */
     rt_bm25 *bm25;
-    rt_hnsw *hnsw;               /* NULL when dim == 0 */
-    bool dirty;                  /* indexes changed since loaded or saved */
-    bool broken;                 /* an in-memory update failed: never save, replay next open */
+    rt_hnsw *hnsw; /* NULL when dim == 0 */
+    bool dirty;    /* indexes changed since loaded or saved */
+    bool broken;   /* an in-memory update failed: never save, replay next open */
     rt_ingest_ack_fn ack;
     void *ack_user;
 };

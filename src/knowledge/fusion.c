@@ -36,8 +36,10 @@ static int add(rt_hit *out, int n, int64_t id, float s) {
 
 int rt_fuse_rrf(const rt_hit *a, int na, const rt_hit *b, int nb, float k, rt_hit *out) {
     int n = 0;
-    for (int i = 0; i < na; i++) n = add(out, n, a[i].id, 1.0f / (k + (float)(i + 1)));
-    for (int i = 0; i < nb; i++) n = add(out, n, b[i].id, 1.0f / (k + (float)(i + 1)));
+    for (int i = 0; i < na; i++)
+        n = add(out, n, a[i].id, 1.0f / (k + (float)(i + 1)));
+    for (int i = 0; i < nb; i++)
+        n = add(out, n, b[i].id, 1.0f / (k + (float)(i + 1)));
     qsort(out, (size_t)n, sizeof *out, cmp_hit);
     return n;
 }
@@ -51,15 +53,17 @@ static void min_max(const rt_hit *h, int n, float *lo, float *hi) {
     }
 }
 
-static float norm(float s, float lo, float hi) { return hi > lo ? (s - lo) / (hi - lo) : 1.0f; }
+static float norm(float s, float lo, float hi) {
+    return hi > lo ? (s - lo) / (hi - lo) : 1.0f;
+}
 
-int rt_fuse_weighted(const rt_hit *a, int na, const rt_hit *b, int nb, float alpha,
-                     rt_hit *out) {
+int rt_fuse_weighted(const rt_hit *a, int na, const rt_hit *b, int nb, float alpha, rt_hit *out) {
     float alo, ahi, blo, bhi;
     min_max(a, na, &alo, &ahi);
     min_max(b, nb, &blo, &bhi);
     int n = 0;
-    for (int i = 0; i < na; i++) n = add(out, n, a[i].id, alpha * norm(a[i].score, alo, ahi));
+    for (int i = 0; i < na; i++)
+        n = add(out, n, a[i].id, alpha * norm(a[i].score, alo, ahi));
     for (int i = 0; i < nb; i++)
         n = add(out, n, b[i].id, (1 - alpha) * norm(b[i].score, blo, bhi));
     qsort(out, (size_t)n, sizeof *out, cmp_hit);

@@ -16,8 +16,7 @@
 /* Fuses a (na) and b (nb), each best first, into out (capacity na + nb), best first; returns
  * the count of distinct ids. */
 int rt_fuse_rrf(const rt_hit *a, int na, const rt_hit *b, int nb, float k, rt_hit *out);
-int rt_fuse_weighted(const rt_hit *a, int na, const rt_hit *b, int nb, float alpha,
-                     rt_hit *out);
+int rt_fuse_weighted(const rt_hit *a, int na, const rt_hit *b, int nb, float alpha, rt_hit *out);
 
 /* Re-ranks cands (n) with vectors vecs (n x dim, row i for cands[i]) against q (dim) and
  * writes the first k picks to out, keeping their original scores. Returns the count. */

@@ -63,9 +63,9 @@ struct rt_hnsw {
     uint16_t *visited;
     uint16_t epoch;
     heap cands, res;
-    cand *sorted;   /* heuristic input, grows */
+    cand *sorted; /* heuristic input, grows */
     size_t sorted_cap;
-    cand *selected; /* (m0 + 1) */
+    cand *selected;             /* (m0 + 1) */
     float *qbuf, *vbuf, *vbuf2; /* (dim) each */
 };
 
@@ -74,7 +74,8 @@ struct rt_hnsw {
 static int heap_reserve(heap *h, size_t need) {
     if (need <= h->cap) return RT_OK;
     size_t c = h->cap ? h->cap * 2 : 256;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     cand *a = rt_realloc(h->a, c * sizeof *a);
     if (!a) return RT_ERR_NOMEM;
     h->a = a;
@@ -155,13 +156,15 @@ static const float *node_f32(const rt_hnsw *h, uint32_t id, float *buf) {
     if (!h->cfg.int8) return (const float *)v;
     float scale;
     memcpy(&scale, v + h->dim, 4);
-    for (size_t i = 0; i < h->dim; i++) buf[i] = scale * (float)((const int8_t *)v)[i];
+    for (size_t i = 0; i < h->dim; i++)
+        buf[i] = scale * (float)((const int8_t *)v)[i];
     return buf;
 }
 
 static float sqnorm(const float *v, size_t dim) {
     float s = 0;
-    for (size_t i = 0; i < dim; i++) s += v[i] * v[i];
+    for (size_t i = 0; i < dim; i++)
+        s += v[i] * v[i];
     return s;
 }
 
@@ -171,7 +174,8 @@ static void encode_vec(const rt_hnsw *h, const float *x, uint8_t *dst) {
         return;
     }
     float maxabs = 0;
-    for (size_t i = 0; i < h->dim; i++) maxabs = fmaxf(maxabs, fabsf(x[i]));
+    for (size_t i = 0; i < h->dim; i++)
+        maxabs = fmaxf(maxabs, fabsf(x[i]));
     float scale = maxabs > 0 ? maxabs / 127.0f : 1.0f;
     float inv = 1.0f / scale, sq = 0;
     int8_t *q = (int8_t *)dst;
@@ -350,7 +354,8 @@ static int search_layer(rt_hnsw *h, const float *q, float qn, uint32_t ep, float
                 /* The next neighbour's whole vector, so its distance does not wait on memory. */
                 const uint8_t *nv = level0 + (size_t)links[j + 1] * block + links_bytes;
                 __builtin_prefetch(visited + links[j + 1]);
-                for (size_t off = 0; off < pf_bytes; off += 64) __builtin_prefetch(nv + off);
+                for (size_t off = 0; off < pf_bytes; off += 64)
+                    __builtin_prefetch(nv + off);
             }
             if (visited[nb] == epoch) continue;
             visited[nb] = epoch;
@@ -411,7 +416,8 @@ int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *al
     uint32_t ep = greedy_descend(h, q, qn, 0, &d);
     RT_TRY(search_layer(h, q, qn, ep, d, (size_t)ef, 0, true, allowed));
     heap *res = &h->res;
-    while (res->n > (size_t)k) heap_pop(res, true);
+    while (res->n > (size_t)k)
+        heap_pop(res, true);
     int n = (int)res->n;
     for (int i = n - 1; i >= 0; i--) {
         out[i].id = label_of(h, res->a[0].id);
@@ -421,8 +427,7 @@ int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *al
     return n;
 }
 
-int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed,
-                         rt_hit *out) {
+int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed, rt_hit *out) {
     if (k <= 0) return 0;
     float qn;
     q = prepare_query(h, q, &qn);
@@ -494,7 +499,8 @@ static int add_link(rt_hnsw *h, uint32_t src, uint32_t dst, int level) {
     h->sorted[cnt].d = dist_q(h, sv, sn, vec_of(h, dst));
     qsort(h->sorted, (size_t)cnt + 1, sizeof *h->sorted, cmp_cand);
     size_t n_sel = select_neighbors(h, h->sorted, (size_t)cnt + 1, cap);
-    for (size_t j = 0; j < n_sel; j++) links[1 + j] = h->selected[j].id;
+    for (size_t j = 0; j < n_sel; j++)
+        links[1 + j] = h->selected[j].id;
     links[0] = (uint32_t)n_sel;
     return RT_OK;
 }
@@ -513,8 +519,10 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v) {
         return rt_error(RT_ERR_INVALID, "hnsw: label %lld added out of order", (long long)label);
     for (size_t i = 0; i < h->dim; i++)
         if (!isfinite(v[i]))
-            return rt_error(RT_ERR_INVALID, "hnsw: vector for label %lld has a non-finite value "
-                            "at %zu", (long long)label, i);
+            return rt_error(RT_ERR_INVALID,
+                            "hnsw: vector for label %lld has a non-finite value "
+                            "at %zu",
+                            (long long)label, i);
     if (h->n == h->cap || h->map_base)
         RT_TRY(rt_hnsw_reserve(h, h->cap ? h->cap + h->cap / 2 + 1 : 1024));
     float qn;
@@ -523,7 +531,8 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v) {
     size_t need = h->pool_len + (size_t)level * (h->m + 1);
     if (need > h->pool_cap) {
         size_t c = h->pool_cap ? h->pool_cap * 2 : 4096;
-        while (c < need) c *= 2;
+        while (c < need)
+            c *= 2;
         uint32_t *p = rt_realloc(h->pool, c * sizeof *p);
         if (!p) return RT_ERR_NOMEM;
         h->pool = p;
@@ -566,11 +575,14 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v) {
         /* sorted is consumed by add_link's pruning, so keep the selection first. */
         size_t n_sel = select_neighbors(h, h->sorted, nr, h->m);
         uint32_t sel[MAX_M * 2];
-        for (size_t j = 0; j < n_sel; j++) sel[j] = h->selected[j].id;
+        for (size_t j = 0; j < n_sel; j++)
+            sel[j] = h->selected[j].id;
         uint32_t *links = links_at(h, id, lc);
-        for (size_t j = 0; j < n_sel; j++) links[1 + j] = sel[j];
+        for (size_t j = 0; j < n_sel; j++)
+            links[1 + j] = sel[j];
         links[0] = (uint32_t)n_sel;
-        for (size_t j = 0; j < n_sel; j++) RT_TRY(add_link(h, sel[j], id, lc));
+        for (size_t j = 0; j < n_sel; j++)
+            RT_TRY(add_link(h, sel[j], id, lc));
     }
     if (level > h->max_level) {
         h->entry = id;
@@ -609,10 +621,18 @@ int rt_hnsw_get(const rt_hnsw *h, int64_t label, float *out) {
     return RT_OK;
 }
 
-size_t rt_hnsw_size(const rt_hnsw *h) { return h->n - h->n_deleted; }
-int rt_hnsw_dim(const rt_hnsw *h) { return (int)h->dim; }
-uint64_t rt_hnsw_applied_seq(const rt_hnsw *h) { return h->applied_seq; }
-void rt_hnsw_set_applied_seq(rt_hnsw *h, uint64_t seq) { h->applied_seq = seq; }
+size_t rt_hnsw_size(const rt_hnsw *h) {
+    return h->n - h->n_deleted;
+}
+int rt_hnsw_dim(const rt_hnsw *h) {
+    return (int)h->dim;
+}
+uint64_t rt_hnsw_applied_seq(const rt_hnsw *h) {
+    return h->applied_seq;
+}
+void rt_hnsw_set_applied_seq(rt_hnsw *h, uint64_t seq) {
+    h->applied_seq = seq;
+}
 
 size_t rt_hnsw_memory(const rt_hnsw *h) {
     return h->cap * (h->block + 1 + 1 + 8 + 2) + h->pool_cap * 4 +
@@ -637,12 +657,20 @@ _Static_assert(sizeof(hnsw_header) <= HEADER_SIZE, "header fits");
 
 int rt_hnsw_save(const rt_hnsw *h, const char *path) {
     uint8_t hdr[HEADER_SIZE] = {0};
-    hnsw_header hh = {
-        .version = HNSW_VERSION, .dim = (uint32_t)h->dim, .metric = (uint32_t)h->cfg.metric,
-        .int8 = h->cfg.int8, .m = h->m, .m0 = h->m0,
-        .ef_construction = (uint32_t)h->cfg.ef_construction, .max_level = h->max_level,
-        .entry = h->entry, .n = h->n, .block = h->block, .pool_len = h->pool_len,
-        .applied_seq = h->applied_seq, .rng = h->rng};
+    hnsw_header hh = {.version = HNSW_VERSION,
+                      .dim = (uint32_t)h->dim,
+                      .metric = (uint32_t)h->cfg.metric,
+                      .int8 = h->cfg.int8,
+                      .m = h->m,
+                      .m0 = h->m0,
+                      .ef_construction = (uint32_t)h->cfg.ef_construction,
+                      .max_level = h->max_level,
+                      .entry = h->entry,
+                      .n = h->n,
+                      .block = h->block,
+                      .pool_len = h->pool_len,
+                      .applied_seq = h->applied_seq,
+                      .rng = h->rng};
     memcpy(hh.magic, HNSW_MAGIC, 8);
     memcpy(hdr, &hh, sizeof hh);
     rt_atomic_file f;
@@ -666,12 +694,12 @@ int rt_hnsw_save(const rt_hnsw *h, const char *path) {
 static int check_links(const rt_hnsw *h, const uint32_t *links, uint32_t cap, uint32_t self,
                        const char *name, int level) {
     if (links[0] > cap)
-        return rt_error(RT_ERR_FORMAT, "%s: node %u level %d: %u links, more than %u", name,
-                        self, level, links[0], cap);
+        return rt_error(RT_ERR_FORMAT, "%s: node %u level %d: %u links, more than %u", name, self,
+                        level, links[0], cap);
     for (uint32_t j = 1; j <= links[0]; j++)
         if (links[j] >= h->n || links[j] == self)
-            return rt_error(RT_ERR_FORMAT, "%s: node %u level %d: bad link %u", name, self,
-                            level, links[j]);
+            return rt_error(RT_ERR_FORMAT, "%s: node %u level %d: bad link %u", name, self, level,
+                            links[j]);
     return RT_OK;
 }
 
@@ -684,13 +712,15 @@ static int parse(const uint8_t *data, size_t size, const char *name, void *map_b
     hnsw_header hh;
     memcpy(&hh, data, sizeof hh);
     if (memcmp(hh.magic, HNSW_MAGIC, 8) != 0)
-        return rt_error(RT_ERR_FORMAT, "%s: offset 0: not a ragtune HNSW index (bad magic)",
-                        name);
+        return rt_error(RT_ERR_FORMAT, "%s: offset 0: not a ragtune HNSW index (bad magic)", name);
     if (hh.version != HNSW_VERSION)
         return rt_error(RT_ERR_UNSUPPORTED, "%s: offset 8: HNSW version %u, expected %u", name,
                         hh.version, HNSW_VERSION);
-    rt_hnsw_config cfg = {(int)(hh.dim > MAX_DIM ? 0 : hh.dim), (rt_metric)hh.metric,
-                          (int)(hh.m > MAX_M ? 0 : hh.m), (int)hh.ef_construction, hh.int8 != 0,
+    rt_hnsw_config cfg = {(int)(hh.dim > MAX_DIM ? 0 : hh.dim),
+                          (rt_metric)hh.metric,
+                          (int)(hh.m > MAX_M ? 0 : hh.m),
+                          (int)hh.ef_construction,
+                          hh.int8 != 0,
                           hh.rng};
     if (hh.int8 > 1 || hh.ef_construction > 1 << 16)
         return rt_error(RT_ERR_FORMAT, "%s: bad header fields", name);
@@ -699,8 +729,8 @@ static int parse(const uint8_t *data, size_t size, const char *name, void *map_b
     RT_TRY(rt_hnsw_new(&cfg, &h));
     int st = RT_OK;
     if (hh.m0 != h->m0 || hh.block != h->block) {
-        st = rt_error(RT_ERR_FORMAT, "%s: block size %llu / m0 %u disagree with dim %u, m %u",
-                      name, (unsigned long long)hh.block, hh.m0, hh.dim, hh.m);
+        st = rt_error(RT_ERR_FORMAT, "%s: block size %llu / m0 %u disagree with dim %u, m %u", name,
+                      (unsigned long long)hh.block, hh.m0, hh.dim, hh.m);
         goto fail;
     }
     size_t n = (size_t)hh.n, pool_len = (size_t)hh.pool_len, need = HEADER_SIZE, t;
@@ -708,9 +738,10 @@ static int parse(const uint8_t *data, size_t size, const char *name, void *map_b
         !rt_add_size(need, t, &need) || !rt_add_size(need, 2 * n, &need) ||
         !rt_add_size(need, (8 - (2 * n) % 8) % 8, &need) || !rt_add_size(need, 8 * n, &need) ||
         !rt_add_size(need, 4 * pool_len, &need) || need != size) {
-        st = rt_error(RT_ERR_FORMAT, "%s: file is %zu bytes; header (n=%llu, pool=%llu) implies "
-                      "a different size", name, size, (unsigned long long)hh.n,
-                      (unsigned long long)hh.pool_len);
+        st = rt_error(RT_ERR_FORMAT,
+                      "%s: file is %zu bytes; header (n=%llu, pool=%llu) implies "
+                      "a different size",
+                      name, size, (unsigned long long)hh.n, (unsigned long long)hh.pool_len);
         goto fail;
     }
     if (n == 0 ? (hh.entry != UINT32_MAX || hh.max_level != -1)
@@ -777,8 +808,7 @@ static int parse(const uint8_t *data, size_t size, const char *name, void *map_b
         if (h->levels[i]) {
             uint64_t off = h->upper_off[i], len = (uint64_t)h->levels[i] * (h->m + 1);
             if (off > pool_len || len > pool_len - off) {
-                st = rt_error(RT_ERR_FORMAT, "%s: node %zu: upper links outside the pool", name,
-                              i);
+                st = rt_error(RT_ERR_FORMAT, "%s: node %zu: upper links outside the pool", name, i);
                 goto fail;
             }
             for (int lc = 1; lc <= h->levels[i]; lc++)
@@ -794,8 +824,7 @@ static int parse(const uint8_t *data, size_t size, const char *name, void *map_b
         }
     }
     if (n && h->levels[h->entry] != h->max_level) {
-        st = rt_error(RT_ERR_FORMAT, "%s: entry point %u is not on the top level", name,
-                      h->entry);
+        st = rt_error(RT_ERR_FORMAT, "%s: entry point %u is not on the top level", name, h->entry);
         goto fail;
     }
     *out = h;

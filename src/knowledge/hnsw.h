@@ -50,18 +50,16 @@ int rt_hnsw_remove(rt_hnsw *h, int64_t label);
 
 /* The k nearest live nodes among labels in allowed (NULL = all), best first (score as in
  * rt_vec_score). ef is the beam width (raised to k). Returns the count or an error. */
-int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *allowed,
-                   rt_hit *out);
+int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *allowed, rt_hit *out);
 /* Exact top-k over the stored vectors (dequantized when int8). */
-int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed,
-                         rt_hit *out);
+int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed, rt_hit *out);
 
 /* Copies the stored (possibly dequantized) vector of label into out (dim); RT_ERR_NOT_FOUND. */
 int rt_hnsw_get(const rt_hnsw *h, int64_t label, float *out);
 
-size_t rt_hnsw_size(const rt_hnsw *h);    /* live nodes */
+size_t rt_hnsw_size(const rt_hnsw *h); /* live nodes */
 int rt_hnsw_dim(const rt_hnsw *h);
-size_t rt_hnsw_memory(const rt_hnsw *h);  /* bytes held (arrays and scratch) */
+size_t rt_hnsw_memory(const rt_hnsw *h); /* bytes held (arrays and scratch) */
 uint64_t rt_hnsw_applied_seq(const rt_hnsw *h);
 void rt_hnsw_set_applied_seq(rt_hnsw *h, uint64_t seq);
 

@@ -20,7 +20,8 @@ static void put(out_buf *o, const char *s, size_t n) {
     if (o->failed) return;
     if (o->n + n + 1 > o->cap) {
         size_t c = o->cap ? o->cap : 256;
-        while (c < o->n + n + 1) c *= 2;
+        while (c < o->n + n + 1)
+            c *= 2;
         char *q = rt_realloc(o->p, c);
         if (!q) {
             o->failed = true;
@@ -36,11 +37,14 @@ static void put(out_buf *o, const char *s, size_t n) {
 /* Writes a line break unless the output already ends with `want` newlines. */
 static void newline(out_buf *o, int want) {
     /* trim trailing spaces */
-    while (o->n && o->p[o->n - 1] == ' ') o->n--;
+    while (o->n && o->p[o->n - 1] == ' ')
+        o->n--;
     if (o->n == 0) return;
     int have = 0;
-    for (size_t i = o->n; i > 0 && o->p[i - 1] == '\n' && have < want; i--) have++;
-    for (; have < want; have++) put(o, "\n", 1);
+    for (size_t i = o->n; i > 0 && o->p[i - 1] == '\n' && have < want; i--)
+        have++;
+    for (; have < want; have++)
+        put(o, "\n", 1);
 }
 
 static void put_space(out_buf *o) {
@@ -75,10 +79,10 @@ static const struct {
     const char *name;
     uint32_t cp;
 } entities[] = {
-    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", ' '},
-    {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"copy", 0xA9}, {"reg", 0xAE},
-    {"laquo", 0xAB}, {"raquo", 0xBB}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
-    {"rdquo", 0x201D}, {"eacute", 0xE9}, {"times", 0xD7}, {"deg", 0xB0},
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},      {"apos", '\''},
+    {"nbsp", ' '},     {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"copy", 0xA9},
+    {"reg", 0xAE},     {"laquo", 0xAB},   {"raquo", 0xBB},   {"lsquo", 0x2018},  {"rsquo", 0x2019},
+    {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"eacute", 0xE9},  {"times", 0xD7},    {"deg", 0xB0},
 };
 
 /* Decodes a character reference at s[0] == '&'; returns bytes consumed (0: not a reference). */
@@ -92,9 +96,10 @@ static size_t entity(out_buf *o, const char *s, size_t n) {
         size_t digits = 0;
         while (i < n && digits < 8) {
             char ch = s[i];
-            int d = ch >= '0' && ch <= '9' ? ch - '0'
+            int d = ch >= '0' && ch <= '9'          ? ch - '0'
                     : hex && ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                    : hex && ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+                    : hex && ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                    : -1;
             if (d < 0) break;
             v = v * (hex ? 16 : 10) + (uint32_t)d;
             digits++;
@@ -126,9 +131,9 @@ static bool name_is(const char *name, size_t n, const char *const *list) {
 }
 
 static const char *const skip_tags[] = {"script", "style", "noscript", "template", NULL};
-static const char *const para_tags[] = {"p", "div", "section", "article", "table", "ul", "ol",
-                                        "blockquote", "pre", "header", "footer", "nav", "main",
-                                        "aside", "figure", "form", "dl", "hr", "title", NULL};
+static const char *const para_tags[] = {
+    "p",      "div", "section", "article", "table",  "ul",   "ol", "blockquote", "pre",   "header",
+    "footer", "nav", "main",    "aside",   "figure", "form", "dl", "hr",         "title", NULL};
 static const char *const line_tags[] = {"br", "tr", "dt", "dd", "td", "th", "caption", NULL};
 
 int rt_html_to_text(const char *s, size_t n, char **out, size_t *out_len) {
@@ -227,7 +232,8 @@ int rt_html_to_text(const char *s, size_t n, char **out, size_t *out_len) {
         free(o.p);
         return RT_ERR_NOMEM;
     }
-    while (o.n && (o.p[o.n - 1] == ' ' || o.p[o.n - 1] == '\n')) o.n--;
+    while (o.n && (o.p[o.n - 1] == ' ' || o.p[o.n - 1] == '\n'))
+        o.n--;
     put(&o, "", 0);
     if (o.failed || !o.p) {
         char *e = rt_malloc(1);

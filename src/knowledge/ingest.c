@@ -53,8 +53,8 @@ int rt_utf8_sanitize(const char *text, size_t len, char **out, size_t *out_len) 
             continue;
         }
         utf8proc_int32_t cp;
-        utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
-                                              (utf8proc_ssize_t)(len - i), &cp);
+        utf8proc_ssize_t m =
+            utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
         if (m <= 0) {
             memcpy(o + n, "\xEF\xBF\xBD", 3);
             n += 3;
@@ -82,7 +82,8 @@ int rt_jsonl_parse_line(const char *line, size_t len, const char *name, size_t l
                         rt_jsonl_record *out) {
     memset(out, 0, sizeof *out);
     size_t i = 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        i++;
     if (i == len) return RT_ERR_NOT_FOUND;
     json_error_t err;
     json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
@@ -97,8 +98,8 @@ int rt_jsonl_parse_line(const char *line, size_t len, const char *name, size_t l
     else if (!json_is_string(text))
         st = rt_error(RT_ERR_FORMAT, "%s:%zu: \"text\" must be a string", name, line_no);
     else if (id && !json_is_string(id) && !json_is_integer(id))
-        st = rt_error(RT_ERR_FORMAT, "%s:%zu: \"id\" must be a string or an integer", name,
-                      line_no);
+        st =
+            rt_error(RT_ERR_FORMAT, "%s:%zu: \"id\" must be a string or an integer", name, line_no);
     else if (meta && !json_is_object(meta) && !json_is_null(meta))
         st = rt_error(RT_ERR_FORMAT, "%s:%zu: \"metadata\" must be an object", name, line_no);
     if (!st) {
@@ -154,8 +155,8 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *s) {
 }
 
 /* Runs a one-row lookup "SELECT x FROM ... WHERE ? ..." and copies column 0 text. */
-static int lookup_text(rt_collection *c, const char *sql, const char *a, const char *b,
-                       char *out, size_t cap, bool *found) {
+static int lookup_text(rt_collection *c, const char *sql, const char *a, const char *b, char *out,
+                       size_t cap, bool *found) {
     sqlite3_stmt *st;
     RT_TRY(rt_coll_prepare(c, sql, &st));
     sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
@@ -225,13 +226,17 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
             sqlite3_finalize(st);
             RT_TRY(rc);
         }
-        RT_TRY(rt_coll_prepare(c, "UPDATE documents SET path = ?2, hash = ?3, text = ?4, "
+        RT_TRY(rt_coll_prepare(c,
+                               "UPDATE documents SET path = ?2, hash = ?3, text = ?4, "
                                "metadata = ?5, version = version + 1, n_chunks = ?6, bytes = ?7, "
-                               "updated_at = ?8 WHERE doc_id = ?1", &st));
+                               "updated_at = ?8 WHERE doc_id = ?1",
+                               &st));
     } else {
-        RT_TRY(rt_coll_prepare(c, "INSERT INTO documents(doc_id, path, hash, text, metadata, "
+        RT_TRY(rt_coll_prepare(c,
+                               "INSERT INTO documents(doc_id, path, hash, text, metadata, "
                                "version, n_chunks, bytes, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, "
-                               "1, ?6, ?7, ?8)", &st));
+                               "1, ?6, ?7, ?8)",
+                               &st));
     }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     bind_opt_text(st, 2, doc->path);
@@ -245,8 +250,10 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
     sqlite3_finalize(st);
     RT_TRY(rc);
     sqlite3_stmt *ins, *log;
-    RT_TRY(rt_coll_prepare(c, "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, vector) "
-                           "VALUES(?, ?, ?, ?, ?, ?)", &ins));
+    RT_TRY(rt_coll_prepare(c,
+                           "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, vector) "
+                           "VALUES(?, ?, ?, ?, ?, ?)",
+                           &ins));
     if (rt_coll_prepare(c, "INSERT INTO changes(op, chunk_id) VALUES(1, ?)", &log)) {
         sqlite3_finalize(ins);
         return RT_ERR_IO;
@@ -287,8 +294,10 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     if (c->p.read_only) return rt_error(RT_ERR_INVALID, "%s: opened read-only", c->dir);
     if (!doc || (!doc->text && doc->len)) return rt_error(RT_ERR_INVALID, "ingest: no text");
     if (c->dim > 0 && !c->embedder)
-        return rt_error(RT_ERR_INVALID, "%s: the collection has vectors from '%s'; ingesting "
-                        "needs that embedder", c->dir, c->embedder_name);
+        return rt_error(RT_ERR_INVALID,
+                        "%s: the collection has vectors from '%s'; ingesting "
+                        "needs that embedder",
+                        c->dir, c->embedder_name);
     if (doc->metadata_json) {
         json_error_t err;
         json_t *m = json_loads(doc->metadata_json, 0, &err);
@@ -369,7 +378,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
         if (ist) {
             c->broken = true;
             st = rt_error_wrap("%s: stored, but updating the in-memory index failed (it is "
-                               "rebuilt on the next open)", id);
+                               "rebuilt on the next open)",
+                               id);
         } else {
             rt_bm25_set_applied_seq(c->bm25, seq);
             if (c->hnsw) rt_hnsw_set_applied_seq(c->hnsw, seq);
@@ -500,7 +510,8 @@ static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats,
         if (fst == RT_ERR_NOMEM) st = fst; /* other failures are logged and counted */
         free(p);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     return st;
 }
@@ -519,8 +530,8 @@ int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stat
     return ingest_file(c, path, stats);
 }
 
-int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format,
-                                const char *name, rt_ingest_stats *stats) {
+int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, const char *name,
+                                rt_ingest_stats *stats) {
     rt_ingest_stats local;
     if (!stats) {
         memset(&local, 0, sizeof local);

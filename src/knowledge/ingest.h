@@ -29,7 +29,7 @@ int rt_utf8_sanitize(const char *text, size_t len, char **out, size_t *out_len);
 
 /* One parsed JSONL record; strings are malloc'd (free with rt_jsonl_record_free). */
 typedef struct rt_jsonl_record {
-    char *id;       /* NULL when the record has none */
+    char *id; /* NULL when the record has none */
     char *text;
     size_t len;
     char *metadata; /* compact JSON object or NULL */

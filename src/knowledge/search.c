@@ -40,13 +40,20 @@ void rt_search_results_free(rt_search_results *r) {
 
 static const char *op_sql(rt_filter_op op) {
     switch (op) {
-    case RT_FILTER_EQ: return "=";
-    case RT_FILTER_NE: return "!=";
-    case RT_FILTER_LT: return "<";
-    case RT_FILTER_LE: return "<=";
-    case RT_FILTER_GT: return ">";
-    case RT_FILTER_GE: return ">=";
-    default: return NULL;
+    case RT_FILTER_EQ:
+        return "=";
+    case RT_FILTER_NE:
+        return "!=";
+    case RT_FILTER_LT:
+        return "<";
+    case RT_FILTER_LE:
+        return "<=";
+    case RT_FILTER_GT:
+        return ">";
+    case RT_FILTER_GE:
+        return ">=";
+    default:
+        return NULL;
     }
 }
 
@@ -58,15 +65,18 @@ static int resolve_filters(rt_collection *c, const rt_filter *f, int n, rt_idset
     size_t cap = 256 + (size_t)n * 96, len = 0;
     char *sql = rt_malloc(cap);
     if (!sql) return RT_ERR_NOMEM;
-    len += (size_t)snprintf(sql, cap, "SELECT c.chunk_id FROM chunks c JOIN documents d ON "
+    len += (size_t)snprintf(sql, cap,
+                            "SELECT c.chunk_id FROM chunks c JOIN documents d ON "
                             "d.doc_id = c.doc_id WHERE d.metadata IS NOT NULL");
     for (int i = 0; i < n; i++) {
         const char *op = op_sql(f[i].op);
         if (!op || !f[i].key || !*f[i].key || strpbrk(f[i].key, "\"\\") ||
             (!f[i].is_number && !f[i].string)) {
             free(sql);
-            return rt_error(RT_ERR_INVALID, "filter %d: needs a key (without quotes or "
-                            "backslashes), an operator and a value", i);
+            return rt_error(RT_ERR_INVALID,
+                            "filter %d: needs a key (without quotes or "
+                            "backslashes), an operator and a value",
+                            i);
         }
         len += (size_t)snprintf(sql + len, cap - len, " AND json_extract(d.metadata, ?%d) %s ?%d",
                                 2 * i + 1, op, 2 * i + 2);
@@ -117,13 +127,15 @@ static int resolve_filters(rt_collection *c, const rt_filter *f, int n, rt_idset
     else if (rc > 0)
         rc = rt_coll_sql_error(c, "filtering");
     sqlite3_finalize(st);
-    for (int i = 0; i < n; i++) free(paths[i]);
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
     free(paths);
     if (!rc) {
         out->n_bits = max_id + 1;
         out->bits = rt_calloc((size_t)(out->n_bits + 63) / 64 + 1, sizeof *out->bits);
         if (!out->bits) rc = RT_ERR_NOMEM;
-        for (size_t i = 0; !rc && i < m; i++) out->bits[ids[i] >> 6] |= 1ull << (ids[i] & 63);
+        for (size_t i = 0; !rc && i < m; i++)
+            out->bits[ids[i] >> 6] |= 1ull << (ids[i] & 63);
         *n_allowed = m;
     }
     free(ids);
@@ -141,10 +153,12 @@ static int fill_results(rt_collection *c, const rt_hit *hits, int n, const rt_hi
     res->items = rt_calloc((size_t)n + 1, sizeof *res->items);
     if (!res->items) return RT_ERR_NOMEM;
     sqlite3_stmt *st;
-    RT_TRY(rt_coll_prepare(c, "SELECT c.doc_id, d.path, c.start, c.end, "
+    RT_TRY(rt_coll_prepare(c,
+                           "SELECT c.doc_id, d.path, c.start, c.end, "
                            "substr(CAST(d.text AS BLOB), c.start + 1, c.end - c.start) "
                            "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-                           "WHERE c.chunk_id = ?", &st));
+                           "WHERE c.chunk_id = ?",
+                           &st));
     int rc = RT_OK;
     for (int i = 0; !rc && i < n; i++) {
         sqlite3_reset(st);
@@ -188,9 +202,10 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
     int st = RT_OK;
     if (need_vec) {
         if (!c->hnsw || c->dim <= 0)
-            return rt_error(RT_ERR_INVALID, "%s: %s needs vectors, and this collection has none "
-                            "(ingest with an embedder, e.g. --embed-model)", c->dir,
-                            p.mode == RT_SEARCH_BM25 ? "MMR" : "dense search");
+            return rt_error(RT_ERR_INVALID,
+                            "%s: %s needs vectors, and this collection has none "
+                            "(ingest with an embedder, e.g. --embed-model)",
+                            c->dir, p.mode == RT_SEARCH_BM25 ? "MMR" : "dense search");
         qv = rt_malloc((size_t)c->dim * sizeof *qv);
         if (!qv) return RT_ERR_NOMEM;
         if (p.query_vector) {
@@ -200,13 +215,16 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
             st = c->embedder->embed(c->embedder->user, &query, &ql, 1, qv);
             if (st) rt_error_wrap("embedding the query");
         } else {
-            st = rt_error(RT_ERR_INVALID, "%s: dense search needs the embedder '%s' or a query "
-                          "vector", c->dir, c->embedder_name);
+            st = rt_error(RT_ERR_INVALID,
+                          "%s: dense search needs the embedder '%s' or a query "
+                          "vector",
+                          c->dir, c->embedder_name);
         }
     }
     rt_idset allowed = {0};
     size_t n_allowed = 0;
-    if (!st && p.n_filters > 0) st = resolve_filters(c, p.filters, p.n_filters, &allowed, &n_allowed);
+    if (!st && p.n_filters > 0)
+        st = resolve_filters(c, p.filters, p.n_filters, &allowed, &n_allowed);
     const rt_idset *filter = p.n_filters > 0 ? &allowed : NULL;
     rt_hit *bm = rt_malloc((size_t)ncand * sizeof *bm), *dn = rt_malloc((size_t)ncand * sizeof *dn);
     rt_hit *fused = rt_malloc((size_t)ncand * 2 * sizeof *fused);
@@ -220,7 +238,8 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
     }
     if (!st && p.mode != RT_SEARCH_BM25) {
         size_t live = rt_hnsw_size(c->hnsw);
-        bool exact = p.exact || (filter && (n_allowed <= EXACT_FILTER_MAX || n_allowed < live / 20));
+        bool exact =
+            p.exact || (filter && (n_allowed <= EXACT_FILTER_MAX || n_allowed < live / 20));
         int ef = p.ef_search > ncand ? p.ef_search : ncand;
         ndn = exact ? rt_hnsw_search_exact(c->hnsw, qv, ncand, filter, dn)
                     : rt_hnsw_search(c->hnsw, qv, ncand, ef, filter, dn);

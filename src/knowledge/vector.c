@@ -18,19 +18,23 @@ static float l2sq_scalar(const float *a, const float *b, size_t n) {
 
 static float dot_scalar(const float *a, const float *b, size_t n) {
     float s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
 static float dot_i8_scalar(const float *a, const int8_t *b, size_t n) {
     float s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * (float)b[i];
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * (float)b[i];
     return s;
 }
 
 static const rt_vec_kernels scalar_kernels = {"scalar", l2sq_scalar, dot_scalar, dot_i8_scalar};
 
-const rt_vec_kernels *rt_vec_kernels_scalar(void) { return &scalar_kernels; }
+const rt_vec_kernels *rt_vec_kernels_scalar(void) {
+    return &scalar_kernels;
+}
 
 static const rt_vec_kernels *chosen;
 
@@ -62,10 +66,12 @@ float rt_vec_score(rt_metric metric, const float *q, const float *x, size_t dim)
 
 void rt_vec_normalize(float *v, size_t dim) {
     double s = 0;
-    for (size_t i = 0; i < dim; i++) s += (double)v[i] * v[i];
+    for (size_t i = 0; i < dim; i++)
+        s += (double)v[i] * v[i];
     if (s <= 0) return;
     float inv = (float)(1.0 / sqrt(s));
-    for (size_t i = 0; i < dim; i++) v[i] *= inv;
+    for (size_t i = 0; i < dim; i++)
+        v[i] *= inv;
 }
 
 int rt_vec_exact_search(const float *data, const int64_t *ids, size_t n, size_t dim,

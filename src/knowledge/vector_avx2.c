@@ -1,6 +1,6 @@
 /*
  * vector_avx2.c — AVX2+FMA versions of the vector kernels (compiled with -mavx2 -mfma; only
- * called when the CPU has them). 
+ * called when the CPU has them).
  */
 #include "knowledge/vector.h"
 
@@ -44,7 +44,8 @@ static float dot_avx2(const float *a, const float *b, size_t n) {
     for (; i + 8 <= n; i += 8)
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
     float s = hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
@@ -57,10 +58,13 @@ static float dot_i8_avx2(const float *a, const int8_t *b, size_t n) {
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), x, s0);
     }
     float s = hsum256(s0);
-    for (; i < n; i++) s += a[i] * (float)b[i];
+    for (; i < n; i++)
+        s += a[i] * (float)b[i];
     return s;
 }
 
 static const rt_vec_kernels avx2_kernels = {"avx2", l2sq_avx2, dot_avx2, dot_i8_avx2};
 
-const rt_vec_kernels *rt_vec_kernels_avx2(void) { return &avx2_kernels; }
+const rt_vec_kernels *rt_vec_kernels_avx2(void) {
+    return &avx2_kernels;
+}

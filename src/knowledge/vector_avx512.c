@@ -62,4 +62,6 @@ static float dot_i8_avx512(const float *a, const int8_t *b, size_t n) {
 
 static const rt_vec_kernels avx512_kernels = {"avx512", l2sq_avx512, dot_avx512, dot_i8_avx512};
 
-const rt_vec_kernels *rt_vec_kernels_avx512(void) { return &avx512_kernels; }
+const rt_vec_kernels *rt_vec_kernels_avx512(void) {
+    return &avx512_kernels;
+}
