@@ -164,6 +164,9 @@ int rt_dtype_parse(const char *name, rt_dtype *out);
  *     for (size_t i = 0; i < res->n; i++) use(res->items[i].doc_id, res->items[i].text);
  *     rt_search_results_free(res);
  *     rt_collection_close(c);
+ *
+ * A handle is used by one thread at a time (searches reuse scratch buffers). Any number of
+ * processes may read a collection; one process at a time may write it (a lock file enforces it).
  */
 typedef struct rt_collection rt_collection;
 
