@@ -211,10 +211,56 @@ static void test_bm25_only_and_stream(void **s) {
     free(root);
 }
 
+/* Index files older than the database (as a killed writer leaves them) are brought up to date
+ * from the change log: adds, replacements and deletes made after the files were saved. */
+static void test_stale_index_replay(void **s) {
+    (void)s;
+    char *root = tu_tmpdir("coll3");
+    rt_embedder e = {"toy-hash-16", 16, toy_embed, NULL};
+    rt_collection *c = open_coll(root, &e);
+    rt_document d1 = {"a", NULL, "apples grow on trees", 20, NULL};
+    rt_document d2 = {"b", NULL, "bananas are yellow", 18, NULL};
+    assert_int_equal(rt_collection_ingest_document(c, &d1, NULL), RT_OK);
+    assert_int_equal(rt_collection_ingest_document(c, &d2, NULL), RT_OK);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    char *bp = rt_path_join(root, "bm25.idx"), *hp = rt_path_join(root, "hnsw.idx");
+    tu_system("cp '%s' '%s.old' && cp '%s' '%s.old'", bp, bp, hp, hp);
+    c = open_coll(root, &e);
+    rt_document d3 = {"c", NULL, "cherries are red", 16, NULL};
+    rt_document d1b = {"a", NULL, "apricots are orange", 19, NULL};
+    assert_int_equal(rt_collection_ingest_document(c, &d3, NULL), RT_OK);
+    assert_int_equal(rt_collection_ingest_document(c, &d1b, NULL), RT_OK);
+    assert_int_equal(rt_collection_delete(c, "b", NULL), RT_OK);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    /* Put the stale files back. */
+    tu_system("cp '%s.old' '%s' && cp '%s.old' '%s'", bp, bp, hp, hp);
+    c = open_coll(root, &e);
+    const char *q[] = {"cherries", "apricots", "apples", "bananas"};
+    size_t want[] = {1, 1, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        rt_search_results *r = search(c, q[i], RT_SEARCH_BM25, NULL, 0);
+        assert_int_equal(r->n, want[i]);
+        rt_search_results_free(r);
+    }
+    rt_search_results *r = search(c, "cherries are red", RT_SEARCH_DENSE, NULL, 0);
+    assert_int_equal(r->n, 2); /* a (new version) and c; b is gone */
+    assert_string_equal(r->items[0].doc_id, "c");
+    rt_search_results_free(r);
+    rt_collection_stats cs;
+    assert_int_equal(rt_collection_stats_get(c, &cs), RT_OK);
+    assert_int_equal(cs.vectors, 2);
+    rt_collection_close(c);
+    free(bp);
+    free(hp);
+    tu_rmtree(root);
+    free(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ingest_search),
         cmocka_unit_test(test_bm25_only_and_stream),
+        cmocka_unit_test(test_stale_index_replay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
