@@ -21,6 +21,7 @@
 #include "ragtune.h"
 #include "knowledge/bm25.h"
 #include "knowledge/hnsw.h"
+#include "core/log.h"
 
 #include <sqlite3.h>
 
@@ -37,6 +38,8 @@ struct rt_collection {
     rt_hnsw *hnsw; /* NULL when dim == 0 */
     bool dirty;    /* indexes changed since loaded or saved */
     bool broken;   /* an in-memory update failed: never save, replay next open */
+    rt_progress progress;        /* documents of the current ingest_path / ingest_stream */
+    bool progress_active;
     rt_ingest_ack_fn ack;
     void *ack_user;
 };

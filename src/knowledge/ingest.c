@@ -395,6 +395,7 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
             stats->seconds += rt_time_now() - t0;
         }
         ack(c, id, existed ? "replaced" : "added");
+        if (c->progress_active) rt_progress_update(&c->progress, c->progress.done + 1, NULL);
     } else if (stats) {
         stats->docs_failed++;
     }
@@ -516,18 +517,39 @@ static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats,
     return st;
 }
 
+/* Progress in documents stored (total unknown), for directory and file ingests. */
+static void progress_begin(rt_collection *c) {
+    if (c->progress_active) return;
+    rt_progress_begin(&c->progress, "ingest", "docs", 0);
+    c->progress_active = true;
+}
+
+static void progress_end(rt_collection *c) {
+    if (!c->progress_active) return;
+    c->progress_active = false;
+    if (c->progress.done) rt_progress_end(&c->progress, NULL);
+}
+
 int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stats *stats) {
     rt_ingest_stats local;
     if (!stats) {
         memset(&local, 0, sizeof local);
         stats = &local;
     }
-    if (rt_is_dir(path)) return ingest_dir(c, path, stats, 0);
+    if (rt_is_dir(path)) {
+        progress_begin(c);
+        int st = ingest_dir(c, path, stats, 0);
+        progress_end(c);
+        return st;
+    }
     if (!rt_is_file(path)) return rt_error(RT_ERR_NOT_FOUND, "%s: no such file or directory", path);
     if (rt_format_from_path(path) == RT_FORMAT_UNKNOWN)
         return rt_error(RT_ERR_INVALID, "%s: unknown format (use .txt, .md, .html or .jsonl)",
                         path);
-    return ingest_file(c, path, stats);
+    progress_begin(c);
+    int st = ingest_file(c, path, stats);
+    progress_end(c);
+    return st;
 }
 
 int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, const char *name,
@@ -563,8 +585,10 @@ int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, 
         n += got;
         if (got == 0) break;
     }
+    progress_begin(c);
     int st = ferror(fp) ? rt_error(RT_ERR_IO, "%s: read error", name)
                         : ingest_buffer(c, buf, n, fmt, name, NULL, stats);
+    progress_end(c);
     free(buf);
     return st;
 }
