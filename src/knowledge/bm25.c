@@ -29,6 +29,14 @@ typedef struct term {
     posting *p;
 } term;
 
+typedef struct surface {
+    uint32_t off, len; /* in surf_arena */
+    uint32_t value;    /* term id or SURF_STOP */
+} surface;
+
+#define SURF_STOP UINT32_MAX
+#define SURF_MAX ((size_t)1 << 22) /* distinct surface forms cached at most */
+
 struct rt_bm25 {
     rt_bm25_config cfg;
     char language[32];
@@ -48,6 +56,14 @@ struct rt_bm25 {
     size_t n_terms, cap_terms;
     uint32_t *table; /* open addressing: term id + 1, 0 = empty */
     size_t table_cap;
+    /* surface-form cache: folded word -> term id, or SURF_STOP for a stopword, so repeated
+     * words skip the stopword lookup and the stemmer */
+    surface *surf;
+    size_t n_surf, cap_surf;
+    char *surf_arena;
+    size_t surf_arena_len, surf_arena_cap;
+    uint32_t *surf_table; /* open addressing: surface index + 1, 0 = empty */
+    size_t surf_table_cap;
     /* search scratch */
     float *acc;
     uint32_t *touched;
@@ -136,6 +152,9 @@ void rt_bm25_free(rt_bm25 *b) {
     free(b->table);
     free(b->acc);
     free(b->touched);
+    free(b->surf);
+    free(b->surf_arena);
+    free(b->surf_table);
     free(b);
 }
 
@@ -243,20 +262,105 @@ typedef struct collect_ctx {
     int status;
 } collect_ctx;
 
-static int collect_term(void *user, const char *s, size_t n) {
-    collect_ctx *c = user;
-    int64_t id = c->intern ? term_intern(c->b, s, n) : term_find(c->b, s, n);
+static int push_id(collect_ctx *c, uint32_t id) {
+    if (grow((void **)&c->ids, &c->cap, c->n + 1, sizeof *c->ids)) {
+        c->status = RT_ERR_NOMEM;
+        return 1;
+    }
+    c->ids[c->n++] = id;
+    return 0;
+}
+
+/* Caches folded word w -> value (best effort: silently skipped when full or out of memory). */
+static void surface_put(rt_bm25 *b, const char *w, size_t n, uint32_t value) {
+    if (b->n_surf >= SURF_MAX) return;
+    if ((b->n_surf + 1) * 2 > b->surf_table_cap) {
+        size_t cap = b->surf_table_cap ? b->surf_table_cap * 2 : 4096;
+        uint32_t *t = calloc(cap, sizeof *t);
+        if (!t) return;
+        for (size_t i = 0; i < b->n_surf; i++) {
+            const surface *e = &b->surf[i];
+            size_t j = hash_bytes(b->surf_arena + e->off, e->len) & (cap - 1);
+            while (t[j]) j = (j + 1) & (cap - 1);
+            t[j] = (uint32_t)i + 1;
+        }
+        free(b->surf_table);
+        b->surf_table = t;
+        b->surf_table_cap = cap;
+    }
+    size_t c1 = b->cap_surf, c2 = b->surf_arena_cap;
+    if (grow((void **)&b->surf, &c1, b->n_surf + 1, sizeof *b->surf) ||
+        grow((void **)&b->surf_arena, &c2, b->surf_arena_len + n, 1)) {
+        rt_error_clear();
+        return;
+    }
+    b->cap_surf = c1;
+    b->surf_arena_cap = c2;
+    memcpy(b->surf_arena + b->surf_arena_len, w, n);
+    surface *e = &b->surf[b->n_surf];
+    e->off = (uint32_t)b->surf_arena_len;
+    e->len = (uint32_t)n;
+    e->value = value;
+    b->surf_arena_len += n;
+    size_t mask = b->surf_table_cap - 1, j = hash_bytes(w, n) & mask;
+    while (b->surf_table[j]) j = (j + 1) & mask;
+    b->surf_table[j] = (uint32_t)b->n_surf + 1;
+    b->n_surf++;
+}
+
+static const surface *surface_get(const rt_bm25 *b, const char *w, size_t n) {
+    if (!b->surf_table) return NULL;
+    size_t mask = b->surf_table_cap - 1;
+    for (size_t j = hash_bytes(w, n) & mask;; j = (j + 1) & mask) {
+        uint32_t v = b->surf_table[j];
+        if (!v) return NULL;
+        const surface *e = &b->surf[v - 1];
+        if (e->len == n && memcmp(b->surf_arena + e->off, w, n) == 0) return e;
+    }
+}
+
+typedef struct word_ctx {
+    collect_ctx *c;
+    const char *text;
+} word_ctx;
+
+/* The analysis chain of analyze_word, producing term ids through the surface cache. */
+static int collect_word(void *user, size_t start, size_t end) {
+    word_ctx *wc = user;
+    collect_ctx *c = wc->c;
+    rt_bm25 *b = c->b;
+    char buf[MAX_WORD];
+    size_t n = rt_word_fold(wc->text + start, end - start, buf, sizeof buf);
+    if (n == 0) return 0;
+    const surface *e = surface_get(b, buf, n);
+    if (e) return e->value == SURF_STOP ? 0 : push_id(c, e->value);
+    if (b->cfg.stopwords && is_stopword(buf)) {
+        surface_put(b, buf, n, SURF_STOP);
+        return 0;
+    }
+    const char *term = buf;
+    size_t tn = n;
+    if (b->stemmer) {
+        const sb_symbol *st = sb_stemmer_stem(b->stemmer, (const sb_symbol *)buf, (int)n);
+        if (st) {
+            term = (const char *)st;
+            tn = (size_t)sb_stemmer_length(b->stemmer);
+        }
+    }
+    int64_t id = c->intern ? term_intern(b, term, tn) : term_find(b, term, tn);
     if (id < 0) {
         if (!c->intern) return 0;
         c->status = rt_last_error_code() ? rt_last_error_code() : RT_ERR_NOMEM;
         return 1;
     }
-    if (grow((void **)&c->ids, &c->cap, c->n + 1, sizeof *c->ids)) {
-        c->status = RT_ERR_NOMEM;
-        return 1;
-    }
-    c->ids[c->n++] = (uint32_t)id;
-    return 0;
+    surface_put(b, buf, n, (uint32_t)id);
+    return push_id(c, (uint32_t)id);
+}
+
+static int collect_ids(rt_bm25 *b, const char *text, size_t len, collect_ctx *c) {
+    word_ctx wc = {c, text};
+    (void)b;
+    return rt_words_split(text, len, collect_word, &wc);
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -279,7 +383,7 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
         return RT_ERR_NOMEM;
     b->cap_chunks = c1;
     collect_ctx c = {b, NULL, 0, 0, true, RT_OK};
-    rt_bm25_analyze(b, text, len, collect_term, &c);
+    collect_ids(b, text, len, &c);
     if (c.status) {
         free(c.ids);
         return c.status;
@@ -349,7 +453,7 @@ static float idf(const rt_bm25 *b, uint32_t df) {
 static int query_terms(rt_bm25 *b, const char *query, size_t len, collect_ctx *c) {
     memset(c, 0, sizeof *c);
     c->b = b;
-    rt_bm25_analyze(b, query, len, collect_term, c);
+    collect_ids(b, query, len, c);
     if (c->status) return c->status;
     if (c->n) qsort(c->ids, c->n, sizeof *c->ids, cmp_u32);
     size_t m = 0;
