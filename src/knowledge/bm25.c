@@ -281,7 +281,8 @@ static void surface_put(rt_bm25 *b, const char *w, size_t n, uint32_t value) {
         for (size_t i = 0; i < b->n_surf; i++) {
             const surface *e = &b->surf[i];
             size_t j = hash_bytes(b->surf_arena + e->off, e->len) & (cap - 1);
-            while (t[j]) j = (j + 1) & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
             t[j] = (uint32_t)i + 1;
         }
         free(b->surf_table);
@@ -303,7 +304,8 @@ static void surface_put(rt_bm25 *b, const char *w, size_t n, uint32_t value) {
     e->value = value;
     b->surf_arena_len += n;
     size_t mask = b->surf_table_cap - 1, j = hash_bytes(w, n) & mask;
-    while (b->surf_table[j]) j = (j + 1) & mask;
+    while (b->surf_table[j])
+        j = (j + 1) & mask;
     b->surf_table[j] = (uint32_t)b->n_surf + 1;
     b->n_surf++;
 }

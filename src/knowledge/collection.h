@@ -35,10 +35,10 @@ struct rt_collection {
     int dim;                     /* 0 when the collection has no vectors */
     const rt_embedder *embedder; /* may be NULL even when dim > 0 (search by query_vector) */
     rt_bm25 *bm25;
-    rt_hnsw *hnsw; /* NULL when dim == 0 */
-    bool dirty;    /* indexes changed since loaded or saved */
-    bool broken;   /* an in-memory update failed: never save, replay next open */
-    rt_progress progress;        /* documents of the current ingest_path / ingest_stream */
+    rt_hnsw *hnsw;        /* NULL when dim == 0 */
+    bool dirty;           /* indexes changed since loaded or saved */
+    bool broken;          /* an in-memory update failed: never save, replay next open */
+    rt_progress progress; /* documents of the current ingest_path / ingest_stream */
     bool progress_active;
     rt_ingest_ack_fn ack;
     void *ack_user;
