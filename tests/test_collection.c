@@ -249,6 +249,23 @@ static void test_stale_index_replay(void **s) {
     rt_collection_stats cs;
     assert_int_equal(rt_collection_stats_get(c, &cs), RT_OK);
     assert_int_equal(cs.vectors, 2);
+    /* Weighted fusion and MMR through the API; a query vector instead of the embedder. */
+    rt_search_params sp = rt_search_default_params();
+    sp.mode = RT_SEARCH_HYBRID;
+    sp.fusion = RT_FUSION_WEIGHTED;
+    sp.alpha = 0.0f; /* BM25 only: the cherries document has the sole match */
+    sp.mmr = true;
+    sp.k = 1;
+    float qv[16];
+    const char *qt = "cherries are red";
+    size_t ql = strlen(qt);
+    toy_embed(NULL, &qt, &ql, 1, qv);
+    sp.query_vector = qv;
+    assert_int_equal(rt_collection_search(c, "cherries", &sp, &r), RT_OK);
+    assert_int_equal(r->n, 1);
+    assert_string_equal(r->items[0].doc_id, "c");
+    assert_true(r->items[0].dense_score > 0.99f); /* same text as the query vector */
+    rt_search_results_free(r);
     rt_collection_close(c);
     free(bp);
     free(hp);
