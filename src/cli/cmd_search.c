@@ -20,7 +20,8 @@ static const char *usage =
     "  --mmr                 diversify with maximal marginal relevance (needs vectors)\n"
     "  --lambda X            MMR relevance weight (default 0.7)\n"
     "  --filter EXPR         metadata condition key=value, key!=value, key<N, key<=N, key>N,\n"
-    "                        key>=N (repeatable; all must hold)\n"
+    "                        key>=N (repeatable; all must hold; numbers compare as\n"
+    "                        numbers, true/false as JSON booleans, anything else as text)\n"
     "  --ef N                HNSW search beam (default 64)\n"
     "  --exact               brute-force dense search\n"
     "  --embed-model PATH    embedder for the query (the one the collection was built with)\n"
@@ -50,7 +51,11 @@ static bool parse_filter(char *expr, rt_filter *f) {
         f->is_number = cli_parse_float(val, &x);
         f->number = f->is_number ? x : 0;
         f->string = val;
-        if (!f->is_number && f->op != RT_FILTER_EQ && f->op != RT_FILTER_NE) f->is_number = false;
+        /* JSON true/false compare as 1/0 (what SQLite's json_extract returns for them). */
+        if (!strcmp(val, "true") || !strcmp(val, "false")) {
+            f->is_number = true;
+            f->number = val[0] == 't';
+        }
         return true;
     }
     return false;
