@@ -19,6 +19,10 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "text to token ids with a model's tokenizer"},
     {"detokenize", cmd_detokenize, "token ids back to text"},
     {"tokenizer", cmd_tokenizer, "train a BPE tokenizer, or describe one"},
+    {"ingest", cmd_ingest, "add documents to a collection"},
+    {"search", cmd_search, "search a collection (BM25, dense, hybrid)"},
+    {"rm", cmd_rm, "delete documents from a collection"},
+    {"stats", cmd_stats, "show a collection's size and settings"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];

@@ -1,0 +1,195 @@
+/*
+ * cmd_search.c — `ragtune search COLLECTION QUERY`: BM25, dense or hybrid retrieval with
+ * metadata filters; prints a ranked table or JSON lines.
+ */
+#include "cli.h"
+#include "embed_model.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage =
+    "usage: ragtune search COLLECTION QUERY [options]\n"
+    "  -k N                  results (default 10)\n"
+    "  --mode M              bm25 (default), dense, hybrid\n"
+    "  --fusion F            rrf (default) or weighted (hybrid)\n"
+    "  --alpha X             dense weight for weighted fusion (default 0.5)\n"
+    "  --candidates N        per retriever before fusion / MMR (default 50)\n"
+    "  --mmr                 diversify with maximal marginal relevance (needs vectors)\n"
+    "  --lambda X            MMR relevance weight (default 0.7)\n"
+    "  --filter EXPR         metadata condition key=value, key!=value, key<N, key<=N, key>N,\n"
+    "                        key>=N (repeatable; all must hold; numbers compare as\n"
+    "                        numbers, true/false as JSON booleans, anything else as text)\n"
+    "  --ef N                HNSW search beam (default 64)\n"
+    "  --exact               brute-force dense search\n"
+    "  --embed-model PATH    embedder for the query (the one the collection was built with)\n"
+    "  --json                one JSON object per result\n";
+
+static bool parse_filter(char *expr, rt_filter *f) {
+    static const struct {
+        const char *s;
+        rt_filter_op op;
+    } ops[] = {{">=", RT_FILTER_GE}, {"<=", RT_FILTER_LE}, {"!=", RT_FILTER_NE},
+               {"=", RT_FILTER_EQ},  {"<", RT_FILTER_LT},  {">", RT_FILTER_GT}};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+        char *p = strstr(expr, ops[i].s);
+        if (!p || p == expr) continue;
+        /* take the first operator position in the string */
+        bool earlier = false;
+        for (size_t j = 0; j < sizeof ops / sizeof *ops; j++) {
+            char *q = strstr(expr, ops[j].s);
+            if (q && q < p) earlier = true;
+        }
+        if (earlier) continue;
+        *p = '\0';
+        f->key = expr;
+        f->op = ops[i].op;
+        const char *val = p + strlen(ops[i].s);
+        double x;
+        f->is_number = cli_parse_float(val, &x);
+        f->number = f->is_number ? x : 0;
+        f->string = val;
+        /* JSON true/false compare as 1/0 (what SQLite's json_extract returns for them). */
+        if (!strcmp(val, "true") || !strcmp(val, "false")) {
+            f->is_number = true;
+            f->number = val[0] == 't';
+        }
+        return true;
+    }
+    return false;
+}
+
+int cmd_search(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    rt_search_params sp = rt_search_default_params();
+    const char *coll = NULL, *query = NULL, *model = NULL;
+    rt_filter filters[32];
+    int n_filters = 0;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        double x;
+#define NEED_VALUE                                                                                 \
+    if (!v) return cli_usage_error("search", "%s needs a value", a);                               \
+    i++
+        if (!strcmp(a, "-k")) {
+            NEED_VALUE;
+            if (!cli_parse_int(v, 1, 10000, &n)) return cli_usage_error("search", "bad -k");
+            sp.k = (int)n;
+        } else if (!strcmp(a, "--mode")) {
+            NEED_VALUE;
+            if (!strcmp(v, "bm25"))
+                sp.mode = RT_SEARCH_BM25;
+            else if (!strcmp(v, "dense"))
+                sp.mode = RT_SEARCH_DENSE;
+            else if (!strcmp(v, "hybrid"))
+                sp.mode = RT_SEARCH_HYBRID;
+            else
+                return cli_usage_error("search", "unknown mode '%s'", v);
+        } else if (!strcmp(a, "--fusion")) {
+            NEED_VALUE;
+            if (!strcmp(v, "rrf"))
+                sp.fusion = RT_FUSION_RRF;
+            else if (!strcmp(v, "weighted"))
+                sp.fusion = RT_FUSION_WEIGHTED;
+            else
+                return cli_usage_error("search", "unknown fusion '%s'", v);
+        } else if (!strcmp(a, "--alpha") || !strcmp(a, "--lambda")) {
+            NEED_VALUE;
+            if (!cli_parse_float(v, &x) || x < 0 || x > 1)
+                return cli_usage_error("search", "%s must be in [0, 1]", a);
+            if (a[2] == 'a')
+                sp.alpha = (float)x;
+            else
+                sp.mmr_lambda = (float)x;
+        } else if (!strcmp(a, "--candidates") || !strcmp(a, "--ef")) {
+            NEED_VALUE;
+            if (!cli_parse_int(v, 1, 100000, &n)) return cli_usage_error("search", "bad %s", a);
+            if (a[2] == 'c')
+                sp.candidates = (int)n;
+            else
+                sp.ef_search = (int)n;
+        } else if (!strcmp(a, "--mmr")) {
+            sp.mmr = true;
+        } else if (!strcmp(a, "--exact")) {
+            sp.exact = true;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--embed-model")) {
+            NEED_VALUE;
+            model = v;
+        } else if (!strcmp(a, "--filter")) {
+            NEED_VALUE;
+            if (n_filters == 32) return cli_usage_error("search", "too many filters");
+            if (!parse_filter(v, &filters[n_filters]))
+                return cli_usage_error("search", "bad filter '%s' (key=value, key>=number, ...)",
+                                       v);
+            n_filters++;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("search", "unknown option %s", a);
+        } else if (!coll) {
+            coll = a;
+        } else if (!query) {
+            query = a;
+        } else {
+            return cli_usage_error("search", "unexpected argument '%s'", a);
+        }
+#undef NEED_VALUE
+    }
+    if (!coll || !query) return cli_usage_error("search", "need COLLECTION and QUERY");
+    sp.filters = filters;
+    sp.n_filters = n_filters;
+    rt_collection_params cp = rt_collection_default_params();
+    cp.read_only = true;
+    cp.create = false;
+    rt_embedder emb;
+    if (model) {
+        if (cli_embedder_open(model, &emb) != RT_OK) return CLI_RUNTIME;
+        cp.embedder = &emb;
+    }
+    rt_collection *c;
+    if (rt_collection_open(coll, &cp, &c) != RT_OK) {
+        if (model) cli_embedder_close(&emb);
+        return cli_runtime_error("search");
+    }
+    rt_search_results *r;
+    int rc = rt_collection_search(c, query, &sp, &r);
+    if (rc != RT_OK) {
+        fprintf(stderr, "ragtune search: %s\n", rt_last_error());
+        rt_collection_close(c);
+        if (model) cli_embedder_close(&emb);
+        return CLI_RUNTIME;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const rt_search_result *x = &r->items[i];
+        if (json) {
+            json_t *o = json_pack(
+                "{s:i, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:s, s:s?}", "rank", (int)i + 1, "doc_id",
+                x->doc_id, "chunk_id", (json_int_t)x->chunk_id, "start", (json_int_t)x->start,
+                "end", (json_int_t)x->end, "score", (double)x->score, "bm25", (double)x->bm25_score,
+                "dense", (double)x->dense_score, "text", x->text, "path", x->path);
+            char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+            if (s) puts(s);
+            free(s);
+            json_decref(o);
+        } else {
+            printf("%2zu  %.4f  %s [%llu, %llu)\n    ", i + 1, (double)x->score, x->doc_id,
+                   (unsigned long long)x->start, (unsigned long long)x->end);
+            size_t len = strlen(x->text);
+            for (size_t j = 0; j < len && j < 200; j++)
+                putchar(x->text[j] == '\n' ? ' ' : x->text[j]);
+            puts(len > 200 ? "..." : "");
+        }
+    }
+    rt_search_results_free(r);
+    rt_collection_close(c);
+    if (model) cli_embedder_close(&emb);
+    return CLI_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * bm25.h — an in-memory BM25 index over chunks, persisted to a versioned postings file.
+ *
+ * Analysis: Unicode words (words.h) → lower case → English stopwords dropped (optional) →
+ * Snowball stem (libstemmer; language "none" disables stemming). A chunk's length is its number
+ * of indexed terms. Scoring, for each distinct query term t present in chunk d:
+ *     idf(t) = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
+ *     score += idf(t) * tf(t,d) * (k1 + 1) / (tf(t,d) + k1 * (1 - b + b * len(d) / avglen))
+ * with N, df and avglen over live (not deleted) chunks, so scores after deletes equal those of a
+ * freshly built index. Chunk ids must be added in increasing order (the collection's SQLite rowids
+ * are). Deleted chunks stay as tombstones until the index is rebuilt.
+ * Not thread-safe: one search at a time per index (it reuses a score accumulator).
+ */
+#ifndef RT_KNOWLEDGE_BM25_H
+#define RT_KNOWLEDGE_BM25_H
+
+#include "ragtune.h"
+#include "knowledge/hits.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_bm25 rt_bm25;
+
+typedef struct rt_bm25_config {
+    float k1;             /* term-frequency saturation (default 1.2) */
+    float b;              /* length normalization (default 0.75) */
+    const char *language; /* Snowball language ("english", ...), or "none" */
+    bool stopwords;       /* drop English stopwords */
+} rt_bm25_config;
+
+rt_bm25_config rt_bm25_default_config(void);
+
+/* Creates an empty index. */
+int rt_bm25_new(const rt_bm25_config *cfg, rt_bm25 **out);
+void rt_bm25_free(rt_bm25 *b);
+
+/* Called with each analyzed term (folded, stemmed; not NUL-terminated). Non-zero stops. */
+typedef int (*rt_term_fn)(void *user, const char *term, size_t len);
+/* Runs the analysis chain over text; returns 0 or the callback's non-zero value. */
+int rt_bm25_analyze(rt_bm25 *b, const char *text, size_t len, rt_term_fn fn, void *user);
+
+/* Adds a chunk. RT_ERR_INVALID if chunk_id is not larger than every id added before. */
+int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len);
+/* Removes a chunk (RT_OK if it is unknown or already removed). */
+int rt_bm25_remove(rt_bm25 *b, int64_t chunk_id);
+
+/* The k best chunks for query among those in allowed (NULL = all), best first, into out
+ * (capacity k). Chunks with no query term are not returned. Returns the count (>= 0) or error. */
+int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_idset *allowed,
+                   rt_hit *out);
+
+/* BM25 score of one chunk for a query (0 when unknown); for fusion and tests. */
+float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id);
+
+/* Live chunks, distinct terms, and the replay position stored with the index. */
+size_t rt_bm25_n_chunks(const rt_bm25 *b);
+size_t rt_bm25_n_terms(const rt_bm25 *b);
+uint64_t rt_bm25_applied_seq(const rt_bm25 *b);
+void rt_bm25_set_applied_seq(rt_bm25 *b, uint64_t seq);
+
+/* Writes the index atomically to path (magic "RTBM25\0\0", version, counts, postings). */
+int rt_bm25_save(const rt_bm25 *b, const char *path);
+/* Loads an index written by rt_bm25_save; every count and id is checked before use. The
+ * configuration (k1, b, language, stopwords) comes from cfg; the file holds only postings. */
+int rt_bm25_load(const char *path, const rt_bm25_config *cfg, rt_bm25 **out);
+/* Same, from a buffer (name is used in error messages). */
+int rt_bm25_load_buffer(const void *data, size_t size, const char *name, const rt_bm25_config *cfg,
+                        rt_bm25 **out);
+
+#endif

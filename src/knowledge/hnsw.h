@@ -1,0 +1,73 @@
+/*
+ * hnsw.h — a hierarchical navigable small world graph (Malkov & Yashunin) for approximate
+ * nearest-neighbour search over dense vectors.
+ *
+ * Layout for speed: level 0 is one contiguous array of fixed-size blocks, one per node:
+ *     [u32 n_links][u32 links[M0]][vector: dim floats, or dim int8 + f32 scale + f32 |x|^2]
+ *     [i64 label]
+ * so a hop touches one block. Upper levels live in a separate pool. The visited set is an
+ * epoch-stamped u16 array; neighbours are prefetched one ahead; distances use the SIMD kernels
+ * of vector.h. Neighbour selection is the paper's heuristic (algorithm 4, no extension).
+ *
+ * Labels (chunk ids) must be added in increasing order; deletes are tombstones: deleted nodes
+ * are still traversed but never returned. Files: magic "RTHNSW\0\0", version, header with sizes,
+ * then the level-0 blocks (mapped copy-on-write on load, copied out when the index grows), then
+ * levels, upper-level offsets, tombstones and the upper pool; every count, link and offset is
+ * checked on load. Not thread-safe: one operation at a time per index.
+ */
+#ifndef RT_KNOWLEDGE_HNSW_H
+#define RT_KNOWLEDGE_HNSW_H
+
+#include "ragtune.h"
+#include "knowledge/hits.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_hnsw rt_hnsw;
+
+typedef struct rt_hnsw_config {
+    int dim;
+    rt_metric metric;
+    int m;               /* links per node on levels >= 1 (level 0 has 2m); default 16 */
+    int ef_construction; /* default 200 */
+    bool int8;           /* per-vector scalar quantization of stored vectors */
+    uint64_t seed;       /* level generator seed */
+} rt_hnsw_config;
+
+rt_hnsw_config rt_hnsw_default_config(int dim);
+
+int rt_hnsw_new(const rt_hnsw_config *cfg, rt_hnsw **out);
+void rt_hnsw_free(rt_hnsw *h);
+/* Reserves room for n nodes (optional; inserts grow the arrays geometrically). */
+int rt_hnsw_reserve(rt_hnsw *h, size_t n);
+
+/* Inserts vector v (dim floats; normalized first for cosine) with label > every earlier one. */
+int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v);
+/* Tombstones label (RT_OK if unknown). */
+int rt_hnsw_remove(rt_hnsw *h, int64_t label);
+
+/* The k nearest live nodes among labels in allowed (NULL = all), best first (score as in
+ * rt_vec_score). ef is the beam width (raised to k). Returns the count or an error. */
+int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *allowed, rt_hit *out);
+/* Exact top-k over the stored vectors (dequantized when int8). */
+int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed, rt_hit *out);
+
+/* Copies the stored (possibly dequantized) vector of label into out (dim); RT_ERR_NOT_FOUND. */
+int rt_hnsw_get(const rt_hnsw *h, int64_t label, float *out);
+
+size_t rt_hnsw_size(const rt_hnsw *h); /* live nodes */
+int rt_hnsw_dim(const rt_hnsw *h);
+size_t rt_hnsw_memory(const rt_hnsw *h); /* bytes held (arrays and scratch) */
+uint64_t rt_hnsw_applied_seq(const rt_hnsw *h);
+void rt_hnsw_set_applied_seq(rt_hnsw *h, uint64_t seq);
+
+/* Writes the index atomically. */
+int rt_hnsw_save(const rt_hnsw *h, const char *path);
+/* Maps an index file (level 0 stays mapped until the index grows). */
+int rt_hnsw_load(const char *path, rt_hnsw **out);
+/* Loads from a buffer (copied); name is used in error messages. */
+int rt_hnsw_load_buffer(const void *data, size_t size, const char *name, rt_hnsw **out);
+
+#endif

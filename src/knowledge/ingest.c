@@ -1,0 +1,594 @@
+/*
+ * ingest.c — see ingest.h. A document is chunked and embedded outside the transaction, then
+ * written with its chunks and change-log rows in one SQLite transaction; only after COMMIT is
+ * it applied to the in-memory indexes and acknowledged.
+ */
+#include "knowledge/ingest.h"
+#include "knowledge/chunker.h"
+#include "knowledge/collection.h"
+#include "knowledge/html.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <utf8proc.h>
+
+#define MAX_FILE_BYTES ((size_t)1 << 30)
+#define EMBED_BATCH 32
+
+rt_doc_format rt_format_from_name(const char *name) {
+    if (!name) return RT_FORMAT_UNKNOWN;
+    if (!strcasecmp(name, "txt") || !strcasecmp(name, "text")) return RT_FORMAT_TXT;
+    if (!strcasecmp(name, "md") || !strcasecmp(name, "markdown")) return RT_FORMAT_MD;
+    if (!strcasecmp(name, "html") || !strcasecmp(name, "htm")) return RT_FORMAT_HTML;
+    if (!strcasecmp(name, "jsonl")) return RT_FORMAT_JSONL;
+    return RT_FORMAT_UNKNOWN;
+}
+
+rt_doc_format rt_format_from_path(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    return dot ? rt_format_from_name(dot + 1) : RT_FORMAT_UNKNOWN;
+}
+
+int rt_utf8_sanitize(const char *text, size_t len, char **out, size_t *out_len) {
+    size_t cap;
+    if (!rt_mul_size(len, 3, &cap) || !rt_add_size(cap, 1, &cap))
+        return rt_error(RT_ERR_RANGE, "text too large");
+    char *o = rt_malloc(cap);
+    if (!o) return RT_ERR_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char ch = (unsigned char)text[i];
+        if (ch < 0x80) {
+            if (ch) o[n++] = (char)ch;
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t m =
+            utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (m <= 0) {
+            memcpy(o + n, "\xEF\xBF\xBD", 3);
+            n += 3;
+            i++;
+            continue;
+        }
+        memcpy(o + n, text + i, (size_t)m);
+        n += (size_t)m;
+        i += (size_t)m;
+    }
+    o[n] = '\0';
+    *out = o;
+    *out_len = n;
+    return RT_OK;
+}
+
+void rt_jsonl_record_free(rt_jsonl_record *r) {
+    free(r->id);
+    free(r->text);
+    free(r->metadata);
+    memset(r, 0, sizeof *r);
+}
+
+int rt_jsonl_parse_line(const char *line, size_t len, const char *name, size_t line_no,
+                        rt_jsonl_record *out) {
+    memset(out, 0, sizeof *out);
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        i++;
+    if (i == len) return RT_ERR_NOT_FOUND;
+    json_error_t err;
+    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+    if (!root)
+        return rt_error(RT_ERR_FORMAT, "%s:%zu: column %d: %s", name, line_no, err.column,
+                        err.text);
+    int st = RT_OK;
+    json_t *text = json_object_get(root, "text"), *id = json_object_get(root, "id");
+    json_t *meta = json_object_get(root, "metadata");
+    if (!json_is_object(root))
+        st = rt_error(RT_ERR_FORMAT, "%s:%zu: a record must be a JSON object", name, line_no);
+    else if (!json_is_string(text))
+        st = rt_error(RT_ERR_FORMAT, "%s:%zu: \"text\" must be a string", name, line_no);
+    else if (id && !json_is_string(id) && !json_is_integer(id))
+        st =
+            rt_error(RT_ERR_FORMAT, "%s:%zu: \"id\" must be a string or an integer", name, line_no);
+    else if (meta && !json_is_object(meta) && !json_is_null(meta))
+        st = rt_error(RT_ERR_FORMAT, "%s:%zu: \"metadata\" must be an object", name, line_no);
+    if (!st) {
+        st = rt_utf8_sanitize(json_string_value(text), json_string_length(text), &out->text,
+                              &out->len);
+    }
+    if (!st && id) {
+        char buf[32];
+        if (json_is_integer(id)) {
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(id));
+            out->id = rt_strdup(buf);
+        } else {
+            size_t n;
+            st = rt_utf8_sanitize(json_string_value(id), json_string_length(id), &out->id, &n);
+            if (!st && n == 0)
+                st = rt_error(RT_ERR_FORMAT, "%s:%zu: \"id\" is empty", name, line_no);
+        }
+        if (!st && !out->id) st = RT_ERR_NOMEM;
+    }
+    if (!st && json_is_object(meta)) {
+        out->metadata = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        if (!out->metadata) st = rt_error(RT_ERR_NOMEM, "%s:%zu: metadata", name, line_no);
+    }
+    json_decref(root);
+    if (st) rt_jsonl_record_free(out);
+    return st;
+}
+
+/* ---- one document ------------------------------------------------------------------------ */
+
+/* Content hash of text and metadata: two 64-bit FNV-1a variants (identity, not security). */
+static void content_hash(const char *text, size_t len, const char *meta, char out[33]) {
+    uint64_t a = 1469598103934665603ull, b = 0x84222325cbf29ce4ull;
+    for (size_t i = 0; i < len; i++) {
+        a = (a ^ (unsigned char)text[i]) * 1099511628211ull;
+        b = (b ^ (unsigned char)text[i]) * 0x100000001b3ull;
+        b ^= b >> 31;
+    }
+    a ^= 0xff;
+    for (const char *m = meta ? meta : ""; *m; m++) {
+        a = (a ^ (unsigned char)*m) * 1099511628211ull;
+        b = (b ^ (unsigned char)*m) * 0x100000001b3ull;
+        b ^= b >> 31;
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)(b ^ len));
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s) {
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Runs a one-row lookup "SELECT x FROM ... WHERE ? ..." and copies column 0 text. */
+static int lookup_text(rt_collection *c, const char *sql, const char *a, const char *b, char *out,
+                       size_t cap, bool *found) {
+    sqlite3_stmt *st;
+    RT_TRY(rt_coll_prepare(c, sql, &st));
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? RT_OK : rt_coll_sql_error(c, "lookup");
+}
+
+static void ack(rt_collection *c, const char *id, const char *status) {
+    if (c->ack) c->ack(c->ack_user, id, status);
+}
+
+static int embed_chunks(rt_collection *c, const char *text, const rt_span *sp, size_t n,
+                        float *out) {
+    const rt_embedder *e = c->embedder;
+    const char *texts[EMBED_BATCH];
+    size_t lens[EMBED_BATCH];
+    for (size_t i = 0; i < n; i += EMBED_BATCH) {
+        int m = (int)(n - i < EMBED_BATCH ? n - i : EMBED_BATCH);
+        for (int j = 0; j < m; j++) {
+            texts[j] = text + sp[i + j].start;
+            lens[j] = sp[i + j].end - sp[i + j].start;
+        }
+        int st = e->embed(e->user, texts, lens, m, out + i * (size_t)c->dim);
+        if (st) return rt_error_wrap("embedder '%s'", e->name);
+        for (size_t k = 0; k < (size_t)m * (size_t)c->dim; k++)
+            if (!(out[i * (size_t)c->dim + k] == out[i * (size_t)c->dim + k]))
+                return rt_error(RT_ERR_FORMAT, "embedder '%s' returned NaN", e->name);
+    }
+    return RT_OK;
+}
+
+static int write_document(rt_collection *c, const char *id, const rt_document *doc,
+                          const char *text, size_t len, const char *hash, bool existed,
+                          const rt_span *sp, size_t n, const float *vecs, int64_t **old_ids,
+                          size_t *n_old, int64_t *new_ids, uint64_t *seq) {
+    sqlite3_stmt *st = NULL;
+    int rc = RT_OK;
+    *n_old = 0;
+    if (existed) {
+        RT_TRY(rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &st));
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        size_t cap = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (*n_old == cap) {
+                cap = cap ? 2 * cap : 16;
+                int64_t *t = rt_realloc(*old_ids, cap * sizeof *t);
+                if (!t) {
+                    sqlite3_finalize(st);
+                    return RT_ERR_NOMEM;
+                }
+                *old_ids = t;
+            }
+            (*old_ids)[(*n_old)++] = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        const char *sql[] = {
+            "INSERT INTO changes(op, chunk_id) SELECT 2, chunk_id FROM chunks WHERE doc_id = ?",
+            "DELETE FROM chunks WHERE doc_id = ?"};
+        for (int k = 0; k < 2; k++) {
+            RT_TRY(rt_coll_prepare(c, sql[k], &st));
+            sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st) == SQLITE_DONE ? RT_OK : rt_coll_sql_error(c, "replacing");
+            sqlite3_finalize(st);
+            RT_TRY(rc);
+        }
+        RT_TRY(rt_coll_prepare(c,
+                               "UPDATE documents SET path = ?2, hash = ?3, text = ?4, "
+                               "metadata = ?5, version = version + 1, n_chunks = ?6, bytes = ?7, "
+                               "updated_at = ?8 WHERE doc_id = ?1",
+                               &st));
+    } else {
+        RT_TRY(rt_coll_prepare(c,
+                               "INSERT INTO documents(doc_id, path, hash, text, metadata, "
+                               "version, n_chunks, bytes, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, "
+                               "1, ?6, ?7, ?8)",
+                               &st));
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    bind_opt_text(st, 2, doc->path);
+    sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, text, (int)len, SQLITE_STATIC);
+    bind_opt_text(st, 5, doc->metadata_json);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)n);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)time(NULL));
+    rc = sqlite3_step(st) == SQLITE_DONE ? RT_OK : rt_coll_sql_error(c, "writing the document");
+    sqlite3_finalize(st);
+    RT_TRY(rc);
+    sqlite3_stmt *ins, *log;
+    RT_TRY(rt_coll_prepare(c,
+                           "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, vector) "
+                           "VALUES(?, ?, ?, ?, ?, ?)",
+                           &ins));
+    if (rt_coll_prepare(c, "INSERT INTO changes(op, chunk_id) VALUES(1, ?)", &log)) {
+        sqlite3_finalize(ins);
+        return RT_ERR_IO;
+    }
+    rt_token_count_fn count = c->p.chunker.count_tokens;
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, (sqlite3_int64)i);
+        sqlite3_bind_int64(ins, 3, (sqlite3_int64)sp[i].start);
+        sqlite3_bind_int64(ins, 4, (sqlite3_int64)sp[i].end);
+        size_t nt = count ? count(c->p.chunker.count_tokens_user, text + sp[i].start,
+                                  sp[i].end - sp[i].start)
+                          : 0;
+        sqlite3_bind_int64(ins, 5, (sqlite3_int64)nt);
+        if (vecs)
+            sqlite3_bind_blob(ins, 6, vecs + i * (size_t)c->dim, c->dim * (int)sizeof(float),
+                              SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 6);
+        if (sqlite3_step(ins) != SQLITE_DONE) {
+            rc = rt_coll_sql_error(c, "writing a chunk");
+            break;
+        }
+        new_ids[i] = sqlite3_last_insert_rowid(c->db);
+        sqlite3_reset(log);
+        sqlite3_bind_int64(log, 1, new_ids[i]);
+        if (sqlite3_step(log) != SQLITE_DONE) rc = rt_coll_sql_error(c, "writing the log");
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(log);
+    RT_TRY(rc);
+    return rt_coll_max_seq(c, seq);
+}
+
+int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
+                                  rt_ingest_stats *stats) {
+    if (c->p.read_only) return rt_error(RT_ERR_INVALID, "%s: opened read-only", c->dir);
+    if (!doc || (!doc->text && doc->len)) return rt_error(RT_ERR_INVALID, "ingest: no text");
+    if (c->dim > 0 && !c->embedder)
+        return rt_error(RT_ERR_INVALID,
+                        "%s: the collection has vectors from '%s'; ingesting "
+                        "needs that embedder",
+                        c->dir, c->embedder_name);
+    if (doc->metadata_json) {
+        json_error_t err;
+        json_t *m = json_loads(doc->metadata_json, 0, &err);
+        bool ok = json_is_object(m);
+        json_decref(m);
+        if (!ok) return rt_error(RT_ERR_INVALID, "ingest: metadata must be a JSON object");
+    }
+    double t0 = rt_time_now();
+    char *text;
+    size_t len;
+    RT_TRY(rt_utf8_sanitize(doc->text ? doc->text : "", doc->len, &text, &len));
+    char hash[33];
+    content_hash(text, len, doc->metadata_json, hash);
+    char idbuf[64];
+    const char *id = doc->id ? doc->id : doc->path;
+    if (!id) {
+        snprintf(idbuf, sizeof idbuf, "sha:%s", hash);
+        id = idbuf;
+    }
+    char old_hash[64], other[512];
+    bool existed, dup = false;
+    int st = lookup_text(c, "SELECT hash FROM documents WHERE doc_id = ?", id, NULL, old_hash,
+                         sizeof old_hash, &existed);
+    if (!st && existed && !strcmp(old_hash, hash)) {
+        free(text);
+        if (stats) stats->docs_unchanged++;
+        ack(c, id, "unchanged");
+        return RT_OK;
+    }
+    if (!st && c->p.dedupe)
+        st = lookup_text(c, "SELECT doc_id FROM documents WHERE hash = ? AND doc_id != ? LIMIT 1",
+                         hash, id, other, sizeof other, &dup);
+    if (!st && dup) {
+        free(text);
+        rt_log_debug("%s: same content as '%s'; skipped", id, other);
+        if (stats) stats->docs_duplicate++;
+        ack(c, id, "duplicate");
+        return RT_OK;
+    }
+    rt_span *sp = NULL;
+    size_t n = 0;
+    float *vecs = NULL;
+    int64_t *new_ids = NULL, *old_ids = NULL;
+    size_t n_old = 0;
+    uint64_t seq = 0;
+    if (!st) st = rt_chunk_text(&c->p.chunker, c->embedder, text, len, &sp, &n);
+    if (!st && c->embedder && n) {
+        size_t bytes;
+        if (!rt_mul_size(n, (size_t)c->dim * sizeof(float), &bytes))
+            st = rt_error(RT_ERR_RANGE, "ingest: too many chunks");
+        else if (!(vecs = rt_malloc(bytes)))
+            st = RT_ERR_NOMEM;
+        else
+            st = embed_chunks(c, text, sp, n, vecs);
+    }
+    if (!st && !(new_ids = rt_malloc((n + 1) * sizeof *new_ids))) st = RT_ERR_NOMEM;
+    if (!st) st = rt_coll_exec(c, "BEGIN IMMEDIATE");
+    if (!st) {
+        st = write_document(c, id, doc, text, len, hash, existed, sp, n, vecs, &old_ids, &n_old,
+                            new_ids, &seq);
+        if (st)
+            rt_coll_exec(c, "ROLLBACK");
+        else
+            st = rt_coll_exec(c, "COMMIT");
+    }
+    if (!st) {
+        /* Durable from here; now the in-memory indexes. */
+        int ist = RT_OK;
+        for (size_t i = 0; !ist && i < n_old; i++) {
+            ist = rt_bm25_remove(c->bm25, old_ids[i]);
+            if (!ist && c->hnsw) ist = rt_hnsw_remove(c->hnsw, old_ids[i]);
+        }
+        for (size_t i = 0; !ist && i < n; i++) {
+            ist = rt_bm25_add(c->bm25, new_ids[i], text + sp[i].start, sp[i].end - sp[i].start);
+            if (!ist && c->hnsw && vecs)
+                ist = rt_hnsw_add(c->hnsw, new_ids[i], vecs + i * (size_t)c->dim);
+        }
+        if (ist) {
+            c->broken = true;
+            st = rt_error_wrap("%s: stored, but updating the in-memory index failed (it is "
+                               "rebuilt on the next open)",
+                               id);
+        } else {
+            rt_bm25_set_applied_seq(c->bm25, seq);
+            if (c->hnsw) rt_hnsw_set_applied_seq(c->hnsw, seq);
+            c->dirty = true;
+        }
+        if (stats) {
+            if (existed)
+                stats->docs_replaced++;
+            else
+                stats->docs_added++;
+            stats->chunks_added += n;
+            stats->bytes += len;
+            stats->seconds += rt_time_now() - t0;
+        }
+        ack(c, id, existed ? "replaced" : "added");
+        if (c->progress_active) rt_progress_update(&c->progress, c->progress.done + 1, NULL);
+    } else if (stats) {
+        stats->docs_failed++;
+    }
+    free(text);
+    free(sp);
+    free(vecs);
+    free(new_ids);
+    free(old_ids);
+    return st;
+}
+
+/* ---- sources ----------------------------------------------------------------------------- */
+
+/* Ingests a buffer in a format; id/path name the document (or prefix JSONL line ids). */
+static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_format fmt,
+                         const char *name, const char *path, rt_ingest_stats *stats) {
+    if (fmt == RT_FORMAT_JSONL) {
+        size_t line_no = 0, i = 0;
+        while (i < len) {
+            const char *nl = memchr(buf + i, '\n', len - i);
+            size_t end = nl ? (size_t)(nl - buf) : len;
+            line_no++;
+            rt_jsonl_record r;
+            int st = rt_jsonl_parse_line(buf + i, end - i, name, line_no, &r);
+            i = end + 1;
+            if (st == RT_ERR_NOT_FOUND) continue; /* blank line */
+            if (st == RT_OK) {
+                char idbuf[1024];
+                if (!r.id) snprintf(idbuf, sizeof idbuf, "%s:%zu", name, line_no);
+                rt_document d = {r.id ? r.id : idbuf, path, r.text, r.len, r.metadata};
+                st = rt_collection_ingest_document(c, &d, stats); /* counts its failures */
+                rt_jsonl_record_free(&r);
+            } else {
+                stats->docs_failed++;
+            }
+            if (st) {
+                rt_log_warn("%s", rt_last_error());
+                if (st == RT_ERR_IO || st == RT_ERR_NOMEM) return st; /* the store failed */
+            }
+        }
+        return RT_OK;
+    }
+    char *text = NULL;
+    size_t n = len;
+    if (fmt == RT_FORMAT_HTML) RT_TRY(rt_html_to_text(buf, len, &text, &n));
+    rt_document d = {name, path, text ? text : buf, n, NULL};
+    int st = rt_collection_ingest_document(c, &d, stats);
+    free(text);
+    return st;
+}
+
+static int ingest_file(rt_collection *c, const char *path, rt_ingest_stats *stats) {
+    rt_doc_format fmt = rt_format_from_path(path);
+    if (fmt == RT_FORMAT_UNKNOWN) {
+        rt_log_debug("%s: unknown extension; skipped", path);
+        return RT_OK;
+    }
+    char *buf;
+    size_t len;
+    int st = rt_file_read_all(path, MAX_FILE_BYTES, &buf, &len);
+    if (st) {
+        stats->docs_failed++; /* (ingest_document counts its own failures) */
+    } else {
+        st = ingest_buffer(c, buf, len, fmt, path, path, stats);
+        free(buf);
+    }
+    if (st) rt_log_warn("%s", rt_last_error());
+    return st;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats, int depth) {
+    if (depth > 64) return rt_error(RT_ERR_RANGE, "%s: directories nested too deeply", dir);
+    DIR *d = opendir(dir);
+    if (!d) return rt_error(RT_ERR_IO, "%s: cannot open directory", dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int st = RT_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **t = rt_realloc(names, cap * sizeof *t);
+            if (!t) {
+                st = RT_ERR_NOMEM;
+                break;
+            }
+            names = t;
+        }
+        if (!(names[n] = rt_strdup(e->d_name))) {
+            st = RT_ERR_NOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_name); /* reproducible order */
+    for (size_t i = 0; !st && i < n; i++) {
+        char *p = rt_path_join(dir, names[i]);
+        if (!p) {
+            st = RT_ERR_NOMEM;
+            break;
+        }
+        int fst;
+        if (rt_is_dir(p))
+            fst = ingest_dir(c, p, stats, depth + 1);
+        else
+            fst = ingest_file(c, p, stats);
+        if (fst == RT_ERR_NOMEM) st = fst; /* other failures are logged and counted */
+        free(p);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return st;
+}
+
+/* Progress in documents stored (total unknown), for directory and file ingests. */
+static void progress_begin(rt_collection *c) {
+    if (c->progress_active) return;
+    rt_progress_begin(&c->progress, "ingest", "docs", 0);
+    c->progress_active = true;
+}
+
+static void progress_end(rt_collection *c) {
+    if (!c->progress_active) return;
+    c->progress_active = false;
+    if (c->progress.done) rt_progress_end(&c->progress, NULL);
+}
+
+int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stats *stats) {
+    rt_ingest_stats local;
+    if (!stats) {
+        memset(&local, 0, sizeof local);
+        stats = &local;
+    }
+    if (rt_is_dir(path)) {
+        progress_begin(c);
+        int st = ingest_dir(c, path, stats, 0);
+        progress_end(c);
+        return st;
+    }
+    if (!rt_is_file(path)) return rt_error(RT_ERR_NOT_FOUND, "%s: no such file or directory", path);
+    if (rt_format_from_path(path) == RT_FORMAT_UNKNOWN)
+        return rt_error(RT_ERR_INVALID, "%s: unknown format (use .txt, .md, .html or .jsonl)",
+                        path);
+    progress_begin(c);
+    int st = ingest_file(c, path, stats);
+    progress_end(c);
+    return st;
+}
+
+int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, const char *name,
+                                rt_ingest_stats *stats) {
+    rt_ingest_stats local;
+    if (!stats) {
+        memset(&local, 0, sizeof local);
+        stats = &local;
+    }
+    rt_doc_format fmt = rt_format_from_name(format);
+    if (fmt == RT_FORMAT_UNKNOWN)
+        return rt_error(RT_ERR_INVALID, "ingest: unknown format '%s'", format ? format : "");
+    if (!name || !*name) name = "stdin";
+    size_t cap = 1 << 16, n = 0;
+    char *buf = rt_malloc(cap);
+    if (!buf) return RT_ERR_NOMEM;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= MAX_FILE_BYTES) {
+                free(buf);
+                return rt_error(RT_ERR_RANGE, "%s: input larger than %zu bytes", name,
+                                MAX_FILE_BYTES);
+            }
+            char *t = rt_realloc(buf, cap * 2);
+            if (!t) {
+                free(buf);
+                return RT_ERR_NOMEM;
+            }
+            buf = t;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0) break;
+    }
+    progress_begin(c);
+    int st = ferror(fp) ? rt_error(RT_ERR_IO, "%s: read error", name)
+                        : ingest_buffer(c, buf, n, fmt, name, NULL, stats);
+    progress_end(c);
+    free(buf);
+    return st;
+}

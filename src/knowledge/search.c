@@ -1,0 +1,295 @@
+/*
+ * search.c — rt_collection_search: metadata filters resolved to an allowed-chunk bitmap, BM25
+ * and/or dense retrieval with that bitmap applied inside the index walk, fusion, optional MMR,
+ * then the chunk rows (document id, byte range, text) from SQLite.
+ */
+#include "knowledge/collection.h"
+#include "knowledge/fusion.h"
+#include "core/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Below this many allowed chunks (or 5% of the index) a filtered dense search is exact. */
+#define EXACT_FILTER_MAX 2048
+
+rt_search_params rt_search_default_params(void) {
+    rt_search_params p;
+    memset(&p, 0, sizeof p);
+    p.k = 10;
+    p.mode = RT_SEARCH_BM25;
+    p.fusion = RT_FUSION_RRF;
+    p.rrf_k = 60;
+    p.alpha = 0.5f;
+    p.candidates = 50;
+    p.mmr_lambda = 0.7f;
+    p.ef_search = 64;
+    return p;
+}
+
+void rt_search_results_free(rt_search_results *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->items[i].doc_id);
+        free(r->items[i].text);
+        free(r->items[i].path);
+    }
+    free(r->items);
+    free(r);
+}
+
+static const char *op_sql(rt_filter_op op) {
+    switch (op) {
+    case RT_FILTER_EQ:
+        return "=";
+    case RT_FILTER_NE:
+        return "!=";
+    case RT_FILTER_LT:
+        return "<";
+    case RT_FILTER_LE:
+        return "<=";
+    case RT_FILTER_GT:
+        return ">";
+    case RT_FILTER_GE:
+        return ">=";
+    default:
+        return NULL;
+    }
+}
+
+/* Builds the bitmap of chunks whose document metadata satisfies every filter. */
+static int resolve_filters(rt_collection *c, const rt_filter *f, int n, rt_idset *out,
+                           size_t *n_allowed) {
+    memset(out, 0, sizeof *out);
+    *n_allowed = 0;
+    size_t cap = 256 + (size_t)n * 96, len = 0;
+    char *sql = rt_malloc(cap);
+    if (!sql) return RT_ERR_NOMEM;
+    len += (size_t)snprintf(sql, cap,
+                            "SELECT c.chunk_id FROM chunks c JOIN documents d ON "
+                            "d.doc_id = c.doc_id WHERE d.metadata IS NOT NULL");
+    for (int i = 0; i < n; i++) {
+        const char *op = op_sql(f[i].op);
+        if (!op || !f[i].key || !*f[i].key || strpbrk(f[i].key, "\"\\") ||
+            (!f[i].is_number && !f[i].string)) {
+            free(sql);
+            return rt_error(RT_ERR_INVALID,
+                            "filter %d: needs a key (without quotes or "
+                            "backslashes), an operator and a value",
+                            i);
+        }
+        len += (size_t)snprintf(sql + len, cap - len, " AND json_extract(d.metadata, ?%d) %s ?%d",
+                                2 * i + 1, op, 2 * i + 2);
+    }
+    sqlite3_stmt *st;
+    int rc = rt_coll_prepare(c, sql, &st);
+    free(sql);
+    RT_TRY(rc);
+    char **paths = rt_calloc((size_t)n + 1, sizeof *paths);
+    if (!paths) {
+        sqlite3_finalize(st);
+        return RT_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t kl = strlen(f[i].key) + 8;
+        paths[i] = rt_malloc(kl);
+        if (!paths[i]) {
+            rc = RT_ERR_NOMEM;
+            break;
+        }
+        snprintf(paths[i], kl, "$.\"%s\"", f[i].key);
+        sqlite3_bind_text(st, 2 * i + 1, paths[i], -1, SQLITE_STATIC);
+        if (f[i].is_number)
+            sqlite3_bind_double(st, 2 * i + 2, f[i].number);
+        else
+            sqlite3_bind_text(st, 2 * i + 2, f[i].string, -1, SQLITE_STATIC);
+    }
+    int64_t *ids = NULL;
+    size_t m = 0, idcap = 0;
+    int64_t max_id = -1;
+    while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = RT_OK;
+        if (m == idcap) {
+            idcap = idcap ? 2 * idcap : 1024;
+            int64_t *t = rt_realloc(ids, idcap * sizeof *t);
+            if (!t) {
+                rc = RT_ERR_NOMEM;
+                break;
+            }
+            ids = t;
+        }
+        ids[m] = sqlite3_column_int64(st, 0);
+        if (ids[m] > max_id) max_id = ids[m];
+        m++;
+    }
+    if (rc == SQLITE_DONE)
+        rc = RT_OK;
+    else if (rc > 0)
+        rc = rt_coll_sql_error(c, "filtering");
+    sqlite3_finalize(st);
+    for (int i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    if (!rc) {
+        out->n_bits = max_id + 1;
+        out->bits = rt_calloc((size_t)(out->n_bits + 63) / 64 + 1, sizeof *out->bits);
+        if (!out->bits) rc = RT_ERR_NOMEM;
+        for (size_t i = 0; !rc && i < m; i++)
+            out->bits[ids[i] >> 6] |= 1ull << (ids[i] & 63);
+        *n_allowed = m;
+    }
+    free(ids);
+    return rc;
+}
+
+static float score_in(const rt_hit *h, int n, int64_t id) {
+    for (int i = 0; i < n; i++)
+        if (h[i].id == id) return h[i].score;
+    return 0;
+}
+
+static int fill_results(rt_collection *c, const rt_hit *hits, int n, const rt_hit *bm, int nbm,
+                        const rt_hit *dn, int ndn, rt_search_results *res) {
+    res->items = rt_calloc((size_t)n + 1, sizeof *res->items);
+    if (!res->items) return RT_ERR_NOMEM;
+    sqlite3_stmt *st;
+    RT_TRY(rt_coll_prepare(c,
+                           "SELECT c.doc_id, d.path, c.start, c.end, "
+                           "substr(CAST(d.text AS BLOB), c.start + 1, c.end - c.start) "
+                           "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                           "WHERE c.chunk_id = ?",
+                           &st));
+    int rc = RT_OK;
+    for (int i = 0; !rc && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, hits[i].id);
+        if (sqlite3_step(st) != SQLITE_ROW) continue; /* deleted meanwhile */
+        rt_search_result *r = &res->items[res->n];
+        r->doc_id = rt_strdup((const char *)sqlite3_column_text(st, 0));
+        const char *path = (const char *)sqlite3_column_text(st, 1);
+        r->path = path ? rt_strdup(path) : NULL;
+        r->start = (uint64_t)sqlite3_column_int64(st, 2);
+        r->end = (uint64_t)sqlite3_column_int64(st, 3);
+        int tl = sqlite3_column_bytes(st, 4);
+        r->text = rt_malloc((size_t)tl + 1);
+        if (r->text) {
+            if (tl) memcpy(r->text, sqlite3_column_blob(st, 4), (size_t)tl);
+            r->text[tl] = '\0';
+        }
+        r->chunk_id = hits[i].id;
+        r->score = hits[i].score;
+        r->bm25_score = score_in(bm, nbm, hits[i].id);
+        r->dense_score = score_in(dn, ndn, hits[i].id);
+        res->n++;
+        if (!r->doc_id || !r->text || (path && !r->path)) rc = RT_ERR_NOMEM;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int rt_collection_search(rt_collection *c, const char *query, const rt_search_params *params,
+                         rt_search_results **out) {
+    *out = NULL;
+    rt_search_params p = params ? *params : rt_search_default_params();
+    if (p.k <= 0 || p.k > 10000) return rt_error(RT_ERR_INVALID, "search: k must be 1..10000");
+    if ((unsigned)p.mode > RT_SEARCH_HYBRID)
+        return rt_error(RT_ERR_INVALID, "search: unknown mode");
+    if (!query) query = "";
+    int ncand = p.candidates > p.k ? p.candidates : p.k;
+    if (p.mode == RT_SEARCH_BM25 && !p.mmr) ncand = p.k;
+    bool need_vec = p.mode != RT_SEARCH_BM25 || p.mmr;
+    float *qv = NULL;
+    int st = RT_OK;
+    if (need_vec) {
+        if (!c->hnsw || c->dim <= 0)
+            return rt_error(RT_ERR_INVALID,
+                            "%s: %s needs vectors, and this collection has none "
+                            "(ingest with an embedder, e.g. --embed-model)",
+                            c->dir, p.mode == RT_SEARCH_BM25 ? "MMR" : "dense search");
+        qv = rt_malloc((size_t)c->dim * sizeof *qv);
+        if (!qv) return RT_ERR_NOMEM;
+        if (p.query_vector) {
+            memcpy(qv, p.query_vector, (size_t)c->dim * sizeof *qv);
+        } else if (c->embedder) {
+            size_t ql = strlen(query);
+            st = c->embedder->embed(c->embedder->user, &query, &ql, 1, qv);
+            if (st) rt_error_wrap("embedding the query");
+        } else {
+            st = rt_error(RT_ERR_INVALID,
+                          "%s: dense search needs the embedder '%s' or a query "
+                          "vector",
+                          c->dir, c->embedder_name);
+        }
+    }
+    rt_idset allowed = {0};
+    size_t n_allowed = 0;
+    if (!st && p.n_filters > 0)
+        st = resolve_filters(c, p.filters, p.n_filters, &allowed, &n_allowed);
+    const rt_idset *filter = p.n_filters > 0 ? &allowed : NULL;
+    rt_hit *bm = rt_malloc((size_t)ncand * sizeof *bm), *dn = rt_malloc((size_t)ncand * sizeof *dn);
+    rt_hit *fused = rt_malloc((size_t)ncand * 2 * sizeof *fused);
+    rt_hit *final = rt_malloc((size_t)ncand * 2 * sizeof *final);
+    float *vecs = NULL;
+    int nbm = 0, ndn = 0, nf = 0;
+    if (!st && (!bm || !dn || !fused || !final)) st = RT_ERR_NOMEM;
+    if (!st && p.mode != RT_SEARCH_DENSE) {
+        nbm = rt_bm25_search(c->bm25, query, strlen(query), ncand, filter, bm);
+        if (nbm < 0) st = nbm;
+    }
+    if (!st && p.mode != RT_SEARCH_BM25) {
+        size_t live = rt_hnsw_size(c->hnsw);
+        bool exact =
+            p.exact || (filter && (n_allowed <= EXACT_FILTER_MAX || n_allowed < live / 20));
+        int ef = p.ef_search > ncand ? p.ef_search : ncand;
+        ndn = exact ? rt_hnsw_search_exact(c->hnsw, qv, ncand, filter, dn)
+                    : rt_hnsw_search(c->hnsw, qv, ncand, ef, filter, dn);
+        if (ndn < 0) st = ndn;
+    }
+    if (!st) {
+        if (p.mode == RT_SEARCH_BM25) {
+            memcpy(fused, bm, (size_t)nbm * sizeof *fused);
+            nf = nbm;
+        } else if (p.mode == RT_SEARCH_DENSE) {
+            memcpy(fused, dn, (size_t)ndn * sizeof *fused);
+            nf = ndn;
+        } else if (p.fusion == RT_FUSION_WEIGHTED) {
+            nf = rt_fuse_weighted(dn, ndn, bm, nbm, p.alpha, fused);
+        } else {
+            nf = rt_fuse_rrf(bm, nbm, dn, ndn, p.rrf_k, fused);
+        }
+    }
+    int nfinal = 0;
+    if (!st && p.mmr && nf > 0) {
+        int n_mmr = nf < ncand ? nf : ncand;
+        vecs = rt_malloc((size_t)n_mmr * (size_t)c->dim * sizeof *vecs);
+        if (!vecs) st = RT_ERR_NOMEM;
+        for (int i = 0; !st && i < n_mmr; i++)
+            st = rt_hnsw_get(c->hnsw, fused[i].id, vecs + (size_t)i * (size_t)c->dim);
+        if (!st) {
+            nfinal = rt_mmr(fused, n_mmr, vecs, c->dim, qv, p.mmr_lambda, p.k, final);
+            if (nfinal < 0) st = nfinal;
+        }
+    } else if (!st) {
+        nfinal = nf < p.k ? nf : p.k;
+        memcpy(final, fused, (size_t)nfinal * sizeof *final);
+    }
+    rt_search_results *res = NULL;
+    if (!st) {
+        res = rt_calloc(1, sizeof *res);
+        if (!res) st = RT_ERR_NOMEM;
+    }
+    if (!st) st = fill_results(c, final, nfinal, bm, nbm, dn, ndn, res);
+    if (st) {
+        rt_search_results_free(res);
+    } else {
+        *out = res;
+    }
+    free(allowed.bits);
+    free(qv);
+    free(bm);
+    free(dn);
+    free(fused);
+    free(final);
+    free(vecs);
+    return st;
+}

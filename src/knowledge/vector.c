@@ -1,0 +1,91 @@
+/*
+ * vector.c — scalar kernels, run-time ISA dispatch and exact search. See vector.h.
+ */
+#include "knowledge/vector.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float l2sq_scalar(const float *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+static float dot_scalar(const float *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static float dot_i8_scalar(const float *a, const int8_t *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * (float)b[i];
+    return s;
+}
+
+static const rt_vec_kernels scalar_kernels = {"scalar", l2sq_scalar, dot_scalar, dot_i8_scalar};
+
+const rt_vec_kernels *rt_vec_kernels_scalar(void) {
+    return &scalar_kernels;
+}
+
+static const rt_vec_kernels *chosen;
+
+const rt_vec_kernels *rt_vec_kernels_get(void) {
+    const rt_vec_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+    if (k) return k;
+    const char *force = getenv("RT_ISA");
+    __builtin_cpu_init();
+    int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (force && !strcmp(force, "scalar"))
+        k = &scalar_kernels;
+    else if (force && !strcmp(force, "avx2") && has2)
+        k = rt_vec_kernels_avx2();
+    else if (has512)
+        k = rt_vec_kernels_avx512();
+    else if (has2)
+        k = rt_vec_kernels_avx2();
+    else
+        k = &scalar_kernels;
+    __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
+    return k;
+}
+
+float rt_vec_score(rt_metric metric, const float *q, const float *x, size_t dim) {
+    const rt_vec_kernels *k = rt_vec_kernels_get();
+    return metric == RT_METRIC_L2 ? -k->l2sq(q, x, dim) : k->dot(q, x, dim);
+}
+
+void rt_vec_normalize(float *v, size_t dim) {
+    double s = 0;
+    for (size_t i = 0; i < dim; i++)
+        s += (double)v[i] * v[i];
+    if (s <= 0) return;
+    float inv = (float)(1.0 / sqrt(s));
+    for (size_t i = 0; i < dim; i++)
+        v[i] *= inv;
+}
+
+int rt_vec_exact_search(const float *data, const int64_t *ids, size_t n, size_t dim,
+                        rt_metric metric, const float *q, int k, const rt_idset *allowed,
+                        rt_hit *out) {
+    if (k <= 0) return 0;
+    const rt_vec_kernels *kern = rt_vec_kernels_get();
+    rt_topk top = {out, 0, k};
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = ids ? ids[i] : (int64_t)i;
+        if (allowed && !rt_idset_has(allowed, id)) continue;
+        const float *x = data + i * dim;
+        float s = metric == RT_METRIC_L2 ? -kern->l2sq(q, x, dim) : kern->dot(q, x, dim);
+        rt_topk_push(&top, id, s);
+    }
+    return rt_topk_sort(&top);
+}

@@ -1,0 +1,283 @@
+/*
+ * test_collection.c — a collection end to end: ingest of txt/md/html/jsonl files and
+ * directories, unchanged/replaced/duplicate documents, byte ranges that slice the stored text,
+ * deletes by id and by directory, metadata filters (equality and ranges) applied during BM25
+ * and dense search, hybrid fusion, the embedder check, and indexes replayed after a reopen with
+ * stale or missing index files.
+ */
+#include "testutil.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "knowledge/collection.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A deterministic test embedder (hashed bag of words, dim 16): a stand-in for a model in tests
+ * of plumbing, not a retrieval model. */
+static int toy_embed(void *user, const char *const *texts, const size_t *lens, int n, float *out) {
+    (void)user;
+    for (int i = 0; i < n; i++) {
+        float *v = out + i * 16;
+        memset(v, 0, 16 * sizeof *v);
+        uint32_t h = 2166136261u;
+        for (size_t j = 0; j <= lens[i]; j++) {
+            char ch = j < lens[i] ? texts[i][j] : ' ';
+            if (ch == ' ' || ch == '\n' || ch == '.') {
+                if (h != 2166136261u) v[h % 16] += 1;
+                h = 2166136261u;
+            } else {
+                h = (h ^ (uint8_t)(ch | 32)) * 16777619u;
+            }
+        }
+        v[15] += 0.01f;
+    }
+    return RT_OK;
+}
+
+static void write_file(const char *dir, const char *name, const char *text) {
+    char *p = rt_path_join(dir, name);
+    assert_int_equal(rt_file_write_atomic(p, text, strlen(text)), RT_OK);
+    free(p);
+}
+
+static rt_collection *open_coll(const char *dir, const rt_embedder *e) {
+    rt_collection_params cp = rt_collection_default_params();
+    cp.embedder = e;
+    cp.chunker.chunk_tokens = 40;
+    rt_collection *c;
+    int st = rt_collection_open(dir, &cp, &c);
+    if (st) print_error("%s\n", rt_last_error());
+    assert_int_equal(st, RT_OK);
+    return c;
+}
+
+static rt_search_results *search(rt_collection *c, const char *q, rt_search_mode mode,
+                                 const rt_filter *f, int nf) {
+    rt_search_params sp = rt_search_default_params();
+    sp.mode = mode;
+    sp.filters = f;
+    sp.n_filters = nf;
+    rt_search_results *r;
+    int st = rt_collection_search(c, q, &sp, &r);
+    if (st) print_error("%s\n", rt_last_error());
+    assert_int_equal(st, RT_OK);
+    return r;
+}
+
+static void test_ingest_search(void **s) {
+    (void)s;
+    char *root = tu_tmpdir("coll");
+    char *docs = rt_path_join(root, "docs"), *cdir = rt_path_join(root, "c");
+    assert_int_equal(rt_mkdir_p(docs), RT_OK);
+    char *sub = rt_path_join(docs, "sub");
+    assert_int_equal(rt_mkdir_p(sub), RT_OK);
+    write_file(docs, "a.txt", "Paging moves memory pages between RAM and disk.");
+    write_file(docs, "b.md",
+               "# Compilers\n\nA compiler translates source code.\n\n"
+               "## Parsers\n\nA parser builds a syntax tree.");
+    write_file(docs, "c.html",
+               "<html><head><style>x{}</style></head><body><h1>Kernel</h1>"
+               "<p>The kernel schedules &amp; manages processes.</p>"
+               "<script>var paging=1;</script></body></html>");
+    write_file(sub, "d.jsonl",
+               "{\"id\":\"q1\",\"text\":\"Quicksort sorts in place.\",\"metadata\":"
+               "{\"year\":1961,\"lang\":\"en\"}}\n\n"
+               "{\"id\":\"q2\",\"text\":\"Mergesort is stable.\",\"metadata\":{\"year\":1945,"
+               "\"lang\":\"en\"}}\n"
+               "{\"text\": 5}\n"
+               "{\"id\":\"q3\",\"text\":\"Heapsort uses a heap.\",\"metadata\":{\"year\":1964,"
+               "\"lang\":\"de\"}}\n");
+    write_file(sub, "skip.bin", "binary");
+    rt_embedder e = {"toy-hash-16", 16, toy_embed, NULL};
+    rt_collection *c = open_coll(cdir, &e);
+    rt_ingest_stats st = {0};
+    assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
+    assert_int_equal(st.docs_added, 6);
+    assert_int_equal(st.docs_failed, 1); /* the {"text": 5} line */
+    /* BM25: stemming finds "paging" from "pages"; the script text was stripped. */
+    rt_search_results *r = search(c, "page", RT_SEARCH_BM25, NULL, 0);
+    assert_int_equal(r->n, 1);
+    assert_true(strstr(r->items[0].doc_id, "a.txt") != NULL);
+    assert_string_equal(r->items[0].text, "Paging moves memory pages between RAM and disk.");
+    rt_search_results_free(r);
+    r = search(c, "kernel processes", RT_SEARCH_BM25, NULL, 0);
+    assert_int_equal(r->n, 1);
+    assert_non_null(strstr(r->items[0].text, "schedules & manages"));
+    rt_search_results_free(r);
+    /* Byte ranges slice the stored text. */
+    r = search(c, "parser syntax tree", RT_SEARCH_BM25, NULL, 0);
+    assert_true(r->n >= 1);
+    assert_int_equal(r->items[0].end - r->items[0].start, strlen(r->items[0].text));
+    rt_search_results_free(r);
+    /* Filters: range and equality, in BM25 and dense. */
+    rt_filter f[2] = {{"year", RT_FILTER_GE, true, 1960, NULL},
+                      {"lang", RT_FILTER_EQ, false, 0, "en"}};
+    r = search(c, "sort sorts stable heap", RT_SEARCH_BM25, f, 2);
+    assert_int_equal(r->n, 1);
+    assert_string_equal(r->items[0].doc_id, "q1");
+    rt_search_results_free(r);
+    r = search(c, "sort sorts stable heap", RT_SEARCH_DENSE, f, 1);
+    assert_int_equal(r->n, 2); /* q1 and q3 */
+    for (size_t i = 0; i < r->n; i++)
+        assert_true(strcmp(r->items[i].doc_id, "q2") != 0);
+    rt_search_results_free(r);
+    r = search(c, "mergesort stable", RT_SEARCH_HYBRID, NULL, 0);
+    assert_true(r->n >= 1);
+    assert_string_equal(r->items[0].doc_id, "q2");
+    assert_true(r->items[0].bm25_score > 0);
+    rt_search_results_free(r);
+    /* Unchanged, replaced, duplicate. */
+    memset(&st, 0, sizeof st);
+    assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
+    assert_int_equal(st.docs_unchanged, 6);
+    write_file(docs, "a.txt", "Segmentation divides memory into segments.");
+    rt_document dup = {"copy", NULL, "Mergesort is stable.", 20, "{\"lang\":\"en\",\"year\":1945}"};
+    memset(&st, 0, sizeof st);
+    assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
+    assert_int_equal(st.docs_replaced, 1);
+    assert_int_equal(rt_collection_ingest_document(c, &dup, &st), RT_OK);
+    assert_int_equal(st.docs_duplicate, 1);
+    r = search(c, "paging", RT_SEARCH_BM25, NULL, 0);
+    assert_int_equal(r->n, 0);
+    rt_search_results_free(r);
+    /* Delete by id and by directory. */
+    uint64_t nd;
+    assert_int_equal(rt_collection_delete(c, "q1", &nd), RT_OK);
+    assert_int_equal(nd, 1);
+    assert_int_equal(rt_collection_delete(c, "nope", &nd), RT_ERR_NOT_FOUND);
+    rt_collection_stats cs;
+    assert_int_equal(rt_collection_stats_get(c, &cs), RT_OK);
+    assert_int_equal(cs.documents, 5);
+    assert_int_equal(cs.dim, 16);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    /* Reopen with another embedder: refused. */
+    rt_embedder other = {"other", 16, toy_embed, NULL};
+    rt_collection_params cp = rt_collection_default_params();
+    cp.embedder = &other;
+    assert_int_equal(rt_collection_open(cdir, &cp, &c), RT_ERR_INVALID);
+    assert_non_null(strstr(rt_last_error(), "toy-hash-16"));
+    /* Reopen with the index files removed: rebuilt from the database. */
+    char *bp = rt_path_join(cdir, "bm25.idx"), *hp = rt_path_join(cdir, "hnsw.idx");
+    unlink(bp);
+    write_file(cdir, "hnsw.idx", "garbage");
+    c = open_coll(cdir, &e);
+    r = search(c, "heapsort", RT_SEARCH_BM25, NULL, 0);
+    assert_int_equal(r->n, 1);
+    assert_string_equal(r->items[0].doc_id, "q3");
+    rt_search_results_free(r);
+    r = search(c, "heapsort heap", RT_SEARCH_DENSE, NULL, 0);
+    assert_string_equal(r->items[0].doc_id, "q3");
+    rt_search_results_free(r);
+    assert_int_equal(rt_collection_delete(c, sub, &nd), RT_OK);
+    assert_int_equal(nd, 2); /* q2, q3 (q1 already gone) */
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    c = open_coll(cdir, &e);
+    r = search(c, "heapsort mergesort", RT_SEARCH_BM25, NULL, 0);
+    assert_int_equal(r->n, 0);
+    rt_search_results_free(r);
+    rt_collection_close(c);
+    free(bp);
+    free(hp);
+    free(sub);
+    free(docs);
+    free(cdir);
+    tu_rmtree(root);
+    free(root);
+}
+
+static void test_bm25_only_and_stream(void **s) {
+    (void)s;
+    char *root = tu_tmpdir("coll2");
+    rt_collection *c = open_coll(root, NULL);
+    FILE *fp = tmpfile();
+    fputs("{\"text\":\"alpha beta\"}\n{\"id\":7,\"text\":\"gamma delta\"}\n", fp);
+    rewind(fp);
+    rt_ingest_stats st = {0};
+    assert_int_equal(rt_collection_ingest_stream(c, fp, "jsonl", "in", &st), RT_OK);
+    fclose(fp);
+    assert_int_equal(st.docs_added, 2);
+    rt_search_results *r = search(c, "gamma", RT_SEARCH_BM25, NULL, 0);
+    assert_int_equal(r->n, 1);
+    assert_string_equal(r->items[0].doc_id, "7");
+    rt_search_results_free(r);
+    rt_search_params sp = rt_search_default_params();
+    sp.mode = RT_SEARCH_DENSE;
+    assert_int_equal(rt_collection_search(c, "gamma", &sp, &r), RT_ERR_INVALID);
+    rt_collection_close(c);
+    tu_rmtree(root);
+    free(root);
+}
+
+/* Index files older than the database (as a killed writer leaves them) are brought up to date
+ * from the change log: adds, replacements and deletes made after the files were saved. */
+static void test_stale_index_replay(void **s) {
+    (void)s;
+    char *root = tu_tmpdir("coll3");
+    rt_embedder e = {"toy-hash-16", 16, toy_embed, NULL};
+    rt_collection *c = open_coll(root, &e);
+    rt_document d1 = {"a", NULL, "apples grow on trees", 20, NULL};
+    rt_document d2 = {"b", NULL, "bananas are yellow", 18, NULL};
+    assert_int_equal(rt_collection_ingest_document(c, &d1, NULL), RT_OK);
+    assert_int_equal(rt_collection_ingest_document(c, &d2, NULL), RT_OK);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    char *bp = rt_path_join(root, "bm25.idx"), *hp = rt_path_join(root, "hnsw.idx");
+    tu_system("cp '%s' '%s.old' && cp '%s' '%s.old'", bp, bp, hp, hp);
+    c = open_coll(root, &e);
+    rt_document d3 = {"c", NULL, "cherries are red", 16, NULL};
+    rt_document d1b = {"a", NULL, "apricots are orange", 19, NULL};
+    assert_int_equal(rt_collection_ingest_document(c, &d3, NULL), RT_OK);
+    assert_int_equal(rt_collection_ingest_document(c, &d1b, NULL), RT_OK);
+    assert_int_equal(rt_collection_delete(c, "b", NULL), RT_OK);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    /* Put the stale files back. */
+    tu_system("cp '%s.old' '%s' && cp '%s.old' '%s'", bp, bp, hp, hp);
+    c = open_coll(root, &e);
+    const char *q[] = {"cherries", "apricots", "apples", "bananas"};
+    size_t want[] = {1, 1, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        rt_search_results *r = search(c, q[i], RT_SEARCH_BM25, NULL, 0);
+        assert_int_equal(r->n, want[i]);
+        rt_search_results_free(r);
+    }
+    rt_search_results *r = search(c, "cherries are red", RT_SEARCH_DENSE, NULL, 0);
+    assert_int_equal(r->n, 2); /* a (new version) and c; b is gone */
+    assert_string_equal(r->items[0].doc_id, "c");
+    rt_search_results_free(r);
+    rt_collection_stats cs;
+    assert_int_equal(rt_collection_stats_get(c, &cs), RT_OK);
+    assert_int_equal(cs.vectors, 2);
+    /* Weighted fusion and MMR through the API; a query vector instead of the embedder. */
+    rt_search_params sp = rt_search_default_params();
+    sp.mode = RT_SEARCH_HYBRID;
+    sp.fusion = RT_FUSION_WEIGHTED;
+    sp.alpha = 0.0f; /* BM25 only: the cherries document has the sole match */
+    sp.mmr = true;
+    sp.k = 1;
+    float qv[16];
+    const char *qt = "cherries are red";
+    size_t ql = strlen(qt);
+    toy_embed(NULL, &qt, &ql, 1, qv);
+    sp.query_vector = qv;
+    assert_int_equal(rt_collection_search(c, "cherries", &sp, &r), RT_OK);
+    assert_int_equal(r->n, 1);
+    assert_string_equal(r->items[0].doc_id, "c");
+    assert_true(r->items[0].dense_score > 0.99f); /* same text as the query vector */
+    rt_search_results_free(r);
+    rt_collection_close(c);
+    free(bp);
+    free(hp);
+    tu_rmtree(root);
+    free(root);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ingest_search),
+        cmocka_unit_test(test_bm25_only_and_stream),
+        cmocka_unit_test(test_stale_index_replay),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
