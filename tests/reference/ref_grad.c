@@ -12,6 +12,8 @@
 #include "testutil.h"
 
 #include "train/tmodel.h"
+#include "train/optim.h"
+#include "train/schedule.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -243,6 +245,51 @@ static void run_case(int which, bool lora) {
     free(dir);
 }
 
+/* 30 AdamW steps (cosine schedule, 5 warmup steps, clipping at 1.0, weight decay 0.1 on
+ * matrices) on one batch reproduce torch's loss curve within 1e-3. */
+static void test_adamw_curve(void **state) {
+    (void)state;
+    ref_case rc = make_case(0);
+    char *dir = tu_tmpdir("ref_adamw");
+    assert_int_equal(tu_run_python("tests/reference/train_ref.py",
+                                   "adamw '%s' %s steps=30 lr=0.01 wd=0.1 warmup=5 clip=1.0",
+                                   dir, rc.args), 0);
+    tm_options opt = {0};
+    opt.seed = 1;
+    tmodel *m;
+    assert_int_equal(tmodel_new(&rc.cfg, NULL, &opt, &m), 0);
+    read_named(dir, "params", load_param, m);
+    int B = 2, T = 12, steps = 30;
+    int32_t *batch = read_batch(dir, B * T);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/loss.bin", dir);
+    size_t n;
+    float *ref = tu_read_f32(path, &n);
+    assert_int_equal(n, steps);
+    optim o;
+    assert_int_equal(optim_init(&o, OPTIM_ADAMW, m->n_train, 0.1f), 0);
+    double worst = 0;
+    for (int s = 0; s < steps; s++) {
+        float loss;
+        zero_grad(m);
+        assert_int_equal(tmodel_step(m, batch, batch + B * T, B, T, true, 1.0f, &loss, NULL), 0);
+        optim_clip_grad_norm(m->train_grad, m->n_train, 1.0f);
+        float lr = (float)(0.01 * schedule_factor(SCHEDULE_COSINE, s, 5, steps));
+        optim_step(&o, m->train_data, m->train_grad, m->params, m->n_params, lr);
+        worst = fmax(worst, fabs(loss - ref[s]));
+        if (s % 5 == 0 || s == steps - 1)
+            fprintf(stderr, "adamw step %2d: loss %.6f torch %.6f\n", s, loss, ref[s]);
+    }
+    fprintf(stderr, "adamw: worst |loss - torch| over %d steps %.3g\n", steps, worst);
+    assert_true(worst <= 1e-3);
+    optim_free(&o);
+    free(ref);
+    free(batch);
+    tmodel_free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_llama(void **state) { (void)state; run_case(0, false); }
 static void test_qwen2(void **state) { (void)state; run_case(1, false); }
 static void test_gpt2(void **state) { (void)state; run_case(2, false); }
@@ -255,6 +302,7 @@ int main(void) {
         cmocka_unit_test(test_llama),      cmocka_unit_test(test_qwen2),
         cmocka_unit_test(test_gpt2),       cmocka_unit_test(test_llama_lora),
         cmocka_unit_test(test_qwen2_lora), cmocka_unit_test(test_gpt2_lora),
+        cmocka_unit_test(test_adamw_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
