@@ -1,0 +1,677 @@
+/*
+ * hf.c — see hf.h. Three parts: config.json parsing, the set of safetensors files of a
+ * directory, and per-architecture tensor name mapping (reading here, writing in rt_hf_write).
+ */
+#include "model/hf.h"
+#include "model/model_file.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- config.json ---------------------------------------------------------------------------- */
+
+#define REQUIRED INT_MIN
+
+/* Integer `key` of o in [min, max]; dflt when absent or null (REQUIRED: an error). */
+static int get_int(json_t *o, const char *key, int dflt, int min, int max, const char *what,
+                   int *out) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        if (dflt == REQUIRED)
+            return rt_error(RT_ERR_FORMAT, "%s: missing required key '%s'", what, key);
+        *out = dflt;
+        return RT_OK;
+    }
+    if (!json_is_integer(v))
+        return rt_error(RT_ERR_FORMAT, "%s: '%s' is not an integer", what, key);
+    json_int_t x = json_integer_value(v);
+    if (x < min || x > max)
+        return rt_error(RT_ERR_RANGE, "%s: '%s' = %lld is outside [%d, %d]", what, key,
+                        (long long)x, min, max);
+    *out = (int)x;
+    return RT_OK;
+}
+
+static int get_float(json_t *o, const char *key, float dflt, const char *what, float *out) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        *out = dflt;
+        return RT_OK;
+    }
+    if (!json_is_number(v)) return rt_error(RT_ERR_FORMAT, "%s: '%s' is not a number", what, key);
+    double x = json_number_value(v);
+    if (!(x >= 0 && x < 1e30))
+        return rt_error(RT_ERR_RANGE, "%s: '%s' = %g is out of range", what, key, x);
+    *out = (float)x;
+    return RT_OK;
+}
+
+static int get_bool(json_t *o, const char *key, bool dflt, const char *what, bool *out) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        *out = dflt;
+        return RT_OK;
+    }
+    if (!json_is_boolean(v)) return rt_error(RT_ERR_FORMAT, "%s: '%s' is not a boolean", what, key);
+    *out = json_is_true(v);
+    return RT_OK;
+}
+
+/* A token id: an integer, a list of integers (the first one counts), or absent/null (dflt). */
+static int get_token_id(json_t *o, const char *key, int dflt, const char *what, int *out) {
+    json_t *v = json_object_get(o, key);
+    if (json_is_array(v)) v = json_array_size(v) ? json_array_get(v, 0) : NULL;
+    if (!v || json_is_null(v)) {
+        *out = dflt;
+        return RT_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX)
+        return rt_error(RT_ERR_FORMAT, "%s: '%s' is not a token id", what, key);
+    *out = (int)json_integer_value(v);
+    return RT_OK;
+}
+
+static rt_arch arch_from_hf(json_t *root) {
+    json_t *archs = json_object_get(root, "architectures");
+    const char *a = json_string_value(json_array_get(archs, 0));
+    if (a) {
+        if (!strncmp(a, "Llama", 5) || !strncmp(a, "Mistral", 7)) return RT_ARCH_LLAMA;
+        if (!strncmp(a, "Qwen2", 5) && strncmp(a, "Qwen2Moe", 8) && strncmp(a, "Qwen2VL", 7))
+            return RT_ARCH_QWEN2;
+        if (!strncmp(a, "GPT2", 4)) return RT_ARCH_GPT2;
+        if (!strncmp(a, "Bert", 4)) return RT_ARCH_BERT;
+        return RT_ARCH_UNKNOWN;
+    }
+    return rt_arch_from_name(json_string_value(json_object_get(root, "model_type")));
+}
+
+#define TRY_GOTO(expr)                                                                             \
+    do {                                                                                           \
+        if ((rc = (expr)) < 0) return rc;                                                          \
+    } while (0)
+
+static int parse_rope_scaling(json_t *root, const char *what, rt_model_config *c) {
+    json_t *rs = json_object_get(root, "rope_scaling");
+    if (!rs || json_is_null(rs)) return RT_OK;
+    if (!json_is_object(rs)) return rt_error(RT_ERR_FORMAT, "%s: rope_scaling is not an object", what);
+    const char *type = json_string_value(json_object_get(rs, "rope_type"));
+    if (!type) type = json_string_value(json_object_get(rs, "type"));
+    if (!type || strcmp(type, "llama3"))
+        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope_scaling type '%s' is not supported (only "
+                        "llama3)", what, type ? type : "?");
+    int rc;
+    TRY_GOTO(get_float(rs, "factor", 0, what, &c->rope_scaling_factor));
+    TRY_GOTO(get_float(rs, "low_freq_factor", 1, what, &c->rope_low_freq_factor));
+    TRY_GOTO(get_float(rs, "high_freq_factor", 4, what, &c->rope_high_freq_factor));
+    TRY_GOTO(get_int(rs, "original_max_position_embeddings", 8192, 1, 1 << 24, what,
+                     &c->rope_original_ctx));
+    if (c->rope_scaling_factor < 1 || c->rope_high_freq_factor <= c->rope_low_freq_factor)
+        return rt_error(RT_ERR_FORMAT, "%s: rope_scaling factors are inconsistent", what);
+    return RT_OK;
+}
+
+static int parse_config_root(json_t *root, const char *what, rt_model_config *c) {
+    int rc;
+    memset(c, 0, sizeof *c);
+    c->bos_token_id = c->eos_token_id = c->pad_token_id = -1;
+    if (!json_is_object(root)) return rt_error(RT_ERR_FORMAT, "%s: not a JSON object", what);
+    c->arch = arch_from_hf(root);
+    if (c->arch == RT_ARCH_UNKNOWN) {
+        const char *a = json_string_value(json_array_get(json_object_get(root, "architectures"), 0));
+        const char *mt = json_string_value(json_object_get(root, "model_type"));
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: architecture '%s' is not supported (llama, mistral, qwen2, gpt2, "
+                        "bert)", what, a ? a : mt ? mt : "?");
+    }
+    const int DIM = 1 << 16, LAYERS = 1024, VOCAB = 1 << 22, CTX = 1 << 24;
+    if (c->arch == RT_ARCH_GPT2) {
+        TRY_GOTO(get_int(root, "n_embd", 768, 1, DIM, what, &c->n_embd));
+        TRY_GOTO(get_int(root, "n_layer", 12, 1, LAYERS, what, &c->n_layer));
+        TRY_GOTO(get_int(root, "n_head", 12, 1, DIM, what, &c->n_head));
+        TRY_GOTO(get_int(root, "n_inner", 0, 1, 1 << 20, what, &c->n_ff));
+        if (c->n_ff == 0) c->n_ff = 4 * c->n_embd;
+        TRY_GOTO(get_int(root, "vocab_size", 50257, 1, VOCAB, what, &c->n_vocab));
+        TRY_GOTO(get_int(root, "n_positions", 1024, 1, CTX, what, &c->n_ctx_train));
+        TRY_GOTO(get_float(root, "layer_norm_epsilon", 1e-5f, what, &c->norm_eps));
+        TRY_GOTO(get_bool(root, "tie_word_embeddings", true, what, &c->tied_embeddings));
+        TRY_GOTO(get_token_id(root, "bos_token_id", 50256, what, &c->bos_token_id));
+        TRY_GOTO(get_token_id(root, "eos_token_id", 50256, what, &c->eos_token_id));
+        TRY_GOTO(get_token_id(root, "pad_token_id", -1, what, &c->pad_token_id));
+        c->n_kv_head = c->n_head;
+        if (c->n_embd % c->n_head)
+            return rt_error(RT_ERR_FORMAT, "%s: n_embd %d is not a multiple of n_head %d", what,
+                            c->n_embd, c->n_head);
+        c->head_dim = c->n_embd / c->n_head;
+        c->attn_bias = true;
+        return RT_OK;
+    }
+    TRY_GOTO(get_int(root, "hidden_size", REQUIRED, 1, DIM, what, &c->n_embd));
+    TRY_GOTO(get_int(root, "num_hidden_layers", REQUIRED, 1, LAYERS, what, &c->n_layer));
+    TRY_GOTO(get_int(root, "num_attention_heads", REQUIRED, 1, DIM, what, &c->n_head));
+    TRY_GOTO(get_int(root, "intermediate_size", REQUIRED, 1, 1 << 20, what, &c->n_ff));
+    TRY_GOTO(get_int(root, "vocab_size", REQUIRED, 1, VOCAB, what, &c->n_vocab));
+    if (c->arch == RT_ARCH_BERT) {
+        TRY_GOTO(get_int(root, "max_position_embeddings", 512, 1, CTX, what, &c->n_ctx_train));
+        TRY_GOTO(get_int(root, "type_vocab_size", 2, 0, 1 << 16, what, &c->n_type_vocab));
+        TRY_GOTO(get_float(root, "layer_norm_eps", 1e-12f, what, &c->norm_eps));
+        TRY_GOTO(get_token_id(root, "pad_token_id", 0, what, &c->pad_token_id));
+        TRY_GOTO(get_token_id(root, "bos_token_id", -1, what, &c->bos_token_id));
+        TRY_GOTO(get_token_id(root, "eos_token_id", -1, what, &c->eos_token_id));
+        const char *pe = json_string_value(json_object_get(root, "position_embedding_type"));
+        if (pe && strcmp(pe, "absolute"))
+            return rt_error(RT_ERR_UNSUPPORTED, "%s: position_embedding_type '%s' is not "
+                            "supported (absolute only)", what, pe);
+        c->n_kv_head = c->n_head;
+        if (c->n_embd % c->n_head)
+            return rt_error(RT_ERR_FORMAT, "%s: hidden_size %d is not a multiple of "
+                            "num_attention_heads %d", what, c->n_embd, c->n_head);
+        c->head_dim = c->n_embd / c->n_head;
+        c->attn_bias = true;
+        c->pooling = RT_POOLING_MEAN;
+        return RT_OK;
+    }
+    /* llama, mistral, qwen2 */
+    TRY_GOTO(get_int(root, "num_key_value_heads", c->n_head, 1, DIM, what, &c->n_kv_head));
+    if (c->n_embd % c->n_head && !json_integer_value(json_object_get(root, "head_dim")))
+        return rt_error(RT_ERR_FORMAT, "%s: hidden_size %d is not a multiple of "
+                        "num_attention_heads %d and head_dim is not given", what, c->n_embd,
+                        c->n_head);
+    TRY_GOTO(get_int(root, "head_dim", c->n_embd / c->n_head, 2, 4096, what, &c->head_dim));
+    TRY_GOTO(get_int(root, "max_position_embeddings", 2048, 1, CTX, what, &c->n_ctx_train));
+    TRY_GOTO(get_float(root, "rms_norm_eps", 1e-6f, what, &c->norm_eps));
+    TRY_GOTO(get_float(root, "rope_theta", 10000.0f, what, &c->rope_theta));
+    TRY_GOTO(get_bool(root, "tie_word_embeddings", false, what, &c->tied_embeddings));
+    TRY_GOTO(get_token_id(root, "bos_token_id", -1, what, &c->bos_token_id));
+    TRY_GOTO(get_token_id(root, "eos_token_id", -1, what, &c->eos_token_id));
+    TRY_GOTO(get_token_id(root, "pad_token_id", -1, what, &c->pad_token_id));
+    if (c->arch == RT_ARCH_QWEN2) {
+        c->attn_bias = true;
+    } else {
+        TRY_GOTO(get_bool(root, "attention_bias", false, what, &c->attn_bias));
+        bool mlp_bias;
+        TRY_GOTO(get_bool(root, "mlp_bias", false, what, &mlp_bias));
+        if (mlp_bias)
+            return rt_error(RT_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", what);
+    }
+    const char *act = json_string_value(json_object_get(root, "hidden_act"));
+    if (act && strcmp(act, "silu"))
+        return rt_error(RT_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (silu)", what,
+                        act);
+    c->rope_interleaved = false; /* HF checkpoints use rotate_half */
+    return parse_rope_scaling(root, what, c);
+}
+
+int rt_hf_config_parse(const char *text, size_t len, const char *what, rt_model_config *cfg) {
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return rt_error(RT_ERR_FORMAT, "%s: line %d column %d: %s", what, jerr.line, jerr.column,
+                        jerr.text);
+    int rc = parse_config_root(root, what, cfg);
+    if (rc == RT_OK) rc = rt_model_config_check(cfg, what);
+    json_decref(root);
+    return rc;
+}
+
+/* sentence-transformers: 1_Pooling/config.json and modules.json (2_Normalize). */
+static int load_st_pooling(const char *dir, rt_model_config *cfg) {
+    char *mpath = rt_path_join(dir, "modules.json");
+    char *ppath = NULL;
+    if (!mpath) return RT_ERR_NOMEM;
+    int rc = RT_OK;
+    if (rt_is_file(mpath)) {
+        json_error_t jerr;
+        json_t *m = json_load_file(mpath, JSON_REJECT_DUPLICATES, &jerr);
+        if (!m) {
+            rc = rt_error(RT_ERR_FORMAT, "%s: line %d: %s", mpath, jerr.line, jerr.text);
+            goto done;
+        }
+        size_t i;
+        json_t *mod;
+        json_array_foreach(m, i, mod) {
+            const char *type = json_string_value(json_object_get(mod, "type"));
+            const char *path = json_string_value(json_object_get(mod, "path"));
+            if (type && strstr(type, "Normalize")) cfg->normalize_embeddings = true;
+            if (type && strstr(type, "Pooling") && path && !strchr(path, '.') && !ppath) {
+                char *pdir = rt_path_join(dir, path);
+                ppath = pdir ? rt_path_join(pdir, "config.json") : NULL;
+                free(pdir);
+            }
+        }
+        json_decref(m);
+    }
+    if (!ppath) ppath = rt_path_join(dir, "1_Pooling/config.json");
+    if (ppath && rt_is_file(ppath)) {
+        json_error_t jerr;
+        json_t *p = json_load_file(ppath, JSON_REJECT_DUPLICATES, &jerr);
+        if (!p) {
+            rc = rt_error(RT_ERR_FORMAT, "%s: line %d: %s", ppath, jerr.line, jerr.text);
+            goto done;
+        }
+        const char *mode = json_string_value(json_object_get(p, "pooling_mode"));
+        if (json_is_true(json_object_get(p, "pooling_mode_cls_token")) ||
+            (mode && !strcmp(mode, "cls")))
+            cfg->pooling = RT_POOLING_CLS;
+        else if (json_is_true(json_object_get(p, "pooling_mode_lasttoken")) ||
+                 (mode && !strcmp(mode, "lasttoken")))
+            cfg->pooling = RT_POOLING_LAST;
+        else
+            cfg->pooling = RT_POOLING_MEAN;
+        json_decref(p);
+    }
+done:
+    free(mpath);
+    free(ppath);
+    return rc;
+}
+
+int rt_hf_config_load(const char *dir, rt_model_config *cfg, json_t **raw) {
+    char *path = rt_path_join(dir, "config.json");
+    if (!path) return RT_ERR_NOMEM;
+    char *text;
+    size_t len;
+    int rc = rt_file_read_all(path, RT_HF_MAX_CONFIG, &text, &len);
+    if (rc < 0) {
+        free(path);
+        return rc;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!root) {
+        rc = rt_error(RT_ERR_FORMAT, "%s: line %d column %d: %s", path, jerr.line, jerr.column,
+                      jerr.text);
+        free(path);
+        return rc;
+    }
+    rc = parse_config_root(root, path, cfg);
+    if (rc == RT_OK) rc = rt_model_config_check(cfg, path);
+    if (rc == RT_OK && (cfg->arch == RT_ARCH_BERT)) rc = load_st_pooling(dir, cfg);
+    free(path);
+    if (rc == RT_OK && raw) *raw = root;
+    else json_decref(root);
+    return rc;
+}
+
+/* ---- the safetensors files of a model -------------------------------------------------------- */
+
+void rt_hf_tensors_close(rt_hf_tensors *ts) {
+    for (size_t i = 0; i < ts->n_files; i++) rt_safetensors_close(&ts->files[i]);
+    free(ts->files);
+    free(ts->what);
+    memset(ts, 0, sizeof *ts);
+}
+
+static int open_index(const char *dir, const char *index_path, rt_hf_tensors *ts) {
+    json_error_t jerr;
+    json_t *idx = json_load_file(index_path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!idx)
+        return rt_error(RT_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
+    int rc = RT_OK;
+    json_t *wm = json_object_get(idx, "weight_map");
+    const char **names = NULL;
+    size_t n_names = 0;
+    if (!json_is_object(wm) || json_object_size(wm) == 0) {
+        rc = rt_error(RT_ERR_FORMAT, "%s: no weight_map object", index_path);
+        goto done;
+    }
+    names = rt_calloc(json_object_size(wm), sizeof *names);
+    if (!names) {
+        rc = RT_ERR_NOMEM;
+        goto done;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(wm, key, v) {
+        const char *file = json_string_value(v);
+        if (!file || !*file || strchr(file, '/') || !strcmp(file, "..")) {
+            rc = rt_error(RT_ERR_FORMAT, "%s: weight_map entry of '%s' is not a file name in "
+                          "the model directory", index_path, key);
+            goto done;
+        }
+        size_t j = 0;
+        while (j < n_names && strcmp(names[j], file)) j++;
+        if (j == n_names) names[n_names++] = file;
+    }
+    ts->files = rt_calloc(n_names, sizeof *ts->files);
+    if (!ts->files) {
+        rc = RT_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t j = 0; j < n_names; j++) {
+        char *p = rt_path_join(dir, names[j]);
+        if (!p) {
+            rc = RT_ERR_NOMEM;
+            goto done;
+        }
+        rc = rt_safetensors_open(p, &ts->files[j]);
+        free(p);
+        if (rc < 0) goto done;
+        ts->n_files++;
+    }
+    /* Every listed tensor must be in its shard. */
+    json_object_foreach(wm, key, v) {
+        if (!rt_hf_tensors_find(ts, key)) {
+            rc = rt_error(RT_ERR_FORMAT, "%s: tensor '%s' is listed in the index but not in %s",
+                          index_path, key, json_string_value(v));
+            goto done;
+        }
+    }
+done:
+    free(names);
+    json_decref(idx);
+    return rc;
+}
+
+int rt_hf_tensors_open(const char *path, rt_hf_tensors *ts) {
+    memset(ts, 0, sizeof *ts);
+    int rc;
+    if (!rt_is_dir(path)) {
+        ts->what = rt_strdup(path);
+        ts->files = rt_calloc(1, sizeof *ts->files);
+        if (!ts->what || !ts->files) {
+            rt_hf_tensors_close(ts);
+            return RT_ERR_NOMEM;
+        }
+        rc = rt_safetensors_open(path, &ts->files[0]);
+        if (rc == RT_OK) ts->n_files = 1;
+    } else {
+        char *single = rt_path_join(path, "model.safetensors");
+        char *index = rt_path_join(path, "model.safetensors.index.json");
+        if (!single || !index) {
+            free(single);
+            free(index);
+            return RT_ERR_NOMEM;
+        }
+        if (rt_is_file(single)) {
+            ts->what = single;
+            free(index);
+            ts->files = rt_calloc(1, sizeof *ts->files);
+            if (!ts->files) {
+                rt_hf_tensors_close(ts);
+                return RT_ERR_NOMEM;
+            }
+            rc = rt_safetensors_open(single, &ts->files[0]);
+            if (rc == RT_OK) ts->n_files = 1;
+        } else if (rt_is_file(index)) {
+            ts->what = index;
+            free(single);
+            rc = open_index(path, index, ts);
+        } else {
+            rc = rt_error(RT_ERR_NOT_FOUND, "%s: no model.safetensors or "
+                          "model.safetensors.index.json", path);
+            free(single);
+            free(index);
+        }
+    }
+    if (rc < 0) rt_hf_tensors_close(ts);
+    return rc;
+}
+
+const rt_safetensors_entry *rt_hf_tensors_find(const rt_hf_tensors *ts, const char *name) {
+    for (size_t i = 0; i < ts->n_files; i++) {
+        const rt_safetensors_entry *e = rt_safetensors_find(&ts->files[i], name);
+        if (e) return e;
+    }
+    return NULL;
+}
+
+/* ---- name mapping: reading -------------------------------------------------------------------- */
+
+typedef struct mapper {
+    const rt_hf_tensors *ts;
+    const char *prefix; /* "model.", "transformer.", "bert." or "" */
+} mapper;
+
+static void shape_str(char *buf, size_t n, int n_dims, const int64_t *shape) {
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, n - o, "(");
+    for (int i = 0; i < n_dims && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%" PRId64, i ? ", " : "", shape[i]);
+    if (o < n) snprintf(buf + o, n - o, ")");
+}
+
+static bool is_float_dtype(rt_dtype d) {
+    return d == RT_DTYPE_F32 || d == RT_DTYPE_F16 || d == RT_DTYPE_BF16;
+}
+
+/* Finds prefix+name, checks dtype and shape (d1 < 0: a vector of d0) and makes out a view of it
+ * (a copy when misaligned). Missing and optional: out zeroed, RT_OK. */
+static int take(const mapper *m, const char *name, int64_t d0, int64_t d1, bool optional,
+                rt_tensor *out) {
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", m->prefix, name);
+    memset(out, 0, sizeof *out);
+    int n_dims = d1 < 0 ? 1 : 2;
+    int64_t want[2] = {d0, d1};
+    char ws[64];
+    shape_str(ws, sizeof ws, n_dims, want);
+    const rt_safetensors_entry *e = rt_hf_tensors_find(m->ts, full);
+    if (!e) {
+        if (optional) return RT_OK;
+        return rt_error(RT_ERR_NOT_FOUND, "%s: missing tensor '%s' (expected shape %s)",
+                        m->ts->what, full, ws);
+    }
+    if (!is_float_dtype(e->t.dtype))
+        return rt_error(RT_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected F32, F16 or "
+                        "BF16)", m->ts->what, full, e->st_dtype);
+    if (e->t.n_dims != n_dims || e->t.shape[0] != d0 || (n_dims == 2 && e->t.shape[1] != d1)) {
+        char gs[64];
+        shape_str(gs, sizeof gs, e->t.n_dims, e->t.shape);
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", m->ts->what,
+                        full, gs, ws);
+    }
+    size_t es = rt_dtype_block_bytes(e->t.dtype);
+    if ((uintptr_t)e->t.data % es) {
+        RT_TRY(rt_tensor_alloc(out, full, e->t.dtype, n_dims, want));
+        memcpy(out->data, e->t.data, e->t.nbytes);
+        return RT_OK;
+    }
+    *out = e->t;
+    out->name = rt_strdup(full);
+    out->owned = false;
+    return out->name ? RT_OK : RT_ERR_NOMEM;
+}
+
+/* A (rows, n_in) tensor from columns [c0, c0 + rows) of a Conv1D weight stored (n_in, n_out). */
+static int conv1d_slice(const rt_tensor *src, int64_t n_in, int64_t n_out, int64_t c0,
+                        int64_t rows, rt_tensor *out) {
+    int64_t shape[2] = {rows, n_in};
+    RT_TRY(rt_tensor_alloc(out, src->name, src->dtype, 2, shape));
+    size_t es = rt_dtype_block_bytes(src->dtype);
+    const uint8_t *s = src->data;
+    uint8_t *d = out->data;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < n_in; i++)
+            memcpy(d + ((size_t)r * (size_t)n_in + (size_t)i) * es,
+                   s + ((size_t)i * (size_t)n_out + (size_t)(c0 + r)) * es, es);
+    return RT_OK;
+}
+
+/* A view of elements [off, off + n) of a vector. */
+static int vec_slice(const rt_tensor *src, int64_t off, int64_t n, rt_tensor *out) {
+    memset(out, 0, sizeof *out);
+    size_t es = rt_dtype_block_bytes(src->dtype);
+    out->dtype = src->dtype;
+    out->n_dims = 1;
+    for (int i = 0; i < RT_MAX_DIMS; i++) out->shape[i] = 1;
+    out->shape[0] = n;
+    out->nbytes = (size_t)n * es;
+    if (src->owned) {
+        out->data = rt_malloc(out->nbytes);
+        if (!out->data) return RT_ERR_NOMEM;
+        memcpy(out->data, (const uint8_t *)src->data + (size_t)off * es, out->nbytes);
+        out->owned = true;
+    } else {
+        out->data = (uint8_t *)src->data + (size_t)off * es;
+    }
+    out->name = rt_strdup(src->name);
+    return out->name ? RT_OK : RT_ERR_NOMEM;
+}
+
+static int map_llama(const rt_model_config *c, mapper *m, rt_model_weights *w) {
+    int64_t E = c->n_embd, Q = (int64_t)c->n_head * c->head_dim,
+            KV = (int64_t)c->n_kv_head * c->head_dim, F = c->n_ff, V = c->n_vocab;
+    m->prefix = rt_hf_tensors_find(m->ts, "model.embed_tokens.weight") ? "model." : "";
+    RT_TRY(take(m, "embed_tokens.weight", V, E, false, &w->token_embd));
+    RT_TRY(take(m, "norm.weight", E, -1, false, &w->output_norm));
+    char n[160];
+    for (int il = 0; il < c->n_layer; il++) {
+        rt_layer_weights *l = &w->layers[il];
+#define T(field, suffix, d0, d1, opt)                                                              \
+    snprintf(n, sizeof n, "layers.%d.%s", il, suffix);                                             \
+    RT_TRY(take(m, n, d0, d1, opt, &l->field))
+        T(attn_norm, "input_layernorm.weight", E, -1, false);
+        T(wq, "self_attn.q_proj.weight", Q, E, false);
+        T(wk, "self_attn.k_proj.weight", KV, E, false);
+        T(wv, "self_attn.v_proj.weight", KV, E, false);
+        T(wo, "self_attn.o_proj.weight", E, Q, false);
+        if (c->attn_bias) {
+            T(bq, "self_attn.q_proj.bias", Q, -1, false);
+            T(bk, "self_attn.k_proj.bias", KV, -1, false);
+            T(bv, "self_attn.v_proj.bias", KV, -1, false);
+        }
+        T(bo, "self_attn.o_proj.bias", E, -1, true);
+        T(ffn_norm, "post_attention_layernorm.weight", E, -1, false);
+        T(ffn_gate, "mlp.gate_proj.weight", F, E, false);
+        T(ffn_up, "mlp.up_proj.weight", F, E, false);
+        T(ffn_down, "mlp.down_proj.weight", E, F, false);
+#undef T
+    }
+    if (!c->tied_embeddings) {
+        m->prefix = "";
+        RT_TRY(take(m, "lm_head.weight", V, E, false, &w->output));
+    }
+    return RT_OK;
+}
+
+static int map_gpt2(const rt_model_config *c, mapper *m, rt_model_weights *w) {
+    int64_t E = c->n_embd, F = c->n_ff, V = c->n_vocab;
+    m->prefix = rt_hf_tensors_find(m->ts, "transformer.wte.weight") ? "transformer." : "";
+    RT_TRY(take(m, "wte.weight", V, E, false, &w->token_embd));
+    RT_TRY(take(m, "wpe.weight", c->n_ctx_train, E, false, &w->pos_embd));
+    RT_TRY(take(m, "ln_f.weight", E, -1, false, &w->output_norm));
+    RT_TRY(take(m, "ln_f.bias", E, -1, false, &w->output_norm_b));
+    char n[160];
+    int rc = RT_OK;
+    for (int il = 0; il < c->n_layer && rc == RT_OK; il++) {
+        rt_layer_weights *l = &w->layers[il];
+        rt_tensor attn_w = {0}, attn_b = {0}, proj_w = {0}, fc_w = {0}, mproj_w = {0};
+#define T(dst, suffix, d0, d1)                                                                     \
+    snprintf(n, sizeof n, "h.%d.%s", il, suffix);                                                  \
+    if (rc == RT_OK) rc = take(m, n, d0, d1, false, dst)
+        T(&l->attn_norm, "ln_1.weight", E, -1);
+        T(&l->attn_norm_b, "ln_1.bias", E, -1);
+        T(&attn_w, "attn.c_attn.weight", E, 3 * E);
+        T(&attn_b, "attn.c_attn.bias", 3 * E, -1);
+        T(&proj_w, "attn.c_proj.weight", E, E);
+        T(&l->bo, "attn.c_proj.bias", E, -1);
+        T(&l->ffn_norm, "ln_2.weight", E, -1);
+        T(&l->ffn_norm_b, "ln_2.bias", E, -1);
+        T(&fc_w, "mlp.c_fc.weight", E, F);
+        T(&l->ffn_up_b, "mlp.c_fc.bias", F, -1);
+        T(&mproj_w, "mlp.c_proj.weight", F, E);
+        T(&l->ffn_down_b, "mlp.c_proj.bias", E, -1);
+#undef T
+        if (rc == RT_OK) rc = conv1d_slice(&attn_w, E, 3 * E, 0, E, &l->wq);
+        if (rc == RT_OK) rc = conv1d_slice(&attn_w, E, 3 * E, E, E, &l->wk);
+        if (rc == RT_OK) rc = conv1d_slice(&attn_w, E, 3 * E, 2 * E, E, &l->wv);
+        if (rc == RT_OK) rc = vec_slice(&attn_b, 0, E, &l->bq);
+        if (rc == RT_OK) rc = vec_slice(&attn_b, E, E, &l->bk);
+        if (rc == RT_OK) rc = vec_slice(&attn_b, 2 * E, E, &l->bv);
+        if (rc == RT_OK) rc = conv1d_slice(&proj_w, E, E, 0, E, &l->wo);
+        if (rc == RT_OK) rc = conv1d_slice(&fc_w, E, F, 0, F, &l->ffn_up);
+        if (rc == RT_OK) rc = conv1d_slice(&mproj_w, F, E, 0, E, &l->ffn_down);
+        rt_tensor_free(&attn_w);
+        rt_tensor_free(&attn_b);
+        rt_tensor_free(&proj_w);
+        rt_tensor_free(&fc_w);
+        rt_tensor_free(&mproj_w);
+    }
+    RT_TRY(rc);
+    if (!c->tied_embeddings) {
+        m->prefix = "";
+        RT_TRY(take(m, "lm_head.weight", V, E, false, &w->output));
+    }
+    return RT_OK;
+}
+
+/* BERT LayerNorm: "weight"/"bias", or the old TF names "gamma"/"beta". */
+static int take_ln(const mapper *m, const char *base, int64_t E, rt_tensor *g, rt_tensor *b) {
+    char n[200];
+    snprintf(n, sizeof n, "%s.weight", base);
+    RT_TRY(take(m, n, E, -1, true, g));
+    if (g->data) {
+        snprintf(n, sizeof n, "%s.bias", base);
+        return take(m, n, E, -1, false, b);
+    }
+    snprintf(n, sizeof n, "%s.gamma", base);
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", m->prefix, n);
+    if (!rt_hf_tensors_find(m->ts, full)) {
+        snprintf(n, sizeof n, "%s.weight", base);
+        return take(m, n, E, -1, false, g); /* reports the missing tensor */
+    }
+    RT_TRY(take(m, n, E, -1, false, g));
+    snprintf(n, sizeof n, "%s.beta", base);
+    return take(m, n, E, -1, false, b);
+}
+
+static int map_bert(const rt_model_config *c, mapper *m, rt_model_weights *w) {
+    int64_t E = c->n_embd, F = c->n_ff;
+    m->prefix =
+        rt_hf_tensors_find(m->ts, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
+    RT_TRY(take(m, "embeddings.word_embeddings.weight", c->n_vocab, E, false, &w->token_embd));
+    RT_TRY(take(m, "embeddings.position_embeddings.weight", c->n_ctx_train, E, false,
+                &w->pos_embd));
+    if (c->n_type_vocab > 0)
+        RT_TRY(take(m, "embeddings.token_type_embeddings.weight", c->n_type_vocab, E, false,
+                    &w->type_embd));
+    RT_TRY(take_ln(m, "embeddings.LayerNorm", E, &w->embd_norm, &w->embd_norm_b));
+    char n[160];
+    for (int il = 0; il < c->n_layer; il++) {
+        rt_layer_weights *l = &w->layers[il];
+#define T(field, suffix, d0, d1)                                                                   \
+    snprintf(n, sizeof n, "encoder.layer.%d.%s", il, suffix);                                      \
+    RT_TRY(take(m, n, d0, d1, false, &l->field))
+        T(wq, "attention.self.query.weight", E, E);
+        T(bq, "attention.self.query.bias", E, -1);
+        T(wk, "attention.self.key.weight", E, E);
+        T(bk, "attention.self.key.bias", E, -1);
+        T(wv, "attention.self.value.weight", E, E);
+        T(bv, "attention.self.value.bias", E, -1);
+        T(wo, "attention.output.dense.weight", E, E);
+        T(bo, "attention.output.dense.bias", E, -1);
+        T(ffn_up, "intermediate.dense.weight", F, E);
+        T(ffn_up_b, "intermediate.dense.bias", F, -1);
+        T(ffn_down, "output.dense.weight", E, F);
+        T(ffn_down_b, "output.dense.bias", E, -1);
+#undef T
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm", il);
+        RT_TRY(take_ln(m, n, E, &l->attn_norm, &l->attn_norm_b));
+        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm", il);
+        RT_TRY(take_ln(m, n, E, &l->ffn_norm, &l->ffn_norm_b));
+    }
+    return RT_OK;
+}
+
+int rt_hf_weights_map(const rt_model_config *cfg, const rt_hf_tensors *ts, rt_model_weights *w) {
+    memset(w, 0, sizeof *w);
+    w->layers = rt_calloc((size_t)cfg->n_layer, sizeof *w->layers);
+    if (!w->layers) return RT_ERR_NOMEM;
+    mapper m = {ts, ""};
+    int rc;
+    switch (cfg->arch) {
+    case RT_ARCH_LLAMA:
+    case RT_ARCH_QWEN2: rc = map_llama(cfg, &m, w); break;
+    case RT_ARCH_GPT2: rc = map_gpt2(cfg, &m, w); break;
+    case RT_ARCH_BERT: rc = map_bert(cfg, &m, w); break;
+    default: rc = rt_error(RT_ERR_UNSUPPORTED, "%s: unknown architecture", ts->what);
+    }
+    if (rc < 0) rt_model_weights_free(w, cfg->n_layer);
+    return rc;
+}
