@@ -1,40 +1,209 @@
 /*
- * matmul.c — out = x W^T for any weight dtype. This is the portable reference path: f32 goes to
- * sgemm, other dtypes dequantize one weight row at a time and take plain dot products.
+ * matmul.c — out = x W^T (forward) and dx += dy W (backward to the input) for any weight dtype.
+ *
+ * Paths, by weight dtype and number of tokens T:
+ *   f32                 sgemm (OpenBLAS), both directions.
+ *   q8_0, q4_0          x rows quantized to q8_0 once, then integer dot products (VNNI on
+ *                       AVX-512) threaded over weight rows; tokens are taken in blocks so one
+ *                       block of quantized activations stays in L2 while W streams past.
+ *   f16, bf16, T < 8    dot products of 16-bit weight rows with f32 activations, threaded over
+ *                       weight rows (decode: memory-bandwidth bound).
+ *   f16, bf16, T >= 8   tiles of W widened to f32, then sgemm per tile (prefill: compute bound,
+ *                       where sgemm beats a dot-product loop).
+ *   backward, not f32   tiles of W widened to f32, then sgemm per tile.
+ * Scratch memory is one buffer per calling thread, grown as needed and freed at thread exit, so
+ * the hot loops never allocate.
  */
 #include "core/matmul.h"
-#include "core/quant.h"
 #include "core/error.h"
+#include "core/kernels/kernels.h"
+#include "core/quant.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+enum {
+    TOKEN_BLOCK = 64,        /* activation rows per pass over W in the q8_0/q4_0 path */
+    SGEMM_MIN_TOKENS = 8,    /* from here on f16/bf16 go through f32 tiles and sgemm */
+    TILE_BYTES = 512 << 10,  /* f32 tile of W for the sgemm paths (per thread, in L2) */
+};
+
+/* ---- per-thread scratch ------------------------------------------------------------------ */
+
+typedef struct scratch {
+    void *buf;
+    size_t cap;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p) {
+    scratch *s = p;
+    free(s->buf);
+    free(s);
+}
+
+static void scratch_key_init(void) { RT_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0); }
+
+/* A buffer of at least n bytes, owned by this thread (valid until its next call). Allocation
+ * failure is fatal: rt_matmul has no error return, and callers size models to fit memory. */
+static void *scratch_get(size_t n) {
+    pthread_once(&scratch_once, scratch_key_init);
+    scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        RT_ASSERT(s);
+        RT_ASSERT(pthread_setspecific(scratch_key, s) == 0);
+    }
+    if (s->cap < n) {
+        free(s->buf);
+        s->buf = malloc(n);
+        RT_ASSERT(s->buf);
+        s->cap = n;
+    }
+    return s->buf;
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+/* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out) */
+static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int T, int n_out,
+                             int n_in) {
+    const rt_kernels *k = rt_kernels_get();
+    size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
+    rt_block_q8_0 *xq = scratch_get((size_t)T * nb * sizeof(rt_block_q8_0));
+#pragma omp parallel for schedule(static) if (T > 1)
+    for (int t = 0; t < T; t++) k->quantize_row_q8_0(x + (size_t)t * n_in, xq + (size_t)t * nb, n_in);
+
+    for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
+        int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
+        const rt_block_q8_0 *xb = xq + (size_t)t0 * nb;
+        float *ob = out + (size_t)t0 * n_out;
+        if (w->dtype == RT_DTYPE_Q8_0) {
+#pragma omp parallel for schedule(static)
+            for (int o = 0; o < n_out; o++)
+                k->dot_q8_0_q8_0(n_in, (const void *)((const char *)w->data + o * row_bytes), xb, nb,
+                                 nt, ob + o, (size_t)n_out);
+        } else {
+#pragma omp parallel for schedule(static)
+            for (int o = 0; o < n_out; o++)
+                k->dot_q4_0_q8_0(n_in, (const void *)((const char *)w->data + o * row_bytes), xb, nb,
+                                 nt, ob + o, (size_t)n_out);
+        }
+    }
+}
+
+/* x (T, n_in) f32, w (n_out, n_in) f16 or bf16, out (T, n_out); T small */
+static void matmul_half_dot(float *out, const float *x, const rt_tensor *w, int T, int n_out,
+                            int n_in) {
+    const rt_kernels *k = rt_kernels_get();
+    void (*dot)(int64_t, const uint16_t *, const float *, size_t, int, float *, size_t) =
+        w->dtype == RT_DTYPE_F16 ? k->dot_f16_f32 : k->dot_bf16_f32;
+    const uint16_t *wd = w->data;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < n_out; o++)
+        dot(n_in, wd + (size_t)o * n_in, x, (size_t)n_in, T, out + o, (size_t)n_out);
+}
+
+/* W[o0:o0+n_rows, c0:c0+n_cols] as f32 into tile (n_rows, n_cols); c0 and n_cols are multiples
+ * of the block size. */
+static void widen_block(float *tile, const rt_tensor *w, int o0, int n_rows, int c0, int n_cols) {
+    size_t row_bytes = rt_tensor_row_bytes(w);
+    size_t col_bytes = (size_t)c0 / (size_t)rt_dtype_block_size(w->dtype) *
+                       rt_dtype_block_bytes(w->dtype);
+    for (int r = 0; r < n_rows; r++)
+        rt_dequantize_row(w->dtype,
+                          (const char *)w->data + (size_t)(o0 + r) * row_bytes + col_bytes,
+                          tile + (size_t)r * n_cols, n_cols);
+}
+
+/* Rows of W per f32 tile, so that a tile of n_cols columns stays in L2. */
+static int tile_rows(int n_cols, int n_rows) {
+    int r = (int)(TILE_BYTES / ((size_t)n_cols * sizeof(float)));
+    if (r < 8) r = 8;
+    return r < n_rows ? r : n_rows;
+}
+
+/* OpenMP threads each widen their own tiles and call a single-threaded sgemm on them: no
+ * alternation between the OpenMP and OpenBLAS thread pools, whose spinning waiters would take
+ * each other's cores. */
+static int blas_single_begin(void) {
+    int n = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return n;
+}
+
+/* x (T, n_in) f32, w (n_out, n_in) any dtype, out (T, n_out): f32 tiles of W and sgemm */
+static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, int T, int n_out,
+                               int n_in) {
+    int rows = tile_rows(n_in, n_out), n_tiles = (n_out + rows - 1) / rows;
+    int blas_threads = blas_single_begin();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n_tiles; i++) {
+        int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
+        float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
+        widen_block(tile, w, o0, n, 0, n_in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile,
+                    n_in, 0.0f, out + o0, n_out);
+    }
+    openblas_set_num_threads(blas_threads);
+}
 
 void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens) {
     int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
-    if (w->dtype == RT_DTYPE_F32) {
+    if (n_tokens <= 0 || n_out <= 0) return;
+    switch (w->dtype) {
+    case RT_DTYPE_F32:
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_out, n_in, 1.0f, x,
                     n_in, (const float *)w->data, n_in, 0.0f, out, n_out);
-    } else {
-        size_t row_bytes = rt_tensor_row_bytes(w);
-#pragma omp parallel
-        {
-            float *row = malloc((size_t)n_in * sizeof(float));
-            RT_ASSERT(row);
-#pragma omp for schedule(static)
-            for (int o = 0; o < n_out; o++) {
-                rt_dequantize_row(w->dtype, (const char *)w->data + (size_t)o * row_bytes, row,
-                                  n_in);
-                for (int t = 0; t < n_tokens; t++) {
-                    const float *xt = x + (size_t)t * n_in;
-                    float s = 0.0f;
-                    for (int i = 0; i < n_in; i++) s += row[i] * xt[i];
-                    out[(size_t)t * n_out + o] = s;
-                }
-            }
-            free(row);
-        }
+        break;
+    case RT_DTYPE_Q8_0:
+    case RT_DTYPE_Q4_0: matmul_quantized(out, x, w, n_tokens, n_out, n_in); break;
+    case RT_DTYPE_F16:
+    case RT_DTYPE_BF16:
+        if (n_tokens < SGEMM_MIN_TOKENS)
+            matmul_half_dot(out, x, w, n_tokens, n_out, n_in);
+        else
+            matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
+        break;
+    default: RT_ASSERT(!"unsupported weight dtype in rt_matmul");
     }
     if (bias)
         for (int t = 0; t < n_tokens; t++)
             for (int o = 0; o < n_out; o++) out[(size_t)t * n_out + o] += bias[o];
+}
+
+/* ---- backward ----------------------------------------------------------------------------- */
+
+void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_tokens) {
+    int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
+    if (n_tokens <= 0 || n_out <= 0) return;
+    if (w->dtype == RT_DTYPE_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, n_in, n_out, 1.0f, dy,
+                    n_out, (const float *)w->data, n_in, 1.0f, dx, n_in);
+        return;
+    }
+    /* Threads own column ranges of dx (whole blocks), so their updates never overlap. */
+    int bs = rt_dtype_block_size(w->dtype), n_threads = rt_get_threads();
+    int cols = (n_in / n_threads + bs - 1) / bs * bs;
+    if (cols > 1024) cols = 1024;
+    if (cols < bs) cols = bs;
+    int n_col_tiles = (n_in + cols - 1) / cols, rows = tile_rows(cols, n_out);
+    int blas_threads = blas_single_begin();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < n_col_tiles; c++) {
+        int c0 = c * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
+        float *tile = scratch_get((size_t)rows * cols * sizeof(float));
+        for (int o0 = 0; o0 < n_out; o0 += rows) {
+            int n = n_out - o0 < rows ? n_out - o0 : rows;
+            widen_block(tile, w, o0, n, c0, nc);
+            /* dx[:, c0:c0+nc] (T, nc) += dy[:, o0:o0+n] (T, n) . tile (n, nc) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n, 1.0f,
+                        dy + o0, n_out, tile, nc, 1.0f, dx + c0, n_in);
+        }
+    }
+    openblas_set_num_threads(blas_threads);
 }

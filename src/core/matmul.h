@@ -1,7 +1,9 @@
 /*
  * matmul.h — the one matrix multiply every layer uses: out = x W^T (+ bias), for a weight W of
- * any storage dtype. f32 weights go to OpenBLAS sgemm; f16/bf16/q8_0/q4_0 weights use the
- * SIMD dot-product kernels of core/kernels (chosen by CPU detection), threaded over rows.
+ * any storage dtype, and its gradient with respect to x. f32 weights go to OpenBLAS sgemm;
+ * f16/bf16/q8_0/q4_0 weights use the SIMD kernels of core/kernels (chosen by CPU detection),
+ * threaded over rows with OpenMP, or f32 tiles of W and sgemm where that is faster (see matmul.c).
+ * Threads: OpenMP and OpenBLAS, both set by rt_set_threads().
  */
 #ifndef RT_CORE_MATMUL_H
 #define RT_CORE_MATMUL_H
@@ -11,5 +13,10 @@
 /* x (n_tokens, n_in) f32, w (n_out, n_in) any dtype, bias (n_out) f32 or NULL,
  * out (n_tokens, n_out) f32. out must not alias x. */
 void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens);
+
+/* The gradient of rt_matmul with respect to x: dx (n_tokens, n_in) += dy (n_tokens, n_out) . W,
+ * for w (n_out, n_in) of any dtype (a frozen, possibly quantized base under LoRA). dx must not
+ * alias dy. Accumulates: the caller zeroes dx first when it wants a plain product. */
+void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_tokens);
 
 #endif

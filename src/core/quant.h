@@ -2,7 +2,7 @@
  * quant.h — conversion between f32 and the storage dtypes (f16, bf16, q8_0, q4_0), row by row.
  * The block layouts are GGUF's, so rows quantized here are bit-identical to llama.cpp's
  * (reference quantization: q8_0 d = max|x|/127, q = round(x/d); q4_0 d = x_maxabs_signed/-8,
- * q = min(15, (int)(x/d + 8.5))).
+ * q = min(15, (int)(x/d + 8.5))). The SIMD kernels give the same bits as the scalar reference.
  */
 #ifndef RT_CORE_QUANT_H
 #define RT_CORE_QUANT_H

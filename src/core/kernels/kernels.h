@@ -1,0 +1,71 @@
+/*
+ * kernels.h — the SIMD kernel table. One table per ISA level (scalar, avx2, avx512), each in its
+ * own file; rt_kernels_get() picks one at first use from core/cpu's level (thread-safe) and
+ * every caller goes through it. The scalar table is the reference the others are tested against.
+ *
+ * Conventions of every kernel:
+ *   - n is the number of elements of a row; for q8_0/q4_0 it is a multiple of RT_QK (32).
+ *   - "w" is a weight row (any storage dtype), "x" an activation row (f32, or q8_0 after
+ *     quantize_row_q8_0, as llama.cpp does for integer dot products).
+ *   - Conversions are bit-exact across levels (the same rounding as core/quant's reference:
+ *     q8_0 rounds half away from zero, f16/bf16 round to nearest even).
+ *   - Dot products differ across levels only by float summation order.
+ *   - No kernel allocates, and all are safe to call from many threads at once.
+ */
+#ifndef RT_CORE_KERNELS_H
+#define RT_CORE_KERNELS_H
+
+#include "core/cpu.h"
+#include "core/tensor.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_kernels {
+    rt_cpu_level level;
+
+    /* Row conversions: y (n) from x (n). */
+    void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
+    void (*bf16_to_f32)(const uint16_t *x, float *y, int64_t n);
+    void (*f32_to_f16)(const float *x, uint16_t *y, int64_t n);
+    void (*f32_to_bf16)(const float *x, uint16_t *y, int64_t n);
+    void (*q8_0_to_f32)(const rt_block_q8_0 *x, float *y, int64_t n);
+    void (*q4_0_to_f32)(const rt_block_q4_0 *x, float *y, int64_t n);
+    void (*quantize_row_q8_0)(const float *x, rt_block_q8_0 *y, int64_t n);
+    void (*quantize_row_q4_0)(const float *x, rt_block_q4_0 *y, int64_t n);
+
+    /* Dot products of one weight row w (n) with n_x activation rows:
+     *   out[t * out_stride] = sum_i w[i] * x[t * x_stride + i]   for t in [0, n_x)
+     * x_stride is in elements of x's type (blocks for q8_0). With n_x = 1 this is a plain
+     * vector dot product; with more rows the weight row is read once from memory (the
+     * prefill case). */
+    void (*dot_q8_0_q8_0)(int64_t n, const rt_block_q8_0 *w, const rt_block_q8_0 *x,
+                          size_t x_stride, int n_x, float *out, size_t out_stride);
+    void (*dot_q4_0_q8_0)(int64_t n, const rt_block_q4_0 *w, const rt_block_q8_0 *x,
+                          size_t x_stride, int n_x, float *out, size_t out_stride);
+    void (*dot_f16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
+                        float *out, size_t out_stride);
+    void (*dot_bf16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
+                         float *out, size_t out_stride);
+} rt_kernels;
+
+/* The table in use (level rt_cpu_level_get()). Never NULL. */
+const rt_kernels *rt_kernels_get(void);
+/* The table of a given level, or NULL when this CPU (or this build) lacks it. For tests and
+ * benchmarks that compare levels. */
+const rt_kernels *rt_kernels_for(rt_cpu_level level);
+
+/* The scalar q4_0 quantizer, shared by every table (weights are quantized offline, so this is
+ * not worth a SIMD version). */
+void rt_quantize_row_q4_0_ref(const float *x, rt_block_q4_0 *y, int64_t n);
+
+/* Each ISA file defines its table; tables of levels the compiler cannot target are absent
+ * (the dispatcher checks RT_HAVE_*). */
+extern const rt_kernels rt_kernels_scalar;
+#if defined(__x86_64__)
+#define RT_HAVE_X86_KERNELS 1
+extern const rt_kernels rt_kernels_avx2;
+extern const rt_kernels rt_kernels_avx512;
+#endif
+
+#endif

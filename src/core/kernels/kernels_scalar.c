@@ -1,0 +1,152 @@
+/*
+ * kernels_scalar.c — the portable reference of every kernel in kernels.h, in plain C. The GGUF
+ * quantization formulas are llama.cpp's reference ones, so quantized rows are bit-identical:
+ *   q8_0: d = max|x| / 127, q = roundf(x / d) (half away from zero), stored d is f16.
+ *   q4_0: d = m / -8 where m is the signed value of largest magnitude,
+ *         q = min(15, (int)(x / d + 8.5)); element j in the low nibble of byte j, element
+ *         j + 16 in the high nibble.
+ * The dot products accumulate each q8_0 block's integer sum exactly, then in float over blocks
+ * (ordered left to right); the SIMD levels differ from this only in that float order.
+ */
+#include "core/kernels/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+static void f16_to_f32(const uint16_t *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = rt_f16_to_f32(x[i]);
+}
+
+static void bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = rt_bf16_to_f32(x[i]);
+}
+
+static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = rt_f32_to_f16(x[i]);
+}
+
+static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = rt_f32_to_bf16(x[i]);
+}
+
+static void q8_0_to_f32(const rt_block_q8_0 *x, float *y, int64_t n) {
+    for (int64_t b = 0; b < n / RT_QK; b++) {
+        float d = rt_f16_to_f32(x[b].d);
+        for (int j = 0; j < RT_QK; j++) y[b * RT_QK + j] = (float)x[b].qs[j] * d;
+    }
+}
+
+static void q4_0_to_f32(const rt_block_q4_0 *x, float *y, int64_t n) {
+    for (int64_t b = 0; b < n / RT_QK; b++) {
+        float d = rt_f16_to_f32(x[b].d);
+        for (int j = 0; j < RT_QK / 2; j++) {
+            y[b * RT_QK + j] = (float)((x[b].qs[j] & 0x0f) - 8) * d;
+            y[b * RT_QK + j + RT_QK / 2] = (float)((x[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+static void quantize_row_q8_0(const float *x, rt_block_q8_0 *y, int64_t n) {
+    for (int64_t b = 0; b < n / RT_QK; b++) {
+        const float *xb = x + b * RT_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < RT_QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        float d = amax / 127.0f;
+        float id = d ? 1.0f / d : 0.0f;
+        y[b].d = rt_f32_to_f16(d);
+        for (int j = 0; j < RT_QK; j++) y[b].qs[j] = (int8_t)roundf(xb[j] * id);
+    }
+}
+
+void rt_quantize_row_q4_0_ref(const float *x, rt_block_q4_0 *y, int64_t n) {
+    for (int64_t b = 0; b < n / RT_QK; b++) {
+        const float *xb = x + b * RT_QK;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < RT_QK; j++) {
+            if (fabsf(xb[j]) > amax) {
+                amax = fabsf(xb[j]);
+                max = xb[j];
+            }
+        }
+        float d = max / -8.0f;
+        float id = d ? 1.0f / d : 0.0f;
+        y[b].d = rt_f32_to_f16(d);
+        for (int j = 0; j < RT_QK / 2; j++) {
+            int q0 = (int)(xb[j] * id + 8.5f), q1 = (int)(xb[j + RT_QK / 2] * id + 8.5f);
+            q0 = q0 > 15 ? 15 : (q0 < 0 ? 0 : q0);
+            q1 = q1 > 15 ? 15 : (q1 < 0 ? 0 : q1);
+            y[b].qs[j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+/* w (n) q8_0, x (n_x, x_stride blocks) q8_0, out (n_x, out_stride) */
+static void dot_q8_0_q8_0(int64_t n, const rt_block_q8_0 *w, const rt_block_q8_0 *x,
+                          size_t x_stride, int n_x, float *out, size_t out_stride) {
+    for (int t = 0; t < n_x; t++) {
+        const rt_block_q8_0 *xt = x + (size_t)t * x_stride;
+        float sum = 0.0f;
+        for (int64_t b = 0; b < n / RT_QK; b++) {
+            int isum = 0;
+            for (int j = 0; j < RT_QK; j++) isum += w[b].qs[j] * xt[b].qs[j];
+            sum += (float)isum * (rt_f16_to_f32(w[b].d) * rt_f16_to_f32(xt[b].d));
+        }
+        out[(size_t)t * out_stride] = sum;
+    }
+}
+
+/* w (n) q4_0, x (n_x, x_stride blocks) q8_0, out (n_x, out_stride) */
+static void dot_q4_0_q8_0(int64_t n, const rt_block_q4_0 *w, const rt_block_q8_0 *x,
+                          size_t x_stride, int n_x, float *out, size_t out_stride) {
+    for (int t = 0; t < n_x; t++) {
+        const rt_block_q8_0 *xt = x + (size_t)t * x_stride;
+        float sum = 0.0f;
+        for (int64_t b = 0; b < n / RT_QK; b++) {
+            int isum = 0;
+            for (int j = 0; j < RT_QK / 2; j++) {
+                isum += ((w[b].qs[j] & 0x0f) - 8) * xt[b].qs[j];
+                isum += ((w[b].qs[j] >> 4) - 8) * xt[b].qs[j + RT_QK / 2];
+            }
+            sum += (float)isum * (rt_f16_to_f32(w[b].d) * rt_f16_to_f32(xt[b].d));
+        }
+        out[(size_t)t * out_stride] = sum;
+    }
+}
+
+/* w (n) f16, x (n_x, x_stride) f32, out (n_x, out_stride) */
+static void dot_f16_f32(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
+                        float *out, size_t out_stride) {
+    for (int t = 0; t < n_x; t++) {
+        const float *xt = x + (size_t)t * x_stride;
+        float sum = 0.0f;
+        for (int64_t i = 0; i < n; i++) sum += rt_f16_to_f32(w[i]) * xt[i];
+        out[(size_t)t * out_stride] = sum;
+    }
+}
+
+/* w (n) bf16, x (n_x, x_stride) f32, out (n_x, out_stride) */
+static void dot_bf16_f32(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
+                         float *out, size_t out_stride) {
+    for (int t = 0; t < n_x; t++) {
+        const float *xt = x + (size_t)t * x_stride;
+        float sum = 0.0f;
+        for (int64_t i = 0; i < n; i++) sum += rt_bf16_to_f32(w[i]) * xt[i];
+        out[(size_t)t * out_stride] = sum;
+    }
+}
+
+const rt_kernels rt_kernels_scalar = {
+    .level = RT_CPU_SCALAR,
+    .f16_to_f32 = f16_to_f32,
+    .bf16_to_f32 = bf16_to_f32,
+    .f32_to_f16 = f32_to_f16,
+    .f32_to_bf16 = f32_to_bf16,
+    .q8_0_to_f32 = q8_0_to_f32,
+    .q4_0_to_f32 = q4_0_to_f32,
+    .quantize_row_q8_0 = quantize_row_q8_0,
+    .quantize_row_q4_0 = rt_quantize_row_q4_0_ref,
+    .dot_q8_0_q8_0 = dot_q8_0_q8_0,
+    .dot_q4_0_q8_0 = dot_q4_0_q8_0,
+    .dot_f16_f32 = dot_f16_f32,
+    .dot_bf16_f32 = dot_bf16_f32,
+};

@@ -1,0 +1,310 @@
+/*
+ * test_kernels.c — every kernel of every ISA level this CPU has, against the scalar reference:
+ * conversions bit-exact (q8_0 quantization, f16/bf16 both ways, dequantization), dot products
+ * within float-reordering tolerance, on random rows of awkward lengths and 1..17 activation
+ * rows. Also CPU detection / RT_CPU parsing and rt_matmul / rt_matmul_backward_x against a
+ * double-precision loop over the dequantized weights.
+ */
+#include "testutil.h"
+#include "core/cpu.h"
+#include "core/kernels/kernels.h"
+#include "core/matmul.h"
+#include "core/quant.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng_u32(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+/* Uniform in [-scale, scale). */
+static float rng_f32(float scale) { return ((float)rng_u32() / 4294967296.0f * 2.0f - 1.0f) * scale; }
+
+static void fill(float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) x[i] = rng_f32(scale);
+}
+
+/* Levels this CPU runs, beyond scalar. */
+static int other_levels(const rt_kernels **out) {
+    int n = 0;
+    for (int l = RT_CPU_SCALAR + 1; l < RT_CPU_LEVEL_COUNT; l++) {
+        const rt_kernels *k = rt_kernels_for((rt_cpu_level)l);
+        if (k) out[n++] = k;
+    }
+    return n;
+}
+
+static void test_cpu_detect(void **state) {
+    (void)state;
+    const rt_cpu_features *f = rt_cpu_features_get();
+    rt_cpu_level max = rt_cpu_max_level();
+    if (max >= RT_CPU_AVX2) assert_true(f->avx2 && f->fma && f->f16c);
+    if (max >= RT_CPU_AVX512) assert_true(f->avx512f && f->avx512bw && f->avx512vnni);
+    assert_true(rt_cpu_level_get() <= max);
+    assert_non_null(rt_kernels_for(RT_CPU_SCALAR));
+    assert_ptr_equal(rt_kernels_get(), rt_kernels_for(rt_cpu_level_get()));
+    rt_cpu_level l;
+    assert_int_equal(rt_cpu_level_parse("avx2", &l), 0);
+    assert_int_equal(l, RT_CPU_AVX2);
+    assert_int_equal(rt_cpu_level_parse("sse9", &l), -1);
+    assert_string_equal(rt_cpu_level_name(RT_CPU_AVX512), "avx512");
+    print_message("cpu level %s (max %s), vnni %d, bf16 %d\n",
+                  rt_cpu_level_name(rt_cpu_level_get()), rt_cpu_level_name(max), f->avx512vnni,
+                  f->avx512bf16);
+}
+
+/* Special values for the 16-bit conversions: zeros, subnormals of both formats, halfway cases,
+ * overflow, infinities. */
+static void fill_special(float *x, int n) {
+    static const float special[] = {0.0f,   -0.0f,   1.0f,     -1.0f,   65504.0f, 65520.0f,
+                                    1e6f,   -1e30f,  6.1e-5f,  3e-8f,   -5.96e-8f, 2.98e-8f,
+                                    1e-40f, -1e-45f, 0.33325f, 1.00048828125f, INFINITY,
+                                    -INFINITY, 3.0e38f, 1.0039062f};
+    int ns = (int)(sizeof special / sizeof special[0]);
+    for (int i = 0; i < n; i++) {
+        if (i < ns) x[i] = special[i];
+        else if (i % 3 == 0) {
+            /* random bit patterns (no NaN: its payload is implementation defined) */
+            union { uint32_t u; float f; } v = {.u = rng_u32()};
+            if ((v.u & 0x7f800000) == 0x7f800000) v.u &= 0xbfffffff;
+            x[i] = v.f;
+        } else
+            x[i] = rng_f32(4.0f);
+    }
+}
+
+static void test_conversions_exact(void **state) {
+    (void)state;
+    const rt_kernels *ref = &rt_kernels_scalar, *levels[RT_CPU_LEVEL_COUNT];
+    int nl = other_levels(levels);
+    const int lens[] = {1, 7, 15, 16, 17, 31, 33, 64, 100, 257};
+    enum { N = 320 };
+    float x[N], y0[N], y1[N];
+    uint16_t h0[N], h1[N];
+    for (int li = 0; li < nl; li++) {
+        const rt_kernels *k = levels[li];
+        for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
+            int n = lens[c];
+            fill_special(x, N);
+            ref->f32_to_f16(x, h0, n);
+            k->f32_to_f16(x, h1, n);
+            assert_memory_equal(h0, h1, n * sizeof(uint16_t));
+            ref->f32_to_bf16(x, h0, n);
+            k->f32_to_bf16(x, h1, n);
+            assert_memory_equal(h0, h1, n * sizeof(uint16_t));
+            for (int i = 0; i < n; i++) h0[i] = (uint16_t)rng_u32();
+            ref->f16_to_f32(h0, y0, n);
+            k->f16_to_f32(h0, y1, n);
+            for (int i = 0; i < n; i++)
+                if (!isnan(y0[i])) assert_memory_equal(&y0[i], &y1[i], sizeof(float));
+            ref->bf16_to_f32(h0, y0, n);
+            k->bf16_to_f32(h0, y1, n);
+            assert_memory_equal(y0, y1, n * sizeof(float));
+        }
+    }
+}
+
+static void test_quantize_exact(void **state) {
+    (void)state;
+    const rt_kernels *ref = &rt_kernels_scalar, *levels[RT_CPU_LEVEL_COUNT];
+    int nl = other_levels(levels);
+    enum { NB = 9, N = NB * RT_QK };
+    float x[N], y0[N], y1[N];
+    rt_block_q8_0 q0[NB], q1[NB];
+    rt_block_q4_0 r0[NB], r1[NB];
+    for (int trial = 0; trial < 50; trial++) {
+        fill(x, N, trial % 2 ? 1.0f : 30.0f);
+        /* exact halves after scaling (x * 127/amax = k + 0.5) and an all-zero block */
+        x[0] = 127.0f;
+        x[1] = 0.5f;
+        x[2] = -2.5f;
+        x[3] = 63.5f;
+        for (int j = 0; j < RT_QK; j++) x[RT_QK + j] = 0.0f;
+        ref->quantize_row_q8_0(x, q0, N);
+        ref->quantize_row_q4_0(x, r0, N);
+        for (int li = 0; li < nl; li++) {
+            const rt_kernels *k = levels[li];
+            k->quantize_row_q8_0(x, q1, N);
+            assert_memory_equal(q0, q1, sizeof q0);
+            k->quantize_row_q4_0(x, r1, N);
+            assert_memory_equal(r0, r1, sizeof r0);
+            ref->q8_0_to_f32(q0, y0, N);
+            k->q8_0_to_f32(q0, y1, N);
+            assert_memory_equal(y0, y1, sizeof y0);
+            ref->q4_0_to_f32(r0, y0, N);
+            k->q4_0_to_f32(r0, y1, N);
+            assert_memory_equal(y0, y1, sizeof y0);
+        }
+    }
+}
+
+/* |a - b| <= tol * (sum of |terms| + 1e-6): float reordering error bound scaled by the size of
+ * the terms (n * eps * sum|w x| is the worst case; we use 1e-5 for rows of <= 1000 terms). */
+static void check_close(float got, float want, double abs_terms, const char *what, int t) {
+    double tol = 1e-5 * (abs_terms + 1e-6);
+    if (fabs((double)got - want) > tol) {
+        print_error("%s row %d: got %.9g want %.9g (tol %.3g)\n", what, t, got, want, tol);
+        fail();
+    }
+}
+
+static void test_dots(void **state) {
+    (void)state;
+    const rt_kernels *ref = &rt_kernels_scalar, *levels[RT_CPU_LEVEL_COUNT];
+    int nl = other_levels(levels);
+    const int lens_blocks[] = {1, 2, 3, 7, 8, 31};
+    const int lens_half[] = {1, 5, 16, 31, 32, 33, 63, 100, 257};
+    enum { MAXN = 31 * RT_QK, MAXT = 17 };
+    float *x = malloc(sizeof(float) * MAXN * MAXT), *w = malloc(sizeof(float) * MAXN);
+    rt_block_q8_0 *xq = malloc(sizeof(rt_block_q8_0) * (MAXN / RT_QK + 1) * MAXT);
+    rt_block_q8_0 *wq8 = malloc(sizeof(rt_block_q8_0) * (MAXN / RT_QK));
+    rt_block_q4_0 *wq4 = malloc(sizeof(rt_block_q4_0) * (MAXN / RT_QK));
+    uint16_t *wh = malloc(sizeof(uint16_t) * MAXN);
+    float want[MAXT * 3], got[MAXT * 3], absw[MAXT];
+    for (int li = 0; li < nl; li++) {
+        const rt_kernels *k = levels[li];
+        for (int n_x = 1; n_x <= MAXT; n_x++) {
+            /* q8_0 / q4_0 against q8_0 activations; out_stride 3 checks the stride */
+            for (size_t c = 0; c < sizeof lens_blocks / sizeof lens_blocks[0]; c++) {
+                int nb = lens_blocks[c], n = nb * RT_QK;
+                size_t xs = (size_t)nb + 1; /* padded row stride */
+                fill(x, (int64_t)MAXN * MAXT, 2.0f);
+                fill(w, n, 0.5f);
+                for (int t = 0; t < n_x; t++) ref->quantize_row_q8_0(x + t * n, xq + t * xs, n);
+                ref->quantize_row_q8_0(w, wq8, n);
+                ref->quantize_row_q4_0(w, wq4, n);
+                for (int pass = 0; pass < 2; pass++) {
+                    if (pass == 0) {
+                        ref->dot_q8_0_q8_0(n, wq8, xq, xs, n_x, want, 3);
+                        k->dot_q8_0_q8_0(n, wq8, xq, xs, n_x, got, 3);
+                    } else {
+                        ref->dot_q4_0_q8_0(n, wq4, xq, xs, n_x, want, 3);
+                        k->dot_q4_0_q8_0(n, wq4, xq, xs, n_x, got, 3);
+                    }
+                    for (int t = 0; t < n_x; t++) {
+                        /* sum|terms| <= |w|max * |x|max * n */
+                        check_close(got[t * 3], want[t * 3], 0.5 * 2.0 * n,
+                                    pass ? "q4_0" : "q8_0", t);
+                    }
+                }
+            }
+            for (size_t c = 0; c < sizeof lens_half / sizeof lens_half[0]; c++) {
+                int n = lens_half[c];
+                fill(x, (int64_t)n * n_x, 2.0f);
+                fill(w, n, 0.5f);
+                for (int pass = 0; pass < 2; pass++) {
+                    if (pass == 0) {
+                        ref->f32_to_f16(w, wh, n);
+                        ref->dot_f16_f32(n, wh, x, n, n_x, want, 1);
+                        k->dot_f16_f32(n, wh, x, n, n_x, got, 1);
+                    } else {
+                        ref->f32_to_bf16(w, wh, n);
+                        ref->dot_bf16_f32(n, wh, x, n, n_x, want, 1);
+                        k->dot_bf16_f32(n, wh, x, n, n_x, got, 1);
+                    }
+                    for (int t = 0; t < n_x; t++) {
+                        absw[t] = 0;
+                        for (int i = 0; i < n; i++) absw[t] += fabsf(w[i] * x[t * n + i]);
+                        check_close(got[t], want[t], absw[t], pass ? "bf16" : "f16", t);
+                    }
+                }
+            }
+        }
+    }
+    free(x);
+    free(w);
+    free(xq);
+    free(wq8);
+    free(wq4);
+    free(wh);
+}
+
+/* rt_matmul and rt_matmul_backward_x against double-precision loops over the dequantized
+ * weights. For q8_0/q4_0 weights the activations are also quantized to q8_0 (as llama.cpp does),
+ * so the reference uses the dequantized q8_0 activations too; what is left is float rounding. */
+static void check_matmul(rt_dtype dtype, int n_out, int n_in, int T) {
+    int64_t shape[2] = {n_out, n_in};
+    rt_tensor w;
+    assert_int_equal(rt_tensor_alloc(&w, "w", dtype, 2, shape), RT_OK);
+    float *wf = malloc(sizeof(float) * n_out * n_in), *x = malloc(sizeof(float) * T * n_in);
+    float *xr = malloc(sizeof(float) * T * n_in), *bias = malloc(sizeof(float) * n_out);
+    float *out = malloc(sizeof(float) * T * n_out), *dy = malloc(sizeof(float) * T * n_out);
+    float *dx = malloc(sizeof(float) * T * n_in);
+    fill(wf, (int64_t)n_out * n_in, 0.2f);
+    fill(x, (int64_t)T * n_in, 1.0f);
+    fill(bias, n_out, 1.0f);
+    fill(dy, (int64_t)T * n_out, 1.0f);
+    size_t rb = rt_tensor_row_bytes(&w);
+    for (int o = 0; o < n_out; o++) {
+        rt_quantize_row(dtype, wf + (size_t)o * n_in, (char *)w.data + o * rb, n_in);
+        rt_dequantize_row(dtype, (char *)w.data + o * rb, wf + (size_t)o * n_in, n_in);
+    }
+    memcpy(xr, x, sizeof(float) * T * n_in);
+    if (dtype == RT_DTYPE_Q8_0 || dtype == RT_DTYPE_Q4_0) {
+        rt_block_q8_0 *tmp = malloc(sizeof(rt_block_q8_0) * (n_in / RT_QK));
+        for (int t = 0; t < T; t++) {
+            rt_quantize_row(RT_DTYPE_Q8_0, x + (size_t)t * n_in, tmp, n_in);
+            rt_dequantize_row(RT_DTYPE_Q8_0, tmp, xr + (size_t)t * n_in, n_in);
+        }
+        free(tmp);
+    }
+    rt_matmul(out, x, &w, bias, T);
+    for (int t = 0; t < T; t++) {
+        for (int o = 0; o < n_out; o++) {
+            double s = bias[o], a = fabs(bias[o]);
+            for (int i = 0; i < n_in; i++) {
+                s += (double)xr[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i];
+                a += fabs((double)xr[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i]);
+            }
+            check_close(out[(size_t)t * n_out + o], (float)s, a, rt_dtype_name(dtype), t);
+        }
+    }
+    for (size_t i = 0; i < (size_t)T * n_in; i++) dx[i] = 0.5f;
+    rt_matmul_backward_x(dx, dy, &w, T);
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < n_in; i++) {
+            double s = 0.5, a = 0.5;
+            for (int o = 0; o < n_out; o++) {
+                s += (double)dy[(size_t)t * n_out + o] * wf[(size_t)o * n_in + i];
+                a += fabs((double)dy[(size_t)t * n_out + o] * wf[(size_t)o * n_in + i]);
+            }
+            check_close(dx[(size_t)t * n_in + i], (float)s, a, "backward", t);
+        }
+    }
+    rt_tensor_free(&w);
+    free(wf);
+    free(x);
+    free(xr);
+    free(bias);
+    free(out);
+    free(dy);
+    free(dx);
+}
+
+static void test_matmul_all_dtypes(void **state) {
+    (void)state;
+    const rt_dtype dtypes[] = {RT_DTYPE_F32, RT_DTYPE_F16, RT_DTYPE_BF16, RT_DTYPE_Q8_0,
+                               RT_DTYPE_Q4_0};
+    const int tokens[] = {1, 2, 3, 5, 8, 9, 17, 70};
+    for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
+        for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
+            check_matmul(dtypes[d], 37, 96, tokens[t]);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cpu_detect),
+        cmocka_unit_test(test_conversions_exact),
+        cmocka_unit_test(test_quantize_exact),
+        cmocka_unit_test(test_dots),
+        cmocka_unit_test(test_matmul_all_dtypes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
