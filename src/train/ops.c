@@ -191,22 +191,7 @@ void op_linear_backward_x(float *dinp, const float *dout, const rt_tensor *w, in
                                n_out);
         return;
     }
-    /* Frozen quantized base. TODO(kernels): switch to rt_matmul_backward_x once core/matmul.h
-     * has it; until then dequantize 64 weight rows at a time and let sgemm do the product. */
-    enum { ROWS = 64 };
-    float *tile = malloc((size_t)ROWS * n_in * sizeof(float));
-    RT_ASSERT(tile);
-    size_t row_bytes = rt_tensor_row_bytes(w);
-    for (int o0 = 0; o0 < n_out; o0 += ROWS) {
-        int rows = n_out - o0 < ROWS ? n_out - o0 : ROWS;
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++)
-            rt_dequantize_row(w->dtype, (const char *)w->data + (size_t)(o0 + r) * row_bytes,
-                              tile + (size_t)r * n_in, n_in);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, n_in, rows, 1.0f, dout + o0,
-                    n_out, tile, n_in, 1.0f, dinp, n_in);
-    }
-    free(tile);
+    rt_matmul_backward_x(dinp, dout, w, N);
 }
 
 /* ---- RoPE -------------------------------------------------------------------------------- */
