@@ -34,5 +34,8 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

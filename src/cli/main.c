@@ -12,6 +12,9 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"train", cmd_train, "train a model (from scratch or continued)"},
+    {"finetune", cmd_finetune, "fine-tune a model (--lora for adapters)"},
+    {"merge", cmd_merge, "fold a LoRA adapter into its base model"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];

@@ -810,3 +810,66 @@ int tmodel_step(tmodel *m, const int32_t *inputs, const int32_t *targets, int B,
         op_embedding_backward(m->dwte, m->dwpe, a->dres, inputs, N, T, c->n_embd);
     return RT_OK;
 }
+
+/* ---- export ------------------------------------------------------------------------------ */
+
+static void view_of(const tmodel *m, rt_tensor *dst, const char *name) {
+    rt_tensor *t = tmodel_find_tensor(m, name);
+    if (t) {
+        *dst = *t;
+        dst->name = NULL;
+        dst->owned = false;
+    }
+}
+
+int tmodel_weights(const tmodel *m, rt_model_weights *w) {
+    memset(w, 0, sizeof *w);
+    w->layers = rt_calloc((size_t)m->cfg.n_layer, sizeof *w->layers);
+    if (!w->layers) return RT_ERR_NOMEM;
+    view_of(m, &w->token_embd, "model.embed_tokens.weight");
+    view_of(m, &w->pos_embd, "model.embed_positions.weight");
+    view_of(m, &w->output_norm, "model.norm.weight");
+    view_of(m, &w->output_norm_b, "model.norm.bias");
+    view_of(m, &w->output, "lm_head.weight");
+    for (int i = 0; i < m->cfg.n_layer; i++) {
+        rt_layer_weights *l = &w->layers[i];
+        char nm[112];
+#define V(field, suffix)                                                                           \
+    (snprintf(nm, sizeof nm, "model.layers.%d.%s", i, suffix), view_of(m, &l->field, nm))
+        V(attn_norm, "input_layernorm.weight");
+        V(attn_norm_b, "input_layernorm.bias");
+        V(wq, "self_attn.q_proj.weight");
+        V(wk, "self_attn.k_proj.weight");
+        V(wv, "self_attn.v_proj.weight");
+        V(wo, "self_attn.o_proj.weight");
+        V(bq, "self_attn.q_proj.bias");
+        V(bk, "self_attn.k_proj.bias");
+        V(bv, "self_attn.v_proj.bias");
+        V(bo, "self_attn.o_proj.bias");
+        V(ffn_norm, "post_attention_layernorm.weight");
+        V(ffn_norm_b, "post_attention_layernorm.bias");
+        V(ffn_gate, "mlp.gate_proj.weight");
+        V(ffn_up, "mlp.up_proj.weight");
+        V(ffn_down, "mlp.down_proj.weight");
+        V(ffn_up_b, "mlp.up_proj.bias");
+        V(ffn_down_b, "mlp.down_proj.bias");
+#undef V
+    }
+    return RT_OK;
+}
+
+int tmodel_merge_lora(tmodel *m) {
+    for (int i = 0; i < m->cfg.n_layer; i++)
+        for (int j = 0; j < N_LIN; j++) {
+            tm_linear *L = layer_linear(&m->layers[i], j);
+            if (!L->rank) continue;
+            if (L->w.dtype != RT_DTYPE_F32)
+                return rt_error(RT_ERR_UNSUPPORTED, "merging needs an f32 base");
+            /* W (n_out, n_in) += scale * B (n_out, r) A (r, n_in) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->n_out, L->n_in, L->rank,
+                        L->scale, L->lora_b, L->rank, L->lora_a, L->n_in, 1.0f,
+                        (float *)L->w.data, L->n_in);
+            memset(L->lora_b, 0, (size_t)L->n_out * L->rank * sizeof(float));
+        }
+    return RT_OK;
+}

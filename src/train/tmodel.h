@@ -133,6 +133,13 @@ int tmodel_find_param(const tmodel *m, const char *name);
 /* A model tensor by name (NULL when absent). */
 rt_tensor *tmodel_find_tensor(const tmodel *m, const char *name);
 
+/* Fills w with views of the model's tensors (f32, or the converted base dtype) for writing with
+ * rt_hf_write / rt_gguf_write. Release with rt_model_weights_free (views only lose the layer
+ * array). */
+int tmodel_weights(const tmodel *m, rt_model_weights *w);
+/* Folds every LoRA branch into its f32 base weight (W += alpha/r B A) and zeroes B. */
+int tmodel_merge_lora(tmodel *m);
+
 /* Bytes of the activation buffers currently reserved. */
 size_t tmodel_activation_bytes(const tmodel *m);
 
