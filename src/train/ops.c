@@ -10,6 +10,7 @@
 #include "core/error.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,11 +153,47 @@ void op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 
 /* ---- linear ------------------------------------------------------------------------------ */
 
+int op_threads_begin(void) {
+    int n = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return n;
+}
+
+void op_threads_end(int blas_threads) { openblas_set_num_threads(blas_threads); }
+
+// C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C
+void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+              int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    int nt = omp_get_max_threads();
+    bool split_rows = M >= N;
+    int dim = split_rows ? M : N;
+    /* Blocks of at least 32 rows/columns; few threads for small products. */
+    int n_blocks = dim / 32 < nt ? dim / 32 : nt;
+    if (n_blocks <= 1 || (double)M * N * K < 1e6) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(n_blocks)
+    for (int b = 0; b < n_blocks; b++) {
+        int lo = (int)((int64_t)dim * b / n_blocks), hi = (int)((int64_t)dim * (b + 1) / n_blocks);
+        if (split_rows) {
+            const float *a = trans_a ? A + lo : A + (size_t)lo * lda;
+            cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, a, lda, B, ldb, beta,
+                        C + (size_t)lo * ldc, ldc);
+        } else {
+            const float *bb = trans_b ? B + (size_t)lo * ldb : B + lo;
+            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, bb, ldb, beta,
+                        C + lo, ldc);
+        }
+    }
+}
+
 // out (N,n_out), inp (N,n_in), w (n_out,n_in), b (n_out)
 void op_linear_forward_f32(float *out, const float *inp, const float *w, const float *b, int N,
                            int n_in, int n_out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, n_out, n_in, 1.0f, inp, n_in, w, n_in,
-                0.0f, out, n_out);
+    op_sgemm(false, true, N, n_out, n_in, 1.0f, inp, n_in, w, n_in, 0.0f, out, n_out);
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < N; i++)
@@ -168,11 +205,9 @@ void op_linear_forward_f32(float *out, const float *inp, const float *w, const f
 void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, int N, int n_in, int n_out) {
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, n_in, n_out, 1.0f, dout, n_out,
-                    w, n_in, 1.0f, dinp, n_in);
+        op_sgemm(false, false, N, n_in, n_out, 1.0f, dout, n_out, w, n_in, 1.0f, dinp, n_in);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, N, 1.0f, dout, n_out,
-                    inp, n_in, 1.0f, dw, n_in);
+        op_sgemm(true, false, n_out, n_in, N, 1.0f, dout, n_out, inp, n_in, 1.0f, dw, n_in);
     if (db) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < n_out; o++) {

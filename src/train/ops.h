@@ -37,6 +37,16 @@ void op_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
 void op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                            const float *w, const float *mean, const float *rstd, int N, int C);
 
+/* cblas_sgemm (row-major) split into blocks of rows or columns of C across the OpenMP threads,
+ * each block a single-threaded sgemm: one thread pool (OpenMP) does all the work, so OpenBLAS's
+ * own pool and idle OpenMP threads never fight over the cores. Call between
+ * op_threads_begin/op_threads_end, which make OpenBLAS single-threaded. */
+void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+              int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Returns the OpenBLAS thread count to restore with op_threads_end. */
+int op_threads_begin(void);
+void op_threads_end(int blas_threads);
+
 /* out (N,n_out) = inp (N,n_in) W^T + b, W (n_out,n_in) f32 (sgemm). */
 void op_linear_forward_f32(float *out, const float *inp, const float *w, const float *b, int N,
                            int n_in, int n_out);

@@ -553,10 +553,10 @@ static void lin_forward(const tm_linear *L, float *out, const float *inp, float 
         dropout_apply(tmp, inp, (size_t)N * L->n_in, seed, dropout);
         src = tmp;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, L->rank, L->n_in, 1.0f, src, L->n_in,
-                L->lora_a, L->n_in, 0.0f, xa, L->rank);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, L->n_out, L->rank, L->scale, xa,
-                L->rank, L->lora_b, L->rank, 1.0f, out, L->n_out);
+    op_sgemm(false, true, N, L->rank, L->n_in, 1.0f, src, L->n_in, L->lora_a, L->n_in, 0.0f, xa,
+             L->rank);
+    op_sgemm(false, true, N, L->n_out, L->rank, L->scale, xa, L->rank, L->lora_b, L->rank, 1.0f,
+             out, L->n_out);
 }
 
 // dinp (N,n_in) += (may be NULL), dout (N,n_out), inp (N,n_in), xa (N,rank), dxa (N,rank)
@@ -565,29 +565,29 @@ static void lin_backward(const tm_linear *L, float *dinp, const float *dout, con
                          uint64_t seed) {
     if (L->rank) {
         int r = L->rank;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->n_out, r, N, L->scale, dout,
-                    L->n_out, xa, r, 1.0f, L->dlora_b, r);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, L->n_out, L->scale, dout,
-                    L->n_out, L->lora_b, r, 0.0f, dxa, r);
+        op_sgemm(true, false, L->n_out, r, N, L->scale, dout, L->n_out, xa, r, 1.0f, L->dlora_b,
+                 r);
+        op_sgemm(false, false, N, r, L->n_out, L->scale, dout, L->n_out, L->lora_b, r, 0.0f, dxa,
+                 r);
         const float *src = inp;
         size_t n = (size_t)N * L->n_in;
         if (dropout > 0.0f) {
             dropout_apply(tmp, inp, n, seed, dropout);
             src = tmp;
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, L->n_in, N, 1.0f, dxa, r, src,
-                    L->n_in, 1.0f, L->dlora_a, L->n_in);
+        op_sgemm(true, false, r, L->n_in, N, 1.0f, dxa, r, src, L->n_in, 1.0f, L->dlora_a,
+                 L->n_in);
         if (dinp) {
             if (dropout > 0.0f) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, L->n_in, r, 1.0f, dxa,
-                            r, L->lora_a, L->n_in, 0.0f, tmp, L->n_in);
+                op_sgemm(false, false, N, L->n_in, r, 1.0f, dxa, r, L->lora_a, L->n_in, 0.0f, tmp,
+                         L->n_in);
                 float s = 1.0f / (1.0f - dropout);
 #pragma omp parallel for schedule(static)
                 for (size_t i = 0; i < n; i++)
                     if (rt_rng_keep(seed, i, dropout)) dinp[i] += tmp[i] * s;
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, L->n_in, r, 1.0f, dxa,
-                            r, L->lora_a, L->n_in, 1.0f, dinp, L->n_in);
+                op_sgemm(false, false, N, L->n_in, r, 1.0f, dxa, r, L->lora_a, L->n_in, 1.0f, dinp,
+                         L->n_in);
             }
         }
     }
@@ -733,7 +733,11 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
         bool any = false;
         for (int r = 0; r < rows; r++) any |= targets[i0 + r] >= 0;
         if (!any) continue;
-        rt_matmul(a->logits, x, &m->head, NULL, rows);
+        if (m->head.dtype == RT_DTYPE_F32)
+            op_sgemm(false, true, rows, V, C, 1.0f, x, C, (const float *)m->head.data, C, 0.0f,
+                     a->logits, V);
+        else
+            rt_matmul(a->logits, x, &m->head, NULL, rows);
         double chunk_loss = 0.0;
 #pragma omp parallel for schedule(static) reduction(+ : chunk_loss)
         for (int r = 0; r < rows; r++) {
@@ -759,8 +763,7 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
         if (backward) {
             op_linear_backward_x(a->dlnf + (size_t)i0 * C, a->logits, &m->head, rows);
             if (m->dhead)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, a->logits,
-                            V, x, C, 1.0f, m->dhead, C);
+                op_sgemm(true, false, V, C, rows, 1.0f, a->logits, V, x, C, 1.0f, m->dhead, C);
         }
     }
     return total;
@@ -768,8 +771,19 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
 
 /* ---- step -------------------------------------------------------------------------------- */
 
+static int step_impl(tmodel *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                     bool backward, float grad_scale, float *loss, int64_t *n_targets);
+
 int tmodel_step(tmodel *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                 bool backward, float grad_scale, float *loss, int64_t *n_targets) {
+    int blas = op_threads_begin();
+    int st = step_impl(m, inputs, targets, B, T, backward, grad_scale, loss, n_targets);
+    op_threads_end(blas);
+    return st;
+}
+
+static int step_impl(tmodel *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                     bool backward, float grad_scale, float *loss, int64_t *n_targets) {
     const rt_model_config *c = &m->cfg;
     if (B <= 0 || T <= 0 || (int64_t)B * T > (1 << 24))
         return rt_error(RT_ERR_INVALID, "batch %d x %d out of range", B, T);
