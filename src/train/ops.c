@@ -282,49 +282,59 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
 
 /* ---- causal attention -------------------------------------------------------------------- */
 
-// out (N,H*D), probs (B,H,T,T), q (N,H*D), k, v (N,KV*D)
-void op_attention_forward(float *out, float *probs, const float *q, const float *k,
+/* The attention weights are not stored: forward keeps the log-sum-exp of each row of scores
+ * (B,H,T) and backward recomputes p = exp(q.k * scale - lse), as flash attention does, which
+ * saves B*H*T*T floats per layer for one extra q.k pass. */
+
+// out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
+void op_attention_forward(float *out, float *lse, const float *q, const float *k,
                           const float *v, int B, int T, int H, int KV, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
     size_t qs = (size_t)H * D, ks = (size_t)KV * D;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < H; h++) {
-            int kh = h / group;
-            for (int t = 0; t < T; t++) {
-                const float *qt = q + ((size_t)b * T + t) * qs + (size_t)h * D;
-                float *p = probs + (((size_t)b * H + h) * T + t) * T;
-                float maxv = -INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *kt = k + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                    float s = 0.0f;
-                    for (int d = 0; d < D; d++) s += qt[d] * kt[d];
-                    s *= scale;
-                    p[t2] = s;
-                    if (s > maxv) maxv = s;
-                }
-                float sum = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    p[t2] = expf(p[t2] - maxv);
-                    sum += p[t2];
-                }
-                float inv = 1.0f / sum;
-                float *o = out + ((size_t)b * T + t) * qs + (size_t)h * D;
-                for (int d = 0; d < D; d++) o[d] = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    p[t2] *= inv;
-                    const float *vt = v + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                    for (int d = 0; d < D; d++) o[d] += p[t2] * vt[d];
+#pragma omp parallel
+    {
+        float *p = malloc((size_t)T * sizeof(float));
+        RT_ASSERT(p);
+#pragma omp for collapse(2) schedule(static)
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                int kh = h / group;
+                for (int t = 0; t < T; t++) {
+                    const float *qt = q + ((size_t)b * T + t) * qs + (size_t)h * D;
+                    float maxv = -INFINITY;
+                    for (int t2 = 0; t2 <= t; t2++) {
+                        const float *kt = k + ((size_t)b * T + t2) * ks + (size_t)kh * D;
+                        float s = 0.0f;
+                        for (int d = 0; d < D; d++) s += qt[d] * kt[d];
+                        s *= scale;
+                        p[t2] = s;
+                        if (s > maxv) maxv = s;
+                    }
+                    float sum = 0.0f;
+                    for (int t2 = 0; t2 <= t; t2++) {
+                        p[t2] = expf(p[t2] - maxv);
+                        sum += p[t2];
+                    }
+                    lse[((size_t)b * H + h) * T + t] = maxv + logf(sum);
+                    float inv = 1.0f / sum;
+                    float *o = out + ((size_t)b * T + t) * qs + (size_t)h * D;
+                    for (int d = 0; d < D; d++) o[d] = 0.0f;
+                    for (int t2 = 0; t2 <= t; t2++) {
+                        float pw = p[t2] * inv;
+                        const float *vt = v + ((size_t)b * T + t2) * ks + (size_t)kh * D;
+                        for (int d = 0; d < D; d++) o[d] += pw * vt[d];
+                    }
                 }
             }
         }
+        free(p);
     }
 }
 
-// dq (N,H*D), dk, dv (N,KV*D), dout (N,H*D), probs (B,H,T,T)
+// dq (N,H*D), dk, dv (N,KV*D), dout (N,H*D), lse (B,H,T)
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *probs, int B, int T,
+                           const float *k, const float *v, const float *lse, int B, int T,
                            int H, int KV, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
@@ -332,28 +342,33 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     /* Threads over (sequence, kv head): the heads of one group write the same dk/dv rows. */
 #pragma omp parallel
     {
-        float *dp = malloc((size_t)T * sizeof(float));
+        float *dp = malloc(2 * (size_t)T * sizeof(float));
         RT_ASSERT(dp);
+        float *p = dp + T;
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int kh = 0; kh < KV; kh++) {
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
                     for (int t = 0; t < T; t++) {
-                        const float *p = probs + (((size_t)b * H + h) * T + t) * T;
+                        float l = lse[((size_t)b * H + h) * T + t];
                         const float *dot = dout + ((size_t)b * T + t) * qs + (size_t)h * D;
                         const float *qt = q + ((size_t)b * T + t) * qs + (size_t)h * D;
                         float *dqt = dq + ((size_t)b * T + t) * qs + (size_t)h * D;
                         float sum = 0.0f;
                         for (int t2 = 0; t2 <= t; t2++) {
+                            const float *kt = k + ((size_t)b * T + t2) * ks + (size_t)kh * D;
                             const float *vt = v + ((size_t)b * T + t2) * ks + (size_t)kh * D;
                             float *dvt = dv + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                            float s = 0.0f;
+                            float sc = 0.0f, s = 0.0f;
+                            for (int d = 0; d < D; d++) sc += qt[d] * kt[d];
+                            float pw = expf(sc * scale - l);
                             for (int d = 0; d < D; d++) {
                                 s += dot[d] * vt[d];
-                                dvt[d] += p[t2] * dot[d];
+                                dvt[d] += pw * dot[d];
                             }
+                            p[t2] = pw;
                             dp[t2] = s;
-                            sum += p[t2] * s;
+                            sum += pw * s;
                         }
                         for (int t2 = 0; t2 <= t; t2++) {
                             float ds = p[t2] * (dp[t2] - sum) * scale;

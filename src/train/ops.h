@@ -68,13 +68,14 @@ void op_rope_tables(float *cos_t, float *sin_t, int T_max, int head_dim, float t
 void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int n_heads,
              int head_dim, bool interleaved, bool backward);
 
-/* Causal attention. q (N, H*D), k, v (N, KV*D), out (N, H*D), probs (B,H,T,T) saved (the
- * upper triangle is left untouched). Head h reads kv head h / (H/KV). */
-void op_attention_forward(float *out, float *probs, const float *q, const float *k,
+/* Causal attention. q (N, H*D), k, v (N, KV*D), out (N, H*D), lse (B,H,T) saved: the
+ * log-sum-exp of each row of scaled scores (backward recomputes the weights from it). Head h
+ * reads kv head h / (H/KV). */
+void op_attention_forward(float *out, float *lse, const float *q, const float *k,
                           const float *v, int B, int T, int H, int KV, int D);
 /* dq (N,H*D), dk, dv (N,KV*D) +=. */
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *probs, int B, int T,
+                           const float *k, const float *v, const float *lse, int B, int T,
                            int H, int KV, int D);
 
 /* h (n) = silu(gate) * up. */

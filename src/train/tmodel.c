@@ -31,11 +31,11 @@ enum { N_LIN = 7, LOSS_CHUNK = 64 };
 typedef struct tm_layer_acts {
     float *ln1, *mean1, *rstd1;   /* (N,C), (N), (N) */
     float *q, *k, *v;             /* (N,H*D), (N,KV*D), (N,KV*D) after RoPE */
-    float *probs;                 /* (B,H,T,T) */
+    float *lse;                   /* (B,H,T) attention log-sum-exp */
     float *att;                   /* (N,H*D) */
     float *x_mid;                 /* (N,C) residual after attention */
     float *ln2, *mean2, *rstd2;
-    float *fa, *fb, *h;           /* (N,F): gate|fc, up, activation output */
+    float *fa, *fb;               /* (N,F): gate|fc, up (the activation output is recomputed) */
     float *xa[N_LIN];             /* (N,rank) LoRA x A^T per linear */
 } tm_layer_acts;
 
@@ -46,6 +46,7 @@ typedef struct tm_acts {
     float **x_res;                /* n_layer+1 of (N,C) */
     tm_layer_acts *slots;         /* n_layer, or 1 with recompute */
     float *lnf, *meanf, *rstdf;
+    float *h;                     /* (N,F) activation output of the current layer */
     float *dres, *dln, *dq, *dk, *dv, *datt, *dfa, *dfb, *dh, *dxa, *tmp;
     float *logits, *dlnf;
     float *cos_t, *sin_t;         /* (T, D/2) */
@@ -465,7 +466,7 @@ static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
         la->q = carve(base, &off, N * QD);
         la->k = carve(base, &off, N * KD);
         la->v = carve(base, &off, N * KD);
-        la->probs = carve(base, &off, (size_t)a->B * c->n_head * a->T * a->T);
+        la->lse = carve(base, &off, (size_t)a->B * c->n_head * a->T);
         la->att = carve(base, &off, N * QD);
         la->x_mid = carve(base, &off, N * C);
         la->ln2 = carve(base, &off, N * C);
@@ -473,12 +474,12 @@ static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
         la->rstd2 = carve(base, &off, N);
         la->fa = carve(base, &off, N * F);
         la->fb = m->is_gpt2 ? NULL : carve(base, &off, N * F);
-        la->h = carve(base, &off, N * F);
         for (int j = 0; j < N_LIN; j++) la->xa[j] = r ? carve(base, &off, N * r) : NULL;
     }
     a->lnf = carve(base, &off, N * C);
     a->meanf = carve(base, &off, N);
     a->rstdf = carve(base, &off, N);
+    a->h = carve(base, &off, N * F);
     a->dres = carve(base, &off, N * C);
     a->dln = carve(base, &off, N * C);
     a->dq = carve(base, &off, N * QD);
@@ -643,7 +644,7 @@ static void layer_forward(tmodel *m, int l, bool training) {
         op_rope(s->k, a->cos_t, a->sin_t, N, T, c->n_kv_head, c->head_dim, c->rope_interleaved,
                 false);
     }
-    op_attention_forward(s->att, s->probs, s->q, s->k, s->v, B, T, c->n_head, c->n_kv_head,
+    op_attention_forward(s->att, s->lse, s->q, s->k, s->v, B, T, c->n_head, c->n_kv_head,
                          c->head_dim);
     lin_forward(&L->o, s->x_mid, s->att, s->xa[3], a->tmp, N, training, p, lin_seed(m, l, 3));
     size_t NC = (size_t)N * C;
@@ -653,13 +654,13 @@ static void layer_forward(tmodel *m, int l, bool training) {
     size_t NF = (size_t)N * c->n_ff;
     if (m->is_gpt2) {
         lin_forward(&L->up, s->fa, s->ln2, s->xa[5], a->tmp, N, training, p, lin_seed(m, l, 5));
-        op_gelu_forward(s->h, s->fa, (int64_t)NF);
+        op_gelu_forward(a->h, s->fa, (int64_t)NF);
     } else {
         lin_forward(&L->gate, s->fa, s->ln2, s->xa[4], a->tmp, N, training, p, lin_seed(m, l, 4));
         lin_forward(&L->up, s->fb, s->ln2, s->xa[5], a->tmp, N, training, p, lin_seed(m, l, 5));
-        op_swiglu_forward(s->h, s->fa, s->fb, (int64_t)NF);
+        op_swiglu_forward(a->h, s->fa, s->fb, (int64_t)NF);
     }
-    lin_forward(&L->down, y, s->h, s->xa[6], a->tmp, N, training, p, lin_seed(m, l, 6));
+    lin_forward(&L->down, y, a->h, s->xa[6], a->tmp, N, training, p, lin_seed(m, l, 6));
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NC; i++) y[i] += s->x_mid[i];
 }
@@ -676,8 +677,10 @@ static void layer_backward(tmodel *m, int l) {
     size_t NQ = (size_t)N * c->n_head * c->head_dim, NK = (size_t)N * c->n_kv_head * c->head_dim;
 
     /* MLP block: dres is d(y) and flows unchanged into d(x_mid) through the residual. */
+    if (m->is_gpt2) op_gelu_forward(a->h, s->fa, (int64_t)NF);
+    else op_swiglu_forward(a->h, s->fa, s->fb, (int64_t)NF);
     memset(a->dh, 0, NF * sizeof(float));
-    lin_backward(&L->down, a->dh, a->dres, s->h, s->xa[6], a->tmp, a->dxa, N, p, lin_seed(m, l, 6));
+    lin_backward(&L->down, a->dh, a->dres, a->h, s->xa[6], a->tmp, a->dxa, N, p, lin_seed(m, l, 6));
     memset(a->dln, 0, NC * sizeof(float));
     if (m->is_gpt2) {
         op_gelu_backward(a->dfa, a->dh, s->fa, (int64_t)NF);
@@ -700,7 +703,7 @@ static void layer_backward(tmodel *m, int l) {
     memset(a->dq, 0, NQ * sizeof(float));
     memset(a->dk, 0, NK * sizeof(float));
     memset(a->dv, 0, NK * sizeof(float));
-    op_attention_backward(a->dq, a->dk, a->dv, a->datt, s->q, s->k, s->v, s->probs, B, T,
+    op_attention_backward(a->dq, a->dk, a->dv, a->datt, s->q, s->k, s->v, s->lse, B, T,
                           c->n_head, c->n_kv_head, c->head_dim);
     if (!m->is_gpt2) {
         op_rope(a->dq, a->cos_t, a->sin_t, N, T, c->n_head, c->head_dim, c->rope_interleaved,
