@@ -286,49 +286,48 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
  * (B,H,T) and backward recomputes p = exp(q.k * scale - lse), as flash attention does, which
  * saves B*H*T*T floats per layer for one extra q.k pass. */
 
+/* Per (sequence, head) the products go to single-threaded sgemm on (T,T) score tiles (the
+ * upper triangle is computed and discarded: twice the flops of a triangle, at BLAS speed). */
+
 // out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
 void op_attention_forward(float *out, float *lse, const float *q, const float *k,
                           const float *v, int B, int T, int H, int KV, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
-    size_t qs = (size_t)H * D, ks = (size_t)KV * D;
+    int qs = H * D, ks = KV * D;
 #pragma omp parallel
     {
-        float *p = malloc((size_t)T * sizeof(float));
-        RT_ASSERT(p);
+        float *S = malloc((size_t)T * T * sizeof(float));
+        RT_ASSERT(S);
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 int kh = h / group;
+                const float *qh = q + (size_t)b * T * qs + (size_t)h * D;
+                const float *kb = k + (size_t)b * T * ks + (size_t)kh * D;
+                const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
+                float *l = lse + ((size_t)b * H + h) * T;
+                // S (T,T) = scale * Q_h (T,D) K_h^T
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb,
+                            ks, 0.0f, S, T);
                 for (int t = 0; t < T; t++) {
-                    const float *qt = q + ((size_t)b * T + t) * qs + (size_t)h * D;
-                    float maxv = -INFINITY;
+                    float *row = S + (size_t)t * T, maxv = -INFINITY, sum = 0.0f;
+                    for (int t2 = 0; t2 <= t; t2++) maxv = row[t2] > maxv ? row[t2] : maxv;
                     for (int t2 = 0; t2 <= t; t2++) {
-                        const float *kt = k + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                        float s = 0.0f;
-                        for (int d = 0; d < D; d++) s += qt[d] * kt[d];
-                        s *= scale;
-                        p[t2] = s;
-                        if (s > maxv) maxv = s;
+                        row[t2] = expf(row[t2] - maxv);
+                        sum += row[t2];
                     }
-                    float sum = 0.0f;
-                    for (int t2 = 0; t2 <= t; t2++) {
-                        p[t2] = expf(p[t2] - maxv);
-                        sum += p[t2];
-                    }
-                    lse[((size_t)b * H + h) * T + t] = maxv + logf(sum);
                     float inv = 1.0f / sum;
-                    float *o = out + ((size_t)b * T + t) * qs + (size_t)h * D;
-                    for (int d = 0; d < D; d++) o[d] = 0.0f;
-                    for (int t2 = 0; t2 <= t; t2++) {
-                        float pw = p[t2] * inv;
-                        const float *vt = v + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                        for (int d = 0; d < D; d++) o[d] += pw * vt[d];
-                    }
+                    for (int t2 = 0; t2 <= t; t2++) row[t2] *= inv;
+                    for (int t2 = t + 1; t2 < T; t2++) row[t2] = 0.0f;
+                    l[t] = maxv + logf(sum);
                 }
+                // out_h (T,D) = P (T,T) V_h (T,D)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, S, T, vb, ks,
+                            0.0f, out + (size_t)b * T * qs + (size_t)h * D, qs);
             }
         }
-        free(p);
+        free(S);
     }
 }
 
@@ -338,52 +337,52 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                            int H, int KV, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
-    size_t qs = (size_t)H * D, ks = (size_t)KV * D;
+    int qs = H * D, ks = KV * D;
     /* Threads over (sequence, kv head): the heads of one group write the same dk/dv rows. */
 #pragma omp parallel
     {
-        float *dp = malloc(2 * (size_t)T * sizeof(float));
-        RT_ASSERT(dp);
-        float *p = dp + T;
+        float *P = malloc(2 * (size_t)T * T * sizeof(float));
+        RT_ASSERT(P);
+        float *dP = P + (size_t)T * T;
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int kh = 0; kh < KV; kh++) {
+                const float *kb = k + (size_t)b * T * ks + (size_t)kh * D;
+                const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
+                float *dkb = dk + (size_t)b * T * ks + (size_t)kh * D;
+                float *dvb = dv + (size_t)b * T * ks + (size_t)kh * D;
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
+                    const float *qh = q + (size_t)b * T * qs + (size_t)h * D;
+                    const float *doh = dout + (size_t)b * T * qs + (size_t)h * D;
+                    float *dqh = dq + (size_t)b * T * qs + (size_t)h * D;
+                    const float *l = lse + ((size_t)b * H + h) * T;
+                    // P = exp(scale Q K^T - lse), causal
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs,
+                                kb, ks, 0.0f, P, T);
+                    // dP (T,T) = dO_h (T,D) V_h^T
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, qs,
+                                vb, ks, 0.0f, dP, T);
                     for (int t = 0; t < T; t++) {
-                        float l = lse[((size_t)b * H + h) * T + t];
-                        const float *dot = dout + ((size_t)b * T + t) * qs + (size_t)h * D;
-                        const float *qt = q + ((size_t)b * T + t) * qs + (size_t)h * D;
-                        float *dqt = dq + ((size_t)b * T + t) * qs + (size_t)h * D;
-                        float sum = 0.0f;
+                        float *pr = P + (size_t)t * T, *dr = dP + (size_t)t * T, sum = 0.0f;
                         for (int t2 = 0; t2 <= t; t2++) {
-                            const float *kt = k + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                            const float *vt = v + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                            float *dvt = dv + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                            float sc = 0.0f, s = 0.0f;
-                            for (int d = 0; d < D; d++) sc += qt[d] * kt[d];
-                            float pw = expf(sc * scale - l);
-                            for (int d = 0; d < D; d++) {
-                                s += dot[d] * vt[d];
-                                dvt[d] += pw * dot[d];
-                            }
-                            p[t2] = pw;
-                            dp[t2] = s;
-                            sum += pw * s;
+                            pr[t2] = expf(pr[t2] - l[t]);
+                            sum += pr[t2] * dr[t2];
                         }
-                        for (int t2 = 0; t2 <= t; t2++) {
-                            float ds = p[t2] * (dp[t2] - sum) * scale;
-                            const float *kt = k + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                            float *dkt = dk + ((size_t)b * T + t2) * ks + (size_t)kh * D;
-                            for (int d = 0; d < D; d++) {
-                                dqt[d] += ds * kt[d];
-                                dkt[d] += ds * qt[d];
-                            }
-                        }
+                        // dS = P * (dP - sum) * scale, stored in dP
+                        for (int t2 = 0; t2 <= t; t2++) dr[t2] = pr[t2] * (dr[t2] - sum) * scale;
+                        for (int t2 = t + 1; t2 < T; t2++) pr[t2] = dr[t2] = 0.0f;
                     }
+                    // dV_h += P^T dO_h; dQ_h += dS K_h; dK_h += dS^T Q_h
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, doh,
+                                qs, 1.0f, dvb, ks);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dP, T,
+                                kb, ks, 1.0f, dqh, qs);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dP, T, qh,
+                                qs, 1.0f, dkb, ks);
                 }
             }
         }
-        free(dp);
+        free(P);
     }
 }
 

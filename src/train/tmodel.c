@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_LIN = 7, LOSS_CHUNK = 64 };
+enum { N_LIN = 7, LOSS_CHUNK = 256 };
 
 typedef struct tm_layer_acts {
     float *ln1, *mean1, *rstd1;   /* (N,C), (N), (N) */
@@ -752,13 +752,16 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
             }
             float maxv = -INFINITY;
             for (int v = 0; v < V; v++) maxv = lg[v] > maxv ? lg[v] : maxv;
-            double sum = 0.0;
-            for (int v = 0; v < V; v++) sum += exp((double)(lg[v] - maxv));
-            double lse = (double)maxv + log(sum);
-            chunk_loss += lse - (double)lg[tgt];
+            float target_logit = lg[tgt];
+            float sum = 0.0f;
+            for (int v = 0; v < V; v++) {
+                lg[v] = expf(lg[v] - maxv);
+                sum += lg[v];
+            }
+            chunk_loss += (double)maxv + log((double)sum) - (double)target_logit;
             if (backward) {
-                float inv = (float)(1.0 / sum);
-                for (int v = 0; v < V; v++) lg[v] = expf(lg[v] - maxv) * inv * g;
+                float inv = g / sum;
+                for (int v = 0; v < V; v++) lg[v] *= inv;
                 lg[tgt] -= g;
             }
         }
