@@ -423,6 +423,109 @@ int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_pa
 
 /* @train-api: declarations of the training layer go here. */
 
+/* How the training layer turns text into token ids: any tokenizer plugs in through these
+ * function pointers (the byte-level one, rt_byte_tokenizer() in train/dataset.h, needs none). */
+typedef struct rt_text_tokenizer {
+    const char *name;  /* identifies the vocabulary (part of the token-cache key) */
+    int n_vocab;
+    int32_t bos_id;    /* prepended to each example when >= 0 (never a target) */
+    int32_t eos_id;    /* appended to each example when >= 0 (trained) */
+    void *user;
+    /* Appends the ids of text[0..len) to *ids (realloc'd as needed; *n ids, *cap capacity). */
+    int (*encode)(void *user, const char *text, size_t len, int32_t **ids, size_t *n,
+                  size_t *cap);
+    /* Renders a chat ({"role","content"} JSON array text) with the model's template into a
+     * malloc'd string; NULL means ChatML ("<|im_start|>role\ncontent<|im_end|>\n"). */
+    int (*render_chat)(void *user, const char *messages_json, bool add_generation_prompt,
+                       char **out);
+} rt_text_tokenizer;
+
+/* Training: full (pre)training from scratch or of a loaded model, or LoRA fine-tuning.
+ *
+ *     rt_train_params tp = rt_train_default_params();
+ *     tp.model_path = "base/";  tp.lora_rank = 8;  tp.train_path = "qa.jsonl";
+ *     tp.out_dir = "run/";      tp.max_steps = 200;
+ *     rt_trainer *tr;
+ *     if (rt_trainer_init(&tp, &tr) == RT_OK) { rt_trainer_run(tr); rt_trainer_free(tr); }
+ *
+ * out_dir receives checkpoint.bin (periodic and final, atomic; --resume continues it exactly),
+ * train_log.jsonl (one line per step, val_loss on evaluation steps) and the result: model/
+ * (config.json + model.safetensors) for full training, adapter/ (PEFT: adapter_config.json +
+ * adapter_model.safetensors) for LoRA. */
+typedef struct rt_trainer rt_trainer;
+
+typedef struct rt_train_params {
+    /* Model: continue from model_path (HF directory, .safetensors, .gguf) or, when NULL, a new
+     * model from scratch with the shape below (documented initialization, see train/tmodel.c). */
+    const char *model_path;
+    const char *arch;            /* "llama" (default), "qwen2", "gpt2" */
+    int n_layer, n_embd, n_head, n_kv_head, n_ff, n_ctx; /* n_ctx 0 = seq_len */
+    /* LoRA; rank 0 = full training. */
+    int lora_rank;
+    float lora_alpha;
+    float lora_dropout;
+    const char *lora_targets;    /* "q,k,v,o,gate,up,down" subset or "all-linear" */
+    const char *base_dtype;      /* frozen base storage: "f32", "bf16", "q8_0" */
+    bool recompute;              /* recompute activations per layer (less memory) */
+    /* Data. */
+    const char *train_path;
+    const char *val_path;        /* NULL: val_fraction of the training examples */
+    float val_fraction;
+    const char *format;          /* "auto", "text", "prompt-completion", "alpaca", "chat" */
+    bool pack;
+    int seq_len;
+    int batch_size;              /* sequences per micro-batch */
+    int grad_accum;              /* micro-batches per optimizer step */
+    const rt_text_tokenizer *tokenizer; /* NULL: byte-level (ids = bytes, 256 = end of text) */
+    /* Optimization. */
+    const char *optimizer;       /* "adamw", "sgd" */
+    float lr, weight_decay, beta1, beta2, eps, momentum, max_grad_norm;
+    const char *schedule;        /* "constant", "linear", "cosine" */
+    int64_t warmup_steps;
+    int64_t max_steps;
+    uint64_t seed;
+    /* Output, evaluation, checkpoints. */
+    const char *out_dir;
+    int64_t eval_every;          /* steps; 0 = only at the end */
+    int eval_batches;            /* 0 = the whole validation set */
+    int64_t save_every;          /* steps; 0 = only at the end */
+    int early_stop_patience;     /* evaluations without improvement; 0 = never stop early */
+    bool resume;                 /* continue from out_dir/checkpoint.bin if present */
+    int64_t stop_after;          /* stop (as if interrupted) after this step; 0 = off */
+} rt_train_params;
+
+rt_train_params rt_train_default_params(void);
+
+typedef struct rt_train_step_info {
+    int64_t step;                /* optimizer steps done */
+    int64_t max_steps;
+    float loss;                  /* mean over this step's targets */
+    float grad_norm;             /* before clipping */
+    float lr;
+    float val_loss;              /* NaN when not evaluated at this step */
+    int64_t tokens;              /* targets trained on so far */
+    double tokens_per_s;
+    bool done;                   /* max_steps reached or stopped early */
+} rt_train_step_info;
+
+/* Loads the model and data of p and prepares the optimizer (and resumes when asked). */
+int rt_trainer_init(const rt_train_params *p, rt_trainer **out);
+/* One optimizer step (grad_accum micro-batches); evaluates, logs and checkpoints on schedule. */
+int rt_trainer_step(rt_trainer *t, rt_train_step_info *info);
+/* Steps until max_steps, early stopping or stop_after, with progress; saves the result. */
+int rt_trainer_run(rt_trainer *t);
+/* Mean validation loss (eval_batches batches); NaN without validation data. */
+int rt_trainer_evaluate(rt_trainer *t, float *val_loss);
+/* Writes the trained model (full: HF directory) or adapter (LoRA: PEFT directory) to dir. */
+int rt_trainer_save(rt_trainer *t, const char *dir);
+void rt_trainer_free(rt_trainer *t);
+/* Bytes of parameters, gradients, optimizer state and activations (peak working set). */
+size_t rt_trainer_memory_bytes(const rt_trainer *t);
+
+/* Folds a PEFT LoRA adapter (directory) into the base model and writes out_path: a directory
+ * (config.json + model.safetensors) or a .gguf file. */
+int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *out_path);
+
 /* ============================================================================================ */
 /* Knowledge store (src/knowledge)                                                              */
 /* ============================================================================================ */

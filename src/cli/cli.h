@@ -47,5 +47,8 @@ int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 #endif

@@ -23,6 +23,9 @@ static const cli_command commands[] = {
     {"search", cmd_search, "search a collection (BM25, dense, hybrid)"},
     {"rm", cmd_rm, "delete documents from a collection"},
     {"stats", cmd_stats, "show a collection's size and settings"},
+    {"train", cmd_train, "train a model (from scratch or continued)"},
+    {"finetune", cmd_finetune, "fine-tune a model (--lora for adapters)"},
+    {"merge", cmd_merge, "fold a LoRA adapter into its base model"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];

@@ -1,0 +1,147 @@
+/*
+ * cmd_train.c — `ragtune train`: full training of a model from scratch (documented
+ * initialization) or of an existing model, on JSONL or text data; and the option parser it
+ * shares with `ragtune finetune`.
+ */
+#include "cli.h"
+#include "train_opts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(const char *cmd, bool finetune, FILE *out) {
+    fprintf(out,
+            "usage: ragtune %s %s--data FILE --out DIR [options]\n\n"
+            "%s"
+            "model:\n"
+            "  --model PATH        %s\n"
+            "  --arch NAME         llama (default), qwen2, gpt2            (from scratch)\n"
+            "  --layers N --embd N --heads N --kv-heads N --ff N --ctx N  (from scratch)\n"
+            "LoRA:\n"
+            "  --lora              train LoRA adapters instead of all weights\n"
+            "  --rank N (8)  --alpha F (16)  --dropout F (0)\n"
+            "  --targets LIST      q,k,v,o,gate,up,down or all-linear (default)\n"
+            "  --base-dtype T      frozen base storage: f32 (default), bf16, q8_0\n"
+            "data:\n"
+            "  --data FILE         JSONL ({\"text\"}, {\"prompt\",\"completion\"}, Alpaca, chat\n"
+            "                      {\"messages\"}) or a plain text file\n"
+            "  --val FILE | --val-fraction F (0.05)   --format NAME (auto)   --no-pack\n"
+            "  --seq-len N (256)   --batch N (8)   --accum N (1)\n"
+            "optimization:\n"
+            "  --steps N (one epoch)  --lr F (3e-4)  --wd F (0)  --clip F (1.0)\n"
+            "  --optimizer adamw|sgd  --momentum F  --schedule constant|linear|cosine (cosine)\n"
+            "  --warmup N (0)  --seed N (42)  --recompute  --threads N\n"
+            "output:\n"
+            "  --out DIR           checkpoint.bin, train_log.jsonl, model/ or adapter/\n"
+            "  --eval-every N  --eval-batches N  --save-every N  --patience N  --resume\n",
+            cmd, finetune ? "--model PATH " : "",
+            finetune ? "Fine-tunes a model (LoRA with --lora, else all weights).\n\n"
+                     : "Trains a model: from scratch, or continues --model.\n\n",
+            finetune ? "the base model (HF directory, .safetensors or .gguf)"
+                     : "continue this model instead of starting from scratch");
+}
+
+int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
+    if (cli_wants_help(argc, argv)) {
+        usage(cmd, finetune, stdout);
+        return CLI_OK;
+    }
+    rt_train_params p = rt_train_default_params();
+    bool lora = false;
+    int rank = 8;
+    long long threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        double f;
+#define NEED_VALUE()                                                                               \
+    do {                                                                                           \
+        if (!v) return cli_usage_error(cmd, "%s needs a value", a);                                \
+        i++;                                                                                       \
+    } while (0)
+#define INT_OPT(name, field, lo, hi)                                                               \
+    if (!strcmp(a, name)) {                                                                        \
+        NEED_VALUE();                                                                              \
+        if (!cli_parse_int(v, lo, hi, &n)) return cli_usage_error(cmd, "bad value for %s", a);     \
+        field = n;                                                                                 \
+        continue;                                                                                  \
+    }
+#define FLOAT_OPT(name, field)                                                                     \
+    if (!strcmp(a, name)) {                                                                        \
+        NEED_VALUE();                                                                              \
+        if (!cli_parse_float(v, &f)) return cli_usage_error(cmd, "bad value for %s", a);          \
+        field = (float)f;                                                                          \
+        continue;                                                                                  \
+    }
+#define STR_OPT(name, field)                                                                       \
+    if (!strcmp(a, name)) {                                                                        \
+        NEED_VALUE();                                                                              \
+        field = v;                                                                                 \
+        continue;                                                                                  \
+    }
+        STR_OPT("--model", p.model_path)
+        STR_OPT("--arch", p.arch)
+        INT_OPT("--layers", p.n_layer, 1, 1024)
+        INT_OPT("--embd", p.n_embd, 1, 65536)
+        INT_OPT("--heads", p.n_head, 1, 1024)
+        INT_OPT("--kv-heads", p.n_kv_head, 1, 1024)
+        INT_OPT("--ff", p.n_ff, 1, 1 << 18)
+        INT_OPT("--ctx", p.n_ctx, 1, 1 << 20)
+        INT_OPT("--rank", rank, 1, 4096)
+        FLOAT_OPT("--alpha", p.lora_alpha)
+        FLOAT_OPT("--dropout", p.lora_dropout)
+        STR_OPT("--targets", p.lora_targets)
+        STR_OPT("--base-dtype", p.base_dtype)
+        STR_OPT("--data", p.train_path)
+        STR_OPT("--val", p.val_path)
+        FLOAT_OPT("--val-fraction", p.val_fraction)
+        STR_OPT("--format", p.format)
+        INT_OPT("--seq-len", p.seq_len, 1, 1 << 20)
+        INT_OPT("--batch", p.batch_size, 1, 65536)
+        INT_OPT("--accum", p.grad_accum, 1, 65536)
+        INT_OPT("--steps", p.max_steps, 1, (long long)1 << 40)
+        FLOAT_OPT("--lr", p.lr)
+        FLOAT_OPT("--wd", p.weight_decay)
+        FLOAT_OPT("--clip", p.max_grad_norm)
+        FLOAT_OPT("--momentum", p.momentum)
+        STR_OPT("--optimizer", p.optimizer)
+        STR_OPT("--schedule", p.schedule)
+        INT_OPT("--warmup", p.warmup_steps, 0, (long long)1 << 40)
+        INT_OPT("--seed", p.seed, 0, (long long)1 << 62)
+        INT_OPT("--threads", threads, 0, 4096)
+        STR_OPT("--out", p.out_dir)
+        INT_OPT("--eval-every", p.eval_every, 0, (long long)1 << 40)
+        INT_OPT("--eval-batches", p.eval_batches, 0, 1 << 30)
+        INT_OPT("--save-every", p.save_every, 0, (long long)1 << 40)
+        INT_OPT("--patience", p.early_stop_patience, 0, 1 << 30)
+        INT_OPT("--stop-after", p.stop_after, 0, (long long)1 << 40)
+        if (!strcmp(a, "--lora")) { lora = true; continue; }
+        if (!strcmp(a, "--no-pack")) { p.pack = false; continue; }
+        if (!strcmp(a, "--resume")) { p.resume = true; continue; }
+        if (!strcmp(a, "--recompute")) { p.recompute = true; continue; }
+        return cli_usage_error(cmd, "unknown option %s", a);
+    }
+    if (!p.train_path) return cli_usage_error(cmd, "--data is required");
+    if (!p.out_dir) return cli_usage_error(cmd, "--out is required");
+    if (finetune && !p.model_path) return cli_usage_error(cmd, "--model is required");
+    if (lora) p.lora_rank = rank;
+    if (p.lora_dropout < 0 || p.lora_dropout >= 1)
+        return cli_usage_error(cmd, "--dropout must be in [0, 1)");
+    rt_set_threads((int)threads);
+    rt_trainer *t;
+    if (rt_trainer_init(&p, &t) != RT_OK) return cli_runtime_error(cmd);
+    int st = rt_trainer_run(t);
+    if (st == RT_OK) {
+        float vl;
+        if (rt_trainer_evaluate(t, &vl) == RT_OK && !isnan(vl))
+            printf("final validation loss %.4f\n", vl);
+        printf("output in %s\n", p.out_dir);
+    }
+    rt_trainer_free(t);
+    return st == RT_OK ? CLI_OK : cli_runtime_error(cmd);
+}
+
+int cmd_train(int argc, char **argv) { return cli_train_main("train", argc, argv, false); }

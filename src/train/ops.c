@@ -1,0 +1,434 @@
+/*
+ * ops.c — training layers, forward beside backward. Plain C loops (vectorized by the compiler)
+ * except the linear layers, which go to OpenBLAS sgemm. Numerics follow Hugging Face: RMSNorm and
+ * LayerNorm statistics in f32, softmax with the row maximum subtracted, GELU with tanh.
+ */
+#include "train/ops.h"
+
+#include "core/matmul.h"
+#include "core/quant.h"
+#include "core/error.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- embeddings -------------------------------------------------------------------------- */
+
+// out (N,C), ids (N), wte (V,C), wpe (T_max,C)
+void op_embedding_forward(float *out, const int32_t *ids, const rt_tensor *wte, const float *wpe,
+                          int N, int T, int C) {
+    size_t row_bytes = rt_tensor_row_bytes(wte);
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        float *o = out + (size_t)i * C;
+        rt_dequantize_row(wte->dtype, (const char *)wte->data + (size_t)ids[i] * row_bytes, o, C);
+        if (wpe) {
+            const float *p = wpe + (size_t)(i % T) * C;
+            for (int c = 0; c < C; c++) o[c] += p[c];
+        }
+    }
+}
+
+// dwte (V,C), dwpe (T_max,C), dout (N,C)
+void op_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
+                           int N, int T, int C) {
+    /* Serial over rows: two rows may hit the same token, and N*C is small next to a matmul. */
+    for (int i = 0; i < N; i++) {
+        const float *d = dout + (size_t)i * C;
+        if (dwte) {
+            float *w = dwte + (size_t)ids[i] * C;
+            for (int c = 0; c < C; c++) w[c] += d[c];
+        }
+        if (dwpe) {
+            float *p = dwpe + (size_t)(i % T) * C;
+            for (int c = 0; c < C; c++) p[c] += d[c];
+        }
+    }
+}
+
+/* ---- RMSNorm ----------------------------------------------------------------------------- */
+
+// out (N,C), rstd (N), inp (N,C), w (C)
+void op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
+                        float eps) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        float ss = 0.0f;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        rstd[i] = r;
+        for (int c = 0; c < C; c++) o[c] = x[c] * r * w[c];
+    }
+}
+
+// dinp (N,C), dw (C), dout (N,C)
+void op_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                         const float *w, const float *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C, *d = dout + (size_t)i * C;
+        float *dx = dinp + (size_t)i * C;
+        float r = rstd[i], dot = 0.0f;
+        for (int c = 0; c < C; c++) dot += d[c] * w[c] * x[c] * r;
+        dot /= (float)C;
+        for (int c = 0; c < C; c++) {
+            float xhat = x[c] * r;
+            dx[c] += r * (d[c] * w[c] - xhat * dot);
+        }
+    }
+    if (dw) {
+        /* Column sums: threads over channels keep the accumulation race-free. */
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < C; c++) {
+            float s = 0.0f;
+            for (int i = 0; i < N; i++)
+                s += dout[(size_t)i * C + c] * inp[(size_t)i * C + c] * rstd[i];
+            dw[c] += s;
+        }
+    }
+}
+
+/* ---- LayerNorm --------------------------------------------------------------------------- */
+
+// out (N,C), mean, rstd (N), inp (N,C), w, b (C)
+void op_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                          const float *b, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        float m = 0.0f;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= (float)C;
+        float var = 0.0f;
+        for (int c = 0; c < C; c++) var += (x[c] - m) * (x[c] - m);
+        var /= (float)C;
+        float r = 1.0f / sqrtf(var + eps);
+        mean[i] = m;
+        rstd[i] = r;
+        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * r * w[c] + (b ? b[c] : 0.0f);
+    }
+}
+
+// dinp (N,C), dw, db (C), dout (N,C)
+void op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                           const float *w, const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C, *d = dout + (size_t)i * C;
+        float *dx = dinp + (size_t)i * C;
+        float m = mean[i], r = rstd[i];
+        float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+        for (int c = 0; c < C; c++) {
+            float dn = w[c] * d[c];
+            dnorm_mean += dn;
+            dnorm_norm_mean += dn * (x[c] - m) * r;
+        }
+        dnorm_mean /= (float)C;
+        dnorm_norm_mean /= (float)C;
+        for (int c = 0; c < C; c++) {
+            float xhat = (x[c] - m) * r;
+            dx[c] += r * (w[c] * d[c] - dnorm_mean - xhat * dnorm_norm_mean);
+        }
+    }
+    if (dw || db) {
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < C; c++) {
+            float sw = 0.0f, sb = 0.0f;
+            for (int i = 0; i < N; i++) {
+                float d = dout[(size_t)i * C + c];
+                sw += d * (inp[(size_t)i * C + c] - mean[i]) * rstd[i];
+                sb += d;
+            }
+            if (dw) dw[c] += sw;
+            if (db) db[c] += sb;
+        }
+    }
+}
+
+/* ---- linear ------------------------------------------------------------------------------ */
+
+int op_threads_begin(void) {
+    int n = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return n;
+}
+
+void op_threads_end(int blas_threads) { openblas_set_num_threads(blas_threads); }
+
+// C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C
+void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+              int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    int nt = omp_get_max_threads();
+    bool split_rows = M >= N;
+    int dim = split_rows ? M : N;
+    /* Blocks of at least 32 rows/columns; few threads for small products. */
+    int n_blocks = dim / 32 < nt ? dim / 32 : nt;
+    if (n_blocks <= 1 || (double)M * N * K < 1e6) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(n_blocks)
+    for (int b = 0; b < n_blocks; b++) {
+        int lo = (int)((int64_t)dim * b / n_blocks), hi = (int)((int64_t)dim * (b + 1) / n_blocks);
+        if (split_rows) {
+            const float *a = trans_a ? A + lo : A + (size_t)lo * lda;
+            cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, a, lda, B, ldb, beta,
+                        C + (size_t)lo * ldc, ldc);
+        } else {
+            const float *bb = trans_b ? B + (size_t)lo * ldb : B + lo;
+            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, bb, ldb, beta,
+                        C + lo, ldc);
+        }
+    }
+}
+
+// out (N,n_out), inp (N,n_in), w (n_out,n_in), b (n_out)
+void op_linear_forward_f32(float *out, const float *inp, const float *w, const float *b, int N,
+                           int n_in, int n_out) {
+    op_sgemm(false, true, N, n_out, n_in, 1.0f, inp, n_in, w, n_in, 0.0f, out, n_out);
+    if (b) {
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < N; i++)
+            for (int o = 0; o < n_out; o++) out[(size_t)i * n_out + o] += b[o];
+    }
+}
+
+// dinp (N,n_in), dw (n_out,n_in), db (n_out), dout (N,n_out)
+void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int n_in, int n_out) {
+    if (dinp)
+        op_sgemm(false, false, N, n_in, n_out, 1.0f, dout, n_out, w, n_in, 1.0f, dinp, n_in);
+    if (dw)
+        op_sgemm(true, false, n_out, n_in, N, 1.0f, dout, n_out, inp, n_in, 1.0f, dw, n_in);
+    if (db) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < n_out; o++) {
+            float s = 0.0f;
+            for (int i = 0; i < N; i++) s += dout[(size_t)i * n_out + o];
+            db[o] += s;
+        }
+    }
+}
+
+// dinp (N,n_in), dout (N,n_out), w (n_out,n_in) any dtype
+void op_linear_backward_x(float *dinp, const float *dout, const rt_tensor *w, int N) {
+    int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
+    if (w->dtype == RT_DTYPE_F32) {
+        op_linear_backward_f32(dinp, NULL, NULL, dout, NULL, (const float *)w->data, N, n_in,
+                               n_out);
+        return;
+    }
+    rt_matmul_backward_x(dinp, dout, w, N);
+}
+
+/* ---- RoPE -------------------------------------------------------------------------------- */
+
+// cos_t, sin_t (T_max, head_dim/2)
+void op_rope_tables(float *cos_t, float *sin_t, int T_max, int head_dim, float theta,
+                    float scaling_factor, float low_freq_factor, float high_freq_factor,
+                    int original_ctx) {
+    int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        /* HF: inv_freq = 1 / theta ** (arange(0, dim, 2) / dim), in f32. */
+        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)head_dim);
+        if (scaling_factor > 0.0f) {
+            /* Llama-3 scaling (transformers' _compute_llama3_parameters). */
+            float low_wavelen = (float)original_ctx / low_freq_factor;
+            float high_wavelen = (float)original_ctx / high_freq_factor;
+            float wavelen = 2.0f * (float)M_PI / inv_freq;
+            if (wavelen > low_wavelen) {
+                inv_freq = inv_freq / scaling_factor;
+            } else if (wavelen >= high_wavelen) {
+                float smooth = ((float)original_ctx / wavelen - low_freq_factor) /
+                               (high_freq_factor - low_freq_factor);
+                inv_freq = (1.0f - smooth) * inv_freq / scaling_factor + smooth * inv_freq;
+            }
+        }
+        for (int t = 0; t < T_max; t++) {
+            float a = (float)t * inv_freq;
+            cos_t[(size_t)t * half + i] = cosf(a);
+            sin_t[(size_t)t * half + i] = sinf(a);
+        }
+    }
+}
+
+// x (N, n_heads*head_dim), cos_t, sin_t (T_max, head_dim/2)
+void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int n_heads,
+             int head_dim, bool interleaved, bool backward) {
+    int half = head_dim / 2;
+    float sign = backward ? -1.0f : 1.0f;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) {
+        const float *c = cos_t + (size_t)(r % T) * half, *s = sin_t + (size_t)(r % T) * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)r * n_heads * head_dim + (size_t)h * head_dim;
+            for (int i = 0; i < half; i++) {
+                int i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + half;
+                float a = v[i0], b = v[i1], sn = sign * s[i];
+                v[i0] = a * c[i] - b * sn;
+                v[i1] = b * c[i] + a * sn;
+            }
+        }
+    }
+}
+
+/* ---- causal attention -------------------------------------------------------------------- */
+
+/* The attention weights are not stored: forward keeps the log-sum-exp of each row of scores
+ * (B,H,T) and backward recomputes p = exp(q.k * scale - lse), as flash attention does, which
+ * saves B*H*T*T floats per layer for one extra q.k pass. */
+
+/* Per (sequence, head) the products go to single-threaded sgemm on (T,T) score tiles (the
+ * upper triangle is computed and discarded: twice the flops of a triangle, at BLAS speed). */
+
+// out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
+void op_attention_forward(float *out, float *lse, const float *q, const float *k,
+                          const float *v, int B, int T, int H, int KV, int D) {
+    float scale = 1.0f / sqrtf((float)D);
+    int group = H / KV;
+    int qs = H * D, ks = KV * D;
+#pragma omp parallel
+    {
+        float *S = malloc((size_t)T * T * sizeof(float));
+        RT_ASSERT(S);
+#pragma omp for collapse(2) schedule(static)
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                int kh = h / group;
+                const float *qh = q + (size_t)b * T * qs + (size_t)h * D;
+                const float *kb = k + (size_t)b * T * ks + (size_t)kh * D;
+                const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
+                float *l = lse + ((size_t)b * H + h) * T;
+                // S (T,T) = scale * Q_h (T,D) K_h^T
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb,
+                            ks, 0.0f, S, T);
+                for (int t = 0; t < T; t++) {
+                    float *row = S + (size_t)t * T, maxv = -INFINITY, sum = 0.0f;
+                    for (int t2 = 0; t2 <= t; t2++) maxv = row[t2] > maxv ? row[t2] : maxv;
+                    for (int t2 = 0; t2 <= t; t2++) {
+                        row[t2] = expf(row[t2] - maxv);
+                        sum += row[t2];
+                    }
+                    float inv = 1.0f / sum;
+                    for (int t2 = 0; t2 <= t; t2++) row[t2] *= inv;
+                    for (int t2 = t + 1; t2 < T; t2++) row[t2] = 0.0f;
+                    l[t] = maxv + logf(sum);
+                }
+                // out_h (T,D) = P (T,T) V_h (T,D)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, S, T, vb, ks,
+                            0.0f, out + (size_t)b * T * qs + (size_t)h * D, qs);
+            }
+        }
+        free(S);
+    }
+}
+
+// dq (N,H*D), dk, dv (N,KV*D), dout (N,H*D), lse (B,H,T)
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                           const float *k, const float *v, const float *lse, int B, int T,
+                           int H, int KV, int D) {
+    float scale = 1.0f / sqrtf((float)D);
+    int group = H / KV;
+    int qs = H * D, ks = KV * D;
+    /* Threads over (sequence, kv head): the heads of one group write the same dk/dv rows. */
+#pragma omp parallel
+    {
+        float *P = malloc(2 * (size_t)T * T * sizeof(float));
+        RT_ASSERT(P);
+        float *dP = P + (size_t)T * T;
+#pragma omp for collapse(2) schedule(static)
+        for (int b = 0; b < B; b++) {
+            for (int kh = 0; kh < KV; kh++) {
+                const float *kb = k + (size_t)b * T * ks + (size_t)kh * D;
+                const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
+                float *dkb = dk + (size_t)b * T * ks + (size_t)kh * D;
+                float *dvb = dv + (size_t)b * T * ks + (size_t)kh * D;
+                for (int h = kh * group; h < (kh + 1) * group; h++) {
+                    const float *qh = q + (size_t)b * T * qs + (size_t)h * D;
+                    const float *doh = dout + (size_t)b * T * qs + (size_t)h * D;
+                    float *dqh = dq + (size_t)b * T * qs + (size_t)h * D;
+                    const float *l = lse + ((size_t)b * H + h) * T;
+                    // P = exp(scale Q K^T - lse), causal
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs,
+                                kb, ks, 0.0f, P, T);
+                    // dP (T,T) = dO_h (T,D) V_h^T
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, qs,
+                                vb, ks, 0.0f, dP, T);
+                    for (int t = 0; t < T; t++) {
+                        float *pr = P + (size_t)t * T, *dr = dP + (size_t)t * T, sum = 0.0f;
+                        for (int t2 = 0; t2 <= t; t2++) {
+                            pr[t2] = expf(pr[t2] - l[t]);
+                            sum += pr[t2] * dr[t2];
+                        }
+                        // dS = P * (dP - sum) * scale, stored in dP
+                        for (int t2 = 0; t2 <= t; t2++) dr[t2] = pr[t2] * (dr[t2] - sum) * scale;
+                        for (int t2 = t + 1; t2 < T; t2++) pr[t2] = dr[t2] = 0.0f;
+                    }
+                    // dV_h += P^T dO_h; dQ_h += dS K_h; dK_h += dS^T Q_h
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, doh,
+                                qs, 1.0f, dvb, ks);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dP, T,
+                                kb, ks, 1.0f, dqh, qs);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dP, T, qh,
+                                qs, 1.0f, dkb, ks);
+                }
+            }
+        }
+        free(P);
+    }
+}
+
+/* ---- activations ------------------------------------------------------------------------- */
+
+// h, gate, up (n)
+void op_swiglu_forward(float *h, const float *gate, const float *up, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        h[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+// dgate, dup, dh, gate, up (n)
+void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate,
+                        const float *up, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i], s = 1.0f / (1.0f + expf(-g));
+        float silu = g * s;
+        dup[i] = dh[i] * silu;
+        dgate[i] = dh[i] * up[i] * s * (1.0f + g * (1.0f - s));
+    }
+}
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+
+// out, inp (n)
+void op_gelu_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    }
+}
+
+// dinp, dout, inp (n)
+void op_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float u = GELU_K * (x + 0.044715f * x * x * x);
+        float th = tanhf(u);
+        float sech2 = 1.0f - th * th;
+        float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] = dout[i] * g;
+    }
+}

@@ -1,0 +1,473 @@
+/*
+ * trainer.c — the training loop behind rt_trainer: model (from scratch or a file, full or
+ * LoRA), data, AdamW/SGD with clipping, accumulation and a schedule, evaluation with early
+ * stopping, checkpoints with exact resume, a JSONL log and progress.
+ *
+ * Determinism: the data order of epoch e is a Fisher-Yates permutation drawn from
+ * mix(seed, e); the model's RNG (LoRA dropout) is a splitmix64 stream saved in checkpoints.
+ * So a run resumed from a checkpoint takes the same batches and the same dropout masks as the
+ * uninterrupted run, and its loss curve is bit-for-bit the same (same thread count).
+ */
+#include "ragtune.h"
+
+#include "train/adapter.h"
+#include "train/checkpoint.h"
+#include "train/dataset.h"
+#include "train/export.h"
+#include "train/optim.h"
+#include "train/rng.h"
+#include "train/schedule.h"
+#include "train/tmodel.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "model/hf.h"
+#include "model/model_file.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rt_trainer {
+    rt_train_params p;
+    char *out_dir, *model_path, *ckpt_path;
+    const rt_text_tokenizer *tok;
+    tmodel *m;
+    optim o;
+    schedule_kind sched;
+    dataset d;
+    int64_t step, epoch, cursor, tokens;
+    int64_t *perm;
+    int32_t *inputs, *targets;
+    int64_t *idx;
+    float best_val;
+    int bad_evals;
+    bool stopped;
+    double t_start;
+    int64_t tokens_at_start;
+    FILE *log;
+    uint64_t cfg_hash;
+};
+
+rt_train_params rt_train_default_params(void) {
+    rt_train_params p;
+    memset(&p, 0, sizeof p);
+    p.arch = "llama";
+    p.n_layer = 4;
+    p.n_embd = 128;
+    p.n_head = 4;
+    p.n_kv_head = 4;
+    p.n_ff = 344;
+    p.lora_alpha = 16.0f;
+    p.lora_targets = "all-linear";
+    p.base_dtype = "f32";
+    p.val_fraction = 0.05f;
+    p.format = "auto";
+    p.pack = true;
+    p.seq_len = 256;
+    p.batch_size = 8;
+    p.grad_accum = 1;
+    p.optimizer = "adamw";
+    p.lr = 3e-4f;
+    p.weight_decay = 0.0f;
+    p.beta1 = 0.9f;
+    p.beta2 = 0.999f;
+    p.eps = 1e-8f;
+    p.max_grad_norm = 1.0f;
+    p.schedule = "cosine";
+    p.warmup_steps = 0;
+    p.seed = 42;
+    p.eval_batches = 0;
+    return p;
+}
+
+static int parse_targets(const char *s, unsigned *out) {
+    if (!s || !strcmp(s, "all-linear") || !strcmp(s, "all")) {
+        *out = RT_LORA_ALL;
+        return RT_OK;
+    }
+    static const char *names[] = {"q", "k", "v", "o", "gate", "up", "down"};
+    static const char *long_names[] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                       "gate_proj", "up_proj", "down_proj"};
+    unsigned bits = 0;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        int found = -1;
+        for (int i = 0; i < 7; i++)
+            if ((strlen(names[i]) == n && !strncmp(p, names[i], n)) ||
+                (strlen(long_names[i]) == n && !strncmp(p, long_names[i], n)))
+                found = i;
+        if (found < 0)
+            return rt_error(RT_ERR_INVALID, "unknown LoRA target module '%.*s' (q, k, v, o, gate, "
+                            "up, down or all-linear)", (int)n, p);
+        bits |= 1u << found;
+        p += n + (e ? 1 : 0);
+    }
+    if (!bits) return rt_error(RT_ERR_INVALID, "no LoRA target modules");
+    *out = bits;
+    return RT_OK;
+}
+
+static int parse_format(const char *s, ds_format *f) {
+    if (!s || !strcmp(s, "auto")) *f = DS_FORMAT_AUTO;
+    else if (!strcmp(s, "text")) *f = DS_FORMAT_TEXT;
+    else if (!strcmp(s, "prompt-completion")) *f = DS_FORMAT_PROMPT_COMPLETION;
+    else if (!strcmp(s, "alpaca")) *f = DS_FORMAT_ALPACA;
+    else if (!strcmp(s, "chat")) *f = DS_FORMAT_CHAT;
+    else return rt_error(RT_ERR_INVALID, "unknown data format '%s'", s);
+    return RT_OK;
+}
+
+static uint64_t hash_config(const tmodel *m) {
+    const rt_model_config *c = &m->cfg;
+    int64_t v[] = {c->arch, c->n_vocab, c->n_embd, c->n_layer, c->n_head, c->n_kv_head,
+                   c->head_dim, c->n_ff, m->opt.lora_rank, m->opt.lora_targets,
+                   (int64_t)m->n_train, m->n_params};
+    uint64_t h = 0x43484b50ULL;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) h = rt_rng_mix(h ^ (uint64_t)v[i]);
+    return h;
+}
+
+static void shuffle_epoch(rt_trainer *t) {
+    int64_t n = t->d.train.n;
+    for (int64_t i = 0; i < n; i++) t->perm[i] = i;
+    uint64_t r = rt_rng_mix(t->p.seed ^ (0x45504f4348ULL + (uint64_t)t->epoch * 0x9e37ULL));
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rt_rng_next(&r) % (uint64_t)(i + 1));
+        int64_t tmp = t->perm[i];
+        t->perm[i] = t->perm[j];
+        t->perm[j] = tmp;
+    }
+}
+
+static int build_model(rt_trainer *t, const tm_options *opt) {
+    const rt_train_params *p = &t->p;
+    if (p->model_path) {
+        rt_model_file *mf;
+        RT_TRY(rt_model_file_open(p->model_path, &mf));
+        const rt_model_config *cfg = rt_model_file_config(mf);
+        int st = RT_OK;
+        if (cfg->n_vocab < t->tok->n_vocab)
+            st = rt_error(RT_ERR_INVALID, "%s: vocabulary of %d is smaller than the tokenizer's %d",
+                          p->model_path, cfg->n_vocab, t->tok->n_vocab);
+        if (st == RT_OK) st = tmodel_new(cfg, rt_model_file_weights(mf), opt, &t->m);
+        rt_model_file_close(mf);
+        return st;
+    }
+    rt_model_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = rt_arch_from_name(p->arch ? p->arch : "llama");
+    c.n_vocab = t->tok->n_vocab;
+    c.n_embd = p->n_embd;
+    c.n_layer = p->n_layer;
+    c.n_head = p->n_head;
+    c.n_kv_head = c.arch == RT_ARCH_GPT2 || p->n_kv_head <= 0 ? p->n_head : p->n_kv_head;
+    c.head_dim = p->n_head > 0 ? p->n_embd / p->n_head : 0;
+    c.n_ff = p->n_ff;
+    c.n_ctx_train = p->n_ctx > p->seq_len ? p->n_ctx : p->seq_len;
+    c.norm_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    c.tied_embeddings = true;
+    c.attn_bias = c.arch == RT_ARCH_QWEN2 || c.arch == RT_ARCH_GPT2;
+    c.bos_token_id = t->tok->bos_id;
+    c.eos_token_id = t->tok->eos_id;
+    c.pad_token_id = -1;
+    if (p->n_head <= 0 || p->n_embd % p->n_head)
+        return rt_error(RT_ERR_INVALID, "n_embd %d is not a multiple of n_head %d", p->n_embd,
+                        p->n_head);
+    return tmodel_new(&c, NULL, opt, &t->m);
+}
+
+static int save_checkpoint(rt_trainer *t) {
+    ckpt_state s = {.config_hash = t->cfg_hash, .step = t->step, .epoch = t->epoch,
+                    .cursor = t->cursor, .tokens = t->tokens, .rng = t->m->rng,
+                    .optim_t = t->o.t, .best_val = t->best_val, .bad_evals = t->bad_evals,
+                    .n = t->m->n_train, .params = t->m->train_data, .m = t->o.m, .v = t->o.v};
+    return ckpt_save(t->ckpt_path, &s);
+}
+
+static int load_checkpoint(rt_trainer *t) {
+    ckpt_state s = {.config_hash = t->cfg_hash, .n = t->m->n_train,
+                    .params = t->m->train_data, .m = t->o.m, .v = t->o.v};
+    RT_TRY(ckpt_load(t->ckpt_path, &s));
+    t->step = s.step;
+    t->epoch = s.epoch;
+    t->cursor = s.cursor;
+    t->tokens = s.tokens;
+    t->m->rng = s.rng;
+    t->o.t = s.optim_t;
+    t->best_val = s.best_val;
+    t->bad_evals = s.bad_evals;
+    if (t->cursor > t->d.train.n)
+        return rt_error(RT_ERR_FORMAT, "%s: data position %lld beyond the %lld sequences",
+                        t->ckpt_path, (long long)t->cursor, (long long)t->d.train.n);
+    shuffle_epoch(t);
+    rt_log_info("resumed from %s at step %lld", t->ckpt_path, (long long)t->step);
+    return RT_OK;
+}
+
+int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
+    *out = NULL;
+    if (!p->train_path) return rt_error(RT_ERR_INVALID, "no training data (train_path)");
+    if (!p->out_dir) return rt_error(RT_ERR_INVALID, "no output directory (out_dir)");
+    if (p->batch_size <= 0 || p->grad_accum <= 0 || p->seq_len <= 0 || p->max_steps < 0 ||
+        !(p->lr >= 0) || p->batch_size > 65536 || p->grad_accum > 65536)
+        return rt_error(RT_ERR_INVALID, "batch size, accumulation, sequence length or lr out of "
+                        "range");
+    rt_trainer *t = rt_calloc(1, sizeof *t);
+    if (!t) return RT_ERR_NOMEM;
+    t->p = *p;
+    t->tok = p->tokenizer ? p->tokenizer : rt_byte_tokenizer();
+    t->best_val = INFINITY;
+    int st;
+    tm_options opt = {0};
+    opt.lora_rank = p->lora_rank;
+    opt.lora_alpha = p->lora_alpha;
+    opt.lora_dropout = p->lora_dropout;
+    opt.recompute = p->recompute;
+    opt.seed = p->seed;
+    opt.base_dtype = RT_DTYPE_F32;
+    ds_format fmt = DS_FORMAT_AUTO;
+    optim_kind ok = OPTIM_ADAMW;
+    if ((st = parse_format(p->format, &fmt)) < 0) goto fail;
+    if (p->lora_rank > 0) {
+        if ((st = parse_targets(p->lora_targets, &opt.lora_targets)) < 0) goto fail;
+        if (p->base_dtype && (st = rt_dtype_parse(p->base_dtype, &opt.base_dtype)) < 0) goto fail;
+    }
+    if (schedule_parse(p->schedule ? p->schedule : "constant", &t->sched) < 0) {
+        st = rt_error(RT_ERR_INVALID, "unknown schedule '%s'", p->schedule);
+        goto fail;
+    }
+    if (p->optimizer && !strcmp(p->optimizer, "sgd")) ok = OPTIM_SGD;
+    else if (p->optimizer && strcmp(p->optimizer, "adamw")) {
+        st = rt_error(RT_ERR_INVALID, "unknown optimizer '%s'", p->optimizer);
+        goto fail;
+    }
+    st = RT_ERR_NOMEM;
+    t->out_dir = rt_strdup(p->out_dir);
+    t->model_path = p->model_path ? rt_strdup(p->model_path) : NULL;
+    if (!t->out_dir || (p->model_path && !t->model_path)) goto fail;
+    t->p.out_dir = t->out_dir;
+    t->p.model_path = t->model_path;
+    t->p.train_path = t->p.val_path = NULL; /* not kept */
+    if ((st = rt_mkdir_p(t->out_dir)) < 0) goto fail;
+    if (!(t->ckpt_path = rt_path_join(t->out_dir, "checkpoint.bin"))) goto fail;
+
+    if ((st = build_model(t, &opt)) < 0) goto fail;
+    if (t->m->cfg.n_vocab < t->tok->n_vocab) {
+        st = rt_error(RT_ERR_INVALID, "the model's vocabulary is smaller than the tokenizer's");
+        goto fail;
+    }
+    ds_params dp = {.train_path = p->train_path, .val_path = p->val_path,
+                    .val_fraction = p->val_fraction, .format = fmt, .seq_len = p->seq_len,
+                    .pack = p->pack, .seed = p->seed};
+    char *cache = rt_path_join(t->out_dir, "token_cache");
+    if (!cache) goto fail;
+    dp.cache_dir = cache;
+    st = dataset_load(&dp, t->tok, &t->d);
+    free(cache);
+    if (st < 0) goto fail;
+    if ((st = optim_init(&t->o, ok, t->m->n_train, p->weight_decay)) < 0) goto fail;
+    t->o.beta1 = p->beta1;
+    t->o.beta2 = p->beta2;
+    t->o.eps = p->eps;
+    t->o.momentum = p->momentum;
+    if (t->p.max_steps == 0) {
+        int64_t per = (int64_t)p->batch_size * p->grad_accum;
+        t->p.max_steps = (t->d.train.n + per - 1) / per;
+    }
+    size_t BT = (size_t)p->batch_size * p->seq_len;
+    st = RT_ERR_NOMEM;
+    t->perm = rt_malloc((size_t)t->d.train.n * sizeof *t->perm);
+    t->inputs = rt_malloc(BT * sizeof *t->inputs);
+    t->targets = rt_malloc(BT * sizeof *t->targets);
+    t->idx = rt_malloc((size_t)p->batch_size * sizeof *t->idx);
+    if (!t->perm || !t->inputs || !t->targets || !t->idx) goto fail;
+    t->cfg_hash = hash_config(t->m);
+    shuffle_epoch(t);
+    if (p->resume && rt_is_file(t->ckpt_path) && (st = load_checkpoint(t)) < 0) goto fail;
+    char *log_path = rt_path_join(t->out_dir, "train_log.jsonl");
+    if (!log_path) goto fail;
+    t->log = fopen(log_path, p->resume ? "a" : "w");
+    if (!t->log) {
+        st = rt_error(RT_ERR_IO, "%s: cannot open for writing", log_path);
+        free(log_path);
+        goto fail;
+    }
+    free(log_path);
+    t->t_start = rt_time_now();
+    t->tokens_at_start = t->tokens;
+    rt_log_info("training %s: %zu trainable parameters, %lld train / %lld val sequences of %d",
+                p->lora_rank ? "LoRA" : "full", t->m->n_train, (long long)t->d.train.n,
+                (long long)t->d.val.n, p->seq_len);
+    *out = t;
+    return RT_OK;
+fail:
+    rt_trainer_free(t);
+    return st;
+}
+
+void rt_trainer_free(rt_trainer *t) {
+    if (!t) return;
+    if (t->log) fclose(t->log);
+    tmodel_free(t->m);
+    optim_free(&t->o);
+    dataset_free(&t->d);
+    free(t->perm);
+    free(t->inputs);
+    free(t->targets);
+    free(t->idx);
+    free(t->out_dir);
+    free(t->model_path);
+    free(t->ckpt_path);
+    free(t);
+}
+
+size_t rt_trainer_memory_bytes(const rt_trainer *t) {
+    const tmodel *m = t->m;
+    size_t b = m->n_store * sizeof(float);
+    if (m->grad_store) b += m->n_store * sizeof(float);
+    b += 2 * m->n_lora * sizeof(float);
+    b += m->n_train * sizeof(float) * (t->o.v ? 2 : 1);
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].t && m->tensors[i].t->owned) b += m->tensors[i].t->nbytes;
+    return b + tmodel_activation_bytes(m);
+}
+
+int rt_trainer_evaluate(rt_trainer *t, float *val_loss) {
+    *val_loss = NAN;
+    const ds_split *v = &t->d.val;
+    if (!v->n) return RT_OK;
+    int B = t->p.batch_size, T = t->p.seq_len;
+    int64_t n_batches = (v->n + B - 1) / B;
+    if (t->p.eval_batches > 0 && n_batches > t->p.eval_batches) n_batches = t->p.eval_batches;
+    double sum = 0.0;
+    int64_t count = 0;
+    for (int64_t bi = 0; bi < n_batches; bi++) {
+        int rows = 0;
+        for (int b = 0; b < B && bi * B + b < v->n; b++) t->idx[rows++] = bi * B + b;
+        dataset_batch(v, T, t->idx, rows, t->inputs, t->targets);
+        float loss;
+        int64_t n;
+        RT_TRY(tmodel_step(t->m, t->inputs, t->targets, rows, T, false, 1.0f, &loss, &n));
+        sum += (double)loss * (double)n;
+        count += n;
+    }
+    *val_loss = count ? (float)(sum / (double)count) : NAN;
+    return RT_OK;
+}
+
+static void next_batch(rt_trainer *t) {
+    for (int b = 0; b < t->p.batch_size; b++) {
+        if (t->cursor >= t->d.train.n) {
+            t->epoch++;
+            t->cursor = 0;
+            shuffle_epoch(t);
+        }
+        t->idx[b] = t->perm[t->cursor++];
+    }
+    dataset_batch(&t->d.train, t->p.seq_len, t->idx, t->p.batch_size, t->inputs, t->targets);
+}
+
+int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
+    memset(info, 0, sizeof *info);
+    info->val_loss = NAN;
+    if (t->stopped || t->step >= t->p.max_steps) {
+        info->done = true;
+        info->step = t->step;
+        return RT_OK;
+    }
+    tmodel *m = t->m;
+    int A = t->p.grad_accum;
+    memset(m->train_grad, 0, m->n_train * sizeof(float));
+    double loss_sum = 0.0;
+    for (int a = 0; a < A; a++) {
+        next_batch(t);
+        float loss;
+        int64_t n;
+        RT_TRY(tmodel_step(m, t->inputs, t->targets, t->p.batch_size, t->p.seq_len, true,
+                           1.0f / (float)A, &loss, &n));
+        loss_sum += loss;
+        t->tokens += n;
+    }
+    float norm = optim_clip_grad_norm(m->train_grad, m->n_train, t->p.max_grad_norm);
+    float lr = (float)((double)t->p.lr *
+                       schedule_factor(t->sched, t->step, t->p.warmup_steps, t->p.max_steps));
+    optim_step(&t->o, m->train_data, m->train_grad, m->params, m->n_params, lr);
+    t->step++;
+    info->step = t->step;
+    info->max_steps = t->p.max_steps;
+    info->loss = (float)(loss_sum / A);
+    info->grad_norm = norm;
+    info->lr = lr;
+    info->tokens = t->tokens;
+    double el = rt_time_now() - t->t_start;
+    info->tokens_per_s = el > 0 ? (double)(t->tokens - t->tokens_at_start) / el : 0.0;
+
+    bool last = t->step >= t->p.max_steps;
+    if ((t->p.eval_every > 0 && t->step % t->p.eval_every == 0) || last) {
+        float vl;
+        RT_TRY(rt_trainer_evaluate(t, &vl));
+        info->val_loss = vl;
+        if (!isnan(vl)) {
+            if (vl < t->best_val) {
+                t->best_val = vl;
+                t->bad_evals = 0;
+            } else if (++t->bad_evals >= t->p.early_stop_patience &&
+                       t->p.early_stop_patience > 0) {
+                rt_log_info("early stop at step %lld: validation loss %.4f has not improved on "
+                            "%.4f for %d evaluations",
+                            (long long)t->step, vl, t->best_val, t->bad_evals);
+                t->stopped = true;
+            }
+        }
+    }
+    fprintf(t->log, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.5g,"
+                    "\"tokens\":%lld,\"tokens_per_s\":%.1f,\"elapsed\":%.3f",
+            (long long)t->step, info->loss, lr, norm, (long long)t->tokens, info->tokens_per_s,
+            el);
+    if (!isnan(info->val_loss)) fprintf(t->log, ",\"val_loss\":%.6f", info->val_loss);
+    fputs("}\n", t->log);
+    fflush(t->log);
+    if (t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last)
+        RT_TRY(save_checkpoint(t));
+    info->done = last || t->stopped;
+    return RT_OK;
+}
+
+int rt_trainer_save(rt_trainer *t, const char *dir) {
+    if (t->m->opt.lora_rank > 0) return adapter_save_peft(t->m, dir, t->model_path);
+    return tmodel_save_hf(t->m, dir); /* TODO(modelfiles): rt_hf_write for gpt2 */
+}
+
+int rt_trainer_run(rt_trainer *t) {
+    rt_progress prog;
+    rt_progress_begin(&prog, "train", "steps", (uint64_t)t->p.max_steps);
+    rt_train_step_info info = {0};
+    char detail[160];
+    float last_val = NAN;
+    while (1) {
+        RT_TRY(rt_trainer_step(t, &info));
+        if (!isnan(info.val_loss)) last_val = info.val_loss;
+        int n = snprintf(detail, sizeof detail, "loss %.4f, %.0f tok/s", info.loss,
+                         info.tokens_per_s);
+        if (!isnan(last_val)) snprintf(detail + n, sizeof detail - (size_t)n, ", val %.4f", last_val);
+        rt_progress_update(&prog, (uint64_t)info.step, detail);
+        if (info.done) break;
+        if (t->p.stop_after > 0 && t->step >= t->p.stop_after) {
+            rt_progress_end(&prog, "stopped");
+            return RT_OK; /* as if interrupted: no final checkpoint or model */
+        }
+    }
+    rt_progress_end(&prog, detail);
+    RT_TRY(save_checkpoint(t));
+    char *dir = rt_path_join(t->out_dir, t->m->opt.lora_rank > 0 ? "adapter" : "model");
+    if (!dir) return RT_ERR_NOMEM;
+    int st = rt_trainer_save(t, dir);
+    if (st == RT_OK) rt_log_info("saved %s", dir);
+    free(dir);
+    return st;
+}
