@@ -574,6 +574,13 @@ typedef struct rt_embedder {
     void *user;
 } rt_embedder;
 
+/* An embedder backed by a model file (GGUF or Hugging Face directory with its tokenizer): BERT
+ * encoders with their pooling, decoders with mean pooling; L2-normalized; texts truncated to
+ * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
+ * rt_embedder_close_model. */
+int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
+void rt_embedder_close_model(rt_embedder *embedder);
+
 /* Counts tokens of text[0, len) (for the fixed-size chunker). */
 typedef size_t (*rt_token_count_fn)(void *user, const char *text, size_t len);
 

@@ -3,9 +3,8 @@
  * it turns a model file (GGUF or Hugging Face directory of an encoder such as BERT, or a decoder
  * used with mean pooling) into an rt_embedder. The knowledge layer only sees rt_embedder.
  *
- * Until the model layer's embedding forward pass is wired in here (by the integrator: load the
- * model, tokenize each text, run the encoder, pool, return dim floats per text),
- * cli_embedder_open fails with RT_ERR_UNSUPPORTED, and collections are BM25-only.
+ * It wraps rt_embedder_open_model() of the library (model + its tokenizer, pooled and
+ * L2-normalized).
  */
 #ifndef RT_CLI_EMBED_MODEL_H
 #define RT_CLI_EMBED_MODEL_H

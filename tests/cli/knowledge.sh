@@ -24,6 +24,6 @@ echo "Deadlock needs four conditions." | "$RAGTUNE" ingest "$c" --stdin txt --na
 "$RAGTUNE" rm "$c" nothing >/dev/null 2>&1; [ $? -eq 1 ] || fail "rm missing should exit 1"
 "$RAGTUNE" search "$c" "cache" --json | grep -q doc_id && fail "removed docs still found"
 "$RAGTUNE" stats "$c" | grep -q "documents   3" || fail "stats"
-"$RAGTUNE" ingest "$c" "$tmp/docs" --embed-model /nonexistent >/dev/null 2>&1; [ $? -eq 1 ] || fail "embed-model stub should exit 1"
+"$RAGTUNE" ingest "$c" "$tmp/docs" --embed-model /nonexistent >/dev/null 2>&1; [ $? -eq 1 ] || fail "missing embed model should exit 1"
 "$RAGTUNE" ingest --help | grep -q chunker || fail "help"
 echo ok
