@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MAX_PEER 64
@@ -213,7 +214,12 @@ int main(int argc, char **argv) {
         free(out);
         free(wf);
     }
-    printf("\nratio = torch time / ours (> 1: ragtune faster); GB/s = weight bytes / time; "
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("\npeak RSS of bench_matmul: %.0f MiB (mostly the copies of W that keep decode out of "
+           "the caches)\n",
+           ru.ru_maxrss / 1024.0);
+    printf("ratio = torch time / ours (> 1: ragtune faster); GB/s = weight bytes / time; "
            "%%bw = of the streaming-sum bandwidth measured just before that row\n");
     return 0;
 }
