@@ -5,7 +5,9 @@
  * the same shapes and threads. Prints medians and the ratio torch time / our time (> 1: faster).
  *
  * Decode cycles through enough copies of W to exceed the caches, so GB/s is DRAM bandwidth.
- * Usage: bench_matmul [--threads N] [--reps N] [--no-torch]
+ * Usage: bench_matmul [--threads N] [--reps N] [--no-torch] [--cpu-time]
+ * --cpu-time (implies --threads 1) times by thread CPU time, here and in the peer, for stable
+ * single-core numbers on a busy machine.
  * Environment: RT_PYTHON (python with torch), RT_SOURCE_DIR (to find the peer script).
  */
 #include "ragtune.h"
@@ -29,9 +31,13 @@ typedef struct peer_result {
     double sec;
 } peer_result;
 
+/* Wall-clock time, or with --cpu-time (one thread) this thread's CPU time, which a machine shared
+ * with other busy processes does not inflate (memory bandwidth is still shared). */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -90,8 +96,8 @@ static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes,
         snprintf(slash ? slash + 1 : script,
                  sizeof script - (size_t)(slash ? slash + 1 - script : 0), "bench_matmul_torch.py");
     }
-    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d", py && *py ? py : "python3", script,
-                       threads, reps);
+    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d%s", py && *py ? py : "python3", script,
+                       threads, reps, bench_clock == CLOCK_THREAD_CPUTIME_ID ? " --cpu-time" : "");
     for (int i = 0; i < n_shapes; i++)
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %d:%d:%d", shapes[i][0],
                         shapes[i][1], shapes[i][2]);
@@ -125,14 +131,18 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cpu-time"))
+            bench_clock = CLOCK_THREAD_CPUTIME_ID;
         else if (!strcmp(argv[i], "--no-torch"))
             torch = 0;
         else {
-            fprintf(stderr, "usage: bench_matmul [--threads N] [--reps N] [--no-torch]\n");
+            fprintf(stderr,
+                    "usage: bench_matmul [--threads N] [--reps N] [--no-torch] [--cpu-time]\n");
             return 2;
         }
     }
     if (reps < 1 || reps > 31) reps = 7;
+    if (bench_clock == CLOCK_THREAD_CPUTIME_ID) threads = 1;
     rt_set_threads(threads);
     threads = rt_get_threads();
 
@@ -146,8 +156,9 @@ int main(int argc, char **argv) {
         }
 
     double bw = read_bandwidth(reps);
-    printf("bench_matmul: %d threads, kernels %s, medians of %d runs\n", threads,
-           rt_cpu_level_name(rt_cpu_level_get()), reps);
+    printf("bench_matmul: %d threads, kernels %s, medians of %d runs, %s\n", threads,
+           rt_cpu_level_name(rt_cpu_level_get()), reps,
+           bench_clock == CLOCK_THREAD_CPUTIME_ID ? "thread CPU time" : "wall-clock time");
     printf("memory read bandwidth (streaming sum): %.1f GB/s\n", bw);
     peer_result peer[MAX_PEER];
     int n_peer = torch ? run_peer(threads, reps, (const int(*)[3])shapes, n_shapes, peer) : 0;
