@@ -281,11 +281,15 @@ static void check_matmul(rt_dtype dtype, int n_out, int n_in, int T) {
         }
         free(tmp);
     }
+    if (dtype == RT_DTYPE_BF16) /* the AMX path rounds activations to bf16 */
+        for (size_t i = 0; i < (size_t)T * n_in; i++)
+            xr[i] = rt_bf16_to_f32(rt_f32_to_bf16(x[i]));
     rt_matmul(out, x, &w, bias, T);
     for (int t = 0; t < T; t++) {
         for (int o = 0; o < n_out; o++) {
             /* q8_0/q4_0 may take quantized activations (xr) or, for long inputs below AVX-512,
-             * f32 ones (x): accept whichever reference is closer */
+             * f32 ones (x); bf16 takes bf16-rounded activations on AMX, f32 ones elsewhere:
+             * accept whichever reference is closer */
             double s = bias[o], s_f32 = bias[o], a = fabs(bias[o]);
             for (int i = 0; i < n_in; i++) {
                 s += (double)xr[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i];

@@ -4,7 +4,8 @@
  *     torch's bfloat16 (round to nearest even) and numpy implementations of the GGUF formulas;
  *   - rt_matmul for every weight dtype and n_tokens in 1..17, 64, 70 against torch's matmul (float64) on
  *     the dequantized weights, within 1e-4 * sum|w x| (plus the q8_0 activation-quantization
- *     bound for q8_0/q4_0 weights, see the script);
+ *     bound for q8_0/q4_0 weights and the bf16 rounding bound of activations for bf16 weights,
+ *     which the AMX paths take; see the script);
  *   - rt_matmul_backward_x against torch, within 1e-4 * sum|dy w|.
  * Run at the CPU's level, then again in child processes at every lower level (RT_CPU).
  */
