@@ -165,8 +165,11 @@ int main(int argc, char **argv) {
 
     printf("\n%-10s %-5s %4s %10s %9s %8s %7s %11s %8s %11s %8s\n", "shape", "dtype", "T",
            "ours ms", "GFLOP/s", "GB/s", "%bw", "torch32 ms", "ratio", "torch16 ms", "ratio");
-    static const rt_dtype dtypes[] = {RT_DTYPE_F32, RT_DTYPE_F16, RT_DTYPE_BF16, RT_DTYPE_Q8_0,
-                                      RT_DTYPE_Q4_0};
+    /* bf16 twice: f32 activations (the default), then bf16 activations ("bf16a", opt-in with
+     * rt_matmul_set_bf16_activations: AMX-BF16 tiles in prefill) */
+    static const rt_dtype dtypes[] = {RT_DTYPE_F32,  RT_DTYPE_F16,  RT_DTYPE_BF16,
+                                      RT_DTYPE_BF16, RT_DTYPE_Q8_0, RT_DTYPE_Q4_0};
+    static const bool bf16_act[] = {false, false, false, true, false, false};
     for (int s = 0; s < n_shapes; s++) {
         int n = shapes[s][0], T = shapes[s][2];
         float *x = malloc(sizeof(float) * (size_t)T * n),
@@ -192,6 +195,7 @@ int main(int argc, char **argv) {
             rt_tensor w = w0;
             w.data = many;
             w.owned = false;
+            rt_matmul_set_bf16_activations(bf16_act[d]);
             double times[32];
             /* bandwidth measured right before each decode row: the machine may be shared */
             double bw_now = T == 1 ? read_bandwidth(reps) : 0;
@@ -215,8 +219,8 @@ int main(int argc, char **argv) {
             char pct[16] = "-";
             if (T == 1) snprintf(pct, sizeof pct, "%.0f%%", 100.0 * gbs / bw_now);
             printf("%-10s %-5s %4d %10.3f %9.1f %8.1f %7s %11.3f %8.2f %11.3f %8.2f\n", shape_s,
-                   rt_dtype_name(dtypes[d]), T, sec * 1e3, gflops, gbs, pct, t32 * 1e3, t32 / sec,
-                   t16 * 1e3, t16 / sec);
+                   bf16_act[d] ? "bf16a" : rt_dtype_name(dtypes[d]), T, sec * 1e3, gflops, gbs, pct,
+                   t32 * 1e3, t32 / sec, t16 * 1e3, t16 / sec);
             fflush(stdout);
             free(many);
             rt_tensor_free(&w0);

@@ -332,6 +332,11 @@ static void test_matmul_all_dtypes(void **state) {
     for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
         for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
             check_matmul(dtypes[d], 37, 96, tokens[t]);
+    /* bf16 activations (AMX-BF16 when present) */
+    rt_matmul_set_bf16_activations(true);
+    for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
+        check_matmul(RT_DTYPE_BF16, 37, 96, tokens[t]);
+    rt_matmul_set_bf16_activations(false);
 }
 
 /* Two application threads multiplying at once (each has its own scratch; the OpenBLAS thread

@@ -15,10 +15,10 @@
  *   q8_0, q4_0, T >= 64 below AVX-512 only: tiles of W widened to f32, then sgemm per tile (the
  *                       AVX2 integer kernel reaches half of sgemm's rate); activations stay f32
  *                       there, so results differ by at most the activation-quantization error.
- *   bf16, T >= 16       amx level: x rounded to bf16 (as llama.cpp does for bf16 weights) and
- *                       multiplied on AMX-BF16 tiles with f32 sums (several times sgemm's rate;
- *                       the activation rounding adds a relative error of at most 2^-9 per
- *                       product).
+ *   bf16, T >= 16       amx level, if rt_matmul_set_bf16_activations(true): x rounded to bf16
+ *                       (as llama.cpp does for bf16 weights) and multiplied on AMX-BF16 tiles
+ *                       with f32 sums (5x the widen + sgemm path; the activation rounding adds
+ *                       a relative error of at most 2^-9 per product).
  *   f16, bf16, T < 8    dot products of 16-bit weight rows with f32 activations, threaded over
  *                       weight rows (decode: memory-bandwidth bound).
  *   f16, bf16, T >= 8   tiles of W widened to f32, then sgemm per tile (prefill: compute bound,
@@ -35,6 +35,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,12 @@ static void *scratch_get(int slot, size_t n) {
         s->cap[slot] = n;
     }
     return s->buf[slot];
+}
+
+static atomic_bool bf16_activations;
+
+void rt_matmul_set_bf16_activations(bool on) {
+    atomic_store(&bf16_activations, on);
 }
 
 /* ---- forward ------------------------------------------------------------------------------ */
@@ -311,6 +318,7 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
     case RT_DTYPE_F16:
     case RT_DTYPE_BF16:
         if (w->dtype == RT_DTYPE_BF16 && n_tokens >= AMX_MIN_TOKENS &&
+            atomic_load_explicit(&bf16_activations, memory_order_relaxed) &&
             rt_kernels_get()->amx_gemm_bf16)
             matmul_amx_bf16(out, x, w, n_tokens, n_out, n_in);
         else if (n_tokens < SGEMM_MIN_TOKENS)
