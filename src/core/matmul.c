@@ -44,7 +44,7 @@ enum {
     SGEMM_MIN_TOKENS = 8,        /* from here on f16/bf16 go through f32 tiles and sgemm */
     QUANT_SGEMM_MIN_TOKENS = 64, /* and q8_0/q4_0, below AVX-512 */
     AMX_MIN_TOKENS = 16,         /* q8_0/q4_0 on AMX tiles from here on (amx level) */
-    TILE_BYTES = 512 << 10,      /* f32 tile of W for the sgemm paths (per thread, in L2) */
+    TILE_BYTES = 4 << 20,        /* f32 tile of W for the sgemm paths (per thread) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -266,7 +266,10 @@ static void blas_single_end(void) {
 /* x (T, n_in) f32, w (n_out, n_in) any dtype, out (T, n_out): f32 tiles of W and sgemm */
 static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                                int n_in) {
-    int rows = tile_rows(n_in, n_out), n_tiles = (n_out + rows - 1) / rows;
+    /* at least one tile per thread */
+    int per_thread = ((n_out + rt_get_threads() - 1) / rt_get_threads() + 15) / 16 * 16;
+    int rows = tile_rows(n_in, per_thread < n_out ? per_thread : n_out);
+    int n_tiles = (n_out + rows - 1) / rows;
     blas_single_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n_tiles; i++) {
