@@ -334,8 +334,10 @@ static void test_matmul_all_dtypes(void **state) {
             check_matmul(dtypes[d], 37, 96, tokens[t]);
     /* bf16 activations (AMX-BF16 when present) */
     rt_matmul_set_bf16_activations(true);
-    for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
+    for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
         check_matmul(RT_DTYPE_BF16, 37, 96, tokens[t]);
+        check_matmul(RT_DTYPE_BF16, 19, 100, tokens[t]); /* a partial tile of k */
+    }
     rt_matmul_set_bf16_activations(false);
 }
 

@@ -1,12 +1,13 @@
 /*
- * kernels.h — the SIMD kernel table. One table per ISA level (scalar, avx2, avx512), each in its
- * own file; rt_kernels_get() picks one at first use from core/cpu's level (thread-safe) and
- * every caller goes through it. The scalar table is the reference the others are tested against.
+ * kernels.h — the SIMD kernel table. One table per ISA level (scalar, avx2, avx512, amx), each
+ * in its own file (amx: the avx512 table plus kernels_amx.c's tile kernels); rt_kernels_get() picks
+ * one at first use from core/cpu's level (thread-safe) and every caller goes through it. The scalar
+ * table is the reference the others are tested against.
  *
  * Conventions of every kernel:
  *   - n is the number of elements of a row; for q8_0/q4_0 it is a multiple of RT_QK (32).
- *   - "w" is a weight row (any storage dtype), "x" an activation row (f32, or q8_0 after
- *     quantize_row_q8_0, as llama.cpp does for integer dot products).
+ *   - "w" is a weight row (any storage dtype), "x" an activation row (f32, or quantized to q8_0
+ *     by quantize_row_q8_act, as llama.cpp does for integer dot products).
  *   - Conversions are bit-exact across levels (the same rounding as core/quant's reference:
  *     q8_0 rounds half away from zero, f16/bf16 round to nearest even).
  *   - Dot products differ across levels only by float summation order.
