@@ -23,7 +23,8 @@
  *                       weight rows (decode: memory-bandwidth bound).
  *   f16, bf16, T >= 8   tiles of W widened to f32, then sgemm per tile (prefill: compute bound,
  *                       where sgemm beats a dot-product loop).
- *   backward, not f32   tiles of W widened to f32, then sgemm per tile.
+ *   backward, not f32   threads own column ranges of dx; tiles of W widened to f32, then sgemm
+ *                       per tile (T < 8: each widened row added with saxpy).
  * Scratch memory is two buffers per thread, grown as needed and freed at thread exit, so the hot
  * loops never allocate.
  */
@@ -369,6 +370,16 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
     for (int c = 0; c < n_col_tiles; c++) {
         int c0 = c * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
         float *tile = scratch_get(SCRATCH_TILE, (size_t)rows * cols * sizeof(float));
+        if (n_tokens < SGEMM_MIN_TOKENS) {
+            /* few tokens: one widened row (in L1) added into each dx row; W is read once */
+            for (int o = 0; o < n_out; o++) {
+                widen_block(tile, w, o, 1, c0, nc);
+                for (int t = 0; t < n_tokens; t++)
+                    cblas_saxpy(nc, dy[(size_t)t * n_out + o], tile, 1, dx + (size_t)t * n_in + c0,
+                                1);
+            }
+            continue;
+        }
         for (int o0 = 0; o0 < n_out; o0 += rows) {
             int n = n_out - o0 < rows ? n_out - o0 : rows;
             widen_block(tile, w, o0, n, c0, nc);
