@@ -281,11 +281,15 @@ static void check_matmul(rt_dtype dtype, int n_out, int n_in, int T) {
         }
         free(tmp);
     }
+    if (dtype == RT_DTYPE_BF16) /* the AMX path rounds activations to bf16 */
+        for (size_t i = 0; i < (size_t)T * n_in; i++)
+            xr[i] = rt_bf16_to_f32(rt_f32_to_bf16(x[i]));
     rt_matmul(out, x, &w, bias, T);
     for (int t = 0; t < T; t++) {
         for (int o = 0; o < n_out; o++) {
             /* q8_0/q4_0 may take quantized activations (xr) or, for long inputs below AVX-512,
-             * f32 ones (x): accept whichever reference is closer */
+             * f32 ones (x); bf16 takes bf16-rounded activations on AMX, f32 ones elsewhere:
+             * accept whichever reference is closer */
             double s = bias[o], s_f32 = bias[o], a = fabs(bias[o]);
             for (int i = 0; i < n_in; i++) {
                 s += (double)xr[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i];
@@ -328,6 +332,13 @@ static void test_matmul_all_dtypes(void **state) {
     for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
         for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
             check_matmul(dtypes[d], 37, 96, tokens[t]);
+    /* bf16 activations (AMX-BF16 when present) */
+    rt_matmul_set_bf16_activations(true);
+    for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
+        check_matmul(RT_DTYPE_BF16, 37, 96, tokens[t]);
+        check_matmul(RT_DTYPE_BF16, 19, 100, tokens[t]); /* a partial tile of k */
+    }
+    rt_matmul_set_bf16_activations(false);
 }
 
 /* Two application threads multiplying at once (each has its own scratch; the OpenBLAS thread

@@ -15,11 +15,16 @@
  *   q8_0, q4_0, T >= 64 below AVX-512 only: tiles of W widened to f32, then sgemm per tile (the
  *                       AVX2 integer kernel reaches half of sgemm's rate); activations stay f32
  *                       there, so results differ by at most the activation-quantization error.
+ *   bf16, T >= 16       amx level, if rt_matmul_set_bf16_activations(true): x rounded to bf16
+ *                       (as llama.cpp does for bf16 weights) and multiplied on AMX-BF16 tiles
+ *                       with f32 sums (5x the widen + sgemm path; the activation rounding adds
+ *                       a relative error of at most 2^-9 per product).
  *   f16, bf16, T < 8    dot products of 16-bit weight rows with f32 activations, threaded over
  *                       weight rows (decode: memory-bandwidth bound).
  *   f16, bf16, T >= 8   tiles of W widened to f32, then sgemm per tile (prefill: compute bound,
  *                       where sgemm beats a dot-product loop).
- *   backward, not f32   tiles of W widened to f32, then sgemm per tile.
+ *   backward, not f32   threads own column ranges of dx; tiles of W widened to f32, then sgemm
+ *                       per tile (T < 8: each widened row added with saxpy).
  * Scratch memory is two buffers per thread, grown as needed and freed at thread exit, so the hot
  * loops never allocate.
  */
@@ -31,6 +36,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +45,7 @@ enum {
     SGEMM_MIN_TOKENS = 8,        /* from here on f16/bf16 go through f32 tiles and sgemm */
     QUANT_SGEMM_MIN_TOKENS = 64, /* and q8_0/q4_0, below AVX-512 */
     AMX_MIN_TOKENS = 16,         /* q8_0/q4_0 on AMX tiles from here on (amx level) */
-    TILE_BYTES = 512 << 10,      /* f32 tile of W for the sgemm paths (per thread, in L2) */
+    TILE_BYTES = 4 << 20,        /* f32 tile of W for the sgemm paths (per thread) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -88,6 +94,12 @@ static void *scratch_get(int slot, size_t n) {
     return s->buf[slot];
 }
 
+static atomic_bool bf16_activations;
+
+void rt_matmul_set_bf16_activations(bool on) {
+    atomic_store(&bf16_activations, on);
+}
+
 /* ---- forward ------------------------------------------------------------------------------ */
 
 /* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out), on AMX tiles: activations
@@ -125,6 +137,41 @@ static void matmul_amx(float *out, const float *x, const rt_tensor *w, int T, in
         k->amx_pack_q(w->dtype, (const char *)w->data + (size_t)o0 * row_bytes, row_bytes, n_w,
                       n_in, packed, dw);
         k->amx_gemm_q(n_in, packed, dw, n_w, xs, xd, T, out + o0, (size_t)n_out);
+    }
+}
+
+/* x (T, n_in) f32, w (n_out, n_in) bf16, out (T, n_out), on AMX-BF16 tiles: activations rounded
+ * to bf16 once and laid out in tiles (T and n_in padded with zeros), then each thread packs 16
+ * weight rows at a time and runs them against all tokens. */
+static void matmul_amx_bf16(float *out, const float *x, const rt_tensor *w, int T, int n_out,
+                            int n_in) {
+    const rt_kernels *k = rt_kernels_get();
+    int T_pad = (T + 15) / 16 * 16;
+    size_t k_pad = ((size_t)n_in + 31) / 32 * 32;
+    uint16_t *xb = scratch_get(SCRATCH_ACT, (size_t)T_pad * (k_pad + n_in) * sizeof(uint16_t));
+    uint16_t *rows = xb + (size_t)T_pad * k_pad;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T_pad; t++) {
+        uint16_t *row = rows + (size_t)t * n_in;
+        if (t < T)
+            k->f32_to_bf16(x + (size_t)t * n_in, row, n_in);
+        else
+            memset(row, 0, (size_t)n_in * sizeof(uint16_t));
+        uint16_t *tile = xb + (size_t)(t / 16) * k_pad * 16 + (size_t)(t % 16) * 32;
+        for (size_t c = 0; c < k_pad; c += 32) {
+            size_t len = n_in - c < 32 ? n_in - c : 32;
+            memcpy(tile + c * 16, row + c, len * sizeof(uint16_t));
+            memset(tile + c * 16 + len, 0, (32 - len) * sizeof(uint16_t));
+        }
+    }
+    int n_groups = (n_out + 15) / 16;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < n_groups; g++) {
+        int o0 = g * 16, n_w = n_out - o0 < 16 ? n_out - o0 : 16;
+        uint16_t *packed = scratch_get(SCRATCH_TILE, k_pad * 16 * sizeof(uint16_t));
+        k->amx_pack_bf16((const uint16_t *)w->data + (size_t)o0 * n_in, (size_t)n_in, n_w, n_in,
+                         packed);
+        k->amx_gemm_bf16(n_in, packed, n_w, xb, T, out + o0, (size_t)n_out);
     }
 }
 
@@ -220,7 +267,10 @@ static void blas_single_end(void) {
 /* x (T, n_in) f32, w (n_out, n_in) any dtype, out (T, n_out): f32 tiles of W and sgemm */
 static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                                int n_in) {
-    int rows = tile_rows(n_in, n_out), n_tiles = (n_out + rows - 1) / rows;
+    /* at least one tile per thread */
+    int per_thread = ((n_out + rt_get_threads() - 1) / rt_get_threads() + 15) / 16 * 16;
+    int rows = tile_rows(n_in, per_thread < n_out ? per_thread : n_out);
+    int n_tiles = (n_out + rows - 1) / rows;
     blas_single_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n_tiles; i++) {
@@ -271,7 +321,11 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
         break;
     case RT_DTYPE_F16:
     case RT_DTYPE_BF16:
-        if (n_tokens < SGEMM_MIN_TOKENS)
+        if (w->dtype == RT_DTYPE_BF16 && n_tokens >= AMX_MIN_TOKENS &&
+            atomic_load_explicit(&bf16_activations, memory_order_relaxed) &&
+            rt_kernels_get()->amx_gemm_bf16)
+            matmul_amx_bf16(out, x, w, n_tokens, n_out, n_in);
+        else if (n_tokens < SGEMM_MIN_TOKENS)
             matmul_half_dot(out, x, w, n_tokens, n_out, n_in);
         else
             matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
@@ -316,6 +370,16 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
     for (int c = 0; c < n_col_tiles; c++) {
         int c0 = c * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
         float *tile = scratch_get(SCRATCH_TILE, (size_t)rows * cols * sizeof(float));
+        if (n_tokens < SGEMM_MIN_TOKENS) {
+            /* few tokens: one widened row (in L1) added into each dx row; W is read once */
+            for (int o = 0; o < n_out; o++) {
+                widen_block(tile, w, o, 1, c0, nc);
+                for (int t = 0; t < n_tokens; t++)
+                    cblas_saxpy(nc, dy[(size_t)t * n_out + o], tile, 1, dx + (size_t)t * n_in + c0,
+                                1);
+            }
+            continue;
+        }
         for (int o0 = 0; o0 < n_out; o0 += rows) {
             int n = n_out - o0 < rows ? n_out - o0 : rows;
             widen_block(tile, w, o0, n, c0, nc);

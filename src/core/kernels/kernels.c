@@ -15,6 +15,8 @@ static void amx_table_init(void) {
     amx_table.level = RT_CPU_AMX;
     amx_table.amx_pack_q = rt_amx_pack_q;
     amx_table.amx_gemm_q = rt_amx_gemm_q;
+    amx_table.amx_pack_bf16 = rt_amx_pack_bf16;
+    amx_table.amx_gemm_bf16 = rt_amx_gemm_bf16;
 }
 #endif
 

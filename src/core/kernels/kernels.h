@@ -1,12 +1,13 @@
 /*
- * kernels.h — the SIMD kernel table. One table per ISA level (scalar, avx2, avx512), each in its
- * own file; rt_kernels_get() picks one at first use from core/cpu's level (thread-safe) and
- * every caller goes through it. The scalar table is the reference the others are tested against.
+ * kernels.h — the SIMD kernel table. One table per ISA level (scalar, avx2, avx512, amx), each
+ * in its own file (amx: the avx512 table plus kernels_amx.c's tile kernels); rt_kernels_get() picks
+ * one at first use from core/cpu's level (thread-safe) and every caller goes through it. The scalar
+ * table is the reference the others are tested against.
  *
  * Conventions of every kernel:
  *   - n is the number of elements of a row; for q8_0/q4_0 it is a multiple of RT_QK (32).
- *   - "w" is a weight row (any storage dtype), "x" an activation row (f32, or q8_0 after
- *     quantize_row_q8_0, as llama.cpp does for integer dot products).
+ *   - "w" is a weight row (any storage dtype), "x" an activation row (f32, or quantized to q8_0
+ *     by quantize_row_q8_act, as llama.cpp does for integer dot products).
  *   - Conversions are bit-exact across levels (the same rounding as core/quant's reference:
  *     q8_0 rounds half away from zero, f16/bf16 round to nearest even).
  *   - Dot products differ across levels only by float summation order.
@@ -69,6 +70,18 @@ typedef struct rt_kernels {
                        int8_t *packed, float *dw);
     void (*amx_gemm_q)(int64_t n, const int8_t *packed, const float *dw, int n_w, const int8_t *xs,
                        const float *xd, int n_x, float *out, size_t out_stride);
+    /* AMX-BF16 (NULL below the amx level), for bf16 weights in prefill: activations rounded
+     * to bf16 (as llama.cpp does for bf16 weights), products summed in f32 tiles.
+     * amx_pack_bf16 lays out n_w <= 16 bf16 rows (w_row_elems apart, n elements each) as B
+     * tiles: packed holds (n rounded up to 32) * 16 values, zero padded. amx_gemm_bf16 computes
+     *   out[t * out_stride + r] = sum_i w_r[i] * x_t[i]   for t < n_x, r < n_w
+     * from bf16 activations xb in tiles: rows 16 tt to 16 tt + 15 take k_pad * 16 values from
+     * xb + tt * k_pad * 16, 32 columns after 32 columns, each chunk 16 rows of 32 values
+     * (k_pad = n rounded up to 32, zero padded; n_x rounded up to 16 rows, zero padded). */
+    void (*amx_pack_bf16)(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n,
+                          uint16_t *packed);
+    void (*amx_gemm_bf16)(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb, int n_x,
+                          float *out, size_t out_stride);
 } rt_kernels;
 
 /* The table in use (level rt_cpu_level_get()). Never NULL. */
@@ -88,11 +101,14 @@ extern const rt_kernels rt_kernels_scalar;
 #define RT_HAVE_X86_KERNELS 1
 extern const rt_kernels rt_kernels_avx2;
 extern const rt_kernels rt_kernels_avx512;
-/* kernels_amx.c: the two AMX entries of the amx table (which is avx512's plus these). */
+/* kernels_amx.c: the AMX entries of the amx table (which is avx512's plus these). */
 void rt_amx_pack_q(rt_dtype dtype, const void *w, size_t w_row_bytes, int n_w, int64_t n,
                    int8_t *packed, float *dw);
 void rt_amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, int n_w, const int8_t *xs,
                    const float *xd, int n_x, float *out, size_t out_stride);
+void rt_amx_pack_bf16(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n, uint16_t *packed);
+void rt_amx_gemm_bf16(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb, int n_x,
+                      float *out, size_t out_stride);
 #endif
 
 #endif

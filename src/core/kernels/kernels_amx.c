@@ -8,6 +8,8 @@
  * stays 32 per tile multiply (two blocks in one K = 64 would mix their sums).
  * Weights go through amx_pack_q first: the B tile wants, for each group of four k, the four
  * bytes of each of the 16 weight rows side by side ("VNNI layout"), 16 rows x n bytes total.
+ * bf16 weights use TDPBF16PS on bf16-rounded activations; with no block scales, a C tile simply
+ * accumulates over all of k.
  * The functions carry their own target attribute, so the file needs no ISA flags of its own; the
  * dispatcher only reaches them when cpu.c found AMX and Linux granted the tile state.
  */
@@ -18,7 +20,8 @@
 #include <string.h>
 
 #define AMX_TARGET                                                                                 \
-    __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
+    __attribute__((                                                                                \
+        target("amx-tile,amx-int8,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))
 
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -122,6 +125,78 @@ AMX_TARGET void rt_amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, 
         int rows = n_x - t0 < TILE_M ? n_x - t0 : TILE_M;
         for (int m = 0; m < rows; m++)
             _mm512_mask_storeu_ps(out + (size_t)(t0 + m) * out_stride, row_mask, acc[m]);
+    }
+    _tile_release();
+}
+
+/* ---- bf16 ------------------------------------------------------------------------------- */
+
+/* B tile of 32 k: row p holds the pair (k = 2p, 2p + 1) of each of the 16 weight rows, i.e. dword
+ * p of each row: one gather per tile row. A last partial chunk of k is copied element-wise. */
+AMX_TARGET void rt_amx_pack_bf16(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n,
+                                 uint16_t *packed) {
+    const int64_t n_chunks = (n + TILE_K - 1) / TILE_K;
+    const __mmask16 rows = (__mmask16)((1u << n_w) - 1);
+    const __m512i row_off =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)(w_row_elems * sizeof(uint16_t))));
+    for (int64_t c = 0; c < n_chunks; c++) {
+        uint16_t *tile = packed + c * (TILE_K * TILE_N);
+        if ((c + 1) * TILE_K <= n) {
+            for (int p = 0; p < TILE_K / 2; p++) {
+                __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, row_off,
+                                                        w + c * TILE_K + 2 * p, 1);
+                _mm512_storeu_si512(tile + p * 32, g);
+            }
+        } else {
+            memset(tile, 0, sizeof(uint16_t) * TILE_K * TILE_N);
+            for (int r = 0; r < n_w; r++)
+                for (int64_t k = c * TILE_K; k < n; k++)
+                    tile[((k % TILE_K) / 2) * 32 + r * 2 + (k % 2)] = w[r * w_row_elems + k];
+        }
+    }
+}
+
+/* Two row tiles of activations against one packed group of 16 weight rows at a time: tiles
+ * (C, A) = (0, 1) and (3, 4) share the B tile 2; C accumulates over all of k in f32. */
+AMX_TARGET void rt_amx_gemm_bf16(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb,
+                                 int n_x, float *out, size_t out_stride) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette_id = 1;
+    for (int i = 0; i < 6; i += 3) {
+        cfg.rows[i] = TILE_M, cfg.colsb[i] = TILE_N * 4; /* C: 16 x 16 f32 */
+        cfg.rows[i + 1] = TILE_M, cfg.colsb[i + 1] = 64; /* A: 16 tokens x 32 bf16 */
+    }
+    cfg.rows[2] = TILE_K / 2, cfg.colsb[2] = TILE_N * 4; /* B: 16 x (16 rows x 2 bf16) */
+    _tile_loadconfig(&cfg);
+    const int64_t n_chunks = (n + TILE_K - 1) / TILE_K, k_pad = n_chunks * TILE_K;
+    const __mmask16 row_mask = (__mmask16)((1u << n_w) - 1);
+    float c[2][TILE_M * TILE_N] __attribute__((aligned(64)));
+    const int n_tiles = (n_x + TILE_M - 1) / TILE_M;
+    for (int tt = 0; tt < n_tiles; tt += 2) {
+        int two = tt + 1 < n_tiles;
+        const uint16_t *a0 = xb + (size_t)tt * k_pad * TILE_M;
+        const uint16_t *a1 = a0 + (size_t)k_pad * TILE_M;
+        _tile_zero(0);
+        if (two) _tile_zero(3);
+        for (int64_t ch = 0; ch < n_chunks; ch++) {
+            _tile_loadd(2, packed + ch * (TILE_K * TILE_N), TILE_N * 4);
+            _tile_loadd(1, a0 + ch * (TILE_K * TILE_M), 64);
+            _tile_dpbf16ps(0, 1, 2);
+            if (two) {
+                _tile_loadd(4, a1 + ch * (TILE_K * TILE_M), 64);
+                _tile_dpbf16ps(3, 4, 2);
+            }
+        }
+        _tile_stored(0, c[0], TILE_N * 4);
+        if (two) _tile_stored(3, c[1], TILE_N * 4);
+        for (int h = 0; h <= two; h++) {
+            int t0 = (tt + h) * TILE_M, rows = n_x - t0 < TILE_M ? n_x - t0 : TILE_M;
+            for (int m = 0; m < rows; m++)
+                _mm512_mask_storeu_ps(out + (size_t)(t0 + m) * out_stride, row_mask,
+                                      _mm512_load_ps(c[h] + m * TILE_N));
+        }
     }
     _tile_release();
 }
