@@ -351,6 +351,11 @@ static int parse(rt_gguf *g) {
     if (memcmp(magic, "GGUF", 4))
         return rt_error(RT_ERR_FORMAT, "%s: offset 0: bad magic (not a GGUF file)", g->path);
     RT_TRY(rd_u32(&c, &g->version, "version"));
+    if (g->version == 0x02000000u || g->version == 0x03000000u)
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: offset 4: a big-endian GGUF file; only "
+                        "little-endian files are supported",
+                        g->path);
     if (g->version != 2 && g->version != 3)
         return rt_error(g->version == 1 ? RT_ERR_UNSUPPORTED : RT_ERR_FORMAT,
                         "%s: offset 4: GGUF version %u is not supported (2 or 3)", g->path,
