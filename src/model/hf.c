@@ -421,10 +421,14 @@ int rt_hf_tensors_open(const char *path, rt_hf_tensors *ts) {
             free(single);
             rc = open_index(path, index, ts);
         } else {
-            rc = rt_error(RT_ERR_NOT_FOUND,
-                          "%s: no model.safetensors or "
-                          "model.safetensors.index.json",
-                          path);
+            char *bin = rt_path_join(path, "pytorch_model.bin");
+            bool has_bin = bin && rt_is_file(bin);
+            free(bin);
+            rc = rt_error(has_bin ? RT_ERR_UNSUPPORTED : RT_ERR_NOT_FOUND,
+                          "%s: no model.safetensors or model.safetensors.index.json%s", path,
+                          has_bin ? " (pytorch_model.bin, a pickle, is not read: save the model "
+                                    "as safetensors)"
+                                  : "");
             free(single);
             free(index);
         }
