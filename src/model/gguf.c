@@ -797,9 +797,13 @@ static int read_llama3_scaling(const rt_gguf *g, const char *arch, rt_model_conf
     char key[128];
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     const char *type = NULL;
-    if (rt_gguf_get_str(g, key, &type) == RT_OK && strcmp(type, "none"))
+    float lin = 1;
+    RT_TRY(arch_float(g, arch, "rope.scaling.factor", 1, &lin));
+    if (rt_gguf_get_str(g, key, &type) == RT_OK && strcmp(type, "none") &&
+        !(!strcmp(type, "linear") && lin == 1)) /* linear by 1 is no scaling */
         return rt_error(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", g->path,
                         type);
+    rt_error_clear();
     if (!rf) return RT_OK;
     int half = c->head_dim / 2;
     if (rf->type != RT_DTYPE_F32 || rf->n_dims != 1 || rf->ne[0] != half)
@@ -894,7 +898,7 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
                             g->path, rot, c->head_dim);
         c->rope_interleaved = c->arch == RT_ARCH_LLAMA; /* llama.cpp permutes llama's wq/wk */
         c->attn_bias = c->arch == RT_ARCH_QWEN2 || rt_gguf_find_tensor(g, "blk.0.attn_q.bias");
-        if (c->arch == RT_ARCH_LLAMA) RT_TRY(read_llama3_scaling(g, arch, c));
+        RT_TRY(read_llama3_scaling(g, arch, c));
         break;
     }
     case RT_ARCH_GPT2:
