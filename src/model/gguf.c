@@ -803,7 +803,6 @@ static int read_llama3_scaling(const rt_gguf *g, const char *arch, rt_model_conf
         !(!strcmp(type, "linear") && lin == 1)) /* linear by 1 is no scaling */
         return rt_error(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", g->path,
                         type);
-    rt_error_clear();
     if (!rf) return RT_OK;
     int half = c->head_dim / 2;
     if (rf->type != RT_DTYPE_F32 || rf->n_dims != 1 || rf->ne[0] != half)
