@@ -133,6 +133,12 @@ static void test_llama_sharded_config(void **state) {
     assert_int_equal(c->rope_original_ctx, 128);
     assert_true(c->norm_eps == 1e-5f);
     assert_int_equal(c->bos_token_id, 1);
+    /* A shard's path opens the whole model. */
+    char shard[1024];
+    snprintf(shard, sizeof shard, "%s/model-00002-of-00003.safetensors", m);
+    rt_model_file *f2;
+    if (rt_model_file_open(shard, &f2) != RT_OK) fail_msg("%s", rt_last_error());
+    rt_model_file_close(f2);
     assert_int_equal(c->eos_token_id, 2);
     assert_non_null(rt_model_file_weights(f)->output.data);
     check_against_expected(f, m);

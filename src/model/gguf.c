@@ -351,6 +351,11 @@ static int parse(rt_gguf *g) {
     if (memcmp(magic, "GGUF", 4))
         return rt_error(RT_ERR_FORMAT, "%s: offset 0: bad magic (not a GGUF file)", g->path);
     RT_TRY(rd_u32(&c, &g->version, "version"));
+    if (g->version == 0x02000000u || g->version == 0x03000000u)
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: offset 4: a big-endian GGUF file; only "
+                        "little-endian files are supported",
+                        g->path);
     if (g->version != 2 && g->version != 3)
         return rt_error(g->version == 1 ? RT_ERR_UNSUPPORTED : RT_ERR_FORMAT,
                         "%s: offset 4: GGUF version %u is not supported (2 or 3)", g->path,
@@ -792,7 +797,10 @@ static int read_llama3_scaling(const rt_gguf *g, const char *arch, rt_model_conf
     char key[128];
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     const char *type = NULL;
-    if (rt_gguf_get_str(g, key, &type) == RT_OK && strcmp(type, "none"))
+    float lin = 1;
+    RT_TRY(arch_float(g, arch, "rope.scaling.factor", 1, &lin));
+    if (rt_gguf_get_str(g, key, &type) == RT_OK && strcmp(type, "none") &&
+        !(!strcmp(type, "linear") && lin == 1)) /* linear by 1 is no scaling */
         return rt_error(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", g->path,
                         type);
     if (!rf) return RT_OK;
@@ -889,7 +897,7 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
                             g->path, rot, c->head_dim);
         c->rope_interleaved = c->arch == RT_ARCH_LLAMA; /* llama.cpp permutes llama's wq/wk */
         c->attn_bias = c->arch == RT_ARCH_QWEN2 || rt_gguf_find_tensor(g, "blk.0.attn_q.bias");
-        if (c->arch == RT_ARCH_LLAMA) RT_TRY(read_llama3_scaling(g, arch, c));
+        RT_TRY(read_llama3_scaling(g, arch, c));
         break;
     }
     case RT_ARCH_GPT2:

@@ -237,8 +237,9 @@ static int build_plan(const rt_model_config *c, const rt_model_weights *w, rt_dt
             rc = plan_add(&items, &n, &cap, it);
         }
     }
-    if (rc == RT_OK && c->rope_scaling_factor > 0 &&
-        (c->arch == RT_ARCH_LLAMA || c->arch == RT_ARCH_QWEN2)) {
+    /* Only llama.cpp's llama loads rope_freqs (a tensor it does not load fails the file); for
+     * other architectures the ragtune.rope.llama3.* keys alone carry the scaling. */
+    if (rc == RT_OK && c->rope_scaling_factor > 0 && c->arch == RT_ARCH_LLAMA) {
         plan_item it = {.kind = PLAN_ROPE_FREQS, .dtype = RT_DTYPE_F32, .n_dims = 1};
         snprintf(it.name, sizeof it.name, "rope_freqs.weight");
         it.shape[0] = c->head_dim / 2;

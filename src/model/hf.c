@@ -421,10 +421,14 @@ int rt_hf_tensors_open(const char *path, rt_hf_tensors *ts) {
             free(single);
             rc = open_index(path, index, ts);
         } else {
-            rc = rt_error(RT_ERR_NOT_FOUND,
-                          "%s: no model.safetensors or "
-                          "model.safetensors.index.json",
-                          path);
+            char *bin = rt_path_join(path, "pytorch_model.bin");
+            bool has_bin = bin && rt_is_file(bin);
+            free(bin);
+            rc = rt_error(has_bin ? RT_ERR_UNSUPPORTED : RT_ERR_NOT_FOUND,
+                          "%s: no model.safetensors or model.safetensors.index.json%s", path,
+                          has_bin ? " (pytorch_model.bin, a pickle, is not read: save the model "
+                                    "as safetensors)"
+                                  : "");
             free(single);
             free(index);
         }
@@ -1008,6 +1012,44 @@ static json_t *config_json(const rt_model_config *c, const rt_model_weights *w) 
     return j;
 }
 
+/* Writes a JSON value to dir/name atomically. */
+static int write_json(const char *dir, const char *name, json_t *j) {
+    char *path = rt_path_join(dir, name);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    int rc = path && text ? rt_file_write_atomic(path, text, strlen(text))
+                          : rt_error(RT_ERR_NOMEM, "%s: cannot write %s", dir, name);
+    free(text);
+    free(path);
+    json_decref(j);
+    return rc;
+}
+
+/* bert: sentence-transformers' modules.json and 1_Pooling/config.json, so the pooling and
+ * normalization survive (rt_hf_config_load reads them back). */
+static int write_st_pooling(const char *dir, const rt_model_config *c) {
+    json_t *mods =
+        json_pack("[{s:i, s:s, s:s, s:s}, {s:i, s:s, s:s, s:s}]", "idx", 0, "name", "0", "path", "",
+                  "type", "sentence_transformers.models.Transformer", "idx", 1, "name", "1", "path",
+                  "1_Pooling", "type", "sentence_transformers.models.Pooling");
+    if (mods && c->normalize_embeddings)
+        json_array_append_new(mods, json_pack("{s:i, s:s, s:s, s:s}", "idx", 2, "name", "2", "path",
+                                              "2_Normalize", "type",
+                                              "sentence_transformers.models.Normalize"));
+    RT_TRY(write_json(dir, "modules.json", mods));
+    char *pdir = rt_path_join(dir, "1_Pooling");
+    if (!pdir) return RT_ERR_NOMEM;
+    int rc = rt_mkdir_p(pdir);
+    if (rc == RT_OK)
+        rc = write_json(pdir, "config.json",
+                        json_pack("{s:i, s:b, s:b, s:b, s:b}", "word_embedding_dimension",
+                                  c->n_embd, "pooling_mode_cls_token", c->pooling == RT_POOLING_CLS,
+                                  "pooling_mode_mean_tokens", c->pooling == RT_POOLING_MEAN,
+                                  "pooling_mode_max_tokens", 0, "pooling_mode_lasttoken",
+                                  c->pooling == RT_POOLING_LAST));
+    free(pdir);
+    return rc;
+}
+
 int rt_hf_write(const char *dir, const rt_model_config *cfg, const rt_model_weights *w) {
     RT_TRY(rt_model_config_check(cfg, dir));
     RT_TRY(rt_mkdir_p(dir));
@@ -1028,6 +1070,7 @@ int rt_hf_write(const char *dir, const rt_model_config *cfg, const rt_model_weig
         if (!text) rc = rt_error(RT_ERR_NOMEM, "%s: cannot serialize config.json", dir);
     }
     if (rc == RT_OK) rc = rt_file_write_atomic(cfg_path, text, strlen(text));
+    if (rc == RT_OK && cfg->arch == RT_ARCH_BERT) rc = write_st_pooling(dir, cfg);
     free(text);
     free(st_path);
     free(cfg_path);

@@ -50,7 +50,8 @@ const rt_safetensors_entry *rt_hf_tensors_find(const rt_hf_tensors *ts, const ch
 int rt_hf_weights_map(const rt_model_config *cfg, const rt_hf_tensors *ts, rt_model_weights *w);
 
 /* Writes dir/config.json and dir/model.safetensors (Hugging Face names and layouts, GPT-2
- * Conv1D transposed back) from cfg and w. Tensors must be f32/f16/bf16 (convert q8_0/q4_0 first).
+ * Conv1D transposed back; bert also modules.json and 1_Pooling/config.json for its pooling and
+ * normalization) from cfg and w. Tensors must be f32/f16/bf16 (convert q8_0/q4_0 first).
  * Creates dir if needed. */
 int rt_hf_write(const char *dir, const rt_model_config *cfg, const rt_model_weights *w);
 

@@ -204,7 +204,12 @@ static int open_hf(rt_model_file *f, const char *path) {
     if (!f->dir) return RT_ERR_NOMEM;
     int rc = rt_hf_config_load(f->dir, &f->config, &f->hf_config);
     if (rc < 0) return rc;
-    RT_TRY(rt_hf_tensors_open(path, &f->hf));
+    /* One shard of a sharded checkpoint stands for the whole model. */
+    char *index = rt_path_join(f->dir, "model.safetensors.index.json");
+    if (!index) return RT_ERR_NOMEM;
+    bool sharded = !is_dir && rt_is_file(index);
+    free(index);
+    RT_TRY(rt_hf_tensors_open(sharded ? f->dir : path, &f->hf));
     RT_TRY(rt_hf_weights_map(&f->config, &f->hf, &f->weights));
     f->weights_set = true;
     return RT_OK;

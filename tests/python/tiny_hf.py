@@ -7,6 +7,7 @@ and the raw bytes).
 
 usage: tiny_hf.py ARCH OUTDIR [--dtype f32|f16|bf16] [--shards N] [--no-pad] [--prefix P]
                                [--expected] [--seed S] [--tied] [--small] [--vocab N]
+                               [--hidden N] [--layers N]
        tiny_hf.py many BASEDIR "NAME ARCH [options]" ...   (several models in BASEDIR/NAME)
   ARCH      llama | qwen2 | gpt2 | bert
   --shards  split into N files with model.safetensors.index.json
@@ -302,6 +303,8 @@ def main(argv=None):
     ap.add_argument("--tied", action="store_true")
     ap.add_argument("--small", action="store_true", help="1 layer, width 32 (fuzz seeds)")
     ap.add_argument("--vocab", type=int, default=0, help="vocabulary size (default 128)")
+    ap.add_argument("--hidden", type=int, default=0, help="width (ffn 3x) for bigger models")
+    ap.add_argument("--layers", type=int, default=0)
     a = ap.parse_args(argv)
     torch.manual_seed(a.seed)
     c = config_for(a.arch, a.tied)
@@ -314,6 +317,16 @@ def main(argv=None):
                 c[k] = v
     if a.vocab:
         c["vocab_size"] = a.vocab
+    if a.hidden:
+        for k in ("hidden_size", "n_embd"):
+            if k in c:
+                c[k] = a.hidden
+        if "intermediate_size" in c:
+            c["intermediate_size"] = 3 * a.hidden
+    if a.layers:
+        for k in ("num_hidden_layers", "n_layer"):
+            if k in c:
+                c[k] = a.layers
     if a.arch in ("llama", "qwen2"):
         model = Llama(c, bias=(a.arch == "qwen2"))
         prefix = ""
