@@ -50,7 +50,8 @@ static double read_bandwidth(int reps) {
     float *buf = malloc(n * sizeof(float));
     if (!buf) return 0;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (float)(i & 7);
     double times[32];
     volatile float sink = 0;
     for (int r = 0; r < reps; r++) {
@@ -61,9 +62,13 @@ static double read_bandwidth(int reps) {
         {
             float acc[16] = {0};
 #pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i += 16)
-                for (int j = 0; j < 16; j++) acc[j] += buf[i + j];
-            for (int j = 0; j < 16; j++) s += acc[j];
+            for (size_t i = 0; i < n; i += 16) {
+                __builtin_prefetch(buf + i + 512); /* 2 KiB ahead, as the kernels do */
+                for (int j = 0; j < 16; j++)
+                    acc[j] += buf[i + j];
+            }
+            for (int j = 0; j < 16; j++)
+                s += acc[j];
         }
         times[r] = now() - t0;
         sink += s;
@@ -73,8 +78,7 @@ static double read_bandwidth(int reps) {
     return (double)n * sizeof(float) / median(times, reps) / 1e9;
 }
 
-static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes,
-                    peer_result *res) {
+static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes, peer_result *res) {
     const char *py = getenv("RT_PYTHON"), *src = getenv("RT_SOURCE_DIR");
     char script[4096], cmd[8192];
     if (src && *src) {
@@ -82,8 +86,8 @@ static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes,
     } else { /* beside this source file, as compiled */
         snprintf(script, sizeof script, "%s", __FILE__);
         char *slash = strrchr(script, '/');
-        snprintf(slash ? slash + 1 : script, sizeof script - (size_t)(slash ? slash + 1 - script : 0),
-                 "bench_matmul_torch.py");
+        snprintf(slash ? slash + 1 : script,
+                 sizeof script - (size_t)(slash ? slash + 1 - script : 0), "bench_matmul_torch.py");
     }
     int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d", py && *py ? py : "python3", script,
                        threads, reps);
@@ -96,8 +100,8 @@ static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes,
     char line[256];
     while (n < MAX_PEER && fgets(line, sizeof line, p)) {
         peer_result *r = &res[n];
-        if (sscanf(line, "torch %7s %d %d %d %lf", r->dtype, &r->n_out, &r->n_in, &r->T,
-                   &r->sec) == 5)
+        if (sscanf(line, "torch %7s %d %d %d %lf", r->dtype, &r->n_out, &r->n_in, &r->T, &r->sec) ==
+            5)
             n++;
     }
     if (pclose(p) != 0) fprintf(stderr, "bench_matmul: torch peer failed (%s)\n", cmd);
@@ -116,9 +120,12 @@ static double peer_time(const peer_result *res, int n, const char *dtype, int n_
 int main(int argc, char **argv) {
     int threads = 0, reps = 7, torch = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-torch"))
+            torch = 0;
         else {
             fprintf(stderr, "usage: bench_matmul [--threads N] [--reps N] [--no-torch]\n");
             return 2;
@@ -142,7 +149,7 @@ int main(int argc, char **argv) {
            rt_cpu_level_name(rt_cpu_level_get()), reps);
     printf("memory read bandwidth (streaming sum): %.1f GB/s\n", bw);
     peer_result peer[MAX_PEER];
-    int n_peer = torch ? run_peer(threads, reps, (const int (*)[3])shapes, n_shapes, peer) : 0;
+    int n_peer = torch ? run_peer(threads, reps, (const int(*)[3])shapes, n_shapes, peer) : 0;
 
     printf("\n%-10s %-5s %4s %10s %9s %8s %7s %11s %8s %11s %8s\n", "shape", "dtype", "T",
            "ours ms", "GFLOP/s", "GB/s", "%bw", "torch32 ms", "ratio", "torch16 ms", "ratio");
@@ -150,10 +157,13 @@ int main(int argc, char **argv) {
                                       RT_DTYPE_Q4_0};
     for (int s = 0; s < n_shapes; s++) {
         int n = shapes[s][0], T = shapes[s][2];
-        float *x = malloc(sizeof(float) * (size_t)T * n), *out = malloc(sizeof(float) * (size_t)T * n);
+        float *x = malloc(sizeof(float) * (size_t)T * n),
+              *out = malloc(sizeof(float) * (size_t)T * n);
         float *wf = malloc(sizeof(float) * (size_t)n * n);
-        for (size_t i = 0; i < (size_t)T * n; i++) x[i] = (float)((i * 7919) % 2001) / 1000.0f - 1.0f;
-        for (size_t i = 0; i < (size_t)n * n; i++) wf[i] = (float)((i * 104729) % 2003) / 20000.0f - 0.05f;
+        for (size_t i = 0; i < (size_t)T * n; i++)
+            x[i] = (float)((i * 7919) % 2001) / 1000.0f - 1.0f;
+        for (size_t i = 0; i < (size_t)n * n; i++)
+            wf[i] = (float)((i * 104729) % 2003) / 20000.0f - 0.05f;
         for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
             int64_t shape[2] = {n, n};
             rt_tensor w0;
@@ -165,7 +175,8 @@ int main(int argc, char **argv) {
             int copies = T == 1 ? (int)(((size_t)256 << 20) / w0.nbytes) + 1 : 1;
             char *many = malloc(w0.nbytes * (size_t)copies);
             if (!many) return 1;
-            for (int c = 0; c < copies; c++) memcpy(many + c * w0.nbytes, w0.data, w0.nbytes);
+            for (int c = 0; c < copies; c++)
+                memcpy(many + c * w0.nbytes, w0.data, w0.nbytes);
             rt_tensor w = w0;
             w.data = many;
             w.owned = false;
@@ -188,8 +199,8 @@ int main(int argc, char **argv) {
             char shape_s[32];
             snprintf(shape_s, sizeof shape_s, "%dx%d", n, n);
             printf("%-10s %-5s %4d %10.3f %9.1f %8.1f %6.0f%% %11.3f %8.2f %11.3f %8.2f\n", shape_s,
-                   rt_dtype_name(dtypes[d]), T, sec * 1e3, gflops, gbs, 100.0 * gbs / bw,
-                   t32 * 1e3, t32 / sec, t16 * 1e3, t16 / sec);
+                   rt_dtype_name(dtypes[d]), T, sec * 1e3, gflops, gbs, 100.0 * gbs / bw, t32 * 1e3,
+                   t32 / sec, t16 * 1e3, t16 / sec);
             fflush(stdout);
             free(many);
             rt_tensor_free(&w0);

@@ -25,10 +25,13 @@ static uint32_t rng_u32(void) {
 }
 
 /* Uniform in [-scale, scale). */
-static float rng_f32(float scale) { return ((float)rng_u32() / 4294967296.0f * 2.0f - 1.0f) * scale; }
+static float rng_f32(float scale) {
+    return ((float)rng_u32() / 4294967296.0f * 2.0f - 1.0f) * scale;
+}
 
 static void fill(float *x, int64_t n, float scale) {
-    for (int64_t i = 0; i < n; i++) x[i] = rng_f32(scale);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rng_f32(scale);
 }
 
 /* Levels this CPU runs, beyond scalar. */
@@ -63,16 +66,20 @@ static void test_cpu_detect(void **state) {
 /* Special values for the 16-bit conversions: zeros, subnormals of both formats, halfway cases,
  * overflow, infinities. */
 static void fill_special(float *x, int n) {
-    static const float special[] = {0.0f,   -0.0f,   1.0f,     -1.0f,   65504.0f, 65520.0f,
-                                    1e6f,   -1e30f,  6.1e-5f,  3e-8f,   -5.96e-8f, 2.98e-8f,
-                                    1e-40f, -1e-45f, 0.33325f, 1.00048828125f, INFINITY,
-                                    -INFINITY, 3.0e38f, 1.0039062f};
+    static const float special[] = {0.0f,           -0.0f,    1.0f,      -1.0f,   65504.0f,
+                                    65520.0f,       1e6f,     -1e30f,    6.1e-5f, 3e-8f,
+                                    -5.96e-8f,      2.98e-8f, 1e-40f,    -1e-45f, 0.33325f,
+                                    1.00048828125f, INFINITY, -INFINITY, 3.0e38f, 1.0039062f};
     int ns = (int)(sizeof special / sizeof special[0]);
     for (int i = 0; i < n; i++) {
-        if (i < ns) x[i] = special[i];
+        if (i < ns)
+            x[i] = special[i];
         else if (i % 3 == 0) {
             /* random bit patterns (no NaN: its payload is implementation defined) */
-            union { uint32_t u; float f; } v = {.u = rng_u32()};
+            union {
+                uint32_t u;
+                float f;
+            } v = {.u = rng_u32()};
             if ((v.u & 0x7f800000) == 0x7f800000) v.u &= 0xbfffffff;
             x[i] = v.f;
         } else
@@ -99,7 +106,8 @@ static void test_conversions_exact(void **state) {
             ref->f32_to_bf16(x, h0, n);
             k->f32_to_bf16(x, h1, n);
             assert_memory_equal(h0, h1, n * sizeof(uint16_t));
-            for (int i = 0; i < n; i++) h0[i] = (uint16_t)rng_u32();
+            for (int i = 0; i < n; i++)
+                h0[i] = (uint16_t)rng_u32();
             ref->f16_to_f32(h0, y0, n);
             k->f16_to_f32(h0, y1, n);
             for (int i = 0; i < n; i++)
@@ -126,7 +134,8 @@ static void test_quantize_exact(void **state) {
         x[1] = 0.5f;
         x[2] = -2.5f;
         x[3] = 63.5f;
-        for (int j = 0; j < RT_QK; j++) x[RT_QK + j] = 0.0f;
+        for (int j = 0; j < RT_QK; j++)
+            x[RT_QK + j] = 0.0f;
         ref->quantize_row_q8_0(x, q0, N);
         ref->quantize_row_q4_0(x, r0, N);
         for (int li = 0; li < nl; li++) {
@@ -163,7 +172,8 @@ static void test_dots(void **state) {
     const int lens_half[] = {1, 5, 16, 31, 32, 33, 63, 100, 257};
     enum { MAXN = 31 * RT_QK, MAXT = 17 };
     float *x = malloc(sizeof(float) * MAXN * MAXT), *w = malloc(sizeof(float) * MAXN);
-    rt_block_q8_0 *xq = malloc(sizeof(rt_block_q8_0) * (MAXN / RT_QK + 1) * MAXT);
+    uint8_t *xq = malloc((size_t)MAXN * MAXT), *xq2 = malloc(MAXN);
+    float *xd = malloc(sizeof(float) * (MAXN / RT_QK) * MAXT), *xd2 = malloc(sizeof(float) * MAXN);
     rt_block_q8_0 *wq8 = malloc(sizeof(rt_block_q8_0) * (MAXN / RT_QK));
     rt_block_q4_0 *wq4 = malloc(sizeof(rt_block_q4_0) * (MAXN / RT_QK));
     uint16_t *wh = malloc(sizeof(uint16_t) * MAXN);
@@ -171,27 +181,38 @@ static void test_dots(void **state) {
     for (int li = 0; li < nl; li++) {
         const rt_kernels *k = levels[li];
         for (int n_x = 1; n_x <= MAXT; n_x++) {
-            /* q8_0 / q4_0 against q8_0 activations; out_stride 3 checks the stride */
+            /* q8_0 / q4_0 against q8_act activations; out_stride 3 checks the stride */
             for (size_t c = 0; c < sizeof lens_blocks / sizeof lens_blocks[0]; c++) {
                 int nb = lens_blocks[c], n = nb * RT_QK;
-                size_t xs = (size_t)nb + 1; /* padded row stride */
                 fill(x, (int64_t)MAXN * MAXT, 2.0f);
                 fill(w, n, 0.5f);
-                for (int t = 0; t < n_x; t++) ref->quantize_row_q8_0(x + t * n, xq + t * xs, n);
+                for (int t = 0; t < n_x; t++) {
+                    ref->quantize_row_q8_act(x + t * n, xq + t * n, xd + t * nb, n);
+                    k->quantize_row_q8_act(x + t * n, xq2, xd2, n);
+                    assert_memory_equal(xq + t * n, xq2, n);
+                    assert_memory_equal(xd + t * nb, xd2, nb * sizeof(float));
+                    /* same numbers as q8_0 blocks */
+                    ref->quantize_row_q8_0(x + t * n, wq8, n);
+                    for (int b = 0; b < nb; b++) {
+                        assert_true(rt_f16_to_f32(wq8[b].d) == xd[t * nb + b]);
+                        for (int j = 0; j < RT_QK; j++)
+                            assert_int_equal(wq8[b].qs[j], xq[t * n + b * RT_QK + j] - 128);
+                    }
+                }
                 ref->quantize_row_q8_0(w, wq8, n);
                 ref->quantize_row_q4_0(w, wq4, n);
                 for (int pass = 0; pass < 2; pass++) {
                     if (pass == 0) {
-                        ref->dot_q8_0_q8_0(n, wq8, xq, xs, n_x, want, 3);
-                        k->dot_q8_0_q8_0(n, wq8, xq, xs, n_x, got, 3);
+                        ref->dot_q8_0_q8(n, wq8, xq, xd, n_x, want, 3);
+                        k->dot_q8_0_q8(n, wq8, xq, xd, n_x, got, 3);
                     } else {
-                        ref->dot_q4_0_q8_0(n, wq4, xq, xs, n_x, want, 3);
-                        k->dot_q4_0_q8_0(n, wq4, xq, xs, n_x, got, 3);
+                        ref->dot_q4_0_q8(n, wq4, xq, xd, n_x, want, 3);
+                        k->dot_q4_0_q8(n, wq4, xq, xd, n_x, got, 3);
                     }
                     for (int t = 0; t < n_x; t++) {
                         /* sum|terms| <= |w|max * |x|max * n */
-                        check_close(got[t * 3], want[t * 3], 0.5 * 2.0 * n,
-                                    pass ? "q4_0" : "q8_0", t);
+                        check_close(got[t * 3], want[t * 3], 0.5 * 2.0 * n, pass ? "q4_0" : "q8_0",
+                                    t);
                     }
                 }
             }
@@ -211,7 +232,8 @@ static void test_dots(void **state) {
                     }
                     for (int t = 0; t < n_x; t++) {
                         absw[t] = 0;
-                        for (int i = 0; i < n; i++) absw[t] += fabsf(w[i] * x[t * n + i]);
+                        for (int i = 0; i < n; i++)
+                            absw[t] += fabsf(w[i] * x[t * n + i]);
                         check_close(got[t], want[t], absw[t], pass ? "bf16" : "f16", t);
                     }
                 }
@@ -221,6 +243,9 @@ static void test_dots(void **state) {
     free(x);
     free(w);
     free(xq);
+    free(xq2);
+    free(xd);
+    free(xd2);
     free(wq8);
     free(wq4);
     free(wh);
@@ -258,15 +283,21 @@ static void check_matmul(rt_dtype dtype, int n_out, int n_in, int T) {
     rt_matmul(out, x, &w, bias, T);
     for (int t = 0; t < T; t++) {
         for (int o = 0; o < n_out; o++) {
-            double s = bias[o], a = fabs(bias[o]);
+            /* q8_0/q4_0 may take quantized activations (xr) or, for long inputs below AVX-512,
+             * f32 ones (x): accept whichever reference is closer */
+            double s = bias[o], s_f32 = bias[o], a = fabs(bias[o]);
             for (int i = 0; i < n_in; i++) {
                 s += (double)xr[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i];
+                s_f32 += (double)x[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i];
                 a += fabs((double)xr[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i]);
             }
-            check_close(out[(size_t)t * n_out + o], (float)s, a, rt_dtype_name(dtype), t);
+            float got = out[(size_t)t * n_out + o];
+            if (fabs(got - s_f32) < fabs(got - s)) s = s_f32;
+            check_close(got, (float)s, a, rt_dtype_name(dtype), t);
         }
     }
-    for (size_t i = 0; i < (size_t)T * n_in; i++) dx[i] = 0.5f;
+    for (size_t i = 0; i < (size_t)T * n_in; i++)
+        dx[i] = 0.5f;
     rt_matmul_backward_x(dx, dy, &w, T);
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < n_in; i++) {
@@ -300,10 +331,8 @@ static void test_matmul_all_dtypes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cpu_detect),
-        cmocka_unit_test(test_conversions_exact),
-        cmocka_unit_test(test_quantize_exact),
-        cmocka_unit_test(test_dots),
+        cmocka_unit_test(test_cpu_detect),        cmocka_unit_test(test_conversions_exact),
+        cmocka_unit_test(test_quantize_exact),    cmocka_unit_test(test_dots),
         cmocka_unit_test(test_matmul_all_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

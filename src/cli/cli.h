@@ -31,9 +31,15 @@ bool cli_parse_int(const char *s, long long min, long long max, long long *out);
 bool cli_parse_float(const char *s, double *out);
 /* True if argv contains -h or --help. */
 bool cli_wants_help(int argc, char **argv);
+/* Parses "1,2,3" (commas or spaces) into a malloc'd array of ids; 0 ok, -1 malformed/empty. */
+int cli_parse_token_ids(const char *s, int32_t **out, int *n_out);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_merge(int argc, char **argv);

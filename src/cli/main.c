@@ -12,6 +12,10 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version"},
+    {"generate", cmd_generate, "generate tokens from a model (prompt as token ids)"},
+    {"embed", cmd_embed, "embed token ids with a model (JSON vector)"},
+    {"info", cmd_info, "show what a model file holds"},
+    {"convert", cmd_convert, "convert a model between GGUF and Hugging Face formats"},
     {"train", cmd_train, "train a model (from scratch or continued)"},
     {"finetune", cmd_finetune, "fine-tune a model (--lora for adapters)"},
     {"merge", cmd_merge, "fold a LoRA adapter into its base model"},

@@ -34,8 +34,8 @@ static void detect_x86(rt_cpu_features *f) {
     bool avx = c & bit_AVX;
     if (osxsave && avx) {
         unsigned long long xcr0 = read_xcr0();
-        f->os_avx = (xcr0 & 0x6) == 0x6;         /* xmm + ymm */
-        f->os_avx512 = (xcr0 & 0xe6) == 0xe6;    /* + opmask, zmm0-15 upper, zmm16-31 */
+        f->os_avx = (xcr0 & 0x6) == 0x6;      /* xmm + ymm */
+        f->os_avx512 = (xcr0 & 0xe6) == 0xe6; /* + opmask, zmm0-15 upper, zmm16-31 */
     }
     if (__get_cpuid_max(0, NULL) < 7) return;
     __cpuid_count(7, 0, a, b, c, d);

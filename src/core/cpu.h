@@ -20,11 +20,11 @@ typedef enum rt_cpu_level {
 } rt_cpu_level;
 
 typedef struct rt_cpu_features {
-    bool avx2, fma, f16c;               /* the avx2 level needs all three */
+    bool avx2, fma, f16c;                       /* the avx2 level needs all three */
     bool avx512f, avx512bw, avx512vl, avx512dq; /* the avx512 level needs these ... */
-    bool avx512vnni;                    /* ... and VPDPBUSD (int8 dot products) */
-    bool avx512bf16;                    /* VDPBF16PS, VCVTNE2PS2BF16 */
-    bool os_avx, os_avx512;             /* the OS saves ymm / zmm+opmask state (XGETBV) */
+    bool avx512vnni;                            /* ... and VPDPBUSD (int8 dot products) */
+    bool avx512bf16;                            /* VDPBF16PS, VCVTNE2PS2BF16 */
+    bool os_avx, os_avx512;                     /* the OS saves ymm / zmm+opmask state (XGETBV) */
 } rt_cpu_features;
 
 /* The features of this CPU (detected once; thread-safe). */

@@ -3,9 +3,13 @@
  *
  * Paths, by weight dtype and number of tokens T:
  *   f32                 sgemm (OpenBLAS), both directions.
- *   q8_0, q4_0          x rows quantized to q8_0 once, then integer dot products (VNNI on
- *                       AVX-512) threaded over weight rows; tokens are taken in blocks so one
- *                       block of quantized activations stays in L2 while W streams past.
+ *   q8_0, q4_0          x rows quantized to q8_0 once (as llama.cpp does), then integer dot
+ *                       products (VNNI on AVX-512) threaded over weight rows; tokens go in
+ *                       blocks of 8, whose quantized activations stay in L1 while W streams
+ *                       past. On AVX-512 this matches f32 sgemm's FLOP rate at any T.
+ *   q8_0, q4_0, T >= 64 below AVX-512 only: tiles of W widened to f32, then sgemm per tile (the
+ *                       AVX2 integer kernel reaches half of sgemm's rate); activations stay f32
+ *                       there, so results differ by at most the activation-quantization error.
  *   f16, bf16, T < 8    dot products of 16-bit weight rows with f32 activations, threaded over
  *                       weight rows (decode: memory-bandwidth bound).
  *   f16, bf16, T >= 8   tiles of W widened to f32, then sgemm per tile (prefill: compute bound,
@@ -16,6 +20,7 @@
  */
 #include "core/matmul.h"
 #include "core/error.h"
+#include "core/cpu.h"
 #include "core/kernels/kernels.h"
 #include "core/quant.h"
 
@@ -25,9 +30,10 @@
 #include <string.h>
 
 enum {
-    TOKEN_BLOCK = 64,        /* activation rows per pass over W in the q8_0/q4_0 path */
-    SGEMM_MIN_TOKENS = 8,    /* from here on f16/bf16 go through f32 tiles and sgemm */
-    TILE_BYTES = 512 << 10,  /* f32 tile of W for the sgemm paths (per thread, in L2) */
+    TOKEN_BLOCK = 8,             /* activation rows per pass over W in the q8_0/q4_0 path */
+    SGEMM_MIN_TOKENS = 8,        /* from here on f16/bf16 go through f32 tiles and sgemm */
+    QUANT_SGEMM_MIN_TOKENS = 64, /* and q8_0/q4_0, below AVX-512 */
+    TILE_BYTES = 512 << 10,      /* f32 tile of W for the sgemm paths (per thread, in L2) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -46,7 +52,9 @@ static void scratch_free(void *p) {
     free(s);
 }
 
-static void scratch_key_init(void) { RT_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0); }
+static void scratch_key_init(void) {
+    RT_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0);
+}
 
 /* A buffer of at least n bytes, owned by this thread (valid until its next call). Allocation
  * failure is fatal: rt_matmul has no error return, and callers size models to fit memory. */
@@ -74,24 +82,29 @@ static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int
                              int n_in) {
     const rt_kernels *k = rt_kernels_get();
     size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
-    rt_block_q8_0 *xq = scratch_get((size_t)T * nb * sizeof(rt_block_q8_0));
+    /* activations in the q8_act layout: T rows of n_in quants, then T rows of nb scales */
+    uint8_t *xq = scratch_get((size_t)T * n_in + (size_t)T * nb * sizeof(float));
+    float *xd = (float *)(xq + (size_t)T * n_in);
 #pragma omp parallel for schedule(static) if (T > 1)
-    for (int t = 0; t < T; t++) k->quantize_row_q8_0(x + (size_t)t * n_in, xq + (size_t)t * nb, n_in);
+    for (int t = 0; t < T; t++)
+        k->quantize_row_q8_act(x + (size_t)t * n_in, xq + (size_t)t * n_in, xd + (size_t)t * nb,
+                               n_in);
 
     for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
         int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
-        const rt_block_q8_0 *xb = xq + (size_t)t0 * nb;
+        const uint8_t *xqb = xq + (size_t)t0 * n_in;
+        const float *xdb = xd + (size_t)t0 * nb;
         float *ob = out + (size_t)t0 * n_out;
         if (w->dtype == RT_DTYPE_Q8_0) {
 #pragma omp parallel for schedule(static)
             for (int o = 0; o < n_out; o++)
-                k->dot_q8_0_q8_0(n_in, (const void *)((const char *)w->data + o * row_bytes), xb, nb,
-                                 nt, ob + o, (size_t)n_out);
+                k->dot_q8_0_q8(n_in, (const void *)((const char *)w->data + o * row_bytes), xqb,
+                               xdb, nt, ob + o, (size_t)n_out);
         } else {
 #pragma omp parallel for schedule(static)
             for (int o = 0; o < n_out; o++)
-                k->dot_q4_0_q8_0(n_in, (const void *)((const char *)w->data + o * row_bytes), xb, nb,
-                                 nt, ob + o, (size_t)n_out);
+                k->dot_q4_0_q8(n_in, (const void *)((const char *)w->data + o * row_bytes), xqb,
+                               xdb, nt, ob + o, (size_t)n_out);
         }
     }
 }
@@ -112,8 +125,8 @@ static void matmul_half_dot(float *out, const float *x, const rt_tensor *w, int 
  * of the block size. */
 static void widen_block(float *tile, const rt_tensor *w, int o0, int n_rows, int c0, int n_cols) {
     size_t row_bytes = rt_tensor_row_bytes(w);
-    size_t col_bytes = (size_t)c0 / (size_t)rt_dtype_block_size(w->dtype) *
-                       rt_dtype_block_bytes(w->dtype);
+    size_t col_bytes =
+        (size_t)c0 / (size_t)rt_dtype_block_size(w->dtype) * rt_dtype_block_bytes(w->dtype);
     for (int r = 0; r < n_rows; r++)
         rt_dequantize_row(w->dtype,
                           (const char *)w->data + (size_t)(o0 + r) * row_bytes + col_bytes,
@@ -146,8 +159,8 @@ static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, i
         int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
         float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
         widen_block(tile, w, o0, n, 0, n_in);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile,
-                    n_in, 0.0f, out + o0, n_out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile, n_in,
+                    0.0f, out + o0, n_out);
     }
     openblas_set_num_threads(blas_threads);
 }
@@ -157,11 +170,16 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
     if (n_tokens <= 0 || n_out <= 0) return;
     switch (w->dtype) {
     case RT_DTYPE_F32:
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_out, n_in, 1.0f, x,
-                    n_in, (const float *)w->data, n_in, 0.0f, out, n_out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_out, n_in, 1.0f, x, n_in,
+                    (const float *)w->data, n_in, 0.0f, out, n_out);
         break;
     case RT_DTYPE_Q8_0:
-    case RT_DTYPE_Q4_0: matmul_quantized(out, x, w, n_tokens, n_out, n_in); break;
+    case RT_DTYPE_Q4_0:
+        if (n_tokens < QUANT_SGEMM_MIN_TOKENS || rt_cpu_level_get() >= RT_CPU_AVX512)
+            matmul_quantized(out, x, w, n_tokens, n_out, n_in);
+        else
+            matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
+        break;
     case RT_DTYPE_F16:
     case RT_DTYPE_BF16:
         if (n_tokens < SGEMM_MIN_TOKENS)
@@ -169,11 +187,13 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
         else
             matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
         break;
-    default: RT_ASSERT(!"unsupported weight dtype in rt_matmul");
+    default:
+        RT_ASSERT(!"unsupported weight dtype in rt_matmul");
     }
     if (bias)
         for (int t = 0; t < n_tokens; t++)
-            for (int o = 0; o < n_out; o++) out[(size_t)t * n_out + o] += bias[o];
+            for (int o = 0; o < n_out; o++)
+                out[(size_t)t * n_out + o] += bias[o];
 }
 
 /* ---- backward ----------------------------------------------------------------------------- */
@@ -201,8 +221,8 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
             int n = n_out - o0 < rows ? n_out - o0 : rows;
             widen_block(tile, w, o0, n, c0, nc);
             /* dx[:, c0:c0+nc] (T, nc) += dy[:, o0:o0+n] (T, n) . tile (n, nc) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n, 1.0f,
-                        dy + o0, n_out, tile, nc, 1.0f, dx + c0, n_in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n, 1.0f, dy + o0,
+                        n_out, tile, nc, 1.0f, dx + c0, n_in);
         }
     }
     openblas_set_num_threads(blas_threads);

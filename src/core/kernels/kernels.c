@@ -6,12 +6,16 @@
 const rt_kernels *rt_kernels_for(rt_cpu_level level) {
     if (level > rt_cpu_max_level()) return NULL;
     switch (level) {
-    case RT_CPU_SCALAR: return &rt_kernels_scalar;
+    case RT_CPU_SCALAR:
+        return &rt_kernels_scalar;
 #ifdef RT_HAVE_X86_KERNELS
-    case RT_CPU_AVX2: return &rt_kernels_avx2;
-    case RT_CPU_AVX512: return &rt_kernels_avx512;
+    case RT_CPU_AVX2:
+        return &rt_kernels_avx2;
+    case RT_CPU_AVX512:
+        return &rt_kernels_avx512;
 #endif
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 

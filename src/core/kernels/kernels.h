@@ -34,15 +34,22 @@ typedef struct rt_kernels {
     void (*quantize_row_q8_0)(const float *x, rt_block_q8_0 *y, int64_t n);
     void (*quantize_row_q4_0)(const float *x, rt_block_q4_0 *y, int64_t n);
 
+    /* Activation rows for the integer dot products: x (n) f32 quantized exactly as q8_0 (same
+     * scale, same rounding), but stored as n offset-binary bytes xq = q + 128 and n / 32 f32
+     * scales xd (the f16-rounded q8_0 scale, widened). Contiguous quants let SIMD code load
+     * several blocks at once, and unsigned bytes suit VPDPBUSD (unsigned x signed). */
+    void (*quantize_row_q8_act)(const float *x, uint8_t *xq, float *xd, int64_t n);
+
     /* Dot products of one weight row w (n) with n_x activation rows:
-     *   out[t * out_stride] = sum_i w[i] * x[t * x_stride + i]   for t in [0, n_x)
-     * x_stride is in elements of x's type (blocks for q8_0). With n_x = 1 this is a plain
-     * vector dot product; with more rows the weight row is read once from memory (the
-     * prefill case). */
-    void (*dot_q8_0_q8_0)(int64_t n, const rt_block_q8_0 *w, const rt_block_q8_0 *x,
-                          size_t x_stride, int n_x, float *out, size_t out_stride);
-    void (*dot_q4_0_q8_0)(int64_t n, const rt_block_q4_0 *w, const rt_block_q8_0 *x,
-                          size_t x_stride, int n_x, float *out, size_t out_stride);
+     *   out[t * out_stride] = sum_i w[i] * x_t[i]   for t in [0, n_x)
+     * For q8_0/q4_0 weights the activation rows are in the q8_act layout above, packed: row t
+     * at xq + t * n and xd + t * n / 32. For f16/bf16 weights they are f32 rows x_stride apart.
+     * With n_x = 1 this is a plain vector dot product (decode); with more rows each weight
+     * block is loaded once for several rows (prefill). */
+    void (*dot_q8_0_q8)(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride);
+    void (*dot_q4_0_q8)(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride);
     void (*dot_f16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
                         float *out, size_t out_stride);
     void (*dot_bf16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,

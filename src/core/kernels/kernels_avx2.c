@@ -9,9 +9,14 @@
 #include "core/kernels/kernels.h"
 
 #include <immintrin.h>
+
+/* Loops over activation rows and block pairs run a constant number of times: unrolled, their
+ * accumulators stay in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
 #include <math.h>
 
-#define NX_MAX 4 /* activation rows per pass over a weight row */
+#define NX_MAX 4            /* activation rows per pass over a weight row */
+#define PREFETCH_BYTES 2048 /* how far ahead in a weight row to prefetch (decode) */
 
 static inline float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -20,7 +25,9 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+static inline float f16(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 /* ---- conversions ------------------------------------------------------------------------ */
 
@@ -28,7 +35,8 @@ static void f16_to_f32(const uint16_t *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
-    for (; i < n; i++) y[i] = f16(x[i]);
+    for (; i < n; i++)
+        y[i] = f16(x[i]);
 }
 
 static void bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
@@ -37,7 +45,8 @@ static void bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
         __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
         _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(u, 16)));
     }
-    for (; i < n; i++) y[i] = rt_bf16_to_f32(x[i]);
+    for (; i < n; i++)
+        y[i] = rt_bf16_to_f32(x[i]);
 }
 
 static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
@@ -45,7 +54,8 @@ static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(y + i),
                          _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < n; i++) y[i] = rt_f32_to_f16(x[i]);
+    for (; i < n; i++)
+        y[i] = rt_f32_to_f16(x[i]);
 }
 
 /* 8 floats to 8 bf16 in the low 16 bits of each 32-bit lane, round to nearest even, NaN kept
@@ -53,7 +63,8 @@ static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
 static inline __m256i bf16_round(__m256 v) {
     __m256i u = _mm256_castps_si256(v);
     __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
     __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
                                      _mm256_set1_epi32(0x7f800000));
     __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
@@ -67,7 +78,8 @@ static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
         __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
         _mm256_storeu_si256((__m256i *)(y + i), p);
     }
-    for (; i < n; i++) y[i] = rt_f32_to_bf16(x[i]);
+    for (; i < n; i++)
+        y[i] = rt_f32_to_bf16(x[i]);
 }
 
 static void q8_0_to_f32(const rt_block_q8_0 *x, float *y, int64_t n) {
@@ -111,28 +123,44 @@ static inline __m256 round_away(__m256 v) {
     return _mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(sign, _mm256_set1_ps(1.0f))));
 }
 
-static void quantize_row_q8_0(const float *x, rt_block_q8_0 *y, int64_t n) {
+/* One q8_0 block of x (32 floats): the quants in element order, the f32 scale in *d. */
+static inline __m256i quantize_block(const float *x, float *d) {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int j = 0; j < 4; j++) {
+        v[j] = _mm256_loadu_ps(x + j * 8);
+        amax = _mm256_max_ps(amax, _mm256_and_ps(v[j], abs_mask));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    *d = _mm_cvtss_f32(m) / 127.0f;
+    float id = *d ? 1.0f / *d : 0.0f;
+    __m256i q[4];
+    for (int j = 0; j < 4; j++)
+        q[j] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[j], _mm256_set1_ps(id))));
+    /* packs work within 128-bit lanes: restore element order with a dword permute */
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static void quantize_row_q8_0(const float *x, rt_block_q8_0 *y, int64_t n) {
     for (int64_t b = 0; b < n / RT_QK; b++) {
-        __m256 v[4];
-        __m256 amax = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++) {
-            v[j] = _mm256_loadu_ps(x + b * RT_QK + j * 8);
-            amax = _mm256_max_ps(amax, _mm256_and_ps(v[j], abs_mask));
-        }
-        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        float d = _mm_cvtss_f32(m) / 127.0f;
-        float id = d ? 1.0f / d : 0.0f;
+        float d;
+        __m256i q = quantize_block(x + b * RT_QK, &d);
         y[b].d = rt_f32_to_f16(d);
-        __m256i q[4];
-        for (int j = 0; j < 4; j++)
-            q[j] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[j], _mm256_set1_ps(id))));
-        /* packs work within 128-bit lanes: restore element order with a dword permute */
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)y[b].qs, p);
+        _mm256_storeu_si256((__m256i *)y[b].qs, q);
+    }
+}
+
+static void quantize_row_q8_act(const float *x, uint8_t *xq, float *xd, int64_t n) {
+    for (int64_t b = 0; b < n / RT_QK; b++) {
+        float d;
+        __m256i q = quantize_block(x + b * RT_QK, &d);
+        xd[b] = f16(rt_f32_to_f16(d));
+        _mm256_storeu_si256((__m256i *)(xq + b * RT_QK),
+                            _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
     }
 }
 
@@ -144,45 +172,56 @@ static inline __m256i dot_i8(__m256i abs_w, __m256i w, __m256i x) {
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
-/* One weight row (already in signed-byte blocks by `load_w`) against NX activation rows. The
- * always_inline + constant NX lets the compiler keep the accumulators in registers. */
-#define DEFINE_DOT_Q(name, wtype, load_w)                                                          \
-    static inline __attribute__((always_inline)) void name##_nx(                                    \
-        int nx, int64_t nb, const wtype *w, const rt_block_q8_0 *x, size_t x_stride, float *out,    \
-        size_t out_stride) {                                                                       \
-        __m256 acc[NX_MAX];                                                                        \
-        for (int t = 0; t < nx; t++) acc[t] = _mm256_setzero_ps();                                 \
-        for (int64_t b = 0; b < nb; b++) {                                                         \
-            __m256i wq = load_w(&w[b]);                                                            \
-            __m256i aw = _mm256_sign_epi8(wq, wq);                                                 \
-            float dw = f16(w[b].d);                                                                \
-            for (int t = 0; t < nx; t++) {                                                         \
-                const rt_block_q8_0 *xb = &x[(size_t)t * x_stride + b];                            \
-                __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);                          \
-                __m256 s = _mm256_cvtepi32_ps(dot_i8(aw, wq, xq));                                 \
-                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * f16(xb->d)), s, acc[t]);              \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < nx; t++) out[(size_t)t * out_stride] = hsum256(acc[t]);                \
-    }                                                                                              \
-    static void name(int64_t n, const wtype *w, const rt_block_q8_0 *x, size_t x_stride, int n_x,  \
-                     float *out, size_t out_stride) {                                              \
-        int t = 0;                                                                                 \
-        for (; t + 4 <= n_x; t += 4)                                                               \
-            name##_nx(4, n / RT_QK, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,   \
-                      out_stride);                                                                 \
-        for (; t < n_x; t++)                                                                       \
-            name##_nx(1, n / RT_QK, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,   \
-                      out_stride);                                                                 \
-    }
-
 static inline __m256i load_q8_0(const rt_block_q8_0 *b) {
     return _mm256_loadu_si256((const __m256i *)b->qs);
 }
-static inline __m256i load_q4_0(const rt_block_q4_0 *b) { return q4_unpack(b->qs); }
+static inline __m256i load_q4_0(const rt_block_q4_0 *b) {
+    return q4_unpack(b->qs);
+}
 
-DEFINE_DOT_Q(dot_q8_0_q8_0, rt_block_q8_0, load_q8_0)
-DEFINE_DOT_Q(dot_q4_0_q8_0, rt_block_q4_0, load_q4_0)
+/* One weight row (q8_0, or q4_0 when `q4`) against nx activation rows (q8_act layout).
+ * always_inline with constant q4 and nx keeps the accumulators in registers. */
+static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64_t n, const void *w,
+                                                           const uint8_t *xq, const float *xd,
+                                                           float *out, size_t os) {
+    const rt_block_q8_0 *w8 = w;
+    const rt_block_q4_0 *w4 = w;
+    const int64_t nb = n / RT_QK;
+    __m256 acc[NX_MAX];
+    UNROLL for (int t = 0; t < nx; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        _mm_prefetch((q4 ? (const char *)&w4[b] : (const char *)&w8[b]) + PREFETCH_BYTES,
+                     _MM_HINT_T0);
+        __m256i wq = q4 ? load_q4_0(&w4[b]) : load_q8_0(&w8[b]);
+        __m256i aw = _mm256_sign_epi8(wq, wq);
+        float dw = f16(q4 ? w4[b].d : w8[b].d);
+        UNROLL for (int t = 0; t < nx; t++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(xq + t * n + b * RT_QK));
+            x = _mm256_xor_si256(x, _mm256_set1_epi8((char)0x80));
+            __m256 s = _mm256_cvtepi32_ps(dot_i8(aw, wq, x));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[t * nb + b]), s, acc[t]);
+        }
+    }
+    UNROLL for (int t = 0; t < nx; t++) out[t * os] = hsum256(acc[t]);
+}
+
+static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride) {
+    int t = 0;
+    for (; t + NX_MAX <= n_x; t += NX_MAX)
+        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+    for (; t < n_x; t++)
+        dot_q_nx(0, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+}
+
+static void dot_q4_0_q8(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride) {
+    int t = 0;
+    for (; t + NX_MAX <= n_x; t += NX_MAX)
+        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+    for (; t < n_x; t++)
+        dot_q_nx(1, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+}
 
 /* 8 weights of a 16-bit float row as f32. */
 static inline __m256 load8_f16(const uint16_t *w) {
@@ -195,24 +234,26 @@ static inline __m256 load8_bf16(const uint16_t *w) {
 
 /* Weight row (16-bit floats) against NX f32 rows, two independent accumulators per row. */
 #define DEFINE_DOT_H(name, load8, to_f32)                                                          \
-    static inline __attribute__((always_inline)) void name##_nx(                                    \
-        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,          \
+    static inline __attribute__((always_inline)) void name##_nx(                                   \
+        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,         \
         size_t out_stride) {                                                                       \
         __m256 acc0[NX_MAX], acc1[NX_MAX];                                                         \
-        for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                      \
+        UNROLL for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();               \
         int64_t i = 0;                                                                             \
         for (; i + 16 <= n; i += 16) {                                                             \
+            _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);                     \
             __m256 w0 = load8(w + i), w1 = load8(w + i + 8);                                       \
-            for (int t = 0; t < nx; t++) {                                                         \
+            UNROLL for (int t = 0; t < nx; t++) {                                                  \
                 const float *xt = x + (size_t)t * x_stride + i;                                    \
                 acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc0[t]);                       \
                 acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc1[t]);                   \
             }                                                                                      \
         }                                                                                          \
-        for (int t = 0; t < nx; t++) {                                                             \
+        UNROLL for (int t = 0; t < nx; t++) {                                                      \
             const float *xt = x + (size_t)t * x_stride;                                            \
             float s = hsum256(_mm256_add_ps(acc0[t], acc1[t]));                                    \
-            for (int64_t j = i; j < n; j++) s += to_f32(w[j]) * xt[j];                             \
+            for (int64_t j = i; j < n; j++)                                                        \
+                s += to_f32(w[j]) * xt[j];                                                         \
             out[(size_t)t * out_stride] = s;                                                       \
         }                                                                                          \
     }                                                                                              \
@@ -240,8 +281,9 @@ const rt_kernels rt_kernels_avx2 = {
     .q4_0_to_f32 = q4_0_to_f32,
     .quantize_row_q8_0 = quantize_row_q8_0,
     .quantize_row_q4_0 = rt_quantize_row_q4_0_ref,
-    .dot_q8_0_q8_0 = dot_q8_0_q8_0,
-    .dot_q4_0_q8_0 = dot_q4_0_q8_0,
+    .quantize_row_q8_act = quantize_row_q8_act,
+    .dot_q8_0_q8 = dot_q8_0_q8,
+    .dot_q4_0_q8 = dot_q4_0_q8,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
 };

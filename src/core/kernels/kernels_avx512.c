@@ -3,9 +3,10 @@
  * masked tails).
  *
  * Integer dot products take two q8_0 blocks per 512-bit register and use VPDPBUSD (unsigned x
- * signed bytes, summed in groups of four into int32) with the sign trick: |w| times x negated
- * where w < 0. Activation quants are within [-127, 127], so negation never overflows. Each
- * weight block pair is loaded and prepared once and used for up to four activation rows.
+ * signed bytes, summed in groups of four into int32): activations are stored offset-binary
+ * (q + 128, the q8_act layout), and the accumulator starts at -128 * sum(w), so the result is
+ * the signed dot product with no per-row sign fix-up. Each weight block pair is loaded and
+ * prepared once and used for up to NX_MAX activation rows.
  *
  * AVX512-BF16 is deliberately not used: VDPBF16PS would round the f32 activations to bf16
  * (relative error 2^-9) and VCVTNEPS2BF16 flushes subnormals, so neither matches the
@@ -15,9 +16,16 @@
 
 #include <immintrin.h>
 
-#define NX_MAX 4 /* activation rows per pass over a weight row */
+/* Loops over activation rows and block pairs run a constant number of times: unrolled, their
+ * accumulators stay in registers. */
+#define UNROLL _Pragma("GCC unroll 8")
 
-static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+#define NX_MAX 8            /* activation rows per pass over a weight row */
+#define PREFETCH_BYTES 2048 /* how far ahead in a weight row to prefetch */
+
+static inline float f16(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
@@ -61,8 +69,8 @@ static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
         __m512i hi = _mm512_srli_epi32(u, 16);
         __m512i r = _mm512_srli_epi32(
             _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(hi, one))), 16);
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(
-            _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
         r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(64));
         _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtepi32_epi16(r));
     }
@@ -106,18 +114,33 @@ static inline __m512 round_away(__m512 v) {
     return _mm512_mask_add_ps(t, up, t, step);
 }
 
+/* One q8_0 block of x (32 floats): the quants in element order, the f32 scale in *d. */
+static inline __m256i quantize_block(const float *x, float *d) {
+    __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    *d = amax / 127.0f;
+    __m512 id = _mm512_set1_ps(*d ? 1.0f / *d : 0.0f);
+    __m512i q0 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, id)));
+    __m512i q1 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v1, id)));
+    return _mm256_set_m128i(_mm512_cvtepi32_epi8(q1), _mm512_cvtepi32_epi8(q0));
+}
+
 static void quantize_row_q8_0(const float *x, rt_block_q8_0 *y, int64_t n) {
     for (int64_t b = 0; b < n / RT_QK; b++) {
-        __m512 v0 = _mm512_loadu_ps(x + b * RT_QK), v1 = _mm512_loadu_ps(x + b * RT_QK + 16);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        float d = amax / 127.0f;
-        float id = d ? 1.0f / d : 0.0f;
+        float d;
+        __m256i q = quantize_block(x + b * RT_QK, &d);
         y[b].d = rt_f32_to_f16(d);
-        __m512 vid = _mm512_set1_ps(id);
-        __m512i q0 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, vid)));
-        __m512i q1 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v1, vid)));
-        _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtepi32_epi8(q0));
-        _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtepi32_epi8(q1));
+        _mm256_storeu_si256((__m256i *)y[b].qs, q);
+    }
+}
+
+static void quantize_row_q8_act(const float *x, uint8_t *xq, float *xd, int64_t n) {
+    for (int64_t b = 0; b < n / RT_QK; b++) {
+        float d;
+        __m256i q = quantize_block(x + b * RT_QK, &d);
+        xd[b] = f16(rt_f32_to_f16(d));
+        _mm256_storeu_si256((__m256i *)(xq + b * RT_QK),
+                            _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
     }
 }
 
@@ -137,62 +160,112 @@ static inline __m512i load2_q4_0(const rt_block_q4_0 *b) {
 static inline __m256i load1_q8_0(const rt_block_q8_0 *b) {
     return _mm256_loadu_si256((const __m256i *)b->qs);
 }
-static inline __m256i load1_q4_0(const rt_block_q4_0 *b) { return q4_unpack(b->qs); }
+static inline __m256i load1_q4_0(const rt_block_q4_0 *b) {
+    return q4_unpack(b->qs);
+}
 
-/* One weight row against NX q8_0 rows: blocks in pairs (lanes 0-7 and 8-15 of the int32 sums
- * belong to the first and second block), an odd last block in 256 bits. always_inline with a
- * constant NX keeps the accumulators in registers. */
-#define DEFINE_DOT_Q(name, wtype, load2, load1)                                                    \
-    static inline __attribute__((always_inline)) void name##_nx(                                    \
-        int nx, int64_t nb, const wtype *w, const rt_block_q8_0 *x, size_t x_stride, float *out,    \
-        size_t out_stride) {                                                                       \
-        __m512 acc[NX_MAX];                                                                        \
-        for (int t = 0; t < nx; t++) acc[t] = _mm512_setzero_ps();                                 \
-        int64_t b = 0;                                                                             \
-        for (; b + 2 <= nb; b += 2) {                                                              \
-            __m512i wq = load2(&w[b]);                                                             \
-            __m512i aw = _mm512_abs_epi8(wq);                                                      \
-            __mmask64 neg = _mm512_movepi8_mask(wq);                                               \
-            float dw0 = f16(w[b].d), dw1 = f16(w[b + 1].d);                                        \
-            for (int t = 0; t < nx; t++) {                                                         \
-                const rt_block_q8_0 *xb = &x[(size_t)t * x_stride + b];                            \
-                __m512i xq = load2_q8_0(xb);                                                       \
-                xq = _mm512_mask_sub_epi8(xq, neg, _mm512_setzero_si512(), xq);                    \
-                __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, xq)); \
-                __m512 d = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(dw0 * f16(xb[0].d)),        \
-                                                _mm512_set1_ps(dw1 * f16(xb[1].d)));               \
-                acc[t] = _mm512_fmadd_ps(d, s, acc[t]);                                            \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < nx; t++) {                                                             \
-            float sum = _mm512_reduce_add_ps(acc[t]);                                              \
-            if (b < nb) {                                                                          \
-                const rt_block_q8_0 *xb = &x[(size_t)t * x_stride + b];                            \
-                __m256i wq = load1(&w[b]), xq = load1_q8_0(xb);                                    \
-                xq = _mm256_sign_epi8(xq, wq);                                                     \
-                __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(wq), xq);  \
-                __m256 s = _mm256_cvtepi32_ps(p);                                                  \
-                __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));     \
-                h = _mm_add_ps(h, _mm_movehl_ps(h, h));                                            \
-                h = _mm_add_ss(h, _mm_movehdup_ps(h));                                             \
-                sum += _mm_cvtss_f32(h) * (f16(w[b].d) * f16(xb->d));                              \
-            }                                                                                      \
-            out[(size_t)t * out_stride] = sum;                                                     \
-        }                                                                                          \
-    }                                                                                              \
-    static void name(int64_t n, const wtype *w, const rt_block_q8_0 *x, size_t x_stride, int n_x,  \
-                     float *out, size_t out_stride) {                                              \
-        int t = 0;                                                                                 \
-        for (; t + 4 <= n_x; t += 4)                                                               \
-            name##_nx(4, n / RT_QK, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,   \
-                      out_stride);                                                                 \
-        for (; t < n_x; t++)                                                                       \
-            name##_nx(1, n / RT_QK, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,   \
-                      out_stride);                                                                 \
+/* The f16 scales of 8 consecutive blocks (block_bytes apart) as f32: one gather of the 32-bit
+ * words starting at each scale (the scale and two quant bytes of the same block). */
+static inline __m256 scales8(const uint16_t *d0, int block_bytes) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                           _mm256_set1_epi32(block_bytes));
+    __m256i g = _mm256_i32gather_epi32((const int *)d0, idx, 1);
+    return _mm256_cvtph_ps(_mm256_cvtepi32_epi16(g));
+}
+
+/* -128 * (sum of each group of four w bytes): the start value that turns VPDPBUSD of
+ * offset-binary activations (q + 128) into the signed dot product. */
+static inline __m512i offset_correction(__m512i wq) {
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), wq);
+    return _mm512_sub_epi32(_mm512_setzero_si512(), s);
+}
+
+/* One weight row (q8_0, or q4_0 when `q4`) against nx activation rows (q8_act layout). Blocks
+ * go in pairs per register (int32 lanes 0-7: first block, 8-15: second) and 8 at a time for the
+ * scales: dw is gathered once, multiplied by each row's 8 scales (one load), and spread to the
+ * pairs with a permute. Leftover blocks take the pair and single-block paths. always_inline
+ * with constant q4 and nx keeps the accumulators in registers. */
+static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64_t n, const void *w,
+                                                           const uint8_t *xq, const float *xd,
+                                                           float *out, size_t os) {
+    const rt_block_q8_0 *w8 = w;
+    const rt_block_q4_0 *w4 = w;
+    const int64_t nb = n / RT_QK;
+    const int wbytes = q4 ? (int)sizeof(rt_block_q4_0) : (int)sizeof(rt_block_q8_0);
+    const __m512i pair_idx[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
+    __m512 acc[NX_MAX];
+    UNROLL for (int t = 0; t < nx; t++) acc[t] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        /* decode is memory bound: keep loads in flight ahead of the hardware prefetcher */
+        const char *ahead = (const char *)(q4 ? (const void *)&w4[b] : (const void *)&w8[b]);
+        for (int off = 0; off < 8 * wbytes; off += 64)
+            _mm_prefetch(ahead + PREFETCH_BYTES + off, _MM_HINT_T0);
+        __m256 dw = scales8(q4 ? &w4[b].d : &w8[b].d, wbytes);
+        __m512 d[NX_MAX];
+        UNROLL for (int t = 0; t < nx; t++) d[t] =
+            _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_loadu_ps(xd + t * nb + b)));
+        UNROLL for (int p = 0; p < 4; p++) {
+            __m512i wq = q4 ? load2_q4_0(&w4[b + 2 * p]) : load2_q8_0(&w8[b + 2 * p]);
+            __m512i corr = offset_correction(wq);
+            UNROLL for (int t = 0; t < nx; t++) {
+                __m512i x = _mm512_loadu_si512(xq + t * n + (b + 2 * p) * RT_QK);
+                __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, x, wq));
+                acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_idx[p], d[t]), sum, acc[t]);
+            }
+        }
     }
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wq = q4 ? load2_q4_0(&w4[b]) : load2_q8_0(&w8[b]);
+        __m512i corr = offset_correction(wq);
+        float dw0 = f16(q4 ? w4[b].d : w8[b].d), dw1 = f16(q4 ? w4[b + 1].d : w8[b + 1].d);
+        UNROLL for (int t = 0; t < nx; t++) {
+            __m512i x = _mm512_loadu_si512(xq + t * n + b * RT_QK);
+            __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, x, wq));
+            __m512 d = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(dw0 * xd[t * nb + b]),
+                                            _mm512_set1_ps(dw1 * xd[t * nb + b + 1]));
+            acc[t] = _mm512_fmadd_ps(d, sum, acc[t]);
+        }
+    }
+    UNROLL for (int t = 0; t < nx; t++) {
+        float sum = _mm512_reduce_add_ps(acc[t]);
+        if (b < nb) { /* odd last block, in 256 bits with the sign trick */
+            __m256i wq = q4 ? load1_q4_0(&w4[b]) : load1_q8_0(&w8[b]);
+            __m256i x = _mm256_loadu_si256((const __m256i *)(xq + t * n + b * RT_QK));
+            x = _mm256_sign_epi8(_mm256_xor_si256(x, _mm256_set1_epi8((char)0x80)), wq);
+            __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(wq), x);
+            __m256 s = _mm256_cvtepi32_ps(p);
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));
+            sum += _mm_cvtss_f32(h) * (f16(q4 ? w4[b].d : w8[b].d) * xd[t * nb + b]);
+        }
+        out[t * os] = sum;
+    }
+}
 
-DEFINE_DOT_Q(dot_q8_0_q8_0, rt_block_q8_0, load2_q8_0, load1_q8_0)
-DEFINE_DOT_Q(dot_q4_0_q8_0, rt_block_q4_0, load2_q4_0, load1_q4_0)
+static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride) {
+    int t = 0;
+    for (; t + NX_MAX <= n_x; t += NX_MAX)
+        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+    for (; t < n_x; t++)
+        dot_q_nx(0, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+}
+
+static void dot_q4_0_q8(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride) {
+    int t = 0;
+    for (; t + NX_MAX <= n_x; t += NX_MAX)
+        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+    for (; t < n_x; t++)
+        dot_q_nx(1, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
+}
 
 static inline __m512 load16_f16(const uint16_t *w, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w));
@@ -204,15 +277,16 @@ static inline __m512 load16_bf16(const uint16_t *w, __mmask16 m) {
 /* Weight row (16-bit floats) against NX f32 rows: 32 elements per step in two accumulators, a
  * masked tail. */
 #define DEFINE_DOT_H(name, load16)                                                                 \
-    static inline __attribute__((always_inline)) void name##_nx(                                    \
-        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,          \
+    static inline __attribute__((always_inline)) void name##_nx(                                   \
+        int nx, int64_t n, const uint16_t *w, const float *x, size_t x_stride, float *out,         \
         size_t out_stride) {                                                                       \
         __m512 acc0[NX_MAX], acc1[NX_MAX];                                                         \
-        for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();                      \
+        UNROLL for (int t = 0; t < nx; t++) acc0[t] = acc1[t] = _mm512_setzero_ps();               \
         int64_t i = 0;                                                                             \
         for (; i + 32 <= n; i += 32) {                                                             \
+            _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);                     \
             __m512 w0 = load16(w + i, 0xffff), w1 = load16(w + i + 16, 0xffff);                    \
-            for (int t = 0; t < nx; t++) {                                                         \
+            UNROLL for (int t = 0; t < nx; t++) {                                                  \
                 const float *xt = x + (size_t)t * x_stride + i;                                    \
                 acc0[t] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc0[t]);                       \
                 acc1[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc1[t]);                  \
@@ -221,13 +295,13 @@ static inline __m512 load16_bf16(const uint16_t *w, __mmask16 m) {
         for (; i < n; i += 16) {                                                                   \
             __mmask16 m = tail_mask(n - i);                                                        \
             __m512 w0 = load16(w + i, m);                                                          \
-            for (int t = 0; t < nx; t++) {                                                         \
+            UNROLL for (int t = 0; t < nx; t++) {                                                  \
                 const float *xt = x + (size_t)t * x_stride + i;                                    \
                 acc0[t] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, xt), acc0[t]);              \
             }                                                                                      \
         }                                                                                          \
-        for (int t = 0; t < nx; t++)                                                               \
-            out[(size_t)t * out_stride] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));   \
+        UNROLL for (int t = 0; t < nx; t++) out[(size_t)t * out_stride] =                          \
+            _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));                                 \
     }                                                                                              \
     static void name(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,       \
                      float *out, size_t out_stride) {                                              \
@@ -253,8 +327,9 @@ const rt_kernels rt_kernels_avx512 = {
     .q4_0_to_f32 = q4_0_to_f32,
     .quantize_row_q8_0 = quantize_row_q8_0,
     .quantize_row_q4_0 = rt_quantize_row_q4_0_ref,
-    .dot_q8_0_q8_0 = dot_q8_0_q8_0,
-    .dot_q4_0_q8_0 = dot_q4_0_q8_0,
+    .quantize_row_q8_act = quantize_row_q8_act,
+    .dot_q8_0_q8 = dot_q8_0_q8,
+    .dot_q4_0_q8 = dot_q4_0_q8,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
 };

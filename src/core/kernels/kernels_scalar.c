@@ -14,25 +14,30 @@
 #include <string.h>
 
 static void f16_to_f32(const uint16_t *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = rt_f16_to_f32(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = rt_f16_to_f32(x[i]);
 }
 
 static void bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = rt_bf16_to_f32(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = rt_bf16_to_f32(x[i]);
 }
 
 static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = rt_f32_to_f16(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = rt_f32_to_f16(x[i]);
 }
 
 static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = rt_f32_to_bf16(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = rt_f32_to_bf16(x[i]);
 }
 
 static void q8_0_to_f32(const rt_block_q8_0 *x, float *y, int64_t n) {
     for (int64_t b = 0; b < n / RT_QK; b++) {
         float d = rt_f16_to_f32(x[b].d);
-        for (int j = 0; j < RT_QK; j++) y[b * RT_QK + j] = (float)x[b].qs[j] * d;
+        for (int j = 0; j < RT_QK; j++)
+            y[b * RT_QK + j] = (float)x[b].qs[j] * d;
     }
 }
 
@@ -50,11 +55,13 @@ static void quantize_row_q8_0(const float *x, rt_block_q8_0 *y, int64_t n) {
     for (int64_t b = 0; b < n / RT_QK; b++) {
         const float *xb = x + b * RT_QK;
         float amax = 0.0f;
-        for (int j = 0; j < RT_QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        for (int j = 0; j < RT_QK; j++)
+            amax = fmaxf(amax, fabsf(xb[j]));
         float d = amax / 127.0f;
         float id = d ? 1.0f / d : 0.0f;
         y[b].d = rt_f32_to_f16(d);
-        for (int j = 0; j < RT_QK; j++) y[b].qs[j] = (int8_t)roundf(xb[j] * id);
+        for (int j = 0; j < RT_QK; j++)
+            y[b].qs[j] = (int8_t)roundf(xb[j] * id);
     }
 }
 
@@ -80,34 +87,48 @@ void rt_quantize_row_q4_0_ref(const float *x, rt_block_q4_0 *y, int64_t n) {
     }
 }
 
-/* w (n) q8_0, x (n_x, x_stride blocks) q8_0, out (n_x, out_stride) */
-static void dot_q8_0_q8_0(int64_t n, const rt_block_q8_0 *w, const rt_block_q8_0 *x,
-                          size_t x_stride, int n_x, float *out, size_t out_stride) {
+static void quantize_row_q8_act(const float *x, uint8_t *xq, float *xd, int64_t n) {
+    for (int64_t b = 0; b < n / RT_QK; b++) {
+        rt_block_q8_0 blk;
+        quantize_row_q8_0(x + b * RT_QK, &blk, RT_QK);
+        xd[b] = rt_f16_to_f32(blk.d);
+        for (int j = 0; j < RT_QK; j++)
+            xq[b * RT_QK + j] = (uint8_t)(blk.qs[j] + 128);
+    }
+}
+
+/* w (n) q8_0, xq (n_x, n) offset-binary quants, xd (n_x, n/32), out (n_x, out_stride) */
+static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride) {
+    int64_t nb = n / RT_QK;
     for (int t = 0; t < n_x; t++) {
-        const rt_block_q8_0 *xt = x + (size_t)t * x_stride;
+        const uint8_t *q = xq + (size_t)t * n;
         float sum = 0.0f;
-        for (int64_t b = 0; b < n / RT_QK; b++) {
+        for (int64_t b = 0; b < nb; b++) {
             int isum = 0;
-            for (int j = 0; j < RT_QK; j++) isum += w[b].qs[j] * xt[b].qs[j];
-            sum += (float)isum * (rt_f16_to_f32(w[b].d) * rt_f16_to_f32(xt[b].d));
+            for (int j = 0; j < RT_QK; j++)
+                isum += w[b].qs[j] * (q[b * RT_QK + j] - 128);
+            sum += (float)isum * (rt_f16_to_f32(w[b].d) * xd[t * nb + b]);
         }
         out[(size_t)t * out_stride] = sum;
     }
 }
 
-/* w (n) q4_0, x (n_x, x_stride blocks) q8_0, out (n_x, out_stride) */
-static void dot_q4_0_q8_0(int64_t n, const rt_block_q4_0 *w, const rt_block_q8_0 *x,
-                          size_t x_stride, int n_x, float *out, size_t out_stride) {
+/* w (n) q4_0, xq (n_x, n) offset-binary quants, xd (n_x, n/32), out (n_x, out_stride) */
+static void dot_q4_0_q8(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, const float *xd,
+                        int n_x, float *out, size_t out_stride) {
+    int64_t nb = n / RT_QK;
     for (int t = 0; t < n_x; t++) {
-        const rt_block_q8_0 *xt = x + (size_t)t * x_stride;
+        const uint8_t *q = xq + (size_t)t * n;
         float sum = 0.0f;
-        for (int64_t b = 0; b < n / RT_QK; b++) {
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *qb = q + b * RT_QK;
             int isum = 0;
             for (int j = 0; j < RT_QK / 2; j++) {
-                isum += ((w[b].qs[j] & 0x0f) - 8) * xt[b].qs[j];
-                isum += ((w[b].qs[j] >> 4) - 8) * xt[b].qs[j + RT_QK / 2];
+                isum += ((w[b].qs[j] & 0x0f) - 8) * (qb[j] - 128);
+                isum += ((w[b].qs[j] >> 4) - 8) * (qb[j + RT_QK / 2] - 128);
             }
-            sum += (float)isum * (rt_f16_to_f32(w[b].d) * rt_f16_to_f32(xt[b].d));
+            sum += (float)isum * (rt_f16_to_f32(w[b].d) * xd[t * nb + b]);
         }
         out[(size_t)t * out_stride] = sum;
     }
@@ -119,7 +140,8 @@ static void dot_f16_f32(int64_t n, const uint16_t *w, const float *x, size_t x_s
     for (int t = 0; t < n_x; t++) {
         const float *xt = x + (size_t)t * x_stride;
         float sum = 0.0f;
-        for (int64_t i = 0; i < n; i++) sum += rt_f16_to_f32(w[i]) * xt[i];
+        for (int64_t i = 0; i < n; i++)
+            sum += rt_f16_to_f32(w[i]) * xt[i];
         out[(size_t)t * out_stride] = sum;
     }
 }
@@ -130,7 +152,8 @@ static void dot_bf16_f32(int64_t n, const uint16_t *w, const float *x, size_t x_
     for (int t = 0; t < n_x; t++) {
         const float *xt = x + (size_t)t * x_stride;
         float sum = 0.0f;
-        for (int64_t i = 0; i < n; i++) sum += rt_bf16_to_f32(w[i]) * xt[i];
+        for (int64_t i = 0; i < n; i++)
+            sum += rt_bf16_to_f32(w[i]) * xt[i];
         out[(size_t)t * out_stride] = sum;
     }
 }
@@ -145,8 +168,9 @@ const rt_kernels rt_kernels_scalar = {
     .q4_0_to_f32 = q4_0_to_f32,
     .quantize_row_q8_0 = quantize_row_q8_0,
     .quantize_row_q4_0 = rt_quantize_row_q4_0_ref,
-    .dot_q8_0_q8_0 = dot_q8_0_q8_0,
-    .dot_q4_0_q8_0 = dot_q4_0_q8_0,
+    .quantize_row_q8_act = quantize_row_q8_act,
+    .dot_q8_0_q8 = dot_q8_0_q8,
+    .dot_q4_0_q8 = dot_q4_0_q8,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
 };

@@ -1,0 +1,20 @@
+/*
+ * forward.h — the forward pass of each architecture (llama, qwen2, gpt2, bert) over one chunk
+ * of tokens, reading and extending a context's KV cache. Decoders: causal attention, the chunk
+ * sits at positions ctx->n_past.. ; bert: one bidirectional pass over the whole input.
+ * No allocation happens here; every buffer lives in the rt_context.
+ */
+#ifndef RT_MODEL_FORWARD_H
+#define RT_MODEL_FORWARD_H
+
+#include "model/model.h"
+
+/* Runs T tokens (T <= n_batch, n_past + T <= n_ctx) through the model and leaves the final
+ * normed hidden states in ctx->xb (T, n_embd); for decoders it appends the chunk to the cache
+ * (n_past += T, tokens recorded). Token ids must be checked by the caller. */
+void rt_forward_chunk(rt_context *ctx, const int32_t *tokens, int T);
+
+/* out (T, n_vocab) = the output head applied to ctx->xb rows 0..T-1. */
+void rt_forward_logits(rt_context *ctx, const float *hidden, int T, float *out);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * model.c — rt_model (validated weights) and rt_context (KV cache + working buffers), and the
+ * public entry points that drive the forward pass: rt_model_eval and rt_model_embed.
+ * What it does not do: parse files (model_file.c), sample (sampling.c), loop (generate.c).
+ */
+#include "model/model.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/quant.h"
+#include "model/forward.h"
+#include "model/ops.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+rt_model_params rt_model_default_params(void) {
+    rt_model_params p = {.weight_dtype = -1};
+    return p;
+}
+
+rt_context_params rt_context_default_params(void) {
+    rt_context_params p = {.n_ctx = 0, .n_batch = 0};
+    return p;
+}
+
+/* ---- validation ------------------------------------------------------------------------- */
+
+static const char *tensor_label(const rt_tensor *t, const char *role) {
+    return t->name ? t->name : role;
+}
+
+/* Checks that t is present with shape (d0) or (d0, d1) (d1 = 0 for 1-D). */
+static int check_shape(const rt_tensor *t, const char *role, int64_t d0, int64_t d1) {
+    if (!t->data) return rt_error(RT_ERR_FORMAT, "model: missing tensor %s", role);
+    int want_dims = d1 ? 2 : 1;
+    int64_t n_el = rt_tensor_nelements(t);
+    bool ok = t->n_dims == want_dims && t->shape[0] == d0 && (!d1 || t->shape[1] == d1);
+    if (!ok || n_el != d0 * (d1 ? d1 : 1))
+        return rt_error(RT_ERR_FORMAT,
+                        "model: tensor %s has shape (%lld, %lld) with %d dims, expected (%lld, "
+                        "%lld)",
+                        tensor_label(t, role), (long long)t->shape[0],
+                        (long long)(t->n_dims > 1 ? t->shape[1] : 0), t->n_dims, (long long)d0,
+                        (long long)d1);
+    size_t need;
+    RT_TRY(rt_dtype_nbytes(t->dtype, n_el, &need, tensor_label(t, role)));
+    if (t->nbytes < need)
+        return rt_error(RT_ERR_FORMAT, "model: tensor %s holds %zu bytes, needs %zu",
+                        tensor_label(t, role), t->nbytes, need);
+    return RT_OK;
+}
+
+static int check_optional(const rt_tensor *t, const char *role, int64_t d0, int64_t d1) {
+    return t->data ? check_shape(t, role, d0, d1) : RT_OK;
+}
+
+static int check_config(const rt_model_config *c) {
+    if (c->arch == RT_ARCH_UNKNOWN)
+        return rt_error(RT_ERR_UNSUPPORTED, "model: unknown architecture");
+    if (c->n_vocab <= 0 || c->n_embd <= 0 || c->n_layer <= 0 || c->n_head <= 0 ||
+        c->n_kv_head <= 0 || c->head_dim <= 0 || c->n_ff <= 0 || c->n_ctx_train <= 0)
+        return rt_error(RT_ERR_FORMAT, "model: configuration has a non-positive size");
+    if (c->n_embd > (1 << 16) || c->n_ff > (1 << 18) || c->n_layer > 1024 || c->n_head > 1024 ||
+        c->head_dim > 1024 || c->n_vocab > (1 << 24))
+        return rt_error(RT_ERR_RANGE, "model: configuration sizes out of range");
+    if (c->n_head % c->n_kv_head)
+        return rt_error(RT_ERR_FORMAT, "model: n_head %d is not a multiple of n_kv_head %d",
+                        c->n_head, c->n_kv_head);
+    if (c->head_dim % 2) return rt_error(RT_ERR_FORMAT, "model: odd head_dim %d", c->head_dim);
+    if (!(c->norm_eps >= 0.0f)) return rt_error(RT_ERR_FORMAT, "model: bad norm epsilon");
+    return RT_OK;
+}
+
+static int check_weights(const rt_model_config *c, const rt_model_weights *w) {
+    int64_t C = c->n_embd, q_dim = (int64_t)c->n_head * c->head_dim,
+            kv_dim = (int64_t)c->n_kv_head * c->head_dim, F = c->n_ff;
+    bool llama_like = c->arch == RT_ARCH_LLAMA || c->arch == RT_ARCH_QWEN2;
+    bool bert = c->arch == RT_ARCH_BERT;
+    RT_TRY(check_shape(&w->token_embd, "token_embd", c->n_vocab, C));
+    if (!llama_like) RT_TRY(check_shape(&w->pos_embd, "pos_embd", c->n_ctx_train, C));
+    if (bert) {
+        if (c->n_type_vocab > 0) RT_TRY(check_shape(&w->type_embd, "type_embd", c->n_type_vocab, C));
+        RT_TRY(check_shape(&w->embd_norm, "embd_norm", C, 0));
+        RT_TRY(check_shape(&w->embd_norm_b, "embd_norm_b", C, 0));
+    } else {
+        RT_TRY(check_shape(&w->output_norm, "output_norm", C, 0));
+        RT_TRY(check_optional(&w->output_norm_b, "output_norm_b", C, 0));
+        RT_TRY(check_optional(&w->output, "output", c->n_vocab, C));
+    }
+    if (!w->layers) return rt_error(RT_ERR_FORMAT, "model: no layers");
+    for (int l = 0; l < c->n_layer; l++) {
+        const rt_layer_weights *lw = &w->layers[l];
+        char role[64];
+#define CHECK(field, d0, d1, required)                                                             \
+    do {                                                                                           \
+        snprintf(role, sizeof role, "layer %d " #field, l);                                        \
+        RT_TRY((required) ? check_shape(&lw->field, role, d0, d1)                                  \
+                          : check_optional(&lw->field, role, d0, d1));                             \
+    } while (0)
+        CHECK(attn_norm, C, 0, true);
+        CHECK(attn_norm_b, C, 0, !llama_like);
+        CHECK(wq, q_dim, C, true);
+        CHECK(wk, kv_dim, C, true);
+        CHECK(wv, kv_dim, C, true);
+        CHECK(wo, C, q_dim, true);
+        CHECK(bq, q_dim, 0, c->arch == RT_ARCH_QWEN2 || !llama_like);
+        CHECK(bk, kv_dim, 0, c->arch == RT_ARCH_QWEN2 || !llama_like);
+        CHECK(bv, kv_dim, 0, c->arch == RT_ARCH_QWEN2 || !llama_like);
+        CHECK(bo, C, 0, !llama_like);
+        CHECK(ffn_norm, C, 0, true);
+        CHECK(ffn_norm_b, C, 0, !llama_like);
+        CHECK(ffn_gate, F, C, llama_like);
+        CHECK(ffn_up, F, C, true);
+        CHECK(ffn_down, C, F, true);
+        CHECK(ffn_up_b, F, 0, !llama_like);
+        CHECK(ffn_down_b, C, 0, !llama_like);
+#undef CHECK
+    }
+    return RT_OK;
+}
+
+/* ---- conversion ------------------------------------------------------------------------- */
+
+static int own_converted(rt_model *m, rt_tensor *t, rt_dtype dtype) {
+    if (!t->data || t->dtype == dtype) return RT_OK;
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        rt_tensor *grown = rt_realloc(m->owned, (size_t)cap * sizeof *grown);
+        if (!grown) return RT_ERR_NOMEM;
+        m->owned = grown;
+        m->cap_owned = cap;
+    }
+    rt_tensor *slot = &m->owned[m->n_owned];
+    RT_TRY(rt_tensor_convert(t, dtype, slot));
+    m->n_owned++;
+    rt_tensor view = *slot;
+    view.owned = false;
+    *t = view;
+    return RT_OK;
+}
+
+/* Norms and biases are read as f32 by the kernels; projections go through rt_matmul, which
+ * takes any dtype, and are converted only on request. */
+static int prepare_weights(rt_model *m, int weight_dtype) {
+    rt_model_weights *w = &m->weights;
+    rt_tensor *vectors[] = {&w->embd_norm, &w->embd_norm_b, &w->output_norm, &w->output_norm_b};
+    for (size_t i = 0; i < sizeof vectors / sizeof *vectors; i++)
+        RT_TRY(own_converted(m, vectors[i], RT_DTYPE_F32));
+    for (int l = 0; l < m->config.n_layer; l++) {
+        rt_layer_weights *lw = &w->layers[l];
+        rt_tensor *lv[] = {&lw->attn_norm, &lw->attn_norm_b, &lw->bq,     &lw->bk,
+                           &lw->bv,        &lw->bo,          &lw->ffn_norm, &lw->ffn_norm_b,
+                           &lw->ffn_up_b,  &lw->ffn_down_b};
+        for (size_t i = 0; i < sizeof lv / sizeof *lv; i++)
+            RT_TRY(own_converted(m, lv[i], RT_DTYPE_F32));
+        if (weight_dtype >= 0) {
+            rt_tensor *mats[] = {&lw->wq,       &lw->wk,     &lw->wv,      &lw->wo,
+                                 &lw->ffn_gate, &lw->ffn_up, &lw->ffn_down};
+            for (size_t i = 0; i < sizeof mats / sizeof *mats; i++)
+                RT_TRY(own_converted(m, mats[i], (rt_dtype)weight_dtype));
+        }
+    }
+    if (weight_dtype >= 0 && m->config.arch != RT_ARCH_BERT) {
+        RT_TRY(own_converted(m, w->output.data ? &w->output : &w->token_embd,
+                             (rt_dtype)weight_dtype));
+    }
+    return RT_OK;
+}
+
+static void count_params(rt_model *m) {
+    const rt_model_weights *w = &m->weights;
+    uint64_t n = 0, bytes = 0;
+    const rt_tensor *top[] = {&w->token_embd, &w->pos_embd,  &w->type_embd,     &w->embd_norm,
+                              &w->embd_norm_b, &w->output_norm, &w->output_norm_b, &w->output};
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        if (top[i]->data) n += (uint64_t)rt_tensor_nelements(top[i]);
+    for (int l = 0; l < m->config.n_layer; l++) {
+        const rt_tensor *t = (const rt_tensor *)&w->layers[l];
+        for (size_t i = 0; i < sizeof(rt_layer_weights) / sizeof(rt_tensor); i++) {
+            if (!t[i].data) continue;
+            n += (uint64_t)rt_tensor_nelements(&t[i]);
+            bytes += t[i].nbytes;
+        }
+    }
+    if (m->config.arch != RT_ARCH_BERT) {
+        const rt_tensor *head = w->output.data ? &w->output : &w->token_embd;
+        bytes += head->nbytes;
+    }
+    m->n_params = n;
+    m->weight_bytes = bytes;
+}
+
+int rt_model_from_weights(const rt_model_config *config, const rt_model_weights *weights,
+                          const rt_model_params *params, void *file,
+                          void (*file_close)(void *file), rt_model **out) {
+    *out = NULL;
+    rt_model_params defaults = rt_model_default_params();
+    if (!params) params = &defaults;
+    if (params->weight_dtype >= 0 && !rt_dtype_valid(params->weight_dtype))
+        return rt_error(RT_ERR_INVALID, "model: bad weight dtype %d", params->weight_dtype);
+    RT_TRY(check_config(config));
+    RT_TRY(check_weights(config, weights));
+    rt_model *m = rt_calloc(1, sizeof *m);
+    if (!m) return RT_ERR_NOMEM;
+    m->config = *config;
+    m->weights = *weights;
+    m->layers = rt_calloc((size_t)config->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        free(m);
+        return RT_ERR_NOMEM;
+    }
+    memcpy(m->layers, weights->layers, (size_t)config->n_layer * sizeof *m->layers);
+    m->weights.layers = m->layers;
+    int st = prepare_weights(m, params->weight_dtype);
+    if (st < 0) {
+        m->file = NULL; /* the caller keeps the file on failure */
+        rt_model_free(m);
+        return st;
+    }
+    m->file = file;
+    m->file_close = file_close;
+    count_params(m);
+    *out = m;
+    return RT_OK;
+}
+
+void rt_model_free(rt_model *model) {
+    if (!model) return;
+    for (int i = 0; i < model->n_owned; i++) rt_tensor_free(&model->owned[i]);
+    free(model->owned);
+    free(model->layers);
+    if (model->file && model->file_close) model->file_close(model->file);
+    free(model);
+}
+
+const char *rt_model_arch(const rt_model *model) { return rt_arch_name(model->config.arch); }
+int rt_model_n_vocab(const rt_model *model) { return model->config.n_vocab; }
+int rt_model_n_embd(const rt_model *model) { return model->config.n_embd; }
+int rt_model_n_layer(const rt_model *model) { return model->config.n_layer; }
+int rt_model_n_ctx_train(const rt_model *model) { return model->config.n_ctx_train; }
+bool rt_model_is_encoder(const rt_model *model) { return model->config.arch == RT_ARCH_BERT; }
+int32_t rt_model_bos(const rt_model *model) { return model->config.bos_token_id; }
+int32_t rt_model_eos(const rt_model *model) { return model->config.eos_token_id; }
+uint64_t rt_model_n_params(const rt_model *model) { return model->n_params; }
+uint64_t rt_model_weight_bytes(const rt_model *model) { return model->weight_bytes; }
+
+/* ---- context ---------------------------------------------------------------------------- */
+
+/* Allocates count floats into *p and adds to the running byte total; returns false on
+ * overflow or failure. */
+static bool alloc_floats(float **p, size_t a, size_t b) {
+    size_t n;
+    if (!rt_mul_size(a, b, &n) || !rt_mul_size(n, sizeof(float), &n)) {
+        rt_error(RT_ERR_RANGE, "context: buffer size overflows");
+        return false;
+    }
+    *p = rt_malloc(n ? n : sizeof(float));
+    return *p != NULL;
+}
+
+int rt_context_new(rt_model *model, const rt_context_params *params, rt_context **out) {
+    *out = NULL;
+    if (!model) return rt_error(RT_ERR_INVALID, "context: no model");
+    rt_context_params defaults = rt_context_default_params();
+    if (!params) params = &defaults;
+    const rt_model_config *c = &model->config;
+    bool learned_pos = c->arch == RT_ARCH_GPT2 || c->arch == RT_ARCH_BERT;
+    int n_ctx = params->n_ctx > 0 ? params->n_ctx : (c->n_ctx_train < 4096 ? c->n_ctx_train : 4096);
+    if (params->n_ctx < 0 || params->n_batch < 0)
+        return rt_error(RT_ERR_INVALID, "context: negative n_ctx or n_batch");
+    if (learned_pos && n_ctx > c->n_ctx_train)
+        return rt_error(RT_ERR_RANGE, "context: n_ctx %d exceeds the model's %d positions", n_ctx,
+                        c->n_ctx_train);
+    if (n_ctx > (1 << 20)) return rt_error(RT_ERR_RANGE, "context: n_ctx %d too large", n_ctx);
+    int n_batch = params->n_batch > 0 ? params->n_batch : 256;
+    if (n_batch > n_ctx || c->arch == RT_ARCH_BERT) n_batch = n_ctx; /* bert: one pass */
+
+    rt_context *ctx = rt_calloc(1, sizeof *ctx);
+    if (!ctx) return RT_ERR_NOMEM;
+    ctx->model = model;
+    ctx->n_ctx = n_ctx;
+    ctx->n_batch = n_batch;
+    ctx->n_score_rows = omp_get_max_threads();
+    size_t kv_dim = (size_t)c->n_kv_head * c->head_dim, q_dim = (size_t)c->n_head * c->head_dim;
+    size_t cache_rows = (size_t)c->n_layer * (size_t)n_ctx;
+    bool ok = alloc_floats(&ctx->k_cache, cache_rows, kv_dim) &&
+              alloc_floats(&ctx->v_cache, cache_rows, kv_dim) &&
+              alloc_floats(&ctx->x, n_batch, c->n_embd) &&
+              alloc_floats(&ctx->xb, n_batch, c->n_embd) && alloc_floats(&ctx->q, n_batch, q_dim) &&
+              alloc_floats(&ctx->att, n_batch, q_dim) &&
+              alloc_floats(&ctx->proj, n_batch, c->n_embd) &&
+              alloc_floats(&ctx->hb, n_batch, c->n_ff) &&
+              alloc_floats(&ctx->hb2, n_batch, c->n_ff) &&
+              alloc_floats(&ctx->scores, ctx->n_score_rows, n_ctx) &&
+              alloc_floats(&ctx->logits, c->n_vocab, 1) && alloc_floats(&ctx->embd, c->n_embd, 1);
+    if (ok) {
+        ctx->tokens = rt_calloc((size_t)n_ctx, sizeof *ctx->tokens);
+        ok = ctx->tokens != NULL;
+    }
+    if (ok && !learned_pos) {
+        size_t half = (size_t)c->head_dim / 2;
+        float *inv_freq = NULL;
+        ok = alloc_floats(&ctx->rope, (size_t)n_ctx, 2 * half) && alloc_floats(&inv_freq, half, 1);
+        if (ok) {
+            rt_op_rope_inv_freq(inv_freq, c->head_dim, c->rope_theta, c->rope_scaling_factor,
+                                c->rope_low_freq_factor, c->rope_high_freq_factor,
+                                c->rope_original_ctx);
+            rt_op_rope_table(ctx->rope, inv_freq, c->head_dim, n_ctx);
+        }
+        free(inv_freq);
+    }
+    if (!ok) {
+        rt_context_free(ctx);
+        return rt_last_error_code() ? rt_last_error_code() : RT_ERR_NOMEM;
+    }
+    *out = ctx;
+    return RT_OK;
+}
+
+void rt_context_free(rt_context *ctx) {
+    if (!ctx) return;
+    float *bufs[] = {ctx->k_cache, ctx->v_cache, ctx->rope, ctx->x,      ctx->xb,     ctx->q,
+                     ctx->att,     ctx->proj,    ctx->hb,   ctx->hb2,    ctx->scores, ctx->logits,
+                     ctx->embd};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    free(ctx->tokens);
+    free(ctx);
+}
+
+int rt_context_n_ctx(const rt_context *ctx) { return ctx->n_ctx; }
+int rt_context_n_past(const rt_context *ctx) { return ctx->n_past; }
+const int32_t *rt_context_tokens(const rt_context *ctx) { return ctx->tokens; }
+const float *rt_context_logits(const rt_context *ctx) {
+    return ctx->has_logits ? ctx->logits : NULL;
+}
+
+int rt_context_rewind(rt_context *ctx, int n_past) {
+    if (n_past < 0 || n_past > ctx->n_past)
+        return rt_error(RT_ERR_INVALID, "context: cannot rewind to %d of %d tokens", n_past,
+                        ctx->n_past);
+    if (n_past < ctx->n_past) ctx->has_logits = false;
+    ctx->n_past = n_past;
+    return RT_OK;
+}
+
+static int check_tokens(const rt_context *ctx, const int32_t *tokens, int n_tokens) {
+    if (n_tokens < 0 || (n_tokens > 0 && !tokens))
+        return rt_error(RT_ERR_INVALID, "eval: bad token array");
+    int n_vocab = ctx->model->config.n_vocab;
+    for (int i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return rt_error(RT_ERR_INVALID, "eval: token %d at index %d is outside the vocabulary "
+                            "of %d", tokens[i], i, n_vocab);
+    return RT_OK;
+}
+
+int rt_model_eval(rt_context *ctx, const int32_t *tokens, int n_tokens, float *logits_all) {
+    const rt_model_config *c = &ctx->model->config;
+    if (c->arch == RT_ARCH_BERT)
+        return rt_error(RT_ERR_UNSUPPORTED, "eval: %s is an encoder; use rt_model_embed",
+                        rt_arch_name(c->arch));
+    RT_TRY(check_tokens(ctx, tokens, n_tokens));
+    if (n_tokens > ctx->n_ctx - ctx->n_past)
+        return rt_error(RT_ERR_RANGE, "eval: %d tokens after %d do not fit the context of %d",
+                        n_tokens, ctx->n_past, ctx->n_ctx);
+    for (int done = 0; done < n_tokens;) {
+        int T = n_tokens - done < ctx->n_batch ? n_tokens - done : ctx->n_batch;
+        rt_forward_chunk(ctx, tokens + done, T);
+        if (logits_all)
+            rt_forward_logits(ctx, ctx->xb, T, logits_all + (size_t)done * c->n_vocab);
+        done += T;
+        if (done == n_tokens) {
+            if (logits_all)
+                memcpy(ctx->logits, logits_all + (size_t)(n_tokens - 1) * c->n_vocab,
+                       (size_t)c->n_vocab * sizeof(float));
+            else
+                rt_forward_logits(ctx, ctx->xb + (size_t)(T - 1) * c->n_embd, 1, ctx->logits);
+            ctx->has_logits = true;
+        }
+    }
+    return RT_OK;
+}
+
+static void l2_normalize(float *v, int n) {
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    /* Like torch.nn.functional.normalize: divide by max(norm, 1e-12). */
+    double norm = sqrt(ss);
+    float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
+    for (int i = 0; i < n; i++) v[i] *= inv;
+}
+
+int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *out) {
+    const rt_model_config *c = &ctx->model->config;
+    if (n_tokens <= 0) return rt_error(RT_ERR_INVALID, "embed: no tokens");
+    RT_TRY(check_tokens(ctx, tokens, n_tokens));
+    if (n_tokens > ctx->n_ctx)
+        return rt_error(RT_ERR_RANGE, "embed: %d tokens exceed the context of %d", n_tokens,
+                        ctx->n_ctx);
+    int C = c->n_embd;
+    ctx->n_past = 0;
+    ctx->has_logits = false;
+    for (int i = 0; i < C; i++) ctx->embd[i] = 0.0f;
+    rt_pooling pooling = c->arch == RT_ARCH_BERT ? c->pooling : RT_POOLING_MEAN;
+    for (int done = 0; done < n_tokens;) {
+        int T = n_tokens - done < ctx->n_batch ? n_tokens - done : ctx->n_batch;
+        rt_forward_chunk(ctx, tokens + done, T);
+        for (int t = 0; t < T; t++) {
+            const float *h = ctx->xb + (size_t)t * C;
+            int pos = done + t;
+            if (pooling == RT_POOLING_MEAN)
+                for (int i = 0; i < C; i++) ctx->embd[i] += h[i];
+            else if ((pooling == RT_POOLING_CLS && pos == 0) ||
+                     (pooling == RT_POOLING_LAST && pos == n_tokens - 1))
+                memcpy(ctx->embd, h, (size_t)C * sizeof(float));
+        }
+        done += T;
+    }
+    if (pooling == RT_POOLING_MEAN)
+        for (int i = 0; i < C; i++) ctx->embd[i] /= (float)n_tokens;
+    l2_normalize(ctx->embd, C); /* always: the API promises unit vectors for cosine search */
+    memcpy(out, ctx->embd, (size_t)C * sizeof(float));
+    return RT_OK;
+}
