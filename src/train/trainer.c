@@ -438,7 +438,15 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
 }
 
 int rt_trainer_save(rt_trainer *t, const char *dir) {
-    if (t->m->opt.lora_rank > 0) return adapter_save_peft(t->m, dir, t->model_path);
+    if (t->m->opt.lora_rank > 0) {
+        RT_TRY(adapter_save_peft(t->m, dir, t->model_path));
+        if (t->m->cfg.arch == RT_ARCH_GPT2) return RT_OK;
+        char *gguf = rt_path_join(dir, "adapter.gguf");
+        if (!gguf) return RT_ERR_NOMEM;
+        int st = adapter_save_gguf(t->m, gguf);
+        free(gguf);
+        return st;
+    }
     rt_model_weights w;
     RT_TRY(tmodel_weights(t->m, &w));
     int st = rt_hf_write(dir, &t->m->cfg, &w);
