@@ -6,6 +6,7 @@
  * bench/bench_train.py with the same configuration, batch and thread count.
  *
  * usage: bench_train [--threads N] [--steps N] [--batch N] [--no-torch]
+ * (also measures ragtune's peak memory with --recompute, per-layer activation recomputation)
  *        bench_train --child full|lora ...   (one measurement, prints "tokens_per_s rss_kb ...")
  * Prints one table: tokens/s and peak RSS for each side, the ratios, and the machine's sgemm rate
  * next to the model FLOP rate reached.
@@ -41,11 +42,12 @@ static rt_model_config bench_cfg(void) {
     return c;
 }
 
-static int child(const char *mode, int steps, int B, int T) {
+static int child(const char *mode, int steps, int B, int T, bool recompute) {
     rt_model_config cfg = bench_cfg();
     tm_options opt = {0};
     opt.seed = 1;
     opt.base_dtype = RT_DTYPE_F32;
+    opt.recompute = recompute;
     if (!strcmp(mode, "lora")) {
         opt.lora_rank = 16;
         opt.lora_alpha = 32;
@@ -116,7 +118,7 @@ static double sgemm_gflops(void) {
 
 int main(int argc, char **argv) {
     int threads = 2, steps = 4, B = 4, T = 256;
-    bool torch = true;
+    bool torch = true, recompute = false;
     const char *mode = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -124,9 +126,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--child") && i + 1 < argc) mode = argv[++i];
         else if (!strcmp(argv[i], "--no-torch")) torch = false;
+        else if (!strcmp(argv[i], "--recompute")) recompute = true;
     }
     rt_set_threads(threads);
-    if (mode) return child(mode, steps, B, T);
+    if (mode) return child(mode, steps, B, T, recompute);
 
     /* Same environment for both sides: OpenMP threads sleep instead of spinning between
      * parallel regions (on a shared machine spinning threads steal the cores sgemm needs). */
@@ -137,7 +140,7 @@ int main(int argc, char **argv) {
     self[n] = 0;
     const char *py = getenv("RT_PYTHON") ? getenv("RT_PYTHON") : "/usr/bin/python3";
     const char *src = getenv("RT_SOURCE_DIR") ? getenv("RT_SOURCE_DIR") : ".";
-    double ours[2][2] = {{0}}, peer[2][2] = {{0}};
+    double ours[2][2] = {{0}}, peer[2][2] = {{0}}, rc[2][2] = {{0}};
     const char *modes[2] = {"full", "lora"};
     for (int k = 0; k < 2; k++) {
         char cmd[2048];
@@ -147,6 +150,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_train: ragtune %s run failed\n", modes[k]);
             return 1;
         }
+        /* ours with per-layer activation recomputation: memory only */
+        snprintf(cmd, sizeof cmd, "'%s' --child %s --threads %d --steps 1 --batch %d --recompute",
+                 self, modes[k], threads, B);
+        if (run_line(cmd, &rc[k][0], &rc[k][1])) return 1;
         if (torch) {
             snprintf(cmd, sizeof cmd,
                      "'%s' '%s/bench/bench_train.py' %s --threads %d --steps %d --batch %d", py,
@@ -170,7 +177,9 @@ int main(int argc, char **argv) {
         printf("%-6s %14.0f %14.0f %8.2f %14.0f %14.0f %8.2f\n", modes[k], ours[k][0],
                peer[k][0], peer[k][0] > 0 ? ours[k][0] / peer[k][0] : NAN, ours[k][1] / 1024,
                peer[k][1] / 1024, peer[k][1] > 0 ? ours[k][1] / peer[k][1] : NAN);
-    printf("LoRA / full peak memory (ours): %.2f\n", ours[1][1] / ours[0][1]);
+    printf("LoRA / full peak memory (ours): %.2f; with --recompute: full %.0f MB, LoRA %.0f MB, "
+           "ratio %.2f\n",
+           ours[1][1] / ours[0][1], rc[0][1] / 1024, rc[1][1] / 1024, rc[1][1] / rc[0][1]);
     printf("sgemm %.1f GFLOP/s; full training reaches %.1f GFLOP/s of linear-layer work (%.0f%%)\n",
            gf, 6.0 * params * ours[0][0] / 1e9, 100.0 * 6.0 * params * ours[0][0] / 1e9 / gf);
     return 0;

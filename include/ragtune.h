@@ -451,7 +451,7 @@ typedef struct rt_text_tokenizer {
  * out_dir receives checkpoint.bin (periodic and final, atomic; --resume continues it exactly),
  * train_log.jsonl (one line per step, val_loss on evaluation steps) and the result: model/
  * (config.json + model.safetensors) for full training, adapter/ (PEFT: adapter_config.json +
- * adapter_model.safetensors) for LoRA. */
+ * adapter_model.safetensors, plus llama.cpp's GGUF LoRA adapter.gguf for llama/qwen2) for LoRA. */
 typedef struct rt_trainer rt_trainer;
 
 typedef struct rt_train_params {
@@ -516,7 +516,8 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info);
 int rt_trainer_run(rt_trainer *t);
 /* Mean validation loss (eval_batches batches); NaN without validation data. */
 int rt_trainer_evaluate(rt_trainer *t, float *val_loss);
-/* Writes the trained model (full: HF directory) or adapter (LoRA: PEFT directory) to dir. */
+/* Writes the trained model (full: HF directory) or adapter (LoRA: PEFT directory with
+ * adapter.gguf) to dir. */
 int rt_trainer_save(rt_trainer *t, const char *dir);
 void rt_trainer_free(rt_trainer *t);
 /* Bytes of parameters, gradients, optimizer state and activations (peak working set). */

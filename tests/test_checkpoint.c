@@ -149,6 +149,39 @@ static void run_resume(bool lora) {
     free(dir);
 }
 
+/* With lr 0 the validation loss never improves: patience 2 stops the run after the third
+ * evaluation, and the end of the run still writes the checkpoint and the model. */
+static void test_early_stop(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("early");
+    char data[1024], out[1024], model[1100];
+    snprintf(data, sizeof data, "%s/corpus.txt", dir);
+    snprintf(out, sizeof out, "%s/o", dir);
+    write_corpus(data);
+    rt_train_params p = small_params(data, out, false);
+    p.lr = 0.0f;
+    p.eval_every = 1;
+    p.early_stop_patience = 2;
+    p.save_every = 0;
+    rt_trainer *t;
+    assert_int_equal(rt_trainer_init(&p, &t), 0);
+    rt_train_step_info info;
+    int steps = 0;
+    do {
+        assert_int_equal(rt_trainer_step(t, &info), 0);
+        steps++;
+    } while (!info.done);
+    assert_int_equal(steps, 3);
+    rt_trainer_free(t);
+    assert_int_equal(rt_trainer_init(&p, &t), 0);
+    assert_int_equal(rt_trainer_run(t), 0);
+    rt_trainer_free(t);
+    snprintf(model, sizeof model, "%s/model/model.safetensors", out);
+    assert_true(rt_is_file(model));
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_resume_full(void **state) { (void)state; run_resume(false); }
 static void test_resume_lora(void **state) { (void)state; run_resume(true); }
 
@@ -158,6 +191,7 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_and_corruption),
         cmocka_unit_test(test_resume_full),
         cmocka_unit_test(test_resume_lora),
+        cmocka_unit_test(test_early_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

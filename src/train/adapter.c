@@ -2,7 +2,6 @@
  * adapter.c — PEFT LoRA adapters: save, load, and rt_lora_merge.
  */
 #include "train/adapter.h"
-#include "train/export.h"
 
 #include "core/error.h"
 #include "core/file.h"
@@ -193,13 +192,16 @@ int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *o
     RT_TRY(st);
     st = adapter_load_peft(m, adapter_dir);
     if (st == RT_OK) st = tmodel_merge_lora(m);
+    rt_model_weights w;
+    if (st == RT_OK) st = tmodel_weights(m, &w);
     if (st == RT_OK) {
-        /* TODO(modelfiles): rt_gguf_write / rt_hf_write once the model layer implements them. */
-        if (ends_with(out_path, ".gguf"))
-            st = rt_error(RT_ERR_UNSUPPORTED, "%s: GGUF output needs the model layer's GGUF "
-                          "writer (not yet built)", out_path);
-        else
-            st = tmodel_save_hf(m, out_path);
+        if (ends_with(out_path, ".gguf")) {
+            rt_gguf_write_params gp = {.dtype = RT_DTYPE_F32, .name = "ragtune-merged"};
+            st = rt_gguf_write(out_path, &cfg, &w, &gp);
+        } else {
+            st = rt_hf_write(out_path, &cfg, &w);
+        }
+        rt_model_weights_free(&w, cfg.n_layer);
     }
     tmodel_free(m);
     return st;

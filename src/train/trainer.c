@@ -13,7 +13,6 @@
 #include "train/adapter.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
-#include "train/export.h"
 #include "train/optim.h"
 #include "train/rng.h"
 #include "train/schedule.h"
@@ -439,8 +438,20 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
 }
 
 int rt_trainer_save(rt_trainer *t, const char *dir) {
-    if (t->m->opt.lora_rank > 0) return adapter_save_peft(t->m, dir, t->model_path);
-    return tmodel_save_hf(t->m, dir); /* TODO(modelfiles): rt_hf_write for gpt2 */
+    if (t->m->opt.lora_rank > 0) {
+        RT_TRY(adapter_save_peft(t->m, dir, t->model_path));
+        if (t->m->cfg.arch == RT_ARCH_GPT2) return RT_OK;
+        char *gguf = rt_path_join(dir, "adapter.gguf");
+        if (!gguf) return RT_ERR_NOMEM;
+        int st = adapter_save_gguf(t->m, gguf);
+        free(gguf);
+        return st;
+    }
+    rt_model_weights w;
+    RT_TRY(tmodel_weights(t->m, &w));
+    int st = rt_hf_write(dir, &t->m->cfg, &w);
+    rt_model_weights_free(&w, t->m->cfg.n_layer);
+    return st;
 }
 
 int rt_trainer_run(rt_trainer *t) {

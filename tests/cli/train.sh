@@ -28,6 +28,16 @@ grep -q '"r": 4' "$dir/ft/adapter/adapter_config.json"
 
 "$RAGTUNE" merge --model "$dir/base/model" --adapter "$dir/ft/adapter" --out "$dir/merged" > /dev/null
 test -f "$dir/merged/model.safetensors"
+"$RAGTUNE" merge --model "$dir/base/model" --adapter "$dir/ft/adapter" --out "$dir/merged.gguf" > /dev/null
+test -s "$dir/merged.gguf"
+# the merged model loads again and fine-tunes (a gpt2 from scratch goes through HF Conv1D names)
+"$RAGTUNE" finetune --model "$dir/merged.gguf" --data "$dir/qa.jsonl" --out "$dir/ft2" --seq-len 32 \
+    --batch 4 --steps 1 --threads 2 > /dev/null
+test -f "$dir/ft2/model/model.safetensors"
+"$RAGTUNE" train --arch gpt2 --data "$dir/corpus.txt" --out "$dir/g" "${tiny[@]}" --steps 2 > /dev/null
+"$RAGTUNE" finetune --model "$dir/g/model" --lora --rank 2 --data "$dir/qa.jsonl" --out "$dir/g2" \
+    --seq-len 32 --batch 4 --steps 1 --threads 2 > /dev/null
+test -f "$dir/g2/adapter/adapter_model.safetensors"
 
 # continuing from a checkpoint past its last step only re-saves
 "$RAGTUNE" train --data "$dir/corpus.txt" --out "$dir/base" "${tiny[@]}" --steps 4 --resume > /dev/null
