@@ -440,6 +440,10 @@ typedef struct rt_text_tokenizer {
                        char **out);
 } rt_text_tokenizer;
 
+/* Makes the trainer's tokenizer from an rt_tokenizer (which must outlive it): encode without
+ * special tokens (the dataset adds bos/eos), chats rendered with the tokenizer's template. */
+void rt_text_tokenizer_wrap(const rt_tokenizer *tok, const char *name, rt_text_tokenizer *out);
+
 /* Training: full (pre)training from scratch or of a loaded model, or LoRA fine-tuning.
  *
  *     rt_train_params tp = rt_train_default_params();
@@ -476,7 +480,11 @@ typedef struct rt_train_params {
     int seq_len;
     int batch_size;              /* sequences per micro-batch */
     int grad_accum;              /* micro-batches per optimizer step */
-    const rt_text_tokenizer *tokenizer; /* NULL: byte-level (ids = bytes, 256 = end of text) */
+    const rt_text_tokenizer *tokenizer; /* takes precedence over tokenizer_path */
+    /* A tokenizer.json / vocab.txt / model directory / GGUF to load when tokenizer is NULL.
+     * When both are NULL: the tokenizer of model_path if it has one, else byte-level (ids =
+     * bytes, 256 = end of text; from scratch only). Its files are copied next to the result. */
+    const char *tokenizer_path;
     /* Optimization. */
     const char *optimizer;       /* "adamw", "sgd" */
     float lr, weight_decay, beta1, beta2, eps, momentum, max_grad_norm;

@@ -29,6 +29,8 @@ static void usage(const char *cmd, bool finetune, FILE *out) {
             "                      {\"messages\"}) or a plain text file\n"
             "  --val FILE | --val-fraction F (0.05)   --format NAME (auto)   --no-pack\n"
             "  --seq-len N (256)   --batch N (8)   --accum N (1)\n"
+            "  --tokenizer PATH    tokenizer.json, vocab.txt, model directory or GGUF (default:\n"
+            "                      the model's own, else byte-level ids for a new model)\n"
             "optimization:\n"
             "  --steps N (one epoch)  --lr F (3e-4)  --wd F (0)  --clip F (1.0)\n"
             "  --optimizer adamw|sgd  --momentum F  --schedule constant|linear|cosine (cosine)\n"
@@ -96,6 +98,7 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
         STR_OPT("--targets", p.lora_targets)
         STR_OPT("--base-dtype", p.base_dtype)
         STR_OPT("--data", p.train_path)
+        STR_OPT("--tokenizer", p.tokenizer_path)
         STR_OPT("--val", p.val_path)
         FLOAT_OPT("--val-fraction", p.val_fraction)
         STR_OPT("--format", p.format)

@@ -21,6 +21,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "model/hf.h"
+#include "train/text_tokenizer.h"
 #include "model/model_file.h"
 
 #include <math.h>
@@ -32,6 +33,9 @@ struct rt_trainer {
     rt_train_params p;
     char *out_dir, *model_path, *ckpt_path;
     const rt_text_tokenizer *tok;
+    rt_tokenizer *own_tok;           /* loaded from tokenizer_path or the model (else NULL) */
+    rt_text_tokenizer own_text_tok;  /* own_tok as the trainer sees it */
+    char *tok_src;                   /* where own_tok came from; its files go next to results */
     tmodel *m;
     optim o;
     schedule_kind sched;
@@ -142,6 +146,30 @@ static void shuffle_epoch(rt_trainer *t) {
     }
 }
 
+/* Chooses the tokenizer: the caller's, else tokenizer_path, else the model's own (if it has
+ * one), else byte-level. */
+static int load_tokenizer(rt_trainer *t, const rt_train_params *p) {
+    t->tok = rt_byte_tokenizer();
+    if (p->tokenizer) {
+        t->tok = p->tokenizer;
+        return RT_OK;
+    }
+    const char *src = p->tokenizer_path ? p->tokenizer_path : p->model_path;
+    if (!src) return RT_OK;
+    int st = rt_tokenizer_load(src, &t->own_tok);
+    if (st < 0) {
+        t->own_tok = NULL;
+        if (p->tokenizer_path) return st;
+        rt_error_clear(); /* a model without tokenizer files: byte-level, checked in build_model */
+        return RT_OK;
+    }
+    if (!(t->tok_src = rt_strdup(src))) return RT_ERR_NOMEM;
+    rt_text_tokenizer_wrap(t->own_tok, t->tok_src, &t->own_text_tok);
+    t->tok = &t->own_text_tok;
+    rt_log_info("tokenizer: %s (%d ids)", src, t->tok->n_vocab);
+    return RT_OK;
+}
+
 static int build_model(rt_trainer *t, const tm_options *opt) {
     const rt_train_params *p = &t->p;
     if (p->model_path) {
@@ -149,7 +177,11 @@ static int build_model(rt_trainer *t, const tm_options *opt) {
         RT_TRY(rt_model_file_open(p->model_path, &mf));
         const rt_model_config *cfg = rt_model_file_config(mf);
         int st = RT_OK;
-        if (cfg->n_vocab < t->tok->n_vocab)
+        if (!t->own_tok && !p->tokenizer && cfg->n_vocab != t->tok->n_vocab)
+            st = rt_error(RT_ERR_INVALID, "%s: no tokenizer found with the model (and its "
+                          "vocabulary of %d is not byte-level); give one with --tokenizer",
+                          p->model_path, cfg->n_vocab);
+        else if (cfg->n_vocab < t->tok->n_vocab)
             st = rt_error(RT_ERR_INVALID, "%s: vocabulary of %d is smaller than the tokenizer's %d",
                           p->model_path, cfg->n_vocab, t->tok->n_vocab);
         if (st == RT_OK) st = tmodel_new(cfg, rt_model_file_weights(mf), opt, &t->m);
@@ -219,9 +251,9 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     rt_trainer *t = rt_calloc(1, sizeof *t);
     if (!t) return RT_ERR_NOMEM;
     t->p = *p;
-    t->tok = p->tokenizer ? p->tokenizer : rt_byte_tokenizer();
     t->best_val = INFINITY;
     int st;
+    if ((st = load_tokenizer(t, p)) < 0) goto fail;
     tm_options opt = {0};
     opt.lora_rank = p->lora_rank;
     opt.lora_alpha = p->lora_alpha;
@@ -322,6 +354,8 @@ void rt_trainer_free(rt_trainer *t) {
     free(t->out_dir);
     free(t->model_path);
     free(t->ckpt_path);
+    if (t->own_tok) rt_tokenizer_free(t->own_tok);
+    free(t->tok_src);
     free(t);
 }
 
@@ -437,7 +471,7 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
     return RT_OK;
 }
 
-int rt_trainer_save(rt_trainer *t, const char *dir) {
+static int save_result(rt_trainer *t, const char *dir) {
     if (t->m->opt.lora_rank > 0) {
         RT_TRY(adapter_save_peft(t->m, dir, t->model_path));
         if (t->m->cfg.arch == RT_ARCH_GPT2) return RT_OK;
@@ -452,6 +486,11 @@ int rt_trainer_save(rt_trainer *t, const char *dir) {
     int st = rt_hf_write(dir, &t->m->cfg, &w);
     rt_model_weights_free(&w, t->m->cfg.n_layer);
     return st;
+}
+
+int rt_trainer_save(rt_trainer *t, const char *dir) {
+    RT_TRY(save_result(t, dir));
+    return t->tok_src ? rt_tokenizer_copy_files(t->tok_src, dir) : RT_OK;
 }
 
 int rt_trainer_run(rt_trainer *t) {
