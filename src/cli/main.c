@@ -12,7 +12,7 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version"},
-    {"generate", cmd_generate, "generate tokens from a model (prompt as token ids)"},
+    {"generate", cmd_generate, "generate text (or token ids) from a model"},
     {"embed", cmd_embed, "embed token ids with a model (JSON vector)"},
     {"info", cmd_info, "show what a model file holds"},
     {"convert", cmd_convert, "convert a model between GGUF and Hugging Face formats"},

@@ -17,6 +17,14 @@ grep -q '"vocab_size": *320' "$tmp/run/model/config.json" || fail "model vocab s
 [ -f "$tmp/run/model/tokenizer.json" ] || fail "tokenizer.json not copied next to the model"
 cmp -s "$tmp/tok.json" "$tmp/run/model/tokenizer.json" || fail "copied tokenizer differs"
 "$RAGTUNE" tokenize --model "$tmp/run/model" "A compiler" >/dev/null || fail "tokenize with the model's tokenizer"
+# Text prompts: the same greedy continuation from --prompt as from the ids `tokenize` gives.
+ids=$("$RAGTUNE" tokenize --model "$tmp/run/model" "A compiler" | cut -f1 | paste -sd,)
+[ -n "$ids" ] || fail "no ids from tokenize"
+a=$("$RAGTUNE" generate --model "$tmp/run/model" --prompt "A compiler" -n 6 --print-ids 2>/dev/null) || fail "generate --prompt"
+b=$("$RAGTUNE" generate --model "$tmp/run/model" --prompt-ids "$ids" -n 6 2>/dev/null) || fail "generate --prompt-ids"
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "text and id prompts differ: '$a' vs '$b'"
+"$RAGTUNE" generate --model "$tmp/run/model" --prompt "A compiler" -n 6 >/dev/null 2>&1 || fail "generate text"
+"$RAGTUNE" generate --model "$tmp/run/model" --prompt "x" --prompt-ids 1 >/dev/null 2>&1; [ $? -eq 2 ] || fail "both prompts should exit 2"
 printf '{"prompt":"What is a compiler?","completion":" It translates code."}\n%.0s' $(seq 1 40) > "$tmp/qa.jsonl"
 "$RAGTUNE" finetune --model "$tmp/run/model" --lora --rank 2 --data "$tmp/qa.jsonl" --seq-len 32 \
   --batch 2 --steps 2 --out "$tmp/ft" >/dev/null 2>"$tmp/err" || fail "finetune: $(cat "$tmp/err")"
