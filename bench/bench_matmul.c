@@ -5,7 +5,9 @@
  * the same shapes and threads. Prints medians and the ratio torch time / our time (> 1: faster).
  *
  * Decode cycles through enough copies of W to exceed the caches, so GB/s is DRAM bandwidth.
- * Usage: bench_matmul [--threads N] [--reps N] [--no-torch]
+ * Usage: bench_matmul [--threads N] [--reps N] [--no-torch] [--cpu-time]
+ * --cpu-time (implies --threads 1) times by thread CPU time, here and in the peer, for stable
+ * single-core numbers on a busy machine.
  * Environment: RT_PYTHON (python with torch), RT_SOURCE_DIR (to find the peer script).
  */
 #include "ragtune.h"
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MAX_PEER 64
@@ -28,9 +31,13 @@ typedef struct peer_result {
     double sec;
 } peer_result;
 
+/* Wall-clock time, or with --cpu-time (one thread) this thread's CPU time, which a machine shared
+ * with other busy processes does not inflate (memory bandwidth is still shared). */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -89,8 +96,8 @@ static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes,
         snprintf(slash ? slash + 1 : script,
                  sizeof script - (size_t)(slash ? slash + 1 - script : 0), "bench_matmul_torch.py");
     }
-    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d", py && *py ? py : "python3", script,
-                       threads, reps);
+    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d%s", py && *py ? py : "python3", script,
+                       threads, reps, bench_clock == CLOCK_THREAD_CPUTIME_ID ? " --cpu-time" : "");
     for (int i = 0; i < n_shapes; i++)
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %d:%d:%d", shapes[i][0],
                         shapes[i][1], shapes[i][2]);
@@ -124,14 +131,18 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cpu-time"))
+            bench_clock = CLOCK_THREAD_CPUTIME_ID;
         else if (!strcmp(argv[i], "--no-torch"))
             torch = 0;
         else {
-            fprintf(stderr, "usage: bench_matmul [--threads N] [--reps N] [--no-torch]\n");
+            fprintf(stderr,
+                    "usage: bench_matmul [--threads N] [--reps N] [--no-torch] [--cpu-time]\n");
             return 2;
         }
     }
     if (reps < 1 || reps > 31) reps = 7;
+    if (bench_clock == CLOCK_THREAD_CPUTIME_ID) threads = 1;
     rt_set_threads(threads);
     threads = rt_get_threads();
 
@@ -145,16 +156,20 @@ int main(int argc, char **argv) {
         }
 
     double bw = read_bandwidth(reps);
-    printf("bench_matmul: %d threads, kernels %s, medians of %d runs\n", threads,
-           rt_cpu_level_name(rt_cpu_level_get()), reps);
+    printf("bench_matmul: %d threads, kernels %s, medians of %d runs, %s\n", threads,
+           rt_cpu_level_name(rt_cpu_level_get()), reps,
+           bench_clock == CLOCK_THREAD_CPUTIME_ID ? "thread CPU time" : "wall-clock time");
     printf("memory read bandwidth (streaming sum): %.1f GB/s\n", bw);
     peer_result peer[MAX_PEER];
     int n_peer = torch ? run_peer(threads, reps, (const int(*)[3])shapes, n_shapes, peer) : 0;
 
     printf("\n%-10s %-5s %4s %10s %9s %8s %7s %11s %8s %11s %8s\n", "shape", "dtype", "T",
            "ours ms", "GFLOP/s", "GB/s", "%bw", "torch32 ms", "ratio", "torch16 ms", "ratio");
-    static const rt_dtype dtypes[] = {RT_DTYPE_F32, RT_DTYPE_F16, RT_DTYPE_BF16, RT_DTYPE_Q8_0,
-                                      RT_DTYPE_Q4_0};
+    /* bf16 twice: f32 activations (the default), then bf16 activations ("bf16a", opt-in with
+     * rt_matmul_set_bf16_activations: AMX-BF16 tiles in prefill) */
+    static const rt_dtype dtypes[] = {RT_DTYPE_F32,  RT_DTYPE_F16,  RT_DTYPE_BF16,
+                                      RT_DTYPE_BF16, RT_DTYPE_Q8_0, RT_DTYPE_Q4_0};
+    static const bool bf16_act[] = {false, false, false, true, false, false};
     for (int s = 0; s < n_shapes; s++) {
         int n = shapes[s][0], T = shapes[s][2];
         float *x = malloc(sizeof(float) * (size_t)T * n),
@@ -180,7 +195,10 @@ int main(int argc, char **argv) {
             rt_tensor w = w0;
             w.data = many;
             w.owned = false;
+            rt_matmul_set_bf16_activations(bf16_act[d]);
             double times[32];
+            /* bandwidth measured right before each decode row: the machine may be shared */
+            double bw_now = T == 1 ? read_bandwidth(reps) : 0;
             rt_matmul(out, x, &w, NULL, T);
             for (int r = 0; r < reps; r++) {
                 int inner = T == 1 ? copies : 1;
@@ -198,9 +216,11 @@ int main(int argc, char **argv) {
             double t16 = peer_time(peer, n_peer, "bf16", n, n, T);
             char shape_s[32];
             snprintf(shape_s, sizeof shape_s, "%dx%d", n, n);
-            printf("%-10s %-5s %4d %10.3f %9.1f %8.1f %6.0f%% %11.3f %8.2f %11.3f %8.2f\n", shape_s,
-                   rt_dtype_name(dtypes[d]), T, sec * 1e3, gflops, gbs, 100.0 * gbs / bw, t32 * 1e3,
-                   t32 / sec, t16 * 1e3, t16 / sec);
+            char pct[16] = "-";
+            if (T == 1) snprintf(pct, sizeof pct, "%.0f%%", 100.0 * gbs / bw_now);
+            printf("%-10s %-5s %4d %10.3f %9.1f %8.1f %7s %11.3f %8.2f %11.3f %8.2f\n", shape_s,
+                   bf16_act[d] ? "bf16a" : rt_dtype_name(dtypes[d]), T, sec * 1e3, gflops, gbs, pct,
+                   t32 * 1e3, t32 / sec, t16 * 1e3, t16 / sec);
             fflush(stdout);
             free(many);
             rt_tensor_free(&w0);
@@ -209,7 +229,12 @@ int main(int argc, char **argv) {
         free(out);
         free(wf);
     }
-    printf("\nratio = torch time / ours (> 1: ragtune faster); GB/s = weight bytes / time; "
-           "%%bw = of the streaming-sum bandwidth\n");
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("\npeak RSS of bench_matmul: %.0f MiB (mostly the copies of W that keep decode out of "
+           "the caches)\n",
+           ru.ru_maxrss / 1024.0);
+    printf("ratio = torch time / ours (> 1: ragtune faster); GB/s = weight bytes / time; "
+           "%%bw = of the streaming-sum bandwidth measured just before that row\n");
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "core/quant.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,11 +281,15 @@ static void check_matmul(rt_dtype dtype, int n_out, int n_in, int T) {
         }
         free(tmp);
     }
+    if (dtype == RT_DTYPE_BF16) /* the AMX path rounds activations to bf16 */
+        for (size_t i = 0; i < (size_t)T * n_in; i++)
+            xr[i] = rt_bf16_to_f32(rt_f32_to_bf16(x[i]));
     rt_matmul(out, x, &w, bias, T);
     for (int t = 0; t < T; t++) {
         for (int o = 0; o < n_out; o++) {
             /* q8_0/q4_0 may take quantized activations (xr) or, for long inputs below AVX-512,
-             * f32 ones (x): accept whichever reference is closer */
+             * f32 ones (x); bf16 takes bf16-rounded activations on AMX, f32 ones elsewhere:
+             * accept whichever reference is closer */
             double s = bias[o], s_f32 = bias[o], a = fabs(bias[o]);
             for (int i = 0; i < n_in; i++) {
                 s += (double)xr[(size_t)t * n_in + i] * wf[(size_t)o * n_in + i];
@@ -327,13 +332,63 @@ static void test_matmul_all_dtypes(void **state) {
     for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
         for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
             check_matmul(dtypes[d], 37, 96, tokens[t]);
+    /* bf16 activations (AMX-BF16 when present) */
+    rt_matmul_set_bf16_activations(true);
+    for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
+        check_matmul(RT_DTYPE_BF16, 37, 96, tokens[t]);
+    rt_matmul_set_bf16_activations(false);
+}
+
+/* Two application threads multiplying at once (each has its own scratch; the OpenBLAS thread
+ * count nests) get the same bits as one thread alone. */
+typedef struct job {
+    rt_tensor *w;
+    const float *x;
+    float *out;
+    int T;
+} job;
+
+static void *run_job(void *p) {
+    job *j = p;
+    for (int r = 0; r < 20; r++)
+        rt_matmul(j->out, j->x, j->w, NULL, j->T);
+    return NULL;
+}
+
+static void test_matmul_concurrent(void **state) {
+    (void)state;
+    enum { N_OUT = 96, N_IN = 128, T = 9 };
+    const rt_dtype dtypes[] = {RT_DTYPE_F32, RT_DTYPE_BF16, RT_DTYPE_Q4_0};
+    float *wf = malloc(sizeof(float) * N_OUT * N_IN), x[T * N_IN];
+    float want[T * N_OUT], got[2][T * N_OUT];
+    fill(wf, N_OUT * N_IN, 0.5f);
+    fill(x, T * N_IN, 1.0f);
+    for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
+        int64_t shape[2] = {N_OUT, N_IN};
+        rt_tensor w;
+        assert_int_equal(rt_tensor_alloc(&w, "w", dtypes[d], 2, shape), RT_OK);
+        for (int o = 0; o < N_OUT; o++)
+            rt_quantize_row(dtypes[d], wf + o * N_IN, (char *)w.data + o * rt_tensor_row_bytes(&w),
+                            N_IN);
+        rt_matmul(want, x, &w, NULL, T);
+        job jobs[2] = {{&w, x, got[0], T}, {&w, x, got[1], T}};
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, run_job, &jobs[i]), 0);
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < 2; i++)
+            assert_memory_equal(want, got[i], sizeof want);
+        rt_tensor_free(&w);
+    }
+    free(wf);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_detect),        cmocka_unit_test(test_conversions_exact),
         cmocka_unit_test(test_quantize_exact),    cmocka_unit_test(test_dots),
-        cmocka_unit_test(test_matmul_all_dtypes),
+        cmocka_unit_test(test_matmul_all_dtypes), cmocka_unit_test(test_matmul_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,12 @@
  * matmul.c — out = x W^T (forward) and dx += dy W (backward to the input) for any weight dtype.
  *
  * Paths, by weight dtype and number of tokens T:
- *   f32                 sgemm (OpenBLAS), both directions.
+ *   f32                 each OpenMP thread runs single-threaded OpenBLAS on its share of W's
+ *                       rows: sgemv for T = 1 (reads W once; sgemm would pack it first, 2x
+ *                       slower), sgemm otherwise. Backward: sgemm per thread on column ranges.
+ *   q8_0, q4_0, T >= 16 amx level: x quantized to q8_0 once, 16 weight rows at a time packed
+ *                       into AMX tiles and multiplied with TDPBSSD against 16 tokens at a time
+ *                       (2.5-3x f32 sgemm's rate on one core).
  *   q8_0, q4_0          x rows quantized to q8_0 once (as llama.cpp does), then integer dot
  *                       products (VNNI on AVX-512) threaded over weight rows; tokens go in
  *                       blocks of 8, whose quantized activations stay in L1 while W streams
@@ -10,13 +15,17 @@
  *   q8_0, q4_0, T >= 64 below AVX-512 only: tiles of W widened to f32, then sgemm per tile (the
  *                       AVX2 integer kernel reaches half of sgemm's rate); activations stay f32
  *                       there, so results differ by at most the activation-quantization error.
+ *   bf16, T >= 16       amx level, if rt_matmul_set_bf16_activations(true): x rounded to bf16
+ *                       (as llama.cpp does for bf16 weights) and multiplied on AMX-BF16 tiles
+ *                       with f32 sums (5x the widen + sgemm path; the activation rounding adds
+ *                       a relative error of at most 2^-9 per product).
  *   f16, bf16, T < 8    dot products of 16-bit weight rows with f32 activations, threaded over
  *                       weight rows (decode: memory-bandwidth bound).
  *   f16, bf16, T >= 8   tiles of W widened to f32, then sgemm per tile (prefill: compute bound,
  *                       where sgemm beats a dot-product loop).
  *   backward, not f32   tiles of W widened to f32, then sgemm per tile.
- * Scratch memory is one buffer per calling thread, grown as needed and freed at thread exit, so
- * the hot loops never allocate.
+ * Scratch memory is two buffers per thread, grown as needed and freed at thread exit, so the hot
+ * loops never allocate.
  */
 #include "core/matmul.h"
 #include "core/error.h"
@@ -26,6 +35,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,14 +43,20 @@ enum {
     TOKEN_BLOCK = 8,             /* activation rows per pass over W in the q8_0/q4_0 path */
     SGEMM_MIN_TOKENS = 8,        /* from here on f16/bf16 go through f32 tiles and sgemm */
     QUANT_SGEMM_MIN_TOKENS = 64, /* and q8_0/q4_0, below AVX-512 */
+    AMX_MIN_TOKENS = 16,         /* q8_0/q4_0 on AMX tiles from here on (amx level) */
     TILE_BYTES = 512 << 10,      /* f32 tile of W for the sgemm paths (per thread, in L2) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
 
+/* Two buffers per thread: SCRATCH_ACT for what the calling thread prepares for all threads
+ * (quantized activations), SCRATCH_TILE for what each thread uses alone (f32 or AMX tiles of W),
+ * so a thread that is both never overwrites the first with the second. */
+enum { SCRATCH_ACT, SCRATCH_TILE, SCRATCH_SLOTS };
+
 typedef struct scratch {
-    void *buf;
-    size_t cap;
+    void *buf[SCRATCH_SLOTS];
+    size_t cap[SCRATCH_SLOTS];
 } scratch;
 
 static pthread_key_t scratch_key;
@@ -48,7 +64,8 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *p) {
     scratch *s = p;
-    free(s->buf);
+    for (int i = 0; i < SCRATCH_SLOTS; i++)
+        free(s->buf[i]);
     free(s);
 }
 
@@ -56,9 +73,10 @@ static void scratch_key_init(void) {
     RT_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0);
 }
 
-/* A buffer of at least n bytes, owned by this thread (valid until its next call). Allocation
- * failure is fatal: rt_matmul has no error return, and callers size models to fit memory. */
-static void *scratch_get(size_t n) {
+/* A 64-byte aligned buffer of at least n bytes, owned by this thread (valid until its next call
+ * for the same slot). Allocation failure is fatal: rt_matmul has no error return, and callers
+ * size models to fit memory. */
+static void *scratch_get(int slot, size_t n) {
     pthread_once(&scratch_once, scratch_key_init);
     scratch *s = pthread_getspecific(scratch_key);
     if (!s) {
@@ -66,24 +84,107 @@ static void *scratch_get(size_t n) {
         RT_ASSERT(s);
         RT_ASSERT(pthread_setspecific(scratch_key, s) == 0);
     }
-    if (s->cap < n) {
-        free(s->buf);
-        s->buf = malloc(n);
-        RT_ASSERT(s->buf);
-        s->cap = n;
+    if (s->cap[slot] < n) {
+        free(s->buf[slot]);
+        s->buf[slot] = aligned_alloc(64, (n + 63) / 64 * 64);
+        RT_ASSERT(s->buf[slot]);
+        s->cap[slot] = n;
     }
-    return s->buf;
+    return s->buf[slot];
+}
+
+static atomic_bool bf16_activations;
+
+void rt_matmul_set_bf16_activations(bool on) {
+    atomic_store(&bf16_activations, on);
 }
 
 /* ---- forward ------------------------------------------------------------------------------ */
+
+/* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out), on AMX tiles: activations
+ * quantized once (signed, padded to whole tiles of 16 rows), then each thread packs 16 weight
+ * rows at a time and runs them against all tokens. */
+static void matmul_amx(float *out, const float *x, const rt_tensor *w, int T, int n_out, int n_in) {
+    const rt_kernels *k = rt_kernels_get();
+    size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
+    int T_pad = (T + 15) / 16 * 16;
+    /* rows quantized first (xq), then laid out in tiles (xs) as amx_gemm_q wants them */
+    size_t q_bytes = (size_t)T_pad * n_in;
+    uint8_t *xq = scratch_get(SCRATCH_ACT, 2 * q_bytes + (size_t)T_pad * nb * sizeof(float));
+    int8_t *xs = (int8_t *)xq + q_bytes;
+    float *xd = (float *)(xq + 2 * q_bytes);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T_pad; t++) {
+        uint8_t *q = xq + (size_t)t * n_in;
+        if (t < T) {
+            k->quantize_row_q8_act(x + (size_t)t * n_in, q, xd + (size_t)t * nb, n_in);
+        } else {
+            memset(q, 0x80, (size_t)n_in); /* offset-binary zero */
+            memset(xd + (size_t)t * nb, 0, nb * sizeof(float));
+        }
+        int8_t *tile = xs + (size_t)(t / 16) * n_in * 16 + (size_t)(t % 16) * RT_QK;
+        for (size_t b = 0; b < nb; b++)
+            for (int j = 0; j < RT_QK; j++) /* offset-binary to signed */
+                tile[b * 16 * RT_QK + j] = (int8_t)(q[b * RT_QK + j] ^ 0x80);
+    }
+    int n_groups = (n_out + 15) / 16;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < n_groups; g++) {
+        int o0 = g * 16, n_w = n_out - o0 < 16 ? n_out - o0 : 16;
+        int8_t *packed = scratch_get(SCRATCH_TILE, (size_t)n_in * 16 + nb * 16 * sizeof(float));
+        float *dw = (float *)(packed + (size_t)n_in * 16);
+        k->amx_pack_q(w->dtype, (const char *)w->data + (size_t)o0 * row_bytes, row_bytes, n_w,
+                      n_in, packed, dw);
+        k->amx_gemm_q(n_in, packed, dw, n_w, xs, xd, T, out + o0, (size_t)n_out);
+    }
+}
+
+/* x (T, n_in) f32, w (n_out, n_in) bf16, out (T, n_out), on AMX-BF16 tiles: activations rounded
+ * to bf16 once and laid out in tiles (T and n_in padded with zeros), then each thread packs 16
+ * weight rows at a time and runs them against all tokens. */
+static void matmul_amx_bf16(float *out, const float *x, const rt_tensor *w, int T, int n_out,
+                            int n_in) {
+    const rt_kernels *k = rt_kernels_get();
+    int T_pad = (T + 15) / 16 * 16;
+    size_t k_pad = ((size_t)n_in + 31) / 32 * 32;
+    uint16_t *xb = scratch_get(SCRATCH_ACT, (size_t)T_pad * (k_pad + n_in) * sizeof(uint16_t));
+    uint16_t *rows = xb + (size_t)T_pad * k_pad;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T_pad; t++) {
+        uint16_t *row = rows + (size_t)t * n_in;
+        if (t < T)
+            k->f32_to_bf16(x + (size_t)t * n_in, row, n_in);
+        else
+            memset(row, 0, (size_t)n_in * sizeof(uint16_t));
+        uint16_t *tile = xb + (size_t)(t / 16) * k_pad * 16 + (size_t)(t % 16) * 32;
+        for (size_t c = 0; c < k_pad; c += 32) {
+            size_t len = n_in - c < 32 ? n_in - c : 32;
+            memcpy(tile + c * 16, row + c, len * sizeof(uint16_t));
+            memset(tile + c * 16 + len, 0, (32 - len) * sizeof(uint16_t));
+        }
+    }
+    int n_groups = (n_out + 15) / 16;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < n_groups; g++) {
+        int o0 = g * 16, n_w = n_out - o0 < 16 ? n_out - o0 : 16;
+        uint16_t *packed = scratch_get(SCRATCH_TILE, k_pad * 16 * sizeof(uint16_t));
+        k->amx_pack_bf16((const uint16_t *)w->data + (size_t)o0 * n_in, (size_t)n_in, n_w, n_in,
+                         packed);
+        k->amx_gemm_bf16(n_in, packed, n_w, xb, T, out + o0, (size_t)n_out);
+    }
+}
 
 /* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out) */
 static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                              int n_in) {
     const rt_kernels *k = rt_kernels_get();
+    if (k->amx_gemm_q && T >= AMX_MIN_TOKENS) {
+        matmul_amx(out, x, w, T, n_out, n_in);
+        return;
+    }
     size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
     /* activations in the q8_act layout: T rows of n_in quants, then T rows of nb scales */
-    uint8_t *xq = scratch_get((size_t)T * n_in + (size_t)T * nb * sizeof(float));
+    uint8_t *xq = scratch_get(SCRATCH_ACT, (size_t)T * n_in + (size_t)T * nb * sizeof(float));
     float *xd = (float *)(xq + (size_t)T * n_in);
 #pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++)
@@ -140,29 +241,64 @@ static int tile_rows(int n_cols, int n_rows) {
     return r < n_rows ? r : n_rows;
 }
 
-/* OpenMP threads each widen their own tiles and call a single-threaded sgemm on them: no
- * alternation between the OpenMP and OpenBLAS thread pools, whose spinning waiters would take
- * each other's cores. */
-static int blas_single_begin(void) {
-    int n = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    return n;
+/* OpenMP threads each call a single-threaded OpenBLAS on their own share: no alternation between
+ * the OpenMP and OpenBLAS thread pools, whose spinning waiters would take each other's cores
+ * (measured: 4-8x slower prefill). OpenBLAS's thread count is global, so calls from several
+ * application threads at once nest: the first sets 1 and the last restores it. */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static int blas_depth, blas_saved_threads;
+
+static void blas_single_begin(void) {
+    pthread_mutex_lock(&blas_lock);
+    if (blas_depth++ == 0) {
+        blas_saved_threads = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+    }
+    pthread_mutex_unlock(&blas_lock);
+}
+
+static void blas_single_end(void) {
+    pthread_mutex_lock(&blas_lock);
+    if (--blas_depth == 0) openblas_set_num_threads(blas_saved_threads);
+    pthread_mutex_unlock(&blas_lock);
 }
 
 /* x (T, n_in) f32, w (n_out, n_in) any dtype, out (T, n_out): f32 tiles of W and sgemm */
 static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                                int n_in) {
     int rows = tile_rows(n_in, n_out), n_tiles = (n_out + rows - 1) / rows;
-    int blas_threads = blas_single_begin();
+    blas_single_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < n_tiles; i++) {
         int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
-        float *tile = scratch_get((size_t)rows * n_in * sizeof(float));
+        float *tile = scratch_get(SCRATCH_TILE, (size_t)rows * n_in * sizeof(float));
         widen_block(tile, w, o0, n, 0, n_in);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile, n_in,
                     0.0f, out + o0, n_out);
     }
-    openblas_set_num_threads(blas_threads);
+    blas_single_end();
+}
+
+/* x (T, n_in), w (n_out, n_in) f32, out (T, n_out): each OpenMP thread runs a single-threaded
+ * sgemm on its share of W's rows (see blas_single_begin). */
+static void matmul_f32_split(float *out, const float *x, const float *w, int T, int n_out,
+                             int n_in) {
+    int n_threads = rt_get_threads();
+    int rows = (n_out + n_threads - 1) / n_threads;
+    rows = (rows + 15) / 16 * 16; /* whole cache lines of out per thread */
+    int n_parts = (n_out + rows - 1) / rows;
+    blas_single_begin();
+#pragma omp parallel for schedule(static, 1)
+    for (int i = 0; i < n_parts; i++) {
+        int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
+        if (T == 1) /* decode: gemv reads W once, where gemm would first pack it */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n_in, 1.0f, w + (size_t)o0 * n_in, n_in, x,
+                        1, 0.0f, out + o0, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in,
+                        w + (size_t)o0 * n_in, n_in, 0.0f, out + o0, n_out);
+    }
+    blas_single_end();
 }
 
 void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens) {
@@ -170,8 +306,7 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
     if (n_tokens <= 0 || n_out <= 0) return;
     switch (w->dtype) {
     case RT_DTYPE_F32:
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_out, n_in, 1.0f, x, n_in,
-                    (const float *)w->data, n_in, 0.0f, out, n_out);
+        matmul_f32_split(out, x, w->data, n_tokens, n_out, n_in);
         break;
     case RT_DTYPE_Q8_0:
     case RT_DTYPE_Q4_0:
@@ -182,7 +317,11 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
         break;
     case RT_DTYPE_F16:
     case RT_DTYPE_BF16:
-        if (n_tokens < SGEMM_MIN_TOKENS)
+        if (w->dtype == RT_DTYPE_BF16 && n_tokens >= AMX_MIN_TOKENS &&
+            atomic_load_explicit(&bf16_activations, memory_order_relaxed) &&
+            rt_kernels_get()->amx_gemm_bf16)
+            matmul_amx_bf16(out, x, w, n_tokens, n_out, n_in);
+        else if (n_tokens < SGEMM_MIN_TOKENS)
             matmul_half_dot(out, x, w, n_tokens, n_out, n_in);
         else
             matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
@@ -202,8 +341,18 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
     int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
     if (n_tokens <= 0 || n_out <= 0) return;
     if (w->dtype == RT_DTYPE_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, n_in, n_out, 1.0f, dy,
-                    n_out, (const float *)w->data, n_in, 1.0f, dx, n_in);
+        /* dx[:, c0:c0+nc] += dy . W[:, c0:c0+nc], one column range per thread */
+        int n_threads = rt_get_threads();
+        int cols = ((n_in + n_threads - 1) / n_threads + 15) / 16 * 16;
+        int n_parts = (n_in + cols - 1) / cols;
+        blas_single_begin();
+#pragma omp parallel for schedule(static, 1)
+        for (int i = 0; i < n_parts; i++) {
+            int c0 = i * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_tokens, nc, n_out, 1.0f, dy,
+                        n_out, (const float *)w->data + c0, n_in, 1.0f, dx + c0, n_in);
+        }
+        blas_single_end();
         return;
     }
     /* Threads own column ranges of dx (whole blocks), so their updates never overlap. */
@@ -212,11 +361,11 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
     if (cols > 1024) cols = 1024;
     if (cols < bs) cols = bs;
     int n_col_tiles = (n_in + cols - 1) / cols, rows = tile_rows(cols, n_out);
-    int blas_threads = blas_single_begin();
+    blas_single_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int c = 0; c < n_col_tiles; c++) {
         int c0 = c * cols, nc = n_in - c0 < cols ? n_in - c0 : cols;
-        float *tile = scratch_get((size_t)rows * cols * sizeof(float));
+        float *tile = scratch_get(SCRATCH_TILE, (size_t)rows * cols * sizeof(float));
         for (int o0 = 0; o0 < n_out; o0 += rows) {
             int n = n_out - o0 < rows ? n_out - o0 : rows;
             widen_block(tile, w, o0, n, c0, nc);
@@ -225,5 +374,5 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
                         n_out, tile, nc, 1.0f, dx + c0, n_in);
         }
     }
-    openblas_set_num_threads(blas_threads);
+    blas_single_end();
 }

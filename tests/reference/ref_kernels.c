@@ -2,9 +2,10 @@
  * ref_kernels.c — quantization and matmul against independent references (ref_kernels.py):
  *   - f16 / bf16 / q8_0 / q4_0 conversion of the same floats: bit-exact against numpy's float16,
  *     torch's bfloat16 (round to nearest even) and numpy implementations of the GGUF formulas;
- *   - rt_matmul for every weight dtype and n_tokens in 1..17, 64, 70 against torch's matmul (float64) on
- *     the dequantized weights, within 1e-4 * sum|w x| (plus the q8_0 activation-quantization
- *     bound for q8_0/q4_0 weights, see the script);
+ *   - rt_matmul for every weight dtype and n_tokens in 1..17, 64, 70 against torch's matmul
+ * (float64) on the dequantized weights, within 1e-4 * sum|w x| (plus the q8_0
+ * activation-quantization bound for q8_0/q4_0 weights; see the script), and for bf16 weights also
+ * with rt_matmul_set_bf16_activations(true) within the bf16 rounding bound of the activations;
  *   - rt_matmul_backward_x against torch, within 1e-4 * sum|dy w|.
  * Run at the CPU's level, then again in child processes at every lower level (RT_CPU).
  */
@@ -183,6 +184,16 @@ static void test_matmul_vs_torch(void **state) {
             snprintf(what, sizeof what, "rt_matmul %s T=%d", dn, T);
             rt_matmul(out, x, &wt, NULL, T);
             check(what, out, want, tol, (size_t)T * N_OUT);
+            if (dt == RT_DTYPE_BF16) {
+                size_t nl;
+                float *loose = read_file("tol_bf16act.bin", &nl);
+                rt_matmul_set_bf16_activations(true);
+                rt_matmul(out, x, &wt, NULL, T);
+                rt_matmul_set_bf16_activations(false);
+                snprintf(what, sizeof what, "rt_matmul bf16 activations T=%d", T);
+                check(what, out, want, loose, (size_t)T * N_OUT);
+                free(loose);
+            }
             memcpy(dx, dx0, sizeof(float) * T * N_IN);
             rt_matmul_backward_x(dx, dy, &wt, T);
             snprintf(what, sizeof what, "rt_matmul_backward_x %s T=%d", dn, T);

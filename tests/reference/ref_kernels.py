@@ -13,7 +13,8 @@ Writes to DIR, for each dtype D in f32 f16 bf16 q8_0 q4_0 (conv_D: not for f32):
 Tolerances: 1e-4 * sum_i |w_i x_i| for float weights (float32 summation in any order is far
 inside that); for q8_0/q4_0 weights, whose activations are quantized to q8_0 per block of 32
 (as llama.cpp does), add the activation-quantization bound sum_blocks (d_x / 2) * sum |w_i|,
-where d_x is that block's q8_0 scale.
+where d_x is that block's q8_0 scale. tol_bf16act.bin is for bf16 weights with
+rt_matmul_set_bf16_activations(true) (activations rounded to bf16): plus 2^-9 * sum_i |w_i x_i|.
 """
 import os
 import sys
@@ -129,6 +130,10 @@ def main():
         xt = torch.from_numpy(x.astype(np.float64))
         out = torch.matmul(xt, wt.t())
         tol = 1e-4 * torch.matmul(xt.abs(), wt.abs().t())
+        if dtype == "bf16":
+            # opt-in AMX path: activations rounded to bf16, |x - bf16(x)| <= 2^-9 |x|
+            loose = tol + 2.0**-9 * torch.matmul(xt.abs(), wt.abs().t())
+            save("tol_bf16act.bin", loose.numpy().astype(np.float32))
         if dtype in ("q8_0", "q4_0"):
             # activation quantization: |x - dequant(q8_0(x))| <= d_x / 2 per element
             half_step = np.stack([np.repeat(quantize_q8_0(row)[1] / 2, QK) for row in x])

@@ -54,6 +54,33 @@ typedef struct rt_kernels {
                         float *out, size_t out_stride);
     void (*dot_bf16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
                          float *out, size_t out_stride);
+
+    /* AMX tiles (NULL below the amx level): 16 weight rows times 16 activation rows per tile
+     * multiply, for prefill. amx_pack_q lays out n_w <= 16 rows of q8_0 or q4_0 weights (rows
+     * w_row_bytes apart, n elements each) as signed bytes in the tile layout, packed
+     * (n * 16 bytes), with their scales dw (n / 32 * 16 floats); missing rows are zero.
+     * amx_gemm_q then computes, for t < n_x and r < n_w,
+     *   out[t * out_stride + r] = sum_i w_r[i] * x_t[i]
+     * from signed q8_0 activation quants xs and their scales xd (rows n / 32 apart), both for
+     * n_x rounded up to a multiple of 16 rows (zero padded). xs is in tiles: rows 16 tt to
+     * 16 tt + 15 take n * 16 bytes from xs + tt * n * 16, block after block, each block 16 rows
+     * of 32 bytes (so every A tile is one contiguous 512-byte load). */
+    void (*amx_pack_q)(rt_dtype dtype, const void *w, size_t w_row_bytes, int n_w, int64_t n,
+                       int8_t *packed, float *dw);
+    void (*amx_gemm_q)(int64_t n, const int8_t *packed, const float *dw, int n_w, const int8_t *xs,
+                       const float *xd, int n_x, float *out, size_t out_stride);
+    /* AMX-BF16 (NULL below the amx level), for bf16 weights in prefill: activations rounded
+     * to bf16 (as llama.cpp does for bf16 weights), products summed in f32 tiles.
+     * amx_pack_bf16 lays out n_w <= 16 bf16 rows (w_row_elems apart, n elements each) as B
+     * tiles: packed holds (n rounded up to 32) * 16 values, zero padded. amx_gemm_bf16 computes
+     *   out[t * out_stride + r] = sum_i w_r[i] * x_t[i]   for t < n_x, r < n_w
+     * from bf16 activations xb in tiles: rows 16 tt to 16 tt + 15 take k_pad * 16 values from
+     * xb + tt * k_pad * 16, 32 columns after 32 columns, each chunk 16 rows of 32 values
+     * (k_pad = n rounded up to 32, zero padded; n_x rounded up to 16 rows, zero padded). */
+    void (*amx_pack_bf16)(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n,
+                          uint16_t *packed);
+    void (*amx_gemm_bf16)(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb, int n_x,
+                          float *out, size_t out_stride);
 } rt_kernels;
 
 /* The table in use (level rt_cpu_level_get()). Never NULL. */
@@ -73,6 +100,14 @@ extern const rt_kernels rt_kernels_scalar;
 #define RT_HAVE_X86_KERNELS 1
 extern const rt_kernels rt_kernels_avx2;
 extern const rt_kernels rt_kernels_avx512;
+/* kernels_amx.c: the AMX entries of the amx table (which is avx512's plus these). */
+void rt_amx_pack_q(rt_dtype dtype, const void *w, size_t w_row_bytes, int n_w, int64_t n,
+                   int8_t *packed, float *dw);
+void rt_amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, int n_w, const int8_t *xs,
+                   const float *xd, int n_x, float *out, size_t out_stride);
+void rt_amx_pack_bf16(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n, uint16_t *packed);
+void rt_amx_gemm_bf16(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb, int n_x,
+                      float *out, size_t out_stride);
 #endif
 
 #endif
