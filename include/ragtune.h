@@ -263,6 +263,24 @@ typedef struct rt_generate_result {
 int rt_generate(rt_context *ctx, const int32_t *prompt, int n_prompt,
                 const rt_generate_params *params, int32_t *out_tokens, int out_cap,
                 rt_generate_result *result);
+/* Describes the model at path (a GGUF file, a .safetensors file with config.json beside it, or
+ * a Hugging Face directory) as a JSON object: "format", "architecture", the hyper-parameters,
+ * "n_params", "dtypes" (per storage type: tensors, params, bytes), "file_bytes", "metadata" (GGUF
+ * keys with short values, or config.json) and "loadable" (false with "error" when the weights
+ * cannot be used, e.g. an unsupported quantization). The caller frees *json with free(). */
+int rt_model_file_describe(const char *path, char **json);
+
+typedef struct rt_model_file_convert_params {
+    rt_dtype dtype; /* storage type of weight matrices: f32, f16 (default), bf16, q8_0, q4_0 */
+} rt_model_file_convert_params;
+rt_model_file_convert_params rt_model_file_convert_default_params(void);
+/* Converts a model: `out` ending in ".gguf" becomes a GGUF v3 file llama.cpp can read (norms and
+ * biases f32; tokenizer.ggml.* metadata is carried over from a GGUF input or made from an HF
+ * input's tokenizer.json as llama.cpp's converter does), anything else a
+ * Hugging Face directory (config.json + model.safetensors; q8_0/q4_0 are not allowed there;
+ * tokenizer files of an HF input are copied). Output is written atomically. */
+int rt_model_file_convert(const char *in, const char *out,
+                          const rt_model_file_convert_params *params);
 
 /* ============================================================================================ */
 /* Tokenizers (src/tokenizer)                                                                   */

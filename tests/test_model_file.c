@@ -15,10 +15,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *make_model(const char *tag, const char *args) {
+/* All models are made by one Python run (torch's import dominates the cost). */
+static char *g_base;
+
+static int setup_models(void **state) {
+    (void)state;
+    g_base = tu_tmpdir("mf");
+    int rc = tu_run_python(
+        "tests/python/tiny_hf.py",
+        "many '%s' 'llama_bf16 llama --dtype bf16 --expected' 'llama_sh llama --shards 3 "
+        "--expected' "
+        "'qwen2_tied qwen2 --dtype f16 --tied --expected' 'gpt2 gpt2 --expected' "
+        "'gpt2_np gpt2 --prefix= --no-pad --expected' "
+        "'bert_p bert --prefix bert. --expected' 'bert_bf16 bert --dtype bf16 --expected' "
+        "'qwen2 qwen2' 'llama llama'",
+        g_base);
+    return rc == 0 ? 0 : -1;
+}
+
+static int teardown_models(void **state) {
+    (void)state;
+    tu_rmtree(g_base);
+    free(g_base);
+    return 0;
+}
+
+/* A private copy of model `name` (tests that edit files); returns the temporary directory
+ * holding it as "m". */
+static char *make_model(const char *tag, const char *name) {
     char *dir = tu_tmpdir(tag);
     assert_non_null(dir);
-    assert_int_equal(tu_run_python("tests/python/tiny_hf.py", "%s '%s/m' --expected", args, dir), 0);
+    assert_int_equal(tu_system("cp -r '%s/%s' '%s/m'", g_base, name, dir), 0);
     return dir;
 }
 
@@ -84,12 +111,12 @@ static void open_and_check(const char *tag, const char *args, rt_arch arch, rt_d
 
 static void test_llama_bf16(void **state) {
     (void)state;
-    open_and_check("mf-llama", "llama --dtype bf16", RT_ARCH_LLAMA, RT_DTYPE_BF16);
+    open_and_check("mf-llama", "llama_bf16", RT_ARCH_LLAMA, RT_DTYPE_BF16);
 }
 
 static void test_llama_sharded_config(void **state) {
     (void)state;
-    char *dir = make_model("mf-llama-sh", "llama --shards 3");
+    char *dir = make_model("mf-llama-sh", "llama_sh");
     char *m = rt_path_join(dir, "m");
     rt_model_file *f;
     if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
@@ -106,6 +133,12 @@ static void test_llama_sharded_config(void **state) {
     assert_int_equal(c->rope_original_ctx, 128);
     assert_true(c->norm_eps == 1e-5f);
     assert_int_equal(c->bos_token_id, 1);
+    /* A shard's path opens the whole model. */
+    char shard[1024];
+    snprintf(shard, sizeof shard, "%s/model-00002-of-00003.safetensors", m);
+    rt_model_file *f2;
+    if (rt_model_file_open(shard, &f2) != RT_OK) fail_msg("%s", rt_last_error());
+    rt_model_file_close(f2);
     assert_int_equal(c->eos_token_id, 2);
     assert_non_null(rt_model_file_weights(f)->output.data);
     check_against_expected(f, m);
@@ -117,7 +150,7 @@ static void test_llama_sharded_config(void **state) {
 
 static void test_qwen2_f16_tied(void **state) {
     (void)state;
-    char *dir = make_model("mf-qwen2", "qwen2 --dtype f16 --tied");
+    char *dir = make_model("mf-qwen2", "qwen2_tied");
     char *m = rt_path_join(dir, "m");
     rt_model_file *f;
     if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
@@ -142,13 +175,13 @@ static void test_gpt2(void **state) {
 /* No "transformer." prefix and an unpadded header: every view is misaligned and copied. */
 static void test_gpt2_noprefix_unaligned(void **state) {
     (void)state;
-    open_and_check("mf-gpt2b", "gpt2 --prefix '' --no-pad", RT_ARCH_GPT2, RT_DTYPE_F32);
+    open_and_check("mf-gpt2b", "gpt2_np", RT_ARCH_GPT2, RT_DTYPE_F32);
 }
 
 static void test_bert(void **state) {
     (void)state;
-    open_and_check("mf-bert", "bert --prefix bert.", RT_ARCH_BERT, RT_DTYPE_F32);
-    open_and_check("mf-bert2", "bert --dtype bf16", RT_ARCH_BERT, RT_DTYPE_BF16);
+    open_and_check("mf-bert", "bert_p", RT_ARCH_BERT, RT_DTYPE_F32);
+    open_and_check("mf-bert2", "bert_bf16", RT_ARCH_BERT, RT_DTYPE_BF16);
 }
 
 /* A single .safetensors path with config.json beside it. */
@@ -214,6 +247,70 @@ static int rt_hf_config_parse_for_test(const char *text, rt_model_config *c) {
     return rt_hf_config_parse(text, strlen(text), "config.json", c);
 }
 
+/* sentence-transformers files set the pooling and normalization of a bert model. */
+static void test_bert_pooling(void **state) {
+    (void)state;
+    char *dir = make_model("mf-pool", "bert_p");
+    char *m = rt_path_join(dir, "m");
+    rt_model_file *f;
+    if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
+    assert_int_equal(rt_model_file_config(f)->pooling, RT_POOLING_MEAN);
+    assert_false(rt_model_file_config(f)->normalize_embeddings);
+    rt_model_file_close(f);
+    assert_int_equal(tu_system("mkdir -p '%s/1_Pooling' && echo '{\"word_embedding_dimension\": "
+                               "64, \"pooling_mode_cls_token\": true, "
+                               "\"pooling_mode_mean_tokens\": false}' > '%s/1_Pooling/config.json'"
+                               " && echo '[{\"idx\":0,\"path\":\"\",\"type\":"
+                               "\"sentence_transformers.models.Transformer\"},{\"idx\":1,"
+                               "\"path\":\"1_Pooling\",\"type\":"
+                               "\"sentence_transformers.models.Pooling\"},{\"idx\":2,\"path\":"
+                               "\"2_Normalize\",\"type\":"
+                               "\"sentence_transformers.models.Normalize\"}]' > '%s/modules.json'",
+                               m, m, m),
+                     0);
+    if (rt_model_file_open(m, &f) != RT_OK) fail_msg("%s", rt_last_error());
+    assert_int_equal(rt_model_file_config(f)->pooling, RT_POOLING_CLS);
+    assert_true(rt_model_file_config(f)->normalize_embeddings);
+    rt_model_file_close(f);
+    free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A shard named by the index but missing, and an index naming a tensor its shard lacks. */
+static void test_sharded_errors(void **state) {
+    (void)state;
+    char *dir = make_model("mf-shard", "llama_sh");
+    char *m = rt_path_join(dir, "m");
+    rt_model_file *f;
+    assert_int_equal(tu_system("sed -i 's/\"model.norm.weight\": \"model-0000\\(.\\)/"
+                               "\"model.norm.weight\": \"model-0000X/' "
+                               "'%s/model.safetensors.index.json'",
+                               m),
+                     0);
+    assert_int_equal(tu_system("grep -q 'model-0000X' '%s/model.safetensors.index.json'", m), 0);
+    assert_int_equal(rt_model_file_open(m, &f), RT_ERR_IO);
+    assert_non_null(strstr(rt_last_error(), "model-0000X"));
+    assert_int_equal(tu_system("cp '%s/model-00001-of-00003.safetensors' "
+                               "'%s/model-0000X-of-00003.safetensors'",
+                               m, m),
+                     0);
+    int rc = rt_model_file_open(m, &f);
+    if (rc == RT_OK)
+        rt_model_file_close(f); /* norm happened to be in shard 1 */
+    else
+        assert_non_null(strstr(rt_last_error(), "model.safetensors.index.json"));
+    assert_int_equal(tu_system("echo '{\"weight_map\": {\"a\": \"../x.safetensors\"}}' > "
+                               "'%s/model.safetensors.index.json'",
+                               m),
+                     0);
+    assert_int_equal(rt_model_file_open(m, &f), RT_ERR_FORMAT);
+    assert_non_null(strstr(rt_last_error(), "not a file name"));
+    free(m);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     rt_model_config c;
@@ -228,7 +325,9 @@ static void test_config_parse(void **state) {
     assert_int_equal(c.bos_token_id, -1);
     assert_true(c.rope_theta == 10000.0f);
     const char *bad[] = {
-        "", "[]", "{\"architectures\":[\"LlamaForCausalLM\"]}",
+        "",
+        "[]",
+        "{\"architectures\":[\"LlamaForCausalLM\"]}",
         "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":-1,\"num_hidden_layers\":1,"
         "\"num_attention_heads\":4,\"intermediate_size\":8,\"vocab_size\":10}",
         "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":32,\"num_hidden_layers\":1,"
@@ -256,6 +355,8 @@ int main(void) {
         cmocka_unit_test(test_bert),
         cmocka_unit_test(test_safetensors_path),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bert_pooling),
+        cmocka_unit_test(test_sharded_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_models, teardown_models);
 }

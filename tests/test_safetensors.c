@@ -21,7 +21,8 @@ static void test_round_trip(void **state) {
     assert_int_equal(rt_tensor_alloc(&t[1], "b", RT_DTYPE_F32, 1, s1), RT_OK);
     assert_int_equal(rt_tensor_alloc(&t[2], "c", RT_DTYPE_F16, 3, s2), RT_OK);
     for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < t[k].nbytes; i++) ((uint8_t *)t[k].data)[i] = (uint8_t)(i * 7 + k);
+        for (size_t i = 0; i < t[k].nbytes; i++)
+            ((uint8_t *)t[k].data)[i] = (uint8_t)(i * 7 + k);
     const char *meta[] = {"format", "pt", "note", "hello"};
     assert_int_equal(rt_safetensors_write(path, t, 3, meta, 2), RT_OK);
     rt_safetensors st;
@@ -34,7 +35,8 @@ static void test_round_trip(void **state) {
         assert_non_null(e);
         assert_int_equal(e->t.dtype, t[k].dtype);
         assert_int_equal(e->t.n_dims, t[k].n_dims);
-        for (int d = 0; d < t[k].n_dims; d++) assert_int_equal(e->t.shape[d], t[k].shape[d]);
+        for (int d = 0; d < t[k].n_dims; d++)
+            assert_int_equal(e->t.shape[d], t[k].shape[d]);
         assert_int_equal(e->t.nbytes, t[k].nbytes);
         assert_memory_equal(e->t.data, t[k].data, t[k].nbytes);
         assert_int_equal((uintptr_t)e->t.data % rt_dtype_block_bytes(e->t.dtype), 0);
@@ -50,7 +52,8 @@ static void test_round_trip(void **state) {
     assert_int_equal(rt_tensor_alloc(&q, "q", RT_DTYPE_Q8_0, 1, sq), RT_OK);
     assert_int_equal(rt_safetensors_write(path, &q, 1, NULL, 0), RT_ERR_UNSUPPORTED);
     rt_tensor_free(&q);
-    for (int k = 0; k < 3; k++) rt_tensor_free(&t[k]);
+    for (int k = 0; k < 3; k++)
+        rt_tensor_free(&t[k]);
     free(path);
     tu_rmtree(dir);
     free(dir);
@@ -62,10 +65,12 @@ static void write_raw(const char *path, uint64_t hlen, const char *json, size_t 
     assert_non_null(fp);
     if (hlen == UINT64_MAX) hlen = strlen(json);
     uint8_t b[8];
-    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(hlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(hlen >> (8 * i));
     fwrite(b, 1, 8, fp);
     fwrite(json, 1, strlen(json), fp);
-    for (size_t i = 0; i < data_len; i++) fputc((int)i, fp);
+    for (size_t i = 0; i < data_len; i++)
+        fputc((int)i, fp);
     fclose(fp);
 }
 
@@ -88,28 +93,32 @@ static void test_corrupt(void **state) {
          RT_ERR_FORMAT, "needs 12"},
         {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 16,
          RT_ERR_FORMAT, "data_offsets"},
-        {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                     "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+        {UINT64_MAX,
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
          16, RT_ERR_FORMAT, "overlap"},
-        {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                     "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+        {UINT64_MAX,
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
          16, RT_ERR_FORMAT, "duplicate"},
         {UINT64_MAX, "{\"a\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
          RT_ERR_UNSUPPORTED, "dtype"},
         {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8,
          RT_ERR_FORMAT, "shape"},
-        {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
-                     "\"data_offsets\":[0,8]}}", 8, RT_ERR_RANGE, "overflow"},
-        {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}",
-         4, RT_ERR_UNSUPPORTED, "dimensions"},
+        {UINT64_MAX,
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
+         "\"data_offsets\":[0,8]}}",
+         8, RT_ERR_RANGE, "overflow"},
+        {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
+         RT_ERR_UNSUPPORTED, "dimensions"},
         {UINT64_MAX, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, RT_ERR_FORMAT, "expected"},
         {UINT64_MAX, "{\"__metadata__\":{\"x\":1}}", 0, RT_ERR_FORMAT, "__metadata__"},
         {UINT64_MAX, "{\"a\":", 0, RT_ERR_FORMAT, "JSON"},
         {UINT64_MAX, "[1,2]", 0, RT_ERR_FORMAT, "JSON object"},
         {1000, "{}", 0, RT_ERR_FORMAT, "past the end"},
         {(uint64_t)1 << 40, "{}", 0, RT_ERR_RANGE, "limit"},
-        {UINT64_MAX, "{\"pos\":{\"dtype\":\"I64\",\"shape\":[1,2],\"data_offsets\":[0,16]}}",
-         16, RT_OK, NULL},
+        {UINT64_MAX, "{\"pos\":{\"dtype\":\"I64\",\"shape\":[1,2],\"data_offsets\":[0,16]}}", 16,
+         RT_OK, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_raw(path, cases[i].hlen, cases[i].json, cases[i].data);

@@ -38,5 +38,7 @@ int cli_parse_token_ids(const char *s, int32_t **out, int *n_out);
 int cmd_version(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif

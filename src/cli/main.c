@@ -14,6 +14,8 @@ static const cli_command commands[] = {
     {"version", cmd_version, "print the version"},
     {"generate", cmd_generate, "generate tokens from a model (prompt as token ids)"},
     {"embed", cmd_embed, "embed token ids with a model (JSON vector)"},
+    {"info", cmd_info, "show what a model file holds"},
+    {"convert", cmd_convert, "convert a model between GGUF and Hugging Face formats"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];

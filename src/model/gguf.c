@@ -1,8 +1,7 @@
 /*
  * gguf.c — see gguf.h. Parts: the validating reader (a bounds-checked cursor over the map;
- * metadata copied into an arena owned by the handle), the llama.cpp metadata/tensor-name mapping
- * onto config.h, and the writer (a plan of tensors, then header, then data tensor by tensor so
- * only one converted tensor is in memory at a time).
+ * metadata copied into an arena owned by the handle) and the llama.cpp metadata/tensor-name
+ * mapping onto config.h. The writer is gguf_write.c.
  */
 #include "model/gguf.h"
 #include "model/model_file.h"
@@ -16,27 +15,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- ggml type table -------------------------------------------------------------------------- */
+/* ---- ggml type table --------------------------------------------------------------------------
+ */
 
 typedef struct ggml_type_info {
     uint32_t id;
     const char *name;
-    int block;      /* elements per block */
-    size_t bytes;   /* bytes per block */
+    int block;    /* elements per block */
+    size_t bytes; /* bytes per block */
 } ggml_type_info;
 
 /* Every ggml type, so files holding types ragtune does not compute with still validate. */
 static const ggml_type_info ggml_types[] = {
-    {0, "f32", 1, 4},          {1, "f16", 1, 2},        {2, "q4_0", 32, 18},
-    {3, "q4_1", 32, 20},       {6, "q5_0", 32, 22},     {7, "q5_1", 32, 24},
-    {8, "q8_0", 32, 34},       {9, "q8_1", 32, 36},     {10, "q2_K", 256, 84},
-    {11, "q3_K", 256, 110},    {12, "q4_K", 256, 144},  {13, "q5_K", 256, 176},
-    {14, "q6_K", 256, 210},    {15, "q8_K", 256, 292},  {16, "iq2_xxs", 256, 66},
-    {17, "iq2_xs", 256, 74},   {18, "iq3_xxs", 256, 98}, {19, "iq1_s", 256, 50},
-    {20, "iq4_nl", 32, 18},    {21, "iq3_s", 256, 110}, {22, "iq2_s", 256, 82},
-    {23, "iq4_xs", 256, 136},  {24, "i8", 1, 1},        {25, "i16", 1, 2},
-    {26, "i32", 1, 4},         {27, "i64", 1, 8},       {28, "f64", 1, 8},
-    {29, "iq1_m", 256, 56},    {30, "bf16", 1, 2},      {34, "tq1_0", 256, 54},
+    {0, "f32", 1, 4},         {1, "f16", 1, 2},         {2, "q4_0", 32, 18},
+    {3, "q4_1", 32, 20},      {6, "q5_0", 32, 22},      {7, "q5_1", 32, 24},
+    {8, "q8_0", 32, 34},      {9, "q8_1", 32, 36},      {10, "q2_K", 256, 84},
+    {11, "q3_K", 256, 110},   {12, "q4_K", 256, 144},   {13, "q5_K", 256, 176},
+    {14, "q6_K", 256, 210},   {15, "q8_K", 256, 292},   {16, "iq2_xxs", 256, 66},
+    {17, "iq2_xs", 256, 74},  {18, "iq3_xxs", 256, 98}, {19, "iq1_s", 256, 50},
+    {20, "iq4_nl", 32, 18},   {21, "iq3_s", 256, 110},  {22, "iq2_s", 256, 82},
+    {23, "iq4_xs", 256, 136}, {24, "i8", 1, 1},         {25, "i16", 1, 2},
+    {26, "i32", 1, 4},        {27, "i64", 1, 8},        {28, "f64", 1, 8},
+    {29, "iq1_m", 256, 56},   {30, "bf16", 1, 2},       {34, "tq1_0", 256, 54},
     {35, "tq2_0", 256, 66},
 };
 
@@ -66,13 +66,25 @@ const char *rt_gguf_type_name(rt_gguf_type t) {
     return (unsigned)t < RT_GGUF_TYPE_COUNT ? type_names[t] : "?";
 }
 
-static size_t scalar_size(rt_gguf_type t) {
+size_t rt_gguf_type_size(rt_gguf_type t) {
     switch (t) {
-    case RT_GGUF_UINT8: case RT_GGUF_INT8: case RT_GGUF_BOOL: return 1;
-    case RT_GGUF_UINT16: case RT_GGUF_INT16: return 2;
-    case RT_GGUF_UINT32: case RT_GGUF_INT32: case RT_GGUF_FLOAT32: return 4;
-    case RT_GGUF_UINT64: case RT_GGUF_INT64: case RT_GGUF_FLOAT64: return 8;
-    default: return 0;
+    case RT_GGUF_UINT8:
+    case RT_GGUF_INT8:
+    case RT_GGUF_BOOL:
+        return 1;
+    case RT_GGUF_UINT16:
+    case RT_GGUF_INT16:
+        return 2;
+    case RT_GGUF_UINT32:
+    case RT_GGUF_INT32:
+    case RT_GGUF_FLOAT32:
+        return 4;
+    case RT_GGUF_UINT64:
+    case RT_GGUF_INT64:
+    case RT_GGUF_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -130,8 +142,10 @@ typedef struct cursor {
 
 static int need(cursor *c, size_t n, const char *field) {
     if (n > c->size - c->pos)
-        return rt_error(RT_ERR_FORMAT, "%s: offset %zu: file truncated reading %s (%zu bytes "
-                        "needed, %zu left)", c->g->path, c->pos, field, n, c->size - c->pos);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: offset %zu: file truncated reading %s (%zu bytes "
+                        "needed, %zu left)",
+                        c->g->path, c->pos, field, n, c->size - c->pos);
     return RT_OK;
 }
 
@@ -142,8 +156,12 @@ static int rd(cursor *c, void *dst, size_t n, const char *field) {
     return RT_OK;
 }
 
-static int rd_u32(cursor *c, uint32_t *v, const char *field) { return rd(c, v, 4, field); }
-static int rd_u64(cursor *c, uint64_t *v, const char *field) { return rd(c, v, 8, field); }
+static int rd_u32(cursor *c, uint32_t *v, const char *field) {
+    return rd(c, v, 4, field);
+}
+static int rd_u64(cursor *c, uint64_t *v, const char *field) {
+    return rd(c, v, 8, field);
+}
 
 /* A GGUF string copied NUL-terminated into the arena. */
 static int rd_str(cursor *c, const char **out, size_t *len, const char *field) {
@@ -151,8 +169,10 @@ static int rd_str(cursor *c, const char **out, size_t *len, const char *field) {
     size_t at = c->pos;
     RT_TRY(rd_u64(c, &n, field));
     if (n > RT_GGUF_MAX_STRING || n > c->size - c->pos)
-        return rt_error(RT_ERR_FORMAT, "%s: offset %zu: %s of %" PRIu64 " bytes runs past the "
-                        "end of the file (truncated?)", c->g->path, at, field, n);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: offset %zu: %s of %" PRIu64 " bytes runs past the "
+                        "end of the file (truncated?)",
+                        c->g->path, at, field, n);
     char *s = arena_alloc(c->g, (size_t)n + 1);
     if (!s) return RT_ERR_NOMEM;
     memcpy(s, c->p + c->pos, (size_t)n);
@@ -178,25 +198,28 @@ static int rd_array(cursor *c, rt_gguf_value *v, const char *key, int depth) {
         return rt_error(RT_ERR_FORMAT, "%s: offset %zu: key '%s': arrays nested deeper than %d",
                         c->g->path, pos, key, MAX_ARRAY_DEPTH);
     /* The smallest encoding of one element bounds the count before anything is allocated. */
-    size_t min_el = at == RT_GGUF_STRING ? 8 : at == RT_GGUF_ARRAY ? 12 : scalar_size(at);
+    size_t min_el = at == RT_GGUF_STRING ? 8 : at == RT_GGUF_ARRAY ? 12 : rt_gguf_type_size(at);
     if (n > (c->size - c->pos) / min_el)
-        return rt_error(RT_ERR_FORMAT, "%s: offset %zu: key '%s': array of %" PRIu64 " %s runs "
-                        "past the end of the file", c->g->path, pos, key, n,
-                        rt_gguf_type_name(at));
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: offset %zu: key '%s': array of %" PRIu64 " %s runs "
+                        "past the end of the file",
+                        c->g->path, pos, key, n, rt_gguf_type_name(at));
     v->arr_type = (rt_gguf_type)at;
     v->n = n;
     if (at == RT_GGUF_STRING) {
         const char **strs = arena_alloc(c->g, (size_t)n * sizeof *strs + 1);
         size_t *lens = arena_alloc(c->g, (size_t)n * sizeof *lens + 1);
         if (!strs || !lens) return RT_ERR_NOMEM;
-        for (uint64_t i = 0; i < n; i++) RT_TRY(rd_str(c, &strs[i], &lens[i], "string"));
+        for (uint64_t i = 0; i < n; i++)
+            RT_TRY(rd_str(c, &strs[i], &lens[i], "string"));
         v->strs = strs;
         v->lens = lens;
     } else if (at == RT_GGUF_ARRAY) {
         rt_gguf_value *items = arena_alloc(c->g, (size_t)n * sizeof *items + 1);
         if (!items) return RT_ERR_NOMEM;
         memset(items, 0, (size_t)n * sizeof *items);
-        for (uint64_t i = 0; i < n; i++) RT_TRY(rd_value(c, RT_GGUF_ARRAY, &items[i], key, depth + 1));
+        for (uint64_t i = 0; i < n; i++)
+            RT_TRY(rd_value(c, RT_GGUF_ARRAY, &items[i], key, depth + 1));
         v->items = items;
     } else {
         size_t bytes = (size_t)n * min_el;
@@ -217,16 +240,66 @@ static int rd_value(cursor *c, rt_gguf_type type, rt_gguf_value *v, const char *
     v->type = type;
     size_t pos = c->pos;
     switch (type) {
-    case RT_GGUF_UINT8: { uint8_t x; RT_TRY(rd(c, &x, 1, key)); v->u64 = x; break; }
-    case RT_GGUF_INT8: { int8_t x; RT_TRY(rd(c, &x, 1, key)); v->i64 = x; break; }
-    case RT_GGUF_UINT16: { uint16_t x; RT_TRY(rd(c, &x, 2, key)); v->u64 = x; break; }
-    case RT_GGUF_INT16: { int16_t x; RT_TRY(rd(c, &x, 2, key)); v->i64 = x; break; }
-    case RT_GGUF_UINT32: { uint32_t x; RT_TRY(rd(c, &x, 4, key)); v->u64 = x; break; }
-    case RT_GGUF_INT32: { int32_t x; RT_TRY(rd(c, &x, 4, key)); v->i64 = x; break; }
-    case RT_GGUF_UINT64: { uint64_t x; RT_TRY(rd(c, &x, 8, key)); v->u64 = x; break; }
-    case RT_GGUF_INT64: { int64_t x; RT_TRY(rd(c, &x, 8, key)); v->i64 = x; break; }
-    case RT_GGUF_FLOAT32: { float x; RT_TRY(rd(c, &x, 4, key)); v->f64 = x; break; }
-    case RT_GGUF_FLOAT64: { double x; RT_TRY(rd(c, &x, 8, key)); v->f64 = x; break; }
+    case RT_GGUF_UINT8: {
+        uint8_t x;
+        RT_TRY(rd(c, &x, 1, key));
+        v->u64 = x;
+        break;
+    }
+    case RT_GGUF_INT8: {
+        int8_t x;
+        RT_TRY(rd(c, &x, 1, key));
+        v->i64 = x;
+        break;
+    }
+    case RT_GGUF_UINT16: {
+        uint16_t x;
+        RT_TRY(rd(c, &x, 2, key));
+        v->u64 = x;
+        break;
+    }
+    case RT_GGUF_INT16: {
+        int16_t x;
+        RT_TRY(rd(c, &x, 2, key));
+        v->i64 = x;
+        break;
+    }
+    case RT_GGUF_UINT32: {
+        uint32_t x;
+        RT_TRY(rd(c, &x, 4, key));
+        v->u64 = x;
+        break;
+    }
+    case RT_GGUF_INT32: {
+        int32_t x;
+        RT_TRY(rd(c, &x, 4, key));
+        v->i64 = x;
+        break;
+    }
+    case RT_GGUF_UINT64: {
+        uint64_t x;
+        RT_TRY(rd(c, &x, 8, key));
+        v->u64 = x;
+        break;
+    }
+    case RT_GGUF_INT64: {
+        int64_t x;
+        RT_TRY(rd(c, &x, 8, key));
+        v->i64 = x;
+        break;
+    }
+    case RT_GGUF_FLOAT32: {
+        float x;
+        RT_TRY(rd(c, &x, 4, key));
+        v->f64 = x;
+        break;
+    }
+    case RT_GGUF_FLOAT64: {
+        double x;
+        RT_TRY(rd(c, &x, 8, key));
+        v->f64 = x;
+        break;
+    }
     case RT_GGUF_BOOL: {
         uint8_t x;
         RT_TRY(rd(c, &x, 1, key));
@@ -236,8 +309,12 @@ static int rd_value(cursor *c, rt_gguf_type type, rt_gguf_value *v, const char *
         v->b = x;
         break;
     }
-    case RT_GGUF_STRING: RT_TRY(rd_str(c, &v->str, &v->len, key)); break;
-    case RT_GGUF_ARRAY: RT_TRY(rd_array(c, v, key, depth)); break;
+    case RT_GGUF_STRING:
+        RT_TRY(rd_str(c, &v->str, &v->len, key));
+        break;
+    case RT_GGUF_ARRAY:
+        RT_TRY(rd_array(c, v, key, depth));
+        break;
     default:
         return rt_error(RT_ERR_FORMAT, "%s: offset %zu: key '%s': unknown value type %u",
                         c->g->path, pos, key, (unsigned)type);
@@ -274,6 +351,11 @@ static int parse(rt_gguf *g) {
     if (memcmp(magic, "GGUF", 4))
         return rt_error(RT_ERR_FORMAT, "%s: offset 0: bad magic (not a GGUF file)", g->path);
     RT_TRY(rd_u32(&c, &g->version, "version"));
+    if (g->version == 0x02000000u || g->version == 0x03000000u)
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: offset 4: a big-endian GGUF file; only "
+                        "little-endian files are supported",
+                        g->path);
     if (g->version != 2 && g->version != 3)
         return rt_error(g->version == 1 ? RT_ERR_UNSUPPORTED : RT_ERR_FORMAT,
                         "%s: offset 4: GGUF version %u is not supported (2 or 3)", g->path,
@@ -295,8 +377,7 @@ static int parse(rt_gguf *g) {
     g->kv_sorted = rt_calloc(g->n_kv + 1, sizeof *g->kv_sorted);
     g->tensors = rt_calloc(g->n_tensors + 1, sizeof *g->tensors);
     g->t_sorted = rt_calloc(g->n_tensors + 1, sizeof *g->t_sorted);
-    if (!g->keys || !g->values || !g->kv_sorted || !g->tensors || !g->t_sorted)
-        return RT_ERR_NOMEM;
+    if (!g->keys || !g->values || !g->kv_sorted || !g->tensors || !g->t_sorted) return RT_ERR_NOMEM;
     for (size_t i = 0; i < g->n_kv; i++) {
         uint32_t type;
         size_t klen;
@@ -333,17 +414,20 @@ static int parse(rt_gguf *g) {
         pos = c.pos;
         RT_TRY(rd_u32(&c, &n_dims, "n_dims"));
         if (n_dims < 1 || n_dims > 4)
-            return rt_error(RT_ERR_FORMAT, "%s: offset %zu: tensor '%s': n_dims %u (1..4)",
-                            g->path, pos, t->name, n_dims);
+            return rt_error(RT_ERR_FORMAT, "%s: offset %zu: tensor '%s': n_dims %u (1..4)", g->path,
+                            pos, t->name, n_dims);
         t->n_dims = (int)n_dims;
         int64_t numel = 1;
-        for (int d = 0; d < 4; d++) t->ne[d] = 1;
+        for (int d = 0; d < 4; d++)
+            t->ne[d] = 1;
         for (uint32_t d = 0; d < n_dims; d++) {
             pos = c.pos;
             RT_TRY(rd(&c, &t->ne[d], 8, "tensor dimension"));
             if (t->ne[d] < 0 || (t->ne[d] && numel > INT64_MAX / t->ne[d]))
-                return rt_error(RT_ERR_RANGE, "%s: offset %zu: tensor '%s': dimension %" PRId64
-                                " is negative or overflows", g->path, pos, t->name, t->ne[d]);
+                return rt_error(RT_ERR_RANGE,
+                                "%s: offset %zu: tensor '%s': dimension %" PRId64
+                                " is negative or overflows",
+                                g->path, pos, t->name, t->ne[d]);
             numel *= t->ne[d];
         }
         pos = c.pos;
@@ -354,15 +438,17 @@ static int parse(rt_gguf *g) {
             return rt_error(RT_ERR_FORMAT, "%s: offset %zu: tensor '%s': unknown ggml type %u",
                             g->path, pos, t->name, t->type);
         if (t->ne[0] % ti->block)
-            return rt_error(RT_ERR_FORMAT, "%s: tensor '%s': row of %" PRId64 " elements is not "
-                            "a multiple of the %s block size %d", g->path, t->name, t->ne[0],
-                            ti->name, ti->block);
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: tensor '%s': row of %" PRId64 " elements is not "
+                            "a multiple of the %s block size %d",
+                            g->path, t->name, t->ne[0], ti->name, ti->block);
         if (!rt_mul_size((size_t)(numel / ti->block), ti->bytes, &t->nbytes))
             return rt_error(RT_ERR_RANGE, "%s: tensor '%s': size overflows", g->path, t->name);
         if (t->offset % g->alignment)
-            return rt_error(RT_ERR_FORMAT, "%s: tensor '%s': offset %" PRIu64 " is not a "
-                            "multiple of the alignment %zu", g->path, t->name, t->offset,
-                            g->alignment);
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: tensor '%s': offset %" PRIu64 " is not a "
+                            "multiple of the alignment %zu",
+                            g->path, t->name, t->offset, g->alignment);
         g->t_sorted[i] = i;
     }
     sort_indices(g, g->t_sorted, g->n_tensors, cmp_tname);
@@ -372,22 +458,26 @@ static int parse(rt_gguf *g) {
                             g->tensors[g->t_sorted[i]].name);
     size_t data_off = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
     if (g->n_tensors && (data_off < c.pos || data_off > g->size))
-        return rt_error(RT_ERR_FORMAT, "%s: tensor data section starts at %zu, past the end of "
-                        "the file (%zu bytes)", g->path, data_off, g->size);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: tensor data section starts at %zu, past the end of "
+                        "the file (%zu bytes)",
+                        g->path, data_off, g->size);
     g->data_offset = data_off;
     size_t data_size = g->n_tensors ? g->size - data_off : 0;
     for (size_t i = 0; i < g->n_tensors; i++) {
         rt_gguf_tensor *t = &g->tensors[i];
         if (t->offset > data_size || t->nbytes > data_size - t->offset)
-            return rt_error(RT_ERR_FORMAT, "%s: tensor '%s': data [%" PRIu64 ", +%zu) is out of "
-                            "range of the data section (%zu bytes; file truncated?)", g->path,
-                            t->name, t->offset, t->nbytes, data_size);
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: tensor '%s': data [%" PRIu64 ", +%zu) is out of "
+                            "range of the data section (%zu bytes; file truncated?)",
+                            g->path, t->name, t->offset, t->nbytes, data_size);
         t->data = g->base + data_off + t->offset;
     }
     /* No two tensors may share bytes. */
     size_t *by_off = rt_malloc((g->n_tensors + 1) * sizeof *by_off);
     if (!by_off) return RT_ERR_NOMEM;
-    for (size_t i = 0; i < g->n_tensors; i++) by_off[i] = i;
+    for (size_t i = 0; i < g->n_tensors; i++)
+        by_off[i] = i;
     sort_indices(g, by_off, g->n_tensors, cmp_toff);
     int rc = RT_OK;
     for (size_t i = 1; i < g->n_tensors; i++) {
@@ -448,16 +538,30 @@ void rt_gguf_close(rt_gguf *g) {
     free(g);
 }
 
-const char *rt_gguf_path(const rt_gguf *g) { return g->path; }
-uint32_t rt_gguf_version(const rt_gguf *g) { return g->version; }
-size_t rt_gguf_alignment(const rt_gguf *g) { return g->alignment; }
-size_t rt_gguf_file_size(const rt_gguf *g) { return g->size; }
-size_t rt_gguf_n_kv(const rt_gguf *g) { return g->n_kv; }
-const char *rt_gguf_key(const rt_gguf *g, size_t i) { return i < g->n_kv ? g->keys[i] : NULL; }
+const char *rt_gguf_path(const rt_gguf *g) {
+    return g->path;
+}
+uint32_t rt_gguf_version(const rt_gguf *g) {
+    return g->version;
+}
+size_t rt_gguf_alignment(const rt_gguf *g) {
+    return g->alignment;
+}
+size_t rt_gguf_file_size(const rt_gguf *g) {
+    return g->size;
+}
+size_t rt_gguf_n_kv(const rt_gguf *g) {
+    return g->n_kv;
+}
+const char *rt_gguf_key(const rt_gguf *g, size_t i) {
+    return i < g->n_kv ? g->keys[i] : NULL;
+}
 const rt_gguf_value *rt_gguf_kv_value(const rt_gguf *g, size_t i) {
     return i < g->n_kv ? &g->values[i] : NULL;
 }
-size_t rt_gguf_n_tensors(const rt_gguf *g) { return g->n_tensors; }
+size_t rt_gguf_n_tensors(const rt_gguf *g) {
+    return g->n_tensors;
+}
 const rt_gguf_tensor *rt_gguf_tensor_at(const rt_gguf *g, size_t i) {
     return i < g->n_tensors ? &g->tensors[i] : NULL;
 }
@@ -468,8 +572,10 @@ const rt_gguf_value *rt_gguf_find(const rt_gguf *g, const char *key) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(g->keys[g->kv_sorted[mid]], key);
         if (c == 0) return &g->values[g->kv_sorted[mid]];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -480,8 +586,10 @@ const rt_gguf_tensor *rt_gguf_find_tensor(const rt_gguf *g, const char *name) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(g->tensors[g->t_sorted[mid]].name, name);
         if (c == 0) return &g->tensors[g->t_sorted[mid]];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -490,8 +598,7 @@ static bool is_signed(rt_gguf_type t) {
     return t == RT_GGUF_INT8 || t == RT_GGUF_INT16 || t == RT_GGUF_INT32 || t == RT_GGUF_INT64;
 }
 static bool is_unsigned(rt_gguf_type t) {
-    return t == RT_GGUF_UINT8 || t == RT_GGUF_UINT16 || t == RT_GGUF_UINT32 ||
-           t == RT_GGUF_UINT64;
+    return t == RT_GGUF_UINT8 || t == RT_GGUF_UINT16 || t == RT_GGUF_UINT32 || t == RT_GGUF_UINT64;
 }
 
 int rt_gguf_get_str(const rt_gguf *g, const char *key, const char **out) {
@@ -507,8 +614,10 @@ int rt_gguf_get_str(const rt_gguf *g, const char *key, const char **out) {
 int rt_gguf_get_i64(const rt_gguf *g, const char *key, int64_t *out) {
     const rt_gguf_value *v = rt_gguf_find(g, key);
     if (!v) return RT_ERR_NOT_FOUND;
-    if (is_signed(v->type)) *out = v->i64;
-    else if (is_unsigned(v->type) && v->u64 <= INT64_MAX) *out = (int64_t)v->u64;
+    if (is_signed(v->type))
+        *out = v->i64;
+    else if (is_unsigned(v->type) && v->u64 <= INT64_MAX)
+        *out = (int64_t)v->u64;
     else
         return rt_error(RT_ERR_FORMAT, "%s: key '%s' is a %s, expected an integer", g->path, key,
                         rt_gguf_type_name(v->type));
@@ -518,9 +627,12 @@ int rt_gguf_get_i64(const rt_gguf *g, const char *key, int64_t *out) {
 int rt_gguf_get_f64(const rt_gguf *g, const char *key, double *out) {
     const rt_gguf_value *v = rt_gguf_find(g, key);
     if (!v) return RT_ERR_NOT_FOUND;
-    if (v->type == RT_GGUF_FLOAT32 || v->type == RT_GGUF_FLOAT64) *out = v->f64;
-    else if (is_signed(v->type)) *out = (double)v->i64;
-    else if (is_unsigned(v->type)) *out = (double)v->u64;
+    if (v->type == RT_GGUF_FLOAT32 || v->type == RT_GGUF_FLOAT64)
+        *out = v->f64;
+    else if (is_signed(v->type))
+        *out = (double)v->i64;
+    else if (is_unsigned(v->type))
+        *out = (double)v->u64;
     else
         return rt_error(RT_ERR_FORMAT, "%s: key '%s' is a %s, expected a number", g->path, key,
                         rt_gguf_type_name(v->type));
@@ -537,21 +649,42 @@ int rt_gguf_get_bool(const rt_gguf *g, const char *key, bool *out) {
     return RT_OK;
 }
 
+/* A float as an integer without undefined behaviour: truncated, saturated, NaN -> 0 (found by
+ * fuzz_gguf). */
+static int64_t saturate_i64(double x) {
+    if (!(x == x)) return 0;
+    if (x >= 9.2e18) return INT64_MAX;
+    if (x <= -9.2e18) return INT64_MIN;
+    return (int64_t)x;
+}
+
 int64_t rt_gguf_arr_i64(const rt_gguf_value *v, uint64_t i) {
     if (v->type != RT_GGUF_ARRAY || i >= v->n || !v->data) return 0;
     const uint8_t *d = v->data;
     switch (v->arr_type) {
-    case RT_GGUF_UINT8: case RT_GGUF_BOOL: return d[i];
-    case RT_GGUF_INT8: return ((const int8_t *)d)[i];
-    case RT_GGUF_UINT16: return ((const uint16_t *)d)[i];
-    case RT_GGUF_INT16: return ((const int16_t *)d)[i];
-    case RT_GGUF_UINT32: return ((const uint32_t *)d)[i];
-    case RT_GGUF_INT32: return ((const int32_t *)d)[i];
-    case RT_GGUF_UINT64: return (int64_t)((const uint64_t *)d)[i];
-    case RT_GGUF_INT64: return ((const int64_t *)d)[i];
-    case RT_GGUF_FLOAT32: return (int64_t)((const float *)d)[i];
-    case RT_GGUF_FLOAT64: return (int64_t)((const double *)d)[i];
-    default: return 0;
+    case RT_GGUF_UINT8:
+    case RT_GGUF_BOOL:
+        return d[i];
+    case RT_GGUF_INT8:
+        return ((const int8_t *)d)[i];
+    case RT_GGUF_UINT16:
+        return ((const uint16_t *)d)[i];
+    case RT_GGUF_INT16:
+        return ((const int16_t *)d)[i];
+    case RT_GGUF_UINT32:
+        return ((const uint32_t *)d)[i];
+    case RT_GGUF_INT32:
+        return ((const int32_t *)d)[i];
+    case RT_GGUF_UINT64:
+        return (int64_t)((const uint64_t *)d)[i];
+    case RT_GGUF_INT64:
+        return ((const int64_t *)d)[i];
+    case RT_GGUF_FLOAT32:
+        return saturate_i64(((const float *)d)[i]);
+    case RT_GGUF_FLOAT64:
+        return saturate_i64(((const double *)d)[i]);
+    default:
+        return 0;
     }
 }
 
@@ -563,7 +696,8 @@ double rt_gguf_arr_f64(const rt_gguf_value *v, uint64_t i) {
     return (double)rt_gguf_arr_i64(v, i);
 }
 
-/* ---- llama.cpp metadata -> config ------------------------------------------------------------- */
+/* ---- llama.cpp metadata -> config -------------------------------------------------------------
+ */
 
 /* {arch}.<suffix> as an int in [lo, hi]; dflt when absent (INT32_MIN: required). */
 static int arch_int(const rt_gguf *g, const char *arch, const char *suffix, int dflt, int lo,
@@ -581,13 +715,15 @@ static int arch_int(const rt_gguf *g, const char *arch, const char *suffix, int 
     if (rc < 0) {
         const rt_gguf_value *val = rt_gguf_find(g, key);
         if (val && val->type == RT_GGUF_ARRAY)
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: '%s' varies per layer, which is not "
-                            "supported", g->path, key);
+            return rt_error(RT_ERR_UNSUPPORTED,
+                            "%s: '%s' varies per layer, which is not "
+                            "supported",
+                            g->path, key);
         return rc;
     }
     if (v < lo || v > hi)
-        return rt_error(RT_ERR_RANGE, "%s: '%s' = %" PRId64 " is outside [%d, %d]", g->path, key,
-                        v, lo, hi);
+        return rt_error(RT_ERR_RANGE, "%s: '%s' = %" PRId64 " is outside [%d, %d]", g->path, key, v,
+                        lo, hi);
     *out = (int)v;
     return RT_OK;
 }
@@ -614,13 +750,13 @@ static int token_id(const rt_gguf *g, const char *key, int *out) {
     int rc = rt_gguf_get_i64(g, key, &v);
     if (rc == RT_ERR_NOT_FOUND) return RT_OK;
     RT_TRY(rc);
-    if (v < 0 || v > INT32_MAX) return rt_error(RT_ERR_RANGE, "%s: '%s' is out of range", g->path, key);
+    if (v < 0 || v > INT32_MAX)
+        return rt_error(RT_ERR_RANGE, "%s: '%s' is out of range", g->path, key);
     *out = (int)v;
     return RT_OK;
 }
 
-/* Llama-3 frequency factors (one per rotary pair), as llama.cpp's converter computes them. */
-static void llama3_freq_factors(const rt_model_config *c, float *out) {
+void rt_llama3_rope_freq_factors(const rt_model_config *c, float *out) {
     int half = c->head_dim / 2;
     double lo_wl = c->rope_original_ctx / c->rope_low_freq_factor;
     double hi_wl = c->rope_original_ctx / c->rope_high_freq_factor;
@@ -647,9 +783,10 @@ static int read_llama3_scaling(const rt_gguf *g, const char *arch, rt_model_conf
     RT_TRY(arch_float(g, "ragtune", "rope.llama3.factor", 0, &factor));
     if (factor > 0) {
         c->rope_scaling_factor = factor;
-        RT_TRY(arch_float(g, "ragtune", "rope.llama3.low_freq_factor", 1, &c->rope_low_freq_factor));
-        RT_TRY(arch_float(g, "ragtune", "rope.llama3.high_freq_factor", 4,
-                          &c->rope_high_freq_factor));
+        RT_TRY(
+            arch_float(g, "ragtune", "rope.llama3.low_freq_factor", 1, &c->rope_low_freq_factor));
+        RT_TRY(
+            arch_float(g, "ragtune", "rope.llama3.high_freq_factor", 4, &c->rope_high_freq_factor));
         RT_TRY(arch_int(g, "ragtune", "rope.llama3.original_context_length", 8192, 1, 1 << 24,
                         &c->rope_original_ctx));
         if (c->rope_scaling_factor < 1 || c->rope_high_freq_factor <= c->rope_low_freq_factor)
@@ -661,7 +798,8 @@ static int read_llama3_scaling(const rt_gguf *g, const char *arch, rt_model_conf
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     const char *type = NULL;
     if (rt_gguf_get_str(g, key, &type) == RT_OK && strcmp(type, "none"))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", g->path, type);
+        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", g->path,
+                        type);
     if (!rf) return RT_OK;
     int half = c->head_dim / 2;
     if (rf->type != RT_DTYPE_F32 || rf->n_dims != 1 || rf->ne[0] != half)
@@ -674,19 +812,23 @@ static int read_llama3_scaling(const rt_gguf *g, const char *arch, rt_model_conf
     }
     memcpy(got, rf->data, (size_t)half * 4);
     float maxf = 1;
-    for (int i = 0; i < half; i++) maxf = got[i] > maxf ? got[i] : maxf;
+    for (int i = 0; i < half; i++)
+        maxf = got[i] > maxf ? got[i] : maxf;
     c->rope_scaling_factor = maxf;
     c->rope_low_freq_factor = 1;
     c->rope_high_freq_factor = 4;
     c->rope_original_ctx = 8192;
-    llama3_freq_factors(c, want);
+    rt_llama3_rope_freq_factors(c, want);
     bool same = maxf > 1;
-    for (int i = 0; i < half && same; i++) same = fabsf(got[i] - want[i]) <= 1e-4f * want[i];
+    for (int i = 0; i < half && same; i++)
+        same = fabsf(got[i] - want[i]) <= 1e-4f * want[i];
     free(got);
     free(want);
     if (!same)
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope_freqs.weight does not match Llama 3 "
-                        "scaling with the default parameters", g->path);
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: rope_freqs.weight does not match Llama 3 "
+                        "scaling with the default parameters",
+                        g->path);
     return RT_OK;
 }
 
@@ -700,8 +842,10 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
     RT_TRY(rc);
     c->arch = rt_arch_from_name(arch);
     if (c->arch == RT_ARCH_UNKNOWN || strcmp(arch, rt_arch_name(c->arch)))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (llama, "
-                        "qwen2, gpt2, bert)", g->path, arch);
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: architecture '%s' is not supported (llama, "
+                        "qwen2, gpt2, bert)",
+                        g->path, arch);
     const int REQ = INT32_MIN;
     RT_TRY(arch_int(g, arch, "embedding_length", REQ, 1, 1 << 16, &c->n_embd));
     RT_TRY(arch_int(g, arch, "block_count", REQ, 1, 1024, &c->n_layer));
@@ -712,10 +856,11 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
     char klkey[128];
     snprintf(klkey, sizeof klkey, "%s.attention.key_length", arch);
     if (c->n_embd % c->n_head && !rt_gguf_find(g, klkey))
-        return rt_error(RT_ERR_FORMAT, "%s: embedding_length %d is not a multiple of head_count "
-                        "%d", g->path, c->n_embd, c->n_head);
-    RT_TRY(arch_int(g, arch, "attention.key_length", c->n_embd / c->n_head, 1, 4096,
-                    &c->head_dim));
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: embedding_length %d is not a multiple of head_count "
+                        "%d",
+                        g->path, c->n_embd, c->n_head);
+    RT_TRY(arch_int(g, arch, "attention.key_length", c->n_embd / c->n_head, 1, 4096, &c->head_dim));
     int vlen;
     RT_TRY(arch_int(g, arch, "attention.value_length", c->head_dim, 1, 4096, &vlen));
     if (vlen != c->head_dim)
@@ -743,8 +888,10 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
         int rot;
         RT_TRY(arch_int(g, arch, "rope.dimension_count", c->head_dim, 1, 4096, &rot));
         if (rot != c->head_dim)
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: partial rotary embeddings (%d of %d) are "
-                            "not supported", g->path, rot, c->head_dim);
+            return rt_error(RT_ERR_UNSUPPORTED,
+                            "%s: partial rotary embeddings (%d of %d) are "
+                            "not supported",
+                            g->path, rot, c->head_dim);
         c->rope_interleaved = c->arch == RT_ARCH_LLAMA; /* llama.cpp permutes llama's wq/wk */
         c->attn_bias = c->arch == RT_ARCH_QWEN2 || rt_gguf_find_tensor(g, "blk.0.attn_q.bias");
         if (c->arch == RT_ARCH_LLAMA) RT_TRY(read_llama3_scaling(g, arch, c));
@@ -769,12 +916,14 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
         c->normalize_embeddings = norm;
         break;
     }
-    default: break;
+    default:
+        break;
     }
     return rt_model_config_check(c, g->path);
 }
 
-/* ---- llama.cpp tensor names -> weights ---------------------------------------------------------- */
+/* ---- llama.cpp tensor names -> weights ----------------------------------------------------------
+ */
 
 static void shape_text(char *buf, size_t n, int n_dims, const int64_t *shape) {
     size_t o = (size_t)snprintf(buf, n, "(");
@@ -799,15 +948,18 @@ static int gguf_take(const rt_gguf *g, const char *name, int64_t d0, int64_t d1,
                         name, ws);
     }
     if (!supported_dtype(t->type))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s (supported: f32, f16, "
-                        "bf16, q8_0, q4_0)", g->path, name, rt_ggml_type_name(t->type));
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: tensor '%s' has type %s (supported: f32, f16, "
+                        "bf16, q8_0, q4_0)",
+                        g->path, name, rt_ggml_type_name(t->type));
     int64_t got[4];
-    for (int i = 0; i < t->n_dims; i++) got[i] = t->ne[t->n_dims - 1 - i];
+    for (int i = 0; i < t->n_dims; i++)
+        got[i] = t->ne[t->n_dims - 1 - i];
     if (t->n_dims != n_dims || got[0] != want[0] || (n_dims == 2 && got[1] != want[1])) {
         char gs[64];
         shape_text(gs, sizeof gs, t->n_dims, got);
-        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", g->path,
-                        name, gs, ws);
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", g->path, name,
+                        gs, ws);
     }
     rt_dtype dt = (rt_dtype)t->type;
     size_t skip = 0; /* bytes before row (or element) r0 */
@@ -824,7 +976,8 @@ static int gguf_take(const rt_gguf *g, const char *name, int64_t d0, int64_t d1,
     }
     out->dtype = dt;
     out->n_dims = n_dims;
-    for (int i = 0; i < RT_MAX_DIMS; i++) out->shape[i] = 1;
+    for (int i = 0; i < RT_MAX_DIMS; i++)
+        out->shape[i] = 1;
     out->shape[0] = d0;
     if (n_dims == 2) out->shape[1] = d1;
     out->data = (void *)src;
@@ -843,8 +996,8 @@ static int map_weights(const rt_gguf *g, const rt_model_config *c, rt_model_weig
         RT_TRY(gguf_take(g, "position_embd.weight", c->n_ctx_train, E, false, 0, 0, &w->pos_embd));
     if (bert) {
         if (c->n_type_vocab)
-            RT_TRY(gguf_take(g, "token_types.weight", c->n_type_vocab, E, false, 0, 0,
-                             &w->type_embd));
+            RT_TRY(
+                gguf_take(g, "token_types.weight", c->n_type_vocab, E, false, 0, 0, &w->type_embd));
         RT_TRY(gguf_take(g, "token_embd_norm.weight", E, -1, false, 0, 0, &w->embd_norm));
         RT_TRY(gguf_take(g, "token_embd_norm.bias", E, -1, false, 0, 0, &w->embd_norm_b));
     } else {
@@ -862,7 +1015,9 @@ static int map_weights(const rt_gguf *g, const rt_model_config *c, rt_model_weig
     snprintf(n, sizeof n, "blk.%d.%s.%s", il, base, kind);                                         \
     RT_TRY(gguf_take(g, n, d0, d1, opt, 0, 0, &l->field))
         T(attn_norm, an, "weight", E, -1, false);
-        if (ln) { T(attn_norm_b, an, "bias", E, -1, false); }
+        if (ln) {
+            T(attn_norm_b, an, "bias", E, -1, false);
+        }
         if (gpt2) {
             for (int j = 0; j < 3; j++) {
                 rt_tensor *wt = j == 0 ? &l->wq : j == 1 ? &l->wk : &l->wv;
@@ -885,8 +1040,12 @@ static int map_weights(const rt_gguf *g, const rt_model_config *c, rt_model_weig
         T(wo, "attn_output", "weight", E, Q, false);
         T(bo, "attn_output", "bias", E, -1, !ln);
         T(ffn_norm, fn, "weight", E, -1, false);
-        if (ln) { T(ffn_norm_b, fn, "bias", E, -1, false); }
-        if (!ln) { T(ffn_gate, "ffn_gate", "weight", F, E, false); }
+        if (ln) {
+            T(ffn_norm_b, fn, "bias", E, -1, false);
+        }
+        if (!ln) {
+            T(ffn_gate, "ffn_gate", "weight", F, E, false);
+        }
         T(ffn_up, "ffn_up", "weight", F, E, false);
         T(ffn_down, "ffn_down", "weight", E, F, false);
         if (ln) {
@@ -904,422 +1063,5 @@ int rt_gguf_model_weights(const rt_gguf *g, const rt_model_config *c, rt_model_w
     if (!w->layers) return RT_ERR_NOMEM;
     int rc = map_weights(g, c, w);
     if (rc < 0) rt_model_weights_free(w, c->n_layer);
-    return rc;
-}
-
-/* ---- writer ---------------------------------------------------------------------------------- */
-
-void rt_rope_permute_rows(const void *src, void *dst, int64_t n_rows, size_t row_bytes,
-                          int n_heads, bool to_interleaved) {
-    int64_t D = n_rows / n_heads, half = D / 2;
-    const uint8_t *s = src;
-    uint8_t *d = dst;
-    for (int64_t h = 0; h < n_heads; h++)
-        for (int64_t p = 0; p < 2; p++)
-            for (int64_t i = 0; i < half; i++) {
-                int64_t hf = h * D + p * half + i, il = h * D + 2 * i + p;
-                int64_t from = to_interleaved ? hf : il, to = to_interleaved ? il : hf;
-                memcpy(d + (size_t)to * row_bytes, s + (size_t)from * row_bytes, row_bytes);
-            }
-}
-
-typedef enum plan_kind { PLAN_VIEW, PLAN_PERMUTE, PLAN_FUSE_QKV, PLAN_ROPE_FREQS } plan_kind;
-
-typedef struct plan_item {
-    char name[64];
-    plan_kind kind;
-    const rt_tensor *src[3];
-    int n_heads;        /* PLAN_PERMUTE */
-    bool to_interleaved;
-    rt_dtype dtype;     /* stored type */
-    int n_dims;
-    int64_t shape[2];   /* row-major */
-    size_t nbytes, offset;
-} plan_item;
-
-/* A growable list of KVs to write. */
-typedef struct kv_list {
-    rt_gguf_kv *items;
-    size_t n, cap;
-    char **owned_keys;
-    size_t n_owned;
-} kv_list;
-
-static int kv_add(kv_list *l, const char *key, rt_gguf_value v) {
-    for (size_t i = 0; i < l->n; i++)
-        if (!strcmp(l->items[i].key, key)) return RT_OK; /* the first writer of a key wins */
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 32;
-        rt_gguf_kv *p = rt_realloc(l->items, cap * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        l->items = p;
-        l->cap = cap;
-    }
-    char *k = rt_strdup(key);
-    char **ok = rt_realloc(l->owned_keys, (l->n_owned + 1) * sizeof *ok);
-    if (!k || !ok) {
-        free(k);
-        if (ok) l->owned_keys = ok;
-        return RT_ERR_NOMEM;
-    }
-    l->owned_keys = ok;
-    l->owned_keys[l->n_owned++] = k;
-    l->items[l->n].key = k;
-    l->items[l->n].value = v;
-    l->n++;
-    return RT_OK;
-}
-
-static void kv_free(kv_list *l) {
-    for (size_t i = 0; i < l->n_owned; i++) free(l->owned_keys[i]);
-    free(l->owned_keys);
-    free(l->items);
-}
-
-static int kv_u32(kv_list *l, const char *arch, const char *suffix, uint64_t v) {
-    char key[128];
-    snprintf(key, sizeof key, "%s%s%s", arch ? arch : "", arch ? "." : "", suffix);
-    rt_gguf_value val = {.type = RT_GGUF_UINT32};
-    val.u64 = v;
-    return kv_add(l, key, val);
-}
-static int kv_f32(kv_list *l, const char *arch, const char *suffix, double v) {
-    char key[128];
-    snprintf(key, sizeof key, "%s%s%s", arch ? arch : "", arch ? "." : "", suffix);
-    rt_gguf_value val = {.type = RT_GGUF_FLOAT32};
-    val.f64 = v;
-    return kv_add(l, key, val);
-}
-static int kv_bool(kv_list *l, const char *key, bool b) {
-    rt_gguf_value val = {.type = RT_GGUF_BOOL};
-    val.b = b;
-    return kv_add(l, key, val);
-}
-static int kv_str(kv_list *l, const char *key, const char *s) {
-    rt_gguf_value val = {.type = RT_GGUF_STRING, .str = s, .len = strlen(s)};
-    return kv_add(l, key, val);
-}
-
-static int model_kvs(kv_list *l, const rt_model_config *c, const rt_gguf_write_params *p) {
-    const char *a = rt_arch_name(c->arch);
-    RT_TRY(kv_str(l, "general.architecture", a));
-    if (p->name) RT_TRY(kv_str(l, "general.name", p->name));
-    uint32_t ft = p->dtype == RT_DTYPE_F32 ? 0 : p->dtype == RT_DTYPE_F16 ? 1
-                : p->dtype == RT_DTYPE_Q4_0 ? 2 : p->dtype == RT_DTYPE_Q8_0 ? 7 : 32;
-    RT_TRY(kv_u32(l, NULL, "general.file_type", ft));
-    if (p->dtype == RT_DTYPE_Q8_0 || p->dtype == RT_DTYPE_Q4_0)
-        RT_TRY(kv_u32(l, NULL, "general.quantization_version", 2));
-    RT_TRY(kv_u32(l, a, "context_length", (uint64_t)c->n_ctx_train));
-    RT_TRY(kv_u32(l, a, "embedding_length", (uint64_t)c->n_embd));
-    RT_TRY(kv_u32(l, a, "block_count", (uint64_t)c->n_layer));
-    RT_TRY(kv_u32(l, a, "feed_forward_length", (uint64_t)c->n_ff));
-    RT_TRY(kv_u32(l, a, "attention.head_count", (uint64_t)c->n_head));
-    if (c->arch == RT_ARCH_LLAMA || c->arch == RT_ARCH_QWEN2) {
-        RT_TRY(kv_u32(l, a, "attention.head_count_kv", (uint64_t)c->n_kv_head));
-        RT_TRY(kv_u32(l, a, "rope.dimension_count", (uint64_t)c->head_dim));
-        RT_TRY(kv_f32(l, a, "rope.freq_base", c->rope_theta));
-        RT_TRY(kv_f32(l, a, "attention.layer_norm_rms_epsilon", c->norm_eps));
-        if (c->head_dim * c->n_head != c->n_embd) {
-            RT_TRY(kv_u32(l, a, "attention.key_length", (uint64_t)c->head_dim));
-            RT_TRY(kv_u32(l, a, "attention.value_length", (uint64_t)c->head_dim));
-        }
-        RT_TRY(kv_u32(l, a, "vocab_size", (uint64_t)c->n_vocab));
-        if (c->rope_scaling_factor > 0) {
-            RT_TRY(kv_f32(l, "ragtune", "rope.llama3.factor", c->rope_scaling_factor));
-            RT_TRY(kv_f32(l, "ragtune", "rope.llama3.low_freq_factor", c->rope_low_freq_factor));
-            RT_TRY(kv_f32(l, "ragtune", "rope.llama3.high_freq_factor", c->rope_high_freq_factor));
-            RT_TRY(kv_u32(l, "ragtune", "rope.llama3.original_context_length",
-                          (uint64_t)c->rope_original_ctx));
-        }
-    } else {
-        RT_TRY(kv_f32(l, a, "attention.layer_norm_epsilon", c->norm_eps));
-    }
-    if (c->arch == RT_ARCH_BERT) {
-        RT_TRY(kv_bool(l, "bert.attention.causal", false));
-        RT_TRY(kv_u32(l, a, "pooling_type",
-                      c->pooling == RT_POOLING_CLS ? 2 : c->pooling == RT_POOLING_LAST ? 3 : 1));
-        RT_TRY(kv_u32(l, NULL, "tokenizer.ggml.token_type_count", (uint64_t)c->n_type_vocab));
-        RT_TRY(kv_bool(l, "ragtune.embeddings.normalize", c->normalize_embeddings));
-    }
-    if (c->bos_token_id >= 0)
-        RT_TRY(kv_u32(l, NULL, "tokenizer.ggml.bos_token_id", (uint64_t)c->bos_token_id));
-    if (c->eos_token_id >= 0)
-        RT_TRY(kv_u32(l, NULL, "tokenizer.ggml.eos_token_id", (uint64_t)c->eos_token_id));
-    if (c->pad_token_id >= 0)
-        RT_TRY(kv_u32(l, NULL, "tokenizer.ggml.padding_token_id", (uint64_t)c->pad_token_id));
-    for (size_t i = 0; i < p->n_extra; i++) {
-        if (!p->extra[i].key || !strcmp(p->extra[i].key, "general.alignment")) continue;
-        RT_TRY(kv_add(l, p->extra[i].key, p->extra[i].value));
-    }
-    return RT_OK;
-}
-
-/* Stored type of a tensor: 2-D weights take the requested type (f16 when a quantized type's
- * block does not divide the row), everything else f32. */
-static rt_dtype target_dtype(rt_dtype want, int n_dims, int64_t row) {
-    if (n_dims < 2) return RT_DTYPE_F32;
-    if ((want == RT_DTYPE_Q8_0 || want == RT_DTYPE_Q4_0) && row % RT_QK) return RT_DTYPE_F16;
-    return want;
-}
-
-static int plan_add(plan_item **items, size_t *n, size_t *cap, plan_item it) {
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 64;
-        plan_item *p = rt_realloc(*items, c * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        *items = p;
-        *cap = c;
-    }
-    (*items)[(*n)++] = it;
-    return RT_OK;
-}
-
-static int build_plan(const rt_model_config *c, const rt_model_weights *w, rt_dtype dtype,
-                      plan_item **out, size_t *n_out) {
-    size_t n_refs = rt_model_weights_list(c, w, NULL, 0);
-    rt_weight_ref *refs = rt_calloc(n_refs + 1, sizeof *refs);
-    if (!refs) return RT_ERR_NOMEM;
-    rt_model_weights_list(c, w, refs, n_refs);
-    plan_item *items = NULL;
-    size_t n = 0, cap = 0;
-    int rc = RT_OK;
-    bool gguf_interleaved = c->arch == RT_ARCH_LLAMA;
-    bool permute = c->rope_interleaved != gguf_interleaved;
-    for (size_t i = 0; i < n_refs && rc == RT_OK; i++) {
-        const rt_tensor *t = refs[i].t;
-        plan_item it = {0};
-        snprintf(it.name, sizeof it.name, "%s", refs[i].name);
-        it.kind = PLAN_VIEW;
-        it.src[0] = t;
-        it.n_dims = t->n_dims;
-        it.shape[0] = t->shape[0];
-        it.shape[1] = t->n_dims > 1 ? t->shape[1] : 1;
-        if (c->arch == RT_ARCH_GPT2 && (strstr(it.name, ".attn_k.") || strstr(it.name, ".attn_v.")))
-            continue; /* fused into attn_qkv with attn_q */
-        if (c->arch == RT_ARCH_GPT2 && strstr(it.name, ".attn_q.")) {
-            int il = atoi(it.name + 4);
-            const rt_layer_weights *l = &w->layers[il];
-            bool bias = strstr(it.name, ".bias") != NULL;
-            snprintf(it.name, sizeof it.name, "blk.%d.attn_qkv.%s", il, bias ? "bias" : "weight");
-            it.kind = PLAN_FUSE_QKV;
-            it.src[0] = bias ? &l->bq : &l->wq;
-            it.src[1] = bias ? &l->bk : &l->wk;
-            it.src[2] = bias ? &l->bv : &l->wv;
-            it.shape[0] = it.src[0]->shape[0] + it.src[1]->shape[0] + it.src[2]->shape[0];
-        }
-        if (permute && (strstr(it.name, ".attn_q.") || strstr(it.name, ".attn_k."))) {
-            it.kind = PLAN_PERMUTE;
-            it.n_heads = strstr(it.name, ".attn_q.") ? c->n_head : c->n_kv_head;
-            it.to_interleaved = gguf_interleaved;
-        }
-        it.dtype = target_dtype(dtype, it.n_dims, it.shape[1]);
-        rc = plan_add(&items, &n, &cap, it);
-        /* llama.cpp's converter keeps GPT-2's tied output as a copy of the embedding. */
-        if (rc == RT_OK && c->arch == RT_ARCH_GPT2 && c->tied_embeddings &&
-            !strcmp(it.name, "token_embd.weight")) {
-            snprintf(it.name, sizeof it.name, "output.weight");
-            rc = plan_add(&items, &n, &cap, it);
-        }
-    }
-    if (rc == RT_OK && c->rope_scaling_factor > 0 &&
-        (c->arch == RT_ARCH_LLAMA || c->arch == RT_ARCH_QWEN2)) {
-        plan_item it = {.kind = PLAN_ROPE_FREQS, .dtype = RT_DTYPE_F32, .n_dims = 1};
-        snprintf(it.name, sizeof it.name, "rope_freqs.weight");
-        it.shape[0] = c->head_dim / 2;
-        it.shape[1] = 1;
-        rc = plan_add(&items, &n, &cap, it);
-    }
-    free(refs);
-    if (rc < 0) {
-        free(items);
-        return rc;
-    }
-    *out = items;
-    *n_out = n;
-    return RT_OK;
-}
-
-/* src as dtype: a view when it already is, else a new owned tensor. */
-static int as_dtype(const rt_tensor *src, rt_dtype dtype, rt_tensor *out) {
-    if (src->dtype == dtype) {
-        *out = *src;
-        out->name = NULL;
-        out->owned = false;
-        return RT_OK;
-    }
-    return rt_tensor_convert(src, dtype, out);
-}
-
-/* The bytes of one planned tensor in *out (owned or a view). */
-static int produce(const rt_model_config *c, const plan_item *it, rt_tensor *out) {
-    memset(out, 0, sizeof *out);
-    if (it->kind == PLAN_ROPE_FREQS) {
-        int64_t shape[1] = {it->shape[0]};
-        RT_TRY(rt_tensor_alloc(out, NULL, RT_DTYPE_F32, 1, shape));
-        llama3_freq_factors(c, out->data);
-        return RT_OK;
-    }
-    if (it->kind == PLAN_FUSE_QKV) {
-        int64_t shape[2] = {it->shape[0], it->shape[1]};
-        RT_TRY(rt_tensor_alloc(out, NULL, it->dtype, it->n_dims, shape));
-        size_t off = 0;
-        for (int j = 0; j < 3; j++) {
-            rt_tensor part;
-            int rc = as_dtype(it->src[j], it->dtype, &part);
-            if (rc < 0) {
-                rt_tensor_free(out);
-                return rc;
-            }
-            if (off + part.nbytes > out->nbytes) {
-                rt_tensor_free(&part);
-                rt_tensor_free(out);
-                return rt_error(RT_ERR_INTERNAL, "%s: fused size mismatch", it->name);
-            }
-            memcpy((uint8_t *)out->data + off, part.data, part.nbytes);
-            off += part.nbytes;
-            rt_tensor_free(&part);
-        }
-        return RT_OK;
-    }
-    RT_TRY(as_dtype(it->src[0], it->dtype, out));
-    if (it->kind == PLAN_PERMUTE) {
-        void *dst = rt_malloc(out->nbytes);
-        if (!dst) {
-            rt_tensor_free(out);
-            return RT_ERR_NOMEM;
-        }
-        size_t row_bytes = out->n_dims == 1 ? rt_dtype_block_bytes(out->dtype)
-                                            : rt_tensor_row_bytes(out);
-        rt_rope_permute_rows(out->data, dst, out->shape[0], row_bytes, it->n_heads,
-                             it->to_interleaved);
-        rt_tensor_free(out);
-        out->data = dst;
-        out->owned = true;
-        out->dtype = it->dtype;
-        out->n_dims = it->n_dims;
-        for (int i = 0; i < RT_MAX_DIMS; i++) out->shape[i] = 1;
-        out->shape[0] = it->shape[0];
-        out->shape[1] = it->shape[1];
-        RT_TRY(rt_dtype_nbytes(it->dtype, it->shape[0] * it->shape[1], &out->nbytes, it->name));
-    }
-    return RT_OK;
-}
-
-static int w_raw(rt_atomic_file *f, const void *p, size_t n) {
-    return rt_fwrite_all(f->fp, p, n, f->path);
-}
-static int w_u32(rt_atomic_file *f, uint32_t v) { return w_raw(f, &v, 4); }
-static int w_u64(rt_atomic_file *f, uint64_t v) { return w_raw(f, &v, 8); }
-static int w_str(rt_atomic_file *f, const char *s, size_t len) {
-    RT_TRY(w_u64(f, len));
-    return w_raw(f, s, len);
-}
-
-static int w_value(rt_atomic_file *f, const rt_gguf_value *v, int depth) {
-    switch (v->type) {
-    case RT_GGUF_UINT8: case RT_GGUF_INT8: { uint8_t x = (uint8_t)v->u64; return w_raw(f, &x, 1); }
-    case RT_GGUF_UINT16: case RT_GGUF_INT16: {
-        uint16_t x = (uint16_t)v->u64;
-        return w_raw(f, &x, 2);
-    }
-    case RT_GGUF_UINT32: case RT_GGUF_INT32: {
-        uint32_t x = (uint32_t)v->u64;
-        return w_raw(f, &x, 4);
-    }
-    case RT_GGUF_UINT64: case RT_GGUF_INT64: return w_u64(f, v->u64);
-    case RT_GGUF_FLOAT32: { float x = (float)v->f64; return w_raw(f, &x, 4); }
-    case RT_GGUF_FLOAT64: return w_raw(f, &v->f64, 8);
-    case RT_GGUF_BOOL: { uint8_t x = v->b; return w_raw(f, &x, 1); }
-    case RT_GGUF_STRING: return w_str(f, v->str ? v->str : "", v->str ? v->len : 0);
-    case RT_GGUF_ARRAY:
-        if (depth >= MAX_ARRAY_DEPTH || (unsigned)v->arr_type >= RT_GGUF_TYPE_COUNT)
-            return rt_error(RT_ERR_INVALID, "%s: bad array value", f->path);
-        RT_TRY(w_u32(f, v->arr_type));
-        RT_TRY(w_u64(f, v->n));
-        if (v->arr_type == RT_GGUF_STRING) {
-            for (uint64_t i = 0; i < v->n; i++)
-                RT_TRY(w_str(f, v->strs[i], v->lens ? v->lens[i] : strlen(v->strs[i])));
-        } else if (v->arr_type == RT_GGUF_ARRAY) {
-            for (uint64_t i = 0; i < v->n; i++) RT_TRY(w_value(f, &v->items[i], depth + 1));
-        } else if (v->n) {
-            RT_TRY(w_raw(f, v->data, (size_t)v->n * scalar_size(v->arr_type)));
-        }
-        return RT_OK;
-    default: return rt_error(RT_ERR_INVALID, "%s: bad value type %d", f->path, (int)v->type);
-    }
-}
-
-static int w_pad(rt_atomic_file *f, size_t *pos, size_t align) {
-    static const uint8_t zeros[64] = {0};
-    size_t pad = (align - *pos % align) % align;
-    *pos += pad;
-    return pad ? w_raw(f, zeros, pad) : RT_OK;
-}
-
-int rt_gguf_write(const char *path, const rt_model_config *cfg, const rt_model_weights *w,
-                  const rt_gguf_write_params *params) {
-    rt_gguf_write_params p = {.dtype = RT_DTYPE_F32};
-    if (params) p = *params;
-    if (p.dtype != RT_DTYPE_F32 && p.dtype != RT_DTYPE_F16 && p.dtype != RT_DTYPE_BF16 &&
-        p.dtype != RT_DTYPE_Q8_0 && p.dtype != RT_DTYPE_Q4_0)
-        return rt_error(RT_ERR_INVALID, "%s: cannot write dtype %d", path, (int)p.dtype);
-    RT_TRY(rt_model_config_check(cfg, path));
-    kv_list kvs = {0};
-    plan_item *plan = NULL;
-    size_t n_plan = 0;
-    int rc = model_kvs(&kvs, cfg, &p);
-    if (rc == RT_OK) rc = build_plan(cfg, w, p.dtype, &plan, &n_plan);
-    const size_t align = RT_GGUF_DEFAULT_ALIGNMENT;
-    size_t off = 0;
-    for (size_t i = 0; i < n_plan && rc == RT_OK; i++) {
-        rc = rt_dtype_nbytes(plan[i].dtype, plan[i].shape[0] * plan[i].shape[1], &plan[i].nbytes,
-                             plan[i].name);
-        plan[i].offset = off;
-        off += (plan[i].nbytes + align - 1) / align * align;
-    }
-    rt_atomic_file f;
-    if (rc == RT_OK) rc = rt_atomic_file_open(&f, path);
-    if (rc < 0) goto done;
-    size_t pos = 0;
-    rc = w_raw(&f, "GGUF", 4);
-    if (rc == RT_OK) rc = w_u32(&f, 3);
-    if (rc == RT_OK) rc = w_u64(&f, n_plan);
-    if (rc == RT_OK) rc = w_u64(&f, kvs.n);
-    for (size_t i = 0; i < kvs.n && rc == RT_OK; i++) {
-        rc = w_str(&f, kvs.items[i].key, strlen(kvs.items[i].key));
-        if (rc == RT_OK) rc = w_u32(&f, kvs.items[i].value.type);
-        if (rc == RT_OK) rc = w_value(&f, &kvs.items[i].value, 0);
-    }
-    for (size_t i = 0; i < n_plan && rc == RT_OK; i++) {
-        const plan_item *it = &plan[i];
-        rc = w_str(&f, it->name, strlen(it->name));
-        if (rc == RT_OK) rc = w_u32(&f, (uint32_t)it->n_dims);
-        for (int d = it->n_dims - 1; d >= 0 && rc == RT_OK; d--) rc = w_u64(&f, (uint64_t)it->shape[d]);
-        if (rc == RT_OK) rc = w_u32(&f, (uint32_t)it->dtype);
-        if (rc == RT_OK) rc = w_u64(&f, it->offset);
-    }
-    if (rc == RT_OK) {
-        long cur = ftell(f.fp);
-        if (cur < 0) rc = rt_error(RT_ERR_IO, "%s: ftell failed", path);
-        pos = (size_t)cur;
-    }
-    if (rc == RT_OK) rc = w_pad(&f, &pos, align);
-    for (size_t i = 0; i < n_plan && rc == RT_OK; i++) {
-        rt_tensor t;
-        rc = produce(cfg, &plan[i], &t);
-        if (rc < 0) break;
-        if (t.nbytes != plan[i].nbytes)
-            rc = rt_error(RT_ERR_INTERNAL, "%s: tensor '%s' has %zu bytes, planned %zu", path,
-                          plan[i].name, t.nbytes, plan[i].nbytes);
-        if (rc == RT_OK) rc = w_raw(&f, t.data, t.nbytes);
-        pos += t.nbytes;
-        rt_tensor_free(&t);
-        if (rc == RT_OK && i + 1 < n_plan) rc = w_pad(&f, &pos, align);
-    }
-    if (rc < 0) rt_atomic_file_abort(&f);
-    else rc = rt_atomic_file_commit(&f);
-done:
-    free(plan);
-    kv_free(&kvs);
     return rc;
 }

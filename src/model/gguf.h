@@ -73,12 +73,12 @@ typedef struct rt_gguf_value {
 
 typedef struct rt_gguf_tensor {
     const char *name;
-    uint32_t type;       /* ggml type id (== rt_dtype for the supported ones) */
+    uint32_t type; /* ggml type id (== rt_dtype for the supported ones) */
     int n_dims;
-    int64_t ne[4];       /* GGUF order: ne[0] fastest */
-    uint64_t offset;     /* relative to the data section */
-    const void *data;    /* into the map */
-    size_t nbytes;       /* 0 when the type is unknown */
+    int64_t ne[4];    /* GGUF order: ne[0] fastest */
+    uint64_t offset;  /* relative to the data section */
+    const void *data; /* into the map */
+    size_t nbytes;    /* 0 when the type is unknown */
 } rt_gguf_tensor;
 
 /* Opens and validates path; on failure *out is NULL and the error names the file. */
@@ -129,9 +129,10 @@ typedef struct rt_gguf_kv {
 
 typedef struct rt_gguf_write_params {
     rt_dtype dtype;          /* storage type of 2-D weight matrices (f32, f16, bf16, q8_0, q4_0) */
-    const rt_gguf_kv *extra; /* written after the model's keys; keys the writer sets are skipped */
+    const rt_gguf_kv *extra; /* extra KVs: tokenizer.* ones win over config's special ids; any
+                                other key the writer sets itself is skipped */
     size_t n_extra;
-    const char *name;        /* general.name (may be NULL) */
+    const char *name; /* general.name (may be NULL) */
 } rt_gguf_write_params;
 
 /* Writes cfg + w as a GGUF v3 file llama.cpp can load, atomically. Norms, biases and 1-D
@@ -140,11 +141,19 @@ typedef struct rt_gguf_write_params {
 int rt_gguf_write(const char *path, const rt_model_config *cfg, const rt_model_weights *w,
                   const rt_gguf_write_params *params);
 
+/* Bytes of one scalar of type t (0 for strings and arrays). */
+size_t rt_gguf_type_size(rt_gguf_type t);
+
+/* Llama 3 rope frequency factors, one per rotary pair (head_dim/2 values): the divisor of each
+ * pair's base frequency, as llama.cpp's converter computes them for rope_freqs.weight from
+ * cfg's rope_scaling_* fields. */
+void rt_llama3_rope_freq_factors(const rt_model_config *cfg, float *out);
+
 /* Reorders the rows of a q or k projection (n_rows = n_heads * head_dim rows of row_bytes each;
  * biases: rows of one element) between Hugging Face's rotate_half pairing and llama.cpp's
  * interleaved pairing, as llama.cpp's convert_hf_to_gguf permute() does (to_interleaved) or
  * undoes. Row h*D + s*D/2 + i (s in {0,1}) <-> row h*D + 2i + s. src and dst must not overlap. */
-void rt_rope_permute_rows(const void *src, void *dst, int64_t n_rows, size_t row_bytes,
-                          int n_heads, bool to_interleaved);
+void rt_rope_permute_rows(const void *src, void *dst, int64_t n_rows, size_t row_bytes, int n_heads,
+                          bool to_interleaved);
 
 #endif

@@ -3,9 +3,11 @@
  * directory, and per-architecture tensor name mapping (reading here, writing in rt_hf_write).
  */
 #include "model/hf.h"
+#include "model/gguf.h"
 #include "model/model_file.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/quant.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -97,12 +99,15 @@ static rt_arch arch_from_hf(json_t *root) {
 static int parse_rope_scaling(json_t *root, const char *what, rt_model_config *c) {
     json_t *rs = json_object_get(root, "rope_scaling");
     if (!rs || json_is_null(rs)) return RT_OK;
-    if (!json_is_object(rs)) return rt_error(RT_ERR_FORMAT, "%s: rope_scaling is not an object", what);
+    if (!json_is_object(rs))
+        return rt_error(RT_ERR_FORMAT, "%s: rope_scaling is not an object", what);
     const char *type = json_string_value(json_object_get(rs, "rope_type"));
     if (!type) type = json_string_value(json_object_get(rs, "type"));
     if (!type || strcmp(type, "llama3"))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope_scaling type '%s' is not supported (only "
-                        "llama3)", what, type ? type : "?");
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: rope_scaling type '%s' is not supported (only "
+                        "llama3)",
+                        what, type ? type : "?");
     int rc;
     TRY_GOTO(get_float(rs, "factor", 0, what, &c->rope_scaling_factor));
     TRY_GOTO(get_float(rs, "low_freq_factor", 1, what, &c->rope_low_freq_factor));
@@ -121,11 +126,16 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
     if (!json_is_object(root)) return rt_error(RT_ERR_FORMAT, "%s: not a JSON object", what);
     c->arch = arch_from_hf(root);
     if (c->arch == RT_ARCH_UNKNOWN) {
-        const char *a = json_string_value(json_array_get(json_object_get(root, "architectures"), 0));
+        const char *a =
+            json_string_value(json_array_get(json_object_get(root, "architectures"), 0));
         const char *mt = json_string_value(json_object_get(root, "model_type"));
         return rt_error(RT_ERR_UNSUPPORTED,
                         "%s: architecture '%s' is not supported (llama, mistral, qwen2, gpt2, "
-                        "bert)", what, a ? a : mt ? mt : "?");
+                        "bert)",
+                        what,
+                        a    ? a
+                        : mt ? mt
+                             : "?");
     }
     const int DIM = 1 << 16, LAYERS = 1024, VOCAB = 1 << 22, CTX = 1 << 24;
     if (c->arch == RT_ARCH_GPT2) {
@@ -163,12 +173,16 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
         TRY_GOTO(get_token_id(root, "eos_token_id", -1, what, &c->eos_token_id));
         const char *pe = json_string_value(json_object_get(root, "position_embedding_type"));
         if (pe && strcmp(pe, "absolute"))
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: position_embedding_type '%s' is not "
-                            "supported (absolute only)", what, pe);
+            return rt_error(RT_ERR_UNSUPPORTED,
+                            "%s: position_embedding_type '%s' is not "
+                            "supported (absolute only)",
+                            what, pe);
         c->n_kv_head = c->n_head;
         if (c->n_embd % c->n_head)
-            return rt_error(RT_ERR_FORMAT, "%s: hidden_size %d is not a multiple of "
-                            "num_attention_heads %d", what, c->n_embd, c->n_head);
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: hidden_size %d is not a multiple of "
+                            "num_attention_heads %d",
+                            what, c->n_embd, c->n_head);
         c->head_dim = c->n_embd / c->n_head;
         c->attn_bias = true;
         c->pooling = RT_POOLING_MEAN;
@@ -177,9 +191,10 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
     /* llama, mistral, qwen2 */
     TRY_GOTO(get_int(root, "num_key_value_heads", c->n_head, 1, DIM, what, &c->n_kv_head));
     if (c->n_embd % c->n_head && !json_integer_value(json_object_get(root, "head_dim")))
-        return rt_error(RT_ERR_FORMAT, "%s: hidden_size %d is not a multiple of "
-                        "num_attention_heads %d and head_dim is not given", what, c->n_embd,
-                        c->n_head);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: hidden_size %d is not a multiple of "
+                        "num_attention_heads %d and head_dim is not given",
+                        what, c->n_embd, c->n_head);
     TRY_GOTO(get_int(root, "head_dim", c->n_embd / c->n_head, 2, 4096, what, &c->head_dim));
     TRY_GOTO(get_int(root, "max_position_embeddings", 2048, 1, CTX, what, &c->n_ctx_train));
     TRY_GOTO(get_float(root, "rms_norm_eps", 1e-6f, what, &c->norm_eps));
@@ -194,8 +209,7 @@ static int parse_config_root(json_t *root, const char *what, rt_model_config *c)
         TRY_GOTO(get_bool(root, "attention_bias", false, what, &c->attn_bias));
         bool mlp_bias;
         TRY_GOTO(get_bool(root, "mlp_bias", false, what, &mlp_bias));
-        if (mlp_bias)
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", what);
+        if (mlp_bias) return rt_error(RT_ERR_UNSUPPORTED, "%s: mlp_bias is not supported", what);
     }
     const char *act = json_string_value(json_object_get(root, "hidden_act"));
     if (act && strcmp(act, "silu"))
@@ -292,15 +306,18 @@ int rt_hf_config_load(const char *dir, rt_model_config *cfg, json_t **raw) {
     if (rc == RT_OK) rc = rt_model_config_check(cfg, path);
     if (rc == RT_OK && (cfg->arch == RT_ARCH_BERT)) rc = load_st_pooling(dir, cfg);
     free(path);
-    if (rc == RT_OK && raw) *raw = root;
-    else json_decref(root);
+    if (rc == RT_OK && raw)
+        *raw = root;
+    else
+        json_decref(root);
     return rc;
 }
 
 /* ---- the safetensors files of a model -------------------------------------------------------- */
 
 void rt_hf_tensors_close(rt_hf_tensors *ts) {
-    for (size_t i = 0; i < ts->n_files; i++) rt_safetensors_close(&ts->files[i]);
+    for (size_t i = 0; i < ts->n_files; i++)
+        rt_safetensors_close(&ts->files[i]);
     free(ts->files);
     free(ts->what);
     memset(ts, 0, sizeof *ts);
@@ -309,8 +326,7 @@ void rt_hf_tensors_close(rt_hf_tensors *ts) {
 static int open_index(const char *dir, const char *index_path, rt_hf_tensors *ts) {
     json_error_t jerr;
     json_t *idx = json_load_file(index_path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!idx)
-        return rt_error(RT_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
+    if (!idx) return rt_error(RT_ERR_FORMAT, "%s: line %d: %s", index_path, jerr.line, jerr.text);
     int rc = RT_OK;
     json_t *wm = json_object_get(idx, "weight_map");
     const char **names = NULL;
@@ -329,12 +345,15 @@ static int open_index(const char *dir, const char *index_path, rt_hf_tensors *ts
     json_object_foreach(wm, key, v) {
         const char *file = json_string_value(v);
         if (!file || !*file || strchr(file, '/') || !strcmp(file, "..")) {
-            rc = rt_error(RT_ERR_FORMAT, "%s: weight_map entry of '%s' is not a file name in "
-                          "the model directory", index_path, key);
+            rc = rt_error(RT_ERR_FORMAT,
+                          "%s: weight_map entry of '%s' is not a file name in "
+                          "the model directory",
+                          index_path, key);
             goto done;
         }
         size_t j = 0;
-        while (j < n_names && strcmp(names[j], file)) j++;
+        while (j < n_names && strcmp(names[j], file))
+            j++;
         if (j == n_names) names[n_names++] = file;
     }
     ts->files = rt_calloc(n_names, sizeof *ts->files);
@@ -402,14 +421,28 @@ int rt_hf_tensors_open(const char *path, rt_hf_tensors *ts) {
             free(single);
             rc = open_index(path, index, ts);
         } else {
-            rc = rt_error(RT_ERR_NOT_FOUND, "%s: no model.safetensors or "
-                          "model.safetensors.index.json", path);
+            char *bin = rt_path_join(path, "pytorch_model.bin");
+            bool has_bin = bin && rt_is_file(bin);
+            free(bin);
+            rc = rt_error(has_bin ? RT_ERR_UNSUPPORTED : RT_ERR_NOT_FOUND,
+                          "%s: no model.safetensors or model.safetensors.index.json%s", path,
+                          has_bin ? " (pytorch_model.bin, a pickle, is not read: save the model "
+                                    "as safetensors)"
+                                  : "");
             free(single);
             free(index);
         }
     }
     if (rc < 0) rt_hf_tensors_close(ts);
     return rc;
+}
+
+/* The file holding entry e (for messages). */
+static const char *file_of(const rt_hf_tensors *ts, const rt_safetensors_entry *e) {
+    for (size_t i = 0; i < ts->n_files; i++)
+        if (e >= ts->files[i].tensors && e < ts->files[i].tensors + ts->files[i].n_tensors)
+            return ts->files[i].path;
+    return ts->what;
 }
 
 const rt_safetensors_entry *rt_hf_tensors_find(const rt_hf_tensors *ts, const char *name) {
@@ -420,7 +453,8 @@ const rt_safetensors_entry *rt_hf_tensors_find(const rt_hf_tensors *ts, const ch
     return NULL;
 }
 
-/* ---- name mapping: reading -------------------------------------------------------------------- */
+/* ---- name mapping: reading --------------------------------------------------------------------
+ */
 
 typedef struct mapper {
     const rt_hf_tensors *ts;
@@ -457,13 +491,15 @@ static int take(const mapper *m, const char *name, int64_t d0, int64_t d1, bool 
                         m->ts->what, full, ws);
     }
     if (!is_float_dtype(e->t.dtype))
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected F32, F16 or "
-                        "BF16)", m->ts->what, full, e->st_dtype);
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: tensor '%s' has dtype %s (expected F32, F16 or "
+                        "BF16)",
+                        file_of(m->ts, e), full, e->st_dtype);
     if (e->t.n_dims != n_dims || e->t.shape[0] != d0 || (n_dims == 2 && e->t.shape[1] != d1)) {
         char gs[64];
         shape_str(gs, sizeof gs, e->t.n_dims, e->t.shape);
-        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", m->ts->what,
-                        full, gs, ws);
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s",
+                        file_of(m->ts, e), full, gs, ws);
     }
     size_t es = rt_dtype_block_bytes(e->t.dtype);
     if ((uintptr_t)e->t.data % es) {
@@ -478,8 +514,8 @@ static int take(const mapper *m, const char *name, int64_t d0, int64_t d1, bool 
 }
 
 /* A (rows, n_in) tensor from columns [c0, c0 + rows) of a Conv1D weight stored (n_in, n_out). */
-static int conv1d_slice(const rt_tensor *src, int64_t n_in, int64_t n_out, int64_t c0,
-                        int64_t rows, rt_tensor *out) {
+static int conv1d_slice(const rt_tensor *src, int64_t n_in, int64_t n_out, int64_t c0, int64_t rows,
+                        rt_tensor *out) {
     int64_t shape[2] = {rows, n_in};
     RT_TRY(rt_tensor_alloc(out, src->name, src->dtype, 2, shape));
     size_t es = rt_dtype_block_bytes(src->dtype);
@@ -498,7 +534,8 @@ static int vec_slice(const rt_tensor *src, int64_t off, int64_t n, rt_tensor *ou
     size_t es = rt_dtype_block_bytes(src->dtype);
     out->dtype = src->dtype;
     out->n_dims = 1;
-    for (int i = 0; i < RT_MAX_DIMS; i++) out->shape[i] = 1;
+    for (int i = 0; i < RT_MAX_DIMS; i++)
+        out->shape[i] = 1;
     out->shape[0] = n;
     out->nbytes = (size_t)n * es;
     if (src->owned) {
@@ -623,11 +660,10 @@ static int take_ln(const mapper *m, const char *base, int64_t E, rt_tensor *g, r
 
 static int map_bert(const rt_model_config *c, mapper *m, rt_model_weights *w) {
     int64_t E = c->n_embd, F = c->n_ff;
-    m->prefix =
-        rt_hf_tensors_find(m->ts, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
+    m->prefix = rt_hf_tensors_find(m->ts, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
     RT_TRY(take(m, "embeddings.word_embeddings.weight", c->n_vocab, E, false, &w->token_embd));
-    RT_TRY(take(m, "embeddings.position_embeddings.weight", c->n_ctx_train, E, false,
-                &w->pos_embd));
+    RT_TRY(
+        take(m, "embeddings.position_embeddings.weight", c->n_ctx_train, E, false, &w->pos_embd));
     if (c->n_type_vocab > 0)
         RT_TRY(take(m, "embeddings.token_type_embeddings.weight", c->n_type_vocab, E, false,
                     &w->type_embd));
@@ -667,11 +703,338 @@ int rt_hf_weights_map(const rt_model_config *cfg, const rt_hf_tensors *ts, rt_mo
     int rc;
     switch (cfg->arch) {
     case RT_ARCH_LLAMA:
-    case RT_ARCH_QWEN2: rc = map_llama(cfg, &m, w); break;
-    case RT_ARCH_GPT2: rc = map_gpt2(cfg, &m, w); break;
-    case RT_ARCH_BERT: rc = map_bert(cfg, &m, w); break;
-    default: rc = rt_error(RT_ERR_UNSUPPORTED, "%s: unknown architecture", ts->what);
+    case RT_ARCH_QWEN2:
+        rc = map_llama(cfg, &m, w);
+        break;
+    case RT_ARCH_GPT2:
+        rc = map_gpt2(cfg, &m, w);
+        break;
+    case RT_ARCH_BERT:
+        rc = map_bert(cfg, &m, w);
+        break;
+    default:
+        rc = rt_error(RT_ERR_UNSUPPORTED, "%s: unknown architecture", ts->what);
     }
     if (rc < 0) rt_model_weights_free(w, cfg->n_layer);
+    return rc;
+}
+
+/* ---- writing a Hugging Face directory ----------------------------------------------------------
+ */
+
+typedef struct out_list {
+    rt_tensor *t;
+    size_t n, cap;
+} out_list;
+
+static void out_free(out_list *l) {
+    for (size_t i = 0; i < l->n; i++)
+        rt_tensor_free(&l->t[i]);
+    free(l->t);
+}
+
+static rt_tensor *out_next(out_list *l) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        rt_tensor *p = rt_realloc(l->t, cap * sizeof *p);
+        if (!p) return NULL;
+        l->t = p;
+        l->cap = cap;
+    }
+    memset(&l->t[l->n], 0, sizeof l->t[0]);
+    return &l->t[l->n++];
+}
+
+/* src in a dtype safetensors holds: a view (quantized tensors become owned f32). */
+static int hf_view(const rt_tensor *src, rt_tensor *out) {
+    if (src->dtype == RT_DTYPE_Q8_0 || src->dtype == RT_DTYPE_Q4_0)
+        return rt_tensor_convert(src, RT_DTYPE_F32, out);
+    *out = *src;
+    out->name = NULL;
+    out->owned = false;
+    return RT_OK;
+}
+
+/* Adds src under name; transform: 0 none, 1 undo llama.cpp's rope permutation (n_heads). */
+static int add_out(out_list *l, const char *name, const rt_tensor *src, int unpermute_heads) {
+    rt_tensor *o = out_next(l);
+    if (!o) return RT_ERR_NOMEM;
+    RT_TRY(hf_view(src, o));
+    if (unpermute_heads) {
+        void *dst = rt_malloc(o->nbytes);
+        if (!dst) return RT_ERR_NOMEM;
+        size_t rb = o->n_dims == 1 ? rt_dtype_block_bytes(o->dtype) : rt_tensor_row_bytes(o);
+        rt_rope_permute_rows(o->data, dst, o->shape[0], rb, unpermute_heads, false);
+        if (o->owned) free(o->data);
+        o->data = dst;
+        o->owned = true;
+    }
+    o->name = rt_strdup(name);
+    return o->name ? RT_OK : RT_ERR_NOMEM;
+}
+
+/* Adds the Conv1D form (n_in, n_out) of row-major weights parts[0..n) (each (rows_j, n_in)). */
+static int add_conv1d(out_list *l, const char *name, const rt_tensor *const *parts, int n) {
+    rt_tensor conv[3];
+    int64_t n_out = 0, n_in = parts[0]->shape[1];
+    int rc = RT_OK, made = 0;
+    for (int j = 0; j < n && rc == RT_OK; j++, made++) {
+        rc = hf_view(parts[j], &conv[j]);
+        if (rc == RT_OK && (conv[j].dtype != conv[0].dtype || conv[j].shape[1] != n_in))
+            rc = rt_error(RT_ERR_INVALID, "%s: fused parts differ in dtype or width", name);
+        n_out += parts[j]->shape[0];
+    }
+    rt_tensor *o = rc == RT_OK ? out_next(l) : NULL;
+    if (rc == RT_OK && !o) rc = RT_ERR_NOMEM;
+    if (rc == RT_OK) {
+        int64_t shape[2] = {n_in, n_out};
+        rc = rt_tensor_alloc(o, name, conv[0].dtype, 2, shape);
+    }
+    if (rc == RT_OK) {
+        size_t es = rt_dtype_block_bytes(conv[0].dtype);
+        int64_t c0 = 0;
+        for (int j = 0; j < n; j++) {
+            const uint8_t *s = conv[j].data;
+            uint8_t *d = o->data;
+            for (int64_t r = 0; r < conv[j].shape[0]; r++)
+                for (int64_t i = 0; i < n_in; i++)
+                    memcpy(d + ((size_t)i * (size_t)n_out + (size_t)(c0 + r)) * es,
+                           s + ((size_t)r * (size_t)n_in + (size_t)i) * es, es);
+            c0 += conv[j].shape[0];
+        }
+    }
+    for (int j = 0; j < made; j++)
+        rt_tensor_free(&conv[j]);
+    return rc;
+}
+
+/* Concatenation of vectors (GPT-2's c_attn bias). */
+static int add_concat(out_list *l, const char *name, const rt_tensor *const *parts, int n) {
+    rt_tensor conv[3];
+    int64_t total = 0;
+    int rc = RT_OK, made = 0;
+    for (int j = 0; j < n && rc == RT_OK; j++, made++) {
+        rc = hf_view(parts[j], &conv[j]);
+        if (rc == RT_OK && conv[j].dtype != conv[0].dtype)
+            rc = rt_error(RT_ERR_INVALID, "%s: parts differ in dtype", name);
+        total += parts[j]->shape[0];
+    }
+    rt_tensor *o = rc == RT_OK ? out_next(l) : NULL;
+    if (rc == RT_OK && !o) rc = RT_ERR_NOMEM;
+    if (rc == RT_OK) rc = rt_tensor_alloc(o, name, conv[0].dtype, 1, &total);
+    size_t off = 0;
+    for (int j = 0; j < n && rc == RT_OK; j++) {
+        memcpy((uint8_t *)o->data + off, conv[j].data, conv[j].nbytes);
+        off += conv[j].nbytes;
+    }
+    for (int j = 0; j < made; j++)
+        rt_tensor_free(&conv[j]);
+    return rc;
+}
+
+static int hf_tensors_of(const rt_model_config *c, const rt_model_weights *w, out_list *l) {
+    char n[160];
+    bool unperm = c->rope_interleaved;
+#define ADD(name_fmt, tensor, heads, ...)                                                          \
+    do {                                                                                           \
+        if ((tensor)->data) {                                                                      \
+            snprintf(n, sizeof n, name_fmt, __VA_ARGS__);                                          \
+            RT_TRY(add_out(l, n, (tensor), (heads)));                                              \
+        }                                                                                          \
+    } while (0)
+    switch (c->arch) {
+    case RT_ARCH_LLAMA:
+    case RT_ARCH_QWEN2:
+        ADD("%s", &w->token_embd, 0, "model.embed_tokens.weight");
+        ADD("%s", &w->output_norm, 0, "model.norm.weight");
+        if (!c->tied_embeddings) ADD("%s", &w->output, 0, "lm_head.weight");
+        for (int il = 0; il < c->n_layer; il++) {
+            const rt_layer_weights *y = &w->layers[il];
+            int hq = unperm ? c->n_head : 0, hk = unperm ? c->n_kv_head : 0;
+            const char *p = "model.layers.%d.%s";
+            ADD(p, &y->attn_norm, 0, il, "input_layernorm.weight");
+            ADD(p, &y->wq, hq, il, "self_attn.q_proj.weight");
+            ADD(p, &y->wk, hk, il, "self_attn.k_proj.weight");
+            ADD(p, &y->wv, 0, il, "self_attn.v_proj.weight");
+            ADD(p, &y->wo, 0, il, "self_attn.o_proj.weight");
+            ADD(p, &y->bq, hq, il, "self_attn.q_proj.bias");
+            ADD(p, &y->bk, hk, il, "self_attn.k_proj.bias");
+            ADD(p, &y->bv, 0, il, "self_attn.v_proj.bias");
+            ADD(p, &y->bo, 0, il, "self_attn.o_proj.bias");
+            ADD(p, &y->ffn_norm, 0, il, "post_attention_layernorm.weight");
+            ADD(p, &y->ffn_gate, 0, il, "mlp.gate_proj.weight");
+            ADD(p, &y->ffn_up, 0, il, "mlp.up_proj.weight");
+            ADD(p, &y->ffn_down, 0, il, "mlp.down_proj.weight");
+        }
+        break;
+    case RT_ARCH_GPT2:
+        ADD("%s", &w->token_embd, 0, "transformer.wte.weight");
+        ADD("%s", &w->pos_embd, 0, "transformer.wpe.weight");
+        ADD("%s", &w->output_norm, 0, "transformer.ln_f.weight");
+        ADD("%s", &w->output_norm_b, 0, "transformer.ln_f.bias");
+        if (!c->tied_embeddings) ADD("%s", &w->output, 0, "lm_head.weight");
+        for (int il = 0; il < c->n_layer; il++) {
+            const rt_layer_weights *y = &w->layers[il];
+            const char *p = "transformer.h.%d.%s";
+            ADD(p, &y->attn_norm, 0, il, "ln_1.weight");
+            ADD(p, &y->attn_norm_b, 0, il, "ln_1.bias");
+            const rt_tensor *qkv[3] = {&y->wq, &y->wk, &y->wv};
+            const rt_tensor *qkv_b[3] = {&y->bq, &y->bk, &y->bv};
+            snprintf(n, sizeof n, p, il, "attn.c_attn.weight");
+            RT_TRY(add_conv1d(l, n, qkv, 3));
+            snprintf(n, sizeof n, p, il, "attn.c_attn.bias");
+            RT_TRY(add_concat(l, n, qkv_b, 3));
+            const rt_tensor *wo[1] = {&y->wo}, *up[1] = {&y->ffn_up}, *down[1] = {&y->ffn_down};
+            snprintf(n, sizeof n, p, il, "attn.c_proj.weight");
+            RT_TRY(add_conv1d(l, n, wo, 1));
+            ADD(p, &y->bo, 0, il, "attn.c_proj.bias");
+            ADD(p, &y->ffn_norm, 0, il, "ln_2.weight");
+            ADD(p, &y->ffn_norm_b, 0, il, "ln_2.bias");
+            snprintf(n, sizeof n, p, il, "mlp.c_fc.weight");
+            RT_TRY(add_conv1d(l, n, up, 1));
+            ADD(p, &y->ffn_up_b, 0, il, "mlp.c_fc.bias");
+            snprintf(n, sizeof n, p, il, "mlp.c_proj.weight");
+            RT_TRY(add_conv1d(l, n, down, 1));
+            ADD(p, &y->ffn_down_b, 0, il, "mlp.c_proj.bias");
+        }
+        break;
+    case RT_ARCH_BERT:
+        ADD("%s", &w->token_embd, 0, "embeddings.word_embeddings.weight");
+        ADD("%s", &w->pos_embd, 0, "embeddings.position_embeddings.weight");
+        ADD("%s", &w->type_embd, 0, "embeddings.token_type_embeddings.weight");
+        ADD("%s", &w->embd_norm, 0, "embeddings.LayerNorm.weight");
+        ADD("%s", &w->embd_norm_b, 0, "embeddings.LayerNorm.bias");
+        for (int il = 0; il < c->n_layer; il++) {
+            const rt_layer_weights *y = &w->layers[il];
+            const char *p = "encoder.layer.%d.%s";
+            ADD(p, &y->wq, 0, il, "attention.self.query.weight");
+            ADD(p, &y->bq, 0, il, "attention.self.query.bias");
+            ADD(p, &y->wk, 0, il, "attention.self.key.weight");
+            ADD(p, &y->bk, 0, il, "attention.self.key.bias");
+            ADD(p, &y->wv, 0, il, "attention.self.value.weight");
+            ADD(p, &y->bv, 0, il, "attention.self.value.bias");
+            ADD(p, &y->wo, 0, il, "attention.output.dense.weight");
+            ADD(p, &y->bo, 0, il, "attention.output.dense.bias");
+            ADD(p, &y->attn_norm, 0, il, "attention.output.LayerNorm.weight");
+            ADD(p, &y->attn_norm_b, 0, il, "attention.output.LayerNorm.bias");
+            ADD(p, &y->ffn_up, 0, il, "intermediate.dense.weight");
+            ADD(p, &y->ffn_up_b, 0, il, "intermediate.dense.bias");
+            ADD(p, &y->ffn_down, 0, il, "output.dense.weight");
+            ADD(p, &y->ffn_down_b, 0, il, "output.dense.bias");
+            ADD(p, &y->ffn_norm, 0, il, "output.LayerNorm.weight");
+            ADD(p, &y->ffn_norm_b, 0, il, "output.LayerNorm.bias");
+        }
+        break;
+    default:
+        return rt_error(RT_ERR_UNSUPPORTED, "unknown architecture");
+    }
+#undef ADD
+    return RT_OK;
+}
+
+/* A float as the shortest decimal that reads back to it (1e-5f prints as 1e-05, not
+ * 9.99999975e-06). */
+static json_t *json_float(float x) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", (double)x);
+    return json_real(strtod(buf, NULL));
+}
+
+static json_t *config_json(const rt_model_config *c, const rt_model_weights *w) {
+    json_t *j = json_object();
+    const char *dt = w->token_embd.dtype == RT_DTYPE_BF16  ? "bfloat16"
+                     : w->token_embd.dtype == RT_DTYPE_F16 ? "float16"
+                                                           : "float32";
+#define SET(k, v) json_object_set_new(j, k, v)
+    switch (c->arch) {
+    case RT_ARCH_GPT2:
+        SET("architectures", json_pack("[s]", "GPT2LMHeadModel"));
+        SET("model_type", json_string("gpt2"));
+        SET("n_embd", json_integer(c->n_embd));
+        SET("n_layer", json_integer(c->n_layer));
+        SET("n_head", json_integer(c->n_head));
+        SET("n_inner", json_integer(c->n_ff));
+        SET("n_positions", json_integer(c->n_ctx_train));
+        SET("n_ctx", json_integer(c->n_ctx_train));
+        SET("vocab_size", json_integer(c->n_vocab));
+        SET("layer_norm_epsilon", json_float(c->norm_eps));
+        SET("activation_function", json_string("gelu_new"));
+        SET("tie_word_embeddings", json_boolean(c->tied_embeddings));
+        break;
+    case RT_ARCH_BERT:
+        SET("architectures", json_pack("[s]", "BertModel"));
+        SET("model_type", json_string("bert"));
+        SET("hidden_size", json_integer(c->n_embd));
+        SET("num_hidden_layers", json_integer(c->n_layer));
+        SET("num_attention_heads", json_integer(c->n_head));
+        SET("intermediate_size", json_integer(c->n_ff));
+        SET("max_position_embeddings", json_integer(c->n_ctx_train));
+        SET("vocab_size", json_integer(c->n_vocab));
+        SET("type_vocab_size", json_integer(c->n_type_vocab));
+        SET("layer_norm_eps", json_float(c->norm_eps));
+        SET("hidden_act", json_string("gelu"));
+        SET("position_embedding_type", json_string("absolute"));
+        break;
+    default:
+        SET("architectures",
+            json_pack("[s]", c->arch == RT_ARCH_QWEN2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"));
+        SET("model_type", json_string(rt_arch_name(c->arch)));
+        SET("hidden_size", json_integer(c->n_embd));
+        SET("num_hidden_layers", json_integer(c->n_layer));
+        SET("num_attention_heads", json_integer(c->n_head));
+        SET("num_key_value_heads", json_integer(c->n_kv_head));
+        SET("head_dim", json_integer(c->head_dim));
+        SET("intermediate_size", json_integer(c->n_ff));
+        SET("max_position_embeddings", json_integer(c->n_ctx_train));
+        SET("vocab_size", json_integer(c->n_vocab));
+        SET("rms_norm_eps", json_float(c->norm_eps));
+        SET("rope_theta", json_float(c->rope_theta));
+        SET("hidden_act", json_string("silu"));
+        SET("tie_word_embeddings", json_boolean(c->tied_embeddings));
+        if (c->arch == RT_ARCH_LLAMA) {
+            SET("attention_bias", json_boolean(c->attn_bias));
+            SET("mlp_bias", json_false());
+        }
+        if (c->rope_scaling_factor > 0)
+            SET("rope_scaling",
+                json_pack("{s:s, s:o, s:o, s:o, s:i}", "rope_type", "llama3", "factor",
+                          json_float(c->rope_scaling_factor), "low_freq_factor",
+                          json_float(c->rope_low_freq_factor), "high_freq_factor",
+                          json_float(c->rope_high_freq_factor), "original_max_position_embeddings",
+                          c->rope_original_ctx));
+        break;
+    }
+    if (c->bos_token_id >= 0) SET("bos_token_id", json_integer(c->bos_token_id));
+    if (c->eos_token_id >= 0) SET("eos_token_id", json_integer(c->eos_token_id));
+    if (c->pad_token_id >= 0) SET("pad_token_id", json_integer(c->pad_token_id));
+    SET("torch_dtype", json_string(dt));
+#undef SET
+    return j;
+}
+
+int rt_hf_write(const char *dir, const rt_model_config *cfg, const rt_model_weights *w) {
+    RT_TRY(rt_model_config_check(cfg, dir));
+    RT_TRY(rt_mkdir_p(dir));
+    out_list l = {0};
+    int rc = hf_tensors_of(cfg, w, &l);
+    char *st_path = rt_path_join(dir, "model.safetensors");
+    char *cfg_path = rt_path_join(dir, "config.json");
+    char *text = NULL;
+    if (rc == RT_OK && (!st_path || !cfg_path)) rc = RT_ERR_NOMEM;
+    if (rc == RT_OK) {
+        const char *meta[] = {"format", "pt"};
+        rc = rt_safetensors_write(st_path, l.t, l.n, meta, 1);
+    }
+    if (rc == RT_OK) {
+        json_t *j = config_json(cfg, w);
+        text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+        json_decref(j);
+        if (!text) rc = rt_error(RT_ERR_NOMEM, "%s: cannot serialize config.json", dir);
+    }
+    if (rc == RT_OK) rc = rt_file_write_atomic(cfg_path, text, strlen(text));
+    free(text);
+    free(st_path);
+    free(cfg_path);
+    out_free(&l);
     return rc;
 }

@@ -31,9 +31,9 @@ int rt_hf_config_load(const char *dir, rt_model_config *cfg, json_t **raw);
 
 /* The tensors of one model: one or more safetensors files. */
 typedef struct rt_hf_tensors {
-    char *what;             /* file or index path, for messages; owned */
+    char *what; /* file or index path, for messages; owned */
     size_t n_files;
-    rt_safetensors *files;  /* owned */
+    rt_safetensors *files; /* owned */
 } rt_hf_tensors;
 
 /* Opens path: a .safetensors file, or a directory holding model.safetensors or

@@ -15,9 +15,9 @@ typedef struct st_dtype_info {
 } st_dtype_info;
 
 static const st_dtype_info st_dtypes[] = {
-    {"F32", 4, RT_DTYPE_F32},  {"F16", 2, RT_DTYPE_F16},   {"BF16", 2, RT_DTYPE_BF16},
-    {"I32", 4, RT_DTYPE_I32},  {"I64", 8, RT_DTYPE_COUNT}, {"F64", 8, RT_DTYPE_COUNT},
-    {"I16", 2, RT_DTYPE_COUNT}, {"I8", 1, RT_DTYPE_COUNT}, {"U8", 1, RT_DTYPE_COUNT},
+    {"F32", 4, RT_DTYPE_F32},    {"F16", 2, RT_DTYPE_F16},   {"BF16", 2, RT_DTYPE_BF16},
+    {"I32", 4, RT_DTYPE_I32},    {"I64", 8, RT_DTYPE_COUNT}, {"F64", 8, RT_DTYPE_COUNT},
+    {"I16", 2, RT_DTYPE_COUNT},  {"I8", 1, RT_DTYPE_COUNT},  {"U8", 1, RT_DTYPE_COUNT},
     {"BOOL", 1, RT_DTYPE_COUNT},
 };
 
@@ -29,11 +29,16 @@ static const st_dtype_info *dtype_by_name(const char *name) {
 
 static const char *dtype_to_st(rt_dtype d) {
     switch (d) {
-    case RT_DTYPE_F32: return "F32";
-    case RT_DTYPE_F16: return "F16";
-    case RT_DTYPE_BF16: return "BF16";
-    case RT_DTYPE_I32: return "I32";
-    default: return NULL;
+    case RT_DTYPE_F32:
+        return "F32";
+    case RT_DTYPE_F16:
+        return "F16";
+    case RT_DTYPE_BF16:
+        return "BF16";
+    case RT_DTYPE_I32:
+        return "I32";
+    default:
+        return NULL;
     }
 }
 
@@ -50,7 +55,8 @@ static int cmp_entry_offset(const void *a, const void *b) {
 
 static uint64_t read_le64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -78,12 +84,15 @@ static int parse_entry(const char *what, const char *name, json_t *desc, const u
                         name, n_dims, RT_MAX_DIMS);
     size_t numel = 1;
     e->t.n_dims = n_dims == 0 ? 1 : (int)n_dims; /* a scalar is a 1-element vector */
-    for (int i = 0; i < RT_MAX_DIMS; i++) e->t.shape[i] = 1;
+    for (int i = 0; i < RT_MAX_DIMS; i++)
+        e->t.shape[i] = 1;
     for (size_t i = 0; i < n_dims; i++) {
         json_t *d = json_array_get(js, i);
         if (!json_is_integer(d) || json_integer_value(d) < 0)
-            return rt_error(RT_ERR_FORMAT, "%s: tensor '%s': shape[%zu] is not a non-negative "
-                            "integer", what, name, i);
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: tensor '%s': shape[%zu] is not a non-negative "
+                            "integer",
+                            what, name, i);
         json_int_t v = json_integer_value(d);
         if ((uint64_t)v > (uint64_t)INT64_MAX / 2 || !rt_mul_size(numel, (size_t)v, &numel))
             return rt_error(RT_ERR_RANGE, "%s: tensor '%s': shape overflows", what, name);
@@ -94,8 +103,8 @@ static int parse_entry(const char *what, const char *name, json_t *desc, const u
         return rt_error(RT_ERR_RANGE, "%s: tensor '%s': size overflows", what, name);
     if (json_array_size(jo) != 2 || !json_is_integer(json_array_get(jo, 0)) ||
         !json_is_integer(json_array_get(jo, 1)))
-        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s': data_offsets must be [begin, end]",
-                        what, name);
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s': data_offsets must be [begin, end]", what,
+                        name);
     json_int_t b = json_integer_value(json_array_get(jo, 0));
     json_int_t en = json_integer_value(json_array_get(jo, 1));
     if (b < 0 || en < b || (uint64_t)en > data_size)
@@ -127,13 +136,14 @@ static int parse_header(const uint8_t *data, size_t size, const char *what, rt_s
         return rt_error(RT_ERR_RANGE, "%s: header length %llu exceeds the %zu-byte limit", what,
                         (unsigned long long)hlen, RT_SAFETENSORS_MAX_HEADER);
     if (hlen > size - 8)
-        return rt_error(RT_ERR_FORMAT, "%s: header length %llu runs past the end of the file "
-                        "(%zu bytes)", what, (unsigned long long)hlen, size);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: header length %llu runs past the end of the file "
+                        "(%zu bytes)",
+                        what, (unsigned long long)hlen, size);
     if (hlen < 2 || data[8] != '{')
         return rt_error(RT_ERR_FORMAT, "%s: offset 8: header is not a JSON object", what);
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)data + 8, (size_t)hlen,
-                              JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb((const char *)data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return rt_error(RT_ERR_FORMAT, "%s: header JSON: %s (at byte %d of the header)", what,
                         jerr.text, jerr.position);
@@ -154,8 +164,8 @@ static int parse_header(const uint8_t *data, size_t size, const char *what, rt_s
         json_t *v;
         json_object_foreach(meta, k, v) {
             if (!json_is_string(v)) {
-                rc = rt_error(RT_ERR_FORMAT, "%s: __metadata__ value of '%s' is not a string",
-                              what, k);
+                rc = rt_error(RT_ERR_FORMAT, "%s: __metadata__ value of '%s' is not a string", what,
+                              k);
                 goto done;
             }
         }
@@ -171,8 +181,7 @@ static int parse_header(const uint8_t *data, size_t size, const char *what, rt_s
     json_t *val;
     json_object_foreach(root, key, val) {
         if (!strcmp(key, "__metadata__")) continue;
-        rc = parse_entry(what, key, val, data, data_start, data_size,
-                         &st->tensors[st->n_tensors]);
+        rc = parse_entry(what, key, val, data, data_start, data_size, &st->tensors[st->n_tensors]);
         if (rc < 0) {
             rt_tensor_free(&st->tensors[st->n_tensors].t);
             goto done;
@@ -186,13 +195,14 @@ static int parse_header(const uint8_t *data, size_t size, const char *what, rt_s
             rc = RT_ERR_NOMEM;
             goto done;
         }
-        for (size_t i = 0; i < st->n_tensors; i++) by_off[i] = &st->tensors[i];
+        for (size_t i = 0; i < st->n_tensors; i++)
+            by_off[i] = &st->tensors[i];
         qsort(by_off, st->n_tensors, sizeof *by_off, cmp_entry_offset);
         for (size_t i = 1; i < st->n_tensors; i++) {
             const rt_safetensors_entry *p = by_off[i - 1], *c = by_off[i];
             if (c->offset < p->offset + p->t.nbytes && c->t.nbytes > 0 && p->t.nbytes > 0) {
-                rc = rt_error(RT_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", what,
-                              p->t.name, c->t.name);
+                rc = rt_error(RT_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", what, p->t.name,
+                              c->t.name);
                 break;
             }
         }
@@ -233,7 +243,8 @@ int rt_safetensors_open(const char *path, rt_safetensors *st) {
 }
 
 void rt_safetensors_close(rt_safetensors *st) {
-    for (size_t i = 0; i < st->n_tensors; i++) rt_tensor_free(&st->tensors[i].t);
+    for (size_t i = 0; i < st->n_tensors; i++)
+        rt_tensor_free(&st->tensors[i].t);
     free(st->tensors);
     if (st->metadata) json_decref(st->metadata);
     rt_mmap_close(&st->map);
@@ -247,8 +258,10 @@ const rt_safetensors_entry *rt_safetensors_find(const rt_safetensors *st, const 
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(st->tensors[mid].t.name, name);
         if (c == 0) return &st->tensors[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -292,9 +305,10 @@ int rt_safetensors_write(const char *path, const rt_tensor *tensors, size_t n,
             goto done;
         }
         if (!dt) {
-            rc = rt_error(RT_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s cannot be stored in "
-                          "safetensors (use f32, f16 or bf16)", path, t->name,
-                          rt_dtype_name(t->dtype) ? rt_dtype_name(t->dtype) : "?");
+            rc = rt_error(RT_ERR_UNSUPPORTED,
+                          "%s: tensor '%s': dtype %s cannot be stored in "
+                          "safetensors (use f32, f16 or bf16)",
+                          path, t->name, rt_dtype_name(t->dtype) ? rt_dtype_name(t->dtype) : "?");
             goto done;
         }
         if (json_object_get(root, t->name)) {
@@ -305,7 +319,8 @@ int rt_safetensors_write(const char *path, const rt_tensor *tensors, size_t n,
         rc = rt_dtype_nbytes(t->dtype, rt_tensor_nelements(t), &nbytes, t->name);
         if (rc < 0) goto done;
         json_t *shape = json_array();
-        for (int d = 0; d < t->n_dims; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+        for (int d = 0; d < t->n_dims; d++)
+            json_array_append_new(shape, json_integer(t->shape[d]));
         json_t *desc = json_object();
         json_object_set_new(desc, "dtype", json_string(dt));
         json_object_set_new(desc, "shape", shape);
@@ -324,7 +339,8 @@ int rt_safetensors_write(const char *path, const rt_tensor *tensors, size_t n,
     rc = rt_atomic_file_open(&f, path);
     if (rc < 0) goto done;
     uint8_t lenbuf[8];
-    for (int i = 0; i < 8; i++) lenbuf[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        lenbuf[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     static const char spaces[8] = "        ";
     rc = rt_fwrite_all(f.fp, lenbuf, 8, path);
     if (rc == RT_OK) rc = rt_fwrite_all(f.fp, header, hlen, path);
@@ -335,8 +351,10 @@ int rt_safetensors_write(const char *path, const rt_tensor *tensors, size_t n,
         rt_dtype_nbytes(t->dtype, rt_tensor_nelements(t), &nbytes, t->name);
         if (nbytes) rc = rt_fwrite_all(f.fp, t->data, nbytes, path);
     }
-    if (rc < 0) rt_atomic_file_abort(&f);
-    else rc = rt_atomic_file_commit(&f);
+    if (rc < 0)
+        rt_atomic_file_abort(&f);
+    else
+        rc = rt_atomic_file_commit(&f);
 done:
     free(header);
     free(order);

@@ -29,14 +29,14 @@
 #define RT_SAFETENSORS_MAX_HEADER ((size_t)100 * 1024 * 1024)
 
 typedef struct rt_safetensors_entry {
-    rt_tensor t;          /* view into the map: name owned, data not owned */
-    char st_dtype[8];     /* dtype as written in the file ("F32", "I64", ...) */
-    size_t offset;        /* byte offset of the data from the start of the file */
+    rt_tensor t;      /* view into the map: name owned, data not owned */
+    char st_dtype[8]; /* dtype as written in the file ("F32", "I64", ...) */
+    size_t offset;    /* byte offset of the data from the start of the file */
 } rt_safetensors_entry;
 
 typedef struct rt_safetensors {
-    char *path;                    /* owned */
-    rt_mmap map;                   /* empty when parsed from a caller's buffer */
+    char *path;  /* owned */
+    rt_mmap map; /* empty when parsed from a caller's buffer */
     size_t n_tensors;
     rt_safetensors_entry *tensors; /* sorted by name */
     json_t *metadata;              /* the "__metadata__" object, or NULL; owned */

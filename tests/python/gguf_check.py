@@ -1,7 +1,9 @@
 """gguf_check.py — an independent check that a GGUF file ragtune wrote is what llama.cpp's
 convert_hf_to_gguf.py would write for the same Hugging Face model (f32 output).
 
-usage: gguf_check.py HF_DIR GGUF_FILE
+usage: gguf_check.py HF_DIR GGUF_FILE          check a file ragtune wrote
+       gguf_check.py --write HF_DIR GGUF_FILE  write the file llama.cpp's converter would
+                                               (f32, general.alignment 64), for ragtune to read
 
 Parses the GGUF file from the specification (not with ragtune's code), parses the HF
 safetensors file by hand, applies llama.cpp's conventions (llama: q/k rows permuted with
@@ -170,7 +172,69 @@ REQUIRED = {
 REQUIRED["qwen2"] = REQUIRED["llama"]
 
 
+def write_gguf(hf_dir, path):
+    """Writes the f32 GGUF llama.cpp's converter makes of a tiny HF model, from the spec."""
+    cfg = json.load(open(hf_dir + "/config.json"))
+    sd = read_safetensors(hf_dir + "/model.safetensors")
+    arch = cfg["model_type"]
+    tensors = expected(arch, cfg, sd)
+    if arch == "gpt2":
+        E, L, H, F = cfg["n_embd"], cfg["n_layer"], cfg["n_head"], cfg["n_inner"] or 4 * cfg["n_embd"]
+        ctx, eps = cfg["n_positions"], cfg["layer_norm_epsilon"]
+    else:
+        E, L, H, F = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"], \
+            cfg["intermediate_size"]
+        ctx = cfg["max_position_embeddings"]
+        eps = cfg.get("rms_norm_eps", cfg.get("layer_norm_eps"))
+    kv = [("general.architecture", 8, arch), ("general.name", 8, "tiny"),
+          ("general.alignment", 4, 64), ("general.file_type", 4, 0),
+          (arch + ".context_length", 4, ctx), (arch + ".embedding_length", 4, E),
+          (arch + ".block_count", 4, L), (arch + ".feed_forward_length", 4, F),
+          (arch + ".attention.head_count", 4, H)]
+    if arch in ("llama", "qwen2"):
+        kv += [(arch + ".attention.head_count_kv", 4, cfg["num_key_value_heads"]),
+               (arch + ".rope.dimension_count", 4, E // H),
+               (arch + ".rope.freq_base", 6, cfg.get("rope_theta", 10000.0)),
+               (arch + ".attention.layer_norm_rms_epsilon", 6, eps)]
+    else:
+        kv += [(arch + ".attention.layer_norm_epsilon", 6, eps)]
+    if arch == "bert":
+        kv += [("bert.attention.causal", 7, False), ("bert.pooling_type", 4, 2)]
+    kv += [("tokenizer.ggml.model", 8, "gpt2"),
+           ("tokenizer.ggml.tokens", 9, ["t%d" % i for i in range(4)])]
+
+    def s(x):
+        b = x.encode()
+        return struct.pack("<Q", len(b)) + b
+
+    def val(t, v):
+        if t == 8:
+            return s(v)
+        if t == 9:
+            return struct.pack("<IQ", 8, len(v)) + b"".join(s(x) for x in v)
+        return struct.pack("<" + {4: "I", 6: "f", 7: "?"}[t], v)
+
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
+    for k, t, v in kv:
+        out += s(k) + struct.pack("<I", t) + val(t, v)
+    align, off, blobs = 64, 0, []
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t, dtype=np.float32)
+        out += s(name) + struct.pack("<I", a.ndim)
+        out += b"".join(struct.pack("<Q", d) for d in reversed(a.shape))
+        out += struct.pack("<IQ", 0, off)
+        b = a.tobytes()
+        blobs.append(b + b"\0" * ((align - len(b) % align) % align))
+        off += len(blobs[-1])
+    out += b"\0" * ((align - len(out) % align) % align)
+    open(path, "wb").write(out + b"".join(blobs))
+    print("wrote %s: %d tensors" % (path, len(tensors)))
+
+
 def main():
+    if sys.argv[1] == "--write":
+        write_gguf(sys.argv[2], sys.argv[3])
+        return
     hf_dir, path = sys.argv[1], sys.argv[2]
     cfg = json.load(open(hf_dir + "/config.json"))
     sd = read_safetensors(hf_dir + "/model.safetensors")

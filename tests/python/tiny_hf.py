@@ -6,7 +6,9 @@ state_dict keys are the names real checkpoints use. The safetensors file is writ
 and the raw bytes).
 
 usage: tiny_hf.py ARCH OUTDIR [--dtype f32|f16|bf16] [--shards N] [--no-pad] [--prefix P]
-                               [--expected] [--seed S] [--tied]
+                               [--expected] [--seed S] [--tied] [--small] [--vocab N]
+                               [--hidden N] [--layers N]
+       tiny_hf.py many BASEDIR "NAME ARCH [options]" ...   (several models in BASEDIR/NAME)
   ARCH      llama | qwen2 | gpt2 | bert
   --shards  split into N files with model.safetensors.index.json
   --no-pad  do not pad the header to 8 bytes (tensor data becomes misaligned)
@@ -288,7 +290,7 @@ def expected(arch, c, sd, prefix):
     return out
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("arch")
     ap.add_argument("outdir")
@@ -299,9 +301,32 @@ def main():
     ap.add_argument("--expected", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tied", action="store_true")
-    a = ap.parse_args()
+    ap.add_argument("--small", action="store_true", help="1 layer, width 32 (fuzz seeds)")
+    ap.add_argument("--vocab", type=int, default=0, help="vocabulary size (default 128)")
+    ap.add_argument("--hidden", type=int, default=0, help="width (ffn 3x) for bigger models")
+    ap.add_argument("--layers", type=int, default=0)
+    a = ap.parse_args(argv)
     torch.manual_seed(a.seed)
     c = config_for(a.arch, a.tied)
+    if a.small:
+        for k, v in (("hidden_size", 32), ("n_embd", 32), ("num_hidden_layers", 1),
+                     ("n_layer", 1), ("intermediate_size", 32), ("vocab_size", 32),
+                     ("max_position_embeddings", 16), ("n_positions", 16),
+                     ("num_attention_heads", 2), ("n_head", 2), ("num_key_value_heads", 1)):
+            if k in c:
+                c[k] = v
+    if a.vocab:
+        c["vocab_size"] = a.vocab
+    if a.hidden:
+        for k in ("hidden_size", "n_embd"):
+            if k in c:
+                c[k] = a.hidden
+        if "intermediate_size" in c:
+            c["intermediate_size"] = 3 * a.hidden
+    if a.layers:
+        for k in ("num_hidden_layers", "n_layer"):
+            if k in c:
+                c[k] = a.layers
     if a.arch in ("llama", "qwen2"):
         model = Llama(c, bias=(a.arch == "qwen2"))
         prefix = ""
@@ -347,4 +372,12 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import shlex
+    import sys
+    if len(sys.argv) > 2 and sys.argv[1] == "many":
+        # tiny_hf.py many BASEDIR "NAME ARCH [options]" ...: several models, one torch import
+        for spec in sys.argv[3:]:
+            words = shlex.split(spec)
+            main([words[1], os.path.join(sys.argv[2], words[0])] + words[2:])
+    else:
+        main()
