@@ -5,6 +5,9 @@
 #
 # The machine may be shared, so the programs are run alternately (bandwidth probe, torch,
 # ragtune f32, ragtune q8_0), --reps times, each with a warm-up run; the table shows medians.
+# Both sides use OpenMP (libgomp) with the same environment: on a machine shared with other
+# work, OMP_WAIT_POLICY=passive avoids threads spinning at barriers while their partner is
+# descheduled (5-10x slower otherwise, for ragtune and torch alike); it is printed with the table.
 #
 # usage: bench/bench_inference.sh [BUILD_DIR] [--threads N] [--reps N] [--prompt N] [--gen N]
 #        [--models DIR]   (where the benchmark weights are written once; default a temp dir)
@@ -57,7 +60,7 @@ for ((r = 0; r < reps; r++)); do
 done
 get() { median <<<"${acc[$1]}"; }
 bw="$(get bw)"
-echo "memory read bandwidth (${threads} threads): ${bw} GB/s"
+echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "prompt ${prompt} tokens, ${gen} decoded tokens, ${threads} threads, median of ${reps} alternating runs"
 printf "%-11s %-5s | %10s %10s %6s | %10s %10s %6s | %7s %7s | %8s %6s\n" \
   model dtype "prefill rt" "torch" ratio "decode rt" "torch" ratio "RSS rt" torch "dec GB/s" "of bw"
