@@ -46,14 +46,16 @@ static double bandwidth_gbs(void) {
     float *a = malloc(n * sizeof *a);
     if (!a) return 0;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) a[i] = (float)(i & 7);
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)(i & 7);
     double runs[5];
     volatile float sink = 0;
     for (int r = 0; r < 5; r++) {
         double t0 = now();
         float total = 0;
 #pragma omp parallel for simd schedule(static) reduction(+ : total)
-        for (size_t i = 0; i < n; i++) total += a[i];
+        for (size_t i = 0; i < n; i++)
+            total += a[i];
         runs[r] = (double)(n * sizeof *a) / (now() - t0) / 1e9;
         sink += total;
     }
@@ -75,13 +77,20 @@ int main(int argc, char **argv) {
     bool bandwidth = false;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
-        if (!strcmp(argv[i], "--model")) model_path = argv[++i];
-        else if (!strcmp(argv[i], "--quantize")) quantize = argv[++i];
-        else if (!strcmp(argv[i], "--prompt")) n_prompt = atoi(v), i++;
-        else if (!strcmp(argv[i], "--gen")) n_gen = atoi(v), i++;
-        else if (!strcmp(argv[i], "--runs")) runs = atoi(v), i++;
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(v), i++;
-        else if (!strcmp(argv[i], "--bandwidth")) bandwidth = true;
+        if (!strcmp(argv[i], "--model"))
+            model_path = argv[++i];
+        else if (!strcmp(argv[i], "--quantize"))
+            quantize = argv[++i];
+        else if (!strcmp(argv[i], "--prompt"))
+            n_prompt = atoi(v), i++;
+        else if (!strcmp(argv[i], "--gen"))
+            n_gen = atoi(v), i++;
+        else if (!strcmp(argv[i], "--runs"))
+            runs = atoi(v), i++;
+        else if (!strcmp(argv[i], "--threads"))
+            threads = atoi(v), i++;
+        else if (!strcmp(argv[i], "--bandwidth"))
+            bandwidth = true;
         else {
             fprintf(stderr, "usage: bench_inference --model DIR [--quantize q8_0] [--prompt N] "
                             "[--gen N] [--runs N] [--threads N] | --bandwidth [--threads N]\n");
@@ -115,7 +124,8 @@ int main(int argc, char **argv) {
     }
     int n_vocab = rt_model_n_vocab(model);
     int32_t *prompt = malloc((size_t)n_prompt * sizeof *prompt);
-    for (int i = 0; i < n_prompt; i++) prompt[i] = (int32_t)((i * 7919 + 13) % n_vocab);
+    for (int i = 0; i < n_prompt; i++)
+        prompt[i] = (int32_t)((i * 7919 + 13) % n_vocab);
     double prefill[32], decode[32];
     for (int r = 0; r <= runs; r++) { /* run 0 warms up caches and page-ins */
         rt_context_rewind(ctx, 0);
@@ -140,9 +150,8 @@ int main(int argc, char **argv) {
     printf("ragtune %s %s, %.1fM params, %.1f MB weights/token, %d threads\n"
            "  prefill %d tokens: %.1f tok/s\n  decode %d tokens: %.1f tok/s (%.2f GB/s)\n"
            "  peak RSS %.0f MB\n",
-           rt_model_arch(model), quantize ? quantize : "as stored",
-           rt_model_n_params(model) / 1e6, bytes / 1e6, rt_get_threads(), n_prompt, p, n_gen, d,
-           gbs, peak_rss_mb());
+           rt_model_arch(model), quantize ? quantize : "as stored", rt_model_n_params(model) / 1e6,
+           bytes / 1e6, rt_get_threads(), n_prompt, p, n_gen, d, gbs, peak_rss_mb());
     printf("RESULT prefill_tps=%.3f decode_tps=%.3f rss_mb=%.1f weight_mb=%.3f decode_gbs=%.3f\n",
            p, d, peak_rss_mb(), bytes / 1e6, gbs);
     free(prompt);

@@ -3,17 +3,23 @@
 # ~125M parameters), same threads: prefill and decode tokens/s, peak RSS, and decode bandwidth
 # against the machine's measured memory read bandwidth. Prints one table with the ratios.
 #
-# usage: bench/bench_inference.sh [BUILD_DIR] [--threads N] [--runs N] [--prompt N] [--gen N]
+# The machine may be shared, so the programs are run alternately (bandwidth probe, torch,
+# ragtune f32, ragtune q8_0), --reps times, each with a warm-up run; the table shows medians.
+# Both sides use OpenMP (libgomp) with the same environment: on a machine shared with other
+# work, OMP_WAIT_POLICY=passive avoids threads spinning at barriers while their partner is
+# descheduled (5-10x slower otherwise, for ragtune and torch alike); it is printed with the table.
+#
+# usage: bench/bench_inference.sh [BUILD_DIR] [--threads N] [--reps N] [--prompt N] [--gen N]
 #        [--models DIR]   (where the benchmark weights are written once; default a temp dir)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-build}"
 [ $# -gt 0 ] && shift
-threads=2 runs=3 prompt=128 gen=64 models=""
+threads=2 reps=3 prompt=128 gen=64 models=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
-    --runs) runs="$2"; shift 2 ;;
+    --reps) reps="$2"; shift 2 ;;
     --prompt) prompt="$2"; shift 2 ;;
     --gen) gen="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
@@ -30,28 +36,43 @@ if [ -z "$models" ]; then
 fi
 trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
 "$py" "$here/bench_inference_torch.py" make "$models"
+export OMP_NUM_THREADS="$threads"
 
-field() { sed -n "s/^RESULT.* $2=\([0-9.]*\).*/\1/p; s/^RESULT $2=\([0-9.]*\).*/\1/p" <<<"$1" | head -1; }
+field() { sed -n "s/^RESULT.*[ ]$2=\([0-9.]*\).*/\1/p; s/^RESULT $2=\([0-9.]*\).*/\1/p" <<<"$1" | head -1; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
+  if (NR == 0) { print 0; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-bw_out="$(OMP_NUM_THREADS=$threads "$bench" --bandwidth --threads "$threads")"
-bw="$(field "$bw_out" bandwidth_gbs)"
-echo "memory read bandwidth (${threads} threads): ${bw} GB/s"
-echo "prompt ${prompt} tokens, ${gen} decoded tokens, ${threads} threads, median of ${runs} runs"
+declare -A acc
+add() { acc[$1]="${acc[$1]:-} $2"; }
+for ((r = 0; r < reps; r++)); do
+  add bw "$(field "$("$bench" --bandwidth --threads "$threads")" bandwidth_gbs)"
+  for m in llama_25m llama_125m; do
+    out="$("$py" "$here/bench_inference_torch.py" run "$models/$m" --prompt "$prompt" --gen "$gen" \
+           --runs 1 --threads "$threads")"
+    for k in prefill_tps decode_tps rss_mb; do add "$m.torch.$k" "$(field "$out" $k)"; done
+    for q in f32 q8_0; do
+      out="$("$bench" --model "$models/$m" --quantize "$q" --prompt "$prompt" --gen "$gen" \
+             --runs 1 --threads "$threads")"
+      for k in prefill_tps decode_tps rss_mb decode_gbs; do add "$m.$q.$k" "$(field "$out" $k)"; done
+    done
+  done
+done
+get() { median <<<"${acc[$1]}"; }
+bw="$(get bw)"
+echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "prompt ${prompt} tokens, ${gen} decoded tokens, ${threads} threads, median of ${reps} alternating runs"
 printf "%-11s %-5s | %10s %10s %6s | %10s %10s %6s | %7s %7s | %8s %6s\n" \
   model dtype "prefill rt" "torch" ratio "decode rt" "torch" ratio "RSS rt" torch "dec GB/s" "of bw"
 for m in llama_25m llama_125m; do
-  t_out="$(OMP_NUM_THREADS=$threads "$py" "$here/bench_inference_torch.py" run "$models/$m" \
-           --prompt "$prompt" --gen "$gen" --runs "$runs" --threads "$threads")"
-  tp="$(field "$t_out" prefill_tps)"; td="$(field "$t_out" decode_tps)"; tr="$(field "$t_out" rss_mb)"
+  tp="$(get "$m.torch.prefill_tps")"; td="$(get "$m.torch.decode_tps")"; tr="$(get "$m.torch.rss_mb")"
   for q in f32 q8_0; do
-    r_out="$(OMP_NUM_THREADS=$threads "$bench" --model "$models/$m" --quantize "$q" \
-             --prompt "$prompt" --gen "$gen" --runs "$runs" --threads "$threads")"
-    rp="$(field "$r_out" prefill_tps)"; rd="$(field "$r_out" decode_tps)"
-    rr="$(field "$r_out" rss_mb)"; rg="$(field "$r_out" decode_gbs)"
+    rp="$(get "$m.$q.prefill_tps")"; rd="$(get "$m.$q.decode_tps")"
+    rr="$(get "$m.$q.rss_mb")"; rg="$(get "$m.$q.decode_gbs")"
     printf "%-11s %-5s | %10.1f %10.1f %6s | %10.1f %10.1f %6s | %7.0f %7.0f | %8.2f %5.0f%%\n" \
       "$m" "$q" "$rp" "$tp" "$(ratio "$rp" "$tp")" "$rd" "$td" "$(ratio "$rd" "$td")" \
       "$rr" "$tr" "$rg" "$(awk -v a="$rg" -v b="$bw" 'BEGIN { printf "%.0f", 100 * a / b }')"
   done
 done
-echo "(torch runs f32 weights in both rows; ratio = ragtune / torch, higher is better)"
+echo "(torch runs f32 weights in both rows; ratio = ragtune / torch, higher is better;"
+echo " dec GB/s = weight bytes read per token x decode tok/s)"

@@ -56,7 +56,8 @@ static void test_repeat_penalty_hf_semantics(void **state) {
 
 /* Frequencies of n draws. */
 static void draw(rt_sampler *s, const float *logits, int n_vocab, int n, double *freq) {
-    for (int i = 0; i < n_vocab; i++) freq[i] = 0;
+    for (int i = 0; i < n_vocab; i++)
+        freq[i] = 0;
     for (int i = 0; i < n; i++) {
         int32_t t = rt_sampler_sample(s, logits, NULL, 0);
         assert_true(t >= 0 && t < n_vocab);
@@ -73,7 +74,8 @@ static void test_temperature_frequencies(void **state) {
     p.temperature = 1.0f;
     rt_sampler *s = make(p, 4);
     draw(s, logits, 4, 20000, freq);
-    for (int i = 0; i < 4; i++) assert_true(fabs(freq[i] - want[i]) < 0.015);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(freq[i] - want[i]) < 0.015);
     rt_sampler_free(s);
 
     /* temperature 0.5 squares the probabilities: 0.25, 0.09, 0.0225, 0.0025 over 0.365 */
@@ -130,7 +132,8 @@ static void test_top_k_large_vocab(void **state) {
     enum { V = 50000, K = 40 };
     float *logits = malloc(V * sizeof *logits), *sorted = malloc(V * sizeof *sorted);
     uint64_t rng = 7;
-    for (int i = 0; i < V; i++) logits[i] = sorted[i] = 4.0f * rt_rng_uniform(&rng);
+    for (int i = 0; i < V; i++)
+        logits[i] = sorted[i] = 4.0f * rt_rng_uniform(&rng);
     qsort(sorted, V, sizeof *sorted, cmp_desc);
     rt_sampler_params p = rt_sampler_default_params();
     p.temperature = 5.0f;
@@ -160,7 +163,8 @@ static void test_seeded_determinism(void **state) {
     enum { V = 1000 };
     float logits[V];
     uint64_t rng = 3;
-    for (int i = 0; i < V; i++) logits[i] = 3.0f * rt_rng_uniform(&rng);
+    for (int i = 0; i < V; i++)
+        logits[i] = 3.0f * rt_rng_uniform(&rng);
     rt_sampler_params p = rt_sampler_default_params();
     p.temperature = 0.8f;
     p.top_p = 0.9f;

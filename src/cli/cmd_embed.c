@@ -58,7 +58,8 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     json_t *arr = json_array();
-    for (int i = 0; i < rt_model_n_embd(model); i++) json_array_append_new(arr, json_real(vec[i]));
+    for (int i = 0; i < rt_model_n_embd(model); i++)
+        json_array_append_new(arr, json_real(vec[i]));
     json_t *obj = json_pack("{s:s, s:i, s:o}", "model", rt_model_arch(model), "n_tokens", n_ids,
                             "embedding", arr);
     char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(7));

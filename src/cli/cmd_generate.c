@@ -135,10 +135,12 @@ int cmd_generate(int argc, char **argv) {
             if (!cli_parse_int(v, 0, 1 << 24, &iv)) return cli_usage_error("generate", "bad -n");
             gp.max_tokens = (int)iv;
         } else if (!strcmp(a, "--temp") && v) {
-            if (!cli_parse_float(v, &dv) || dv < 0) return cli_usage_error("generate", "bad --temp");
+            if (!cli_parse_float(v, &dv) || dv < 0)
+                return cli_usage_error("generate", "bad --temp");
             gp.sampler.temperature = (float)dv;
         } else if (!strcmp(a, "--top-k") && v) {
-            if (!cli_parse_int(v, 0, 1 << 24, &iv)) return cli_usage_error("generate", "bad --top-k");
+            if (!cli_parse_int(v, 0, 1 << 24, &iv))
+                return cli_usage_error("generate", "bad --top-k");
             gp.sampler.top_k = (int)iv;
         } else if (!strcmp(a, "--top-p") && v) {
             if (!cli_parse_float(v, &dv) || dv <= 0 || dv > 1)
@@ -157,14 +159,16 @@ int cmd_generate(int argc, char **argv) {
                 return cli_usage_error("generate", "bad --repeat-last-n");
             gp.sampler.repeat_last_n = (int)iv;
         } else if (!strcmp(a, "--seed") && v) {
-            if (!cli_parse_int(v, 0, INT64_MAX, &iv)) return cli_usage_error("generate", "bad --seed");
+            if (!cli_parse_int(v, 0, INT64_MAX, &iv))
+                return cli_usage_error("generate", "bad --seed");
             gp.sampler.seed = (uint64_t)iv;
         } else if (!strcmp(a, "--stop-id") && v) {
             if (!cli_parse_int(v, 0, INT32_MAX, &iv) || n_stop_ids == 64)
                 return cli_usage_error("generate", "bad --stop-id");
             stop_ids[n_stop_ids++] = (int32_t)iv;
         } else if (!strcmp(a, "--ctx") && v) {
-            if (!cli_parse_int(v, 1, 1 << 20, &n_ctx)) return cli_usage_error("generate", "bad --ctx");
+            if (!cli_parse_int(v, 1, 1 << 20, &n_ctx))
+                return cli_usage_error("generate", "bad --ctx");
         } else if (!strcmp(a, "--quantize") && v) {
             quantize = v;
         } else if (!strcmp(a, "--threads") && v) {

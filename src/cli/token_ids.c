@@ -11,7 +11,8 @@ int cli_parse_token_ids(const char *s, int32_t **out, int *n_out) {
     *n_out = 0;
     if (!s || !*s) return -1;
     size_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
     int32_t *ids = malloc(cap * sizeof *ids);
     char *copy = strdup(s);
     if (!ids || !copy) {

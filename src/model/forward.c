@@ -12,11 +12,13 @@
 
 #include <string.h>
 
-static const float *f32_data(const rt_tensor *t) { return t->data ? (const float *)t->data : NULL; }
+static const float *f32_data(const rt_tensor *t) {
+    return t->data ? (const float *)t->data : NULL;
+}
 
 /* dst (n) += row `index` of table (n_rows, n) of any dtype; tmp (n) scratch. */
-static void add_embedding_row(float *dst, const rt_tensor *table, int64_t index, float *tmp,
-                              int n, bool first) {
+static void add_embedding_row(float *dst, const rt_tensor *table, int64_t index, float *tmp, int n,
+                              bool first) {
     size_t row_bytes = rt_tensor_row_bytes(table);
     const char *row = (const char *)table->data + (size_t)index * row_bytes;
     if (first) {
@@ -24,7 +26,8 @@ static void add_embedding_row(float *dst, const rt_tensor *table, int64_t index,
         return;
     }
     rt_dequantize_row(table->dtype, row, tmp, n);
-    for (int i = 0; i < n; i++) dst[i] += tmp[i];
+    for (int i = 0; i < n; i++)
+        dst[i] += tmp[i];
 }
 
 static void norm(const rt_model_config *c, float *out, const float *x, const rt_tensor *w,
@@ -53,9 +56,8 @@ static void attention_block(rt_context *ctx, int l, int T, int pos0, bool causal
         rt_op_rope(ctx->q, ctx->rope, T, c->n_head, c->head_dim, pos0, c->rope_interleaved);
         rt_op_rope(k_new, ctx->rope, T, c->n_kv_head, c->head_dim, pos0, c->rope_interleaved);
     }
-    rt_op_attention(ctx->att, ctx->q, k_layer, v_layer, T, pos0, pos0 + T, c->n_head,
-                    c->n_kv_head, c->head_dim, (size_t)kv_dim, causal, ctx->scores,
-                    ctx->n_score_rows);
+    rt_op_attention(ctx->att, ctx->q, k_layer, v_layer, T, pos0, pos0 + T, c->n_head, c->n_kv_head,
+                    c->head_dim, (size_t)kv_dim, causal, ctx->scores, ctx->n_score_rows);
     rt_matmul(ctx->proj, ctx->att, &lw->wo, f32_data(&lw->bo), T);
 }
 
@@ -126,8 +128,8 @@ static void forward_bert(rt_context *ctx, const int32_t *tokens, int T) {
         const rt_layer_weights *lw = &w->layers[l];
         attention_block(ctx, l, T, 0, false);
         rt_op_add(ctx->xb, ctx->proj, n);
-        rt_op_layernorm(ctx->xb, ctx->xb, f32_data(&lw->attn_norm), f32_data(&lw->attn_norm_b),
-                        T, c->n_embd, c->norm_eps);
+        rt_op_layernorm(ctx->xb, ctx->xb, f32_data(&lw->attn_norm), f32_data(&lw->attn_norm_b), T,
+                        c->n_embd, c->norm_eps);
         ffn_block(ctx, l, ctx->xb, T);
         rt_op_add(ctx->xb, ctx->proj, n);
         rt_op_layernorm(ctx->xb, ctx->xb, f32_data(&lw->ffn_norm), f32_data(&lw->ffn_norm_b), T,

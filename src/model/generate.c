@@ -48,8 +48,8 @@ static bool is_prefix_of_a_stop(const rt_stop_matcher *m, const char *s, size_t 
     return false;
 }
 
-int rt_stop_matcher_push(rt_stop_matcher *m, const char *piece, size_t len,
-                         const char **released, size_t *n_released) {
+int rt_stop_matcher_push(rt_stop_matcher *m, const char *piece, size_t len, const char **released,
+                         size_t *n_released) {
     char *out = m->pending + m->cap_pending;
     if (m->n_pending + len > m->cap_pending) {
         /* cannot happen with pieces <= RT_PIECE_CAP; release the oldest text to make room */

@@ -15,7 +15,7 @@ typedef struct rt_stop_matcher {
     const char *const *stops;
     int n_stops;
     size_t max_stop_len;
-    char *pending;      /* held-back text */
+    char *pending; /* held-back text */
     size_t n_pending, cap_pending;
 } rt_stop_matcher;
 
@@ -24,7 +24,7 @@ void rt_stop_matcher_free(rt_stop_matcher *m);
 /* Appends piece (len bytes). *released / *n_released: text now final (points into the
  * matcher; valid until the next call). Returns 1 when a stop string was found (the released
  * text ends just before it), 0 otherwise, negative on allocation failure. */
-int rt_stop_matcher_push(rt_stop_matcher *m, const char *piece, size_t len,
-                         const char **released, size_t *n_released);
+int rt_stop_matcher_push(rt_stop_matcher *m, const char *piece, size_t len, const char **released,
+                         size_t *n_released);
 
 #endif

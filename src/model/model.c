@@ -82,7 +82,8 @@ static int check_weights(const rt_model_config *c, const rt_model_weights *w) {
     RT_TRY(check_shape(&w->token_embd, "token_embd", c->n_vocab, C));
     if (!llama_like) RT_TRY(check_shape(&w->pos_embd, "pos_embd", c->n_ctx_train, C));
     if (bert) {
-        if (c->n_type_vocab > 0) RT_TRY(check_shape(&w->type_embd, "type_embd", c->n_type_vocab, C));
+        if (c->n_type_vocab > 0)
+            RT_TRY(check_shape(&w->type_embd, "type_embd", c->n_type_vocab, C));
         RT_TRY(check_shape(&w->embd_norm, "embd_norm", C, 0));
         RT_TRY(check_shape(&w->embd_norm_b, "embd_norm_b", C, 0));
     } else {
@@ -151,7 +152,7 @@ static int prepare_weights(rt_model *m, int weight_dtype) {
         RT_TRY(own_converted(m, vectors[i], RT_DTYPE_F32));
     for (int l = 0; l < m->config.n_layer; l++) {
         rt_layer_weights *lw = &w->layers[l];
-        rt_tensor *lv[] = {&lw->attn_norm, &lw->attn_norm_b, &lw->bq,     &lw->bk,
+        rt_tensor *lv[] = {&lw->attn_norm, &lw->attn_norm_b, &lw->bq,       &lw->bk,
                            &lw->bv,        &lw->bo,          &lw->ffn_norm, &lw->ffn_norm_b,
                            &lw->ffn_up_b,  &lw->ffn_down_b};
         for (size_t i = 0; i < sizeof lv / sizeof *lv; i++)
@@ -164,8 +165,8 @@ static int prepare_weights(rt_model *m, int weight_dtype) {
         }
     }
     if (weight_dtype >= 0 && m->config.arch != RT_ARCH_BERT) {
-        RT_TRY(own_converted(m, w->output.data ? &w->output : &w->token_embd,
-                             (rt_dtype)weight_dtype));
+        RT_TRY(
+            own_converted(m, w->output.data ? &w->output : &w->token_embd, (rt_dtype)weight_dtype));
     }
     return RT_OK;
 }
@@ -173,7 +174,7 @@ static int prepare_weights(rt_model *m, int weight_dtype) {
 static void count_params(rt_model *m) {
     const rt_model_weights *w = &m->weights;
     uint64_t n = 0, bytes = 0;
-    const rt_tensor *top[] = {&w->token_embd, &w->pos_embd,  &w->type_embd,     &w->embd_norm,
+    const rt_tensor *top[] = {&w->token_embd,  &w->pos_embd,    &w->type_embd,     &w->embd_norm,
                               &w->embd_norm_b, &w->output_norm, &w->output_norm_b, &w->output};
     for (size_t i = 0; i < sizeof top / sizeof *top; i++)
         if (top[i]->data) n += (uint64_t)rt_tensor_nelements(top[i]);
@@ -194,8 +195,8 @@ static void count_params(rt_model *m) {
 }
 
 int rt_model_from_weights(const rt_model_config *config, const rt_model_weights *weights,
-                          const rt_model_params *params, void *file,
-                          void (*file_close)(void *file), rt_model **out) {
+                          const rt_model_params *params, void *file, void (*file_close)(void *file),
+                          rt_model **out) {
     *out = NULL;
     rt_model_params defaults = rt_model_default_params();
     if (!params) params = &defaults;
@@ -229,23 +230,44 @@ int rt_model_from_weights(const rt_model_config *config, const rt_model_weights 
 
 void rt_model_free(rt_model *model) {
     if (!model) return;
-    for (int i = 0; i < model->n_owned; i++) rt_tensor_free(&model->owned[i]);
+    for (int i = 0; i < model->n_owned; i++)
+        rt_tensor_free(&model->owned[i]);
     free(model->owned);
     free(model->layers);
     if (model->file && model->file_close) model->file_close(model->file);
     free(model);
 }
 
-const char *rt_model_arch(const rt_model *model) { return rt_arch_name(model->config.arch); }
-int rt_model_n_vocab(const rt_model *model) { return model->config.n_vocab; }
-int rt_model_n_embd(const rt_model *model) { return model->config.n_embd; }
-int rt_model_n_layer(const rt_model *model) { return model->config.n_layer; }
-int rt_model_n_ctx_train(const rt_model *model) { return model->config.n_ctx_train; }
-bool rt_model_is_encoder(const rt_model *model) { return model->config.arch == RT_ARCH_BERT; }
-int32_t rt_model_bos(const rt_model *model) { return model->config.bos_token_id; }
-int32_t rt_model_eos(const rt_model *model) { return model->config.eos_token_id; }
-uint64_t rt_model_n_params(const rt_model *model) { return model->n_params; }
-uint64_t rt_model_weight_bytes(const rt_model *model) { return model->weight_bytes; }
+const char *rt_model_arch(const rt_model *model) {
+    return rt_arch_name(model->config.arch);
+}
+int rt_model_n_vocab(const rt_model *model) {
+    return model->config.n_vocab;
+}
+int rt_model_n_embd(const rt_model *model) {
+    return model->config.n_embd;
+}
+int rt_model_n_layer(const rt_model *model) {
+    return model->config.n_layer;
+}
+int rt_model_n_ctx_train(const rt_model *model) {
+    return model->config.n_ctx_train;
+}
+bool rt_model_is_encoder(const rt_model *model) {
+    return model->config.arch == RT_ARCH_BERT;
+}
+int32_t rt_model_bos(const rt_model *model) {
+    return model->config.bos_token_id;
+}
+int32_t rt_model_eos(const rt_model *model) {
+    return model->config.eos_token_id;
+}
+uint64_t rt_model_n_params(const rt_model *model) {
+    return model->n_params;
+}
+uint64_t rt_model_weight_bytes(const rt_model *model) {
+    return model->weight_bytes;
+}
 
 /* ---- context ---------------------------------------------------------------------------- */
 
@@ -286,16 +308,15 @@ int rt_context_new(rt_model *model, const rt_context_params *params, rt_context 
     ctx->n_score_rows = omp_get_max_threads();
     size_t kv_dim = (size_t)c->n_kv_head * c->head_dim, q_dim = (size_t)c->n_head * c->head_dim;
     size_t cache_rows = (size_t)c->n_layer * (size_t)n_ctx;
-    bool ok = alloc_floats(&ctx->k_cache, cache_rows, kv_dim) &&
-              alloc_floats(&ctx->v_cache, cache_rows, kv_dim) &&
-              alloc_floats(&ctx->x, n_batch, c->n_embd) &&
-              alloc_floats(&ctx->xb, n_batch, c->n_embd) && alloc_floats(&ctx->q, n_batch, q_dim) &&
-              alloc_floats(&ctx->att, n_batch, q_dim) &&
-              alloc_floats(&ctx->proj, n_batch, c->n_embd) &&
-              alloc_floats(&ctx->hb, n_batch, c->n_ff) &&
-              alloc_floats(&ctx->hb2, n_batch, c->n_ff) &&
-              alloc_floats(&ctx->scores, ctx->n_score_rows, n_ctx) &&
-              alloc_floats(&ctx->logits, c->n_vocab, 1) && alloc_floats(&ctx->embd, c->n_embd, 1);
+    bool ok =
+        alloc_floats(&ctx->k_cache, cache_rows, kv_dim) &&
+        alloc_floats(&ctx->v_cache, cache_rows, kv_dim) &&
+        alloc_floats(&ctx->x, n_batch, c->n_embd) && alloc_floats(&ctx->xb, n_batch, c->n_embd) &&
+        alloc_floats(&ctx->q, n_batch, q_dim) && alloc_floats(&ctx->att, n_batch, q_dim) &&
+        alloc_floats(&ctx->proj, n_batch, c->n_embd) && alloc_floats(&ctx->hb, n_batch, c->n_ff) &&
+        alloc_floats(&ctx->hb2, n_batch, c->n_ff) &&
+        alloc_floats(&ctx->scores, ctx->n_score_rows, n_ctx) &&
+        alloc_floats(&ctx->logits, c->n_vocab, 1) && alloc_floats(&ctx->embd, c->n_embd, 1);
     if (ok) {
         ctx->tokens = rt_calloc((size_t)n_ctx, sizeof *ctx->tokens);
         ok = ctx->tokens != NULL;
@@ -322,17 +343,24 @@ int rt_context_new(rt_model *model, const rt_context_params *params, rt_context 
 
 void rt_context_free(rt_context *ctx) {
     if (!ctx) return;
-    float *bufs[] = {ctx->k_cache, ctx->v_cache, ctx->rope, ctx->x,      ctx->xb,     ctx->q,
-                     ctx->att,     ctx->proj,    ctx->hb,   ctx->hb2,    ctx->scores, ctx->logits,
-                     ctx->embd};
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    float *bufs[] = {ctx->k_cache, ctx->v_cache, ctx->rope, ctx->x,  ctx->xb,
+                     ctx->q,       ctx->att,     ctx->proj, ctx->hb, ctx->hb2,
+                     ctx->scores,  ctx->logits,  ctx->embd};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        free(bufs[i]);
     free(ctx->tokens);
     free(ctx);
 }
 
-int rt_context_n_ctx(const rt_context *ctx) { return ctx->n_ctx; }
-int rt_context_n_past(const rt_context *ctx) { return ctx->n_past; }
-const int32_t *rt_context_tokens(const rt_context *ctx) { return ctx->tokens; }
+int rt_context_n_ctx(const rt_context *ctx) {
+    return ctx->n_ctx;
+}
+int rt_context_n_past(const rt_context *ctx) {
+    return ctx->n_past;
+}
+const int32_t *rt_context_tokens(const rt_context *ctx) {
+    return ctx->tokens;
+}
 const float *rt_context_logits(const rt_context *ctx) {
     return ctx->has_logits ? ctx->logits : NULL;
 }
@@ -352,8 +380,10 @@ static int check_tokens(const rt_context *ctx, const int32_t *tokens, int n_toke
     int n_vocab = ctx->model->config.n_vocab;
     for (int i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
-            return rt_error(RT_ERR_INVALID, "eval: token %d at index %d is outside the vocabulary "
-                            "of %d", tokens[i], i, n_vocab);
+            return rt_error(RT_ERR_INVALID,
+                            "eval: token %d at index %d is outside the vocabulary "
+                            "of %d",
+                            tokens[i], i, n_vocab);
     return RT_OK;
 }
 
@@ -369,8 +399,7 @@ int rt_model_eval(rt_context *ctx, const int32_t *tokens, int n_tokens, float *l
     for (int done = 0; done < n_tokens;) {
         int T = n_tokens - done < ctx->n_batch ? n_tokens - done : ctx->n_batch;
         rt_forward_chunk(ctx, tokens + done, T);
-        if (logits_all)
-            rt_forward_logits(ctx, ctx->xb, T, logits_all + (size_t)done * c->n_vocab);
+        if (logits_all) rt_forward_logits(ctx, ctx->xb, T, logits_all + (size_t)done * c->n_vocab);
         done += T;
         if (done == n_tokens) {
             if (logits_all)
@@ -386,11 +415,13 @@ int rt_model_eval(rt_context *ctx, const int32_t *tokens, int n_tokens, float *l
 
 static void l2_normalize(float *v, int n) {
     double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    for (int i = 0; i < n; i++)
+        ss += (double)v[i] * v[i];
     /* Like torch.nn.functional.normalize: divide by max(norm, 1e-12). */
     double norm = sqrt(ss);
     float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
-    for (int i = 0; i < n; i++) v[i] *= inv;
+    for (int i = 0; i < n; i++)
+        v[i] *= inv;
 }
 
 int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *out) {
@@ -403,7 +434,8 @@ int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *
     int C = c->n_embd;
     ctx->n_past = 0;
     ctx->has_logits = false;
-    for (int i = 0; i < C; i++) ctx->embd[i] = 0.0f;
+    for (int i = 0; i < C; i++)
+        ctx->embd[i] = 0.0f;
     rt_pooling pooling = c->arch == RT_ARCH_BERT ? c->pooling : RT_POOLING_MEAN;
     for (int done = 0; done < n_tokens;) {
         int T = n_tokens - done < ctx->n_batch ? n_tokens - done : ctx->n_batch;
@@ -412,7 +444,8 @@ int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *
             const float *h = ctx->xb + (size_t)t * C;
             int pos = done + t;
             if (pooling == RT_POOLING_MEAN)
-                for (int i = 0; i < C; i++) ctx->embd[i] += h[i];
+                for (int i = 0; i < C; i++)
+                    ctx->embd[i] += h[i];
             else if ((pooling == RT_POOLING_CLS && pos == 0) ||
                      (pooling == RT_POOLING_LAST && pos == n_tokens - 1))
                 memcpy(ctx->embd, h, (size_t)C * sizeof(float));
@@ -420,7 +453,8 @@ int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *
         done += T;
     }
     if (pooling == RT_POOLING_MEAN)
-        for (int i = 0; i < C; i++) ctx->embd[i] /= (float)n_tokens;
+        for (int i = 0; i < C; i++)
+            ctx->embd[i] /= (float)n_tokens;
     l2_normalize(ctx->embd, C); /* always: the API promises unit vectors for cosine search */
     memcpy(out, ctx->embd, (size_t)C * sizeof(float));
     return RT_OK;

@@ -16,42 +16,42 @@
 
 struct rt_model {
     rt_model_config config;
-    rt_model_weights weights;   /* views; into the file's map or into `owned` */
-    rt_layer_weights *layers;   /* storage behind weights.layers (n_layer) */
-    void *file;                 /* the rt_model_file the views point into; NULL if none */
+    rt_model_weights weights; /* views; into the file's map or into `owned` */
+    rt_layer_weights *layers; /* storage behind weights.layers (n_layer) */
+    void *file;               /* the rt_model_file the views point into; NULL if none */
     void (*file_close)(void *file);
-    rt_tensor *owned;           /* converted tensors, freed with the model */
+    rt_tensor *owned; /* converted tensors, freed with the model */
     int n_owned, cap_owned;
     uint64_t n_params;
-    uint64_t weight_bytes;      /* bytes read per token: all layers + output head */
+    uint64_t weight_bytes; /* bytes read per token: all layers + output head */
 };
 
 struct rt_context {
     rt_model *model;
-    int n_ctx;                  /* longest sequence */
-    int n_batch;                /* tokens per forward chunk */
-    int n_past;                 /* tokens in the cache */
-    int32_t *tokens;            /* (n_ctx) the sequence */
-    float *k_cache, *v_cache;   /* (n_layer, n_ctx, n_kv_head*head_dim) */
-    float *rope;                /* (n_ctx, head_dim/2, 2) cos/sin; NULL without RoPE */
+    int n_ctx;                /* longest sequence */
+    int n_batch;              /* tokens per forward chunk */
+    int n_past;               /* tokens in the cache */
+    int32_t *tokens;          /* (n_ctx) the sequence */
+    float *k_cache, *v_cache; /* (n_layer, n_ctx, n_kv_head*head_dim) */
+    float *rope;              /* (n_ctx, head_dim/2, 2) cos/sin; NULL without RoPE */
     /* working buffers, one chunk of n_batch tokens */
-    float *x;                   /* (n_batch, n_embd) residual stream */
-    float *xb;                  /* (n_batch, n_embd) normed input of a sublayer */
-    float *q;                   /* (n_batch, n_head*head_dim) */
-    float *att;                 /* (n_batch, n_head*head_dim) attention output */
-    float *proj;                /* (n_batch, n_embd) output of wo / ffn_down */
-    float *hb, *hb2;            /* (n_batch, n_ff) */
-    float *scores;              /* (n_score_rows, n_ctx) one attention row per thread */
+    float *x;        /* (n_batch, n_embd) residual stream */
+    float *xb;       /* (n_batch, n_embd) normed input of a sublayer */
+    float *q;        /* (n_batch, n_head*head_dim) */
+    float *att;      /* (n_batch, n_head*head_dim) attention output */
+    float *proj;     /* (n_batch, n_embd) output of wo / ffn_down */
+    float *hb, *hb2; /* (n_batch, n_ff) */
+    float *scores;   /* (n_score_rows, n_ctx) one attention row per thread */
     int n_score_rows;
-    float *logits;              /* (n_vocab) of the last token */
+    float *logits; /* (n_vocab) of the last token */
     bool has_logits;
-    float *embd;                /* (n_embd) pooled embedding accumulator */
+    float *embd; /* (n_embd) pooled embedding accumulator */
 };
 
 /* Builds a model over weights that stay owned by the caller (or by `file`, which the model
  * closes with file_close when freed). Checks every shape against config. */
 int rt_model_from_weights(const rt_model_config *config, const rt_model_weights *weights,
-                          const rt_model_params *params, void *file,
-                          void (*file_close)(void *file), rt_model **out);
+                          const rt_model_params *params, void *file, void (*file_close)(void *file),
+                          rt_model **out);
 
 #endif

@@ -6,7 +6,9 @@
 #include "model/model.h"
 #include "model/model_file.h"
 
-static void close_model_file(void *file) { rt_model_file_close(file); }
+static void close_model_file(void *file) {
+    rt_model_file_close(file);
+}
 
 int rt_model_load(const char *path, const rt_model_params *params, rt_model **out) {
     *out = NULL;

@@ -18,10 +18,12 @@ void rt_op_rmsnorm(float *out, const float *x, const float *weight, int T, int C
         float *ot = out + (size_t)t * C;
         float ss = 0.0f;
 #pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < C; i++) ss += xt[i] * xt[i];
+        for (int i = 0; i < C; i++)
+            ss += xt[i] * xt[i];
         float scale = 1.0f / sqrtf(ss / (float)C + eps);
 #pragma omp simd
-        for (int i = 0; i < C; i++) ot[i] = xt[i] * scale * weight[i];
+        for (int i = 0; i < C; i++)
+            ot[i] = xt[i] * scale * weight[i];
     }
 }
 
@@ -34,7 +36,8 @@ void rt_op_layernorm(float *out, const float *x, const float *weight, const floa
         float *ot = out + (size_t)t * C;
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < C; i++) sum += xt[i];
+        for (int i = 0; i < C; i++)
+            sum += xt[i];
         float mean = sum / (float)C;
         float var = 0.0f;
 #pragma omp simd reduction(+ : var)
@@ -118,14 +121,16 @@ void rt_op_rope(float *x, const float *cos_sin, int T, int n_heads, int head_dim
 
 void rt_op_softmax(float *x, int n) {
     float mx = -INFINITY;
-    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
     float sum = 0.0f;
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] - mx);
         sum += x[i];
     }
     float inv = 1.0f / sum;
-    for (int i = 0; i < n; i++) x[i] *= inv;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
 void rt_op_gelu_tanh(float *x, size_t n) {
@@ -154,9 +159,9 @@ void rt_op_swiglu(float *gate, const float *up, size_t n) {
 }
 
 // q (T, n_head, hd), k_cache/v_cache (n_kv, kv_stride), out (T, n_head, hd), scratch (rows, n_kv)
-void rt_op_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
-                     int T, int pos0, int n_kv, int n_head, int n_kv_head, int head_dim,
-                     size_t kv_stride, bool causal, float *scratch, int n_scratch_rows) {
+void rt_op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int T,
+                     int pos0, int n_kv, int n_head, int n_kv_head, int head_dim, size_t kv_stride,
+                     bool causal, float *scratch, int n_scratch_rows) {
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int group = n_head / n_kv_head;
     int n_threads = omp_get_max_threads();
@@ -178,7 +183,8 @@ void rt_op_attention(float *out, const float *q, const float *k_cache, const flo
             const float *kj = k_cache + (size_t)j * kv_stride + (size_t)g * head_dim;
             float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-            for (int i = 0; i < head_dim; i++) s += qh[i] * kj[i];
+            for (int i = 0; i < head_dim; i++)
+                s += qh[i] * kj[i];
             s *= scale;
             att[j] = s;
             mx = s > mx ? s : mx;
@@ -190,17 +196,20 @@ void rt_op_attention(float *out, const float *q, const float *k_cache, const flo
         }
         float inv = 1.0f / sum;
         float *oh = out + ((size_t)t * n_head + h) * head_dim;
-        for (int i = 0; i < head_dim; i++) oh[i] = 0.0f;
+        for (int i = 0; i < head_dim; i++)
+            oh[i] = 0.0f;
         for (int j = 0; j < n_see; j++) {
             const float *vj = v_cache + (size_t)j * kv_stride + (size_t)g * head_dim;
             float a = att[j] * inv;
 #pragma omp simd
-            for (int i = 0; i < head_dim; i++) oh[i] += a * vj[i];
+            for (int i = 0; i < head_dim; i++)
+                oh[i] += a * vj[i];
         }
     }
 }
 
 void rt_op_add(float *a, const float *b, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
-    for (size_t i = 0; i < n; i++) a[i] += b[i];
+    for (size_t i = 0; i < n; i++)
+        a[i] += b[i];
 }

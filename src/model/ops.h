@@ -55,9 +55,9 @@ void rt_op_swiglu(float *gate, const float *up, size_t n);
  *   scratch (n_scratch_rows, n_kv)       one row of scores per thread
  * Query t sits at position pos0 + t. causal: it sees positions 0..pos0+t; otherwise all n_kv.
  * Grouped-query attention: query head h reads kv head h / (n_head / n_kv_head). */
-void rt_op_attention(float *out, const float *q, const float *k_cache, const float *v_cache,
-                     int T, int pos0, int n_kv, int n_head, int n_kv_head, int head_dim,
-                     size_t kv_stride, bool causal, float *scratch, int n_scratch_rows);
+void rt_op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int T,
+                     int pos0, int n_kv, int n_head, int n_kv_head, int head_dim, size_t kv_stride,
+                     bool causal, float *scratch, int n_scratch_rows);
 
 /* Adds a (T,C) += b (T,C). */
 void rt_op_add(float *a, const float *b, size_t n);

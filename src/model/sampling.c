@@ -19,10 +19,10 @@ struct rt_sampler {
     rt_sampler_params params;
     int n_vocab;
     uint64_t rng;
-    float *logits;      /* (n_vocab) working copy */
-    uint32_t *seen;     /* (n_vocab) stamp of the last penalty pass that touched the id */
+    float *logits;  /* (n_vocab) working copy */
+    uint32_t *seen; /* (n_vocab) stamp of the last penalty pass that touched the id */
     uint32_t stamp;
-    candidate *cand;    /* (n_vocab) */
+    candidate *cand; /* (n_vocab) */
 };
 
 rt_sampler_params rt_sampler_default_params(void) {
@@ -116,8 +116,10 @@ static int keep_top_k(candidate *cand, int n, int k) {
         candidate pivot = cand[(lo + hi) / 2];
         int i = lo, j = hi;
         while (i <= j) {
-            while (by_value_desc(&cand[i], &pivot) < 0) i++;
-            while (by_value_desc(&cand[j], &pivot) > 0) j--;
+            while (by_value_desc(&cand[i], &pivot) < 0)
+                i++;
+            while (by_value_desc(&cand[j], &pivot) > 0)
+                j--;
             if (i <= j) {
                 candidate t = cand[i];
                 cand[i] = cand[j];
@@ -161,19 +163,22 @@ int32_t rt_sampler_sample(rt_sampler *s, const float *logits, const int32_t *his
     }
     /* softmax over the candidates */
     float mx = -INFINITY;
-    for (int i = 0; i < n; i++) mx = s->cand[i].value > mx ? s->cand[i].value : mx;
+    for (int i = 0; i < n; i++)
+        mx = s->cand[i].value > mx ? s->cand[i].value : mx;
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
         s->cand[i].value = expf(s->cand[i].value - mx);
         sum += s->cand[i].value;
     }
-    for (int i = 0; i < n; i++) s->cand[i].value = (float)(s->cand[i].value / sum);
+    for (int i = 0; i < n; i++)
+        s->cand[i].value = (float)(s->cand[i].value / sum);
     /* top-p: the smallest most-probable set with mass >= top_p. Only the head needs sorting:
      * if the tokens above a threshold already hold top_p of the mass, the set lies among them. */
     if (p->top_p < 1.0f && n > 1) {
         if (!sorted) {
             float pmax = 0.0f;
-            for (int i = 0; i < n; i++) pmax = s->cand[i].value > pmax ? s->cand[i].value : pmax;
+            for (int i = 0; i < n; i++)
+                pmax = s->cand[i].value > pmax ? s->cand[i].value : pmax;
             float threshold = pmax * 1e-3f;
             double head_mass = 0.0;
             int n_head = 0;
@@ -204,13 +209,15 @@ int32_t rt_sampler_sample(rt_sampler *s, const float *logits, const int32_t *his
     double kept = 0.0;
     if (p->min_p > 0.0f) {
         float pmax = 0.0f;
-        for (int i = 0; i < n; i++) pmax = s->cand[i].value > pmax ? s->cand[i].value : pmax;
+        for (int i = 0; i < n; i++)
+            pmax = s->cand[i].value > pmax ? s->cand[i].value : pmax;
         int m = 0;
         for (int i = 0; i < n; i++)
             if (s->cand[i].value >= p->min_p * pmax) s->cand[m++] = s->cand[i];
         n = m;
     }
-    for (int i = 0; i < n; i++) kept += s->cand[i].value;
+    for (int i = 0; i < n; i++)
+        kept += s->cand[i].value;
     double u = rt_rng_uniform(&s->rng) * kept;
     double acc = 0.0;
     for (int i = 0; i < n; i++) {

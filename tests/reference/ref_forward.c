@@ -116,8 +116,7 @@ static void check_decoder(rt_model *m, const ref_data *r, double tol) {
     double d = tu_max_abs_diff(out, r->logits, (size_t)T * V);
     printf("  prefill %d: max-abs %.3g\n", T, d);
     assert_true(d <= tol);
-    assert_true(tu_max_abs_diff(rt_context_logits(ctx), r->logits + (size_t)(T - 1) * V, V) <=
-                tol);
+    assert_true(tu_max_abs_diff(rt_context_logits(ctx), r->logits + (size_t)(T - 1) * V, V) <= tol);
     assert_int_equal(rt_context_n_past(ctx), T);
     /* the context is full now */
     assert_int_equal(rt_model_eval(ctx, r->tokens, 1, NULL), RT_ERR_RANGE);
@@ -284,7 +283,8 @@ static void test_bert(void **state) {
 /* Relative error max|a-b| / max|b| over n values. */
 static double rel_err(const float *a, const float *b, size_t n) {
     double maxref = 0;
-    for (size_t i = 0; i < n; i++) maxref = fabs(b[i]) > maxref ? fabs(b[i]) : maxref;
+    for (size_t i = 0; i < n; i++)
+        maxref = fabs(b[i]) > maxref ? fabs(b[i]) : maxref;
     return tu_max_abs_diff(a, b, n) / maxref;
 }
 
@@ -294,14 +294,17 @@ static void check_gguf(const char *name) {
     rt_model *hf = load(r.path, -1);
     int T = r.n_tokens, V = rt_model_n_vocab(hf), C = rt_model_n_embd(hf);
     bool encoder = rt_model_is_encoder(hf);
-    float *hf_out = malloc((size_t)T * V * sizeof *hf_out), *out = malloc((size_t)T * V * sizeof *out);
+    float *hf_out = malloc((size_t)T * V * sizeof *hf_out),
+          *out = malloc((size_t)T * V * sizeof *out);
     float *hf_e = malloc((size_t)C * sizeof *hf_e), *e = malloc((size_t)C * sizeof *e);
     rt_context *ctx = context(hf, T, 0);
     if (!encoder) assert_int_equal(rt_model_eval(ctx, r.tokens, T, hf_out), RT_OK);
     assert_int_equal(rt_model_embed(ctx, r.tokens, T, hf_e), RT_OK);
     rt_context_free(ctx);
-    static const struct { rt_dtype dtype; double bound; } kinds[] = {
-        {RT_DTYPE_F32, 0}, {RT_DTYPE_Q8_0, 0.04}, {RT_DTYPE_Q4_0, 0.35}};
+    static const struct {
+        rt_dtype dtype;
+        double bound;
+    } kinds[] = {{RT_DTYPE_F32, 0}, {RT_DTYPE_Q8_0, 0.04}, {RT_DTYPE_Q4_0, 0.35}};
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s-%s.gguf", g_dir, name, rt_dtype_name(kinds[k].dtype));
@@ -440,7 +443,8 @@ static void test_generate(void **state) {
         assert_int_equal(rt_model_eval(c2, i ? chain + P + i - 1 : chain, i ? 1 : P, NULL), RT_OK);
         const float *lg = rt_context_logits(c2);
         int best = 0;
-        for (int v = 1; v < V; v++) best = lg[v] > lg[best] ? v : best;
+        for (int v = 1; v < V; v++)
+            best = lg[v] > lg[best] ? v : best;
         chain[P + i] = best;
         assert_int_equal(out[i], best);
     }
@@ -460,7 +464,8 @@ static void test_generate(void **state) {
     assert_int_equal(rt_generate(ctx, r.tokens, P, &gp, out2, N, &res), RT_OK);
     assert_int_equal(res.stop_reason, RT_STOP_EOS);
     int first = 0;
-    while (out[first] != out[3]) first++;
+    while (out[first] != out[3])
+        first++;
     assert_int_equal(res.n_generated, first);
 
     /* a stop string: text before it is streamed, the rest is not */
@@ -479,8 +484,10 @@ static void test_generate(void **state) {
     assert_int_equal(res.stop_reason, RT_STOP_STRING);
     char want[256] = "";
     int k = 0;
-    while (out[k] != out[2]) k++;
-    for (int i = 0; i < k; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "<%d>", out[i]);
+    while (out[k] != out[2])
+        k++;
+    for (int i = 0; i < k; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "<%d>", out[i]);
     assert_string_equal(g.text, want);
 
     /* the callback stops after 3 tokens */
@@ -535,16 +542,11 @@ static void test_bad_input(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama_gqa),
-        cmocka_unit_test(test_llama_tied),
-        cmocka_unit_test(test_llama_bf16),
-        cmocka_unit_test(test_qwen2),
-        cmocka_unit_test(test_gpt2),
-        cmocka_unit_test(test_llama_interleaved_rope),
-        cmocka_unit_test(test_bert),
-        cmocka_unit_test(test_quantized),
-        cmocka_unit_test(test_gguf),
-        cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_llama_gqa),  cmocka_unit_test(test_llama_tied),
+        cmocka_unit_test(test_llama_bf16), cmocka_unit_test(test_qwen2),
+        cmocka_unit_test(test_gpt2),       cmocka_unit_test(test_llama_interleaved_rope),
+        cmocka_unit_test(test_bert),       cmocka_unit_test(test_quantized),
+        cmocka_unit_test(test_gguf),       cmocka_unit_test(test_generate),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
