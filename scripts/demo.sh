@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 RT="$BUILD/ragtune"
 OUT=${RAGTUNE_DEMO_DIR:-demo}
-STEPS=${RAGTUNE_DEMO_STEPS:-300}
+STEPS=${RAGTUNE_DEMO_STEPS:-240}
 DICT=${FOLDOC_DICT:-/usr/share/dictd/foldoc.dict.dz}
 mkdir -p "$OUT"
 say() { printf '\n== %s\n' "$*"; }
@@ -57,7 +57,7 @@ perl -MJSON::PP -ne '
     next unless defined $body && $head =~ /^[\w+#.-]{2,24}$/;
     $body =~ s/\s+/ /g; $body =~ s/^\s*(<[^>]*>\s*)+//; $body =~ s/\{([^}(]*?)\s*(\([^)]*\))?\}/$1/g;
     next unless $body =~ /^(.{20,240}?\.)(\s|$)/;
-    print JSON::PP->new->canonical->encode({prompt => "What is $head?\n", completion => $1}), "\n";
+    print JSON::PP->new->utf8->canonical->encode({prompt => "What is $head?\n", completion => $1}), "\n";
     last if ++$n >= 3000;' \
   "$OUT/foldoc/foldoc.jsonl" > "$OUT/qa.jsonl"
 wc -l < "$OUT/qa.jsonl" | sed 's/^/QA pairs: /'

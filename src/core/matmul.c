@@ -45,6 +45,10 @@ enum {
     SGEMM_MIN_TOKENS = 8,        /* from here on f16/bf16 go through f32 tiles and sgemm */
     QUANT_SGEMM_MIN_TOKENS = 64, /* and q8_0/q4_0, below AVX-512 */
     AMX_MIN_TOKENS = 16,         /* q8_0/q4_0 on AMX tiles from here on (amx level) */
+    /* Multiply-adds below which a product runs on the calling thread: waking the team costs
+     * more than it saves, and on a loaded machine every barrier waits for a descheduled thread
+     * (a 3M-parameter model decoded 30x slower with every small product threaded). */
+    PARALLEL_MIN_WORK = 1 << 18,
     TILE_BYTES = 4 << 20,        /* f32 tile of W for the sgemm paths (per thread) */
 };
 
@@ -175,6 +179,10 @@ static void matmul_amx_bf16(float *out, const float *x, const rt_tensor *w, int 
     }
 }
 
+static bool worth_threads(int T, int n_out, int n_in) {
+    return (double)T * n_out * n_in >= PARALLEL_MIN_WORK;
+}
+
 /* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out) */
 static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                              int n_in) {
@@ -197,13 +205,14 @@ static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int
         const uint8_t *xqb = xq + (size_t)t0 * n_in;
         const float *xdb = xd + (size_t)t0 * nb;
         float *ob = out + (size_t)t0 * n_out;
+        bool par = worth_threads(nt, n_out, n_in);
         if (w->dtype == RT_DTYPE_Q8_0) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
             for (int o = 0; o < n_out; o++)
                 k->dot_q8_0_q8(n_in, (const void *)((const char *)w->data + o * row_bytes), xqb,
                                xdb, nt, ob + o, (size_t)n_out);
         } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
             for (int o = 0; o < n_out; o++)
                 k->dot_q4_0_q8(n_in, (const void *)((const char *)w->data + o * row_bytes), xqb,
                                xdb, nt, ob + o, (size_t)n_out);
@@ -218,7 +227,7 @@ static void matmul_half_dot(float *out, const float *x, const rt_tensor *w, int 
     void (*dot)(int64_t, const uint16_t *, const float *, size_t, int, float *, size_t) =
         w->dtype == RT_DTYPE_F16 ? k->dot_f16_f32 : k->dot_bf16_f32;
     const uint16_t *wd = w->data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(T, n_out, n_in))
     for (int o = 0; o < n_out; o++)
         dot(n_in, wd + (size_t)o * n_in, x, (size_t)n_in, T, out + o, (size_t)n_out);
 }
@@ -287,12 +296,12 @@ static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, i
  * sgemm on its share of W's rows (see blas_single_begin). */
 static void matmul_f32_split(float *out, const float *x, const float *w, int T, int n_out,
                              int n_in) {
-    int n_threads = rt_get_threads();
+    int n_threads = worth_threads(T, n_out, n_in) ? rt_get_threads() : 1;
     int rows = (n_out + n_threads - 1) / n_threads;
     rows = (rows + 15) / 16 * 16; /* whole cache lines of out per thread */
     int n_parts = (n_out + rows - 1) / rows;
     blas_single_begin();
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(static, 1) if (n_parts > 1)
     for (int i = 0; i < n_parts; i++) {
         int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
         if (T == 1) /* decode: gemv reads W once, where gemm would first pack it */

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every benchmark once, each printing ragtune's numbers, the peer's and the ratio.
+# usage: bench/run_all.sh [BUILD_DIR]     (OMP_WAIT_POLICY=passive unless set: the machine may
+# be shared, and spinning OpenMP threads slow ragtune and the peers alike)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export RT_PYTHON=${RT_PYTHON:-/usr/bin/python3} RT_SOURCE_DIR=${RT_SOURCE_DIR:-$PWD}
+data=${RAGTUNE_BENCH_DIR:-$build/bench-data}
+mkdir -p "$data"
+[ -f "$data/foldoc/foldoc.jsonl" ] || scripts/build-demo-collection.sh "$data/foldoc" "$build/ragtune" >/dev/null
+run() { printf '\n===== %s\n' "$*"; "$@"; }
+run "$build/bench_matmul" --reps 5
+run bench/bench_inference.sh "$build" --reps 3
+run "$build/bench_train"
+run "$build/bench_tokenizer"
+run "$build/bench_hnsw" 100000 128 --nq 1000
+run "$build/bench_bm25" "$data/foldoc/foldoc.jsonl"
+run bench/bench_ingest.sh "$build"
