@@ -525,20 +525,9 @@ static int copy_file(const char *from, const char *to) {
     return rc;
 }
 
-int rt_model_file_convert(const char *in, const char *out,
-                          const rt_model_file_convert_params *params) {
-    rt_model_file_convert_params p = params ? *params : rt_model_file_convert_default_params();
+int rt_model_file_save_as(const rt_model_file *f, const rt_model_config *cfg,
+                          const rt_model_weights *w, const char *out, rt_dtype dtype) {
     bool to_gguf = ends_with(out, ".gguf");
-    if (!to_gguf && (p.dtype == RT_DTYPE_Q8_0 || p.dtype == RT_DTYPE_Q4_0))
-        return rt_error(RT_ERR_INVALID,
-                        "%s: a Hugging Face directory cannot hold %s weights "
-                        "(write a .gguf file, or use f32/f16/bf16)",
-                        out, rt_dtype_name(p.dtype));
-    if (p.dtype != RT_DTYPE_F32 && p.dtype != RT_DTYPE_F16 && p.dtype != RT_DTYPE_BF16 &&
-        p.dtype != RT_DTYPE_Q8_0 && p.dtype != RT_DTYPE_Q4_0)
-        return rt_error(RT_ERR_INVALID, "cannot convert to dtype %d", (int)p.dtype);
-    rt_model_file *f;
-    RT_TRY(rt_model_file_open(in, &f));
     int rc = RT_OK;
     if (to_gguf) {
         rt_gguf_kv *extra = NULL;
@@ -555,7 +544,7 @@ int rt_model_file_convert(const char *in, const char *out,
                 n_extra++;
             }
         } else if (f->dir) {
-            int trc = rt_hf_gguf_tokenizer_load(f->dir, f->config.n_vocab, &tok);
+            int trc = rt_hf_gguf_tokenizer_load(f->dir, cfg->n_vocab, &tok);
             if (trc == RT_OK) {
                 extra = tok.kvs;
                 n_extra = tok.n_kvs;
@@ -569,15 +558,15 @@ int rt_model_file_convert(const char *in, const char *out,
         const char *name = NULL;
         if (f->gguf) rt_gguf_get_str(f->gguf, "general.name", &name);
         rt_gguf_write_params gp = {
-            .dtype = p.dtype, .extra = extra, .n_extra = n_extra, .name = name};
-        if (rc == RT_OK) rc = rt_gguf_write(out, &f->config, &f->weights, &gp);
+            .dtype = dtype, .extra = extra, .n_extra = n_extra, .name = name};
+        if (rc == RT_OK) rc = rt_gguf_write(out, cfg, w, &gp);
         if (f->gguf) free(extra);
         rt_hf_gguf_tokenizer_free(&tok);
     } else {
         rt_model_weights conv;
-        rc = weights_as(&f->config, &f->weights, p.dtype, &conv);
-        if (rc == RT_OK) rc = rt_hf_write(out, &f->config, &conv);
-        rt_model_weights_free(&conv, f->config.n_layer);
+        rc = weights_as(cfg, w, dtype, &conv);
+        if (rc == RT_OK) rc = rt_hf_write(out, cfg, &conv);
+        rt_model_weights_free(&conv, cfg->n_layer);
         for (size_t i = 0;
              rc == RT_OK && f->dir && i < sizeof tokenizer_files / sizeof tokenizer_files[0]; i++) {
             char *from = rt_path_join(f->dir, tokenizer_files[i]);
@@ -596,6 +585,24 @@ int rt_model_file_convert(const char *in, const char *out,
             free(to);
         }
     }
+    return rc;
+}
+
+int rt_model_file_convert(const char *in, const char *out,
+                          const rt_model_file_convert_params *params) {
+    rt_model_file_convert_params p = params ? *params : rt_model_file_convert_default_params();
+    bool to_gguf = ends_with(out, ".gguf");
+    if (!to_gguf && (p.dtype == RT_DTYPE_Q8_0 || p.dtype == RT_DTYPE_Q4_0))
+        return rt_error(RT_ERR_INVALID,
+                        "%s: a Hugging Face directory cannot hold %s weights "
+                        "(write a .gguf file, or use f32/f16/bf16)",
+                        out, rt_dtype_name(p.dtype));
+    if (p.dtype != RT_DTYPE_F32 && p.dtype != RT_DTYPE_F16 && p.dtype != RT_DTYPE_BF16 &&
+        p.dtype != RT_DTYPE_Q8_0 && p.dtype != RT_DTYPE_Q4_0)
+        return rt_error(RT_ERR_INVALID, "cannot convert to dtype %d", (int)p.dtype);
+    rt_model_file *f;
+    RT_TRY(rt_model_file_open(in, &f));
+    int rc = rt_model_file_save_as(f, &f->config, &f->weights, out, p.dtype);
     rt_model_file_close(f);
     return rc;
 }

@@ -29,6 +29,13 @@ typedef enum rt_model_format {
 int rt_model_file_open(const char *path, rt_model_file **out);
 void rt_model_file_close(rt_model_file *f);
 
+/* Writes cfg + w (e.g. f's weights after training or merging) as a GGUF file (out ending in
+ * ".gguf"; 2-D weights stored as dtype) or a Hugging Face directory (dtype f32/f16/bf16),
+ * carrying f's tokenizer: GGUF tokenizer.* metadata, or an HF directory's tokenizer files (as
+ * tokenizer.ggml.* metadata when writing GGUF). Atomic per file. */
+int rt_model_file_save_as(const rt_model_file *f, const rt_model_config *cfg,
+                          const rt_model_weights *w, const char *out, rt_dtype dtype);
+
 const rt_model_config *rt_model_file_config(const rt_model_file *f);
 const rt_model_weights *rt_model_file_weights(const rt_model_file *f);
 rt_model_format rt_model_file_format(const rt_model_file *f);

@@ -174,11 +174,6 @@ int adapter_load_peft(tmodel *m, const char *dir) {
     return st;
 }
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *out_path) {
     tm_options opt;
     RT_TRY(adapter_read_config(adapter_dir, &opt));
@@ -188,21 +183,20 @@ int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *o
     rt_model_config cfg = *rt_model_file_config(mf);
     tmodel *m;
     int st = tmodel_new(&cfg, rt_model_file_weights(mf), &opt, &m);
-    rt_model_file_close(mf);
-    RT_TRY(st);
+    if (st != RT_OK) {
+        rt_model_file_close(mf);
+        return st;
+    }
     st = adapter_load_peft(m, adapter_dir);
     if (st == RT_OK) st = tmodel_merge_lora(m);
     rt_model_weights w;
     if (st == RT_OK) st = tmodel_weights(m, &w);
     if (st == RT_OK) {
-        if (ends_with(out_path, ".gguf")) {
-            rt_gguf_write_params gp = {.dtype = RT_DTYPE_F32, .name = "ragtune-merged"};
-            st = rt_gguf_write(out_path, &cfg, &w, &gp);
-        } else {
-            st = rt_hf_write(out_path, &cfg, &w);
-        }
+        /* the base's tokenizer goes with the merged model */
+        st = rt_model_file_save_as(mf, &cfg, &w, out_path, RT_DTYPE_F32);
         rt_model_weights_free(&w, cfg.n_layer);
     }
     tmodel_free(m);
+    rt_model_file_close(mf);
     return st;
 }

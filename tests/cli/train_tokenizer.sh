@@ -30,6 +30,11 @@ printf '{"prompt":"What is a compiler?","completion":" It translates code."}\n%.
   --batch 2 --steps 2 --out "$tmp/ft" >/dev/null 2>"$tmp/err" || fail "finetune: $(cat "$tmp/err")"
 grep -q "tokenizer: $tmp/run/model" "$tmp/err" || fail "finetune did not use the model's tokenizer: $(cat "$tmp/err")"
 [ -f "$tmp/ft/adapter/tokenizer.json" ] || fail "adapter lacks the tokenizer"
+# Merged models keep the base's tokenizer: in GGUF metadata, and as files in an HF directory.
+"$RAGTUNE" merge --model "$tmp/run/model" --adapter "$tmp/ft/adapter" --out "$tmp/merged.gguf" >/dev/null 2>&1 || fail "merge gguf"
+"$RAGTUNE" generate --model "$tmp/merged.gguf" --prompt "A compiler" -n 4 >/dev/null 2>&1 || fail "generate from merged gguf"
+"$RAGTUNE" merge --model "$tmp/run/model" --adapter "$tmp/ft/adapter" --out "$tmp/merged" >/dev/null 2>&1 || fail "merge hf"
+cmp -s "$tmp/tok.json" "$tmp/merged/tokenizer.json" || fail "merged HF directory lacks the tokenizer"
 # A wrong tokenizer path is a runtime error, not a silent fallback.
 "$RAGTUNE" train --data "$tmp/corpus.txt" --tokenizer "$tmp/none.json" --out "$tmp/x" >/dev/null 2>&1
 [ $? -eq 1 ] || fail "missing tokenizer should exit 1"
