@@ -87,7 +87,8 @@ static bool is_case_ignorable(int32_t c) {
 
 void tk_normalizer_free(tk_normalizer *n) {
     if (!n) return;
-    for (size_t i = 0; i < n->n_children; i++) tk_normalizer_free(n->children[i]);
+    for (size_t i = 0; i < n->n_children; i++)
+        tk_normalizer_free(n->children[i]);
     free(n->children);
     free(n->a);
     free(n->b);
@@ -136,7 +137,8 @@ static int lowercase(const char *s, size_t len, tk_buf *out) {
             size_t j = i;
             while (j > 0) {
                 size_t k = j - 1;
-                while (k > 0 && (u[k] & 0xC0) == 0x80) k--;
+                while (k > 0 && (u[k] & 0xC0) == 0x80)
+                    k--;
                 int32_t pc;
                 tk_utf8_decode(u + k, len - k, &pc);
                 j = k;
@@ -246,7 +248,8 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
     while (i <= len) {
         int r = pcre2_match(n->re, (PCRE2_SPTR)s, len, i, PCRE2_NO_UTF_CHECK, md, mctx);
         if (r < 0) {
-            if (r != PCRE2_ERROR_NOMATCH) rc = rt_error(RT_ERR_RANGE, "normalizer: regex match failed (%d)", r);
+            if (r != PCRE2_ERROR_NOMATCH)
+                rc = rt_error(RT_ERR_RANGE, "normalizer: regex match failed (%d)", r);
             break;
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -275,17 +278,25 @@ int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out)
     RT_TRY(tk_buf_reserve(out, len));
     out->data[0] = 0;
     switch (n->type) {
-    case NORM_NFC: return unicode_form(s, len, UTF8PROC_COMPOSE, out);
-    case NORM_NFD: return unicode_form(s, len, UTF8PROC_DECOMPOSE, out);
-    case NORM_NFKC: return unicode_form(s, len, UTF8PROC_COMPOSE | UTF8PROC_COMPAT, out);
-    case NORM_NFKD: return unicode_form(s, len, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, out);
-    case NORM_LOWERCASE: return lowercase(s, len, out);
-    case NORM_BERT: return bert(n, s, len, out);
-    case NORM_STRIP_ACCENTS: return strip_marks(s, len, out);
+    case NORM_NFC:
+        return unicode_form(s, len, UTF8PROC_COMPOSE, out);
+    case NORM_NFD:
+        return unicode_form(s, len, UTF8PROC_DECOMPOSE, out);
+    case NORM_NFKC:
+        return unicode_form(s, len, UTF8PROC_COMPOSE | UTF8PROC_COMPAT, out);
+    case NORM_NFKD:
+        return unicode_form(s, len, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, out);
+    case NORM_LOWERCASE:
+        return lowercase(s, len, out);
+    case NORM_BERT:
+        return bert(n, s, len, out);
+    case NORM_STRIP_ACCENTS:
+        return strip_marks(s, len, out);
     case NORM_PREPEND:
         if (len) RT_TRY(tk_buf_append(out, n->a, n->a_len));
         return tk_buf_append(out, s, len);
-    case NORM_REPLACE: return replace(n, s, len, out);
+    case NORM_REPLACE:
+        return replace(n, s, len, out);
     case NORM_STRIP: {
         const uint8_t *u = (const uint8_t *)s;
         size_t b = 0, e = len;
@@ -297,7 +308,8 @@ int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out)
         }
         while (n->right && e > b) {
             size_t k = e - 1;
-            while (k > b && (u[k] & 0xC0) == 0x80) k--;
+            while (k > b && (u[k] & 0xC0) == 0x80)
+                k--;
             int32_t cp;
             tk_utf8_decode(u + k, e - k, &cp);
             if (!tk_is_whitespace(cp)) break;
@@ -385,12 +397,18 @@ int tk_normalizer_from_json(const json_t *j, const char *where, tk_normalizer **
     tk_normalizer *n = rt_calloc(1, sizeof *n);
     if (!n) return RT_ERR_NOMEM;
     int rc = RT_OK;
-    if (!strcmp(type, "NFC")) n->type = NORM_NFC;
-    else if (!strcmp(type, "NFD")) n->type = NORM_NFD;
-    else if (!strcmp(type, "NFKC")) n->type = NORM_NFKC;
-    else if (!strcmp(type, "NFKD")) n->type = NORM_NFKD;
-    else if (!strcmp(type, "Lowercase")) n->type = NORM_LOWERCASE;
-    else if (!strcmp(type, "StripAccents")) n->type = NORM_STRIP_ACCENTS;
+    if (!strcmp(type, "NFC"))
+        n->type = NORM_NFC;
+    else if (!strcmp(type, "NFD"))
+        n->type = NORM_NFD;
+    else if (!strcmp(type, "NFKC"))
+        n->type = NORM_NFKC;
+    else if (!strcmp(type, "NFKD"))
+        n->type = NORM_NFKD;
+    else if (!strcmp(type, "Lowercase"))
+        n->type = NORM_LOWERCASE;
+    else if (!strcmp(type, "StripAccents"))
+        n->type = NORM_STRIP_ACCENTS;
     else if (!strcmp(type, "BertNormalizer")) {
         n->type = NORM_BERT;
         n->clean_text = json_flag(j, "clean_text", true);

