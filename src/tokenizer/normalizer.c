@@ -6,6 +6,7 @@
 #include "tokenizer/normalizer.h"
 
 #include "core/error.h"
+#include "tokenizer/pretokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -163,14 +164,18 @@ static int lowercase(const char *s, size_t len, tk_buf *out) {
     return RT_OK;
 }
 
-static int strip_marks(const char *s, size_t len, tk_buf *out) {
+/* Drops combining marks: BERT drops nonspacing marks (Mn) only, the StripAccents normalizer
+ * every mark (Mn, Mc, Me), as Hugging Face's two implementations do. */
+static int strip_marks(const char *s, size_t len, bool all_marks, tk_buf *out) {
     const uint8_t *u = (const uint8_t *)s;
     size_t i = 0;
     while (i < len) {
         int32_t cp;
         int n = tk_utf8_decode(u + i, len - i, &cp);
-        if (cp < 0x300 || utf8proc_category(cp) != UTF8PROC_CATEGORY_MN)
-            RT_TRY(tk_buf_append(out, u + i, (size_t)n));
+        int cat = cp < 0x300 ? UTF8PROC_CATEGORY_CN : utf8proc_category(cp);
+        bool mark = all_marks ? (cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME)
+                              : cat == UTF8PROC_CATEGORY_MN;
+        if (!mark) RT_TRY(tk_buf_append(out, u + i, (size_t)n));
         i += (size_t)n;
     }
     return RT_OK;
@@ -209,7 +214,7 @@ static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) 
     if (strip) {
         if ((rc = unicode_form(a.data ? a.data : "", a.len, UTF8PROC_DECOMPOSE, &b)) < 0) goto done;
         a.len = 0;
-        if ((rc = strip_marks(b.data ? b.data : "", b.len, &a)) < 0) goto done;
+        if ((rc = strip_marks(b.data ? b.data : "", b.len, false, &a)) < 0) goto done;
     }
     if (n->lowercase)
         rc = lowercase(a.data ? a.data : "", a.len, out);
@@ -291,7 +296,7 @@ int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out)
     case NORM_BERT:
         return bert(n, s, len, out);
     case NORM_STRIP_ACCENTS:
-        return strip_marks(s, len, out);
+        return strip_marks(s, len, true, out);
     case NORM_PREPEND:
         if (len) RT_TRY(tk_buf_append(out, n->a, n->a_len));
         return tk_buf_append(out, s, len);
@@ -343,20 +348,8 @@ static int pattern_from_json(const json_t *pat, const char *where, char **lit, s
         memcpy(*lit, json_string_value(str), *lit_len + 1);
         return RT_OK;
     }
-    if (json_is_string(rx)) {
-        int err;
-        PCRE2_SIZE off;
-        *re = pcre2_compile((PCRE2_SPTR)json_string_value(rx), json_string_length(rx),
-                            PCRE2_UTF | PCRE2_UCP, &err, &off, NULL);
-        if (!*re) {
-            PCRE2_UCHAR msg[160];
-            pcre2_get_error_message(err, msg, sizeof msg);
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: pattern /%s/ at %zu: %s", where,
-                            json_string_value(rx), (size_t)off, (const char *)msg);
-        }
-        pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE);
-        return RT_OK;
-    }
+    if (json_is_string(rx))
+        return tk_regex_compile(json_string_value(rx), json_string_length(rx), where, (void **)re);
     return rt_error(RT_ERR_FORMAT, "%s: pattern needs \"String\" or \"Regex\"", where);
 }
 

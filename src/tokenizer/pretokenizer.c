@@ -158,7 +158,7 @@ static int rewrite_pattern(const char *pattern, size_t len, tk_buf *out) {
     return RT_OK;
 }
 
-static int compile(const char *pattern, size_t len, const char *where, pcre2_code **out) {
+int tk_regex_compile(const char *pattern, size_t len, const char *where, void **out_code) {
     tk_buf rewritten = {0};
     int rc = rewrite_pattern(pattern, len, &rewritten);
     if (rc < 0) {
@@ -177,7 +177,7 @@ static int compile(const char *pattern, size_t len, const char *where, pcre2_cod
                         (int)(len > 200 ? 200 : len), pattern, (const char *)msg);
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if unavailable */
-    *out = re;
+    *out_code = re;
     return RT_OK;
 }
 
@@ -554,7 +554,8 @@ int tk_pretok_from_json(const json_t *j, const char *where, tk_pretok **out) {
             else
                 memcpy(p->literal, json_string_value(str), p->literal_len + 1);
         } else if (json_is_string(rx)) {
-            rc = compile(json_string_value(rx), json_string_length(rx), where, &p->re);
+            rc = tk_regex_compile(json_string_value(rx), json_string_length(rx), where,
+                                  (void **)&p->re);
         } else {
             rc = rt_error(RT_ERR_FORMAT, "%s: Split needs a String or Regex pattern", where);
         }
@@ -562,7 +563,7 @@ int tk_pretok_from_json(const json_t *j, const char *where, tk_pretok **out) {
         p->type = PT_BYTE_LEVEL;
         p->add_prefix_space = flag(j, "add_prefix_space", true);
         if (flag(j, "use_regex", true))
-            rc = compile(GPT2_PATTERN, strlen(GPT2_PATTERN), where, &p->re);
+            rc = tk_regex_compile(GPT2_PATTERN, strlen(GPT2_PATTERN), where, (void **)&p->re);
     } else if (!strcmp(type, "Metaspace")) {
         p->type = PT_METASPACE;
         const char *r = json_string_value(json_object_get(j, "replacement"));

@@ -506,6 +506,141 @@ static void test_trained(void **state) {
     compare("trained", path, 1);
 }
 
+/* ---- pipeline variants: every normalizer, pre-tokenizer and added-token option ragtune
+ * implements, each swapped into a small trained tokenizer and compared with Hugging Face on a
+ * sample of the corpus (every 7th line) plus lines that exercise the added tokens. */
+
+static const char *const normalizer_variants[] = {
+    "{\"type\":\"NFD\"}",
+    "{\"type\":\"NFKD\"}",
+    "{\"type\":\"NFKC\"}",
+    "{\"type\":\"Lowercase\"}",
+    "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{\"type\":\"StripAccents\"}]}",
+    "{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":false}",
+    "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s{2,}\"},\"content\":\" \"}",
+    "{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,"
+    "\"strip_accents\":false,\"lowercase\":true}",
+    "{\"type\":\"BertNormalizer\",\"clean_text\":false,\"handle_chinese_chars\":false,"
+    "\"strip_accents\":true,\"lowercase\":false}",
+    "{\"type\":\"Prepend\",\"prepend\":\"_\"}",
+};
+
+static const char *const pretok_variants[] = {
+    "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":"
+    "true}",
+    "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":"
+    "false}",
+    "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"never\",\"split\":"
+    "true}",
+    "{\"type\":\"BertPreTokenizer\"}",
+    "{\"type\":\"Whitespace\"}",
+    "{\"type\":\"WhitespaceSplit\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"Isolated\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"MergedWithPrevious\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"MergedWithNext\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"Contiguous\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"Removed\"}",
+    "{\"type\":\"Digits\",\"individual_digits\":true}",
+    "{\"type\":\"Digits\",\"individual_digits\":false}",
+    "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"MergedWithPrevious\","
+    "\"invert\":false}",
+    "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\p{N}+\"},\"behavior\":\"Removed\","
+    "\"invert\":true}",
+    "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[.,;]\"},\"behavior\":\"Contiguous\","
+    "\"invert\":false}",
+    "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"use_regex\":true,\"trim_offsets\":false}",
+};
+
+static const char *const added_variant =
+    "[{\"id\":%d,\"content\":\"<mask>\",\"lstrip\":true,\"rstrip\":false,\"single_word\":false,"
+    "\"normalized\":false,\"special\":true},"
+    "{\"id\":%d,\"content\":\"[R]\",\"lstrip\":false,\"rstrip\":true,\"single_word\":false,"
+    "\"normalized\":false,\"special\":true},"
+    "{\"id\":%d,\"content\":\"token\",\"lstrip\":false,\"rstrip\":false,\"single_word\":true,"
+    "\"normalized\":false,\"special\":false},"
+    "{\"id\":%d,\"content\":\"HeLLo\",\"lstrip\":false,\"rstrip\":false,\"single_word\":false,"
+    "\"normalized\":true,\"special\":false}]";
+
+static void test_variants(void **state) {
+    if (!have_node()) skip();
+    char base[600], sample[600], path[700];
+    snprintf(base, sizeof base, "%s/variant_base.json", tmp);
+    snprintf(sample, sizeof sample, "%s/variant_sample.jsonl", tmp);
+    rt_bpe_train_params p = rt_bpe_train_default_params();
+    p.vocab_size = 1500;
+    p.max_bytes = 400000;
+    const char *files[] = {corpus_path};
+    assert_int_equal(rt_bpe_train(files, 1, &p, base), RT_OK);
+    /* The sample: every 7th corpus line, then lines around the added tokens. */
+    FILE *in = fopen(corpus_path, "rb"), *out = fopen(sample, "wb");
+    char *buf = NULL;
+    size_t cap = 0, k = 0;
+    ssize_t r;
+    while ((r = getline(&buf, &cap, in)) > 0)
+        if (k++ % 7 == 0) fwrite(buf, 1, (size_t)r, out);
+    static const char *const extra[] = {
+        "a <mask> b",
+        "a    <mask>b",
+        "<mask>",
+        " <mask> ",
+        "x [R]   y",
+        "[R]\\n\\nz",
+        "token tokens",
+        "a token, btoken tokenb _token",
+        "say hello HELLO HeLLo hello!",
+        "héllo HeLLo<mask>[R]",
+    };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        fprintf(out, "\"%s\"\n", extra[i]);
+    fclose(in);
+    fclose(out);
+    free(buf);
+    json_error_t err;
+    json_t *root = json_load_file(base, 0, &err);
+    assert_non_null(root);
+    char *saved = corpus_path;
+    corpus_path = sample;
+    size_t n_norm = sizeof normalizer_variants / sizeof normalizer_variants[0];
+    size_t n_pre = sizeof pretok_variants / sizeof pretok_variants[0];
+    for (size_t v = 0; v < n_norm + n_pre + 1; v++) {
+        json_t *t = json_deep_copy(root);
+        char name[64];
+        if (v < n_norm) {
+            json_object_set_new(t, "normalizer", json_loads(normalizer_variants[v], 0, &err));
+            snprintf(name, sizeof name, "normalizer-%zu", v);
+        } else if (v < n_norm + n_pre && strstr(pretok_variants[v - n_norm], "ByteLevel")) {
+            /* ByteLevel maps bytes itself: it replaces the pre-tokenizer, not joins it. */
+            json_object_set_new(t, "pre_tokenizer",
+                                json_loads(pretok_variants[v - n_norm], 0, &err));
+            snprintf(name, sizeof name, "pretokenizer-%zu", v - n_norm);
+        } else if (v < n_norm + n_pre) {
+            json_t *seq =
+                json_pack("{s:s,s:[o,{s:s,s:b,s:b,s:b}]}", "type", "Sequence", "pretokenizers",
+                          json_loads(pretok_variants[v - n_norm], 0, &err), "type", "ByteLevel",
+                          "add_prefix_space", 0, "use_regex", 0, "trim_offsets", 0);
+            json_object_set_new(t, "pre_tokenizer", seq);
+            snprintf(name, sizeof name, "pretokenizer-%zu", v - n_norm);
+        } else {
+            char added[1200];
+            snprintf(added, sizeof added, added_variant, 1500, 1501, 1502, 1503);
+            json_object_set_new(t, "added_tokens", json_loads(added, 0, &err));
+            json_object_set_new(t, "normalizer", json_loads("{\"type\":\"Lowercase\"}", 0, &err));
+            json_t *vocab = json_object_get(json_object_get(t, "model"), "vocab");
+            json_object_set_new(vocab, "<mask>", json_integer(1500));
+            json_object_set_new(vocab, "[R]", json_integer(1501));
+            json_object_set_new(vocab, "token", json_integer(1502));
+            json_object_set_new(vocab, "HeLLo", json_integer(1503));
+            snprintf(name, sizeof name, "added-tokens");
+        }
+        snprintf(path, sizeof path, "%s/%s.json", tmp, name);
+        assert_int_equal(json_dump_file(t, path, 0), 0);
+        json_decref(t);
+        compare(name, path, 0);
+    }
+    corpus_path = saved;
+    json_decref(root);
+}
+
 int main(void) {
     corpus_path = tu_source_path("tests/data/tokenizer_corpus.jsonl");
     tmp = tu_tmpdir("ref_tokenizer");
@@ -515,7 +650,9 @@ int main(void) {
         cmocka_unit_test(test_bert),        cmocka_unit_test(test_trained),
         cmocka_unit_test(test_gguf_llama3), cmocka_unit_test(test_gguf_qwen3),
         cmocka_unit_test(test_gguf_llama2), cmocka_unit_test(test_gguf_bert),
+        cmocka_unit_test(test_variants),
     };
+    if (getenv("RT_TEST_FILTER")) cmocka_set_test_filter(getenv("RT_TEST_FILTER"));
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_rmtree(tmp);
     free(tmp);
