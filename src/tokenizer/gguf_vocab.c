@@ -63,7 +63,7 @@ static int byte_level_pretok(const char *pre, const char *where, tk_pretok **out
         rt_log_warn("%s: tokenizer.ggml.pre \"%s\" is not known; using the GPT-2 pattern", where,
                     pre);
     }
-    if (pattern == (const char *)PAT_GPT2 || !strcmp(pattern, PAT_GPT2))
+    if (!strcmp(pattern, PAT_GPT2))
         return json_piece("{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}",
                           where, make_pretok, out);
     json_t *j = json_pack("{s:s,s:[{s:s,s:{s:s},s:s,s:b},{s:s,s:b,s:b}]}", "type", "Sequence",
