@@ -182,6 +182,24 @@ static int strip_marks(const char *s, size_t len, bool all_marks, tk_buf *out) {
 }
 
 static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) {
+    if (all_ascii(s, len)) {
+        /* One pass, no temporary buffers: accents and CJK cannot occur. */
+        RT_TRY(tk_buf_reserve(out, len));
+        char *o = out->data + out->len;
+        for (size_t i = 0; i < len; i++) {
+            char c = s[i];
+            if (n->clean_text) {
+                /* Control characters (Cc) go, except \t \n \r, which become spaces. */
+                if (c == 0x7f || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) continue;
+                if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+            }
+            if (n->lowercase && c >= 'A' && c <= 'Z') c = (char)(c + 32);
+            *o++ = c;
+        }
+        out->len = (size_t)(o - out->data);
+        out->data[out->len] = 0;
+        return RT_OK;
+    }
     tk_buf a = {0}, b = {0};
     int rc = RT_OK;
     const uint8_t *u = (const uint8_t *)s;
