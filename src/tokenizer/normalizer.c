@@ -297,6 +297,11 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
 }
 
 int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) {
+    return tk_normalize_with(n, s, len, out, NULL);
+}
+
+int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, tk_buf *out,
+                      tk_buf *tmp_buf) {
     out->len = 0;
     RT_TRY(tk_buf_reserve(out, len));
     out->data[0] = 0;
@@ -341,14 +346,17 @@ int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out)
         return tk_buf_append(out, s + b, e - b);
     }
     case NORM_SEQUENCE: {
-        tk_buf tmp = {0};
+        /* Ping-pong between out and a temporary (the caller's, when given; a nested Sequence
+         * gets none and allocates its own). */
+        tk_buf local = {0};
+        tk_buf *tmp = tmp_buf ? tmp_buf : &local;
         int rc = tk_buf_append(out, s, len);
         for (size_t i = 0; rc == RT_OK && i < n->n_children; i++) {
-            tmp.len = 0;
-            rc = tk_buf_append(&tmp, out->data, out->len);
-            if (rc == RT_OK) rc = tk_normalize(n->children[i], tmp.data, tmp.len, out);
+            tmp->len = 0;
+            rc = tk_buf_append(tmp, out->data, out->len);
+            if (rc == RT_OK) rc = tk_normalize_with(n->children[i], tmp->data, tmp->len, out, NULL);
         }
-        tk_buf_free(&tmp);
+        tk_buf_free(&local);
         return rc;
     }
     }

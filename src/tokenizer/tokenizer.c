@@ -151,7 +151,7 @@ typedef struct enc_scratch {
     tk_bpe_scratch bs;
     tk_buf wp_scratch;
     tk_pretok_scratch *ps;
-    tk_buf norm;
+    tk_buf norm, norm_tmp;
 } enc_scratch;
 
 static pthread_key_t scratch_key;
@@ -163,6 +163,7 @@ static void scratch_destroy(void *p) {
     tk_bpe_scratch_free(&s->bs);
     tk_buf_free(&s->wp_scratch);
     tk_buf_free(&s->norm);
+    tk_buf_free(&s->norm_tmp);
     tk_pretok_scratch_free(s->ps);
     free(s);
 }
@@ -203,7 +204,7 @@ typedef struct enc_ctx {
     tk_bpe_scratch *bs;
     tk_buf *wp_scratch;
     tk_pretok_scratch *ps;
-    tk_buf *norm;
+    tk_buf *norm, *norm_tmp;
     tk_ids *out;
     bool use_cache;
 } enc_ctx;
@@ -297,7 +298,7 @@ static int encode_segment(enc_ctx *c, const char *s, size_t len, bool at_start) 
     if (len == 0) return RT_OK;
     rt_tokenizer *t = c->tok;
     if (!t->normalizer) return encode_normalized(c, s, len, at_start);
-    RT_TRY(tk_normalize(t->normalizer, s, len, c->norm));
+    RT_TRY(tk_normalize_with(t->normalizer, s, len, c->norm, c->norm_tmp));
     return encode_normalized(c, c->norm->data, c->norm->len, at_start);
 }
 
@@ -341,6 +342,7 @@ int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, b
     c.wp_scratch = &sc->wp_scratch;
     c.ps = sc->ps;
     c.norm = &sc->norm;
+    c.norm_tmp = &sc->norm_tmp;
     if ((rc = tk_ids_reserve(&out, len / 3 + 8)) < 0) goto done;
     if (add_special)
         for (size_t i = 0; rc == RT_OK && i < t->n_post_prefix; i++)
