@@ -10,6 +10,7 @@
 #include "tokenizer/utf8.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,13 +322,59 @@ static void test_chat_templates(void **state) {
     assert_int_equal(t, RT_CHAT_GEMMA);
 }
 
+/* Concurrent encodes on one tokenizer give the single-threaded result (the word cache is
+ * shared under a lock; regex and merge scratch is per thread). */
+typedef struct thread_arg {
+    rt_tokenizer *tok;
+    int ok;
+} thread_arg;
+
+static const char *const thread_texts[] = {"hello world", "hello wo<|end|>hi",
+                                           "\xC3\xA9t\xC3\xA9 42", "  spaces   and\ttabs\n",
+                                           "hellohellohello"};
+
+static void *encode_many(void *p) {
+    thread_arg *a = p;
+    a->ok = 1;
+    for (int round = 0; round < 200; round++) {
+        for (size_t k = 0; k < 5; k++) {
+            int32_t *ids, *ref;
+            size_t n, n_ref;
+            const char *t = thread_texts[k];
+            if (rt_tokenizer_encode(a->tok, t, strlen(t), false, &ids, &n) != RT_OK) a->ok = 0;
+            if (rt_tokenizer_encode(a->tok, t, strlen(t), false, &ref, &n_ref) != RT_OK) a->ok = 0;
+            if (n != n_ref || memcmp(ids, ref, n * sizeof *ids)) a->ok = 0;
+            free(ids);
+            free(ref);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state) {
+    rt_tokenizer *tok = tiny_bpe(NULL, NULL);
+    pthread_t th[4];
+    thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i].tok = tok;
+        assert_int_equal(pthread_create(&th[i], NULL, encode_many, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(args[i].ok);
+    }
+    const int32_t want[] = {259, 260, 'o', 261, 'h', 'i'};
+    expect_ids(tok, "hello wo<|end|>hi", 17, want, 6);
+    rt_tokenizer_free(tok);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bpe_merges),     cmocka_unit_test(test_empty_and_invalid_utf8),
         cmocka_unit_test(test_long_line),      cmocka_unit_test(test_streaming_decode),
         cmocka_unit_test(test_unknown_types),  cmocka_unit_test(test_spm_byte_fallback),
         cmocka_unit_test(test_vocab_txt),      cmocka_unit_test(test_normalizers),
-        cmocka_unit_test(test_chat_templates),
+        cmocka_unit_test(test_chat_templates), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
