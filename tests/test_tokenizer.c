@@ -10,6 +10,7 @@
 #include "tokenizer/utf8.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ static rt_tokenizer *tiny_bpe_pre(const char *extra_model, const char *normalize
         json_object_setn_new(vocab, (const char *)buf, (size_t)n, json_integer(b));
     }
     const char *merged[] = {"he", "ll", "hell", "hello", "\xC4\xA0w"};
-    for (int i = 0; i < 5; i++) json_object_set_new(vocab, merged[i], json_integer(256 + i));
+    for (int i = 0; i < 5; i++)
+        json_object_set_new(vocab, merged[i], json_integer(256 + i));
     json_object_set_new(vocab, "<|end|>", json_integer(261));
     json_t *merges = json_pack("[s,s,s,s,s]", "h e", "l l", "he ll", "hell o", "\xC4\xA0 w");
     json_t *model = json_pack("{s:s,s:o,s:o}", "type", "BPE", "vocab", vocab, "merges", merges);
@@ -41,11 +43,11 @@ static rt_tokenizer *tiny_bpe_pre(const char *extra_model, const char *normalize
         json_object_update(model, extra);
         json_decref(extra);
     }
-    json_t *root = json_pack("{s:o,s:{s:s,s:b,s:b},s:{s:s},s:[{s:i,s:s,s:b,s:b,s:b,s:b,s:b}]}",
-                             "model", model, "pre_tokenizer", "type", "ByteLevel",
-                             "add_prefix_space", 0, "use_regex", 1, "decoder", "type", "ByteLevel",
-                             "added_tokens", "id", 261, "content", "<|end|>", "special", 1,
-                             "normalized", 0, "lstrip", 0, "rstrip", 0, "single_word", 0);
+    json_t *root =
+        json_pack("{s:o,s:{s:s,s:b,s:b},s:{s:s},s:[{s:i,s:s,s:b,s:b,s:b,s:b,s:b}]}", "model", model,
+                  "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", 0, "use_regex", 1,
+                  "decoder", "type", "ByteLevel", "added_tokens", "id", 261, "content", "<|end|>",
+                  "special", 1, "normalized", 0, "lstrip", 0, "rstrip", 0, "single_word", 0);
     if (normalizer) json_object_set_new(root, "normalizer", json_loads(normalizer, 0, NULL));
     if (pretok) json_object_set_new(root, "pre_tokenizer", json_loads(pretok, 0, NULL));
     char *text = json_dumps(root, 0);
@@ -65,11 +67,13 @@ static void expect_ids(rt_tokenizer *tok, const char *text, size_t len, const in
     assert_int_equal(rt_tokenizer_encode(tok, text, len, false, &ids, &n), RT_OK);
     if (n != n_want) {
         fprintf(stderr, "got %zu ids:", n);
-        for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " %d", ids[i]);
         fprintf(stderr, "\n");
     }
     assert_int_equal(n, n_want);
-    for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], want[i]);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ids[i], want[i]);
     free(ids);
 }
 
@@ -115,7 +119,8 @@ static void test_empty_and_invalid_utf8(void **state) {
     assert_string_equal(text, "\xEF\xBF\xBD");
     free(text);
     int32_t out_of_range = 9999;
-    assert_int_equal(rt_tokenizer_decode(tok, &out_of_range, 1, false, &text, &len), RT_ERR_INVALID);
+    assert_int_equal(rt_tokenizer_decode(tok, &out_of_range, 1, false, &text, &len),
+                     RT_ERR_INVALID);
     rt_tokenizer_free(tok);
 }
 
@@ -124,12 +129,14 @@ static void test_long_line(void **state) {
     size_t len = 10u << 20;
     char *s = malloc(len);
     /* One 10 MB "word" of letters and, separately, 10 MB of spaces: linear time and memory. */
-    for (size_t i = 0; i < len; i++) s[i] = "hello"[i % 5];
+    for (size_t i = 0; i < len; i++)
+        s[i] = "hello"[i % 5];
     int32_t *ids;
     size_t n;
     assert_int_equal(rt_tokenizer_encode(tok, s, len, false, &ids, &n), RT_OK);
     assert_int_equal(n, len / 5);
-    for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], 259);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ids[i], 259);
     free(ids);
     memset(s, ' ', len);
     assert_int_equal(rt_tokenizer_encode(tok, s, len, false, &ids, &n), RT_OK);
@@ -193,7 +200,8 @@ static void test_unknown_types(void **state) {
     assert_int_equal(rt_tokenizer_load_json(bad_norm, strlen(bad_norm), "n.json", &tok),
                      RT_ERR_UNSUPPORTED);
     assert_non_null(strstr(rt_last_error(), "Precompiled"));
-    const char *bad_merge = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}";
+    const char *bad_merge =
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}";
     assert_int_equal(rt_tokenizer_load_json(bad_merge, strlen(bad_merge), "m.json", &tok),
                      RT_ERR_FORMAT);
     assert_int_equal(rt_tokenizer_load_json("{", 1, "t.json", &tok), RT_ERR_FORMAT);
@@ -244,10 +252,12 @@ static void test_vocab_txt(void **state) {
     assert_int_equal(rt_tokenizer_get_type(tok), RT_TOKENIZER_WORDPIECE);
     int32_t *ids;
     size_t n;
-    assert_int_equal(rt_tokenizer_encode(tok, "Hello, WORLDS unaffable xyz", 27, true, &ids, &n), RT_OK);
+    assert_int_equal(rt_tokenizer_encode(tok, "Hello, WORLDS unaffable xyz", 27, true, &ids, &n),
+                     RT_OK);
     const int32_t want[] = {2, 5, 8, 6, 7, 9, 10, 11, 1, 3};
     assert_int_equal(n, 10);
-    for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], want[i]);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ids[i], want[i]);
     char *text;
     size_t len;
     assert_int_equal(rt_tokenizer_decode(tok, ids, n, true, &text, &len), RT_OK);
@@ -263,8 +273,9 @@ static void test_vocab_txt(void **state) {
 
 static void test_normalizers(void **state) {
     /* NFKC + Lowercase in a Sequence: "ﬁ" -> "fi"; "ΟΔΟΣ" final sigma; "İ" -> "i̇". */
-    rt_tokenizer *tok = tiny_bpe(NULL, "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFKC\"},"
-                                       "{\"type\":\"Lowercase\"}]}");
+    rt_tokenizer *tok =
+        tiny_bpe(NULL, "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFKC\"},"
+                       "{\"type\":\"Lowercase\"}]}");
     int32_t *ids;
     size_t n;
     const char *in = "\xEF\xAC\x81 \xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3 \xC4\xB0";
@@ -279,19 +290,21 @@ static void test_normalizers(void **state) {
 }
 
 static void test_chat_templates(void **state) {
-    rt_chat_message m[] = {{"system", "Be brief."}, {"user", " Hi "}, {"assistant", "Hello."},
-                           {"user", "Bye"}};
+    rt_chat_message m[] = {
+        {"system", "Be brief."}, {"user", " Hi "}, {"assistant", "Hello."}, {"user", "Bye"}};
     char *out;
     assert_int_equal(rt_chat_template_render(RT_CHAT_CHATML, m, 2, true, "", "", &out), RT_OK);
     assert_string_equal(out, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n Hi "
                              "<|im_end|>\n<|im_start|>assistant\n");
     free(out);
-    assert_int_equal(rt_chat_template_render(RT_CHAT_LLAMA3, m, 2, true, "<|begin_of_text|>", "", &out), RT_OK);
+    assert_int_equal(
+        rt_chat_template_render(RT_CHAT_LLAMA3, m, 2, true, "<|begin_of_text|>", "", &out), RT_OK);
     assert_string_equal(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe "
                              "brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi"
                              "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
     free(out);
-    assert_int_equal(rt_chat_template_render(RT_CHAT_LLAMA2, m, 4, false, "<s>", "</s>", &out), RT_OK);
+    assert_int_equal(rt_chat_template_render(RT_CHAT_LLAMA2, m, 4, false, "<s>", "</s>", &out),
+                     RT_OK);
     assert_string_equal(out, "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n Hi [/INST] Hello. </s>"
                              "<s>[INST] Bye [/INST]");
     free(out);
@@ -299,7 +312,8 @@ static void test_chat_templates(void **state) {
     assert_int_equal(rt_chat_template_render(RT_CHAT_LLAMA2, m + 1, 1, false, "", "", &out), RT_OK);
     free(out);
     rt_chat_message bad[] = {{"assistant", "x"}};
-    assert_int_equal(rt_chat_template_render(RT_CHAT_GEMMA, bad, 1, false, "", "", &out), RT_ERR_INVALID);
+    assert_int_equal(rt_chat_template_render(RT_CHAT_GEMMA, bad, 1, false, "", "", &out),
+                     RT_ERR_INVALID);
     rt_chat_template t;
     assert_int_equal(rt_chat_template_detect("{{'<|im_start|>' + message['role']}}", &t), RT_OK);
     assert_int_equal(t, RT_CHAT_CHATML);
@@ -308,13 +322,59 @@ static void test_chat_templates(void **state) {
     assert_int_equal(t, RT_CHAT_GEMMA);
 }
 
+/* Concurrent encodes on one tokenizer give the single-threaded result (the word cache is
+ * shared under a lock; regex and merge scratch is per thread). */
+typedef struct thread_arg {
+    rt_tokenizer *tok;
+    int ok;
+} thread_arg;
+
+static const char *const thread_texts[] = {"hello world", "hello wo<|end|>hi",
+                                           "\xC3\xA9t\xC3\xA9 42", "  spaces   and\ttabs\n",
+                                           "hellohellohello"};
+
+static void *encode_many(void *p) {
+    thread_arg *a = p;
+    a->ok = 1;
+    for (int round = 0; round < 200; round++) {
+        for (size_t k = 0; k < 5; k++) {
+            int32_t *ids, *ref;
+            size_t n, n_ref;
+            const char *t = thread_texts[k];
+            if (rt_tokenizer_encode(a->tok, t, strlen(t), false, &ids, &n) != RT_OK) a->ok = 0;
+            if (rt_tokenizer_encode(a->tok, t, strlen(t), false, &ref, &n_ref) != RT_OK) a->ok = 0;
+            if (n != n_ref || memcmp(ids, ref, n * sizeof *ids)) a->ok = 0;
+            free(ids);
+            free(ref);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state) {
+    rt_tokenizer *tok = tiny_bpe(NULL, NULL);
+    pthread_t th[4];
+    thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i].tok = tok;
+        assert_int_equal(pthread_create(&th[i], NULL, encode_many, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(args[i].ok);
+    }
+    const int32_t want[] = {259, 260, 'o', 261, 'h', 'i'};
+    expect_ids(tok, "hello wo<|end|>hi", 17, want, 6);
+    rt_tokenizer_free(tok);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bpe_merges),       cmocka_unit_test(test_empty_and_invalid_utf8),
-        cmocka_unit_test(test_long_line),        cmocka_unit_test(test_streaming_decode),
-        cmocka_unit_test(test_unknown_types),    cmocka_unit_test(test_spm_byte_fallback),
-        cmocka_unit_test(test_vocab_txt),        cmocka_unit_test(test_normalizers),
-        cmocka_unit_test(test_chat_templates),
+        cmocka_unit_test(test_bpe_merges),     cmocka_unit_test(test_empty_and_invalid_utf8),
+        cmocka_unit_test(test_long_line),      cmocka_unit_test(test_streaming_decode),
+        cmocka_unit_test(test_unknown_types),  cmocka_unit_test(test_spm_byte_fallback),
+        cmocka_unit_test(test_vocab_txt),      cmocka_unit_test(test_normalizers),
+        cmocka_unit_test(test_chat_templates), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,8 +43,10 @@ int cmd_detokenize(int argc, char **argv) {
     size_t n = 0, cap = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "--model") || !strcmp(a, "--tokenizer")) && i + 1 < argc) path = argv[++i];
-        else if (!strcmp(a, "--skip-special")) skip = true;
+        if ((!strcmp(a, "--model") || !strcmp(a, "--tokenizer")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(a, "--skip-special"))
+            skip = true;
         else if (a[0] == '-' && a[1]) {
             free(ids);
             return cli_usage_error("detokenize", "unknown option %s", a);

@@ -25,8 +25,10 @@ static const char *usage =
 
 static void print_escaped(const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 32 || *p == 127 || *p == '\\') printf("\\x%02x", *p);
-        else putchar(*p);
+        if (*p < 32 || *p == 127 || *p == '\\')
+            printf("\\x%02x", *p);
+        else
+            putchar(*p);
     }
 }
 
@@ -60,14 +62,22 @@ int cmd_tokenize(int argc, char **argv) {
     bool special = true, ids_only = false, count = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "--model") || !strcmp(a, "--tokenizer")) && i + 1 < argc) path = argv[++i];
-        else if (!strcmp(a, "--file") && i + 1 < argc) file = argv[++i];
-        else if (!strcmp(a, "--no-special")) special = false;
-        else if (!strcmp(a, "--ids")) ids_only = true;
-        else if (!strcmp(a, "--count")) count = true;
-        else if (a[0] == '-' && a[1]) return cli_usage_error("tokenize", "unknown option %s", a);
-        else if (!text) text = a;
-        else return cli_usage_error("tokenize", "more than one TEXT argument (quote it)");
+        if ((!strcmp(a, "--model") || !strcmp(a, "--tokenizer")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(a, "--file") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(a, "--no-special"))
+            special = false;
+        else if (!strcmp(a, "--ids"))
+            ids_only = true;
+        else if (!strcmp(a, "--count"))
+            count = true;
+        else if (a[0] == '-' && a[1])
+            return cli_usage_error("tokenize", "unknown option %s", a);
+        else if (!text)
+            text = a;
+        else
+            return cli_usage_error("tokenize", "more than one TEXT argument (quote it)");
     }
     if (!path) return cli_usage_error("tokenize", "--model or --tokenizer is required");
     if (text && file) return cli_usage_error("tokenize", "give TEXT or --file, not both");
@@ -104,7 +114,8 @@ int cmd_tokenize(int argc, char **argv) {
     if (count) {
         printf("%zu\n", n);
     } else if (ids_only) {
-        for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        for (size_t i = 0; i < n; i++)
+            printf(i ? " %d" : "%d", ids[i]);
         putchar('\n');
     } else {
         for (size_t i = 0; i < n; i++) {

@@ -78,7 +78,8 @@ static int info(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         if ((!strcmp(argv[i], "--model") || !strcmp(argv[i], "--tokenizer")) && i + 1 < argc)
             path = argv[++i];
-        else return cli_usage_error("tokenizer", "unknown argument %s", argv[i]);
+        else
+            return cli_usage_error("tokenizer", "unknown argument %s", argv[i]);
     }
     if (!path) return cli_usage_error("tokenizer", "--model or --tokenizer is required");
     rt_tokenizer *tok;
@@ -89,8 +90,10 @@ static int info(int argc, char **argv) {
     printf("n_vocab        %zu\n", rt_tokenizer_n_vocab(tok));
     for (int k = 0; k < 5; k++) {
         int32_t id = rt_tokenizer_special_id(tok, (rt_special_token)k);
-        if (id >= 0) printf("%-14s %d %s\n", names[k], id, rt_tokenizer_id_to_token(tok, id));
-        else printf("%-14s none\n", names[k]);
+        if (id >= 0)
+            printf("%-14s %d %s\n", names[k], id, rt_tokenizer_id_to_token(tok, id));
+        else
+            printf("%-14s none\n", names[k]);
     }
     printf("chat_template  %s\n", rt_chat_template_name(rt_tokenizer_chat_template(tok)));
     rt_tokenizer_free(tok);

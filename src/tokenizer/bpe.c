@@ -26,7 +26,8 @@ static inline size_t pair_slot(uint64_t key, size_t mask) {
 int tk_bpe_init(tk_bpe *bpe) {
     memset(bpe, 0, sizeof *bpe);
     bpe->unk_id = -1;
-    for (int i = 0; i < 256; i++) bpe->byte_ids[i] = -1;
+    for (int i = 0; i < 256; i++)
+        bpe->byte_ids[i] = -1;
     bpe->cont_prefix = rt_strdup("");
     if (!bpe->cont_prefix) return RT_ERR_NOMEM;
     pthread_mutex_init(&bpe->cache_lock, NULL);
@@ -37,11 +38,13 @@ static int grow_merges(tk_bpe *bpe) {
     size_t cap = bpe->mask ? (bpe->mask + 1) * 2 : 4096;
     tk_merge *m = rt_malloc(cap * sizeof *m);
     if (!m) return RT_ERR_NOMEM;
-    for (size_t i = 0; i < cap; i++) m[i].key = UINT64_MAX;
+    for (size_t i = 0; i < cap; i++)
+        m[i].key = UINT64_MAX;
     for (size_t i = 0; bpe->mask && i <= bpe->mask; i++) {
         if (bpe->merges[i].key == UINT64_MAX) continue;
         size_t j = pair_slot(bpe->merges[i].key, cap - 1);
-        while (m[j].key != UINT64_MAX) j = (j + 1) & (cap - 1);
+        while (m[j].key != UINT64_MAX)
+            j = (j + 1) & (cap - 1);
         m[j] = bpe->merges[i];
     }
     free(bpe->merges);
@@ -56,7 +59,8 @@ int tk_bpe_add_merge(tk_bpe *bpe, int32_t left, int32_t right, int32_t merged, u
     if (!bpe->mask || (bpe->n_merges + 1) * 2 > bpe->mask + 1) RT_TRY(grow_merges(bpe));
     uint64_t key = ((uint64_t)(uint32_t)left << 32) | (uint32_t)right;
     size_t j = pair_slot(key, bpe->mask);
-    while (bpe->merges[j].key != UINT64_MAX && bpe->merges[j].key != key) j = (j + 1) & bpe->mask;
+    while (bpe->merges[j].key != UINT64_MAX && bpe->merges[j].key != key)
+        j = (j + 1) & bpe->mask;
     if (bpe->merges[j].key == UINT64_MAX) bpe->n_merges++;
     bpe->merges[j].key = key;
     bpe->merges[j].rank = rank;
@@ -102,7 +106,8 @@ int tk_bpe_finish(tk_bpe *bpe, const tk_vocab *vocab) {
 static int scratch_reserve(tk_bpe_scratch *s, size_t n) {
     if (n <= s->cap) return RT_OK;
     size_t cap = s->cap ? s->cap : 64;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     int32_t *sym = rt_realloc(s->sym, cap * sizeof *sym);
     if (!sym) return RT_ERR_NOMEM;
     s->sym = sym;
@@ -177,9 +182,11 @@ static int initial_symbols(const tk_bpe *bpe, const tk_vocab *vocab, tk_bpe_scra
             bool done = false;
             if (bpe->byte_fallback) {
                 bool all = true;
-                for (size_t k = 0; k < clen; k++) all = all && bpe->byte_ids[w[i + k]] >= 0;
+                for (size_t k = 0; k < clen; k++)
+                    all = all && bpe->byte_ids[w[i + k]] >= 0;
                 if (all) {
-                    for (size_t k = 0; k < clen; k++) s->sym[n++] = bpe->byte_ids[w[i + k]];
+                    for (size_t k = 0; k < clen; k++)
+                        s->sym[n++] = bpe->byte_ids[w[i + k]];
                     done = true;
                 }
             }
@@ -256,7 +263,8 @@ static int merge_all(const tk_bpe *bpe, tk_bpe_scratch *s, size_t n) {
         s->prev[i] = (int32_t)i - 1;
         s->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
-    for (size_t i = 0; i < n; i++) pair_rank(bpe, s, (int32_t)i);
+    for (size_t i = 0; i < n; i++)
+        pair_rank(bpe, s, (int32_t)i);
     if (n <= SCAN_MAX) {
         for (;;) {
             uint32_t best = NO_RANK;
@@ -350,7 +358,8 @@ int tk_bpe_encode_word(tk_bpe *bpe, const tk_vocab *vocab, tk_bpe_scratch *s, co
         if (n) {
             RT_TRY(merge_all(bpe, s, n));
             RT_TRY(tk_ids_reserve(out, n));
-            for (int32_t i = 0; i >= 0; i = s->next[i]) out->data[out->len++] = s->sym[i];
+            for (int32_t i = 0; i >= 0; i = s->next[i])
+                out->data[out->len++] = s->sym[i];
         }
     }
     if (use_cache) cache_put(bpe, h, word, len, out->data + start, out->len - start);

@@ -68,11 +68,13 @@ static int pairs_grow(trainer *t) {
     size_t cap = t->pair_mask ? (t->pair_mask + 1) * 2 : 1 << 16;
     pair_entry *p = rt_calloc(cap, sizeof *p);
     if (!p) return RT_ERR_NOMEM;
-    for (size_t i = 0; i < cap; i++) p[i].key = UINT64_MAX;
+    for (size_t i = 0; i < cap; i++)
+        p[i].key = UINT64_MAX;
     for (size_t i = 0; t->pair_mask && i <= t->pair_mask; i++) {
         if (t->pairs[i].key == UINT64_MAX) continue;
         size_t j = pslot(t->pairs[i].key, cap - 1);
-        while (p[j].key != UINT64_MAX) j = (j + 1) & (cap - 1);
+        while (p[j].key != UINT64_MAX)
+            j = (j + 1) & (cap - 1);
         p[j] = t->pairs[i];
     }
     free(t->pairs);
@@ -84,7 +86,8 @@ static int pairs_grow(trainer *t) {
 static int pair_get(trainer *t, uint64_t key, pair_entry **out) {
     if (!t->pair_mask || (t->n_pairs + 1) * 2 > t->pair_mask + 1) RT_TRY(pairs_grow(t));
     size_t j = pslot(key, t->pair_mask);
-    while (t->pairs[j].key != UINT64_MAX && t->pairs[j].key != key) j = (j + 1) & t->pair_mask;
+    while (t->pairs[j].key != UINT64_MAX && t->pairs[j].key != key)
+        j = (j + 1) & t->pair_mask;
     if (t->pairs[j].key == UINT64_MAX) {
         t->pairs[j].key = key;
         t->n_pairs++;
@@ -175,12 +178,14 @@ static int on_word(const char *s, size_t len, void *user) {
         t->words = w;
         t->cap_words = cap;
     }
-    if (t->n_words >= INT32_MAX / 2) return rt_error(RT_ERR_RANGE, "BPE training: too many distinct words");
+    if (t->n_words >= INT32_MAX / 2)
+        return rt_error(RT_ERR_RANGE, "BPE training: too many distinct words");
     word *w = &t->words[t->n_words];
     memset(w, 0, sizeof *w);
     w->sym = rt_malloc((len ? len : 1) * sizeof *w->sym);
     if (!w->sym) return RT_ERR_NOMEM;
-    for (size_t i = 0; i < len; i++) w->sym[i] = (uint8_t)s[i];
+    for (size_t i = 0; i < len; i++)
+        w->sym[i] = (uint8_t)s[i];
     w->n = (uint32_t)len;
     w->freq = 1;
     RT_TRY(tk_vocab_set(&t->word_index, (int32_t)t->n_words, s, len, 0));
@@ -189,10 +194,12 @@ static int on_word(const char *s, size_t len, void *user) {
 }
 
 static void trainer_free(trainer *t) {
-    for (size_t i = 0; i < t->n_words; i++) free(t->words[i].sym);
+    for (size_t i = 0; i < t->n_words; i++)
+        free(t->words[i].sym);
     free(t->words);
     tk_vocab_free(&t->word_index);
-    for (size_t i = 0; t->pair_mask && i <= t->pair_mask; i++) free(t->pairs[i].words);
+    for (size_t i = 0; t->pair_mask && i <= t->pair_mask; i++)
+        free(t->pairs[i].words);
     free(t->pairs);
     free(t->heap);
     tk_vocab_free(&t->vocab);
@@ -257,8 +264,8 @@ static int write_json(trainer *t, const rt_bpe_train_params *p, const uint64_t *
     int32_t next = t->vocab.size;
     for (size_t i = 0; i < p->n_special; i++) {
         json_array_append_new(added, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", next,
-                                               "content", p->special[i], "single_word", 0, "lstrip", 0,
-                                               "rstrip", 0, "normalized", 0, "special", 1));
+                                               "content", p->special[i], "single_word", 0, "lstrip",
+                                               0, "rstrip", 0, "normalized", 0, "special", 1));
         json_object_set_new(vocab, p->special[i], json_integer(next));
         next++;
     }
@@ -269,12 +276,11 @@ static int write_json(trainer *t, const rt_bpe_train_params *p, const uint64_t *
         "version", "1.0", "truncation", "padding", "added_tokens", added, "normalizer",
         "pre_tokenizer", "type", "Sequence", "pretokenizers", "type", "Split", "pattern", "Regex",
         tk_train_pattern, "behavior", "Isolated", "invert", 0, "type", "ByteLevel",
-        "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0,
-        "post_processor", "type", "ByteLevel", "add_prefix_space", 1, "trim_offsets", 0, "use_regex", 1,
-        "decoder", "type", "ByteLevel", "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1,
-        "model", "type", "BPE", "dropout", "unk_token", "continuing_subword_prefix",
-        "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab,
-        "merges", jm);
+        "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0, "post_processor", "type",
+        "ByteLevel", "add_prefix_space", 1, "trim_offsets", 0, "use_regex", 1, "decoder", "type",
+        "ByteLevel", "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1, "model", "type",
+        "BPE", "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+        "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab, "merges", jm);
     if (!root) return rt_error(RT_ERR_NOMEM, "BPE training: cannot build the JSON");
     char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
     json_decref(root);
@@ -286,10 +292,13 @@ static int write_json(trainer *t, const rt_bpe_train_params *p, const uint64_t *
 
 int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params,
                  const char *out_path) {
-    if (!files || !params || !out_path) return rt_error(RT_ERR_INVALID, "rt_bpe_train: NULL argument");
+    if (!files || !params || !out_path)
+        return rt_error(RT_ERR_INVALID, "rt_bpe_train: NULL argument");
     if (params->vocab_size < 256 + params->n_special)
-        return rt_error(RT_ERR_INVALID, "BPE training: vocab_size %zu is below 256 byte tokens + %zu "
-                        "special tokens", params->vocab_size, params->n_special);
+        return rt_error(RT_ERR_INVALID,
+                        "BPE training: vocab_size %zu is below 256 byte tokens + %zu "
+                        "special tokens",
+                        params->vocab_size, params->n_special);
     if (params->vocab_size > (1u << 24))
         return rt_error(RT_ERR_RANGE, "BPE training: vocab_size %zu too large", params->vocab_size);
     trainer t = {0};
@@ -302,7 +311,8 @@ int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_pa
         rc = tk_vocab_set(&t.vocab, b, (const char *)buf, (size_t)n, 0);
     }
     if (rc == RT_OK) rc = read_words(&t, files, n_files, params->max_bytes);
-    for (uint32_t w = 0; rc == RT_OK && w < t.n_words; w++) rc = count_pairs(&t, w, +1, true);
+    for (uint32_t w = 0; rc == RT_OK && w < t.n_words; w++)
+        rc = count_pairs(&t, w, +1, true);
     for (size_t i = 0; rc == RT_OK && t.pair_mask && i <= t.pair_mask; i++)
         if (t.pairs[i].key != UINT64_MAX && t.pairs[i].count > 0)
             rc = heap_push(&t, (heap_item){t.pairs[i].count, t.pairs[i].key});
@@ -356,7 +366,8 @@ int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_pa
             if (w->stamp == stamp) continue;
             w->stamp = stamp;
             bool has = false;
-            for (uint32_t i = 0; i + 1 < w->n && !has; i++) has = w->sym[i] == a && w->sym[i + 1] == b;
+            for (uint32_t i = 0; i + 1 < w->n && !has; i++)
+                has = w->sym[i] == a && w->sym[i + 1] == b;
             if (!has) continue;
             /* Remember the old pairs: their counts drop and need fresh heap entries. */
             if ((size_t)w->n * 2 > touched_cap) {
@@ -370,7 +381,8 @@ int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_pa
             }
             uint32_t n_touched = 0;
             for (uint32_t i = 0; i + 1 < w->n; i++)
-                touched[n_touched++] = ((uint64_t)(uint32_t)w->sym[i] << 32) | (uint32_t)w->sym[i + 1];
+                touched[n_touched++] =
+                    ((uint64_t)(uint32_t)w->sym[i] << 32) | (uint32_t)w->sym[i + 1];
             if ((rc = count_pairs(&t, list[k], -1, false)) < 0) break;
             uint32_t o = 0;
             for (uint32_t i = 0; i < w->n; i++) {
@@ -384,7 +396,8 @@ int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_pa
             w->n = o;
             if ((rc = count_pairs(&t, list[k], +1, true)) < 0) break;
             for (uint32_t i = 0; i + 1 < w->n; i++)
-                touched[n_touched++] = ((uint64_t)(uint32_t)w->sym[i] << 32) | (uint32_t)w->sym[i + 1];
+                touched[n_touched++] =
+                    ((uint64_t)(uint32_t)w->sym[i] << 32) | (uint32_t)w->sym[i + 1];
             for (uint32_t i = 0; rc == RT_OK && i < n_touched; i++) {
                 if (touched[i] == top.key) continue;
                 pair_entry *q = pair_find(&t, touched[i]);

@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[] = {"plain", "chatml", "llama3", "llama2", "zephyr", "gemma",
-                                    "qwen3"};
+static const char *const names[] = {"plain",  "chatml", "llama3", "llama2",
+                                    "zephyr", "gemma",  "qwen3"};
 #define N_TEMPLATES 7
 
 const char *rt_chat_template_name(rt_chat_template t) {
@@ -42,8 +42,10 @@ int rt_chat_template_parse(const char *name, rt_chat_template *out) {
             return RT_OK;
         }
     }
-    return rt_error(RT_ERR_INVALID, "unknown chat template \"%s\" (plain, chatml, llama3, llama2, "
-                    "zephyr, gemma, qwen3)", name ? name : "");
+    return rt_error(RT_ERR_INVALID,
+                    "unknown chat template \"%s\" (plain, chatml, llama3, llama2, "
+                    "zephyr, gemma, qwen3)",
+                    name ? name : "");
 }
 
 int rt_chat_template_detect(const char *src, rt_chat_template *out) {
@@ -55,7 +57,7 @@ int rt_chat_template_detect(const char *src, rt_chat_template *out) {
     if (strstr(src, "<|start_header_id|>")) {
         if (strstr(src, "Cutting Knowledge") || strstr(src, "tools"))
             return rt_error(RT_ERR_UNSUPPORTED, "chat template: Llama-3.1-style templates (date "
-                            "header, tools) are not supported");
+                                                "header, tools) are not supported");
         *out = RT_CHAT_LLAMA3;
         return RT_OK;
     }
@@ -72,7 +74,7 @@ int rt_chat_template_detect(const char *src, rt_chat_template *out) {
         return RT_OK;
     }
     return rt_error(RT_ERR_UNSUPPORTED, "chat template not recognised (known: ChatML/Qwen, "
-                    "Llama-3, Llama-2, Zephyr, Gemma)");
+                                        "Llama-3, Llama-2, Zephyr, Gemma)");
 }
 
 /* Python's str.strip() / Jinja's trim: Unicode whitespace at both ends. */
@@ -87,7 +89,8 @@ static int append_trimmed(tk_buf *b, const char *s, bool left, bool right) {
     }
     while (right && e > i) {
         size_t k = e - 1;
-        while (k > i && (u[k] & 0xC0) == 0x80) k--;
+        while (k > i && (u[k] & 0xC0) == 0x80)
+            k--;
         int32_t cp;
         tk_utf8_decode(u + k, e - k, &cp);
         if (!tk_is_whitespace(cp) && !(cp >= 0x1C && cp <= 0x1F)) break;
@@ -96,10 +99,12 @@ static int append_trimmed(tk_buf *b, const char *s, bool left, bool right) {
     return tk_buf_append(b, s + i, e - i);
 }
 
-static int cat(tk_buf *b, const char *s) { return tk_buf_append(b, s, strlen(s)); }
+static int cat(tk_buf *b, const char *s) {
+    return tk_buf_append(b, s, strlen(s));
+}
 
-static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool gen,
-                  const char *bos, const char *eos, tk_buf *b) {
+static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool gen, const char *bos,
+                  const char *eos, tk_buf *b) {
     for (size_t i = 0; i < n; i++)
         if (!m[i].role || !m[i].content)
             return rt_error(RT_ERR_INVALID, "chat message %zu has no role or content", i);
@@ -129,7 +134,8 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
                 i > last_user && i + 1 == n) {
                 RT_TRY(cat(b, "<think>\n\n</think>\n\n"));
                 const char *c = m[i].content;
-                while (*c == '\n') c++;
+                while (*c == '\n')
+                    c++;
                 RT_TRY(cat(b, c));
             } else {
                 RT_TRY(cat(b, m[i].content));
@@ -158,7 +164,7 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
             bool user = !strcmp(m[i].role, "user");
             if (user != ((i - start) % 2 == 0))
                 return rt_error(RT_ERR_INVALID, "llama2 chat template: conversation roles must "
-                                "alternate user/assistant/user/assistant/...");
+                                                "alternate user/assistant/user/assistant/...");
             if (user) {
                 RT_TRY(cat(b, bos));
                 RT_TRY(cat(b, "[INST] "));
@@ -207,7 +213,7 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
             bool user = !strcmp(m[i].role, "user");
             if (user != ((i - start) % 2 == 0))
                 return rt_error(RT_ERR_INVALID, "gemma chat template: conversation roles must "
-                                "alternate user/assistant/user/assistant/...");
+                                                "alternate user/assistant/user/assistant/...");
             RT_TRY(cat(b, "<start_of_turn>"));
             RT_TRY(cat(b, user ? "user" : "model"));
             RT_TRY(cat(b, "\n"));
@@ -228,7 +234,8 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
 int rt_chat_template_render(rt_chat_template t, const rt_chat_message *messages, size_t n,
                             bool add_generation_prompt, const char *bos, const char *eos,
                             char **out) {
-    if (!out || (!messages && n)) return rt_error(RT_ERR_INVALID, "rt_chat_template_render: NULL argument");
+    if (!out || (!messages && n))
+        return rt_error(RT_ERR_INVALID, "rt_chat_template_render: NULL argument");
     tk_buf b = {0};
     int rc = render(t, messages, n, add_generation_prompt, bos ? bos : "", eos ? eos : "", &b);
     if (rc == RT_OK) rc = tk_buf_reserve(&b, 0);
@@ -241,7 +248,9 @@ int rt_chat_template_render(rt_chat_template t, const rt_chat_message *messages,
     return RT_OK;
 }
 
-rt_chat_template rt_tokenizer_chat_template(const rt_tokenizer *tok) { return tok->chat_template; }
+rt_chat_template rt_tokenizer_chat_template(const rt_tokenizer *tok) {
+    return tok->chat_template;
+}
 
 /* The default system prompt a ChatML template inserts when the conversation has none (Qwen2:
  * "{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a
@@ -292,9 +301,8 @@ int rt_tokenizer_apply_chat_template(const rt_tokenizer *tok, const rt_chat_mess
         n && messages[0].role && !strcmp(messages[0].role, "system"))
         return rt_error(RT_ERR_INVALID, "gemma chat template: system role not supported");
     char *sys = NULL;
-    if ((tok->chat_template == RT_CHAT_CHATML || tok->chat_template == RT_CHAT_QWEN3) && src &&
-        n && messages[0].role && strcmp(messages[0].role, "system") &&
-        (sys = default_system(src))) {
+    if ((tok->chat_template == RT_CHAT_CHATML || tok->chat_template == RT_CHAT_QWEN3) && src && n &&
+        messages[0].role && strcmp(messages[0].role, "system") && (sys = default_system(src))) {
         rt_chat_message *with = rt_malloc((n + 1) * sizeof *with);
         if (!with) {
             free(sys);
@@ -309,6 +317,6 @@ int rt_tokenizer_apply_chat_template(const rt_tokenizer *tok, const rt_chat_mess
         free(sys);
         return rc;
     }
-    return rt_chat_template_render(tok->chat_template, messages, n, add_generation_prompt, bs,
-                                   es, out);
+    return rt_chat_template_render(tok->chat_template, messages, n, add_generation_prompt, bs, es,
+                                   out);
 }

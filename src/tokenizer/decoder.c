@@ -10,8 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { D_BYTE_LEVEL, D_METASPACE, D_WORDPIECE, D_REPLACE, D_BYTE_FALLBACK, D_FUSE, D_STRIP,
-       D_BPE, D_SEQUENCE };
+enum {
+    D_BYTE_LEVEL,
+    D_METASPACE,
+    D_WORDPIECE,
+    D_REPLACE,
+    D_BYTE_FALLBACK,
+    D_FUSE,
+    D_STRIP,
+    D_BPE,
+    D_SEQUENCE
+};
 
 struct tk_decoder {
     int type;
@@ -51,15 +60,16 @@ void tk_strlist_free(tk_strlist *l) {
 
 void tk_decoder_free(tk_decoder *d) {
     if (!d) return;
-    for (size_t i = 0; i < d->n_children; i++) tk_decoder_free(d->children[i]);
+    for (size_t i = 0; i < d->n_children; i++)
+        tk_decoder_free(d->children[i]);
     free(d->children);
     free(d->a);
     free(d->b);
     free(d);
 }
 
-static int replace_all(const char *s, size_t len, const char *pat, size_t pat_len,
-                       const char *with, size_t with_len, tk_buf *out) {
+static int replace_all(const char *s, size_t len, const char *pat, size_t pat_len, const char *with,
+                       size_t with_len, tk_buf *out) {
     size_t i = 0;
     while (pat_len && i < len) {
         const char *hit = memmem(s + i, len - i, pat, pat_len);
@@ -73,8 +83,9 @@ static int replace_all(const char *s, size_t len, const char *pat, size_t pat_le
 
 static int wordpiece_cleanup(tk_buf *in, tk_buf *tmp) {
     static const char *const pairs[][2] = {
-        {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
-        {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+        {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},
+        {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
+        {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
     };
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
         if (!in->len || !memmem(in->data, in->len, pairs[k][0], strlen(pairs[k][0]))) continue;
@@ -111,7 +122,8 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
                 int32_t cp;
                 int m = tk_utf8_decode(u + k, len - k, &cp);
                 int b = tk_cp_to_byte(cp);
-                if (b < 0) ok = false;
+                if (b < 0)
+                    ok = false;
                 else {
                     uint8_t c = (uint8_t)b;
                     rc = tk_buf_append(&t, &c, 1);
@@ -143,7 +155,9 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
             if (rc == RT_OK) rc = tk_buf_append(&t, s, len);
             if (rc == RT_OK && d->cleanup) rc = wordpiece_cleanup(&t, &tmp);
             break;
-        case D_REPLACE: rc = replace_all(s, len, d->a, d->a_len, d->b, d->b_len, &t); break;
+        case D_REPLACE:
+            rc = replace_all(s, len, d->a, d->a_len, d->b, d->b_len, &t);
+            break;
         case D_BYTE_FALLBACK: {
             /* Runs of <0xXX> tokens become their bytes if valid UTF-8, else one U+FFFD each. */
             size_t j = i;
@@ -174,15 +188,16 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
             rc = tk_buf_append(&t, s, len);
             break;
         }
-        case D_FUSE: rc = tk_buf_append(&t, s, len); break;
+        case D_FUSE:
+            rc = tk_buf_append(&t, s, len);
+            break;
         case D_STRIP: {
             size_t b = 0, e = len;
             for (size_t k = 0; k < d->start && b + d->a_len <= e && !memcmp(s + b, d->a, d->a_len);
                  k++)
                 b += d->a_len;
-            for (size_t k = 0; k < d->stop && e >= b + d->a_len &&
-                               !memcmp(s + e - d->a_len, d->a, d->a_len);
-                 k++)
+            for (size_t k = 0;
+                 k < d->stop && e >= b + d->a_len && !memcmp(s + e - d->a_len, d->a, d->a_len); k++)
                 e -= d->a_len;
             rc = tk_buf_append(&t, s + b, e - b);
             break;
@@ -192,7 +207,8 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
                              i + 1 == in->n ? 0 : 1, &t);
             break;
         }
-        if (rc == RT_OK && d->type != D_FUSE) rc = tk_strlist_push(out, t.data ? t.data : "", t.len);
+        if (rc == RT_OK && d->type != D_FUSE)
+            rc = tk_strlist_push(out, t.data ? t.data : "", t.len);
         if (rc == RT_OK && d->type == D_FUSE) {
             if (i == 0) rc = tk_strlist_push(out, "", 0);
             if (rc == RT_OK) {
@@ -208,7 +224,8 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
 
 static int run_chain(const tk_decoder *d, tk_strlist *tokens, tk_strlist *spare) {
     if (d->type == D_SEQUENCE) {
-        for (size_t i = 0; i < d->n_children; i++) RT_TRY(run_chain(d->children[i], tokens, spare));
+        for (size_t i = 0; i < d->n_children; i++)
+            RT_TRY(run_chain(d->children[i], tokens, spare));
         return RT_OK;
     }
     tk_strlist_clear(spare);
@@ -232,8 +249,9 @@ int tk_decode_tokens(const tk_decoder *d, tk_strlist *tokens, tk_buf *out) {
     int rc = run_chain(d, tokens, &spare);
     tk_strlist_free(&spare);
     RT_TRY(rc);
-    if (tokens->n) RT_TRY(tk_buf_append(out, tokens->text.data + tokens->offs[0],
-                                        tokens->offs[tokens->n] - tokens->offs[0]));
+    if (tokens->n)
+        RT_TRY(tk_buf_append(out, tokens->text.data + tokens->offs[0],
+                             tokens->offs[tokens->n] - tokens->offs[0]));
     return RT_OK;
 }
 
@@ -291,7 +309,8 @@ int tk_decoder_from_json(const json_t *j, const char *where, tk_decoder **out) {
         if (!json_is_string(str))
             rc = rt_error(RT_ERR_UNSUPPORTED, "%s: Replace decoder supports String patterns only",
                           where);
-        else rc = dup(str, "", &d->a, &d->a_len);
+        else
+            rc = dup(str, "", &d->a, &d->a_len);
         if (rc == RT_OK) rc = dup(json_object_get(j, "content"), "", &d->b, &d->b_len);
     } else if (!strcmp(type, "ByteFallback")) {
         d->type = D_BYTE_FALLBACK;

@@ -22,7 +22,8 @@
 /* llama.cpp token types */
 enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
 
-#define PAT_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+#define PAT_GPT2                                                                                   \
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 #define PAT_LLAMA3                                                                                 \
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+" \
     "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
@@ -30,7 +31,8 @@ enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+"      \
     "[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
-static int json_piece(const char *text, const char *where, int (*make)(const json_t *, const char *, void *), void *out) {
+static int json_piece(const char *text, const char *where,
+                      int (*make)(const json_t *, const char *, void *), void *out) {
     json_t *j = json_loads(text, 0, NULL);
     if (!j) return rt_error(RT_ERR_INTERNAL, "%s: bad built-in JSON", where);
     int rc = make(j, where, out);
@@ -48,7 +50,8 @@ static int make_dec(const json_t *j, const char *w, void *out) {
     return tk_decoder_from_json(j, w, (tk_decoder **)out);
 }
 
-static int byte_level_pretok(const char *pre, const char *where, tk_pretok **out, bool *ignore_merges) {
+static int byte_level_pretok(const char *pre, const char *where, tk_pretok **out,
+                             bool *ignore_merges) {
     const char *pattern = PAT_GPT2;
     *ignore_merges = false;
     if (pre && (!strcmp(pre, "llama-bpe") || !strcmp(pre, "llama3") || !strcmp(pre, "smaug-bpe"))) {
@@ -57,9 +60,10 @@ static int byte_level_pretok(const char *pre, const char *where, tk_pretok **out
     } else if (pre && (!strcmp(pre, "qwen2") || !strcmp(pre, "qwen35"))) {
         pattern = PAT_QWEN2;
     } else if (pre && strcmp(pre, "gpt-2") && strcmp(pre, "default") && strcmp(pre, "gpt2")) {
-        rt_log_warn("%s: tokenizer.ggml.pre \"%s\" is not known; using the GPT-2 pattern", where, pre);
+        rt_log_warn("%s: tokenizer.ggml.pre \"%s\" is not known; using the GPT-2 pattern", where,
+                    pre);
     }
-    if (pattern == (const char *)PAT_GPT2 || !strcmp(pattern, PAT_GPT2))
+    if (!strcmp(pattern, PAT_GPT2))
         return json_piece("{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}",
                           where, make_pretok, out);
     json_t *j = json_pack("{s:s,s:[{s:s,s:{s:s},s:s,s:b},{s:s,s:b,s:b}]}", "type", "Sequence",
@@ -102,7 +106,8 @@ static int spm_merges(rt_tokenizer *t, const rt_gguf_value *scores, const uint8_
         const char *s = tk_vocab_get(&t->vocab, id, &len);
         for (size_t k = 1; rc == RT_OK && k < len; k++) {
             if (((uint8_t)s[k] & 0xC0) == 0x80) continue;
-            int32_t a = tk_vocab_find(&t->vocab, s, k), b = tk_vocab_find(&t->vocab, s + k, len - k);
+            int32_t a = tk_vocab_find(&t->vocab, s, k),
+                    b = tk_vocab_find(&t->vocab, s + k, len - k);
             if (a < 0 || b < 0) continue;
             if (tk_bpe_find_merge(&t->bpe, a, b)) continue; /* keep the best-ranked target */
             rc = tk_bpe_add_merge(&t->bpe, a, b, id, (uint32_t)r);
@@ -130,7 +135,8 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
     int rc = RT_OK;
     const char *model = NULL, *pre = NULL;
     if (rt_gguf_get_str(g, "tokenizer.ggml.model", &model) != RT_OK) {
-        rc = rt_error(RT_ERR_NOT_FOUND, "%s: no tokenizer.ggml.model key (no tokenizer in this file)", path);
+        rc = rt_error(RT_ERR_NOT_FOUND,
+                      "%s: no tokenizer.ggml.model key (no tokenizer in this file)", path);
         goto done;
     }
     if (rt_gguf_get_str(g, "tokenizer.ggml.pre", &pre) != RT_OK) {
@@ -141,15 +147,16 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
     const rt_gguf_value *types = rt_gguf_find(g, "tokenizer.ggml.token_type");
     const rt_gguf_value *scores = rt_gguf_find(g, "tokenizer.ggml.scores");
     const rt_gguf_value *merges = rt_gguf_find(g, "tokenizer.ggml.merges");
-    if (!tokens || tokens->type != RT_GGUF_ARRAY || tokens->arr_type != RT_GGUF_STRING || !tokens->n ||
-        tokens->n > (1u << 24)) {
-        rc = rt_error(RT_ERR_FORMAT, "%s: tokenizer.ggml.tokens is not a non-empty string array", path);
+    if (!tokens || tokens->type != RT_GGUF_ARRAY || tokens->arr_type != RT_GGUF_STRING ||
+        !tokens->n || tokens->n > (1u << 24)) {
+        rc = rt_error(RT_ERR_FORMAT, "%s: tokenizer.ggml.tokens is not a non-empty string array",
+                      path);
         goto done;
     }
     int32_t n = (int32_t)tokens->n;
     if (types && (types->type != RT_GGUF_ARRAY || types->n != tokens->n)) {
-        rc = rt_error(RT_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %d tokens", path,
-                      (unsigned long long)(types ? types->n : 0), n);
+        rc = rt_error(RT_ERR_FORMAT, "%s: tokenizer.ggml.token_type has %llu entries for %d tokens",
+                      path, (unsigned long long)(types ? types->n : 0), n);
         goto done;
     }
     if (scores && (scores->type != RT_GGUF_ARRAY || scores->n != tokens->n)) {
@@ -163,18 +170,24 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
             rc = RT_ERR_NOMEM;
             goto done;
         }
-        for (int32_t i = 0; i < n; i++) ttype[i] = (uint8_t)rt_gguf_arr_i64(types, (uint64_t)i);
+        for (int32_t i = 0; i < n; i++)
+            ttype[i] = (uint8_t)rt_gguf_arr_i64(types, (uint64_t)i);
     }
     bool is_bert = !strcmp(model, "bert");
     bool is_llama = !strcmp(model, "llama");
     bool is_gpt2 = !strcmp(model, "gpt2");
     if (!is_bert && !is_llama && !is_gpt2) {
         free(ttype);
-        rc = rt_error(RT_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model \"%s\" is not supported "
-                      "(supported: gpt2, llama, bert)", path, model);
+        rc = rt_error(RT_ERR_UNSUPPORTED,
+                      "%s: tokenizer.ggml.model \"%s\" is not supported "
+                      "(supported: gpt2, llama, bert)",
+                      path, model);
         goto done;
     }
-    rc = tk_tokenizer_new(is_bert ? RT_TOKENIZER_WORDPIECE : is_llama ? RT_TOKENIZER_SPM_BPE : RT_TOKENIZER_BPE, &t);
+    rc = tk_tokenizer_new(is_bert    ? RT_TOKENIZER_WORDPIECE
+                          : is_llama ? RT_TOKENIZER_SPM_BPE
+                                     : RT_TOKENIZER_BPE,
+                          &t);
     tk_buf tmp = {0};
     bool has_upper = false;
     for (int32_t i = 0; rc == RT_OK && i < n; i++) {
@@ -194,7 +207,8 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
             s = tmp.data;
             len = tmp.len;
             if (len && s[0] != '[')
-                for (size_t k = 0; k < len; k++) has_upper |= s[k] >= 'A' && s[k] <= 'Z';
+                for (size_t k = 0; k < len; k++)
+                    has_upper |= s[k] >= 'A' && s[k] <= 'Z';
         }
         rc = tk_vocab_set(&t->vocab, i, s, len, 0);
     }
@@ -226,24 +240,29 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
         t->bpe.byte_level = true;
         t->bpe.ignore_merges = ignore;
         if (rc == RT_OK) rc = json_piece("{\"type\":\"ByteLevel\"}", path, make_dec, &t->decoder);
-        if (rc == RT_OK && (!merges || merges->type != RT_GGUF_ARRAY || merges->arr_type != RT_GGUF_STRING))
+        if (rc == RT_OK &&
+            (!merges || merges->type != RT_GGUF_ARRAY || merges->arr_type != RT_GGUF_STRING))
             rc = rt_error(RT_ERR_FORMAT, "%s: gpt2 tokenizer without tokenizer.ggml.merges", path);
         tk_buf joined = {0};
         for (uint64_t i = 0; rc == RT_OK && i < merges->n; i++) {
             const char *m = merges->strs[i];
             const char *space = memchr(m, ' ', merges->lens[i]);
             if (!space) {
-                rc = rt_error(RT_ERR_FORMAT, "%s: merge %llu is not \"a b\"", path, (unsigned long long)i);
+                rc = rt_error(RT_ERR_FORMAT, "%s: merge %llu is not \"a b\"", path,
+                              (unsigned long long)i);
                 break;
             }
             size_t al = (size_t)(space - m), bl = merges->lens[i] - al - 1;
             joined.len = 0;
-            if ((rc = tk_buf_append(&joined, m, al)) < 0 || (rc = tk_buf_append(&joined, space + 1, bl)) < 0) break;
-            int32_t a = tk_vocab_find(&t->vocab, m, al), b = tk_vocab_find(&t->vocab, space + 1, bl);
+            if ((rc = tk_buf_append(&joined, m, al)) < 0 ||
+                (rc = tk_buf_append(&joined, space + 1, bl)) < 0)
+                break;
+            int32_t a = tk_vocab_find(&t->vocab, m, al),
+                    b = tk_vocab_find(&t->vocab, space + 1, bl);
             int32_t c = tk_vocab_find(&t->vocab, joined.data, joined.len);
             if (a < 0 || b < 0 || c < 0) {
-                rc = rt_error(RT_ERR_FORMAT, "%s: merge %llu names a token not in the vocabulary", path,
-                              (unsigned long long)i);
+                rc = rt_error(RT_ERR_FORMAT, "%s: merge %llu names a token not in the vocabulary",
+                              path, (unsigned long long)i);
                 break;
             }
             rc = tk_bpe_add_merge(&t->bpe, a, b, c, (uint32_t)i);
@@ -251,53 +270,65 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
         tk_buf_free(&joined);
     } else if (is_llama) {
         bool space_prefix = true;
-        if (rt_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &flag) == RT_OK) space_prefix = flag;
+        if (rt_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &flag) == RT_OK)
+            space_prefix = flag;
         rt_error_clear();
         t->bpe.byte_fallback = true;
         t->bpe.fuse_unk = true;
         t->bpe.unk_id = sp[RT_TOKEN_UNK];
-        rc = json_piece(space_prefix
-                            ? "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":"
-                              "\"\\u2581\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},"
-                              "\"content\":\"\\u2581\"}]}"
-                            : "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"}",
-                        path, make_norm, &t->normalizer);
+        rc = json_piece(
+            space_prefix
+                ? "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":"
+                  "\"\\u2581\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},"
+                  "\"content\":\"\\u2581\"}]}"
+                : "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"}",
+            path, make_norm, &t->normalizer);
         if (rc == RT_OK)
-            rc = json_piece(space_prefix
-                                ? "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":"
-                                  "{\"String\":\"\\u2581\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},"
-                                  "{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,"
-                                  "\"stop\":0}]}"
-                                : "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":"
-                                  "{\"String\":\"\\u2581\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},"
-                                  "{\"type\":\"Fuse\"}]}",
-                            path, make_dec, &t->decoder);
+            rc = json_piece(
+                space_prefix
+                    ? "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":"
+                      "{\"String\":\"\\u2581\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},"
+                      "{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,"
+                      "\"stop\":0}]}"
+                    : "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":"
+                      "{\"String\":\"\\u2581\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},"
+                      "{\"type\":\"Fuse\"}]}",
+                path, make_dec, &t->decoder);
         if (rc == RT_OK) rc = spm_merges(t, scores, ttype);
     } else {
-        t->wp.unk_id = sp[RT_TOKEN_UNK] >= 0 ? sp[RT_TOKEN_UNK] : tk_vocab_find(&t->vocab, "[UNK]", 5);
-        if (t->wp.unk_id < 0) rc = rt_error(RT_ERR_FORMAT, "%s: bert tokenizer without an unknown token", path);
+        t->wp.unk_id =
+            sp[RT_TOKEN_UNK] >= 0 ? sp[RT_TOKEN_UNK] : tk_vocab_find(&t->vocab, "[UNK]", 5);
+        if (t->wp.unk_id < 0)
+            rc = rt_error(RT_ERR_FORMAT, "%s: bert tokenizer without an unknown token", path);
         if (rc == RT_OK) rc = tk_normalizer_bert(true, true, -1, !has_upper, &t->normalizer);
         if (rc == RT_OK) rc = tk_pretok_bert(&t->pretok);
         if (rc == RT_OK) rc = tk_decoder_wordpiece(&t->decoder);
-        if (rc == RT_OK && sp[RT_TOKEN_BOS] < 0) sp[RT_TOKEN_BOS] = tk_vocab_find(&t->vocab, "[CLS]", 5);
-        if (rc == RT_OK && sp[RT_TOKEN_EOS] < 0) sp[RT_TOKEN_EOS] = tk_vocab_find(&t->vocab, "[SEP]", 5);
+        if (rc == RT_OK && sp[RT_TOKEN_BOS] < 0)
+            sp[RT_TOKEN_BOS] = tk_vocab_find(&t->vocab, "[CLS]", 5);
+        if (rc == RT_OK && sp[RT_TOKEN_EOS] < 0)
+            sp[RT_TOKEN_EOS] = tk_vocab_find(&t->vocab, "[SEP]", 5);
     }
     free(ttype);
     if (rc == RT_OK && add_bos && sp[RT_TOKEN_BOS] >= 0) {
         t->post_prefix = rt_malloc(sizeof(int32_t));
-        if (!t->post_prefix) rc = RT_ERR_NOMEM;
-        else t->post_prefix[t->n_post_prefix++] = sp[RT_TOKEN_BOS];
+        if (!t->post_prefix)
+            rc = RT_ERR_NOMEM;
+        else
+            t->post_prefix[t->n_post_prefix++] = sp[RT_TOKEN_BOS];
     }
     if (rc == RT_OK && add_eos && sp[RT_TOKEN_EOS] >= 0) {
         t->post_suffix = rt_malloc(sizeof(int32_t));
-        if (!t->post_suffix) rc = RT_ERR_NOMEM;
-        else t->post_suffix[t->n_post_suffix++] = sp[RT_TOKEN_EOS];
+        if (!t->post_suffix)
+            rc = RT_ERR_NOMEM;
+        else
+            t->post_suffix[t->n_post_suffix++] = sp[RT_TOKEN_EOS];
     }
     if (rc == RT_OK) rc = tk_tokenizer_finish(t);
     const char *tmpl;
     if (rc == RT_OK && rt_gguf_get_str(g, "tokenizer.chat_template", &tmpl) == RT_OK) {
         t->chat_template_source = rt_strdup(tmpl);
-        if (!t->chat_template_source) rc = RT_ERR_NOMEM;
+        if (!t->chat_template_source)
+            rc = RT_ERR_NOMEM;
         else if (rt_chat_template_detect(tmpl, &t->chat_template) != RT_OK) {
             rt_log_warn("%s: chat template not recognised; using the plain template", path);
             t->chat_template = RT_CHAT_PLAIN;

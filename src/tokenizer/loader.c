@@ -20,8 +20,10 @@
 static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
     const json_t *vocab = json_object_get(model, "vocab");
     const json_t *merges = json_object_get(model, "merges");
-    if (!json_is_object(vocab)) return rt_error(RT_ERR_FORMAT, "%s: model.vocab is not an object", where);
-    if (!json_is_array(merges)) return rt_error(RT_ERR_FORMAT, "%s: model.merges is not an array", where);
+    if (!json_is_object(vocab))
+        return rt_error(RT_ERR_FORMAT, "%s: model.vocab is not an object", where);
+    if (!json_is_array(merges))
+        return rt_error(RT_ERR_FORMAT, "%s: model.merges is not an array", where);
     if (json_object_size(vocab) > MAX_VOCAB)
         return rt_error(RT_ERR_RANGE, "%s: vocabulary of %zu tokens is too large", where,
                         json_object_size(vocab));
@@ -31,7 +33,8 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
     json_object_keylen_foreach((json_t *)vocab, key, key_len, val) {
         json_int_t id = json_integer_value(val);
         if (!json_is_integer(val) || id < 0 || (size_t)id >= MAX_VOCAB)
-            return rt_error(RT_ERR_FORMAT, "%s: model.vocab[\"%.40s\"] is not an id in range", where, key);
+            return rt_error(RT_ERR_FORMAT, "%s: model.vocab[\"%.40s\"] is not an id in range",
+                            where, key);
         RT_TRY(tk_vocab_set(&t->vocab, (int32_t)id, key, key_len, 0));
     }
     const json_t *unk = json_object_get(model, "unk_token");
@@ -65,7 +68,8 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
             const char *s = json_string_value(m);
             const char *sp = strchr(s, ' ');
             if (!sp || strchr(sp + 1, ' ')) {
-                rc = rt_error(RT_ERR_FORMAT, "%s: merge %zu \"%.40s\" is not two tokens", where, i, s);
+                rc = rt_error(RT_ERR_FORMAT, "%s: merge %zu \"%.40s\" is not two tokens", where, i,
+                              s);
                 break;
             }
             a = s, al = (size_t)(sp - s), b = sp + 1, bl = strlen(sp + 1);
@@ -85,9 +89,10 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
             break;
         int32_t im = tk_vocab_find(&t->vocab, joined.data, joined.len);
         if (ia < 0 || ib < 0 || im < 0) {
-            rc = rt_error(RT_ERR_FORMAT, "%s: merge %zu (\"%.*s\" \"%.*s\") names a token that is "
-                          "not in the vocabulary", where, i, (int)(al > 40 ? 40 : al), a,
-                          (int)(bl > 40 ? 40 : bl), b);
+            rc = rt_error(RT_ERR_FORMAT,
+                          "%s: merge %zu (\"%.*s\" \"%.*s\") names a token that is "
+                          "not in the vocabulary",
+                          where, i, (int)(al > 40 ? 40 : al), a, (int)(bl > 40 ? 40 : bl), b);
             break;
         }
         rc = tk_bpe_add_merge(&t->bpe, ia, ib, im, (uint32_t)i);
@@ -98,7 +103,8 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
 
 static int load_wordpiece(rt_tokenizer *t, const json_t *model, const char *where) {
     const json_t *vocab = json_object_get(model, "vocab");
-    if (!json_is_object(vocab)) return rt_error(RT_ERR_FORMAT, "%s: model.vocab is not an object", where);
+    if (!json_is_object(vocab))
+        return rt_error(RT_ERR_FORMAT, "%s: model.vocab is not an object", where);
     if (json_object_size(vocab) > MAX_VOCAB)
         return rt_error(RT_ERR_RANGE, "%s: vocabulary too large", where);
     const char *key;
@@ -107,14 +113,16 @@ static int load_wordpiece(rt_tokenizer *t, const json_t *model, const char *wher
     json_object_keylen_foreach((json_t *)vocab, key, key_len, val) {
         json_int_t id = json_integer_value(val);
         if (!json_is_integer(val) || id < 0 || (size_t)id >= MAX_VOCAB)
-            return rt_error(RT_ERR_FORMAT, "%s: model.vocab[\"%.40s\"] is not an id in range", where, key);
+            return rt_error(RT_ERR_FORMAT, "%s: model.vocab[\"%.40s\"] is not an id in range",
+                            where, key);
         RT_TRY(tk_vocab_set(&t->vocab, (int32_t)id, key, key_len, 0));
     }
     const json_t *unk = json_object_get(model, "unk_token");
     const char *u = json_is_string(unk) ? json_string_value(unk) : "[UNK]";
     t->wp.unk_id = tk_vocab_find(&t->vocab, u, strlen(u));
     if (t->wp.unk_id < 0)
-        return rt_error(RT_ERR_FORMAT, "%s: WordPiece unk_token \"%.40s\" is not in the vocabulary", where, u);
+        return rt_error(RT_ERR_FORMAT, "%s: WordPiece unk_token \"%.40s\" is not in the vocabulary",
+                        where, u);
     const json_t *p = json_object_get(model, "continuing_subword_prefix");
     if (json_is_string(p)) {
         if (json_string_length(p) >= sizeof t->wp.prefix)
@@ -123,16 +131,19 @@ static int load_wordpiece(rt_tokenizer *t, const json_t *model, const char *wher
         t->wp.prefix_len = json_string_length(p);
     }
     const json_t *mc = json_object_get(model, "max_input_chars_per_word");
-    if (json_is_integer(mc) && json_integer_value(mc) > 0) t->wp.max_chars = (size_t)json_integer_value(mc);
+    if (json_is_integer(mc) && json_integer_value(mc) > 0)
+        t->wp.max_chars = (size_t)json_integer_value(mc);
     return RT_OK;
 }
 
 static int token_id(rt_tokenizer *t, const json_t *name, const char *where, int32_t *id) {
-    if (!json_is_string(name)) return rt_error(RT_ERR_FORMAT, "%s: post_processor token is not a string", where);
+    if (!json_is_string(name))
+        return rt_error(RT_ERR_FORMAT, "%s: post_processor token is not a string", where);
     *id = tk_vocab_find(&t->vocab, json_string_value(name), json_string_length(name));
     if (*id < 0)
-        return rt_error(RT_ERR_FORMAT, "%s: post_processor token \"%.40s\" is not in the vocabulary",
-                        where, json_string_value(name));
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: post_processor token \"%.40s\" is not in the vocabulary", where,
+                        json_string_value(name));
     return RT_OK;
 }
 
@@ -151,8 +162,11 @@ static int load_post(rt_tokenizer *t, const json_t *j, const char *where) {
     if (!strcmp(type, "ByteLevel")) return RT_OK;
     if (!strcmp(type, "Sequence")) {
         const json_t *arr = json_object_get(j, "processors");
-        if (!json_is_array(arr)) return rt_error(RT_ERR_FORMAT, "%s: Sequence post_processor without \"processors\"", where);
-        for (size_t i = 0; i < json_array_size(arr); i++) RT_TRY(load_post(t, json_array_get(arr, i), where));
+        if (!json_is_array(arr))
+            return rt_error(RT_ERR_FORMAT, "%s: Sequence post_processor without \"processors\"",
+                            where);
+        for (size_t i = 0; i < json_array_size(arr); i++)
+            RT_TRY(load_post(t, json_array_get(arr, i), where));
         return RT_OK;
     }
     if (!strcmp(type, "BertProcessing") || !strcmp(type, "RobertaProcessing")) {
@@ -165,7 +179,8 @@ static int load_post(rt_tokenizer *t, const json_t *j, const char *where) {
     if (!strcmp(type, "TemplateProcessing")) {
         const json_t *single = json_object_get(j, "single");
         const json_t *specials = json_object_get(j, "special_tokens");
-        if (!json_is_array(single)) return rt_error(RT_ERR_FORMAT, "%s: TemplateProcessing without \"single\"", where);
+        if (!json_is_array(single))
+            return rt_error(RT_ERR_FORMAT, "%s: TemplateProcessing without \"single\"", where);
         bool after = false;
         for (size_t i = 0; i < json_array_size(single); i++) {
             const json_t *item = json_array_get(single, i);
@@ -175,19 +190,30 @@ static int load_post(rt_tokenizer *t, const json_t *j, const char *where) {
             }
             const json_t *st = json_object_get(item, "SpecialToken");
             const char *name = json_string_value(json_object_get(st, "id"));
-            if (!name) return rt_error(RT_ERR_FORMAT, "%s: TemplateProcessing item %zu is neither Sequence nor SpecialToken", where, i);
+            if (!name)
+                return rt_error(
+                    RT_ERR_FORMAT,
+                    "%s: TemplateProcessing item %zu is neither Sequence nor SpecialToken", where,
+                    i);
             const json_t *ids = json_object_get(json_object_get(specials, name), "ids");
-            if (!json_is_array(ids)) return rt_error(RT_ERR_FORMAT, "%s: special token \"%.40s\" has no ids", where, name);
+            if (!json_is_array(ids))
+                return rt_error(RT_ERR_FORMAT, "%s: special token \"%.40s\" has no ids", where,
+                                name);
             for (size_t k = 0; k < json_array_size(ids); k++) {
                 json_int_t id = json_integer_value(json_array_get(ids, k));
-                if (id < 0 || id >= t->vocab.size) return rt_error(RT_ERR_FORMAT, "%s: special token id %lld out of range", where, (long long)id);
-                if (after) RT_TRY(push_id(&t->post_suffix, &t->n_post_suffix, (int32_t)id));
-                else RT_TRY(push_id(&t->post_prefix, &t->n_post_prefix, (int32_t)id));
+                if (id < 0 || id >= t->vocab.size)
+                    return rt_error(RT_ERR_FORMAT, "%s: special token id %lld out of range", where,
+                                    (long long)id);
+                if (after)
+                    RT_TRY(push_id(&t->post_suffix, &t->n_post_suffix, (int32_t)id));
+                else
+                    RT_TRY(push_id(&t->post_prefix, &t->n_post_prefix, (int32_t)id));
             }
         }
         return RT_OK;
     }
-    return rt_error(RT_ERR_UNSUPPORTED, "%s: post_processor type \"%s\" is not supported", where, type);
+    return rt_error(RT_ERR_UNSUPPORTED, "%s: post_processor type \"%s\" is not supported", where,
+                    type);
 }
 
 static const char *special_name(const json_t *v) {
@@ -197,7 +223,8 @@ static const char *special_name(const json_t *v) {
 
 static void guess_specials(rt_tokenizer *t) {
     static const char *const bos[] = {"<|begin_of_text|>", "<s>", "<bos>", "[CLS]", NULL};
-    static const char *const eos[] = {"<|end_of_text|>", "</s>", "<eos>", "[SEP]", "<|endoftext|>", NULL};
+    static const char *const eos[] = {"<|end_of_text|>", "</s>",          "<eos>",
+                                      "[SEP]",           "<|endoftext|>", NULL};
     static const char *const pad[] = {"<pad>", "[PAD]", "<|finetune_right_pad_id|>", NULL};
     static const char *const unk[] = {"<unk>", "[UNK]", NULL};
     static const char *const eot[] = {"<|eot_id|>", "<|im_end|>", "<end_of_turn>", "<|end|>", NULL};
@@ -213,8 +240,10 @@ static void guess_specials(rt_tokenizer *t) {
         }
     }
     if (t->special_ids[RT_TOKEN_UNK] < 0)
-        t->special_ids[RT_TOKEN_UNK] = t->type == RT_TOKENIZER_WORDPIECE ? t->wp.unk_id : t->bpe.unk_id;
-    if (t->special_ids[RT_TOKEN_EOT] < 0) t->special_ids[RT_TOKEN_EOT] = t->special_ids[RT_TOKEN_EOS];
+        t->special_ids[RT_TOKEN_UNK] =
+            t->type == RT_TOKENIZER_WORDPIECE ? t->wp.unk_id : t->bpe.unk_id;
+    if (t->special_ids[RT_TOKEN_EOT] < 0)
+        t->special_ids[RT_TOKEN_EOT] = t->special_ids[RT_TOKEN_EOS];
 }
 
 int tk_tokenizer_read_config(rt_tokenizer *t, const char *path) {
@@ -243,7 +272,8 @@ int tk_tokenizer_read_config(rt_tokenizer *t, const char *path) {
     if (json_is_string(tmpl)) {
         free(t->chat_template_source);
         t->chat_template_source = rt_strdup(json_string_value(tmpl));
-        if (!t->chat_template_source) rc = RT_ERR_NOMEM;
+        if (!t->chat_template_source)
+            rc = RT_ERR_NOMEM;
         else if (rt_chat_template_detect(t->chat_template_source, &t->chat_template) < 0) {
             rt_log_warn("%s: chat template not recognised; using the plain template", path);
             t->chat_template = RT_CHAT_PLAIN;
@@ -254,7 +284,8 @@ int tk_tokenizer_read_config(rt_tokenizer *t, const char *path) {
     /* The EOS of an instruct model's config may be its end-of-turn token; keep EOT in sync. */
     if (t->special_ids[RT_TOKEN_EOS] >= 0) {
         const char *e = tk_vocab_get(&t->vocab, t->special_ids[RT_TOKEN_EOS], NULL);
-        if (e && (!strcmp(e, "<|eot_id|>") || !strcmp(e, "<|im_end|>") || !strcmp(e, "<end_of_turn>")))
+        if (e &&
+            (!strcmp(e, "<|eot_id|>") || !strcmp(e, "<|im_end|>") || !strcmp(e, "<end_of_turn>")))
             t->special_ids[RT_TOKEN_EOT] = t->special_ids[RT_TOKEN_EOS];
     }
     return rc;
@@ -266,7 +297,9 @@ int rt_tokenizer_load_json(const char *text, size_t len, const char *name, rt_to
     const char *where = name ? name : "tokenizer.json";
     json_error_t err;
     json_t *root = json_loadb(text, len, JSON_ALLOW_NUL, &err);
-    if (!root) return rt_error(RT_ERR_FORMAT, "%s: line %d column %d: %s", where, err.line, err.column, err.text);
+    if (!root)
+        return rt_error(RT_ERR_FORMAT, "%s: line %d column %d: %s", where, err.line, err.column,
+                        err.text);
     int rc = RT_OK;
     rt_tokenizer *t = NULL;
     const json_t *model = json_object_get(root, "model");
@@ -275,7 +308,10 @@ int rt_tokenizer_load_json(const char *text, size_t len, const char *name, rt_to
         goto done;
     }
     const char *type = json_string_value(json_object_get(model, "type"));
-    if (!type) type = json_object_get(model, "merges") ? "BPE" : json_object_get(model, "continuing_subword_prefix") ? "WordPiece" : "?";
+    if (!type)
+        type = json_object_get(model, "merges")                      ? "BPE"
+               : json_object_get(model, "continuing_subword_prefix") ? "WordPiece"
+                                                                     : "?";
     const json_t *pre = json_object_get(root, "pre_tokenizer");
     if (!strcmp(type, "BPE")) {
         if ((rc = tk_tokenizer_new(RT_TOKENIZER_BPE, &t)) < 0) goto done;
@@ -288,27 +324,33 @@ int rt_tokenizer_load_json(const char *text, size_t len, const char *name, rt_to
         if ((rc = tk_pretok_from_json(pre, where, &t->pretok)) < 0) goto done;
         if ((rc = load_wordpiece(t, model, where)) < 0) goto done;
     } else {
-        rc = rt_error(RT_ERR_UNSUPPORTED, "%s: tokenizer model type \"%s\" is not supported "
-                      "(supported: BPE, WordPiece)", where, type);
+        rc = rt_error(RT_ERR_UNSUPPORTED,
+                      "%s: tokenizer model type \"%s\" is not supported "
+                      "(supported: BPE, WordPiece)",
+                      where, type);
         goto done;
     }
-    if ((rc = tk_normalizer_from_json(json_object_get(root, "normalizer"), where, &t->normalizer)) < 0) goto done;
-    if ((rc = tk_decoder_from_json(json_object_get(root, "decoder"), where, &t->decoder)) < 0) goto done;
+    if ((rc = tk_normalizer_from_json(json_object_get(root, "normalizer"), where, &t->normalizer)) <
+        0)
+        goto done;
+    if ((rc = tk_decoder_from_json(json_object_get(root, "decoder"), where, &t->decoder)) < 0)
+        goto done;
     const json_t *added = json_object_get(root, "added_tokens");
     for (size_t i = 0; rc == RT_OK && i < json_array_size(added); i++) {
         const json_t *a = json_array_get(added, i);
         const json_t *id = json_object_get(a, "id"), *content = json_object_get(a, "content");
         if (!json_is_integer(id) || !json_is_string(content) || json_integer_value(id) < 0 ||
             (size_t)json_integer_value(id) >= MAX_VOCAB) {
-            rc = rt_error(RT_ERR_FORMAT, "%s: added_tokens[%zu] needs an id in range and a content", where, i);
+            rc = rt_error(RT_ERR_FORMAT, "%s: added_tokens[%zu] needs an id in range and a content",
+                          where, i);
             break;
         }
-        rc = tk_tokenizer_add_token(t, (int32_t)json_integer_value(id), json_string_value(content),
-                                    json_string_length(content), json_is_true(json_object_get(a, "special")),
-                                    json_is_true(json_object_get(a, "normalized")),
-                                    json_is_true(json_object_get(a, "lstrip")),
-                                    json_is_true(json_object_get(a, "rstrip")),
-                                    json_is_true(json_object_get(a, "single_word")));
+        rc = tk_tokenizer_add_token(
+            t, (int32_t)json_integer_value(id), json_string_value(content),
+            json_string_length(content), json_is_true(json_object_get(a, "special")),
+            json_is_true(json_object_get(a, "normalized")),
+            json_is_true(json_object_get(a, "lstrip")), json_is_true(json_object_get(a, "rstrip")),
+            json_is_true(json_object_get(a, "single_word")));
     }
     if (rc < 0) goto done;
     if (t->vocab.size == 0) {
@@ -350,7 +392,8 @@ static int load_vocab_txt(const char *path, const char *config, rt_tokenizer **o
     size_t i = 0;
     while (rc == RT_OK && i < len) {
         size_t e = i;
-        while (e < len && data[e] != '\n') e++;
+        while (e < len && data[e] != '\n')
+            e++;
         size_t l = e - i;
         if (l && data[i + l - 1] == '\r') l--;
         if (!tk_utf8_valid((const uint8_t *)data + i, l)) {
@@ -358,8 +401,10 @@ static int load_vocab_txt(const char *path, const char *config, rt_tokenizer **o
             break;
         }
         if (l && data[i] != '[')
-            for (size_t k = 0; k < l; k++) has_upper |= data[i + k] >= 'A' && data[i + k] <= 'Z';
-        while (l && (data[i + l - 1] == ' ' || data[i + l - 1] == '\t')) l--;
+            for (size_t k = 0; k < l; k++)
+                has_upper |= data[i + k] >= 'A' && data[i + k] <= 'Z';
+        while (l && (data[i + l - 1] == ' ' || data[i + l - 1] == '\t'))
+            l--;
         rc = tk_vocab_set(&t->vocab, id, data + i, l, 1); /* a repeated line: the later id wins */
         id++;
         i = e + 1;
@@ -380,7 +425,9 @@ static int load_vocab_txt(const char *path, const char *config, rt_tokenizer **o
     static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     for (int k = 0; rc == RT_OK && k < 5; k++) {
         int32_t sid = tk_vocab_find(&t->vocab, specials[k], strlen(specials[k]));
-        if (sid >= 0) rc = tk_tokenizer_add_token(t, sid, specials[k], strlen(specials[k]), true, false, false, false, false);
+        if (sid >= 0)
+            rc = tk_tokenizer_add_token(t, sid, specials[k], strlen(specials[k]), true, false,
+                                        false, false, false);
     }
     if (rc == RT_OK) rc = tk_normalizer_bert(true, true, -1, lower, &t->normalizer);
     if (rc == RT_OK) rc = tk_pretok_bert(&t->pretok);
@@ -425,10 +472,15 @@ int rt_tokenizer_load(const char *path, rt_tokenizer **out) {
         char *vt = rt_path_join(path, "vocab.txt");
         char *cfg = rt_path_join(path, "tokenizer_config.json");
         int rc;
-        if (!tj || !vt || !cfg) rc = RT_ERR_NOMEM;
-        else if (rt_is_file(tj)) rc = rt_tokenizer_load(tj, out);
-        else if (rt_is_file(vt)) rc = rt_tokenizer_load(vt, out);
-        else rc = rt_error(RT_ERR_NOT_FOUND, "%s: no tokenizer.json or vocab.txt in this directory", path);
+        if (!tj || !vt || !cfg)
+            rc = RT_ERR_NOMEM;
+        else if (rt_is_file(tj))
+            rc = rt_tokenizer_load(tj, out);
+        else if (rt_is_file(vt))
+            rc = rt_tokenizer_load(vt, out);
+        else
+            rc = rt_error(RT_ERR_NOT_FOUND, "%s: no tokenizer.json or vocab.txt in this directory",
+                          path);
         free(tj);
         free(vt);
         free(cfg);

@@ -6,6 +6,7 @@
 #include "tokenizer/normalizer.h"
 
 #include "core/error.h"
+#include "tokenizer/pretokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -87,7 +88,8 @@ static bool is_case_ignorable(int32_t c) {
 
 void tk_normalizer_free(tk_normalizer *n) {
     if (!n) return;
-    for (size_t i = 0; i < n->n_children; i++) tk_normalizer_free(n->children[i]);
+    for (size_t i = 0; i < n->n_children; i++)
+        tk_normalizer_free(n->children[i]);
     free(n->children);
     free(n->a);
     free(n->b);
@@ -136,7 +138,8 @@ static int lowercase(const char *s, size_t len, tk_buf *out) {
             size_t j = i;
             while (j > 0) {
                 size_t k = j - 1;
-                while (k > 0 && (u[k] & 0xC0) == 0x80) k--;
+                while (k > 0 && (u[k] & 0xC0) == 0x80)
+                    k--;
                 int32_t pc;
                 tk_utf8_decode(u + k, len - k, &pc);
                 j = k;
@@ -161,20 +164,42 @@ static int lowercase(const char *s, size_t len, tk_buf *out) {
     return RT_OK;
 }
 
-static int strip_marks(const char *s, size_t len, tk_buf *out) {
+/* Drops combining marks: BERT drops nonspacing marks (Mn) only, the StripAccents normalizer
+ * every mark (Mn, Mc, Me), as Hugging Face's two implementations do. */
+static int strip_marks(const char *s, size_t len, bool all_marks, tk_buf *out) {
     const uint8_t *u = (const uint8_t *)s;
     size_t i = 0;
     while (i < len) {
         int32_t cp;
         int n = tk_utf8_decode(u + i, len - i, &cp);
-        if (cp < 0x300 || utf8proc_category(cp) != UTF8PROC_CATEGORY_MN)
-            RT_TRY(tk_buf_append(out, u + i, (size_t)n));
+        int cat = cp < 0x300 ? UTF8PROC_CATEGORY_CN : utf8proc_category(cp);
+        bool mark = all_marks ? (cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME)
+                              : cat == UTF8PROC_CATEGORY_MN;
+        if (!mark) RT_TRY(tk_buf_append(out, u + i, (size_t)n));
         i += (size_t)n;
     }
     return RT_OK;
 }
 
 static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) {
+    if (all_ascii(s, len)) {
+        /* One pass, no temporary buffers: accents and CJK cannot occur. */
+        RT_TRY(tk_buf_reserve(out, len));
+        char *o = out->data + out->len;
+        for (size_t i = 0; i < len; i++) {
+            char c = s[i];
+            if (n->clean_text) {
+                /* Control characters (Cc) go, except \t \n \r, which become spaces. */
+                if (c == 0x7f || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) continue;
+                if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+            }
+            if (n->lowercase && c >= 'A' && c <= 'Z') c = (char)(c + 32);
+            *o++ = c;
+        }
+        out->len = (size_t)(o - out->data);
+        out->data[out->len] = 0;
+        return RT_OK;
+    }
     tk_buf a = {0}, b = {0};
     int rc = RT_OK;
     const uint8_t *u = (const uint8_t *)s;
@@ -207,7 +232,7 @@ static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) 
     if (strip) {
         if ((rc = unicode_form(a.data ? a.data : "", a.len, UTF8PROC_DECOMPOSE, &b)) < 0) goto done;
         a.len = 0;
-        if ((rc = strip_marks(b.data ? b.data : "", b.len, &a)) < 0) goto done;
+        if ((rc = strip_marks(b.data ? b.data : "", b.len, false, &a)) < 0) goto done;
     }
     if (n->lowercase)
         rc = lowercase(a.data ? a.data : "", a.len, out);
@@ -246,7 +271,8 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
     while (i <= len) {
         int r = pcre2_match(n->re, (PCRE2_SPTR)s, len, i, PCRE2_NO_UTF_CHECK, md, mctx);
         if (r < 0) {
-            if (r != PCRE2_ERROR_NOMATCH) rc = rt_error(RT_ERR_RANGE, "normalizer: regex match failed (%d)", r);
+            if (r != PCRE2_ERROR_NOMATCH)
+                rc = rt_error(RT_ERR_RANGE, "normalizer: regex match failed (%d)", r);
             break;
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -271,21 +297,34 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
 }
 
 int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) {
+    return tk_normalize_with(n, s, len, out, NULL);
+}
+
+int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, tk_buf *out,
+                      tk_buf *tmp_buf) {
     out->len = 0;
     RT_TRY(tk_buf_reserve(out, len));
     out->data[0] = 0;
     switch (n->type) {
-    case NORM_NFC: return unicode_form(s, len, UTF8PROC_COMPOSE, out);
-    case NORM_NFD: return unicode_form(s, len, UTF8PROC_DECOMPOSE, out);
-    case NORM_NFKC: return unicode_form(s, len, UTF8PROC_COMPOSE | UTF8PROC_COMPAT, out);
-    case NORM_NFKD: return unicode_form(s, len, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, out);
-    case NORM_LOWERCASE: return lowercase(s, len, out);
-    case NORM_BERT: return bert(n, s, len, out);
-    case NORM_STRIP_ACCENTS: return strip_marks(s, len, out);
+    case NORM_NFC:
+        return unicode_form(s, len, UTF8PROC_COMPOSE, out);
+    case NORM_NFD:
+        return unicode_form(s, len, UTF8PROC_DECOMPOSE, out);
+    case NORM_NFKC:
+        return unicode_form(s, len, UTF8PROC_COMPOSE | UTF8PROC_COMPAT, out);
+    case NORM_NFKD:
+        return unicode_form(s, len, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, out);
+    case NORM_LOWERCASE:
+        return lowercase(s, len, out);
+    case NORM_BERT:
+        return bert(n, s, len, out);
+    case NORM_STRIP_ACCENTS:
+        return strip_marks(s, len, true, out);
     case NORM_PREPEND:
         if (len) RT_TRY(tk_buf_append(out, n->a, n->a_len));
         return tk_buf_append(out, s, len);
-    case NORM_REPLACE: return replace(n, s, len, out);
+    case NORM_REPLACE:
+        return replace(n, s, len, out);
     case NORM_STRIP: {
         const uint8_t *u = (const uint8_t *)s;
         size_t b = 0, e = len;
@@ -297,7 +336,8 @@ int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out)
         }
         while (n->right && e > b) {
             size_t k = e - 1;
-            while (k > b && (u[k] & 0xC0) == 0x80) k--;
+            while (k > b && (u[k] & 0xC0) == 0x80)
+                k--;
             int32_t cp;
             tk_utf8_decode(u + k, e - k, &cp);
             if (!tk_is_whitespace(cp)) break;
@@ -306,14 +346,17 @@ int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out)
         return tk_buf_append(out, s + b, e - b);
     }
     case NORM_SEQUENCE: {
-        tk_buf tmp = {0};
+        /* Ping-pong between out and a temporary (the caller's, when given; a nested Sequence
+         * gets none and allocates its own). */
+        tk_buf local = {0};
+        tk_buf *tmp = tmp_buf ? tmp_buf : &local;
         int rc = tk_buf_append(out, s, len);
         for (size_t i = 0; rc == RT_OK && i < n->n_children; i++) {
-            tmp.len = 0;
-            rc = tk_buf_append(&tmp, out->data, out->len);
-            if (rc == RT_OK) rc = tk_normalize(n->children[i], tmp.data, tmp.len, out);
+            tmp->len = 0;
+            rc = tk_buf_append(tmp, out->data, out->len);
+            if (rc == RT_OK) rc = tk_normalize_with(n->children[i], tmp->data, tmp->len, out, NULL);
         }
-        tk_buf_free(&tmp);
+        tk_buf_free(&local);
         return rc;
     }
     }
@@ -331,20 +374,8 @@ static int pattern_from_json(const json_t *pat, const char *where, char **lit, s
         memcpy(*lit, json_string_value(str), *lit_len + 1);
         return RT_OK;
     }
-    if (json_is_string(rx)) {
-        int err;
-        PCRE2_SIZE off;
-        *re = pcre2_compile((PCRE2_SPTR)json_string_value(rx), json_string_length(rx),
-                            PCRE2_UTF | PCRE2_UCP, &err, &off, NULL);
-        if (!*re) {
-            PCRE2_UCHAR msg[160];
-            pcre2_get_error_message(err, msg, sizeof msg);
-            return rt_error(RT_ERR_UNSUPPORTED, "%s: pattern /%s/ at %zu: %s", where,
-                            json_string_value(rx), (size_t)off, (const char *)msg);
-        }
-        pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE);
-        return RT_OK;
-    }
+    if (json_is_string(rx))
+        return tk_regex_compile(json_string_value(rx), json_string_length(rx), where, (void **)re);
     return rt_error(RT_ERR_FORMAT, "%s: pattern needs \"String\" or \"Regex\"", where);
 }
 
@@ -385,12 +416,18 @@ int tk_normalizer_from_json(const json_t *j, const char *where, tk_normalizer **
     tk_normalizer *n = rt_calloc(1, sizeof *n);
     if (!n) return RT_ERR_NOMEM;
     int rc = RT_OK;
-    if (!strcmp(type, "NFC")) n->type = NORM_NFC;
-    else if (!strcmp(type, "NFD")) n->type = NORM_NFD;
-    else if (!strcmp(type, "NFKC")) n->type = NORM_NFKC;
-    else if (!strcmp(type, "NFKD")) n->type = NORM_NFKD;
-    else if (!strcmp(type, "Lowercase")) n->type = NORM_LOWERCASE;
-    else if (!strcmp(type, "StripAccents")) n->type = NORM_STRIP_ACCENTS;
+    if (!strcmp(type, "NFC"))
+        n->type = NORM_NFC;
+    else if (!strcmp(type, "NFD"))
+        n->type = NORM_NFD;
+    else if (!strcmp(type, "NFKC"))
+        n->type = NORM_NFKC;
+    else if (!strcmp(type, "NFKD"))
+        n->type = NORM_NFKD;
+    else if (!strcmp(type, "Lowercase"))
+        n->type = NORM_LOWERCASE;
+    else if (!strcmp(type, "StripAccents"))
+        n->type = NORM_STRIP_ACCENTS;
     else if (!strcmp(type, "BertNormalizer")) {
         n->type = NORM_BERT;
         n->clean_text = json_flag(j, "clean_text", true);

@@ -20,8 +20,17 @@
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 #define MAX_DEPTH 16
 
-enum { PT_SPLIT, PT_BYTE_LEVEL, PT_METASPACE, PT_BERT, PT_WHITESPACE, PT_WHITESPACE_SPLIT,
-       PT_PUNCTUATION, PT_DIGITS, PT_SEQUENCE };
+enum {
+    PT_SPLIT,
+    PT_BYTE_LEVEL,
+    PT_METASPACE,
+    PT_BERT,
+    PT_WHITESPACE,
+    PT_WHITESPACE_SPLIT,
+    PT_PUNCTUATION,
+    PT_DIGITS,
+    PT_SEQUENCE
+};
 enum { B_REMOVED, B_ISOLATED, B_MERGED_PREV, B_MERGED_NEXT, B_CONTIGUOUS };
 
 struct tk_pretok {
@@ -89,7 +98,8 @@ void tk_pretok_scratch_free(tk_pretok_scratch *s) {
 
 void tk_pretok_free(tk_pretok *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->n_children; i++) tk_pretok_free(p->children[i]);
+    for (size_t i = 0; i < p->n_children; i++)
+        tk_pretok_free(p->children[i]);
     free(p->children);
     free(p->literal);
     if (p->re) pcre2_code_free(p->re);
@@ -107,8 +117,9 @@ bool tk_pretok_is_byte_level(const tk_pretok *p) {
 /* Oniguruma (which Hugging Face uses) takes \s as the White_Space property; PCRE2's \s also
  * matches U+180E (and, depending on version, other characters). Patterns are rewritten so
  * that \s and \S name exactly the White_Space set. */
-#define WS_CHARS "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
-                 "\\x{202F}\\x{205F}\\x{3000}"
+#define WS_CHARS                                                                                   \
+    "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"             \
+    "\\x{202F}\\x{205F}\\x{3000}"
 
 static int rewrite_pattern(const char *pattern, size_t len, tk_buf *out) {
     bool in_class = false;
@@ -147,7 +158,7 @@ static int rewrite_pattern(const char *pattern, size_t len, tk_buf *out) {
     return RT_OK;
 }
 
-static int compile(const char *pattern, size_t len, const char *where, pcre2_code **out) {
+int tk_regex_compile(const char *pattern, size_t len, const char *where, void **out_code) {
     tk_buf rewritten = {0};
     int rc = rewrite_pattern(pattern, len, &rewritten);
     if (rc < 0) {
@@ -166,7 +177,7 @@ static int compile(const char *pattern, size_t len, const char *where, pcre2_cod
                         (int)(len > 200 ? 200 : len), pattern, (const char *)msg);
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if unavailable */
-    *out = re;
+    *out_code = re;
     return RT_OK;
 }
 
@@ -221,7 +232,9 @@ static int emit_segments(walk *w, const char *s, size_t n, int behavior, bool at
         for (size_t i = 0; i < n; i++)
             if (!sg[i].delim) sg[m++] = sg[i];
         break;
-    case B_ISOLATED: m = n; break;
+    case B_ISOLATED:
+        m = n;
+        break;
     case B_MERGED_PREV:
         for (size_t i = 0; i < n; i++) {
             if (sg[i].delim && !prev && m > 0)
@@ -314,8 +327,8 @@ static int literal_segments(const tk_pretok *p, walk *w, const char *s, size_t l
 /* Per-character classification splits (Bert, Punctuation, Digits, WhitespaceSplit). */
 typedef int (*char_class)(int32_t cp, const tk_pretok *p); /* 0 keep, 1 delimiter, 2 remove */
 
-static int class_segments(const tk_pretok *p, walk *w, const char *s, size_t len,
-                          char_class cls, size_t *n) {
+static int class_segments(const tk_pretok *p, walk *w, const char *s, size_t len, char_class cls,
+                          size_t *n) {
     const uint8_t *u = (const uint8_t *)s;
     size_t i = 0, run_b = 0;
     int run_cls = -1;
@@ -335,7 +348,9 @@ static int class_segments(const tk_pretok *p, walk *w, const char *s, size_t len
     return RT_OK;
 }
 
-static int cls_punct(int32_t cp, const tk_pretok *p) { return tk_is_punctuation(cp) ? 1 : 0; }
+static int cls_punct(int32_t cp, const tk_pretok *p) {
+    return tk_is_punctuation(cp) ? 1 : 0;
+}
 
 static bool is_numeric(int32_t cp) {
     if (cp < 0x80) return cp >= '0' && cp <= '9';
@@ -343,7 +358,9 @@ static bool is_numeric(int32_t cp) {
     return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_NO;
 }
 
-static int cls_digits(int32_t cp, const tk_pretok *p) { return is_numeric(cp) ? 1 : 0; }
+static int cls_digits(int32_t cp, const tk_pretok *p) {
+    return is_numeric(cp) ? 1 : 0;
+}
 
 static bool is_word_char(int32_t cp) {
     if (cp < 0x80)
@@ -385,8 +402,10 @@ static int run(const tk_pretok *p, walk *w, const char *s, size_t len, bool at_s
          * common non-nested case is flattened; nested Sequences recurse through emit. */
         const tk_pretok *chain[MAX_DEPTH];
         size_t k = 0;
-        for (size_t i = 1; i < p->n_children && k < MAX_DEPTH; i++) chain[k++] = p->children[i];
-        for (size_t i = 0; i < w->n_chain && k < MAX_DEPTH; i++) chain[k++] = w->chain[i];
+        for (size_t i = 1; i < p->n_children && k < MAX_DEPTH; i++)
+            chain[k++] = p->children[i];
+        for (size_t i = 0; i < w->n_chain && k < MAX_DEPTH; i++)
+            chain[k++] = w->chain[i];
         if (k >= MAX_DEPTH)
             return rt_error(RT_ERR_UNSUPPORTED, "pre-tokenizer: sequences nested too deeply");
         inner.chain = chain;
@@ -482,12 +501,18 @@ static int parse_behavior(const json_t *j, const char *where, int *out) {
         *out = B_ISOLATED;
         return RT_OK;
     }
-    if (!strcmp(b, "Removed")) *out = B_REMOVED;
-    else if (!strcmp(b, "Isolated")) *out = B_ISOLATED;
-    else if (!strcmp(b, "MergedWithPrevious")) *out = B_MERGED_PREV;
-    else if (!strcmp(b, "MergedWithNext")) *out = B_MERGED_NEXT;
-    else if (!strcmp(b, "Contiguous")) *out = B_CONTIGUOUS;
-    else return rt_error(RT_ERR_FORMAT, "%s: unknown split behavior \"%s\"", where, b);
+    if (!strcmp(b, "Removed"))
+        *out = B_REMOVED;
+    else if (!strcmp(b, "Isolated"))
+        *out = B_ISOLATED;
+    else if (!strcmp(b, "MergedWithPrevious"))
+        *out = B_MERGED_PREV;
+    else if (!strcmp(b, "MergedWithNext"))
+        *out = B_MERGED_NEXT;
+    else if (!strcmp(b, "Contiguous"))
+        *out = B_CONTIGUOUS;
+    else
+        return rt_error(RT_ERR_FORMAT, "%s: unknown split behavior \"%s\"", where, b);
     return RT_OK;
 }
 
@@ -524,10 +549,13 @@ int tk_pretok_from_json(const json_t *j, const char *where, tk_pretok **out) {
         } else if (json_is_string(str)) {
             p->literal_len = json_string_length(str);
             p->literal = rt_malloc(p->literal_len + 1);
-            if (!p->literal) rc = RT_ERR_NOMEM;
-            else memcpy(p->literal, json_string_value(str), p->literal_len + 1);
+            if (!p->literal)
+                rc = RT_ERR_NOMEM;
+            else
+                memcpy(p->literal, json_string_value(str), p->literal_len + 1);
         } else if (json_is_string(rx)) {
-            rc = compile(json_string_value(rx), json_string_length(rx), where, &p->re);
+            rc = tk_regex_compile(json_string_value(rx), json_string_length(rx), where,
+                                  (void **)&p->re);
         } else {
             rc = rt_error(RT_ERR_FORMAT, "%s: Split needs a String or Regex pattern", where);
         }
@@ -535,7 +563,7 @@ int tk_pretok_from_json(const json_t *j, const char *where, tk_pretok **out) {
         p->type = PT_BYTE_LEVEL;
         p->add_prefix_space = flag(j, "add_prefix_space", true);
         if (flag(j, "use_regex", true))
-            rc = compile(GPT2_PATTERN, strlen(GPT2_PATTERN), where, &p->re);
+            rc = tk_regex_compile(GPT2_PATTERN, strlen(GPT2_PATTERN), where, (void **)&p->re);
     } else if (!strcmp(type, "Metaspace")) {
         p->type = PT_METASPACE;
         const char *r = json_string_value(json_object_get(j, "replacement"));
@@ -594,4 +622,3 @@ int tk_pretok_from_json(const json_t *j, const char *where, tk_pretok **out) {
     *out = p;
     return RT_OK;
 }
-

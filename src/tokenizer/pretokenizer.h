@@ -39,4 +39,8 @@ int tk_pretokenize(const tk_pretok *p, tk_pretok_scratch *scratch, const char *s
                    bool at_start, tk_word_fn fn, void *user);
 void tk_pretok_free(tk_pretok *p);
 
+/* Compiles a Hugging Face (Oniguruma) pattern with PCRE2 in UTF+UCP mode and JIT, rewriting
+ * \s and \S to Oniguruma's set (the White_Space property). *out_code is a pcre2_code *. */
+int tk_regex_compile(const char *pattern, size_t len, const char *where, void **out_code);
+
 #endif

@@ -31,7 +31,8 @@ int tk_tokenizer_new(rt_tokenizer_type type, rt_tokenizer **out) {
     t->wp.max_chars = 100;
     memcpy(t->wp.prefix, "##", 3);
     t->wp.prefix_len = 2;
-    for (int i = 0; i < 5; i++) t->special_ids[i] = -1;
+    for (int i = 0; i < 5; i++)
+        t->special_ids[i] = -1;
     *out = t;
     return RT_OK;
 }
@@ -43,7 +44,8 @@ void rt_tokenizer_free(rt_tokenizer *tok) {
     tk_normalizer_free(tok->normalizer);
     tk_pretok_free(tok->pretok);
     tk_decoder_free(tok->decoder);
-    for (size_t i = 0; i < tok->n_added; i++) free(tok->added[i].content);
+    for (size_t i = 0; i < tok->n_added; i++)
+        free(tok->added[i].content);
     free(tok->added);
     tk_vocab_free(&tok->added_map[0]);
     tk_vocab_free(&tok->added_map[1]);
@@ -112,7 +114,8 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
         }
         tok->added_first[k][(uint8_t)content[0]] = 1;
         bool seen = false;
-        for (size_t j = 0; j < tok->n_added_lens[k]; j++) seen |= tok->added_lens[k][j] == len;
+        for (size_t j = 0; j < tok->n_added_lens[k]; j++)
+            seen |= tok->added_lens[k][j] == len;
         if (!seen) {
             if (tok->n_added_lens[k] == 64) {
                 tk_buf_free(&norm);
@@ -148,7 +151,7 @@ typedef struct enc_scratch {
     tk_bpe_scratch bs;
     tk_buf wp_scratch;
     tk_pretok_scratch *ps;
-    tk_buf norm;
+    tk_buf norm, norm_tmp;
 } enc_scratch;
 
 static pthread_key_t scratch_key;
@@ -160,11 +163,14 @@ static void scratch_destroy(void *p) {
     tk_bpe_scratch_free(&s->bs);
     tk_buf_free(&s->wp_scratch);
     tk_buf_free(&s->norm);
+    tk_buf_free(&s->norm_tmp);
     tk_pretok_scratch_free(s->ps);
     free(s);
 }
 
-static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_destroy); }
+static void scratch_key_init(void) {
+    pthread_key_create(&scratch_key, scratch_destroy);
+}
 
 /* This thread's scratch, or NULL (out of memory). Large buffers are released after use so a
  * 10 MB text does not pin memory for the life of the thread. */
@@ -198,7 +204,7 @@ typedef struct enc_ctx {
     tk_bpe_scratch *bs;
     tk_buf *wp_scratch;
     tk_pretok_scratch *ps;
-    tk_buf *norm;
+    tk_buf *norm, *norm_tmp;
     tk_ids *out;
     bool use_cache;
 } enc_ctx;
@@ -235,7 +241,8 @@ static bool find_added(const rt_tokenizer *t, int k, const char *s, size_t len, 
                 int32_t cp = -1;
                 if (mb > 0) {
                     size_t q = mb - 1;
-                    while (q > 0 && (u[q] & 0xC0) == 0x80) q--;
+                    while (q > 0 && (u[q] & 0xC0) == 0x80)
+                        q--;
                     tk_utf8_decode(u + q, len - q, &cp);
                     if (cp >= 0 && is_word_cp(cp)) continue;
                 }
@@ -247,7 +254,8 @@ static bool find_added(const rt_tokenizer *t, int k, const char *s, size_t len, 
             if (a->lstrip) {
                 while (mb > from) {
                     size_t q = mb - 1;
-                    while (q > from && (u[q] & 0xC0) == 0x80) q--;
+                    while (q > from && (u[q] & 0xC0) == 0x80)
+                        q--;
                     int32_t cp;
                     tk_utf8_decode(u + q, len - q, &cp);
                     if (!tk_is_whitespace(cp)) break;
@@ -278,7 +286,8 @@ static int encode_normalized(enc_ctx *c, const char *s, size_t len, bool at_star
     while (t->n_added_lens[1] && pos < len) {
         size_t b, e, idx;
         if (!find_added(t, 1, s, len, pos, &b, &e, &idx)) break;
-        RT_TRY(tk_pretokenize(t->pretok, c->ps, s + pos, b - pos, at_start && pos == 0, on_word, c));
+        RT_TRY(
+            tk_pretokenize(t->pretok, c->ps, s + pos, b - pos, at_start && pos == 0, on_word, c));
         RT_TRY(tk_ids_push(c->out, t->added[idx].id));
         pos = e;
     }
@@ -289,7 +298,7 @@ static int encode_segment(enc_ctx *c, const char *s, size_t len, bool at_start) 
     if (len == 0) return RT_OK;
     rt_tokenizer *t = c->tok;
     if (!t->normalizer) return encode_normalized(c, s, len, at_start);
-    RT_TRY(tk_normalize(t->normalizer, s, len, c->norm));
+    RT_TRY(tk_normalize_with(t->normalizer, s, len, c->norm, c->norm_tmp));
     return encode_normalized(c, c->norm->data, c->norm->len, at_start);
 }
 
@@ -333,12 +342,14 @@ int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, b
     c.wp_scratch = &sc->wp_scratch;
     c.ps = sc->ps;
     c.norm = &sc->norm;
+    c.norm_tmp = &sc->norm_tmp;
     if ((rc = tk_ids_reserve(&out, len / 3 + 8)) < 0) goto done;
     if (add_special)
         for (size_t i = 0; rc == RT_OK && i < t->n_post_prefix; i++)
             rc = tk_ids_push(&out, t->post_prefix[i]);
     if (rc < 0) goto done;
-    c.use_cache = t->type != RT_TOKENIZER_WORDPIECE && pthread_mutex_trylock(&t->bpe.cache_lock) == 0;
+    c.use_cache =
+        t->type != RT_TOKENIZER_WORDPIECE && pthread_mutex_trylock(&t->bpe.cache_lock) == 0;
     rc = encode_text(&c, text, len);
     if (c.use_cache) pthread_mutex_unlock(&t->bpe.cache_lock);
     if (rc < 0) goto done;
@@ -368,8 +379,9 @@ static int decode_raw(const rt_tokenizer *t, const int32_t *ids, size_t n, bool 
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *s = tk_vocab_get(&t->vocab, ids[i], &len);
-        if (!s) return rt_error(RT_ERR_INVALID, "decode: token id %d out of range (n_vocab %d)",
-                                ids[i], t->vocab.size);
+        if (!s)
+            return rt_error(RT_ERR_INVALID, "decode: token id %d out of range (n_vocab %d)", ids[i],
+                            t->vocab.size);
         if (skip_special && t->is_special[ids[i]]) continue;
         RT_TRY(tk_strlist_push(tokens, s, len));
     }
@@ -383,7 +395,8 @@ int rt_tokenizer_decode(const rt_tokenizer *tok, const int32_t *ids, size_t n_id
     tk_strlist tokens = {0};
     tk_buf raw = {0}, fixed = {0};
     int rc = decode_raw(tok, ids, n_ids, skip_special, &tokens, &raw);
-    if (rc == RT_OK) rc = tk_utf8_repair((const uint8_t *)(raw.data ? raw.data : ""), raw.len, &fixed);
+    if (rc == RT_OK)
+        rc = tk_utf8_repair((const uint8_t *)(raw.data ? raw.data : ""), raw.len, &fixed);
     if (rc == RT_OK && !fixed.data) rc = tk_buf_reserve(&fixed, 0);
     tk_strlist_free(&tokens);
     tk_buf_free(&raw);
@@ -399,9 +412,13 @@ int rt_tokenizer_decode(const rt_tokenizer *tok, const int32_t *ids, size_t n_id
 
 /* ---- small accessors --------------------------------------------------------------------- */
 
-rt_tokenizer_type rt_tokenizer_get_type(const rt_tokenizer *tok) { return tok->type; }
+rt_tokenizer_type rt_tokenizer_get_type(const rt_tokenizer *tok) {
+    return tok->type;
+}
 
-size_t rt_tokenizer_n_vocab(const rt_tokenizer *tok) { return (size_t)tok->vocab.size; }
+size_t rt_tokenizer_n_vocab(const rt_tokenizer *tok) {
+    return (size_t)tok->vocab.size;
+}
 
 const char *rt_tokenizer_id_to_token(const rt_tokenizer *tok, int32_t id) {
     return tk_vocab_get(&tok->vocab, id, NULL);
@@ -484,9 +501,9 @@ int rt_tokenizer_token_to_piece(const rt_tokenizer *tok, int32_t id, char *buf, 
 struct rt_detokenizer {
     const rt_tokenizer *tok;
     bool skip_special;
-    tk_ids window;     /* context ids, then pending ids */
-    size_t n_context;  /* leading ids of window already emitted */
-    size_t emitted;    /* bytes of decode_raw(window[0..n_context]) */
+    tk_ids window;    /* context ids, then pending ids */
+    size_t n_context; /* leading ids of window already emitted */
+    size_t emitted;   /* bytes of decode_raw(window[0..n_context]) */
     tk_strlist tokens;
     tk_buf raw;
     tk_buf out;
@@ -511,8 +528,7 @@ int rt_detokenizer_push(rt_detokenizer *d, int32_t id, const char **text, size_t
     d->out.len = 0;
     RT_TRY(tk_buf_reserve(&d->out, 0));
     const uint8_t *r = (const uint8_t *)d->raw.data;
-    bool ready = d->raw.len > d->emitted &&
-                 tk_utf8_complete_prefix(r, d->raw.len) == d->raw.len &&
+    bool ready = d->raw.len > d->emitted && tk_utf8_complete_prefix(r, d->raw.len) == d->raw.len &&
                  !(d->raw.len >= 3 && !memcmp(r + d->raw.len - 3, "\xEF\xBF\xBD", 3));
     if (ready) {
         RT_TRY(tk_utf8_repair(r + d->emitted, d->raw.len - d->emitted, &d->out));

@@ -165,7 +165,8 @@ int tk_utf8_repair(const uint8_t *s, size_t len, tk_buf *out) {
             if (c == 0xF4) hi = 0x8F;
             if (i + 1 < len && s[i + 1] >= lo && s[i + 1] <= hi) {
                 skip = 2;
-                while ((int)skip < need && i + skip < len && (s[i + skip] & 0xC0) == 0x80) skip++;
+                while ((int)skip < need && i + skip < len && (s[i + skip] & 0xC0) == 0x80)
+                    skip++;
             }
         }
         RT_TRY(tk_buf_append(out, "\xEF\xBF\xBD", 3));
@@ -181,7 +182,8 @@ static pthread_once_t byte_map_once = PTHREAD_ONCE_INIT;
 static void byte_map_build(void) {
     int32_t tbl[256];
     int16_t inv[324];
-    for (int i = 0; i < 324; i++) inv[i] = -1;
+    for (int i = 0; i < 324; i++)
+        inv[i] = -1;
     int extra = 0;
     for (int b = 0; b < 256; b++) {
         bool keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
@@ -192,7 +194,9 @@ static void byte_map_build(void) {
     memcpy(cp_byte, inv, sizeof inv);
 }
 
-static void byte_map_init(void) { pthread_once(&byte_map_once, byte_map_build); }
+static void byte_map_init(void) {
+    pthread_once(&byte_map_once, byte_map_build);
+}
 
 int32_t tk_byte_to_cp(uint8_t b) {
     byte_map_init();
@@ -207,7 +211,8 @@ int tk_cp_to_byte(int32_t cp) {
 
 int tk_ids_reserve(tk_ids *a, size_t extra) {
     size_t need;
-    if (!rt_add_size(a->len, extra, &need)) return rt_error(RT_ERR_RANGE, "tokenizer: too many ids");
+    if (!rt_add_size(a->len, extra, &need))
+        return rt_error(RT_ERR_RANGE, "tokenizer: too many ids");
     if (need <= a->cap) return RT_OK;
     size_t cap = a->cap ? a->cap : 64;
     while (cap < need) {

@@ -48,7 +48,8 @@ static int grow_table(tk_vocab *v) {
     for (size_t i = 0; v->mask && i <= v->mask; i++) {
         if (v->slots[i] < 0) continue;
         size_t j = v->hashes[i] & mask;
-        while (slots[j] >= 0) j = (j + 1) & mask;
+        while (slots[j] >= 0)
+            j = (j + 1) & mask;
         slots[j] = v->slots[i];
         hashes[j] = v->hashes[i];
     }
@@ -61,7 +62,8 @@ static int grow_table(tk_vocab *v) {
 }
 
 int tk_vocab_set(tk_vocab *v, int32_t id, const char *s, size_t len, int replace) {
-    if (id < 0 || len > UINT32_MAX / 2) return rt_error(RT_ERR_RANGE, "vocabulary: bad token id %d", id);
+    if (id < 0 || len > UINT32_MAX / 2)
+        return rt_error(RT_ERR_RANGE, "vocabulary: bad token id %d", id);
     if (id >= v->n) {
         int32_t n = v->n ? v->n : 256;
         while (n <= id) {
@@ -74,7 +76,8 @@ int tk_vocab_set(tk_vocab *v, int32_t id, const char *s, size_t len, int replace
         uint32_t *lens = rt_realloc(v->lens, (size_t)n * sizeof *lens);
         if (!lens) return RT_ERR_NOMEM;
         v->lens = lens;
-        for (int32_t i = v->n; i < n; i++) strs[i] = NULL, lens[i] = 0;
+        for (int32_t i = v->n; i < n; i++)
+            strs[i] = NULL, lens[i] = 0;
         /* n is the capacity here; the used range is tracked below. */
         v->n = n;
     }
@@ -84,7 +87,8 @@ int tk_vocab_set(tk_vocab *v, int32_t id, const char *s, size_t len, int replace
         if (old == id) {
             uint64_t h = tk_hash_bytes(v->strs[id], v->lens[id]);
             size_t j = h & v->mask;
-            while (v->slots[j] != id) j = (j + 1) & v->mask;
+            while (v->slots[j] != id)
+                j = (j + 1) & v->mask;
             /* Backward-shift deletion keeps probe chains intact. */
             size_t hole = j;
             for (size_t k = (j + 1) & v->mask; v->slots[k] >= 0; k = (k + 1) & v->mask) {
@@ -145,7 +149,8 @@ const char *tk_vocab_get(const tk_vocab *v, int32_t id, size_t *len) {
 }
 
 void tk_vocab_free(tk_vocab *v) {
-    for (int32_t i = 0; i < v->n; i++) free(v->strs[i]);
+    for (int32_t i = 0; i < v->n; i++)
+        free(v->strs[i]);
     free(v->strs);
     free(v->lens);
     free(v->slots);

@@ -12,14 +12,16 @@ int tk_wordpiece_encode_word(const tk_wordpiece *wp, const tk_vocab *vocab, tk_b
                              const char *word, size_t len, tk_ids *out) {
     const uint8_t *u = (const uint8_t *)word;
     size_t n_chars = 0;
-    for (size_t i = 0; i < len; i++) n_chars += (u[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < len; i++)
+        n_chars += (u[i] & 0xC0) != 0x80;
     if (n_chars > wp->max_chars) return tk_ids_push(out, wp->unk_id);
     size_t mark = out->len;
     size_t start = 0;
     while (start < len) {
         size_t max_piece = vocab->max_len;
         size_t end = len - start > max_piece ? start + max_piece : len;
-        while (end > start && end < len && (u[end] & 0xC0) == 0x80) end--;
+        while (end > start && end < len && (u[end] & 0xC0) == 0x80)
+            end--;
         int32_t found = -1;
         while (end > start) {
             if (start > 0) {
@@ -32,7 +34,8 @@ int tk_wordpiece_encode_word(const tk_wordpiece *wp, const tk_vocab *vocab, tk_b
             }
             if (found >= 0) break;
             end--;
-            while (end > start && (u[end] & 0xC0) == 0x80) end--;
+            while (end > start && (u[end] & 0xC0) == 0x80)
+                end--;
         }
         if (found < 0) {
             out->len = mark;

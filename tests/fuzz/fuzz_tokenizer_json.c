@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (rt_detokenizer_new(tok, true, &d) == RT_OK) {
             const char *piece;
             size_t plen;
-            for (size_t i = 0; i < n; i++) rt_detokenizer_push(d, ids[i], &piece, &plen);
+            for (size_t i = 0; i < n; i++)
+                rt_detokenizer_push(d, ids[i], &piece, &plen);
             rt_detokenizer_flush(d, &piece, &plen);
             rt_detokenizer_free(d);
         }

