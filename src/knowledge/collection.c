@@ -299,6 +299,11 @@ static int load_indexes(rt_collection *c) {
 
 static int save_indexes(rt_collection *c) {
     if (!c->dirty || c->p.read_only || c->broken) return RT_OK;
+    /* Tombstones from deletes and replacements: compact when they pass a quarter. */
+    if (rt_bm25_n_deleted(c->bm25) * 3 > rt_bm25_n_chunks(c->bm25))
+        RT_TRY(rt_bm25_compact(c->bm25));
+    if (c->hnsw && rt_hnsw_n_deleted(c->hnsw) * 3 > rt_hnsw_size(c->hnsw))
+        RT_TRY(rt_hnsw_compact(&c->hnsw));
     RT_TRY(rt_bm25_save(c->bm25, c->bm25_path));
     if (c->hnsw) RT_TRY(rt_hnsw_save(c->hnsw, c->hnsw_path));
     c->dirty = false;
