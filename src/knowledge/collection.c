@@ -389,6 +389,13 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     }
     /* Readers open read-write when they may (so SQLite can recover the WAL of a killed writer)
      * but never write (query_only). */
+    if (p.read_only && !rt_is_file(c->db_path)) {
+        st = rt_error(RT_ERR_NOT_FOUND,
+                      "%s: not a ragtune collection, or its creation was "
+                      "interrupted before any document was stored",
+                      path);
+        goto fail;
+    }
     int flags = SQLITE_OPEN_READWRITE | (p.read_only ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(c->db_path, &c->db, flags, NULL) != SQLITE_OK && p.read_only) {
         sqlite3_close(c->db);
