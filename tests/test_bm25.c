@@ -108,6 +108,10 @@ static void test_scores_match_reference(void **s) {
     assert_int_equal(rt_bm25_remove(b, 104), RT_OK);
     live[1] = live[4] = false;
     check_all(b, live, 1.5, 0.6);
+    assert_int_equal(rt_bm25_n_deleted(b), 2);
+    assert_int_equal(rt_bm25_compact(b), RT_OK);
+    assert_int_equal(rt_bm25_n_deleted(b), 0);
+    check_all(b, live, 1.5, 0.6);
     /* Persist, reload, same scores; then corrupt copies are rejected. */
     char *dir = tu_tmpdir("bm25");
     char *path = rt_path_join(dir, "b.idx");

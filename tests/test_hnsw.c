@@ -187,6 +187,16 @@ static void test_delete_filter_persist(void **s) {
     assert_int_equal(rt_hnsw_load_buffer(buf, len, "t", &g), RT_ERR_FORMAT);
     assert_non_null(strstr(rt_last_error(), "bad link"));
     free(buf);
+    /* Compaction: delete every other node, rebuild, same answers as exact search. */
+    for (size_t i = 0; i < n; i += 2)
+        assert_int_equal(rt_hnsw_remove(h, 10 + 2 * (int64_t)i), 0);
+    assert_int_equal(rt_hnsw_compact(&h), RT_OK);
+    assert_int_equal(rt_hnsw_n_deleted(h), 0);
+    assert_int_equal(rt_hnsw_size(h), n / 2 - 1); /* node 7 was deleted above */
+    assert_int_equal(rt_hnsw_search(h, base + 5 * dim, 10, 100, NULL, r), 10);
+    assert_int_equal(rt_hnsw_search_exact(h, base + 5 * dim, 10, NULL, ex), 10);
+    assert_int_equal(r[0].id, 10 + 2 * 5);
+    assert_int_equal(ex[0].id, 10 + 2 * 5);
     free(bits);
     free(path);
     tu_rmtree(dir);

@@ -544,6 +544,45 @@ float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id)
 size_t rt_bm25_n_chunks(const rt_bm25 *b) {
     return b->n_live;
 }
+size_t rt_bm25_n_deleted(const rt_bm25 *b) {
+    return b->n_chunks - b->n_live;
+}
+
+int rt_bm25_compact(rt_bm25 *b) {
+    if (b->n_live == b->n_chunks) return RT_OK;
+    uint32_t *remap = rt_malloc(b->n_chunks * sizeof *remap);
+    if (!remap) return RT_ERR_NOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < b->n_chunks; i++) {
+        if (b->deleted[i]) {
+            remap[i] = UINT32_MAX;
+            free(b->fwd[i]);
+            continue;
+        }
+        remap[i] = (uint32_t)m;
+        b->chunk_ids[m] = b->chunk_ids[i];
+        b->chunk_len[m] = b->chunk_len[i];
+        b->deleted[m] = 0;
+        b->fwd[m] = b->fwd[i];
+        b->fwd_n[m] = b->fwd_n[i];
+        m++;
+    }
+    for (size_t t = 0; t < b->n_terms; t++) {
+        term *tm = &b->terms[t];
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < tm->n; j++) {
+            uint32_t idx = remap[tm->p[j].idx];
+            if (idx == UINT32_MAX) continue;
+            tm->p[k].idx = idx;
+            tm->p[k].tf = tm->p[j].tf;
+            k++;
+        }
+        tm->n = k;
+    }
+    free(remap);
+    b->n_chunks = m;
+    return RT_OK;
+}
 size_t rt_bm25_n_terms(const rt_bm25 *b) {
     return b->n_terms;
 }

@@ -54,8 +54,12 @@ int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_id
 /* BM25 score of one chunk for a query (0 when unknown); for fusion and tests. */
 float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id);
 
-/* Live chunks, distinct terms, and the replay position stored with the index. */
+/* Drops deleted chunks from the postings (scores are unchanged; chunk ids stay). */
+int rt_bm25_compact(rt_bm25 *b);
+
+/* Live chunks, deleted chunks still held, distinct terms, and the replay position. */
 size_t rt_bm25_n_chunks(const rt_bm25 *b);
+size_t rt_bm25_n_deleted(const rt_bm25 *b);
 size_t rt_bm25_n_terms(const rt_bm25 *b);
 uint64_t rt_bm25_applied_seq(const rt_bm25 *b);
 void rt_bm25_set_applied_seq(rt_bm25 *b, uint64_t seq);

@@ -299,6 +299,11 @@ static int load_indexes(rt_collection *c) {
 
 static int save_indexes(rt_collection *c) {
     if (!c->dirty || c->p.read_only || c->broken) return RT_OK;
+    /* Tombstones from deletes and replacements: compact when they pass a quarter. */
+    if (rt_bm25_n_deleted(c->bm25) * 3 > rt_bm25_n_chunks(c->bm25))
+        RT_TRY(rt_bm25_compact(c->bm25));
+    if (c->hnsw && rt_hnsw_n_deleted(c->hnsw) * 3 > rt_hnsw_size(c->hnsw))
+        RT_TRY(rt_hnsw_compact(&c->hnsw));
     RT_TRY(rt_bm25_save(c->bm25, c->bm25_path));
     if (c->hnsw) RT_TRY(rt_hnsw_save(c->hnsw, c->hnsw_path));
     c->dirty = false;
@@ -384,6 +389,13 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     }
     /* Readers open read-write when they may (so SQLite can recover the WAL of a killed writer)
      * but never write (query_only). */
+    if (p.read_only && !rt_is_file(c->db_path)) {
+        st = rt_error(RT_ERR_NOT_FOUND,
+                      "%s: not a ragtune collection, or its creation was "
+                      "interrupted before any document was stored",
+                      path);
+        goto fail;
+    }
     int flags = SQLITE_OPEN_READWRITE | (p.read_only ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(c->db_path, &c->db, flags, NULL) != SQLITE_OK && p.read_only) {
         sqlite3_close(c->db);

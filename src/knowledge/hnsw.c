@@ -624,6 +624,33 @@ int rt_hnsw_get(const rt_hnsw *h, int64_t label, float *out) {
 size_t rt_hnsw_size(const rt_hnsw *h) {
     return h->n - h->n_deleted;
 }
+size_t rt_hnsw_n_deleted(const rt_hnsw *h) {
+    return h->n_deleted;
+}
+
+int rt_hnsw_compact(rt_hnsw **hp) {
+    rt_hnsw *h = *hp;
+    if (!h->n_deleted) return RT_OK;
+    rt_hnsw *g;
+    RT_TRY(rt_hnsw_new(&h->cfg, &g));
+    int st = rt_hnsw_reserve(g, h->n - h->n_deleted);
+    float *buf = rt_malloc(h->dim * sizeof *buf);
+    if (!buf) st = RT_ERR_NOMEM;
+    for (uint32_t i = 0; !st && i < h->n; i++) {
+        if (h->deleted[i]) continue;
+        const float *v = node_f32(h, i, buf);
+        st = rt_hnsw_add(g, label_of(h, i), v);
+    }
+    free(buf);
+    if (st) {
+        rt_hnsw_free(g);
+        return st;
+    }
+    g->applied_seq = h->applied_seq;
+    rt_hnsw_free(h);
+    *hp = g;
+    return RT_OK;
+}
 int rt_hnsw_dim(const rt_hnsw *h) {
     return (int)h->dim;
 }

@@ -57,7 +57,13 @@ int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allo
 /* Copies the stored (possibly dequantized) vector of label into out (dim); RT_ERR_NOT_FOUND. */
 int rt_hnsw_get(const rt_hnsw *h, int64_t label, float *out);
 
-size_t rt_hnsw_size(const rt_hnsw *h); /* live nodes */
+/* Rebuilds the graph from the live nodes when there are tombstones (*h is replaced; labels,
+ * settings and the replay position are kept; int8 vectors are re-quantized from their
+ * dequantized values). */
+int rt_hnsw_compact(rt_hnsw **h);
+
+size_t rt_hnsw_size(const rt_hnsw *h);      /* live nodes */
+size_t rt_hnsw_n_deleted(const rt_hnsw *h); /* tombstones */
 int rt_hnsw_dim(const rt_hnsw *h);
 size_t rt_hnsw_memory(const rt_hnsw *h); /* bytes held (arrays and scratch) */
 uint64_t rt_hnsw_applied_seq(const rt_hnsw *h);
