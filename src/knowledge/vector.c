@@ -2,6 +2,7 @@
  * vector.c — scalar kernels, run-time ISA dispatch and exact search. See vector.h.
  */
 #include "knowledge/vector.h"
+#include "core/cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -41,20 +42,13 @@ static const rt_vec_kernels *chosen;
 const rt_vec_kernels *rt_vec_kernels_get(void) {
     const rt_vec_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
     if (k) return k;
-    const char *force = getenv("RT_ISA");
-    __builtin_cpu_init();
-    int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (force && !strcmp(force, "scalar"))
-        k = &scalar_kernels;
-    else if (force && !strcmp(force, "avx2") && has2)
-        k = rt_vec_kernels_avx2();
-    else if (has512)
-        k = rt_vec_kernels_avx512();
-    else if (has2)
-        k = rt_vec_kernels_avx2();
-    else
-        k = &scalar_kernels;
+    /* The level every kernel of ragtune uses (core/cpu.h; RT_CPU lowers it). avx512 implies
+     * AVX-512 F/BW and avx2 implies AVX2+FMA, all these kernels need. */
+    switch (rt_cpu_level_get()) {
+    case RT_CPU_SCALAR: k = &scalar_kernels; break;
+    case RT_CPU_AVX2: k = rt_vec_kernels_avx2(); break;
+    default: k = rt_vec_kernels_avx512(); break;
+    }
     __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
     return k;
 }

@@ -25,7 +25,7 @@ typedef struct rt_vec_kernels {
     float (*dot_i8)(const float *a, const int8_t *b, size_t n);
 } rt_vec_kernels;
 
-/* The kernels for this CPU (set RT_ISA=scalar|avx2|avx512 in the environment to force one). */
+/* The kernels for the CPU level in use (core/cpu.h: RT_CPU=scalar|avx2|avx512 lowers it). */
 const rt_vec_kernels *rt_vec_kernels_get(void);
 const rt_vec_kernels *rt_vec_kernels_scalar(void);
 const rt_vec_kernels *rt_vec_kernels_avx2(void);
