@@ -1,6 +1,7 @@
 /*
- * cmd_embed.c — `ragtune embed`: the pooled, L2-normalized embedding of a list of token ids,
- * printed as a JSON array (bert: its pooling; decoders: mean of the final hidden states).
+ * cmd_embed.c — `ragtune embed`: the pooled, L2-normalized embedding of a text (through the
+ * model's tokenizer, as `ingest --embed-model` embeds chunks) or of a list of token ids, printed
+ * as JSON (bert: its pooling; decoders: mean of the final hidden states).
  */
 #include "cli.h"
 
@@ -10,37 +11,64 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: ragtune embed --model PATH --ids IDS [--threads N]\n"
+    "usage: ragtune embed --model PATH (--text TEXT | --ids IDS) [--threads N]\n"
     "\n"
-    "Prints {\"model\": arch, \"n_tokens\": n, \"embedding\": [...]} for the token ids\n"
-    "(\"101,2023,102\"): the pooled last hidden states, L2-normalized.\n";
+    "Prints {\"model\": arch, \"n_tokens\": n, \"embedding\": [...]} for the text (tokenized\n"
+    "with the model's tokenizer, truncated to 512 tokens, as ingest --embed-model does) or the\n"
+    "token ids (\"101,2023,102\"): the pooled last hidden states, L2-normalized.\n";
+
+/* --text: the library's model embedder, so the vector is exactly what a collection stores. */
+static int embed_text(const char *model_path, const char *text) {
+    rt_embedder e;
+    if (rt_embedder_open_model(model_path, 0, &e) != RT_OK) return cli_runtime_error("embed");
+    float *vec = malloc((size_t)e.dim * sizeof *vec);
+    size_t len = strlen(text);
+    int rc = CLI_OK;
+    if (!vec || e.embed(e.user, &text, &len, 1, vec) != RT_OK) {
+        rc = cli_runtime_error("embed");
+    } else {
+        json_t *arr = json_array();
+        for (int i = 0; i < e.dim; i++) json_array_append_new(arr, json_real(vec[i]));
+        json_t *obj = json_pack("{s:s, s:o}", "model", model_path, "embedding", arr);
+        char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(7));
+        if (s) puts(s);
+        free(s);
+        json_decref(obj);
+    }
+    free(vec);
+    rt_embedder_close_model(&e);
+    return rc;
+}
 
 int cmd_embed(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return CLI_OK;
     }
-    const char *model_path = NULL, *ids_arg = NULL;
+    const char *model_path = NULL, *ids_arg = NULL, *text = NULL;
     long long threads = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--model") && v)
             model_path = v;
         else if (!strcmp(argv[i], "--ids") && v)
             ids_arg = v;
+        else if (!strcmp(argv[i], "--text") && v)
+            text = v;
         else if (!strcmp(argv[i], "--threads") && v) {
             if (!cli_parse_int(v, 1, 4096, &threads))
                 return cli_usage_error("embed", "bad --threads");
         } else
             return cli_usage_error("embed", "unknown or incomplete option '%s'", argv[i]);
-        i++;
     }
-    if (!model_path || !ids_arg) return cli_usage_error("embed", "--model and --ids are required");
+    if (!model_path || !ids_arg == !text)
+        return cli_usage_error("embed", "--model and one of --text or --ids are required");
+    rt_set_threads((int)threads);
+    if (text) return embed_text(model_path, text);
     int32_t *ids = NULL;
     int n_ids = 0;
     if (cli_parse_token_ids(ids_arg, &ids, &n_ids) != 0)
         return cli_usage_error("embed", "--ids must be comma-separated token ids");
-    rt_set_threads((int)threads);
     rt_model *model = NULL;
     rt_context *ctx = NULL;
     float *vec = NULL;

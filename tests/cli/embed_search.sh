@@ -31,6 +31,11 @@ for d in vm sched cache net; do
   "$RAGTUNE" search "$c" "$q" --mode hybrid -k 2 --json --embed-model "$tmp/bert" | grep -q "$d.txt" \
     || fail "hybrid for $d"
 done
+# `embed --text` gives the vector of the ids `tokenize` gives (the same tokenizer and pooling).
+ids=$("$RAGTUNE" tokenize --model "$tmp/bert" "the kernel maps memory" | cut -f1 | paste -sd,)
+a=$("$RAGTUNE" embed --model "$tmp/bert" --text "the kernel maps memory" | sed 's/.*"embedding"://')
+b=$("$RAGTUNE" embed --model "$tmp/bert" --ids "$ids" | sed 's/.*"embedding"://')
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "embed --text differs from embed --ids of its tokens"
 # A different embedder is refused.
 "$RT_PYTHON" "$RT_SOURCE_DIR/tests/python/tiny_hf.py" gpt2 "$tmp/gpt2" >/dev/null || fail "tiny gpt2"
 "$RAGTUNE" search "$c" "page" --mode dense --embed-model "$tmp/gpt2" >/dev/null 2>&1
