@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "model/gguf.h"
+#include "core/gguf.h"
 
 #include <jansson.h>
 #include <stdlib.h>
