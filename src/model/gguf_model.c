@@ -45,8 +45,8 @@ static int arch_int(const rt_gguf *g, const char *arch, const char *suffix, int 
         return rc;
     }
     if (v < lo || v > hi)
-        return rt_error(RT_ERR_RANGE, "%s: '%s' = %" PRId64 " is outside [%d, %d]", rt_gguf_path(g), key, v,
-                        lo, hi);
+        return rt_error(RT_ERR_RANGE, "%s: '%s' = %" PRId64 " is outside [%d, %d]", rt_gguf_path(g),
+                        key, v, lo, hi);
     *out = (int)v;
     return RT_OK;
 }
@@ -124,12 +124,13 @@ static int read_llama3_scaling(const rt_gguf *g, const char *arch, rt_model_conf
     RT_TRY(arch_float(g, arch, "rope.scaling.factor", 1, &lin));
     if (rt_gguf_get_str(g, key, &type) == RT_OK && strcmp(type, "none") &&
         !(!strcmp(type, "linear") && lin == 1)) /* linear by 1 is no scaling */
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported", rt_gguf_path(g),
-                        type);
+        return rt_error(RT_ERR_UNSUPPORTED, "%s: rope scaling '%s' is not supported",
+                        rt_gguf_path(g), type);
     if (!rf) return RT_OK;
     int half = c->head_dim / 2;
     if (rf->type != RT_DTYPE_F32 || rf->n_dims != 1 || rf->ne[0] != half)
-        return rt_error(RT_ERR_FORMAT, "%s: rope_freqs.weight must be f32 (%d)", rt_gguf_path(g), half);
+        return rt_error(RT_ERR_FORMAT, "%s: rope_freqs.weight must be f32 (%d)", rt_gguf_path(g),
+                        half);
     float *got = rt_malloc((size_t)half * sizeof *got), *want = rt_malloc((size_t)half * 4);
     if (!got || !want) {
         free(got);
@@ -194,9 +195,11 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
                         c->head_dim, vlen);
     const rt_gguf_tensor *te = rt_gguf_find_tensor(g, "token_embd.weight");
     if (!te || te->n_dims != 2)
-        return rt_error(RT_ERR_FORMAT, "%s: missing 2-D tensor 'token_embd.weight'", rt_gguf_path(g));
+        return rt_error(RT_ERR_FORMAT, "%s: missing 2-D tensor 'token_embd.weight'",
+                        rt_gguf_path(g));
     if (te->ne[1] < 1 || te->ne[1] > (1 << 22))
-        return rt_error(RT_ERR_RANGE, "%s: vocabulary of %" PRId64 " tokens", rt_gguf_path(g), te->ne[1]);
+        return rt_error(RT_ERR_RANGE, "%s: vocabulary of %" PRId64 " tokens", rt_gguf_path(g),
+                        te->ne[1]);
     c->n_vocab = (int)te->ne[1];
     RT_TRY(token_id(g, "tokenizer.ggml.bos_token_id", &c->bos_token_id));
     RT_TRY(token_id(g, "tokenizer.ggml.eos_token_id", &c->eos_token_id));
@@ -270,8 +273,8 @@ static int gguf_take(const rt_gguf *g, const char *name, int64_t d0, int64_t d1,
     const rt_gguf_tensor *t = rt_gguf_find_tensor(g, name);
     if (!t) {
         if (optional) return RT_OK;
-        return rt_error(RT_ERR_NOT_FOUND, "%s: missing tensor '%s' (expected shape %s)", rt_gguf_path(g),
-                        name, ws);
+        return rt_error(RT_ERR_NOT_FOUND, "%s: missing tensor '%s' (expected shape %s)",
+                        rt_gguf_path(g), name, ws);
     }
     if (!supported_dtype(t->type))
         return rt_error(RT_ERR_UNSUPPORTED,
@@ -284,8 +287,8 @@ static int gguf_take(const rt_gguf *g, const char *name, int64_t d0, int64_t d1,
     if (t->n_dims != n_dims || got[0] != want[0] || (n_dims == 2 && got[1] != want[1])) {
         char gs[64];
         shape_text(gs, sizeof gs, t->n_dims, got);
-        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", rt_gguf_path(g), name,
-                        gs, ws);
+        return rt_error(RT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s", rt_gguf_path(g),
+                        name, gs, ws);
     }
     rt_dtype dt = (rt_dtype)t->type;
     size_t skip = 0; /* bytes before row (or element) r0 */
