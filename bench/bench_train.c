@@ -101,9 +101,12 @@ static int run_line(const char *cmd, double *tps, double *rss_kb) {
 
 static double sgemm_gflops(void) {
     int M = 1024, N = 1376, K = 512;
-    float *a = calloc((size_t)M * K, 4), *b = calloc((size_t)N * K, 4), *c = calloc((size_t)M * N, 4);
-    for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (int i = 0; i < N * K; i++) b[i] = (float)(i % 5) * 0.1f;
+    float *a = calloc((size_t)M * K, 4), *b = calloc((size_t)N * K, 4),
+          *c = calloc((size_t)M * N, 4);
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)(i % 7) * 0.1f;
+    for (int i = 0; i < N * K; i++)
+        b[i] = (float)(i % 5) * 0.1f;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
     double t0 = rt_time_now();
     int reps = 10;
@@ -121,12 +124,18 @@ int main(int argc, char **argv) {
     bool torch = true, recompute = false;
     const char *mode = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--child") && i + 1 < argc) mode = argv[++i];
-        else if (!strcmp(argv[i], "--no-torch")) torch = false;
-        else if (!strcmp(argv[i], "--recompute")) recompute = true;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            B = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--child") && i + 1 < argc)
+            mode = argv[++i];
+        else if (!strcmp(argv[i], "--no-torch"))
+            torch = false;
+        else if (!strcmp(argv[i], "--recompute"))
+            recompute = true;
     }
     rt_set_threads(threads);
     if (mode) return child(mode, steps, B, T, recompute);
@@ -174,9 +183,9 @@ int main(int argc, char **argv) {
     printf("%-6s %14s %14s %8s %14s %14s %8s\n", "mode", "ours tok/s", "torch tok/s", "ratio",
            "ours RSS MB", "torch RSS MB", "ratio");
     for (int k = 0; k < 2; k++)
-        printf("%-6s %14.0f %14.0f %8.2f %14.0f %14.0f %8.2f\n", modes[k], ours[k][0],
-               peer[k][0], peer[k][0] > 0 ? ours[k][0] / peer[k][0] : NAN, ours[k][1] / 1024,
-               peer[k][1] / 1024, peer[k][1] > 0 ? ours[k][1] / peer[k][1] : NAN);
+        printf("%-6s %14.0f %14.0f %8.2f %14.0f %14.0f %8.2f\n", modes[k], ours[k][0], peer[k][0],
+               peer[k][0] > 0 ? ours[k][0] / peer[k][0] : NAN, ours[k][1] / 1024, peer[k][1] / 1024,
+               peer[k][1] > 0 ? ours[k][1] / peer[k][1] : NAN);
     printf("LoRA / full peak memory (ours): %.2f; with --recompute: full %.0f MB, LoRA %.0f MB, "
            "ratio %.2f\n",
            ours[1][1] / ours[0][1], rc[0][1] / 1024, rc[1][1] / 1024, rc[1][1] / rc[0][1]);

@@ -112,10 +112,10 @@ int rt_get_threads(void);
 typedef enum rt_dtype {
     RT_DTYPE_F32 = 0,
     RT_DTYPE_F16 = 1,
-    RT_DTYPE_Q4_0 = 2,  /* blocks of 32: f16 scale + 16 bytes of 4-bit values (GGUF layout) */
-    RT_DTYPE_Q8_0 = 8,  /* blocks of 32: f16 scale + 32 int8 values (GGUF layout) */
+    RT_DTYPE_Q4_0 = 2, /* blocks of 32: f16 scale + 16 bytes of 4-bit values (GGUF layout) */
+    RT_DTYPE_Q8_0 = 8, /* blocks of 32: f16 scale + 32 int8 values (GGUF layout) */
     RT_DTYPE_BF16 = 30,
-    RT_DTYPE_I32 = 26,  /* integer tensors, e.g. in safetensors files; not for matmul */
+    RT_DTYPE_I32 = 26, /* integer tensors, e.g. in safetensors files; not for matmul */
     RT_DTYPE_COUNT = 31,
 } rt_dtype;
 
@@ -234,10 +234,10 @@ typedef enum rt_stop_reason {
 } rt_stop_reason;
 
 typedef struct rt_generate_params {
-    int max_tokens;                  /* default 128 */
+    int max_tokens; /* default 128 */
     rt_sampler_params sampler;
-    const int32_t *stop_tokens;      /* extra ids that end generation (eos always does, */
-    int n_stop_tokens;               /*  unless ignore_eos) */
+    const int32_t *stop_tokens; /* extra ids that end generation (eos always does, */
+    int n_stop_tokens;          /*  unless ignore_eos) */
     bool ignore_eos;
     const char *const *stop_strings; /* need detokenize */
     int n_stop_strings;
@@ -249,9 +249,9 @@ typedef struct rt_generate_params {
 rt_generate_params rt_generate_default_params(void);
 
 typedef struct rt_generate_result {
-    int n_prompt;          /* prompt tokens */
+    int n_prompt;           /* prompt tokens */
     int n_prompt_evaluated; /* of those, not already in the cache (prefix reuse) */
-    int n_generated;       /* tokens generated (the stop token is not counted) */
+    int n_generated;        /* tokens generated (the stop token is not counted) */
     rt_stop_reason stop_reason;
     double prefill_seconds;
     double decode_seconds;
@@ -379,7 +379,7 @@ typedef enum rt_chat_template {
     RT_CHAT_LLAMA2 = 3, /* [INST] <<SYS>> ... [/INST] (Llama-2, Mistral-style) */
     RT_CHAT_ZEPHYR = 4,
     RT_CHAT_GEMMA = 5,
-    RT_CHAT_QWEN3 = 6,  /* ChatML plus Qwen3's empty <think> block on a final assistant turn */
+    RT_CHAT_QWEN3 = 6, /* ChatML plus Qwen3's empty <think> block on a final assistant turn */
 } rt_chat_template;
 
 typedef struct rt_chat_message {
@@ -407,11 +407,11 @@ int rt_tokenizer_apply_chat_template(const rt_tokenizer *tok, const rt_chat_mess
  * then the special tokens) from text files with the GPT-2/Llama-3 pre-tokenizer, and writes a
  * tokenizer.json that Hugging Face tokenizers and rt_tokenizer_load read. */
 typedef struct rt_bpe_train_params {
-    size_t vocab_size;            /* total ids including special tokens (>= 256 + n_special) */
-    size_t min_frequency;         /* a pair must occur at least this often to be merged (2) */
-    const char *const *special;   /* special tokens appended after the merges (may be NULL) */
+    size_t vocab_size;          /* total ids including special tokens (>= 256 + n_special) */
+    size_t min_frequency;       /* a pair must occur at least this often to be merged (2) */
+    const char *const *special; /* special tokens appended after the merges (may be NULL) */
     size_t n_special;
-    size_t max_bytes;             /* read at most this many bytes of input (0 = all) */
+    size_t max_bytes; /* read at most this many bytes of input (0 = all) */
 } rt_bpe_train_params;
 rt_bpe_train_params rt_bpe_train_default_params(void);
 int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params,
@@ -426,14 +426,13 @@ int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_pa
 /* How the training layer turns text into token ids: any tokenizer plugs in through these
  * function pointers (the byte-level one, rt_byte_tokenizer() in train/dataset.h, needs none). */
 typedef struct rt_text_tokenizer {
-    const char *name;  /* identifies the vocabulary (part of the token-cache key) */
+    const char *name; /* identifies the vocabulary (part of the token-cache key) */
     int n_vocab;
-    int32_t bos_id;    /* prepended to each example when >= 0 (never a target) */
-    int32_t eos_id;    /* appended to each example when >= 0 (trained) */
+    int32_t bos_id; /* prepended to each example when >= 0 (never a target) */
+    int32_t eos_id; /* appended to each example when >= 0 (trained) */
     void *user;
     /* Appends the ids of text[0..len) to *ids (realloc'd as needed; *n ids, *cap capacity). */
-    int (*encode)(void *user, const char *text, size_t len, int32_t **ids, size_t *n,
-                  size_t *cap);
+    int (*encode)(void *user, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap);
     /* Renders a chat ({"role","content"} JSON array text) with the model's template into a
      * malloc'd string; NULL means ChatML ("<|im_start|>role\ncontent<|im_end|>\n"). */
     int (*render_chat)(void *user, const char *messages_json, bool add_generation_prompt,
@@ -462,58 +461,58 @@ typedef struct rt_train_params {
     /* Model: continue from model_path (HF directory, .safetensors, .gguf) or, when NULL, a new
      * model from scratch with the shape below (documented initialization, see train/tmodel.c). */
     const char *model_path;
-    const char *arch;            /* "llama" (default), "qwen2", "gpt2" */
+    const char *arch;                                    /* "llama" (default), "qwen2", "gpt2" */
     int n_layer, n_embd, n_head, n_kv_head, n_ff, n_ctx; /* n_ctx 0 = seq_len */
     /* LoRA; rank 0 = full training. */
     int lora_rank;
     float lora_alpha;
     float lora_dropout;
-    const char *lora_targets;    /* "q,k,v,o,gate,up,down" subset or "all-linear" */
-    const char *base_dtype;      /* frozen base storage: "f32", "bf16", "q8_0" */
-    bool recompute;              /* recompute activations per layer (less memory) */
+    const char *lora_targets; /* "q,k,v,o,gate,up,down" subset or "all-linear" */
+    const char *base_dtype;   /* frozen base storage: "f32", "bf16", "q8_0" */
+    bool recompute;           /* recompute activations per layer (less memory) */
     /* Data. */
     const char *train_path;
-    const char *val_path;        /* NULL: val_fraction of the training examples */
+    const char *val_path; /* NULL: val_fraction of the training examples */
     float val_fraction;
-    const char *format;          /* "auto", "text", "prompt-completion", "alpaca", "chat" */
+    const char *format; /* "auto", "text", "prompt-completion", "alpaca", "chat" */
     bool pack;
     int seq_len;
-    int batch_size;              /* sequences per micro-batch */
-    int grad_accum;              /* micro-batches per optimizer step */
+    int batch_size;                     /* sequences per micro-batch */
+    int grad_accum;                     /* micro-batches per optimizer step */
     const rt_text_tokenizer *tokenizer; /* takes precedence over tokenizer_path */
     /* A tokenizer.json / vocab.txt / model directory / GGUF to load when tokenizer is NULL.
      * When both are NULL: the tokenizer of model_path if it has one, else byte-level (ids =
      * bytes, 256 = end of text; from scratch only). Its files are copied next to the result. */
     const char *tokenizer_path;
     /* Optimization. */
-    const char *optimizer;       /* "adamw", "sgd" */
+    const char *optimizer; /* "adamw", "sgd" */
     float lr, weight_decay, beta1, beta2, eps, momentum, max_grad_norm;
-    const char *schedule;        /* "constant", "linear", "cosine" */
+    const char *schedule; /* "constant", "linear", "cosine" */
     int64_t warmup_steps;
     int64_t max_steps;
     uint64_t seed;
     /* Output, evaluation, checkpoints. */
     const char *out_dir;
-    int64_t eval_every;          /* steps; 0 = only at the end */
-    int eval_batches;            /* 0 = the whole validation set */
-    int64_t save_every;          /* steps; 0 = only at the end */
-    int early_stop_patience;     /* evaluations without improvement; 0 = never stop early */
-    bool resume;                 /* continue from out_dir/checkpoint.bin if present */
-    int64_t stop_after;          /* stop (as if interrupted) after this step; 0 = off */
+    int64_t eval_every;      /* steps; 0 = only at the end */
+    int eval_batches;        /* 0 = the whole validation set */
+    int64_t save_every;      /* steps; 0 = only at the end */
+    int early_stop_patience; /* evaluations without improvement; 0 = never stop early */
+    bool resume;             /* continue from out_dir/checkpoint.bin if present */
+    int64_t stop_after;      /* stop (as if interrupted) after this step; 0 = off */
 } rt_train_params;
 
 rt_train_params rt_train_default_params(void);
 
 typedef struct rt_train_step_info {
-    int64_t step;                /* optimizer steps done */
+    int64_t step; /* optimizer steps done */
     int64_t max_steps;
-    float loss;                  /* mean over this step's targets */
-    float grad_norm;             /* before clipping */
+    float loss;      /* mean over this step's targets */
+    float grad_norm; /* before clipping */
     float lr;
-    float val_loss;              /* NaN when not evaluated at this step */
-    int64_t tokens;              /* targets trained on so far */
+    float val_loss; /* NaN when not evaluated at this step */
+    int64_t tokens; /* targets trained on so far */
     double tokens_per_s;
-    bool done;                   /* max_steps reached or stopped early */
+    bool done; /* max_steps reached or stopped early */
 } rt_train_step_info;
 
 /* Loads the model and data of p and prepares the optimizer (and resumes when asked). */
@@ -602,8 +601,8 @@ typedef enum rt_chunker_kind {
 
 typedef struct rt_chunker_params {
     rt_chunker_kind kind;
-    int chunk_tokens;   /* target size (default 256) */
-    int overlap_tokens; /* FIXED only (default 32) */
+    int chunk_tokens;          /* target size (default 256) */
+    int overlap_tokens;        /* FIXED only (default 32) */
     float semantic_percentile; /* SEMANTIC: split at distances above this percentile (95) */
     /* Token counter; NULL = words plus punctuation marks, each one token (an approximation of a
      * subword tokenizer until a real one is plugged in). */
@@ -612,19 +611,19 @@ typedef struct rt_chunker_params {
 } rt_chunker_params;
 
 typedef struct rt_collection_params {
-    bool create;            /* create the directory if missing (default true) */
-    bool read_only;         /* open without writing (no ingest/delete; indexes not saved) */
+    bool create;    /* create the directory if missing (default true) */
+    bool read_only; /* open without writing (no ingest/delete; indexes not saved) */
     rt_chunker_params chunker;
-    float bm25_k1, bm25_b;  /* default 1.2, 0.75 */
-    const char *language;   /* Snowball stemmer language (default "english"; "none") */
-    bool stopwords;         /* drop English stopwords in BM25 (default true) */
+    float bm25_k1, bm25_b;       /* default 1.2, 0.75 */
+    const char *language;        /* Snowball stemmer language (default "english"; "none") */
+    bool stopwords;              /* drop English stopwords in BM25 (default true) */
     const rt_embedder *embedder; /* NULL: BM25 only (dense search needs query vectors) */
-    rt_metric metric;       /* default RT_METRIC_COSINE */
-    int hnsw_m;             /* links per node (default 16; 2x on level 0) */
-    int hnsw_ef_construction; /* default 200 */
-    bool hnsw_int8;         /* store vectors int8-quantized (per-vector scale) */
-    bool dedupe;            /* skip a document whose content hash is already stored under
-                               another id (default true) */
+    rt_metric metric;            /* default RT_METRIC_COSINE */
+    int hnsw_m;                  /* links per node (default 16; 2x on level 0) */
+    int hnsw_ef_construction;    /* default 200 */
+    bool hnsw_int8;              /* store vectors int8-quantized (per-vector scale) */
+    bool dedupe;                 /* skip a document whose content hash is already stored under
+                                    another id (default true) */
 } rt_collection_params;
 
 rt_collection_params rt_collection_default_params(void);
@@ -633,15 +632,14 @@ rt_collection_params rt_collection_default_params(void);
  * brought up to date from its change log, so a collection killed mid-ingest opens with every
  * acknowledged document. Parameters stored at creation (chunker, BM25, metric, embedder name and
  * dim) win over those passed later; a different embedder is refused (RT_ERR_INVALID). */
-int rt_collection_open(const char *path, const rt_collection_params *params,
-                       rt_collection **out);
+int rt_collection_open(const char *path, const rt_collection_params *params, rt_collection **out);
 /* Saves stale index files atomically and closes. Returns the save status; always frees. */
 int rt_collection_close(rt_collection *c);
 
 typedef struct rt_document {
-    const char *id;       /* unique id (NULL: the path, or a content hash) */
-    const char *path;     /* source path or NULL */
-    const char *text;     /* UTF-8 text (already extracted from HTML etc.) */
+    const char *id;   /* unique id (NULL: the path, or a content hash) */
+    const char *path; /* source path or NULL */
+    const char *text; /* UTF-8 text (already extracted from HTML etc.) */
     size_t len;
     const char *metadata_json; /* a JSON object or NULL */
 } rt_document;
@@ -658,16 +656,15 @@ typedef void (*rt_ingest_ack_fn)(void *user, const char *doc_id, const char *sta
 
 /* Ingests one document in one transaction: new, replaced (content changed: old chunks go, the
  * version goes up), unchanged (same content hash) or duplicate. stats accumulates. */
-int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
-                                  rt_ingest_stats *stats);
+int rt_collection_ingest_document(rt_collection *c, const rt_document *doc, rt_ingest_stats *stats);
 /* Ingests a file (.txt, .md, .html/.htm, .jsonl with {"id","text","metadata"} per line) or a
  * directory recursively (other extensions are skipped). A file that fails to parse is counted
  * in docs_failed, logged, and the rest goes on; the return is RT_OK unless nothing could run. */
 int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stats *stats);
 /* Ingests from a stream: format "txt", "md", "html" or "jsonl"; name is the document id (txt,
  * md, html) or the prefix of line ids (jsonl). */
-int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format,
-                                const char *name, rt_ingest_stats *stats);
+int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, const char *name,
+                                rt_ingest_stats *stats);
 /* Sets the acknowledgement callback for ingests (NULL: none). */
 void rt_collection_set_ack(rt_collection *c, rt_ingest_ack_fn fn, void *user);
 
@@ -687,7 +684,12 @@ typedef enum rt_fusion {
 } rt_fusion;
 
 typedef enum rt_filter_op {
-    RT_FILTER_EQ = 0, RT_FILTER_NE, RT_FILTER_LT, RT_FILTER_LE, RT_FILTER_GT, RT_FILTER_GE,
+    RT_FILTER_EQ = 0,
+    RT_FILTER_NE,
+    RT_FILTER_LT,
+    RT_FILTER_LE,
+    RT_FILTER_GT,
+    RT_FILTER_GE,
 } rt_filter_op;
 
 /* A condition on a document's metadata: metadata[key] <op> value. Numbers compare as numbers
@@ -701,18 +703,18 @@ typedef struct rt_filter {
 } rt_filter;
 
 typedef struct rt_search_params {
-    int k;                 /* results (default 10) */
-    rt_search_mode mode;   /* default BM25 */
-    rt_fusion fusion;      /* hybrid only (default RRF) */
-    float rrf_k;           /* default 60 */
-    float alpha;           /* weighted fusion: dense weight (default 0.5) */
-    int candidates;        /* per retriever before fusion / MMR (default 50) */
-    bool mmr;              /* re-rank for diversity (needs vectors) */
-    float mmr_lambda;      /* relevance vs diversity (default 0.7) */
+    int k;                    /* results (default 10) */
+    rt_search_mode mode;      /* default BM25 */
+    rt_fusion fusion;         /* hybrid only (default RRF) */
+    float rrf_k;              /* default 60 */
+    float alpha;              /* weighted fusion: dense weight (default 0.5) */
+    int candidates;           /* per retriever before fusion / MMR (default 50) */
+    bool mmr;                 /* re-rank for diversity (needs vectors) */
+    float mmr_lambda;         /* relevance vs diversity (default 0.7) */
     const rt_filter *filters; /* all must hold; applied during the search */
     int n_filters;
-    int ef_search;         /* HNSW beam (default 64; raised to k) */
-    bool exact;            /* dense: brute force instead of HNSW */
+    int ef_search;             /* HNSW beam (default 64; raised to k) */
+    bool exact;                /* dense: brute force instead of HNSW */
     const float *query_vector; /* dense: use this instead of embedding the query (dim floats) */
 } rt_search_params;
 
@@ -721,12 +723,12 @@ rt_search_params rt_search_default_params(void);
 typedef struct rt_search_result {
     char *doc_id;
     int64_t chunk_id;
-    uint64_t start, end;   /* byte range of the chunk in the document's stored text */
-    float score;           /* final (fused) score, higher is better */
-    float bm25_score;      /* 0 when not retrieved by BM25 */
-    float dense_score;     /* 0 when not retrieved densely */
-    char *text;            /* the chunk text */
-    char *path;            /* source path or NULL */
+    uint64_t start, end; /* byte range of the chunk in the document's stored text */
+    float score;         /* final (fused) score, higher is better */
+    float bm25_score;    /* 0 when not retrieved by BM25 */
+    float dense_score;   /* 0 when not retrieved densely */
+    char *text;          /* the chunk text */
+    char *path;          /* source path or NULL */
 } rt_search_result;
 
 typedef struct rt_search_results {
@@ -741,10 +743,10 @@ void rt_search_results_free(rt_search_results *r);
 
 typedef struct rt_collection_stats {
     uint64_t documents, chunks, vectors, terms;
-    uint64_t text_bytes;    /* stored document text */
-    uint64_t disk_bytes;    /* database + index files */
-    int dim;                /* 0 without vectors */
-    char embedder[128];     /* "" without vectors */
+    uint64_t text_bytes; /* stored document text */
+    uint64_t disk_bytes; /* database + index files */
+    int dim;             /* 0 without vectors */
+    char embedder[128];  /* "" without vectors */
     rt_chunker_kind chunker;
     int chunk_tokens;
 } rt_collection_stats;

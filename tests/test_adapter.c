@@ -34,11 +34,16 @@ static rt_model_config cfg(void) {
 
 static tmodel *lora_model(unsigned targets) {
     rt_model_config c = cfg();
-    tm_options o = {.lora_rank = 4, .lora_alpha = 16, .lora_dropout = 0.05f,
-                    .lora_targets = targets, .base_dtype = RT_DTYPE_F32, .seed = 2};
+    tm_options o = {.lora_rank = 4,
+                    .lora_alpha = 16,
+                    .lora_dropout = 0.05f,
+                    .lora_targets = targets,
+                    .base_dtype = RT_DTYPE_F32,
+                    .seed = 2};
     tmodel *m;
     assert_int_equal(tmodel_new(&c, NULL, &o, &m), 0);
-    for (size_t i = 0; i < m->n_train; i++) m->train_data[i] = sinf((float)i * 0.1f);
+    for (size_t i = 0; i < m->n_train; i++)
+        m->train_data[i] = sinf((float)i * 0.1f);
     return m;
 }
 

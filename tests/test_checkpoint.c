@@ -20,9 +20,19 @@ static void test_roundtrip_and_corruption(void **state) {
     char path[1024];
     snprintf(path, sizeof path, "%s/c.bin", dir);
     float p[5] = {1, 2, 3, 4, 5}, m[5] = {.1f, .2f, .3f, .4f, .5f}, v[5] = {9, 8, 7, 6, 5};
-    ckpt_state s = {.config_hash = 77, .step = 12, .epoch = 1, .cursor = 3, .tokens = 999,
-                    .rng = 0x1234, .optim_t = 12, .best_val = 2.5f, .bad_evals = 1, .n = 5,
-                    .params = p, .m = m, .v = v};
+    ckpt_state s = {.config_hash = 77,
+                    .step = 12,
+                    .epoch = 1,
+                    .cursor = 3,
+                    .tokens = 999,
+                    .rng = 0x1234,
+                    .optim_t = 12,
+                    .best_val = 2.5f,
+                    .bad_evals = 1,
+                    .n = 5,
+                    .params = p,
+                    .m = m,
+                    .v = v};
     assert_int_equal(ckpt_save(path, &s), 0);
     float p2[5], m2[5], v2[5];
     ckpt_state r = {.config_hash = 77, .n = 5, .params = p2, .m = m2, .v = v2};
@@ -71,8 +81,8 @@ static void write_corpus(const char *path) {
     unsigned x = 7;
     for (int i = 0; i < 4000; i++) {
         x = x * 1103515245u + 12345u;
-        static const char *words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ",
-                                      "ran ", "far ", "away "};
+        static const char *words[] = {"the ",   "cat ", "sat ", "on ",  "a ",
+                                      "mat.\n", "dog ", "ran ", "far ", "away "};
         fputs(words[(x >> 16) % 10], fp);
     }
     fclose(fp);
@@ -130,7 +140,8 @@ static void run_resume(bool lora) {
     /* Interrupted after step 6 (last checkpoint at step 4), then resumed. */
     p = small_params(data, out_b, lora);
     assert_int_equal(rt_trainer_init(&p, &t), 0);
-    for (int s = 0; s < 6; s++) assert_int_equal(rt_trainer_step(t, &info), 0);
+    for (int s = 0; s < 6; s++)
+        assert_int_equal(rt_trainer_step(t, &info), 0);
     rt_trainer_free(t);
     p.resume = true;
     assert_int_equal(rt_trainer_init(&p, &t), 0);
@@ -182,8 +193,14 @@ static void test_early_stop(void **state) {
     free(dir);
 }
 
-static void test_resume_full(void **state) { (void)state; run_resume(false); }
-static void test_resume_lora(void **state) { (void)state; run_resume(true); }
+static void test_resume_full(void **state) {
+    (void)state;
+    run_resume(false);
+}
+static void test_resume_lora(void **state) {
+    (void)state;
+    run_resume(true);
+}
 
 int main(void) {
     rt_set_threads(2);

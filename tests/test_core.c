@@ -67,10 +67,19 @@ static void test_dtype_sizes(void **state) {
 /* Hand-computed IEEE half values. */
 static void test_f16(void **state) {
     (void)state;
-    struct { float f; uint16_t h; } cases[] = {
-        {0.0f, 0x0000}, {-0.0f, 0x8000}, {1.0f, 0x3c00}, {-2.0f, 0xc000},
-        {65504.0f, 0x7bff}, {0.5f, 0x3800}, {5.9604645e-8f, 0x0001} /* smallest subnormal */,
-        {6.1035156e-5f, 0x0400} /* smallest normal */, {1e6f, 0x7c00} /* overflow -> inf */,
+    struct {
+        float f;
+        uint16_t h;
+    } cases[] = {
+        {0.0f, 0x0000},
+        {-0.0f, 0x8000},
+        {1.0f, 0x3c00},
+        {-2.0f, 0xc000},
+        {65504.0f, 0x7bff},
+        {0.5f, 0x3800},
+        {5.9604645e-8f, 0x0001} /* smallest subnormal */,
+        {6.1035156e-5f, 0x0400} /* smallest normal */,
+        {1e6f, 0x7c00} /* overflow -> inf */,
         {0.33325195f, 0x3555},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

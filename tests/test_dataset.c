@@ -22,7 +22,8 @@ static char *write_tmp(const char *dir, const char *name, const char *text) {
 static void targets_str(const ds_split *s, int T, int64_t i, char *out) {
     int32_t in[512], tg[512];
     dataset_batch(s, T, &i, 1, in, tg);
-    for (int t = 0; t < T; t++) out[t] = tg[t] < 0 ? '~' : tg[t] == 256 ? '$' : (char)tg[t];
+    for (int t = 0; t < T; t++)
+        out[t] = tg[t] < 0 ? '~' : tg[t] == 256 ? '$' : (char)tg[t];
     out[T] = 0;
 }
 
@@ -64,9 +65,11 @@ static void test_alpaca_and_chat(void **state) {
     targets_str(&d.train, 255, 0, s);
     /* only "hi" and end of text are trained after the Alpaca prompt */
     char *first = s;
-    while (*first == '~') first++;
+    while (*first == '~')
+        first++;
     assert_int_equal(strncmp(first, "hi$", 3), 0);
-    for (char *c = first + 3; *c; c++) assert_int_equal(*c, '~');
+    for (char *c = first + 3; *c; c++)
+        assert_int_equal(*c, '~');
     /* chat: assistant contents and their <|im_end|>\n are trained, nothing else */
     targets_str(&d.train, 255, 1, s);
     char trained[256];
@@ -92,8 +95,12 @@ static void test_packing_split_and_cache(void **state) {
     }
     char *path = write_tmp(dir, "d.jsonl", text);
     char *cache = rt_path_join(dir, "cache");
-    ds_params p = {.train_path = path, .seq_len = 8, .pack = true, .val_fraction = 0.2f,
-                   .cache_dir = cache, .seed = 3};
+    ds_params p = {.train_path = path,
+                   .seq_len = 8,
+                   .pack = true,
+                   .val_fraction = 0.2f,
+                   .cache_dir = cache,
+                   .seed = 3};
     dataset d, d2;
     assert_int_equal(dataset_load(&p, rt_byte_tokenizer(), &d), 0);
     /* 40 docs of 7 tokens ("doc NN" + eos): windows of 9 with stride 8 cover every token once */

@@ -78,8 +78,8 @@ static void test_schedules(void **state) {
     assert_float_equal(schedule_factor(SCHEDULE_COSINE, 110, 10, 110), 0.0, 1e-12);
     assert_float_equal(schedule_factor(SCHEDULE_CONSTANT, 100, 10, 110), 1.0, 0.0);
     /* a quarter: cosine (1 + cos(pi/4)) / 2 */
-    assert_float_equal(schedule_factor(SCHEDULE_COSINE, 35, 10, 110),
-                       0.5 * (1 + cos(M_PI * 0.25)), 1e-12);
+    assert_float_equal(schedule_factor(SCHEDULE_COSINE, 35, 10, 110), 0.5 * (1 + cos(M_PI * 0.25)),
+                       1e-12);
     schedule_kind k;
     assert_int_equal(schedule_parse("linear", &k), 0);
     assert_int_equal(k, SCHEDULE_LINEAR);

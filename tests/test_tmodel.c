@@ -48,8 +48,11 @@ static void check_quantized_base(rt_dtype dtype) {
     double loss_tol = dtype == RT_DTYPE_Q8_0 ? 1e-4 : 1e-5;
     double grad_tol = dtype == RT_DTYPE_Q8_0 ? 2e-2 : 1e-4;
     rt_model_config c = cfg32();
-    tm_options o = {.lora_rank = 4, .lora_alpha = 8, .lora_targets = RT_LORA_ALL,
-                    .base_dtype = dtype, .seed = 3};
+    tm_options o = {.lora_rank = 4,
+                    .lora_alpha = 8,
+                    .lora_targets = RT_LORA_ALL,
+                    .base_dtype = dtype,
+                    .seed = 3};
     tmodel *mq, *m32;
     assert_int_equal(tmodel_new(&c, NULL, &o, &mq), 0);
     o.base_dtype = RT_DTYPE_F32;
@@ -73,14 +76,16 @@ static void check_quantized_base(rt_dtype dtype) {
     assert_int_equal(tmodel_step(m32, in, tg, 2, 12, true, 1.0f, &l32, NULL), 0);
     assert_float_equal(lq, l32, loss_tol * fabs(l32));
     double maxg = 0;
-    for (size_t i = 0; i < m32->n_train; i++) maxg = fmax(maxg, fabs(m32->train_grad[i]));
+    for (size_t i = 0; i < m32->n_train; i++)
+        maxg = fmax(maxg, fabs(m32->train_grad[i]));
     assert_true(maxg > 0);
     for (int p = 0; p < m32->n_params; p++) {
         const tm_param *pp = &m32->params[p];
         double mx = 0;
-        for (size_t i = 0; i < pp->n; i++) mx = fmax(mx, fabs(m32->train_grad[pp->offset + i]));
-        double d = tu_max_abs_diff(mq->train_grad + pp->offset, m32->train_grad + pp->offset,
-                                   pp->n);
+        for (size_t i = 0; i < pp->n; i++)
+            mx = fmax(mx, fabs(m32->train_grad[pp->offset + i]));
+        double d =
+            tu_max_abs_diff(mq->train_grad + pp->offset, m32->train_grad + pp->offset, pp->n);
         if (d > grad_tol * mx) fprintf(stderr, "%s: rel %.3g\n", pp->name, d / mx);
         assert_true(d <= grad_tol * mx);
     }
@@ -88,15 +93,24 @@ static void check_quantized_base(rt_dtype dtype) {
     tmodel_free(m32);
 }
 
-static void test_lora_q8_0_base(void **state) { (void)state; check_quantized_base(RT_DTYPE_Q8_0); }
-static void test_lora_bf16_base(void **state) { (void)state; check_quantized_base(RT_DTYPE_BF16); }
+static void test_lora_q8_0_base(void **state) {
+    (void)state;
+    check_quantized_base(RT_DTYPE_Q8_0);
+}
+static void test_lora_bf16_base(void **state) {
+    (void)state;
+    check_quantized_base(RT_DTYPE_BF16);
+}
 
 static void test_lora_zero_b_and_merge(void **state) {
     (void)state;
     rt_model_config c = cfg32();
     tm_options full = {.seed = 9};
-    tm_options lo = {.lora_rank = 2, .lora_alpha = 4, .lora_targets = RT_LORA_Q | RT_LORA_DOWN,
-                     .base_dtype = RT_DTYPE_F32, .seed = 9};
+    tm_options lo = {.lora_rank = 2,
+                     .lora_alpha = 4,
+                     .lora_targets = RT_LORA_Q | RT_LORA_DOWN,
+                     .base_dtype = RT_DTYPE_F32,
+                     .seed = 9};
     tmodel *mf, *ml;
     assert_int_equal(tmodel_new(&c, NULL, &full, &mf), 0);
     assert_int_equal(tmodel_new(&c, NULL, &lo, &ml), 0);
@@ -107,7 +121,8 @@ static void test_lora_zero_b_and_merge(void **state) {
     assert_int_equal(tmodel_step(mf, in, tg, 1, 16, false, 1, &a, NULL), 0);
     assert_int_equal(tmodel_step(ml, in, tg, 1, 16, false, 1, &b, NULL), 0);
     assert_float_equal(a, b, 0); /* same seed, same base, B = 0 */
-    for (size_t i = 0; i < ml->n_train; i++) ml->train_data[i] += 0.1f * cosf((float)i);
+    for (size_t i = 0; i < ml->n_train; i++)
+        ml->train_data[i] += 0.1f * cosf((float)i);
     float with_lora, merged;
     assert_int_equal(tmodel_step(ml, in, tg, 1, 16, false, 1, &with_lora, NULL), 0);
     assert_int_equal(tmodel_merge_lora(ml), 0);
@@ -138,8 +153,11 @@ static void test_errors(void **state) {
     assert_int_equal(tmodel_new(&c, NULL, &o, &m), RT_ERR_UNSUPPORTED);
     c = cfg32();
     c.n_ff = 48; /* rows of down_proj cannot be q8_0 */
-    tm_options q = {.lora_rank = 2, .lora_alpha = 2, .lora_targets = RT_LORA_ALL,
-                    .base_dtype = RT_DTYPE_Q8_0, .seed = 1};
+    tm_options q = {.lora_rank = 2,
+                    .lora_alpha = 2,
+                    .lora_targets = RT_LORA_ALL,
+                    .base_dtype = RT_DTYPE_Q8_0,
+                    .seed = 1};
     assert_true(tmodel_new(&c, NULL, &q, &m) < 0);
 }
 

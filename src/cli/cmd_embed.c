@@ -28,7 +28,8 @@ static int embed_text(const char *model_path, const char *text) {
         rc = cli_runtime_error("embed");
     } else {
         json_t *arr = json_array();
-        for (int i = 0; i < e.dim; i++) json_array_append_new(arr, json_real(vec[i]));
+        for (int i = 0; i < e.dim; i++)
+            json_array_append_new(arr, json_real(vec[i]));
         json_t *obj = json_pack("{s:s, s:o}", "model", model_path, "embedding", arr);
         char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(7));
         if (s) puts(s);

@@ -5,4 +5,6 @@
 #include "cli.h"
 #include "train_opts.h"
 
-int cmd_finetune(int argc, char **argv) { return cli_train_main("finetune", argc, argv, true); }
+int cmd_finetune(int argc, char **argv) {
+    return cli_train_main("finetune", argc, argv, true);
+}

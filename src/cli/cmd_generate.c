@@ -183,7 +183,8 @@ int cmd_generate(int argc, char **argv) {
         if (takes_value) i++;
     }
     if (!model_path || (!prompt_ids == !prompt_text))
-        return cli_usage_error("generate", "--model and one of --prompt or --prompt-ids are required");
+        return cli_usage_error("generate",
+                               "--model and one of --prompt or --prompt-ids are required");
     if (chat && !prompt_text) return cli_usage_error("generate", "--chat needs --prompt");
     rt_model_params mp = rt_model_default_params();
     if (quantize) {
@@ -240,8 +241,8 @@ int cmd_generate(int argc, char **argv) {
     if (n_prompt < 1) {
         rc = cli_usage_error("generate", "the prompt is empty after tokenization");
     } else if (rt_model_load(model_path, &mp, &model) != RT_OK ||
-        rt_context_new(model, &cp, &ctx) != RT_OK ||
-        rt_generate(ctx, prompt, n_prompt, &gp, NULL, 0, &res) != RT_OK) {
+               rt_context_new(model, &cp, &ctx) != RT_OK ||
+               rt_generate(ctx, prompt, n_prompt, &gp, NULL, 0, &res) != RT_OK) {
         if (ss.n_printed) printf("\n");
         rc = cli_runtime_error("generate");
     } else {

@@ -74,7 +74,7 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
 #define FLOAT_OPT(name, field)                                                                     \
     if (!strcmp(a, name)) {                                                                        \
         NEED_VALUE();                                                                              \
-        if (!cli_parse_float(v, &f)) return cli_usage_error(cmd, "bad value for %s", a);          \
+        if (!cli_parse_float(v, &f)) return cli_usage_error(cmd, "bad value for %s", a);           \
         field = (float)f;                                                                          \
         continue;                                                                                  \
     }
@@ -121,10 +121,22 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
         INT_OPT("--save-every", p.save_every, 0, (long long)1 << 40)
         INT_OPT("--patience", p.early_stop_patience, 0, 1 << 30)
         INT_OPT("--stop-after", p.stop_after, 0, (long long)1 << 40)
-        if (!strcmp(a, "--lora")) { lora = true; continue; }
-        if (!strcmp(a, "--no-pack")) { p.pack = false; continue; }
-        if (!strcmp(a, "--resume")) { p.resume = true; continue; }
-        if (!strcmp(a, "--recompute")) { p.recompute = true; continue; }
+        if (!strcmp(a, "--lora")) {
+            lora = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-pack")) {
+            p.pack = false;
+            continue;
+        }
+        if (!strcmp(a, "--resume")) {
+            p.resume = true;
+            continue;
+        }
+        if (!strcmp(a, "--recompute")) {
+            p.recompute = true;
+            continue;
+        }
         return cli_usage_error(cmd, "unknown option %s", a);
     }
     if (!p.train_path) return cli_usage_error(cmd, "--data is required");
@@ -147,4 +159,6 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
     return st == RT_OK ? CLI_OK : cli_runtime_error(cmd);
 }
 
-int cmd_train(int argc, char **argv) { return cli_train_main("train", argc, argv, false); }
+int cmd_train(int argc, char **argv) {
+    return cli_train_main("train", argc, argv, false);
+}

@@ -7,4 +7,6 @@ int cli_embedder_open(const char *model_path, rt_embedder *out) {
     return rt_embedder_open_model(model_path, 0, out);
 }
 
-void cli_embedder_close(rt_embedder *e) { rt_embedder_close_model(e); }
+void cli_embedder_close(rt_embedder *e) {
+    rt_embedder_close_model(e);
+}

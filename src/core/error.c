@@ -10,25 +10,42 @@
 static _Thread_local char error_message[RT_ERROR_MAX];
 static _Thread_local int error_code;
 
-const char *rt_version(void) { return "0.1.0"; }
+const char *rt_version(void) {
+    return "0.1.0";
+}
 
-const char *rt_last_error(void) { return error_message; }
+const char *rt_last_error(void) {
+    return error_message;
+}
 
-int rt_last_error_code(void) { return error_code; }
+int rt_last_error_code(void) {
+    return error_code;
+}
 
 const char *rt_strerror(int code) {
     switch (code) {
-    case RT_OK: return "ok";
-    case RT_ERR_IO: return "i/o error";
-    case RT_ERR_FORMAT: return "format error";
-    case RT_ERR_NOMEM: return "out of memory";
-    case RT_ERR_INVALID: return "invalid argument";
-    case RT_ERR_UNSUPPORTED: return "unsupported";
-    case RT_ERR_RANGE: return "out of range";
-    case RT_ERR_NOT_FOUND: return "not found";
-    case RT_ERR_INTERNAL: return "internal error";
-    case RT_ERR_CANCELLED: return "cancelled";
-    default: return "unknown error";
+    case RT_OK:
+        return "ok";
+    case RT_ERR_IO:
+        return "i/o error";
+    case RT_ERR_FORMAT:
+        return "format error";
+    case RT_ERR_NOMEM:
+        return "out of memory";
+    case RT_ERR_INVALID:
+        return "invalid argument";
+    case RT_ERR_UNSUPPORTED:
+        return "unsupported";
+    case RT_ERR_RANGE:
+        return "out of range";
+    case RT_ERR_NOT_FOUND:
+        return "not found";
+    case RT_ERR_INTERNAL:
+        return "internal error";
+    case RT_ERR_CANCELLED:
+        return "cancelled";
+    default:
+        return "unknown error";
     }
 }
 

@@ -25,9 +25,9 @@ void rt_mmap_close(rt_mmap *m);
 
 /* Atomic file writer. */
 typedef struct rt_atomic_file {
-    FILE *fp;        /* write here */
-    char *path;      /* final path */
-    char *tmp_path;  /* temporary path */
+    FILE *fp;       /* write here */
+    char *path;     /* final path */
+    char *tmp_path; /* temporary path */
 } rt_atomic_file;
 /* Opens a temporary file beside path for writing. */
 int rt_atomic_file_open(rt_atomic_file *f, const char *path);

@@ -20,14 +20,20 @@ void rt_log_set(rt_log_callback callback, void *user) {
     log_user = user;
 }
 
-void rt_log_set_level(rt_log_level level) { log_level = level; }
+void rt_log_set_level(rt_log_level level) {
+    log_level = level;
+}
 
 static const char *level_name(rt_log_level level) {
     switch (level) {
-    case RT_LOG_DEBUG: return "debug";
-    case RT_LOG_INFO: return "info";
-    case RT_LOG_WARN: return "warning";
-    default: return "error";
+    case RT_LOG_DEBUG:
+        return "debug";
+    case RT_LOG_INFO:
+        return "info";
+    case RT_LOG_WARN:
+        return "warning";
+    default:
+        return "error";
     }
 }
 
@@ -86,7 +92,8 @@ static void default_progress(const rt_progress_info *info) {
         int width = 24, fill = 0;
         if (info->total) fill = (int)((double)info->done / (double)info->total * width + 0.5);
         if (fill > width) fill = width;
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : (info->total ? '.' : ' ');
+        for (int i = 0; i < width; i++)
+            bar[i] = i < fill ? '#' : (info->total ? '.' : ' ');
         bar[width] = '\0';
         if (info->total)
             snprintf(line, sizeof line, "\r%s [%s] %llu/%llu %s %.1f %s/s ETA %s %s\x1b[K",
@@ -155,4 +162,6 @@ void rt_progress_update(rt_progress *p, uint64_t done, const char *detail) {
     if (rt_time_now() - p->last_report >= interval) emit(p, detail, false);
 }
 
-void rt_progress_end(rt_progress *p, const char *detail) { emit(p, detail, true); }
+void rt_progress_end(rt_progress *p, const char *detail) {
+    emit(p, detail, true);
+}

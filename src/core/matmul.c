@@ -49,7 +49,7 @@ enum {
      * more than it saves, and on a loaded machine every barrier waits for a descheduled thread
      * (a 3M-parameter model decoded 30x slower with every small product threaded). */
     PARALLEL_MIN_WORK = 1 << 18,
-    TILE_BYTES = 4 << 20,        /* f32 tile of W for the sgemm paths (per thread) */
+    TILE_BYTES = 4 << 20, /* f32 tile of W for the sgemm paths (per thread) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */

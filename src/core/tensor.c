@@ -17,20 +17,29 @@ static const dtype_info *info_of(rt_dtype dtype) {
                             q8 = {"q8_0", RT_QK, sizeof(rt_block_q8_0)},
                             q4 = {"q4_0", RT_QK, sizeof(rt_block_q4_0)}, i32 = {"i32", 1, 4};
     switch (dtype) {
-    case RT_DTYPE_F32: return &f32;
-    case RT_DTYPE_F16: return &f16;
-    case RT_DTYPE_BF16: return &bf16;
-    case RT_DTYPE_Q8_0: return &q8;
-    case RT_DTYPE_Q4_0: return &q4;
-    case RT_DTYPE_I32: return &i32;
-    default: return NULL;
+    case RT_DTYPE_F32:
+        return &f32;
+    case RT_DTYPE_F16:
+        return &f16;
+    case RT_DTYPE_BF16:
+        return &bf16;
+    case RT_DTYPE_Q8_0:
+        return &q8;
+    case RT_DTYPE_Q4_0:
+        return &q4;
+    case RT_DTYPE_I32:
+        return &i32;
+    default:
+        return NULL;
     }
 }
 
 _Static_assert(sizeof(rt_block_q8_0) == 34, "q8_0 block is 34 bytes as in GGUF");
 _Static_assert(sizeof(rt_block_q4_0) == 18, "q4_0 block is 18 bytes as in GGUF");
 
-bool rt_dtype_valid(int dtype) { return info_of((rt_dtype)dtype) != NULL; }
+bool rt_dtype_valid(int dtype) {
+    return info_of((rt_dtype)dtype) != NULL;
+}
 
 const char *rt_dtype_name(rt_dtype dtype) {
     const dtype_info *i = info_of(dtype);
@@ -38,7 +47,7 @@ const char *rt_dtype_name(rt_dtype dtype) {
 }
 
 int rt_dtype_parse(const char *name, rt_dtype *out) {
-    static const rt_dtype all[] = {RT_DTYPE_F32, RT_DTYPE_F16, RT_DTYPE_BF16,
+    static const rt_dtype all[] = {RT_DTYPE_F32,  RT_DTYPE_F16,  RT_DTYPE_BF16,
                                    RT_DTYPE_Q8_0, RT_DTYPE_Q4_0, RT_DTYPE_I32};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (strcmp(name, info_of(all[i])->name) == 0) {
@@ -62,7 +71,8 @@ size_t rt_dtype_block_bytes(rt_dtype dtype) {
 
 int64_t rt_tensor_nelements(const rt_tensor *t) {
     int64_t n = 1;
-    for (int i = 0; i < t->n_dims; i++) n *= t->shape[i];
+    for (int i = 0; i < t->n_dims; i++)
+        n *= t->shape[i];
     return n;
 }
 
@@ -71,8 +81,9 @@ int rt_dtype_nbytes(rt_dtype dtype, int64_t n, size_t *out, const char *what) {
     if (!i) return rt_error(RT_ERR_UNSUPPORTED, "%s: unsupported dtype %d", what, (int)dtype);
     if (n < 0) return rt_error(RT_ERR_FORMAT, "%s: negative element count", what);
     if (n % i->block_size != 0)
-        return rt_error(RT_ERR_FORMAT, "%s: %lld elements is not a multiple of the %s block size %d",
-                        what, (long long)n, i->name, i->block_size);
+        return rt_error(RT_ERR_FORMAT,
+                        "%s: %lld elements is not a multiple of the %s block size %d", what,
+                        (long long)n, i->name, i->block_size);
     if (!rt_mul_size((size_t)(n / i->block_size), i->block_bytes, out))
         return rt_error(RT_ERR_RANGE, "%s: size overflows", what);
     return RT_OK;
@@ -93,7 +104,8 @@ int rt_tensor_alloc(rt_tensor *t, const char *name, rt_dtype dtype, int n_dims,
     t->dtype = dtype;
     t->n_dims = n_dims;
     int64_t n = 1;
-    for (int i = 0; i < RT_MAX_DIMS; i++) t->shape[i] = 1;
+    for (int i = 0; i < RT_MAX_DIMS; i++)
+        t->shape[i] = 1;
     for (int i = 0; i < n_dims; i++) {
         if (shape[i] < 0 || (shape[i] && n > INT64_MAX / shape[i]))
             return rt_error(RT_ERR_RANGE, "tensor %s: shape overflows", name ? name : "?");
@@ -140,22 +152,28 @@ float rt_f16_to_f32(uint16_t h) {
     } else {
         bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
     }
-    union { uint32_t u; float f; } v = {.u = bits};
+    union {
+        uint32_t u;
+        float f;
+    } v = {.u = bits};
     return v.f;
 }
 
 uint16_t rt_f32_to_f16(float f) {
-    union { float f; uint32_t u; } v = {.f = f};
+    union {
+        float f;
+        uint32_t u;
+    } v = {.f = f};
     uint32_t x = v.u;
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
     uint32_t absx = x & 0x7fffffff;
-    if (absx > 0x7f800000) return sign | 0x7e00;           /* NaN */
-    if (absx >= 0x477ff000) return sign | 0x7c00;          /* overflow (rounds to) inf */
-    if (absx < 0x38800000) {                               /* subnormal or zero in f16 */
-        if (absx < 0x33000000) return sign;                /* rounds to zero */
+    if (absx > 0x7f800000) return sign | 0x7e00;  /* NaN */
+    if (absx >= 0x477ff000) return sign | 0x7c00; /* overflow (rounds to) inf */
+    if (absx < 0x38800000) {                      /* subnormal or zero in f16 */
+        if (absx < 0x33000000) return sign;       /* rounds to zero */
         uint32_t e = absx >> 23;
         uint32_t m = (absx & 0x7fffff) | 0x800000;
-        uint32_t shift = 126 - e;                          /* 14 - (e-127) + 13 - 1 ... */
+        uint32_t shift = 126 - e; /* 14 - (e-127) + 13 - 1 ... */
         uint32_t half = 1u << (shift - 1);
         uint32_t r = m >> shift;
         uint32_t rem = m & ((1u << shift) - 1);

@@ -22,7 +22,7 @@
 #define RT_QK 32 /* elements per q8_0 / q4_0 block */
 
 typedef struct rt_block_q8_0 {
-    uint16_t d;      /* f16 scale */
+    uint16_t d;       /* f16 scale */
     int8_t qs[RT_QK]; /* values = qs * d */
 } rt_block_q8_0;
 
@@ -32,13 +32,13 @@ typedef struct rt_block_q4_0 {
 } rt_block_q4_0;
 
 typedef struct rt_tensor {
-    char *name;                  /* owned copy, may be NULL */
+    char *name; /* owned copy, may be NULL */
     rt_dtype dtype;
     int n_dims;
-    int64_t shape[RT_MAX_DIMS];  /* row-major; unused dims are 1 */
+    int64_t shape[RT_MAX_DIMS]; /* row-major; unused dims are 1 */
     void *data;
     size_t nbytes;
-    bool owned;                  /* data is malloc'd and freed with the tensor */
+    bool owned; /* data is malloc'd and freed with the tensor */
 } rt_tensor;
 
 /* Elements per block (1 for plain types, 32 for q8_0/q4_0) and bytes per block. */
@@ -63,13 +63,19 @@ void rt_tensor_free(rt_tensor *t);
 
 /* Scalar conversions (the portable reference; vector versions live in core/kernels). */
 static inline float rt_bf16_to_f32(uint16_t h) {
-    union { uint32_t u; float f; } v = {.u = (uint32_t)h << 16};
+    union {
+        uint32_t u;
+        float f;
+    } v = {.u = (uint32_t)h << 16};
     return v.f;
 }
 static inline uint16_t rt_f32_to_bf16(float f) {
-    union { float f; uint32_t u; } v = {.f = f};
+    union {
+        float f;
+        uint32_t u;
+    } v = {.f = f};
     if ((v.u & 0x7fffffff) > 0x7f800000) return (uint16_t)((v.u >> 16) | 64); /* quiet NaN */
-    return (uint16_t)((v.u + (0x7fff + ((v.u >> 16) & 1))) >> 16);  /* round to nearest even */
+    return (uint16_t)((v.u + (0x7fff + ((v.u >> 16) & 1))) >> 16); /* round to nearest even */
 }
 float rt_f16_to_f32(uint16_t h);
 uint16_t rt_f32_to_f16(float f);

@@ -23,4 +23,6 @@ void rt_set_threads(int n_threads) {
     openblas_set_num_threads(n_threads);
 }
 
-int rt_get_threads(void) { return n_threads_set ? n_threads_set : default_threads(); }
+int rt_get_threads(void) {
+    return n_threads_set ? n_threads_set : default_threads();
+}

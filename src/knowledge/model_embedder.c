@@ -51,9 +51,9 @@ int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out) 
     int status = rt_model_load(model_path, &mp, &e->model);
     if (status == RT_OK) status = rt_tokenizer_load(model_path, &e->tokenizer);
     if (status == RT_OK && rt_tokenizer_n_vocab(e->tokenizer) > (size_t)rt_model_n_vocab(e->model))
-        status = rt_error(RT_ERR_FORMAT, "%s: tokenizer has %zu ids but the model only %d",
-                          model_path, rt_tokenizer_n_vocab(e->tokenizer),
-                          rt_model_n_vocab(e->model));
+        status =
+            rt_error(RT_ERR_FORMAT, "%s: tokenizer has %zu ids but the model only %d", model_path,
+                     rt_tokenizer_n_vocab(e->tokenizer), rt_model_n_vocab(e->model));
     if (status == RT_OK) {
         rt_context_params cp = rt_context_default_params();
         cp.n_ctx = n_ctx > 0 ? n_ctx : 512;

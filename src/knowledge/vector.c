@@ -45,9 +45,15 @@ const rt_vec_kernels *rt_vec_kernels_get(void) {
     /* The level every kernel of ragtune uses (core/cpu.h; RT_CPU lowers it). avx512 implies
      * AVX-512 F/BW and avx2 implies AVX2+FMA, all these kernels need. */
     switch (rt_cpu_level_get()) {
-    case RT_CPU_SCALAR: k = &scalar_kernels; break;
-    case RT_CPU_AVX2: k = rt_vec_kernels_avx2(); break;
-    default: k = rt_vec_kernels_avx512(); break;
+    case RT_CPU_SCALAR:
+        k = &scalar_kernels;
+        break;
+    case RT_CPU_AVX2:
+        k = rt_vec_kernels_avx2();
+        break;
+    default:
+        k = rt_vec_kernels_avx512();
+        break;
     }
     __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
     return k;

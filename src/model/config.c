@@ -7,11 +7,16 @@
 
 const char *rt_arch_name(rt_arch arch) {
     switch (arch) {
-    case RT_ARCH_LLAMA: return "llama";
-    case RT_ARCH_QWEN2: return "qwen2";
-    case RT_ARCH_GPT2: return "gpt2";
-    case RT_ARCH_BERT: return "bert";
-    default: return "unknown";
+    case RT_ARCH_LLAMA:
+        return "llama";
+    case RT_ARCH_QWEN2:
+        return "qwen2";
+    case RT_ARCH_GPT2:
+        return "gpt2";
+    case RT_ARCH_BERT:
+        return "bert";
+    default:
+        return "unknown";
     }
 }
 

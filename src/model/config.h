@@ -32,10 +32,10 @@
 
 typedef enum rt_arch {
     RT_ARCH_UNKNOWN = 0,
-    RT_ARCH_LLAMA,  /* Llama 2/3, SmolLM, TinyLlama, Mistral */
-    RT_ARCH_QWEN2,  /* llama + q/k/v bias */
+    RT_ARCH_LLAMA, /* Llama 2/3, SmolLM, TinyLlama, Mistral */
+    RT_ARCH_QWEN2, /* llama + q/k/v bias */
     RT_ARCH_GPT2,
-    RT_ARCH_BERT,   /* encoder, for embeddings */
+    RT_ARCH_BERT, /* encoder, for embeddings */
 } rt_arch;
 
 typedef enum rt_pooling {
@@ -47,15 +47,15 @@ typedef enum rt_pooling {
 typedef struct rt_model_config {
     rt_arch arch;
     int n_vocab;
-    int n_embd;        /* hidden size */
+    int n_embd; /* hidden size */
     int n_layer;
     int n_head;
-    int n_kv_head;     /* == n_head without grouped-query attention */
-    int head_dim;      /* usually n_embd / n_head */
-    int n_ff;          /* feed-forward inner size */
-    int n_ctx_train;   /* max_position_embeddings */
-    int n_type_vocab;  /* bert token types (2); 0 otherwise */
-    float norm_eps;    /* rms_norm_eps or layer_norm_eps */
+    int n_kv_head;    /* == n_head without grouped-query attention */
+    int head_dim;     /* usually n_embd / n_head */
+    int n_ff;         /* feed-forward inner size */
+    int n_ctx_train;  /* max_position_embeddings */
+    int n_type_vocab; /* bert token types (2); 0 otherwise */
+    float norm_eps;   /* rms_norm_eps or layer_norm_eps */
     float rope_theta;
     /* RoPE pairing. false: Hugging Face rotate_half (pairs i and i+head_dim/2), as HF llama and
      * qwen2 checkpoints expect. true: interleaved pairs (2i, 2i+1), as GGUF llama files expect
@@ -67,9 +67,9 @@ typedef struct rt_model_config {
     float rope_high_freq_factor;
     int rope_original_ctx;
     bool tied_embeddings;
-    bool attn_bias;    /* q/k/v biases (qwen2, gpt2, bert) */
-    rt_pooling pooling; /* bert / embeddings */
-    bool normalize_embeddings; /* L2-normalize pooled embeddings */
+    bool attn_bias;                               /* q/k/v biases (qwen2, gpt2, bert) */
+    rt_pooling pooling;                           /* bert / embeddings */
+    bool normalize_embeddings;                    /* L2-normalize pooled embeddings */
     int bos_token_id, eos_token_id, pad_token_id; /* -1 when unknown */
 } rt_model_config;
 
@@ -87,7 +87,7 @@ typedef struct rt_model_weights {
     rt_tensor embd_norm, embd_norm_b;
     rt_layer_weights *layers; /* n_layer */
     rt_tensor output_norm, output_norm_b;
-    rt_tensor output;         /* data NULL when tied to token_embd */
+    rt_tensor output; /* data NULL when tied to token_embd */
 } rt_model_weights;
 
 /* "llama", "qwen2", "gpt2", "bert" (GGUF general.architecture names). */

@@ -28,7 +28,8 @@ int adapter_save_peft(const tmodel *m, const char *dir, const char *base_model) 
     json_t *cfg = json_object();
     json_t *targets = json_array();
     for (int j = 0; j < 7; j++)
-        if (m->opt.lora_targets & (1u << j)) json_array_append_new(targets, json_string(module_names[j]));
+        if (m->opt.lora_targets & (1u << j))
+            json_array_append_new(targets, json_string(module_names[j]));
     json_object_set_new(cfg, "peft_type", json_string("LORA"));
     json_object_set_new(cfg, "task_type", json_string("CAUSAL_LM"));
     json_object_set_new(cfg, "r", json_integer(m->opt.lora_rank));
@@ -68,10 +69,11 @@ int adapter_save_peft(const tmodel *m, const char *dir, const char *base_model) 
     }
     path = rt_path_join(dir, "adapter_model.safetensors");
     const char *meta[] = {"format", "pt"};
-    if (st == RT_OK) st = path ? rt_safetensors_write(path, ts, (size_t)m->n_params, meta, 1)
-                               : RT_ERR_NOMEM;
+    if (st == RT_OK)
+        st = path ? rt_safetensors_write(path, ts, (size_t)m->n_params, meta, 1) : RT_ERR_NOMEM;
     free(path);
-    for (int i = 0; i < m->n_params; i++) free(ts[i].name);
+    for (int i = 0; i < m->n_params; i++)
+        free(ts[i].name);
     free(ts);
     return st;
 }

@@ -22,9 +22,8 @@ enum { GGUF_ALIGN = 32, GGUF_TYPE_U32 = 4, GGUF_TYPE_F32 = 6, GGUF_TYPE_STRING =
 
 static const char *const gguf_module[7] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                            "ffn_gate", "ffn_up", "ffn_down"};
-static const char *const hf_module[7] = {"self_attn.q_proj", "self_attn.k_proj",
-                                         "self_attn.v_proj", "self_attn.o_proj",
-                                         "mlp.gate_proj",    "mlp.up_proj",
+static const char *const hf_module[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                         "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
                                          "mlp.down_proj"};
 
 typedef struct gw {
@@ -39,8 +38,12 @@ static void raw(gw *w, const void *p, size_t n) {
     w->st = rt_fwrite_all(w->fp, p, n, w->path);
     w->pos += n;
 }
-static void u32(gw *w, uint32_t v) { raw(w, &v, 4); }
-static void u64(gw *w, uint64_t v) { raw(w, &v, 8); }
+static void u32(gw *w, uint32_t v) {
+    raw(w, &v, 4);
+}
+static void u64(gw *w, uint64_t v) {
+    raw(w, &v, 8);
+}
 static void str(gw *w, const char *s) {
     u64(w, strlen(s));
     raw(w, s, strlen(s));
@@ -58,7 +61,7 @@ static void pad(gw *w) {
 typedef struct lt {
     char name[96];
     const tm_param *p;
-    bool permute;      /* lora_b of q/k: rows to interleaved pairing */
+    bool permute; /* lora_b of q/k: rows to interleaved pairing */
     int n_heads;
 } lt;
 
@@ -66,7 +69,7 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
     if (m->opt.lora_rank <= 0) return rt_error(RT_ERR_INVALID, "the model has no LoRA adapter");
     if (m->cfg.arch != RT_ARCH_LLAMA && m->cfg.arch != RT_ARCH_QWEN2)
         return rt_error(RT_ERR_UNSUPPORTED, "GGUF LoRA adapters are written for llama and qwen2 "
-                        "(llama.cpp fuses gpt2's q/k/v)");
+                                            "(llama.cpp fuses gpt2's q/k/v)");
     /* llama GGUF files use interleaved RoPE (permuted wq/wk); qwen2 ones keep HF's order. */
     bool need_permute = m->cfg.arch == RT_ARCH_LLAMA && !m->cfg.rope_interleaved;
     lt *ts = rt_calloc((size_t)m->n_params, sizeof *ts);

@@ -14,7 +14,8 @@ static const char MAGIC[8] = {'R', 'T', 'C', 'K', 'P', 'T', '0', '1'};
 
 static uint64_t checksum(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
 }
 
@@ -71,8 +72,7 @@ int ckpt_load(const char *path, ckpt_state *s) {
     uint32_t ver, flags;
     uint64_t hash, n;
     if (size < HEADER_BYTES + 8 || memcmp(p, MAGIC, 8)) {
-        st = rt_error(RT_ERR_FORMAT, "%s: not a ragtune checkpoint (bad magic or truncated)",
-                      path);
+        st = rt_error(RT_ERR_FORMAT, "%s: not a ragtune checkpoint (bad magic or truncated)", path);
         goto out;
     }
     memcpy(&ver, p + 8, 4);

@@ -16,14 +16,14 @@
 #include <stdint.h>
 
 typedef struct ckpt_state {
-    uint64_t config_hash;     /* model shape + trainable set; must match on load */
+    uint64_t config_hash; /* model shape + trainable set; must match on load */
     int64_t step, epoch, cursor, tokens;
     uint64_t rng;
     int64_t optim_t;
     float best_val;
     int32_t bad_evals;
-    size_t n;                 /* trainable parameters */
-    float *params, *m, *v;    /* (n) each; v NULL for SGD */
+    size_t n;              /* trainable parameters */
+    float *params, *m, *v; /* (n) each; v NULL for SGD */
 } ckpt_state;
 
 /* Writes s to path atomically. */

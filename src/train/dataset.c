@@ -31,15 +31,22 @@ static int byte_encode(void *user, const char *text, size_t len, int32_t **ids, 
         *ids = p;
         *cap = c;
     }
-    for (size_t i = 0; i < len; i++) (*ids)[(*n)++] = (unsigned char)text[i];
+    for (size_t i = 0; i < len; i++)
+        (*ids)[(*n)++] = (unsigned char)text[i];
     return RT_OK;
 }
 
 static const rt_text_tokenizer byte_tokenizer = {
-    .name = "bytes-257", .n_vocab = 257, .bos_id = -1, .eos_id = 256, .encode = byte_encode,
+    .name = "bytes-257",
+    .n_vocab = 257,
+    .bos_id = -1,
+    .eos_id = 256,
+    .encode = byte_encode,
 };
 
-const rt_text_tokenizer *rt_byte_tokenizer(void) { return &byte_tokenizer; }
+const rt_text_tokenizer *rt_byte_tokenizer(void) {
+    return &byte_tokenizer;
+}
 
 /* ---- examples ---------------------------------------------------------------------------- */
 
@@ -146,9 +153,9 @@ static int chatml(json_t *msgs, size_t n, bool gen, char **out) {
             buf = b;
             cap = need * 2;
         }
-        len += (size_t)snprintf(buf + len, cap - len, i < n ? "<|im_start|>%s\n%s<|im_end|>\n"
-                                                            : "<|im_start|>%s\n",
-                                role, content);
+        len += (size_t)snprintf(buf + len, cap - len,
+                                i < n ? "<|im_start|>%s\n%s<|im_end|>\n" : "<|im_start|>%s\n", role,
+                                content);
     }
     *out = buf;
     return RT_OK;
@@ -157,7 +164,8 @@ static int chatml(json_t *msgs, size_t n, bool gen, char **out) {
 static int render(const rt_text_tokenizer *tok, json_t *msgs, size_t n, bool gen, char **out) {
     if (!tok->render_chat) return chatml(msgs, n, gen, out);
     json_t *part = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append(part, json_array_get(msgs, i));
+    for (size_t i = 0; i < n; i++)
+        json_array_append(part, json_array_get(msgs, i));
     char *text = json_dumps(part, JSON_COMPACT);
     json_decref(part);
     if (!text) return RT_ERR_NOMEM;
@@ -214,10 +222,14 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
     json_t *completion = json_object_get(o, "completion");
     json_t *instr = json_object_get(o, "instruction"), *msgs = json_object_get(o, "messages");
     if (fmt == DS_FORMAT_AUTO) {
-        if (json_is_string(text)) fmt = DS_FORMAT_TEXT;
-        else if (json_is_string(prompt)) fmt = DS_FORMAT_PROMPT_COMPLETION;
-        else if (json_is_string(instr)) fmt = DS_FORMAT_ALPACA;
-        else if (json_is_array(msgs)) fmt = DS_FORMAT_CHAT;
+        if (json_is_string(text))
+            fmt = DS_FORMAT_TEXT;
+        else if (json_is_string(prompt))
+            fmt = DS_FORMAT_PROMPT_COMPLETION;
+        else if (json_is_string(instr))
+            fmt = DS_FORMAT_ALPACA;
+        else if (json_is_array(msgs))
+            fmt = DS_FORMAT_CHAT;
         else
             return rt_error(RT_ERR_FORMAT,
                             "%s: expected \"text\", \"prompt\"/\"completion\", "
@@ -232,7 +244,8 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
         break;
     case DS_FORMAT_PROMPT_COMPLETION:
         if (!json_is_string(prompt) || !json_is_string(completion))
-            return rt_error(RT_ERR_FORMAT, "%s: needs \"prompt\" and \"completion\" strings", where);
+            return rt_error(RT_ERR_FORMAT, "%s: needs \"prompt\" and \"completion\" strings",
+                            where);
         RT_TRY(add_text(s, tok, json_string_value(prompt), json_string_length(prompt), 0));
         RT_TRY(add_text(s, tok, json_string_value(completion), json_string_length(completion), 1));
         break;
@@ -246,8 +259,10 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
         size_t cap = strlen(ALPACA_WITH_INPUT) + strlen(in) + strlen(ins) + 1;
         char *p = rt_malloc(cap);
         if (!p) return RT_ERR_NOMEM;
-        if (*in) snprintf(p, cap, ALPACA_WITH_INPUT, ins, in);
-        else snprintf(p, cap, ALPACA_NO_INPUT, ins);
+        if (*in)
+            snprintf(p, cap, ALPACA_WITH_INPUT, ins, in);
+        else
+            snprintf(p, cap, ALPACA_NO_INPUT, ins);
         int st = add_text(s, tok, p, strlen(p), 0);
         free(p);
         RT_TRY(st);
@@ -255,7 +270,8 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
         break;
     }
     case DS_FORMAT_CHAT:
-        if (!json_is_array(msgs)) return rt_error(RT_ERR_FORMAT, "%s: no \"messages\" array", where);
+        if (!json_is_array(msgs))
+            return rt_error(RT_ERR_FORMAT, "%s: no \"messages\" array", where);
         RT_TRY(add_chat(s, tok, msgs, where));
         break;
     default:
@@ -269,8 +285,7 @@ static bool is_jsonl(const char *path) {
     return (n > 6 && !strcmp(path + n - 6, ".jsonl")) || (n > 5 && !strcmp(path + n - 5, ".json"));
 }
 
-static int tokenize_file(const char *path, ds_format fmt, const rt_text_tokenizer *tok,
-                         stream *s) {
+static int tokenize_file(const char *path, ds_format fmt, const rt_text_tokenizer *tok, stream *s) {
     char *data;
     size_t len;
     RT_TRY(rt_file_read_all(path, MAX_DATA_BYTES, &data, &len));
@@ -291,7 +306,8 @@ jsonl:;
         char *le = nl ? nl : end;
         line_no++;
         char *q = p;
-        while (q < le && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
+        while (q < le && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
         if (q < le) {
             json_error_t jerr;
             json_t *o = json_loadb(p, (size_t)(le - p), 0, &jerr);
@@ -317,7 +333,8 @@ static const char CACHE_MAGIC[8] = {'R', 'T', 'T', 'O', 'K', 'C', '0', '1'};
 #define CACHE_VERSION 1u
 
 static uint64_t hash_str(uint64_t h, const char *s) {
-    for (; *s; s++) h = rt_rng_mix(h ^ (unsigned char)*s);
+    for (; *s; s++)
+        h = rt_rng_mix(h ^ (unsigned char)*s);
     return h;
 }
 
@@ -467,7 +484,8 @@ static int make_split(const stream *s, const uint8_t *sel, uint8_t want, int T, 
             k++;
         }
     }
-    for (size_t i = 0; i < (size_t)n_seq * W; i++) out->n_targets += out->mask[i];
+    for (size_t i = 0; i < (size_t)n_seq * W; i++)
+        out->n_targets += out->mask[i];
     return RT_OK;
 }
 
@@ -534,8 +552,10 @@ int dataset_load(const ds_params *p, const rt_text_tokenizer *tok, dataset *out)
                 memcpy(va->ids, tr->ids + (size_t)tr->n * W, (size_t)n_val * W * sizeof *va->ids);
                 memcpy(va->mask, tr->mask + (size_t)tr->n * W, (size_t)n_val * W);
                 tr->n_targets = va->n_targets = 0;
-                for (size_t i = 0; i < (size_t)tr->n * W; i++) tr->n_targets += tr->mask[i];
-                for (size_t i = 0; i < (size_t)va->n * W; i++) va->n_targets += va->mask[i];
+                for (size_t i = 0; i < (size_t)tr->n * W; i++)
+                    tr->n_targets += tr->mask[i];
+                for (size_t i = 0; i < (size_t)va->n * W; i++)
+                    va->n_targets += va->mask[i];
             }
         }
     } else {

@@ -38,13 +38,13 @@ typedef enum ds_format {
 
 typedef struct ds_params {
     const char *train_path;
-    const char *val_path;     /* NULL: split val_fraction off the training examples */
-    float val_fraction;       /* e.g. 0.05 */
+    const char *val_path; /* NULL: split val_fraction off the training examples */
+    float val_fraction;   /* e.g. 0.05 */
     ds_format format;
     int seq_len;
     bool pack;
-    const char *cache_dir;    /* NULL: no cache */
-    uint64_t seed;            /* validation split */
+    const char *cache_dir; /* NULL: no cache */
+    uint64_t seed;         /* validation split */
 } ds_params;
 
 /* Fixed-length sequences: ids (n, seq_len+1); mask (n, seq_len+1): mask[j] = 1 when token j is

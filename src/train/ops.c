@@ -27,24 +27,27 @@ void op_embedding_forward(float *out, const int32_t *ids, const rt_tensor *wte, 
         rt_dequantize_row(wte->dtype, (const char *)wte->data + (size_t)ids[i] * row_bytes, o, C);
         if (wpe) {
             const float *p = wpe + (size_t)(i % T) * C;
-            for (int c = 0; c < C; c++) o[c] += p[c];
+            for (int c = 0; c < C; c++)
+                o[c] += p[c];
         }
     }
 }
 
 // dwte (V,C), dwpe (T_max,C), dout (N,C)
-void op_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
-                           int N, int T, int C) {
+void op_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids, int N,
+                           int T, int C) {
     /* Serial over rows: two rows may hit the same token, and N*C is small next to a matmul. */
     for (int i = 0; i < N; i++) {
         const float *d = dout + (size_t)i * C;
         if (dwte) {
             float *w = dwte + (size_t)ids[i] * C;
-            for (int c = 0; c < C; c++) w[c] += d[c];
+            for (int c = 0; c < C; c++)
+                w[c] += d[c];
         }
         if (dwpe) {
             float *p = dwpe + (size_t)(i % T) * C;
-            for (int c = 0; c < C; c++) p[c] += d[c];
+            for (int c = 0; c < C; c++)
+                p[c] += d[c];
         }
     }
 }
@@ -59,10 +62,12 @@ void op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
         float ss = 0.0f;
-        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        for (int c = 0; c < C; c++)
+            ss += x[c] * x[c];
         float r = 1.0f / sqrtf(ss / (float)C + eps);
         rstd[i] = r;
-        for (int c = 0; c < C; c++) o[c] = x[c] * r * w[c];
+        for (int c = 0; c < C; c++)
+            o[c] = x[c] * r * w[c];
     }
 }
 
@@ -74,7 +79,8 @@ void op_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float 
         const float *x = inp + (size_t)i * C, *d = dout + (size_t)i * C;
         float *dx = dinp + (size_t)i * C;
         float r = rstd[i], dot = 0.0f;
-        for (int c = 0; c < C; c++) dot += d[c] * w[c] * x[c] * r;
+        for (int c = 0; c < C; c++)
+            dot += d[c] * w[c] * x[c] * r;
         dot /= (float)C;
         for (int c = 0; c < C; c++) {
             float xhat = x[c] * r;
@@ -103,15 +109,18 @@ void op_layernorm_forward(float *out, float *mean, float *rstd, const float *inp
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
         float m = 0.0f;
-        for (int c = 0; c < C; c++) m += x[c];
+        for (int c = 0; c < C; c++)
+            m += x[c];
         m /= (float)C;
         float var = 0.0f;
-        for (int c = 0; c < C; c++) var += (x[c] - m) * (x[c] - m);
+        for (int c = 0; c < C; c++)
+            var += (x[c] - m) * (x[c] - m);
         var /= (float)C;
         float r = 1.0f / sqrtf(var + eps);
         mean[i] = m;
         rstd[i] = r;
-        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * r * w[c] + (b ? b[c] : 0.0f);
+        for (int c = 0; c < C; c++)
+            o[c] = (x[c] - m) * r * w[c] + (b ? b[c] : 0.0f);
     }
 }
 
@@ -159,11 +168,13 @@ int op_threads_begin(void) {
     return n;
 }
 
-void op_threads_end(int blas_threads) { openblas_set_num_threads(blas_threads); }
+void op_threads_end(int blas_threads) {
+    openblas_set_num_threads(blas_threads);
+}
 
 // C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C
-void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
-              int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
     enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
     int nt = omp_get_max_threads();
@@ -184,8 +195,8 @@ void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, cons
                         C + (size_t)lo * ldc, ldc);
         } else {
             const float *bb = trans_b ? B + (size_t)lo * ldb : B + lo;
-            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, bb, ldb, beta,
-                        C + lo, ldc);
+            cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, bb, ldb, beta, C + lo,
+                        ldc);
         }
     }
 }
@@ -197,22 +208,22 @@ void op_linear_forward_f32(float *out, const float *inp, const float *w, const f
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < N; i++)
-            for (int o = 0; o < n_out; o++) out[(size_t)i * n_out + o] += b[o];
+            for (int o = 0; o < n_out; o++)
+                out[(size_t)i * n_out + o] += b[o];
     }
 }
 
 // dinp (N,n_in), dw (n_out,n_in), db (n_out), dout (N,n_out)
-void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, int N, int n_in, int n_out) {
-    if (dinp)
-        op_sgemm(false, false, N, n_in, n_out, 1.0f, dout, n_out, w, n_in, 1.0f, dinp, n_in);
-    if (dw)
-        op_sgemm(true, false, n_out, n_in, N, 1.0f, dout, n_out, inp, n_in, 1.0f, dw, n_in);
+void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, int N, int n_in, int n_out) {
+    if (dinp) op_sgemm(false, false, N, n_in, n_out, 1.0f, dout, n_out, w, n_in, 1.0f, dinp, n_in);
+    if (dw) op_sgemm(true, false, n_out, n_in, N, 1.0f, dout, n_out, inp, n_in, 1.0f, dw, n_in);
     if (db) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < n_out; o++) {
             float s = 0.0f;
-            for (int i = 0; i < N; i++) s += dout[(size_t)i * n_out + o];
+            for (int i = 0; i < N; i++)
+                s += dout[(size_t)i * n_out + o];
             db[o] += s;
         }
     }
@@ -290,8 +301,8 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
  * upper triangle is computed and discarded: twice the flops of a triangle, at BLAS speed). */
 
 // out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
-void op_attention_forward(float *out, float *lse, const float *q, const float *k,
-                          const float *v, int B, int T, int H, int KV, int D) {
+void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                          int B, int T, int H, int KV, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
     int qs = H * D, ks = KV * D;
@@ -308,18 +319,21 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
                 const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
                 float *l = lse + ((size_t)b * H + h) * T;
                 // S (T,T) = scale * Q_h (T,D) K_h^T
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb,
-                            ks, 0.0f, S, T);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb, ks,
+                            0.0f, S, T);
                 for (int t = 0; t < T; t++) {
                     float *row = S + (size_t)t * T, maxv = -INFINITY, sum = 0.0f;
-                    for (int t2 = 0; t2 <= t; t2++) maxv = row[t2] > maxv ? row[t2] : maxv;
+                    for (int t2 = 0; t2 <= t; t2++)
+                        maxv = row[t2] > maxv ? row[t2] : maxv;
                     for (int t2 = 0; t2 <= t; t2++) {
                         row[t2] = expf(row[t2] - maxv);
                         sum += row[t2];
                     }
                     float inv = 1.0f / sum;
-                    for (int t2 = 0; t2 <= t; t2++) row[t2] *= inv;
-                    for (int t2 = t + 1; t2 < T; t2++) row[t2] = 0.0f;
+                    for (int t2 = 0; t2 <= t; t2++)
+                        row[t2] *= inv;
+                    for (int t2 = t + 1; t2 < T; t2++)
+                        row[t2] = 0.0f;
                     l[t] = maxv + logf(sum);
                 }
                 // out_h (T,D) = P (T,T) V_h (T,D)
@@ -333,8 +347,8 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
 
 // dq (N,H*D), dk, dv (N,KV*D), dout (N,H*D), lse (B,H,T)
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *lse, int B, int T,
-                           int H, int KV, int D) {
+                           const float *k, const float *v, const float *lse, int B, int T, int H,
+                           int KV, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
     int qs = H * D, ks = KV * D;
@@ -357,11 +371,11 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                     float *dqh = dq + (size_t)b * T * qs + (size_t)h * D;
                     const float *l = lse + ((size_t)b * H + h) * T;
                     // P = exp(scale Q K^T - lse), causal
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs,
-                                kb, ks, 0.0f, P, T);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb,
+                                ks, 0.0f, P, T);
                     // dP (T,T) = dO_h (T,D) V_h^T
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, qs,
-                                vb, ks, 0.0f, dP, T);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, qs, vb,
+                                ks, 0.0f, dP, T);
                     for (int t = 0; t < T; t++) {
                         float *pr = P + (size_t)t * T, *dr = dP + (size_t)t * T, sum = 0.0f;
                         for (int t2 = 0; t2 <= t; t2++) {
@@ -369,14 +383,16 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                             sum += pr[t2] * dr[t2];
                         }
                         // dS = P * (dP - sum) * scale, stored in dP
-                        for (int t2 = 0; t2 <= t; t2++) dr[t2] = pr[t2] * (dr[t2] - sum) * scale;
-                        for (int t2 = t + 1; t2 < T; t2++) pr[t2] = dr[t2] = 0.0f;
+                        for (int t2 = 0; t2 <= t; t2++)
+                            dr[t2] = pr[t2] * (dr[t2] - sum) * scale;
+                        for (int t2 = t + 1; t2 < T; t2++)
+                            pr[t2] = dr[t2] = 0.0f;
                     }
                     // dV_h += P^T dO_h; dQ_h += dS K_h; dK_h += dS^T Q_h
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, doh,
                                 qs, 1.0f, dvb, ks);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dP, T,
-                                kb, ks, 1.0f, dqh, qs);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dP, T, kb,
+                                ks, 1.0f, dqh, qs);
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dP, T, qh,
                                 qs, 1.0f, dkb, ks);
                 }
@@ -428,7 +444,8 @@ void op_gelu_backward(float *dinp, const float *dout, const float *inp, int64_t 
         float u = GELU_K * (x + 0.044715f * x * x * x);
         float th = tanhf(u);
         float sech2 = 1.0f - th * th;
-        float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        float g =
+            0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] = dout[i] * g;
     }
 }

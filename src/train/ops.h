@@ -20,8 +20,8 @@
 void op_embedding_forward(float *out, const int32_t *ids, const rt_tensor *wte, const float *wpe,
                           int N, int T, int C);
 /* dwte (V,C) += scatter of dout (N,C) (skipped when NULL); dwpe (T_max,C) likewise. */
-void op_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
-                           int N, int T, int C);
+void op_embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids, int N,
+                           int T, int C);
 
 /* out (N,C) = inp / rms(inp) * w; rstd (N) saved for backward. */
 void op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
@@ -41,8 +41,8 @@ void op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
  * each block a single-threaded sgemm: one thread pool (OpenMP) does all the work, so OpenBLAS's
  * own pool and idle OpenMP threads never fight over the cores. Call between
  * op_threads_begin/op_threads_end, which make OpenBLAS single-threaded. */
-void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
-              int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
 /* Returns the OpenBLAS thread count to restore with op_threads_end. */
 int op_threads_begin(void);
 void op_threads_end(int blas_threads);
@@ -52,8 +52,8 @@ void op_linear_forward_f32(float *out, const float *inp, const float *w, const f
                            int n_in, int n_out);
 /* dinp (N,n_in) += dout W (skipped when NULL); dw (n_out,n_in) += dout^T inp; db (n_out) += sum
  * of dout rows (dw/db skipped when NULL). */
-void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, int N, int n_in, int n_out);
+void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, int N, int n_in, int n_out);
 /* dinp (N,n_in) += dout (N,n_out) W for a weight of any dtype (frozen bases: bf16, q8_0, ...). */
 void op_linear_backward_x(float *dinp, const float *dout, const rt_tensor *w, int N);
 
@@ -71,12 +71,12 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
 /* Causal attention. q (N, H*D), k, v (N, KV*D), out (N, H*D), lse (B,H,T) saved: the
  * log-sum-exp of each row of scaled scores (backward recomputes the weights from it). Head h
  * reads kv head h / (H/KV). */
-void op_attention_forward(float *out, float *lse, const float *q, const float *k,
-                          const float *v, int B, int T, int H, int KV, int D);
+void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                          int B, int T, int H, int KV, int D);
 /* dq (N,H*D), dk, dv (N,KV*D) +=. */
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *lse, int B, int T,
-                           int H, int KV, int D);
+                           const float *k, const float *v, const float *lse, int B, int T, int H,
+                           int KV, int D);
 
 /* h (n) = silu(gate) * up. */
 void op_swiglu_forward(float *h, const float *gate, const float *up, int64_t n);

@@ -71,28 +71,34 @@ void optim_step(optim *o, float *params, const float *grads, const tm_param *ps,
                 float lr) {
     o->t++;
     if (!ps) {
-        if (o->kind == OPTIM_ADAMW) adamw_range(o, params, grads, 0, o->n, lr, o->weight_decay);
-        else sgd_range(o, params, grads, 0, o->n, lr, o->weight_decay);
+        if (o->kind == OPTIM_ADAMW)
+            adamw_range(o, params, grads, 0, o->n, lr, o->weight_decay);
+        else
+            sgd_range(o, params, grads, 0, o->n, lr, o->weight_decay);
         return;
     }
     for (int i = 0; i < n_params; i++) {
         float wd = ps[i].decay ? o->weight_decay : 0.0f;
         size_t lo = ps[i].offset, hi = ps[i].offset + ps[i].n;
-        if (o->kind == OPTIM_ADAMW) adamw_range(o, params, grads, lo, hi, lr, wd);
-        else sgd_range(o, params, grads, lo, hi, lr, wd);
+        if (o->kind == OPTIM_ADAMW)
+            adamw_range(o, params, grads, lo, hi, lr, wd);
+        else
+            sgd_range(o, params, grads, lo, hi, lr, wd);
     }
 }
 
 float optim_clip_grad_norm(float *grads, size_t n, float max_norm) {
     double ss = 0.0;
 #pragma omp parallel for schedule(static) reduction(+ : ss)
-    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
+    for (size_t i = 0; i < n; i++)
+        ss += (double)grads[i] * grads[i];
     float norm = (float)sqrt(ss);
     if (max_norm <= 0.0f) return norm;
     float coef = max_norm / (norm + 1e-6f);
     if (coef < 1.0f) {
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) grads[i] *= coef;
+        for (size_t i = 0; i < n; i++)
+            grads[i] *= coef;
     }
     return norm;
 }

@@ -17,12 +17,12 @@ typedef enum optim_kind { OPTIM_ADAMW = 0, OPTIM_SGD = 1 } optim_kind;
 
 typedef struct optim {
     optim_kind kind;
-    float beta1, beta2, eps;  /* AdamW (0.9, 0.999, 1e-8) */
-    float momentum;           /* SGD (0 = plain) */
+    float beta1, beta2, eps; /* AdamW (0.9, 0.999, 1e-8) */
+    float momentum;          /* SGD (0 = plain) */
     float weight_decay;
     size_t n;
-    int64_t t;                /* steps taken */
-    float *m, *v;             /* (n) AdamW moments; SGD uses m as momentum buffer */
+    int64_t t;    /* steps taken */
+    float *m, *v; /* (n) AdamW moments; SGD uses m as momentum buffer */
 } optim;
 
 /* Allocates the state for n parameters (zeros). Free with optim_free. */

@@ -25,9 +25,13 @@ double schedule_factor(schedule_kind kind, int64_t step, int64_t warmup, int64_t
 }
 
 int schedule_parse(const char *name, schedule_kind *out) {
-    if (!strcmp(name, "constant")) *out = SCHEDULE_CONSTANT;
-    else if (!strcmp(name, "linear")) *out = SCHEDULE_LINEAR;
-    else if (!strcmp(name, "cosine")) *out = SCHEDULE_COSINE;
-    else return -1;
+    if (!strcmp(name, "constant"))
+        *out = SCHEDULE_CONSTANT;
+    else if (!strcmp(name, "linear"))
+        *out = SCHEDULE_LINEAR;
+    else if (!strcmp(name, "cosine"))
+        *out = SCHEDULE_COSINE;
+    else
+        return -1;
     return 0;
 }

@@ -17,7 +17,8 @@ static int encode_append(void *user, const char *text, size_t len, int32_t **ids
     RT_TRY(rt_tokenizer_encode(tok, text, len, false, &got, &n_got));
     if (*n + n_got > *cap) {
         size_t want = *cap ? *cap : 256;
-        while (want < *n + n_got) want *= 2;
+        while (want < *n + n_got)
+            want *= 2;
         int32_t *p = rt_realloc(*ids, want * sizeof *p);
         if (!p) {
             free(got);
@@ -57,7 +58,8 @@ static int render_chat(void *user, const char *messages_json, bool add_generatio
         msgs[i].role = role;
         msgs[i].content = content;
     }
-    if (st == RT_OK) st = rt_tokenizer_apply_chat_template(tok, msgs, n, add_generation_prompt, out);
+    if (st == RT_OK)
+        st = rt_tokenizer_apply_chat_template(tok, msgs, n, add_generation_prompt, out);
     free(msgs);
     json_decref(arr);
     return st;

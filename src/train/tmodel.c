@@ -29,27 +29,27 @@
 enum { N_LIN = 7, LOSS_CHUNK = 256 };
 
 typedef struct tm_layer_acts {
-    float *ln1, *mean1, *rstd1;   /* (N,C), (N), (N) */
-    float *q, *k, *v;             /* (N,H*D), (N,KV*D), (N,KV*D) after RoPE */
-    float *lse;                   /* (B,H,T) attention log-sum-exp */
-    float *att;                   /* (N,H*D) */
-    float *x_mid;                 /* (N,C) residual after attention */
+    float *ln1, *mean1, *rstd1; /* (N,C), (N), (N) */
+    float *q, *k, *v;           /* (N,H*D), (N,KV*D), (N,KV*D) after RoPE */
+    float *lse;                 /* (B,H,T) attention log-sum-exp */
+    float *att;                 /* (N,H*D) */
+    float *x_mid;               /* (N,C) residual after attention */
     float *ln2, *mean2, *rstd2;
-    float *fa, *fb;               /* (N,F): gate|fc, up (the activation output is recomputed) */
-    float *xa[N_LIN];             /* (N,rank) LoRA x A^T per linear */
+    float *fa, *fb;   /* (N,F): gate|fc, up (the activation output is recomputed) */
+    float *xa[N_LIN]; /* (N,rank) LoRA x A^T per linear */
 } tm_layer_acts;
 
 typedef struct tm_acts {
     int B, T;
     size_t bytes;
     float *mem;
-    float **x_res;                /* n_layer+1 of (N,C) */
-    tm_layer_acts *slots;         /* n_layer, or 1 with recompute */
+    float **x_res;        /* n_layer+1 of (N,C) */
+    tm_layer_acts *slots; /* n_layer, or 1 with recompute */
     float *lnf, *meanf, *rstdf;
-    float *h;                     /* (N,F) activation output of the current layer */
+    float *h; /* (N,F) activation output of the current layer */
     float *dres, *dln, *dq, *dk, *dv, *datt, *dfa, *dfb, *dh, *dxa, *tmp;
     float *logits, *dlnf;
-    float *cos_t, *sin_t;         /* (T, D/2) */
+    float *cos_t, *sin_t; /* (T, D/2) */
 } tm_acts;
 
 /* ---- parameter layout -------------------------------------------------------------------- */
@@ -58,12 +58,12 @@ typedef enum { K_EMBED, K_NORM_W, K_BIAS, K_LINEAR, K_RESID_LINEAR } spec_kind;
 
 typedef struct spec {
     char name[112];
-    int64_t rows, cols;           /* cols = 0 for vectors */
+    int64_t rows, cols; /* cols = 0 for vectors */
     spec_kind kind;
-    float **slot, **gslot;        /* where the f32 pointer and its gradient go */
-    tm_linear *lin;               /* linear weights */
-    rt_tensor *view;              /* wte / head views */
-    const rt_tensor *src;         /* from loaded weights, or NULL */
+    float **slot, **gslot; /* where the f32 pointer and its gradient go */
+    tm_linear *lin;        /* linear weights */
+    rt_tensor *view;       /* wte / head views */
+    const rt_tensor *src;  /* from loaded weights, or NULL */
 } spec;
 
 typedef struct spec_list {
@@ -95,7 +95,9 @@ static int add_spec(spec_list *l, const char *name, int64_t rows, int64_t cols, 
     return RT_OK;
 }
 
-static int64_t spec_n(const spec *s) { return s->rows * (s->cols ? s->cols : 1); }
+static int64_t spec_n(const spec *s) {
+    return s->rows * (s->cols ? s->cols : 1);
+}
 
 #define W(field) (weights ? &(field) : NULL)
 
@@ -120,8 +122,13 @@ static int build_specs(tmodel *m, const rt_model_weights *weights, spec_list *l)
         if (gpt2)
             RT_TRY(add_spec(l, NAME("input_layernorm.bias"), C, 0, K_BIAS, &L->ln1_b, &L->dln1_b,
                             NULL, NULL, LW(attn_norm_b)));
-        struct { const char *n; tm_linear *lin; int64_t out, in; const rt_tensor *w, *b;
-                 bool bias, resid; } lins[] = {
+        struct {
+            const char *n;
+            tm_linear *lin;
+            int64_t out, in;
+            const rt_tensor *w, *b;
+            bool bias, resid;
+        } lins[] = {
             {"self_attn.q_proj", &L->q, QD, C, LW(wq), LW(bq), qkv_bias, false},
             {"self_attn.k_proj", &L->k, KD, C, LW(wk), LW(bk), qkv_bias, false},
             {"self_attn.v_proj", &L->v, KD, C, LW(wv), LW(bv), qkv_bias, false},
@@ -133,8 +140,8 @@ static int build_specs(tmodel *m, const rt_model_weights *weights, spec_list *l)
             lins[j].lin->n_in = (int)lins[j].in;
             lins[j].lin->n_out = (int)lins[j].out;
             RT_TRY(add_spec(l, NAME(full), lins[j].out, lins[j].in,
-                            gpt2 && lins[j].resid ? K_RESID_LINEAR : K_LINEAR, NULL, &lins[j].lin->dw,
-                            lins[j].lin, NULL, lins[j].w));
+                            gpt2 && lins[j].resid ? K_RESID_LINEAR : K_LINEAR, NULL,
+                            &lins[j].lin->dw, lins[j].lin, NULL, lins[j].w));
             if (lins[j].bias) {
                 snprintf(full, sizeof full, "%s.bias", lins[j].n);
                 RT_TRY(add_spec(l, NAME(full), lins[j].out, 0, K_BIAS, &lins[j].lin->b,
@@ -205,16 +212,19 @@ static int fill_spec(tmodel *m, const spec *s, float *dst) {
     float std = 0.02f;
     switch (s->kind) {
     case K_NORM_W:
-        for (int64_t i = 0; i < n; i++) dst[i] = 1.0f;
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = 1.0f;
         break;
     case K_BIAS:
-        for (int64_t i = 0; i < n; i++) dst[i] = 0.0f;
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = 0.0f;
         break;
     case K_RESID_LINEAR:
         std = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layer);
         /* fall through */
     default:
-        for (int64_t i = 0; i < n; i++) dst[i] = std * rt_rng_normal(&m->rng);
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = std * rt_rng_normal(&m->rng);
     }
     return RT_OK;
 }
@@ -225,8 +235,8 @@ static int check_config(const rt_model_config *c, const tm_options *o) {
                         rt_arch_name(c->arch) ? rt_arch_name(c->arch) : "this architecture");
     if (c->n_vocab <= 0 || c->n_embd <= 0 || c->n_layer <= 0 || c->n_head <= 0 ||
         c->n_kv_head <= 0 || c->head_dim <= 0 || c->n_ff <= 0 || c->n_head % c->n_kv_head ||
-        c->head_dim % 2 || c->n_vocab > (1 << 24) || c->n_embd > (1 << 16) ||
-        c->n_ff > (1 << 18) || c->n_layer > 1024 || c->n_head > 1024)
+        c->head_dim % 2 || c->n_vocab > (1 << 24) || c->n_embd > (1 << 16) || c->n_ff > (1 << 18) ||
+        c->n_layer > 1024 || c->n_head > 1024)
         return rt_error(RT_ERR_INVALID, "model configuration out of range for training");
     if (c->arch == RT_ARCH_GPT2 && c->n_ctx_train <= 0)
         return rt_error(RT_ERR_INVALID, "gpt2 needs n_ctx_train for its position embeddings");
@@ -261,8 +271,8 @@ static const char *const lin_names[N_LIN] = {
     "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
 
-int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights,
-               const tm_options *opt, tmodel **out) {
+int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, const tm_options *opt,
+               tmodel **out) {
     *out = NULL;
     RT_TRY(check_config(cfg, opt));
     tmodel *m = rt_calloc(1, sizeof *m);
@@ -440,7 +450,9 @@ rt_tensor *tmodel_find_tensor(const tmodel *m, const char *name) {
     return NULL;
 }
 
-size_t tmodel_activation_bytes(const tmodel *m) { return m->acts ? m->acts->bytes : 0; }
+size_t tmodel_activation_bytes(const tmodel *m) {
+    return m->acts ? m->acts->bytes : 0;
+}
 
 /* ---- activations ------------------------------------------------------------------------- */
 
@@ -456,7 +468,8 @@ static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
     size_t QD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
     size_t r = (size_t)m->opt.lora_rank, maxin = C > F ? C : F;
     size_t off = 0;
-    for (int i = 0; i <= c->n_layer; i++) a->x_res[i] = carve(base, &off, N * C);
+    for (int i = 0; i <= c->n_layer; i++)
+        a->x_res[i] = carve(base, &off, N * C);
     int n_slots = m->opt.recompute ? 1 : c->n_layer;
     for (int s = 0; s < n_slots; s++) {
         tm_layer_acts *la = &a->slots[s];
@@ -474,7 +487,8 @@ static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
         la->rstd2 = carve(base, &off, N);
         la->fa = carve(base, &off, N * F);
         la->fb = m->is_gpt2 ? NULL : carve(base, &off, N * F);
-        for (int j = 0; j < N_LIN; j++) la->xa[j] = r ? carve(base, &off, N * r) : NULL;
+        for (int j = 0; j < N_LIN; j++)
+            la->xa[j] = r ? carve(base, &off, N * r) : NULL;
     }
     a->lnf = carve(base, &off, N * C);
     a->meanf = carve(base, &off, N);
@@ -538,7 +552,8 @@ static int reserve(tmodel *m, int B, int T) {
 static void dropout_apply(float *dst, const float *inp, size_t n, uint64_t seed, float p) {
     float s = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) dst[i] = rt_rng_keep(seed, i, p) ? inp[i] * s : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = rt_rng_keep(seed, i, p) ? inp[i] * s : 0.0f;
 }
 
 // out (N,n_out), inp (N,n_in), xa (N,rank), tmp (N,n_in) scratch
@@ -566,8 +581,7 @@ static void lin_backward(const tm_linear *L, float *dinp, const float *dout, con
                          uint64_t seed) {
     if (L->rank) {
         int r = L->rank;
-        op_sgemm(true, false, L->n_out, r, N, L->scale, dout, L->n_out, xa, r, 1.0f, L->dlora_b,
-                 r);
+        op_sgemm(true, false, L->n_out, r, N, L->scale, dout, L->n_out, xa, r, 1.0f, L->dlora_b, r);
         op_sgemm(false, false, N, r, L->n_out, L->scale, dout, L->n_out, L->lora_b, r, 0.0f, dxa,
                  r);
         const float *src = inp;
@@ -576,8 +590,7 @@ static void lin_backward(const tm_linear *L, float *dinp, const float *dout, con
             dropout_apply(tmp, inp, n, seed, dropout);
             src = tmp;
         }
-        op_sgemm(true, false, r, L->n_in, N, 1.0f, dxa, r, src, L->n_in, 1.0f, L->dlora_a,
-                 L->n_in);
+        op_sgemm(true, false, r, L->n_in, N, 1.0f, dxa, r, src, L->n_in, 1.0f, L->dlora_a, L->n_in);
         if (dinp) {
             if (dropout > 0.0f) {
                 op_sgemm(false, false, N, L->n_in, r, 1.0f, dxa, r, L->lora_a, L->n_in, 0.0f, tmp,
@@ -593,12 +606,12 @@ static void lin_backward(const tm_linear *L, float *dinp, const float *dout, con
         }
     }
     if (L->dw) {
-        op_linear_backward_f32(dinp, L->dw, L->db, dout, inp, (const float *)L->w.data, N,
-                               L->n_in, L->n_out);
+        op_linear_backward_f32(dinp, L->dw, L->db, dout, inp, (const float *)L->w.data, N, L->n_in,
+                               L->n_out);
     } else {
         if (dinp) op_linear_backward_x(dinp, dout, &L->w, N);
-        if (L->db) op_linear_backward_f32(NULL, NULL, L->db, dout, NULL, NULL, N, L->n_in,
-                                          L->n_out);
+        if (L->db)
+            op_linear_backward_f32(NULL, NULL, L->db, dout, NULL, NULL, N, L->n_in, L->n_out);
     }
 }
 
@@ -639,8 +652,7 @@ static void layer_forward(tmodel *m, int l, bool training) {
     lin_forward(&L->k, s->k, s->ln1, s->xa[1], a->tmp, N, training, p, lin_seed(m, l, 1));
     lin_forward(&L->v, s->v, s->ln1, s->xa[2], a->tmp, N, training, p, lin_seed(m, l, 2));
     if (!m->is_gpt2) {
-        op_rope(s->q, a->cos_t, a->sin_t, N, T, c->n_head, c->head_dim, c->rope_interleaved,
-                false);
+        op_rope(s->q, a->cos_t, a->sin_t, N, T, c->n_head, c->head_dim, c->rope_interleaved, false);
         op_rope(s->k, a->cos_t, a->sin_t, N, T, c->n_kv_head, c->head_dim, c->rope_interleaved,
                 false);
     }
@@ -649,7 +661,8 @@ static void layer_forward(tmodel *m, int l, bool training) {
     lin_forward(&L->o, s->x_mid, s->att, s->xa[3], a->tmp, N, training, p, lin_seed(m, l, 3));
     size_t NC = (size_t)N * C;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NC; i++) s->x_mid[i] += x[i];
+    for (size_t i = 0; i < NC; i++)
+        s->x_mid[i] += x[i];
     norm_forward(m, s->ln2, s->mean2, s->rstd2, s->x_mid, L->ln2_w, L->ln2_b, N);
     size_t NF = (size_t)N * c->n_ff;
     if (m->is_gpt2) {
@@ -662,7 +675,8 @@ static void layer_forward(tmodel *m, int l, bool training) {
     }
     lin_forward(&L->down, y, a->h, s->xa[6], a->tmp, N, training, p, lin_seed(m, l, 6));
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NC; i++) y[i] += s->x_mid[i];
+    for (size_t i = 0; i < NC; i++)
+        y[i] += s->x_mid[i];
 }
 
 /* a->dres holds d(x_res[l+1]) on entry and d(x_res[l]) on return. */
@@ -677,8 +691,10 @@ static void layer_backward(tmodel *m, int l) {
     size_t NQ = (size_t)N * c->n_head * c->head_dim, NK = (size_t)N * c->n_kv_head * c->head_dim;
 
     /* MLP block: dres is d(y) and flows unchanged into d(x_mid) through the residual. */
-    if (m->is_gpt2) op_gelu_forward(a->h, s->fa, (int64_t)NF);
-    else op_swiglu_forward(a->h, s->fa, s->fb, (int64_t)NF);
+    if (m->is_gpt2)
+        op_gelu_forward(a->h, s->fa, (int64_t)NF);
+    else
+        op_swiglu_forward(a->h, s->fa, s->fb, (int64_t)NF);
     memset(a->dh, 0, NF * sizeof(float));
     lin_backward(&L->down, a->dh, a->dres, a->h, s->xa[6], a->tmp, a->dxa, N, p, lin_seed(m, l, 6));
     memset(a->dln, 0, NC * sizeof(float));
@@ -693,8 +709,8 @@ static void layer_backward(tmodel *m, int l) {
         lin_backward(&L->up, a->dln, a->dfb, s->ln2, s->xa[5], a->tmp, a->dxa, N, p,
                      lin_seed(m, l, 5));
     }
-    norm_backward(m, a->dres, L->dln2_w, L->dln2_b, a->dln, s->x_mid, L->ln2_w, s->mean2,
-                  s->rstd2, N);
+    norm_backward(m, a->dres, L->dln2_w, L->dln2_b, a->dln, s->x_mid, L->ln2_w, s->mean2, s->rstd2,
+                  N);
 
     /* Attention block: dres is now d(x_mid). */
     memset(a->datt, 0, NQ * sizeof(float));
@@ -703,11 +719,10 @@ static void layer_backward(tmodel *m, int l) {
     memset(a->dq, 0, NQ * sizeof(float));
     memset(a->dk, 0, NK * sizeof(float));
     memset(a->dv, 0, NK * sizeof(float));
-    op_attention_backward(a->dq, a->dk, a->dv, a->datt, s->q, s->k, s->v, s->lse, B, T,
-                          c->n_head, c->n_kv_head, c->head_dim);
+    op_attention_backward(a->dq, a->dk, a->dv, a->datt, s->q, s->k, s->v, s->lse, B, T, c->n_head,
+                          c->n_kv_head, c->head_dim);
     if (!m->is_gpt2) {
-        op_rope(a->dq, a->cos_t, a->sin_t, N, T, c->n_head, c->head_dim, c->rope_interleaved,
-                true);
+        op_rope(a->dq, a->cos_t, a->sin_t, N, T, c->n_head, c->head_dim, c->rope_interleaved, true);
         op_rope(a->dk, a->cos_t, a->sin_t, N, T, c->n_kv_head, c->head_dim, c->rope_interleaved,
                 true);
     }
@@ -734,7 +749,8 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
         int rows = N - i0 < LOSS_CHUNK ? N - i0 : LOSS_CHUNK;
         const float *x = a->lnf + (size_t)i0 * C;
         bool any = false;
-        for (int r = 0; r < rows; r++) any |= targets[i0 + r] >= 0;
+        for (int r = 0; r < rows; r++)
+            any |= targets[i0 + r] >= 0;
         if (!any) continue;
         if (m->head.dtype == RT_DTYPE_F32)
             op_sgemm(false, true, rows, V, C, 1.0f, x, C, (const float *)m->head.data, C, 0.0f,
@@ -751,7 +767,8 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
                 continue;
             }
             float maxv = -INFINITY;
-            for (int v = 0; v < V; v++) maxv = lg[v] > maxv ? lg[v] : maxv;
+            for (int v = 0; v < V; v++)
+                maxv = lg[v] > maxv ? lg[v] : maxv;
             float target_logit = lg[tgt];
             float sum = 0.0f;
             for (int v = 0; v < V; v++) {
@@ -761,7 +778,8 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
             chunk_loss += (double)maxv + log((double)sum) - (double)target_logit;
             if (backward) {
                 float inv = g / sum;
-                for (int v = 0; v < V; v++) lg[v] *= inv;
+                for (int v = 0; v < V; v++)
+                    lg[v] *= inv;
                 lg[tgt] -= g;
             }
         }
@@ -812,7 +830,8 @@ static int step_impl(tmodel *m, const int32_t *inputs, const int32_t *targets, i
     if (backward && m->opt.lora_dropout > 0.0f) m->dropout_seed = rt_rng_next(&m->rng);
 
     op_embedding_forward(a->x_res[0], inputs, &m->wte, m->wpe, N, T, c->n_embd);
-    for (int l = 0; l < c->n_layer; l++) layer_forward(m, l, backward);
+    for (int l = 0; l < c->n_layer; l++)
+        layer_forward(m, l, backward);
     norm_forward(m, a->lnf, a->meanf, a->rstdf, a->x_res[c->n_layer], m->lnf_w, m->lnf_b, N);
     double sum = head_loss(m, targets, N, n_valid, backward, grad_scale);
     if (loss) *loss = n_valid ? (float)(sum / (double)n_valid) : 0.0f;
@@ -887,8 +906,8 @@ int tmodel_merge_lora(tmodel *m) {
                 return rt_error(RT_ERR_UNSUPPORTED, "merging needs an f32 base");
             /* W (n_out, n_in) += scale * B (n_out, r) A (r, n_in) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->n_out, L->n_in, L->rank,
-                        L->scale, L->lora_b, L->rank, L->lora_a, L->n_in, 1.0f,
-                        (float *)L->w.data, L->n_in);
+                        L->scale, L->lora_b, L->rank, L->lora_a, L->n_in, 1.0f, (float *)L->w.data,
+                        L->n_in);
             memset(L->lora_b, 0, (size_t)L->n_out * L->rank * sizeof(float));
         }
     return RT_OK;

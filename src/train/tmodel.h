@@ -38,13 +38,13 @@ enum {
 };
 
 typedef struct tm_options {
-    int lora_rank;           /* 0 = full training */
+    int lora_rank; /* 0 = full training */
     float lora_alpha;
     float lora_dropout;
-    unsigned lora_targets;   /* RT_LORA_* bits */
-    rt_dtype base_dtype;     /* lora: storage of frozen linear weights (f32, bf16, q8_0) */
-    bool recompute;          /* keep only layer inputs; recompute each layer in backward */
-    uint64_t seed;           /* initialization and dropout */
+    unsigned lora_targets; /* RT_LORA_* bits */
+    rt_dtype base_dtype;   /* lora: storage of frozen linear weights (f32, bf16, q8_0) */
+    bool recompute;        /* keep only layer inputs; recompute each layer in backward */
+    uint64_t seed;         /* initialization and dropout */
 } tm_options;
 
 /* One named tensor of the trainable set (f32, at `offset` floats into tmodel.train_data). */
@@ -54,14 +54,14 @@ typedef struct tm_param {
     int64_t shape[2];
     size_t offset;
     size_t n;
-    bool decay;              /* weight decay applies (matrices and embeddings, not norms/biases) */
+    bool decay; /* weight decay applies (matrices and embeddings, not norms/biases) */
 } tm_param;
 
 /* One named tensor of the model (base weights), for export and merging. */
 typedef struct tm_tensor {
     char name[112];
-    rt_tensor *t;            /* f32 view into the store, or an owned converted tensor */
-    rt_tensor vec;           /* the view for 1-D tensors (norms, biases); t points here */
+    rt_tensor *t;  /* f32 view into the store, or an owned converted tensor */
+    rt_tensor vec; /* the view for 1-D tensors (norms, biases); t points here */
 } tm_tensor;
 
 typedef struct tm_linear {
@@ -76,9 +76,9 @@ typedef struct tm_linear {
 } tm_linear;
 
 typedef struct tm_layer {
-    float *ln1_w, *ln1_b, *ln2_w, *ln2_b;        /* (C); biases for gpt2 */
+    float *ln1_w, *ln1_b, *ln2_w, *ln2_b; /* (C); biases for gpt2 */
     float *dln1_w, *dln1_b, *dln2_w, *dln2_b;
-    tm_linear q, k, v, o, gate, up, down;         /* gate: llama/qwen2 only */
+    tm_linear q, k, v, o, gate, up, down; /* gate: llama/qwen2 only */
 } tm_layer;
 
 typedef struct tmodel tmodel;
@@ -86,17 +86,17 @@ struct tmodel {
     rt_model_config cfg;
     tm_options opt;
     bool is_gpt2;
-    rt_tensor wte;           /* (V, C) f32 view into the store */
+    rt_tensor wte; /* (V, C) f32 view into the store */
     float *dwte;
-    float *wpe, *dwpe;       /* (n_ctx_train, C) gpt2 */
+    float *wpe, *dwpe; /* (n_ctx_train, C) gpt2 */
     tm_layer *layers;
     float *lnf_w, *lnf_b, *dlnf_w, *dlnf_b;
-    rt_tensor head;          /* (V, C) lm head: view of wte when tied */
+    rt_tensor head; /* (V, C) lm head: view of wte when tied */
     float *dhead;
 
-    float *store;            /* all f32 model tensors */
+    float *store; /* all f32 model tensors */
     size_t n_store;
-    float *grad_store;       /* full mode: gradients of the store */
+    float *grad_store; /* full mode: gradients of the store */
     float *lora_store, *lora_grad;
     size_t n_lora;
 
@@ -108,17 +108,17 @@ struct tmodel {
     tm_tensor *tensors;
     int n_tensors;
 
-    uint64_t dropout_seed;   /* drawn per forward from rng */
+    uint64_t dropout_seed; /* drawn per forward from rng */
     uint64_t rng;
-    struct tm_acts *acts;    /* activations for the reserved (B,T) */
+    struct tm_acts *acts; /* activations for the reserved (B,T) */
 };
 
 /* Creates a model for cfg. weights == NULL: random initialization from opt->seed (documented
  * in tmodel.c: N(0, 0.02) for embeddings and linear weights, gpt2's residual projections
  * N(0, 0.02/sqrt(2 n_layer)), norms 1, biases 0). Otherwise copies/dequantizes the given
  * weights. LoRA A is kaiming-uniform (bound 1/sqrt(n_in)), B zeros. Free with tmodel_free. */
-int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights,
-               const tm_options *opt, tmodel **out);
+int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, const tm_options *opt,
+               tmodel **out);
 void tmodel_free(tmodel *m);
 
 /* Mean cross-entropy of targets over the positions where target >= 0, for inputs and targets

@@ -33,9 +33,9 @@ struct rt_trainer {
     rt_train_params p;
     char *out_dir, *model_path, *ckpt_path;
     const rt_text_tokenizer *tok;
-    rt_tokenizer *own_tok;           /* loaded from tokenizer_path or the model (else NULL) */
-    rt_text_tokenizer own_text_tok;  /* own_tok as the trainer sees it */
-    char *tok_src;                   /* where own_tok came from; its files go next to results */
+    rt_tokenizer *own_tok;          /* loaded from tokenizer_path or the model (else NULL) */
+    rt_text_tokenizer own_text_tok; /* own_tok as the trainer sees it */
+    char *tok_src;                  /* where own_tok came from; its files go next to results */
     tmodel *m;
     optim o;
     schedule_kind sched;
@@ -104,8 +104,10 @@ static int parse_targets(const char *s, unsigned *out) {
                 (strlen(long_names[i]) == n && !strncmp(p, long_names[i], n)))
                 found = i;
         if (found < 0)
-            return rt_error(RT_ERR_INVALID, "unknown LoRA target module '%.*s' (q, k, v, o, gate, "
-                            "up, down or all-linear)", (int)n, p);
+            return rt_error(RT_ERR_INVALID,
+                            "unknown LoRA target module '%.*s' (q, k, v, o, gate, "
+                            "up, down or all-linear)",
+                            (int)n, p);
         bits |= 1u << found;
         p += n + (e ? 1 : 0);
     }
@@ -115,28 +117,36 @@ static int parse_targets(const char *s, unsigned *out) {
 }
 
 static int parse_format(const char *s, ds_format *f) {
-    if (!s || !strcmp(s, "auto")) *f = DS_FORMAT_AUTO;
-    else if (!strcmp(s, "text")) *f = DS_FORMAT_TEXT;
-    else if (!strcmp(s, "prompt-completion")) *f = DS_FORMAT_PROMPT_COMPLETION;
-    else if (!strcmp(s, "alpaca")) *f = DS_FORMAT_ALPACA;
-    else if (!strcmp(s, "chat")) *f = DS_FORMAT_CHAT;
-    else return rt_error(RT_ERR_INVALID, "unknown data format '%s'", s);
+    if (!s || !strcmp(s, "auto"))
+        *f = DS_FORMAT_AUTO;
+    else if (!strcmp(s, "text"))
+        *f = DS_FORMAT_TEXT;
+    else if (!strcmp(s, "prompt-completion"))
+        *f = DS_FORMAT_PROMPT_COMPLETION;
+    else if (!strcmp(s, "alpaca"))
+        *f = DS_FORMAT_ALPACA;
+    else if (!strcmp(s, "chat"))
+        *f = DS_FORMAT_CHAT;
+    else
+        return rt_error(RT_ERR_INVALID, "unknown data format '%s'", s);
     return RT_OK;
 }
 
 static uint64_t hash_config(const tmodel *m) {
     const rt_model_config *c = &m->cfg;
-    int64_t v[] = {c->arch, c->n_vocab, c->n_embd, c->n_layer, c->n_head, c->n_kv_head,
-                   c->head_dim, c->n_ff, m->opt.lora_rank, m->opt.lora_targets,
-                   (int64_t)m->n_train, m->n_params};
+    int64_t v[] = {c->arch,          c->n_vocab,          c->n_embd,           c->n_layer,
+                   c->n_head,        c->n_kv_head,        c->head_dim,         c->n_ff,
+                   m->opt.lora_rank, m->opt.lora_targets, (int64_t)m->n_train, m->n_params};
     uint64_t h = 0x43484b50ULL;
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) h = rt_rng_mix(h ^ (uint64_t)v[i]);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        h = rt_rng_mix(h ^ (uint64_t)v[i]);
     return h;
 }
 
 static void shuffle_epoch(rt_trainer *t) {
     int64_t n = t->d.train.n;
-    for (int64_t i = 0; i < n; i++) t->perm[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        t->perm[i] = i;
     uint64_t r = rt_rng_mix(t->p.seed ^ (0x45504f4348ULL + (uint64_t)t->epoch * 0x9e37ULL));
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)(rt_rng_next(&r) % (uint64_t)(i + 1));
@@ -178,7 +188,8 @@ static int build_model(rt_trainer *t, const tm_options *opt) {
         const rt_model_config *cfg = rt_model_file_config(mf);
         int st = RT_OK;
         if (!t->own_tok && !p->tokenizer && cfg->n_vocab != t->tok->n_vocab)
-            st = rt_error(RT_ERR_INVALID, "%s: no tokenizer found with the model (and its "
+            st = rt_error(RT_ERR_INVALID,
+                          "%s: no tokenizer found with the model (and its "
                           "vocabulary of %d is not byte-level); give one with --tokenizer",
                           p->model_path, cfg->n_vocab);
         else if (cfg->n_vocab < t->tok->n_vocab)
@@ -213,16 +224,28 @@ static int build_model(rt_trainer *t, const tm_options *opt) {
 }
 
 static int save_checkpoint(rt_trainer *t) {
-    ckpt_state s = {.config_hash = t->cfg_hash, .step = t->step, .epoch = t->epoch,
-                    .cursor = t->cursor, .tokens = t->tokens, .rng = t->m->rng,
-                    .optim_t = t->o.t, .best_val = t->best_val, .bad_evals = t->bad_evals,
-                    .n = t->m->n_train, .params = t->m->train_data, .m = t->o.m, .v = t->o.v};
+    ckpt_state s = {.config_hash = t->cfg_hash,
+                    .step = t->step,
+                    .epoch = t->epoch,
+                    .cursor = t->cursor,
+                    .tokens = t->tokens,
+                    .rng = t->m->rng,
+                    .optim_t = t->o.t,
+                    .best_val = t->best_val,
+                    .bad_evals = t->bad_evals,
+                    .n = t->m->n_train,
+                    .params = t->m->train_data,
+                    .m = t->o.m,
+                    .v = t->o.v};
     return ckpt_save(t->ckpt_path, &s);
 }
 
 static int load_checkpoint(rt_trainer *t) {
-    ckpt_state s = {.config_hash = t->cfg_hash, .n = t->m->n_train,
-                    .params = t->m->train_data, .m = t->o.m, .v = t->o.v};
+    ckpt_state s = {.config_hash = t->cfg_hash,
+                    .n = t->m->n_train,
+                    .params = t->m->train_data,
+                    .m = t->o.m,
+                    .v = t->o.v};
     RT_TRY(ckpt_load(t->ckpt_path, &s));
     t->step = s.step;
     t->epoch = s.epoch;
@@ -247,7 +270,7 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     if (p->batch_size <= 0 || p->grad_accum <= 0 || p->seq_len <= 0 || p->max_steps < 0 ||
         !(p->lr >= 0) || p->batch_size > 65536 || p->grad_accum > 65536)
         return rt_error(RT_ERR_INVALID, "batch size, accumulation, sequence length or lr out of "
-                        "range");
+                                        "range");
     rt_trainer *t = rt_calloc(1, sizeof *t);
     if (!t) return RT_ERR_NOMEM;
     t->p = *p;
@@ -272,7 +295,8 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
         st = rt_error(RT_ERR_INVALID, "unknown schedule '%s'", p->schedule);
         goto fail;
     }
-    if (p->optimizer && !strcmp(p->optimizer, "sgd")) ok = OPTIM_SGD;
+    if (p->optimizer && !strcmp(p->optimizer, "sgd"))
+        ok = OPTIM_SGD;
     else if (p->optimizer && strcmp(p->optimizer, "adamw")) {
         st = rt_error(RT_ERR_INVALID, "unknown optimizer '%s'", p->optimizer);
         goto fail;
@@ -292,9 +316,13 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
         st = rt_error(RT_ERR_INVALID, "the model's vocabulary is smaller than the tokenizer's");
         goto fail;
     }
-    ds_params dp = {.train_path = p->train_path, .val_path = p->val_path,
-                    .val_fraction = p->val_fraction, .format = fmt, .seq_len = p->seq_len,
-                    .pack = p->pack, .seed = p->seed};
+    ds_params dp = {.train_path = p->train_path,
+                    .val_path = p->val_path,
+                    .val_fraction = p->val_fraction,
+                    .format = fmt,
+                    .seq_len = p->seq_len,
+                    .pack = p->pack,
+                    .seed = p->seed};
     char *cache = rt_path_join(t->out_dir, "token_cache");
     if (!cache) goto fail;
     dp.cache_dir = cache;
@@ -381,7 +409,8 @@ int rt_trainer_evaluate(rt_trainer *t, float *val_loss) {
     int64_t count = 0;
     for (int64_t bi = 0; bi < n_batches; bi++) {
         int rows = 0;
-        for (int b = 0; b < B && bi * B + b < v->n; b++) t->idx[rows++] = bi * B + b;
+        for (int b = 0; b < B && bi * B + b < v->n; b++)
+            t->idx[rows++] = bi * B + b;
         dataset_batch(v, T, t->idx, rows, t->inputs, t->targets);
         float loss;
         int64_t n;
@@ -449,8 +478,7 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
             if (vl < t->best_val) {
                 t->best_val = vl;
                 t->bad_evals = 0;
-            } else if (++t->bad_evals >= t->p.early_stop_patience &&
-                       t->p.early_stop_patience > 0) {
+            } else if (++t->bad_evals >= t->p.early_stop_patience && t->p.early_stop_patience > 0) {
                 rt_log_info("early stop at step %lld: validation loss %.4f has not improved on "
                             "%.4f for %d evaluations",
                             (long long)t->step, vl, t->best_val, t->bad_evals);
@@ -458,15 +486,14 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
             }
         }
     }
-    fprintf(t->log, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.5g,"
-                    "\"tokens\":%lld,\"tokens_per_s\":%.1f,\"elapsed\":%.3f",
-            (long long)t->step, info->loss, lr, norm, (long long)t->tokens, info->tokens_per_s,
-            el);
+    fprintf(t->log,
+            "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.5g,"
+            "\"tokens\":%lld,\"tokens_per_s\":%.1f,\"elapsed\":%.3f",
+            (long long)t->step, info->loss, lr, norm, (long long)t->tokens, info->tokens_per_s, el);
     if (!isnan(info->val_loss)) fprintf(t->log, ",\"val_loss\":%.6f", info->val_loss);
     fputs("}\n", t->log);
     fflush(t->log);
-    if (t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last)
-        RT_TRY(save_checkpoint(t));
+    if (t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last) RT_TRY(save_checkpoint(t));
     info->done = last || t->stopped;
     return RT_OK;
 }
@@ -502,9 +529,10 @@ int rt_trainer_run(rt_trainer *t) {
     while (1) {
         RT_TRY(rt_trainer_step(t, &info));
         if (!isnan(info.val_loss)) last_val = info.val_loss;
-        int n = snprintf(detail, sizeof detail, "loss %.4f, %.0f tok/s", info.loss,
-                         info.tokens_per_s);
-        if (!isnan(last_val)) snprintf(detail + n, sizeof detail - (size_t)n, ", val %.4f", last_val);
+        int n =
+            snprintf(detail, sizeof detail, "loss %.4f, %.0f tok/s", info.loss, info.tokens_per_s);
+        if (!isnan(last_val))
+            snprintf(detail + n, sizeof detail - (size_t)n, ", val %.4f", last_val);
         rt_progress_update(&prog, (uint64_t)info.step, detail);
         if (info.done) break;
         if (t->p.stop_after > 0 && t->step >= t->p.stop_after) {

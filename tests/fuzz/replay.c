@@ -23,7 +23,8 @@ static int run_file(const char *path) {
     LLVMFuzzerTestOneInput(buf, n);
     /* Deterministic mutations: every truncation length on a coarse grid, and byte flips. */
     uint64_t seed = 0x9e3779b97f4a7c15ull ^ n;
-    for (size_t cut = 0; cut < n; cut += n / 64 + 1) LLVMFuzzerTestOneInput(buf, cut);
+    for (size_t cut = 0; cut < n; cut += n / 64 + 1)
+        LLVMFuzzerTestOneInput(buf, cut);
     for (int round = 0; round < 200 && n > 0; round++) {
         uint8_t *m = malloc(n);
         memcpy(m, buf, n);

@@ -135,13 +135,15 @@ static void compare_grad(void *user, const char *name, const float *ref, size_t 
     assert_int_equal(s->m->params[p].n, n);
     const float *g = s->m->train_grad + s->m->params[p].offset;
     double maxref = 0;
-    for (size_t i = 0; i < n; i++) maxref = fmax(maxref, fabs(ref[i]));
+    for (size_t i = 0; i < n; i++)
+        maxref = fmax(maxref, fabs(ref[i]));
     /* The k bias gradient is exactly zero (softmax ignores a constant shift of the keys):
      * there the bound is absolute, 1e-6. */
     double rel = maxref < 1e-12 ? tu_max_abs_diff(g, ref, n) * 1e-4 / 1e-6
                                 : tu_max_abs_diff(g, ref, n) / maxref;
     if (rel > s->worst) s->worst = rel;
-    if (rel > 1e-4) fprintf(stderr, "%s: %s rel %.3g (max ref %.3g)\n", s->label, name, rel, maxref);
+    if (rel > 1e-4)
+        fprintf(stderr, "%s: %s rel %.3g (max ref %.3g)\n", s->label, name, rel, maxref);
     assert_true(rel <= 1e-4);
     s->n_checked++;
 }
@@ -168,7 +170,9 @@ static float read_loss(const char *dir) {
     return v;
 }
 
-static void zero_grad(tmodel *m) { memset(m->train_grad, 0, m->n_train * sizeof(float)); }
+static void zero_grad(tmodel *m) {
+    memset(m->train_grad, 0, m->n_train * sizeof(float));
+}
 
 static void finite_difference(tmodel *m, const int32_t *batch, int B, int T, const char *label) {
     int step = m->n_params > 6 ? m->n_params / 5 : 1;
@@ -196,7 +200,8 @@ static void run_case(int which, bool lora) {
     ref_case rc = make_case(which);
     char *dir = tu_tmpdir("ref_grad");
     assert_int_equal(tu_run_python("tests/reference/train_ref.py", "%s '%s' %s",
-                                   lora ? "lora" : "grad", dir, rc.args), 0);
+                                   lora ? "lora" : "grad", dir, rc.args),
+                     0);
     tm_options opt = {0};
     opt.seed = 1;
     opt.base_dtype = RT_DTYPE_F32;
@@ -215,8 +220,8 @@ static void run_case(int which, bool lora) {
     zero_grad(m);
     assert_int_equal(tmodel_step(m, batch, batch + B * T, B, T, true, 1.0f, &loss, &n_tgt), 0);
     float ref_loss = read_loss(dir);
-    fprintf(stderr, "%s%s: loss %.6f ref %.6f, %lld targets\n", rc.name, lora ? " lora" : "",
-            loss, ref_loss, (long long)n_tgt);
+    fprintf(stderr, "%s%s: loss %.6f ref %.6f, %lld targets\n", rc.name, lora ? " lora" : "", loss,
+            ref_loss, (long long)n_tgt);
     assert_true(fabs(loss - ref_loss) <= 1e-5 * fabs(ref_loss));
     char label[64];
     snprintf(label, sizeof label, "%s%s", rc.name, lora ? " lora" : "");
@@ -252,8 +257,9 @@ static void test_adamw_curve(void **state) {
     ref_case rc = make_case(0);
     char *dir = tu_tmpdir("ref_adamw");
     assert_int_equal(tu_run_python("tests/reference/train_ref.py",
-                                   "adamw '%s' %s steps=30 lr=0.01 wd=0.1 warmup=5 clip=1.0",
-                                   dir, rc.args), 0);
+                                   "adamw '%s' %s steps=30 lr=0.01 wd=0.1 warmup=5 clip=1.0", dir,
+                                   rc.args),
+                     0);
     tm_options opt = {0};
     opt.seed = 1;
     tmodel *m;
@@ -290,18 +296,36 @@ static void test_adamw_curve(void **state) {
     free(dir);
 }
 
-static void test_llama(void **state) { (void)state; run_case(0, false); }
-static void test_qwen2(void **state) { (void)state; run_case(1, false); }
-static void test_gpt2(void **state) { (void)state; run_case(2, false); }
-static void test_llama_lora(void **state) { (void)state; run_case(0, true); }
-static void test_qwen2_lora(void **state) { (void)state; run_case(1, true); }
-static void test_gpt2_lora(void **state) { (void)state; run_case(2, true); }
+static void test_llama(void **state) {
+    (void)state;
+    run_case(0, false);
+}
+static void test_qwen2(void **state) {
+    (void)state;
+    run_case(1, false);
+}
+static void test_gpt2(void **state) {
+    (void)state;
+    run_case(2, false);
+}
+static void test_llama_lora(void **state) {
+    (void)state;
+    run_case(0, true);
+}
+static void test_qwen2_lora(void **state) {
+    (void)state;
+    run_case(1, true);
+}
+static void test_gpt2_lora(void **state) {
+    (void)state;
+    run_case(2, true);
+}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama),      cmocka_unit_test(test_qwen2),
-        cmocka_unit_test(test_gpt2),       cmocka_unit_test(test_llama_lora),
-        cmocka_unit_test(test_qwen2_lora), cmocka_unit_test(test_gpt2_lora),
+        cmocka_unit_test(test_llama),       cmocka_unit_test(test_qwen2),
+        cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_llama_lora),
+        cmocka_unit_test(test_qwen2_lora),  cmocka_unit_test(test_gpt2_lora),
         cmocka_unit_test(test_adamw_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
