@@ -193,3 +193,17 @@ char *rt_path_join(const char *dir, const char *name) {
     memcpy(p + k, name, b + 1);
     return p;
 }
+
+int rt_file_copy(const char *from, const char *to) {
+    char *data;
+    size_t len;
+    RT_TRY(rt_file_read_all(from, (size_t)1 << 30, &data, &len));
+    int st = rt_file_write_atomic(to, data, len);
+    free(data);
+    return st;
+}
+
+bool rt_path_has_suffix(const char *path, const char *suffix) {
+    size_t a = strlen(path), b = strlen(suffix);
+    return a >= b && !strcmp(path + a - b, suffix);
+}

@@ -6,6 +6,7 @@
 #ifndef RT_CORE_FILE_H
 #define RT_CORE_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@ int rt_file_write_atomic(const char *path, const void *data, size_t len);
 
 /* fwrite that reports RT_ERR_IO naming path on a short write. */
 int rt_fwrite_all(FILE *fp, const void *data, size_t len, const char *path);
+
+/* Copies a regular file (at most 1 GiB) atomically to `to`. */
+int rt_file_copy(const char *from, const char *to);
+/* True if path ends with suffix (e.g. ".gguf"). */
+bool rt_path_has_suffix(const char *path, const char *suffix);
 
 /* Creates a directory and its parents (like mkdir -p). */
 int rt_mkdir_p(const char *path);

@@ -173,11 +173,6 @@ void rt_model_weights_free(rt_model_weights *w, int n_layer) {
 /* ---- opening ------------------------------------------------------------------------------------
  */
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static bool has_gguf_magic(const char *path) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return false;
@@ -236,10 +231,10 @@ int rt_model_file_open(const char *path, rt_model_file **out) {
         return RT_ERR_NOMEM;
     }
     int rc;
-    if (rt_is_dir(path) || ends_with(path, ".safetensors")) {
+    if (rt_is_dir(path) || rt_path_has_suffix(path, ".safetensors")) {
         f->format = RT_MODEL_FORMAT_HF;
         rc = open_hf(f, path);
-    } else if (has_gguf_magic(path) || ends_with(path, ".gguf")) {
+    } else if (has_gguf_magic(path) || rt_path_has_suffix(path, ".gguf")) {
         f->format = RT_MODEL_FORMAT_GGUF;
         rc = open_gguf(f, path);
     } else {
@@ -397,7 +392,7 @@ int rt_model_file_describe(const char *path, char **out) {
     int open_rc = rt_model_file_open(path, &f);
     char open_err[512];
     snprintf(open_err, sizeof open_err, "%s", rt_last_error());
-    bool is_gguf = !rt_is_dir(path) && !ends_with(path, ".safetensors");
+    bool is_gguf = !rt_is_dir(path) && !rt_path_has_suffix(path, ".safetensors");
     if (is_gguf) {
         rt_gguf *g = NULL;
         rc = rt_gguf_open(path, &g);
@@ -516,18 +511,9 @@ static const char *const tokenizer_files[] = {
     "added_tokens.json",
 };
 
-static int copy_file(const char *from, const char *to) {
-    char *data;
-    size_t len;
-    RT_TRY(rt_file_read_all(from, (size_t)1 << 30, &data, &len));
-    int rc = rt_file_write_atomic(to, data, len);
-    free(data);
-    return rc;
-}
-
 int rt_model_file_save_as(const rt_model_file *f, const rt_model_config *cfg,
                           const rt_model_weights *w, const char *out, rt_dtype dtype) {
-    bool to_gguf = ends_with(out, ".gguf");
+    bool to_gguf = rt_path_has_suffix(out, ".gguf");
     int rc = RT_OK;
     if (to_gguf) {
         rt_gguf_kv *extra = NULL;
@@ -579,7 +565,7 @@ int rt_model_file_save_as(const rt_model_file *f, const rt_model_config *cfg,
                     rc = rt_mkdir_p(to);
                     *slash = '/';
                 }
-                if (rc == RT_OK) rc = copy_file(from, to);
+                if (rc == RT_OK) rc = rt_file_copy(from, to);
             }
             free(from);
             free(to);
@@ -591,7 +577,7 @@ int rt_model_file_save_as(const rt_model_file *f, const rt_model_config *cfg,
 int rt_model_file_convert(const char *in, const char *out,
                           const rt_model_file_convert_params *params) {
     rt_model_file_convert_params p = params ? *params : rt_model_file_convert_default_params();
-    bool to_gguf = ends_with(out, ".gguf");
+    bool to_gguf = rt_path_has_suffix(out, ".gguf");
     if (!to_gguf && (p.dtype == RT_DTYPE_Q8_0 || p.dtype == RT_DTYPE_Q4_0))
         return rt_error(RT_ERR_INVALID,
                         "%s: a Hugging Face directory cannot hold %s weights "

@@ -447,11 +447,6 @@ static int load_vocab_txt(const char *path, const char *config, rt_tokenizer **o
     return RT_OK;
 }
 
-static bool ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static char *dir_of(const char *path) {
     const char *slash = strrchr(path, '/');
     if (!slash) return rt_strdup(".");
@@ -493,13 +488,13 @@ int rt_tokenizer_load(const char *path, rt_tokenizer **out) {
     if (!cfg) return RT_ERR_NOMEM;
     int rc;
     rt_tokenizer *t = NULL;
-    if (ends_with(path, ".gguf")) {
+    if (rt_path_has_suffix(path, ".gguf")) {
         rc = tk_tokenizer_load_gguf(path, &t);
         free(cfg);
         if (rc == RT_OK) *out = t;
         return rc;
     }
-    if (ends_with(path, ".txt")) {
+    if (rt_path_has_suffix(path, ".txt")) {
         rc = load_vocab_txt(path, cfg, &t);
     } else {
         char *data;

@@ -76,28 +76,14 @@ void rt_text_tokenizer_wrap(const rt_tokenizer *tok, const char *name, rt_text_t
     out->render_chat = render_chat;
 }
 
-static int copy_file(const char *from, const char *to) {
-    char *buf;
-    size_t len;
-    RT_TRY(rt_file_read_all(from, (size_t)1 << 30, &buf, &len));
-    int st = rt_file_write_atomic(to, buf, len);
-    free(buf);
-    return st;
-}
-
-static bool ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 int rt_tokenizer_copy_files(const char *src, const char *dir) {
     RT_TRY(rt_mkdir_p(dir));
     if (rt_is_file(src)) {
-        if (ends_with(src, ".gguf")) return RT_OK;
-        const char *name = ends_with(src, ".txt") ? "vocab.txt" : "tokenizer.json";
+        if (rt_path_has_suffix(src, ".gguf")) return RT_OK;
+        const char *name = rt_path_has_suffix(src, ".txt") ? "vocab.txt" : "tokenizer.json";
         char *to = rt_path_join(dir, name);
         if (!to) return RT_ERR_NOMEM;
-        int st = copy_file(src, to);
+        int st = rt_file_copy(src, to);
         free(to);
         return st;
     }
@@ -106,7 +92,7 @@ int rt_tokenizer_copy_files(const char *src, const char *dir) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *from = rt_path_join(src, names[i]), *to = rt_path_join(dir, names[i]);
         int st = from && to ? RT_OK : RT_ERR_NOMEM;
-        if (st == RT_OK && rt_is_file(from)) st = copy_file(from, to);
+        if (st == RT_OK && rt_is_file(from)) st = rt_file_copy(from, to);
         free(from);
         free(to);
         RT_TRY(st);
