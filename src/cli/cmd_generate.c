@@ -247,6 +247,7 @@ int cmd_generate(int argc, char **argv) {
         rc = cli_runtime_error("generate");
     } else {
         printf("\n");
+        fflush(stdout); /* before the timing lines on stderr */
         static const char *reasons[] = {"length", "eos", "stop string", "callback", "context"};
         int n_decoded = res.n_generated > 1 ? res.n_generated - 1 : 0; /* evals after the first */
         fprintf(stderr,
