@@ -85,10 +85,13 @@ int main(int argc, char **argv) {
             engines = v, i++;
         else if (!strcmp(a, "--int8"))
             int8 = true;
-        else if (pos == 0)
-            n = (size_t)atol(a), pos++;
-        else if (pos == 1)
-            dim = (size_t)atol(a), pos++;
+        else if (pos < 2 && atol(a) > 0)
+            *(pos++ == 0 ? &n : &dim) = (size_t)atol(a);
+        else {
+            fprintf(stderr, "usage: bench_hnsw [N [DIM]] [--nq N] [--m M] [--efc N] [--ef LIST] "
+                            "[--clusters N] [--python PY] [--engines hnswlib,faiss] [--int8]\n");
+            return strcmp(a, "--help") ? 2 : 0;
+        }
     }
     int efs[32], n_ef = 0;
     for (char *s = strtok(strdup(efs_arg), ","); s && n_ef < 32; s = strtok(NULL, ","))

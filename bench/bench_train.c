@@ -136,6 +136,11 @@ int main(int argc, char **argv) {
             torch = false;
         else if (!strcmp(argv[i], "--recompute"))
             recompute = true;
+        else {
+            fprintf(stderr, "usage: bench_train [--threads N] [--steps N] [--batch N] "
+                            "[--no-torch] [--recompute]\n");
+            return strcmp(argv[i], "--help") ? 2 : 0;
+        }
     }
     rt_set_threads(threads);
     if (mode) return child(mode, steps, B, T, recompute);
