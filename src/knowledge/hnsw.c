@@ -723,10 +723,15 @@ static int check_links(const rt_hnsw *h, const uint32_t *links, uint32_t cap, ui
     if (links[0] > cap)
         return rt_error(RT_ERR_FORMAT, "%s: node %u level %d: %u links, more than %u", name, self,
                         level, links[0], cap);
-    for (uint32_t j = 1; j <= links[0]; j++)
+    for (uint32_t j = 1; j <= links[0]; j++) {
         if (links[j] >= h->n || links[j] == self)
             return rt_error(RT_ERR_FORMAT, "%s: node %u level %d: bad link %u", name, self, level,
                             links[j]);
+        /* a search that follows this link reads the target's links at this level */
+        if (h->levels[links[j]] < level)
+            return rt_error(RT_ERR_FORMAT, "%s: node %u level %d: link to node %u of level %u",
+                            name, self, level, links[j], h->levels[links[j]]);
+    }
     return RT_OK;
 }
 
