@@ -3,7 +3,6 @@
  * input to a collection (created on first use with the given settings).
  */
 #include "cli.h"
-#include "embed_model.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -140,12 +139,12 @@ int cmd_ingest(int argc, char **argv) {
     if (!n_paths && !stdin_fmt) return cli_usage_error("ingest", "nothing to ingest");
     rt_embedder emb;
     if (model) {
-        if (cli_embedder_open(model, &emb) != RT_OK) return CLI_RUNTIME;
+        if (rt_embedder_open_model(model, 0, &emb) != RT_OK) return cli_runtime_error("ingest");
         cp.embedder = &emb;
     }
     rt_collection *c;
     if (rt_collection_open(coll, &cp, &c) != RT_OK) {
-        if (model) cli_embedder_close(&emb);
+        if (model) rt_embedder_close_model(&emb);
         return cli_runtime_error("ingest");
     }
     if (want_ack) rt_collection_set_ack(c, on_ack, NULL);
@@ -169,7 +168,7 @@ int cmd_ingest(int argc, char **argv) {
             (unsigned long long)st.docs_unchanged, (unsigned long long)st.docs_duplicate,
             (unsigned long long)st.docs_failed, (unsigned long long)st.chunks_added,
             (double)st.bytes / 1e6, secs, secs > 0 ? (double)st.bytes / 1e6 / secs : 0.0);
-    if (model) cli_embedder_close(&emb);
+    if (model) rt_embedder_close_model(&emb);
     if (rc != RT_OK || crc != RT_OK) return CLI_RUNTIME;
     return st.docs_failed ? CLI_RUNTIME : CLI_OK;
 }

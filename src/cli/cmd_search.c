@@ -3,7 +3,6 @@
  * metadata filters; prints a ranked table or JSON lines.
  */
 #include "cli.h"
-#include "embed_model.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -151,12 +150,12 @@ int cmd_search(int argc, char **argv) {
     cp.create = false;
     rt_embedder emb;
     if (model) {
-        if (cli_embedder_open(model, &emb) != RT_OK) return CLI_RUNTIME;
+        if (rt_embedder_open_model(model, 0, &emb) != RT_OK) return cli_runtime_error("search");
         cp.embedder = &emb;
     }
     rt_collection *c;
     if (rt_collection_open(coll, &cp, &c) != RT_OK) {
-        if (model) cli_embedder_close(&emb);
+        if (model) rt_embedder_close_model(&emb);
         return cli_runtime_error("search");
     }
     rt_search_results *r;
@@ -164,7 +163,7 @@ int cmd_search(int argc, char **argv) {
     if (rc != RT_OK) {
         fprintf(stderr, "ragtune search: %s\n", rt_last_error());
         rt_collection_close(c);
-        if (model) cli_embedder_close(&emb);
+        if (model) rt_embedder_close_model(&emb);
         return CLI_RUNTIME;
     }
     for (size_t i = 0; i < r->n; i++) {
@@ -190,6 +189,6 @@ int cmd_search(int argc, char **argv) {
     }
     rt_search_results_free(r);
     rt_collection_close(c);
-    if (model) cli_embedder_close(&emb);
+    if (model) rt_embedder_close_model(&emb);
     return CLI_OK;
 }

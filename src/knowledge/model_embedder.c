@@ -1,10 +1,12 @@
 /*
- * model_embedder.c — see model_embedder.h. One model, one tokenizer and one context per
- * embedder; calls are serialized by a mutex (the context holds the forward pass's buffers).
- * Texts longer than the context are truncated to its first n_ctx tokens, as sentence-transformers
- * truncates to max_seq_length.
+ * model_embedder.c — rt_embedder_open_model (ragtune.h): an rt_embedder backed by a model file,
+ * whose tokenizer turns each text into ids (BERT: its pooling over a bidirectional pass;
+ * decoders: mean pooling of the final hidden states), L2-normalized. One model, one tokenizer and
+ * one context per embedder; calls are serialized by a mutex (the context holds the forward pass's
+ * buffers). Texts longer than the context are truncated to its first n_ctx tokens, as
+ * sentence-transformers truncates to max_seq_length.
  */
-#include "knowledge/model_embedder.h"
+#include "ragtune.h"
 #include "core/error.h"
 
 #include <pthread.h>
