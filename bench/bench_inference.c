@@ -72,6 +72,7 @@ static int argmax(const float *x, int n) {
 }
 
 int main(int argc, char **argv) {
+    rt_runtime_setup(argv);
     const char *model_path = NULL, *quantize = NULL;
     int n_prompt = 128, n_gen = 64, runs = 3, threads = 0;
     bool bandwidth = false;

@@ -96,7 +96,7 @@ static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes,
         snprintf(slash ? slash + 1 : script,
                  sizeof script - (size_t)(slash ? slash + 1 - script : 0), "bench_matmul_torch.py");
     }
-    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d%s", py && *py ? py : "python3", script,
+    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d%s", py && *py ? py : "/usr/bin/python3", script,
                        threads, reps, bench_clock == CLOCK_THREAD_CPUTIME_ID ? " --cpu-time" : "");
     for (int i = 0; i < n_shapes; i++)
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %d:%d:%d", shapes[i][0],
@@ -125,6 +125,7 @@ static double peer_time(const peer_result *res, int n, const char *dtype, int n_
 }
 
 int main(int argc, char **argv) {
+    rt_runtime_setup(argv);
     int threads = 0, reps = 7, torch = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)

@@ -120,6 +120,7 @@ static double sgemm_gflops(void) {
 }
 
 int main(int argc, char **argv) {
+    rt_runtime_setup(argv);
     int threads = 2, steps = 4, B = 4, T = 256;
     bool torch = true, recompute = false;
     const char *mode = NULL;

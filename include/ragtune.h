@@ -103,6 +103,18 @@ void rt_progress_set(rt_progress_callback callback, void *user);
 /* Threads used by kernels and BLAS (0 = physical cores). */
 void rt_set_threads(int n_threads);
 int rt_get_threads(void);
+/* Process set-up for a program that runs ragtune's kernels (the CLI and the benchmarks call it
+ * first thing in main). Two libraries read their settings from the environment before main, so
+ * this sets them and, if anything changed, runs the program again (execv of /proc/self/exe with
+ * the same argv; on failure it carries on as it is):
+ *  - OMP_WAIT_POLICY=passive unless the user chose a policy (spinning idle OpenMP threads take
+ *    the core a working thread needs on a shared machine);
+ *  - OPENBLAS_CORETYPE to match ragtune's CPU level (RT_CPU, the one switch for every SIMD
+ *    kernel, BLAS included): at the avx512 level an OpenBLAS core with AVX2 kernels becomes
+ *    SkylakeX, whether OpenBLAS picked it (0.3.21 does not know Zen 5) or the environment pinned
+ *    it, which halves the sgemm rate of an AVX-512 CPU; RT_CPU=avx2 turns an AVX-512 core into
+ *    Haswell. */
+void rt_runtime_setup(char **argv);
 
 /* ============================================================================================ */
 /* Tensors and dtypes                                                                           */

@@ -89,19 +89,8 @@ int cmd_version(int argc, char **argv) {
     return CLI_OK;
 }
 
-/* libgomp reads OMP_WAIT_POLICY once, before main. Its default lets idle threads spin, which on
- * a machine doing anything else takes the core a working thread needs: decoding ran 8x slower on
- * a loaded 2-core machine. ragtune's parallel regions are coarse (small products stay on one
- * thread), so sleeping idle threads cost little; unless the user chose a policy, run again with
- * "passive". */
-static void prefer_passive_openmp(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-    execv("/proc/self/exe", argv); /* on failure, carry on with the default policy */
-}
-
 int main(int argc, char **argv) {
-    prefer_passive_openmp(argv);
+    rt_runtime_setup(argv);
     if (argc < 2) {
         print_help(stderr);
         return CLI_USAGE;

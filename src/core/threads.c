@@ -2,9 +2,14 @@
  * threads.c — one thread count for OpenMP kernels and OpenBLAS.
  */
 #include "ragtune.h"
+#include "core/cpu.h"
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static int n_threads_set;
@@ -25,4 +30,36 @@ void rt_set_threads(int n_threads) {
 
 int rt_get_threads(void) {
     return n_threads_set ? n_threads_set : default_threads();
+}
+
+/* OpenBLAS cores whose sgemm kernels are AVX2 at best, and the ones with AVX-512 kernels. */
+static bool core_in(const char *core, const char *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcasecmp(core, list[i])) return true;
+    return false;
+}
+static const char *const avx2_cores[] = {"Haswell",   "Zen",        "Sandybridge", "Prescott",
+                                         "Core2",     "Nehalem",    "Barcelona",   "Bulldozer",
+                                         "Piledriver", "Steamroller", "Excavator"};
+static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+
+/* The OpenBLAS core type for ragtune's CPU level, or NULL to leave OpenBLAS's choice alone. */
+static const char *wanted_openblas_core(const char *core) {
+    if (!core) return NULL;
+    rt_cpu_level level = rt_cpu_level_get();
+    if (level >= RT_CPU_AVX512 && core_in(core, avx2_cores, sizeof avx2_cores / sizeof *avx2_cores))
+        return "SkylakeX";
+    if (level == RT_CPU_AVX2 && core_in(core, avx512_cores, sizeof avx512_cores / sizeof *avx512_cores))
+        return "Haswell";
+    return NULL;
+}
+
+void rt_runtime_setup(char **argv) {
+    if (getenv("RT_RUNTIME_SETUP_DONE")) return; /* one re-run at most, whatever happens */
+    bool changed = false;
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) changed = true;
+    const char *core = wanted_openblas_core(openblas_get_corename());
+    if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) changed = true;
+    if (!changed || setenv("RT_RUNTIME_SETUP_DONE", "1", 1) != 0) return;
+    execv("/proc/self/exe", argv); /* on failure, carry on as we are */
 }
