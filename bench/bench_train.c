@@ -5,11 +5,12 @@
  * runs in its own process (peak RSS = getrusage of that child); the PyTorch peer is
  * bench/bench_train.py with the same configuration, batch and thread count.
  *
- * usage: bench_train [--threads N] [--steps N] [--batch N] [--no-torch]
+ * usage: bench_train [--threads N] [--steps N] [--batch N] [--rounds N] [--no-torch]
  * (also measures ragtune's peak memory with --recompute, per-layer activation recomputation)
  *        bench_train --child full|lora ...   (one measurement, prints "tokens_per_s rss_kb ...")
- * Prints one table: tokens/s and peak RSS for each side, the ratios, and the machine's sgemm rate
- * next to the model FLOP rate reached.
+ * The two sides alternate, --rounds times (default 3), and the table gives medians (the machine is
+ * shared and noisy). Prints one table: tokens/s and peak RSS for each side, the ratios, and the
+ * machine's sgemm rate next to the model FLOP rate reached; then the same as one JSON line.
  */
 #include "train/optim.h"
 #include "train/tmodel.h"
@@ -80,7 +81,8 @@ static int child(const char *mode, int steps, int B, int T, bool recompute) {
     double dt = rt_time_now() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("%.1f %ld %zu %.4f\n", (double)B * T * steps / dt, ru.ru_maxrss, m->n_store, loss);
+    printf("%.1f %ld %zu %.4f %zu\n", (double)B * T * steps / dt, ru.ru_maxrss, m->n_store, loss,
+           tmodel_activation_bytes(m));
     optim_free(&o);
     tmodel_free(m);
     free(in);
@@ -119,9 +121,21 @@ static double sgemm_gflops(void) {
     return 2.0 * M * N * K * reps / dt / 1e9;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+enum { MAX_ROUNDS = 32 };
+
 int main(int argc, char **argv) {
     rt_runtime_setup(argv);
-    int threads = 2, steps = 4, B = 4, T = 256;
+    int threads = 2, steps = 4, B = 4, T = 256, rounds = 3;
     bool torch = true, recompute = false;
     const char *mode = NULL;
     for (int i = 1; i < argc; i++) {
@@ -131,6 +145,8 @@ int main(int argc, char **argv) {
             steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             B = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--child") && i + 1 < argc)
             mode = argv[++i];
         else if (!strcmp(argv[i], "--no-torch"))
@@ -138,64 +154,93 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--recompute"))
             recompute = true;
         else {
-            fprintf(stderr, "usage: bench_train [--threads N] [--steps N] [--batch N] "
+            fprintf(stderr, "usage: bench_train [--threads N] [--steps N] [--batch N] [--rounds N] "
                             "[--no-torch] [--recompute]\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
+    if (rounds < 1 || rounds > MAX_ROUNDS || steps < 1 || B < 1) {
+        fprintf(stderr, "bench_train: --rounds 1..%d, --steps and --batch at least 1\n",
+                MAX_ROUNDS);
+        return 2;
+    }
     rt_set_threads(threads);
     if (mode) return child(mode, steps, B, T, recompute);
 
-    /* Same environment for both sides: OpenMP threads sleep instead of spinning between
-     * parallel regions (on a shared machine spinning threads steal the cores sgemm needs). */
-    setenv("OMP_WAIT_POLICY", "passive", 0);
     char self[1024];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) return 1;
     self[n] = 0;
     const char *py = getenv("RT_PYTHON") ? getenv("RT_PYTHON") : "/usr/bin/python3";
     const char *src = getenv("RT_SOURCE_DIR") ? getenv("RT_SOURCE_DIR") : ".";
-    double ours[2][2] = {{0}}, peer[2][2] = {{0}}, rc[2][2] = {{0}};
+    /* [mode][round]; the sides alternate within a round so that a change in the machine's load
+     * hits both, and the table reports medians over rounds. */
+    double tps[2][2][MAX_ROUNDS] = {{{0}}}, rss[2][2][MAX_ROUNDS] = {{{0}}}, rc[2][2] = {{0}};
     const char *modes[2] = {"full", "lora"};
     for (int k = 0; k < 2; k++) {
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "'%s' --child %s --threads %d --steps %d --batch %d", self,
-                 modes[k], threads, steps, B);
-        if (run_line(cmd, &ours[k][0], &ours[k][1])) {
-            fprintf(stderr, "bench_train: ragtune %s run failed\n", modes[k]);
-            return 1;
-        }
         /* ours with per-layer activation recomputation: memory only */
         snprintf(cmd, sizeof cmd, "'%s' --child %s --threads %d --steps 1 --batch %d --recompute",
                  self, modes[k], threads, B);
         if (run_line(cmd, &rc[k][0], &rc[k][1])) return 1;
-        if (torch) {
-            snprintf(cmd, sizeof cmd,
-                     "'%s' '%s/bench/bench_train.py' %s --threads %d --steps %d --batch %d", py,
-                     src, modes[k], threads, steps, B);
-            if (run_line(cmd, &peer[k][0], &peer[k][1])) {
-                fprintf(stderr, "bench_train: torch %s run failed (%s)\n", modes[k], cmd);
-                torch = false;
+    }
+    for (int r = 0; r < rounds; r++) {
+        for (int k = 0; k < 2; k++) {
+            char cmd[2048];
+            snprintf(cmd, sizeof cmd, "'%s' --child %s --threads %d --steps %d --batch %d", self,
+                     modes[k], threads, steps, B);
+            if (run_line(cmd, &tps[0][k][r], &rss[0][k][r])) {
+                fprintf(stderr, "bench_train: ragtune %s run failed\n", modes[k]);
+                return 1;
             }
+            if (torch) {
+                snprintf(cmd, sizeof cmd,
+                         "'%s' '%s/bench/bench_train.py' %s --threads %d --steps %d --batch %d", py,
+                         src, modes[k], threads, steps, B);
+                if (run_line(cmd, &tps[1][k][r], &rss[1][k][r])) {
+                    fprintf(stderr, "bench_train: torch %s run failed (%s)\n", modes[k], cmd);
+                    torch = false;
+                }
+            }
+            fprintf(stderr, "round %d %s: ours %.0f tok/s, torch %.0f tok/s\n", r + 1, modes[k],
+                    tps[0][k][r], tps[1][k][r]);
         }
     }
+    double med[2][2][2]; /* [side][mode][tps|rss] */
+    for (int side = 0; side < 2; side++)
+        for (int k = 0; k < 2; k++) {
+            med[side][k][0] = median(tps[side][k], rounds);
+            med[side][k][1] = median(rss[side][k], rounds);
+        }
     double gf = sgemm_gflops();
     /* ~6 FLOPs per parameter per token for full training (2 forward + 4 backward). */
     rt_model_config c = bench_cfg();
     double params = (double)c.n_layer * (4.0 * c.n_embd * c.n_embd + 3.0 * c.n_embd * c.n_ff) +
                     (double)c.n_vocab * c.n_embd;
-    printf("training a %.1fM llama, seq %d, batch %d, %d threads, %d steps (after 2 warm-up)\n",
-           params / 1e6, T, B, threads, steps);
+    const char *core = getenv("OPENBLAS_CORETYPE");
+    printf("training a %.1fM llama, seq %d, batch %d, %d threads, %d steps (after 2 warm-up), "
+           "median of %d rounds; OpenBLAS core %s for both sides\n",
+           params / 1e6, T, B, threads, steps, rounds, core ? core : "(OpenBLAS's choice)");
     printf("%-6s %14s %14s %8s %14s %14s %8s\n", "mode", "ours tok/s", "torch tok/s", "ratio",
            "ours RSS MB", "torch RSS MB", "ratio");
     for (int k = 0; k < 2; k++)
-        printf("%-6s %14.0f %14.0f %8.2f %14.0f %14.0f %8.2f\n", modes[k], ours[k][0], peer[k][0],
-               peer[k][0] > 0 ? ours[k][0] / peer[k][0] : NAN, ours[k][1] / 1024, peer[k][1] / 1024,
-               peer[k][1] > 0 ? ours[k][1] / peer[k][1] : NAN);
+        printf("%-6s %14.0f %14.0f %8.2f %14.0f %14.0f %8.2f\n", modes[k], med[0][k][0],
+               med[1][k][0], med[1][k][0] > 0 ? med[0][k][0] / med[1][k][0] : NAN,
+               med[0][k][1] / 1024, med[1][k][1] / 1024,
+               med[1][k][1] > 0 ? med[0][k][1] / med[1][k][1] : NAN);
+    double lora_full = med[0][1][1] / med[0][0][1];
     printf("LoRA / full peak memory (ours): %.2f; with --recompute: full %.0f MB, LoRA %.0f MB, "
            "ratio %.2f\n",
-           ours[1][1] / ours[0][1], rc[0][1] / 1024, rc[1][1] / 1024, rc[1][1] / rc[0][1]);
+           lora_full, rc[0][1] / 1024, rc[1][1] / 1024, rc[1][1] / rc[0][1]);
+    double reached = 6.0 * params * med[0][0][0] / 1e9;
     printf("sgemm %.1f GFLOP/s; full training reaches %.1f GFLOP/s of linear-layer work (%.0f%%)\n",
-           gf, 6.0 * params * ours[0][0] / 1e9, 100.0 * 6.0 * params * ours[0][0] / 1e9 / gf);
+           gf, reached, 100.0 * reached / gf);
+    printf("{\"bench\":\"train\",\"rounds\":%d,\"full\":{\"ours_tps\":%.1f,\"torch_tps\":%.1f,"
+           "\"ours_rss_mb\":%.1f,\"torch_rss_mb\":%.1f},\"lora\":{\"ours_tps\":%.1f,"
+           "\"torch_tps\":%.1f,\"ours_rss_mb\":%.1f,\"torch_rss_mb\":%.1f},"
+           "\"lora_over_full_memory\":%.3f,\"sgemm_gflops\":%.1f,\"linear_gflops\":%.1f}\n",
+           rounds, med[0][0][0], med[1][0][0], med[0][0][1] / 1024, med[1][0][1] / 1024,
+           med[0][1][0], med[1][1][0], med[0][1][1] / 1024, med[1][1][1] / 1024, lora_full, gf,
+           reached);
     return 0;
 }

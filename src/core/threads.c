@@ -38,8 +38,8 @@ static bool core_in(const char *core, const char *const *list, size_t n) {
         if (!strcasecmp(core, list[i])) return true;
     return false;
 }
-static const char *const avx2_cores[] = {"Haswell",   "Zen",        "Sandybridge", "Prescott",
-                                         "Core2",     "Nehalem",    "Barcelona",   "Bulldozer",
+static const char *const avx2_cores[] = {"Haswell",    "Zen",         "Sandybridge", "Prescott",
+                                         "Core2",      "Nehalem",     "Barcelona",   "Bulldozer",
                                          "Piledriver", "Steamroller", "Excavator"};
 static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
 
@@ -49,7 +49,8 @@ static const char *wanted_openblas_core(const char *core) {
     rt_cpu_level level = rt_cpu_level_get();
     if (level >= RT_CPU_AVX512 && core_in(core, avx2_cores, sizeof avx2_cores / sizeof *avx2_cores))
         return "SkylakeX";
-    if (level == RT_CPU_AVX2 && core_in(core, avx512_cores, sizeof avx512_cores / sizeof *avx512_cores))
+    if (level == RT_CPU_AVX2 &&
+        core_in(core, avx512_cores, sizeof avx512_cores / sizeof *avx512_cores))
         return "Haswell";
     return NULL;
 }

@@ -4,6 +4,7 @@
  * LayerNorm statistics in f32, softmax with the row maximum subtracted, GELU with tanh.
  */
 #include "train/ops.h"
+#include "train/tkern.h"
 
 #include "core/matmul.h"
 #include "core/quant.h"
@@ -57,46 +58,43 @@ void op_embedding_backward(float *dwte, float *dwpe, const float *dout, const in
 // out (N,C), rstd (N), inp (N,C), w (C)
 void op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
                         float eps) {
+    const tk_table *tk = tk_get();
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *o = out + (size_t)i * C;
-        float ss = 0.0f;
-        for (int c = 0; c < C; c++)
-            ss += x[c] * x[c];
-        float r = 1.0f / sqrtf(ss / (float)C + eps);
-        rstd[i] = r;
-        for (int c = 0; c < C; c++)
-            o[c] = x[c] * r * w[c];
-    }
+    for (int i = 0; i < N; i++)
+        rstd[i] = tk->rmsnorm_fwd_row(out + (size_t)i * C, inp + (size_t)i * C, w, C, eps);
 }
+
+/* Rows per partial sum of a norm's weight gradient: the blocks are fixed, so the sum does not
+ * depend on the thread count. */
+enum { DW_BLOCK = 64 };
 
 // dinp (N,C), dw (C), dout (N,C)
 void op_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                          const float *w, const float *rstd, int N, int C) {
+    const tk_table *tk = tk_get();
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C, *d = dout + (size_t)i * C;
-        float *dx = dinp + (size_t)i * C;
-        float r = rstd[i], dot = 0.0f;
+    for (int i = 0; i < N; i++)
+        tk->rmsnorm_bwd_row(dinp + (size_t)i * C, dout + (size_t)i * C, inp + (size_t)i * C, w,
+                            rstd[i], C);
+    if (!dw) return;
+    int n_blocks = (N + DW_BLOCK - 1) / DW_BLOCK;
+    float *part = calloc((size_t)n_blocks * C, sizeof(float));
+    if (!part) { /* no memory for the partial sums: one block at a time, in order */
+        for (int i0 = 0; i0 < N; i0 += DW_BLOCK)
+            tk->rmsnorm_dw_rows(dw, dout + (size_t)i0 * C, inp + (size_t)i0 * C, rstd + i0,
+                                N - i0 < DW_BLOCK ? N - i0 : DW_BLOCK, C);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int bl = 0; bl < n_blocks; bl++) {
+        int i0 = bl * DW_BLOCK;
+        tk->rmsnorm_dw_rows(part + (size_t)bl * C, dout + (size_t)i0 * C, inp + (size_t)i0 * C,
+                            rstd + i0, N - i0 < DW_BLOCK ? N - i0 : DW_BLOCK, C);
+    }
+    for (int bl = 0; bl < n_blocks; bl++)
         for (int c = 0; c < C; c++)
-            dot += d[c] * w[c] * x[c] * r;
-        dot /= (float)C;
-        for (int c = 0; c < C; c++) {
-            float xhat = x[c] * r;
-            dx[c] += r * (d[c] * w[c] - xhat * dot);
-        }
-    }
-    if (dw) {
-        /* Column sums: threads over channels keep the accumulation race-free. */
-#pragma omp parallel for schedule(static)
-        for (int c = 0; c < C; c++) {
-            float s = 0.0f;
-            for (int i = 0; i < N; i++)
-                s += dout[(size_t)i * C + c] * inp[(size_t)i * C + c] * rstd[i];
-            dw[c] += s;
-        }
-    }
+            dw[c] += part[(size_t)bl * C + c];
+    free(part);
 }
 
 /* ---- LayerNorm --------------------------------------------------------------------------- */
@@ -303,6 +301,7 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
 // out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
 void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                           int B, int T, int H, int KV, int D) {
+    const tk_table *tk = tk_get();
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
     int qs = H * D, ks = KV * D;
@@ -322,18 +321,11 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb, ks,
                             0.0f, S, T);
                 for (int t = 0; t < T; t++) {
-                    float *row = S + (size_t)t * T, maxv = -INFINITY, sum = 0.0f;
-                    for (int t2 = 0; t2 <= t; t2++)
-                        maxv = row[t2] > maxv ? row[t2] : maxv;
-                    for (int t2 = 0; t2 <= t; t2++) {
-                        row[t2] = expf(row[t2] - maxv);
-                        sum += row[t2];
-                    }
-                    float inv = 1.0f / sum;
-                    for (int t2 = 0; t2 <= t; t2++)
-                        row[t2] *= inv;
-                    for (int t2 = t + 1; t2 < T; t2++)
-                        row[t2] = 0.0f;
+                    float *row = S + (size_t)t * T;
+                    float maxv = tk->max(row, t + 1);
+                    float sum = tk->exp_shift_sum(row, t + 1, maxv);
+                    tk->scale(row, t + 1, 1.0f / sum);
+                    memset(row + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
                     l[t] = maxv + logf(sum);
                 }
                 // out_h (T,D) = P (T,T) V_h (T,D)
@@ -349,6 +341,7 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                            const float *k, const float *v, const float *lse, int B, int T, int H,
                            int KV, int D) {
+    const tk_table *tk = tk_get();
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
     int qs = H * D, ks = KV * D;
@@ -377,16 +370,12 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, qs, vb,
                                 ks, 0.0f, dP, T);
                     for (int t = 0; t < T; t++) {
-                        float *pr = P + (size_t)t * T, *dr = dP + (size_t)t * T, sum = 0.0f;
-                        for (int t2 = 0; t2 <= t; t2++) {
-                            pr[t2] = expf(pr[t2] - l[t]);
-                            sum += pr[t2] * dr[t2];
-                        }
-                        // dS = P * (dP - sum) * scale, stored in dP
-                        for (int t2 = 0; t2 <= t; t2++)
-                            dr[t2] = pr[t2] * (dr[t2] - sum) * scale;
-                        for (int t2 = t + 1; t2 < T; t2++)
-                            pr[t2] = dr[t2] = 0.0f;
+                        float *pr = P + (size_t)t * T, *dr = dP + (size_t)t * T;
+                        tk->exp_shift_sum(pr, t + 1, l[t]);
+                        // dS = P * (dP - sum(P * dP)) * scale, stored in dP
+                        tk->softmax_bwd_row(pr, dr, t + 1, scale);
+                        memset(pr + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+                        memset(dr + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
                     }
                     // dV_h += P^T dO_h; dQ_h += dS K_h; dK_h += dS^T Q_h
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, doh,
@@ -404,25 +393,25 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 
 /* ---- activations ------------------------------------------------------------------------- */
 
+/* Elementwise spans go to the kernels in chunks of SPAN elements, threads over chunks. */
+enum { SPAN = 16384 };
+
 // h, gate, up (n)
 void op_swiglu_forward(float *h, const float *gate, const float *up, int64_t n) {
+    const tk_table *tk = tk_get();
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float g = gate[i];
-        h[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    for (int64_t i0 = 0; i0 < n; i0 += SPAN)
+        tk->swiglu_fwd(h + i0, gate + i0, up + i0, n - i0 < SPAN ? n - i0 : SPAN);
 }
 
-// dgate, dup, dh, gate, up (n)
+// dgate, dup, dh, gate, up (n); dgate may be dh (in place)
 void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate,
                         const float *up, int64_t n) {
+    const tk_table *tk = tk_get();
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float g = gate[i], s = 1.0f / (1.0f + expf(-g));
-        float silu = g * s;
-        dup[i] = dh[i] * silu;
-        dgate[i] = dh[i] * up[i] * s * (1.0f + g * (1.0f - s));
-    }
+    for (int64_t i0 = 0; i0 < n; i0 += SPAN)
+        tk->swiglu_bwd(dgate + i0, dup + i0, dh + i0, gate + i0, up + i0,
+                       n - i0 < SPAN ? n - i0 : SPAN);
 }
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */

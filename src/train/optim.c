@@ -5,8 +5,10 @@
 #include "train/optim.h"
 
 #include "core/error.h"
+#include "train/tkern.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int optim_init(optim *o, optim_kind kind, size_t n, float weight_decay) {
@@ -32,6 +34,9 @@ void optim_free(optim *o) {
     o->m = o->v = NULL;
 }
 
+/* Elements per kernel call; threads take spans. */
+enum { OPTIM_SPAN = 32768 };
+
 // params, grads, m, v (lo..hi)
 static void adamw_range(optim *o, float *p, const float *g, size_t lo, size_t hi, float lr,
                         float wd) {
@@ -39,15 +44,12 @@ static void adamw_range(optim *o, float *p, const float *g, size_t lo, size_t hi
     double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
     float bc2_sqrt = (float)sqrt(1.0 - pow((double)o->beta2, (double)o->t));
     float step_size = (float)((double)lr / bc1), decay = (float)(1.0 - (double)lr * wd);
-    float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-    float *m = o->m, *v = o->v;
+    const tk_table *tk = tk_get();
 #pragma omp parallel for schedule(static)
-    for (size_t i = lo; i < hi; i++) {
-        p[i] *= decay;
-        m[i] = m[i] * b1 + (1.0f - b1) * g[i];
-        v[i] = v[i] * b2 + (1.0f - b2) * g[i] * g[i];
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] -= step_size * (m[i] / denom);
+    for (size_t i0 = lo; i0 < hi; i0 += OPTIM_SPAN) {
+        size_t n = hi - i0 < OPTIM_SPAN ? hi - i0 : OPTIM_SPAN;
+        tk->adamw(p + i0, g + i0, o->m + i0, o->v + i0, (int64_t)n, decay, o->beta1, o->beta2,
+                  bc2_sqrt, o->eps, step_size);
     }
 }
 
@@ -88,17 +90,30 @@ void optim_step(optim *o, float *params, const float *grads, const tm_param *ps,
 }
 
 float optim_clip_grad_norm(float *grads, size_t n, float max_norm) {
-    double ss = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : ss)
-    for (size_t i = 0; i < n; i++)
-        ss += (double)grads[i] * grads[i];
+    const tk_table *tk = tk_get();
+    /* per-span sums in double, added in span order: the norm does not depend on the threads */
+    size_t n_spans = (n + OPTIM_SPAN - 1) / OPTIM_SPAN;
+    double ss = 0.0, *part = malloc((n_spans ? n_spans : 1) * sizeof(double));
+    if (part) {
+#pragma omp parallel for schedule(static)
+        for (size_t s = 0; s < n_spans; s++) {
+            size_t i0 = s * OPTIM_SPAN;
+            part[s] = tk->sumsq(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN));
+        }
+        for (size_t s = 0; s < n_spans; s++)
+            ss += part[s];
+        free(part);
+    } else {
+        for (size_t i0 = 0; i0 < n; i0 += OPTIM_SPAN)
+            ss += tk->sumsq(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN));
+    }
     float norm = (float)sqrt(ss);
     if (max_norm <= 0.0f) return norm;
     float coef = max_norm / (norm + 1e-6f);
     if (coef < 1.0f) {
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++)
-            grads[i] *= coef;
+        for (size_t i0 = 0; i0 < n; i0 += OPTIM_SPAN)
+            tk->scale(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN), coef);
     }
     return norm;
 }

@@ -13,6 +13,7 @@
  * activations are rebuilt during backward.
  */
 #include "train/tmodel.h"
+#include "train/tkern.h"
 
 #include "train/ops.h"
 #include "train/rng.h"
@@ -26,17 +27,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_LIN = 7, LOSS_CHUNK = 256 };
+enum { N_LIN = 7, LOSS_CHUNK = 128 };
 
 typedef struct tm_layer_acts {
-    float *ln1, *mean1, *rstd1; /* (N,C), (N), (N) */
+    float *ln1, *mean1, *rstd1; /* (N,C) scratch shared by all layers (recomputed), (N), (N) */
     float *q, *k, *v;           /* (N,H*D), (N,KV*D), (N,KV*D) after RoPE */
     float *lse;                 /* (B,H,T) attention log-sum-exp */
-    float *att;                 /* (N,H*D) */
-    float *x_mid;               /* (N,C) residual after attention */
-    float *ln2, *mean2, *rstd2;
-    float *fa, *fb;   /* (N,F): gate|fc, up (the activation output is recomputed) */
-    float *xa[N_LIN]; /* (N,rank) LoRA x A^T per linear */
+    float *att;                 /* (N,H*D); lean: shared, recomputed in backward */
+    float *x_mid;               /* (N,C) residual after attention; lean: shared, recomputed */
+    float *ln2, *mean2, *rstd2; /* ln2 is the same scratch as ln1 */
+    float *fa, *fb;             /* (N,F): gate|fc, up (the activation output is recomputed) */
+    float *xa[N_LIN];           /* (N,rank) LoRA x A^T per linear */
 } tm_layer_acts;
 
 typedef struct tm_acts {
@@ -46,8 +47,11 @@ typedef struct tm_acts {
     float **x_res;        /* n_layer+1 of (N,C) */
     tm_layer_acts *slots; /* n_layer, or 1 with recompute */
     float *lnf, *meanf, *rstdf;
-    float *h; /* (N,F) activation output of the current layer */
-    float *dres, *dln, *dq, *dk, *dv, *datt, *dfa, *dfb, *dh, *dxa, *tmp;
+    /* Work buffers of the current layer, reused as the backward pass moves on (see layout_acts):
+     * h and dup share one buffer, dh and dgate another; dq shares h's, dk and dv dh's; datt
+     * and the final norm's input gradient dlnf share dln's. tmp exists only with dropout. */
+    float *h, *dup, *dh, *dgate;
+    float *dres, *dln, *dq, *dk, *dv, *datt, *dxa, *tmp;
     float *logits, *dlnf;
     float *cos_t, *sin_t; /* (T, D/2) */
 } tm_acts;
@@ -462,27 +466,44 @@ static float *carve(float *base, size_t *off, size_t n) {
     return p;
 }
 
+/* Lean activation memory for LoRA (without --recompute): LoRA's step has no weight-gradient
+ * products, so it spends some of that saving on memory: per layer it keeps q, k, v, the attention
+ * log-sum-exp, the MLP inputs and the LoRA products, and recomputes in backward the attention
+ * output (one attention forward) and the residual after attention (the o projection), which full
+ * training keeps. Both modes recompute the norm outputs (cheap, elementwise). */
+static bool lean_acts(const tmodel *m) {
+    return m->opt.lora_rank > 0 && !m->opt.recompute;
+}
+
+static size_t max3(size_t a, size_t b, size_t c) {
+    size_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
 static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
     const rt_model_config *c = &m->cfg;
     size_t N = (size_t)a->B * a->T, C = (size_t)c->n_embd, F = (size_t)c->n_ff;
     size_t QD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
-    size_t r = (size_t)m->opt.lora_rank, maxin = C > F ? C : F;
+    size_t r = (size_t)m->opt.lora_rank, maxin = max3(C, F, QD);
+    bool lean = lean_acts(m);
     size_t off = 0;
     for (int i = 0; i <= c->n_layer; i++)
         a->x_res[i] = carve(base, &off, N * C);
+    float *ln = carve(base, &off, N * C);
+    float *att = lean ? carve(base, &off, N * QD) : NULL;
+    float *x_mid = lean ? carve(base, &off, N * C) : NULL;
     int n_slots = m->opt.recompute ? 1 : c->n_layer;
     for (int s = 0; s < n_slots; s++) {
         tm_layer_acts *la = &a->slots[s];
-        la->ln1 = carve(base, &off, N * C);
+        la->ln1 = la->ln2 = ln;
         la->mean1 = carve(base, &off, N);
         la->rstd1 = carve(base, &off, N);
         la->q = carve(base, &off, N * QD);
         la->k = carve(base, &off, N * KD);
         la->v = carve(base, &off, N * KD);
         la->lse = carve(base, &off, (size_t)a->B * c->n_head * a->T);
-        la->att = carve(base, &off, N * QD);
-        la->x_mid = carve(base, &off, N * C);
-        la->ln2 = carve(base, &off, N * C);
+        la->att = lean ? att : carve(base, &off, N * QD);
+        la->x_mid = lean ? x_mid : carve(base, &off, N * C);
         la->mean2 = carve(base, &off, N);
         la->rstd2 = carve(base, &off, N);
         la->fa = carve(base, &off, N * F);
@@ -490,23 +511,18 @@ static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
         for (int j = 0; j < N_LIN; j++)
             la->xa[j] = r ? carve(base, &off, N * r) : NULL;
     }
-    a->lnf = carve(base, &off, N * C);
+    /* the final norm's output is needed only by the head, before and after the layers run */
+    a->lnf = ln;
     a->meanf = carve(base, &off, N);
     a->rstdf = carve(base, &off, N);
-    a->h = carve(base, &off, N * F);
+    a->h = a->dup = a->dq = carve(base, &off, N * max3(F, QD, 0));
+    a->dh = a->dgate = a->dk = carve(base, &off, N * max3(F, 2 * KD, 0));
+    a->dv = a->dk ? a->dk + N * KD : NULL;
     a->dres = carve(base, &off, N * C);
-    a->dln = carve(base, &off, N * C);
-    a->dq = carve(base, &off, N * QD);
-    a->dk = carve(base, &off, N * KD);
-    a->dv = carve(base, &off, N * KD);
-    a->datt = carve(base, &off, N * QD);
-    a->dfa = carve(base, &off, N * F);
-    a->dfb = carve(base, &off, N * F);
-    a->dh = carve(base, &off, N * F);
+    a->dln = a->datt = a->dlnf = carve(base, &off, N * max3(C, QD, 0));
     a->dxa = carve(base, &off, N * (r ? r : 1));
-    a->tmp = carve(base, &off, N * maxin);
+    a->tmp = m->opt.lora_dropout > 0.0f ? carve(base, &off, N * maxin) : NULL;
     a->logits = carve(base, &off, (size_t)LOSS_CHUNK * c->n_vocab);
-    a->dlnf = carve(base, &off, N * C);
     a->cos_t = carve(base, &off, (size_t)a->T * c->head_dim / 2);
     a->sin_t = carve(base, &off, (size_t)a->T * c->head_dim / 2);
     *total = off;
@@ -690,29 +706,42 @@ static void layer_backward(tmodel *m, int l) {
     size_t NC = (size_t)N * C, NF = (size_t)N * c->n_ff;
     size_t NQ = (size_t)N * c->n_head * c->head_dim, NK = (size_t)N * c->n_kv_head * c->head_dim;
 
+    if (lean_acts(m)) {
+        /* rebuild what the lean layout did not keep: the attention output and x_mid */
+        op_attention_forward(s->att, s->lse, s->q, s->k, s->v, B, T, c->n_head, c->n_kv_head,
+                             c->head_dim);
+        lin_forward(&L->o, s->x_mid, s->att, s->xa[3], a->tmp, N, true, p, lin_seed(m, l, 3));
+        const float *x = a->x_res[l];
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < NC; i++)
+            s->x_mid[i] += x[i];
+    }
+
     /* MLP block: dres is d(y) and flows unchanged into d(x_mid) through the residual. */
+    norm_forward(m, s->ln2, s->mean2, s->rstd2, s->x_mid, L->ln2_w, L->ln2_b, N);
     if (m->is_gpt2)
         op_gelu_forward(a->h, s->fa, (int64_t)NF);
     else
         op_swiglu_forward(a->h, s->fa, s->fb, (int64_t)NF);
     memset(a->dh, 0, NF * sizeof(float));
     lin_backward(&L->down, a->dh, a->dres, a->h, s->xa[6], a->tmp, a->dxa, N, p, lin_seed(m, l, 6));
+    /* h is dead from here: dup takes its buffer; dgate overwrites dh in place */
     memset(a->dln, 0, NC * sizeof(float));
     if (m->is_gpt2) {
-        op_gelu_backward(a->dfa, a->dh, s->fa, (int64_t)NF);
-        lin_backward(&L->up, a->dln, a->dfa, s->ln2, s->xa[5], a->tmp, a->dxa, N, p,
+        op_gelu_backward(a->dgate, a->dh, s->fa, (int64_t)NF);
+        lin_backward(&L->up, a->dln, a->dgate, s->ln2, s->xa[5], a->tmp, a->dxa, N, p,
                      lin_seed(m, l, 5));
     } else {
-        op_swiglu_backward(a->dfa, a->dfb, a->dh, s->fa, s->fb, (int64_t)NF);
-        lin_backward(&L->gate, a->dln, a->dfa, s->ln2, s->xa[4], a->tmp, a->dxa, N, p,
+        op_swiglu_backward(a->dgate, a->dup, a->dh, s->fa, s->fb, (int64_t)NF);
+        lin_backward(&L->gate, a->dln, a->dgate, s->ln2, s->xa[4], a->tmp, a->dxa, N, p,
                      lin_seed(m, l, 4));
-        lin_backward(&L->up, a->dln, a->dfb, s->ln2, s->xa[5], a->tmp, a->dxa, N, p,
+        lin_backward(&L->up, a->dln, a->dup, s->ln2, s->xa[5], a->tmp, a->dxa, N, p,
                      lin_seed(m, l, 5));
     }
     norm_backward(m, a->dres, L->dln2_w, L->dln2_b, a->dln, s->x_mid, L->ln2_w, s->mean2, s->rstd2,
                   N);
 
-    /* Attention block: dres is now d(x_mid). */
+    /* Attention block: dres is now d(x_mid); datt takes dln's buffer, dq/dk/dv the MLP's. */
     memset(a->datt, 0, NQ * sizeof(float));
     lin_backward(&L->o, a->datt, a->dres, s->att, s->xa[3], a->tmp, a->dxa, N, p,
                  lin_seed(m, l, 3));
@@ -726,6 +755,7 @@ static void layer_backward(tmodel *m, int l) {
         op_rope(a->dk, a->cos_t, a->sin_t, N, T, c->n_kv_head, c->head_dim, c->rope_interleaved,
                 true);
     }
+    norm_forward(m, s->ln1, s->mean1, s->rstd1, a->x_res[l], L->ln1_w, L->ln1_b, N);
     memset(a->dln, 0, NC * sizeof(float));
     lin_backward(&L->q, a->dln, a->dq, s->ln1, s->xa[0], a->tmp, a->dxa, N, p, lin_seed(m, l, 0));
     lin_backward(&L->k, a->dln, a->dk, s->ln1, s->xa[1], a->tmp, a->dxa, N, p, lin_seed(m, l, 1));
@@ -741,6 +771,7 @@ static void layer_backward(tmodel *m, int l) {
 static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_valid, bool backward,
                         float grad_scale) {
     tm_acts *a = m->acts;
+    const tk_table *tk = tk_get();
     int V = m->cfg.n_vocab, C = m->cfg.n_embd;
     double total = 0.0;
     float g = n_valid ? grad_scale / (float)n_valid : 0.0f;
@@ -766,20 +797,12 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
                 if (backward) memset(lg, 0, (size_t)V * sizeof(float));
                 continue;
             }
-            float maxv = -INFINITY;
-            for (int v = 0; v < V; v++)
-                maxv = lg[v] > maxv ? lg[v] : maxv;
+            float maxv = tk->max(lg, V);
             float target_logit = lg[tgt];
-            float sum = 0.0f;
-            for (int v = 0; v < V; v++) {
-                lg[v] = expf(lg[v] - maxv);
-                sum += lg[v];
-            }
+            float sum = tk->exp_shift_sum(lg, V, maxv);
             chunk_loss += (double)maxv + log((double)sum) - (double)target_logit;
             if (backward) {
-                float inv = g / sum;
-                for (int v = 0; v < V; v++)
-                    lg[v] *= inv;
+                tk->scale(lg, V, g / sum);
                 lg[tgt] -= g;
             }
         }
