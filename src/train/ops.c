@@ -295,8 +295,11 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
  * (B,H,T) and backward recomputes p = exp(q.k * scale - lse), as flash attention does, which
  * saves B*H*T*T floats per layer for one extra q.k pass. */
 
-/* Per (sequence, head) the products go to single-threaded sgemm on (T,T) score tiles (the
- * upper triangle is computed and discarded: twice the flops of a triangle, at BLAS speed). */
+/* Per (sequence, head) the products go to single-threaded sgemm on score tiles of ATT_BLOCK query
+ * rows against the keys they can see (causal): row block [i0, i0 + rows) needs keys [0, i0 + rows),
+ * so the tiles cover the lower triangle plus half the diagonal blocks, 5/8 of the full (T,T)
+ * products at T = 256. */
+enum { ATT_BLOCK = 64 };
 
 // out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
 void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
@@ -307,30 +310,35 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
     int qs = H * D, ks = KV * D;
 #pragma omp parallel
     {
-        float *S = malloc((size_t)T * T * sizeof(float));
+        float *S = malloc((size_t)ATT_BLOCK * T * sizeof(float));
         RT_ASSERT(S);
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 int kh = h / group;
-                const float *qh = q + (size_t)b * T * qs + (size_t)h * D;
                 const float *kb = k + (size_t)b * T * ks + (size_t)kh * D;
                 const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
-                float *l = lse + ((size_t)b * H + h) * T;
-                // S (T,T) = scale * Q_h (T,D) K_h^T
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb, ks,
-                            0.0f, S, T);
-                for (int t = 0; t < T; t++) {
-                    float *row = S + (size_t)t * T;
-                    float maxv = tk->max(row, t + 1);
-                    float sum = tk->exp_shift_sum(row, t + 1, maxv);
-                    tk->scale(row, t + 1, 1.0f / sum);
-                    memset(row + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-                    l[t] = maxv + logf(sum);
+                for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+                    int rows = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, cols = i0 + rows;
+                    const float *qh = q + ((size_t)b * T + i0) * qs + (size_t)h * D;
+                    float *l = lse + ((size_t)b * H + h) * T + i0;
+                    // S (rows,cols) = scale * Q_blk (rows,D) K_h[0:cols]^T
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, D, scale, qh,
+                                qs, kb, ks, 0.0f, S, cols);
+                    for (int r = 0; r < rows; r++) {
+                        float *row = S + (size_t)r * cols;
+                        int n = i0 + r + 1; /* keys 0..t */
+                        float maxv = tk->max(row, n);
+                        float sum = tk->exp_shift_sum(row, n, maxv);
+                        tk->scale(row, n, 1.0f / sum);
+                        memset(row + n, 0, (size_t)(cols - n) * sizeof(float));
+                        l[r] = maxv + logf(sum);
+                    }
+                    // out_blk (rows,D) = P (rows,cols) V_h[0:cols] (cols,D)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, cols, 1.0f, S,
+                                cols, vb, ks, 0.0f, out + ((size_t)b * T + i0) * qs + (size_t)h * D,
+                                qs);
                 }
-                // out_h (T,D) = P (T,T) V_h (T,D)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, S, T, vb, ks,
-                            0.0f, out + (size_t)b * T * qs + (size_t)h * D, qs);
             }
         }
         free(S);
@@ -348,9 +356,9 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
     /* Threads over (sequence, kv head): the heads of one group write the same dk/dv rows. */
 #pragma omp parallel
     {
-        float *P = malloc(2 * (size_t)T * T * sizeof(float));
+        float *P = malloc(2 * (size_t)ATT_BLOCK * T * sizeof(float));
         RT_ASSERT(P);
-        float *dP = P + (size_t)T * T;
+        float *dP = P + (size_t)ATT_BLOCK * T;
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int kh = 0; kh < KV; kh++) {
@@ -359,31 +367,36 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                 float *dkb = dk + (size_t)b * T * ks + (size_t)kh * D;
                 float *dvb = dv + (size_t)b * T * ks + (size_t)kh * D;
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
-                    const float *qh = q + (size_t)b * T * qs + (size_t)h * D;
-                    const float *doh = dout + (size_t)b * T * qs + (size_t)h * D;
-                    float *dqh = dq + (size_t)b * T * qs + (size_t)h * D;
-                    const float *l = lse + ((size_t)b * H + h) * T;
-                    // P = exp(scale Q K^T - lse), causal
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kb,
-                                ks, 0.0f, P, T);
-                    // dP (T,T) = dO_h (T,D) V_h^T
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, doh, qs, vb,
-                                ks, 0.0f, dP, T);
-                    for (int t = 0; t < T; t++) {
-                        float *pr = P + (size_t)t * T, *dr = dP + (size_t)t * T;
-                        tk->exp_shift_sum(pr, t + 1, l[t]);
-                        // dS = P * (dP - sum(P * dP)) * scale, stored in dP
-                        tk->softmax_bwd_row(pr, dr, t + 1, scale);
-                        memset(pr + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-                        memset(dr + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+                    for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+                        int rows = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, cols = i0 + rows;
+                        size_t at = ((size_t)b * T + i0) * qs + (size_t)h * D;
+                        const float *qh = q + at, *doh = dout + at;
+                        float *dqh = dq + at;
+                        const float *l = lse + ((size_t)b * H + h) * T + i0;
+                        // P = exp(scale Q_blk K^T - lse), causal
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, D, scale,
+                                    qh, qs, kb, ks, 0.0f, P, cols);
+                        // dP (rows,cols) = dO_blk (rows,D) V_h[0:cols]^T
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, D, 1.0f,
+                                    doh, qs, vb, ks, 0.0f, dP, cols);
+                        for (int r = 0; r < rows; r++) {
+                            float *pr = P + (size_t)r * cols, *dr = dP + (size_t)r * cols;
+                            int n = i0 + r + 1;
+                            tk->exp_shift_sum(pr, n, l[r]);
+                            // dS = P * (dP - sum(P * dP)) * scale, stored in dP
+                            tk->softmax_bwd_row(pr, dr, n, scale);
+                            memset(pr + n, 0, (size_t)(cols - n) * sizeof(float));
+                            memset(dr + n, 0, (size_t)(cols - n) * sizeof(float));
+                        }
+                        // dV_h[0:cols] += P^T dO_blk; dQ_blk += dS K_h[0:cols];
+                        // dK_h[0:cols] += dS^T Q_blk
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, D, rows, 1.0f, P,
+                                    cols, doh, qs, 1.0f, dvb, ks);
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, cols, 1.0f,
+                                    dP, cols, kb, ks, 1.0f, dqh, qs);
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, D, rows, 1.0f,
+                                    dP, cols, qh, qs, 1.0f, dkb, ks);
                     }
-                    // dV_h += P^T dO_h; dQ_h += dS K_h; dK_h += dS^T Q_h
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, doh,
-                                qs, 1.0f, dvb, ks);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dP, T, kb,
-                                ks, 1.0f, dqh, qs);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dP, T, qh,
-                                qs, 1.0f, dkb, ks);
                 }
             }
         }
