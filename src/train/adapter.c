@@ -82,6 +82,13 @@ static void tensor_name(const char *module, char which, char *buf, size_t n) {
     snprintf(buf, n, "base_model.model.%s.lora_%c.weight", module, which);
 }
 
+/* True for the q and k projections of a model whose rows use llama.cpp's interleaved RoPE
+ * pairing (a llama loaded from GGUF). Their B rows are stored in PEFT files in Hugging Face's
+ * rotate_half order, which the base they apply to (an HF checkpoint) uses. */
+static bool qk_interleaved(const tmodel *m, int j) {
+    return m->cfg.rope_interleaved && j <= 1;
+}
+
 /* ---- saving ------------------------------------------------------------------------------ */
 
 typedef struct out_tensors {
@@ -174,7 +181,15 @@ static int collect_tensors(const tmodel *m, out_tensors *l) {
             tensor_name(module, 'A', name, sizeof name);
             RT_TRY(out_add(l, name, L->lora_a, L->rank, L->n_in, false));
             tensor_name(module, 'B', name, sizeof name);
-            RT_TRY(out_add(l, name, L->lora_b, L->n_out, L->rank, false));
+            if (!qk_interleaved(m, j)) {
+                RT_TRY(out_add(l, name, L->lora_b, L->n_out, L->rank, false));
+                continue;
+            }
+            float *b = rt_malloc((size_t)L->n_out * L->rank * sizeof(float));
+            if (!b) return RT_ERR_NOMEM;
+            rt_rope_permute_rows(L->lora_b, b, L->n_out, (size_t)L->rank * sizeof(float),
+                                 j == 0 ? m->cfg.n_head : m->cfg.n_kv_head, false);
+            RT_TRY(out_add(l, name, b, L->n_out, L->rank, true));
         }
     }
     return RT_OK;
@@ -461,6 +476,16 @@ int adapter_load_peft(tmodel *m, const char *dir) {
                 n_out = (int64_t)m->layers[i].q.n_out + m->layers[i].k.n_out + m->layers[i].v.n_out;
             st = read_matrix(&f, path, name_a, &a, &ar, &ac);
             if (st == RT_OK) st = read_matrix(&f, path, name_b, &b, &br, &bc);
+            if (st == RT_OK && qk_interleaved(m, j) && br == L->n_out) {
+                float *perm = rt_malloc((size_t)(br * bc) * sizeof(float));
+                if (!perm)
+                    st = RT_ERR_NOMEM;
+                else
+                    rt_rope_permute_rows(b, perm, br, (size_t)bc * sizeof(float),
+                                         j == 0 ? m->cfg.n_head : m->cfg.n_kv_head, true);
+                free(b);
+                b = perm;
+            }
             if (st == RT_OK && (ac != L->n_in || br != n_out || bc != ar || ar != (int64_t)rank))
                 st = rt_error(RT_ERR_FORMAT,
                               "%s: %s: A (%lld, %lld) and B (%lld, %lld) do not fit a rank-%g "
