@@ -135,6 +135,57 @@ static void test_gguf_lora(void **state) {
     free(dir);
 }
 
+/* A llama loaded from GGUF has interleaved q/k rows: PEFT files still get rotate_half rows, and
+ * load puts them back. GGUF adapters need one alpha/rank scale for every pair. */
+static void test_interleaved_and_scales(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("adapter");
+    rt_model_config c = cfg();
+    c.rope_interleaved = true;
+    tm_options o = {.lora_rank = 4,
+                    .lora_alpha = 16,
+                    .lora_targets = RT_LORA_Q | RT_LORA_K | RT_LORA_V,
+                    .base_dtype = RT_DTYPE_F32,
+                    .seed = 2};
+    tmodel *m, *m2;
+    assert_int_equal(tmodel_new(&c, NULL, &o, &m), 0);
+    for (size_t i = 0; i < m->n_train; i++)
+        m->train_data[i] = sinf((float)i * 0.1f);
+    assert_int_equal(adapter_save_peft(m, dir, NULL), 0);
+    char *p = rt_path_join(dir, "adapter_model.safetensors");
+    rt_safetensors f;
+    assert_int_equal(rt_safetensors_open(p, &f), 0);
+    free(p);
+    /* k of layer 0 (2 kv heads of 8): interleaved row h*8 + 2i + s is rotate_half h*8 + 4s + i */
+    const float *kb =
+        rt_safetensors_find(&f, "base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight")
+            ->t.data;
+    for (int h = 0; h < 2; h++)
+        for (int sidx = 0; sidx < 2; sidx++)
+            for (int i = 0; i < 4; i++)
+                assert_memory_equal(kb + (h * 8 + sidx * 4 + i) * 4,
+                                    m->layers[0].k.lora_b + (h * 8 + 2 * i + sidx) * 4,
+                                    4 * sizeof(float));
+    const float *vb =
+        rt_safetensors_find(&f, "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight")
+            ->t.data;
+    assert_memory_equal(vb, m->layers[0].v.lora_b, 16 * 4 * sizeof(float));
+    rt_safetensors_close(&f);
+    assert_int_equal(adapter_read_config(dir, &o), 0);
+    assert_int_equal(tmodel_new(&c, NULL, &o, &m2), 0);
+    assert_int_equal(adapter_load_peft(m2, dir), 0);
+    assert_memory_equal(m->train_data, m2->train_data, m->n_train * sizeof(float));
+    /* a per-module scale (as a PEFT alpha_pattern loads) has no place in a GGUF adapter */
+    char *g = rt_path_join(dir, "a.gguf");
+    m2->layers[1].v.scale *= 2.0f;
+    assert_int_equal(adapter_save_gguf(m2, g), RT_ERR_UNSUPPORTED);
+    free(g);
+    tmodel_free(m);
+    tmodel_free(m2);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 /* ---- gpt2 ------------------------------------------------------------------------------ */
 
 static rt_model_config gpt2_cfg(void) {
@@ -340,6 +391,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peft_roundtrip),
         cmocka_unit_test(test_gguf_lora),
+        cmocka_unit_test(test_interleaved_and_scales),
         cmocka_unit_test(test_gpt2_peft),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,9 @@
  * trained with Hugging Face's rotate_half (as llama.cpp's converter does for the base).
  *
  * Only this small, fixed layout is written; general GGUF models are model/gguf_write.c's job.
+ * It satisfies llama.cpp's loader (llama-adapter.cpp, gguf.cpp): alpha is a FLOAT32 KV, names are
+ * "<base tensor>.lora_a/_b" under 64 bytes, offsets are consecutive and 32-byte aligned;
+ * tests/reference/ref_lora_gguf.c checks this with an independent reader.
  */
 #include "train/adapter.h"
 
@@ -70,6 +73,18 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
     if (m->cfg.arch != RT_ARCH_LLAMA && m->cfg.arch != RT_ARCH_QWEN2)
         return rt_error(RT_ERR_UNSUPPORTED, "GGUF LoRA adapters are written for llama and qwen2 "
                                             "(llama.cpp fuses gpt2's q/k/v)");
+    /* llama.cpp has one adapter.lora.alpha and scales each pair by alpha / rank
+     * (llama-graph.cpp build_lora_mm): per-module scales (a PEFT alpha_pattern) do not fit. */
+    for (int i = 0; i < m->cfg.n_layer; i++) {
+        const tm_layer *y = &m->layers[i];
+        const tm_linear *lins[7] = {&y->q, &y->k, &y->v, &y->o, &y->gate, &y->up, &y->down};
+        for (int j = 0; j < 7; j++)
+            if (lins[j]->rank && lins[j]->scale != m->opt.lora_alpha / (float)lins[j]->rank)
+                return rt_error(RT_ERR_UNSUPPORTED,
+                                "layer %d: a LoRA scale other than alpha/rank cannot be written "
+                                "as a GGUF LoRA adapter (one alpha per file)",
+                                i);
+    }
     /* llama GGUF files use interleaved RoPE (permuted wq/wk); qwen2 ones keep HF's order. */
     bool need_permute = m->cfg.arch == RT_ARCH_LLAMA && !m->cfg.rope_interleaved;
     lt *ts = rt_calloc((size_t)m->n_params, sizeof *ts);
