@@ -75,6 +75,19 @@ static void test_peft_roundtrip(void **state) {
     tmodel *m3 = lora_model(RT_LORA_ALL);
     assert_int_equal(adapter_load_peft(m3, dir), RT_ERR_NOT_FOUND);
     assert_non_null(strstr(rt_last_error(), "k_proj"));
+    /* a module whose rank_pattern rank differs from the model's one LoRA rank */
+    char *cp = rt_path_join(dir, "adapter_config.json");
+    const char *ranked = "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":16,\"target_modules\":"
+                         "[\"q_proj\",\"v_proj\",\"down_proj\"],\"rank_pattern\":{\"q_proj\":4,"
+                         "\"v_proj\":4,\"down_proj\":4}}";
+    assert_int_equal(rt_file_write_atomic(cp, ranked, strlen(ranked)), 0);
+    free(cp);
+    assert_int_equal(adapter_read_config(dir, &o), 0);
+    tmodel *m4;
+    assert_int_equal(tmodel_new(&c, NULL, &o, &m4), 0);
+    assert_int_equal(adapter_load_peft(m4, dir), RT_ERR_UNSUPPORTED);
+    assert_non_null(strstr(rt_last_error(), "rank 4 but the model's rank is 2"));
+    tmodel_free(m4);
     /* a config that is not LoRA */
     char *p = rt_path_join(dir, "adapter_config.json");
     assert_int_equal(rt_file_write_atomic(p, "{\"peft_type\":\"IA3\",\"r\":4}", 25), 0);
