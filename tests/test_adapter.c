@@ -4,7 +4,8 @@
  * KVs and the q/k row permutation, and errors on a foreign adapter.
  * gpt2: PEFT's Conv1D module names (q/k/v as one block-diagonal c_attn LoRA of rank 3r, with
  * rank_pattern/alpha_pattern), shapes and config, and a reload that gives bit-identical LoRA
- * matrices, scales, loss and logits (the merged models through rt_model_eval).
+ * matrices, scales, loss and logits (the merged models through rt_model_eval); its GGUF LoRA
+ * (fused attn_qkv pair, the others zero-padded to the same rank).
  */
 #include "testutil.h"
 
@@ -370,6 +371,38 @@ static void test_gpt2_peft(void **state) {
     assert_null(
         rt_safetensors_find(&f, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"));
     rt_safetensors_close(&f);
+
+    /* GGUF: llama.cpp's fused attn_qkv pair of rank 3r, the others zero-padded to 3r, alpha 3x */
+    char *gp = rt_path_join(dir, "adapter.gguf");
+    assert_int_equal(adapter_save_gguf(m, gp), 0);
+    rt_gguf *g;
+    assert_int_equal(rt_gguf_open(gp, &g), 0);
+    free(gp);
+    double alpha;
+    assert_int_equal(rt_gguf_get_f64(g, "adapter.lora.alpha", &alpha), 0);
+    assert_float_equal(alpha, 24, 0);
+    assert_int_equal(rt_gguf_n_tensors(g), 2 * 4 * 2);
+    const rt_gguf_tensor *qa = rt_gguf_find_tensor(g, "blk.1.attn_qkv.weight.lora_a");
+    const rt_gguf_tensor *qb = rt_gguf_find_tensor(g, "blk.1.attn_qkv.weight.lora_b");
+    const rt_gguf_tensor *oa = rt_gguf_find_tensor(g, "blk.1.attn_output.weight.lora_a");
+    const rt_gguf_tensor *ob = rt_gguf_find_tensor(g, "blk.1.attn_output.weight.lora_b");
+    assert_true(qa && qb && oa && ob);
+    assert_true(qa->ne[0] == C && qa->ne[1] == 3 * r && qb->ne[0] == 3 * r && qb->ne[1] == 3 * C);
+    assert_true(oa->ne[0] == C && oa->ne[1] == 3 * r && ob->ne[0] == 3 * r && ob->ne[1] == C);
+    assert_memory_equal((const float *)qa->data + r * C, m->layers[1].k.lora_a,
+                        (size_t)r * C * sizeof(float));
+    assert_memory_equal(oa->data, m->layers[1].o.lora_a, (size_t)r * C * sizeof(float));
+    for (int e = r * C; e < 3 * r * C; e++)
+        assert_true(((const float *)oa->data)[e] == 0.0f);
+    for (int o = 0; o < C; o++) {
+        const float *row = (const float *)ob->data + o * 3 * r;
+        assert_memory_equal(row, m->layers[1].o.lora_b + o * r, (size_t)r * sizeof(float));
+        for (int c = r; c < 3 * r; c++)
+            assert_true(row[c] == 0.0f);
+    }
+    assert_non_null(rt_gguf_find_tensor(g, "blk.0.ffn_up.weight.lora_b"));
+    assert_non_null(rt_gguf_find_tensor(g, "blk.0.ffn_down.weight.lora_a"));
+    rt_gguf_close(g);
 
     roundtrip_identical(m, dir);
     tmodel_free(m);

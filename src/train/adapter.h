@@ -18,8 +18,8 @@
  * (base_model may be NULL). Creates dir. */
 int adapter_save_peft(const tmodel *m, const char *dir, const char *base_model);
 
-/* Writes m's LoRA matrices as a llama.cpp GGUF LoRA adapter (llama, qwen2), see
- * adapter_gguf.c. */
+/* Writes m's LoRA matrices as a llama.cpp GGUF LoRA adapter (llama, qwen2, gpt2), see
+ * adapter_gguf.c. RT_ERR_UNSUPPORTED when the pairs' scales are not all alpha/rank. */
 int adapter_save_gguf(const tmodel *m, const char *path);
 
 /* Reads dir/adapter_config.json: rank r, alpha, dropout, targets (RT_LORA_* bits; gpt2's

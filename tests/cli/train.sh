@@ -41,6 +41,7 @@ test -f "$dir/g2/adapter/adapter_model.safetensors"
 # gpt2 adapters use PEFT's Conv1D module names and merge into the base
 grep -q '"c_attn"' "$dir/g2/adapter/adapter_config.json"
 grep -q '"fan_in_fan_out": true' "$dir/g2/adapter/adapter_config.json"
+test -s "$dir/g2/adapter/adapter.gguf"
 "$RAGTUNE" merge --model "$dir/g/model" --adapter "$dir/g2/adapter" --out "$dir/g_merged" > /dev/null
 test -f "$dir/g_merged/model.safetensors"
 

@@ -12,9 +12,11 @@
  * bit-identical to the base's.
  *
  * A small llama with GQA (llama.cpp permutes wq/wk rows to its interleaved RoPE pairing, so the
- * q/k lora_b rows must follow), LoRA on all seven projections, every A and B entry nonzero, in
- * two runs: trained on the Hugging Face directory (rotate_half) and trained on the GGUF
- * (interleaved); each adapter is merged into both the HF directory and the GGUF base.
+ * q/k lora_b rows must follow) and a small gpt2 (llama.cpp fuses q, k, v into attn_qkv, so the
+ * adapter has one rank-3r attn_qkv pair and its other pairs padded to rank 3r), LoRA on every
+ * projection, every A and B entry nonzero, in two runs each: trained on the Hugging Face
+ * directory and trained on the GGUF (for llama: rotate_half and interleaved rows); each adapter
+ * is merged into both the HF directory and the GGUF base.
  * Skips (with a message) only when node or the npm package is not installed.
  */
 #include "testutil.h"
@@ -30,20 +32,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static rt_model_config llama_cfg(void) {
+static rt_model_config model_cfg(rt_arch arch) {
     rt_model_config c;
     memset(&c, 0, sizeof c);
-    c.arch = RT_ARCH_LLAMA;
+    c.arch = arch;
     c.n_vocab = 64;
     c.n_embd = 32;
     c.n_layer = 2;
     c.n_head = 4;
-    c.n_kv_head = 2;
+    c.n_kv_head = arch == RT_ARCH_GPT2 ? 4 : 2;
     c.head_dim = 8;
-    c.n_ff = 48;
+    c.n_ff = arch == RT_ARCH_GPT2 ? 128 : 48;
     c.n_ctx_train = 32;
     c.norm_eps = 1e-5f;
     c.rope_theta = 10000.0f;
+    c.tied_embeddings = arch == RT_ARCH_GPT2;
     return c;
 }
 
@@ -67,7 +70,7 @@ static void write_adapter(const char *model_path, const char *dir, float phase) 
     rt_model_config cfg = *rt_model_file_config(mf);
     tm_options o = {.lora_rank = 4,
                     .lora_alpha = 12,
-                    .lora_targets = RT_LORA_ALL,
+                    .lora_targets = RT_LORA_ALL, /* gpt2: all but gate, which it lacks */
                     .base_dtype = RT_DTYPE_F32,
                     .seed = 5};
     tmodel *m;
@@ -83,15 +86,14 @@ static void write_adapter(const char *model_path, const char *dir, float phase) 
     rt_model_file_close(mf);
 }
 
-static void test_gguf_adapter_independent(void **state) {
-    (void)state;
+static void check_arch(rt_arch arch) {
     if (!have_reader()) skip();
     const char *ragtune = getenv("RAGTUNE");
     assert_non_null(ragtune);
     char *d = tu_tmpdir("ref_lora_gguf");
 
-    /* the base: random llama as an HF directory, and `ragtune convert` to GGUF */
-    rt_model_config c = llama_cfg();
+    /* the base: a random model as an HF directory, and `ragtune convert` to GGUF */
+    rt_model_config c = model_cfg(arch);
     tm_options full = {.seed = 3};
     tmodel *base;
     assert_int_equal(tmodel_new(&c, NULL, &full, &base), RT_OK);
@@ -131,9 +133,20 @@ static void test_gguf_adapter_independent(void **state) {
     free(d);
 }
 
+static void test_llama(void **state) {
+    (void)state;
+    check_arch(RT_ARCH_LLAMA);
+}
+
+static void test_gpt2(void **state) {
+    (void)state;
+    check_arch(RT_ARCH_GPT2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gguf_adapter_independent),
+        cmocka_unit_test(test_llama),
+        cmocka_unit_test(test_gpt2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
