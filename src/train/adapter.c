@@ -385,7 +385,7 @@ static int read_matrix(const rt_safetensors *f, const char *path, const char *na
     const rt_safetensors_entry *e = rt_safetensors_find(f, name);
     if (!e) return rt_error(RT_ERR_NOT_FOUND, "%s: no tensor %s", path, name);
     const rt_tensor *t = &e->t;
-    if (t->n_dims != 2 ||
+    if (t->n_dims != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 ||
         (t->dtype != RT_DTYPE_F32 && t->dtype != RT_DTYPE_F16 && t->dtype != RT_DTYPE_BF16))
         return rt_error(RT_ERR_FORMAT, "%s: tensor %s must be a float matrix", path, name);
     *rows = t->shape[0];

@@ -160,7 +160,9 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
         }
     /* gpt2's attn_qkv pair has rank 3r; every other pair is padded with zeros to 3r and alpha
      * written as 3 alpha, so that llama.cpp's alpha / rank is alpha / r for all: exact. */
-    int r = m->opt.lora_rank, rank = m->is_gpt2 ? 3 * r : r;
+    int r = m->opt.lora_rank;
+    bool fused = m->is_gpt2 && (m->opt.lora_targets & (RT_LORA_Q | RT_LORA_K | RT_LORA_V));
+    int rank = fused ? 3 * r : r;
     float alpha = m->opt.lora_alpha * (float)(rank / r);
     lt *ts;
     int n;
