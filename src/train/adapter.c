@@ -264,30 +264,44 @@ int adapter_save_peft(const tmodel *m, const char *dir, const char *base_model) 
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
-/* Parses dir/adapter_config.json into *cfg (a JSON object; json_decref it). */
-static int load_config_json(const char *dir, json_t **cfg) {
-    *cfg = NULL;
+/* Parses text as a JSON object into *cfg (json_decref it); `what` names it in errors. */
+static int parse_config_json(const char *text, size_t len, const char *what, json_t **cfg) {
+    json_error_t jerr;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        *cfg = NULL;
+        return rt_error(RT_ERR_FORMAT, "%s: not a JSON object%s%s", what, j ? "" : ": ",
+                        j ? "" : jerr.text);
+    }
+    *cfg = j;
+    return RT_OK;
+}
+
+/* Reads dir/adapter_config.json; calls fn(text, len, path, arg). */
+static int with_config_text(const char *dir, int (*fn)(const char *, size_t, const char *, void *),
+                            void *arg) {
     char *path = rt_path_join(dir, "adapter_config.json");
     if (!path) return RT_ERR_NOMEM;
     char *text;
     size_t len;
     int st = rt_file_read_all(path, 1 << 20, &text, &len);
-    if (st < 0) {
-        free(path);
-        return st;
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (!json_is_object(j)) {
-        st = rt_error(RT_ERR_FORMAT, "%s: not a JSON object (%s)", path, j ? "" : jerr.text);
-        json_decref(j);
-    } else {
-        *cfg = j;
-        st = RT_OK;
+    if (st == RT_OK) {
+        st = fn(text, len, path, arg);
+        free(text);
     }
     free(path);
     return st;
+}
+
+static int parse_into_json(const char *text, size_t len, const char *what, void *arg) {
+    return parse_config_json(text, len, what, (json_t **)arg);
+}
+
+/* Parses dir/adapter_config.json into *cfg (a JSON object; json_decref it). */
+static int load_config_json(const char *dir, json_t **cfg) {
+    *cfg = NULL;
+    return with_config_text(dir, parse_into_json, cfg);
 }
 
 /* rank_pattern / alpha_pattern: the value of the first key that names module (the whole path,
@@ -327,33 +341,38 @@ static unsigned target_bits(const char *s) {
     return 0;
 }
 
-int adapter_read_config(const char *dir, tm_options *opt) {
+int adapter_config_parse(const char *text, size_t len, const char *what, tm_options *opt) {
     json_t *cfg;
-    RT_TRY(load_config_json(dir, &cfg));
-    const char *file = "adapter_config.json";
+    RT_TRY(parse_config_json(text, len, what, &cfg));
     int st = RT_OK;
     const char *type = json_string_value(json_object_get(cfg, "peft_type"));
     json_t *r = json_object_get(cfg, "r"), *alpha = json_object_get(cfg, "lora_alpha");
+    json_t *dropout = json_object_get(cfg, "lora_dropout");
     json_t *targets = json_object_get(cfg, "target_modules");
     if (!type || strcmp(type, "LORA") || !json_is_integer(r) || !json_is_number(alpha)) {
-        st = rt_error(RT_ERR_FORMAT, "%s/%s: needs peft_type LORA, integer r and lora_alpha", dir,
-                      file);
+        st = rt_error(RT_ERR_FORMAT, "%s: needs peft_type LORA, integer r and lora_alpha", what);
         goto out;
     }
     if (json_is_true(json_object_get(cfg, "use_rslora")) ||
         json_is_true(json_object_get(cfg, "use_dora"))) {
-        st = rt_error(RT_ERR_UNSUPPORTED, "%s/%s: rsLoRA and DoRA are not supported", dir, file);
+        st = rt_error(RT_ERR_UNSUPPORTED, "%s: rsLoRA and DoRA are not supported", what);
+        goto out;
+    }
+    json_int_t rank = json_integer_value(r);
+    double p = json_number_value(dropout);
+    if (rank <= 0 || rank > 4096) {
+        st = rt_error(RT_ERR_FORMAT, "%s: rank %lld out of range (1..4096)", what, (long long)rank);
+        goto out;
+    }
+    if ((dropout && !json_is_null(dropout) && !json_is_number(dropout)) || p < 0 || p >= 1) {
+        st = rt_error(RT_ERR_FORMAT, "%s: lora_dropout must be a number in [0, 1)", what);
         goto out;
     }
     memset(opt, 0, sizeof *opt);
-    opt->lora_rank = (int)json_integer_value(r);
+    opt->lora_rank = (int)rank;
     opt->lora_alpha = (float)json_number_value(alpha);
-    opt->lora_dropout = (float)json_number_value(json_object_get(cfg, "lora_dropout"));
+    opt->lora_dropout = (float)p;
     opt->base_dtype = RT_DTYPE_F32;
-    if (opt->lora_rank <= 0 || opt->lora_rank > 4096) {
-        st = rt_error(RT_ERR_FORMAT, "%s/%s: rank %d out of range", dir, file, opt->lora_rank);
-        goto out;
-    }
     if (json_is_string(targets) && !strcmp(json_string_value(targets), "all-linear")) {
         opt->lora_targets = RT_LORA_ALL;
     } else if (json_is_array(targets)) {
@@ -363,17 +382,25 @@ int adapter_read_config(const char *dir, tm_options *opt) {
             const char *s = json_string_value(v);
             unsigned bits = s ? target_bits(s) : 0;
             if (!bits) {
-                st = rt_error(RT_ERR_UNSUPPORTED, "%s/%s: target module '%s' not supported", dir,
-                              file, s ? s : "?");
+                st = rt_error(RT_ERR_UNSUPPORTED, "%s: target module '%s' not supported", what,
+                              s ? s : "?");
                 goto out;
             }
             opt->lora_targets |= bits;
         }
     }
-    if (!opt->lora_targets) st = rt_error(RT_ERR_FORMAT, "%s/%s: no target_modules", dir, file);
+    if (!opt->lora_targets) st = rt_error(RT_ERR_FORMAT, "%s: no target_modules", what);
 out:
     json_decref(cfg);
     return st;
+}
+
+static int parse_into_options(const char *text, size_t len, const char *what, void *arg) {
+    return adapter_config_parse(text, len, what, (tm_options *)arg);
+}
+
+int adapter_read_config(const char *dir, tm_options *opt) {
+    return with_config_text(dir, parse_into_options, opt);
 }
 
 /* ---- loading ----------------------------------------------------------------------------- */

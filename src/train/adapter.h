@@ -26,6 +26,8 @@ int adapter_save_gguf(const tmodel *m, const char *path);
  * c_attn sets q, k and v). Per-module rank_pattern / alpha_pattern are applied by
  * adapter_load_peft. */
 int adapter_read_config(const char *dir, tm_options *opt);
+/* The same from text in memory (`what` names it in errors). */
+int adapter_config_parse(const char *text, size_t len, const char *what, tm_options *opt);
 
 /* Copies the tensors of dir/adapter_model.safetensors into the LoRA matrices of m (created with
  * the options of adapter_read_config) and sets each linear's scale to PEFT's alpha/r for its
