@@ -466,7 +466,7 @@ void rt_text_tokenizer_wrap(const rt_tokenizer *tok, const char *name, rt_text_t
  * out_dir receives checkpoint.bin (periodic and final, atomic; --resume continues it exactly),
  * train_log.jsonl (one line per step, val_loss on evaluation steps) and the result: model/
  * (config.json + model.safetensors) for full training, adapter/ (PEFT: adapter_config.json +
- * adapter_model.safetensors, plus llama.cpp's GGUF LoRA adapter.gguf for llama/qwen2) for LoRA. */
+ * adapter_model.safetensors, plus llama.cpp's GGUF LoRA adapter.gguf) for LoRA. */
 typedef struct rt_trainer rt_trainer;
 
 typedef struct rt_train_params {

@@ -5,8 +5,13 @@
  * tensors "blk.N.<module>.weight.lora_a" (GGUF ne [n_in, r]) and ".lora_b" (ne [r, n_out]).
  * For q and k, B's rows are permuted to llama.cpp's interleaved RoPE pairing when the model was
  * trained with Hugging Face's rotate_half (as llama.cpp's converter does for the base).
+ * gpt2: llama.cpp fuses q, k, v into blk.N.attn_qkv; the pair is the rank-3r c_attn LoRA of
+ * adapter.c (A stacked, B block-diagonal) and the other pairs are zero-padded to rank 3r.
  *
  * Only this small, fixed layout is written; general GGUF models are model/gguf_write.c's job.
+ * It satisfies llama.cpp's loader (llama-adapter.cpp, gguf.cpp): alpha is a FLOAT32 KV, names are
+ * "<base tensor>.lora_a/_b" under 64 bytes, offsets are consecutive and 32-byte aligned;
+ * tests/reference/ref_lora_gguf.c checks this with an independent reader.
  */
 #include "train/adapter.h"
 
@@ -22,9 +27,6 @@ enum { GGUF_ALIGN = 32, GGUF_TYPE_U32 = 4, GGUF_TYPE_F32 = 6, GGUF_TYPE_STRING =
 
 static const char *const gguf_module[7] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                            "ffn_gate", "ffn_up", "ffn_down"};
-static const char *const hf_module[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                         "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
-                                         "mlp.down_proj"};
 
 typedef struct gw {
     FILE *fp;
@@ -58,45 +60,113 @@ static void pad(gw *w) {
     raw(w, zeros, (GGUF_ALIGN - w->pos % GGUF_ALIGN) % GGUF_ALIGN);
 }
 
+/* One tensor of the file: A (rank, n_in) or B (n_out, rank) of a pair, built from one linear
+ * or, for gpt2's attn_qkv, from q, k and v (A stacked, B block-diagonal, as in adapter.c). */
 typedef struct lt {
     char name[96];
-    const tm_param *p;
-    bool permute; /* lora_b of q/k: rows to interleaved pairing */
+    const tm_linear *lin[3];
+    int n_lin;
+    bool is_b;
+    int rank;           /* as written; every linear's rank r fills the first r of it */
+    int64_t rows, cols; /* A (rank, n_in), B (n_out, rank) */
+    bool permute;       /* lora_b of q/k: rows to interleaved pairing */
     int n_heads;
 } lt;
 
-int adapter_save_gguf(const tmodel *m, const char *path) {
-    if (m->opt.lora_rank <= 0) return rt_error(RT_ERR_INVALID, "the model has no LoRA adapter");
-    if (m->cfg.arch != RT_ARCH_LLAMA && m->cfg.arch != RT_ARCH_QWEN2)
-        return rt_error(RT_ERR_UNSUPPORTED, "GGUF LoRA adapters are written for llama and qwen2 "
-                                            "(llama.cpp fuses gpt2's q/k/v)");
+static const tm_linear *layer_linear(const tmodel *m, int layer, int j) {
+    const tm_layer *y = &m->layers[layer];
+    const tm_linear *all[7] = {&y->q, &y->k, &y->v, &y->o, &y->gate, &y->up, &y->down};
+    return all[j];
+}
+
+/* The matrix t as written (rows x cols floats into dst); zero where no linear contributes. */
+static void fill(const lt *t, float *dst) {
+    memset(dst, 0, (size_t)(t->rows * t->cols) * sizeof(float));
+    int64_t row0 = 0;
+    for (int k = 0; k < t->n_lin; k++) {
+        const tm_linear *L = t->lin[k];
+        int r = L->rank;
+        if (t->is_b) {
+            for (int o = 0; r && o < L->n_out; o++)
+                memcpy(dst + (size_t)(row0 + o) * t->rank + (size_t)k * r,
+                       L->lora_b + (size_t)o * r, (size_t)r * sizeof(float));
+            row0 += L->n_out;
+        } else if (r) {
+            memcpy(dst + (size_t)k * r * L->n_in, L->lora_a, (size_t)r * L->n_in * sizeof(float));
+        }
+    }
+}
+
+/* The file's tensors in order (layer, module, A then B); *n of them. */
+static int list_tensors(const tmodel *m, int rank, lt **out, int *n) {
+    lt *ts = rt_calloc((size_t)m->cfg.n_layer * 14, sizeof *ts);
+    if (!ts) return RT_ERR_NOMEM;
     /* llama GGUF files use interleaved RoPE (permuted wq/wk); qwen2 ones keep HF's order. */
     bool need_permute = m->cfg.arch == RT_ARCH_LLAMA && !m->cfg.rope_interleaved;
-    lt *ts = rt_calloc((size_t)m->n_params, sizeof *ts);
-    if (!ts) return RT_ERR_NOMEM;
-    for (int i = 0; i < m->n_params; i++) {
-        const tm_param *p = &m->params[i];
-        int layer = -1, j = -1;
-        char which = 0;
-        for (int k = 0; k < 7 && j < 0; k++) {
-            char pat[96];
-            snprintf(pat, sizeof pat, ".%s.lora_", hf_module[k]);
-            const char *at = strstr(p->name, pat);
-            if (at && sscanf(p->name, "model.layers.%d.", &layer) == 1) {
-                j = k;
-                which = at[strlen(pat)];
+    bool fused = m->is_gpt2;
+    int k = 0;
+    for (int i = 0; i < m->cfg.n_layer; i++)
+        for (int j = fused ? 2 : 0; j < 7; j++) {
+            const tm_linear *lins[3] = {layer_linear(m, i, j)};
+            int n_lin = 1;
+            const char *module = gguf_module[j];
+            if (fused && j == 2) { /* gpt2: q, k, v as attn_qkv */
+                for (int q = 0; q < 3; q++)
+                    lins[q] = layer_linear(m, i, q);
+                n_lin = 3;
+                module = "attn_qkv";
+                if (!lins[0]->rank && !lins[1]->rank && !lins[2]->rank) continue;
+            } else if (!lins[0]->rank) {
+                continue;
+            }
+            int64_t n_out = 0;
+            for (int q = 0; q < n_lin; q++)
+                n_out += lins[q]->n_out;
+            for (int b = 0; b < 2; b++, k++) {
+                lt *t = &ts[k];
+                snprintf(t->name, sizeof t->name, "blk.%d.%s.weight.lora_%c", i, module,
+                         b ? 'b' : 'a');
+                memcpy(t->lin, lins, sizeof lins);
+                t->n_lin = n_lin;
+                t->is_b = b;
+                t->rank = rank;
+                t->rows = b ? n_out : rank;
+                t->cols = b ? rank : lins[0]->n_in;
+                t->permute = need_permute && b && j <= 1;
+                t->n_heads = j == 0 ? m->cfg.n_head : m->cfg.n_kv_head;
             }
         }
-        if (j < 0 || layer < 0 || (which != 'A' && which != 'B')) {
-            free(ts);
-            return rt_error(RT_ERR_INTERNAL, "unexpected LoRA parameter %s", p->name);
+    *out = ts;
+    *n = k;
+    return RT_OK;
+}
+
+int adapter_save_gguf(const tmodel *m, const char *path) {
+    if (m->opt.lora_rank <= 0) return rt_error(RT_ERR_INVALID, "the model has no LoRA adapter");
+    if (m->cfg.arch != RT_ARCH_LLAMA && m->cfg.arch != RT_ARCH_QWEN2 && !m->is_gpt2)
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "GGUF LoRA adapters are written for llama, qwen2 and gpt2");
+    /* llama.cpp has one adapter.lora.alpha and scales each pair by alpha / rank with
+     * rank = lora_b ne[0] (llama-graph.cpp build_lora_mm): per-module scales (a PEFT
+     * alpha_pattern) do not fit. */
+    for (int i = 0; i < m->cfg.n_layer; i++)
+        for (int j = 0; j < 7; j++) {
+            const tm_linear *L = layer_linear(m, i, j);
+            if (L->rank && L->scale != m->opt.lora_alpha / (float)L->rank)
+                return rt_error(RT_ERR_UNSUPPORTED,
+                                "layer %d: a LoRA scale other than alpha/rank cannot be written "
+                                "as a GGUF LoRA adapter (one alpha per file)",
+                                i);
         }
-        snprintf(ts[i].name, sizeof ts[i].name, "blk.%d.%s.weight.lora_%c", layer, gguf_module[j],
-                 which == 'A' ? 'a' : 'b');
-        ts[i].p = p;
-        ts[i].permute = need_permute && which == 'B' && j <= 1;
-        ts[i].n_heads = j == 0 ? m->cfg.n_head : m->cfg.n_kv_head;
-    }
+    /* gpt2's attn_qkv pair has rank 3r; every other pair is padded with zeros to 3r and alpha
+     * written as 3 alpha, so that llama.cpp's alpha / rank is alpha / r for all: exact. */
+    int r = m->opt.lora_rank;
+    bool fused = m->is_gpt2 && (m->opt.lora_targets & (RT_LORA_Q | RT_LORA_K | RT_LORA_V));
+    int rank = fused ? 3 * r : r;
+    float alpha = m->opt.lora_alpha * (float)(rank / r);
+    lt *ts;
+    int n;
+    RT_TRY(list_tensors(m, rank, &ts, &n));
     rt_atomic_file f;
     int st = rt_atomic_file_open(&f, path);
     if (st < 0) {
@@ -106,48 +176,46 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
     gw w = {f.fp, path, 0, RT_OK};
     raw(&w, "GGUF", 4);
     u32(&w, 3);
-    u64(&w, (uint64_t)m->n_params);
+    u64(&w, (uint64_t)n);
     u64(&w, 5);
     kv_str(&w, "general.architecture", rt_arch_name(m->cfg.arch));
     kv_str(&w, "general.type", "adapter");
     kv_str(&w, "adapter.type", "lora");
     str(&w, "adapter.lora.alpha");
     u32(&w, GGUF_TYPE_F32);
-    raw(&w, &m->opt.lora_alpha, 4);
+    raw(&w, &alpha, 4);
     str(&w, "general.alignment");
     u32(&w, GGUF_TYPE_U32);
     u32(&w, GGUF_ALIGN);
     uint64_t off = 0;
-    for (int i = 0; i < m->n_params; i++) {
-        const tm_param *p = ts[i].p;
+    size_t max_n = 0;
+    for (int i = 0; i < n; i++) {
+        size_t nel = (size_t)(ts[i].rows * ts[i].cols);
         str(&w, ts[i].name);
         u32(&w, 2);
-        u64(&w, (uint64_t)p->shape[1]); /* ne[0]: the contiguous dimension */
-        u64(&w, (uint64_t)p->shape[0]);
+        u64(&w, (uint64_t)ts[i].cols); /* ne[0]: the contiguous dimension */
+        u64(&w, (uint64_t)ts[i].rows);
         u32(&w, 0); /* f32 */
         u64(&w, off);
-        off += (p->n * sizeof(float) + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
+        off += (nel * sizeof(float) + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
+        max_n = nel > max_n ? nel : max_n;
     }
     pad(&w);
-    float *tmp = NULL;
-    for (int i = 0; i < m->n_params && w.st == RT_OK; i++) {
-        const tm_param *p = ts[i].p;
-        const float *data = m->train_data + p->offset;
-        if (ts[i].permute) {
-            float *t2 = rt_realloc(tmp, p->n * sizeof(float));
-            if (!t2) {
-                w.st = RT_ERR_NOMEM;
-                break;
-            }
-            tmp = t2;
-            rt_rope_permute_rows(data, tmp, p->shape[0], (size_t)p->shape[1] * sizeof(float),
-                                 ts[i].n_heads, true);
-            data = tmp;
+    float *data = rt_malloc(2 * max_n * sizeof(float));
+    if (!data) w.st = RT_ERR_NOMEM;
+    for (int i = 0; i < n && w.st == RT_OK; i++) {
+        const lt *t = &ts[i];
+        float *out = data;
+        fill(t, data);
+        if (t->permute) {
+            out = data + max_n;
+            rt_rope_permute_rows(data, out, t->rows, (size_t)t->cols * sizeof(float), t->n_heads,
+                                 true);
         }
-        raw(&w, data, p->n * sizeof(float));
+        raw(&w, out, (size_t)(t->rows * t->cols) * sizeof(float));
         pad(&w);
     }
-    free(tmp);
+    free(data);
     free(ts);
     if (w.st < 0) {
         rt_atomic_file_abort(&f);

@@ -501,7 +501,6 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
 static int save_result(rt_trainer *t, const char *dir) {
     if (t->m->opt.lora_rank > 0) {
         RT_TRY(adapter_save_peft(t->m, dir, t->model_path));
-        if (t->m->cfg.arch == RT_ARCH_GPT2) return RT_OK;
         char *gguf = rt_path_join(dir, "adapter.gguf");
         if (!gguf) return RT_ERR_NOMEM;
         int st = adapter_save_gguf(t->m, gguf);

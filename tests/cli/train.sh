@@ -38,6 +38,12 @@ test -f "$dir/ft2/model/model.safetensors"
 "$RAGTUNE" finetune --model "$dir/g/model" --lora --rank 2 --data "$dir/qa.jsonl" --out "$dir/g2" \
     --seq-len 32 --batch 4 --steps 1 --threads 2 > /dev/null
 test -f "$dir/g2/adapter/adapter_model.safetensors"
+# gpt2 adapters use PEFT's Conv1D module names and merge into the base
+grep -q '"c_attn"' "$dir/g2/adapter/adapter_config.json"
+grep -q '"fan_in_fan_out": true' "$dir/g2/adapter/adapter_config.json"
+test -s "$dir/g2/adapter/adapter.gguf"
+"$RAGTUNE" merge --model "$dir/g/model" --adapter "$dir/g2/adapter" --out "$dir/g_merged" > /dev/null
+test -f "$dir/g_merged/model.safetensors"
 
 # continuing from a checkpoint past its last step only re-saves
 "$RAGTUNE" train --data "$dir/corpus.txt" --out "$dir/base" "${tiny[@]}" --steps 4 --resume > /dev/null
