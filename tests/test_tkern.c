@@ -187,6 +187,41 @@ static void softmax_backward(const tk_table *t) {
     }
 }
 
+static void rope(const tk_table *t) {
+    static const int dims[] = {2, 8, 34, 64, 128};
+    unsigned s = 6;
+    for (int di = 0; di < 5; di++)
+        for (int inter = 0; inter < 2; inter++) {
+            int D = dims[di], H = 3, half = D / 2;
+            float x[3 * 128], y[3 * 128], c[64], sn[64];
+            for (int i = 0; i < H * D; i++)
+                x[i] = y[i] = frand(&s, -2.0f, 2.0f);
+            for (int i = 0; i < half; i++) {
+                double a = frand(&s, -3.0f, 3.0f);
+                c[i] = (float)cos(a);
+                sn[i] = (float)sin(a);
+            }
+            float sign = inter ? -1.0f : 1.0f;
+            t->rope_row(y, c, sn, H, D, inter, sign);
+            for (int h = 0; h < H; h++)
+                for (int i = 0; i < half; i++) {
+                    int i0 = h * D + (inter ? 2 * i : i),
+                        i1 = h * D + (inter ? 2 * i + 1 : i + half);
+                    double ss = (double)sign * sn[i];
+                    double w0 = (double)x[i0] * c[i] - (double)x[i1] * ss;
+                    double w1 = (double)x[i1] * c[i] + (double)x[i0] * ss;
+                    if (fabs(y[i0] - w0) > 1e-6 * (fabs(x[i0]) + fabs(x[i1])) ||
+                        fabs(y[i1] - w1) > 1e-6 * (fabs(x[i0]) + fabs(x[i1])))
+                        fail_msg("rope D %d interleaved %d head %d pair %d", D, inter, h, i);
+                }
+        }
+}
+
+static void test_rope(void **state) {
+    (void)state;
+    each_level(rope);
+}
+
 static void test_exp_and_softmax(void **state) {
     (void)state;
     each_level(exp_and_softmax);
@@ -219,7 +254,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp_and_softmax),  cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_rmsnorm),          cmocka_unit_test(test_adamw_sumsq_scale),
-        cmocka_unit_test(test_softmax_backward), cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_softmax_backward), cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -272,21 +272,13 @@ void op_rope_tables(float *cos_t, float *sin_t, int T_max, int head_dim, float t
 // x (N, n_heads*head_dim), cos_t, sin_t (T_max, head_dim/2)
 void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int n_heads,
              int head_dim, bool interleaved, bool backward) {
+    const tk_table *tk = tk_get();
     int half = head_dim / 2;
-    float sign = backward ? -1.0f : 1.0f;
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < N; r++) {
-        const float *c = cos_t + (size_t)(r % T) * half, *s = sin_t + (size_t)(r % T) * half;
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + (size_t)r * n_heads * head_dim + (size_t)h * head_dim;
-            for (int i = 0; i < half; i++) {
-                int i0 = interleaved ? 2 * i : i, i1 = interleaved ? 2 * i + 1 : i + half;
-                float a = v[i0], b = v[i1], sn = sign * s[i];
-                v[i0] = a * c[i] - b * sn;
-                v[i1] = b * c[i] + a * sn;
-            }
-        }
-    }
+    for (int r = 0; r < N; r++)
+        tk->rope_row(x + (size_t)r * n_heads * head_dim, cos_t + (size_t)(r % T) * half,
+                     sin_t + (size_t)(r % T) * half, n_heads, head_dim, interleaved,
+                     backward ? -1.0f : 1.0f);
 }
 
 /* ---- causal attention -------------------------------------------------------------------- */

@@ -44,6 +44,11 @@ typedef struct tk_table {
                   float b2, float bc2_sqrt, float eps, float step_size);
     /* Softmax backward on one row: with s = sum p[i]*d[i], d[i] = p[i] * (d[i] - s) * scale. */
     void (*softmax_bwd_row)(const float *p, float *d, int64_t n, float scale);
+    /* RoPE on one token's n_heads heads of head_dim (x, in place) with that position's cos/sin
+     * (head_dim/2 each); rotate-half pairs (i, i + half) or interleaved pairs (2i, 2i + 1);
+     * sign -1 rotates backwards (the gradient). */
+    void (*rope_row)(float *x, const float *cos_t, const float *sin_t, int n_heads, int head_dim,
+                     int interleaved, float sign);
     /* sum of x[i]^2 in double */
     double (*sumsq)(const float *x, int64_t n);
 } tk_table;

@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_LIN = 7, LOSS_CHUNK = 128 };
+enum { N_LIN = 7, LOSS_CHUNK = 256 };
 
 typedef struct tm_layer_acts {
     float *ln1, *mean1, *rstd1; /* (N,C) scratch shared by all layers (recomputed), (N), (N) */
