@@ -479,6 +479,7 @@ typedef struct rt_train_params {
     int lora_rank;
     float lora_alpha;
     float lora_dropout;
+    bool lora_rslora;         /* rank-stabilized scale alpha / sqrt(rank) (PEFT's use_rslora) */
     const char *lora_targets; /* "q,k,v,o,gate,up,down" subset or "all-linear" */
     const char *base_dtype;   /* frozen base storage: "f32", "bf16", "q8_0" */
     bool recompute;           /* recompute activations per layer (less memory) */

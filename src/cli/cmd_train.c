@@ -22,6 +22,7 @@ static void usage(const char *cmd, bool finetune, FILE *out) {
             "LoRA:\n"
             "  --lora              train LoRA adapters instead of all weights\n"
             "  --rank N (8)  --alpha F (16)  --dropout F (0)\n"
+            "  --rslora            scale alpha/sqrt(rank) instead of alpha/rank (rank-stabilized)\n"
             "  --targets LIST      q,k,v,o,gate,up,down or all-linear (default)\n"
             "  --base-dtype T      frozen base storage: f32 (default), bf16, q8_0\n"
             "data:\n"
@@ -131,6 +132,10 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
         }
         if (!strcmp(a, "--resume")) {
             p.resume = true;
+            continue;
+        }
+        if (!strcmp(a, "--rslora")) {
+            p.lora_rslora = true;
             continue;
         }
         if (!strcmp(a, "--recompute")) {

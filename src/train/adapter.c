@@ -35,6 +35,7 @@
 #include "model/safetensors.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,7 +225,9 @@ int adapter_save_peft(const tmodel *m, const char *dir, const char *base_model) 
     json_t *rank_pattern = json_object(), *alpha_pattern = json_object();
     if (fused) {
         json_object_set_new(rank_pattern, "c_attn", json_integer(3 * m->opt.lora_rank));
-        json_object_set_new(alpha_pattern, "c_attn", json_real(3.0 * m->opt.lora_alpha));
+        /* alpha' / 3r = alpha / r, or alpha' / sqrt(3r) = alpha / sqrt(r) with rsLoRA */
+        json_object_set_new(alpha_pattern, "c_attn",
+                            json_real((m->opt.lora_rslora ? sqrt(3.0) : 3.0) * m->opt.lora_alpha));
     }
     json_object_set_new(cfg, "peft_type", json_string("LORA"));
     json_object_set_new(cfg, "task_type", json_string("CAUSAL_LM"));
@@ -238,7 +241,7 @@ int adapter_save_peft(const tmodel *m, const char *dir, const char *base_model) 
     /* Conv1D weights are stored (n_in, n_out): PEFT's flag for gpt2's modules */
     json_object_set_new(cfg, "fan_in_fan_out", json_boolean(m->is_gpt2));
     json_object_set_new(cfg, "inference_mode", json_true());
-    json_object_set_new(cfg, "use_rslora", json_false());
+    json_object_set_new(cfg, "use_rslora", json_boolean(m->opt.lora_rslora));
     json_object_set_new(cfg, "use_dora", json_false());
     json_object_set_new(cfg, "base_model_name_or_path",
                         base_model ? json_string(base_model) : json_null());
@@ -353,9 +356,8 @@ int adapter_config_parse(const char *text, size_t len, const char *what, tm_opti
         st = rt_error(RT_ERR_FORMAT, "%s: needs peft_type LORA, integer r and lora_alpha", what);
         goto out;
     }
-    if (json_is_true(json_object_get(cfg, "use_rslora")) ||
-        json_is_true(json_object_get(cfg, "use_dora"))) {
-        st = rt_error(RT_ERR_UNSUPPORTED, "%s: rsLoRA and DoRA are not supported", what);
+    if (json_is_true(json_object_get(cfg, "use_dora"))) {
+        st = rt_error(RT_ERR_UNSUPPORTED, "%s: DoRA adapters are not supported", what);
         goto out;
     }
     json_int_t rank = json_integer_value(r);
@@ -372,6 +374,7 @@ int adapter_config_parse(const char *text, size_t len, const char *what, tm_opti
     opt->lora_rank = (int)rank;
     opt->lora_alpha = (float)json_number_value(alpha);
     opt->lora_dropout = (float)p;
+    opt->lora_rslora = json_is_true(json_object_get(cfg, "use_rslora"));
     opt->base_dtype = RT_DTYPE_F32;
     if (json_is_string(targets) && !strcmp(json_string_value(targets), "all-linear")) {
         opt->lora_targets = RT_LORA_ALL;
@@ -470,6 +473,7 @@ int adapter_load_peft(tmodel *m, const char *dir) {
     json_t *alpha_pattern = json_object_get(cfg, "alpha_pattern");
     double r_default = (double)json_integer_value(json_object_get(cfg, "r"));
     double alpha_default = json_number_value(json_object_get(cfg, "lora_alpha"));
+    bool rslora = json_is_true(json_object_get(cfg, "use_rslora"));
     char *path = rt_path_join(dir, "adapter_model.safetensors");
     if (!path) {
         json_decref(cfg);
@@ -520,8 +524,8 @@ int adapter_load_peft(tmodel *m, const char *dir) {
                               path, module, (long long)ar, (long long)ac, (long long)br,
                               (long long)bc, rank, (long long)n_out, L->n_in);
             if (st == RT_OK) st = load_linear(m, i, j, a, ar, b, module, path);
-            /* PEFT's per-module scale, computed as tmodel_new does (alpha / rank in float) */
-            if (st == RT_OK) L->scale = (float)alpha / (float)rank;
+            /* PEFT's per-module scale, computed as tmodel_new does (in float) */
+            if (st == RT_OK) L->scale = tm_lora_scale((float)alpha, rank, rslora);
             free(a);
             free(b);
         }

@@ -152,7 +152,8 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
     for (int i = 0; i < m->cfg.n_layer; i++)
         for (int j = 0; j < 7; j++) {
             const tm_linear *L = layer_linear(m, i, j);
-            if (L->rank && L->scale != m->opt.lora_alpha / (float)L->rank)
+            if (L->rank &&
+                L->scale != tm_lora_scale(m->opt.lora_alpha, L->rank, m->opt.lora_rslora))
                 return rt_error(RT_ERR_UNSUPPORTED,
                                 "layer %d: a LoRA scale other than alpha/rank cannot be written "
                                 "as a GGUF LoRA adapter (one alpha per file)",
@@ -163,7 +164,9 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
     int r = m->opt.lora_rank;
     bool fused = m->is_gpt2 && (m->opt.lora_targets & (RT_LORA_Q | RT_LORA_K | RT_LORA_V));
     int rank = fused ? 3 * r : r;
-    float alpha = m->opt.lora_alpha * (float)(rank / r);
+    /* llama.cpp scales by alpha / rank: write the alpha that gives our scale at this rank (with
+     * rsLoRA, alpha / sqrt(r) = alpha_gguf / rank) */
+    float alpha = tm_lora_scale(m->opt.lora_alpha, r, m->opt.lora_rslora) * (float)rank;
     lt *ts;
     int n;
     RT_TRY(list_tensors(m, rank, &ts, &n));

@@ -381,7 +381,7 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
                 tm_linear *L = layer_linear(&m->layers[i], j);
                 char nm[112];
                 L->rank = r;
-                L->scale = opt->lora_alpha / (float)r;
+                L->scale = tm_lora_scale(opt->lora_alpha, r, opt->lora_rslora);
                 L->lora_a = m->lora_store + off;
                 L->dlora_a = m->lora_grad + off;
                 snprintf(nm, sizeof nm, "model.layers.%d.%s.lora_A.weight", i, lin_names[j]);

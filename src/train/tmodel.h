@@ -22,6 +22,7 @@
 
 #include "model/config.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,11 +42,18 @@ typedef struct tm_options {
     int lora_rank; /* 0 = full training */
     float lora_alpha;
     float lora_dropout;
+    bool lora_rslora;      /* rank-stabilized LoRA: scale alpha / sqrt(rank), not alpha / rank */
     unsigned lora_targets; /* RT_LORA_* bits */
     rt_dtype base_dtype;   /* lora: storage of frozen linear weights (f32, bf16, q8_0) */
     bool recompute;        /* keep only layer inputs; recompute each layer in backward */
     uint64_t seed;         /* initialization and dropout */
 } tm_options;
+
+/* The scale of a rank-`rank` LoRA pair with this alpha: alpha / rank, or alpha / sqrt(rank) for
+ * rsLoRA (PEFT's use_rslora), in float. Everything that sets or checks a scale uses this. */
+static inline float tm_lora_scale(float alpha, double rank, bool rslora) {
+    return rslora ? alpha / sqrtf((float)rank) : alpha / (float)rank;
+}
 
 /* One named tensor of the trainable set (f32, at `offset` floats into tmodel.train_data). */
 typedef struct tm_param {

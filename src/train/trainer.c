@@ -281,6 +281,7 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     opt.lora_rank = p->lora_rank;
     opt.lora_alpha = p->lora_alpha;
     opt.lora_dropout = p->lora_dropout;
+    opt.lora_rslora = p->lora_rslora;
     opt.recompute = p->recompute;
     opt.seed = p->seed;
     opt.base_dtype = RT_DTYPE_F32;

@@ -7,7 +7,7 @@ What PEFT does with a LoraConfig on GPT2LMHeadModel, as re-implemented here:
     "." + entry (so "c_proj" means attn.c_proj and mlp.c_proj);
   - per module, rank r and alpha come from rank_pattern / alpha_pattern: the first key k with
     re.match(rf"(.*\\.)?({k})$", module_path), else the config's r / lora_alpha; the scale is
-    alpha / r (no rsLoRA);
+    alpha / r, or alpha / sqrt(r) with use_rslora;
   - GPT-2's Conv1D modules store W as (n_in, n_out) and compute x @ W + b. lora_A.weight is
     (r, n_in) and lora_B.weight (n_out, r) whatever fan_in_fan_out says; the forward adds
     scale * (x @ A^T) @ B^T; merging adds scale * (B @ A)^T to W (fan_in_fan_out transposes).
@@ -99,7 +99,8 @@ def lora_modules(acfg, A, n_layer):
             a = A[f"base_model.model.{path}.lora_A.weight"]
             b = A[f"base_model.model.{path}.lora_B.weight"]
             assert a.shape[0] == r and b.shape[1] == r, (path, a.shape, b.shape, r)
-            mods[path] = (alpha / r, a, b)
+            scale = alpha / math.sqrt(r) if acfg.get("use_rslora") else alpha / r
+            mods[path] = (scale, a, b)
     return mods
 
 

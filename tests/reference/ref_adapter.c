@@ -191,6 +191,35 @@ static void test_ours_against_peft(void **state) {
     rt_model_file_close(mf);
 }
 
+/* The same with rsLoRA: scale alpha / sqrt(r), and the fused c_attn of rank 3r saved with
+ * alpha sqrt(3) alpha so that its PEFT scale is unchanged. */
+static void test_ours_rslora_against_peft(void **state) {
+    (void)state;
+    tm_options o = {.lora_rank = 3,
+                    .lora_alpha = 6,
+                    .lora_rslora = true,
+                    .lora_targets =
+                        RT_LORA_Q | RT_LORA_K | RT_LORA_V | RT_LORA_O | RT_LORA_UP | RT_LORA_DOWN,
+                    .base_dtype = RT_DTYPE_F32,
+                    .seed = 12};
+    rt_model_file *mf;
+    tmodel *m = model_on_base(&mf, &o);
+    assert_float_equal(m->layers[0].q.scale, 6.0f / sqrtf(3.0f), 0);
+    for (size_t i = 0; i < m->n_train; i++)
+        m->train_data[i] = 0.15f * cosf((float)i * 0.37f + 0.1f);
+    char *dir = path_of("ours_rs");
+    assert_int_equal(adapter_save_peft(m, dir, "base"), RT_OK);
+    tm_options back;
+    assert_int_equal(adapter_read_config(dir, &back), RT_OK);
+    assert_true(back.lora_rslora);
+    free(dir);
+    merge_and_reference("ours_rs", "ours_rs", "ours_rs_merged");
+    check_loss(m, "ours_rs");
+    check_merged("ours_rs_merged", "ours_rs");
+    tmodel_free(m);
+    rt_model_file_close(mf);
+}
+
 static void test_peft_gpt2_adapter(void **state) {
     (void)state;
     char *dir = path_of("peft");
@@ -219,6 +248,7 @@ static void test_peft_gpt2_adapter(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ours_against_peft),
+        cmocka_unit_test(test_ours_rslora_against_peft),
         cmocka_unit_test(test_peft_gpt2_adapter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -63,13 +63,15 @@ static bool have_reader(void) {
 }
 
 /* A LoRA model on the base at model_path with every A and B entry set; writes its adapter
- * (PEFT + adapter.gguf) to dir. */
-static void write_adapter(const char *model_path, const char *dir, float phase) {
+ * (PEFT + adapter.gguf) to dir. With rslora the scale is alpha / sqrt(r), which the GGUF must
+ * carry as the alpha that gives the same scale under llama.cpp's alpha / rank. */
+static void write_adapter(const char *model_path, const char *dir, float phase, bool rslora) {
     rt_model_file *mf;
     assert_int_equal(rt_model_file_open(model_path, &mf), RT_OK);
     rt_model_config cfg = *rt_model_file_config(mf);
     tm_options o = {.lora_rank = 4,
                     .lora_alpha = 12,
+                    .lora_rslora = rslora,
                     .lora_targets = RT_LORA_ALL, /* gpt2: all but gate, which it lacks */
                     .base_dtype = RT_DTYPE_F32,
                     .seed = 5};
@@ -114,14 +116,14 @@ static void check_arch(rt_arch arch) {
     for (int run = 0; run < 2; run++) {
         char adapter[1100];
         snprintf(adapter, sizeof adapter, "%s/adapter_%s", d, tags[run]);
-        write_adapter(bases[run], adapter, 0.4f * (float)run);
+        write_adapter(bases[run], adapter, 0.4f * (float)run, run == 1);
         /* merged into the HF directory and into the GGUF, both written as GGUF */
         for (int into = 0; into < 2; into++)
             assert_int_equal(tu_system("'%s' merge --model '%s' --adapter '%s' --out "
                                        "'%s/merged_%s_%s.gguf' >/dev/null",
                                        ragtune, bases[into], adapter, d, tags[run], tags[into]),
                              0);
-        printf("adapter trained on the %s base:\n", tags[run]);
+        printf("adapter trained on the %s base%s:\n", tags[run], run == 1 ? " (rsLoRA)" : "");
         fflush(stdout);
         assert_int_equal(tu_system("node '%s' '%s' '%s/adapter.gguf' '%s/merged_%s_hf.gguf' "
                                    "'%s/merged_%s_gguf.gguf'",
