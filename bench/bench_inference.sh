@@ -37,6 +37,16 @@ fi
 trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
 "$py" "$here/bench_inference_torch.py" make "$models"
 export OMP_NUM_THREADS="$threads"
+# The environment ragtune's CLI gives itself (rt_runtime_setup), given to both sides: passive
+# OpenMP waiting unless chosen, and OpenBLAS's AVX-512 kernels on an AVX-512 CPU where the
+# OpenBLAS core would otherwise be an AVX2 one (RT_CPU=avx2 keeps AVX2 kernels).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo &&
+   [ "${RT_CPU:-}" != avx2 ] && [ "${RT_CPU:-}" != scalar ]; then
+    case "${OPENBLAS_CORETYPE:-Haswell}" in
+        [Hh]aswell|[Zz]en|[Ss]andybridge) export OPENBLAS_CORETYPE=SkylakeX ;;
+    esac
+fi
 
 field() { sed -n "s/^RESULT.*[ ]$2=\([0-9.]*\).*/\1/p; s/^RESULT $2=\([0-9.]*\).*/\1/p" <<<"$1" | head -1; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
@@ -60,7 +70,7 @@ for ((r = 0; r < reps; r++)); do
 done
 get() { median <<<"${acc[$1]}"; }
 bw="$(get bw)"
-echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "prompt ${prompt} tokens, ${gen} decoded tokens, ${threads} threads, median of ${reps} alternating runs"
 printf "%-11s %-5s | %10s %10s %6s | %10s %10s %6s | %7s %7s | %8s %6s\n" \
   model dtype "prefill rt" "torch" ratio "decode rt" "torch" ratio "RSS rt" torch "dec GB/s" "of bw"
