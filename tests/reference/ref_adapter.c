@@ -168,56 +168,45 @@ static tmodel *model_on_base(rt_model_file **mf, tm_options *o) {
     return m;
 }
 
-static void test_ours_against_peft(void **state) {
-    (void)state;
+/* A LoRA model on the base with every A and B entry set (B is zero after initialization), saved
+ * as a PEFT adapter under name, merged and held against the script's PEFT reference. With rsLoRA
+ * the scale is alpha / sqrt(r), and the fused c_attn of rank 3r is saved with alpha sqrt(3) alpha
+ * so that its PEFT scale is unchanged. */
+static void ours_against_peft(const char *name, bool rslora, uint64_t seed, float phase) {
     tm_options o = {.lora_rank = 3,
                     .lora_alpha = 6,
+                    .lora_rslora = rslora,
                     .lora_targets =
                         RT_LORA_Q | RT_LORA_K | RT_LORA_V | RT_LORA_O | RT_LORA_UP | RT_LORA_DOWN,
                     .base_dtype = RT_DTYPE_F32,
-                    .seed = 11};
+                    .seed = seed};
     rt_model_file *mf;
     tmodel *m = model_on_base(&mf, &o);
-    /* B is zero after initialization: give every entry of A and B a value */
+    assert_float_equal(m->layers[0].q.scale, rslora ? 6.0f / sqrtf(3.0f) : 2.0f, 0);
     for (size_t i = 0; i < m->n_train; i++)
-        m->train_data[i] = 0.15f * sinf((float)i * 0.61f + 0.3f);
-    char *dir = path_of("ours");
+        m->train_data[i] = 0.15f * sinf((float)i * 0.61f + phase);
+    char *dir = path_of(name), merged[64];
     assert_int_equal(adapter_save_peft(m, dir, "base"), RT_OK);
+    tm_options back;
+    assert_int_equal(adapter_read_config(dir, &back), RT_OK);
+    assert_true(back.lora_rslora == rslora);
     free(dir);
-    merge_and_reference("ours", "ours", "ours_merged");
-    check_loss(m, "ours");
-    check_merged("ours_merged", "ours");
+    snprintf(merged, sizeof merged, "%s_merged", name);
+    merge_and_reference(name, name, merged);
+    check_loss(m, name);
+    check_merged(merged, name);
     tmodel_free(m);
     rt_model_file_close(mf);
 }
 
-/* The same with rsLoRA: scale alpha / sqrt(r), and the fused c_attn of rank 3r saved with
- * alpha sqrt(3) alpha so that its PEFT scale is unchanged. */
+static void test_ours_against_peft(void **state) {
+    (void)state;
+    ours_against_peft("ours", false, 11, 0.3f);
+}
+
 static void test_ours_rslora_against_peft(void **state) {
     (void)state;
-    tm_options o = {.lora_rank = 3,
-                    .lora_alpha = 6,
-                    .lora_rslora = true,
-                    .lora_targets =
-                        RT_LORA_Q | RT_LORA_K | RT_LORA_V | RT_LORA_O | RT_LORA_UP | RT_LORA_DOWN,
-                    .base_dtype = RT_DTYPE_F32,
-                    .seed = 12};
-    rt_model_file *mf;
-    tmodel *m = model_on_base(&mf, &o);
-    assert_float_equal(m->layers[0].q.scale, 6.0f / sqrtf(3.0f), 0);
-    for (size_t i = 0; i < m->n_train; i++)
-        m->train_data[i] = 0.15f * cosf((float)i * 0.37f + 0.1f);
-    char *dir = path_of("ours_rs");
-    assert_int_equal(adapter_save_peft(m, dir, "base"), RT_OK);
-    tm_options back;
-    assert_int_equal(adapter_read_config(dir, &back), RT_OK);
-    assert_true(back.lora_rslora);
-    free(dir);
-    merge_and_reference("ours_rs", "ours_rs", "ours_rs_merged");
-    check_loss(m, "ours_rs");
-    check_merged("ours_rs_merged", "ours_rs");
-    tmodel_free(m);
-    rt_model_file_close(mf);
+    ours_against_peft("ours_rs", true, 12, 1.1f);
 }
 
 static void test_peft_gpt2_adapter(void **state) {
