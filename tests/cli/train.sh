@@ -35,12 +35,13 @@ test -s "$dir/merged.gguf"
     --batch 4 --steps 1 --threads 2 > /dev/null
 test -f "$dir/ft2/model/model.safetensors"
 "$RAGTUNE" train --arch gpt2 --data "$dir/corpus.txt" --out "$dir/g" "${tiny[@]}" --steps 2 > /dev/null
-"$RAGTUNE" finetune --model "$dir/g/model" --lora --rank 2 --data "$dir/qa.jsonl" --out "$dir/g2" \
-    --seq-len 32 --batch 4 --steps 1 --threads 2 > /dev/null
+"$RAGTUNE" finetune --model "$dir/g/model" --lora --rank 2 --rslora --data "$dir/qa.jsonl" \
+    --out "$dir/g2" --seq-len 32 --batch 4 --steps 1 --threads 2 > /dev/null
 test -f "$dir/g2/adapter/adapter_model.safetensors"
 # gpt2 adapters use PEFT's Conv1D module names and merge into the base
 grep -q '"c_attn"' "$dir/g2/adapter/adapter_config.json"
 grep -q '"fan_in_fan_out": true' "$dir/g2/adapter/adapter_config.json"
+grep -q '"use_rslora": true' "$dir/g2/adapter/adapter_config.json"
 test -s "$dir/g2/adapter/adapter.gguf"
 "$RAGTUNE" merge --model "$dir/g/model" --adapter "$dir/g2/adapter" --out "$dir/g_merged" > /dev/null
 test -f "$dir/g_merged/model.safetensors"
