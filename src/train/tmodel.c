@@ -475,16 +475,15 @@ static bool lean_acts(const tmodel *m) {
     return m->opt.lora_rank > 0 && !m->opt.recompute;
 }
 
-static size_t max3(size_t a, size_t b, size_t c) {
-    size_t m = a > b ? a : b;
-    return m > c ? m : c;
+static size_t max2(size_t a, size_t b) {
+    return a > b ? a : b;
 }
 
 static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
     const rt_model_config *c = &m->cfg;
     size_t N = (size_t)a->B * a->T, C = (size_t)c->n_embd, F = (size_t)c->n_ff;
     size_t QD = (size_t)c->n_head * c->head_dim, KD = (size_t)c->n_kv_head * c->head_dim;
-    size_t r = (size_t)m->opt.lora_rank, maxin = max3(C, F, QD);
+    size_t r = (size_t)m->opt.lora_rank, maxin = max2(max2(C, F), QD);
     bool lean = lean_acts(m);
     size_t off = 0;
     for (int i = 0; i <= c->n_layer; i++)
@@ -515,11 +514,11 @@ static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
     a->lnf = ln;
     a->meanf = carve(base, &off, N);
     a->rstdf = carve(base, &off, N);
-    a->h = a->dup = a->dq = carve(base, &off, N * max3(F, QD, 0));
-    a->dh = a->dgate = a->dk = carve(base, &off, N * max3(F, 2 * KD, 0));
+    a->h = a->dup = a->dq = carve(base, &off, N * max2(F, QD));
+    a->dh = a->dgate = a->dk = carve(base, &off, N * max2(F, 2 * KD));
     a->dv = a->dk ? a->dk + N * KD : NULL;
     a->dres = carve(base, &off, N * C);
-    a->dln = a->datt = a->dlnf = carve(base, &off, N * max3(C, QD, 0));
+    a->dln = a->datt = a->dlnf = carve(base, &off, N * max2(C, QD));
     a->dxa = carve(base, &off, N * (r ? r : 1));
     a->tmp = m->opt.lora_dropout > 0.0f ? carve(base, &off, N * maxin) : NULL;
     a->logits = carve(base, &off, (size_t)LOSS_CHUNK * c->n_vocab);

@@ -64,6 +64,11 @@ static ref_case make_case(int i) {
         rc.cfg.rope_interleaved = true;
         rc.cfg.rope_theta = 1000000.0f;
         rc.args = "arch=qwen2 kv_head=1 tied=1 interleaved=1 theta=1000000";
+    } else if (i == 3) { /* llama with wide heads: n_head x head_dim = 64 != n_embd = 32 */
+        rc.name = "llama-wide-heads";
+        rc.cfg = base_cfg(RT_ARCH_LLAMA);
+        rc.cfg.head_dim = 16;
+        rc.args = "arch=llama kv_head=2 tied=0 hd=16";
     } else { /* gpt2: LayerNorm, GELU, learned positions, biases, tied */
         rc.name = "gpt2";
         rc.cfg = base_cfg(RT_ARCH_GPT2);
@@ -308,6 +313,16 @@ static void test_gpt2(void **state) {
     (void)state;
     run_case(2, false);
 }
+static void test_llama_wide_heads(void **state) {
+    (void)state;
+    run_case(3, false);
+}
+
+static void test_llama_wide_heads_lora(void **state) {
+    (void)state;
+    run_case(3, true);
+}
+
 static void test_llama_lora(void **state) {
     (void)state;
     run_case(0, true);
@@ -323,10 +338,15 @@ static void test_gpt2_lora(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama),       cmocka_unit_test(test_qwen2),
-        cmocka_unit_test(test_gpt2),        cmocka_unit_test(test_llama_lora),
-        cmocka_unit_test(test_qwen2_lora),  cmocka_unit_test(test_gpt2_lora),
+        cmocka_unit_test(test_llama),
+        cmocka_unit_test(test_qwen2),
+        cmocka_unit_test(test_gpt2),
+        cmocka_unit_test(test_llama_lora),
+        cmocka_unit_test(test_qwen2_lora),
+        cmocka_unit_test(test_gpt2_lora),
         cmocka_unit_test(test_adamw_curve),
+        cmocka_unit_test(test_llama_wide_heads),
+        cmocka_unit_test(test_llama_wide_heads_lora),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

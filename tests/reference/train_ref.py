@@ -33,11 +33,16 @@ def parse_args(argv):
     cfg = dict(arch="llama", vocab=67, embd=32, layer=2, head=4, kv_head=2, ff=48, ctx=32,
                B=2, T=12, theta=10000.0, interleaved=0, tied=0, eps=1e-5, scaling=0.0,
                low=1.0, high=4.0, orig=64, seed=1, rank=4, alpha=8.0, steps=30, lr=1e-2,
-               wd=0.1, warmup=5, clip=1.0, accum=1, std=0.1)
+               wd=0.1, warmup=5, clip=1.0, accum=1, std=0.1, hd=0)
     for a in argv:
         k, v = a.split("=", 1)
         cfg[k] = type(cfg[k])(float(v)) if isinstance(cfg[k], (int, float)) else v
     return cfg
+
+
+def head_dim(cfg):
+    """hd=N sets the head size (heads x hd may differ from embd, as in Qwen3/Gemma)."""
+    return cfg["hd"] or cfg["embd"] // cfg["head"]
 
 
 class Norm(torch.nn.Module):
@@ -104,7 +109,7 @@ class Layer(torch.nn.Module):
     def __init__(self, cfg):
         super().__init__()
         gpt2 = cfg["arch"] == "gpt2"
-        c, d = cfg["embd"], cfg["embd"] // cfg["head"]
+        c, d = cfg["embd"], head_dim(cfg)
         qkv_bias = cfg["arch"] in ("qwen2", "gpt2")
         r, al = cfg.get("lora_rank", 0), cfg["alpha"]
         self.input_layernorm = Norm(c, cfg["eps"], gpt2)
@@ -125,7 +130,7 @@ class Layer(torch.nn.Module):
         cfg = self.cfg
         B, T, C = x.shape
         H, KV = cfg["head"], cfg["kv_head"]
-        D = C // H
+        D = head_dim(cfg)
         h = self.input_layernorm(x)
         q = self.self_attn.q_proj(h).view(B, T, H, D).transpose(1, 2)
         k = self.self_attn.k_proj(h).view(B, T, KV, D).transpose(1, 2)
@@ -167,7 +172,7 @@ class Model(torch.nn.Module):
         x = self.model.embed_tokens(ids)
         if cfg["arch"] == "gpt2":
             x = x + self.model.embed_positions(torch.arange(T))
-        D = cfg["embd"] // cfg["head"]
+        D = head_dim(cfg)
         inv = rope_inv_freq(cfg, D)
         ang = torch.arange(T, dtype=torch.float32)[:, None] * inv[None, :]
         cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
