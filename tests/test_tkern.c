@@ -121,7 +121,7 @@ static void rmsnorm(const tk_table *t) {
         }
         dot /= C;
         t->rmsnorm_bwd_row(dx, d, x, w, rf, C);
-        t->rmsnorm_dw_rows(acc, d, x, &rf, 1, C);
+        t->rmsnorm_dw_rows(acc, d, x, &rf, 1, C, C);
         for (int c = 0; c < C; c++) {
             double want = 0.25 + r * (d[c] * w[c] - x[c] * r * dot);
             if (fabs(dx[c] - want) > 1e-5 * (1.0 + fabs(want))) fail_msg("rmsnorm dx %d", c);

@@ -64,9 +64,9 @@ void op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
         rstd[i] = tk->rmsnorm_fwd_row(out + (size_t)i * C, inp + (size_t)i * C, w, C, eps);
 }
 
-/* Rows per partial sum of a norm's weight gradient: the blocks are fixed, so the sum does not
- * depend on the thread count. */
-enum { DW_BLOCK = 64 };
+/* Channels per thread task of a norm's weight gradient: each task sums its slice over all rows
+ * in order, so the result does not depend on the thread count and needs no scratch. */
+enum { DW_SLICE = 64 };
 
 // dinp (N,C), dw (C), dout (N,C)
 void op_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
@@ -77,24 +77,10 @@ void op_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float 
         tk->rmsnorm_bwd_row(dinp + (size_t)i * C, dout + (size_t)i * C, inp + (size_t)i * C, w,
                             rstd[i], C);
     if (!dw) return;
-    int n_blocks = (N + DW_BLOCK - 1) / DW_BLOCK;
-    float *part = calloc((size_t)n_blocks * C, sizeof(float));
-    if (!part) { /* no memory for the partial sums: one block at a time, in order */
-        for (int i0 = 0; i0 < N; i0 += DW_BLOCK)
-            tk->rmsnorm_dw_rows(dw, dout + (size_t)i0 * C, inp + (size_t)i0 * C, rstd + i0,
-                                N - i0 < DW_BLOCK ? N - i0 : DW_BLOCK, C);
-        return;
-    }
 #pragma omp parallel for schedule(static)
-    for (int bl = 0; bl < n_blocks; bl++) {
-        int i0 = bl * DW_BLOCK;
-        tk->rmsnorm_dw_rows(part + (size_t)bl * C, dout + (size_t)i0 * C, inp + (size_t)i0 * C,
-                            rstd + i0, N - i0 < DW_BLOCK ? N - i0 : DW_BLOCK, C);
-    }
-    for (int bl = 0; bl < n_blocks; bl++)
-        for (int c = 0; c < C; c++)
-            dw[c] += part[(size_t)bl * C + c];
-    free(part);
+    for (int c0 = 0; c0 < C; c0 += DW_SLICE)
+        tk->rmsnorm_dw_rows(dw + c0, dout + c0, inp + c0, rstd, N,
+                            C - c0 < DW_SLICE ? C - c0 : DW_SLICE, C);
 }
 
 /* ---- LayerNorm --------------------------------------------------------------------------- */

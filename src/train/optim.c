@@ -91,21 +91,20 @@ void optim_step(optim *o, float *params, const float *grads, const tm_param *ps,
 
 float optim_clip_grad_norm(float *grads, size_t n, float max_norm) {
     const tk_table *tk = tk_get();
-    /* per-span sums in double, added in span order: the norm does not depend on the threads */
+    /* per-span sums in double, added in span order: the norm does not depend on the threads
+     * (the spans go SUMSQ_BATCH at a time through a fixed buffer) */
+    enum { SUMSQ_BATCH = 256 };
+    double ss = 0.0, part[SUMSQ_BATCH];
     size_t n_spans = (n + OPTIM_SPAN - 1) / OPTIM_SPAN;
-    double ss = 0.0, *part = malloc((n_spans ? n_spans : 1) * sizeof(double));
-    if (part) {
+    for (size_t s0 = 0; s0 < n_spans; s0 += SUMSQ_BATCH) {
+        size_t nb = n_spans - s0 < SUMSQ_BATCH ? n_spans - s0 : SUMSQ_BATCH;
 #pragma omp parallel for schedule(static)
-        for (size_t s = 0; s < n_spans; s++) {
-            size_t i0 = s * OPTIM_SPAN;
+        for (size_t s = 0; s < nb; s++) {
+            size_t i0 = (s0 + s) * OPTIM_SPAN;
             part[s] = tk->sumsq(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN));
         }
-        for (size_t s = 0; s < n_spans; s++)
+        for (size_t s = 0; s < nb; s++)
             ss += part[s];
-        free(part);
-    } else {
-        for (size_t i0 = 0; i0 < n; i0 += OPTIM_SPAN)
-            ss += tk->sumsq(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN));
     }
     float norm = (float)sqrt(ss);
     if (max_norm <= 0.0f) return norm;

@@ -34,9 +34,10 @@ typedef struct tk_table {
     /* One RMSNorm row backward: dx += r * (d*w - x*r * mean(d*w*x*r)). */
     void (*rmsnorm_bwd_row)(float *dx, const float *d, const float *x, const float *w, float r,
                             int C);
-    /* acc[c] += sum over rows i of d[i][c] * x[i][c] * rstd[i] (rows C apart). */
+    /* acc[c] += sum over rows i, in order, of d[i][c] * x[i][c] * rstd[i] for c < width (rows
+     * stride apart: a slice of channels of an (rows, stride) matrix). */
     void (*rmsnorm_dw_rows)(float *acc, const float *d, const float *x, const float *rstd, int rows,
-                            int C);
+                            int width, int stride);
     /* AdamW on a span, torch 1.13's order of operations:
      * p *= decay; m = m*b1 + (1-b1)*g; v = v*b2 + (1-b2)*g*g; p -= step * m / (sqrt(v)/bc2s + eps)
      */
