@@ -79,6 +79,11 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
         field = (float)f;                                                                          \
         continue;                                                                                  \
     }
+#define FLAG_OPT(name, field, value)                                                               \
+    if (!strcmp(a, name)) {                                                                        \
+        field = value;                                                                             \
+        continue;                                                                                  \
+    }
 #define STR_OPT(name, field)                                                                       \
     if (!strcmp(a, name)) {                                                                        \
         NEED_VALUE();                                                                              \
@@ -122,26 +127,11 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
         INT_OPT("--save-every", p.save_every, 0, (long long)1 << 40)
         INT_OPT("--patience", p.early_stop_patience, 0, 1 << 30)
         INT_OPT("--stop-after", p.stop_after, 0, (long long)1 << 40)
-        if (!strcmp(a, "--lora")) {
-            lora = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-pack")) {
-            p.pack = false;
-            continue;
-        }
-        if (!strcmp(a, "--resume")) {
-            p.resume = true;
-            continue;
-        }
-        if (!strcmp(a, "--rslora")) {
-            p.lora_rslora = true;
-            continue;
-        }
-        if (!strcmp(a, "--recompute")) {
-            p.recompute = true;
-            continue;
-        }
+        FLAG_OPT("--lora", lora, true)
+        FLAG_OPT("--no-pack", p.pack, false)
+        FLAG_OPT("--resume", p.resume, true)
+        FLAG_OPT("--rslora", p.lora_rslora, true)
+        FLAG_OPT("--recompute", p.recompute, true)
         return cli_usage_error(cmd, "unknown option %s", a);
     }
     if (!p.train_path) return cli_usage_error(cmd, "--data is required");
