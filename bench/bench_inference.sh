@@ -37,16 +37,9 @@ fi
 trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
 "$py" "$here/bench_inference_torch.py" make "$models"
 export OMP_NUM_THREADS="$threads"
-# The environment ragtune's CLI gives itself (rt_runtime_setup), given to both sides: passive
-# OpenMP waiting unless chosen, and OpenBLAS's AVX-512 kernels on an AVX-512 CPU where the
-# OpenBLAS core would otherwise be an AVX2 one (RT_CPU=avx2 keeps AVX2 kernels).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
-if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo &&
-   [ "${RT_CPU:-}" != avx2 ] && [ "${RT_CPU:-}" != scalar ]; then
-    case "${OPENBLAS_CORETYPE:-Haswell}" in
-        [Hh]aswell|[Zz]en|[Ss]andybridge) export OPENBLAS_CORETYPE=SkylakeX ;;
-    esac
-fi
+# Both sides run in the environment ragtune's CLI gives itself (rt_runtime_setup: passive
+# OpenMP waiting unless chosen, OpenBLAS's core type matching the CPU level), as it reports it.
+while IFS= read -r kv; do export "$kv"; done < <("$build/ragtune" version --runtime | tail -n +2)
 
 field() { sed -n "s/^RESULT.*[ ]$2=\([0-9.]*\).*/\1/p; s/^RESULT $2=\([0-9.]*\).*/\1/p" <<<"$1" | head -1; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static const cli_command commands[] = {
-    {"version", cmd_version, "print the version"},
+    {"version", cmd_version, "print the version (--runtime: and the runtime environment)"},
     {"generate", cmd_generate, "generate text (or token ids) from a model"},
     {"embed", cmd_embed, "embed token ids with a model (JSON vector)"},
     {"info", cmd_info, "show what a model file holds"},
@@ -82,10 +82,15 @@ bool cli_wants_help(int argc, char **argv) {
     return false;
 }
 
+/* `ragtune version --runtime` also prints the environment rt_runtime_setup gave this process,
+ * as shell assignments (the benchmarks run their peers under the same). */
 int cmd_version(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
     printf("ragtune %s\n", rt_version());
+    if (argc > 1 && !strcmp(argv[1], "--runtime")) {
+        const char *vars[] = {"OMP_WAIT_POLICY", "OPENBLAS_CORETYPE"};
+        for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+            if (getenv(vars[i])) printf("%s=%s\n", vars[i], getenv(vars[i]));
+    }
     return CLI_OK;
 }
 
