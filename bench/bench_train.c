@@ -101,7 +101,15 @@ static int run_line(const char *cmd, double *tps, double *rss_kb) {
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b);
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 /* The machine's sgemm rate at the shape of the model's largest layer (tokens x n_ff x n_embd,
  * as the forward pass calls it): median of 5 timings of 10 products each. */
@@ -125,18 +133,7 @@ static double sgemm_gflops(void) {
     free(a);
     free(b);
     free(c);
-    qsort(rate, 5, sizeof *rate, cmp_double);
-    return rate[2];
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return median(rate, 5);
 }
 
 enum { MAX_ROUNDS = 32 };
