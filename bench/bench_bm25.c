@@ -10,12 +10,12 @@
  * The default corpus is demo/foldoc/foldoc.jsonl (scripts/build-demo-collection.sh makes it):
  * one document per FOLDOC entry.
  */
+#include "bench_util.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "knowledge/bm25.h"
 #include "knowledge/ingest.h"
 
-#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +34,6 @@ static uint64_t next(void) {
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
-}
-
-static double median3(double a, double b, double c) {
-    return a + b + c - fmin(a, fmin(b, c)) - fmax(a, fmax(b, c));
 }
 
 int main(int argc, char **argv) {
@@ -131,7 +127,7 @@ int main(int argc, char **argv) {
         }
         tq[rep] = now() - t;
     }
-    double qps_ours = (double)n_queries / median3(tq[0], tq[1], tq[2]);
+    double qps_ours = (double)n_queries / bench_median(tq, 3);
     /* FTS5, in memory. */
     sqlite3 *db;
     sqlite3_open(":memory:", &db);
@@ -168,7 +164,7 @@ int main(int argc, char **argv) {
         }
         tq[rep] = now() - t;
     }
-    double qps_fts = (double)n_queries / median3(tq[0], tq[1], tq[2]);
+    double qps_fts = (double)n_queries / bench_median(tq, 3);
     double overlap = 0;
     for (size_t q = 0; q < n_queries; q++) {
         int common = 0, na = 0, nb = 0;

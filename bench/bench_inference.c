@@ -11,6 +11,7 @@
  * Output: human-readable lines, then one line "RESULT key=value ..." for the driver script.
  */
 #include "ragtune.h"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static double peak_rss_mb(void) {
@@ -61,7 +52,7 @@ static double bandwidth_gbs(void) {
     }
     (void)sink;
     free(a);
-    return median(runs, 5);
+    return bench_median(runs, 5);
 }
 
 static int argmax(const float *x, int n) {
@@ -145,7 +136,7 @@ int main(int argc, char **argv) {
         prefill[r - 1] = n_prompt / (t1 - t0);
         decode[r - 1] = n_gen / (t2 - t1);
     }
-    double p = median(prefill, runs), d = median(decode, runs);
+    double p = bench_median(prefill, runs), d = bench_median(decode, runs);
     double bytes = (double)rt_model_weight_bytes(model);
     double gbs = bytes * d / 1e9;
     printf("ragtune %s %s, %.1fM params, %.1f MB weights/token, %d threads\n"

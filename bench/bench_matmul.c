@@ -11,6 +11,7 @@
  * Environment: RT_PYTHON (python with torch), RT_SOURCE_DIR (to find the peer script).
  */
 #include "ragtune.h"
+#include "bench_util.h"
 #include "core/cpu.h"
 #include "core/matmul.h"
 #include "core/quant.h"
@@ -39,16 +40,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Read bandwidth in GB/s: a parallel sum over a buffer much larger than the caches. */
@@ -82,7 +73,7 @@ static double read_bandwidth(int reps) {
     }
     (void)sink;
     free(buf);
-    return (double)n * sizeof(float) / median(times, reps) / 1e9;
+    return (double)n * sizeof(float) / bench_median(times, reps) / 1e9;
 }
 
 static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes, peer_result *res) {
@@ -96,8 +87,9 @@ static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes,
         snprintf(slash ? slash + 1 : script,
                  sizeof script - (size_t)(slash ? slash + 1 - script : 0), "bench_matmul_torch.py");
     }
-    int len = snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d%s", py && *py ? py : "/usr/bin/python3", script,
-                       threads, reps, bench_clock == CLOCK_THREAD_CPUTIME_ID ? " --cpu-time" : "");
+    int len =
+        snprintf(cmd, sizeof cmd, "'%s' '%s' %d %d%s", py && *py ? py : "/usr/bin/python3", script,
+                 threads, reps, bench_clock == CLOCK_THREAD_CPUTIME_ID ? " --cpu-time" : "");
     for (int i = 0; i < n_shapes; i++)
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %d:%d:%d", shapes[i][0],
                         shapes[i][1], shapes[i][2]);
@@ -210,7 +202,7 @@ int main(int argc, char **argv) {
                 }
                 times[r] = (now() - t0) / inner;
             }
-            double sec = median(times, reps);
+            double sec = bench_median(times, reps);
             double gflops = 2.0 * T * n * (double)n / sec / 1e9;
             double gbs = (double)w0.nbytes / sec / 1e9;
             double t32 = peer_time(peer, n_peer, "f32", n, n, T);

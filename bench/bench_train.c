@@ -12,6 +12,7 @@
  * shared and noisy). Prints one table: tokens/s and peak RSS for each side, the ratios, and the
  * machine's sgemm rate next to the model FLOP rate reached; then the same as one JSON line.
  */
+#include "bench_util.h"
 #include "train/optim.h"
 #include "train/tmodel.h"
 #include "core/log.h"
@@ -101,16 +102,6 @@ static int run_line(const char *cmd, double *tps, double *rss_kb) {
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* The machine's sgemm rate at the shape of the model's largest layer (tokens x n_ff x n_embd,
  * as the forward pass calls it): median of 5 timings of 10 products each. */
 static double sgemm_gflops(void) {
@@ -133,7 +124,7 @@ static double sgemm_gflops(void) {
     free(a);
     free(b);
     free(c);
-    return median(rate, 5);
+    return bench_median(rate, 5);
 }
 
 enum { MAX_ROUNDS = 32 };
@@ -214,8 +205,8 @@ int main(int argc, char **argv) {
     double med[2][2][2]; /* [side][mode][tps|rss] */
     for (int side = 0; side < 2; side++)
         for (int k = 0; k < 2; k++) {
-            med[side][k][0] = median(tps[side][k], rounds);
-            med[side][k][1] = median(rss[side][k], rounds);
+            med[side][k][0] = bench_median(tps[side][k], rounds);
+            med[side][k][1] = bench_median(rss[side][k], rounds);
         }
     double gf = sgemm_gflops();
     /* ~6 FLOPs per parameter per token for full training (2 forward + 4 backward). */

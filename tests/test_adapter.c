@@ -25,20 +25,7 @@
 #include <string.h>
 
 static rt_model_config cfg(void) {
-    rt_model_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = RT_ARCH_LLAMA;
-    c.n_vocab = 40;
-    c.n_embd = 32;
-    c.n_layer = 2;
-    c.n_head = 4;
-    c.n_kv_head = 2;
-    c.head_dim = 8;
-    c.n_ff = 64;
-    c.n_ctx_train = 16;
-    c.norm_eps = 1e-5f;
-    c.rope_theta = 10000.0f;
-    return c;
+    return tu_tiny_config(RT_ARCH_LLAMA, 40, 64, 16);
 }
 
 static tmodel *lora_model(unsigned targets) {

@@ -13,11 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float frand(unsigned *s) {
-    *s = *s * 1664525u + 1013904223u;
-    return (float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f;
-}
-
 static void check(const float *got, const double *want, size_t n, const char *what) {
     double mx = 0.0, err = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -39,12 +34,12 @@ static void run(int B, int T, int H, int KV, int D) {
            *dp = malloc((size_t)T * 8);
     unsigned s = (unsigned)T;
     for (size_t i = 0; i < qn; i++) {
-        q[i] = frand(&s) * 2.0f;
-        dout[i] = frand(&s);
+        q[i] = tu_frand(&s, -1.0f, 1.0f) * 2.0f;
+        dout[i] = tu_frand(&s, -1.0f, 1.0f);
     }
     for (size_t i = 0; i < kn; i++) {
-        k[i] = frand(&s) * 2.0f;
-        v[i] = frand(&s);
+        k[i] = tu_frand(&s, -1.0f, 1.0f) * 2.0f;
+        v[i] = tu_frand(&s, -1.0f, 1.0f);
     }
     double scale = 1.0 / sqrt((double)D);
     for (int b = 0; b < B; b++)

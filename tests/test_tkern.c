@@ -17,11 +17,6 @@
 static const int lengths[] = {1, 7, 15, 16, 17, 33, 255, 1000};
 enum { N_LEN = sizeof lengths / sizeof *lengths, MAXN = 1000 };
 
-static float frand(unsigned *s, float lo, float hi) {
-    *s = *s * 1664525u + 1013904223u;
-    return lo + (hi - lo) * (float)(*s >> 8) / 16777216.0f;
-}
-
 static void check_rel(double got, double want, double tol) {
     double scale = fabs(want) > 1e-30 ? fabs(want) : 1.0;
     if (fabs(got - want) > tol * scale) fail_msg("got %.9g want %.9g (tol %g)", got, want, tol);
@@ -44,7 +39,7 @@ static void exp_and_softmax(const tk_table *t) {
     for (int li = 0; li < N_LEN; li++) {
         int n = lengths[li];
         for (int i = 0; i < n; i++)
-            x[i] = frand(&s, -100.0f, 60.0f);
+            x[i] = tu_frand(&s, -100.0f, 60.0f);
         x[0] = -200.0f;               /* underflows to 0 */
         if (n > 1) x[n - 1] = 120.0f; /* clamped: exp(88.376), the largest finite result */
         memcpy(y, x, sizeof(float) * (size_t)n);
@@ -74,9 +69,9 @@ static void swiglu(const tk_table *t) {
     for (int li = 0; li < N_LEN; li++) {
         int n = lengths[li];
         for (int i = 0; i < n; i++) {
-            g[i] = frand(&s, -20.0f, 20.0f);
-            u[i] = frand(&s, -2.0f, 2.0f);
-            dh[i] = frand(&s, -1.0f, 1.0f);
+            g[i] = tu_frand(&s, -20.0f, 20.0f);
+            u[i] = tu_frand(&s, -2.0f, 2.0f);
+            dh[i] = tu_frand(&s, -1.0f, 1.0f);
         }
         t->swiglu_fwd(h, g, u, n);
         t->swiglu_bwd(dg, du, dh, g, u, n);
@@ -104,9 +99,9 @@ static void rmsnorm(const tk_table *t) {
         int C = lengths[li];
         double ss = 0.0;
         for (int c = 0; c < C; c++) {
-            x[c] = frand(&s, -3.0f, 3.0f);
-            w[c] = frand(&s, 0.5f, 1.5f);
-            d[c] = frand(&s, -1.0f, 1.0f);
+            x[c] = tu_frand(&s, -3.0f, 3.0f);
+            w[c] = tu_frand(&s, 0.5f, 1.5f);
+            d[c] = tu_frand(&s, -1.0f, 1.0f);
             dx[c] = 0.25f;
             acc[c] = 1.0f;
             ss += (double)x[c] * x[c];
@@ -138,10 +133,10 @@ static void adamw_sumsq_scale(const tk_table *t) {
         int n = lengths[li];
         double want_ss = 0.0;
         for (int i = 0; i < n; i++) {
-            p[i] = frand(&s, -1.0f, 1.0f);
-            g[i] = frand(&s, -1.0f, 1.0f);
-            m[i] = frand(&s, -0.1f, 0.1f);
-            v[i] = frand(&s, 0.0f, 0.01f);
+            p[i] = tu_frand(&s, -1.0f, 1.0f);
+            g[i] = tu_frand(&s, -1.0f, 1.0f);
+            m[i] = tu_frand(&s, -0.1f, 0.1f);
+            v[i] = tu_frand(&s, 0.0f, 0.01f);
             want_ss += (double)g[i] * g[i];
         }
         check_rel(t->sumsq(g, n), want_ss, 1e-5);
@@ -175,8 +170,8 @@ static void softmax_backward(const tk_table *t) {
         double dot = 0.0;
         float d0[MAXN];
         for (int i = 0; i < n; i++) {
-            pr[i] = frand(&s, 0.0f, 1.0f);
-            d[i] = d0[i] = frand(&s, -1.0f, 1.0f);
+            pr[i] = tu_frand(&s, 0.0f, 1.0f);
+            d[i] = d0[i] = tu_frand(&s, -1.0f, 1.0f);
             dot += (double)pr[i] * d[i];
         }
         t->softmax_bwd_row(pr, d, n, 0.125f);
@@ -195,9 +190,9 @@ static void rope(const tk_table *t) {
             int D = dims[di], H = 3, half = D / 2;
             float x[3 * 128], y[3 * 128], c[64], sn[64];
             for (int i = 0; i < H * D; i++)
-                x[i] = y[i] = frand(&s, -2.0f, 2.0f);
+                x[i] = y[i] = tu_frand(&s, -2.0f, 2.0f);
             for (int i = 0; i < half; i++) {
-                double a = frand(&s, -3.0f, 3.0f);
+                double a = tu_frand(&s, -3.0f, 3.0f);
                 c[i] = (float)cos(a);
                 sn[i] = (float)sin(a);
             }

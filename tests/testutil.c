@@ -81,3 +81,25 @@ float *tu_read_f32(const char *path, size_t *n) {
     *n = (size_t)len / sizeof(float);
     return buf;
 }
+
+float tu_frand(unsigned *state, float lo, float hi) {
+    *state = *state * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(*state >> 8) / 16777216.0f;
+}
+
+rt_model_config tu_tiny_config(rt_arch arch, int n_vocab, int n_ff, int n_ctx) {
+    rt_model_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.n_vocab = n_vocab;
+    c.n_embd = 32;
+    c.n_layer = 2;
+    c.n_head = 4;
+    c.n_kv_head = 2;
+    c.head_dim = 8;
+    c.n_ff = n_ff;
+    c.n_ctx_train = n_ctx;
+    c.norm_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    return c;
+}

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "model/config.h"
+
 /* Creates a fresh temporary directory; returns a malloc'd path. */
 char *tu_tmpdir(const char *tag);
 /* Removes a directory tree (rm -rf). */
@@ -27,5 +29,10 @@ double tu_max_abs_diff(const float *a, const float *b, size_t n);
 /* Writes / reads a raw little-endian float32 file (what the reference scripts emit with
  * numpy's tofile). tu_read_f32 returns a malloc'd array and its length. */
 float *tu_read_f32(const char *path, size_t *n);
+/* A reproducible float in [lo, hi) from a linear congruential state. */
+float tu_frand(unsigned *state, float lo, float hi);
+/* The tiny llama most training tests use: n_embd 32, 2 layers, 4 heads of 8, 2 KV heads,
+ * eps 1e-5, theta 1e4; vocabulary, n_ff and context as given. */
+rt_model_config tu_tiny_config(rt_arch arch, int n_vocab, int n_ff, int n_ctx);
 
 #endif

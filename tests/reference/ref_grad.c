@@ -28,20 +28,7 @@ typedef struct ref_case {
 } ref_case;
 
 static rt_model_config base_cfg(rt_arch arch) {
-    rt_model_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.n_vocab = 67;
-    c.n_embd = 32;
-    c.n_layer = 2;
-    c.n_head = 4;
-    c.n_kv_head = 2;
-    c.head_dim = 8;
-    c.n_ff = 48;
-    c.n_ctx_train = 32;
-    c.norm_eps = 1e-5f;
-    c.rope_theta = 10000.0f;
-    return c;
+    return tu_tiny_config(arch, 67, 48, 32);
 }
 
 static ref_case make_case(int i) {

@@ -33,20 +33,10 @@
 #include <string.h>
 
 static rt_model_config model_cfg(rt_arch arch) {
-    rt_model_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.n_vocab = 64;
-    c.n_embd = 32;
-    c.n_layer = 2;
-    c.n_head = 4;
-    c.n_kv_head = arch == RT_ARCH_GPT2 ? 4 : 2;
-    c.head_dim = 8;
-    c.n_ff = arch == RT_ARCH_GPT2 ? 128 : 48;
-    c.n_ctx_train = 32;
-    c.norm_eps = 1e-5f;
-    c.rope_theta = 10000.0f;
-    c.tied_embeddings = arch == RT_ARCH_GPT2;
+    bool gpt2 = arch == RT_ARCH_GPT2;
+    rt_model_config c = tu_tiny_config(arch, 64, gpt2 ? 128 : 48, 32);
+    c.n_kv_head = gpt2 ? 4 : 2;
+    c.tied_embeddings = gpt2;
     return c;
 }
 
