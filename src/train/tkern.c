@@ -1,8 +1,6 @@
 /* tkern.c — picks the training kernel table for the CPU level in use. */
 #include "train/tkern.h"
 
-#include <pthread.h>
-
 const tk_table *tk_table_scalar(void);
 const tk_table *tk_table_avx2(void);
 const tk_table *tk_table_avx512(void);
@@ -14,14 +12,7 @@ const tk_table *tk_get_level(rt_cpu_level level) {
     return tk_table_scalar();
 }
 
-static const tk_table *chosen;
-static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
-
-static void choose(void) {
-    chosen = tk_get_level(rt_cpu_level_get());
-}
-
+/* core/cpu reads the level once; the tables are static */
 const tk_table *tk_get(void) {
-    pthread_once(&chosen_once, choose);
-    return chosen;
+    return tk_get_level(rt_cpu_level_get());
 }

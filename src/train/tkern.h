@@ -54,7 +54,7 @@ typedef struct tk_table {
     double (*sumsq)(const float *x, int64_t n);
 } tk_table;
 
-/* The table for the CPU level in use (thread-safe; chosen once). */
+/* The table for the CPU level in use (thread-safe). */
 const tk_table *tk_get(void);
 /* The table of one level (for tests), or NULL if the CPU lacks it. */
 const tk_table *tk_get_level(rt_cpu_level level);

@@ -653,6 +653,24 @@ static void norm_backward(const tmodel *m, float *dinp, float *dw, float *db, co
         op_rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, m->cfg.n_embd);
 }
 
+/* From q, k, v of layer l: the attention output and x_mid = x + o(att). Part of the forward
+ * pass, and the lean layout's rebuild in backward. */
+static void attention_and_residual(tmodel *m, int l, bool training) {
+    tm_acts *a = m->acts;
+    tm_layer_acts *s = &a->slots[m->opt.recompute ? 0 : l];
+    const rt_model_config *c = &m->cfg;
+    int N = a->B * a->T;
+    const float *x = a->x_res[l];
+    op_attention_forward(s->att, s->lse, s->q, s->k, s->v, a->B, a->T, c->n_head, c->n_kv_head,
+                         c->head_dim);
+    lin_forward(&m->layers[l].o, s->x_mid, s->att, s->xa[3], a->tmp, N, training,
+                m->opt.lora_dropout, lin_seed(m, l, 3));
+    size_t NC = (size_t)N * c->n_embd;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NC; i++)
+        s->x_mid[i] += x[i];
+}
+
 static void layer_forward(tmodel *m, int l, bool training) {
     tm_acts *a = m->acts;
     tm_layer *L = &m->layers[l];
@@ -671,13 +689,7 @@ static void layer_forward(tmodel *m, int l, bool training) {
         op_rope(s->k, a->cos_t, a->sin_t, N, T, c->n_kv_head, c->head_dim, c->rope_interleaved,
                 false);
     }
-    op_attention_forward(s->att, s->lse, s->q, s->k, s->v, B, T, c->n_head, c->n_kv_head,
-                         c->head_dim);
-    lin_forward(&L->o, s->x_mid, s->att, s->xa[3], a->tmp, N, training, p, lin_seed(m, l, 3));
-    size_t NC = (size_t)N * C;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NC; i++)
-        s->x_mid[i] += x[i];
+    attention_and_residual(m, l, training);
     norm_forward(m, s->ln2, s->mean2, s->rstd2, s->x_mid, L->ln2_w, L->ln2_b, N);
     size_t NF = (size_t)N * c->n_ff;
     if (m->is_gpt2) {
@@ -689,6 +701,7 @@ static void layer_forward(tmodel *m, int l, bool training) {
         op_swiglu_forward(a->h, s->fa, s->fb, (int64_t)NF);
     }
     lin_forward(&L->down, y, a->h, s->xa[6], a->tmp, N, training, p, lin_seed(m, l, 6));
+    size_t NC = (size_t)N * C;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NC; i++)
         y[i] += s->x_mid[i];
@@ -705,16 +718,8 @@ static void layer_backward(tmodel *m, int l) {
     size_t NC = (size_t)N * C, NF = (size_t)N * c->n_ff;
     size_t NQ = (size_t)N * c->n_head * c->head_dim, NK = (size_t)N * c->n_kv_head * c->head_dim;
 
-    if (lean_acts(m)) {
-        /* rebuild what the lean layout did not keep: the attention output and x_mid */
-        op_attention_forward(s->att, s->lse, s->q, s->k, s->v, B, T, c->n_head, c->n_kv_head,
-                             c->head_dim);
-        lin_forward(&L->o, s->x_mid, s->att, s->xa[3], a->tmp, N, true, p, lin_seed(m, l, 3));
-        const float *x = a->x_res[l];
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < NC; i++)
-            s->x_mid[i] += x[i];
-    }
+    /* rebuild what the lean layout did not keep: the attention output and x_mid */
+    if (lean_acts(m)) attention_and_residual(m, l, true);
 
     /* MLP block: dres is d(y) and flows unchanged into d(x_mid) through the residual. */
     norm_forward(m, s->ln2, s->mean2, s->rstd2, s->x_mid, L->ln2_w, L->ln2_b, N);
