@@ -42,11 +42,10 @@
 
 enum { N_LIN = 7 };
 
-static const char *const module_names[N_LIN] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                                "gate_proj", "up_proj", "down_proj"};
-static const char *const llama_module[N_LIN] = {
-    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+/* PEFT's short module name of linear j ("q_proj", ...): the end of its module path. */
+static const char *module_name(int j) {
+    return strchr(tm_linear_paths[j], '.') + 1;
+}
 /* gpt2: Conv1D module of each ragtune linear (NULL: gpt2 has no gate). */
 static const char *const gpt2_module[N_LIN] = {
     "attn.c_attn", "attn.c_attn", "attn.c_attn", "attn.c_proj", NULL, "mlp.c_fc", "mlp.c_proj"};
@@ -65,18 +64,12 @@ static const struct {
     {"mlp.c_fc", RT_LORA_UP},
 };
 
-static tm_linear *layer_linear(const tmodel *m, int layer, int j) {
-    tm_layer *L = &m->layers[layer];
-    tm_linear *all[N_LIN] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
-    return all[j];
-}
-
 /* PEFT's module path of linear j of a layer, without the "base_model.model." prefix. */
 static void module_path(const tmodel *m, int layer, int j, char *buf, size_t n) {
     if (m->is_gpt2)
         snprintf(buf, n, "transformer.h.%d.%s", layer, gpt2_module[j]);
     else
-        snprintf(buf, n, "model.layers.%d.%s", layer, llama_module[j]);
+        snprintf(buf, n, "model.layers.%d.%s", layer, tm_linear_paths[j]);
 }
 
 static void tensor_name(const char *module, char which, char *buf, size_t n) {
@@ -138,7 +131,7 @@ static int add_fused_qkv(const tmodel *m, int layer, out_tensors *l) {
     int r = m->opt.lora_rank, n_in = m->cfg.n_embd;
     int64_t n_out = 0;
     for (int j = 0; j < 3; j++)
-        n_out += layer_linear(m, layer, j)->n_out;
+        n_out += tmodel_linear(m, layer, j)->n_out;
     float *a = rt_calloc((size_t)3 * r * n_in, sizeof(float));
     float *b = rt_calloc((size_t)n_out * 3 * r, sizeof(float));
     if (!a || !b) {
@@ -148,7 +141,7 @@ static int add_fused_qkv(const tmodel *m, int layer, out_tensors *l) {
     }
     int64_t row0 = 0;
     for (int j = 0; j < 3; j++) {
-        const tm_linear *L = layer_linear(m, layer, j);
+        const tm_linear *L = tmodel_linear(m, layer, j);
         /* an untargeted projection keeps zero blocks: its delta is zero, as in the model */
         if (L->rank) {
             memcpy(a + (size_t)j * r * n_in, L->lora_a, (size_t)r * n_in * sizeof(float));
@@ -175,7 +168,7 @@ static int collect_tensors(const tmodel *m, out_tensors *l) {
         bool fused = m->is_gpt2 && (m->opt.lora_targets & (RT_LORA_Q | RT_LORA_K | RT_LORA_V));
         if (fused) RT_TRY(add_fused_qkv(m, i, l));
         for (int j = fused ? 3 : 0; j < N_LIN; j++) {
-            const tm_linear *L = layer_linear(m, i, j);
+            const tm_linear *L = tmodel_linear(m, i, j);
             if (!L->rank) continue;
             char module[96], name[160];
             module_path(m, i, j, module, sizeof module);
@@ -201,7 +194,7 @@ static json_t *target_list(const tmodel *m) {
     unsigned t = m->opt.lora_targets;
     if (!m->is_gpt2) {
         for (int j = 0; j < N_LIN; j++)
-            if (t & (1u << j)) json_array_append_new(targets, json_string(module_names[j]));
+            if (t & (1u << j)) json_array_append_new(targets, json_string(module_name(j)));
         return targets;
     }
     if (t & (RT_LORA_Q | RT_LORA_K | RT_LORA_V))
@@ -338,7 +331,7 @@ static int pattern_lookup(const json_t *pattern, const char *module, double *val
 
 static unsigned target_bits(const char *s) {
     for (int j = 0; j < N_LIN; j++)
-        if (!strcmp(s, module_names[j])) return 1u << j;
+        if (!strcmp(s, module_name(j))) return 1u << j;
     for (size_t k = 0; k < sizeof gpt2_targets / sizeof gpt2_targets[0]; k++)
         if (!strcmp(s, gpt2_targets[k].name)) return gpt2_targets[k].targets;
     return 0;
@@ -438,13 +431,13 @@ static bool block_diagonal(const float *b, const int64_t *row0, int r) {
 /* Fills linear j of layer i from its module's A (R, n_in) and B (n_out_all, R). */
 static int load_linear(tmodel *m, int layer, int j, const float *a, int64_t R, const float *b,
                        const char *module, const char *path) {
-    tm_linear *L = layer_linear(m, layer, j);
+    tm_linear *L = tmodel_linear(m, layer, j);
     int r = L->rank;
     bool fused = m->is_gpt2 && j < 3;
     int64_t row0[4] = {0, 0, 0, 0};
     if (fused)
         for (int k = 0; k < 3; k++)
-            row0[k + 1] = row0[k] + layer_linear(m, layer, k)->n_out;
+            row0[k + 1] = row0[k] + tmodel_linear(m, layer, k)->n_out;
     int64_t first = fused ? row0[j] : 0;
     if (R == r) {
         /* dense: this projection's rows of B, all of A */
@@ -488,7 +481,7 @@ int adapter_load_peft(tmodel *m, const char *dir) {
     }
     for (int i = 0; i < m->cfg.n_layer && st == RT_OK; i++)
         for (int j = 0; j < N_LIN && st == RT_OK; j++) {
-            tm_linear *L = layer_linear(m, i, j);
+            tm_linear *L = tmodel_linear(m, i, j);
             if (!L->rank) continue;
             char module[96], name_a[160], name_b[160];
             module_path(m, i, j, module, sizeof module);

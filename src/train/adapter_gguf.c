@@ -73,12 +73,6 @@ typedef struct lt {
     int n_heads;
 } lt;
 
-static const tm_linear *layer_linear(const tmodel *m, int layer, int j) {
-    const tm_layer *y = &m->layers[layer];
-    const tm_linear *all[7] = {&y->q, &y->k, &y->v, &y->o, &y->gate, &y->up, &y->down};
-    return all[j];
-}
-
 /* The matrix t as written (rows x cols floats into dst); zero where no linear contributes. */
 static void fill(const lt *t, float *dst) {
     memset(dst, 0, (size_t)(t->rows * t->cols) * sizeof(float));
@@ -107,12 +101,12 @@ static int list_tensors(const tmodel *m, int rank, lt **out, int *n) {
     int k = 0;
     for (int i = 0; i < m->cfg.n_layer; i++)
         for (int j = fused ? 2 : 0; j < 7; j++) {
-            const tm_linear *lins[3] = {layer_linear(m, i, j)};
+            const tm_linear *lins[3] = {tmodel_linear(m, i, j)};
             int n_lin = 1;
             const char *module = gguf_module[j];
             if (fused && j == 2) { /* gpt2: q, k, v as attn_qkv */
                 for (int q = 0; q < 3; q++)
-                    lins[q] = layer_linear(m, i, q);
+                    lins[q] = tmodel_linear(m, i, q);
                 n_lin = 3;
                 module = "attn_qkv";
                 if (!lins[0]->rank && !lins[1]->rank && !lins[2]->rank) continue;
@@ -151,7 +145,7 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
      * alpha_pattern) do not fit. */
     for (int i = 0; i < m->cfg.n_layer; i++)
         for (int j = 0; j < 7; j++) {
-            const tm_linear *L = layer_linear(m, i, j);
+            const tm_linear *L = tmodel_linear(m, i, j);
             if (L->rank &&
                 L->scale != tm_lora_scale(m->opt.lora_alpha, L->rank, m->opt.lora_rslora))
                 return rt_error(RT_ERR_UNSUPPORTED,

@@ -266,12 +266,13 @@ static int add_param(tmodel *m, const char *name, int64_t rows, int64_t cols, si
     return RT_OK;
 }
 
-static tm_linear *layer_linear(tm_layer *L, int j) {
+tm_linear *tmodel_linear(const tmodel *m, int layer, int j) {
+    tm_layer *L = &m->layers[layer];
     tm_linear *all[N_LIN] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
     return all[j];
 }
 
-static const char *const lin_names[N_LIN] = {
+const char *const tm_linear_paths[N_LIN] = {
     "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
 
@@ -364,7 +365,7 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
         for (int i = 0; i < cfg->n_layer; i++)
             for (int j = 0; j < N_LIN; j++) {
                 if (!(opt->lora_targets & (1u << j)) || (m->is_gpt2 && j == 4)) continue;
-                tm_linear *L = layer_linear(&m->layers[i], j);
+                tm_linear *L = tmodel_linear(m, i, j);
                 n_lora += (size_t)r * (size_t)(L->n_in + L->n_out);
                 n_params += 2;
             }
@@ -378,13 +379,13 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
         for (int i = 0; i < cfg->n_layer; i++)
             for (int j = 0; j < N_LIN; j++) {
                 if (!(opt->lora_targets & (1u << j)) || (m->is_gpt2 && j == 4)) continue;
-                tm_linear *L = layer_linear(&m->layers[i], j);
+                tm_linear *L = tmodel_linear(m, i, j);
                 char nm[112];
                 L->rank = r;
                 L->scale = tm_lora_scale(opt->lora_alpha, r, opt->lora_rslora);
                 L->lora_a = m->lora_store + off;
                 L->dlora_a = m->lora_grad + off;
-                snprintf(nm, sizeof nm, "model.layers.%d.%s.lora_A.weight", i, lin_names[j]);
+                snprintf(nm, sizeof nm, "model.layers.%d.%s.lora_A.weight", i, tm_linear_paths[j]);
                 add_param(m, nm, r, L->n_in, off, true);
                 float bound = 1.0f / sqrtf((float)L->n_in);
                 for (size_t e = 0; e < (size_t)r * (size_t)L->n_in; e++)
@@ -392,7 +393,7 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
                 off += (size_t)r * (size_t)L->n_in;
                 L->lora_b = m->lora_store + off;
                 L->dlora_b = m->lora_grad + off;
-                snprintf(nm, sizeof nm, "model.layers.%d.%s.lora_B.weight", i, lin_names[j]);
+                snprintf(nm, sizeof nm, "model.layers.%d.%s.lora_B.weight", i, tm_linear_paths[j]);
                 add_param(m, nm, L->n_out, r, off, true);
                 off += (size_t)r * (size_t)L->n_out;
             }
@@ -428,7 +429,7 @@ void tmodel_free(tmodel *m) {
     if (m->layers) {
         for (int i = 0; i < m->cfg.n_layer; i++)
             for (int j = 0; j < N_LIN; j++) {
-                tm_linear *L = layer_linear(&m->layers[i], j);
+                tm_linear *L = tmodel_linear(m, i, j);
                 if (L->w.owned) rt_tensor_free(&L->w);
             }
     }
@@ -927,7 +928,7 @@ int tmodel_weights(const tmodel *m, rt_model_weights *w) {
 int tmodel_merge_lora(tmodel *m) {
     for (int i = 0; i < m->cfg.n_layer; i++)
         for (int j = 0; j < N_LIN; j++) {
-            tm_linear *L = layer_linear(&m->layers[i], j);
+            tm_linear *L = tmodel_linear(m, i, j);
             if (!L->rank) continue;
             if (L->w.dtype != RT_DTYPE_F32)
                 return rt_error(RT_ERR_UNSUPPORTED, "merging needs an f32 base");

@@ -136,6 +136,13 @@ void tmodel_free(tmodel *m);
 int tmodel_step(tmodel *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                 bool backward, float grad_scale, float *loss, int64_t *n_targets);
 
+/* Hugging Face module path of linear j within a layer ("self_attn.q_proj", ...,
+ * "mlp.down_proj"), in RT_LORA_* bit order. */
+extern const char *const tm_linear_paths[7];
+
+/* Linear j of a layer, in RT_LORA_* bit order: q, k, v, o, gate, up, down. */
+tm_linear *tmodel_linear(const tmodel *m, int layer, int j);
+
 /* Index of a trainable parameter by name, or -1. */
 int tmodel_find_param(const tmodel *m, const char *name);
 /* A model tensor by name (NULL when absent). */
