@@ -184,3 +184,14 @@ uint16_t rt_f32_to_f16(float f) {
     uint32_t mant_round = r + 0xfff + ((r >> 13) & 1);
     return sign | (uint16_t)(mant_round >> 13);
 }
+
+void rt_tensor_view_f32(rt_tensor *t, float *data, int64_t rows, int64_t cols) {
+    memset(t, 0, sizeof *t);
+    t->dtype = RT_DTYPE_F32;
+    t->n_dims = 2;
+    t->shape[0] = rows;
+    t->shape[1] = cols;
+    t->shape[2] = t->shape[3] = 1;
+    t->data = data;
+    t->nbytes = (size_t)rows * (size_t)cols * sizeof(float);
+}

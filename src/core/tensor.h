@@ -60,6 +60,8 @@ int rt_tensor_alloc(rt_tensor *t, const char *name, rt_dtype dtype, int n_dims,
                     const int64_t *shape);
 /* Frees name and (if owned) data; leaves t zeroed. */
 void rt_tensor_free(rt_tensor *t);
+/* Makes t a non-owning, unnamed (rows, cols) f32 view of data. */
+void rt_tensor_view_f32(rt_tensor *t, float *data, int64_t rows, int64_t cols);
 
 /* Scalar conversions (the portable reference; vector versions live in core/kernels). */
 static inline float rt_bf16_to_f32(uint16_t h) {

@@ -104,14 +104,7 @@ static int out_add(out_tensors *l, const char *name, float *data, int64_t rows, 
         l->cap = cap;
     }
     rt_tensor *t = &l->v[l->n];
-    memset(t, 0, sizeof *t);
-    t->dtype = RT_DTYPE_F32;
-    t->n_dims = 2;
-    t->shape[0] = rows;
-    t->shape[1] = cols;
-    t->shape[2] = t->shape[3] = 1;
-    t->data = data;
-    t->nbytes = (size_t)rows * (size_t)cols * sizeof(float);
+    rt_tensor_view_f32(t, data, rows, cols);
     t->owned = owned;
     t->name = rt_strdup(name);
     l->n++;

@@ -188,17 +188,6 @@ static int build_specs(tmodel *m, const rt_model_weights *weights, spec_list *l)
     return RT_OK;
 }
 
-static void f32_view(rt_tensor *t, float *data, int64_t rows, int64_t cols) {
-    memset(t, 0, sizeof *t);
-    t->dtype = RT_DTYPE_F32;
-    t->n_dims = 2;
-    t->shape[0] = rows;
-    t->shape[1] = cols;
-    t->shape[2] = t->shape[3] = 1;
-    t->data = data;
-    t->nbytes = (size_t)(rows * cols) * sizeof(float);
-}
-
 /* Fills dst (n) for spec s: from its source tensor, or by the documented initialization. */
 static int fill_spec(tmodel *m, const spec *s, float *dst) {
     int64_t n = spec_n(s);
@@ -324,7 +313,7 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
             float *tmp = rt_malloc((size_t)n * sizeof(float));
             if (!tmp) goto fail;
             rt_tensor view;
-            f32_view(&view, tmp, s->rows, s->cols);
+            rt_tensor_view_f32(&view, tmp, s->rows, s->cols);
             view.name = s->name;
             st = fill_spec(m, s, tmp);
             if (st == RT_OK) st = rt_tensor_convert(&view, opt->base_dtype, &s->lin->w);
@@ -339,13 +328,13 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
         if (s->slot) *s->slot = data;
         if (s->gslot) *s->gslot = grad;
         if (s->lin) {
-            f32_view(&s->lin->w, data, s->rows, s->cols);
+            rt_tensor_view_f32(&s->lin->w, data, s->rows, s->cols);
             tt->t = &s->lin->w;
         } else if (s->view) {
-            f32_view(s->view, data, s->rows, s->cols);
+            rt_tensor_view_f32(s->view, data, s->rows, s->cols);
             tt->t = s->view;
         } else {
-            f32_view(&tt->vec, data, s->rows, s->cols ? s->cols : 1);
+            rt_tensor_view_f32(&tt->vec, data, s->rows, s->cols ? s->cols : 1);
             tt->vec.n_dims = s->cols ? 2 : 1;
             tt->t = &tt->vec;
         }
