@@ -212,31 +212,18 @@ static void rope(const tk_table *t) {
         }
 }
 
-static void test_rope(void **state) {
-    (void)state;
-    each_level(rope);
-}
-
-static void test_exp_and_softmax(void **state) {
-    (void)state;
-    each_level(exp_and_softmax);
-}
-static void test_swiglu(void **state) {
-    (void)state;
-    each_level(swiglu);
-}
-static void test_rmsnorm(void **state) {
-    (void)state;
-    each_level(rmsnorm);
-}
-static void test_adamw_sumsq_scale(void **state) {
-    (void)state;
-    each_level(adamw_sumsq_scale);
-}
-static void test_softmax_backward(void **state) {
-    (void)state;
-    each_level(softmax_backward);
-}
+/* one cmocka test per kernel group, each run on every level the CPU has */
+#define LEVEL_TEST(fn)                                                                             \
+    static void test_##fn(void **state) {                                                          \
+        (void)state;                                                                               \
+        each_level(fn);                                                                            \
+    }
+LEVEL_TEST(rope)
+LEVEL_TEST(exp_and_softmax)
+LEVEL_TEST(swiglu)
+LEVEL_TEST(rmsnorm)
+LEVEL_TEST(adamw_sumsq_scale)
+LEVEL_TEST(softmax_backward)
 
 /* tk_get follows core/cpu's level */
 static void test_dispatch(void **state) {
