@@ -10,7 +10,8 @@ APT_PACKAGES=(
   libopenblas-dev libutf8proc-dev libpcre2-dev libjansson-dev libsqlite3-dev sqlite3
   libstemmer-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev
   python3 python3-torch python3-numpy python3-hnswlib python3-faiss
-  nodejs npm dict-foldoc time bc perl
+  nodejs npm dict-foldoc dict-gcide dict-jargon wordnet-base time bc perl
+  openmpi-bin libopenmpi-dev chromium
 )
 
 missing=()
