@@ -276,6 +276,30 @@ typedef struct rt_generate_result {
 int rt_generate(rt_context *ctx, const int32_t *prompt, int n_prompt,
                 const rt_generate_params *params, int32_t *out_tokens, int out_cap,
                 rt_generate_result *result);
+/* ---- LoRA adapters applied at run time (no merge to disk) ---- */
+
+/* A LoRA adapter loaded for a base model: a PEFT directory (adapter_config.json +
+ * adapter_model.safetensors) or a llama.cpp GGUF LoRA file. Its matrices are checked against
+ * the model (architecture, module names, shapes); an adapter for another base is refused with
+ * RT_ERR_INVALID naming the first mismatching tensor. Read-only once loaded: one adapter can be
+ * used by many contexts at once. It must outlive every context that uses it. */
+typedef struct rt_adapter rt_adapter;
+int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out);
+void rt_adapter_free(rt_adapter *adapter);
+/* The path it was loaded from. */
+const char *rt_adapter_path(const rt_adapter *adapter);
+
+/* Makes ctx apply these adapters (each with its scale multiplying PEFT's alpha/r; llama.cpp's
+ * --lora-scaled) on top of the base weights from now on: y = W x + sum_i scale_i * s_i B_i A_i x.
+ * n = 0 removes all. Works on f32 and quantized bases. Because the KV cache no longer matches,
+ * the sequence is emptied (rt_context_rewind(ctx, 0)) unless the set is unchanged. The arrays
+ * are copied; the adapters are not. */
+int rt_context_set_adapters(rt_context *ctx, rt_adapter *const *adapters, const float *scales,
+                            int n);
+
+/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1. */
+int rt_adapter_spec_parse(const char *spec, char **path, float *scale);
+
 /* Describes the model at path (a GGUF file, a .safetensors file with config.json beside it, or
  * a Hugging Face directory) as a JSON object: "format", "architecture", the hyper-parameters,
  * "n_params", "dtypes" (per storage type: tensors, params, bytes), "file_bytes", "metadata" (GGUF
@@ -771,6 +795,208 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out);
 /* ============================================================================================ */
 
 /* @rag-api: declarations of the RAG layer go here. */
+
+/* ---- text-level generation sessions ---- */
+
+/*
+ * A session turns messages (or a raw prompt) into streamed text: chat template + encode, prefix
+ * reuse, generation, streaming detokenization, stop strings, timings and token counts. The one
+ * way `generate`, `ask`, evaluation and the server generate text. A local session wraps a model
+ * and its tokenizer (shared, read-only) and owns one rt_context; a remote session sends the same
+ * request to an OpenAI-compatible server (libcurl; streaming SSE, timeouts, retries with
+ * backoff on 429/5xx). Not thread-safe: one request at a time per session; make one session
+ * per thread/slot over the same rt_model.
+ *
+ *     rt_session *s;
+ *     rt_session_params sp = rt_session_default_params();
+ *     sp.model_path = "models/reader/reader-q8_0.gguf";
+ *     if (rt_session_open(&sp, &s) != RT_OK) { ... rt_last_error() ... }
+ *     rt_chat_message m = {"user", "What is a compiler?"};
+ *     rt_session_request rq = rt_session_default_request();
+ *     rq.messages = &m; rq.n_messages = 1;
+ *     rt_session_result res;
+ *     rt_session_generate(s, &rq, &res);   // res.text, res.n_prompt, res.ttft_seconds, ...
+ *     rt_session_result_clear(&res);
+ *     rt_session_close(s);
+ */
+typedef struct rt_session rt_session;
+
+typedef struct rt_session_params {
+    /* Local: a model file or directory (loaded and owned by the session) ... */
+    const char *model_path;
+    const char *tokenizer_path; /* NULL: the model's own tokenizer */
+    int weight_dtype;           /* as rt_model_params (-1 keeps the file's dtypes) */
+    /* ... or a model and tokenizer the caller loaded and keeps alive (shared; not freed). */
+    rt_model *model;
+    const rt_tokenizer *tokenizer;
+    int n_ctx; /* context of the session's sequence (0 = the model's, at most 4096) */
+    /* Remote (used when api_base is set): an OpenAI-compatible server. */
+    const char *api_base;  /* e.g. "http://127.0.0.1:8080/v1" */
+    const char *api_model; /* the "model" field sent */
+    const char *api_key;   /* NULL: $RAGTUNE_API_KEY, else $OPENAI_API_KEY, else none */
+    double timeout_seconds; /* per request (default 120) */
+    int max_retries;        /* on 429/5xx/connection errors, with exponential backoff (3) */
+} rt_session_params;
+rt_session_params rt_session_default_params(void);
+
+int rt_session_open(const rt_session_params *params, rt_session **out);
+void rt_session_close(rt_session *s);
+
+/* Local sessions: the model, tokenizer and context (NULL for a remote session). */
+rt_model *rt_session_model(rt_session *s);
+const rt_tokenizer *rt_session_tokenizer(const rt_session *s);
+rt_context *rt_session_context(rt_session *s);
+/* A name for reports: the model path or "remote:<api_model>". */
+const char *rt_session_name(const rt_session *s);
+/* Context length in tokens (remote: 0 = unknown). */
+int rt_session_n_ctx(const rt_session *s);
+/* Tokens of text[0, len) as this session's model counts them (remote: an estimate). */
+int rt_session_count_tokens(const rt_session *s, const char *text, size_t len);
+/* Run-time adapters for the following requests (local only; see rt_context_set_adapters). */
+int rt_session_set_adapters(rt_session *s, rt_adapter *const *adapters, const float *scales,
+                            int n);
+
+/* Called with each piece of final text as it is generated (UTF-8 complete; stop strings never
+ * appear). Return non-zero to stop generation. */
+typedef int (*rt_text_callback)(void *user, const char *text, size_t len);
+
+typedef struct rt_session_request {
+    /* Chat messages rendered with the model's chat template (add_generation_prompt) ... */
+    const rt_chat_message *messages;
+    size_t n_messages;
+    /* ... or, when prompt is not NULL, a raw prompt encoded as is (the tokenizer adds what its
+     * post-processor adds, e.g. BOS). Base models and the default reader use this. */
+    const char *prompt;
+    int max_tokens; /* default 256 */
+    rt_sampler_params sampler;
+    const char *const *stop_strings;
+    int n_stop_strings;
+    bool ignore_eos;
+    rt_text_callback on_text;
+    void *user;
+} rt_session_request;
+rt_session_request rt_session_default_request(void);
+
+typedef struct rt_session_result {
+    char *text;             /* the generated text (malloc'd; rt_session_result_clear frees) */
+    size_t text_len;
+    int n_prompt;           /* prompt tokens */
+    int n_prompt_cached;    /* of those, reused from the cache (not prefilled again) */
+    int n_generated;        /* generated tokens */
+    rt_stop_reason stop_reason;
+    double ttft_seconds;    /* request start to first generated text */
+    double prefill_seconds; /* prompt evaluation */
+    double decode_seconds;  /* generation after the first token */
+    double total_seconds;
+} rt_session_result;
+
+/* Generates for one request. With a prompt that shares a prefix with the previous request's
+ * tokens (system prompt, instructions), that prefix's KV is reused, not prefilled again
+ * (n_prompt_cached says how many). RT_ERR_RANGE when the prompt does not fit n_ctx with room
+ * for one token. */
+int rt_session_generate(rt_session *s, const rt_session_request *req, rt_session_result *res);
+void rt_session_result_clear(rt_session_result *res);
+
+
+/* ---- the reader prompt: one format shared by ask, RAFT training data and the default reader's
+ * training recipe, so that training and use cannot drift apart (src/rag/prompt.c) ---- */
+
+/* What a model answers when the sources do not contain the answer. */
+#define RT_RAG_ABSTAIN_TEXT "The documents do not contain the answer."
+
+typedef struct rt_rag_source {
+    const char *title; /* document title / heading path ("" or NULL: none) */
+    const char *text;  /* passage text */
+    size_t text_len;
+} rt_rag_source;
+
+typedef enum rt_rag_prompt_style {
+    RT_RAG_PROMPT_BASE = 0, /* one raw prompt ending in "Answer:" (base models, default reader) */
+    RT_RAG_PROMPT_CHAT = 1, /* a system message with the instructions + a user message */
+} rt_rag_prompt_style;
+
+/* The prompt for question over sources numbered [1]..[n] in the given order.
+ * BASE: *prompt gets the whole text to generate from; CHAT: *system and *user get the two
+ * messages (*prompt NULL). template_text (NULL = built-in) overrides the layout: it may use
+ * {instructions}, {sources} and {question}; each source is rendered "[n] title\ntext". Outputs
+ * are malloc'd; the caller frees them. */
+int rt_rag_prompt_render(rt_rag_prompt_style style, const char *template_text,
+                         const rt_rag_source *sources, size_t n_sources, const char *question,
+                         char **prompt, char **system, char **user);
+/* The completion a reader is trained to write: " answer [n]" (n = citation, 0 = none), or the
+ * abstain text when answer is NULL. malloc'd. */
+int rt_rag_completion_render(const char *answer, int citation, char **out);
+/* Stop strings for reader generation (NULL-terminated, static). */
+const char *const *rt_rag_stop_strings(void);
+
+
+/* ---- asking a collection: retrieve, (rerank), assemble, prompt, generate, cite, ground ---- */
+
+typedef struct rt_ask_params {
+    rt_search_params search;  /* retrieval (mode, k, filters, ...); default BM25, k = 4 */
+    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL */
+    int rerank_candidates;    /* retrieved before reranking down to search.k (default 20) */
+    int answer_tokens;        /* answer budget (default 192) */
+    int context_tokens;       /* sources budget; 0 = session context - prompt - answer budget */
+    rt_rag_prompt_style style; /* default: CHAT when the tokenizer has a chat template */
+    bool style_set;            /* false: choose style as above */
+    const char *prompt_template; /* template text or NULL (see rt_rag_prompt_render) */
+    /* Refusal: abstain without generating when the best retrieval score is below this
+     * (BM25 score, or cosine for dense, RRF for hybrid; NAN = never). */
+    float min_score;
+    float support_threshold; /* a sentence with support below this is flagged (default 0.5) */
+    const rt_embedder *embedder; /* for groundedness similarity; NULL = lexical only */
+    rt_sampler_params sampler;   /* default greedy */
+    rt_text_callback on_text;    /* streamed answer text (raw, markers included) */
+    void *user;
+} rt_ask_params;
+rt_ask_params rt_ask_default_params(void);
+
+typedef struct rt_ask_source {
+    int number;       /* [n] as shown to the model */
+    char *doc_id;
+    char *path;       /* may be NULL */
+    char *title;      /* may be "" */
+    uint64_t start, end; /* byte range in the document's stored text (merged chunks: union) */
+    char *text;
+    float score;       /* retrieval (or rerank) score */
+    float rerank_score; /* NAN when not reranked */
+} rt_ask_source;
+
+typedef struct rt_ask_citation {
+    int marker;          /* n of [n] in the answer */
+    int source;          /* index into sources */
+    char *quote;         /* the best-supporting sentence of that source for the citing sentence */
+} rt_ask_citation;
+
+typedef struct rt_ask_sentence {
+    char *text;
+    float support; /* 0..1 against the cited (or all) sources */
+    bool supported;
+} rt_ask_sentence;
+
+typedef struct rt_ask_result {
+    char *question;
+    char *answer;        /* invalid markers removed */
+    char *raw_answer;    /* as generated */
+    bool abstained;
+    char *abstain_reason; /* "no relevant source", "model abstained" or NULL */
+    rt_ask_source *sources; size_t n_sources;
+    rt_ask_citation *citations; size_t n_citations;
+    int *invalid_markers; size_t n_invalid_markers; /* markers that named no source (removed) */
+    rt_ask_sentence *sentences; size_t n_sentences;
+    float groundedness;  /* share of answer sentences supported (1 for an abstention) */
+    rt_session_result gen; /* token counts and generation timings */
+    double retrieval_ms, rerank_ms, total_ms;
+} rt_ask_result;
+
+/* Answers question from collection c with session s. *out is allocated; free it with
+ * rt_ask_result_free. The collection handle is only read. */
+int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_params *params,
+           rt_ask_result **out);
+void rt_ask_result_free(rt_ask_result *r);
+/* The whole record as a JSON object (malloc'd text; the caller frees it). */
+int rt_ask_result_json(const rt_ask_result *r, char **json);
 
 /* ============================================================================================ */
 /* Evaluation (src/eval)                                                                        */
