@@ -1004,6 +1004,146 @@ int rt_ask_result_json(const rt_ask_result *r, char **json);
 
 /* @eval-api: declarations of the evaluation layer go here. */
 
+/* ---- QA sets (src/eval/qa.c) ---- */
+
+/* One question: JSONL {"id","question","answer" (string, list of accepted answers, or null/""
+ * for an unanswerable question),"doc" (evidence document id or list),"split" ("train", "test",
+ * "update"; "" when absent), "unanswerable" (optional, implied by a null answer), "old_answer"
+ * (update split: the answer before the documents changed)}. */
+typedef struct rt_qa_item {
+    char *id;
+    char *question;
+    char **answers; /* accepted answers (n_answers 0 for an unanswerable question) */
+    size_t n_answers;
+    char **docs; /* evidence document ids */
+    size_t n_docs;
+    char split[16];
+    bool unanswerable;
+    char *old_answer; /* NULL unless an update question */
+    bool doc_missing; /* set by rt_qa_check_docs: an evidence id is not in the collection */
+} rt_qa_item;
+
+typedef struct rt_qa_set {
+    rt_qa_item *items;
+    size_t n;
+    size_t n_skipped;    /* malformed lines skipped by rt_qa_load */
+    char *skipped;       /* their messages, one per line ("qa.jsonl:7: ..."; NULL when none) */
+    size_t n_doc_missing; /* questions whose evidence is missing (rt_qa_check_docs) */
+} rt_qa_set;
+
+/* Reads a QA JSONL file. A malformed line is skipped, counted and named by line number in
+ * set->skipped (and logged); only an unreadable file or a file without one good line fails
+ * (RT_ERR_IO / RT_ERR_FORMAT). *out is freed with rt_qa_free. */
+int rt_qa_load(const char *path, rt_qa_set **out);
+/* Writes the set as JSONL (atomically). */
+int rt_qa_save(const rt_qa_set *set, const char *path);
+void rt_qa_free(rt_qa_set *set);
+/* Marks (doc_missing) and counts the questions whose evidence documents are not in c. */
+int rt_qa_check_docs(rt_qa_set *set, rt_collection *c);
+
+typedef struct rt_qa_generate_params {
+    double test_fraction;      /* documents whose questions go to the test split (0.2) */
+    size_t max_docs;           /* documents used at most, chosen by seed (0 = all; default 0) */
+    bool paraphrases;          /* train split: "Define T.", "What does T mean?", "Explain T." */
+    size_t n_unanswerable;     /* test questions about absent terms (default: 10% of test) */
+    const char *wordlist_path; /* words for those: one per line, or a dictd .index (first
+                                  tab field); NULL = none */
+    double update_fraction;    /* test documents given a changed second version (0.25) */
+    const char *update_docs_path; /* where the changed documents go (JSONL {"id","text"});
+                                     NULL = no update split */
+    uint64_t seed;             /* split, sampling and edits (default 1) */
+} rt_qa_generate_params;
+rt_qa_generate_params rt_qa_generate_default_params(void);
+
+/* Template questions from definition documents (a title line, then the defining text, as FOLDOC
+ * entries): "What is TERM?" -> the defining sentence (and its first clause), split by document
+ * into train/test, plus unanswerable and update questions as the parameters say. Documents that
+ * do not look like definitions are skipped. *out is freed with rt_qa_free. */
+int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *params, rt_qa_set **out);
+
+/* ---- the head-to-head (src/eval/compare.c, src/eval/report.c) ---- */
+
+/* What a strategy is made of: retrieval or not, and which weights answer. */
+typedef enum rt_strategy_kind {
+    RT_STRATEGY_BASE = 0,     /* closed-book base model */
+    RT_STRATEGY_RAG = 1,      /* base model + retrieval */
+    RT_STRATEGY_FT = 2,       /* full fine-tune, closed-book */
+    RT_STRATEGY_LORA = 3,     /* LoRA fine-tune, closed-book */
+    RT_STRATEGY_FT_RAG = 4,   /* full fine-tune + retrieval */
+    RT_STRATEGY_LORA_RAG = 5, /* LoRA fine-tune + retrieval */
+    RT_STRATEGY_RAFT = 6,     /* LoRA trained on the reader prompt with oracle + distractors,
+                                 used with retrieval */
+} rt_strategy_kind;
+/* "base", "rag", "ft", "lora", "ft+rag", "lora+rag", "raft"; parse returns RT_ERR_INVALID. */
+const char *rt_strategy_name(rt_strategy_kind kind);
+int rt_strategy_parse(const char *name, rt_strategy_kind *out);
+
+typedef struct rt_compare_spec {
+    const char *collection_path; /* the collection (read only; a copy takes the update) */
+    const char *qa_path;         /* QA JSONL (train/test/update splits) */
+    const char *model_path;      /* base model (GGUF or HF directory with its tokenizer) */
+    const char *out_dir;         /* results, per-strategy cache, training runs, report */
+    const char *strategies;      /* comma-separated names (default "base,rag,lora,lora+rag,raft") */
+    const char *update_docs_path; /* changed documents (JSONL {"id","text"}) or NULL */
+    const char *heldout_path;     /* general text for the forgetting perplexity, or NULL */
+    /* retrieval */
+    rt_search_mode search_mode; /* default BM25 */
+    int k;                      /* sources per question (default 3) */
+    const char *embedder_path;  /* for dense/hybrid (NULL: BM25 only) */
+    /* decoding (the same for every strategy) */
+    int max_tokens;             /* default 48 */
+    int n_ctx;                  /* default 1024 */
+    /* training */
+    int64_t steps;              /* optimizer steps per training run (default 100) */
+    float lr;                   /* default 1e-4 for LoRA, a tenth of it for full fine-tuning */
+    int lora_rank;              /* default 8 */
+    float lora_alpha;           /* default 16 */
+    int seq_len;                /* default 256 */
+    int batch_size;             /* default 4 */
+    bool pretrain_chunks;       /* also train on the collection's documents as text (default
+                                   true: closed-book fine-tuning can only know what it read) */
+    float raft_oracle_fraction; /* P: share of RAFT examples with the oracle (default 0.8) */
+    int raft_distractors;       /* D (default 3) */
+    bool adapt_retrain;         /* adaptability of fine-tuned strategies by retraining (costly) */
+    /* metrics, cost, run */
+    int bootstrap_resamples;    /* default 1000 */
+    float support_threshold;    /* hallucination: support below this (default 0.5) */
+    double cpu_hour_price;      /* currency per CPU-hour (default 0.05) */
+    size_t max_questions;       /* test questions used at most (0 = all) */
+    uint64_t seed;              /* sampling, training, bootstrap (default 1) */
+    bool resume;                /* reuse cached per-strategy results (default true) */
+    const char *priority;       /* "accuracy,freshness,latency,cost" order of importance */
+    const char *spec_json;      /* the --spec file's text, echoed (may be NULL) */
+    /* progress of each strategy (NULL: the process sink) and cancellation */
+    rt_progress_callback progress;
+    void *progress_user;
+    bool (*should_cancel)(void *user);
+    void *cancel_user;
+} rt_compare_spec;
+rt_compare_spec rt_compare_default_spec(void);
+/* Fills spec fields from a compare.json object (keys as the field names, "strategies" a string
+ * or list, "search_mode" "bm25"/"dense"/"hybrid"). Strings point into *json_root, which the
+ * caller keeps and frees with free() (it owns the parsed text). */
+int rt_compare_spec_load(const char *path, rt_compare_spec *spec, void **json_root);
+void rt_compare_spec_free_root(void *json_root);
+
+/* Runs every strategy of spec on the test split and writes out_dir/report.json (the whole
+ * result: configuration, per-strategy metrics with intervals, answers, costs, adaptability,
+ * forgetting, paired tests, recommendation). A strategy that fails is recorded as failed with
+ * its error and the others go on; results are cached per strategy in out_dir/strategies/ so an
+ * interrupted run resumes. *report_json (may be NULL) receives the report text (malloc'd).
+ * Returns RT_OK when the run completed (even with failed strategies), an error when nothing
+ * could run (unreadable QA or collection, no test questions, bad spec). */
+int rt_compare_run(const rt_compare_spec *spec, char **report_json);
+
+/* Renders a report (the JSON text rt_compare_run wrote) as a terminal table with the
+ * recommendation, Markdown, or one self-contained HTML page (inline SVG charts). malloc'd. */
+int rt_report_table(const char *report_json, char **out);
+int rt_report_markdown(const char *report_json, char **out);
+int rt_report_html(const char *report_json, char **out);
+/* Writes report.md and report.html next to report.json in out_dir. */
+int rt_report_write(const char *out_dir);
+
 #ifdef __cplusplus
 }
 #endif
