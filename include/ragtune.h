@@ -1105,6 +1105,7 @@ typedef struct rt_compare_spec {
     float raft_oracle_fraction; /* P: share of RAFT examples with the oracle (default 0.8) */
     int raft_distractors;       /* D (default 3) */
     bool adapt_retrain;         /* adaptability of fine-tuned strategies by retraining (costly) */
+    const char *adapter_path;   /* lora, lora+rag: use this PEFT adapter instead of training */
     /* metrics, cost, run */
     int bootstrap_resamples;    /* default 1000 */
     float support_threshold;    /* hallucination: support below this (default 0.5) */

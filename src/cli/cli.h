@@ -50,5 +50,9 @@ int cmd_stats(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+/* evaluation (cmd_qa.c, cmd_compare.c, cmd_eval.c) */
+int cmd_qa(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -60,9 +60,11 @@ char *rt_squad_normalize(const char *s) {
     rt_strbuf out = {0};
     const char *t = low.data ? low.data : "";
     while (*t) {
-        while (*t && is_space((unsigned char)*t)) t++;
+        while (*t && is_space((unsigned char)*t))
+            t++;
         const char *w = t;
-        while (*t && !is_space((unsigned char)*t)) t++;
+        while (*t && !is_space((unsigned char)*t))
+            t++;
         size_t n = (size_t)(t - w);
         if (n == 0 || is_article(w, n)) continue;
         if ((out.len && rt_strbuf_append(&out, " ", 1) != RT_OK) ||
@@ -180,11 +182,13 @@ void rt_retrieval_score(const char *const *ranked, size_t n_ranked, const char *
     double dcg = 0;
     for (size_t i = 0; i < n_ranked; i++) {
         bool dup = false;
-        for (size_t j = 0; j < i && !dup; j++) dup = !strcmp(ranked[i], ranked[j]);
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = !strcmp(ranked[i], ranked[j]);
         if (dup) continue;
         rank++;
         bool rel = false;
-        for (size_t j = 0; j < n_relevant && !rel; j++) rel = !strcmp(ranked[i], relevant[j]);
+        for (size_t j = 0; j < n_relevant && !rel; j++)
+            rel = !strcmp(ranked[i], relevant[j]);
         if (!rel) continue;
         if (out->mrr == 0) out->mrr = 1.0 / (double)rank;
         if ((int)rank <= k) {
@@ -193,7 +197,8 @@ void rt_retrieval_score(const char *const *ranked, size_t n_ranked, const char *
         }
     }
     double idcg = 0;
-    for (size_t r = 1; r <= n_relevant && (int)r <= k; r++) idcg += 1.0 / log2((double)r + 1);
+    for (size_t r = 1; r <= n_relevant && (int)r <= k; r++)
+        idcg += 1.0 / log2((double)r + 1);
     out->hit = found_k ? 1 : 0;
     out->recall = (double)found_k / (double)n_relevant;
     out->ndcg = idcg > 0 ? dcg / idcg : 0;
@@ -201,7 +206,8 @@ void rt_retrieval_score(const char *const *ranked, size_t n_ranked, const char *
 
 double rt_mean(const double *x, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += x[i];
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
     return n ? s / (double)n : 0;
 }
 
@@ -236,7 +242,8 @@ static void resample_means(const double *d, size_t n, int r, uint64_t seed, doub
     uint64_t st = seed;
     for (int b = 0; b < r; b++) {
         double s = 0;
-        for (size_t i = 0; i < n; i++) s += d[rt_rng_next(&st) % n];
+        for (size_t i = 0; i < n; i++)
+            s += d[rt_rng_next(&st) % n];
         means[b] = s / (double)n;
     }
 }
@@ -307,8 +314,8 @@ void rt_paired_compare(const double *a, const double *b, size_t n, int n_resampl
     free(m);
 }
 
-void rt_refusal_scores(const bool *abstained, const bool *unanswerable, size_t n,
-                       double *precision, double *recall) {
+void rt_refusal_scores(const bool *abstained, const bool *unanswerable, size_t n, double *precision,
+                       double *recall) {
     size_t abst = 0, unans = 0, both = 0;
     for (size_t i = 0; i < n; i++) {
         abst += abstained[i];

@@ -49,12 +49,12 @@ void rt_bootstrap_ci(const double *x, size_t n, int n_resamples, double level, u
 
 /* Paired comparison of strategies a and b on the same questions (a[i], b[i] per question). */
 typedef struct rt_paired_test {
-    double delta;        /* mean(a) - mean(b) */
-    double delta_lo;     /* 95% paired bootstrap interval of delta */
+    double delta;    /* mean(a) - mean(b) */
+    double delta_lo; /* 95% paired bootstrap interval of delta */
     double delta_hi;
-    double p_bootstrap;  /* two-sided: 2 * min(share of resampled deltas <= 0, >= 0), at most 1 */
-    int wins, losses;    /* questions where a > b, a < b (ties dropped) */
-    double p_sign;       /* exact two-sided binomial sign test on wins vs losses (1 with none) */
+    double p_bootstrap; /* two-sided: 2 * min(share of resampled deltas <= 0, >= 0), at most 1 */
+    int wins, losses;   /* questions where a > b, a < b (ties dropped) */
+    double p_sign;      /* exact two-sided binomial sign test on wins vs losses (1 with none) */
 } rt_paired_test;
 void rt_paired_compare(const double *a, const double *b, size_t n, int n_resamples, uint64_t seed,
                        rt_paired_test *out);
@@ -64,8 +64,8 @@ double rt_sign_test_p(int wins, int losses);
 /* Refusal quality: precision = abstentions on unanswerable questions / all abstentions;
  * recall = abstentions on unanswerable questions / unanswerable questions. A value whose
  * denominator is 0 is NAN. */
-void rt_refusal_scores(const bool *abstained, const bool *unanswerable, size_t n,
-                       double *precision, double *recall);
+void rt_refusal_scores(const bool *abstained, const bool *unanswerable, size_t n, double *precision,
+                       double *recall);
 /* Hallucination rate over n questions: the share that were answered (not abstained), wrong
  * (correct[i] false; any answer to an unanswerable question is wrong) and not supported by the
  * context (support[i] < threshold; NAN support, e.g. closed-book, counts as unsupported). */

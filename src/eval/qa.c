@@ -38,9 +38,11 @@
 void rt_qa_item_clear(rt_qa_item *it) {
     free(it->id);
     free(it->question);
-    for (size_t i = 0; i < it->n_answers; i++) free(it->answers[i]);
+    for (size_t i = 0; i < it->n_answers; i++)
+        free(it->answers[i]);
     free(it->answers);
-    for (size_t i = 0; i < it->n_docs; i++) free(it->docs[i]);
+    for (size_t i = 0; i < it->n_docs; i++)
+        free(it->docs[i]);
     free(it->docs);
     free(it->old_answer);
     memset(it, 0, sizeof *it);
@@ -48,7 +50,8 @@ void rt_qa_item_clear(rt_qa_item *it) {
 
 void rt_qa_free(rt_qa_set *set) {
     if (!set) return;
-    for (size_t i = 0; i < set->n; i++) rt_qa_item_clear(&set->items[i]);
+    for (size_t i = 0; i < set->n; i++)
+        rt_qa_item_clear(&set->items[i]);
     free(set->items);
     free(set->skipped);
     free(set);
@@ -163,9 +166,11 @@ int rt_qa_load(const char *path, rt_qa_set **out) {
         line_no++;
         char *line = p;
         p += n + 1;
-        while (n && isspace((unsigned char)line[n - 1])) n--;
+        while (n && isspace((unsigned char)line[n - 1]))
+            n--;
         size_t lead = 0;
-        while (lead < n && isspace((unsigned char)line[lead])) lead++;
+        while (lead < n && isspace((unsigned char)line[lead]))
+            lead++;
         if (lead == n) continue;
         rt_qa_item it;
         char err[200];
@@ -210,7 +215,8 @@ static json_t *list_json(char *const *v, size_t n, bool null_when_empty) {
     if (n == 0) return null_when_empty ? json_null() : json_array();
     if (n == 1) return json_string(v[0]);
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(v[i]));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
     return a;
 }
 
@@ -354,7 +360,8 @@ static char *clean_paragraph(const char *p, size_t n) {
         if (rt_strbuf_append(&b, &ch, 1)) goto fail;
         i++;
     }
-    while (b.len && b.data[b.len - 1] == ' ') b.data[--b.len] = 0;
+    while (b.len && b.data[b.len - 1] == ' ')
+        b.data[--b.len] = 0;
     return rt_strbuf_take(&b);
 fail:
     rt_strbuf_free(&b);
@@ -381,7 +388,8 @@ static size_t first_sentence(const char *s) {
         if (i + 1 < n && s[i + 1] != ' ') continue;
         if (s[i] == '.') {
             size_t w = i;
-            while (w > 0 && s[w - 1] != ' ') w--;
+            while (w > 0 && s[w - 1] != ' ')
+                w--;
             size_t wl = i - w;
             if (wl == 1 && isupper((unsigned char)s[w])) continue;
             if ((wl == 3 && (!strncmp(s + w, "e.g", 3) || !strncmp(s + w, "i.e", 3) ||
@@ -399,10 +407,12 @@ bool rt_qa_definition(const char *text, char **term, char **sentence, char **cla
     const char *nl = strchr(text, '\n');
     if (!nl) return false;
     size_t tl = (size_t)(nl - text);
-    while (tl && isspace((unsigned char)text[tl - 1])) tl--;
+    while (tl && isspace((unsigned char)text[tl - 1]))
+        tl--;
     if (tl == 0 || tl > 60) return false;
     const char *body = nl;
-    while (*body && isspace((unsigned char)*body)) body++;
+    while (*body && isspace((unsigned char)*body))
+        body++;
     const char *pe = strchr(body, '\n');
     size_t pl = pe ? (size_t)(pe - body) : strlen(body);
     char *para = clean_paragraph(body, pl);
@@ -417,8 +427,8 @@ bool rt_qa_definition(const char *text, char **term, char **sentence, char **cla
     *sentence = para;
     *term = strndup(text, tl);
     /* the first clause: up to a comma, semicolon or a relative/participle connective */
-    static const char *const cuts[] = {", ", "; ", " that ", " which ", " used ", " for ",
-                                       " in which ", " developed ", " written ", NULL};
+    static const char *const cuts[] = {", ",    "; ",         " that ",      " which ",   " used ",
+                                       " for ", " in which ", " developed ", " written ", NULL};
     size_t best = sl;
     for (int i = 0; cuts[i]; i++) {
         const char *f = strstr(para, cuts[i]);
@@ -511,7 +521,8 @@ static char *corpus_lower(const rt_qa_doc *docs, size_t n, size_t *len) {
             return NULL;
         }
     }
-    for (size_t i = 0; i < b.len; i++) b.data[i] = (char)tolower((unsigned char)b.data[i]);
+    for (size_t i = 0; i < b.len; i++)
+        b.data[i] = (char)tolower((unsigned char)b.data[i]);
     *len = b.len;
     return rt_strbuf_take(&b);
 }
@@ -542,7 +553,8 @@ static int load_words(const char *path, char ***out, size_t *n) {
         char *tab = memchr(p, '\t', l);
         size_t wl = tab ? (size_t)(tab - p) : l;
         bool ok = wl >= 7 && wl <= 14;
-        for (size_t i = 0; ok && i < wl; i++) ok = p[i] >= 'a' && p[i] <= 'z';
+        for (size_t i = 0; ok && i < wl; i++)
+            ok = p[i] >= 'a' && p[i] <= 'z';
         if (ok) {
             if (*n == cap) {
                 cap = cap ? 2 * cap : 1024;
@@ -555,15 +567,15 @@ static int load_words(const char *path, char ***out, size_t *n) {
         p += l + 1;
     }
     free(data);
-    if (*n == 0) return rt_error(RT_ERR_FORMAT, "%s: no usable words (lower-case, 7-14 letters)",
-                                 path);
+    if (*n == 0)
+        return rt_error(RT_ERR_FORMAT, "%s: no usable words (lower-case, 7-14 letters)", path);
     return RT_OK;
 }
 
-static const char *const makers[] = {"Quillmark Systems", "Vexatron Labs",   "Orbinet",
-                                     "Halcyon Dynamics",  "Teravolt",        "Nimbrix",
+static const char *const makers[] = {"Quillmark Systems",  "Vexatron Labs",      "Orbinet",
+                                     "Halcyon Dynamics",   "Teravolt",           "Nimbrix",
                                      "Castellan Software", "Zephyra Corporation"};
-static const char *const products[] = {"database engine", "compiler",       "network protocol",
+static const char *const products[] = {"database engine", "compiler",         "network protocol",
                                        "file format",     "operating system", "text editor"};
 
 int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set **out) {
@@ -585,7 +597,8 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
         def_doc d = {.doc = i};
         if (!rt_qa_definition(docs[i].text, &d.term, &d.sentence, &d.clause)) continue;
         bool dup = false;
-        for (size_t j = 0; j < n_defs && !dup; j++) dup = !strcasecmp(defs[j].term, d.term);
+        for (size_t j = 0; j < n_defs && !dup; j++)
+            dup = !strcasecmp(defs[j].term, d.term);
         if (dup) {
             free(d.term);
             free(d.sentence);
@@ -613,7 +626,8 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
     size_t n_test = (size_t)llround(p->test_fraction * (double)used);
     if (n_test < 1) n_test = 1;
     if (n_test >= used) n_test = used - 1;
-    size_t n_update = p->update_docs_path ? (size_t)llround(p->update_fraction * (double)n_test) : 0;
+    size_t n_update =
+        p->update_docs_path ? (size_t)llround(p->update_fraction * (double)n_test) : 0;
     if (p->update_docs_path && n_update == 0) n_update = 1;
     size_t num = 0;
     for (size_t i = 0; i < used && st == RT_OK; i++) {
@@ -636,14 +650,15 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
         int year = 2031 + (int)(rt_rng_next(&rng) % 9);
         char sent[256];
         snprintf(sent, sizeof sent, "A proprietary %s released by %s in %d.", prod, maker, year);
-        st = add_question(set, &cap, "u", i + 1, 0, d->term, sent, maker, docs[d->doc].id,
-                          "update", d->sentence);
+        st = add_question(set, &cap, "u", i + 1, 0, d->term, sent, maker, docs[d->doc].id, "update",
+                          d->sentence);
         if (st != RT_OK) break;
         /* the new version: the title, the new definition, the old text after its first
          * paragraph (details that no longer define it) */
         const char *text = docs[d->doc].text, *nl = strchr(text, '\n');
         const char *body = nl;
-        while (*body && isspace((unsigned char)*body)) body++;
+        while (*body && isspace((unsigned char)*body))
+            body++;
         const char *rest = strchr(body, '\n');
         rt_strbuf nt = {0};
         int s2 = rt_strbuf_append(&nt, text, (size_t)(nl - text));
@@ -681,7 +696,8 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
         st = rt_file_write_atomic(p->update_docs_path, upd.data ? upd.data : "", upd.len);
 done:
     rt_strbuf_free(&upd);
-    for (size_t i = 0; i < n_words; i++) free(words[i]);
+    for (size_t i = 0; i < n_words; i++)
+        free(words[i]);
     free(words);
     free(corpus);
     for (size_t i = 0; defs && i < n_defs; i++) {
