@@ -87,14 +87,16 @@ static void test_retrieval(void **s) {
 static void test_bootstrap(void **s) {
     (void)s;
     double c[20];
-    for (int i = 0; i < 20; i++) c[i] = 0.7;
+    for (int i = 0; i < 20; i++)
+        c[i] = 0.7;
     double lo, hi;
     rt_bootstrap_ci(c, 20, 1000, 0.95, 1, &lo, &hi);
     assert_true(fabs(lo - 0.7) < 1e-12 && fabs(hi - 0.7) < 1e-12);
     /* 100 Bernoulli outcomes with mean 0.5: the normal approximation gives
      * 0.5 +- 1.96 * sqrt(0.25 / 100) = [0.402, 0.598]; allow 0.03 of resampling noise. */
     double x[100];
-    for (int i = 0; i < 100; i++) x[i] = i % 2;
+    for (int i = 0; i < 100; i++)
+        x[i] = i % 2;
     rt_bootstrap_ci(x, 100, 4000, 0.95, 42, &lo, &hi);
     assert_true(fabs(lo - 0.402) < 0.03);
     assert_true(fabs(hi - 0.598) < 0.03);
@@ -158,10 +160,14 @@ static void test_quantile(void **s) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalize),   cmocka_unit_test(test_em_f1),
-        cmocka_unit_test(test_contains),    cmocka_unit_test(test_retrieval),
-        cmocka_unit_test(test_bootstrap),   cmocka_unit_test(test_paired),
-        cmocka_unit_test(test_refusal_hallucination), cmocka_unit_test(test_quantile),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_em_f1),
+        cmocka_unit_test(test_contains),
+        cmocka_unit_test(test_retrieval),
+        cmocka_unit_test(test_bootstrap),
+        cmocka_unit_test(test_paired),
+        cmocka_unit_test(test_refusal_hallucination),
+        cmocka_unit_test(test_quantile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,7 +138,8 @@ static void test_generate(void **s) {
             n_unans++;
             assert_int_equal(it->n_answers, 0);
             /* "compiler" occurs in the collection and "short"/"Abc" are not eligible */
-            assert_true(strstr(it->question, "zygomorphic") || strstr(it->question, "quixotically"));
+            assert_true(strstr(it->question, "zygomorphic") ||
+                        strstr(it->question, "quixotically"));
         }
         if (!strcmp(it->split, "update")) {
             n_update++;

@@ -162,15 +162,16 @@ int rt_compare_spec_load(const char *path, rt_compare_spec *s, void **root_out) 
         continue;                                                                                  \
     }
         STR(collection_path)
-        STR(qa_path) STR(model_path) STR(out_dir) STR(strategies) STR(update_docs_path)
-            STR(heldout_path) STR(embedder_path) STR(priority) STR(adapter_path) NUM(k, int)
-                NUM(max_tokens, int) NUM(n_ctx, int) NUM(steps, int64_t) NUM(lr, float)
-                    NUM(lora_rank, int) NUM(lora_alpha, float) NUM(seq_len, int)
-                        NUM(batch_size, int) NUM(raft_oracle_fraction, float)
-                            NUM(raft_distractors, int) NUM(bootstrap_resamples, int)
-                                NUM(support_threshold, float) NUM(cpu_hour_price, double)
-                                    NUM(max_questions, size_t) NUM(seed, uint64_t)
-                                        BOOL(pretrain_chunks) BOOL(adapt_retrain) BOOL(resume)
+        STR(qa_path)
+        STR(model_path) STR(out_dir) STR(strategies) STR(update_docs_path) STR(heldout_path)
+            STR(embedder_path) STR(priority) STR(adapter_path) NUM(k, int) NUM(max_tokens, int)
+                NUM(n_ctx, int) NUM(steps, int64_t) NUM(lr, float) NUM(lora_rank, int)
+                    NUM(lora_alpha, float) NUM(seq_len, int) NUM(batch_size, int)
+                        NUM(raft_oracle_fraction, float) NUM(raft_distractors, int)
+                            NUM(bootstrap_resamples, int) NUM(support_threshold, float)
+                                NUM(cpu_hour_price, double) NUM(max_questions, size_t)
+                                    NUM(seed, uint64_t) BOOL(pretrain_chunks) BOOL(adapt_retrain)
+                                        BOOL(resume)
 #undef STR
 #undef NUM
 #undef BOOL
@@ -937,6 +938,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
         }
     }
     if (st == RT_OK) {
+        json_object_del(s, "config");
         *model_path = strdup(lora ? merged : model);
         *stats = s;
         s = NULL;
@@ -972,16 +974,21 @@ static int ensure_updated(run *r) {
         }
         if (d) closedir(d);
     }
-    if (st == RT_OK) {
-        rt_strbuf sql = {0};
-        rt_strbuf_puts(&sql, "VACUUM INTO '");
-        for (const char *p = db; *p; p++) { /* SQL string literal: ' doubled */
-            if (*p == '\'') rt_strbuf_append(&sql, "'", 1);
-            rt_strbuf_append(&sql, p, 1);
+    if (st == RT_OK) { /* SQLite's online backup: works from a read-only connection */
+        sqlite3 *dst = NULL;
+        int rc = sqlite3_open(db, &dst);
+        sqlite3_backup *bk =
+            rc == SQLITE_OK ? sqlite3_backup_init(dst, "main", r->coll->db, "main") : NULL;
+        if (bk) {
+            sqlite3_backup_step(bk, -1);
+            rc = sqlite3_backup_finish(bk);
+        } else {
+            rc = SQLITE_ERROR;
         }
-        rt_strbuf_puts(&sql, "'");
-        st = sql.data ? rt_coll_exec(r->coll, sql.data) : RT_ERR_NOMEM;
-        rt_strbuf_free(&sql);
+        if (rc != SQLITE_OK)
+            st = rt_error(RT_ERR_IO, "%s: copying the collection: %s", db,
+                          dst ? sqlite3_errmsg(dst) : "cannot open");
+        sqlite3_close(dst);
     }
     rt_collection_params cp = rt_collection_default_params();
     cp.create = false;
@@ -1213,7 +1220,7 @@ static json_t *config_json(const run *r, const strategy *sv, size_t ns) {
                         s->embedder_path ? json_string(s->embedder_path) : json_null());
     json_object_set_new(c, "decoding",
                         json_pack("{s:s,s:i,s:i,s:[s,s]}", "sampler", "greedy", "max_tokens",
-                                  s->max_tokens, "n_ctx", s->n_ctx, "stop", "\\n", "Question:"));
+                                  s->max_tokens, "n_ctx", s->n_ctx, "stop", "\n", "Question:"));
     json_object_set_new(c, "steps", json_integer(s->steps));
     json_object_set_new(c, "lr", json_real(s->lr));
     json_object_set_new(c, "lora_rank", json_integer(s->lora_rank));
