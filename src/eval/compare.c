@@ -163,19 +163,19 @@ int rt_compare_spec_load(const char *path, rt_compare_spec *s, void **root_out) 
     }
         STR(collection_path)
         STR(qa_path)
-        STR(model_path) STR(out_dir) STR(strategies) STR(update_docs_path) STR(heldout_path)
-            STR(embedder_path) STR(priority) STR(adapter_path) NUM(k, int) NUM(max_tokens, int)
-                NUM(n_ctx, int) NUM(steps, int64_t) NUM(lr, float) NUM(lora_rank, int)
-                    NUM(lora_alpha, float) NUM(seq_len, int) NUM(batch_size, int)
-                        NUM(raft_oracle_fraction, float) NUM(raft_distractors, int)
-                            NUM(bootstrap_resamples, int) NUM(support_threshold, float)
-                                NUM(cpu_hour_price, double) NUM(max_questions, size_t)
-                                    NUM(seed, uint64_t) BOOL(pretrain_chunks) BOOL(adapt_retrain)
-                                        BOOL(resume)
+        STR(model_path)
+        STR(out_dir) STR(strategies) STR(update_docs_path) STR(heldout_path) STR(embedder_path)
+            STR(priority) STR(adapter_path) NUM(k, int) NUM(max_tokens, int) NUM(n_ctx, int)
+                NUM(steps, int64_t) NUM(lr, float) NUM(lora_rank, int) NUM(lora_alpha, float)
+                    NUM(seq_len, int) NUM(batch_size, int) NUM(raft_oracle_fraction, float)
+                        NUM(raft_distractors, int) NUM(bootstrap_resamples, int)
+                            NUM(support_threshold, float) NUM(cpu_hour_price, double)
+                                NUM(max_questions, size_t) NUM(seed, uint64_t) BOOL(pretrain_chunks)
+                                    BOOL(adapt_retrain) BOOL(resume)
 #undef STR
 #undef NUM
 #undef BOOL
-                                            if (!strcmp(key, "search_mode")) {
+                                        if (!strcmp(key, "search_mode")) {
             const char *m = json_is_string(v) ? json_string_value(v) : "";
             if (!strcmp(m, "bm25"))
                 s->search_mode = RT_SEARCH_BM25;
@@ -718,6 +718,42 @@ static int raft_example(run *r, rt_collection *c, const rt_qa_item *it, const ch
         src[n].text_len = strlen(res->items[i].text);
         n++;
     }
+    /* too few retrieved: random other documents (their start) fill the distractors */
+    char *fill_id[16] = {0}, *fill_text[16] = {0};
+    int n_fill = 0;
+    uint64_t n_docs = 0;
+    sqlite3_stmt *cnt = NULL, *pick = NULL;
+    if (n < r->s.raft_distractors &&
+        rt_coll_prepare(c, "SELECT COUNT(*) FROM documents", &cnt) == RT_OK &&
+        sqlite3_step(cnt) == SQLITE_ROW)
+        n_docs = (uint64_t)sqlite3_column_int64(cnt, 0);
+    sqlite3_finalize(cnt);
+    if (n_docs > 1 && rt_coll_prepare(c,
+                                      "SELECT doc_id, substr(text, 1, 600) FROM documents "
+                                      "LIMIT 1 OFFSET ?",
+                                      &pick) == RT_OK) {
+        for (int tries = 0; n < r->s.raft_distractors && n_fill < 16 && tries < 64; tries++) {
+            sqlite3_reset(pick);
+            sqlite3_bind_int64(pick, 1, (sqlite3_int64)(rt_rng_next(rng) % n_docs));
+            if (sqlite3_step(pick) != SQLITE_ROW) continue;
+            const char *id = (const char *)sqlite3_column_text(pick, 0);
+            bool skip = false;
+            for (size_t j = 0; j < it->n_docs; j++)
+                skip |= !strcmp(id, it->docs[j]);
+            for (int j = 0; j < n && !skip; j++)
+                skip |= !strcmp(id, src[j].title);
+            if (skip) continue;
+            fill_id[n_fill] = strdup(id);
+            fill_text[n_fill] = strdup((const char *)sqlite3_column_text(pick, 1));
+            if (!fill_id[n_fill] || !fill_text[n_fill]) break;
+            src[n].title = fill_id[n_fill];
+            src[n].text = fill_text[n_fill];
+            src[n].text_len = strlen(fill_text[n_fill]);
+            n++;
+            n_fill++;
+        }
+    }
+    sqlite3_finalize(pick);
     if (with_oracle && oracle_chunk) {
         oracle_at = (int)(rt_rng_next(rng) % (uint64_t)(n + 1));
         memmove(src + oracle_at + 1, src + oracle_at, (size_t)(n - oracle_at) * sizeof *src);
@@ -735,6 +771,10 @@ static int raft_example(run *r, rt_collection *c, const rt_qa_item *it, const ch
     free(prompt);
     free(completion);
     free(oracle_text);
+    for (int i = 0; i < 16; i++) {
+        free(fill_id[i]);
+        free(fill_text[i]);
+    }
     rt_search_results_free(res);
     return st;
 }

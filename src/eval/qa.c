@@ -390,6 +390,8 @@ static size_t first_sentence(const char *s) {
             size_t w = i;
             while (w > 0 && s[w - 1] != ' ')
                 w--;
+            while (w < i && (s[w] == '(' || s[w] == '"' || s[w] == '['))
+                w++;
             size_t wl = i - w;
             if (wl == 1 && isupper((unsigned char)s[w])) continue;
             if ((wl == 3 && (!strncmp(s + w, "e.g", 3) || !strncmp(s + w, "i.e", 3) ||
@@ -432,7 +434,7 @@ bool rt_qa_definition(const char *text, char **term, char **sentence, char **cla
     size_t best = sl;
     for (int i = 0; cuts[i]; i++) {
         const char *f = strstr(para, cuts[i]);
-        if (f && (size_t)(f - para) < best && count_words(para, (size_t)(f - para)) >= 2)
+        if (f && (size_t)(f - para) < best && count_words(para, (size_t)(f - para)) >= 3)
             best = (size_t)(f - para);
     }
     if (best < sl - 1) *clause = strndup(para, best);
