@@ -790,6 +790,20 @@ typedef struct rt_collection_stats {
 
 int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out);
 
+/* A stored document as ingested (chunk byte ranges index into text). Free with
+ * rt_stored_document_free. */
+typedef struct rt_stored_document {
+    char *id;
+    char *path; /* NULL when none */
+    char *text; /* NUL-terminated; len bytes */
+    size_t len;
+    char *metadata_json; /* a JSON object or NULL */
+    int64_t version;
+} rt_stored_document;
+/* Reads one document by id; RT_ERR_NOT_FOUND when the collection has none with that id. */
+int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out);
+void rt_stored_document_free(rt_stored_document *d);
+
 /* ============================================================================================ */
 /* RAG (src/rag)                                                                                */
 /* ============================================================================================ */
@@ -949,6 +963,9 @@ typedef struct rt_ask_params {
     rt_sampler_params sampler;   /* default greedy */
     rt_text_callback on_text;    /* streamed answer text (raw, markers included) */
     void *user;
+    /* Query for retrieval when it differs from the question the model sees (chat follow-ups:
+     * rt_rag_condense_question); NULL = the question. */
+    const char *retrieval_query;
 } rt_ask_params;
 rt_ask_params rt_ask_default_params(void);
 
@@ -967,12 +984,15 @@ typedef struct rt_ask_citation {
     int marker;          /* n of [n] in the answer */
     int source;          /* index into sources */
     char *quote;         /* the best-supporting sentence of that source for the citing sentence */
+    uint64_t quote_start, quote_end; /* the quote's byte range in the document's stored text */
+    int sentence;        /* index into sentences of the citing sentence */
 } rt_ask_citation;
 
 typedef struct rt_ask_sentence {
     char *text;
     float support; /* 0..1 against the cited (or all) sources */
     bool supported;
+    bool claim;    /* false: the abstain text or no content words (not counted, supported) */
 } rt_ask_sentence;
 
 typedef struct rt_ask_result {
@@ -985,7 +1005,9 @@ typedef struct rt_ask_result {
     rt_ask_citation *citations; size_t n_citations;
     int *invalid_markers; size_t n_invalid_markers; /* markers that named no source (removed) */
     rt_ask_sentence *sentences; size_t n_sentences;
-    float groundedness;  /* share of answer sentences supported (1 for an abstention) */
+    float groundedness;  /* share of claims supported (1 for an abstention, 0 with no claim) */
+    float top_score;     /* the retrieval score compared with min_score (NAN: no results) */
+    rt_rag_prompt_style style; /* the prompt style used */
     rt_session_result gen; /* token counts and generation timings */
     double retrieval_ms, rerank_ms, total_ms;
 } rt_ask_result;
@@ -997,6 +1019,11 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
 void rt_ask_result_free(rt_ask_result *r);
 /* The whole record as a JSON object (malloc'd text; the caller frees it). */
 int rt_ask_result_json(const rt_ask_result *r, char **json);
+/* The retrieval query of a chat follow-up (`ragtune chat`; rule in src/rag/condense.c): the
+ * question itself, or, when it has a pronoun or fewer than three content words, the question
+ * followed by the content words of previous (the previous retrieval query; NULL: none).
+ * *out is malloc'd. */
+int rt_rag_condense_question(const char *previous, const char *question, char **out);
 
 /* ============================================================================================ */
 /* Evaluation (src/eval)                                                                        */
