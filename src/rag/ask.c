@@ -27,8 +27,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* Measured by scripts/calibrate-refusal.sh; see rt_ask_default_params. */
-#define RT_ASK_DEFAULT_MIN_SCORE 0.0f
+/* Measured by scripts/calibrate-refusal.sh; see rt_ask_default_params in ragtune.h. */
+#define RT_ASK_DEFAULT_MIN_SCORE 7.7f
 
 rt_ask_params rt_ask_default_params(void) {
     rt_ask_params p;

@@ -1,16 +1,16 @@
 /*
  * sentences.h — splits text into sentences (for groundedness scores, citation quotes and the
  * answer's per-sentence record). A rule-based splitter, not a trained one: good enough for
- * model answers and dictionary-style passages, wrong on some abbreviations ("e.g. Foo").
+ * model answers and dictionary-style passages, wrong on some abbreviations ("e.g. Foo"). Unlike
+ * the chunkers' rt_split_sentences it keeps a citation marker after the full stop ("... end.
+ * [2]") with its sentence, and ends a sentence at every line break (answers use lists).
  */
 #ifndef RT_RAG_SENTENCES_H
 #define RT_RAG_SENTENCES_H
 
-#include <stddef.h>
+#include "knowledge/chunker.h" /* rt_span */
 
-typedef struct rt_span {
-    size_t start, end; /* byte range [start, end) */
-} rt_span;
+#include <stddef.h>
 
 /* Sentences of text[0, len): a sentence ends after '.', '!' or '?' (with any closing quotes,
  * brackets and citation markers such as "[1]" that follow) when whitespace and then something
