@@ -136,11 +136,13 @@ static void test_heading_only(void **s) {
     assert_int_equal(rt_rag_context_assemble(coll, h, NULL, 3, 1000, count_words, NULL, &src, &n),
                      RT_OK);
     assert_int_equal(n, 2);
-    assert_string_equal(src[0].text, "## Usage\n\nCall ragtune ask with a collection.");
-    assert_string_equal(src[0].title, "Guide");
+    /* the heading moves into the title: the source is the body */
+    assert_string_equal(src[0].text, "Call ragtune ask with a collection.");
+    assert_string_equal(src[0].title, "Guide > Usage");
+    assert_int_equal(src[0].start, strstr(md, "Call") - md);
     assert_string_equal(src[1].doc_id, "fol");
-    assert_true(strstr(src[1].text, "FORTRAN\n\nA programming language designed at IBM.") ==
-                src[1].text);
+    assert_string_equal(src[1].title, "FORTRAN");
+    assert_true(strstr(src[1].text, "A programming language designed at IBM.") == src[1].text);
     free_sources(src, n);
 }
 

@@ -308,8 +308,9 @@ void ask_print_result(const rt_ask_result *r) {
     if (r->n_sources) printf("\nSources:\n");
     for (size_t i = 0; i < r->n_sources; i++) {
         const rt_ask_source *s = &r->sources[i];
+        bool show_path = s->path && strcmp(s->path, s->doc_id);
         printf("  [%d] %s%s%s [%llu, %llu) score %.3f%s%s\n", s->number, s->doc_id,
-               s->path ? " " : "", s->path ? s->path : "", (unsigned long long)s->start,
+               show_path ? " " : "", show_path ? s->path : "", (unsigned long long)s->start,
                (unsigned long long)s->end, (double)s->score, s->title && *s->title ? "  " : "",
                s->title ? s->title : "");
     }

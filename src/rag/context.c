@@ -279,6 +279,21 @@ int rt_rag_context_assemble(rt_collection *c, const rt_search_result *hits, cons
             }
         }
         n_spans = m + 1;
+        /* leading heading lines move into the title (the heading path at the body) */
+        for (size_t i = 0; i < n_spans; i++) {
+            const rt_stored_document *doc = docs[spans[i].doc];
+            size_t ls = spans[i].start;
+            while (ls < spans[i].end) {
+                size_t le = line_end(doc->text, doc->len, ls);
+                bool head = (ls == 0 && title_end[spans[i].doc]) ||
+                            heading_level(doc->text + ls, le - ls, NULL, NULL) ||
+                            blank(doc->text + ls, le - ls);
+                if (!head) break;
+                ls = le + 1;
+            }
+            if (ls < spans[i].end && (ls == spans[i].start || doc->text[ls - 1] == '\n'))
+                spans[i].start = ls;
+        }
         qsort(spans, n_spans, sizeof *spans, cmp_score);
     }
     int left = budget_tokens;
