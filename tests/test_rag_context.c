@@ -94,10 +94,10 @@ static void test_heading_path(void **s) {
 static void test_merge_and_order(void **s) {
     (void)s;
     rt_search_result h[5] = {
-        hit("md", md, "Run make", "build it.", 2.0f),          /* adjacent to the next */
-        hit("fol", fol, "A programming", "designed", 5.0f),   /* best: source [1] */
-        hit("md", md, "Then run", "install.", 3.0f),           /* adjacent: merged */
-        hit("fol", fol, "language designed", "IBM.", 1.0f),    /* overlaps fol's first */
+        hit("md", md, "Run make", "build it.", 2.0f),       /* adjacent to the next */
+        hit("fol", fol, "A programming", "designed", 5.0f), /* best: source [1] */
+        hit("md", md, "Then run", "install.", 3.0f),        /* adjacent: merged */
+        hit("fol", fol, "language designed", "IBM.", 1.0f), /* overlaps fol's first */
         hit("meta", meta, "Body", "document.", 4.0f),
     };
     rt_ask_source *src;
@@ -157,16 +157,15 @@ static void test_budget(void **s) {
     rt_ask_source *src;
     size_t n;
     /* exactly room for the first: the second is skipped */
-    assert_int_equal(rt_rag_context_assemble(coll, h, NULL, 2, title + body, count_words, NULL,
-                                             &src, &n),
-                     RT_OK);
+    assert_int_equal(
+        rt_rag_context_assemble(coll, h, NULL, 2, title + body, count_words, NULL, &src, &n),
+        RT_OK);
     assert_int_equal(n, 1);
     assert_string_equal(src[0].doc_id, "md");
     free_sources(src, n);
     /* less than the first needs: it is cut at a word end to fit */
-    assert_int_equal(rt_rag_context_assemble(coll, h, NULL, 2, title + 5, count_words, NULL, &src,
-                                             &n),
-                     RT_OK);
+    assert_int_equal(
+        rt_rag_context_assemble(coll, h, NULL, 2, title + 5, count_words, NULL, &src, &n), RT_OK);
     assert_int_equal(n, 1);
     assert_string_equal(src[0].text, "Run make to build");
     assert_true(count_words(NULL, src[0].text, strlen(src[0].text)) <= 5);

@@ -43,10 +43,25 @@ int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     long long n;
     double x;
-    static const char *const valued[] = {
-        "--model", "--tokenizer", "--api-base", "--api-model", "--adapter", "--mode", "-k",
-        "--filter", "--rerank", "--embed-model", "--prompt-template", "--style", "--min-score",
-        "--support", "--max-tokens", "--ctx", "--temp", "--seed", "--threads"};
+    static const char *const valued[] = {"--model",
+                                         "--tokenizer",
+                                         "--api-base",
+                                         "--api-model",
+                                         "--adapter",
+                                         "--mode",
+                                         "-k",
+                                         "--filter",
+                                         "--rerank",
+                                         "--embed-model",
+                                         "--prompt-template",
+                                         "--style",
+                                         "--min-score",
+                                         "--support",
+                                         "--max-tokens",
+                                         "--ctx",
+                                         "--temp",
+                                         "--seed",
+                                         "--threads"};
     bool takes = false;
     for (size_t j = 0; j < sizeof valued / sizeof *valued; j++)
         takes |= !strcmp(o, valued[j]);

@@ -125,6 +125,18 @@ check 1 "question longer than the context" "$RAGTUNE" ask "$dir/coll" "$long?" "
 grep -q "context" "$dir/e" || fail "long question message: $(cat "$dir/e")"
 check 1 "dense on a collection without vectors" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
     --mode dense --embed-model "$dir/m/model"
+# a collection embedded with one model, asked with another (dimension 32 vs 16)
+"$RAGTUNE" ingest "$dir/vcoll" "$dir/a.md" "$dir/b.md" --chunk-tokens 24 --embed-model "$dir/m/model" \
+    >/dev/null 2>&1 || fail "ingest with an embedder"
+"$RAGTUNE" train --data "$dir/corpus.txt" --tokenizer "$dir/tok.json" --out "$dir/m2" --layers 1 \
+    --embd 16 --heads 2 --kv-heads 1 --ff 32 --ctx 256 --seq-len 32 --batch 2 --steps 1 \
+    --threads 1 >/dev/null 2>&1 || fail "second tiny model"
+check 1 "collection/embedder mismatch" "$RAGTUNE" ask "$dir/vcoll" "Q?" "${m[@]}" --mode hybrid \
+    --embed-model "$dir/m2/model"
+out="$("$RAGTUNE" ask "$dir/vcoll" "What does the parser build?" "${m[@]}" --mode hybrid \
+    --embed-model "$dir/m/model" --min-score 0 --json)" || fail "hybrid ask with the right embedder"
+"$RT_PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["sources"] and r["sentences"]' \
+    "$out" || fail "hybrid record: $out"
 printf '{"id":1}\n' > "$dir/bad.jsonl"
 check 1 "malformed questions file" "$RAGTUNE" ask "$dir/coll" --file "$dir/bad.jsonl" "${m[@]}"
 grep -q "bad.jsonl:1" "$dir/e" || fail "questions file message does not name the line"
