@@ -318,8 +318,12 @@ void ask_close(ask_setup *a) {
 }
 
 void ask_print_result(const rt_ask_result *r) {
-    if (r->abstained && r->abstain_reason && !strcmp(r->abstain_reason, "no relevant source"))
-        printf("\n(no source scored above the threshold: best %.3f)\n", (double)r->top_score);
+    if (r->abstained && r->abstain_reason && !strcmp(r->abstain_reason, "no relevant source")) {
+        if (isnan(r->top_score))
+            printf("\n(nothing in the collection matched the question)\n");
+        else
+            printf("\n(no source scored above the threshold: best %.3f)\n", (double)r->top_score);
+    }
     if (r->n_sources) printf("\nSources:\n");
     for (size_t i = 0; i < r->n_sources; i++) {
         const rt_ask_source *s = &r->sources[i];

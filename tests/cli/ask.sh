@@ -82,6 +82,12 @@ PY
 grep -q "^Sources:" "$dir/term.txt" || fail "no sources section"
 grep -q "^  \[1\] .*b.md" "$dir/term.txt" || fail "source [1] is not b.md: $(cat "$dir/term.txt")"
 
+# a prompt template file; one without {question} is refused
+printf '{sources}\nQ: {question}\nA:' > "$dir/tmpl.txt"
+"$RAGTUNE" ask "$dir/coll" "How does paging work?" "${m[@]}" --min-score 0 --json \
+    --prompt-template "$dir/tmpl.txt" > /dev/null || fail "--prompt-template"
+printf '{sources}' > "$dir/noq.txt"
+
 # a batch: one record per line with its id; the second prompt reuses the cached prefix
 printf '{"id":"q1","question":"What does the parser build?"}\n\n{"id":2,"question":"How does paging work?"}\n' > "$dir/q.jsonl"
 "$RAGTUNE" ask "$dir/coll" --file "$dir/q.jsonl" "${m[@]}" --min-score 0 > "$dir/batch.jsonl" ||
@@ -137,6 +143,10 @@ out="$("$RAGTUNE" ask "$dir/vcoll" "What does the parser build?" "${m[@]}" --mod
     --embed-model "$dir/m/model" --min-score 0 --json)" || fail "hybrid ask with the right embedder"
 "$RT_PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["sources"] and r["sentences"]' \
     "$out" || fail "hybrid record: $out"
+check 1 "template without {question}" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
+    --prompt-template "$dir/noq.txt"
+check 1 "missing template file" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
+    --prompt-template "$dir/none.txt"
 printf '{"id":1}\n' > "$dir/bad.jsonl"
 check 1 "malformed questions file" "$RAGTUNE" ask "$dir/coll" --file "$dir/bad.jsonl" "${m[@]}"
 grep -q "bad.jsonl:1" "$dir/e" || fail "questions file message does not name the line"
