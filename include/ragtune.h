@@ -946,9 +946,13 @@ const char *const *rt_rag_stop_strings(void);
 
 /* ---- asking a collection: retrieve, (rerank), assemble, prompt, generate, cite, ground ---- */
 
+typedef struct rt_reranker rt_reranker; /* a cross-encoder (model layer: rt_reranker_open) */
+
 typedef struct rt_ask_params {
     rt_search_params search;  /* retrieval (mode, k, filters, ...); default BM25, k = 4 */
-    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL */
+    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL;
+                                 opened and closed by each call (slow: prefer reranker) */
+    rt_reranker *reranker;    /* an open cross-encoder (the caller's; wins over rerank_model) */
     int rerank_candidates;    /* retrieved before reranking down to search.k (default 20) */
     int answer_tokens;        /* answer budget (default 192) */
     int context_tokens;       /* sources budget; 0 = session context - prompt - answer budget */

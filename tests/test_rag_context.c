@@ -6,6 +6,7 @@
  */
 #include "testutil.h"
 #include "rag/context.h"
+#include "rag/rerank.h"
 #include "knowledge/words.h"
 
 #include <stdlib.h>
@@ -178,12 +179,42 @@ static void test_budget(void **s) {
     assert_null(src);
 }
 
+static void test_rerank_order(void **s) {
+    (void)s;
+    /* reordering keeps items and scores together, stable for ties */
+    rt_search_result items[3] = {{.doc_id = "a"}, {.doc_id = "b"}, {.doc_id = "c"}};
+    rt_search_results res = {3, items};
+    float sc[3] = {0.5f, 2.0f, 0.5f};
+    assert_int_equal(rt_rag_order_by_scores(&res, sc), RT_OK);
+    assert_string_equal(items[0].doc_id, "b");
+    assert_string_equal(items[1].doc_id, "a");
+    assert_string_equal(items[2].doc_id, "c");
+    assert_true(sc[0] == 2.0f && sc[1] == 0.5f && sc[2] == 0.5f);
+    /* with rerank scores the sources follow them, not the retrieval scores */
+    rt_search_result h[2] = {
+        hit("md", md, "Run make", "install.", 3.0f),
+        hit("meta", meta, "Body", "sentence.", 4.0f),
+    };
+    float rr[2] = {1.5f, -2.0f};
+    rt_ask_source *src;
+    size_t n;
+    assert_int_equal(rt_rag_context_assemble(coll, h, rr, 2, 1000, count_words, NULL, &src, &n),
+                     RT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(src[0].doc_id, "md");
+    assert_true(src[0].rerank_score == 1.5f && src[0].score == 3.0f);
+    assert_string_equal(src[1].doc_id, "meta");
+    assert_true(src[1].rerank_score == -2.0f);
+    free_sources(src, n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heading_path),
         cmocka_unit_test(test_merge_and_order),
         cmocka_unit_test(test_heading_only),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_rerank_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -23,7 +23,8 @@ const char ask_options_help[] =
     "  --mode M              retrieval: bm25 (default), dense, hybrid\n"
     "  -k N                  sources retrieved (default 4)\n"
     "  --filter EXPR         metadata condition, as in `ragtune search` (repeatable)\n"
-    "  --rerank MODEL        cross-encoder reranker (not available in this build)\n"
+    "  --rerank MODEL        rerank with a cross-encoder (HF BertForSequenceClassification dir)\n"
+    "  --rerank-candidates N chunks retrieved for the reranker (default 20)\n"
     "  --embed-model PATH    embedder: query vectors (dense/hybrid) and groundedness similarity\n"
     "  --prompt-template F   prompt layout file ({instructions}, {sources}, {question})\n"
     "  --style S             prompt style base or chat (default: chat if the model has a chat\n"
@@ -52,6 +53,7 @@ int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
                                          "-k",
                                          "--filter",
                                          "--rerank",
+                                         "--rerank-candidates",
                                          "--embed-model",
                                          "--prompt-template",
                                          "--style",
@@ -103,7 +105,11 @@ int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
             return cli_usage_error(a->cmd, "bad filter '%s' (key=value, key>=number, ...)", v);
         a->n_filters++;
     } else if (!strcmp(o, "--rerank")) {
-        a->ap.rerank_model = v;
+        a->rerank_path = v;
+    } else if (!strcmp(o, "--rerank-candidates")) {
+        if (!cli_parse_int(v, 1, 1000, &n))
+            return cli_usage_error(a->cmd, "bad --rerank-candidates (1..1000)");
+        a->ap.rerank_candidates = (int)n;
     } else if (!strcmp(o, "--embed-model")) {
         a->embed_model = v;
     } else if (!strcmp(o, "--prompt-template")) {
@@ -266,6 +272,11 @@ int ask_open(ask_setup *a, const char *collection) {
         a->ap.embedder = &a->emb;
     }
     if (rt_collection_open(collection, &cp, &a->coll) != RT_OK) return cli_runtime_error(a->cmd);
+    if (a->rerank_path) {
+        if (rt_reranker_open(a->rerank_path, 0, &a->reranker) != RT_OK)
+            return cli_runtime_error(a->cmd);
+        a->ap.reranker = a->reranker;
+    }
     rt_session_params sp = rt_session_default_params();
     sp.n_ctx = a->n_ctx;
     if (a->api_base) {
@@ -312,6 +323,7 @@ void ask_close(ask_setup *a) {
     for (int i = 0; i < a->n_adapters; i++)
         rt_adapter_free(a->adapters[i]);
     if (a->coll) rt_collection_close(a->coll);
+    if (a->reranker) rt_reranker_close(a->reranker);
     if (a->has_emb) rt_embedder_close_model(&a->emb);
     free(a->template_text);
     free(a->model_path);

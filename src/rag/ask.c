@@ -6,15 +6,17 @@
  * bm25 and hybrid mode — the best bm25_score of the fused list —, cosine in dense mode); and
  * after generating, when the model abstains: its answer contains RT_RAG_ABSTAIN_TEXT or starts
  * with a close variant ("The documents do not contain ...", "I don't know", ...).
- * Not here: reranking (refused with RT_ERR_UNSUPPORTED until a reranker is wired), chat
- * history in the prompt (the reader prompt has one question; chat condenses the retrieval
- * query instead, rag/condense.c).
+ * Reranking: rerank_candidates chunks are retrieved, scored by the cross-encoder
+ * (rag/rerank.c) and the best search.k kept; the sources are then ordered by rerank score.
+ * Not here: chat history in the prompt (the reader prompt has one question; chat condenses the
+ * retrieval query instead, rag/condense.c).
  */
 #include "rag/ask.h"
 #include "rag/citations.h"
 #include "rag/context.h"
 #include "rag/grounding.h"
 #include "rag/prompt.h"
+#include "rag/rerank.h"
 #include "rag/sentences.h"
 
 #include "core/error.h"
@@ -318,9 +320,6 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
     if (!*question) return rt_error(RT_ERR_INVALID, "ask: the question is empty");
     rt_ask_params p = params ? *params : rt_ask_default_params();
     if (p.answer_tokens <= 0) return rt_error(RT_ERR_INVALID, "ask: answer_tokens must be > 0");
-    if (p.rerank_model)
-        return rt_error(RT_ERR_UNSUPPORTED, "ask: reranking (%s) is not available in this build",
-                        p.rerank_model);
     double t0 = rt_time_now();
     rt_ask_result *r = rt_calloc(1, sizeof *r);
     if (!r) return RT_ERR_NOMEM;
@@ -350,17 +349,34 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
                       overhead, p.answer_tokens, n_ctx);
     /* retrieval */
     rt_search_results *res = NULL;
-    if (rc == RT_OK) {
+    const char *query = p.retrieval_query ? p.retrieval_query : question;
+    rt_reranker *reranker = p.reranker, *opened = NULL;
+    if (rc == RT_OK && !reranker && p.rerank_model) {
         double tr = rt_time_now();
-        rc = rt_collection_search(c, p.retrieval_query ? p.retrieval_query : question, &p.search,
-                                  &res);
+        rc = rt_reranker_open(p.rerank_model, 0, &opened);
+        reranker = opened;
+        r->rerank_ms = (rt_time_now() - tr) * 1e3;
+    }
+    if (rc == RT_OK) {
+        rt_search_params sp = p.search;
+        if (reranker && p.rerank_candidates > sp.k) sp.k = p.rerank_candidates;
+        double tr = rt_time_now();
+        rc = rt_collection_search(c, query, &sp, &res);
         r->retrieval_ms = (rt_time_now() - tr) * 1e3;
     }
-    if (rc == RT_OK) {
-        r->top_score = top_score(res, p.search.mode);
-        rc = rt_rag_context_assemble(c, res->items, NULL, res->n, budget, count_tokens, s,
-                                     &r->sources, &r->n_sources);
+    float *rerank = NULL;
+    size_t n_use = res ? res->n : 0;
+    if (rc == RT_OK) r->top_score = top_score(res, p.search.mode);
+    if (rc == RT_OK && reranker) {
+        double tr = rt_time_now();
+        rc = rt_rag_rerank(reranker, query, res, p.search.k, &rerank, &n_use);
+        r->rerank_ms += (rt_time_now() - tr) * 1e3;
     }
+    if (rc == RT_OK)
+        rc = rt_rag_context_assemble(c, res->items, rerank, n_use, budget, count_tokens, s,
+                                     &r->sources, &r->n_sources);
+    free(rerank);
+    if (opened) rt_reranker_close(opened);
     rt_search_results_free(res);
     if (rc == RT_OK && (isnan(r->top_score) || r->top_score < p.min_score || !r->n_sources)) {
         /* refusal without generating */
