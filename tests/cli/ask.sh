@@ -100,6 +100,21 @@ assert rs[0]["question"] == "What does the parser build?"
 assert rs[1]["tokens"]["prompt_cached"] > 0   # the instructions' KV was reused
 PY
 
+# a model with a chat template gets the chat-style prompt (instructions as the system message,
+# which the second question reuses from the cache)
+cp -r "$dir/m/model" "$dir/mc"
+cat > "$dir/mc/tokenizer_config.json" <<'JSON'
+{"chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"}
+JSON
+"$RAGTUNE" ask "$dir/coll" --file "$dir/q.jsonl" --model "$dir/mc" --max-tokens 4 --threads 1 \
+    --min-score 0 > "$dir/chatml.jsonl" || fail "ask with a chat template"
+"$RT_PYTHON" - "$dir/chatml.jsonl" <<'PY' || fail "chat-style records: $(cat "$dir/chatml.jsonl")"
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["prompt_style"] for r in rs] == ["chat", "chat"]
+assert rs[1]["tokens"]["prompt_cached"] > 0
+PY
+
 # chat: the follow-up is retrieved with the previous question's key words
 printf 'How does paging work?\nWhat maps it?\n' |
     "$RAGTUNE" chat "$dir/coll" "${m[@]}" --min-score 0 --json > "$dir/chat.jsonl" || fail "chat"
