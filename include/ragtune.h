@@ -910,12 +910,21 @@ typedef struct rt_session_result {
     double prefill_seconds; /* prompt evaluation */
     double decode_seconds;  /* generation after the first token */
     double total_seconds;
+    /* Remote: n_prompt, n_generated and n_prompt_cached come from the server's "usage" when it
+     * sends one (usage.prompt_tokens_details.cached_tokens), else n_prompt is an estimate (about
+     * 4 bytes a token), n_generated counts text chunks and n_prompt_cached is 0; prefill_seconds
+     * is ttft_seconds. */
 } rt_session_result;
 
 /* Generates for one request. With a prompt that shares a prefix with the previous request's
  * tokens (system prompt, instructions), that prefix's KV is reused, not prefilled again
  * (n_prompt_cached says how many). RT_ERR_RANGE when the prompt does not fit n_ctx with room
- * for one token. */
+ * for one token; RT_ERR_INVALID for a request with nothing to say or a text request on a session
+ * without a tokenizer. Remote failures (src/rag/remote.h): RT_ERR_IO for timeouts, unreachable
+ * hosts and 429/5xx after the retries, RT_ERR_INVALID for a refused key (401/403) or another
+ * 4xx, RT_ERR_NOT_FOUND for 404, RT_ERR_FORMAT for malformed JSON or events, RT_ERR_RANGE for a
+ * reply above max_reply_bytes; the message names the URL and gives the server's words. On error
+ * res holds nothing to free. */
 int rt_session_generate(rt_session *s, const rt_session_request *req, rt_session_result *res);
 void rt_session_result_clear(rt_session_result *res);
 
