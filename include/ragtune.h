@@ -300,6 +300,27 @@ int rt_context_set_adapters(rt_context *ctx, rt_adapter *const *adapters, const 
 /* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1. */
 int rt_adapter_spec_parse(const char *spec, char **path, float *scale);
 
+/* ---- cross-encoder reranker ---- */
+
+/* A cross-encoder: a Hugging Face BertForSequenceClassification directory (config.json with
+ * num_labels 1 or 2, model.safetensors with the BERT encoder, bert.pooler.dense and classifier,
+ * and its tokenizer) that scores how well a passage answers a query. One reranker is used by one
+ * thread at a time (it holds one context). */
+typedef struct rt_reranker rt_reranker;
+/* Opens the directory at path; pairs are truncated to n_ctx tokens (0 = 512, at most the
+ * model's positions). RT_ERR_UNSUPPORTED for a model without a classification head or with
+ * another number of labels. */
+int rt_reranker_open(const char *path, int n_ctx, rt_reranker **out);
+void rt_reranker_close(rt_reranker *r);
+int rt_reranker_n_ctx(const rt_reranker *r);
+/* scores[i] = relevance of passages[i] (NUL-terminated) to query; higher is more relevant. Each
+ * pair is encoded [CLS] query [SEP] passage [SEP] with token types 0 / 1
+ * (rt_tokenizer_encode_pair, "longest_first" truncation to n_ctx), the [CLS] state goes through
+ * the pooler (dense + tanh) and the classifier: the score is the logit for num_labels 1, and
+ * logit[1] - logit[0] (the log-odds of the "relevant" label) for num_labels 2. */
+int rt_reranker_score(rt_reranker *r, const char *query, const char *const *passages, int n,
+                      float *scores);
+
 /* Describes the model at path (a GGUF file, a .safetensors file with config.json beside it, or
  * a Hugging Face directory) as a JSON object: "format", "architecture", the hyper-parameters,
  * "n_params", "dtypes" (per storage type: tensors, params, bytes), "file_bytes", "metadata" (GGUF
@@ -366,6 +387,17 @@ size_t rt_tokenizer_n_vocab(const rt_tokenizer *tok);
  * (or only the special ones). *ids is malloc'd; the caller frees it. */
 int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, bool add_special,
                         int32_t **ids, size_t *n_ids);
+/* Encodes a pair of texts (a query and a passage for a cross-encoder) as the file's
+ * post-processor does for pairs: BertProcessing and vocab.txt tokenizers give
+ * [CLS] a [SEP] b [SEP] with token types 0 for [CLS] a [SEP] and 1 for b [SEP]; RoBERTa gives
+ * <s> a </s></s> b </s> (types 0); TemplateProcessing its "pair" template with its type ids.
+ * max_len > 0 truncates the texts so that the whole fits (Hugging Face's "longest_first": the
+ * longer text is cut first, both to about half when both are long). *ids and *type_ids
+ * (n_ids each) are malloc'd; the caller frees them. RT_ERR_UNSUPPORTED when the tokenizer has no
+ * pair template. */
+int rt_tokenizer_encode_pair(const rt_tokenizer *tok, const char *a, size_t a_len, const char *b,
+                             size_t b_len, size_t max_len, int32_t **ids, int32_t **type_ids,
+                             size_t *n_ids);
 /* Decodes ids to text (valid UTF-8, invalid byte sequences become U+FFFD). skip_special drops
  * special tokens. *text is malloc'd and NUL-terminated; the caller frees it. Ids out of range
  * fail with RT_ERR_INVALID. */
