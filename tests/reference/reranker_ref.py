@@ -11,7 +11,7 @@ usage:
   reranker_ref.py make DIR      writes DIR/rerank1 (num_labels 1), DIR/rerank2 (num_labels 2,
                                 with id2label), DIR/rerank3 (3 labels, refused by ragtune) and
                                 DIR/plain (a BertModel without head), each with vocab.txt
-  reranker_ref.py score MODEL PAIRS OUT
+  reranker_ref.py score MODEL PAIRS OUT [MODEL PAIRS OUT ...]
                                 PAIRS: one pair per line, "ids;type_ids" (comma-separated);
                                 OUT: the scores as float32
 """
@@ -107,8 +107,9 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "make":
         make(sys.argv[2])
         return 0
-    if len(sys.argv) == 5 and sys.argv[1] == "score":
-        score(sys.argv[2], sys.argv[3], sys.argv[4])
+    if len(sys.argv) >= 5 and (len(sys.argv) - 2) % 3 == 0 and sys.argv[1] == "score":
+        for i in range(2, len(sys.argv), 3):
+            score(sys.argv[i], sys.argv[i + 1], sys.argv[i + 2])
         return 0
     print(__doc__, file=sys.stderr)
     return 2
