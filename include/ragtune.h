@@ -280,9 +280,15 @@ int rt_generate(rt_context *ctx, const int32_t *prompt, int n_prompt,
 
 /* A LoRA adapter loaded for a base model: a PEFT directory (adapter_config.json +
  * adapter_model.safetensors) or a llama.cpp GGUF LoRA file. Its matrices are checked against
- * the model (architecture, module names, shapes); an adapter for another base is refused with
- * RT_ERR_INVALID naming the first mismatching tensor. Read-only once loaded: one adapter can be
- * used by many contexts at once. It must outlive every context that uses it. */
+ * the model (architecture, module names, n_layer, shapes); an adapter for another base is
+ * refused with RT_ERR_INVALID naming the first mismatching tensor (a missing one, one of another
+ * shape, or one the model has no linear for). llama, qwen2 and gpt2 bases (q, k, v, o, gate, up,
+ * down; gpt2's fused c_attn / attn_qkv is split into q, k, v); bert is RT_ERR_UNSUPPORTED.
+ * Per-module scales follow PEFT (alpha/r, alpha/sqrt(r) with use_rslora, rank_pattern and
+ * alpha_pattern) or llama.cpp (adapter.lora.alpha / r, 1 when alpha is 0); q/k rows are put in
+ * the model's RoPE order (a GGUF llama base pairs them interleaved). Read-only once loaded: one
+ * adapter can be used by many contexts at once, and by any model of the same shapes (e.g. the
+ * f32 and the q8_0 load of one base). It must outlive every context that uses it. */
 typedef struct rt_adapter rt_adapter;
 int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out);
 void rt_adapter_free(rt_adapter *adapter);
@@ -291,13 +297,18 @@ const char *rt_adapter_path(const rt_adapter *adapter);
 
 /* Makes ctx apply these adapters (each with its scale multiplying PEFT's alpha/r; llama.cpp's
  * --lora-scaled) on top of the base weights from now on: y = W x + sum_i scale_i * s_i B_i A_i x.
- * n = 0 removes all. Works on f32 and quantized bases. Because the KV cache no longer matches,
- * the sequence is emptied (rt_context_rewind(ctx, 0)) unless the set is unchanged. The arrays
- * are copied; the adapters are not. */
+ * scales NULL means 1 for each; n = 0 removes all. Works on f32 and quantized bases (the branch
+ * is f32, added to the base projection). A context without adapters runs exactly as one that
+ * never had any. Because the KV cache no longer matches, the sequence is emptied
+ * (rt_context_rewind(ctx, 0)) unless the set and scales are unchanged. RT_ERR_INVALID for an
+ * adapter loaded for a model of other shapes, or a non-finite scale. The arrays are copied; the
+ * adapters are not. */
 int rt_context_set_adapters(rt_context *ctx, rt_adapter *const *adapters, const float *scales,
                             int n);
 
-/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1. */
+/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1; the
+ * text after the last ':' is a scale only if it is a finite number (else it is part of the
+ * path). RT_ERR_INVALID for an empty spec, no path, or an infinite/NaN scale. */
 int rt_adapter_spec_parse(const char *spec, char **path, float *scale);
 
 /* ---- cross-encoder reranker ---- */
