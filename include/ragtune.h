@@ -1208,6 +1208,8 @@ typedef struct rt_compare_spec {
     rt_search_mode search_mode; /* default BM25 */
     int k;                      /* sources per question (default 3) */
     const char *embedder_path;  /* for dense/hybrid (NULL: BM25 only) */
+    const char *rerank_model;   /* cross-encoder reranking the retrieved passages, or NULL */
+    float min_score;            /* rt_ask's refusal threshold (default: rt_ask's; NAN = never) */
     /* decoding (the same for every strategy) */
     int max_tokens;             /* default 48 */
     int n_ctx;                  /* default 1024 */

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "compare_opts.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@ static const char *usage_options =
     "  --priority LIST         order of accuracy,freshness,latency,cost (the recommendation)\n"
     "  --mode M, -k N          retrieval: bm25 (default), dense, hybrid; sources (3)\n"
     "  --embed-model PATH      embedder for dense/hybrid (the collection's)\n"
+    "  --rerank PATH           cross-encoder reranking the retrieved passages\n"
+    "  --min-score X|none      refuse without generating below this retrieval score\n"
+    "                          (default: ask's, calibrated on the FOLDOC demo; BM25 only)\n"
     "  --max-tokens N          answer length (48); --ctx N context (1024)\n"
     "  --steps N, --lr X       training steps per run (100); learning rate (1e-4 LoRA,\n"
     "                          1e-5 full)\n"
@@ -163,6 +167,7 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         STR_OPT("--priority", s.priority)
         STR_OPT("--embed-model", s.embedder_path)
         STR_OPT("--adapter", s.adapter_path)
+        STR_OPT("--rerank", s.rerank_model)
         INT_OPT("-k", 1, 100, s.k)
         INT_OPT("--max-tokens", 1, 4096, s.max_tokens)
         INT_OPT("--ctx", 64, 32768, s.n_ctx)
@@ -199,6 +204,14 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
                 s.search_mode = RT_SEARCH_HYBRID;
             else
                 BAD("unknown mode '%s'", v);
+        } else if (!strcmp(a, "--min-score")) {
+            NEED_VALUE;
+            if (!strcmp(v, "none"))
+                s.min_score = NAN;
+            else if (!cli_parse_float(v, &x))
+                BAD("bad --min-score '%s'", v);
+            else
+                s.min_score = (float)x;
         } else if (!strcmp(a, "--spec")) {
             i++; /* loaded above */
         } else if (!strcmp(a, "--rag") && eval) {

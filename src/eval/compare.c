@@ -35,6 +35,7 @@
 #include "train/rng.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
@@ -104,6 +105,7 @@ rt_compare_spec rt_compare_default_spec(void) {
     s.seed = 1;
     s.resume = true;
     s.priority = "accuracy,freshness,latency,cost";
+    s.min_score = rt_ask_default_params().min_score;
     return s;
 }
 
@@ -112,6 +114,50 @@ rt_compare_spec rt_compare_default_spec(void) {
 void rt_compare_spec_free_root(void *root) {
     json_decref(root);
 }
+
+/* The keys of compare.json: the spec's field names. Types: s string, i int, I int64, z size,
+ * u uint64, f float (null = NAN), d double, b bool. */
+typedef struct spec_key {
+    const char *name;
+    char type;
+    size_t offset;
+} spec_key;
+#define K(name, type)                                                                              \
+    { #name, type, offsetof(rt_compare_spec, name) }
+static const spec_key spec_keys[] = {
+    K(collection_path, 's'),
+    K(qa_path, 's'),
+    K(model_path, 's'),
+    K(out_dir, 's'),
+    K(strategies, 's'),
+    K(update_docs_path, 's'),
+    K(heldout_path, 's'),
+    K(embedder_path, 's'),
+    K(rerank_model, 's'),
+    K(priority, 's'),
+    K(adapter_path, 's'),
+    K(k, 'i'),
+    K(max_tokens, 'i'),
+    K(n_ctx, 'i'),
+    K(steps, 'I'),
+    K(lr, 'f'),
+    K(lora_rank, 'i'),
+    K(lora_alpha, 'f'),
+    K(seq_len, 'i'),
+    K(batch_size, 'i'),
+    K(raft_oracle_fraction, 'f'),
+    K(raft_distractors, 'i'),
+    K(bootstrap_resamples, 'i'),
+    K(support_threshold, 'f'),
+    K(min_score, 'f'),
+    K(cpu_hour_price, 'd'),
+    K(max_questions, 'z'),
+    K(seed, 'u'),
+    K(pretrain_chunks, 'b'),
+    K(adapt_retrain, 'b'),
+    K(resume, 'b'),
+};
+#undef K
 
 int rt_compare_spec_load(const char *path, rt_compare_spec *s, void **root_out) {
     *root_out = NULL;
@@ -143,39 +189,50 @@ int rt_compare_spec_load(const char *path, rt_compare_spec *s, void **root_out) 
         rt_strbuf_free(&b);
     }
     json_object_foreach(root, key, v) {
-#define STR(name)                                                                                  \
-    if (!strcmp(key, #name)) {                                                                     \
-        if (!json_is_string(v)) goto bad;                                                          \
-        s->name = json_string_value(v);                                                            \
-        continue;                                                                                  \
-    }
-#define NUM(name, type)                                                                            \
-    if (!strcmp(key, #name)) {                                                                     \
-        if (!json_is_number(v)) goto bad;                                                          \
-        s->name = (type)json_number_value(v);                                                      \
-        continue;                                                                                  \
-    }
-#define BOOL(name)                                                                                 \
-    if (!strcmp(key, #name)) {                                                                     \
-        if (!json_is_boolean(v)) goto bad;                                                         \
-        s->name = json_is_true(v);                                                                 \
-        continue;                                                                                  \
-    }
-        STR(collection_path)
-        STR(qa_path)
-        STR(model_path)
-        STR(out_dir) STR(strategies) STR(update_docs_path) STR(heldout_path) STR(embedder_path)
-            STR(priority) STR(adapter_path) NUM(k, int) NUM(max_tokens, int) NUM(n_ctx, int)
-                NUM(steps, int64_t) NUM(lr, float) NUM(lora_rank, int) NUM(lora_alpha, float)
-                    NUM(seq_len, int) NUM(batch_size, int) NUM(raft_oracle_fraction, float)
-                        NUM(raft_distractors, int) NUM(bootstrap_resamples, int)
-                            NUM(support_threshold, float) NUM(cpu_hour_price, double)
-                                NUM(max_questions, size_t) NUM(seed, uint64_t) BOOL(pretrain_chunks)
-                                    BOOL(adapt_retrain) BOOL(resume)
-#undef STR
-#undef NUM
-#undef BOOL
-                                        if (!strcmp(key, "search_mode")) {
+        const spec_key *f = NULL;
+        for (size_t i = 0; i < sizeof spec_keys / sizeof *spec_keys && !f; i++)
+            if (!strcmp(key, spec_keys[i].name)) f = &spec_keys[i];
+        if (f) {
+            char *field = (char *)s + f->offset;
+            bool okv = true;
+            switch (f->type) {
+            case 's':
+                okv = json_is_string(v);
+                if (okv) *(const char **)field = json_string_value(v);
+                break;
+            case 'i':
+                okv = json_is_integer(v);
+                if (okv) *(int *)field = (int)json_integer_value(v);
+                break;
+            case 'I':
+                okv = json_is_integer(v) && json_integer_value(v) >= 0;
+                if (okv) *(int64_t *)field = (int64_t)json_integer_value(v);
+                break;
+            case 'z':
+                okv = json_is_integer(v) && json_integer_value(v) >= 0;
+                if (okv) *(size_t *)field = (size_t)json_integer_value(v);
+                break;
+            case 'u':
+                okv = json_is_integer(v) && json_integer_value(v) >= 0;
+                if (okv) *(uint64_t *)field = (uint64_t)json_integer_value(v);
+                break;
+            case 'f':
+                okv = json_is_number(v) || json_is_null(v);
+                if (okv) *(float *)field = json_is_null(v) ? NAN : (float)json_number_value(v);
+                break;
+            case 'd':
+                okv = json_is_number(v);
+                if (okv) *(double *)field = json_number_value(v);
+                break;
+            case 'b':
+                okv = json_is_boolean(v);
+                if (okv) *(bool *)field = json_is_true(v);
+                break;
+            }
+            if (!okv) goto bad;
+            continue;
+        }
+        if (!strcmp(key, "search_mode")) {
             const char *m = json_is_string(v) ? json_string_value(v) : "";
             if (!strcmp(m, "bm25"))
                 s->search_mode = RT_SEARCH_BM25;
@@ -244,28 +301,6 @@ bool rt_eval_is_abstention(const char *answer) {
     return rt_metric_contains(answer, g, 1) > 0;
 }
 
-double rt_eval_support(const char *answer, const char *context) {
-    char *a = rt_squad_normalize(answer), *c = rt_squad_normalize(context);
-    double r = NAN;
-    if (a && c) {
-        size_t n = 0, hit = 0, cl = strlen(c);
-        for (char *w = strtok(a, " "); w; w = strtok(NULL, " ")) {
-            n++;
-            size_t wl = strlen(w);
-            for (const char *p = c; (p = strstr(p, w)) != NULL; p++) {
-                if ((p == c || p[-1] == ' ') && (p + wl == c + cl || p[wl] == ' ')) {
-                    hit++;
-                    break;
-                }
-            }
-        }
-        r = n ? (double)hit / (double)n : 1;
-    }
-    free(a);
-    free(c);
-    return r;
-}
-
 /* ---- the run ---- */
 
 typedef struct strategy {
@@ -280,6 +315,7 @@ typedef struct run {
     rt_collection *coll, *coll_updated;
     rt_embedder emb;
     bool has_emb;
+    rt_reranker *reranker;
     double reingest_seconds;
     char *heldout;
     double base_ppl;
@@ -377,91 +413,69 @@ typedef struct answer_rec {
     bool has_ret;
 } answer_rec;
 
-/* Retrieves for question and renders the reader prompt over the hits (sources shortened until
- * the prompt fits the context with room for the answer). *context gets the sources' text. */
-static int rag_prompt(run *r, rt_collection *c, rt_eval_engine *e, const char *question,
-                      char **prompt, char **context, json_t *retrieved) {
-    *prompt = *context = NULL;
-    rt_search_params sp = rt_search_default_params();
-    sp.k = r->s.k;
-    sp.mode = r->s.search_mode;
-    rt_search_results *res;
-    RT_TRY(rt_collection_search(c, question, &sp, &res));
-    rt_rag_source *src = calloc(res->n ? res->n : 1, sizeof *src);
-    if (!src) {
-        rt_search_results_free(res);
-        return rt_error(RT_ERR_NOMEM, "out of memory");
-    }
-    rt_strbuf ctx = {0};
-    for (size_t i = 0; i < res->n; i++) {
-        src[i].title = res->items[i].doc_id;
-        src[i].text = res->items[i].text;
-        src[i].text_len = strlen(res->items[i].text);
-        if (retrieved) json_array_append_new(retrieved, json_string(res->items[i].doc_id));
-        rt_strbuf_puts(&ctx, res->items[i].text);
-        rt_strbuf_puts(&ctx, "\n");
-    }
-    int st = RT_OK;
-    int budget = rt_eval_engine_n_ctx(e) - r->s.max_tokens - 8;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        free(*prompt);
-        *prompt = NULL;
-        st = rt_rag_prompt_render(RT_RAG_PROMPT_BASE, NULL, src, res->n, question, prompt, NULL,
-                                  NULL);
-        if (st != RT_OK) break;
-        int n = rt_eval_engine_count(e, *prompt);
-        if (n < 0) {
-            st = n;
-            break;
-        }
-        if (n <= budget) break;
-        for (size_t i = 0; i < res->n; i++)
-            src[i].text_len = src[i].text_len * 2 / 3;
-    }
-    free(src);
-    rt_search_results_free(res);
-    if (st != RT_OK) {
-        free(*prompt);
-        *prompt = NULL;
-        rt_strbuf_free(&ctx);
-        return st;
-    }
-    *context = ctx.data ? rt_strbuf_take(&ctx) : rt_strdup("");
-    rt_strbuf_free(&ctx);
-    return *context ? RT_OK : RT_ERR_NOMEM;
+/* The retrieval-augmented answer through rt_ask: retrieval (and rerank), the shared reader
+ * prompt, generation, citations and groundedness. */
+static int ask_one(run *r, rt_eval_engine *e, rt_collection *c, const char *question,
+                   rt_eval_generation *g, double *support, bool *abstained, json_t *retrieved) {
+    rt_ask_params ap = rt_ask_default_params();
+    ap.search.k = r->s.k;
+    ap.search.mode = r->s.search_mode;
+    ap.reranker = r->reranker;
+    ap.answer_tokens = r->s.max_tokens;
+    ap.style = RT_RAG_PROMPT_BASE;
+    ap.style_set = true;
+    ap.min_score = r->s.min_score;
+    ap.support_threshold = r->s.support_threshold;
+    ap.embedder = r->has_emb ? &r->emb : NULL;
+    ap.sampler.temperature = 0;
+    ap.sampler.seed = r->s.seed;
+    rt_ask_result *res;
+    RT_TRY(rt_ask(rt_eval_engine_session(e), c, question, &ap, &res));
+    g->text = rt_strdup(res->raw_answer ? res->raw_answer : "");
+    g->n_prompt = res->gen.n_prompt;
+    g->n_generated = res->gen.n_generated;
+    double pre = (res->retrieval_ms + res->rerank_ms) / 1000.0;
+    g->ttft_seconds = pre + res->gen.ttft_seconds;
+    g->total_seconds = res->total_ms / 1000.0;
+    *support = res->groundedness;
+    *abstained = res->abstained;
+    for (size_t i = 0; i < res->n_sources; i++)
+        json_array_append_new(retrieved, json_string(res->sources[i].doc_id));
+    rt_ask_result_free(res);
+    return g->text ? RT_OK : RT_ERR_NOMEM;
 }
-
-static const char *const answer_stops[] = {"\n", "Question:", NULL};
 
 /* Answers one question; *rec_json gets its record. gold/ngold: accepted answers. */
 static int answer_one(run *r, rt_eval_engine *e, rt_collection *c, const rt_qa_item *it,
                       char *const *gold, size_t n_gold, answer_rec *rec, json_t **rec_json) {
     memset(rec, 0, sizeof *rec);
-    char *prompt = NULL, *context = NULL;
     json_t *retrieved = c ? json_array() : NULL;
-    int st;
-    if (c)
-        st = rag_prompt(r, c, e, it->question, &prompt, &context, retrieved);
-    else
-        st = (prompt = rt_eval_closed_prompt(it->question)) ? RT_OK : RT_ERR_NOMEM;
     rt_eval_generation g = {0};
-    rt_sampler_params sp = rt_sampler_default_params();
-    sp.temperature = 0;
-    sp.seed = r->s.seed;
-    if (st == RT_OK)
-        st = rt_eval_engine_generate(e, prompt, r->s.max_tokens, &sp, answer_stops, &g);
+    double support = NAN;
+    bool abstained = false;
+    int st;
+    if (c) {
+        st = ask_one(r, e, c, it->question, &g, &support, &abstained, retrieved);
+    } else {
+        char *prompt = rt_eval_closed_prompt(it->question);
+        rt_sampler_params sp = rt_sampler_default_params();
+        sp.temperature = 0;
+        sp.seed = r->s.seed;
+        st = prompt ? rt_eval_engine_generate(e, prompt, r->s.max_tokens, &sp,
+                                              rt_rag_stop_strings(), &g)
+                    : RT_ERR_NOMEM;
+        free(prompt);
+    }
     char *clean = st == RT_OK ? rt_eval_strip_citations(g.text) : NULL;
     if (st == RT_OK && !clean) st = RT_ERR_NOMEM;
     if (st != RT_OK) {
-        free(prompt);
-        free(context);
         free(g.text);
         json_decref(retrieved);
         return st;
     }
     const char *const *gd = (const char *const *)gold;
     rec->unanswerable = it->unanswerable;
-    rec->abstained = rt_eval_is_abstention(clean);
+    rec->abstained = abstained || rt_eval_is_abstention(clean);
     if (it->unanswerable) {
         rec->em = rec->f1 = rec->contains = rec->abstained ? 1 : 0;
         rec->correct = rec->abstained;
@@ -471,7 +485,7 @@ static int answer_one(run *r, rt_eval_engine *e, rt_collection *c, const rt_qa_i
         rec->contains = rt_metric_contains(clean, gd, n_gold);
         rec->correct = rec->contains > 0 || rec->f1 >= 0.5;
     }
-    rec->support = context ? rt_eval_support(clean, context) : NAN;
+    rec->support = support;
     rec->ttft = g.ttft_seconds;
     rec->total = g.total_seconds;
     rec->n_prompt = g.n_prompt;
@@ -507,8 +521,6 @@ static int answer_one(run *r, rt_eval_engine *e, rt_collection *c, const rt_qa_i
     json_object_set_new(o, "generated_tokens", json_integer(rec->n_generated));
     if (retrieved) json_object_set_new(o, "retrieved", retrieved);
     *rec_json = o;
-    free(prompt);
-    free(context);
     free(g.text);
     free(clean);
     return RT_OK;
@@ -891,8 +903,9 @@ static json_t *loss_curve(const char *dir) {
 /* Trains recipe (once; cached in out_dir/train-<recipe>[-updated]); *model_path gets the model
  * to answer with (malloc'd) and *stats the training numbers (new reference). */
 static int train_recipe(run *r, const char *recipe, bool updated, char **model_path,
-                        json_t **stats) {
+                        char **adapter_path, json_t **stats) {
     *model_path = NULL;
+    *adapter_path = NULL;
     *stats = NULL;
     char name[64];
     snprintf(name, sizeof name, "train-%s%s", recipe, updated ? "-updated" : "");
@@ -900,10 +913,9 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
     char *done = dir ? rt_path_join(dir, "done.json") : NULL;
     char *data = dir ? rt_path_join(dir, "train.jsonl") : NULL;
     char *adapter = dir ? rt_path_join(dir, "adapter") : NULL;
-    char *merged = dir ? rt_path_join(dir, "merged") : NULL;
     char *model = dir ? rt_path_join(dir, "model") : NULL;
     bool lora = strcmp(recipe, "ft") != 0;
-    int st = dir && done && data && adapter && merged && model ? RT_OK : RT_ERR_NOMEM;
+    int st = dir && done && data && adapter && model ? RT_OK : RT_ERR_NOMEM;
     json_t *s = NULL;
     if (st == RT_OK && r->s.resume && rt_is_file(done)) {
         s = json_load_file(done, 0, NULL);
@@ -954,8 +966,6 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
         double wall = now() - t0;
         size_t mem = t ? rt_trainer_memory_bytes(t) : 0;
         rt_trainer_free(t);
-        double t1 = now();
-        if (st == RT_OK && lora) st = rt_lora_merge(r->s.model_path, adapter, merged);
         if (st == RT_OK) {
             json_object_set_new(s, "config", json_string(r->config_text));
             json_object_set_new(s, "recipe", json_string(recipe));
@@ -963,7 +973,6 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
             json_object_set_new(s, "tokens_trained", json_integer(info.tokens));
             json_object_set_new(s, "final_loss", num(info.loss));
             json_object_set_new(s, "wall_s", json_real(wall));
-            json_object_set_new(s, "merge_s", json_real(lora ? now() - t1 : 0));
             json_object_set_new(s, "trainer_memory_bytes", json_integer((json_int_t)mem));
             json_object_set_new(s, "peak_rss_bytes", num(peak_rss_bytes()));
             json_object_set_new(s, "lr", json_real(tp.lr));
@@ -979,13 +988,15 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
     }
     if (st == RT_OK) {
         json_object_del(s, "config");
-        *model_path = strdup(lora ? merged : model);
+        *model_path = strdup(lora ? r->s.model_path : model);
+        *adapter_path = lora ? strdup(adapter) : NULL;
+        if (lora && !*adapter_path) st = RT_ERR_NOMEM;
         *stats = s;
         s = NULL;
         if (!*model_path) st = RT_ERR_NOMEM;
     }
     json_decref(s);
-    free(dir), free(done), free(data), free(adapter), free(merged), free(model);
+    free(dir), free(done), free(data), free(adapter), free(model);
     return st;
 }
 
@@ -1095,33 +1106,33 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
     rt_strategy_kind k = sg->kind;
     const char *recipe = kind_recipe(k);
     bool rag = kind_rag(k);
-    char *model_path = NULL;
+    char *model_path = NULL, *adapter_path = NULL;
     json_t *train = NULL;
     int st = RT_OK;
     if (*recipe) {
         if (r->s.adapter_path && (k == RT_STRATEGY_LORA || k == RT_STRATEGY_LORA_RAG)) {
-            /* a given adapter (ragtune eval --adapter): merged once, not trained */
-            char *dir = rt_path_join(r->s.out_dir, "given-adapter");
-            st = dir ? rt_mkdir_p(dir) : RT_ERR_NOMEM;
-            model_path = dir ? rt_path_join(dir, "merged") : NULL;
-            if (st == RT_OK) st = rt_lora_merge(r->s.model_path, r->s.adapter_path, model_path);
+            /* a given adapter (ragtune eval --adapter): applied, not trained */
+            model_path = strdup(r->s.model_path);
+            adapter_path = strdup(r->s.adapter_path);
             train = json_object();
             json_object_set_new(train, "given_adapter", json_string(r->s.adapter_path));
             json_object_set_new(train, "artifact_bytes",
                                 json_integer((json_int_t)dir_bytes(r->s.adapter_path)));
-            free(dir);
+            if (!model_path || !adapter_path) st = RT_ERR_NOMEM;
         } else {
-            st = train_recipe(r, recipe, false, &model_path, &train);
+            st = train_recipe(r, recipe, false, &model_path, &adapter_path, &train);
+            if (st != RT_OK) rt_error_wrap("training %s", recipe);
         }
         if (st != RT_OK) {
-            rt_error_wrap("training %s", recipe);
             json_decref(train);
             free(model_path);
+            free(adapter_path);
             return st;
         }
     }
     rt_eval_engine *e = NULL;
-    st = rt_eval_engine_open(model_path ? model_path : r->s.model_path, r->s.n_ctx, &e);
+    st = rt_eval_engine_open(model_path ? model_path : r->s.model_path, adapter_path, r->s.n_ctx,
+                             &e);
     json_t *m = NULL;
     char task[64];
     snprintf(task, sizeof task, "%s: answer", sg->name);
@@ -1173,12 +1184,12 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
             json_object_set_new(ad, "method", json_string("re-ingest the changed documents"));
             json_object_set_new(ad, "adapt_s", json_real(r->reingest_seconds));
         } else if (st == RT_OK && *recipe && r->s.adapt_retrain && !r->s.adapter_path) {
-            char *mp2 = NULL;
+            char *mp2 = NULL, *ap2 = NULL;
             json_t *t2 = NULL;
             st = ensure_updated(r);
-            if (st == RT_OK) st = train_recipe(r, recipe, true, &mp2, &t2);
+            if (st == RT_OK) st = train_recipe(r, recipe, true, &mp2, &ap2, &t2);
             rt_eval_engine *e2 = NULL;
-            if (st == RT_OK) st = rt_eval_engine_open(mp2, r->s.n_ctx, &e2);
+            if (st == RT_OK) st = rt_eval_engine_open(mp2, ap2, r->s.n_ctx, &e2);
             snprintf(task, sizeof task, "%s: update (after)", sg->name);
             if (st == RT_OK) st = update_scores(r, e2, NULL, task, &after);
             rt_eval_engine_close(e2);
@@ -1187,6 +1198,7 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
                                 t2 ? json_incref(json_object_get(t2, "wall_s")) : json_null());
             json_decref(t2);
             free(mp2);
+            free(ap2);
         } else {
             json_object_set_new(ad, "method",
                                 json_string(*recipe ? "none (retraining not requested)"
@@ -1206,6 +1218,7 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
     rt_eval_engine_close(e);
     json_decref(train);
     free(model_path);
+    free(adapter_path);
     return st;
 }
 
@@ -1256,6 +1269,9 @@ static json_t *config_json(const run *r, const strategy *sv, size_t ns) {
     static const char *modes[] = {"bm25", "dense", "hybrid"};
     json_object_set_new(c, "search_mode", json_string(modes[s->search_mode]));
     json_object_set_new(c, "k", json_integer(s->k));
+    json_object_set_new(c, "rerank_model",
+                        s->rerank_model ? json_string(s->rerank_model) : json_null());
+    json_object_set_new(c, "min_score", num(s->min_score));
     json_object_set_new(c, "embedder",
                         s->embedder_path ? json_string(s->embedder_path) : json_null());
     json_object_set_new(c, "decoding",
@@ -1297,6 +1313,7 @@ static void run_free(run *r) {
     if (r->coll_updated) rt_collection_close(r->coll_updated);
     if (r->coll) rt_collection_close(r->coll);
     if (r->has_emb) rt_embedder_close_model(&r->emb);
+    rt_reranker_close(r->reranker);
     rt_qa_free(r->qa);
     free(r->test);
     free(r->train);
@@ -1355,6 +1372,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         st = rt_embedder_open_model(r.s.embedder_path, 0, &r.emb);
         r.has_emb = st == RT_OK;
     }
+    if (st == RT_OK && r.s.rerank_model) st = rt_reranker_open(r.s.rerank_model, 0, &r.reranker);
     if (st == RT_OK) {
         rt_collection_params cp = rt_collection_default_params();
         cp.create = false;
@@ -1387,7 +1405,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
             trains |= *kind_recipe(sv[i].kind) != 0;
         rt_eval_engine *e;
         int nt;
-        if (trains && rt_eval_engine_open(r.s.model_path, r.s.n_ctx, &e) == RT_OK) {
+        if (trains && rt_eval_engine_open(r.s.model_path, NULL, r.s.n_ctx, &e) == RT_OK) {
             if (rt_eval_engine_perplexity(e, r.heldout, 1024, &r.base_ppl, &nt) != RT_OK)
                 rt_log_warn("forgetting: %s", rt_last_error());
             rt_eval_engine_close(e);

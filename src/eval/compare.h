@@ -14,8 +14,4 @@ char *rt_eval_closed_prompt(const char *question);
 char *rt_eval_strip_citations(const char *answer);
 /* True if the answer is the reader's abstention. */
 bool rt_eval_is_abstention(const char *answer);
-/* Lexical support of answer by context: the share of the answer's normalized tokens that occur
- * in the context (1 for an empty answer). */
-double rt_eval_support(const char *answer, const char *context);
-
 #endif

@@ -114,7 +114,7 @@ PYEOF
 [ "$(grep -o '"cached": true' again.json | wc -l)" -eq 7 ] || fail "cached results not reused"
 
 # a strategy that fails (a missing adapter) is marked failed; the others finish
-printf '{"adapter_path": "%s/no-such-adapter", "strategies": ["base", "lora"]}\n' "$tmp" > spec.json
+printf '{"adapter_path": "%s/no-such-adapter", "strategies": ["base", "lora", "rag"], "min_score": null}\n' "$tmp" > spec.json
 "$RAGTUNE" compare --spec spec.json --collection coll --qa qa.jsonl --model m/model --out out2 \
   "${opts[@]}" > t2.txt 2> /dev/null || fail "compare with a failing strategy should finish"
 grep -q "FAILED" t2.txt || fail "failed strategy not shown"
