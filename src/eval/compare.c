@@ -1335,8 +1335,15 @@ static int split_questions(run *r) {
             r->train[r->n_train++] = i;
         else if (!strcmp(it->split, "update"))
             r->update[r->n_update++] = i;
-        else if (!r->s.max_questions || r->n_test < r->s.max_questions)
+        else
             r->test[r->n_test++] = i; /* "test" and unsplit questions */
+    }
+    if (r->s.max_questions && r->n_test > r->s.max_questions) {
+        /* evenly spaced, so that every kind of question (unanswerable ones come last in a
+         * generated set) keeps its share */
+        for (size_t j = 0; j < r->s.max_questions; j++)
+            r->test[j] = r->test[j * r->n_test / r->s.max_questions];
+        r->n_test = r->s.max_questions;
     }
     if (!r->n_test)
         return rt_error(RT_ERR_INVALID, "%s: no test questions (split \"test\" or none)",

@@ -125,8 +125,13 @@ assert s["base"]["status"] == "ok" and s["lora"]["status"] == "failed" and s["lo
 
 # eval: one strategy
 "$RAGTUNE" eval --collection coll --qa qa.jsonl --model m/model --rag --out out3 --max-tokens 8 \
-  --ctx 256 --json > e.json 2> /dev/null || fail "eval --rag"
-grep -q '"name": "rag"' e.json || fail "eval --rag ran another strategy"
+  --ctx 256 --max-questions 4 --json > e.json 2> /dev/null || fail "eval --rag"
+"$PY" -c '
+import json; r = json.load(open("e.json")); [s] = r["strategies"]
+assert s["name"] == "rag" and s["status"] == "ok"
+qs = s["metrics"]["questions"]
+assert len(qs) == 4 and any(q["unanswerable"] for q in qs), qs  # evenly spaced: both kinds
+' || fail "eval --rag --max-questions"
 
 # bad input
 "$RAGTUNE" compare --qa qa.jsonl --model m/model --out o > /dev/null 2>&1; [ $? -eq 2 ] || fail "missing --collection should exit 2"
