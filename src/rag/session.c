@@ -64,12 +64,13 @@ int rt_session_sink_text(rt_session_sink *k, const char *text, size_t len) {
 
 int rt_session_sink_finish(rt_session_sink *k, rt_session_result *res) {
     double now = rt_time_now();
+    size_t len = k->text.len; /* the text may hold NUL bytes */
     res->text = rt_strbuf_take(&k->text);
     if (!res->text) {
         rt_session_sink_free(k);
         return RT_ERR_NOMEM;
     }
-    res->text_len = strlen(res->text);
+    res->text_len = len;
     res->total_seconds = now - k->t_start;
     if (k->t_first > 0) {
         res->ttft_seconds = k->t_first - k->t_start;
