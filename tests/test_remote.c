@@ -40,8 +40,8 @@ static server srv;
 
 static int start_server(void **state) {
     /* the requests go to 127.0.0.1 directly, whatever proxy the environment names */
-    const char *proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                             "ALL_PROXY", "all_proxy"};
+    const char *proxies[] = {"http_proxy",  "https_proxy", "HTTP_PROXY",
+                             "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
     for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
         unsetenv(proxies[i]);
     unsetenv("RAGTUNE_API_KEY");
@@ -510,7 +510,7 @@ static void test_sse_parser(void **state) {
                          "data: one\r\n\r\n"
                          "event: ignored\nid: 7\ndata:two\ndata:  lines\n\n"
                          "retry: 5\n\n" /* no data: no event */
-                         "data:\n\n"      /* an empty event */
+                         "data:\n\n"    /* an empty event */
                          "data: [DONE]\n\n"
                          "data: after\n\n";
     for (size_t step = 1; step <= strlen(stream); step += 7) {
@@ -590,10 +590,10 @@ static void test_parse_reply(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chat_stream),   cmocka_unit_test(test_stops_and_json),
-        cmocka_unit_test(test_retries),       cmocka_unit_test(test_timeouts),
-        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_keys_and_hosts),
-        cmocka_unit_test(test_embedder),      cmocka_unit_test(test_sse_parser),
+        cmocka_unit_test(test_chat_stream), cmocka_unit_test(test_stops_and_json),
+        cmocka_unit_test(test_retries),     cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_malformed),   cmocka_unit_test(test_keys_and_hosts),
+        cmocka_unit_test(test_embedder),    cmocka_unit_test(test_sse_parser),
         cmocka_unit_test(test_parse_reply),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);

@@ -249,8 +249,8 @@ int cmd_generate(int argc, char **argv) {
     int rc = CLI_OK;
     if (rt_session_open(&sp, &s) != RT_OK) {
         rc = cli_runtime_error("generate");
-    } else if (n_adapters && (rc = apply_adapters(s, adapter_specs, n_adapters, adapters,
-                                                  scales)) != CLI_OK) {
+    } else if (n_adapters &&
+               (rc = apply_adapters(s, adapter_specs, n_adapters, adapters, scales)) != CLI_OK) {
         /* reported */
     } else {
         /* ids when asked, for an ids prompt, or when there is no tokenizer to turn them into
@@ -265,8 +265,7 @@ int cmd_generate(int argc, char **argv) {
         } else {
             printf("\n");
             fflush(stdout); /* before the timing lines on stderr */
-            static const char *reasons[] = {"length", "eos", "stop string", "callback",
-                                            "context"};
+            static const char *reasons[] = {"length", "eos", "stop string", "callback", "context"};
             int n_evaluated = res.n_prompt - res.n_prompt_cached;
             int n_decoded = res.n_generated > 1 ? res.n_generated - 1 : 0; /* after the first */
             fprintf(stderr,

@@ -25,10 +25,10 @@
 #include <time.h>
 
 #define RT_REMOTE_MAX_REPLY ((size_t)8 << 20) /* default cap on one reply */
-#define RT_REMOTE_BACKOFF 0.5                  /* seconds before the first retry, doubled after */
-#define RT_REMOTE_MAX_WAIT 60.0                /* longest wait between attempts */
-#define RT_REMOTE_EMBED_BATCH 64               /* texts per /embeddings request */
-#define RT_REMOTE_PIECE 512                    /* bytes pushed through the stop matcher at once */
+#define RT_REMOTE_BACKOFF 0.5                 /* seconds before the first retry, doubled after */
+#define RT_REMOTE_MAX_WAIT 60.0               /* longest wait between attempts */
+#define RT_REMOTE_EMBED_BATCH 64              /* texts per /embeddings request */
+#define RT_REMOTE_PIECE 512                   /* bytes pushed through the stop matcher at once */
 
 struct rt_remote {
     char *base; /* api_base without a trailing '/' */
@@ -63,8 +63,9 @@ int rt_remote_open(const rt_session_params *p, rt_remote **out) {
         return rt_error(RT_ERR_INVALID, "remote: api_base '%s' is not an http:// or https:// URL",
                         base ? base : "");
     if (!p->api_model || !*p->api_model)
-        return rt_error(RT_ERR_INVALID, "remote %s: api_model (the model name to send) is "
-                                        "required",
+        return rt_error(RT_ERR_INVALID,
+                        "remote %s: api_model (the model name to send) is "
+                        "required",
                         base);
     pthread_once(&curl_once, curl_init);
     if (curl_init_status != CURLE_OK)
@@ -80,7 +81,8 @@ int rt_remote_open(const rt_session_params *p, rt_remote **out) {
     r->key = p->api_key && *p->api_key ? rt_strdup(p->api_key) : env_key();
     r->curl = curl_easy_init();
     if (!r->base || !r->model || !r->curl || ((p->api_key && *p->api_key) && !r->key)) {
-        int st = r->curl ? RT_ERR_NOMEM : rt_error(RT_ERR_INTERNAL, "remote: curl_easy_init failed");
+        int st =
+            r->curl ? RT_ERR_NOMEM : rt_error(RT_ERR_INTERNAL, "remote: curl_easy_init failed");
         rt_remote_close(r);
         return st;
     }
@@ -226,9 +228,10 @@ static void call_free(http_call *c) {
     free(c->url);
 }
 
-/* POSTs json to base + path, or to c->url when set (c from call_init). Returns RT_OK after a 200 reply (events went to
- * the handler; a body that is not an event stream is in c->body, c->is_sse false) or after the
- * handler asked to stop (c->stop); otherwise the error, after the retries remote.h describes. */
+/* POSTs json to base + path, or to c->url when set (c from call_init). Returns RT_OK after a
+ * 200 reply (events went to the handler; a body that is not an event stream is in c->body,
+ * c->is_sse false) or after the handler asked to stop (c->stop); otherwise the error, after the
+ * retries remote.h describes. */
 static int http_post(rt_remote *r, const char *path, const char *json, bool stream, http_call *c) {
     if (!c->url) {
         rt_strbuf u = {0};
@@ -245,14 +248,18 @@ static int http_post(rt_remote *r, const char *path, const char *json, bool stre
                            "Expect:"};
     for (int i = 0; i < 3 && st == RT_OK; i++) {
         h = curl_slist_append(headers, fixed[i]);
-        if (!h) st = RT_ERR_NOMEM;
-        else headers = h;
+        if (!h)
+            st = RT_ERR_NOMEM;
+        else
+            headers = h;
     }
     if (st == RT_OK && r->key) {
         st = rt_strbuf_printf(&auth, "Authorization: Bearer %s", r->key);
         h = st == RT_OK ? curl_slist_append(headers, auth.data) : NULL;
-        if (!h) st = RT_ERR_NOMEM;
-        else headers = h;
+        if (!h)
+            st = RT_ERR_NOMEM;
+        else
+            headers = h;
     }
     CURL *e = r->curl;
     if (st != RT_OK) goto done;
@@ -325,8 +332,8 @@ static int http_post(rt_remote *r, const char *path, const char *json, bool stre
                 retry = true;
                 rt_strbuf_printf(&why, "HTTP %ld%s", status, m);
             } else if (status == 404) {
-                st = rt_error(RT_ERR_NOT_FOUND, "%s: HTTP 404, no such route or model%s", c->url,
-                              m);
+                st =
+                    rt_error(RT_ERR_NOT_FOUND, "%s: HTTP 404, no such route or model%s", c->url, m);
             } else {
                 st = rt_error(RT_ERR_INVALID, "%s: HTTP %ld%s", c->url, status, m);
             }
@@ -486,8 +493,7 @@ static int add(json_t *o, const char *key, json_t *v) {
 
 static int utf8_string(const char *s, const char *what, size_t i, json_t **out) {
     *out = json_string(s ? s : "");
-    if (!*out)
-        return rt_error(RT_ERR_INVALID, "remote: %s %zu is not valid UTF-8", what, i);
+    if (!*out) return rt_error(RT_ERR_INVALID, "remote: %s %zu is not valid UTF-8", what, i);
     return RT_OK;
 }
 
@@ -515,10 +521,14 @@ static int generate_body(const rt_remote *r, const rt_session_request *q, char *
             if (st != RT_OK) break;
             json_t *m = json_object();
             if (!m || json_array_append_new(a, m) != 0) st = RT_ERR_NOMEM;
-            if (st == RT_OK) st = add(m, "role", role);
-            else json_decref(role);
-            if (st == RT_OK) st = add(m, "content", content);
-            else json_decref(content);
+            if (st == RT_OK)
+                st = add(m, "role", role);
+            else
+                json_decref(role);
+            if (st == RT_OK)
+                st = add(m, "content", content);
+            else
+                json_decref(content);
         }
     }
     const rt_sampler_params *sp = &q->sampler;
@@ -592,8 +602,9 @@ static int gen_take_body(gen_state *g, const char *body, size_t len) {
 static int gen_finish(gen_state *g, int st, bool streamed, bool done, bool stopped,
                       const rt_session_request *q, rt_session_result *res) {
     if (st == RT_OK && streamed && !stopped && !done && !g->finish[0])
-        st = rt_error(RT_ERR_FORMAT, "%s: the event stream ended before \"[DONE]\" (truncated "
-                                     "reply)",
+        st = rt_error(RT_ERR_FORMAT,
+                      "%s: the event stream ended before \"[DONE]\" (truncated "
+                      "reply)",
                       g->url);
     /* text held back as a possible stop string that never completed is final now */
     if (st == RT_OK && g->have_matcher && !g->found_stop && !g->sink.stopped &&
@@ -610,10 +621,14 @@ static int gen_finish(gen_state *g, int st, bool streamed, bool done, bool stopp
     res->n_generated = g->usage_completion >= 0 && !g->found_stop && !g->sink.stopped
                            ? g->usage_completion
                            : g->n_chunks;
-    if (g->found_stop) res->stop_reason = RT_STOP_STRING;
-    else if (g->sink.stopped) res->stop_reason = RT_STOP_CALLBACK;
-    else if (q->max_tokens == 0 || !strcmp(g->finish, "length")) res->stop_reason = RT_STOP_LENGTH;
-    else res->stop_reason = RT_STOP_EOS;
+    if (g->found_stop)
+        res->stop_reason = RT_STOP_STRING;
+    else if (g->sink.stopped)
+        res->stop_reason = RT_STOP_CALLBACK;
+    else if (q->max_tokens == 0 || !strcmp(g->finish, "length"))
+        res->stop_reason = RT_STOP_LENGTH;
+    else
+        res->stop_reason = RT_STOP_EOS;
     st = rt_session_sink_finish(&g->sink, res);
     res->prefill_seconds = res->ttft_seconds; /* the server's prefill, seen from here */
     return st;
@@ -625,8 +640,9 @@ int rt_remote_generate(rt_remote *r, const rt_session_request *q, rt_session_res
     if (chat && (!q->messages || q->n_messages == 0))
         return rt_error(RT_ERR_INVALID, "session: the request has no prompt and no messages");
     if (q->n_stop_tokens > 0 || q->on_token)
-        return rt_error(RT_ERR_UNSUPPORTED, "remote %s: stop token ids and per-token callbacks "
-                                            "need a local model",
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "remote %s: stop token ids and per-token callbacks "
+                        "need a local model",
                         r->model);
     gen_state g;
     int st = gen_begin(&g, q, chat);
@@ -690,12 +706,16 @@ static int embed_request(rt_remote *r, const char *const *texts, const size_t *l
     json_t *o = json_object(), *a = json_array();
     int st = o && a ? RT_OK : RT_ERR_NOMEM;
     if (st == RT_OK) st = add(o, "model", json_string(r->model));
-    if (st == RT_OK) st = add(o, "input", a);
-    else json_decref(a);
+    if (st == RT_OK)
+        st = add(o, "input", a);
+    else
+        json_decref(a);
     for (int i = 0; i < n && st == RT_OK; i++) {
         json_t *s = json_stringn(texts[i], lens[i]);
-        if (!s) st = rt_error(RT_ERR_INVALID, "remote embedder: text %d is not valid UTF-8", i);
-        else if (json_array_append_new(a, s) != 0) st = RT_ERR_NOMEM;
+        if (!s)
+            st = rt_error(RT_ERR_INVALID, "remote embedder: text %d is not valid UTF-8", i);
+        else if (json_array_append_new(a, s) != 0)
+            st = RT_ERR_NOMEM;
     }
     char *body = st == RT_OK ? json_dumps(o, JSON_COMPACT) : NULL;
     if (st == RT_OK && !body) st = RT_ERR_NOMEM;
@@ -832,8 +852,10 @@ int rt_embedder_open_remote(const char *api_base, const char *model, int dim, rt
         e->name = rt_strbuf_take(&nb);
         if (st == RT_OK && !e->name) st = RT_ERR_NOMEM;
     }
-    if (st == RT_OK && dim > 0) e->dim = dim;
-    else if (st == RT_OK) st = rt_remote_embed_dim(e->remote, &e->dim);
+    if (st == RT_OK && dim > 0)
+        e->dim = dim;
+    else if (st == RT_OK)
+        st = rt_remote_embed_dim(e->remote, &e->dim);
     if (st != RT_OK) {
         rt_remote_close(e->remote);
         pthread_mutex_destroy(&e->lock);

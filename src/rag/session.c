@@ -249,8 +249,8 @@ static int local_prompt(const rt_session *s, const rt_session_request *req, int3
         return RT_OK;
     }
     if (!s->tok)
-        return rt_error(RT_ERR_INVALID, "session %s: a text prompt needs a tokenizer (%s)",
-                        s->name, s->no_tokenizer ? s->no_tokenizer : "none");
+        return rt_error(RT_ERR_INVALID, "session %s: a text prompt needs a tokenizer (%s)", s->name,
+                        s->no_tokenizer ? s->no_tokenizer : "none");
     char *rendered = NULL;
     const char *text = req->prompt;
     if (!text) {
@@ -389,8 +389,9 @@ int rt_session_generate(rt_session *s, const rt_session_request *req, rt_session
     if (!s || !req || !res) return rt_error(RT_ERR_INVALID, "rt_session_generate: NULL argument");
     if (req->max_tokens < 0 || req->n_stop_strings < 0 || req->n_stop_tokens < 0 ||
         req->n_prompt_ids < 0 || (req->n_stop_strings > 0 && !req->stop_strings))
-        return rt_error(RT_ERR_INVALID, "session %s: bad request (negative count or NULL stop "
-                                        "strings)",
+        return rt_error(RT_ERR_INVALID,
+                        "session %s: bad request (negative count or NULL stop "
+                        "strings)",
                         s->name);
     for (int i = 0; i < req->n_stop_strings; i++)
         if (!req->stop_strings[i] || !*req->stop_strings[i])
