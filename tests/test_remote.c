@@ -7,11 +7,14 @@
  * does not answer (timeout, not retried) or stalls mid-stream, malformed JSON, a malformed
  * event, a truncated stream, a reply above the cap, a refused key (401) and the key from the
  * environment, an unreachable host, an unknown route, and embeddings (batches, order by
- * "index", dimension probe, a wrong dimension).
+ * "index", dimension probe, a wrong dimension). Without the server: the event-stream parser fed
+ * byte by byte, and rt_remote_parse_reply on hand-written replies.
  */
 #include "testutil.h"
 
 #include "ragtune.h"
+#include "rag/remote.h"
+#include "rag/sse.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -37,8 +40,8 @@ static server srv;
 
 static int start_server(void **state) {
     /* the requests go to 127.0.0.1 directly, whatever proxy the environment names */
-    const char *proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                             "ALL_PROXY", "all_proxy"};
+    const char *proxies[] = {"http_proxy",  "https_proxy", "HTTP_PROXY",
+                             "HTTPS_PROXY", "ALL_PROXY",   "all_proxy"};
     for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++)
         unsetenv(proxies[i]);
     unsetenv("RAGTUNE_API_KEY");
@@ -489,12 +492,109 @@ static void test_embedder(void **state) {
     free(out);
 }
 
+typedef struct events {
+    char data[8][64];
+    int n;
+} events;
+
+static int keep_event(void *user, const char *data, size_t len) {
+    events *e = user;
+    assert_true(e->n < 8 && len < 64);
+    memcpy(e->data[e->n], data, len);
+    e->data[e->n++][len] = 0;
+    return 0;
+}
+
+static void test_sse_parser(void **state) {
+    const char *stream = ": hello\r\n"
+                         "data: one\r\n\r\n"
+                         "event: ignored\nid: 7\ndata:two\ndata:  lines\n\n"
+                         "retry: 5\n\n" /* no data: no event */
+                         "data:\n\n"    /* an empty event */
+                         "data: [DONE]\n\n"
+                         "data: after\n\n";
+    for (size_t step = 1; step <= strlen(stream); step += 7) {
+        events e = {0};
+        rt_sse p;
+        rt_sse_init(&p, keep_event, &e);
+        for (size_t i = 0; i < strlen(stream); i += step) {
+            size_t n = strlen(stream) - i < step ? strlen(stream) - i : step;
+            assert_int_equal(rt_sse_feed(&p, stream + i, n), 0);
+        }
+        assert_int_equal(rt_sse_end(&p), 0);
+        assert_int_equal(e.n, 3);
+        assert_string_equal(e.data[0], "one");
+        assert_string_equal(e.data[1], "two\n lines");
+        assert_string_equal(e.data[2], "");
+        assert_true(p.done);
+        rt_sse_free(&p);
+    }
+    /* the last event without its blank line, the last line without its newline */
+    events e = {0};
+    rt_sse p;
+    rt_sse_init(&p, keep_event, &e);
+    assert_int_equal(rt_sse_feed(&p, "data: a\n\ndata: b", 17), 0);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(rt_sse_end(&p), 0);
+    assert_int_equal(e.n, 2);
+    assert_string_equal(e.data[1], "b");
+    rt_sse_free(&p);
+}
+
+static void test_parse_reply(void **state) {
+    rt_session_request q = rt_session_default_request();
+    q.prompt = "p";
+    rt_session_result r;
+    const char *multi = "data: {\"choices\":\ndata: [{\"text\":\"split\"}]}\n\ndata: [DONE]\n\n";
+    assert_int_equal(rt_remote_parse_reply(multi, strlen(multi), true, &q, &r), RT_OK);
+    assert_string_equal(r.text, "split");
+    assert_int_equal(r.n_generated, 1);
+    rt_session_result_clear(&r);
+    const char *len = "data: {\"choices\":[{\"text\":\"ab\",\"finish_reason\":\"length\"}]}\n\n";
+    assert_int_equal(rt_remote_parse_reply(len, strlen(len), true, &q, &r), RT_OK);
+    assert_int_equal(r.stop_reason, RT_STOP_LENGTH); /* finish_reason without [DONE] is an end */
+    rt_session_result_clear(&r);
+    const char *cut = "data: {\"choices\":[{\"text\":\"ab\"}]}\n\n";
+    assert_int_equal(rt_remote_parse_reply(cut, strlen(cut), true, &q, &r), RT_ERR_FORMAT);
+    const char *err = "data: {\"error\":{\"message\":\"model crashed\"}}\n\n";
+    assert_int_equal(rt_remote_parse_reply(err, strlen(err), true, &q, &r), RT_ERR_IO);
+    assert_non_null(strstr(rt_last_error(), "model crashed"));
+    const char *types = "data: {\"choices\":[{\"text\":5}]}\n\n";
+    assert_int_equal(rt_remote_parse_reply(types, strlen(types), true, &q, &r), RT_ERR_FORMAT);
+    const char *nochoice = "{\"id\":1}";
+    assert_int_equal(rt_remote_parse_reply(nochoice, strlen(nochoice), false, &q, &r),
+                     RT_ERR_FORMAT);
+    /* a stop string cut over three chunks; a long body through the matcher in pieces */
+    const char *stops[1] = {"STOP"};
+    q.stop_strings = stops;
+    q.n_stop_strings = 1;
+    const char *split = "data: {\"choices\":[{\"text\":\"abc ST\"}]}\n\n"
+                        "data: {\"choices\":[{\"text\":\"O\"}]}\n\n"
+                        "data: {\"choices\":[{\"text\":\"P tail\"}]}\n\n";
+    assert_int_equal(rt_remote_parse_reply(split, strlen(split), true, &q, &r), RT_OK);
+    assert_string_equal(r.text, "abc ");
+    assert_int_equal(r.stop_reason, RT_STOP_STRING);
+    rt_session_result_clear(&r);
+    char *big = malloc(5000);
+    strcpy(big, "{\"choices\":[{\"text\":\"");
+    size_t n = strlen(big);
+    for (int i = 0; i < 1500; i++)
+        memcpy(big + n + 2 * i, "\xc3\xa9", 2); /* 3000 bytes of é */
+    strcpy(big + n + 3000, "STOP!\"}]}");
+    assert_int_equal(rt_remote_parse_reply(big, strlen(big), false, &q, &r), RT_OK);
+    assert_int_equal(r.text_len, 3000);
+    assert_int_equal(r.stop_reason, RT_STOP_STRING);
+    rt_session_result_clear(&r);
+    free(big);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chat_stream),   cmocka_unit_test(test_stops_and_json),
-        cmocka_unit_test(test_retries),       cmocka_unit_test(test_timeouts),
-        cmocka_unit_test(test_malformed),     cmocka_unit_test(test_keys_and_hosts),
-        cmocka_unit_test(test_embedder),
+        cmocka_unit_test(test_chat_stream), cmocka_unit_test(test_stops_and_json),
+        cmocka_unit_test(test_retries),     cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_malformed),   cmocka_unit_test(test_keys_and_hosts),
+        cmocka_unit_test(test_embedder),    cmocka_unit_test(test_sse_parser),
+        cmocka_unit_test(test_parse_reply),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }

@@ -13,7 +13,8 @@
  *     Each source gets a heading path: the document title (metadata "title", else a first line
  *     of at most 120 bytes followed by a blank line and not ending in '.') then the Markdown
  *     headings above the source's start (less those the source itself opens with), joined by
- *     " > ". So a body chunk keeps its heading.
+ *     " > ", then the agentic chunker's title of the source's best chunk when it has one. So a
+ *     body chunk keeps its heading.
  *  5. Sources are ordered by score (best first) and taken while they fit the budget, counting
  *     each as its title and text plus RT_CONTEXT_SOURCE_OVERHEAD tokens of numbering; when the
  *     best one alone does not fit it is cut (at a word end) to what fits. Numbered [1]..[n].

@@ -127,6 +127,16 @@ assert rs[1]["retrieval_query"] == "What maps it? paging work", rs[1]["retrieval
 assert rs[1]["question"] == "What maps it?"
 PY
 
+# agentic chunking with the gibberish model: its reply is unusable, so each document is chunked
+# recursively with a warning, and the collection works
+"$RAGTUNE" ingest "$dir/acoll" "$dir/a.md" "$dir/b.md" --chunker agentic --model "$dir/m/model" \
+    --chunk-tokens 24 > /dev/null 2> "$dir/agentic.err" || fail "agentic ingest: $(cat "$dir/agentic.err")"
+grep -q "agentic chunker" "$dir/agentic.err" || fail "no fallback warning: $(cat "$dir/agentic.err")"
+"$RAGTUNE" stats "$dir/acoll" | grep -q "agentic" || fail "stats do not name the agentic chunker"
+"$RAGTUNE" search "$dir/acoll" "paging" | grep -q "b.md" || fail "agentic collection search"
+"$RAGTUNE" ingest "$dir/acoll2" "$dir/a.md" --chunker agentic >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--chunker agentic without --model should exit 2"
+
 # bad input: exit code, a message, nothing on stdout
 check() { # expected-code description command...
     local want=$1 what=$2; shift 2
