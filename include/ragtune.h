@@ -625,6 +625,14 @@ typedef struct rt_embedder {
  * rt_embedder_close_model. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);
+/* An embedder backed by an OpenAI-compatible server: POST {api_base}/embeddings with
+ * {"model", "input": [texts]} (batches of at most 64 texts), key as rt_session_params.api_key
+ * (here from $RAGTUNE_API_KEY, else $OPENAI_API_KEY), timeouts and retries as a remote session.
+ * Vectors are L2-normalized. dim 0 asks the server once (one embedding) at open; a reply of
+ * another dimension fails with RT_ERR_FORMAT. name is "remote:<model>". Calls are serialized
+ * (one connection). Release with rt_embedder_close_remote (RAG layer, src/rag/remote.c). */
+int rt_embedder_open_remote(const char *api_base, const char *model, int dim, rt_embedder *out);
+void rt_embedder_close_remote(rt_embedder *embedder);
 
 /* Counts tokens of text[0, len) (for the fixed-size chunker). */
 typedef size_t (*rt_token_count_fn)(void *user, const char *text, size_t len);
@@ -834,8 +842,11 @@ typedef struct rt_session_params {
     const char *api_base;  /* e.g. "http://127.0.0.1:8080/v1" */
     const char *api_model; /* the "model" field sent */
     const char *api_key;   /* NULL: $RAGTUNE_API_KEY, else $OPENAI_API_KEY, else none */
-    double timeout_seconds; /* per request (default 120) */
+    double timeout_seconds; /* a request fails when the server sends nothing for this long,
+                               connecting included (default 120) */
     int max_retries;        /* on 429/5xx/connection errors, with exponential backoff (3) */
+    size_t max_reply_bytes; /* remote: a longer reply fails with RT_ERR_RANGE (0 = 8 MiB) */
+    const char *name;       /* for rt_session_name (NULL: see there) */
 } rt_session_params;
 rt_session_params rt_session_default_params(void);
 
@@ -846,7 +857,8 @@ void rt_session_close(rt_session *s);
 rt_model *rt_session_model(rt_session *s);
 const rt_tokenizer *rt_session_tokenizer(const rt_session *s);
 rt_context *rt_session_context(rt_session *s);
-/* A name for reports: the model path or "remote:<api_model>". */
+/* A name for reports: params.name, else the model path, "remote:<api_model>" or, for a model
+ * the caller loaded, its architecture. */
 const char *rt_session_name(const rt_session *s);
 /* Context length in tokens (remote: 0 = unknown). */
 int rt_session_n_ctx(const rt_session *s);
@@ -867,13 +879,23 @@ typedef struct rt_session_request {
     /* ... or, when prompt is not NULL, a raw prompt encoded as is (the tokenizer adds what its
      * post-processor adds, e.g. BOS). Base models and the default reader use this. */
     const char *prompt;
+    /* ... or, when n_prompt_ids > 0, token ids as they are (local; remote: /completions with
+     * the ids as the prompt). */
+    const int32_t *prompt_ids;
+    int n_prompt_ids;
     int max_tokens; /* default 256 */
     rt_sampler_params sampler;
     const char *const *stop_strings;
     int n_stop_strings;
     bool ignore_eos;
+    /* Extra token ids that end generation (local only; a chat request always stops at the
+     * tokenizer's end-of-turn token as well). */
+    const int32_t *stop_tokens;
+    int n_stop_tokens;
     rt_text_callback on_text;
-    void *user;
+    /* Local only: each generated id as it is sampled (text as rt_token_callback; may be NULL). */
+    rt_token_callback on_token;
+    void *user; /* passed to on_text and on_token */
 } rt_session_request;
 rt_session_request rt_session_default_request(void);
 
@@ -884,7 +906,7 @@ typedef struct rt_session_result {
     int n_prompt_cached;    /* of those, reused from the cache (not prefilled again) */
     int n_generated;        /* generated tokens */
     rt_stop_reason stop_reason;
-    double ttft_seconds;    /* request start to first generated text */
+    double ttft_seconds;    /* request start to the first generated token (remote: text) */
     double prefill_seconds; /* prompt evaluation */
     double decode_seconds;  /* generation after the first token */
     double total_seconds;
