@@ -624,6 +624,12 @@ typedef struct rt_embedder {
  * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
  * rt_embedder_close_model. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
+/* The same with LoRA adapters applied at run time: adapter_specs are n_adapters "PATH[:SCALE]"
+ * strings (rt_adapter_spec_parse). The name becomes "model_path+spec+spec..." so that a
+ * collection embedded with one set of adapters refuses another. */
+int rt_embedder_open_model_adapters(const char *model_path, int n_ctx,
+                                    const char *const *adapter_specs, int n_adapters,
+                                    rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);
 /* An embedder backed by an OpenAI-compatible server: POST {api_base}/embeddings with
  * {"model", "input": [texts]} (batches of at most 64 texts), key as rt_session_params.api_key

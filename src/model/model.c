@@ -349,6 +349,9 @@ void rt_context_free(rt_context *ctx) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
     free(ctx->tokens);
+    free(ctx->adapters);
+    free(ctx->adapter_scales);
+    free(ctx->lora_tmp);
     free(ctx);
 }
 
