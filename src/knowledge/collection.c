@@ -633,3 +633,55 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
     out->chunk_tokens = c->p.chunker.chunk_tokens;
     return RT_OK;
 }
+
+void rt_stored_document_free(rt_stored_document *d) {
+    if (!d) return;
+    free(d->id);
+    free(d->path);
+    free(d->text);
+    free(d->metadata_json);
+    free(d);
+}
+
+int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out) {
+    *out = NULL;
+    if (!doc_id) return rt_error(RT_ERR_INVALID, "get document: no id");
+    sqlite3_stmt *st;
+    RT_TRY(rt_coll_prepare(
+        c, "SELECT path, CAST(text AS BLOB), metadata, version FROM documents WHERE doc_id = ?",
+        &st));
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (step == SQLITE_DONE)
+            return rt_error(RT_ERR_NOT_FOUND, "%s: no document '%s'", c->dir, doc_id);
+        return rt_coll_sql_error(c, "reading a document");
+    }
+    rt_stored_document *d = rt_calloc(1, sizeof *d);
+    int rc = d ? RT_OK : RT_ERR_NOMEM;
+    if (d) {
+        const char *path = (const char *)sqlite3_column_text(st, 0);
+        const char *meta = (const char *)sqlite3_column_text(st, 2);
+        int tl = sqlite3_column_bytes(st, 1);
+        d->id = rt_strdup(doc_id);
+        d->path = path ? rt_strdup(path) : NULL;
+        d->metadata_json = meta ? rt_strdup(meta) : NULL;
+        d->text = rt_malloc((size_t)tl + 1);
+        if (d->text) {
+            if (tl) memcpy(d->text, sqlite3_column_blob(st, 1), (size_t)tl);
+            d->text[tl] = '\0';
+        }
+        d->len = (size_t)tl;
+        d->version = sqlite3_column_int64(st, 3);
+        if (!d->id || !d->text || (path && !d->path) || (meta && !d->metadata_json))
+            rc = RT_ERR_NOMEM;
+    }
+    sqlite3_finalize(st);
+    if (rc != RT_OK) {
+        rt_stored_document_free(d);
+        return rc;
+    }
+    *out = d;
+    return RT_OK;
+}
