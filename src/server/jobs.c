@@ -481,6 +481,8 @@ typedef struct upload {
     char *tmp_path;
     FILE *fp;
     size_t bytes;
+    unsigned long long content_length; /* 0 when not given */
+    unsigned long long received;
     bool failed;
 } upload;
 
@@ -535,6 +537,8 @@ int srv_files_upload_begin(srv *s, srv_request *rq) {
         free(u);
         return RT_ERR_INVALID; /* not multipart: the route says so */
     }
+    const char *cl = srv_header(rq, "Content-Length");
+    if (cl) u->content_length = strtoull(cl, NULL, 10);
     rq->upload = u;
     rq->upload_free = upload_free;
     rq->multipart = true;
@@ -545,6 +549,11 @@ int srv_files_upload_data(srv *s, srv_request *rq, const char *data, size_t size
     (void)s;
     upload *u = rq->upload;
     if (u->failed) return RT_OK;
+    u->received += size;
+    /* libmicrohttpd 0.9.75 refuses an epilogue after the closing boundary; some clients (the
+     * openai npm package) end the body with an extra CRLF there */
+    if (u->content_length && u->received == u->content_length)
+        while (size >= 4 && !memcmp(data + size - 4, "\r\n\r\n", 4)) size -= 2;
     if (MHD_post_process(u->pp, data, size) != MHD_YES) u->failed = true;
     return RT_OK;
 }

@@ -641,7 +641,9 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
     free(record);
     json_t *content = json_string(res->answer ? res->answer : "");
     if (!content) content = json_string("");
-    const char *finish = finish_reason(job, res->gen.stop_reason);
+    /* an abstention without generation has no stop reason of its own */
+    const char *finish =
+        res->gen.n_generated == 0 ? "stop" : finish_reason(job, res->gen.stop_reason);
     json_t *message = json_pack("{s:s, s:o, s:n, s:o}", "role", "assistant", "content", content,
                                 "refusal", "annotations", annotations(res));
     json_t *extra = json_pack("{s:s, s:f, s:b, s:s?, s:o}", "collection", g->collection,

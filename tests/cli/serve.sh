@@ -28,7 +28,7 @@ done > "$dir/corpus.txt"
 "$RAGTUNE" tokenizer train --vocab-size 300 --special '<|endoftext|>' "$dir/corpus.txt" \
     -o "$dir/tok.json" >/dev/null 2>&1 || fail "tokenizer train"
 "$RAGTUNE" train --data "$dir/corpus.txt" --tokenizer "$dir/tok.json" --out "$dir/base" \
-    --layers 2 --embd 32 --heads 4 --kv-heads 2 --ff 64 --seq-len 32 --batch 4 --steps 2 \
+    --layers 2 --embd 32 --heads 4 --kv-heads 2 --ff 64 --ctx 1024 --seq-len 32 --batch 4 --steps 2 \
     --threads 2 >/dev/null 2>&1 || fail "train the tiny model"
 model="$dir/base/model"
 key="test-key-123"
@@ -43,6 +43,7 @@ start_server() {
     for _ in $(seq 1 300); do
         if [ -s "$dir/port" ]; then
             port=$(cat "$dir/port")
+            url="http://127.0.0.1:$port"
             [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] && return 0
         fi
         kill -0 "$pid" 2>/dev/null || fail "server died at start"
@@ -51,7 +52,6 @@ start_server() {
     fail "server did not become healthy"
 }
 start_server
-url="http://127.0.0.1:$port"
 auth=(-H "Authorization: Bearer $key")
 code() { curl -s -o "$dir/body" -w '%{http_code}' "$@"; }
 
