@@ -35,7 +35,7 @@ typedef struct srv_request {
     const char *route; /* route name for metrics ("chat", "models", ...) */
     bool responded;
     char hdr_name[4][32]; /* extra response headers (srv_add_header) */
-    char hdr_value[4][64];
+    char hdr_value[4][160];
     int n_hdr;
 } srv_request;
 

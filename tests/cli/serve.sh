@@ -72,6 +72,17 @@ status=$?
 cat "$dir/node.log"
 [ $status -eq 0 ] || fail "openai client tests"
 
+# the web page in a real browser (Debian's chromium driven by playwright-core)
+if [ -x /usr/bin/chromium ] && [ -d "$npm_dir/node_modules/playwright-core" ]; then
+    RT_BASE_URL="$url" RT_API_KEY="$key" RT_WORK="$dir" \
+        timeout 300 node "$npm_dir/serve_web.cjs" > "$dir/web.log" 2>&1
+    status=$?
+    cat "$dir/web.log"
+    [ $status -eq 0 ] || fail "web page tests"
+else
+    echo "skip: web page test (no /usr/bin/chromium or playwright-core)"
+fi
+
 # abuse: each a 4xx with an OpenAI-shaped error
 chat="$url/v1/chat/completions"
 json=(-H "Content-Type: application/json")
