@@ -23,6 +23,12 @@ const char *srv_header(srv_request *rq, const char *key) {
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, key);
 }
 
+int srv_client_fd(srv_request *rq) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
 void srv_add_header(srv_request *rq, const char *name, const char *value) {
     if (rq->n_hdr >= 4) return;
     snprintf(rq->hdr_name[rq->n_hdr], sizeof rq->hdr_name[0], "%s", name);

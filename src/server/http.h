@@ -53,6 +53,8 @@ int srv_respond_json(srv_request *rq, unsigned status, json_t *value);
  * may be NULL. */
 int srv_respond_error(srv_request *rq, unsigned status, const char *param, const char *code,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The client's socket (for a hang-up check while a handler works), or -1. */
+int srv_client_fd(srv_request *rq);
 /* Adds a header to the next response of rq (e.g. Retry-After); at most 4. */
 void srv_add_header(srv_request *rq, const char *name, const char *value);
 

@@ -12,11 +12,13 @@
 #include "core/error.h"
 #include "core/log.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* ---- models and adapters ---- */
@@ -113,6 +115,9 @@ typedef struct gen_job {
     long long created;
     double deadline;
     bool timed_out;
+    int client_fd;          /* non-streaming: the client's socket, polled for a hang-up (-1) */
+    int n_callbacks;
+    bool cancelled;         /* the client went away */
     int choice;             /* index of the choice being generated */
     long long prompt_tokens, completion_tokens;
     json_t *choices;        /* non-streaming */
@@ -187,9 +192,24 @@ static bool resolve_adapters(gen_job *job) {
     return true;
 }
 
+/* True when the client closed its connection (a zero-byte peek); checked every few tokens. */
+static bool client_gone(gen_job *job) {
+    if (job->client_fd < 0 || ++job->n_callbacks % 8 != 0) return false;
+    char c;
+    ssize_t n = recv(job->client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static bool job_should_stop(gen_job *job) {
     if (atomic_load(&job->s->stopping)) return true;
     if (job->st && atomic_load(&job->st->cancelled)) return true;
+    if (client_gone(job)) {
+        job->client_fd = -1;
+        job->cancelled = true;
+        srv_metrics_add(&job->s->metrics, &job->s->metrics.cancelled, 1);
+        return true;
+    }
+    if (job->cancelled) return true;
     if (rt_time_now() > job->deadline) {
         job->timed_out = true;
         return true;
@@ -308,7 +328,9 @@ static void generate_all(gen_job *job) {
             json_array_append_new(job->choices, c);
         }
         rt_session_result_clear(&res);
-        if (job_should_stop(job) && !job->timed_out) break;
+        if (job->cancelled || job->timed_out || atomic_load(&s->stopping) ||
+            (job->st && atomic_load(&job->st->cancelled)))
+            break;
     }
 }
 
@@ -387,6 +409,7 @@ static int route_generate(srv *s, srv_request *rq, bool chat) {
     }
     job->created = (long long)time(NULL);
     job->deadline = rq->start + s->params.request_timeout;
+    job->client_fd = job->g.stream ? -1 : srv_client_fd(rq);
     random_id(job->id, sizeof job->id, chat ? "chatcmpl-" : "cmpl-");
     if (!resolve_adapters(job)) {
         int status = job->error_status;
@@ -598,6 +621,7 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
     job->g = *g; /* borrowed: not freed through this job */
     job->deadline = rq->start + s->params.request_timeout;
     job->created = (long long)time(NULL);
+    job->client_fd = g->stream ? -1 : srv_client_fd(rq);
     random_id(job->id, sizeof job->id, "chatcmpl-");
     int ret;
     if (!resolve_adapters(job)) {
