@@ -799,21 +799,22 @@ static int create_job(srv *s, srv_request *rq) {
     j->options = opt;
     j->events = json_array();
     j->checkpoints = json_array();
+    json_t *hyper = json_pack("{s:o, s:o, s:f}", "n_epochs",
+                              json_object_get(opt, "n_epochs")
+                                  ? json_incref(json_object_get(opt, "n_epochs"))
+                                  : json_string("auto"),
+                              "batch_size",
+                              json_object_get(opt, "batch_size")
+                                  ? json_incref(json_object_get(opt, "batch_size"))
+                                  : json_integer(4),
+                              "learning_rate_multiplier", 1.0);
     j->obj = json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:s, s:s, s:O, s:o, s:[], s:I, s:n, "
                        "s:s, s:O, s:{s:s}, s:s}",
                        "id", j->id, "object", "fine_tuning.job", "model", s->model_id,
                        "created_at", (json_int_t)time(NULL), "finished_at", "fine_tuned_model",
                        "status", "validating_files", "training_file", json_string_value(tf),
                        "validation_file", vf ? vf : json_null(), "hyperparameters",
-                       json_pack("{s:O, s:O, s:O}", "n_epochs",
-                                 json_object_get(opt, "n_epochs") ? json_object_get(opt,
-                                                                                    "n_epochs")
-                                                                  : json_string("auto"),
-                                 "batch_size",
-                                 json_object_get(opt, "batch_size")
-                                     ? json_object_get(opt, "batch_size")
-                                     : json_integer(4),
-                                 "learning_rate_multiplier", json_real(1.0)),
+                       hyper,
                        "result_files", "trained_tokens", (json_int_t)0, "error",
                        "organization_id", "ragtune", "suffix",
                        suffix && json_is_string(suffix) ? suffix : json_null(), "method", "type",
