@@ -122,6 +122,23 @@ if timeout 10 cat <&3 >/dev/null; then :; else fail "slow client was not dropped
 exec 3<&-
 [ "$(code "$url/health")" = 200 ] || fail "server stopped serving after the abuse"
 
+# a long job is interrupted by the shutdown once it has a checkpoint ...
+for i in $(seq 1 64); do echo "{\"prompt\":\"q$i the quick\",\"completion\":\" brown fox $i\"}"; done \
+    > "$dir/long.jsonl"
+curl -s "${auth[@]}" -F purpose=fine-tune -F file=@"$dir/long.jsonl" "$url/v1/files" > "$dir/body"
+file_id=$(sed -n 's/.*"id":"\(file-[0-9a-f]*\)".*/\1/p' "$dir/body")
+[ -n "$file_id" ] || fail "upload for the long job: $(cat "$dir/body")"
+[ "$(code "${auth[@]}" "${json[@]}" -d "{\"model\":\"tiny\",\"training_file\":\"$file_id\",
+    \"suffix\":\"long\",\"ragtune\":{\"max_steps\":1000000,\"save_every\":2,\"seq_len\":16,
+    \"batch_size\":2,\"lora_rank\":2}}" "$url/v1/fine_tuning/jobs")" = 200 ] || fail "long job"
+long_job=$(sed -n 's/.*"id":"\(ftjob-[0-9a-f]*\)".*/\1/p' "$dir/body")
+for _ in $(seq 1 600); do
+    code "${auth[@]}" "$url/v1/fine_tuning/jobs/$long_job/checkpoints" >/dev/null
+    grep -q '"step_number"' "$dir/body" && break
+    sleep 0.1
+done
+grep -q '"step_number"' "$dir/body" || fail "the long job made no checkpoint"
+
 # graceful shutdown, then a restart keeps the job and its model
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -137,6 +154,18 @@ grep -q '"ft:tiny:t1"' "$dir/body" || fail "the fine-tuned model is gone after a
 grep -q '"status":"succeeded"' "$dir/body" || fail "the job is gone after a restart"
 [ "$(code "${auth[@]}" -X POST "${json[@]}" -d '{"model":"ft:tiny:t1","prompt":"the","max_tokens":2}' \
     "$url/v1/completions")" = 200 ] || fail "the ft: model does not serve after a restart"
-grep -q '"POST /v1/chat/completions' "$dir/server.log" || grep -q 'POST /v1/chat/completions' \
+# ... and resumes from its checkpoint after the restart; then it is cancelled
+for _ in $(seq 1 600); do grep -q "resumed from .*$long_job" "$dir/server.log" && break; sleep 0.1; done
+grep -q "resumed from .*$long_job" "$dir/server.log" || fail "the long job did not resume"
+[ "$(code "${auth[@]}" -X POST "$url/v1/fine_tuning/jobs/$long_job/cancel")" = 200 ] || fail "cancel"
+for _ in $(seq 1 600); do
+    code "${auth[@]}" "$url/v1/fine_tuning/jobs/$long_job" >/dev/null
+    grep -q '"status":"cancelled"' "$dir/body" && break
+    sleep 0.1
+done
+grep -q '"status":"cancelled"' "$dir/body" || fail "the long job was not cancelled"
+[ "$(code "${auth[@]}" -X POST "$url/v1/fine_tuning/jobs/$long_job/cancel")" = 409 ] || \
+    fail "cancelling a finished job should be 409"
+grep -q 'POST /v1/chat/completions 200' \
     "$dir/server.log" || fail "access log"
 echo ok
