@@ -58,10 +58,17 @@ int srv_chat_rag(srv *s, srv_request *rq, const struct srv_gen_request *g);
 
 int srv_jobs_open(srv *s);  /* loads persisted jobs, starts the worker */
 void srv_jobs_close(srv *s); /* stops the worker, persists */
+int srv_jobs_running(srv *s); /* 1 while a job trains */
+/* Multipart upload of POST /v1/files, fed as the body arrives (see server.c). */
+int srv_files_upload_begin(srv *s, srv_request *rq);
+int srv_files_upload_data(srv *s, srv_request *rq, const char *data, size_t size);
 int srv_route_files(srv *s, srv_request *rq);
 int srv_route_jobs(srv *s, srv_request *rq);
 
 int srv_route_web(srv *s, srv_request *rq);
+
+/* Writes prefix + 24 random hex digits into out ("chatcmpl-...", "file-...", "ftjob-..."). */
+void srv_random_id(char *out, size_t cap, const char *prefix);
 
 /* Validates a collection, file or job name: [A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}, no "..".
  * A name that passes is safe as one path component. */

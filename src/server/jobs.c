@@ -32,8 +32,6 @@
 #include <time.h>
 #include <unistd.h>
 
-void srv_random_id(char *out, size_t cap, const char *prefix);
-
 typedef struct job {
     char id[48];
     json_t *obj;         /* the OpenAI job object */

@@ -125,7 +125,7 @@ typedef struct gen_job {
     char error[512];
 } gen_job;
 
-static void random_id(char *out, size_t cap, const char *prefix) {
+void srv_random_id(char *out, size_t cap, const char *prefix) {
     unsigned char r[12];
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
         unsigned long long t = (unsigned long long)(rt_time_now() * 1e9);
@@ -136,7 +136,6 @@ static void random_id(char *out, size_t cap, const char *prefix) {
         n += (size_t)snprintf(out + n, cap - n, "%02x", r[i]);
 }
 
-void srv_random_id(char *out, size_t cap, const char *prefix) { random_id(out, cap, prefix); }
 
 /* Resolves the model name and lora field to this request's adapter set; on failure fills
  * job->error_status/error. */
@@ -410,7 +409,7 @@ static int route_generate(srv *s, srv_request *rq, bool chat) {
     job->created = (long long)time(NULL);
     job->deadline = rq->start + s->params.request_timeout;
     job->client_fd = job->g.stream ? -1 : srv_client_fd(rq);
-    random_id(job->id, sizeof job->id, chat ? "chatcmpl-" : "cmpl-");
+    srv_random_id(job->id, sizeof job->id, chat ? "chatcmpl-" : "cmpl-");
     if (!resolve_adapters(job)) {
         int status = job->error_status;
         int ret = srv_respond_error(rq, (unsigned)status, status == 404 ? "model" : "lora",
@@ -622,7 +621,7 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
     job->deadline = rq->start + s->params.request_timeout;
     job->created = (long long)time(NULL);
     job->client_fd = g->stream ? -1 : srv_client_fd(rq);
-    random_id(job->id, sizeof job->id, "chatcmpl-");
+    srv_random_id(job->id, sizeof job->id, "chatcmpl-");
     int ret;
     if (!resolve_adapters(job)) {
         ret = srv_respond_error(rq, (unsigned)job->error_status, "model", "model_not_found", "%s",

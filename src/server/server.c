@@ -60,8 +60,6 @@ static int route_health(srv *s, srv_request *rq) {
                                       "queue_depth", waiting));
 }
 
-int srv_jobs_running(srv *s);
-
 static int route_metrics(srv *s, srv_request *rq) {
     int waiting = 0, busy = 0;
     if (atomic_load(&s->ready)) srv_slots_stats(&s->slots, &waiting, &busy);
@@ -169,9 +167,6 @@ static void request_free(srv_request *rq) {
     free(rq->path);
     free(rq);
 }
-
-int srv_files_upload_begin(srv *s, srv_request *rq);
-int srv_files_upload_data(srv *s, srv_request *rq, const char *data, size_t size);
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,

@@ -33,8 +33,6 @@ typedef struct srv_params {
     double request_timeout; /* seconds a generation may take, queue wait included (600) */
     int conn_timeout;       /* seconds of inactivity before a connection is dropped (30) */
     int max_connections;    /* default 64 */
-    int threads;            /* kernel threads (0 = default) */
-    int train_threads;      /* unused: training shares the kernels' threads */
     const char *port_file;  /* write the bound port here once listening (tests) */
 } srv_params;
 
