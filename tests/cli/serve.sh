@@ -38,7 +38,7 @@ start_server() {
     rm -f "$dir/port"
     "$RAGTUNE" serve --model "$model" --alias tiny --embed-model "$model" --port 0 \
         --port-file "$dir/port" --api-key-file "$dir/key" --data-dir "$dir/data" --parallel 2 \
-        --queue 8 --max-body 1000000 --conn-timeout 2 --threads 2 >>"$dir/server.log" 2>&1 &
+        --queue 8 --max-body 1000000 --conn-timeout 2 --threads 2 "$@" >>"$dir/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do
         if [ -s "$dir/port" ]; then
@@ -147,7 +147,7 @@ wait "$pid"
 [ $? -eq 0 ] || fail "server exit status after SIGTERM"
 pid=""
 grep -q "stopped" "$dir/server.log" || fail "no shutdown log line"
-start_server
+start_server --parallel 1 --queue 0
 [ "$(code "${auth[@]}" "$url/v1/models")" = 200 ] || fail "models after restart"
 grep -q '"ft:tiny:t1"' "$dir/body" || fail "the fine-tuned model is gone after a restart"
 [ "$(code "${auth[@]}" "$url/v1/fine_tuning/jobs")" = 200 ] || fail "jobs after restart"
@@ -166,6 +166,24 @@ done
 grep -q '"status":"cancelled"' "$dir/body" || fail "the long job was not cancelled"
 [ "$(code "${auth[@]}" -X POST "$url/v1/fine_tuning/jobs/$long_job/cancel")" = 409 ] || \
     fail "cancelling a finished job should be 409"
+# one slot and no queue: while a long request holds the slot, another gets 429 + Retry-After
+got429=0
+for _ in 1 2 3 4 5; do
+    curl -s -o /dev/null "${auth[@]}" "${json[@]}" -d '{"prompt":"the","max_tokens":900,"n":8,
+        "ignore_eos":true}' "$url/v1/completions" &
+    long=$!
+    for _ in $(seq 1 200); do
+        curl -s "$url/health" | grep -q '"slots_processing":1' && break
+        sleep 0.01
+    done
+    curl -s -D "$dir/headers" -o "$dir/body" "${auth[@]}" "${json[@]}" \
+        -d '{"prompt":"the","max_tokens":2}' "$url/v1/completions"
+    wait "$long"
+    if grep -q "^HTTP/1.1 429" "$dir/headers"; then got429=1; break; fi
+done
+[ $got429 -eq 1 ] || fail "no 429 while the only slot was busy"
+grep -qi "^Retry-After: 1" "$dir/headers" || fail "429 without Retry-After"
+grep -q '"rate_limit_error"' "$dir/body" || fail "429 body"
 grep -q 'POST /v1/chat/completions 200' \
     "$dir/server.log" || fail "access log"
 echo ok
