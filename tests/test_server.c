@@ -1,7 +1,7 @@
 /*
  * test_server.c — the server's pure parts: the generation request parser (defaults, every
  * field, rejections naming the field), names safe as path components, and the slot pool's
- * bounded queue (queue full, deadline, close) on slots without sessions.
+ * bounded queue (queue full, deadline, close) and slot affinity, on slots without sessions.
  */
 #include "testutil.h"
 #include "server/context.h"
@@ -140,22 +140,52 @@ static void test_slot_queue(void **st) {
     sl.n = 1;
     sl.max_queue = 0;
     srv_slot *a = NULL, *b = NULL;
-    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, &a), SRV_SLOT_OK);
+    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, 1, &a), SRV_SLOT_OK);
     assert_ptr_equal(a, &slots[0]);
     /* no room to wait: refused at once */
-    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, &b), SRV_SLOT_QUEUE_FULL);
+    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, 1, &b), SRV_SLOT_QUEUE_FULL);
     /* room to wait, but the deadline passes */
     sl.max_queue = 1;
-    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 0.05, &b), SRV_SLOT_TIMEOUT);
+    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 0.05, 1, &b), SRV_SLOT_TIMEOUT);
     int waiting, busy;
     srv_slots_stats(&sl, &waiting, &busy);
     assert_int_equal(waiting, 0);
     assert_int_equal(busy, 1);
     srv_slots_release(&sl, a);
-    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, &b), SRV_SLOT_OK);
+    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, 1, &b), SRV_SLOT_OK);
     srv_slots_release(&sl, b);
     srv_slots_close(&sl);
-    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, &b), SRV_SLOT_CLOSING);
+    assert_int_equal(srv_slots_acquire(&sl, rt_time_now() + 5, 1, &b), SRV_SLOT_CLOSING);
+    pthread_mutex_destroy(&sl.mu);
+    pthread_cond_destroy(&sl.cv);
+}
+
+static void test_slot_affinity(void **st) {
+    (void)st;
+    srv_slots sl;
+    memset(&sl, 0, sizeof sl);
+    pthread_mutex_init(&sl.mu, NULL);
+    pthread_cond_init(&sl.cv, NULL);
+    srv_slot slots[2] = {{0}, {0}};
+    slots[1].id = 1;
+    sl.slots = slots;
+    sl.n = 2;
+    srv_slot *a, *b;
+    double later = rt_time_now() + 5;
+    assert_int_equal(srv_slots_acquire(&sl, later, 7, &a), SRV_SLOT_OK);
+    assert_int_equal(srv_slots_acquire(&sl, later, 9, &b), SRV_SLOT_OK);
+    assert_int_equal(a->id, 0);
+    assert_int_equal(b->id, 1);
+    srv_slots_release(&sl, a);
+    srv_slots_release(&sl, b);
+    /* both free: each key goes back to the slot that served it */
+    assert_int_equal(srv_slots_acquire(&sl, later, 9, &b), SRV_SLOT_OK);
+    assert_int_equal(b->id, 1);
+    srv_slots_release(&sl, b);
+    assert_int_equal(srv_slots_acquire(&sl, later, 9, &b), SRV_SLOT_OK);
+    assert_int_equal(srv_slots_acquire(&sl, later, 7, &a), SRV_SLOT_OK);
+    assert_int_equal(b->id, 1);
+    assert_int_equal(a->id, 0);
     pthread_mutex_destroy(&sl.mu);
     pthread_cond_destroy(&sl.cv);
 }
@@ -166,6 +196,7 @@ int main(void) {
         cmocka_unit_test(test_request_rejections),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_slot_queue),
+        cmocka_unit_test(test_slot_affinity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

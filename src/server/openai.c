@@ -367,9 +367,24 @@ static void *stream_producer(void *arg) {
     return NULL;
 }
 
+/* FNV-1a over the model name and the first bytes of the prompt (system prompt, instructions):
+ * requests alike go to the slot whose cache already holds their prefix. */
+static uint64_t affinity_key(const gen_job *job) {
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[2] = {job->model_name,
+                            job->g.chat && job->g.n_messages ? job->g.messages[0].content
+                                                             : job->g.prompt};
+    for (int p = 0; p < 2; p++) {
+        const char *t = parts[p] ? parts[p] : "";
+        for (size_t i = 0; t[i] && i < 256; i++) h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    return h;
+}
+
 /* Takes a slot for job or answers rq with why not (429 queue full, 503 closing/timeout). */
 static int acquire_slot(srv *s, srv_request *rq, gen_job *job) {
-    int rc = srv_slots_acquire(&s->slots, job->deadline, &job->slot);
+    int rc = srv_slots_acquire(&s->slots, job->deadline, affinity_key(job), &job->slot);
     if (rc == SRV_SLOT_OK) return MHD_YES;
     job->slot = NULL;
     if (rc == SRV_SLOT_QUEUE_FULL) {

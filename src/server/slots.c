@@ -42,7 +42,7 @@ void srv_slots_free(srv_slots *sl) {
     pthread_cond_destroy(&sl->cv);
 }
 
-int srv_slots_acquire(srv_slots *sl, double deadline, srv_slot **out) {
+int srv_slots_acquire(srv_slots *sl, double deadline, uint64_t affinity, srv_slot **out) {
     pthread_mutex_lock(&sl->mu);
     int rc = SRV_SLOT_OK;
     bool queued = false;
@@ -52,10 +52,15 @@ int srv_slots_acquire(srv_slots *sl, double deadline, srv_slot **out) {
             break;
         }
         srv_slot *free_slot = NULL;
-        for (int i = 0; i < sl->n && !free_slot; i++)
-            if (!sl->slots[i].busy) free_slot = &sl->slots[i];
+        for (int i = 0; i < sl->n; i++) {
+            srv_slot *c = &sl->slots[i];
+            if (c->busy) continue;
+            if (!free_slot || (c->affinity == affinity && free_slot->affinity != affinity))
+                free_slot = c;
+        }
         if (free_slot) {
             free_slot->busy = true;
+            free_slot->affinity = affinity;
             *out = free_slot;
             break;
         }

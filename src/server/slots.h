@@ -23,6 +23,7 @@ typedef struct srv_slot {
     int id;
     rt_session *session;
     bool busy;
+    uint64_t affinity; /* key of the last request served (see srv_slots_acquire) */
 } srv_slot;
 
 typedef struct srv_slots {
@@ -41,9 +42,11 @@ enum { SRV_SLOT_OK = 0, SRV_SLOT_QUEUE_FULL = 1, SRV_SLOT_TIMEOUT = 2, SRV_SLOT_
 int srv_slots_init(srv_slots *sl, int n, int max_queue, rt_model *model,
                    const rt_tokenizer *tokenizer, int n_ctx);
 void srv_slots_free(srv_slots *sl);
-/* Takes a free slot, waiting up to deadline (rt_time_now() seconds) in the queue.
+/* Takes a free slot, waiting up to deadline (rt_time_now() seconds) in the queue; among free
+ * slots, one whose last request had the same affinity key (model, adapters and the start of the
+ * prompt) is preferred, so its KV cache prefix and adapter set are reused.
  * Returns SRV_SLOT_OK with *out, or why not. */
-int srv_slots_acquire(srv_slots *sl, double deadline, srv_slot **out);
+int srv_slots_acquire(srv_slots *sl, double deadline, uint64_t affinity, srv_slot **out);
 void srv_slots_release(srv_slots *sl, srv_slot *slot);
 /* Wakes every waiter with SRV_SLOT_CLOSING from now on. */
 void srv_slots_close(srv_slots *sl);
