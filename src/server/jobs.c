@@ -86,6 +86,8 @@ static void job_event(srv_jobs *js, job *j, const char *level, json_t *data, con
     va_end(ap);
     char id[48];
     srv_random_id(id, sizeof id, "ftevent-");
+    /* a long job keeps its last 1000 events (the record is rewritten on each) */
+    while (json_array_size(j->events) >= 1000) json_array_remove(j->events, 0);
     json_array_append_new(j->events,
                           json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:s}", "object",
                                     "fine_tuning.job.event", "id", id, "created_at",

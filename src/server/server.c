@@ -348,7 +348,8 @@ int srv_run(const srv_params *params) {
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)s->params.port);
-    if (inet_pton(AF_INET, s->params.host, &addr.sin_addr) != 1) {
+    const char *host = strcmp(s->params.host, "localhost") == 0 ? "127.0.0.1" : s->params.host;
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
         rc = rt_error(RT_ERR_INVALID, "--host '%s' is not an IPv4 address", s->params.host);
         goto done;
     }
