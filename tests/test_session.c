@@ -45,16 +45,16 @@ static void write_tokenizer(const char *dir) {
     json_t *added = json_array();
     for (int i = 0; i < 3; i++) {
         json_object_set_new(vocab, specials[i], json_integer(ID_IM_START + i));
-        json_array_append_new(added, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id",
-                                               ID_IM_START + i, "content", specials[i], "special",
-                                               1, "normalized", 0, "lstrip", 0, "rstrip", 0,
-                                               "single_word", 0));
+        json_array_append_new(added,
+                              json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", ID_IM_START + i,
+                                        "content", specials[i], "special", 1, "normalized", 0,
+                                        "lstrip", 0, "rstrip", 0, "single_word", 0));
     }
     json_t *merges = json_pack("[s,s,s,s]", "t h", "\xC4\xA0 th", "th e", "\xC4\xA0th e");
-    json_t *root = json_pack("{s:{s:s,s:o,s:o},s:{s:s,s:b,s:b},s:{s:s},s:o}", "model", "type",
-                             "BPE", "vocab", vocab, "merges", merges, "pre_tokenizer", "type",
-                             "ByteLevel", "add_prefix_space", 0, "use_regex", 1, "decoder", "type",
-                             "ByteLevel", "added_tokens", added);
+    json_t *root =
+        json_pack("{s:{s:s,s:o,s:o},s:{s:s,s:b,s:b},s:{s:s},s:o}", "model", "type", "BPE", "vocab",
+                  vocab, "merges", merges, "pre_tokenizer", "type", "ByteLevel", "add_prefix_space",
+                  0, "use_regex", 1, "decoder", "type", "ByteLevel", "added_tokens", added);
     char path[1024];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     assert_int_equal(json_dump_file(root, path, 0), 0);
@@ -420,7 +420,7 @@ static void test_bad_requests(void **state) {
     rt_session_result r;
     rt_session_request q = rt_session_default_request();
     assert_int_equal(rt_session_generate(s, &q, &r), RT_ERR_INVALID); /* nothing to say */
-    q.prompt = "the theme of the thesis is the theme";                  /* > 16 tokens */
+    q.prompt = "the theme of the thesis is the theme";                /* > 16 tokens */
     assert_int_equal(rt_session_generate(s, &q, &r), RT_ERR_RANGE);
     assert_non_null(strstr(rt_last_error(), "context"));
     q.prompt = "the";

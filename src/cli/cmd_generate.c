@@ -48,11 +48,17 @@ static const char *usage =
     "  --quantize DTYPE      convert weights at load: q8_0, q4_0, f16, bf16, f32\n"
     "  --threads N           threads (default: all cores)\n";
 
-/* Run-time adapters (model/lora.c) come with branch `adapters`; until it is merged the
- * references are weak and --adapter reports that this build lacks them. */
+/* Run-time adapters (model/lora.c) come with branch `adapters`. In a tree without it the
+ * references are weak and --adapter reports that this build lacks them; with it (the check only
+ * looks for the header), the calls are ordinary ones. */
+#if __has_include("model/lora.h")
+#define ADAPTERS_MISSING() false
+#else
 #pragma weak rt_adapter_spec_parse
 #pragma weak rt_adapter_load
 #pragma weak rt_adapter_free
+#define ADAPTERS_MISSING() (!rt_adapter_load || !rt_adapter_spec_parse || !rt_adapter_free)
+#endif
 
 typedef struct stream_state {
     int n_printed;
@@ -77,7 +83,7 @@ static int on_text(void *user, const char *text, size_t len) {
 /* Loads each --adapter PATH[:SCALE] for the session's model and applies them all. */
 static int apply_adapters(rt_session *s, char **specs, int n, rt_adapter **adapters,
                           float *scales) {
-    if (!rt_adapter_load || !rt_adapter_spec_parse || !rt_adapter_free) {
+    if (ADAPTERS_MISSING()) {
         fprintf(stderr, "ragtune generate: this build has no run-time adapters\n");
         return CLI_RUNTIME;
     }
@@ -249,8 +255,8 @@ int cmd_generate(int argc, char **argv) {
     int rc = CLI_OK;
     if (rt_session_open(&sp, &s) != RT_OK) {
         rc = cli_runtime_error("generate");
-    } else if (n_adapters && (rc = apply_adapters(s, adapter_specs, n_adapters, adapters,
-                                                  scales)) != CLI_OK) {
+    } else if (n_adapters &&
+               (rc = apply_adapters(s, adapter_specs, n_adapters, adapters, scales)) != CLI_OK) {
         /* reported */
     } else {
         /* ids when asked, for an ids prompt, or when there is no tokenizer to turn them into
@@ -265,8 +271,7 @@ int cmd_generate(int argc, char **argv) {
         } else {
             printf("\n");
             fflush(stdout); /* before the timing lines on stderr */
-            static const char *reasons[] = {"length", "eos", "stop string", "callback",
-                                            "context"};
+            static const char *reasons[] = {"length", "eos", "stop string", "callback", "context"};
             int n_evaluated = res.n_prompt - res.n_prompt_cached;
             int n_decoded = res.n_generated > 1 ? res.n_generated - 1 : 0; /* after the first */
             fprintf(stderr,

@@ -90,7 +90,9 @@ static void ffn_block(rt_context *ctx, int l, const float *in, int T) {
     linear(ctx, l, 6, ctx->proj, ctx->hb, &lw->ffn_down, &lw->ffn_down_b, T);
 }
 
-static void embed_tokens(rt_context *ctx, const int32_t *tokens, int T, int pos0) {
+/* types: bert token type ids (T), NULL for all 0. */
+static void embed_tokens(rt_context *ctx, const int32_t *tokens, const int32_t *types, int T,
+                         int pos0) {
     const rt_model *m = ctx->model;
     const rt_model_config *c = &m->config;
     const rt_model_weights *w = &m->weights;
@@ -99,7 +101,8 @@ static void embed_tokens(rt_context *ctx, const int32_t *tokens, int T, int pos0
         float *xt = ctx->x + (size_t)t * C;
         add_embedding_row(xt, &w->token_embd, tokens[t], ctx->proj, C, true);
         if (w->pos_embd.data) add_embedding_row(xt, &w->pos_embd, pos0 + t, ctx->proj, C, false);
-        if (w->type_embd.data) add_embedding_row(xt, &w->type_embd, 0, ctx->proj, C, false);
+        if (w->type_embd.data)
+            add_embedding_row(xt, &w->type_embd, types ? types[t] : 0, ctx->proj, C, false);
     }
 }
 
@@ -109,7 +112,7 @@ static void forward_decoder(rt_context *ctx, const int32_t *tokens, int T) {
     const rt_model_weights *w = &m->weights;
     int pos0 = ctx->n_past;
     size_t n = (size_t)T * c->n_embd;
-    embed_tokens(ctx, tokens, T, pos0);
+    embed_tokens(ctx, tokens, NULL, T, pos0);
     for (int l = 0; l < c->n_layer; l++) {
         const rt_layer_weights *lw = &w->layers[l];
         norm(c, ctx->xb, ctx->x, &lw->attn_norm, &lw->attn_norm_b, T);
@@ -125,12 +128,12 @@ static void forward_decoder(rt_context *ctx, const int32_t *tokens, int T) {
 }
 
 /* BERT: x = LN(x + attn(x)); x = LN(x + ffn(x)). The result goes to ctx->xb. */
-static void forward_bert(rt_context *ctx, const int32_t *tokens, int T) {
+static void forward_bert(rt_context *ctx, const int32_t *tokens, const int32_t *types, int T) {
     const rt_model *m = ctx->model;
     const rt_model_config *c = &m->config;
     const rt_model_weights *w = &m->weights;
     size_t n = (size_t)T * c->n_embd;
-    embed_tokens(ctx, tokens, T, 0);
+    embed_tokens(ctx, tokens, types, T, 0);
     rt_op_layernorm(ctx->xb, ctx->x, f32_data(&w->embd_norm), f32_data(&w->embd_norm_b), T,
                     c->n_embd, c->norm_eps);
     for (int l = 0; l < c->n_layer; l++) {
@@ -148,9 +151,9 @@ static void forward_bert(rt_context *ctx, const int32_t *tokens, int T) {
     ctx->n_past = T;
 }
 
-void rt_forward_chunk(rt_context *ctx, const int32_t *tokens, int T) {
+void rt_forward_chunk(rt_context *ctx, const int32_t *tokens, const int32_t *token_types, int T) {
     if (ctx->model->config.arch == RT_ARCH_BERT)
-        forward_bert(ctx, tokens, T);
+        forward_bert(ctx, tokens, token_types, T);
     else
         forward_decoder(ctx, tokens, T);
 }

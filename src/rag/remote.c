@@ -13,6 +13,7 @@
 #include "core/strbuf.h"
 #include "model/generate.h"
 #include "rag/session.h"
+#include "rag/sse.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -24,10 +25,10 @@
 #include <time.h>
 
 #define RT_REMOTE_MAX_REPLY ((size_t)8 << 20) /* default cap on one reply */
-#define RT_REMOTE_BACKOFF 0.5                  /* seconds before the first retry, doubled after */
-#define RT_REMOTE_MAX_WAIT 60.0                /* longest wait between attempts */
-#define RT_REMOTE_EMBED_BATCH 64               /* texts per /embeddings request */
-#define RT_REMOTE_PIECE 512                    /* bytes pushed through the stop matcher at once */
+#define RT_REMOTE_BACKOFF 0.5                 /* seconds before the first retry, doubled after */
+#define RT_REMOTE_MAX_WAIT 60.0               /* longest wait between attempts */
+#define RT_REMOTE_EMBED_BATCH 64              /* texts per /embeddings request */
+#define RT_REMOTE_PIECE 512                   /* bytes pushed through the stop matcher at once */
 
 struct rt_remote {
     char *base; /* api_base without a trailing '/' */
@@ -62,8 +63,9 @@ int rt_remote_open(const rt_session_params *p, rt_remote **out) {
         return rt_error(RT_ERR_INVALID, "remote: api_base '%s' is not an http:// or https:// URL",
                         base ? base : "");
     if (!p->api_model || !*p->api_model)
-        return rt_error(RT_ERR_INVALID, "remote %s: api_model (the model name to send) is "
-                                        "required",
+        return rt_error(RT_ERR_INVALID,
+                        "remote %s: api_model (the model name to send) is "
+                        "required",
                         base);
     pthread_once(&curl_once, curl_init);
     if (curl_init_status != CURLE_OK)
@@ -79,7 +81,8 @@ int rt_remote_open(const rt_session_params *p, rt_remote **out) {
     r->key = p->api_key && *p->api_key ? rt_strdup(p->api_key) : env_key();
     r->curl = curl_easy_init();
     if (!r->base || !r->model || !r->curl || ((p->api_key && *p->api_key) && !r->key)) {
-        int st = r->curl ? RT_ERR_NOMEM : rt_error(RT_ERR_INTERNAL, "remote: curl_easy_init failed");
+        int st =
+            r->curl ? RT_ERR_NOMEM : rt_error(RT_ERR_INTERNAL, "remote: curl_easy_init failed");
         rt_remote_close(r);
         return st;
     }
@@ -108,61 +111,22 @@ const char *rt_remote_model(const rt_remote *r) {
 
 /* ---- one HTTP exchange: POST with retries, SSE or a JSON body ------------------------------ */
 
-/* Receives the data of one event; returns 0 to go on, 1 to stop reading, negative on error. */
-typedef int (*event_fn)(void *user, const char *data, size_t len);
-
 typedef struct http_call {
     rt_remote *r;
     char *url;
-    event_fn on_event;
-    void *user;
+    rt_sse events; /* the parser of a streamed reply, with the caller's event handler */
     /* per attempt */
     long status;
     bool checked; /* status and content type looked at (first body byte) */
-    bool sse;     /* a 200 reply of type text/event-stream */
+    bool is_sse;  /* a 200 reply of type text/event-stream */
     rt_strbuf body;
-    rt_strbuf line;
-    rt_strbuf data;
-    bool has_data;
     size_t n_bytes;
-    int n_events;
     double last_activity;
     double retry_after; /* seconds; negative when the server gave none */
-    bool too_large, timed_out, done, stop;
+    bool too_large, timed_out, stop;
     int status_code; /* error of an event handler or of an allocation */
     char errbuf[CURL_ERROR_SIZE];
 } http_call;
-
-static int dispatch_event(http_call *c) {
-    if (!c->has_data) return 0;
-    c->has_data = false;
-    const char *d = c->data.data ? c->data.data : "";
-    size_t len = c->data.len;
-    c->data.len = 0;
-    if (len == 6 && !memcmp(d, "[DONE]", 6)) {
-        c->done = true;
-        return 0;
-    }
-    if (c->done) return 0; /* nothing counts after [DONE] */
-    c->n_events++;
-    return c->on_event(c->user, d, len);
-}
-
-/* One line of the event stream (without its end of line). */
-static int sse_line(http_call *c, const char *line, size_t len) {
-    if (len && line[len - 1] == '\r') len--;
-    if (len == 0) return dispatch_event(c);
-    if (line[0] == ':') return 0; /* comment / keep-alive */
-    if (len >= 5 && !memcmp(line, "data:", 5)) {
-        const char *v = line + 5;
-        size_t n = len - 5;
-        if (n && *v == ' ') v++, n--;
-        if (c->has_data) RT_TRY(rt_strbuf_append(&c->data, "\n", 1));
-        RT_TRY(rt_strbuf_append(&c->data, v, n));
-        c->has_data = true;
-    }
-    return 0; /* event:, id:, retry: and unknown fields are ignored, as the spec says */
-}
 
 static size_t on_header(char *buf, size_t size, size_t n, void *user) {
     http_call *c = user;
@@ -191,44 +155,22 @@ static size_t on_body(char *buf, size_t size, size_t n, void *user) {
         curl_easy_getinfo(c->r->curl, CURLINFO_RESPONSE_CODE, &c->status);
         char *ct = NULL;
         curl_easy_getinfo(c->r->curl, CURLINFO_CONTENT_TYPE, &ct);
-        c->sse = c->status == 200 && ct && !strncasecmp(ct, "text/event-stream", 17);
+        c->is_sse = c->status == 200 && ct && !strncasecmp(ct, "text/event-stream", 17);
     }
     if (len > c->r->max_reply - c->n_bytes) {
         c->too_large = true;
         return 0;
     }
     c->n_bytes += len;
-    if (!c->sse) {
+    if (!c->is_sse) {
         int st = rt_strbuf_append(&c->body, buf, len);
         if (st < 0) c->status_code = st;
         return st < 0 ? 0 : len;
     }
-    while (len) {
-        const char *nl = memchr(buf, '\n', len);
-        size_t k = nl ? (size_t)(nl - buf) : len;
-        int st = RT_OK;
-        if (!nl) {
-            st = rt_strbuf_append(&c->line, buf, k);
-        } else if (c->line.len) {
-            st = rt_strbuf_append(&c->line, buf, k);
-            if (st == RT_OK) st = sse_line(c, c->line.data, c->line.len);
-            c->line.len = 0;
-        } else {
-            st = sse_line(c, buf, k);
-        }
-        if (st < 0) {
-            c->status_code = st;
-            return 0;
-        }
-        if (st > 0) {
-            c->stop = true;
-            return 0;
-        }
-        size_t used = nl ? k + 1 : k;
-        buf += used;
-        len -= used;
-    }
-    return size * n;
+    int st = rt_sse_feed(&c->events, buf, len);
+    if (st < 0) c->status_code = st;
+    if (st > 0) c->stop = true;
+    return st != 0 ? 0 : len;
 }
 
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -275,21 +217,28 @@ static void server_message(const rt_strbuf *body, rt_strbuf *b) {
     json_decref(root);
 }
 
+static void call_init(http_call *c, rt_sse_event_fn on_event, void *user) {
+    memset(c, 0, sizeof *c);
+    rt_sse_init(&c->events, on_event, user);
+}
+
 static void call_free(http_call *c) {
     rt_strbuf_free(&c->body);
-    rt_strbuf_free(&c->line);
-    rt_strbuf_free(&c->data);
+    rt_sse_free(&c->events);
     free(c->url);
 }
 
-/* POSTs json to base + path. Returns RT_OK after a 200 reply (events went to on_event; a body
- * that is not an event stream is in c->body, c->sse false) or after on_event asked to stop
- * (c->stop); otherwise the error, after the retries remote.h describes. */
+/* POSTs json to base + path, or to c->url when set (c from call_init). Returns RT_OK after a
+ * 200 reply (events went to the handler; a body that is not an event stream is in c->body,
+ * c->is_sse false) or after the handler asked to stop (c->stop); otherwise the error, after the
+ * retries remote.h describes. */
 static int http_post(rt_remote *r, const char *path, const char *json, bool stream, http_call *c) {
-    rt_strbuf u = {0};
-    RT_TRY(rt_strbuf_printf(&u, "%s%s", r->base, path));
-    c->url = rt_strbuf_take(&u);
-    if (!c->url) return RT_ERR_NOMEM;
+    if (!c->url) {
+        rt_strbuf u = {0};
+        RT_TRY(rt_strbuf_printf(&u, "%s%s", r->base, path));
+        c->url = rt_strbuf_take(&u);
+        if (!c->url) return RT_ERR_NOMEM;
+    }
     c->r = r;
     struct curl_slist *headers = NULL, *h;
     rt_strbuf auth = {0};
@@ -299,14 +248,18 @@ static int http_post(rt_remote *r, const char *path, const char *json, bool stre
                            "Expect:"};
     for (int i = 0; i < 3 && st == RT_OK; i++) {
         h = curl_slist_append(headers, fixed[i]);
-        if (!h) st = RT_ERR_NOMEM;
-        else headers = h;
+        if (!h)
+            st = RT_ERR_NOMEM;
+        else
+            headers = h;
     }
     if (st == RT_OK && r->key) {
         st = rt_strbuf_printf(&auth, "Authorization: Bearer %s", r->key);
         h = st == RT_OK ? curl_slist_append(headers, auth.data) : NULL;
-        if (!h) st = RT_ERR_NOMEM;
-        else headers = h;
+        if (!h)
+            st = RT_ERR_NOMEM;
+        else
+            headers = h;
     }
     CURL *e = r->curl;
     if (st != RT_OK) goto done;
@@ -332,12 +285,12 @@ static int http_post(rt_remote *r, const char *path, const char *json, bool stre
     double delay = RT_REMOTE_BACKOFF;
     for (int attempt = 1;; attempt++) {
         c->status = 0;
-        c->checked = c->sse = c->has_data = false;
-        c->body.len = c->line.len = c->data.len = 0;
+        c->checked = c->is_sse = false;
+        c->body.len = 0;
+        rt_sse_reset(&c->events);
         c->n_bytes = 0;
-        c->n_events = 0;
         c->retry_after = -1;
-        c->too_large = c->timed_out = c->done = c->stop = false;
+        c->too_large = c->timed_out = c->stop = false;
         c->status_code = RT_OK;
         c->errbuf[0] = 0;
         c->last_activity = rt_time_now();
@@ -360,7 +313,7 @@ static int http_post(rt_remote *r, const char *path, const char *json, bool stre
         rt_strbuf why = {0};
         bool retry = false;
         if (rc != CURLE_OK) {
-            retry = c->n_events == 0 &&
+            retry = c->events.n_events == 0 &&
                     (rc == CURLE_COULDNT_CONNECT || rc == CURLE_GOT_NOTHING ||
                      rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_PARTIAL_FILE);
             rt_strbuf_printf(&why, "cannot reach the server: %s",
@@ -379,8 +332,8 @@ static int http_post(rt_remote *r, const char *path, const char *json, bool stre
                 retry = true;
                 rt_strbuf_printf(&why, "HTTP %ld%s", status, m);
             } else if (status == 404) {
-                st = rt_error(RT_ERR_NOT_FOUND, "%s: HTTP 404, no such route or model%s", c->url,
-                              m);
+                st =
+                    rt_error(RT_ERR_NOT_FOUND, "%s: HTTP 404, no such route or model%s", c->url, m);
             } else {
                 st = rt_error(RT_ERR_INVALID, "%s: HTTP %ld%s", c->url, status, m);
             }
@@ -407,18 +360,10 @@ static int http_post(rt_remote *r, const char *path, const char *json, bool stre
         delay *= 2;
     }
     /* an event the stream ended without a blank line after */
-    if (st == RT_OK && c->sse && !c->stop) {
-        if (c->line.len) {
-            int k = sse_line(c, c->line.data, c->line.len);
-            c->line.len = 0;
-            if (k > 0) c->stop = true;
-            if (k < 0) st = k;
-        }
-        if (st == RT_OK && !c->stop) {
-            int k = dispatch_event(c);
-            if (k > 0) c->stop = true;
-            if (k < 0) st = k;
-        }
+    if (st == RT_OK && c->is_sse && !c->stop) {
+        int k = rt_sse_end(&c->events);
+        if (k > 0) c->stop = true;
+        if (k < 0) st = k;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
 done:
@@ -431,7 +376,7 @@ done:
 /* ---- generation --------------------------------------------------------------------------- */
 
 typedef struct gen_state {
-    const http_call *call; /* for the URL in messages */
+    const char *url; /* for messages */
     bool chat;
     rt_session_sink sink;
     rt_stop_matcher matcher;
@@ -482,12 +427,12 @@ static int json_int_field(const json_t *o, const char *key) {
 /* One reply object: a stream chunk or a whole completion. */
 static int take_reply(gen_state *g, const json_t *root) {
     if (!json_is_object(root))
-        return rt_error(RT_ERR_FORMAT, "%s: a reply that is not a JSON object", g->call->url);
+        return rt_error(RT_ERR_FORMAT, "%s: a reply that is not a JSON object", g->url);
     const json_t *err = json_object_get(root, "error");
     if (err && !json_is_null(err)) {
         const char *m = json_string_value(json_object_get(err, "message"));
         if (!m) m = json_string_value(err);
-        return rt_error(RT_ERR_IO, "%s: the server reported an error: %.300s", g->call->url,
+        return rt_error(RT_ERR_IO, "%s: the server reported an error: %.300s", g->url,
                         m ? m : "(no message)");
     }
     const json_t *usage = json_object_get(root, "usage");
@@ -500,26 +445,26 @@ static int take_reply(gen_state *g, const json_t *root) {
     const json_t *choices = json_object_get(root, "choices");
     if (!choices) {
         if (json_is_object(usage)) return 0;
-        return rt_error(RT_ERR_FORMAT, "%s: a reply without \"choices\"", g->call->url);
+        return rt_error(RT_ERR_FORMAT, "%s: a reply without \"choices\"", g->url);
     }
     if (!json_is_array(choices))
-        return rt_error(RT_ERR_FORMAT, "%s: \"choices\" is not an array", g->call->url);
+        return rt_error(RT_ERR_FORMAT, "%s: \"choices\" is not an array", g->url);
     if (json_array_size(choices) == 0) return 0;
     const json_t *c0 = json_array_get(choices, 0);
     if (!json_is_object(c0))
-        return rt_error(RT_ERR_FORMAT, "%s: choices[0] is not an object", g->call->url);
+        return rt_error(RT_ERR_FORMAT, "%s: choices[0] is not an object", g->url);
     const json_t *text;
     if (g->chat) {
         const json_t *m = json_object_get(c0, "delta");
         if (!m) m = json_object_get(c0, "message");
         if (m && !json_is_object(m))
-            return rt_error(RT_ERR_FORMAT, "%s: choices[0].delta is not an object", g->call->url);
+            return rt_error(RT_ERR_FORMAT, "%s: choices[0].delta is not an object", g->url);
         text = m ? json_object_get(m, "content") : NULL;
     } else {
         text = json_object_get(c0, "text");
     }
     if (text && !json_is_null(text) && !json_is_string(text))
-        return rt_error(RT_ERR_FORMAT, "%s: the generated text is not a string", g->call->url);
+        return rt_error(RT_ERR_FORMAT, "%s: the generated text is not a string", g->url);
     const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
     if (fr) snprintf(g->finish, sizeof g->finish, "%s", fr);
     size_t len = json_is_string(text) ? json_string_length(text) : 0;
@@ -535,7 +480,7 @@ static int on_gen_event(void *user, const char *data, size_t len) {
     json_t *root = json_loadb(data, len, 0, &err);
     if (!root)
         return rt_error(RT_ERR_FORMAT, "%s: malformed JSON in the event stream: %s (event: %.80s)",
-                        g->call->url, err.text, data);
+                        g->url, err.text, data);
     int st = take_reply(g, root);
     json_decref(root);
     return st;
@@ -548,8 +493,7 @@ static int add(json_t *o, const char *key, json_t *v) {
 
 static int utf8_string(const char *s, const char *what, size_t i, json_t **out) {
     *out = json_string(s ? s : "");
-    if (!*out)
-        return rt_error(RT_ERR_INVALID, "remote: %s %zu is not valid UTF-8", what, i);
+    if (!*out) return rt_error(RT_ERR_INVALID, "remote: %s %zu is not valid UTF-8", what, i);
     return RT_OK;
 }
 
@@ -577,10 +521,14 @@ static int generate_body(const rt_remote *r, const rt_session_request *q, char *
             if (st != RT_OK) break;
             json_t *m = json_object();
             if (!m || json_array_append_new(a, m) != 0) st = RT_ERR_NOMEM;
-            if (st == RT_OK) st = add(m, "role", role);
-            else json_decref(role);
-            if (st == RT_OK) st = add(m, "content", content);
-            else json_decref(content);
+            if (st == RT_OK)
+                st = add(m, "role", role);
+            else
+                json_decref(role);
+            if (st == RT_OK)
+                st = add(m, "content", content);
+            else
+                json_decref(content);
         }
     }
     const rt_sampler_params *sp = &q->sampler;
@@ -625,78 +573,131 @@ static int estimate_prompt(const rt_session_request *q) {
     return rt_session_estimate_tokens(NULL, n);
 }
 
+static int gen_begin(gen_state *g, const rt_session_request *q, bool chat) {
+    memset(g, 0, sizeof *g);
+    g->chat = chat;
+    g->url = "reply";
+    g->usage_prompt = g->usage_completion = g->usage_cached = -1;
+    rt_session_sink_init(&g->sink, q);
+    if (q->n_stop_strings > 0) {
+        RT_TRY(rt_stop_matcher_init(&g->matcher, q->stop_strings, q->n_stop_strings));
+        g->have_matcher = true;
+    }
+    return RT_OK;
+}
+
+/* A reply that came as one JSON body (a server that does not stream). */
+static int gen_take_body(gen_state *g, const char *body, size_t len) {
+    json_error_t err;
+    json_t *root = json_loadb(body ? body : "", len, 0, &err);
+    if (!root)
+        return rt_error(RT_ERR_FORMAT, "%s: malformed JSON reply: %s (line %d)", g->url, err.text,
+                        err.line);
+    int st = take_reply(g, root);
+    json_decref(root);
+    return st > 0 ? RT_OK : st;
+}
+
+/* Checks a streamed reply's end, releases held-back text and fills res; always frees g. */
+static int gen_finish(gen_state *g, int st, bool streamed, bool done, bool stopped,
+                      const rt_session_request *q, rt_session_result *res) {
+    if (st == RT_OK && streamed && !stopped && !done && !g->finish[0])
+        st = rt_error(RT_ERR_FORMAT,
+                      "%s: the event stream ended before \"[DONE]\" (truncated "
+                      "reply)",
+                      g->url);
+    /* text held back as a possible stop string that never completed is final now */
+    if (st == RT_OK && g->have_matcher && !g->found_stop && !g->sink.stopped &&
+        g->matcher.n_pending &&
+        rt_session_sink_text(&g->sink, g->matcher.pending, g->matcher.n_pending) < 0)
+        st = RT_ERR_NOMEM;
+    if (g->have_matcher) rt_stop_matcher_free(&g->matcher);
+    if (st != RT_OK) {
+        rt_session_sink_free(&g->sink);
+        return st;
+    }
+    res->n_prompt = g->usage_prompt >= 0 ? g->usage_prompt : estimate_prompt(q);
+    res->n_prompt_cached = g->usage_cached >= 0 ? g->usage_cached : 0;
+    res->n_generated = g->usage_completion >= 0 && !g->found_stop && !g->sink.stopped
+                           ? g->usage_completion
+                           : g->n_chunks;
+    if (g->found_stop)
+        res->stop_reason = RT_STOP_STRING;
+    else if (g->sink.stopped)
+        res->stop_reason = RT_STOP_CALLBACK;
+    else if (q->max_tokens == 0 || !strcmp(g->finish, "length"))
+        res->stop_reason = RT_STOP_LENGTH;
+    else
+        res->stop_reason = RT_STOP_EOS;
+    st = rt_session_sink_finish(&g->sink, res);
+    res->prefill_seconds = res->ttft_seconds; /* the server's prefill, seen from here */
+    return st;
+}
+
 int rt_remote_generate(rt_remote *r, const rt_session_request *q, rt_session_result *res) {
     memset(res, 0, sizeof *res);
     bool chat = q->n_prompt_ids <= 0 && !q->prompt;
     if (chat && (!q->messages || q->n_messages == 0))
         return rt_error(RT_ERR_INVALID, "session: the request has no prompt and no messages");
     if (q->n_stop_tokens > 0 || q->on_token)
-        return rt_error(RT_ERR_UNSUPPORTED, "remote %s: stop token ids and per-token callbacks "
-                                            "need a local model",
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "remote %s: stop token ids and per-token callbacks "
+                        "need a local model",
                         r->model);
     gen_state g;
-    memset(&g, 0, sizeof g);
-    g.chat = chat;
-    g.usage_prompt = g.usage_completion = g.usage_cached = -1;
-    rt_session_sink_init(&g.sink, q);
-    int st = RT_OK;
-    if (q->n_stop_strings > 0) {
-        st = rt_stop_matcher_init(&g.matcher, q->stop_strings, q->n_stop_strings);
-        g.have_matcher = st == RT_OK;
-    }
+    int st = gen_begin(&g, q, chat);
     char *body = NULL;
     http_call c;
-    memset(&c, 0, sizeof c);
+    call_init(&c, on_gen_event, &g);
     if (st == RT_OK && q->max_tokens > 0) st = generate_body(r, q, &body);
     if (st == RT_OK && q->max_tokens > 0) {
-        c.on_event = on_gen_event;
-        c.user = &g;
-        g.call = &c;
-        st = http_post(r, chat ? "/chat/completions" : "/completions", body, true, &c);
-        if (st == RT_OK && !c.stop && !c.sse) {
-            /* a server that answered with one JSON body */
-            json_error_t err;
-            json_t *root = json_loadb(c.body.data ? c.body.data : "", c.body.len, 0, &err);
-            if (!root)
-                st = rt_error(RT_ERR_FORMAT, "%s: malformed JSON reply: %s (line %d)", c.url,
-                              err.text, err.line);
-            else
-                st = take_reply(&g, root);
-            json_decref(root);
-            if (st > 0) st = RT_OK;
-        } else if (st == RT_OK && !c.stop && !c.done && !g.finish[0]) {
-            st = rt_error(RT_ERR_FORMAT, "%s: the event stream ended before \"[DONE]\" "
-                                         "(truncated reply)",
-                          c.url);
+        rt_strbuf u = {0};
+        st = rt_strbuf_printf(&u, "%s%s", r->base, chat ? "/chat/completions" : "/completions");
+        c.url = rt_strbuf_take(&u);
+        if (st == RT_OK && !c.url) st = RT_ERR_NOMEM;
+        if (st == RT_OK) {
+            g.url = c.url; /* for messages about the events */
+            st = http_post(r, NULL, body, true, &c);
         }
+        if (st == RT_OK && !c.stop && !c.is_sse) st = gen_take_body(&g, c.body.data, c.body.len);
     }
-    /* text held back as a possible stop string that never completed is final now */
-    if (st == RT_OK && g.have_matcher && !g.found_stop && !g.sink.stopped && g.matcher.n_pending)
-        st = rt_session_sink_text(&g.sink, g.matcher.pending, g.matcher.n_pending) < 0
-                 ? RT_ERR_NOMEM
-                 : RT_OK;
+    st = gen_finish(&g, st, c.is_sse, c.events.done, c.stop, q, res);
     free(body);
     call_free(&c);
-    if (g.have_matcher) rt_stop_matcher_free(&g.matcher);
-    if (st != RT_OK) {
-        rt_session_sink_free(&g.sink);
-        return st;
-    }
-    res->n_prompt = g.usage_prompt >= 0 ? g.usage_prompt : estimate_prompt(q);
-    res->n_prompt_cached = g.usage_cached >= 0 ? g.usage_cached : 0;
-    res->n_generated = g.usage_completion >= 0 && !g.found_stop && !g.sink.stopped
-                           ? g.usage_completion
-                           : g.n_chunks;
-    if (g.found_stop) res->stop_reason = RT_STOP_STRING;
-    else if (g.sink.stopped) res->stop_reason = RT_STOP_CALLBACK;
-    else if (q->max_tokens == 0 || !strcmp(g.finish, "length")) res->stop_reason = RT_STOP_LENGTH;
-    else res->stop_reason = RT_STOP_EOS;
-    st = rt_session_sink_finish(&g.sink, res);
-    res->prefill_seconds = res->ttft_seconds; /* the server's prefill, seen from here */
     return st;
 }
 
+int rt_remote_parse_reply(const char *reply, size_t len, bool sse, const rt_session_request *q,
+                          rt_session_result *res) {
+    memset(res, 0, sizeof *res);
+    gen_state g;
+    int st = gen_begin(&g, q, q->n_prompt_ids <= 0 && !q->prompt);
+    bool stopped = false, done = false;
+    if (st == RT_OK && sse) {
+        rt_sse p;
+        rt_sse_init(&p, on_gen_event, &g);
+        /* in uneven pieces, as a network delivers them */
+        for (size_t i = 0, step = 1; i < len && st == RT_OK; i += step, step = step * 3 % 61 + 1)
+            st = rt_sse_feed(&p, reply + i, step < len - i ? step : len - i);
+        if (st == RT_OK) st = rt_sse_end(&p);
+        if (st > 0) {
+            stopped = true;
+            st = RT_OK;
+        }
+        done = p.done;
+        rt_sse_free(&p);
+    } else if (st == RT_OK) {
+        st = gen_take_body(&g, reply, len);
+    }
+    return gen_finish(&g, st, sse, done, stopped, q, res);
+}
+
 /* ---- embeddings --------------------------------------------------------------------------- */
+
+static int unexpected_event(void *user, const char *data, size_t len) {
+    return rt_error(RT_ERR_FORMAT, "remote embedder: an event stream where one JSON reply was "
+                                   "expected");
+}
 
 /* One /embeddings request for n non-empty texts. *dim <= 0: take the server's dimension. out
  * (n x dim) may be NULL (only the dimension is wanted). */
@@ -705,18 +706,22 @@ static int embed_request(rt_remote *r, const char *const *texts, const size_t *l
     json_t *o = json_object(), *a = json_array();
     int st = o && a ? RT_OK : RT_ERR_NOMEM;
     if (st == RT_OK) st = add(o, "model", json_string(r->model));
-    if (st == RT_OK) st = add(o, "input", a);
-    else json_decref(a);
+    if (st == RT_OK)
+        st = add(o, "input", a);
+    else
+        json_decref(a);
     for (int i = 0; i < n && st == RT_OK; i++) {
         json_t *s = json_stringn(texts[i], lens[i]);
-        if (!s) st = rt_error(RT_ERR_INVALID, "remote embedder: text %d is not valid UTF-8", i);
-        else if (json_array_append_new(a, s) != 0) st = RT_ERR_NOMEM;
+        if (!s)
+            st = rt_error(RT_ERR_INVALID, "remote embedder: text %d is not valid UTF-8", i);
+        else if (json_array_append_new(a, s) != 0)
+            st = RT_ERR_NOMEM;
     }
     char *body = st == RT_OK ? json_dumps(o, JSON_COMPACT) : NULL;
     if (st == RT_OK && !body) st = RT_ERR_NOMEM;
     json_decref(o);
     http_call c;
-    memset(&c, 0, sizeof c);
+    call_init(&c, unexpected_event, NULL);
     json_t *root = NULL;
     if (st == RT_OK) st = http_post(r, "/embeddings", body, false, &c);
     free(body);
@@ -847,8 +852,10 @@ int rt_embedder_open_remote(const char *api_base, const char *model, int dim, rt
         e->name = rt_strbuf_take(&nb);
         if (st == RT_OK && !e->name) st = RT_ERR_NOMEM;
     }
-    if (st == RT_OK && dim > 0) e->dim = dim;
-    else if (st == RT_OK) st = rt_remote_embed_dim(e->remote, &e->dim);
+    if (st == RT_OK && dim > 0)
+        e->dim = dim;
+    else if (st == RT_OK)
+        st = rt_remote_embed_dim(e->remote, &e->dim);
     if (st != RT_OK) {
         rt_remote_close(e->remote);
         pthread_mutex_destroy(&e->lock);

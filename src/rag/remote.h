@@ -33,6 +33,12 @@ const char *rt_remote_model(const rt_remote *r);
 /* One generation request (see rt_session_generate); res is filled (text malloc'd). */
 int rt_remote_generate(rt_remote *r, const rt_session_request *req, rt_session_result *res);
 
+/* Maps a whole reply as rt_remote_generate maps what the server sends: an event stream (sse;
+ * fed to the parser in uneven pieces) or one JSON body, for req (a chat request unless it has a
+ * prompt or prompt ids). For tests and fuzzing; res as rt_remote_generate. */
+int rt_remote_parse_reply(const char *reply, size_t len, bool sse, const rt_session_request *req,
+                          rt_session_result *res);
+
 /* Embeds n texts into out (n x dim, L2-normalized); a vector of another length fails with
  * RT_ERR_FORMAT. */
 int rt_remote_embed(rt_remote *r, const char *const *texts, const size_t *lens, int n, int dim,

@@ -35,9 +35,15 @@ struct rt_session {
     rt_remote *remote;
 };
 
-/* Run-time adapters come from model/lora.c (branch `adapters`); until it is merged the
- * reference is weak, and a build without it reports the feature as missing. */
+/* Run-time adapters come from model/lora.c (branch `adapters`). In a tree without it the
+ * reference is weak and rt_session_set_adapters reports the feature as missing; with it, the
+ * call is an ordinary one. */
+#if __has_include("model/lora.h")
+#define RT_ADAPTERS_MISSING() false
+#else
 #pragma weak rt_context_set_adapters
+#define RT_ADAPTERS_MISSING() (!rt_context_set_adapters)
+#endif
 
 /* ---- the sink shared with remote.c ------------------------------------------------------- */
 
@@ -64,12 +70,13 @@ int rt_session_sink_text(rt_session_sink *k, const char *text, size_t len) {
 
 int rt_session_sink_finish(rt_session_sink *k, rt_session_result *res) {
     double now = rt_time_now();
+    size_t len = k->text.len; /* the text may hold NUL bytes */
     res->text = rt_strbuf_take(&k->text);
     if (!res->text) {
         rt_session_sink_free(k);
         return RT_ERR_NOMEM;
     }
-    res->text_len = strlen(res->text);
+    res->text_len = len;
     res->total_seconds = now - k->t_start;
     if (k->t_first > 0) {
         res->ttft_seconds = k->t_first - k->t_start;
@@ -229,7 +236,7 @@ int rt_session_set_adapters(rt_session *s, rt_adapter *const *adapters, const fl
     if (!s) return rt_error(RT_ERR_INVALID, "rt_session_set_adapters: NULL session");
     if (!s->ctx)
         return rt_error(RT_ERR_UNSUPPORTED, "session %s: adapters need a local model", s->name);
-    if (!rt_context_set_adapters)
+    if (RT_ADAPTERS_MISSING())
         return rt_error(RT_ERR_UNSUPPORTED, "session %s: this build has no run-time adapters",
                         s->name);
     return rt_context_set_adapters(s->ctx, adapters, scales, n);
@@ -248,8 +255,8 @@ static int local_prompt(const rt_session *s, const rt_session_request *req, int3
         return RT_OK;
     }
     if (!s->tok)
-        return rt_error(RT_ERR_INVALID, "session %s: a text prompt needs a tokenizer (%s)",
-                        s->name, s->no_tokenizer ? s->no_tokenizer : "none");
+        return rt_error(RT_ERR_INVALID, "session %s: a text prompt needs a tokenizer (%s)", s->name,
+                        s->no_tokenizer ? s->no_tokenizer : "none");
     char *rendered = NULL;
     const char *text = req->prompt;
     if (!text) {
@@ -388,8 +395,9 @@ int rt_session_generate(rt_session *s, const rt_session_request *req, rt_session
     if (!s || !req || !res) return rt_error(RT_ERR_INVALID, "rt_session_generate: NULL argument");
     if (req->max_tokens < 0 || req->n_stop_strings < 0 || req->n_stop_tokens < 0 ||
         req->n_prompt_ids < 0 || (req->n_stop_strings > 0 && !req->stop_strings))
-        return rt_error(RT_ERR_INVALID, "session %s: bad request (negative count or NULL stop "
-                                        "strings)",
+        return rt_error(RT_ERR_INVALID,
+                        "session %s: bad request (negative count or NULL stop "
+                        "strings)",
                         s->name);
     for (int i = 0; i < req->n_stop_strings; i++)
         if (!req->stop_strings[i] || !*req->stop_strings[i])

@@ -13,10 +13,10 @@
 
 typedef struct rt_session_sink {
     const rt_session_request *req;
-    rt_strbuf text;  /* everything passed on so far */
-    double t_start;  /* rt_time_now() when the request began */
-    double t_first;  /* first generated token or text (0 = none yet) */
-    bool stopped;    /* on_text or on_token asked to stop */
+    rt_strbuf text; /* everything passed on so far */
+    double t_start; /* rt_time_now() when the request began */
+    double t_first; /* first generated token or text (0 = none yet) */
+    bool stopped;   /* on_text or on_token asked to stop */
 } rt_session_sink;
 
 void rt_session_sink_init(rt_session_sink *k, const rt_session_request *req);
