@@ -691,7 +691,20 @@ typedef enum rt_chunker_kind {
     RT_CHUNKER_RECURSIVE = 1, /* headings -> paragraphs -> sentences -> words, up to chunk_tokens */
     RT_CHUNKER_SENTENCE = 2,  /* whole sentences packed up to chunk_tokens */
     RT_CHUNKER_SEMANTIC = 3,  /* sentences, split where neighbour similarity drops (embedder) */
+    RT_CHUNKER_AGENTIC = 4,   /* sections and titles proposed by a model (propose below) */
 } rt_chunker_kind;
+
+/* A section proposed by an agentic chunker: it starts at byte `start` of the text and runs to
+ * the next one's start; title is malloc'd (or NULL) and freed by the chunker. */
+typedef struct rt_chunk_proposal {
+    size_t start;
+    char *title;
+} rt_chunk_proposal;
+/* Proposes the sections of text[0, len): *out (malloc'd, *n entries) is freed by the chunker.
+ * A negative return (or an unusable proposal) makes the chunker fall back to RECURSIVE with a
+ * warning. rt_rag_agentic_propose (RAG layer) asks a model. */
+typedef int (*rt_chunk_propose_fn)(void *user, const char *text, size_t len,
+                                   rt_chunk_proposal **out, size_t *n);
 
 typedef struct rt_chunker_params {
     rt_chunker_kind kind;
@@ -702,6 +715,10 @@ typedef struct rt_chunker_params {
      * subword tokenizer until a real one is plugged in). */
     rt_token_count_fn count_tokens;
     void *count_tokens_user;
+    /* AGENTIC: the section proposer (not stored in the collection: pass it on every open that
+     * ingests; without one the chunker falls back to RECURSIVE with a warning). */
+    rt_chunk_propose_fn propose;
+    void *propose_user;
 } rt_chunker_params;
 
 typedef struct rt_collection_params {
@@ -860,6 +877,8 @@ typedef struct rt_stored_document {
 /* Reads one document by id; RT_ERR_NOT_FOUND when the collection has none with that id. */
 int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out);
 void rt_stored_document_free(rt_stored_document *d);
+/* The title an agentic chunker gave a chunk: *title malloc'd, or NULL when it has none. */
+int rt_collection_chunk_title(rt_collection *c, int64_t chunk_id, char **title);
 
 /* ============================================================================================ */
 /* RAG (src/rag)                                                                                */
@@ -1026,9 +1045,13 @@ const char *const *rt_rag_stop_strings(void);
 
 /* ---- asking a collection: retrieve, (rerank), assemble, prompt, generate, cite, ground ---- */
 
+typedef struct rt_reranker rt_reranker; /* a cross-encoder (model layer: rt_reranker_open) */
+
 typedef struct rt_ask_params {
     rt_search_params search;  /* retrieval (mode, k, filters, ...); default BM25, k = 4 */
-    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL */
+    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL;
+                                 opened and closed by each call (slow: prefer reranker) */
+    rt_reranker *reranker;    /* an open cross-encoder (the caller's; wins over rerank_model) */
     int rerank_candidates;    /* retrieved before reranking down to search.k (default 20) */
     int answer_tokens;        /* answer budget (default 192) */
     int context_tokens;       /* sources budget; 0 = session context - prompt - answer budget */
@@ -1111,6 +1134,14 @@ int rt_ask_result_json(const rt_ask_result *r, char **json);
  * followed by the content words of previous (the previous retrieval query; NULL: none).
  * *out is malloc'd. */
 int rt_rag_condense_question(const char *previous, const char *question, char **out);
+
+/* The agentic chunker's proposer (an rt_chunk_propose_fn; user is an rt_session *): asks the
+ * session's model where the topics of text change and for a title per section (prompt in
+ * src/rag/agentic.c). Fails (and the chunker falls back to recursive chunking) when the
+ * document has fewer than 2 or more than 400 sentences, does not fit the context, or the reply
+ * does not parse. */
+int rt_rag_agentic_propose(void *session, const char *text, size_t len, rt_chunk_proposal **out,
+                           size_t *n);
 
 /* ============================================================================================ */
 /* Evaluation (src/eval)                                                                        */

@@ -81,10 +81,11 @@ static rt_ask_result *two_sources(void) {
     rt_ask_result *r = calloc(1, sizeof *r);
     r->sources = calloc(2, sizeof *r->sources);
     r->n_sources = 2;
-    r->sources[0] = (rt_ask_source){1, strdup("fortran"), NULL, strdup("FORTRAN"), 100,
-                                    100 + strlen(src1), strdup(src1), 3.0f, 0};
-    r->sources[1] = (rt_ask_source){2, strdup("lisp"), strdup("lisp.txt"), strdup(""), 0,
-                                    strlen(src2), strdup(src2), 2.0f, 0};
+    r->sources[0] = (rt_ask_source){1,   strdup("fortran"),  NULL,         strdup("FORTRAN"),
+                                    100, 100 + strlen(src1), strdup(src1), 3.0f,
+                                    0};
+    r->sources[1] = (rt_ask_source){
+        2, strdup("lisp"), strdup("lisp.txt"), strdup(""), 0, strlen(src2), strdup(src2), 2.0f, 0};
     return r;
 }
 
@@ -108,7 +109,8 @@ static void test_finish_maps_citations(void **s) {
     assert_string_equal(r->citations[0].quote, "It was designed at IBM in 1957.");
     uint64_t q = (uint64_t)(strstr(src1, "It was designed") - src1);
     assert_int_equal(r->citations[0].quote_start, 100 + q);
-    assert_int_equal(r->citations[0].quote_end, 100 + q + strlen("It was designed at IBM in 1957."));
+    assert_int_equal(r->citations[0].quote_end,
+                     100 + q + strlen("It was designed at IBM in 1957."));
     assert_int_equal(r->citations[1].marker, 2);
     assert_int_equal(r->citations[1].source, 1);
     assert_int_equal(r->citations[1].sentence, 1);
@@ -152,10 +154,8 @@ static void test_finish_abstention(void **s) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_marker_len),
-        cmocka_unit_test(test_clean),
-        cmocka_unit_test(test_sentences),
-        cmocka_unit_test(test_finish_maps_citations),
+        cmocka_unit_test(test_marker_len),        cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_sentences),         cmocka_unit_test(test_finish_maps_citations),
         cmocka_unit_test(test_finish_abstention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

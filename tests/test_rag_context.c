@@ -6,6 +6,7 @@
  */
 #include "testutil.h"
 #include "rag/context.h"
+#include "rag/rerank.h"
 #include "knowledge/words.h"
 
 #include <stdlib.h>
@@ -94,10 +95,10 @@ static void test_heading_path(void **s) {
 static void test_merge_and_order(void **s) {
     (void)s;
     rt_search_result h[5] = {
-        hit("md", md, "Run make", "build it.", 2.0f),          /* adjacent to the next */
-        hit("fol", fol, "A programming", "designed", 5.0f),   /* best: source [1] */
-        hit("md", md, "Then run", "install.", 3.0f),           /* adjacent: merged */
-        hit("fol", fol, "language designed", "IBM.", 1.0f),    /* overlaps fol's first */
+        hit("md", md, "Run make", "build it.", 2.0f),       /* adjacent to the next */
+        hit("fol", fol, "A programming", "designed", 5.0f), /* best: source [1] */
+        hit("md", md, "Then run", "install.", 3.0f),        /* adjacent: merged */
+        hit("fol", fol, "language designed", "IBM.", 1.0f), /* overlaps fol's first */
         hit("meta", meta, "Body", "document.", 4.0f),
     };
     rt_ask_source *src;
@@ -136,11 +137,13 @@ static void test_heading_only(void **s) {
     assert_int_equal(rt_rag_context_assemble(coll, h, NULL, 3, 1000, count_words, NULL, &src, &n),
                      RT_OK);
     assert_int_equal(n, 2);
-    assert_string_equal(src[0].text, "## Usage\n\nCall ragtune ask with a collection.");
-    assert_string_equal(src[0].title, "Guide");
+    /* the heading moves into the title: the source is the body */
+    assert_string_equal(src[0].text, "Call ragtune ask with a collection.");
+    assert_string_equal(src[0].title, "Guide > Usage");
+    assert_int_equal(src[0].start, strstr(md, "Call") - md);
     assert_string_equal(src[1].doc_id, "fol");
-    assert_true(strstr(src[1].text, "FORTRAN\n\nA programming language designed at IBM.") ==
-                src[1].text);
+    assert_string_equal(src[1].title, "FORTRAN");
+    assert_true(strstr(src[1].text, "A programming language designed at IBM.") == src[1].text);
     free_sources(src, n);
 }
 
@@ -155,16 +158,15 @@ static void test_budget(void **s) {
     rt_ask_source *src;
     size_t n;
     /* exactly room for the first: the second is skipped */
-    assert_int_equal(rt_rag_context_assemble(coll, h, NULL, 2, title + body, count_words, NULL,
-                                             &src, &n),
-                     RT_OK);
+    assert_int_equal(
+        rt_rag_context_assemble(coll, h, NULL, 2, title + body, count_words, NULL, &src, &n),
+        RT_OK);
     assert_int_equal(n, 1);
     assert_string_equal(src[0].doc_id, "md");
     free_sources(src, n);
     /* less than the first needs: it is cut at a word end to fit */
-    assert_int_equal(rt_rag_context_assemble(coll, h, NULL, 2, title + 5, count_words, NULL, &src,
-                                             &n),
-                     RT_OK);
+    assert_int_equal(
+        rt_rag_context_assemble(coll, h, NULL, 2, title + 5, count_words, NULL, &src, &n), RT_OK);
     assert_int_equal(n, 1);
     assert_string_equal(src[0].text, "Run make to build");
     assert_true(count_words(NULL, src[0].text, strlen(src[0].text)) <= 5);
@@ -177,12 +179,42 @@ static void test_budget(void **s) {
     assert_null(src);
 }
 
+static void test_rerank_order(void **s) {
+    (void)s;
+    /* reordering keeps items and scores together, stable for ties */
+    rt_search_result items[3] = {{.doc_id = "a"}, {.doc_id = "b"}, {.doc_id = "c"}};
+    rt_search_results res = {3, items};
+    float sc[3] = {0.5f, 2.0f, 0.5f};
+    assert_int_equal(rt_rag_order_by_scores(&res, sc), RT_OK);
+    assert_string_equal(items[0].doc_id, "b");
+    assert_string_equal(items[1].doc_id, "a");
+    assert_string_equal(items[2].doc_id, "c");
+    assert_true(sc[0] == 2.0f && sc[1] == 0.5f && sc[2] == 0.5f);
+    /* with rerank scores the sources follow them, not the retrieval scores */
+    rt_search_result h[2] = {
+        hit("md", md, "Run make", "install.", 3.0f),
+        hit("meta", meta, "Body", "sentence.", 4.0f),
+    };
+    float rr[2] = {1.5f, -2.0f};
+    rt_ask_source *src;
+    size_t n;
+    assert_int_equal(rt_rag_context_assemble(coll, h, rr, 2, 1000, count_words, NULL, &src, &n),
+                     RT_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(src[0].doc_id, "md");
+    assert_true(src[0].rerank_score == 1.5f && src[0].score == 3.0f);
+    assert_string_equal(src[1].doc_id, "meta");
+    assert_true(src[1].rerank_score == -2.0f);
+    free_sources(src, n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heading_path),
         cmocka_unit_test(test_merge_and_order),
         cmocka_unit_test(test_heading_only),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_rerank_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -84,8 +84,8 @@ static rt_ask_result *one_source(void) {
     rt_ask_result *r = calloc(1, sizeof *r);
     r->sources = calloc(1, sizeof *r->sources);
     r->n_sources = 1;
-    r->sources[0] = (rt_ask_source){1, strdup("f"), NULL, strdup(""), 0, strlen(src), strdup(src),
-                                    1.0f, 0};
+    r->sources[0] =
+        (rt_ask_source){1, strdup("f"), NULL, strdup(""), 0, strlen(src), strdup(src), 1.0f, 0};
     return r;
 }
 
@@ -121,9 +121,9 @@ static void test_condense(void **s) {
     assert_string_equal(q, "Who designed it? FORTRAN");
     free(q);
     /* short (fewer than three content words), duplicates not repeated */
-    assert_int_equal(rt_rag_condense_question("When was the Lisp language invented?",
-                                              "And Lisp machines?", &q),
-                     RT_OK);
+    assert_int_equal(
+        rt_rag_condense_question("When was the Lisp language invented?", "And Lisp machines?", &q),
+        RT_OK);
     assert_string_equal(q, "And Lisp machines? language invented");
     free(q);
     /* a standalone question stays as it is */

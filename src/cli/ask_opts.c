@@ -23,7 +23,8 @@ const char ask_options_help[] =
     "  --mode M              retrieval: bm25 (default), dense, hybrid\n"
     "  -k N                  sources retrieved (default 4)\n"
     "  --filter EXPR         metadata condition, as in `ragtune search` (repeatable)\n"
-    "  --rerank MODEL        cross-encoder reranker (not available in this build)\n"
+    "  --rerank MODEL        rerank with a cross-encoder (HF BertForSequenceClassification dir)\n"
+    "  --rerank-candidates N chunks retrieved for the reranker (default 20)\n"
     "  --embed-model PATH    embedder: query vectors (dense/hybrid) and groundedness similarity\n"
     "  --prompt-template F   prompt layout file ({instructions}, {sources}, {question})\n"
     "  --style S             prompt style base or chat (default: chat if the model has a chat\n"
@@ -43,10 +44,26 @@ int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     long long n;
     double x;
-    static const char *const valued[] = {
-        "--model", "--tokenizer", "--api-base", "--api-model", "--adapter", "--mode", "-k",
-        "--filter", "--rerank", "--embed-model", "--prompt-template", "--style", "--min-score",
-        "--support", "--max-tokens", "--ctx", "--temp", "--seed", "--threads"};
+    static const char *const valued[] = {"--model",
+                                         "--tokenizer",
+                                         "--api-base",
+                                         "--api-model",
+                                         "--adapter",
+                                         "--mode",
+                                         "-k",
+                                         "--filter",
+                                         "--rerank",
+                                         "--rerank-candidates",
+                                         "--embed-model",
+                                         "--prompt-template",
+                                         "--style",
+                                         "--min-score",
+                                         "--support",
+                                         "--max-tokens",
+                                         "--ctx",
+                                         "--temp",
+                                         "--seed",
+                                         "--threads"};
     bool takes = false;
     for (size_t j = 0; j < sizeof valued / sizeof *valued; j++)
         takes |= !strcmp(o, valued[j]);
@@ -88,7 +105,11 @@ int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
             return cli_usage_error(a->cmd, "bad filter '%s' (key=value, key>=number, ...)", v);
         a->n_filters++;
     } else if (!strcmp(o, "--rerank")) {
-        a->ap.rerank_model = v;
+        a->rerank_path = v;
+    } else if (!strcmp(o, "--rerank-candidates")) {
+        if (!cli_parse_int(v, 1, 1000, &n))
+            return cli_usage_error(a->cmd, "bad --rerank-candidates (1..1000)");
+        a->ap.rerank_candidates = (int)n;
     } else if (!strcmp(o, "--embed-model")) {
         a->embed_model = v;
     } else if (!strcmp(o, "--prompt-template")) {
@@ -251,6 +272,11 @@ int ask_open(ask_setup *a, const char *collection) {
         a->ap.embedder = &a->emb;
     }
     if (rt_collection_open(collection, &cp, &a->coll) != RT_OK) return cli_runtime_error(a->cmd);
+    if (a->rerank_path) {
+        if (rt_reranker_open(a->rerank_path, 0, &a->reranker) != RT_OK)
+            return cli_runtime_error(a->cmd);
+        a->ap.reranker = a->reranker;
+    }
     rt_session_params sp = rt_session_default_params();
     sp.n_ctx = a->n_ctx;
     if (a->api_base) {
@@ -297,19 +323,25 @@ void ask_close(ask_setup *a) {
     for (int i = 0; i < a->n_adapters; i++)
         rt_adapter_free(a->adapters[i]);
     if (a->coll) rt_collection_close(a->coll);
+    if (a->reranker) rt_reranker_close(a->reranker);
     if (a->has_emb) rt_embedder_close_model(&a->emb);
     free(a->template_text);
     free(a->model_path);
 }
 
 void ask_print_result(const rt_ask_result *r) {
-    if (r->abstained && r->abstain_reason && !strcmp(r->abstain_reason, "no relevant source"))
-        printf("\n(no source scored above the threshold: best %.3f)\n", (double)r->top_score);
+    if (r->abstained && r->abstain_reason && !strcmp(r->abstain_reason, "no relevant source")) {
+        if (isnan(r->top_score))
+            printf("\n(nothing in the collection matched the question)\n");
+        else
+            printf("\n(no source scored above the threshold: best %.3f)\n", (double)r->top_score);
+    }
     if (r->n_sources) printf("\nSources:\n");
     for (size_t i = 0; i < r->n_sources; i++) {
         const rt_ask_source *s = &r->sources[i];
+        bool show_path = s->path && strcmp(s->path, s->doc_id);
         printf("  [%d] %s%s%s [%llu, %llu) score %.3f%s%s\n", s->number, s->doc_id,
-               s->path ? " " : "", s->path ? s->path : "", (unsigned long long)s->start,
+               show_path ? " " : "", show_path ? s->path : "", (unsigned long long)s->start,
                (unsigned long long)s->end, (double)s->score, s->title && *s->title ? "  " : "",
                s->title ? s->title : "");
     }

@@ -17,6 +17,7 @@ typedef struct ask_setup {
     const char *cmd;
     /* options */
     const char *model, *tokenizer, *embed_model, *api_base, *api_model, *template_path;
+    const char *rerank_path;
     const char *adapter_specs[ASK_MAX_ADAPTERS];
     int n_adapters;
     rt_filter filters[ASK_MAX_FILTERS];
@@ -27,6 +28,7 @@ typedef struct ask_setup {
     /* opened */
     rt_session *session;
     rt_collection *coll;
+    rt_reranker *reranker;
     rt_embedder emb;
     bool has_emb;
     rt_adapter *adapters[ASK_MAX_ADAPTERS];

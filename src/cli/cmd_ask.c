@@ -22,7 +22,8 @@ static const char usage[] =
     "when nothing relevant is found or the model says so.\n"
     "\n"
     "options:\n"
-    "  --file PATH           questions, one JSON object {\"id\",\"question\"} per line; prints one\n"
+    "  --file PATH           questions, one JSON object {\"id\",\"question\"} per line; prints "
+    "one\n"
     "                        JSON record (with \"id\") per line\n";
 
 static int stream_text(void *user, const char *text, size_t len) {

@@ -6,15 +6,17 @@
  * bm25 and hybrid mode — the best bm25_score of the fused list —, cosine in dense mode); and
  * after generating, when the model abstains: its answer contains RT_RAG_ABSTAIN_TEXT or starts
  * with a close variant ("The documents do not contain ...", "I don't know", ...).
- * Not here: reranking (refused with RT_ERR_UNSUPPORTED until a reranker is wired), chat
- * history in the prompt (the reader prompt has one question; chat condenses the retrieval
- * query instead, rag/condense.c).
+ * Reranking: rerank_candidates chunks are retrieved, scored by the cross-encoder
+ * (rag/rerank.c) and the best search.k kept; the sources are then ordered by rerank score.
+ * Not here: chat history in the prompt (the reader prompt has one question; chat condenses the
+ * retrieval query instead, rag/condense.c).
  */
 #include "rag/ask.h"
 #include "rag/citations.h"
 #include "rag/context.h"
 #include "rag/grounding.h"
 #include "rag/prompt.h"
+#include "rag/rerank.h"
 #include "rag/sentences.h"
 
 #include "core/error.h"
@@ -79,15 +81,23 @@ static const char *find_nocase(const char *hay, const char *needle) {
 
 /* True when answer is (or starts with) an abstention. */
 static bool is_abstention(const char *answer) {
-    static const char *const starts[] = {
-        "the documents do not contain", "the documents don't contain",
-        "the documents does not contain", "the document does not contain",
-        "the document doesn't contain", "the sources do not contain",
-        "the sources don't contain", "the source does not contain",
-        "the provided documents do not", "the provided sources do not",
-        "the context does not contain", "the documents do not say",
-        "the documents do not mention", "i don't know", "i do not know",
-        "there is no information", "no information"};
+    static const char *const starts[] = {"the documents do not contain",
+                                         "the documents don't contain",
+                                         "the documents does not contain",
+                                         "the document does not contain",
+                                         "the document doesn't contain",
+                                         "the sources do not contain",
+                                         "the sources don't contain",
+                                         "the source does not contain",
+                                         "the provided documents do not",
+                                         "the provided sources do not",
+                                         "the context does not contain",
+                                         "the documents do not say",
+                                         "the documents do not mention",
+                                         "i don't know",
+                                         "i do not know",
+                                         "there is no information",
+                                         "no information"};
     if (find_nocase(answer, RT_RAG_ABSTAIN_TEXT)) return true;
     while (*answer == ' ' || *answer == '\n' || *answer == '\t')
         answer++;
@@ -139,8 +149,8 @@ static int source_sentences(rt_grounder *g, const rt_ask_source *src, source_ev 
     e->sent_ev = rt_calloc(e->n_sent, sizeof *e->sent_ev);
     if (!e->sent_ev) return RT_ERR_NOMEM;
     for (size_t i = 0; i < e->n_sent; i++)
-        RT_TRY(rt_evidence_build(g, src->text + e->sent[i].start,
-                                 e->sent[i].end - e->sent[i].start, false, &e->sent_ev[i]));
+        RT_TRY(rt_evidence_build(g, src->text + e->sent[i].start, e->sent[i].end - e->sent[i].start,
+                                 false, &e->sent_ev[i]));
     return RT_OK;
 }
 
@@ -305,13 +315,11 @@ static float top_score(const rt_search_results *res, rt_search_mode mode) {
 int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_params *params,
            rt_ask_result **out) {
     *out = NULL;
-    if (!s || !c || !question) return rt_error(RT_ERR_INVALID, "ask: no session, collection or question");
+    if (!s || !c || !question)
+        return rt_error(RT_ERR_INVALID, "ask: no session, collection or question");
     if (!*question) return rt_error(RT_ERR_INVALID, "ask: the question is empty");
     rt_ask_params p = params ? *params : rt_ask_default_params();
     if (p.answer_tokens <= 0) return rt_error(RT_ERR_INVALID, "ask: answer_tokens must be > 0");
-    if (p.rerank_model)
-        return rt_error(RT_ERR_UNSUPPORTED,
-                        "ask: reranking (%s) is not available in this build", p.rerank_model);
     double t0 = rt_time_now();
     rt_ask_result *r = rt_calloc(1, sizeof *r);
     if (!r) return RT_ERR_NOMEM;
@@ -336,22 +344,39 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
     int budget = p.context_tokens > 0 ? p.context_tokens : n_ctx - overhead - p.answer_tokens - 8;
     if (rc == RT_OK && (overhead + p.answer_tokens >= n_ctx || budget <= 0))
         rc = rt_error(RT_ERR_RANGE,
-                      "ask: the question and instructions take %d tokens; with the answer budget "
-                      "of %d they leave no room for sources in the context of %d tokens",
+                      "question too long: with the instructions it takes %d tokens, which with "
+                      "the answer budget of %d leaves no room for sources in a context of %d",
                       overhead, p.answer_tokens, n_ctx);
     /* retrieval */
     rt_search_results *res = NULL;
-    if (rc == RT_OK) {
+    const char *query = p.retrieval_query ? p.retrieval_query : question;
+    rt_reranker *reranker = p.reranker, *opened = NULL;
+    if (rc == RT_OK && !reranker && p.rerank_model) {
         double tr = rt_time_now();
-        rc = rt_collection_search(c, p.retrieval_query ? p.retrieval_query : question, &p.search,
-                                  &res);
+        rc = rt_reranker_open(p.rerank_model, 0, &opened);
+        reranker = opened;
+        r->rerank_ms = (rt_time_now() - tr) * 1e3;
+    }
+    if (rc == RT_OK) {
+        rt_search_params sp = p.search;
+        if (reranker && p.rerank_candidates > sp.k) sp.k = p.rerank_candidates;
+        double tr = rt_time_now();
+        rc = rt_collection_search(c, query, &sp, &res);
         r->retrieval_ms = (rt_time_now() - tr) * 1e3;
     }
-    if (rc == RT_OK) {
-        r->top_score = top_score(res, p.search.mode);
-        rc = rt_rag_context_assemble(c, res->items, NULL, res->n, budget, count_tokens, s,
-                                     &r->sources, &r->n_sources);
+    float *rerank = NULL;
+    size_t n_use = res ? res->n : 0;
+    if (rc == RT_OK) r->top_score = top_score(res, p.search.mode);
+    if (rc == RT_OK && reranker) {
+        double tr = rt_time_now();
+        rc = rt_rag_rerank(reranker, query, res, p.search.k, &rerank, &n_use);
+        r->rerank_ms += (rt_time_now() - tr) * 1e3;
     }
+    if (rc == RT_OK)
+        rc = rt_rag_context_assemble(c, res->items, rerank, n_use, budget, count_tokens, s,
+                                     &r->sources, &r->n_sources);
+    free(rerank);
+    if (opened) rt_reranker_close(opened);
     rt_search_results_free(res);
     if (rc == RT_OK && (isnan(r->top_score) || r->top_score < p.min_score || !r->n_sources)) {
         /* refusal without generating */
@@ -373,12 +398,12 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
     rt_rag_source *ps = r->n_sources ? rt_calloc(r->n_sources, sizeof *ps) : NULL;
     if (rc == RT_OK && r->n_sources && !ps) rc = RT_ERR_NOMEM;
     for (size_t i = 0; rc == RT_OK && i < r->n_sources; i++)
-        ps[i] = (rt_rag_source){r->sources[i].title, r->sources[i].text,
-                                strlen(r->sources[i].text)};
+        ps[i] =
+            (rt_rag_source){r->sources[i].title, r->sources[i].text, strlen(r->sources[i].text)};
     char *prompt = NULL, *system = NULL, *user = NULL;
     if (rc == RT_OK)
-        rc = rt_rag_prompt_render(r->style, p.prompt_template, ps, r->n_sources, question,
-                                  &prompt, &system, &user);
+        rc = rt_rag_prompt_render(r->style, p.prompt_template, ps, r->n_sources, question, &prompt,
+                                  &system, &user);
     free(ps);
     if (rc == RT_OK) {
         rt_session_request rq = rt_session_default_request();
@@ -516,9 +541,9 @@ int rt_ask_result_json(const rt_ask_result *r, char **json) {
     json_object_set_new(t, "decode_ms", num_or_null(g->decode_seconds * 1e3));
     json_object_set_new(t, "generation_ms", num_or_null(g->total_seconds * 1e3));
     json_object_set_new(t, "total_ms", num_or_null(r->total_ms));
-    json_object_set_new(
-        t, "prefill_tok_s",
-        g->prefill_seconds > 0 ? json_real(prefilled / g->prefill_seconds) : json_null());
+    json_object_set_new(t, "prefill_tok_s",
+                        g->prefill_seconds > 0 ? json_real(prefilled / g->prefill_seconds)
+                                               : json_null());
     json_object_set_new(t, "decode_tok_s",
                         g->decode_seconds > 0 && g->n_generated > 1
                             ? json_real((g->n_generated - 1) / g->decode_seconds)

@@ -37,9 +37,9 @@ static int on_word(void *user, size_t start, size_t end) {
 }
 
 static bool is_pronoun(const char *folded) {
-    static const char *const pronouns[] = {"it",   "its",   "they", "them", "their", "this",
-                                           "that", "these", "those", "he",  "she",   "him",
-                                           "his",  "her",   "one",  "ones", "there"};
+    static const char *const pronouns[] = {"it",   "its",   "they",  "them", "their", "this",
+                                           "that", "these", "those", "he",   "she",   "him",
+                                           "his",  "her",   "one",   "ones", "there"};
     for (size_t i = 0; i < sizeof pronouns / sizeof *pronouns; i++)
         if (!strcmp(folded, pronouns[i])) return true;
     return false;
@@ -74,14 +74,16 @@ int rt_rag_condense_question(const char *previous, const char *question, char **
             char fw[64], fx[64];
             size_t n = rt_word_fold(w, wl, fw, sizeof fw);
             for (size_t j = 0; j < q.n && !seen; j++)
-                seen = n && rt_word_fold(question + q.start[j], q.end[j] - q.start[j], fx,
-                                         sizeof fx) == n && !memcmp(fw, fx, n);
+                seen = n &&
+                       rt_word_fold(question + q.start[j], q.end[j] - q.start[j], fx, sizeof fx) ==
+                           n &&
+                       !memcmp(fw, fx, n);
             for (size_t j = 0; j < i && !seen; j++)
                 seen = n &&
                        rt_word_fold(previous + p.start[j], p.end[j] - p.start[j], fx, sizeof fx) ==
                            n &&
-                       !memcmp(fw, fx, n) && rt_grounder_n_terms(g, previous + p.start[j],
-                                                                 p.end[j] - p.start[j]);
+                       !memcmp(fw, fx, n) &&
+                       rt_grounder_n_terms(g, previous + p.start[j], p.end[j] - p.start[j]);
             if (seen) continue;
             st = rt_strbuf_puts(&b, " ");
             if (st == RT_OK) st = rt_strbuf_append(&b, w, wl);

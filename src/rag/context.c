@@ -18,6 +18,7 @@ typedef struct span {
     size_t doc; /* index into the fetched documents */
     uint64_t start, end;
     float score, rerank;
+    int64_t chunk_id; /* the best-scoring chunk in the span (its agentic title, if any) */
 } span;
 
 static bool blank(const char *s, size_t n) {
@@ -206,6 +207,31 @@ void rt_ask_source_clear(rt_ask_source *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* Appends the chunk's agentic title (if any, and not already the path's last part) to *path. */
+static int add_chunk_title(rt_collection *c, int64_t chunk_id, char **path) {
+    char *t = NULL;
+    RT_TRY(rt_collection_chunk_title(c, chunk_id, &t));
+    if (!t) return RT_OK;
+    size_t pl = strlen(*path), tl = strlen(t);
+    if (pl >= tl && !strcmp(*path + pl - tl, t) && (pl == tl || (*path)[pl - tl - 1] == ' ')) {
+        free(t);
+        return RT_OK;
+    }
+    rt_strbuf b = {0};
+    int st = rt_strbuf_puts(&b, *path);
+    if (st == RT_OK && pl) st = rt_strbuf_puts(&b, " > ");
+    if (st == RT_OK) st = rt_strbuf_puts(&b, t);
+    free(t);
+    char *r = st == RT_OK ? rt_strbuf_take(&b) : NULL;
+    if (!r) {
+        rt_strbuf_free(&b);
+        return RT_ERR_NOMEM;
+    }
+    free(*path);
+    *path = r;
+    return RT_OK;
+}
+
 /* Longest prefix of text (cut at a word end) whose count fits budget; 0 when none. */
 static size_t fit_prefix(const char *text, size_t len, int budget, rt_rag_count_fn count,
                          void *user) {
@@ -250,7 +276,12 @@ int rt_rag_context_assemble(rt_collection *c, const rt_search_result *hits, cons
             n_docs++;
         }
         const rt_stored_document *doc = docs[d];
-        span s = {d, hits[i].start, hits[i].end, hits[i].score, rerank ? rerank[i] : NAN};
+        span s = {d,
+                  hits[i].start,
+                  hits[i].end,
+                  hits[i].score,
+                  rerank ? rerank[i] : NAN,
+                  hits[i].chunk_id};
         if (s.end > doc->len) s.end = doc->len;
         if (s.start >= s.end) continue;
         if (heading_only(doc, title_end[d], s.start, s.end)) {
@@ -271,7 +302,10 @@ int rt_rag_context_assemble(rt_collection *c, const rt_search_result *hits, cons
                           blank(doc->text + cur->end, (size_t)(nx->start - cur->end)));
             if (touch) {
                 if (nx->end > cur->end) cur->end = nx->end;
-                if (nx->score > cur->score) cur->score = nx->score;
+                if (nx->score > cur->score) {
+                    cur->score = nx->score;
+                    cur->chunk_id = nx->chunk_id;
+                }
                 if (!isnan(nx->rerank) && (isnan(cur->rerank) || nx->rerank > cur->rerank))
                     cur->rerank = nx->rerank;
             } else {
@@ -279,6 +313,21 @@ int rt_rag_context_assemble(rt_collection *c, const rt_search_result *hits, cons
             }
         }
         n_spans = m + 1;
+        /* leading heading lines move into the title (the heading path at the body) */
+        for (size_t i = 0; i < n_spans; i++) {
+            const rt_stored_document *doc = docs[spans[i].doc];
+            size_t ls = spans[i].start;
+            while (ls < spans[i].end) {
+                size_t le = line_end(doc->text, doc->len, ls);
+                bool head = (ls == 0 && title_end[spans[i].doc]) ||
+                            heading_level(doc->text + ls, le - ls, NULL, NULL) ||
+                            blank(doc->text + ls, le - ls);
+                if (!head) break;
+                ls = le + 1;
+            }
+            if (ls < spans[i].end && (ls == spans[i].start || doc->text[ls - 1] == '\n'))
+                spans[i].start = ls;
+        }
         qsort(spans, n_spans, sizeof *spans, cmp_score);
     }
     int left = budget_tokens;
@@ -287,6 +336,7 @@ int rt_rag_context_assemble(rt_collection *c, const rt_search_result *hits, cons
         const rt_stored_document *doc = docs[s->doc];
         rt_ask_source *o = &src[n_src];
         rc = rt_rag_heading_path(doc, s->start, &o->title);
+        if (rc == RT_OK) rc = add_chunk_title(c, s->chunk_id, &o->title);
         if (rc != RT_OK) break;
         const char *text = doc->text + s->start;
         size_t len = (size_t)(s->end - s->start);

@@ -8,10 +8,13 @@
  *     RT_CONTEXT_EXTEND_BYTES (cut at a sentence or word end); with no body it is dropped.
  *  3. Chunks of one document that overlap or touch (only whitespace between them) are merged
  *     into one source: byte ranges unioned, score = the best of them.
- *  4. Each source gets a heading path: the document title (metadata "title", else a first line
+ *  4. Heading lines (and the title line) a source opens with leave its text for its title,
+ *     so the prompt shows "[n] Guide > Install" then the body, without repeating them.
+ *     Each source gets a heading path: the document title (metadata "title", else a first line
  *     of at most 120 bytes followed by a blank line and not ending in '.') then the Markdown
  *     headings above the source's start (less those the source itself opens with), joined by
- *     " > ". So a body chunk keeps its heading.
+ *     " > ", then the agentic chunker's title of the source's best chunk when it has one. So a
+ *     body chunk keeps its heading.
  *  5. Sources are ordered by score (best first) and taken while they fit the budget, counting
  *     each as its title and text plus RT_CONTEXT_SOURCE_OVERHEAD tokens of numbering; when the
  *     best one alone does not fit it is cut (at a word end) to what fits. Numbered [1]..[n].

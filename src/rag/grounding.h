@@ -4,8 +4,9 @@
  * embedding similarity.
  *
  * Text is analyzed as BM25 analyzes it (knowledge/bm25: Unicode words, lower case, English
- * stopwords dropped, Snowball English stem; also the fillers yes/ok/okay/sure), so "compilers translate" and "a compiler
- * translated" share both terms. For a claim c against evidence E = e_1..e_m:
+ * stopwords dropped, Snowball English stem; also the fillers yes/ok/okay/sure), so "compilers
+ * translate" and "a compiler translated" share both terms. For a claim c against evidence E =
+ * e_1..e_m:
  *
  *     U(x)    = set of analyzed terms of x;  B(x) = set of pairs of consecutive terms of x
  *     unigram = |U(c) ∩ (U(e_1) ∪ ... ∪ U(e_m))| / |U(c)|

@@ -25,7 +25,7 @@ cat > "$dir/b.md" <<'MD'
 
 Paging splits memory into fixed-size pages. The page table maps virtual pages to frames.
 MD
-"$RAGTUNE" ingest "$dir/coll" "$dir/a.md" "$dir/b.md" >/dev/null 2>&1 || fail "ingest"
+"$RAGTUNE" ingest "$dir/coll" "$dir/a.md" "$dir/b.md" --chunk-tokens 24 >/dev/null 2>&1 || fail "ingest"
 for i in $(seq 1 20); do cat "$dir/a.md" "$dir/b.md"; done > "$dir/corpus.txt"
 "$RAGTUNE" tokenizer train --vocab-size 300 "$dir/corpus.txt" -o "$dir/tok.json" >/dev/null 2>&1 ||
     fail "tokenizer"
@@ -51,7 +51,7 @@ assert r["prompt_style"] == "base"          # the tiny tokenizer has no chat tem
 assert not r["abstained"] and r["abstain_reason"] is None
 s = r["sources"]
 assert 1 <= len(s) <= 4 and [x["number"] for x in s] == list(range(1, len(s) + 1))
-assert s[0]["doc_id"].endswith("a.md") and s[0]["title"].startswith("Compilers")
+assert s[0]["doc_id"].endswith("a.md") and s[0]["title"] == "Compilers > Parsing", s[0]
 assert all(x["end"] > x["start"] and x["score"] > 0 for x in s)
 assert r["tokens"]["prompt"] > 0 and 1 <= r["tokens"]["generated"] <= 8
 t = r["timings"]
@@ -82,6 +82,12 @@ PY
 grep -q "^Sources:" "$dir/term.txt" || fail "no sources section"
 grep -q "^  \[1\] .*b.md" "$dir/term.txt" || fail "source [1] is not b.md: $(cat "$dir/term.txt")"
 
+# a prompt template file; one without {question} is refused
+printf '{sources}\nQ: {question}\nA:' > "$dir/tmpl.txt"
+"$RAGTUNE" ask "$dir/coll" "How does paging work?" "${m[@]}" --min-score 0 --json \
+    --prompt-template "$dir/tmpl.txt" > /dev/null || fail "--prompt-template"
+printf '{sources}' > "$dir/noq.txt"
+
 # a batch: one record per line with its id; the second prompt reuses the cached prefix
 printf '{"id":"q1","question":"What does the parser build?"}\n\n{"id":2,"question":"How does paging work?"}\n' > "$dir/q.jsonl"
 "$RAGTUNE" ask "$dir/coll" --file "$dir/q.jsonl" "${m[@]}" --min-score 0 > "$dir/batch.jsonl" ||
@@ -92,6 +98,21 @@ rs = [json.loads(l) for l in open(sys.argv[1])]
 assert [r["id"] for r in rs] == ["q1", "2"]
 assert rs[0]["question"] == "What does the parser build?"
 assert rs[1]["tokens"]["prompt_cached"] > 0   # the instructions' KV was reused
+PY
+
+# a model with a chat template gets the chat-style prompt (instructions as the system message,
+# which the second question reuses from the cache)
+cp -r "$dir/m/model" "$dir/mc"
+cat > "$dir/mc/tokenizer_config.json" <<'JSON'
+{"chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"}
+JSON
+"$RAGTUNE" ask "$dir/coll" --file "$dir/q.jsonl" --model "$dir/mc" --max-tokens 4 --threads 1 \
+    --min-score 0 > "$dir/chatml.jsonl" || fail "ask with a chat template"
+"$RT_PYTHON" - "$dir/chatml.jsonl" <<'PY' || fail "chat-style records: $(cat "$dir/chatml.jsonl")"
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["prompt_style"] for r in rs] == ["chat", "chat"]
+assert rs[1]["tokens"]["prompt_cached"] > 0
 PY
 
 # chat: the follow-up is retrieved with the previous question's key words
@@ -105,6 +126,16 @@ assert rs[0]["retrieval_query"] == "How does paging work?"
 assert rs[1]["retrieval_query"] == "What maps it? paging work", rs[1]["retrieval_query"]
 assert rs[1]["question"] == "What maps it?"
 PY
+
+# agentic chunking with the gibberish model: its reply is unusable, so each document is chunked
+# recursively with a warning, and the collection works
+"$RAGTUNE" ingest "$dir/acoll" "$dir/a.md" "$dir/b.md" --chunker agentic --model "$dir/m/model" \
+    --chunk-tokens 24 > /dev/null 2> "$dir/agentic.err" || fail "agentic ingest: $(cat "$dir/agentic.err")"
+grep -q "agentic chunker" "$dir/agentic.err" || fail "no fallback warning: $(cat "$dir/agentic.err")"
+"$RAGTUNE" stats "$dir/acoll" | grep -q "agentic" || fail "stats do not name the agentic chunker"
+"$RAGTUNE" search "$dir/acoll" "paging" | grep -q "b.md" || fail "agentic collection search"
+"$RAGTUNE" ingest "$dir/acoll2" "$dir/a.md" --chunker agentic >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--chunker agentic without --model should exit 2"
 
 # bad input: exit code, a message, nothing on stdout
 check() { # expected-code description command...
@@ -125,6 +156,22 @@ check 1 "question longer than the context" "$RAGTUNE" ask "$dir/coll" "$long?" "
 grep -q "context" "$dir/e" || fail "long question message: $(cat "$dir/e")"
 check 1 "dense on a collection without vectors" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
     --mode dense --embed-model "$dir/m/model"
+# a collection embedded with one model, asked with another (dimension 32 vs 16)
+"$RAGTUNE" ingest "$dir/vcoll" "$dir/a.md" "$dir/b.md" --chunk-tokens 24 --embed-model "$dir/m/model" \
+    >/dev/null 2>&1 || fail "ingest with an embedder"
+"$RAGTUNE" train --data "$dir/corpus.txt" --tokenizer "$dir/tok.json" --out "$dir/m2" --layers 1 \
+    --embd 16 --heads 2 --kv-heads 1 --ff 32 --ctx 256 --seq-len 32 --batch 2 --steps 1 \
+    --threads 1 >/dev/null 2>&1 || fail "second tiny model"
+check 1 "collection/embedder mismatch" "$RAGTUNE" ask "$dir/vcoll" "Q?" "${m[@]}" --mode hybrid \
+    --embed-model "$dir/m2/model"
+out="$("$RAGTUNE" ask "$dir/vcoll" "What does the parser build?" "${m[@]}" --mode hybrid \
+    --embed-model "$dir/m/model" --min-score 0 --json)" || fail "hybrid ask with the right embedder"
+"$RT_PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["sources"] and r["sentences"]' \
+    "$out" || fail "hybrid record: $out"
+check 1 "template without {question}" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
+    --prompt-template "$dir/noq.txt"
+check 1 "missing template file" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
+    --prompt-template "$dir/none.txt"
 printf '{"id":1}\n' > "$dir/bad.jsonl"
 check 1 "malformed questions file" "$RAGTUNE" ask "$dir/coll" --file "$dir/bad.jsonl" "${m[@]}"
 grep -q "bad.jsonl:1" "$dir/e" || fail "questions file message does not name the line"
