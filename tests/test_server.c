@@ -105,7 +105,8 @@ static void test_request_rejections(void **st) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         srv_gen_request r;
         const char *param = "unset";
-        if (parse(bad[i].body, bad[i].chat, &r, &param) == RT_OK) fail_msg("accepted %s", bad[i].body);
+        if (parse(bad[i].body, bad[i].chat, &r, &param) == RT_OK)
+            fail_msg("accepted %s", bad[i].body);
         if (bad[i].param) {
             assert_non_null(param);
             assert_string_equal(param, bad[i].param);
@@ -122,8 +123,17 @@ static void test_names(void **st) {
     assert_true(srv_name_valid("docs"));
     assert_true(srv_name_valid("my-docs_2.v1"));
     assert_true(srv_name_valid("file-0123abcd"));
-    const char *bad[] = {"", ".", "..", ".hidden", "a/b", "../x", "a..b", "a b", "a\\b",
-                         "x\n", "12345678901234567890123456789012345678901234567890123456789012345"};
+    const char *bad[] = {"",
+                         ".",
+                         "..",
+                         ".hidden",
+                         "a/b",
+                         "../x",
+                         "a..b",
+                         "a b",
+                         "a\\b",
+                         "x\n",
+                         "12345678901234567890123456789012345678901234567890123456789012345"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (srv_name_valid(bad[i])) fail_msg("'%s' accepted", bad[i]);
     assert_false(srv_name_valid(NULL));
@@ -192,10 +202,8 @@ static void test_slot_affinity(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_fields),
-        cmocka_unit_test(test_request_rejections),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_slot_queue),
+        cmocka_unit_test(test_request_fields), cmocka_unit_test(test_request_rejections),
+        cmocka_unit_test(test_names),          cmocka_unit_test(test_slot_queue),
         cmocka_unit_test(test_slot_affinity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,8 @@ static char *read_key_file(const char *path) {
     size_t n = fread(buf, 1, sizeof buf - 1, fp);
     fclose(fp);
     buf[n] = 0;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = 0;
     return n ? strdup(buf) : NULL;
 }
 
@@ -65,26 +66,38 @@ int cmd_serve(int argc, char **argv) {
         if (!v) return cli_usage_error("serve", "%s needs a value", a);                            \
         i++;                                                                                       \
     } while (0)
-        if (!strcmp(a, "--model")) { NEED_VALUE(); p.model_path = v; }
-        else if (!strcmp(a, "--tokenizer")) { NEED_VALUE(); p.tokenizer_path = v; }
-        else if (!strcmp(a, "--alias")) { NEED_VALUE(); p.alias = v; }
-        else if (!strcmp(a, "--embed-model")) { NEED_VALUE(); p.embed_model_path = v; }
-        else if (!strcmp(a, "--lora")) {
+        if (!strcmp(a, "--model")) {
+            NEED_VALUE();
+            p.model_path = v;
+        } else if (!strcmp(a, "--tokenizer")) {
+            NEED_VALUE();
+            p.tokenizer_path = v;
+        } else if (!strcmp(a, "--alias")) {
+            NEED_VALUE();
+            p.alias = v;
+        } else if (!strcmp(a, "--embed-model")) {
+            NEED_VALUE();
+            p.embed_model_path = v;
+        } else if (!strcmp(a, "--lora")) {
             NEED_VALUE();
             if (p.n_lora >= SRV_MAX_LORA)
                 return cli_usage_error("serve", "at most %d --lora adapters", SRV_MAX_LORA);
             p.lora[p.n_lora++] = v;
-        }
-        else if (!strcmp(a, "--host")) { NEED_VALUE(); p.host = v; }
-        else if (!strcmp(a, "--port")) {
+        } else if (!strcmp(a, "--host")) {
+            NEED_VALUE();
+            p.host = v;
+        } else if (!strcmp(a, "--port")) {
             NEED_VALUE();
             if (!cli_parse_int(v, 0, 65535, &n))
                 return cli_usage_error("serve", "--port must be 0..65535");
             p.port = (int)n;
-        }
-        else if (!strcmp(a, "--port-file")) { NEED_VALUE(); p.port_file = v; }
-        else if (!strcmp(a, "--api-key")) { NEED_VALUE(); key = v; }
-        else if (!strcmp(a, "--api-key-file")) {
+        } else if (!strcmp(a, "--port-file")) {
+            NEED_VALUE();
+            p.port_file = v;
+        } else if (!strcmp(a, "--api-key")) {
+            NEED_VALUE();
+            key = v;
+        } else if (!strcmp(a, "--api-key-file")) {
             NEED_VALUE();
             free(key_from_file);
             key_from_file = read_key_file(v);
@@ -93,43 +106,51 @@ int cmd_serve(int argc, char **argv) {
                 return CLI_RUNTIME;
             }
             key = key_from_file;
-        }
-        else if (!strcmp(a, "--data-dir")) { NEED_VALUE(); p.data_dir = v; }
-        else if (!strcmp(a, "--parallel") || !strcmp(a, "--queue") || !strcmp(a, "--ctx") ||
-                 !strcmp(a, "--conn-timeout") || !strcmp(a, "--max-connections") ||
-                 !strcmp(a, "--threads")) {
+        } else if (!strcmp(a, "--data-dir")) {
             NEED_VALUE();
-            if (!cli_parse_int(v, !strcmp(a, "--queue") || !strcmp(a, "--ctx") ||
-                                          !strcmp(a, "--threads") ? 0 : 1, 1 << 20, &n))
+            p.data_dir = v;
+        } else if (!strcmp(a, "--parallel") || !strcmp(a, "--queue") || !strcmp(a, "--ctx") ||
+                   !strcmp(a, "--conn-timeout") || !strcmp(a, "--max-connections") ||
+                   !strcmp(a, "--threads")) {
+            NEED_VALUE();
+            if (!cli_parse_int(
+                    v,
+                    !strcmp(a, "--queue") || !strcmp(a, "--ctx") || !strcmp(a, "--threads") ? 0 : 1,
+                    1 << 20, &n))
                 return cli_usage_error("serve", "%s needs a number", a);
-            if (!strcmp(a, "--parallel")) p.parallel = (int)n;
-            else if (!strcmp(a, "--queue")) p.queue = (int)n;
-            else if (!strcmp(a, "--ctx")) p.n_ctx = (int)n;
-            else if (!strcmp(a, "--conn-timeout")) p.conn_timeout = (int)n;
-            else if (!strcmp(a, "--max-connections")) p.max_connections = (int)n;
-            else threads = (int)n;
-        }
-        else if (!strcmp(a, "--max-body") || !strcmp(a, "--max-upload")) {
+            if (!strcmp(a, "--parallel"))
+                p.parallel = (int)n;
+            else if (!strcmp(a, "--queue"))
+                p.queue = (int)n;
+            else if (!strcmp(a, "--ctx"))
+                p.n_ctx = (int)n;
+            else if (!strcmp(a, "--conn-timeout"))
+                p.conn_timeout = (int)n;
+            else if (!strcmp(a, "--max-connections"))
+                p.max_connections = (int)n;
+            else
+                threads = (int)n;
+        } else if (!strcmp(a, "--max-body") || !strcmp(a, "--max-upload")) {
             NEED_VALUE();
             if (!cli_parse_int(v, 1, 1LL << 40, &n))
                 return cli_usage_error("serve", "%s needs a byte count", a);
-            if (!strcmp(a, "--max-body")) p.max_body = (size_t)n;
-            else p.max_upload = (size_t)n;
-        }
-        else if (!strcmp(a, "--timeout")) {
+            if (!strcmp(a, "--max-body"))
+                p.max_body = (size_t)n;
+            else
+                p.max_upload = (size_t)n;
+        } else if (!strcmp(a, "--timeout")) {
             NEED_VALUE();
             if (!cli_parse_float(v, &f) || f <= 0)
                 return cli_usage_error("serve", "--timeout needs a positive number of seconds");
             p.request_timeout = f;
-        }
-        else if (!strcmp(a, "--quantize")) {
+        } else if (!strcmp(a, "--quantize")) {
             NEED_VALUE();
             rt_dtype dt;
             if (rt_dtype_parse(v, &dt) != RT_OK)
                 return cli_usage_error("serve", "--quantize: unknown type '%s'", v);
             p.weight_dtype = (int)dt;
-        }
-        else return cli_usage_error("serve", "unknown option '%s'", a);
+        } else
+            return cli_usage_error("serve", "unknown option '%s'", a);
 #undef NEED_VALUE
     }
     if (!p.model_path) return cli_usage_error("serve", "--model is required");

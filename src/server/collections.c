@@ -88,12 +88,15 @@ static int open_handle(srv_collections *cs, const char *name, bool create, rt_co
 
 int srv_coll_get(srv *s, const char *name, bool create, srv_coll **out) {
     if (!srv_name_valid(name))
-        return rt_error(RT_ERR_INVALID, "invalid collection name '%.64s' (letters, digits, '_', "
-                        "'-', '.'; at most 64; no '..')", name ? name : "");
+        return rt_error(RT_ERR_INVALID,
+                        "invalid collection name '%.64s' (letters, digits, '_', "
+                        "'-', '.'; at most 64; no '..')",
+                        name ? name : "");
     srv_collections *cs = s->collections;
     pthread_mutex_lock(&cs->mu);
     srv_coll *c = cs->open;
-    while (c && strcmp(c->name, name) != 0) c = c->next;
+    while (c && strcmp(c->name, name) != 0)
+        c = c->next;
     if (!c) {
         rt_collection *h;
         int rc = open_handle(cs, name, create, &h);
@@ -127,7 +130,8 @@ void srv_coll_put(srv_coll *c) {
     bool gone = c->refs == 0 && c->c == NULL;
     if (gone) {
         srv_coll **pp = &cs->open;
-        while (*pp && *pp != c) pp = &(*pp)->next;
+        while (*pp && *pp != c)
+            pp = &(*pp)->next;
         if (*pp) *pp = c->next;
     }
     pthread_mutex_unlock(&cs->mu);
@@ -146,7 +150,9 @@ rt_collection *srv_coll_lock(srv_coll *c) {
     return c->c;
 }
 
-void srv_coll_unlock(srv_coll *c) { pthread_mutex_unlock(&c->mu); }
+void srv_coll_unlock(srv_coll *c) {
+    pthread_mutex_unlock(&c->mu);
+}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
@@ -247,8 +253,9 @@ static int delete_collection(srv *s, srv_request *rq, const char *name) {
     srv_coll_put(c);
     if (err != 0)
         return srv_respond_error(rq, 500, NULL, NULL, "could not remove collection '%s'", name);
-    return srv_respond_json(rq, 200, json_pack("{s:s, s:s, s:b}", "id", name, "object",
-                                               "collection.deleted", "deleted", 1));
+    return srv_respond_json(
+        rq, 200,
+        json_pack("{s:s, s:s, s:b}", "id", name, "object", "collection.deleted", "deleted", 1));
 }
 
 /* One document of an upload, checked before anything is written. */
@@ -325,7 +332,8 @@ static int add_documents(srv *s, srv_request *rq, const char *name) {
     if (rc != RT_OK || !added) {
         char why[512];
         snprintf(why, sizeof why, "%s", added ? rt_last_error() : "out of memory");
-        for (size_t k = 0; k < n_added; k++) rt_collection_delete(h, added[k], NULL);
+        for (size_t k = 0; k < n_added; k++)
+            rt_collection_delete(h, added[k], NULL);
         srv_coll_unlock(c);
         srv_coll_put(c);
         free(added);
@@ -339,9 +347,8 @@ static int add_documents(srv *s, srv_request *rq, const char *name) {
     srv_coll_unlock(c);
     srv_coll_put(c);
     json_object_set_new(obj, "ingest",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "added",
-                                  (json_int_t)st.docs_added, "replaced",
-                                  (json_int_t)st.docs_replaced, "unchanged",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "added", (json_int_t)st.docs_added,
+                                  "replaced", (json_int_t)st.docs_replaced, "unchanged",
                                   (json_int_t)st.docs_unchanged, "duplicate",
                                   (json_int_t)st.docs_duplicate, "chunks_added",
                                   (json_int_t)st.chunks_added));
@@ -362,12 +369,11 @@ static int delete_document(srv *s, srv_request *rq, const char *name, const char
     if (h) srv_coll_unlock(c);
     srv_coll_put(c);
     if (rc == RT_ERR_NOT_FOUND)
-        return srv_respond_error(rq, 404, NULL, "not_found", "no document '%s' in '%s'", doc,
-                                 name);
+        return srv_respond_error(rq, 404, NULL, "not_found", "no document '%s' in '%s'", doc, name);
     if (rc != RT_OK) return coll_error(rq, rc);
-    return srv_respond_json(rq, 200, json_pack("{s:s, s:s, s:b, s:I}", "id", doc, "object",
-                                               "document.deleted", "deleted", 1, "count",
-                                               (json_int_t)n));
+    return srv_respond_json(rq, 200,
+                            json_pack("{s:s, s:s, s:b, s:I}", "id", doc, "object",
+                                      "document.deleted", "deleted", 1, "count", (json_int_t)n));
 }
 
 static int search(srv *s, srv_request *rq, const char *name, bool openai) {
@@ -395,13 +401,16 @@ static int search(srv *s, srv_request *rq, const char *name, bool openai) {
     sp.k = k ? (int)json_integer_value(k) : 10;
     if (mode) {
         const char *m = json_is_string(mode) ? json_string_value(mode) : "";
-        if (!strcmp(m, "bm25")) sp.mode = RT_SEARCH_BM25;
-        else if (!strcmp(m, "dense") && s->has_embedder) sp.mode = RT_SEARCH_DENSE;
-        else if (!strcmp(m, "hybrid") && s->has_embedder) sp.mode = RT_SEARCH_HYBRID;
+        if (!strcmp(m, "bm25"))
+            sp.mode = RT_SEARCH_BM25;
+        else if (!strcmp(m, "dense") && s->has_embedder)
+            sp.mode = RT_SEARCH_DENSE;
+        else if (!strcmp(m, "hybrid") && s->has_embedder)
+            sp.mode = RT_SEARCH_HYBRID;
         else {
-            ret = srv_respond_error(rq, 400, "mode", "invalid_request",
-                                    "'mode' must be bm25%s", s->has_embedder ? ", dense or hybrid"
-                                                                          : " (no embedding model)");
+            ret =
+                srv_respond_error(rq, 400, "mode", "invalid_request", "'mode' must be bm25%s",
+                                  s->has_embedder ? ", dense or hybrid" : " (no embedding model)");
             goto done;
         }
     }
@@ -437,8 +446,7 @@ static int search(srv *s, srv_request *rq, const char *name, bool openai) {
                                 r->doc_id, "chunk_id", (json_int_t)r->chunk_id, "score",
                                 (double)r->score, "bm25_score", (double)r->bm25_score,
                                 "dense_score", (double)r->dense_score, "text", text, "path",
-                                r->path, "start", (json_int_t)r->start, "end",
-                                (json_int_t)r->end));
+                                r->path, "start", (json_int_t)r->start, "end", (json_int_t)r->end));
     }
     rt_search_results_free(res);
     if (openai)

@@ -56,8 +56,8 @@ int srv_route_collections(srv *s, srv_request *rq); /* /v1/collections[/...], /v
 struct srv_gen_request;
 int srv_chat_rag(srv *s, srv_request *rq, const struct srv_gen_request *g);
 
-int srv_jobs_open(srv *s);  /* loads persisted jobs, starts the worker */
-void srv_jobs_close(srv *s); /* stops the worker, persists */
+int srv_jobs_open(srv *s);    /* loads persisted jobs, starts the worker */
+void srv_jobs_close(srv *s);  /* stops the worker, persists */
 int srv_jobs_running(srv *s); /* 1 while a job trains */
 /* Multipart upload of POST /v1/files, fed as the body arrives (see server.c). */
 int srv_files_upload_begin(srv *s, srv_request *rq);

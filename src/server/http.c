@@ -68,15 +68,24 @@ int srv_respond_json(srv_request *rq, unsigned status, json_t *value) {
 
 static const char *error_type(unsigned status) {
     switch (status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 409: return "conflict_error";
-    case 413: return "invalid_request_error";
-    case 429: return "rate_limit_error";
-    case 503: return "service_unavailable_error";
-    case 504: return "timeout_error";
-    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 409:
+        return "conflict_error";
+    case 413:
+        return "invalid_request_error";
+    case 429:
+        return "rate_limit_error";
+    case 503:
+        return "service_unavailable_error";
+    case 504:
+        return "timeout_error";
+    default:
+        return status >= 500 ? "server_error" : "invalid_request_error";
     }
 }
 
@@ -91,8 +100,8 @@ int srv_respond_error(srv_request *rq, unsigned status, const char *param, const
                             "param", param ? json_string(param) : json_null(), "code",
                             code ? json_string(code) : json_null());
     /* a message with invalid UTF-8 (echoing bad input) must still produce an error */
-    if (!err) err = json_pack("{s:s, s:s}", "message", "invalid request", "type",
-                              error_type(status));
+    if (!err)
+        err = json_pack("{s:s, s:s}", "message", "invalid request", "type", error_type(status));
     return srv_respond_json(rq, status, json_pack("{s:o}", "error", err));
 }
 

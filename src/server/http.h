@@ -22,16 +22,16 @@ typedef struct srv_request {
     struct MHD_Connection *conn;
     struct srv *server;
     char method[16];
-    char *path;       /* URL path without the query */
-    char *body;       /* NUL-terminated; NULL when empty */
+    char *path; /* URL path without the query */
+    char *body; /* NUL-terminated; NULL when empty */
     size_t body_len;
     size_t body_limit;
-    bool too_large;   /* the body passed body_limit (the rest was discarded) */
-    bool multipart;   /* handled by a post processor (files) */
-    void *upload;     /* the files module's upload state */
+    bool too_large; /* the body passed body_limit (the rest was discarded) */
+    bool multipart; /* handled by a post processor (files) */
+    void *upload;   /* the files module's upload state */
     void (*upload_free)(void *upload);
-    double start;     /* rt_time_now() at arrival */
-    int status;       /* status of the response queued (access log) */
+    double start;      /* rt_time_now() at arrival */
+    int status;        /* status of the response queued (access log) */
     const char *route; /* route name for metrics ("chat", "models", ...) */
     bool responded;
     char hdr_name[4][32]; /* extra response headers (srv_add_header) */

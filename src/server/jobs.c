@@ -61,9 +61,9 @@ static const char *job_status(job *j) {
 /* ---- persistence (caller holds mu) ---- */
 
 static void job_save(srv_jobs *js, job *j) {
-    json_t *doc = json_pack("{s:i, s:O, s:O, s:O, s:O, s:b}", "version", 1, "job", j->obj,
-                            "events", j->events, "checkpoints", j->checkpoints, "options",
-                            j->options, "resume", j->resume);
+    json_t *doc = json_pack("{s:i, s:O, s:O, s:O, s:O, s:b}", "version", 1, "job", j->obj, "events",
+                            j->events, "checkpoints", j->checkpoints, "options", j->options,
+                            "resume", j->resume);
     char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
     json_decref(doc);
     char name[64];
@@ -75,10 +75,9 @@ static void job_save(srv_jobs *js, job *j) {
     free(path);
 }
 
-static void job_event(srv_jobs *js, job *j, const char *level, json_t *data, const char *fmt,
-                      ...) __attribute__((format(printf, 5, 6)));
-static void job_event(srv_jobs *js, job *j, const char *level, json_t *data, const char *fmt,
-                      ...) {
+static void job_event(srv_jobs *js, job *j, const char *level, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void job_event(srv_jobs *js, job *j, const char *level, json_t *data, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -87,13 +86,13 @@ static void job_event(srv_jobs *js, job *j, const char *level, json_t *data, con
     char id[48];
     srv_random_id(id, sizeof id, "ftevent-");
     /* a long job keeps its last 1000 events (the record is rewritten on each) */
-    while (json_array_size(j->events) >= 1000) json_array_remove(j->events, 0);
-    json_array_append_new(j->events,
-                          json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:s}", "object",
-                                    "fine_tuning.job.event", "id", id, "created_at",
-                                    (json_int_t)time(NULL), "level", level, "message", msg,
-                                    "data", data ? data : json_object(), "type",
-                                    data ? "metrics" : "message"));
+    while (json_array_size(j->events) >= 1000)
+        json_array_remove(j->events, 0);
+    json_array_append_new(j->events, json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:s}", "object",
+                                               "fine_tuning.job.event", "id", id, "created_at",
+                                               (json_int_t)time(NULL), "level", level, "message",
+                                               msg, "data", data ? data : json_object(), "type",
+                                               data ? "metrics" : "message"));
     job_save(js, j);
 }
 
@@ -105,15 +104,18 @@ static void job_set_status(srv_jobs *js, job *j, const char *status) {
 }
 
 static void job_fail(srv_jobs *js, job *j, const char *code, const char *param, const char *msg) {
-    json_object_set_new(j->obj, "error", json_pack("{s:s, s:s, s:s?}", "code", code, "message",
-                                                   msg, "param", param));
+    json_object_set_new(
+        j->obj, "error",
+        json_pack("{s:s, s:s, s:s?}", "code", code, "message", msg, "param", param));
     job_event(js, j, "error", NULL, "%s", msg);
     job_set_status(js, j, "failed");
 }
 
 /* ---- training data validation ---- */
 
-static bool is_str(json_t *o, const char *k) { return json_is_string(json_object_get(o, k)); }
+static bool is_str(json_t *o, const char *k) {
+    return json_is_string(json_object_get(o, k));
+}
 
 /* Checks every line of a JSONL training file; on the first bad one fills msg naming it. */
 static int validate_training_file(const char *path, char *msg, size_t cap, long *n_examples) {
@@ -126,18 +128,22 @@ static int validate_training_file(const char *path, char *msg, size_t cap, long 
     int rc = RT_OK;
     while ((len = getline(&line, &lcap, fp)) >= 0) {
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
         if (len == 0) continue;
         json_error_t e;
         json_t *o = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &e);
         const char *why = NULL;
-        if (!o) why = e.text;
-        else if (!json_is_object(o)) why = "not a JSON object";
+        if (!o)
+            why = e.text;
+        else if (!json_is_object(o))
+            why = "not a JSON object";
         else if (json_object_get(o, "messages")) {
             json_t *m = json_object_get(o, "messages"), *x;
             size_t i;
-            if (!json_is_array(m) || json_array_size(m) == 0) why = "'messages' must be a "
-                                                                    "non-empty array";
+            if (!json_is_array(m) || json_array_size(m) == 0)
+                why = "'messages' must be a "
+                      "non-empty array";
             else
                 json_array_foreach(m, i, x) if (!is_str(x, "role") || !is_str(x, "content")) {
                     why = "every message needs string 'role' and 'content'";
@@ -202,8 +208,10 @@ static void run_job(srv *s, job *j) {
     if (rc == RT_OK && val) {
         long n_val;
         rc = validate_training_file(val, msg + 17, sizeof msg - 17, &n_val);
-        if (rc != RT_OK) memcpy(msg, "validation file: ", 17);
-        else msg[0] = 0;
+        if (rc != RT_OK)
+            memcpy(msg, "validation file: ", 17);
+        else
+            msg[0] = 0;
     }
     if (rc != RT_OK) {
         pthread_mutex_lock(&js->mu);
@@ -225,7 +233,7 @@ static void run_job(srv *s, job *j) {
     int n_ctx = rt_model_n_ctx_train(s->model);
     tp.seq_len = (int)opt_int(opt, "seq_len", n_ctx > 0 && n_ctx < 256 ? n_ctx : 256);
     tp.batch_size = (int)opt_int(opt, "batch_size", 4);
-    tp.lr = (float)opt_num(opt, "lr", 1e-3) ;
+    tp.lr = (float)opt_num(opt, "lr", 1e-3);
     tp.max_steps = opt_int(opt, "max_steps", 0);
     json_int_t epochs = opt_int(opt, "n_epochs", 0);
     if (tp.max_steps == 0 && epochs > 0)
@@ -272,14 +280,14 @@ static void run_job(srv *s, job *j) {
                 snprintf(name, sizeof name, "%s:ckpt-step-%lld",
                          json_string_value(json_object_get(j->obj, "fine_tuned_model_name")),
                          (long long)info.step);
-                json_array_append_new(
-                    j->checkpoints,
-                    json_pack("{s:s, s:s, s:I, s:s, s:I, s:{s:I, s:f}, s:s}", "object",
-                              "fine_tuning.job.checkpoint", "id", cid, "created_at",
-                              (json_int_t)time(NULL), "fine_tuned_model_checkpoint", name,
-                              "step_number", (json_int_t)info.step, "metrics", "step",
-                              (json_int_t)info.step, "train_loss", (double)info.loss,
-                              "fine_tuning_job_id", j->id));
+                json_array_append_new(j->checkpoints,
+                                      json_pack("{s:s, s:s, s:I, s:s, s:I, s:{s:I, s:f}, s:s}",
+                                                "object", "fine_tuning.job.checkpoint", "id", cid,
+                                                "created_at", (json_int_t)time(NULL),
+                                                "fine_tuned_model_checkpoint", name, "step_number",
+                                                (json_int_t)info.step, "metrics", "step",
+                                                (json_int_t)info.step, "train_loss",
+                                                (double)info.loss, "fine_tuning_job_id", j->id));
             }
             job_event(js, j, "info", data, "Step %lld/%lld: training loss=%.4f",
                       (long long)info.step, (long long)info.max_steps, info.loss);
@@ -296,8 +304,10 @@ static void run_job(srv *s, job *j) {
         job_set_status(js, j, "cancelled");
     } else if (interrupted && !info.done) {
         json_object_set_new(j->obj, "status", json_string("queued"));
-        job_event(js, j, "warn", NULL, "Server shutting down at step %lld; the job resumes from "
-                  "its last checkpoint at the next start", (long long)info.step);
+        job_event(js, j, "warn", NULL,
+                  "Server shutting down at step %lld; the job resumes from "
+                  "its last checkpoint at the next start",
+                  (long long)info.step);
     } else {
         pthread_mutex_unlock(&js->mu);
         char *adir = rt_path_join(run_dir, full ? "model" : "adapter");
@@ -520,8 +530,10 @@ static enum MHD_Result upload_field(void *cls, enum MHD_ValueKind kind, const ch
         if (!u->fp) return MHD_NO;
         /* only the last path component is kept, and only for display */
         const char *base = filename ? strrchr(filename, '/') : NULL;
-        snprintf(u->filename, sizeof u->filename, "%s", base ? base + 1 : filename ? filename
-                                                                                  : "upload");
+        snprintf(u->filename, sizeof u->filename, "%s",
+                 base       ? base + 1
+                 : filename ? filename
+                            : "upload");
     }
     if (size && fwrite(data, 1, size, u->fp) != size) return MHD_NO;
     u->bytes += size;
@@ -553,7 +565,8 @@ int srv_files_upload_data(srv *s, srv_request *rq, const char *data, size_t size
     /* libmicrohttpd 0.9.75 refuses an epilogue after the closing boundary; some clients (the
      * openai npm package) end the body with an extra CRLF there */
     if (u->content_length && u->received == u->content_length)
-        while (size >= 4 && !memcmp(data + size - 4, "\r\n\r\n", 4)) size -= 2;
+        while (size >= 4 && !memcmp(data + size - 4, "\r\n\r\n", 4))
+            size -= 2;
     if (MHD_post_process(u->pp, data, size) != MHD_YES) u->failed = true;
     return RT_OK;
 }
@@ -582,7 +595,8 @@ static int create_file(srv *s, srv_request *rq) {
         return srv_respond_error(rq, 400, "purpose", "invalid_request",
                                  "'purpose' must be \"fine-tune\" (got \"%s\")", u->purpose);
     if (!u->fp || u->bytes == 0)
-        return srv_respond_error(rq, 400, "file", "invalid_request", "the 'file' field is "
+        return srv_respond_error(rq, 400, "file", "invalid_request",
+                                 "the 'file' field is "
                                  "missing or empty");
     if (fclose(u->fp) != 0) {
         u->fp = NULL;
@@ -598,14 +612,14 @@ static int create_file(srv *s, srv_request *rq) {
     }
     free(u->tmp_path);
     u->tmp_path = NULL;
-    json_t *meta = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "id", id, "object", "file",
-                             "bytes", (json_int_t)u->bytes, "created_at", (json_int_t)time(NULL),
-                             "filename", u->filename, "purpose", "fine-tune", "status",
-                             "processed");
+    json_t *meta =
+        json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "id", id, "object", "file", "bytes",
+                  (json_int_t)u->bytes, "created_at", (json_int_t)time(NULL), "filename",
+                  u->filename, "purpose", "fine-tune", "status", "processed");
     if (!meta) { /* a filename that is not UTF-8 */
-        meta = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "id", id, "object", "file",
-                         "bytes", (json_int_t)u->bytes, "created_at", (json_int_t)time(NULL),
-                         "filename", "upload", "purpose", "fine-tune", "status", "processed");
+        meta = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "id", id, "object", "file", "bytes",
+                         (json_int_t)u->bytes, "created_at", (json_int_t)time(NULL), "filename",
+                         "upload", "purpose", "fine-tune", "status", "processed");
     }
     char *text = json_dumps(meta, JSON_COMPACT);
     char mname[80];
@@ -644,8 +658,8 @@ int srv_route_files(srv *s, srv_request *rq) {
             if (m) json_array_append_new(data, m);
         }
         if (d) closedir(d);
-        return srv_respond_json(rq, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data",
-                                                   data, "has_more", 0));
+        return srv_respond_json(
+            rq, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", 0));
     }
     char id[80];
     size_t n = strcspn(rest + 1, "/");
@@ -679,8 +693,8 @@ int srv_route_files(srv *s, srv_request *rq) {
         if (path) remove(path);
         free(mpath);
         free(path);
-        return srv_respond_json(rq, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "file",
-                                                   "deleted", 1));
+        return srv_respond_json(
+            rq, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "file", "deleted", 1));
     }
     free(path);
     return srv_respond_error(rq, 404, NULL, "not_found", "no route for %s %s", rq->method,
@@ -707,7 +721,8 @@ static int create_job(srv *s, srv_request *rq) {
         return srv_respond_error(rq, 400, NULL, "invalid_request", "%s", msg);
     int ret;
     json_t *model = json_object_get(root, "model"), *tf = json_object_get(root, "training_file");
-    json_t *vf = json_object_get(root, "validation_file"), *suffix = json_object_get(root, "suffix");
+    json_t *vf = json_object_get(root, "validation_file"),
+           *suffix = json_object_get(root, "suffix");
     json_t *hp = json_object_get(root, "hyperparameters");
     json_t *method = json_object_get(root, "method");
     json_t *ext = json_object_get(root, "ragtune");
@@ -760,15 +775,16 @@ static int create_job(srv *s, srv_request *rq) {
     }
     /* ragtune's options: OpenAI's hyperparameters mapped, then the extension object */
     json_t *opt = json_object();
-    static const char *ints[] = {"max_steps", "lora_rank", "seq_len", "batch_size",
-                                 "save_every", "n_epochs", "seed"};
+    static const char *ints[] = {"max_steps",  "lora_rank", "seq_len", "batch_size",
+                                 "save_every", "n_epochs",  "seed"};
     if (json_is_integer(json_object_get(hp, "n_epochs")))
         json_object_set(opt, "n_epochs", json_object_get(hp, "n_epochs"));
     if (json_is_integer(json_object_get(hp, "batch_size")))
         json_object_set(opt, "batch_size", json_object_get(hp, "batch_size"));
     if (json_is_number(json_object_get(hp, "learning_rate_multiplier")))
-        json_object_set_new(opt, "lr", json_real(1e-3 * json_number_value(json_object_get(
-                                                            hp, "learning_rate_multiplier"))));
+        json_object_set_new(
+            opt, "lr",
+            json_real(1e-3 * json_number_value(json_object_get(hp, "learning_rate_multiplier"))));
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
         json_t *v = json_object_get(ext, ints[i]);
         if (!v) continue;
@@ -799,28 +815,25 @@ static int create_job(srv *s, srv_request *rq) {
     j->options = opt;
     j->events = json_array();
     j->checkpoints = json_array();
-    json_t *hyper = json_pack("{s:o, s:o, s:f}", "n_epochs",
-                              json_object_get(opt, "n_epochs")
-                                  ? json_incref(json_object_get(opt, "n_epochs"))
-                                  : json_string("auto"),
-                              "batch_size",
-                              json_object_get(opt, "batch_size")
-                                  ? json_incref(json_object_get(opt, "batch_size"))
-                                  : json_integer(4),
-                              "learning_rate_multiplier", 1.0);
-    j->obj = json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:s, s:s, s:O, s:o, s:[], s:I, s:n, "
-                       "s:s, s:O, s:{s:s}, s:s}",
-                       "id", j->id, "object", "fine_tuning.job", "model", s->model_id,
-                       "created_at", (json_int_t)time(NULL), "finished_at", "fine_tuned_model",
-                       "status", "validating_files", "training_file", json_string_value(tf),
-                       "validation_file", vf ? vf : json_null(), "hyperparameters",
-                       hyper,
-                       "result_files", "trained_tokens", (json_int_t)0, "error",
-                       "organization_id", "ragtune", "suffix",
-                       suffix && json_is_string(suffix) ? suffix : json_null(), "method", "type",
-                       json_is_true(json_object_get(opt, "full")) ? "supervised-full"
-                                                                   : "supervised-lora",
-                       "fine_tuned_model_name", ft_name);
+    json_t *hyper = json_pack(
+        "{s:o, s:o, s:f}", "n_epochs",
+        json_object_get(opt, "n_epochs") ? json_incref(json_object_get(opt, "n_epochs"))
+                                         : json_string("auto"),
+        "batch_size",
+        json_object_get(opt, "batch_size") ? json_incref(json_object_get(opt, "batch_size"))
+                                           : json_integer(4),
+        "learning_rate_multiplier", 1.0);
+    j->obj = json_pack(
+        "{s:s, s:s, s:s, s:I, s:n, s:n, s:s, s:s, s:O, s:o, s:[], s:I, s:n, "
+        "s:s, s:O, s:{s:s}, s:s}",
+        "id", j->id, "object", "fine_tuning.job", "model", s->model_id, "created_at",
+        (json_int_t)time(NULL), "finished_at", "fine_tuned_model", "status", "validating_files",
+        "training_file", json_string_value(tf), "validation_file", vf ? vf : json_null(),
+        "hyperparameters", hyper, "result_files", "trained_tokens", (json_int_t)0, "error",
+        "organization_id", "ragtune", "suffix",
+        suffix && json_is_string(suffix) ? suffix : json_null(), "method", "type",
+        json_is_true(json_object_get(opt, "full")) ? "supervised-full" : "supervised-lora",
+        "fine_tuned_model_name", ft_name);
     if (!j->obj) {
         json_decref(j->options);
         json_decref(j->events);
@@ -858,10 +871,11 @@ int srv_route_jobs(srv *s, srv_request *rq) {
         if (!get) return srv_respond_error(rq, 405, NULL, "method_not_allowed", "use GET/POST");
         json_t *data = json_array();
         pthread_mutex_lock(&js->mu);
-        for (job *j = js->list; j; j = j->next) json_array_append_new(data, json_deep_copy(j->obj));
+        for (job *j = js->list; j; j = j->next)
+            json_array_append_new(data, json_deep_copy(j->obj));
         pthread_mutex_unlock(&js->mu);
-        return srv_respond_json(rq, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data",
-                                                   data, "has_more", 0));
+        return srv_respond_json(
+            rq, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", 0));
     }
     char id[64];
     size_t n = strcspn(rest + 1, "/");
@@ -872,7 +886,8 @@ int srv_route_jobs(srv *s, srv_request *rq) {
     const char *sub = rest + 1 + n;
     pthread_mutex_lock(&js->mu);
     job *j = js->list;
-    while (j && strcmp(j->id, id) != 0) j = j->next;
+    while (j && strcmp(j->id, id) != 0)
+        j = j->next;
     json_t *out = NULL;
     int status = 200;
     if (!j) {
@@ -886,8 +901,8 @@ int srv_route_jobs(srv *s, srv_request *rq) {
         out = json_pack("{s:s, s:o, s:b}", "object", "list", "data", newest_first(j->events),
                         "has_more", 0);
     } else if (!strcmp(sub, "/checkpoints") && get) {
-        out = json_pack("{s:s, s:o, s:b}", "object", "list", "data",
-                        newest_first(j->checkpoints), "has_more", 0);
+        out = json_pack("{s:s, s:o, s:b}", "object", "list", "data", newest_first(j->checkpoints),
+                        "has_more", 0);
     } else if (!strcmp(sub, "/cancel") && post) {
         const char *st = job_status(j);
         if (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "cancelled")) {

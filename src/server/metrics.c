@@ -6,20 +6,22 @@
 #include <string.h>
 
 static const double latency_le[SRV_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                       1,     2.5,  5,     10,   30,  60,  300};
+                                                       1,     2.5,  5,     10,   30,  60,   300};
 
 void srv_metrics_init(srv_metrics *m) {
     memset(m, 0, sizeof *m);
     pthread_mutex_init(&m->mu, NULL);
 }
 
-void srv_metrics_destroy(srv_metrics *m) { pthread_mutex_destroy(&m->mu); }
+void srv_metrics_destroy(srv_metrics *m) {
+    pthread_mutex_destroy(&m->mu);
+}
 
 void srv_metrics_request(srv_metrics *m, const char *route, int status, double seconds) {
     pthread_mutex_lock(&m->mu);
     int i = 0;
-    while (i < m->n_requests && !(m->requests[i].status == status &&
-                                  strcmp(m->requests[i].route, route) == 0))
+    while (i < m->n_requests &&
+           !(m->requests[i].status == status && strcmp(m->requests[i].route, route) == 0))
         i++;
     if (i == m->n_requests && i < SRV_METRIC_ROUTES) {
         m->requests[i].route = route;
@@ -73,19 +75,19 @@ int srv_metrics_render(srv_metrics *m, rt_strbuf *o, int queue_depth, int slots_
     rt_strbuf_printf(o, "ragtune_request_duration_seconds_sum %.6f\n", m->latency_sum);
     rt_strbuf_printf(o, "ragtune_request_duration_seconds_count %llu\n",
                      (unsigned long long)m->latency_count);
-    rt_strbuf_printf(o,
-                     "# TYPE ragtune_prompt_tokens_total counter\nragtune_prompt_tokens_total %llu\n"
-                     "# TYPE ragtune_completion_tokens_total counter\n"
-                     "ragtune_completion_tokens_total %llu\n"
-                     "# TYPE ragtune_embedding_inputs_total counter\n"
-                     "ragtune_embedding_inputs_total %llu\n"
-                     "# TYPE ragtune_rejected_queue_full_total counter\n"
-                     "ragtune_rejected_queue_full_total %llu\n"
-                     "# TYPE ragtune_cancelled_total counter\nragtune_cancelled_total %llu\n",
-                     (unsigned long long)m->prompt_tokens,
-                     (unsigned long long)m->completion_tokens,
-                     (unsigned long long)m->embedding_tokens,
-                     (unsigned long long)m->rejected_queue_full, (unsigned long long)m->cancelled);
+    rt_strbuf_printf(
+        o,
+        "# TYPE ragtune_prompt_tokens_total counter\nragtune_prompt_tokens_total %llu\n"
+        "# TYPE ragtune_completion_tokens_total counter\n"
+        "ragtune_completion_tokens_total %llu\n"
+        "# TYPE ragtune_embedding_inputs_total counter\n"
+        "ragtune_embedding_inputs_total %llu\n"
+        "# TYPE ragtune_rejected_queue_full_total counter\n"
+        "ragtune_rejected_queue_full_total %llu\n"
+        "# TYPE ragtune_cancelled_total counter\nragtune_cancelled_total %llu\n",
+        (unsigned long long)m->prompt_tokens, (unsigned long long)m->completion_tokens,
+        (unsigned long long)m->embedding_tokens, (unsigned long long)m->rejected_queue_full,
+        (unsigned long long)m->cancelled);
     pthread_mutex_unlock(&m->mu);
     return rt_strbuf_printf(o,
                             "# TYPE ragtune_queue_depth gauge\nragtune_queue_depth %d\n"

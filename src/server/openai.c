@@ -89,7 +89,8 @@ int srv_route_lora_set(srv *s, srv_request *rq) {
             json_decref(root);
             return srv_respond_error(rq, 400, "id", "invalid_adapter",
                                      "entry %zu: needs an adapter id in [0, %d) and a numeric "
-                                     "scale", i, n);
+                                     "scale",
+                                     i, n);
         }
     }
     /* all valid: apply together */
@@ -115,12 +116,12 @@ typedef struct gen_job {
     long long created;
     double deadline;
     bool timed_out;
-    int client_fd;          /* non-streaming: the client's socket, polled for a hang-up (-1) */
+    int client_fd; /* non-streaming: the client's socket, polled for a hang-up (-1) */
     int n_callbacks;
-    bool cancelled;         /* the client went away */
-    int choice;             /* index of the choice being generated */
+    bool cancelled; /* the client went away */
+    int choice;     /* index of the choice being generated */
     long long prompt_tokens, completion_tokens;
-    json_t *choices;        /* non-streaming */
+    json_t *choices; /* non-streaming */
     int error_status;
     char error[512];
 } gen_job;
@@ -136,7 +137,6 @@ void srv_random_id(char *out, size_t cap, const char *prefix) {
         n += (size_t)snprintf(out + n, cap - n, "%02x", r[i]);
 }
 
-
 /* Resolves the model name and lora field to this request's adapter set; on failure fills
  * job->error_status/error. */
 static bool resolve_adapters(gen_job *job) {
@@ -149,8 +149,10 @@ static bool resolve_adapters(gen_job *job) {
         named = srv_adapters_find(&s->adapters, g->model);
         if (named < 0) {
             job->error_status = 404;
-            snprintf(job->error, sizeof job->error, "the model '%s' does not exist (see "
-                     "/v1/models)", g->model);
+            snprintf(job->error, sizeof job->error,
+                     "the model '%s' does not exist (see "
+                     "/v1/models)",
+                     g->model);
             return false;
         }
         job->model_name = srv_adapters_get(&s->adapters, named)->name;
@@ -160,8 +162,10 @@ static bool resolve_adapters(gen_job *job) {
             srv_adapter_entry *e = srv_adapters_get(&s->adapters, g->lora[i].id);
             if (!e) {
                 job->error_status = 400;
-                snprintf(job->error, sizeof job->error, "lora[%d]: no adapter with id %d (see "
-                         "/lora-adapters)", i, g->lora[i].id);
+                snprintf(job->error, sizeof job->error,
+                         "lora[%d]: no adapter with id %d (see "
+                         "/lora-adapters)",
+                         i, g->lora[i].id);
                 return false;
             }
             if (g->lora[i].scale == 0) continue;
@@ -318,9 +322,9 @@ static void generate_all(gen_job *job) {
             if (!text) text = json_string("");
             json_t *c;
             if (g->chat)
-                c = json_pack("{s:i, s:{s:s, s:o, s:n}, s:n, s:s}", "index", i, "message",
-                              "role", "assistant", "content", text, "refusal", "logprobs",
-                              "finish_reason", finish);
+                c = json_pack("{s:i, s:{s:s, s:o, s:n}, s:n, s:s}", "index", i, "message", "role",
+                              "assistant", "content", text, "refusal", "logprobs", "finish_reason",
+                              finish);
             else
                 c = json_pack("{s:i, s:o, s:n, s:s}", "index", i, "text", text, "logprobs",
                               "finish_reason", finish);
@@ -350,8 +354,8 @@ static void *stream_producer(void *arg) {
     gen_job *job = arg;
     generate_all(job);
     if (job->error_status) {
-        json_t *err = json_pack("{s:{s:s, s:s}}", "error", "message", job->error, "type",
-                                "server_error");
+        json_t *err =
+            json_pack("{s:{s:s, s:s}}", "error", "message", job->error, "type", "server_error");
         srv_stream_send(job->st, err);
     } else if (job->g.include_usage) {
         json_t *chunk = chunk_base(job);
@@ -371,12 +375,13 @@ static void *stream_producer(void *arg) {
  * requests alike go to the slot whose cache already holds their prefix. */
 static uint64_t affinity_key(const gen_job *job) {
     uint64_t h = 1469598103934665603ULL;
-    const char *parts[2] = {job->model_name,
-                            job->g.chat && job->g.n_messages ? job->g.messages[0].content
-                                                             : job->g.prompt};
+    const char *parts[2] = {job->model_name, job->g.chat && job->g.n_messages
+                                                 ? job->g.messages[0].content
+                                                 : job->g.prompt};
     for (int p = 0; p < 2; p++) {
         const char *t = parts[p] ? parts[p] : "";
-        for (size_t i = 0; t[i] && i < 256; i++) h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
+        for (size_t i = 0; t[i] && i < 256; i++)
+            h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
         h = (h ^ 0xff) * 1099511628211ULL;
     }
     return h;
@@ -395,7 +400,8 @@ static int acquire_slot(srv *s, srv_request *rq, gen_job *job) {
                                  s->slots.n, s->slots.max_queue);
     }
     if (rc == SRV_SLOT_TIMEOUT)
-        return srv_respond_error(rq, 503, NULL, "timeout", "no slot became free within the "
+        return srv_respond_error(rq, 503, NULL, "timeout",
+                                 "no slot became free within the "
                                  "request time limit");
     return srv_respond_error(rq, 503, NULL, "shutting_down", "the server is shutting down");
 }
@@ -461,22 +467,25 @@ static int route_generate(srv *s, srv_request *rq, bool chat) {
         job_free(job);
         return ret;
     }
-    json_t *resp = json_pack("{s:s, s:s, s:I, s:s, s:O, s:o}", "id", job->id, "object",
-                             chat ? "chat.completion" : "text_completion", "created",
-                             (json_int_t)job->created, "model", job->model_name, "choices",
-                             job->choices, "usage", usage_object(job));
+    json_t *resp =
+        json_pack("{s:s, s:s, s:I, s:s, s:O, s:o}", "id", job->id, "object",
+                  chat ? "chat.completion" : "text_completion", "created", (json_int_t)job->created,
+                  "model", job->model_name, "choices", job->choices, "usage", usage_object(job));
     job_free(job);
     return srv_respond_json(rq, 200, resp);
 }
 
-int srv_route_chat(srv *s, srv_request *rq) { return route_generate(s, rq, true); }
-int srv_route_completions(srv *s, srv_request *rq) { return route_generate(s, rq, false); }
+int srv_route_chat(srv *s, srv_request *rq) {
+    return route_generate(s, rq, true);
+}
+int srv_route_completions(srv *s, srv_request *rq) {
+    return route_generate(s, rq, false);
+}
 
 /* ---- embeddings ---- */
 
 static char *base64_floats(const float *v, size_t n) {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *b = (const unsigned char *)v; /* little-endian float32, as OpenAI */
     size_t len = n * sizeof(float);
     char *out = malloc((len + 2) / 3 * 4 + 1);
@@ -521,7 +530,8 @@ int srv_route_embeddings(srv *s, srv_request *rq) {
         if (!json_is_string(t) || json_string_length(t) == 0) {
             ret = srv_respond_error(rq, 400, "input", "invalid_request",
                                     "input[%zu] must be a non-empty string (token arrays are not "
-                                    "supported)", i);
+                                    "supported)",
+                                    i);
             goto done;
         }
         texts[i] = json_string_value(t);
@@ -559,20 +569,20 @@ int srv_route_embeddings(srv *s, srv_request *rq) {
             free(enc);
         } else {
             e = json_array();
-            for (size_t k = 0; k < dim; k++) json_array_append_new(e, json_real(out[i * dim + k]));
+            for (size_t k = 0; k < dim; k++)
+                json_array_append_new(e, json_real(out[i * dim + k]));
         }
         json_array_append_new(data, json_pack("{s:s, s:I, s:o}", "object", "embedding", "index",
                                               (json_int_t)i, "embedding", e));
     }
     srv_metrics_add(&s->metrics, &s->metrics.embedding_tokens, n);
     json_t *model = json_object_get(root, "model");
-    ret = srv_respond_json(rq, 200,
-                           json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data",
-                                     data, "model",
-                                     json_is_string(model) ? json_string_value(model)
-                                                           : s->params.embed_model_path,
-                                     "usage", "prompt_tokens", (json_int_t)tokens,
-                                     "total_tokens", (json_int_t)tokens));
+    ret = srv_respond_json(
+        rq, 200,
+        json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data, "model",
+                  json_is_string(model) ? json_string_value(model) : s->params.embed_model_path,
+                  "usage", "prompt_tokens", (json_int_t)tokens, "total_tokens",
+                  (json_int_t)tokens));
 done:
     free(out);
     free(texts);
@@ -599,10 +609,10 @@ static json_t *annotations(const rt_ask_result *r) {
         json_array_append_new(
             list, json_pack("{s:s, s:s, s:I, s:I, s:{s:s, s:s, s:o, s:I, s:I}}", "type",
                             "file_citation", "text", marker, "start_index", start, "end_index",
-                            start >= 0 ? start + (json_int_t)strlen(marker) : -1,
-                            "file_citation", "file_id", src->doc_id, "filename",
-                            src->path ? src->path : (src->title && *src->title ? src->title
-                                                                               : src->doc_id),
+                            start >= 0 ? start + (json_int_t)strlen(marker) : -1, "file_citation",
+                            "file_id", src->doc_id, "filename",
+                            src->path ? src->path
+                                      : (src->title && *src->title ? src->title : src->doc_id),
                             "quote", quote ? quote : json_string(""), "start",
                             (json_int_t)src->start, "end", (json_int_t)src->end));
     }
@@ -673,9 +683,8 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
     job->prompt_tokens = res->gen.n_prompt;
     job->completion_tokens = res->gen.n_generated;
     char *record = NULL;
-    json_t *details = rt_ask_result_json(res, &record) == RT_OK && record
-                          ? json_loads(record, 0, NULL)
-                          : NULL;
+    json_t *details =
+        rt_ask_result_json(res, &record) == RT_OK && record ? json_loads(record, 0, NULL) : NULL;
     free(record);
     json_t *content = json_string(res->answer ? res->answer : "");
     if (!content) content = json_string("");
@@ -684,10 +693,10 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
         res->gen.n_generated == 0 ? "stop" : finish_reason(job, res->gen.stop_reason);
     json_t *message = json_pack("{s:s, s:o, s:n, s:o}", "role", "assistant", "content", content,
                                 "refusal", "annotations", annotations(res));
-    json_t *extra = json_pack("{s:s, s:f, s:b, s:s?, s:o}", "collection", g->collection,
-                              "groundedness", (double)res->groundedness, "abstained",
-                              res->abstained, "abstain_reason", res->abstain_reason, "details",
-                              details ? details : json_null());
+    json_t *extra =
+        json_pack("{s:s, s:f, s:b, s:s?, s:o}", "collection", g->collection, "groundedness",
+                  (double)res->groundedness, "abstained", res->abstained, "abstain_reason",
+                  res->abstain_reason, "details", details ? details : json_null());
     rt_ask_result_free(res);
     if (g->stream) {
         /* the answer is checked (citations, grounding) before it is sent: one content chunk */
@@ -700,14 +709,14 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
         }
         job->st = st;
         json_t *chunk = chunk_base(job);
-        json_object_set_new(chunk, "choices",
-                            json_pack("[{s:i, s:O, s:n}]", "index", 0, "delta", message,
-                                      "finish_reason"));
+        json_object_set_new(
+            chunk, "choices",
+            json_pack("[{s:i, s:O, s:n}]", "index", 0, "delta", message, "finish_reason"));
         srv_stream_send(st, chunk);
         chunk = chunk_base(job);
-        json_object_set_new(chunk, "choices",
-                            json_pack("[{s:i, s:{}, s:s}]", "index", 0, "delta", "finish_reason",
-                                      finish));
+        json_object_set_new(
+            chunk, "choices",
+            json_pack("[{s:i, s:{}, s:s}]", "index", 0, "delta", "finish_reason", finish));
         json_object_set_new(chunk, "ragtune", extra);
         if (g->include_usage) json_object_set_new(chunk, "usage", usage_object(job));
         srv_stream_send(st, chunk);
@@ -718,11 +727,11 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
         ret = srv_respond_stream(rq, st);
         goto out;
     }
-    json_t *resp = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:o, s:o}", "id",
-                             job->id, "object", "chat.completion", "created",
-                             (json_int_t)job->created, "model", job->model_name, "choices",
-                             "index", 0, "message", message, "logprobs", "finish_reason", finish,
-                             "usage", usage_object(job), "ragtune", extra);
+    json_t *resp =
+        json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:o, s:o}", "id", job->id,
+                  "object", "chat.completion", "created", (json_int_t)job->created, "model",
+                  job->model_name, "choices", "index", 0, "message", message, "logprobs",
+                  "finish_reason", finish, "usage", usage_object(job), "ragtune", extra);
     ret = srv_respond_json(rq, 200, resp);
 out:
     srv_coll_put(coll);

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *msg, size_t cap, const char **param, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
+static int fail(char *msg, size_t cap, const char **param, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 static int fail(char *msg, size_t cap, const char **param, const char *field, const char *fmt,
                 ...) {
     va_list ap;
@@ -64,18 +64,22 @@ static int content_text(srv_gen_request *r, json_t *content, const char **out, c
         return RT_OK;
     }
     if (!json_is_array(content))
-        return fail(msg, cap, param, "messages", "message content must be a string or an array "
+        return fail(msg, cap, param, "messages",
+                    "message content must be a string or an array "
                     "of content parts");
     size_t total = 1, i;
     json_t *part;
     json_array_foreach(content, i, part) {
         json_t *type = json_object_get(part, "type"), *text = json_object_get(part, "text");
         if (!json_is_object(part) || !json_is_string(type))
-            return fail(msg, cap, param, "messages", "a content part must be an object with a "
+            return fail(msg, cap, param, "messages",
+                        "a content part must be an object with a "
                         "\"type\"");
         if (strcmp(json_string_value(type), "text") != 0)
-            return fail(msg, cap, param, "messages", "content part type '%s' is not supported "
-                        "(only text)", json_string_value(type));
+            return fail(msg, cap, param, "messages",
+                        "content part type '%s' is not supported "
+                        "(only text)",
+                        json_string_value(type));
         if (!json_is_string(text))
             return fail(msg, cap, param, "messages", "a text part needs a string \"text\"");
         total += json_string_length(text);
@@ -119,10 +123,13 @@ static int parse_messages(srv_gen_request *r, json_t *messages, char *msg, size_
             return fail(msg, cap, param, "messages", "messages[%zu].role must be a string", i);
         const char *rs = json_string_value(role);
         bool known = false;
-        for (size_t k = 0; k < sizeof roles / sizeof *roles; k++) known |= !strcmp(rs, roles[k]);
+        for (size_t k = 0; k < sizeof roles / sizeof *roles; k++)
+            known |= !strcmp(rs, roles[k]);
         if (!known)
-            return fail(msg, cap, param, "messages", "messages[%zu].role '%s' is not one of "
-                        "system, developer, user, assistant, tool", i, rs);
+            return fail(msg, cap, param, "messages",
+                        "messages[%zu].role '%s' is not one of "
+                        "system, developer, user, assistant, tool",
+                        i, rs);
         const char *text = "";
         int rc = content_text(r, json_object_get(m, "content"), &text, msg, cap, param);
         if (rc != RT_OK) return rc;
@@ -133,8 +140,7 @@ static int parse_messages(srv_gen_request *r, json_t *messages, char *msg, size_
     return RT_OK;
 }
 
-static int parse_stop(srv_gen_request *r, json_t *stop, char *msg, size_t cap,
-                      const char **param) {
+static int parse_stop(srv_gen_request *r, json_t *stop, char *msg, size_t cap, const char **param) {
     if (!stop || json_is_null(stop)) return RT_OK;
     if (json_is_string(stop)) {
         if (json_string_length(stop) == 0)
@@ -143,8 +149,10 @@ static int parse_stop(srv_gen_request *r, json_t *stop, char *msg, size_t cap,
         return RT_OK;
     }
     if (!json_is_array(stop) || json_array_size(stop) > SRV_MAX_STOP)
-        return fail(msg, cap, param, "stop", "'stop' must be a string or an array of up to %d "
-                    "strings", SRV_MAX_STOP);
+        return fail(msg, cap, param, "stop",
+                    "'stop' must be a string or an array of up to %d "
+                    "strings",
+                    SRV_MAX_STOP);
     size_t i;
     json_t *s;
     json_array_foreach(stop, i, s) {
@@ -155,8 +163,7 @@ static int parse_stop(srv_gen_request *r, json_t *stop, char *msg, size_t cap,
     return RT_OK;
 }
 
-static int parse_rag(srv_gen_request *r, json_t *root, char *msg, size_t cap,
-                     const char **param) {
+static int parse_rag(srv_gen_request *r, json_t *root, char *msg, size_t cap, const char **param) {
     json_t *c = json_object_get(root, "collection");
     if (c && !json_is_null(c)) {
         if (!json_is_string(c))
@@ -180,14 +187,14 @@ static int parse_rag(srv_gen_request *r, json_t *root, char *msg, size_t cap,
             if (!ids && json_is_object(fs)) ids = json_object_get(fs, "vector_store_ids");
             if (!json_is_array(ids) || json_array_size(ids) != 1 ||
                 !json_is_string(json_array_get(ids, 0)))
-                return fail(msg, cap, param, "tools", "a file_search tool needs exactly one "
+                return fail(msg, cap, param, "tools",
+                            "a file_search tool needs exactly one "
                             "vector_store_ids entry (a collection name)");
             r->collection = json_string_value(json_array_get(ids, 0));
             json_t *k = json_object_get(t, "max_num_results");
             if (!k && json_is_object(fs)) k = json_object_get(fs, "max_num_results");
             if (k) {
-                if (!json_is_integer(k) || json_integer_value(k) < 1 ||
-                    json_integer_value(k) > 50)
+                if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > 50)
                     return fail(msg, cap, param, "tools", "max_num_results must be 1..50");
                 r->rag_k = (int)json_integer_value(k);
             }
@@ -206,7 +213,8 @@ static int parse_fields(srv_gen_request *r, json_t *root, bool chat, char *msg, 
         json_t *p = json_object_get(root, "prompt");
         if (json_is_array(p) && json_array_size(p) == 1) p = json_array_get(p, 0);
         if (!json_is_string(p))
-            return fail(msg, cap, param, "prompt", "'prompt' must be a string (or an array of "
+            return fail(msg, cap, param, "prompt",
+                        "'prompt' must be a string (or an array of "
                         "one string)");
         r->prompt = json_string_value(p);
     }
@@ -226,7 +234,8 @@ static int parse_fields(srv_gen_request *r, json_t *root, bool chat, char *msg, 
     v = json_object_get(root, "temperature");
     if (v && !json_is_null(v)) {
         if (!number(v, &d) || d < 0 || d > 2)
-            return fail(msg, cap, param, "temperature", "'temperature' must be a number in "
+            return fail(msg, cap, param, "temperature",
+                        "'temperature' must be a number in "
                         "[0, 2]");
         r->temperature = (float)d;
     }
@@ -262,8 +271,7 @@ static int parse_fields(srv_gen_request *r, json_t *root, bool chat, char *msg, 
     }
     v = json_object_get(root, "n");
     if (v && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > SRV_MAX_N)
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SRV_MAX_N)
             return fail(msg, cap, param, "n", "'n' must be an integer in [1, %d]", SRV_MAX_N);
         r->n = (int)json_integer_value(v);
     }
@@ -285,23 +293,28 @@ static int parse_fields(srv_gen_request *r, json_t *root, bool chat, char *msg, 
     if (v && !json_is_null(v)) {
         json_t *u = json_object_get(v, "include_usage");
         if (!json_is_object(v) || (u && !json_is_boolean(u)))
-            return fail(msg, cap, param, "stream_options", "'stream_options' must be an object "
+            return fail(msg, cap, param, "stream_options",
+                        "'stream_options' must be an object "
                         "with a boolean include_usage");
         r->include_usage = json_is_true(u);
     }
     v = json_object_get(root, "lora");
     if (v && !json_is_null(v)) {
         if (!json_is_array(v) || json_array_size(v) > SRV_MAX_REQ_LORA)
-            return fail(msg, cap, param, "lora", "'lora' must be an array of up to %d "
-                        "{\"id\", \"scale\"} objects", SRV_MAX_REQ_LORA);
+            return fail(msg, cap, param, "lora",
+                        "'lora' must be an array of up to %d "
+                        "{\"id\", \"scale\"} objects",
+                        SRV_MAX_REQ_LORA);
         size_t i;
         json_t *e;
         json_array_foreach(v, i, e) {
             json_t *id = json_object_get(e, "id"), *scale = json_object_get(e, "scale");
             if (!json_is_integer(id) || json_integer_value(id) < 0 ||
                 json_integer_value(id) > 1 << 20 || !number(scale, &d) || fabs(d) > 100)
-                return fail(msg, cap, param, "lora", "lora[%zu] must be {\"id\": integer, "
-                            "\"scale\": number}", i);
+                return fail(msg, cap, param, "lora",
+                            "lora[%zu] must be {\"id\": integer, "
+                            "\"scale\": number}",
+                            i);
             r->lora[r->n_lora].id = (int)json_integer_value(id);
             r->lora[r->n_lora].scale = (float)d;
             r->n_lora++;
@@ -329,7 +342,8 @@ int srv_gen_request_parse(const char *body, size_t len, bool chat, srv_gen_reque
 }
 
 void srv_gen_request_free(srv_gen_request *r) {
-    for (size_t i = 0; i < r->n_owned; i++) free(r->owned[i]);
+    for (size_t i = 0; i < r->n_owned; i++)
+        free(r->owned[i]);
     free(r->owned);
     free(r->messages);
     json_decref(r->root);

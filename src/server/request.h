@@ -18,35 +18,35 @@
 #define SRV_MAX_REQ_LORA 8
 
 typedef struct srv_gen_request {
-    json_t *root;  /* owns every string below */
+    json_t *root; /* owns every string below */
     bool chat;
     rt_chat_message *messages; /* chat: role and content (content joined from text parts) */
     char **owned;              /* content strings built from parts */
     size_t n_messages, n_owned;
-    const char *prompt;        /* completions */
-    const char *model;         /* NULL: the base model */
-    int max_tokens;            /* -1: not given */
-    float temperature;         /* default 1 (OpenAI's) */
-    float top_p;               /* default 1 */
-    int top_k;                 /* extension, 0 = off */
-    float min_p;               /* extension */
-    float repeat_penalty;      /* extension (1 = off) */
+    const char *prompt;   /* completions */
+    const char *model;    /* NULL: the base model */
+    int max_tokens;       /* -1: not given */
+    float temperature;    /* default 1 (OpenAI's) */
+    float top_p;          /* default 1 */
+    int top_k;            /* extension, 0 = off */
+    float min_p;          /* extension */
+    float repeat_penalty; /* extension (1 = off) */
     bool has_seed;
     uint64_t seed;
-    int n;                     /* choices (1..SRV_MAX_N) */
+    int n; /* choices (1..SRV_MAX_N) */
     const char *stop[SRV_MAX_STOP];
     int n_stop;
-    bool ignore_eos;           /* extension (llama.cpp's name) */
+    bool ignore_eos; /* extension (llama.cpp's name) */
     bool stream;
-    bool include_usage;        /* stream_options.include_usage */
+    bool include_usage; /* stream_options.include_usage */
     struct {
         int id;
         float scale;
-    } lora[SRV_MAX_REQ_LORA];  /* llama.cpp's per-request adapters */
+    } lora[SRV_MAX_REQ_LORA]; /* llama.cpp's per-request adapters */
     int n_lora;
     bool has_lora;
-    const char *collection;    /* RAG: "collection" or a file_search tool's vector store */
-    int rag_k;                 /* sources (0: default) */
+    const char *collection; /* RAG: "collection" or a file_search tool's vector store */
+    int rag_k;              /* sources (0: default) */
 } srv_gen_request;
 
 /* Parses body[0, len) (chat: messages; else: prompt). On failure returns RT_ERR_INVALID with

@@ -56,8 +56,8 @@ static int route_health(srv *s, srv_request *rq) {
     srv_slots_stats(&s->slots, &waiting, &busy);
     return srv_respond_json(rq, 200,
                             json_pack("{s:s, s:i, s:i, s:i}", "status", "ok", "slots_idle",
-                                      s->slots.n - busy, "slots_processing", busy,
-                                      "queue_depth", waiting));
+                                      s->slots.n - busy, "slots_processing", busy, "queue_depth",
+                                      waiting));
 }
 
 static int route_metrics(srv *s, srv_request *rq) {
@@ -66,8 +66,7 @@ static int route_metrics(srv *s, srv_request *rq) {
     rt_strbuf b = {0};
     srv_metrics_render(&s->metrics, &b, waiting, busy, s->slots.n,
                        atomic_load(&s->ready) ? srv_jobs_running(s) : 0);
-    int ret = srv_respond_bytes(rq, 200, "text/plain; version=0.0.4", b.data ? b.data : "",
-                                b.len);
+    int ret = srv_respond_bytes(rq, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
     rt_strbuf_free(&b);
     return ret;
 }
@@ -79,7 +78,7 @@ typedef struct route {
     const char *path;   /* exact path, or a prefix when it ends in '/' */
     const char *name;   /* metrics label */
     int (*handler)(srv *s, srv_request *rq);
-    bool open;          /* no key needed */
+    bool open; /* no key needed */
     bool needs_ready;
 } route;
 
@@ -110,7 +109,8 @@ static const route *find_route(const char *method, const char *path, bool *metho
         const route *r = &routes[i];
         size_t n = strlen(r->path);
         bool prefix = n > 1 && r->path[n - 1] == '/';
-        bool match = prefix ? strncmp(path, r->path, n) == 0 && path[n] : strcmp(path, r->path) == 0;
+        bool match =
+            prefix ? strncmp(path, r->path, n) == 0 && path[n] : strcmp(path, r->path) == 0;
         if (!match) continue;
         if (r->method && strcmp(r->method, method) != 0) {
             *method_mismatch = true;
@@ -125,7 +125,8 @@ static const route *find_route(const char *method, const char *path, bool *metho
 static bool key_matches(const char *given, const char *want) {
     size_t a = strlen(given), b = strlen(want);
     unsigned char diff = (unsigned char)(a != b);
-    for (size_t i = 0; i < b; i++) diff |= (unsigned char)(given[i < a ? i : 0] ^ want[i]);
+    for (size_t i = 0; i < b; i++)
+        diff |= (unsigned char)(given[i < a ? i : 0] ^ want[i]);
     return diff == 0;
 }
 
@@ -169,9 +170,8 @@ static void request_free(srv_request *rq) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     srv *s = cls;
     srv_request *rq = *con_cls;
@@ -250,9 +250,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static char *model_name_from_path(const char *path) {
     size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/') n--;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
     size_t b = n;
-    while (b > 0 && path[b - 1] != '/') b--;
+    while (b > 0 && path[b - 1] != '/')
+        b--;
     char *name = rt_malloc(n - b + 1);
     if (!name) return NULL;
     memcpy(name, path + b, n - b);
@@ -278,10 +280,11 @@ static int load_models(srv *s) {
     mp.weight_dtype = p->weight_dtype;
     RT_TRY(rt_model_load(p->model_path, &mp, &s->model));
     if (rt_model_is_encoder(s->model))
-        return rt_error(RT_ERR_INVALID, "%s: an encoder cannot generate; give it as "
-                        "--embed-model", p->model_path);
-    RT_TRY(rt_tokenizer_load(p->tokenizer_path ? p->tokenizer_path : p->model_path,
-                             &s->tokenizer));
+        return rt_error(RT_ERR_INVALID,
+                        "%s: an encoder cannot generate; give it as "
+                        "--embed-model",
+                        p->model_path);
+    RT_TRY(rt_tokenizer_load(p->tokenizer_path ? p->tokenizer_path : p->model_path, &s->tokenizer));
     RT_TRY(srv_slots_init(&s->slots, p->parallel, p->queue, s->model, s->tokenizer, p->n_ctx));
     for (int i = 0; i < p->n_lora; i++) {
         char *path;
@@ -330,8 +333,8 @@ int srv_run(const srv_params *params) {
     pthread_mutex_init(&s->embed_mu, NULL);
     pthread_mutex_init(&s->producers_mu, NULL);
     pthread_cond_init(&s->producers_cv, NULL);
-    s->model_id = s->params.alias ? rt_strdup(s->params.alias)
-                                  : model_name_from_path(s->params.model_path);
+    s->model_id =
+        s->params.alias ? rt_strdup(s->params.alias) : model_name_from_path(s->params.model_path);
     rt_log_set(srv_log_to_stderr, NULL);
 
     int rc = RT_OK;
@@ -392,7 +395,8 @@ done:
     srv_jobs_close(s);
     /* in-flight generations see `stopping` and end; wait for streaming producers */
     pthread_mutex_lock(&s->producers_mu);
-    while (s->n_producers > 0) pthread_cond_wait(&s->producers_cv, &s->producers_mu);
+    while (s->n_producers > 0)
+        pthread_cond_wait(&s->producers_cv, &s->producers_mu);
     pthread_mutex_unlock(&s->producers_mu);
     if (d) MHD_stop_daemon(d);
     srv_collections_close(s);

@@ -14,10 +14,10 @@
 #define SRV_MAX_LORA 16
 
 typedef struct srv_params {
-    const char *model_path;       /* generation model (GGUF or HF directory; required) */
-    const char *tokenizer_path;   /* NULL: the model's own */
-    const char *alias;            /* model id in /v1/models (NULL: the model's file name) */
-    const char *embed_model_path; /* embedding model for /v1/embeddings and dense search */
+    const char *model_path;         /* generation model (GGUF or HF directory; required) */
+    const char *tokenizer_path;     /* NULL: the model's own */
+    const char *alias;              /* model id in /v1/models (NULL: the model's file name) */
+    const char *embed_model_path;   /* embedding model for /v1/embeddings and dense search */
     const char *lora[SRV_MAX_LORA]; /* "PATH[:SCALE]" adapters loaded at start-up */
     int n_lora;
     const char *host;       /* bind address (default 127.0.0.1) */

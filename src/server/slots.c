@@ -34,7 +34,8 @@ int srv_slots_init(srv_slots *sl, int n, int max_queue, rt_model *model,
 }
 
 void srv_slots_free(srv_slots *sl) {
-    for (int i = 0; i < sl->n; i++) rt_session_close(sl->slots[i].session);
+    for (int i = 0; i < sl->n; i++)
+        rt_session_close(sl->slots[i].session);
     free(sl->slots);
     sl->slots = NULL;
     sl->n = 0;
@@ -110,7 +111,8 @@ void srv_slots_stats(srv_slots *sl, int *waiting, int *busy) {
     pthread_mutex_lock(&sl->mu);
     *waiting = sl->waiting;
     int b = 0;
-    for (int i = 0; i < sl->n; i++) b += sl->slots[i].busy;
+    for (int i = 0; i < sl->n; i++)
+        b += sl->slots[i].busy;
     *busy = b;
     pthread_mutex_unlock(&sl->mu);
 }

@@ -53,10 +53,10 @@ void srv_slots_close(srv_slots *sl);
 void srv_slots_stats(srv_slots *sl, int *waiting, int *busy);
 
 typedef struct srv_adapter_entry {
-    char *name;        /* id in requests and /v1/models ("base:name" or the ft: model id) */
+    char *name; /* id in requests and /v1/models ("base:name" or the ft: model id) */
     char *path;
     rt_adapter *adapter;
-    float scale;       /* global scale (POST /lora-adapters); 0 = off by default */
+    float scale; /* global scale (POST /lora-adapters); 0 = off by default */
 } srv_adapter_entry;
 
 typedef struct srv_adapters {

@@ -14,6 +14,5 @@ int srv_route_web(srv *s, srv_request *rq) {
     srv_add_header(rq, "Content-Security-Policy",
                    "default-src 'self'; style-src 'self' 'unsafe-inline'; "
                    "script-src 'self' 'unsafe-inline'");
-    return srv_respond_bytes(rq, 200, "text/html; charset=utf-8", srv_web_page,
-                             srv_web_page_len);
+    return srv_respond_bytes(rq, 200, "text/html; charset=utf-8", srv_web_page, srv_web_page_len);
 }
