@@ -32,6 +32,7 @@ static const cli_command commands[] = {
     {"qa", cmd_qa, "generate or check a QA set (questions with ground truth)"},
     {"eval", cmd_eval, "measure one strategy (closed-book, RAG, an adapter) on a QA set"},
     {"compare", cmd_compare, "RAG vs fine-tuning vs both, head to head, with a report"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with RAG, adapters, fine-tuning jobs"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
