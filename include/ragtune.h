@@ -638,7 +638,9 @@ typedef struct rt_embedder {
 /* An embedder backed by a model file (GGUF or Hugging Face directory with its tokenizer): BERT
  * encoders with their pooling, decoders with mean pooling; L2-normalized; texts truncated to
  * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
- * rt_embedder_close_model. */
+ * rt_embedder_close_model. model_path "default" is the embedder ragtune ships
+ * (models/embedder/embedder.gguf, found via $RAGTUNE_MODELS or beside the executable; name
+ * "default"); missing or corrupt, the error names the file and scripts/train-embedder.sh. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);
 

@@ -20,7 +20,8 @@
 # term is a held-out headword, nor any WordNet synset that contains one (so the paraphrased
 # evaluation questions, which swap the term for a WordNet synonym, are not taught either).
 #
-# RAGTUNE_RECIPE_TOY=1 keeps a few hundred pairs (CI); RAGTUNE_DICTD and RAGTUNE_WORDNET override
+# RAGTUNE_RECIPE_TOY=1 reads the first entries of each source and keeps a few hundred pairs
+# and 5 questions per set (CI); RAGTUNE_DICTD and RAGTUNE_WORDNET override
 # /usr/share/dictd and /usr/share/wordnet.
 use strict;
 use warnings;
@@ -49,7 +50,7 @@ sub esc {
 # dictd entries as [headword, body] (the parser of scripts/build-demo-collection.sh: a headword
 # at column 0 after a blank line, the body indented; lines of a paragraph joined by spaces).
 sub read_dictd {
-    my ($file) = @_;
+    my ($file, $limit) = @_;
     open(my $fh, "-|", "zcat", $file) or die "embedder-data: cannot read $file\n";
     my @entries;
     my ($head, $body, $blank, $inhead) = ("", "", 0, 0);
@@ -63,7 +64,11 @@ sub read_dictd {
     while (my $l = <$fh>) {
         chomp $l; $l =~ s/\r$//;
         if ($l eq "") { $blank = 1; $inhead = 0; $body .= "\n" if $body ne ""; next; }
-        if ($l =~ /^\S/ && ($blank || $. == 1) && !$inhead) { $flush->(); $head = $l; $inhead = 1; $blank = 0; next; }
+        if ($l =~ /^\S/ && ($blank || $. == 1) && !$inhead) {
+            $flush->();
+            last if $limit && @entries >= $limit;
+            $head = $l; $inhead = 1; $blank = 0; next;
+        }
         if ($l =~ /^\S/ && $inhead) { $head .= " " . $l; next; }
         $inhead = 0; $blank = 0;
         (my $line = $l) =~ s/^\s+//;
@@ -90,6 +95,7 @@ sub read_wordnet {
         open(my $fh, "<", "$wndir/data.$pos") or die "embedder-data: cannot read $wndir/data.$pos\n";
         while (my $l = <$fh>) {
             next if $l =~ /^ /;
+            last if $toy && @syn >= 4000 * (1 + ($pos eq "noun"));
             my ($head, $gloss) = split /\s\|\s/, $l, 2;
             next unless defined $gloss;
             my @f = split ' ', $head;
@@ -135,7 +141,7 @@ if ($mode eq "eval") {
         push @para_q, [h32($head, "p"), "paraphrase", "What is $syn?", "foldoc:$id"] if defined $syn;
     }
     close $dj;
-    my $n = $toy ? 20 : 400;
+    my $n = $toy ? 5 : 100;
     open(my $qf, ">", "$out/questions.tsv") or die "embedder-data: cannot write $out/questions.tsv\n";
     for my $set (\@term_q, \@para_q) {
         my @s = sort { $a->[0] <=> $b->[0] } @$set;
@@ -168,14 +174,14 @@ for my $e (@foldoc) {
     add_pair("foldoc", question($head, 2), "$head\n\n$body") unless $toy;
 }
 # Jargon File.
-for my $e (read_dictd("$dictd/jargon.dict.dz")) {
+for my $e (read_dictd("$dictd/jargon.dict.dz", $toy ? 400 : 0)) {
     my ($head, $body) = @$e;
     next if $held{norm_term($head)} || capped("jargon");
     add_pair("jargon", question($head, 1), "$head\n\n$body");
 }
 # GCIDE: headword <-> its first definition (pronunciation, etymology and sources removed); a
 # deterministic third of the entries.
-for my $e (read_dictd("$dictd/gcide.dict.dz")) {
+for my $e (read_dictd("$dictd/gcide.dict.dz", $toy ? 2000 : 0)) {
     my ($line, $body) = @$e;
     my ($head) = $line =~ /^([^\\]+?)\s*\\/;
     next unless defined $head && $head =~ /^[A-Za-z][A-Za-z' -]*$/;

@@ -14,7 +14,9 @@
 #   RAGTUNE_WORK        scratch directory (default build/embedder-recipe)
 #   RAGTUNE_RECIPE_TOY  1: a tiny model on a few hundred pairs in seconds (CI); OUT_DIR then
 #                       defaults to $RAGTUNE_WORK/toy-model, never the shipped model
-#   EMBED_STEPS, EMBED_THREADS   override the step count (600) and threads (2)
+#   RAGTUNE_RECIPE_REUSE=1  keep pairs.jsonl and tokenizer.json already in RAGTUNE_WORK (they
+#                       are deterministic: the same as a rebuild)
+#   EMBED_STEPS, EMBED_THREADS   override the step count (250) and threads (2)
 # Linux man pages are never used: they are a reserved held-out evaluation domain.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,15 +31,19 @@ if [ "$toy" = 1 ]; then
     vocab=384 shape=(--layers 1 --embd 32 --heads 2 --ff 64) steps=${EMBED_STEPS:-6}
     batch=8 seq=32 lr=1e-3 warmup=2 eval=3 valf=0.05
 else
-    vocab=4096 shape=(--layers 4 --embd 256 --heads 4 --ff 688) steps=${EMBED_STEPS:-600}
+    vocab=4096 shape=(--layers 4 --embd 256 --heads 4 --ff 688) steps=${EMBED_STEPS:-250}
     batch=64 seq=64 lr=5e-4 warmup=50 eval=100 valf=0.005
 fi
 threads=${EMBED_THREADS:-2}
 
-echo "train-embedder.sh: 1/4 pairs" >&2
-perl "$here/embedder-data.pl" pairs "$work"
-echo "train-embedder.sh: 2/4 tokenizer (BPE, $vocab ids)" >&2
-"$bin" tokenizer train --vocab-size "$vocab" "$work/corpus.txt" -o "$work/tokenizer.json"
+if [ "${RAGTUNE_RECIPE_REUSE:-0}" = 1 ] && [ -s "$work/pairs.jsonl" ] && [ -s "$work/tokenizer.json" ]; then
+    echo "train-embedder.sh: 1-2/4 reusing $work/pairs.jsonl and $work/tokenizer.json" >&2
+else
+    echo "train-embedder.sh: 1/4 pairs" >&2
+    perl "$here/embedder-data.pl" pairs "$work"
+    echo "train-embedder.sh: 2/4 tokenizer (BPE, $vocab ids)" >&2
+    "$bin" tokenizer train --vocab-size "$vocab" "$work/corpus.txt" -o "$work/tokenizer.json"
+fi
 echo "train-embedder.sh: 3/4 contrastive training ($steps steps x $batch pairs)" >&2
 "$bin" train-embedder --data "$work/pairs.jsonl" --tokenizer "$work/tokenizer.json" \
     --out "$work/run" "${shape[@]}" --seq-len "$seq" --batch "$batch" --steps "$steps" \
