@@ -354,9 +354,9 @@ static int run(embed_run *r) {
     r->p_lens = rt_malloc((size_t)B * sizeof *r->p_lens);
     r->perm = rt_malloc((size_t)r->train.n * sizeof *r->perm);
     if (!r->q_ids || !r->p_ids || !r->q_lens || !r->p_lens || !r->perm) return RT_ERR_NOMEM;
+    RT_TRY(rt_mkdir_p(p->out_dir));
     optim o;
     RT_TRY(optim_init(&o, OPTIM_ADAMW, r->m->n_train, p->weight_decay));
-    RT_TRY(rt_mkdir_p(p->out_dir));
     char *log_path = rt_path_join(p->out_dir, "train_log.jsonl");
     FILE *log = log_path ? fopen(log_path, "w") : NULL;
     if (!log) {
