@@ -276,6 +276,62 @@ typedef struct rt_generate_result {
 int rt_generate(rt_context *ctx, const int32_t *prompt, int n_prompt,
                 const rt_generate_params *params, int32_t *out_tokens, int out_cap,
                 rt_generate_result *result);
+/* ---- LoRA adapters applied at run time (no merge to disk) ---- */
+
+/* A LoRA adapter loaded for a base model: a PEFT directory (adapter_config.json +
+ * adapter_model.safetensors) or a llama.cpp GGUF LoRA file. Its matrices are checked against
+ * the model (architecture, module names, n_layer, shapes); an adapter for another base is
+ * refused with RT_ERR_INVALID naming the first mismatching tensor (a missing one, one of another
+ * shape, or one the model has no linear for). llama, qwen2 and gpt2 bases (q, k, v, o, gate, up,
+ * down; gpt2's fused c_attn / attn_qkv is split into q, k, v); bert is RT_ERR_UNSUPPORTED.
+ * Per-module scales follow PEFT (alpha/r, alpha/sqrt(r) with use_rslora, rank_pattern and
+ * alpha_pattern) or llama.cpp (adapter.lora.alpha / r, 1 when alpha is 0); q/k rows are put in
+ * the model's RoPE order (a GGUF llama base pairs them interleaved). Read-only once loaded: one
+ * adapter can be used by many contexts at once, and by any model of the same shapes (e.g. the
+ * f32 and the q8_0 load of one base). It must outlive every context that uses it. */
+typedef struct rt_adapter rt_adapter;
+int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out);
+void rt_adapter_free(rt_adapter *adapter);
+/* The path it was loaded from. */
+const char *rt_adapter_path(const rt_adapter *adapter);
+
+/* Makes ctx apply these adapters (each with its scale multiplying PEFT's alpha/r; llama.cpp's
+ * --lora-scaled) on top of the base weights from now on: y = W x + sum_i scale_i * s_i B_i A_i x.
+ * scales NULL means 1 for each; n = 0 removes all. Works on f32 and quantized bases (the branch
+ * is f32, added to the base projection). A context without adapters runs exactly as one that
+ * never had any. Because the KV cache no longer matches, the sequence is emptied
+ * (rt_context_rewind(ctx, 0)) unless the set and scales are unchanged. RT_ERR_INVALID for an
+ * adapter loaded for a model of other shapes, or a non-finite scale. The arrays are copied; the
+ * adapters are not. */
+int rt_context_set_adapters(rt_context *ctx, rt_adapter *const *adapters, const float *scales,
+                            int n);
+
+/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1; the
+ * text after the last ':' is a scale only if it is a finite number (else it is part of the
+ * path). RT_ERR_INVALID for an empty spec, no path, or an infinite/NaN scale. */
+int rt_adapter_spec_parse(const char *spec, char **path, float *scale);
+
+/* ---- cross-encoder reranker ---- */
+
+/* A cross-encoder: a Hugging Face BertForSequenceClassification directory (config.json with
+ * num_labels 1 or 2, model.safetensors with the BERT encoder, bert.pooler.dense and classifier,
+ * and its tokenizer) that scores how well a passage answers a query. One reranker is used by one
+ * thread at a time (it holds one context). */
+typedef struct rt_reranker rt_reranker;
+/* Opens the directory at path; pairs are truncated to n_ctx tokens (0 = 512, at most the
+ * model's positions). RT_ERR_UNSUPPORTED for a model without a classification head or with
+ * another number of labels. */
+int rt_reranker_open(const char *path, int n_ctx, rt_reranker **out);
+void rt_reranker_close(rt_reranker *r);
+int rt_reranker_n_ctx(const rt_reranker *r);
+/* scores[i] = relevance of passages[i] (NUL-terminated) to query; higher is more relevant. Each
+ * pair is encoded [CLS] query [SEP] passage [SEP] with token types 0 / 1
+ * (rt_tokenizer_encode_pair, "longest_first" truncation to n_ctx), the [CLS] state goes through
+ * the pooler (dense + tanh) and the classifier: the score is the logit for num_labels 1, and
+ * logit[1] - logit[0] (the log-odds of the "relevant" label) for num_labels 2. */
+int rt_reranker_score(rt_reranker *r, const char *query, const char *const *passages, int n,
+                      float *scores);
+
 /* Describes the model at path (a GGUF file, a .safetensors file with config.json beside it, or
  * a Hugging Face directory) as a JSON object: "format", "architecture", the hyper-parameters,
  * "n_params", "dtypes" (per storage type: tensors, params, bytes), "file_bytes", "metadata" (GGUF
@@ -342,6 +398,17 @@ size_t rt_tokenizer_n_vocab(const rt_tokenizer *tok);
  * (or only the special ones). *ids is malloc'd; the caller frees it. */
 int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, bool add_special,
                         int32_t **ids, size_t *n_ids);
+/* Encodes a pair of texts (a query and a passage for a cross-encoder) as the file's
+ * post-processor does for pairs: BertProcessing and vocab.txt tokenizers give
+ * [CLS] a [SEP] b [SEP] with token types 0 for [CLS] a [SEP] and 1 for b [SEP]; RoBERTa gives
+ * <s> a </s></s> b </s> (types 0); TemplateProcessing its "pair" template with its type ids.
+ * max_len > 0 truncates the texts so that the whole fits (Hugging Face's "longest_first": the
+ * longer text is cut first, both to about half when both are long). *ids and *type_ids
+ * (n_ids each) are malloc'd; the caller frees them. RT_ERR_UNSUPPORTED when the tokenizer has no
+ * pair template. */
+int rt_tokenizer_encode_pair(const rt_tokenizer *tok, const char *a, size_t a_len, const char *b,
+                             size_t b_len, size_t max_len, int32_t **ids, int32_t **type_ids,
+                             size_t *n_ids);
 /* Decodes ids to text (valid UTF-8, invalid byte sequences become U+FFFD). skip_special drops
  * special tokens. *text is malloc'd and NUL-terminated; the caller frees it. Ids out of range
  * fail with RT_ERR_INVALID. */
@@ -642,7 +709,21 @@ typedef struct rt_embedder {
  * (models/embedder/embedder.gguf, found via $RAGTUNE_MODELS or beside the executable; name
  * "default"); missing or corrupt, the error names the file and scripts/train-embedder.sh. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
+/* The same with LoRA adapters applied at run time: adapter_specs are n_adapters "PATH[:SCALE]"
+ * strings (rt_adapter_spec_parse). The name becomes "model_path+spec+spec..." so that a
+ * collection embedded with one set of adapters refuses another. */
+int rt_embedder_open_model_adapters(const char *model_path, int n_ctx,
+                                    const char *const *adapter_specs, int n_adapters,
+                                    rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);
+/* An embedder backed by an OpenAI-compatible server: POST {api_base}/embeddings with
+ * {"model", "input": [texts]} (batches of at most 64 texts), key as rt_session_params.api_key
+ * (here from $RAGTUNE_API_KEY, else $OPENAI_API_KEY), timeouts and retries as a remote session.
+ * Vectors are L2-normalized. dim 0 asks the server once (one embedding) at open; a reply of
+ * another dimension fails with RT_ERR_FORMAT. name is "remote:<model>". Calls are serialized
+ * (one connection). Release with rt_embedder_close_remote (RAG layer, src/rag/remote.c). */
+int rt_embedder_open_remote(const char *api_base, const char *model, int dim, rt_embedder *out);
+void rt_embedder_close_remote(rt_embedder *embedder);
 
 /* Counts tokens of text[0, len) (for the fixed-size chunker). */
 typedef size_t (*rt_token_count_fn)(void *user, const char *text, size_t len);
@@ -813,6 +894,231 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out);
 /* ============================================================================================ */
 
 /* @rag-api: declarations of the RAG layer go here. */
+
+/* ---- text-level generation sessions ---- */
+
+/*
+ * A session turns messages (or a raw prompt) into streamed text: chat template + encode, prefix
+ * reuse, generation, streaming detokenization, stop strings, timings and token counts. The one
+ * way `generate`, `ask`, evaluation and the server generate text. A local session wraps a model
+ * and its tokenizer (shared, read-only) and owns one rt_context; a remote session sends the same
+ * request to an OpenAI-compatible server (libcurl; streaming SSE, timeouts, retries with
+ * backoff on 429/5xx). Not thread-safe: one request at a time per session; make one session
+ * per thread/slot over the same rt_model.
+ *
+ *     rt_session *s;
+ *     rt_session_params sp = rt_session_default_params();
+ *     sp.model_path = "models/reader/reader-q8_0.gguf";
+ *     if (rt_session_open(&sp, &s) != RT_OK) { ... rt_last_error() ... }
+ *     rt_chat_message m = {"user", "What is a compiler?"};
+ *     rt_session_request rq = rt_session_default_request();
+ *     rq.messages = &m; rq.n_messages = 1;
+ *     rt_session_result res;
+ *     rt_session_generate(s, &rq, &res);   // res.text, res.n_prompt, res.ttft_seconds, ...
+ *     rt_session_result_clear(&res);
+ *     rt_session_close(s);
+ */
+typedef struct rt_session rt_session;
+
+typedef struct rt_session_params {
+    /* Local: a model file or directory (loaded and owned by the session) ... */
+    const char *model_path;
+    const char *tokenizer_path; /* NULL: the model's own tokenizer */
+    int weight_dtype;           /* as rt_model_params (-1 keeps the file's dtypes) */
+    /* ... or a model and tokenizer the caller loaded and keeps alive (shared; not freed). */
+    rt_model *model;
+    const rt_tokenizer *tokenizer;
+    int n_ctx; /* context of the session's sequence (0 = the model's, at most 4096) */
+    /* Remote (used when api_base is set): an OpenAI-compatible server. */
+    const char *api_base;  /* e.g. "http://127.0.0.1:8080/v1" */
+    const char *api_model; /* the "model" field sent */
+    const char *api_key;   /* NULL: $RAGTUNE_API_KEY, else $OPENAI_API_KEY, else none */
+    double timeout_seconds; /* a request fails when the server sends nothing for this long,
+                               connecting included (default 120) */
+    int max_retries;        /* on 429/5xx/connection errors, with exponential backoff (3) */
+    size_t max_reply_bytes; /* remote: a longer reply fails with RT_ERR_RANGE (0 = 8 MiB) */
+    const char *name;       /* for rt_session_name (NULL: see there) */
+} rt_session_params;
+rt_session_params rt_session_default_params(void);
+
+int rt_session_open(const rt_session_params *params, rt_session **out);
+void rt_session_close(rt_session *s);
+
+/* Local sessions: the model, tokenizer and context (NULL for a remote session). */
+rt_model *rt_session_model(rt_session *s);
+const rt_tokenizer *rt_session_tokenizer(const rt_session *s);
+rt_context *rt_session_context(rt_session *s);
+/* A name for reports: params.name, else the model path, "remote:<api_model>" or, for a model
+ * the caller loaded, its architecture. */
+const char *rt_session_name(const rt_session *s);
+/* Context length in tokens (remote: 0 = unknown). */
+int rt_session_n_ctx(const rt_session *s);
+/* Tokens of text[0, len) as this session's model counts them (remote: an estimate). */
+int rt_session_count_tokens(const rt_session *s, const char *text, size_t len);
+/* Run-time adapters for the following requests (local only; see rt_context_set_adapters). */
+int rt_session_set_adapters(rt_session *s, rt_adapter *const *adapters, const float *scales,
+                            int n);
+
+/* Called with each piece of final text as it is generated (UTF-8 complete; stop strings never
+ * appear). Return non-zero to stop generation. */
+typedef int (*rt_text_callback)(void *user, const char *text, size_t len);
+
+typedef struct rt_session_request {
+    /* Chat messages rendered with the model's chat template (add_generation_prompt) ... */
+    const rt_chat_message *messages;
+    size_t n_messages;
+    /* ... or, when prompt is not NULL, a raw prompt encoded as is (the tokenizer adds what its
+     * post-processor adds, e.g. BOS). Base models and the default reader use this. */
+    const char *prompt;
+    /* ... or, when n_prompt_ids > 0, token ids as they are (local; remote: /completions with
+     * the ids as the prompt). */
+    const int32_t *prompt_ids;
+    int n_prompt_ids;
+    int max_tokens; /* default 256 */
+    rt_sampler_params sampler;
+    const char *const *stop_strings;
+    int n_stop_strings;
+    bool ignore_eos;
+    /* Extra token ids that end generation (local only; a chat request always stops at the
+     * tokenizer's end-of-turn token as well). */
+    const int32_t *stop_tokens;
+    int n_stop_tokens;
+    rt_text_callback on_text;
+    /* Local only: each generated id as it is sampled (text as rt_token_callback; may be NULL). */
+    rt_token_callback on_token;
+    void *user; /* passed to on_text and on_token */
+} rt_session_request;
+rt_session_request rt_session_default_request(void);
+
+typedef struct rt_session_result {
+    char *text;             /* the generated text (malloc'd; rt_session_result_clear frees) */
+    size_t text_len;
+    int n_prompt;           /* prompt tokens */
+    int n_prompt_cached;    /* of those, reused from the cache (not prefilled again) */
+    int n_generated;        /* generated tokens */
+    rt_stop_reason stop_reason;
+    double ttft_seconds;    /* request start to the first generated token (remote: text) */
+    double prefill_seconds; /* prompt evaluation */
+    double decode_seconds;  /* generation after the first token */
+    double total_seconds;
+    /* Remote: n_prompt, n_generated and n_prompt_cached come from the server's "usage" when it
+     * sends one (usage.prompt_tokens_details.cached_tokens), else n_prompt is an estimate (about
+     * 4 bytes a token), n_generated counts text chunks and n_prompt_cached is 0; prefill_seconds
+     * is ttft_seconds. */
+} rt_session_result;
+
+/* Generates for one request. With a prompt that shares a prefix with the previous request's
+ * tokens (system prompt, instructions), that prefix's KV is reused, not prefilled again
+ * (n_prompt_cached says how many). RT_ERR_RANGE when the prompt does not fit n_ctx with room
+ * for one token; RT_ERR_INVALID for a request with nothing to say or a text request on a session
+ * without a tokenizer. Remote failures (src/rag/remote.h): RT_ERR_IO for timeouts, unreachable
+ * hosts and 429/5xx after the retries, RT_ERR_INVALID for a refused key (401/403) or another
+ * 4xx, RT_ERR_NOT_FOUND for 404, RT_ERR_FORMAT for malformed JSON or events, RT_ERR_RANGE for a
+ * reply above max_reply_bytes; the message names the URL and gives the server's words. On error
+ * res holds nothing to free. */
+int rt_session_generate(rt_session *s, const rt_session_request *req, rt_session_result *res);
+void rt_session_result_clear(rt_session_result *res);
+
+
+/* ---- the reader prompt: one format shared by ask, RAFT training data and the default reader's
+ * training recipe, so that training and use cannot drift apart (src/rag/prompt.c) ---- */
+
+/* What a model answers when the sources do not contain the answer. */
+#define RT_RAG_ABSTAIN_TEXT "The documents do not contain the answer."
+
+typedef struct rt_rag_source {
+    const char *title; /* document title / heading path ("" or NULL: none) */
+    const char *text;  /* passage text */
+    size_t text_len;
+} rt_rag_source;
+
+typedef enum rt_rag_prompt_style {
+    RT_RAG_PROMPT_BASE = 0, /* one raw prompt ending in "Answer:" (base models, default reader) */
+    RT_RAG_PROMPT_CHAT = 1, /* a system message with the instructions + a user message */
+} rt_rag_prompt_style;
+
+/* The prompt for question over sources numbered [1]..[n] in the given order.
+ * BASE: *prompt gets the whole text to generate from; CHAT: *system and *user get the two
+ * messages (*prompt NULL). template_text (NULL = built-in) overrides the layout: it may use
+ * {instructions}, {sources} and {question}; each source is rendered "[n] title\ntext". Outputs
+ * are malloc'd; the caller frees them. */
+int rt_rag_prompt_render(rt_rag_prompt_style style, const char *template_text,
+                         const rt_rag_source *sources, size_t n_sources, const char *question,
+                         char **prompt, char **system, char **user);
+/* The completion a reader is trained to write: " answer [n]" (n = citation, 0 = none), or the
+ * abstain text when answer is NULL. malloc'd. */
+int rt_rag_completion_render(const char *answer, int citation, char **out);
+/* Stop strings for reader generation (NULL-terminated, static). */
+const char *const *rt_rag_stop_strings(void);
+
+
+/* ---- asking a collection: retrieve, (rerank), assemble, prompt, generate, cite, ground ---- */
+
+typedef struct rt_ask_params {
+    rt_search_params search;  /* retrieval (mode, k, filters, ...); default BM25, k = 4 */
+    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL */
+    int rerank_candidates;    /* retrieved before reranking down to search.k (default 20) */
+    int answer_tokens;        /* answer budget (default 192) */
+    int context_tokens;       /* sources budget; 0 = session context - prompt - answer budget */
+    rt_rag_prompt_style style; /* default: CHAT when the tokenizer has a chat template */
+    bool style_set;            /* false: choose style as above */
+    const char *prompt_template; /* template text or NULL (see rt_rag_prompt_render) */
+    /* Refusal: abstain without generating when the best retrieval score is below this
+     * (BM25 score, or cosine for dense, RRF for hybrid; NAN = never). */
+    float min_score;
+    float support_threshold; /* a sentence with support below this is flagged (default 0.5) */
+    const rt_embedder *embedder; /* for groundedness similarity; NULL = lexical only */
+    rt_sampler_params sampler;   /* default greedy */
+    rt_text_callback on_text;    /* streamed answer text (raw, markers included) */
+    void *user;
+} rt_ask_params;
+rt_ask_params rt_ask_default_params(void);
+
+typedef struct rt_ask_source {
+    int number;       /* [n] as shown to the model */
+    char *doc_id;
+    char *path;       /* may be NULL */
+    char *title;      /* may be "" */
+    uint64_t start, end; /* byte range in the document's stored text (merged chunks: union) */
+    char *text;
+    float score;       /* retrieval (or rerank) score */
+    float rerank_score; /* NAN when not reranked */
+} rt_ask_source;
+
+typedef struct rt_ask_citation {
+    int marker;          /* n of [n] in the answer */
+    int source;          /* index into sources */
+    char *quote;         /* the best-supporting sentence of that source for the citing sentence */
+} rt_ask_citation;
+
+typedef struct rt_ask_sentence {
+    char *text;
+    float support; /* 0..1 against the cited (or all) sources */
+    bool supported;
+} rt_ask_sentence;
+
+typedef struct rt_ask_result {
+    char *question;
+    char *answer;        /* invalid markers removed */
+    char *raw_answer;    /* as generated */
+    bool abstained;
+    char *abstain_reason; /* "no relevant source", "model abstained" or NULL */
+    rt_ask_source *sources; size_t n_sources;
+    rt_ask_citation *citations; size_t n_citations;
+    int *invalid_markers; size_t n_invalid_markers; /* markers that named no source (removed) */
+    rt_ask_sentence *sentences; size_t n_sentences;
+    float groundedness;  /* share of answer sentences supported (1 for an abstention) */
+    rt_session_result gen; /* token counts and generation timings */
+    double retrieval_ms, rerank_ms, total_ms;
+} rt_ask_result;
+
+/* Answers question from collection c with session s. *out is allocated; free it with
+ * rt_ask_result_free. The collection handle is only read. */
+int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_params *params,
+           rt_ask_result **out);
+void rt_ask_result_free(rt_ask_result *r);
+/* The whole record as a JSON object (malloc'd text; the caller frees it). */
+int rt_ask_result_json(const rt_ask_result *r, char **json);
 
 /* ============================================================================================ */
 /* Evaluation (src/eval)                                                                        */
