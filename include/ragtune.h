@@ -614,6 +614,46 @@ size_t rt_trainer_memory_bytes(const rt_trainer *t);
  * (config.json + model.safetensors) or a .gguf file. */
 int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *out_path);
 
+/* ---- embedding models (contrastive training of a bi-encoder) ---- */
+
+/* Trains a decoder (llama; from scratch or continued from model_path) as a text embedder on
+ * (query, passage) pairs with InfoNCE over in-batch negatives: each query's own passage against
+ * the other batch_size - 1 passages, cosine similarity / temperature. Texts are pooled exactly
+ * as rt_model_embed pools a decoder (mean over the final-normed hidden states of the text's
+ * tokens, tokenized with special tokens like rt_embedder_open_model, then L2-normalized), so the
+ * result works with rt_embedder_open_model, `ragtune embed` and `ingest --embed-model`.
+ *
+ *     rt_embed_train_params ep = rt_embed_train_default_params();
+ *     ep.train_path = "pairs.jsonl";  ep.tokenizer_path = "tokenizer.json";
+ *     ep.out_dir = "run/";            ep.max_steps = 500;
+ *     if (rt_embedder_train(&ep) != RT_OK) { ... rt_last_error() ... }
+ *
+ * train_path is JSONL, one {"query": "...", "positive": "..."} (or {"anchor", "positive"}) per
+ * line; a malformed line is an RT_ERR_FORMAT naming the file and line. val_fraction of the pairs
+ * (a seeded choice) are held out for val_loss (evaluated in batches of batch_size). out_dir
+ * receives train_log.jsonl (one line per step) and model/ (config.json, model.safetensors and
+ * the tokenizer files; written to model.tmp/ and renamed when complete). Progress goes to the
+ * progress sink (task "train-embedder", unit "steps"). Deterministic for a seed and thread count. */
+typedef struct rt_embed_train_params {
+    const char *model_path;     /* continue from this model (llama/qwen2), or NULL: from scratch */
+    int n_layer, n_embd, n_head, n_ff; /* shape from scratch (llama; n_kv_head = n_head) */
+    const char *tokenizer_path; /* tokenizer.json / model directory; NULL: model_path's */
+    const char *train_path;     /* pairs JSONL */
+    float val_fraction;         /* 0..0.5 (default 0.02) */
+    const char *out_dir;
+    int seq_len;                /* tokens per text (longer texts are truncated); also the saved
+                                   model's context, so inference truncates alike (default 64) */
+    int batch_size;             /* pairs per step (default 32) */
+    float temperature;          /* default 0.05 */
+    bool symmetric;             /* add the passage->query direction (default true) */
+    float lr, weight_decay, max_grad_norm; /* AdamW (default 1e-3, 0.01, 1.0) */
+    const char *schedule;       /* "constant", "linear", "cosine" (default) */
+    int64_t warmup_steps, max_steps, eval_every; /* eval_every 0: only at the end */
+    uint64_t seed;
+} rt_embed_train_params;
+rt_embed_train_params rt_embed_train_default_params(void);
+int rt_embedder_train(const rt_embed_train_params *p);
+
 /* ============================================================================================ */
 /* Knowledge store (src/knowledge)                                                              */
 /* ============================================================================================ */
@@ -665,7 +705,9 @@ typedef struct rt_embedder {
 /* An embedder backed by a model file (GGUF or Hugging Face directory with its tokenizer): BERT
  * encoders with their pooling, decoders with mean pooling; L2-normalized; texts truncated to
  * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
- * rt_embedder_close_model. */
+ * rt_embedder_close_model. model_path "default" is the embedder ragtune ships
+ * (models/embedder/embedder.gguf, found via $RAGTUNE_MODELS or beside the executable; name
+ * "default"); missing or corrupt, the error names the file and scripts/train-embedder.sh. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
 /* The same with LoRA adapters applied at run time: adapter_specs are n_adapters "PATH[:SCALE]"
  * strings (rt_adapter_spec_parse). The name becomes "model_path+spec+spec..." so that a

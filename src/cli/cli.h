@@ -60,5 +60,6 @@ int cmd_qa(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_train_embedder(int argc, char **argv);
 
 #endif

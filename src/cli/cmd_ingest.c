@@ -27,6 +27,7 @@ static const char *usage =
     "  --no-stopwords        keep English stopwords in BM25\n"
     "  --k1 X --b X          BM25 parameters (default 1.2, 0.75)\n"
     "  --embed-model PATH    embed chunks with this model (dense and hybrid search)\n"
+    "                        (default: the shipped models/embedder/embedder.gguf)\n"
     "  --metric M            cosine (default), l2, ip\n"
     "  --hnsw-m N            HNSW links per node (default 16)\n"
     "  --ef-construction N   HNSW build beam (default 200)\n"

@@ -24,6 +24,7 @@ static const char *usage =
     "  --ef N                HNSW search beam (default 64)\n"
     "  --exact               brute-force dense search\n"
     "  --embed-model PATH    embedder for the query (the one the collection was built with)\n"
+    "                        (default: the shipped models/embedder/embedder.gguf)\n"
     "  --json                one JSON object per result\n";
 
 bool cli_parse_filter(char *expr, rt_filter *f) {

@@ -33,6 +33,7 @@ static const cli_command commands[] = {
     {"eval", cmd_eval, "measure one strategy (closed-book, RAG, an adapter) on a QA set"},
     {"compare", cmd_compare, "RAG vs fine-tuning vs both, head to head, with a report"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server with RAG, adapters, fine-tuning jobs"},
+    {"train-embedder", cmd_train_embedder, "train a text embedder on (query, passage) pairs"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
