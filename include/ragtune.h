@@ -686,6 +686,8 @@ typedef struct rt_ingest_stats {
     uint64_t chunks_added;
     uint64_t bytes;
     double seconds;
+    uint64_t files_skipped; /* directory entries of no known format (or not regular files) */
+    uint64_t links_skipped; /* directories reached again through a symbolic link (loops) */
 } rt_ingest_stats;
 
 /* Called after each document is durably committed (acknowledged). */

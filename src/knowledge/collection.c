@@ -325,6 +325,52 @@ static void remove_stale_temporaries(const char *dir) {
     closedir(d);
 }
 
+/* ---- creation ---------------------------------------------------------------------------- */
+
+static int validate_new_settings(const char *path, const rt_collection_params *p) {
+    if (p->chunker.chunk_tokens <= 0 || (unsigned)p->chunker.kind > RT_CHUNKER_SEMANTIC)
+        return rt_error(RT_ERR_INVALID, "%s: bad chunker settings (kind %d, %d tokens)", path,
+                        (int)p->chunker.kind, p->chunker.chunk_tokens);
+    if ((unsigned)p->metric > RT_METRIC_COSINE)
+        return rt_error(RT_ERR_INVALID, "%s: unknown metric %d", path, (int)p->metric);
+    if (p->hnsw_m < 2 || p->hnsw_m > 256 || p->hnsw_ef_construction < 1)
+        return rt_error(RT_ERR_INVALID, "%s: HNSW M must be in [2, 256] and ef_construction >= 1",
+                        path);
+    if (p->language && strlen(p->language) >= sizeof(((rt_collection *)0)->language))
+        return rt_error(RT_ERR_INVALID, "%s: language name '%s' is too long", path, p->language);
+    /* The BM25 index checks k1, b and the stemmer language. */
+    rt_bm25_config bc = {p->bm25_k1, p->bm25_b, p->language ? p->language : "english",
+                         p->stopwords};
+    rt_bm25 *b;
+    if (rt_bm25_new(&bc, &b) != RT_OK) return rt_error_wrap("%s", path);
+    rt_bm25_free(b);
+    return RT_OK;
+}
+
+static bool dir_is_empty(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return false;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "lock"))
+            empty = false;
+    closedir(d);
+    return empty;
+}
+
+/* Removes the files a failed creation made (and the directory when it made it). */
+static void remove_created(const char *path, bool made_dir) {
+    static const char *names[] = {"collection.db", "collection.db-wal", "collection.db-shm",
+                                  "collection.db-journal", "bm25.idx", "hnsw.idx", "lock"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char *f = rt_path_join(path, names[i]);
+        if (f) unlink(f);
+        free(f);
+    }
+    if (made_dir) rmdir(path);
+}
+
 /* ---- open / close ------------------------------------------------------------------------ */
 
 static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
@@ -357,10 +403,30 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     *out = NULL;
     rt_collection_params p = params ? *params : rt_collection_default_params();
     if (!path || !*path) return rt_error(RT_ERR_INVALID, "collection: empty path");
-    if (!rt_is_dir(path)) {
-        if (!p.create || p.read_only)
-            return rt_error(RT_ERR_NOT_FOUND, "%s: no such collection", path);
-        RT_TRY(rt_mkdir_p(path));
+    struct stat ps;
+    bool exists = stat(path, &ps) == 0;
+    if (exists && !S_ISDIR(ps.st_mode))
+        return rt_error(RT_ERR_INVALID, "%s: not a directory (a collection is a directory)", path);
+    bool made_dir = false, new_db = false;
+    char *db_probe = rt_path_join(path, "collection.db");
+    if (!db_probe) return RT_ERR_NOMEM;
+    new_db = !rt_is_file(db_probe);
+    free(db_probe);
+    if (new_db && (!p.create || p.read_only)) {
+        if (!exists) return rt_error(RT_ERR_NOT_FOUND, "%s: no such collection", path);
+    } else if (new_db) {
+        /* Everything is checked before anything is created: a refused setting leaves no
+         * half-made collection behind. */
+        RT_TRY(validate_new_settings(path, &p));
+        if (exists && !dir_is_empty(path))
+            return rt_error(RT_ERR_INVALID,
+                            "%s: a non-empty directory that is not a ragtune collection; give a "
+                            "new or empty directory (are COLLECTION and PATH swapped?)",
+                            path);
+        if (!exists) {
+            RT_TRY(rt_mkdir_p(path));
+            made_dir = true;
+        }
     }
     rt_collection *c = rt_calloc(1, sizeof *c);
     if (!c) return RT_ERR_NOMEM;
@@ -374,6 +440,7 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     c->hnsw_path = rt_path_join(path, "hnsw.idx");
     char *lock_path = rt_path_join(path, "lock");
     int st = RT_OK;
+    bool locked = false;
     if (!c->dir || !c->db_path || !c->bm25_path || !c->hnsw_path || !lock_path) {
         st = RT_ERR_NOMEM;
         goto fail;
@@ -385,6 +452,7 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
                           strerror(errno));
             goto fail;
         }
+        locked = true;
         remove_stale_temporaries(path); /* we hold the writer lock: nobody else is saving */
     }
     /* Readers open read-write when they may (so SQLite can recover the WAL of a killed writer)
@@ -480,6 +548,16 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
 fail:
     free(lock_path);
     c->dirty = false;
+    if (new_db && !p.read_only && locked) {
+        /* Creation failed: remove what this call made, so a later call starts afresh. */
+        sqlite3_close(c->db);
+        c->db = NULL;
+        rt_bm25_free(c->bm25);
+        rt_hnsw_free(c->hnsw);
+        c->bm25 = NULL;
+        c->hnsw = NULL;
+        remove_created(path, made_dir);
+    }
     rt_collection_close(c);
     return st;
 }
@@ -506,35 +584,62 @@ void rt_collection_set_ack(rt_collection *c, rt_ingest_ack_fn fn, void *user) {
 
 /* ---- delete ------------------------------------------------------------------------------ */
 
+/* "dir" -> "dir/" (malloc'd), the prefix that matches the documents below a directory. */
+static char *dir_prefix(const char *key) {
+    size_t kl = strlen(key);
+    char *prefix = rt_malloc(kl + 2);
+    if (!prefix) return NULL;
+    memcpy(prefix, key, kl);
+    if (kl && prefix[kl - 1] != '/') prefix[kl++] = '/';
+    prefix[kl] = '\0';
+    return prefix;
+}
+
+#define DOC_MATCH                                                                                  \
+    "(doc_id = ?1 OR path = ?1 OR substr(path, 1, length(?2)) = ?2 OR doc_id = ?3 OR "            \
+    "path = ?3 OR substr(path, 1, length(?4)) = ?4)"
+
+static void bind_keys(sqlite3_stmt *q, const char *key, const char *prefix, const char *ckey,
+                      const char *cprefix) {
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, ckey, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, cprefix, -1, SQLITE_STATIC);
+}
+
 int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted) {
     if (n_deleted) *n_deleted = 0;
     if (c->p.read_only) return rt_error(RT_ERR_INVALID, "%s: opened read-only", c->dir);
     if (!key || !*key) return rt_error(RT_ERR_INVALID, "delete: empty id or path");
+    /* Documents from files are named by their canonical path (ingest resolves it): a key that
+     * names an existing file or directory matches by its canonical path as well as verbatim. */
+    char *canon = realpath(key, NULL);
+    const char *ckey = canon ? canon : key;
     /* Directory prefix: "dir/" matches "dir/a.txt" and below. */
-    size_t kl = strlen(key);
-    char *prefix = rt_malloc(kl + 3);
-    if (!prefix) return RT_ERR_NOMEM;
-    memcpy(prefix, key, kl);
-    size_t pl = kl;
-    if (pl && prefix[pl - 1] != '/') prefix[pl++] = '/';
-    prefix[pl] = '\0';
+    char *prefix = dir_prefix(key), *cprefix = dir_prefix(ckey);
+    if (!prefix || !cprefix) {
+        free(prefix);
+        free(cprefix);
+        free(canon);
+        return RT_ERR_NOMEM;
+    }
     sqlite3_stmt *docs = NULL, *chunks = NULL;
     int st = rt_coll_exec(c, "BEGIN IMMEDIATE");
     if (st) {
         free(prefix);
+        free(cprefix);
+        free(canon);
         return st;
     }
     int64_t *ids = NULL;
     size_t n_ids = 0, cap_ids = 0;
     uint64_t n_docs = 0;
     st = rt_coll_prepare(c,
-                         "SELECT doc_id FROM documents WHERE doc_id = ?1 OR path = ?1 OR "
-                         "substr(path, 1, length(?2)) = ?2",
+                         "SELECT doc_id FROM documents WHERE " DOC_MATCH,
                          &docs);
     if (!st) st = rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &chunks);
     if (!st) {
-        sqlite3_bind_text(docs, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(docs, 2, prefix, -1, SQLITE_STATIC);
+        bind_keys(docs, key, prefix, ckey, cprefix);
         while (!st && sqlite3_step(docs) == SQLITE_ROW) {
             n_docs++;
             sqlite3_reset(chunks);
@@ -557,11 +662,9 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     sqlite3_finalize(chunks);
     const char *sql =
         "INSERT INTO changes(op, chunk_id) SELECT 2, chunk_id FROM chunks WHERE doc_id IN "
-        "(SELECT doc_id FROM documents WHERE doc_id = ?1 OR path = ?1 OR "
-        "substr(path, 1, length(?2)) = ?2);"
-        "DELETE FROM chunks WHERE doc_id IN (SELECT doc_id FROM documents WHERE doc_id = ?1 OR "
-        "path = ?1 OR substr(path, 1, length(?2)) = ?2);"
-        "DELETE FROM documents WHERE doc_id = ?1 OR path = ?1 OR substr(path, 1, length(?2)) = ?2;";
+        "(SELECT doc_id FROM documents WHERE " DOC_MATCH ");"
+        "DELETE FROM chunks WHERE doc_id IN (SELECT doc_id FROM documents WHERE " DOC_MATCH ");"
+        "DELETE FROM documents WHERE " DOC_MATCH ";";
     for (const char *s = sql; !st && *s;) {
         sqlite3_stmt *q;
         const char *tail;
@@ -569,8 +672,7 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
             st = rt_coll_sql_error(c, "delete");
             break;
         }
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+        bind_keys(q, key, prefix, ckey, cprefix);
         if (sqlite3_step(q) != SQLITE_DONE) st = rt_coll_sql_error(c, "delete");
         sqlite3_finalize(q);
         s = tail;
@@ -581,6 +683,8 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
         rt_coll_exec(c, "ROLLBACK");
         free(ids);
         free(prefix);
+        free(cprefix);
+        free(canon);
         return st ? st
                   : rt_error(RT_ERR_NOT_FOUND, "%s: no document with id or path '%s'", c->dir, key);
     }
@@ -596,6 +700,8 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     }
     free(ids);
     free(prefix);
+    free(cprefix);
+    free(canon);
     if (n_deleted) *n_deleted = n_docs;
     return st;
 }
