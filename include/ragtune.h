@@ -621,7 +621,9 @@ typedef struct rt_embedder {
 
 /* An embedder backed by a model file (GGUF or Hugging Face directory with its tokenizer): BERT
  * encoders with their pooling, decoders with mean pooling; L2-normalized; texts truncated to
- * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
+ * n_ctx tokens (0 = 512, at most the model's context). name is model_path; a collection also
+ * stores a hash of the model's files and matches the model by it (the same model under any
+ * path is accepted, a different one under the same path refused). Release with
  * rt_embedder_close_model. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);

@@ -5,6 +5,7 @@
  */
 #include "knowledge/collection.h"
 #include "knowledge/chunker.h"
+#include "knowledge/model_embedder.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -140,6 +141,7 @@ static int write_settings(rt_collection *c) {
     if (!st) st = meta_set_num(c, "hnsw_ef_construction", p->hnsw_ef_construction);
     if (!st) st = meta_set_num(c, "hnsw_int8", p->hnsw_int8);
     if (!st) st = meta_set(c, "embedder", c->embedder_name);
+    if (!st) st = meta_set(c, "embedder_id", c->embedder_id);
     if (!st) st = meta_set_num(c, "dim", c->dim);
     return st;
 }
@@ -168,6 +170,7 @@ static int read_settings(rt_collection *c) {
 #undef GETNUM
     if ((f = meta_get(c, "language", c->language, sizeof c->language)) < 0) return f;
     if ((f = meta_get(c, "embedder", c->embedder_name, sizeof c->embedder_name)) < 0) return f;
+    if ((f = meta_get(c, "embedder_id", c->embedder_id, sizeof c->embedder_id)) < 0) return f;
     if ((unsigned)p->chunker.kind > RT_CHUNKER_SEMANTIC || p->chunker.chunk_tokens <= 0 ||
         (unsigned)p->metric > RT_METRIC_COSINE || p->hnsw_m < 2 || p->hnsw_m > 256 || c->dim < 0 ||
         c->dim > 65536)
@@ -373,10 +376,14 @@ static void remove_created(const char *path, bool made_dir) {
 
 /* ---- open / close ------------------------------------------------------------------------ */
 
+/* The collection's vectors came from one embedder. When both the collection and e carry a
+ * content fingerprint, that decides (the path a model was given by does not); otherwise the
+ * names must match. */
 static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
     if (!e) return RT_OK;
     if (!e->embed || e->dim <= 0 || !e->name || !*e->name)
         return rt_error(RT_ERR_INVALID, "embedder needs a name, a dimension and a function");
+    const char *id = rt_model_embedder_content_id(e);
     if (c->dim == 0) {
         if (!empty)
             return rt_error(RT_ERR_INVALID,
@@ -386,9 +393,18 @@ static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
         if (c->p.read_only)
             return rt_error(RT_ERR_INVALID, "%s: read-only collection has no vectors", c->dir);
         snprintf(c->embedder_name, sizeof c->embedder_name, "%s", e->name);
+        snprintf(c->embedder_id, sizeof c->embedder_id, "%s", id ? id : "");
         c->dim = e->dim;
         RT_TRY(meta_set(c, "embedder", c->embedder_name));
+        RT_TRY(meta_set(c, "embedder_id", c->embedder_id));
         RT_TRY(meta_set_num(c, "dim", c->dim));
+    } else if (*c->embedder_id && id) {
+        if (strcmp(c->embedder_id, id) != 0 || c->dim != e->dim)
+            return rt_error(RT_ERR_INVALID,
+                            "%s: vectors were built by embedder '%s' (dim %d, content %.12s), "
+                            "and '%s' is a different model (dim %d, content %.12s)",
+                            c->dir, c->embedder_name, c->dim, c->embedder_id, e->name, e->dim,
+                            id);
     } else if (strcmp(c->embedder_name, e->name) != 0 || c->dim != e->dim) {
         return rt_error(RT_ERR_INVALID,
                         "%s: vectors were built by embedder '%s' (dim %d), not "
@@ -438,20 +454,14 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     c->db_path = rt_path_join(path, "collection.db");
     c->bm25_path = rt_path_join(path, "bm25.idx");
     c->hnsw_path = rt_path_join(path, "hnsw.idx");
-    char *lock_path = rt_path_join(path, "lock");
     int st = RT_OK;
     bool locked = false;
-    if (!c->dir || !c->db_path || !c->bm25_path || !c->hnsw_path || !lock_path) {
+    if (!c->dir || !c->db_path || !c->bm25_path || !c->hnsw_path) {
         st = RT_ERR_NOMEM;
         goto fail;
     }
     if (!p.read_only) {
-        c->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-            st = rt_error(RT_ERR_IO, "%s: collection is in use by another writer (%s)", path,
-                          strerror(errno));
-            goto fail;
-        }
+        if ((st = rt_dir_lock(path, "collection", &c->lock_fd))) goto fail;
         locked = true;
         remove_stale_temporaries(path); /* we hold the writer lock: nobody else is saving */
     }
@@ -542,11 +552,9 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     }
     if ((st = check_embedder(c, p.embedder, n_chunks == 0))) goto fail;
     if ((st = load_indexes(c))) goto fail;
-    free(lock_path);
     *out = c;
     return RT_OK;
 fail:
-    free(lock_path);
     c->dirty = false;
     if (new_db && !p.read_only && locked) {
         /* Creation failed: remove what this call made, so a later call starts afresh. */
@@ -568,7 +576,7 @@ int rt_collection_close(rt_collection *c) {
     rt_bm25_free(c->bm25);
     rt_hnsw_free(c->hnsw);
     if (c->db) sqlite3_close(c->db);
-    if (c->lock_fd >= 0) close(c->lock_fd);
+    rt_dir_unlock(c->lock_fd);
     free(c->dir);
     free(c->db_path);
     free(c->bm25_path);

@@ -32,6 +32,7 @@ struct rt_collection {
     rt_collection_params p; /* effective parameters (stored ones win) */
     char language[32];
     char embedder_name[128];     /* "" when the collection has no vectors */
+    char embedder_id[64];        /* content fingerprint of the embedder's model ("" unknown) */
     int dim;                     /* 0 when the collection has no vectors */
     const rt_embedder *embedder; /* may be NULL even when dim > 0 (search by query_vector) */
     rt_bm25 *bm25;

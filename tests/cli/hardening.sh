@@ -44,4 +44,82 @@ touch afile
 "$RAGTUNE" ingest afile loop >/dev/null 2>err; [ $? -eq 1 ] || fail "collection that is a file"
 grep -q "not a directory" err || fail "a file as COLLECTION: $(cat err)"
 
+# --- 4. the embedder is identified by the model's content, not the path typed ---------------
+"$RT_PYTHON" "$RT_SOURCE_DIR/tests/python/tiny_hf.py" bert bertA --seed 1 >/dev/null || fail "tiny bert A"
+"$RT_PYTHON" "$RT_SOURCE_DIR/tests/python/tiny_hf.py" bert bertB --seed 2 >/dev/null || fail "tiny bert B"
+{
+  printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n'
+  for w in the a of to and is in page memory cache; do echo "$w"; done
+  for c in a b c d e f g h i j k l m n o p q r s t u v w x y z; do echo "$c"; echo "##$c"; done
+} > bertA/vocab.txt
+cp bertA/vocab.txt bertB/vocab.txt
+mkdir d4 && echo "the page cache is in memory" > d4/a.txt
+"$RAGTUNE" ingest k4 d4 --embed-model bertA 2>err || fail "ingest with bertA: $(cat err)"
+"$RAGTUNE" search k4 memory --mode dense --embed-model "$tmp/bertA" >/dev/null 2>err \
+  || fail "the same model by absolute path must be accepted: $(cat err)"
+cp -r bertA bertcopy
+"$RAGTUNE" search k4 memory --mode dense --embed-model ./bertcopy >/dev/null 2>err \
+  || fail "a copy of the same model must be accepted: $(cat err)"
+mv bertA bertA.orig && cp -r bertB bertA
+"$RAGTUNE" search k4 memory --mode dense --embed-model bertA >/dev/null 2>err; [ $? -eq 1 ] \
+  || fail "a different model at the same path must be refused"
+grep -q "different model" err || fail "refusal should say the model differs: $(cat err)"
+
+# --- 7. non-finite values: embed refuses them; an empty text is a usage error --------------
+"$RAGTUNE" embed --model bertB --text "" >/dev/null 2>&1; [ $? -eq 2 ] || fail "embed of empty text must exit 2"
+cp -r bertB bertN
+"$RT_PYTHON" - <<'PY' || fail "poisoning the weights"
+import struct
+p = "bertN/model.safetensors"
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+b[8 + n:] = b"\xff" * (len(b) - 8 - n)  # every weight NaN
+open(p, "wb").write(b)
+PY
+out=$("$RAGTUNE" embed --model bertN --text "memory" 2>err); [ $? -eq 1 ] || fail "embed of a NaN model must exit 1"
+[ -z "$out" ] || fail "embed of a NaN model printed: $out"
+grep -q "not finite" err || fail "NaN model message: $(cat err)"
+"$RAGTUNE" embed --model bertN --ids 2,7,3 >/dev/null 2>err; [ $? -eq 1 ] || fail "embed --ids of a NaN model must exit 1"
+
+# --- training guards ----------------------------------------------------------------------
+for i in $(seq 1 200); do echo "line $i: the quick brown fox jumps over the lazy dog"; done > corpus.txt
+tiny=(--layers 2 --embd 32 --heads 4 --kv-heads 2 --ff 64 --seq-len 32 --batch 4 --threads 2)
+"$RAGTUNE" train --data corpus.txt --out base "${tiny[@]}" --ctx 64 --steps 2 >/dev/null 2>err \
+  || fail "tiny train: $(cat err)"
+# 2. --seq-len beyond the model's context is refused, from a file and from scratch
+"$RAGTUNE" finetune --model base/model --data corpus.txt --out ft --seq-len 100000 --steps 1 \
+  >/dev/null 2>err; [ $? -eq 1 ] || fail "seq-len beyond the context must exit 1"
+grep -q "context of base/model (64 tokens)" err || fail "seq-len message: $(cat err)"
+"$RAGTUNE" train --data corpus.txt --out s2 "${tiny[@]}" --ctx 16 --steps 1 >/dev/null 2>err; [ $? -eq 1 ] \
+  || fail "--seq-len above --ctx must exit 1"
+# 7. a diverging run stops with an error, logs valid JSON, saves no model, and keeps the last
+#    good checkpoint (the one whose weights diverged gives way to the one before it)
+"$RAGTUNE" train --data corpus.txt --out div "${tiny[@]}" --steps 20 --lr 1e-2 --save-every 1 \
+  --stop-after 3 >/dev/null 2>err || fail "good start: $(cat err)"
+"$RAGTUNE" train --data corpus.txt --out div "${tiny[@]}" --steps 20 --lr 1e10 --save-every 1 \
+  --resume >/dev/null 2>err; [ $? -eq 1 ] || fail "--lr 1e10 must fail"
+grep -q "diverged" err || fail "divergence message: $(cat err)"
+grep -q "replaced by the one before it" err || fail "the diverged checkpoint must give way: $(cat err)"
+[ -e div/model ] && fail "a diverged run saved a model"
+"$RT_PYTHON" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' div/train_log.jsonl \
+  || fail "train_log.jsonl is not valid JSON"
+"$RAGTUNE" train --data corpus.txt --out div "${tiny[@]}" --steps 6 --lr 1e-3 --resume >out 2>err \
+  || fail "resuming from the last good checkpoint: $(cat err)"
+grep -q "resumed from div/checkpoint.bin at step [34]" err || fail "resume step: $(cat err)"
+grep -q "final validation loss [0-9]" out || fail "finite final loss: $(cat out)"
+# 8. one run per output directory (the lock is held here by flock(1), as a running train would)
+flock -n base/lock "$RAGTUNE" train --data corpus.txt --out base "${tiny[@]}" --steps 1 \
+  >/dev/null 2>err; [ $? -eq 1 ] || fail "a second run into a locked --out must exit 1"
+grep -q "in use" err || fail "lock message: $(cat err)"
+# --resume: no checkpoint is said; a resumed log has each step once; past the end is refused
+"$RAGTUNE" train --data corpus.txt --out r "${tiny[@]}" --steps 4 --save-every 2 --stop-after 3 \
+  --resume >/dev/null 2>err || fail "first resume run: $(cat err)"
+grep -q "no checkpoint" err || fail "--resume without a checkpoint must say so: $(cat err)"
+"$RAGTUNE" train --data corpus.txt --out r "${tiny[@]}" --steps 4 --save-every 2 --resume >/dev/null 2>err \
+  || fail "resume: $(cat err)"
+[ "$(cut -d, -f1 r/train_log.jsonl | tr -d '{' | paste -sd' ')" = '"step":1 "step":2 "step":3 "step":4' ] \
+  || fail "resumed log steps: $(cut -d, -f1 r/train_log.jsonl | paste -sd' ')"
+"$RAGTUNE" train --data corpus.txt --out r "${tiny[@]}" --steps 2 --resume >/dev/null 2>err; [ $? -eq 1 ] \
+  || fail "resume past --steps must exit 1"
+
 echo ok
