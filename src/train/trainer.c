@@ -438,13 +438,11 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
         } else {
             if ((st = load_checkpoint(t)) < 0) goto fail;
             resumed = true;
-            if (t->step >= t->p.max_steps) {
-                st = rt_error(RT_ERR_INVALID,
-                              "%s: the checkpoint is at step %lld, already at or past the %lld "
-                              "steps asked for; give a larger --steps to go on",
-                              t->ckpt_path, (long long)t->step, (long long)t->p.max_steps);
-                goto fail;
-            }
+            if (t->step >= t->p.max_steps)
+                rt_log_warn("%s: the checkpoint is at step %lld, already at or past the %lld "
+                            "steps asked for: no training, the result is saved again (give a "
+                            "larger --steps to go on)",
+                            t->ckpt_path, (long long)t->step, (long long)t->p.max_steps);
         }
     }
     char *log_path = rt_path_join(t->out_dir, "train_log.jsonl");
@@ -642,7 +640,8 @@ int rt_trainer_save(rt_trainer *t, const char *dir) {
 
 int rt_trainer_run(rt_trainer *t) {
     rt_progress prog;
-    rt_progress_begin(&prog, "train", "steps", (uint64_t)t->p.max_steps);
+    rt_progress_begin(&prog, "train", "steps",
+                      (uint64_t)(t->step > t->p.max_steps ? t->step : t->p.max_steps));
     prog.first = (uint64_t)t->step; /* a resumed run: rates from here */
     rt_train_step_info info = {0};
     char detail[160];

@@ -119,7 +119,9 @@ grep -q "no checkpoint" err || fail "--resume without a checkpoint must say so: 
   || fail "resume: $(cat err)"
 [ "$(cut -d, -f1 r/train_log.jsonl | tr -d '{' | paste -sd' ')" = '"step":1 "step":2 "step":3 "step":4' ] \
   || fail "resumed log steps: $(cut -d, -f1 r/train_log.jsonl | paste -sd' ')"
-"$RAGTUNE" train --data corpus.txt --out r "${tiny[@]}" --steps 2 --resume >/dev/null 2>err; [ $? -eq 1 ] \
-  || fail "resume past --steps must exit 1"
+"$RAGTUNE" train --data corpus.txt --out r "${tiny[@]}" --steps 2 --resume >/dev/null 2>err \
+  || fail "resume past --steps: $(cat err)"
+grep -q "past the 2 steps" err || fail "resume past --steps must say so: $(cat err)"
+grep -q "/2 steps" err && fail "progress beyond its total: $(cat err)"
 
 echo ok
