@@ -37,6 +37,7 @@ struct rt_trainer {
     rt_tokenizer *own_tok;          /* loaded from tokenizer_path or the model (else NULL) */
     rt_text_tokenizer own_text_tok; /* own_tok as the trainer sees it */
     char *tok_src;                  /* where own_tok came from; its files go next to results */
+    char *tok_name;                 /* tok_src#content-hash: the tokenizer's identity */
     tmodel *m;
     optim o;
     schedule_kind sched;
@@ -178,7 +179,16 @@ static int load_tokenizer(rt_trainer *t, const rt_train_params *p) {
         return RT_OK;
     }
     if (!(t->tok_src = rt_strdup(src))) return RT_ERR_NOMEM;
-    rt_text_tokenizer_wrap(t->own_tok, t->tok_src, &t->own_text_tok);
+    /* The tokenizer is named by its content, not its path: the token cache is keyed by this
+     * name, and a tokenizer retrained into the same file must not reuse the old tokens. */
+    static const char *const files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                                        "special_tokens_map.json", NULL};
+    char hash[33];
+    RT_TRY(rt_content_hash(src, files, hash));
+    size_t n = strlen(src) + sizeof hash + 8;
+    if (!(t->tok_name = rt_malloc(n))) return RT_ERR_NOMEM;
+    snprintf(t->tok_name, n, "%s#%s", src, hash);
+    rt_text_tokenizer_wrap(t->own_tok, t->tok_name, &t->own_text_tok);
     t->tok = &t->own_text_tok;
     rt_log_info("tokenizer: %s (%d ids)", src, t->tok->n_vocab);
     return RT_OK;
@@ -487,6 +497,7 @@ void rt_trainer_free(rt_trainer *t) {
     free(t->prev_ckpt_path);
     if (t->own_tok) rt_tokenizer_free(t->own_tok);
     free(t->tok_src);
+    free(t->tok_name);
     free(t);
 }
 

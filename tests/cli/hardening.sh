@@ -124,4 +124,27 @@ grep -q "no checkpoint" err || fail "--resume without a checkpoint must say so: 
 grep -q "past the 2 steps" err || fail "resume past --steps must say so: $(cat err)"
 grep -q "/2 steps" err && fail "progress beyond its total: $(cat err)"
 
+# --- 3. the token cache follows the tokenizer's content, not its path ------------------------
+for i in $(seq 1 200); do echo "zebra $i: pack my box with five dozen liquor jugs"; done > corpusB.txt
+"$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o tk.json 2>/dev/null || fail "tokenizer A"
+"$RAGTUNE" train --data corpus.txt --tokenizer tk.json --out tk "${tiny[@]}" --steps 1 >/dev/null 2>err \
+  || fail "train with tokenizer A: $(cat err)"
+"$RAGTUNE" tokenizer train --vocab-size 300 corpusB.txt -o tk.json 2>/dev/null || fail "tokenizer B"
+"$RAGTUNE" train --data corpus.txt --tokenizer tk.json --out tk "${tiny[@]}" --steps 1 >/dev/null 2>err \
+  || fail "train with tokenizer B: $(cat err)"
+grep -q "from cache" err && fail "a retrained tokenizer in the same file reused the old tokens"
+"$RAGTUNE" train --data corpus.txt --tokenizer tk.json --out tk "${tiny[@]}" --steps 1 >/dev/null 2>err \
+  || fail "train again with tokenizer B: $(cat err)"
+grep -q "from cache" err || fail "the same tokenizer should reuse its cache: $(cat err)"
+
+# --- 11. special tokens: empty refused, repeated kept once, clashing with a token refused ----
+"$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o sp.json --special "" >/dev/null 2>&1; [ $? -eq 2 ] \
+  || fail "an empty --special must exit 2"
+"$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o sp.json --special "<s>" --special "<s>" \
+  >/dev/null 2>&1 || fail "a repeated --special"
+[ "$(grep -o '"content":"<s>"' sp.json | wc -l)" -eq 1 ] || fail "a repeated --special was written twice"
+"$RAGTUNE" tokenizer info --tokenizer sp.json | grep -q "n_vocab        300" || fail "sp.json loads with 300 ids"
+"$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o sp2.json --special a >/dev/null 2>&1; [ $? -eq 1 ] \
+  || fail "a special equal to an ordinary token must be refused"
+
 echo ok
