@@ -734,7 +734,9 @@ typedef enum rt_filter_op {
 } rt_filter_op;
 
 /* A condition on a document's metadata: metadata[key] <op> value. Numbers compare as numbers
- * when is_number, strings otherwise. Missing keys never match. */
+ * when is_number, strings otherwise; the string "true" or "false" matches the JSON boolean
+ * (with = and != only). Types never mix: a number never matches a string, a boolean or an
+ * array. Missing keys never match. */
 typedef struct rt_filter {
     const char *key;
     rt_filter_op op;

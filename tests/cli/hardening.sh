@@ -44,6 +44,20 @@ touch afile
 "$RAGTUNE" ingest afile loop >/dev/null 2>err; [ $? -eq 1 ] || fail "collection that is a file"
 grep -q "not a directory" err || fail "a file as COLLECTION: $(cat err)"
 
+# --- 6. --filter: numbers, booleans and strings never mix; malformed operators are refused ---
+printf '%s\n' '{"id":"a","text":"alpha doc","metadata":{"flag":true,"n":"1"}}' \
+  '{"id":"b","text":"alpha doc two","metadata":{"flag":1,"n":[1,2]}}' \
+  '{"id":"c","text":"alpha doc three","metadata":{"flag":"true","n":3}}' > f.jsonl
+"$RAGTUNE" ingest kf f.jsonl --no-dedupe 2>err || fail "ingest f.jsonl: $(cat err)"
+ids() { "$RAGTUNE" search kf alpha --filter "$1" --json | grep -o '"doc_id":"[a-z]"' | cut -d'"' -f4 | sort | paste -sd,; }
+[ "$(ids flag=true)" = a ] || fail "flag=true must match the boolean only: $(ids flag=true)"
+[ "$(ids flag=1)" = b ] || fail "flag=1 must match the number only: $(ids flag=1)"
+[ "$(ids 'n>0')" = c ] || fail "n>0 must match numbers only: $(ids 'n>0')"
+[ -z "$(ids n=1)" ] || fail "n=1 must not match the string \"1\" or an array: $(ids n=1)"
+for bad in 'n<' 'n<>5' 'n<abc' 'flag>true' '=5'; do
+  "$RAGTUNE" search kf alpha --filter "$bad" >/dev/null 2>&1; [ $? -eq 2 ] || fail "filter '$bad' must exit 2"
+done
+
 # --- 4. the embedder is identified by the model's content, not the path typed ---------------
 "$RT_PYTHON" "$RT_SOURCE_DIR/tests/python/tiny_hf.py" bert bertA --seed 1 >/dev/null || fail "tiny bert A"
 "$RT_PYTHON" "$RT_SOURCE_DIR/tests/python/tiny_hf.py" bert bertB --seed 2 >/dev/null || fail "tiny bert B"
