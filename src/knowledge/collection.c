@@ -52,18 +52,36 @@ rt_collection_params rt_collection_default_params(void) {
     return p;
 }
 
+/* What to do about a damaged database, or "" for other errors. */
+static const char *damage_advice(rt_collection *c) {
+    int code = sqlite3_errcode(c->db) & 0xff;
+    if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return "";
+    return "; the database is damaged: copy what it still holds with `sqlite3 collection.db "
+           ".recover | sqlite3 recovered.db` and open a new collection with it, or ingest the "
+           "documents again into a new collection";
+}
+
 int rt_coll_sql_error(rt_collection *c, const char *what) {
-    return rt_error(RT_ERR_IO, "%s: %s: %s", c->db_path, what, sqlite3_errmsg(c->db));
+    return rt_error(RT_ERR_IO, "%s: %s: %s%s", c->db_path, what, sqlite3_errmsg(c->db),
+                    damage_advice(c));
 }
 
 int rt_coll_exec(rt_collection *c, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = rt_error(RT_ERR_IO, "%s: %s", c->db_path, msg ? msg : "sqlite error");
+        int rc = rt_error(RT_ERR_IO, "%s: %s%s", c->db_path, msg ? msg : "sqlite error",
+                          damage_advice(c));
         sqlite3_free(msg);
         return rc;
     }
     return RT_OK;
+}
+
+int rt_coll_step(rt_collection *c, sqlite3_stmt *st, const char *what) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    return rt_coll_sql_error(c, what);
 }
 
 int rt_coll_prepare(rt_collection *c, const char *sql, sqlite3_stmt **st) {
@@ -516,9 +534,9 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
         sqlite3_stmt *s;
         if ((st = rt_coll_prepare(c, "SELECT 1 FROM sqlite_master WHERE name = 'meta'", &s)))
             goto fail;
-        bool has = sqlite3_step(s) == SQLITE_ROW;
+        int has = rt_coll_step(c, s, "reading the schema");
         sqlite3_finalize(s);
-        f = has ? meta_get(c, "schema", schema, sizeof schema) : 0;
+        f = has < 0 ? has : has ? meta_get(c, "schema", schema, sizeof schema) : 0;
         if (f < 0) {
             st = f;
             goto fail;
@@ -547,8 +565,13 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     {
         sqlite3_stmt *s;
         if ((st = rt_coll_prepare(c, "SELECT COUNT(*) FROM chunks", &s))) goto fail;
-        if (sqlite3_step(s) == SQLITE_ROW) n_chunks = (uint64_t)sqlite3_column_int64(s, 0);
+        int r = rt_coll_step(c, s, "counting chunks");
+        if (r == 1) n_chunks = (uint64_t)sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
+        if (r < 0) {
+            st = r;
+            goto fail;
+        }
     }
     if ((st = check_embedder(c, p.embedder, n_chunks == 0))) goto fail;
     if ((st = load_indexes(c))) goto fail;
@@ -648,11 +671,20 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     if (!st) st = rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &chunks);
     if (!st) {
         bind_keys(docs, key, prefix, ckey, cprefix);
-        while (!st && sqlite3_step(docs) == SQLITE_ROW) {
+        int r;
+        while (!st && (r = rt_coll_step(c, docs, "delete")) != 0) {
+            if (r < 0) {
+                st = r;
+                break;
+            }
             n_docs++;
             sqlite3_reset(chunks);
             sqlite3_bind_value(chunks, 1, sqlite3_column_value(docs, 0));
-            while (!st && sqlite3_step(chunks) == SQLITE_ROW) {
+            while (!st && (r = rt_coll_step(c, chunks, "delete")) != 0) {
+                if (r < 0) {
+                    st = r;
+                    break;
+                }
                 if (n_ids == cap_ids) {
                     cap_ids = cap_ids ? 2 * cap_ids : 64;
                     int64_t *t = rt_realloc(ids, cap_ids * sizeof *ids);
@@ -729,12 +761,14 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
                            "(SELECT COUNT(*) FROM chunks), (SELECT COALESCE(SUM(bytes), 0) FROM "
                            "documents)",
                            &st));
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int r = rt_coll_step(c, st, "counting documents");
+    if (r == 1) {
         out->documents = (uint64_t)sqlite3_column_int64(st, 0);
         out->chunks = (uint64_t)sqlite3_column_int64(st, 1);
         out->text_bytes = (uint64_t)sqlite3_column_int64(st, 2);
     }
     sqlite3_finalize(st);
+    if (r < 0) return r;
     out->vectors = c->hnsw ? rt_hnsw_size(c->hnsw) : 0;
     out->terms = rt_bm25_n_terms(c->bm25);
     char *wal = rt_path_join(c->dir, "collection.db-wal");

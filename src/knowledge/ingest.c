@@ -203,7 +203,12 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
         RT_TRY(rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &st));
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         size_t cap = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        int r;
+        while ((r = rt_coll_step(c, st, "replacing")) != 0) {
+            if (r < 0) {
+                sqlite3_finalize(st);
+                return r;
+            }
             if (*n_old == cap) {
                 cap = cap ? 2 * cap : 16;
                 int64_t *t = rt_realloc(*old_ids, cap * sizeof *t);

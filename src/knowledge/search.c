@@ -187,7 +187,12 @@ static int fill_results(rt_collection *c, const rt_hit *hits, int n, const rt_hi
     for (int i = 0; !rc && i < n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, hits[i].id);
-        if (sqlite3_step(st) != SQLITE_ROW) continue; /* deleted meanwhile */
+        int got = rt_coll_step(c, st, "reading results");
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        if (got == 0) continue; /* deleted meanwhile */
         rt_search_result *r = &res->items[res->n];
         r->doc_id = rt_strdup((const char *)sqlite3_column_text(st, 0));
         const char *path = (const char *)sqlite3_column_text(st, 1);

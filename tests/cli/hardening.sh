@@ -44,6 +44,24 @@ touch afile
 "$RAGTUNE" ingest afile loop >/dev/null 2>err; [ $? -eq 1 ] || fail "collection that is a file"
 grep -q "not a directory" err || fail "a file as COLLECTION: $(cat err)"
 
+# --- 9. a damaged database is reported as damaged, with what to do; never read as empty ------
+mkdir d9
+for i in $(seq 1 300); do echo "document number $i about paging and memory, page $((i * 7919 % 1000))" > d9/$i.txt; done
+"$RAGTUNE" ingest k9 d9 2>err || fail "ingest d9: $(cat err)"
+npages=$(( $(stat -c %s k9/collection.db) / 4096 ))  # SQLite's default page size
+damaged=0
+for pg in $(seq 2 "$npages"); do
+  rm -rf k9c && cp -r k9 k9c
+  dd if=/dev/zero of=k9c/collection.db bs=4096 seek=$((pg - 1)) count=1 conv=notrunc 2>/dev/null
+  "$RAGTUNE" stats k9c >out 2>err; rc=$?
+  case $rc in
+    0) grep -q "documents   300" out || fail "page $pg zeroed: stats printed $(head -1 out) with exit 0" ;;
+    1) grep -q "database is damaged" err || fail "page $pg zeroed: $(cat err)"; damaged=$((damaged + 1)) ;;
+    *) fail "page $pg zeroed: stats exit $rc: $(cat err)" ;;
+  esac
+done
+[ "$damaged" -gt 0 ] || fail "no zeroed page was reported as damage"
+
 # --- 6. --filter: numbers, booleans and strings never mix; malformed operators are refused ---
 printf '%s\n' '{"id":"a","text":"alpha doc","metadata":{"flag":true,"n":"1"}}' \
   '{"id":"b","text":"alpha doc two","metadata":{"flag":1,"n":[1,2]}}' \
