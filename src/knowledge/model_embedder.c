@@ -35,7 +35,8 @@ static int model_content_id(const char *path, char out[33]) {
     if (!rt_is_dir(path)) return rt_content_hash(path, NULL, out);
     static const char *const fixed[] = {"config.json",  "tokenizer.json",
                                         "vocab.txt",    "tokenizer_config.json",
-                                        "modules.json", "1_Pooling/config.json"};
+                                        "modules.json", "1_Pooling/config.json",
+                                        "tokenizer.gguf"};
     enum { N_FIXED = sizeof fixed / sizeof *fixed, MAX_NAMES = 256 };
     const char *names[N_FIXED + MAX_NAMES + 1];
     char *owned[MAX_NAMES];

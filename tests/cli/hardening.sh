@@ -179,4 +179,13 @@ grep -q "from cache" err || fail "the same tokenizer should reuse its cache: $(c
 "$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o sp2.json --special a >/dev/null 2>&1; [ $? -eq 1 ] \
   || fail "a special equal to an ordinary token must be refused"
 
+# --- 11. training from a GGUF writes its tokenizer beside the result -------------------------
+"$RAGTUNE" convert tk/model g11.gguf --dtype f32 >/dev/null 2>err || fail "convert to GGUF: $(cat err)"
+"$RAGTUNE" finetune --model g11.gguf --data corpus.txt --out g11 --seq-len 32 --steps 1 --threads 2 \
+  >/dev/null 2>err || fail "finetune from GGUF: $(cat err)"
+[ -f g11/model/tokenizer.gguf ] || fail "no tokenizer beside a model trained from a GGUF"
+a=$("$RAGTUNE" tokenize --model g11/model "the quick brown fox" | cut -f1 | paste -sd,)
+b=$("$RAGTUNE" tokenize --model g11.gguf "the quick brown fox" | cut -f1 | paste -sd,)
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "the copied tokenizer differs: '$a' vs '$b'"
+
 echo ok
