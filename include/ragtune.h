@@ -704,7 +704,9 @@ typedef struct rt_embedder {
 
 /* An embedder backed by a model file (GGUF or Hugging Face directory with its tokenizer): BERT
  * encoders with their pooling, decoders with mean pooling; L2-normalized; texts truncated to
- * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
+ * n_ctx tokens (0 = 512, at most the model's context). name is model_path; a collection also
+ * stores a hash of the model's files and matches the model by it (the same model under any
+ * path is accepted, a different one under the same path refused). Release with
  * rt_embedder_close_model. model_path "default" is the embedder ragtune ships
  * (models/embedder/embedder.gguf, found via $RAGTUNE_MODELS or beside the executable; name
  * "default"); missing or corrupt, the error names the file and scripts/train-embedder.sh. */
@@ -802,6 +804,8 @@ typedef struct rt_ingest_stats {
     uint64_t chunks_added;
     uint64_t bytes;
     double seconds;
+    uint64_t files_skipped; /* directory entries of no known format (or not regular files) */
+    uint64_t links_skipped; /* directories reached again through a symbolic link (loops) */
 } rt_ingest_stats;
 
 /* Called after each document is durably committed (acknowledged). */
@@ -846,7 +850,9 @@ typedef enum rt_filter_op {
 } rt_filter_op;
 
 /* A condition on a document's metadata: metadata[key] <op> value. Numbers compare as numbers
- * when is_number, strings otherwise. Missing keys never match. */
+ * when is_number, strings otherwise; the string "true" or "false" matches the JSON boolean
+ * (with = and != only). Types never mix: a number never matches a string, a boolean or an
+ * array. Missing keys never match. */
 typedef struct rt_filter {
     const char *key;
     rt_filter_op op;

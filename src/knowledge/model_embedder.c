@@ -12,10 +12,13 @@
  * (<exe dir>/../models, <exe dir>/../../models for a build directory inside the source tree,
  * <exe dir>/../share/ragtune/models); the collection records the name "default".
  */
-#include "ragtune.h"
+#include "knowledge/model_embedder.h"
 #include "core/error.h"
+#include "core/file.h"
 
+#include <dirent.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +36,49 @@ typedef struct model_embedder {
     int n_adapters;
     pthread_mutex_t lock;
     char *name;
+    char content_id[33];
 } model_embedder;
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The content fingerprint of a model: a GGUF or safetensors file's bytes, or a directory's
+ * configuration, tokenizer and weight files (every *.safetensors, in name order). */
+static int model_content_id(const char *path, char out[33]) {
+    if (!rt_is_dir(path)) return rt_content_hash(path, NULL, out);
+    static const char *const fixed[] = {"config.json",  "tokenizer.json",
+                                        "vocab.txt",    "tokenizer_config.json",
+                                        "modules.json", "1_Pooling/config.json",
+                                        "tokenizer.gguf"};
+    enum { N_FIXED = sizeof fixed / sizeof *fixed, MAX_NAMES = 256 };
+    const char *names[N_FIXED + MAX_NAMES + 1];
+    char *owned[MAX_NAMES];
+    size_t n = 0, n_owned = 0;
+    for (size_t i = 0; i < N_FIXED; i++)
+        names[n++] = fixed[i];
+    DIR *d = opendir(path);
+    if (!d) return rt_error(RT_ERR_IO, "%s: cannot open directory", path);
+    struct dirent *e;
+    int st = RT_OK;
+    while ((e = readdir(d)) && n_owned < MAX_NAMES) {
+        if (!rt_path_has_suffix(e->d_name, ".safetensors")) continue;
+        if (!(owned[n_owned] = rt_strdup(e->d_name))) {
+            st = RT_ERR_NOMEM;
+            break;
+        }
+        n_owned++;
+    }
+    closedir(d);
+    qsort(owned, n_owned, sizeof *owned, cmp_str);
+    for (size_t i = 0; i < n_owned; i++)
+        names[n++] = owned[i];
+    names[n] = NULL;
+    if (!st) st = rt_content_hash(path, names, out);
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    return st;
+}
 
 static int embed_texts(void *user, const char *const *texts, const size_t *lens, int n,
                        float *out) {
@@ -51,6 +96,12 @@ static int embed_texts(void *user, const char *const *texts, const size_t *lens,
         } else {
             if (n_ids > (size_t)n_ctx) n_ids = (size_t)n_ctx;
             status = rt_model_embed(e->ctx, ids, (int)n_ids, out + (size_t)i * dim);
+            for (int k = 0; status == RT_OK && k < dim; k++)
+                if (!isfinite(out[(size_t)i * dim + k]))
+                    status = rt_error(RT_ERR_FORMAT,
+                                      "%s: the model's output is not finite (NaN or infinite): "
+                                      "its weights are damaged or come from a diverged training",
+                                      e->name);
         }
         free(ids);
     }
@@ -183,6 +234,7 @@ static int open_model(const char *model_path, const char *name, int n_ctx,
     if (status == RT_OK && n_adapters > 0) status = set_adapters(e, adapter_specs, n_adapters);
     if (status == RT_OK && !(e->name = embedder_name(name, adapter_specs, n_adapters)))
         status = RT_ERR_NOMEM;
+    if (status == RT_OK) status = model_content_id(model_path, e->content_id);
     if (status != RT_OK) {
         rt_embedder_close_model(&(rt_embedder){.user = e});
         return status;
@@ -208,4 +260,10 @@ void rt_embedder_close_model(rt_embedder *embedder) {
         free(e);
     }
     if (embedder) memset(embedder, 0, sizeof *embedder);
+}
+
+const char *rt_model_embedder_content_id(const rt_embedder *e) {
+    if (!e || e->embed != embed_texts || !e->user) return NULL;
+    const model_embedder *m = e->user;
+    return m->content_id[0] ? m->content_id : NULL;
 }
