@@ -280,9 +280,15 @@ int rt_generate(rt_context *ctx, const int32_t *prompt, int n_prompt,
 
 /* A LoRA adapter loaded for a base model: a PEFT directory (adapter_config.json +
  * adapter_model.safetensors) or a llama.cpp GGUF LoRA file. Its matrices are checked against
- * the model (architecture, module names, shapes); an adapter for another base is refused with
- * RT_ERR_INVALID naming the first mismatching tensor. Read-only once loaded: one adapter can be
- * used by many contexts at once. It must outlive every context that uses it. */
+ * the model (architecture, module names, n_layer, shapes); an adapter for another base is
+ * refused with RT_ERR_INVALID naming the first mismatching tensor (a missing one, one of another
+ * shape, or one the model has no linear for). llama, qwen2 and gpt2 bases (q, k, v, o, gate, up,
+ * down; gpt2's fused c_attn / attn_qkv is split into q, k, v); bert is RT_ERR_UNSUPPORTED.
+ * Per-module scales follow PEFT (alpha/r, alpha/sqrt(r) with use_rslora, rank_pattern and
+ * alpha_pattern) or llama.cpp (adapter.lora.alpha / r, 1 when alpha is 0); q/k rows are put in
+ * the model's RoPE order (a GGUF llama base pairs them interleaved). Read-only once loaded: one
+ * adapter can be used by many contexts at once, and by any model of the same shapes (e.g. the
+ * f32 and the q8_0 load of one base). It must outlive every context that uses it. */
 typedef struct rt_adapter rt_adapter;
 int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out);
 void rt_adapter_free(rt_adapter *adapter);
@@ -291,14 +297,40 @@ const char *rt_adapter_path(const rt_adapter *adapter);
 
 /* Makes ctx apply these adapters (each with its scale multiplying PEFT's alpha/r; llama.cpp's
  * --lora-scaled) on top of the base weights from now on: y = W x + sum_i scale_i * s_i B_i A_i x.
- * n = 0 removes all. Works on f32 and quantized bases. Because the KV cache no longer matches,
- * the sequence is emptied (rt_context_rewind(ctx, 0)) unless the set is unchanged. The arrays
- * are copied; the adapters are not. */
+ * scales NULL means 1 for each; n = 0 removes all. Works on f32 and quantized bases (the branch
+ * is f32, added to the base projection). A context without adapters runs exactly as one that
+ * never had any. Because the KV cache no longer matches, the sequence is emptied
+ * (rt_context_rewind(ctx, 0)) unless the set and scales are unchanged. RT_ERR_INVALID for an
+ * adapter loaded for a model of other shapes, or a non-finite scale. The arrays are copied; the
+ * adapters are not. */
 int rt_context_set_adapters(rt_context *ctx, rt_adapter *const *adapters, const float *scales,
                             int n);
 
-/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1. */
+/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1; the
+ * text after the last ':' is a scale only if it is a finite number (else it is part of the
+ * path). RT_ERR_INVALID for an empty spec, no path, or an infinite/NaN scale. */
 int rt_adapter_spec_parse(const char *spec, char **path, float *scale);
+
+/* ---- cross-encoder reranker ---- */
+
+/* A cross-encoder: a Hugging Face BertForSequenceClassification directory (config.json with
+ * num_labels 1 or 2, model.safetensors with the BERT encoder, bert.pooler.dense and classifier,
+ * and its tokenizer) that scores how well a passage answers a query. One reranker is used by one
+ * thread at a time (it holds one context). */
+typedef struct rt_reranker rt_reranker;
+/* Opens the directory at path; pairs are truncated to n_ctx tokens (0 = 512, at most the
+ * model's positions). RT_ERR_UNSUPPORTED for a model without a classification head or with
+ * another number of labels. */
+int rt_reranker_open(const char *path, int n_ctx, rt_reranker **out);
+void rt_reranker_close(rt_reranker *r);
+int rt_reranker_n_ctx(const rt_reranker *r);
+/* scores[i] = relevance of passages[i] (NUL-terminated) to query; higher is more relevant. Each
+ * pair is encoded [CLS] query [SEP] passage [SEP] with token types 0 / 1
+ * (rt_tokenizer_encode_pair, "longest_first" truncation to n_ctx), the [CLS] state goes through
+ * the pooler (dense + tanh) and the classifier: the score is the logit for num_labels 1, and
+ * logit[1] - logit[0] (the log-odds of the "relevant" label) for num_labels 2. */
+int rt_reranker_score(rt_reranker *r, const char *query, const char *const *passages, int n,
+                      float *scores);
 
 /* Describes the model at path (a GGUF file, a .safetensors file with config.json beside it, or
  * a Hugging Face directory) as a JSON object: "format", "architecture", the hyper-parameters,
@@ -366,6 +398,17 @@ size_t rt_tokenizer_n_vocab(const rt_tokenizer *tok);
  * (or only the special ones). *ids is malloc'd; the caller frees it. */
 int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, bool add_special,
                         int32_t **ids, size_t *n_ids);
+/* Encodes a pair of texts (a query and a passage for a cross-encoder) as the file's
+ * post-processor does for pairs: BertProcessing and vocab.txt tokenizers give
+ * [CLS] a [SEP] b [SEP] with token types 0 for [CLS] a [SEP] and 1 for b [SEP]; RoBERTa gives
+ * <s> a </s></s> b </s> (types 0); TemplateProcessing its "pair" template with its type ids.
+ * max_len > 0 truncates the texts so that the whole fits (Hugging Face's "longest_first": the
+ * longer text is cut first, both to about half when both are long). *ids and *type_ids
+ * (n_ids each) are malloc'd; the caller frees them. RT_ERR_UNSUPPORTED when the tokenizer has no
+ * pair template. */
+int rt_tokenizer_encode_pair(const rt_tokenizer *tok, const char *a, size_t a_len, const char *b,
+                             size_t b_len, size_t max_len, int32_t **ids, int32_t **type_ids,
+                             size_t *n_ids);
 /* Decodes ids to text (valid UTF-8, invalid byte sequences become U+FFFD). skip_special drops
  * special tokens. *text is malloc'd and NUL-terminated; the caller frees it. Ids out of range
  * fail with RT_ERR_INVALID. */
@@ -624,6 +667,12 @@ typedef struct rt_embedder {
  * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
  * rt_embedder_close_model. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
+/* The same with LoRA adapters applied at run time: adapter_specs are n_adapters "PATH[:SCALE]"
+ * strings (rt_adapter_spec_parse). The name becomes "model_path+spec+spec..." so that a
+ * collection embedded with one set of adapters refuses another. */
+int rt_embedder_open_model_adapters(const char *model_path, int n_ctx,
+                                    const char *const *adapter_specs, int n_adapters,
+                                    rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);
 /* An embedder backed by an OpenAI-compatible server: POST {api_base}/embeddings with
  * {"model", "input": [texts]} (batches of at most 64 texts), key as rt_session_params.api_key

@@ -4,7 +4,8 @@
  * decoders: mean pooling of the final hidden states), L2-normalized. One model, one tokenizer and
  * one context per embedder; calls are serialized by a mutex (the context holds the forward pass's
  * buffers). Texts longer than the context are truncated to its first n_ctx tokens, as
- * sentence-transformers truncates to max_seq_length.
+ * sentence-transformers truncates to max_seq_length. LoRA adapters, when given, are applied at
+ * run time (rt_context_set_adapters) and named in the embedder's name.
  */
 #include "ragtune.h"
 #include "core/error.h"
@@ -17,6 +18,8 @@ typedef struct model_embedder {
     rt_model *model;
     rt_tokenizer *tokenizer;
     rt_context *ctx;
+    rt_adapter **adapters; /* (n_adapters) applied at run time */
+    int n_adapters;
     pthread_mutex_t lock;
     char *name;
 } model_embedder;
@@ -44,8 +47,48 @@ static int embed_texts(void *user, const char *const *texts, const size_t *lens,
     return status;
 }
 
+/* Loads the adapters of specs ("PATH[:SCALE]") for e's model and sets them on its context. */
+static int set_adapters(model_embedder *e, const char *const *specs, int n) {
+    float *scales = rt_calloc((size_t)n, sizeof *scales);
+    e->adapters = rt_calloc((size_t)n, sizeof *e->adapters);
+    int status = scales && e->adapters ? RT_OK : RT_ERR_NOMEM;
+    for (int i = 0; i < n && status == RT_OK; i++) {
+        char *path = NULL;
+        status = rt_adapter_spec_parse(specs[i], &path, &scales[i]);
+        if (status == RT_OK) status = rt_adapter_load(e->model, path, &e->adapters[i]);
+        if (status == RT_OK) e->n_adapters = i + 1;
+        free(path);
+    }
+    if (status == RT_OK) status = rt_context_set_adapters(e->ctx, e->adapters, scales, n);
+    free(scales);
+    return status;
+}
+
+/* "model_path+spec+spec...": a collection embedded with one set of adapters refuses another. */
+static char *embedder_name(const char *model_path, const char *const *specs, int n) {
+    size_t len = strlen(model_path) + 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(specs[i]) + 1;
+    char *name = rt_malloc(len);
+    if (!name) return NULL;
+    strcpy(name, model_path);
+    for (int i = 0; i < n; i++) {
+        strcat(name, "+");
+        strcat(name, specs[i]);
+    }
+    return name;
+}
+
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out) {
+    return rt_embedder_open_model_adapters(model_path, n_ctx, NULL, 0, out);
+}
+
+int rt_embedder_open_model_adapters(const char *model_path, int n_ctx,
+                                    const char *const *adapter_specs, int n_adapters,
+                                    rt_embedder *out) {
     memset(out, 0, sizeof *out);
+    if (n_adapters < 0 || (n_adapters > 0 && !adapter_specs))
+        return rt_error(RT_ERR_INVALID, "embedder: bad adapter list");
     model_embedder *e = rt_calloc(1, sizeof *e);
     if (!e) return RT_ERR_NOMEM;
     pthread_mutex_init(&e->lock, NULL);
@@ -63,7 +106,9 @@ int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out) 
             cp.n_ctx = rt_model_n_ctx_train(e->model);
         status = rt_context_new(e->model, &cp, &e->ctx);
     }
-    if (status == RT_OK && !(e->name = rt_strdup(model_path))) status = RT_ERR_NOMEM;
+    if (status == RT_OK && n_adapters > 0) status = set_adapters(e, adapter_specs, n_adapters);
+    if (status == RT_OK && !(e->name = embedder_name(model_path, adapter_specs, n_adapters)))
+        status = RT_ERR_NOMEM;
     if (status != RT_OK) {
         rt_embedder_close_model(&(rt_embedder){.user = e});
         return status;
@@ -79,6 +124,9 @@ void rt_embedder_close_model(rt_embedder *embedder) {
     model_embedder *e = embedder ? embedder->user : NULL;
     if (e) {
         if (e->ctx) rt_context_free(e->ctx);
+        for (int i = 0; i < e->n_adapters; i++)
+            rt_adapter_free(e->adapters[i]);
+        free(e->adapters);
         if (e->tokenizer) rt_tokenizer_free(e->tokenizer);
         if (e->model) rt_model_free(e->model);
         pthread_mutex_destroy(&e->lock);
