@@ -308,6 +308,7 @@ static void test_chat_template_and_counts(void **state) {
     assert_ptr_equal(rt_session_tokenizer(s), f->tok);
     assert_string_equal(rt_session_name(s), "llama");
     assert_int_equal(rt_session_n_ctx(s), 512);
+    assert_int_equal(rt_session_set_adapters(s, NULL, NULL, 0), RT_OK); /* none: the base */
     assert_int_equal(rt_tokenizer_chat_template(f->tok), RT_CHAT_CHATML);
     const char *t = "the theme";
     /* "the" + "Ġthe" + "m" + "e" */
