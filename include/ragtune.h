@@ -674,6 +674,14 @@ int rt_embedder_open_model_adapters(const char *model_path, int n_ctx,
                                     const char *const *adapter_specs, int n_adapters,
                                     rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);
+/* An embedder backed by an OpenAI-compatible server: POST {api_base}/embeddings with
+ * {"model", "input": [texts]} (batches of at most 64 texts), key as rt_session_params.api_key
+ * (here from $RAGTUNE_API_KEY, else $OPENAI_API_KEY), timeouts and retries as a remote session.
+ * Vectors are L2-normalized. dim 0 asks the server once (one embedding) at open; a reply of
+ * another dimension fails with RT_ERR_FORMAT. name is "remote:<model>". Calls are serialized
+ * (one connection). Release with rt_embedder_close_remote (RAG layer, src/rag/remote.c). */
+int rt_embedder_open_remote(const char *api_base, const char *model, int dim, rt_embedder *out);
+void rt_embedder_close_remote(rt_embedder *embedder);
 
 /* Counts tokens of text[0, len) (for the fixed-size chunker). */
 typedef size_t (*rt_token_count_fn)(void *user, const char *text, size_t len);
@@ -683,7 +691,20 @@ typedef enum rt_chunker_kind {
     RT_CHUNKER_RECURSIVE = 1, /* headings -> paragraphs -> sentences -> words, up to chunk_tokens */
     RT_CHUNKER_SENTENCE = 2,  /* whole sentences packed up to chunk_tokens */
     RT_CHUNKER_SEMANTIC = 3,  /* sentences, split where neighbour similarity drops (embedder) */
+    RT_CHUNKER_AGENTIC = 4,   /* sections and titles proposed by a model (propose below) */
 } rt_chunker_kind;
+
+/* A section proposed by an agentic chunker: it starts at byte `start` of the text and runs to
+ * the next one's start; title is malloc'd (or NULL) and freed by the chunker. */
+typedef struct rt_chunk_proposal {
+    size_t start;
+    char *title;
+} rt_chunk_proposal;
+/* Proposes the sections of text[0, len): *out (malloc'd, *n entries) is freed by the chunker.
+ * A negative return (or an unusable proposal) makes the chunker fall back to RECURSIVE with a
+ * warning. rt_rag_agentic_propose (RAG layer) asks a model. */
+typedef int (*rt_chunk_propose_fn)(void *user, const char *text, size_t len,
+                                   rt_chunk_proposal **out, size_t *n);
 
 typedef struct rt_chunker_params {
     rt_chunker_kind kind;
@@ -694,6 +715,10 @@ typedef struct rt_chunker_params {
      * subword tokenizer until a real one is plugged in). */
     rt_token_count_fn count_tokens;
     void *count_tokens_user;
+    /* AGENTIC: the section proposer (not stored in the collection: pass it on every open that
+     * ingests; without one the chunker falls back to RECURSIVE with a warning). */
+    rt_chunk_propose_fn propose;
+    void *propose_user;
 } rt_chunker_params;
 
 typedef struct rt_collection_params {
@@ -839,6 +864,22 @@ typedef struct rt_collection_stats {
 
 int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out);
 
+/* A stored document as ingested (chunk byte ranges index into text). Free with
+ * rt_stored_document_free. */
+typedef struct rt_stored_document {
+    char *id;
+    char *path; /* NULL when none */
+    char *text; /* NUL-terminated; len bytes */
+    size_t len;
+    char *metadata_json; /* a JSON object or NULL */
+    int64_t version;
+} rt_stored_document;
+/* Reads one document by id; RT_ERR_NOT_FOUND when the collection has none with that id. */
+int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out);
+void rt_stored_document_free(rt_stored_document *d);
+/* The title an agentic chunker gave a chunk: *title malloc'd, or NULL when it has none. */
+int rt_collection_chunk_title(rt_collection *c, int64_t chunk_id, char **title);
+
 /* ============================================================================================ */
 /* RAG (src/rag)                                                                                */
 /* ============================================================================================ */
@@ -883,8 +924,11 @@ typedef struct rt_session_params {
     const char *api_base;  /* e.g. "http://127.0.0.1:8080/v1" */
     const char *api_model; /* the "model" field sent */
     const char *api_key;   /* NULL: $RAGTUNE_API_KEY, else $OPENAI_API_KEY, else none */
-    double timeout_seconds; /* per request (default 120) */
+    double timeout_seconds; /* a request fails when the server sends nothing for this long,
+                               connecting included (default 120) */
     int max_retries;        /* on 429/5xx/connection errors, with exponential backoff (3) */
+    size_t max_reply_bytes; /* remote: a longer reply fails with RT_ERR_RANGE (0 = 8 MiB) */
+    const char *name;       /* for rt_session_name (NULL: see there) */
 } rt_session_params;
 rt_session_params rt_session_default_params(void);
 
@@ -895,7 +939,8 @@ void rt_session_close(rt_session *s);
 rt_model *rt_session_model(rt_session *s);
 const rt_tokenizer *rt_session_tokenizer(const rt_session *s);
 rt_context *rt_session_context(rt_session *s);
-/* A name for reports: the model path or "remote:<api_model>". */
+/* A name for reports: params.name, else the model path, "remote:<api_model>" or, for a model
+ * the caller loaded, its architecture. */
 const char *rt_session_name(const rt_session *s);
 /* Context length in tokens (remote: 0 = unknown). */
 int rt_session_n_ctx(const rt_session *s);
@@ -916,13 +961,23 @@ typedef struct rt_session_request {
     /* ... or, when prompt is not NULL, a raw prompt encoded as is (the tokenizer adds what its
      * post-processor adds, e.g. BOS). Base models and the default reader use this. */
     const char *prompt;
+    /* ... or, when n_prompt_ids > 0, token ids as they are (local; remote: /completions with
+     * the ids as the prompt). */
+    const int32_t *prompt_ids;
+    int n_prompt_ids;
     int max_tokens; /* default 256 */
     rt_sampler_params sampler;
     const char *const *stop_strings;
     int n_stop_strings;
     bool ignore_eos;
+    /* Extra token ids that end generation (local only; a chat request always stops at the
+     * tokenizer's end-of-turn token as well). */
+    const int32_t *stop_tokens;
+    int n_stop_tokens;
     rt_text_callback on_text;
-    void *user;
+    /* Local only: each generated id as it is sampled (text as rt_token_callback; may be NULL). */
+    rt_token_callback on_token;
+    void *user; /* passed to on_text and on_token */
 } rt_session_request;
 rt_session_request rt_session_default_request(void);
 
@@ -933,16 +988,25 @@ typedef struct rt_session_result {
     int n_prompt_cached;    /* of those, reused from the cache (not prefilled again) */
     int n_generated;        /* generated tokens */
     rt_stop_reason stop_reason;
-    double ttft_seconds;    /* request start to first generated text */
+    double ttft_seconds;    /* request start to the first generated token (remote: text) */
     double prefill_seconds; /* prompt evaluation */
     double decode_seconds;  /* generation after the first token */
     double total_seconds;
+    /* Remote: n_prompt, n_generated and n_prompt_cached come from the server's "usage" when it
+     * sends one (usage.prompt_tokens_details.cached_tokens), else n_prompt is an estimate (about
+     * 4 bytes a token), n_generated counts text chunks and n_prompt_cached is 0; prefill_seconds
+     * is ttft_seconds. */
 } rt_session_result;
 
 /* Generates for one request. With a prompt that shares a prefix with the previous request's
  * tokens (system prompt, instructions), that prefix's KV is reused, not prefilled again
  * (n_prompt_cached says how many). RT_ERR_RANGE when the prompt does not fit n_ctx with room
- * for one token. */
+ * for one token; RT_ERR_INVALID for a request with nothing to say or a text request on a session
+ * without a tokenizer. Remote failures (src/rag/remote.h): RT_ERR_IO for timeouts, unreachable
+ * hosts and 429/5xx after the retries, RT_ERR_INVALID for a refused key (401/403) or another
+ * 4xx, RT_ERR_NOT_FOUND for 404, RT_ERR_FORMAT for malformed JSON or events, RT_ERR_RANGE for a
+ * reply above max_reply_bytes; the message names the URL and gives the server's words. On error
+ * res holds nothing to free. */
 int rt_session_generate(rt_session *s, const rt_session_request *req, rt_session_result *res);
 void rt_session_result_clear(rt_session_result *res);
 
@@ -981,23 +1045,37 @@ const char *const *rt_rag_stop_strings(void);
 
 /* ---- asking a collection: retrieve, (rerank), assemble, prompt, generate, cite, ground ---- */
 
+typedef struct rt_reranker rt_reranker; /* a cross-encoder (model layer: rt_reranker_open) */
+
 typedef struct rt_ask_params {
     rt_search_params search;  /* retrieval (mode, k, filters, ...); default BM25, k = 4 */
-    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL */
+    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL;
+                                 opened and closed by each call (slow: prefer reranker) */
+    rt_reranker *reranker;    /* an open cross-encoder (the caller's; wins over rerank_model) */
     int rerank_candidates;    /* retrieved before reranking down to search.k (default 20) */
     int answer_tokens;        /* answer budget (default 192) */
     int context_tokens;       /* sources budget; 0 = session context - prompt - answer budget */
     rt_rag_prompt_style style; /* default: CHAT when the tokenizer has a chat template */
     bool style_set;            /* false: choose style as above */
     const char *prompt_template; /* template text or NULL (see rt_rag_prompt_render) */
-    /* Refusal: abstain without generating when the best retrieval score is below this
-     * (BM25 score, or cosine for dense, RRF for hybrid; NAN = never). */
+    /* Refusal: abstain without generating when the best retrieval score is below this: the
+     * BM25 score in bm25 and hybrid mode (the best bm25_score of the fused list), the cosine in
+     * dense mode; NAN = never. Default 7.7 (BM25), from scripts/calibrate-refusal.sh on the
+     * FOLDOC demo collection (12009 entries, 13989 chunks): 200 "What is TERM?" questions for
+     * FOLDOC headwords vs 200 for GCIDE headwords absent from FOLDOC, split in halves by md5;
+     * the threshold maximizing accuracy on the calibration half (7.73, accuracy 0.936) gives
+     * 0.929 on the held-out half (answerable kept 0.979, unanswerable refused 0.881; 0.487
+     * without a threshold). BM25 scales with the collection's statistics: recalibrate for
+     * other collections. Dense mode has no calibrated default (the CLI passes NAN). */
     float min_score;
     float support_threshold; /* a sentence with support below this is flagged (default 0.5) */
     const rt_embedder *embedder; /* for groundedness similarity; NULL = lexical only */
     rt_sampler_params sampler;   /* default greedy */
     rt_text_callback on_text;    /* streamed answer text (raw, markers included) */
     void *user;
+    /* Query for retrieval when it differs from the question the model sees (chat follow-ups:
+     * rt_rag_condense_question); NULL = the question. */
+    const char *retrieval_query;
 } rt_ask_params;
 rt_ask_params rt_ask_default_params(void);
 
@@ -1016,12 +1094,15 @@ typedef struct rt_ask_citation {
     int marker;          /* n of [n] in the answer */
     int source;          /* index into sources */
     char *quote;         /* the best-supporting sentence of that source for the citing sentence */
+    uint64_t quote_start, quote_end; /* the quote's byte range in the document's stored text */
+    int sentence;        /* index into sentences of the citing sentence */
 } rt_ask_citation;
 
 typedef struct rt_ask_sentence {
     char *text;
     float support; /* 0..1 against the cited (or all) sources */
     bool supported;
+    bool claim;    /* false: the abstain text or no content words (not counted, supported) */
 } rt_ask_sentence;
 
 typedef struct rt_ask_result {
@@ -1034,7 +1115,9 @@ typedef struct rt_ask_result {
     rt_ask_citation *citations; size_t n_citations;
     int *invalid_markers; size_t n_invalid_markers; /* markers that named no source (removed) */
     rt_ask_sentence *sentences; size_t n_sentences;
-    float groundedness;  /* share of answer sentences supported (1 for an abstention) */
+    float groundedness;  /* share of claims supported (1 for an abstention, 0 with no claim) */
+    float top_score;     /* the retrieval score compared with min_score (NAN: no results) */
+    rt_rag_prompt_style style; /* the prompt style used */
     rt_session_result gen; /* token counts and generation timings */
     double retrieval_ms, rerank_ms, total_ms;
 } rt_ask_result;
@@ -1046,6 +1129,19 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
 void rt_ask_result_free(rt_ask_result *r);
 /* The whole record as a JSON object (malloc'd text; the caller frees it). */
 int rt_ask_result_json(const rt_ask_result *r, char **json);
+/* The retrieval query of a chat follow-up (`ragtune chat`; rule in src/rag/condense.c): the
+ * question itself, or, when it has a pronoun or fewer than three content words, the question
+ * followed by the content words of previous (the previous retrieval query; NULL: none).
+ * *out is malloc'd. */
+int rt_rag_condense_question(const char *previous, const char *question, char **out);
+
+/* The agentic chunker's proposer (an rt_chunk_propose_fn; user is an rt_session *): asks the
+ * session's model where the topics of text change and for a title per section (prompt in
+ * src/rag/agentic.c). Fails (and the chunker falls back to recursive chunking) when the
+ * document has fewer than 2 or more than 400 sentences, does not fit the context, or the reply
+ * does not parse. */
+int rt_rag_agentic_propose(void *session, const char *text, size_t len, rt_chunk_proposal **out,
+                           size_t *n);
 
 /* ============================================================================================ */
 /* Evaluation (src/eval)                                                                        */

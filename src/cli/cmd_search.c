@@ -26,7 +26,7 @@ static const char *usage =
     "  --embed-model PATH    embedder for the query (the one the collection was built with)\n"
     "  --json                one JSON object per result\n";
 
-static bool parse_filter(char *expr, rt_filter *f) {
+bool cli_parse_filter(char *expr, rt_filter *f) {
     static const struct {
         const char *s;
         rt_filter_op op;
@@ -127,7 +127,7 @@ int cmd_search(int argc, char **argv) {
         } else if (!strcmp(a, "--filter")) {
             NEED_VALUE;
             if (n_filters == 32) return cli_usage_error("search", "too many filters");
-            if (!parse_filter(v, &filters[n_filters]))
+            if (!cli_parse_filter(v, &filters[n_filters]))
                 return cli_usage_error("search", "bad filter '%s' (key=value, key>=number, ...)",
                                        v);
             n_filters++;

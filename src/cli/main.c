@@ -27,6 +27,8 @@ static const cli_command commands[] = {
     {"train", cmd_train, "train a model (from scratch or continued)"},
     {"finetune", cmd_finetune, "fine-tune a model (--lora for adapters)"},
     {"merge", cmd_merge, "fold a LoRA adapter into its base model"},
+    {"ask", cmd_ask, "answer a question from a collection, with citations"},
+    {"chat", cmd_chat, "ask questions about a collection interactively"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
