@@ -19,8 +19,8 @@ void rt_lora_linear_shape(const rt_model_config *c, int j, int *n_out, int *n_in
     int C = c->n_embd, q_dim = c->n_head * c->head_dim, kv_dim = c->n_kv_head * c->head_dim;
     bool gated = c->arch == RT_ARCH_LLAMA || c->arch == RT_ARCH_QWEN2;
     static const int none[2] = {0, 0};
-    int shapes[RT_LORA_N_LINEAR][2] = {{q_dim, C},     {kv_dim, C},    {kv_dim, C},   {C, q_dim},
-                                       {c->n_ff, C},   {c->n_ff, C},   {C, c->n_ff}};
+    int shapes[RT_LORA_N_LINEAR][2] = {{q_dim, C},   {kv_dim, C},  {kv_dim, C}, {C, q_dim},
+                                       {c->n_ff, C}, {c->n_ff, C}, {C, c->n_ff}};
     const int *s = (j == 4 && !gated) ? none : shapes[j];
     *n_out = s[0];
     *n_in = s[1];

@@ -73,8 +73,7 @@ static int load_head(rt_reranker *r, const char *path) {
     const char *pool_w = rt_hf_tensors_find(&ts, "bert.pooler.dense.weight")
                              ? "bert.pooler.dense.weight"
                              : "pooler.dense.weight";
-    const char *pool_b =
-        pool_w[0] == 'b' ? "bert.pooler.dense.bias" : "pooler.dense.bias";
+    const char *pool_b = pool_w[0] == 'b' ? "bert.pooler.dense.bias" : "pooler.dense.bias";
     const rt_safetensors_entry *cw = rt_hf_tensors_find(&ts, "classifier.weight");
     int st = RT_OK;
     if (!cw)

@@ -23,8 +23,10 @@ int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out) {
     if (!model || !path) return rt_error(RT_ERR_INVALID, "adapter: no model or path");
     const rt_model_config *cfg = &model->config;
     if (cfg->arch != RT_ARCH_LLAMA && cfg->arch != RT_ARCH_QWEN2 && cfg->arch != RT_ARCH_GPT2)
-        return rt_error(RT_ERR_UNSUPPORTED, "%s: LoRA adapters apply to llama, qwen2 and gpt2, "
-                                            "not %s", path, rt_arch_name(cfg->arch));
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: LoRA adapters apply to llama, qwen2 and gpt2, "
+                        "not %s",
+                        path, rt_arch_name(cfg->arch));
     rt_adapter *ad;
     RT_TRY(rt_adapter_alloc(cfg, path, &ad));
     int st;
@@ -35,8 +37,8 @@ int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out) {
     } else if (rt_is_file(path) == 1) {
         st = adapter_gguf_each(cfg, path, add_pair, ad);
     } else {
-        st = rt_error(RT_ERR_IO, "%s: no such adapter (a PEFT directory or a GGUF LoRA file)",
-                      path);
+        st =
+            rt_error(RT_ERR_IO, "%s: no such adapter (a PEFT directory or a GGUF LoRA file)", path);
     }
     if (st == RT_ERR_NOT_FOUND || st == RT_ERR_INVALID) {
         /* a tensor the model needs is missing, or one does not fit: made for another base */

