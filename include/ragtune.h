@@ -1045,7 +1045,6 @@ const char *const *rt_rag_stop_strings(void);
 
 /* ---- asking a collection: retrieve, (rerank), assemble, prompt, generate, cite, ground ---- */
 
-typedef struct rt_reranker rt_reranker; /* a cross-encoder (model layer: rt_reranker_open) */
 
 typedef struct rt_ask_params {
     rt_search_params search;  /* retrieval (mode, k, filters, ...); default BM25, k = 4 */

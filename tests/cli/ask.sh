@@ -127,6 +127,33 @@ assert rs[1]["retrieval_query"] == "What maps it? paging work", rs[1]["retrieval
 assert rs[1]["question"] == "What maps it?"
 PY
 
+# reranking with a random cross-encoder (tests/reference/reranker_ref.py): candidates scored,
+# sources ordered by the rerank score, the best k kept; a model with 3 labels is refused
+"$RT_PYTHON" "$RT_SOURCE_DIR/tests/reference/reranker_ref.py" make "$dir/rr" >/dev/null ||
+    fail "reference cross-encoders"
+out="$("$RAGTUNE" ask "$dir/coll" "How does the parser or the page table work?" "${m[@]}" \
+    --min-score 0 --json --rerank "$dir/rr/rerank1" --rerank-candidates 10)" || fail "ask --rerank"
+"$RT_PYTHON" - "$out" <<'PY' || fail "rerank record: $out"
+import json, sys
+r = json.loads(sys.argv[1])
+s = [x["rerank_score"] for x in r["sources"]]
+assert len(s) >= 2 and all(x is not None for x in s), s
+assert s == sorted(s, reverse=True), s
+assert r["timings"]["rerank_ms"] is not None and r["timings"]["rerank_ms"] >= 0
+PY
+out="$("$RAGTUNE" ask "$dir/coll" "How does paging work?" "${m[@]}" --min-score 0 --json \
+    --rerank "$dir/rr/rerank2" -k 1)" || fail "ask --rerank -k 1"
+"$RT_PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r["sources"]) == 1' "$out" ||
+    fail "rerank -k 1: $out"
+check() { # expected-code description command...
+    local want=$1 what=$2; shift 2
+    "$@" > "$dir/o" 2> "$dir/e"; local got=$?
+    [ "$got" -eq "$want" ] || fail "$what: exit $got, want $want ($(cat "$dir/e"))"
+    [ ! -s "$dir/o" ] || fail "$what: wrote to stdout: $(cat "$dir/o")"
+    [ -s "$dir/e" ] || fail "$what: no message"
+}
+check 1 "a 3-label cross-encoder" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" --rerank "$dir/rr/rerank3"
+
 # agentic chunking with the gibberish model: its reply is unusable, so each document is chunked
 # recursively with a warning, and the collection works
 "$RAGTUNE" ingest "$dir/acoll" "$dir/a.md" "$dir/b.md" --chunker agentic --model "$dir/m/model" \
@@ -138,13 +165,6 @@ grep -q "agentic chunker" "$dir/agentic.err" || fail "no fallback warning: $(cat
 [ $? -eq 2 ] || fail "--chunker agentic without --model should exit 2"
 
 # bad input: exit code, a message, nothing on stdout
-check() { # expected-code description command...
-    local want=$1 what=$2; shift 2
-    "$@" > "$dir/o" 2> "$dir/e"; local got=$?
-    [ "$got" -eq "$want" ] || fail "$what: exit $got, want $want ($(cat "$dir/e"))"
-    [ ! -s "$dir/o" ] || fail "$what: wrote to stdout: $(cat "$dir/o")"
-    [ -s "$dir/e" ] || fail "$what: no message"
-}
 check 2 "no question" "$RAGTUNE" ask "$dir/coll" "${m[@]}"
 check 2 "bad mode" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" --mode nope
 check 2 "dense without embedder" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" --mode dense
