@@ -3,7 +3,9 @@
 # (its text is gibberish; the pipeline, citations record, JSON, prefix cache, refusal and exit
 # codes are what is tested): JSON record fields, refusal by threshold without generating,
 # --file batches (one record per line, the second question's prompt prefix cached), chat
-# follow-up condensing, and bad input (exit 1 or 2, nothing on stdout).
+# style with a chat template, chat follow-up condensing, reranking with a reference
+# cross-encoder, run-time adapters, agentic chunking's fallback, and bad input (exit 1 or 2,
+# nothing on stdout).
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
 : "${RAGTUNE:?}" "${RT_PYTHON:?}"
@@ -154,6 +156,21 @@ check() { # expected-code description command...
 }
 check 1 "a 3-label cross-encoder" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" --rerank "$dir/rr/rerank3"
 
+# run-time LoRA adapters: one trained here applies (scale 0.5); one for another base is refused
+# a second tiny model of another shape (n_embd 16)
+"$RAGTUNE" train --data "$dir/corpus.txt" --tokenizer "$dir/tok.json" --out "$dir/m2" --layers 1 \
+    --embd 16 --heads 2 --kv-heads 1 --ff 32 --ctx 256 --seq-len 32 --batch 2 --steps 1 \
+    --threads 1 >/dev/null 2>&1 || fail "second tiny model"
+for i in $(seq 1 20); do echo "{\"prompt\":\"Q$i?\",\"completion\":\" A$i.\"}"; done > "$dir/qa.jsonl"
+"$RAGTUNE" finetune --model "$dir/m/model" --lora --rank 2 --alpha 4 --data "$dir/qa.jsonl" \
+    --out "$dir/ft" --seq-len 32 --batch 2 --steps 1 --threads 1 >/dev/null 2>&1 || fail "lora"
+"$RAGTUNE" ask "$dir/coll" "How does paging work?" "${m[@]}" --min-score 0 --json \
+    --adapter "$dir/ft/adapter:0.5" > /dev/null || fail "ask --adapter"
+"$RAGTUNE" finetune --model "$dir/m2/model" --lora --rank 2 --data "$dir/qa.jsonl" \
+    --out "$dir/ft2" --seq-len 32 --batch 2 --steps 1 --threads 1 >/dev/null 2>&1 || fail "lora 2"
+check 1 "an adapter of another base" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
+    --adapter "$dir/ft2/adapter"
+
 # agentic chunking with the gibberish model: its reply is unusable, so each document is chunked
 # recursively with a warning, and the collection works
 "$RAGTUNE" ingest "$dir/acoll" "$dir/a.md" "$dir/b.md" --chunker agentic --model "$dir/m/model" \
@@ -179,9 +196,6 @@ check 1 "dense on a collection without vectors" "$RAGTUNE" ask "$dir/coll" "Q?" 
 # a collection embedded with one model, asked with another (dimension 32 vs 16)
 "$RAGTUNE" ingest "$dir/vcoll" "$dir/a.md" "$dir/b.md" --chunk-tokens 24 --embed-model "$dir/m/model" \
     >/dev/null 2>&1 || fail "ingest with an embedder"
-"$RAGTUNE" train --data "$dir/corpus.txt" --tokenizer "$dir/tok.json" --out "$dir/m2" --layers 1 \
-    --embd 16 --heads 2 --kv-heads 1 --ff 32 --ctx 256 --seq-len 32 --batch 2 --steps 1 \
-    --threads 1 >/dev/null 2>&1 || fail "second tiny model"
 check 1 "collection/embedder mismatch" "$RAGTUNE" ask "$dir/vcoll" "Q?" "${m[@]}" --mode hybrid \
     --embed-model "$dir/m2/model"
 out="$("$RAGTUNE" ask "$dir/vcoll" "What does the parser build?" "${m[@]}" --mode hybrid \
