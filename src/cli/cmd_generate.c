@@ -48,18 +48,6 @@ static const char *usage =
     "  --quantize DTYPE      convert weights at load: q8_0, q4_0, f16, bf16, f32\n"
     "  --threads N           threads (default: all cores)\n";
 
-/* Run-time adapters (model/lora.c) come with branch `adapters`. In a tree without it the
- * references are weak and --adapter reports that this build lacks them; with it (the check only
- * looks for the header), the calls are ordinary ones. */
-#if __has_include("model/lora.h")
-#define ADAPTERS_MISSING() false
-#else
-#pragma weak rt_adapter_spec_parse
-#pragma weak rt_adapter_load
-#pragma weak rt_adapter_free
-#define ADAPTERS_MISSING() (!rt_adapter_load || !rt_adapter_spec_parse || !rt_adapter_free)
-#endif
-
 typedef struct stream_state {
     int n_printed;
 } stream_state;
@@ -83,10 +71,6 @@ static int on_text(void *user, const char *text, size_t len) {
 /* Loads each --adapter PATH[:SCALE] for the session's model and applies them all. */
 static int apply_adapters(rt_session *s, char **specs, int n, rt_adapter **adapters,
                           float *scales) {
-    if (ADAPTERS_MISSING()) {
-        fprintf(stderr, "ragtune generate: this build has no run-time adapters\n");
-        return CLI_RUNTIME;
-    }
     for (int i = 0; i < n; i++) {
         char *path = NULL;
         if (rt_adapter_spec_parse(specs[i], &path, &scales[i]) != RT_OK)

@@ -35,16 +35,6 @@ struct rt_session {
     rt_remote *remote;
 };
 
-/* Run-time adapters come from model/lora.c (branch `adapters`). In a tree without it the
- * reference is weak and rt_session_set_adapters reports the feature as missing; with it, the
- * call is an ordinary one. */
-#if __has_include("model/lora.h")
-#define RT_ADAPTERS_MISSING() false
-#else
-#pragma weak rt_context_set_adapters
-#define RT_ADAPTERS_MISSING() (!rt_context_set_adapters)
-#endif
-
 /* ---- the sink shared with remote.c ------------------------------------------------------- */
 
 void rt_session_sink_init(rt_session_sink *k, const rt_session_request *req) {
@@ -236,9 +226,6 @@ int rt_session_set_adapters(rt_session *s, rt_adapter *const *adapters, const fl
     if (!s) return rt_error(RT_ERR_INVALID, "rt_session_set_adapters: NULL session");
     if (!s->ctx)
         return rt_error(RT_ERR_UNSUPPORTED, "session %s: adapters need a local model", s->name);
-    if (RT_ADAPTERS_MISSING())
-        return rt_error(RT_ERR_UNSUPPORTED, "session %s: this build has no run-time adapters",
-                        s->name);
     return rt_context_set_adapters(s->ctx, adapters, scales, n);
 }
 
