@@ -614,6 +614,46 @@ size_t rt_trainer_memory_bytes(const rt_trainer *t);
  * (config.json + model.safetensors) or a .gguf file. */
 int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *out_path);
 
+/* ---- embedding models (contrastive training of a bi-encoder) ---- */
+
+/* Trains a decoder (llama; from scratch or continued from model_path) as a text embedder on
+ * (query, passage) pairs with InfoNCE over in-batch negatives: each query's own passage against
+ * the other batch_size - 1 passages, cosine similarity / temperature. Texts are pooled exactly
+ * as rt_model_embed pools a decoder (mean over the final-normed hidden states of the text's
+ * tokens, tokenized with special tokens like rt_embedder_open_model, then L2-normalized), so the
+ * result works with rt_embedder_open_model, `ragtune embed` and `ingest --embed-model`.
+ *
+ *     rt_embed_train_params ep = rt_embed_train_default_params();
+ *     ep.train_path = "pairs.jsonl";  ep.tokenizer_path = "tokenizer.json";
+ *     ep.out_dir = "run/";            ep.max_steps = 500;
+ *     if (rt_embedder_train(&ep) != RT_OK) { ... rt_last_error() ... }
+ *
+ * train_path is JSONL, one {"query": "...", "positive": "..."} (or {"anchor", "positive"}) per
+ * line; a malformed line is an RT_ERR_FORMAT naming the file and line. val_fraction of the pairs
+ * (a seeded choice) are held out for val_loss (evaluated in batches of batch_size). out_dir
+ * receives train_log.jsonl (one line per step) and model/ (config.json, model.safetensors and
+ * the tokenizer files; written to model.tmp/ and renamed when complete). Progress goes to the
+ * progress sink (task "train-embedder", unit "steps"). Deterministic for a seed and thread count. */
+typedef struct rt_embed_train_params {
+    const char *model_path;     /* continue from this model (llama/qwen2), or NULL: from scratch */
+    int n_layer, n_embd, n_head, n_ff; /* shape from scratch (llama; n_kv_head = n_head) */
+    const char *tokenizer_path; /* tokenizer.json / model directory; NULL: model_path's */
+    const char *train_path;     /* pairs JSONL */
+    float val_fraction;         /* 0..0.5 (default 0.02) */
+    const char *out_dir;
+    int seq_len;                /* tokens per text (longer texts are truncated); also the saved
+                                   model's context, so inference truncates alike (default 64) */
+    int batch_size;             /* pairs per step (default 32) */
+    float temperature;          /* default 0.05 */
+    bool symmetric;             /* add the passage->query direction (default true) */
+    float lr, weight_decay, max_grad_norm; /* AdamW (default 1e-3, 0.01, 1.0) */
+    const char *schedule;       /* "constant", "linear", "cosine" (default) */
+    int64_t warmup_steps, max_steps, eval_every; /* eval_every 0: only at the end */
+    uint64_t seed;
+} rt_embed_train_params;
+rt_embed_train_params rt_embed_train_default_params(void);
+int rt_embedder_train(const rt_embed_train_params *p);
+
 /* ============================================================================================ */
 /* Knowledge store (src/knowledge)                                                              */
 /* ============================================================================================ */
@@ -664,8 +704,12 @@ typedef struct rt_embedder {
 
 /* An embedder backed by a model file (GGUF or Hugging Face directory with its tokenizer): BERT
  * encoders with their pooling, decoders with mean pooling; L2-normalized; texts truncated to
- * n_ctx tokens (0 = 512, at most the model's context). name is model_path. Release with
- * rt_embedder_close_model. */
+ * n_ctx tokens (0 = 512, at most the model's context). name is model_path; a collection also
+ * stores a hash of the model's files and matches the model by it (the same model under any
+ * path is accepted, a different one under the same path refused). Release with
+ * rt_embedder_close_model. model_path "default" is the embedder ragtune ships
+ * (models/embedder/embedder.gguf, found via $RAGTUNE_MODELS or beside the executable; name
+ * "default"); missing or corrupt, the error names the file and scripts/train-embedder.sh. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
 /* The same with LoRA adapters applied at run time: adapter_specs are n_adapters "PATH[:SCALE]"
  * strings (rt_adapter_spec_parse). The name becomes "model_path+spec+spec..." so that a
@@ -760,6 +804,8 @@ typedef struct rt_ingest_stats {
     uint64_t chunks_added;
     uint64_t bytes;
     double seconds;
+    uint64_t files_skipped; /* directory entries of no known format (or not regular files) */
+    uint64_t links_skipped; /* directories reached again through a symbolic link (loops) */
 } rt_ingest_stats;
 
 /* Called after each document is durably committed (acknowledged). */
@@ -804,7 +850,9 @@ typedef enum rt_filter_op {
 } rt_filter_op;
 
 /* A condition on a document's metadata: metadata[key] <op> value. Numbers compare as numbers
- * when is_number, strings otherwise. Missing keys never match. */
+ * when is_number, strings otherwise; the string "true" or "false" matches the JSON boolean
+ * (with = and != only). Types never mix: a number never matches a string, a boolean or an
+ * array. Missing keys never match. */
 typedef struct rt_filter {
     const char *key;
     rt_filter_op op;
@@ -1147,6 +1195,149 @@ int rt_rag_agentic_propose(void *session, const char *text, size_t len, rt_chunk
 /* ============================================================================================ */
 
 /* @eval-api: declarations of the evaluation layer go here. */
+
+/* ---- QA sets (src/eval/qa.c) ---- */
+
+/* One question: JSONL {"id","question","answer" (string, list of accepted answers, or null/""
+ * for an unanswerable question),"doc" (evidence document id or list),"split" ("train", "test",
+ * "update"; "" when absent), "unanswerable" (optional, implied by a null answer), "old_answer"
+ * (update split: the answer before the documents changed)}. */
+typedef struct rt_qa_item {
+    char *id;
+    char *question;
+    char **answers; /* accepted answers (n_answers 0 for an unanswerable question) */
+    size_t n_answers;
+    char **docs; /* evidence document ids */
+    size_t n_docs;
+    char split[16];
+    bool unanswerable;
+    char *old_answer; /* NULL unless an update question */
+    bool doc_missing; /* set by rt_qa_check_docs: an evidence id is not in the collection */
+} rt_qa_item;
+
+typedef struct rt_qa_set {
+    rt_qa_item *items;
+    size_t n;
+    size_t n_skipped;    /* malformed lines skipped by rt_qa_load */
+    char *skipped;       /* their messages, one per line ("qa.jsonl:7: ..."; NULL when none) */
+    size_t n_doc_missing; /* questions whose evidence is missing (rt_qa_check_docs) */
+} rt_qa_set;
+
+/* Reads a QA JSONL file. A malformed line is skipped, counted and named by line number in
+ * set->skipped (and logged); only an unreadable file or a file without one good line fails
+ * (RT_ERR_IO / RT_ERR_FORMAT). *out is freed with rt_qa_free. */
+int rt_qa_load(const char *path, rt_qa_set **out);
+/* Writes the set as JSONL (atomically). */
+int rt_qa_save(const rt_qa_set *set, const char *path);
+void rt_qa_free(rt_qa_set *set);
+/* Marks (doc_missing) and counts the questions whose evidence documents are not in c. */
+int rt_qa_check_docs(rt_qa_set *set, rt_collection *c);
+
+typedef struct rt_qa_generate_params {
+    double test_fraction;      /* documents whose questions go to the test split (0.2) */
+    size_t max_docs;           /* documents used at most, chosen by seed (0 = all; default 0) */
+    bool paraphrases;          /* train split: "Define T.", "What does T mean?", "Explain T." */
+    size_t n_unanswerable;     /* test questions about absent terms (default: 10% of test) */
+    const char *wordlist_path; /* words for those: one per line, or a dictd .index (first
+                                  tab field); NULL = none */
+    double update_fraction;    /* test documents given a changed second version (0.25) */
+    const char *update_docs_path; /* where the changed documents go (JSONL {"id","text"});
+                                     NULL = no update split */
+    uint64_t seed;             /* split, sampling and edits (default 1) */
+} rt_qa_generate_params;
+rt_qa_generate_params rt_qa_generate_default_params(void);
+
+/* Template questions from definition documents (a title line, then the defining text, as FOLDOC
+ * entries): "What is TERM?" -> the defining sentence (and its first clause), split by document
+ * into train/test, plus unanswerable and update questions as the parameters say. Documents that
+ * do not look like definitions are skipped. *out is freed with rt_qa_free. */
+int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *params, rt_qa_set **out);
+
+/* ---- the head-to-head (src/eval/compare.c, src/eval/report.c) ---- */
+
+/* What a strategy is made of: retrieval or not, and which weights answer. */
+typedef enum rt_strategy_kind {
+    RT_STRATEGY_BASE = 0,     /* closed-book base model */
+    RT_STRATEGY_RAG = 1,      /* base model + retrieval */
+    RT_STRATEGY_FT = 2,       /* full fine-tune, closed-book */
+    RT_STRATEGY_LORA = 3,     /* LoRA fine-tune, closed-book */
+    RT_STRATEGY_FT_RAG = 4,   /* full fine-tune + retrieval */
+    RT_STRATEGY_LORA_RAG = 5, /* LoRA fine-tune + retrieval */
+    RT_STRATEGY_RAFT = 6,     /* LoRA trained on the reader prompt with oracle + distractors,
+                                 used with retrieval */
+} rt_strategy_kind;
+/* "base", "rag", "ft", "lora", "ft+rag", "lora+rag", "raft"; parse returns RT_ERR_INVALID. */
+const char *rt_strategy_name(rt_strategy_kind kind);
+int rt_strategy_parse(const char *name, rt_strategy_kind *out);
+
+typedef struct rt_compare_spec {
+    const char *collection_path; /* the collection (read only; a copy takes the update) */
+    const char *qa_path;         /* QA JSONL (train/test/update splits) */
+    const char *model_path;      /* base model (GGUF or HF directory with its tokenizer) */
+    const char *out_dir;         /* results, per-strategy cache, training runs, report */
+    const char *strategies;      /* comma-separated names (default "base,rag,lora,lora+rag,raft") */
+    const char *update_docs_path; /* changed documents (JSONL {"id","text"}) or NULL */
+    const char *heldout_path;     /* general text for the forgetting perplexity, or NULL */
+    /* retrieval */
+    rt_search_mode search_mode; /* default BM25 */
+    int k;                      /* sources per question (default 3) */
+    const char *embedder_path;  /* for dense/hybrid (NULL: BM25 only) */
+    const char *rerank_model;   /* cross-encoder reranking the retrieved passages, or NULL */
+    float min_score;            /* rt_ask's refusal threshold (default: rt_ask's; NAN = never) */
+    /* decoding (the same for every strategy) */
+    int max_tokens;             /* default 48 */
+    int n_ctx;                  /* default 1024 */
+    /* training */
+    int64_t steps;              /* optimizer steps per training run (default 100) */
+    float lr;                   /* default 1e-4 for LoRA, a tenth of it for full fine-tuning */
+    int lora_rank;              /* default 8 */
+    float lora_alpha;           /* default 16 */
+    int seq_len;                /* default 256 */
+    int batch_size;             /* default 4 */
+    bool pretrain_chunks;       /* also train on the collection's documents as text (default
+                                   true: closed-book fine-tuning can only know what it read) */
+    float raft_oracle_fraction; /* P: share of RAFT examples with the oracle (default 0.8) */
+    int raft_distractors;       /* D (default 3) */
+    bool adapt_retrain;         /* adaptability of fine-tuned strategies by retraining (costly) */
+    const char *adapter_path;   /* lora, lora+rag: use this PEFT adapter instead of training */
+    /* metrics, cost, run */
+    int bootstrap_resamples;    /* default 1000 */
+    float support_threshold;    /* hallucination: support below this (default 0.5) */
+    double cpu_hour_price;      /* currency per CPU-hour (default 0.05) */
+    size_t max_questions;       /* test questions used at most (0 = all) */
+    uint64_t seed;              /* sampling, training, bootstrap (default 1) */
+    bool resume;                /* reuse cached per-strategy results (default true) */
+    const char *priority;       /* "accuracy,freshness,latency,cost" order of importance */
+    const char *spec_json;      /* the --spec file's text, echoed (may be NULL) */
+    /* progress of each strategy (NULL: the process sink) and cancellation */
+    rt_progress_callback progress;
+    void *progress_user;
+    bool (*should_cancel)(void *user);
+    void *cancel_user;
+} rt_compare_spec;
+rt_compare_spec rt_compare_default_spec(void);
+/* Fills spec fields from a compare.json object (keys as the field names, "strategies" a string
+ * or list, "search_mode" "bm25"/"dense"/"hybrid"). Strings point into *json_root, which the
+ * caller keeps and frees with free() (it owns the parsed text). */
+int rt_compare_spec_load(const char *path, rt_compare_spec *spec, void **json_root);
+void rt_compare_spec_free_root(void *json_root);
+
+/* Runs every strategy of spec on the test split and writes out_dir/report.json (the whole
+ * result: configuration, per-strategy metrics with intervals, answers, costs, adaptability,
+ * forgetting, paired tests, recommendation). A strategy that fails is recorded as failed with
+ * its error and the others go on; results are cached per strategy in out_dir/strategies/ so an
+ * interrupted run resumes. *report_json (may be NULL) receives the report text (malloc'd).
+ * Returns RT_OK when the run completed (even with failed strategies), an error when nothing
+ * could run (unreadable QA or collection, no test questions, bad spec). */
+int rt_compare_run(const rt_compare_spec *spec, char **report_json);
+
+/* Renders a report (the JSON text rt_compare_run wrote) as a terminal table with the
+ * recommendation, Markdown, or one self-contained HTML page (inline SVG charts). malloc'd. */
+int rt_report_table(const char *report_json, char **out);
+int rt_report_markdown(const char *report_json, char **out);
+int rt_report_html(const char *report_json, char **out);
+/* Writes report.md and report.html next to report.json in out_dir. */
+int rt_report_write(const char *out_dir);
 
 #ifdef __cplusplus
 }

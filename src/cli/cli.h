@@ -55,5 +55,11 @@ int cmd_finetune(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+/* evaluation (cmd_qa.c, cmd_compare.c, cmd_eval.c) */
+int cmd_qa(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_train_embedder(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,7 @@ int cmd_embed(int argc, char **argv) {
     }
     if (!model_path || !ids_arg == !text)
         return cli_usage_error("embed", "--model and one of --text or --ids are required");
+    if (text && !*text) return cli_usage_error("embed", "--text is empty: nothing to embed");
     rt_set_threads((int)threads);
     if (text) return embed_text(model_path, text, specs, n_specs);
     int32_t *ids = NULL;
@@ -126,6 +128,15 @@ int cmd_embed(int argc, char **argv) {
         rc = cli_runtime_error("embed");
         goto done;
     }
+    for (int i = 0; i < rt_model_n_embd(model); i++)
+        if (!isfinite(vec[i])) {
+            fprintf(stderr,
+                    "ragtune embed: %s: the model's output is not finite (NaN or infinite): its "
+                    "weights are damaged or come from a diverged training\n",
+                    model_path);
+            rc = CLI_RUNTIME;
+            goto done;
+        }
     json_t *arr = json_array();
     for (int i = 0; i < rt_model_n_embd(model); i++)
         json_array_append_new(arr, json_real(vec[i]));

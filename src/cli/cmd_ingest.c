@@ -27,6 +27,7 @@ static const char *usage =
     "  --no-stopwords        keep English stopwords in BM25\n"
     "  --k1 X --b X          BM25 parameters (default 1.2, 0.75)\n"
     "  --embed-model PATH    embed chunks with this model (dense and hybrid search)\n"
+    "                        (default: the shipped models/embedder/embedder.gguf)\n"
     "  --metric M            cosine (default), l2, ip\n"
     "  --hnsw-m N            HNSW links per node (default 16)\n"
     "  --ef-construction N   HNSW build beam (default 200)\n"
@@ -196,6 +197,9 @@ int cmd_ingest(int argc, char **argv) {
             (unsigned long long)st.docs_unchanged, (unsigned long long)st.docs_duplicate,
             (unsigned long long)st.docs_failed, (unsigned long long)st.chunks_added,
             (double)st.bytes / 1e6, secs, secs > 0 ? (double)st.bytes / 1e6 / secs : 0.0);
+    if (st.files_skipped || st.links_skipped)
+        fprintf(stderr, "ingest: skipped %llu files of unknown format, %llu looping links\n",
+                (unsigned long long)st.files_skipped, (unsigned long long)st.links_skipped);
     if (model) rt_embedder_close_model(&emb);
     if (session) rt_session_close(session);
     if (rc != RT_OK || crc != RT_OK) return CLI_RUNTIME;

@@ -529,18 +529,23 @@ int rt_tokenizer_load(const char *path, rt_tokenizer **out) {
         char *tj = rt_path_join(path, "tokenizer.json");
         char *vt = rt_path_join(path, "vocab.txt");
         char *cfg = rt_path_join(path, "tokenizer_config.json");
+        char *tg = rt_path_join(path, "tokenizer.gguf"); /* a GGUF model's vocabulary, copied */
         int rc;
-        if (!tj || !vt || !cfg)
+        if (!tj || !vt || !cfg || !tg)
             rc = RT_ERR_NOMEM;
         else if (rt_is_file(tj))
             rc = rt_tokenizer_load(tj, out);
         else if (rt_is_file(vt))
             rc = rt_tokenizer_load(vt, out);
+        else if (rt_is_file(tg))
+            rc = rt_tokenizer_load(tg, out);
         else
-            rc = rt_error(RT_ERR_NOT_FOUND, "%s: no tokenizer.json or vocab.txt in this directory",
+            rc = rt_error(RT_ERR_NOT_FOUND,
+                          "%s: no tokenizer.json, vocab.txt or tokenizer.gguf in this directory",
                           path);
         free(tj);
         free(vt);
+        free(tg);
         free(cfg);
         return rc;
     }
