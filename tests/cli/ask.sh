@@ -3,7 +3,9 @@
 # (its text is gibberish; the pipeline, citations record, JSON, prefix cache, refusal and exit
 # codes are what is tested): JSON record fields, refusal by threshold without generating,
 # --file batches (one record per line, the second question's prompt prefix cached), chat
-# follow-up condensing, and bad input (exit 1 or 2, nothing on stdout).
+# style with a chat template, chat follow-up condensing, reranking with a reference
+# cross-encoder, run-time adapters, agentic chunking's fallback, and bad input (exit 1 or 2,
+# nothing on stdout).
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
 : "${RAGTUNE:?}" "${RT_PYTHON:?}"
@@ -127,6 +129,48 @@ assert rs[1]["retrieval_query"] == "What maps it? paging work", rs[1]["retrieval
 assert rs[1]["question"] == "What maps it?"
 PY
 
+# reranking with a random cross-encoder (tests/reference/reranker_ref.py): candidates scored,
+# sources ordered by the rerank score, the best k kept; a model with 3 labels is refused
+"$RT_PYTHON" "$RT_SOURCE_DIR/tests/reference/reranker_ref.py" make "$dir/rr" >/dev/null ||
+    fail "reference cross-encoders"
+out="$("$RAGTUNE" ask "$dir/coll" "How does the parser or the page table work?" "${m[@]}" \
+    --min-score 0 --json --rerank "$dir/rr/rerank1" --rerank-candidates 10)" || fail "ask --rerank"
+"$RT_PYTHON" - "$out" <<'PY' || fail "rerank record: $out"
+import json, sys
+r = json.loads(sys.argv[1])
+s = [x["rerank_score"] for x in r["sources"]]
+assert len(s) >= 2 and all(x is not None for x in s), s
+assert s == sorted(s, reverse=True), s
+assert r["timings"]["rerank_ms"] is not None and r["timings"]["rerank_ms"] >= 0
+PY
+out="$("$RAGTUNE" ask "$dir/coll" "How does paging work?" "${m[@]}" --min-score 0 --json \
+    --rerank "$dir/rr/rerank2" -k 1)" || fail "ask --rerank -k 1"
+"$RT_PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r["sources"]) == 1' "$out" ||
+    fail "rerank -k 1: $out"
+check() { # expected-code description command...
+    local want=$1 what=$2; shift 2
+    "$@" > "$dir/o" 2> "$dir/e"; local got=$?
+    [ "$got" -eq "$want" ] || fail "$what: exit $got, want $want ($(cat "$dir/e"))"
+    [ ! -s "$dir/o" ] || fail "$what: wrote to stdout: $(cat "$dir/o")"
+    [ -s "$dir/e" ] || fail "$what: no message"
+}
+check 1 "a 3-label cross-encoder" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" --rerank "$dir/rr/rerank3"
+
+# run-time LoRA adapters: one trained here applies (scale 0.5); one for another base is refused
+# a second tiny model of another shape (n_embd 16)
+"$RAGTUNE" train --data "$dir/corpus.txt" --tokenizer "$dir/tok.json" --out "$dir/m2" --layers 1 \
+    --embd 16 --heads 2 --kv-heads 1 --ff 32 --ctx 256 --seq-len 32 --batch 2 --steps 1 \
+    --threads 1 >/dev/null 2>&1 || fail "second tiny model"
+for i in $(seq 1 20); do echo "{\"prompt\":\"Q$i?\",\"completion\":\" A$i.\"}"; done > "$dir/qa.jsonl"
+"$RAGTUNE" finetune --model "$dir/m/model" --lora --rank 2 --alpha 4 --data "$dir/qa.jsonl" \
+    --out "$dir/ft" --seq-len 32 --batch 2 --steps 1 --threads 1 >/dev/null 2>&1 || fail "lora"
+"$RAGTUNE" ask "$dir/coll" "How does paging work?" "${m[@]}" --min-score 0 --json \
+    --adapter "$dir/ft/adapter:0.5" > /dev/null || fail "ask --adapter"
+"$RAGTUNE" finetune --model "$dir/m2/model" --lora --rank 2 --data "$dir/qa.jsonl" \
+    --out "$dir/ft2" --seq-len 32 --batch 2 --steps 1 --threads 1 >/dev/null 2>&1 || fail "lora 2"
+check 1 "an adapter of another base" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
+    --adapter "$dir/ft2/adapter"
+
 # agentic chunking with the gibberish model: its reply is unusable, so each document is chunked
 # recursively with a warning, and the collection works
 "$RAGTUNE" ingest "$dir/acoll" "$dir/a.md" "$dir/b.md" --chunker agentic --model "$dir/m/model" \
@@ -138,13 +182,6 @@ grep -q "agentic chunker" "$dir/agentic.err" || fail "no fallback warning: $(cat
 [ $? -eq 2 ] || fail "--chunker agentic without --model should exit 2"
 
 # bad input: exit code, a message, nothing on stdout
-check() { # expected-code description command...
-    local want=$1 what=$2; shift 2
-    "$@" > "$dir/o" 2> "$dir/e"; local got=$?
-    [ "$got" -eq "$want" ] || fail "$what: exit $got, want $want ($(cat "$dir/e"))"
-    [ ! -s "$dir/o" ] || fail "$what: wrote to stdout: $(cat "$dir/o")"
-    [ -s "$dir/e" ] || fail "$what: no message"
-}
 check 2 "no question" "$RAGTUNE" ask "$dir/coll" "${m[@]}"
 check 2 "bad mode" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" --mode nope
 check 2 "dense without embedder" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" --mode dense
@@ -159,9 +196,6 @@ check 1 "dense on a collection without vectors" "$RAGTUNE" ask "$dir/coll" "Q?" 
 # a collection embedded with one model, asked with another (dimension 32 vs 16)
 "$RAGTUNE" ingest "$dir/vcoll" "$dir/a.md" "$dir/b.md" --chunk-tokens 24 --embed-model "$dir/m/model" \
     >/dev/null 2>&1 || fail "ingest with an embedder"
-"$RAGTUNE" train --data "$dir/corpus.txt" --tokenizer "$dir/tok.json" --out "$dir/m2" --layers 1 \
-    --embd 16 --heads 2 --kv-heads 1 --ff 32 --ctx 256 --seq-len 32 --batch 2 --steps 1 \
-    --threads 1 >/dev/null 2>&1 || fail "second tiny model"
 check 1 "collection/embedder mismatch" "$RAGTUNE" ask "$dir/vcoll" "Q?" "${m[@]}" --mode hybrid \
     --embed-model "$dir/m2/model"
 out="$("$RAGTUNE" ask "$dir/vcoll" "What does the parser build?" "${m[@]}" --mode hybrid \
