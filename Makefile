@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build asan test test-fast demo bench fuzz format clean
+.PHONY: all deps build asan test test-fast demo demo-train bench fuzz format clean
 
 all: build
 
@@ -30,6 +30,10 @@ test-fast: build
 
 demo: deps build
 	@./scripts/demo.sh $(BUILD)
+
+# The training tour: tokenizer, pretraining, q8_0 GGUF, generation, LoRA fine-tune and merge.
+demo-train: deps build
+	@./scripts/demo-train.sh $(BUILD)
 
 bench: build
 	@./bench/run_all.sh $(BUILD)
