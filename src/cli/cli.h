@@ -50,5 +50,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_raft_data(int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@ static const cli_command commands[] = {
     {"train", cmd_train, "train a model (from scratch or continued)"},
     {"finetune", cmd_finetune, "fine-tune a model (--lora for adapters)"},
     {"merge", cmd_merge, "fold a LoRA adapter into its base model"},
+    {"raft-data", cmd_raft_data, "build reader (RAFT) training data in the reader prompt format"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
