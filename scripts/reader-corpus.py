@@ -10,6 +10,8 @@ their .index) and WordNet's data.{noun,verb,adj,adv} (wordnet-base), and writes 
                                      definition sentence, at most ANSWER_WORDS words)
   synth-docs.jsonl, synth-qa.jsonl   synthetic look-up items: an invented key word whose passage is
                                      a random word sequence; the answer can only be copied
+  drill.jsonl                        {"text"} look-up drills: 4 numbered passages (invented keys or
+                                     real entries), then 3-4 questions answered by copying with [n]
   test-docs.jsonl, test-qa.jsonl     held-out FOLDOC entries (never in any training file)
   foldoc-train-docs.jsonl            the FOLDOC training passages (distractors for the test split)
   lm.txt                             plain text of the training passages (tokenizer training)
@@ -18,7 +20,7 @@ Held-out rule: a FOLDOC headword is held out when md5(lowercased headword) mod 1
 training passage whose title is a held-out headword (in any dictionary) is dropped too. No Linux
 man page is read. Everything is deterministic for a given seed and package versions.
 
-usage: reader-corpus.py OUT_DIR [--max-per-source N] [--synth N] [--seed N]
+usage: reader-corpus.py OUT_DIR [--max-per-source N] [--synth N] [--drill N] [--seed N]
 """
 import argparse
 import gzip
@@ -180,6 +182,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--max-per-source", type=int, default=0)
     ap.add_argument("--synth", type=int, default=60000)
+    ap.add_argument("--drill", type=int, default=60000)
     ap.add_argument("--seed", type=int, default=7)
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -270,6 +273,35 @@ def main():
             fd.write(json.dumps({"id": did, "title": key, "text": text}) + "\n")
             fq.write(json.dumps({"id": "q" + did, "question": rng.choice(TEMPLATES).format(t=key),
                                  "answer": sent, "doc": did}) + "\n")
+    # Look-up drill (plain text, language-model loss on every token): numbered passages, then
+    # several questions about them, each answered by copying a passage with its [n] (or the
+    # abstain text for a key that is not there). Many copy events per sequence: the signal that
+    # grows induction heads, which reader examples alone (one answer each) give too slowly.
+    real_docs = [(h, first_sentences(s_, 1, ANSWER_WORDS)) for _, h, s_ in train]
+    n_drill = a.drill if not a.max_per_source else min(a.drill, a.max_per_source)
+    abstain = "The documents do not contain the answer."
+    with open(os.path.join(a.out, "drill.jsonl"), "w") as fd:
+        for i in range(n_drill):
+            ps = []
+            for k in range(5):
+                if rng.random() < 0.5:
+                    key = "".join(rng.choice(syl) for _ in range(rng.randint(2, 4)))
+                    val = " ".join(rng.choice(vocab) for _ in range(rng.randint(2, 10)))
+                    val = val[0].upper() + val[1:] + "."
+                else:
+                    key, val = real_docs[rng.randrange(len(real_docs))]
+                ps.append((key, val))
+            shown = ps[:4]
+            text = "\n\n".join("[%d] %s\n%s" % (j + 1, k, v) for j, (k, v) in enumerate(shown))
+            order = list(range(4))
+            rng.shuffle(order)
+            for j in order[:3] + ([-1] if rng.random() < 0.3 else []):
+                key, val = ps[4] if j < 0 else shown[j]
+                if j >= 0 and any(k2.lower() == key.lower() for k2, _ in shown[:j]):
+                    continue
+                ans = abstain if j < 0 else "%s [%d]" % (val, j + 1)
+                text += "\n\nQuestion: %s\nAnswer: %s" % (rng.choice(TEMPLATES).format(t=key), ans)
+            fd.write(json.dumps({"text": text}) + "\n")
     counts = {k: len(v) for k, v in sources.items()}
     print("reader-corpus: train %d (%s), test %d held-out FOLDOC, synth %d"
           % (len(train), counts, len(tests), n_syn))

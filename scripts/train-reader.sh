@@ -8,8 +8,9 @@
 #      (md5(headword) mod 10 == 0) go to the test split only;
 #   2. `ragtune raft-data` (the shared reader prompt, src/rag/prompt.c) -> prompt/completion data:
 #      stage A = 2 passages (1 distractor), synthetic + real; stage B = 4 passages (3
-#      distractors, half of them neighbouring entries), real + some synthetic; 20% of examples
-#      without the oracle passage -> the abstain text;
+#      distractors, half of them neighbouring entries), real + some synthetic, mixed with
+#      look-up drills (plain text: 4 passages then 3-4 questions answered by copying, loss on
+#      every token); 20% of reader examples without the oracle passage -> the abstain text;
 #   3. `ragtune tokenizer train` (byte-level BPE, 4096 ids) on the passages and prompts;
 #   4. `ragtune train` stage A from scratch, `ragtune finetune` stage B (all weights);
 #   5. `ragtune convert` to GGUF q8_0 -> OUT/reader-q8_0.gguf (+ tokenizer.json).
@@ -34,15 +35,15 @@ mkdir -p "$OUT" "$WORK"
 say() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 if [ "${RAGTUNE_RECIPE_TOY:-0}" = 1 ]; then
-  CORPUS_OPTS="--max-per-source 300 --synth 300"
+  CORPUS_OPTS="--max-per-source 300 --synth 300 --drill 300"
   VOCAB=600; MODEL="--layers 1 --embd 32 --heads 2 --kv-heads 1 --ff 64 --ctx 512"
   STEPS_A=${RAGTUNE_READER_STEPS_A:-4}; STEPS_B=${RAGTUNE_READER_STEPS_B:-4}
-  BATCH=2; REAL_A=200; SYN_B=100
+  BATCH=2; BATCH_B=2; REAL_A=200; SYN_B=100; N_B=100
 else
-  CORPUS_OPTS="--synth 120000"
+  CORPUS_OPTS="--synth 120000 --drill 60000"
   VOCAB=4096; MODEL="--layers 4 --embd 192 --heads 6 --kv-heads 2 --ff 512 --ctx 512"
-  STEPS_A=${RAGTUNE_READER_STEPS_A:-1500}; STEPS_B=${RAGTUNE_READER_STEPS_B:-1700}
-  BATCH=16; REAL_A=80000; SYN_B=30000
+  STEPS_A=${RAGTUNE_READER_STEPS_A:-1500}; STEPS_B=${RAGTUNE_READER_STEPS_B:-1500}
+  BATCH=16; BATCH_B=8; REAL_A=80000; SYN_B=30000; N_B=40000
 fi
 SEQ_A=176
 SEQ_B=256
@@ -84,14 +85,18 @@ EOF
 RD --qa "$WORK/qa-b-near.jsonl" --docs "$C/train-docs.jsonl" --distractors 3 --near 8 --seed 14 -o "$WORK/b-near.jsonl"
 RD --qa "$WORK/qa-b-rand.jsonl" --docs "$C/train-docs.jsonl" --distractors 3 --seed 15 -o "$WORK/b-rand.jsonl"
 cat "$WORK/a-syn.jsonl" "$WORK/a-real.jsonl" > "$WORK/stage-a.jsonl"
-cat "$WORK/b-near.jsonl" "$WORK/b-rand.jsonl" "$WORK/b-syn.jsonl" > "$WORK/stage-b.jsonl"
+# stage B mixes look-up drills (plain text, loss on every token: several copy events per
+# sequence) into the reader examples; without them copying had not emerged after stage A
+{ cat "$C/drill.jsonl"; head -n "$N_B" "$WORK/b-near.jsonl"; head -n "$N_B" "$WORK/b-rand.jsonl"
+  head -n "$((N_B / 2))" "$WORK/b-syn.jsonl"; } > "$WORK/stage-b.jsonl"
 wc -l "$WORK/stage-a.jsonl" "$WORK/stage-b.jsonl"
 
 say "3. BPE tokenizer ($VOCAB ids) on the passages and a sample of prompts"
-$PY - "$WORK/stage-b.jsonl" "$WORK/prompts.txt" <<'EOF'
-import json, sys
-with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
-    for i, line in enumerate(f):
+$PY - "$WORK/prompts.txt" "$WORK/b-near.jsonl" "$WORK/b-rand.jsonl" "$WORK/b-syn.jsonl" <<'EOF'
+import itertools, json, sys
+with open(sys.argv[1], "w") as out:
+    lines = itertools.chain.from_iterable(open(p) for p in sys.argv[2:])
+    for i, line in enumerate(lines):
         if i % 20 == 0:
             r = json.loads(line)
             out.write(r["prompt"] + r["completion"] + "\n\n")
@@ -109,10 +114,10 @@ rm -rf "$WORK/stage-a"
   --out "$WORK/stage-a"
 fi
 
-say "4b. stage B: 4 passages, real + synthetic ($STEPS_B steps, seq $SEQ_B)"
+say "4b. stage B: look-up drills + 4 passages, real + synthetic ($STEPS_B steps, seq $SEQ_B)"
 rm -rf "$WORK/stage-b"
 "$RT" finetune --model "$WORK/stage-a/model" --data "$WORK/stage-b.jsonl" \
-  --seq-len $SEQ_B --no-pack --batch $BATCH --steps "$STEPS_B" --lr 2e-3 --warmup 50 --wd 0.01 \
+  --seq-len $SEQ_B --no-pack --batch $BATCH_B --steps "$STEPS_B" --lr 2e-3 --warmup 50 --wd 0.01 \
   --schedule cosine --val-fraction 0.01 --eval-every 250 --eval-batches 8 --save-every 250 \
   --seed 22 $THREADS \
   --out "$WORK/stage-b"
