@@ -12,6 +12,7 @@ their .index) and WordNet's data.{noun,verb,adj,adv} (wordnet-base), and writes 
                                      a random word sequence; the answer can only be copied
   drill.jsonl                        {"text"} look-up drills: 4 numbered passages (invented keys or
                                      real entries), then 3-4 questions answered by copying with [n]
+  repeat.jsonl                       {"text"} a run of words written twice (copying drill)
   test-docs.jsonl, test-qa.jsonl     held-out FOLDOC entries (never in any training file)
   foldoc-train-docs.jsonl            the FOLDOC training passages (distractors for the test split)
   lm.txt                             plain text of the training passages (tokenizer training)
@@ -302,6 +303,16 @@ def main():
                 ans = abstain if j < 0 else "%s [%d]" % (val, j + 1)
                 text += "\n\nQuestion: %s\nAnswer: %s" % (rng.choice(TEMPLATES).format(t=key), ans)
             fd.write(json.dumps({"text": text}) + "\n")
+    # Repeat drill (plain text): a run of words, then the same run again; every token of the
+    # second half can be copied, the densest signal for induction (copying) heads.
+    n_rep = a.drill if not a.max_per_source else min(a.drill, a.max_per_source)
+    with open(os.path.join(a.out, "repeat.jsonl"), "w") as fr:
+        for i in range(n_rep):
+            if rng.random() < 0.5:
+                run = " ".join(rng.choice(vocab) for _ in range(rng.randint(10, 40)))
+            else:
+                run = " ".join(real_docs[rng.randrange(len(real_docs))][1] for _ in range(2))
+            fr.write(json.dumps({"text": run + "\n\n" + run}) + "\n")
     counts = {k: len(v) for k, v in sources.items()}
     print("reader-corpus: train %d (%s), test %d held-out FOLDOC, synth %d"
           % (len(train), counts, len(tests), n_syn))

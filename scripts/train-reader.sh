@@ -22,7 +22,7 @@
 #   RAGTUNE_RECIPE_TOY=1: a toy run (tiny data, model and steps) that finishes in seconds.
 #   RAGTUNE_READER_STEPS_A / _B override the step counts; RAGTUNE names another binary;
 #   RAGTUNE_READER_FROM=4 starts at the training stages, reusing WORK's data and OUT's tokenizer;
-#   RAGTUNE_READER_FROM=5 at stage B, reusing WORK/stage-a too.
+#   RAGTUNE_READER_FROM=5 at stage B, reusing WORK/stage-a too; 6 at stage C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -37,12 +37,13 @@ say() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 if [ "${RAGTUNE_RECIPE_TOY:-0}" = 1 ]; then
   CORPUS_OPTS="--max-per-source 300 --synth 300 --drill 300"
   VOCAB=600; MODEL="--layers 1 --embd 32 --heads 2 --kv-heads 1 --ff 64 --ctx 512"
-  STEPS_A=${RAGTUNE_READER_STEPS_A:-4}; STEPS_B=${RAGTUNE_READER_STEPS_B:-4}
+  STEPS_A=${RAGTUNE_READER_STEPS_A:-4}; STEPS_B=${RAGTUNE_READER_STEPS_B:-4}; STEPS_C=${RAGTUNE_READER_STEPS_C:-4}
   BATCH=2; BATCH_B=2; REAL_A=200; SYN_B=100; N_B=100
 else
   CORPUS_OPTS="--synth 120000 --drill 60000"
   VOCAB=4096; MODEL="--layers 4 --embd 192 --heads 6 --kv-heads 2 --ff 512 --ctx 512"
   STEPS_A=${RAGTUNE_READER_STEPS_A:-1500}; STEPS_B=${RAGTUNE_READER_STEPS_B:-1500}
+  STEPS_C=${RAGTUNE_READER_STEPS_C:-1200}
   BATCH=16; BATCH_B=8; REAL_A=80000; SYN_B=30000; N_B=40000
 fi
 SEQ_A=176
@@ -114,6 +115,7 @@ rm -rf "$WORK/stage-a"
   --out "$WORK/stage-a"
 fi
 
+if [ "$FROM" -le 5 ]; then
 say "4b. stage B: look-up drills + 4 passages, real + synthetic ($STEPS_B steps, seq $SEQ_B)"
 rm -rf "$WORK/stage-b"
 "$RT" finetune --model "$WORK/stage-a/model" --data "$WORK/stage-b.jsonl" \
@@ -121,10 +123,20 @@ rm -rf "$WORK/stage-b"
   --schedule cosine --val-fraction 0.01 --eval-every 250 --eval-batches 8 --save-every 250 \
   --seed 22 $THREADS \
   --out "$WORK/stage-b"
+fi
+
+say "4c. stage C: copy drills (repeat + look-up) with reader examples ($STEPS_C steps, seq $SEQ_B)"
+{ cat "$C/repeat.jsonl" "$C/drill.jsonl"; tail -n "$N_B" "$WORK/b-near.jsonl"; } > "$WORK/stage-c.jsonl"
+rm -rf "$WORK/stage-c"
+"$RT" finetune --model "$WORK/stage-b/model" --data "$WORK/stage-c.jsonl" \
+  --seq-len $SEQ_B --no-pack --batch $BATCH_B --steps "$STEPS_C" --lr 2e-3 --warmup 20 --wd 0.01 \
+  --schedule cosine --val-fraction 0.01 --eval-every 250 --eval-batches 8 --seed 23 $THREADS \
+  --out "$WORK/stage-c"
 
 say "5. GGUF q8_0"
-"$RT" convert "$WORK/stage-b/model" "$OUT/reader-q8_0.gguf" --dtype q8_0
+"$RT" convert "$WORK/stage-c/model" "$OUT/reader-q8_0.gguf" --dtype q8_0
 cp "$WORK/stage-a/train_log.jsonl" "$OUT/train_log_stage_a.jsonl"
 cp "$WORK/stage-b/train_log.jsonl" "$OUT/train_log_stage_b.jsonl"
+cp "$WORK/stage-c/train_log.jsonl" "$OUT/train_log_stage_c.jsonl"
 "$RT" info "$OUT/reader-q8_0.gguf" | head -20
 say "done: $OUT/reader-q8_0.gguf"
