@@ -50,11 +50,11 @@ SEQ_A=176
 SEQ_B=256
 THREADS="--threads 2"
 
+C="$WORK/corpus"
 FROM=${RAGTUNE_READER_FROM:-1} # 4 or 5: reuse the data and tokenizer of an earlier run in WORK
 if [ "$FROM" -le 3 ]; then
 say "1. documents and questions from the dictionaries"
 $PY scripts/reader-corpus.py "$WORK/corpus" $CORPUS_OPTS --seed 7
-C="$WORK/corpus"
 
 say "2. reader training data (ragtune raft-data)"
 # stage A: the first SYN/2 synthetic items and REAL_A real items, 2 passages each
