@@ -212,6 +212,21 @@ static void rope(const tk_table *t) {
         }
 }
 
+/* NaN and infinities in (a diverged run): NaN stays NaN, +inf clamps, -inf gives 0, and no
+ * undefined behaviour on the way (UBSan checks the integer conversion in the polynomial). */
+static void exp_nonfinite(const tk_table *t) {
+    float x[17];
+    for (int i = 0; i < 17; i++)
+        x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+    float sum = t->exp_shift_sum(x, 17, 0.0f);
+    assert_true(isnan(sum));
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 0) assert_true(isnan(x[i]));
+        if (i % 3 == 1) check_rel(x[i], exp((double)88.3762626647949f), 3e-7);
+        if (i % 3 == 2) assert_true(x[i] == 0.0f);
+    }
+}
+
 /* one cmocka test per kernel group, each run on every level the CPU has */
 #define LEVEL_TEST(fn)                                                                             \
     static void test_##fn(void **state) {                                                          \
@@ -224,6 +239,7 @@ LEVEL_TEST(swiglu)
 LEVEL_TEST(rmsnorm)
 LEVEL_TEST(adamw_sumsq_scale)
 LEVEL_TEST(softmax_backward)
+LEVEL_TEST(exp_nonfinite)
 
 /* tk_get follows core/cpu's level */
 static void test_dispatch(void **state) {
@@ -237,7 +253,7 @@ int main(void) {
         cmocka_unit_test(test_exp_and_softmax),  cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_rmsnorm),          cmocka_unit_test(test_adamw_sumsq_scale),
         cmocka_unit_test(test_softmax_backward), cmocka_unit_test(test_rope),
-        cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_dispatch),         cmocka_unit_test(test_exp_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

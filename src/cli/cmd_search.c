@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,10 @@ static const char *usage =
     "  --ef N                HNSW search beam (default 64)\n"
     "  --exact               brute-force dense search\n"
     "  --embed-model PATH    embedder for the query (the one the collection was built with)\n"
+    "                        (default: the shipped models/embedder/embedder.gguf)\n"
     "  --json                one JSON object per result\n";
 
-static bool parse_filter(char *expr, rt_filter *f) {
+bool cli_parse_filter(char *expr, rt_filter *f) {
     static const struct {
         const char *s;
         rt_filter_op op;
@@ -46,15 +48,14 @@ static bool parse_filter(char *expr, rt_filter *f) {
         f->key = expr;
         f->op = ops[i].op;
         const char *val = p + strlen(ops[i].s);
+        /* "n<" and "n<>5" are malformed, not comparisons with "" or ">5" */
+        if (!*val || strchr("<>=!", *val)) return false;
         double x;
-        f->is_number = cli_parse_float(val, &x);
+        f->is_number = cli_parse_float(val, &x) && isfinite(x);
         f->number = f->is_number ? x : 0;
-        f->string = val;
-        /* JSON true/false compare as 1/0 (what SQLite's json_extract returns for them). */
-        if (!strcmp(val, "true") || !strcmp(val, "false")) {
-            f->is_number = true;
-            f->number = val[0] == 't';
-        }
+        f->string = val; /* "true"/"false" match JSON booleans (see rt_filter) */
+        bool ordering = ops[i].op != RT_FILTER_EQ && ops[i].op != RT_FILTER_NE;
+        if (ordering && !f->is_number) return false; /* key<N compares numbers only */
         return true;
     }
     return false;
@@ -127,8 +128,10 @@ int cmd_search(int argc, char **argv) {
         } else if (!strcmp(a, "--filter")) {
             NEED_VALUE;
             if (n_filters == 32) return cli_usage_error("search", "too many filters");
-            if (!parse_filter(v, &filters[n_filters]))
-                return cli_usage_error("search", "bad filter '%s' (key=value, key>=number, ...)",
+            if (!cli_parse_filter(v, &filters[n_filters]))
+                return cli_usage_error("search",
+                                       "bad filter '%s' (key=value, key!=value, or key<N, key<=N, "
+                                       "key>N, key>=N with a number N)",
                                        v);
             n_filters++;
         } else if (a[0] == '-' && a[1]) {

@@ -46,6 +46,8 @@ static int train(int argc, char **argv) {
             p.max_bytes = (size_t)v;
         } else if (!strcmp(a, "--special") && i + 1 < argc) {
             specials[n_special++] = argv[++i];
+            if (!*specials[n_special - 1])
+                rc = cli_usage_error("tokenizer", "--special needs a non-empty token");
         } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
             out = argv[++i];
         } else if (a[0] == '-' && a[1]) {

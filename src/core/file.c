@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -206,4 +208,84 @@ int rt_file_copy(const char *from, const char *to) {
 bool rt_path_has_suffix(const char *path, const char *suffix) {
     size_t a = strlen(path), b = strlen(suffix);
     return a >= b && !strcmp(path + a - b, suffix);
+}
+
+/* ---- directory lock ---------------------------------------------------------------------- */
+
+int rt_dir_lock(const char *dir, const char *what, int *fd) {
+    *fd = -1;
+    char *lock_path = rt_path_join(dir, "lock");
+    if (!lock_path) return RT_ERR_NOMEM;
+    int f = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int err = errno;
+    free(lock_path);
+    if (f < 0) return rt_error(RT_ERR_IO, "%s: cannot create the lock file: %s", dir, strerror(err));
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        err = errno;
+        close(f);
+        return rt_error(RT_ERR_IO, "%s: %s is in use by another writer (%s)", dir, what,
+                        strerror(err));
+    }
+    *fd = f;
+    return RT_OK;
+}
+
+void rt_dir_unlock(int fd) {
+    if (fd >= 0) close(fd);
+}
+
+/* ---- content hash ------------------------------------------------------------------------ */
+
+typedef struct content_hasher {
+    uint64_t a, b;
+} content_hasher;
+
+static void hasher_word(content_hasher *h, uint64_t w) {
+    h->a = (h->a ^ w) * 0x9e3779b97f4a7c15ull;
+    h->a ^= h->a >> 29;
+    h->b = (h->b + w) * 0xbf58476d1ce4e5b9ull;
+    h->b ^= h->b >> 31;
+}
+
+static void hasher_bytes(content_hasher *h, const unsigned char *p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        hasher_word(h, w);
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p + i, n - i);
+    hasher_word(h, tail ^ ((uint64_t)(n - i) << 56));
+    hasher_word(h, (uint64_t)n);
+}
+
+static int hash_one_file(content_hasher *h, const char *path) {
+    rt_mmap m;
+    RT_TRY(rt_mmap_open(path, &m));
+    hasher_bytes(h, m.data, m.size);
+    rt_mmap_close(&m);
+    return RT_OK;
+}
+
+int rt_content_hash(const char *path, const char *const *names, char out[33]) {
+    content_hasher h = {0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull};
+    int st = RT_OK;
+    if (rt_is_dir(path)) {
+        for (size_t i = 0; !st && names && names[i]; i++) {
+            char *p = rt_path_join(path, names[i]);
+            if (!p) return RT_ERR_NOMEM;
+            hasher_bytes(&h, (const unsigned char *)names[i], strlen(names[i]));
+            if (rt_is_file(p))
+                st = hash_one_file(&h, p);
+            else
+                hasher_word(&h, 0xab5e47ull);
+            free(p);
+        }
+    } else {
+        st = hash_one_file(&h, path);
+    }
+    if (st) return st;
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.a, (unsigned long long)h.b);
+    return RT_OK;
 }

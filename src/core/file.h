@@ -56,4 +56,16 @@ int rt_is_file(const char *path);
 /* Joins dir and name with '/' into a new string the caller frees. */
 char *rt_path_join(const char *dir, const char *name);
 
+/* Takes an exclusive, non-blocking lock on "<dir>/lock" (created if missing) for one writer at a
+ * time; `what` names the directory's kind in the error ("collection", "training output"). The
+ * lock lasts until *fd is closed (rt_dir_unlock) or the process ends. RT_ERR_IO when another
+ * process holds it. */
+int rt_dir_lock(const char *dir, const char *what, int *fd);
+void rt_dir_unlock(int fd);
+
+/* Content fingerprint of a file, or of a directory's listed files (names: NULL-terminated;
+ * missing ones count as absent): 32 hex digits plus NUL in out. Identity, not security (two
+ * 64-bit multiply-xor streams over the bytes and the sizes). */
+int rt_content_hash(const char *path, const char *const *names, char out[33]);
+
 #endif

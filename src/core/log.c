@@ -130,14 +130,14 @@ static void emit(rt_progress *p, const char *detail, bool final) {
         .unit = p->unit,
         .done = p->done,
         .total = p->total,
-        .rate = elapsed > 0 ? (double)p->done / elapsed : 0.0,
+        .rate = elapsed > 0 && p->done >= p->first ? (double)(p->done - p->first) / elapsed : 0.0,
         .eta = -1.0,
         .elapsed = elapsed,
         .detail = detail,
         .final = final,
     };
-    if (p->total && p->done > 0 && p->done <= p->total)
-        info.eta = elapsed / (double)p->done * (double)(p->total - p->done);
+    if (p->total && p->done > p->first && p->done <= p->total)
+        info.eta = elapsed / (double)(p->done - p->first) * (double)(p->total - p->done);
     p->last_report = now;
     if (progress_callback)
         progress_callback(&info, progress_user);

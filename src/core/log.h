@@ -28,6 +28,7 @@ typedef struct rt_progress {
     const char *unit;
     uint64_t total;
     uint64_t done;
+    uint64_t first; /* done when the work (re)started: rates count from here (resume) */
     double start;
     double last_report;
 } rt_progress;

@@ -5,6 +5,7 @@
  */
 #include "knowledge/collection.h"
 #include "knowledge/chunker.h"
+#include "knowledge/model_embedder.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -30,10 +31,20 @@ static const char *schema_sql =
     "CREATE INDEX IF NOT EXISTS documents_path ON documents(path);"
     "CREATE TABLE IF NOT EXISTS chunks(chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " doc_id TEXT NOT NULL, ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,"
-    " n_tokens INTEGER NOT NULL DEFAULT 0, vector BLOB);"
+    " n_tokens INTEGER NOT NULL DEFAULT 0, vector BLOB, title TEXT);"
     "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"
     "CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " op INTEGER NOT NULL, chunk_id INTEGER NOT NULL);";
+
+/* Adds chunks.title to a collection made before chunk titles (agentic chunker). */
+static int add_chunk_titles(rt_collection *c) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT title FROM chunks LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return RT_OK;
+    }
+    return rt_coll_exec(c, "ALTER TABLE chunks ADD COLUMN title TEXT");
+}
 
 rt_collection_params rt_collection_default_params(void) {
     rt_collection_params p;
@@ -51,18 +62,36 @@ rt_collection_params rt_collection_default_params(void) {
     return p;
 }
 
+/* What to do about a damaged database, or "" for other errors. */
+static const char *damage_advice(rt_collection *c) {
+    int code = sqlite3_errcode(c->db) & 0xff;
+    if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return "";
+    return "; the database is damaged: copy what it still holds with `sqlite3 collection.db "
+           ".recover | sqlite3 recovered.db` and open a new collection with it, or ingest the "
+           "documents again into a new collection";
+}
+
 int rt_coll_sql_error(rt_collection *c, const char *what) {
-    return rt_error(RT_ERR_IO, "%s: %s: %s", c->db_path, what, sqlite3_errmsg(c->db));
+    return rt_error(RT_ERR_IO, "%s: %s: %s%s", c->db_path, what, sqlite3_errmsg(c->db),
+                    damage_advice(c));
 }
 
 int rt_coll_exec(rt_collection *c, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = rt_error(RT_ERR_IO, "%s: %s", c->db_path, msg ? msg : "sqlite error");
+        int rc = rt_error(RT_ERR_IO, "%s: %s%s", c->db_path, msg ? msg : "sqlite error",
+                          damage_advice(c));
         sqlite3_free(msg);
         return rc;
     }
     return RT_OK;
+}
+
+int rt_coll_step(rt_collection *c, sqlite3_stmt *st, const char *what) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    return rt_coll_sql_error(c, what);
 }
 
 int rt_coll_prepare(rt_collection *c, const char *sql, sqlite3_stmt **st) {
@@ -140,6 +169,7 @@ static int write_settings(rt_collection *c) {
     if (!st) st = meta_set_num(c, "hnsw_ef_construction", p->hnsw_ef_construction);
     if (!st) st = meta_set_num(c, "hnsw_int8", p->hnsw_int8);
     if (!st) st = meta_set(c, "embedder", c->embedder_name);
+    if (!st) st = meta_set(c, "embedder_id", c->embedder_id);
     if (!st) st = meta_set_num(c, "dim", c->dim);
     return st;
 }
@@ -168,7 +198,8 @@ static int read_settings(rt_collection *c) {
 #undef GETNUM
     if ((f = meta_get(c, "language", c->language, sizeof c->language)) < 0) return f;
     if ((f = meta_get(c, "embedder", c->embedder_name, sizeof c->embedder_name)) < 0) return f;
-    if ((unsigned)p->chunker.kind > RT_CHUNKER_SEMANTIC || p->chunker.chunk_tokens <= 0 ||
+    if ((f = meta_get(c, "embedder_id", c->embedder_id, sizeof c->embedder_id)) < 0) return f;
+    if ((unsigned)p->chunker.kind > RT_CHUNKER_AGENTIC || p->chunker.chunk_tokens <= 0 ||
         (unsigned)p->metric > RT_METRIC_COSINE || p->hnsw_m < 2 || p->hnsw_m > 256 || c->dim < 0 ||
         c->dim > 65536)
         return rt_error(RT_ERR_FORMAT, "%s: stored settings are out of range", c->db_path);
@@ -325,12 +356,62 @@ static void remove_stale_temporaries(const char *dir) {
     closedir(d);
 }
 
+/* ---- creation ---------------------------------------------------------------------------- */
+
+static int validate_new_settings(const char *path, const rt_collection_params *p) {
+    if (p->chunker.chunk_tokens <= 0 || (unsigned)p->chunker.kind > RT_CHUNKER_AGENTIC)
+        return rt_error(RT_ERR_INVALID, "%s: bad chunker settings (kind %d, %d tokens)", path,
+                        (int)p->chunker.kind, p->chunker.chunk_tokens);
+    if ((unsigned)p->metric > RT_METRIC_COSINE)
+        return rt_error(RT_ERR_INVALID, "%s: unknown metric %d", path, (int)p->metric);
+    if (p->hnsw_m < 2 || p->hnsw_m > 256 || p->hnsw_ef_construction < 1)
+        return rt_error(RT_ERR_INVALID, "%s: HNSW M must be in [2, 256] and ef_construction >= 1",
+                        path);
+    if (p->language && strlen(p->language) >= sizeof(((rt_collection *)0)->language))
+        return rt_error(RT_ERR_INVALID, "%s: language name '%s' is too long", path, p->language);
+    /* The BM25 index checks k1, b and the stemmer language. */
+    rt_bm25_config bc = {p->bm25_k1, p->bm25_b, p->language ? p->language : "english",
+                         p->stopwords};
+    rt_bm25 *b;
+    if (rt_bm25_new(&bc, &b) != RT_OK) return rt_error_wrap("%s", path);
+    rt_bm25_free(b);
+    return RT_OK;
+}
+
+static bool dir_is_empty(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return false;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "lock"))
+            empty = false;
+    closedir(d);
+    return empty;
+}
+
+/* Removes the files a failed creation made (and the directory when it made it). */
+static void remove_created(const char *path, bool made_dir) {
+    static const char *names[] = {"collection.db", "collection.db-wal", "collection.db-shm",
+                                  "collection.db-journal", "bm25.idx", "hnsw.idx", "lock"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char *f = rt_path_join(path, names[i]);
+        if (f) unlink(f);
+        free(f);
+    }
+    if (made_dir) rmdir(path);
+}
+
 /* ---- open / close ------------------------------------------------------------------------ */
 
+/* The collection's vectors came from one embedder. When both the collection and e carry a
+ * content fingerprint, that decides (the path a model was given by does not); otherwise the
+ * names must match. */
 static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
     if (!e) return RT_OK;
     if (!e->embed || e->dim <= 0 || !e->name || !*e->name)
         return rt_error(RT_ERR_INVALID, "embedder needs a name, a dimension and a function");
+    const char *id = rt_model_embedder_content_id(e);
     if (c->dim == 0) {
         if (!empty)
             return rt_error(RT_ERR_INVALID,
@@ -340,9 +421,18 @@ static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
         if (c->p.read_only)
             return rt_error(RT_ERR_INVALID, "%s: read-only collection has no vectors", c->dir);
         snprintf(c->embedder_name, sizeof c->embedder_name, "%s", e->name);
+        snprintf(c->embedder_id, sizeof c->embedder_id, "%s", id ? id : "");
         c->dim = e->dim;
         RT_TRY(meta_set(c, "embedder", c->embedder_name));
+        RT_TRY(meta_set(c, "embedder_id", c->embedder_id));
         RT_TRY(meta_set_num(c, "dim", c->dim));
+    } else if (*c->embedder_id && id) {
+        if (strcmp(c->embedder_id, id) != 0 || c->dim != e->dim)
+            return rt_error(RT_ERR_INVALID,
+                            "%s: vectors were built by embedder '%s' (dim %d, content %.12s), "
+                            "and '%s' is a different model (dim %d, content %.12s)",
+                            c->dir, c->embedder_name, c->dim, c->embedder_id, e->name, e->dim,
+                            id);
     } else if (strcmp(c->embedder_name, e->name) != 0 || c->dim != e->dim) {
         return rt_error(RT_ERR_INVALID,
                         "%s: vectors were built by embedder '%s' (dim %d), not "
@@ -357,10 +447,30 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     *out = NULL;
     rt_collection_params p = params ? *params : rt_collection_default_params();
     if (!path || !*path) return rt_error(RT_ERR_INVALID, "collection: empty path");
-    if (!rt_is_dir(path)) {
-        if (!p.create || p.read_only)
-            return rt_error(RT_ERR_NOT_FOUND, "%s: no such collection", path);
-        RT_TRY(rt_mkdir_p(path));
+    struct stat ps;
+    bool exists = stat(path, &ps) == 0;
+    if (exists && !S_ISDIR(ps.st_mode))
+        return rt_error(RT_ERR_INVALID, "%s: not a directory (a collection is a directory)", path);
+    bool made_dir = false, new_db = false;
+    char *db_probe = rt_path_join(path, "collection.db");
+    if (!db_probe) return RT_ERR_NOMEM;
+    new_db = !rt_is_file(db_probe);
+    free(db_probe);
+    if (new_db && (!p.create || p.read_only)) {
+        if (!exists) return rt_error(RT_ERR_NOT_FOUND, "%s: no such collection", path);
+    } else if (new_db) {
+        /* Everything is checked before anything is created: a refused setting leaves no
+         * half-made collection behind. */
+        RT_TRY(validate_new_settings(path, &p));
+        if (exists && !dir_is_empty(path))
+            return rt_error(RT_ERR_INVALID,
+                            "%s: a non-empty directory that is not a ragtune collection; give a "
+                            "new or empty directory (are COLLECTION and PATH swapped?)",
+                            path);
+        if (!exists) {
+            RT_TRY(rt_mkdir_p(path));
+            made_dir = true;
+        }
     }
     rt_collection *c = rt_calloc(1, sizeof *c);
     if (!c) return RT_ERR_NOMEM;
@@ -372,19 +482,15 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     c->db_path = rt_path_join(path, "collection.db");
     c->bm25_path = rt_path_join(path, "bm25.idx");
     c->hnsw_path = rt_path_join(path, "hnsw.idx");
-    char *lock_path = rt_path_join(path, "lock");
     int st = RT_OK;
-    if (!c->dir || !c->db_path || !c->bm25_path || !c->hnsw_path || !lock_path) {
+    bool locked = false;
+    if (!c->dir || !c->db_path || !c->bm25_path || !c->hnsw_path) {
         st = RT_ERR_NOMEM;
         goto fail;
     }
     if (!p.read_only) {
-        c->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-            st = rt_error(RT_ERR_IO, "%s: collection is in use by another writer (%s)", path,
-                          strerror(errno));
-            goto fail;
-        }
+        if ((st = rt_dir_lock(path, "collection", &c->lock_fd))) goto fail;
+        locked = true;
         remove_stale_temporaries(path); /* we hold the writer lock: nobody else is saving */
     }
     /* Readers open read-write when they may (so SQLite can recover the WAL of a killed writer)
@@ -416,11 +522,11 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
         if ((st = rt_coll_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) ||
             (st = rt_coll_exec(c, "BEGIN IMMEDIATE")))
             goto fail;
-        if (!(st = rt_coll_exec(c, schema_sql))) {
+        if (!(st = rt_coll_exec(c, schema_sql)) && !(st = add_chunk_titles(c))) {
             f = meta_get(c, "schema", schema, sizeof schema);
             if (f < 0) st = f;
             if (f == 0) {
-                if (p.chunker.chunk_tokens <= 0 || (unsigned)p.chunker.kind > RT_CHUNKER_SEMANTIC)
+                if (p.chunker.chunk_tokens <= 0 || (unsigned)p.chunker.kind > RT_CHUNKER_AGENTIC)
                     st = rt_error(RT_ERR_INVALID, "collection: bad chunker settings");
                 else
                     st = write_settings(c);
@@ -438,9 +544,9 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
         sqlite3_stmt *s;
         if ((st = rt_coll_prepare(c, "SELECT 1 FROM sqlite_master WHERE name = 'meta'", &s)))
             goto fail;
-        bool has = sqlite3_step(s) == SQLITE_ROW;
+        int has = rt_coll_step(c, s, "reading the schema");
         sqlite3_finalize(s);
-        f = has ? meta_get(c, "schema", schema, sizeof schema) : 0;
+        f = has < 0 ? has : has ? meta_get(c, "schema", schema, sizeof schema) : 0;
         if (f < 0) {
             st = f;
             goto fail;
@@ -459,27 +565,41 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
                           schema, SCHEMA_VERSION);
             goto fail;
         }
-        rt_token_count_fn keep_fn = c->p.chunker.count_tokens;
-        void *keep_user = c->p.chunker.count_tokens_user;
+        rt_chunker_params keep = c->p.chunker;
         if ((st = read_settings(c))) goto fail;
-        c->p.chunker.count_tokens = keep_fn;
-        c->p.chunker.count_tokens_user = keep_user;
+        c->p.chunker.count_tokens = keep.count_tokens;
+        c->p.chunker.count_tokens_user = keep.count_tokens_user;
+        c->p.chunker.propose = keep.propose;
+        c->p.chunker.propose_user = keep.propose_user;
     }
     uint64_t n_chunks = 0;
     {
         sqlite3_stmt *s;
         if ((st = rt_coll_prepare(c, "SELECT COUNT(*) FROM chunks", &s))) goto fail;
-        if (sqlite3_step(s) == SQLITE_ROW) n_chunks = (uint64_t)sqlite3_column_int64(s, 0);
+        int r = rt_coll_step(c, s, "counting chunks");
+        if (r == 1) n_chunks = (uint64_t)sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
+        if (r < 0) {
+            st = r;
+            goto fail;
+        }
     }
     if ((st = check_embedder(c, p.embedder, n_chunks == 0))) goto fail;
     if ((st = load_indexes(c))) goto fail;
-    free(lock_path);
     *out = c;
     return RT_OK;
 fail:
-    free(lock_path);
     c->dirty = false;
+    if (new_db && !p.read_only && locked) {
+        /* Creation failed: remove what this call made, so a later call starts afresh. */
+        sqlite3_close(c->db);
+        c->db = NULL;
+        rt_bm25_free(c->bm25);
+        rt_hnsw_free(c->hnsw);
+        c->bm25 = NULL;
+        c->hnsw = NULL;
+        remove_created(path, made_dir);
+    }
     rt_collection_close(c);
     return st;
 }
@@ -490,7 +610,7 @@ int rt_collection_close(rt_collection *c) {
     rt_bm25_free(c->bm25);
     rt_hnsw_free(c->hnsw);
     if (c->db) sqlite3_close(c->db);
-    if (c->lock_fd >= 0) close(c->lock_fd);
+    rt_dir_unlock(c->lock_fd);
     free(c->dir);
     free(c->db_path);
     free(c->bm25_path);
@@ -506,40 +626,76 @@ void rt_collection_set_ack(rt_collection *c, rt_ingest_ack_fn fn, void *user) {
 
 /* ---- delete ------------------------------------------------------------------------------ */
 
+/* "dir" -> "dir/" (malloc'd), the prefix that matches the documents below a directory. */
+static char *dir_prefix(const char *key) {
+    size_t kl = strlen(key);
+    char *prefix = rt_malloc(kl + 2);
+    if (!prefix) return NULL;
+    memcpy(prefix, key, kl);
+    if (kl && prefix[kl - 1] != '/') prefix[kl++] = '/';
+    prefix[kl] = '\0';
+    return prefix;
+}
+
+#define DOC_MATCH                                                                                  \
+    "(doc_id = ?1 OR path = ?1 OR substr(path, 1, length(?2)) = ?2 OR doc_id = ?3 OR "            \
+    "path = ?3 OR substr(path, 1, length(?4)) = ?4)"
+
+static void bind_keys(sqlite3_stmt *q, const char *key, const char *prefix, const char *ckey,
+                      const char *cprefix) {
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, ckey, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, cprefix, -1, SQLITE_STATIC);
+}
+
 int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted) {
     if (n_deleted) *n_deleted = 0;
     if (c->p.read_only) return rt_error(RT_ERR_INVALID, "%s: opened read-only", c->dir);
     if (!key || !*key) return rt_error(RT_ERR_INVALID, "delete: empty id or path");
+    /* Documents from files are named by their canonical path (ingest resolves it): a key that
+     * names an existing file or directory matches by its canonical path as well as verbatim. */
+    char *canon = realpath(key, NULL);
+    const char *ckey = canon ? canon : key;
     /* Directory prefix: "dir/" matches "dir/a.txt" and below. */
-    size_t kl = strlen(key);
-    char *prefix = rt_malloc(kl + 3);
-    if (!prefix) return RT_ERR_NOMEM;
-    memcpy(prefix, key, kl);
-    size_t pl = kl;
-    if (pl && prefix[pl - 1] != '/') prefix[pl++] = '/';
-    prefix[pl] = '\0';
+    char *prefix = dir_prefix(key), *cprefix = dir_prefix(ckey);
+    if (!prefix || !cprefix) {
+        free(prefix);
+        free(cprefix);
+        free(canon);
+        return RT_ERR_NOMEM;
+    }
     sqlite3_stmt *docs = NULL, *chunks = NULL;
     int st = rt_coll_exec(c, "BEGIN IMMEDIATE");
     if (st) {
         free(prefix);
+        free(cprefix);
+        free(canon);
         return st;
     }
     int64_t *ids = NULL;
     size_t n_ids = 0, cap_ids = 0;
     uint64_t n_docs = 0;
     st = rt_coll_prepare(c,
-                         "SELECT doc_id FROM documents WHERE doc_id = ?1 OR path = ?1 OR "
-                         "substr(path, 1, length(?2)) = ?2",
+                         "SELECT doc_id FROM documents WHERE " DOC_MATCH,
                          &docs);
     if (!st) st = rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &chunks);
     if (!st) {
-        sqlite3_bind_text(docs, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(docs, 2, prefix, -1, SQLITE_STATIC);
-        while (!st && sqlite3_step(docs) == SQLITE_ROW) {
+        bind_keys(docs, key, prefix, ckey, cprefix);
+        int r;
+        while (!st && (r = rt_coll_step(c, docs, "delete")) != 0) {
+            if (r < 0) {
+                st = r;
+                break;
+            }
             n_docs++;
             sqlite3_reset(chunks);
             sqlite3_bind_value(chunks, 1, sqlite3_column_value(docs, 0));
-            while (!st && sqlite3_step(chunks) == SQLITE_ROW) {
+            while (!st && (r = rt_coll_step(c, chunks, "delete")) != 0) {
+                if (r < 0) {
+                    st = r;
+                    break;
+                }
                 if (n_ids == cap_ids) {
                     cap_ids = cap_ids ? 2 * cap_ids : 64;
                     int64_t *t = rt_realloc(ids, cap_ids * sizeof *ids);
@@ -557,11 +713,9 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     sqlite3_finalize(chunks);
     const char *sql =
         "INSERT INTO changes(op, chunk_id) SELECT 2, chunk_id FROM chunks WHERE doc_id IN "
-        "(SELECT doc_id FROM documents WHERE doc_id = ?1 OR path = ?1 OR "
-        "substr(path, 1, length(?2)) = ?2);"
-        "DELETE FROM chunks WHERE doc_id IN (SELECT doc_id FROM documents WHERE doc_id = ?1 OR "
-        "path = ?1 OR substr(path, 1, length(?2)) = ?2);"
-        "DELETE FROM documents WHERE doc_id = ?1 OR path = ?1 OR substr(path, 1, length(?2)) = ?2;";
+        "(SELECT doc_id FROM documents WHERE " DOC_MATCH ");"
+        "DELETE FROM chunks WHERE doc_id IN (SELECT doc_id FROM documents WHERE " DOC_MATCH ");"
+        "DELETE FROM documents WHERE " DOC_MATCH ";";
     for (const char *s = sql; !st && *s;) {
         sqlite3_stmt *q;
         const char *tail;
@@ -569,8 +723,7 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
             st = rt_coll_sql_error(c, "delete");
             break;
         }
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+        bind_keys(q, key, prefix, ckey, cprefix);
         if (sqlite3_step(q) != SQLITE_DONE) st = rt_coll_sql_error(c, "delete");
         sqlite3_finalize(q);
         s = tail;
@@ -581,6 +734,8 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
         rt_coll_exec(c, "ROLLBACK");
         free(ids);
         free(prefix);
+        free(cprefix);
+        free(canon);
         return st ? st
                   : rt_error(RT_ERR_NOT_FOUND, "%s: no document with id or path '%s'", c->dir, key);
     }
@@ -596,6 +751,8 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     }
     free(ids);
     free(prefix);
+    free(cprefix);
+    free(canon);
     if (n_deleted) *n_deleted = n_docs;
     return st;
 }
@@ -615,12 +772,14 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
                            "(SELECT COUNT(*) FROM chunks), (SELECT COALESCE(SUM(bytes), 0) FROM "
                            "documents)",
                            &st));
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int r = rt_coll_step(c, st, "counting documents");
+    if (r == 1) {
         out->documents = (uint64_t)sqlite3_column_int64(st, 0);
         out->chunks = (uint64_t)sqlite3_column_int64(st, 1);
         out->text_bytes = (uint64_t)sqlite3_column_int64(st, 2);
     }
     sqlite3_finalize(st);
+    if (r < 0) return r;
     out->vectors = c->hnsw ? rt_hnsw_size(c->hnsw) : 0;
     out->terms = rt_bm25_n_terms(c->bm25);
     char *wal = rt_path_join(c->dir, "collection.db-wal");
@@ -631,5 +790,74 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
     snprintf(out->embedder, sizeof out->embedder, "%s", c->embedder_name);
     out->chunker = c->p.chunker.kind;
     out->chunk_tokens = c->p.chunker.chunk_tokens;
+    return RT_OK;
+}
+
+int rt_collection_chunk_title(rt_collection *c, int64_t chunk_id, char **title) {
+    *title = NULL;
+    sqlite3_stmt *st;
+    /* a collection made before chunk titles, opened read-only, has no title column */
+    if (sqlite3_prepare_v2(c->db, "SELECT title FROM chunks WHERE chunk_id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return RT_OK;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    int rc = RT_OK;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+        *title = rt_strdup((const char *)sqlite3_column_text(st, 0));
+        if (!*title) rc = RT_ERR_NOMEM;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void rt_stored_document_free(rt_stored_document *d) {
+    if (!d) return;
+    free(d->id);
+    free(d->path);
+    free(d->text);
+    free(d->metadata_json);
+    free(d);
+}
+
+int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out) {
+    *out = NULL;
+    if (!doc_id) return rt_error(RT_ERR_INVALID, "get document: no id");
+    sqlite3_stmt *st;
+    RT_TRY(rt_coll_prepare(
+        c, "SELECT path, CAST(text AS BLOB), metadata, version FROM documents WHERE doc_id = ?",
+        &st));
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (step == SQLITE_DONE)
+            return rt_error(RT_ERR_NOT_FOUND, "%s: no document '%s'", c->dir, doc_id);
+        return rt_coll_sql_error(c, "reading a document");
+    }
+    rt_stored_document *d = rt_calloc(1, sizeof *d);
+    int rc = d ? RT_OK : RT_ERR_NOMEM;
+    if (d) {
+        const char *path = (const char *)sqlite3_column_text(st, 0);
+        const char *meta = (const char *)sqlite3_column_text(st, 2);
+        int tl = sqlite3_column_bytes(st, 1);
+        d->id = rt_strdup(doc_id);
+        d->path = path ? rt_strdup(path) : NULL;
+        d->metadata_json = meta ? rt_strdup(meta) : NULL;
+        d->text = rt_malloc((size_t)tl + 1);
+        if (d->text) {
+            if (tl) memcpy(d->text, sqlite3_column_blob(st, 1), (size_t)tl);
+            d->text[tl] = '\0';
+        }
+        d->len = (size_t)tl;
+        d->version = sqlite3_column_int64(st, 3);
+        if (!d->id || !d->text || (path && !d->path) || (meta && !d->metadata_json))
+            rc = RT_ERR_NOMEM;
+    }
+    sqlite3_finalize(st);
+    if (rc != RT_OK) {
+        rt_stored_document_free(d);
+        return rc;
+    }
+    *out = d;
     return RT_OK;
 }

@@ -32,6 +32,7 @@ struct rt_collection {
     rt_collection_params p; /* effective parameters (stored ones win) */
     char language[32];
     char embedder_name[128];     /* "" when the collection has no vectors */
+    char embedder_id[64];        /* content fingerprint of the embedder's model ("" unknown) */
     int dim;                     /* 0 when the collection has no vectors */
     const rt_embedder *embedder; /* may be NULL even when dim > 0 (search by query_vector) */
     rt_bm25 *bm25;
@@ -50,6 +51,9 @@ int rt_coll_exec(rt_collection *c, const char *sql);
 int rt_coll_prepare(rt_collection *c, const char *sql, sqlite3_stmt **st);
 /* Records a SQLite failure as an rt_error naming the database; returns RT_ERR_IO. */
 int rt_coll_sql_error(rt_collection *c, const char *what);
+/* Steps a statement: 1 a row, 0 done, negative (the error recorded, with advice when the
+ * database is damaged) on failure. */
+int rt_coll_step(rt_collection *c, sqlite3_stmt *st, const char *what);
 /* Largest change sequence number in the log (0 when empty). */
 int rt_coll_max_seq(rt_collection *c, uint64_t *seq);
 

@@ -194,8 +194,8 @@ static int embed_chunks(rt_collection *c, const char *text, const rt_span *sp, s
 
 static int write_document(rt_collection *c, const char *id, const rt_document *doc,
                           const char *text, size_t len, const char *hash, bool existed,
-                          const rt_span *sp, size_t n, const float *vecs, int64_t **old_ids,
-                          size_t *n_old, int64_t *new_ids, uint64_t *seq) {
+                          const rt_span *sp, char *const *titles, size_t n, const float *vecs,
+                          int64_t **old_ids, size_t *n_old, int64_t *new_ids, uint64_t *seq) {
     sqlite3_stmt *st = NULL;
     int rc = RT_OK;
     *n_old = 0;
@@ -203,7 +203,12 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
         RT_TRY(rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &st));
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         size_t cap = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
+        int r;
+        while ((r = rt_coll_step(c, st, "replacing")) != 0) {
+            if (r < 0) {
+                sqlite3_finalize(st);
+                return r;
+            }
             if (*n_old == cap) {
                 cap = cap ? 2 * cap : 16;
                 int64_t *t = rt_realloc(*old_ids, cap * sizeof *t);
@@ -251,8 +256,8 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
     RT_TRY(rc);
     sqlite3_stmt *ins, *log;
     RT_TRY(rt_coll_prepare(c,
-                           "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, vector) "
-                           "VALUES(?, ?, ?, ?, ?, ?)",
+                           "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, vector, "
+                           "title) VALUES(?, ?, ?, ?, ?, ?, ?)",
                            &ins));
     if (rt_coll_prepare(c, "INSERT INTO changes(op, chunk_id) VALUES(1, ?)", &log)) {
         sqlite3_finalize(ins);
@@ -274,6 +279,10 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
                               SQLITE_STATIC);
         else
             sqlite3_bind_null(ins, 6);
+        if (titles && titles[i])
+            sqlite3_bind_text(ins, 7, titles[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 7);
         if (sqlite3_step(ins) != SQLITE_DONE) {
             rc = rt_coll_sql_error(c, "writing a chunk");
             break;
@@ -343,7 +352,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     int64_t *new_ids = NULL, *old_ids = NULL;
     size_t n_old = 0;
     uint64_t seq = 0;
-    if (!st) st = rt_chunk_text(&c->p.chunker, c->embedder, text, len, &sp, &n);
+    char **titles = NULL;
+    if (!st) st = rt_chunk_text_titled(&c->p.chunker, c->embedder, text, len, &sp, &titles, &n);
     if (!st && c->embedder && n) {
         size_t bytes;
         if (!rt_mul_size(n, (size_t)c->dim * sizeof(float), &bytes))
@@ -356,7 +366,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     if (!st && !(new_ids = rt_malloc((n + 1) * sizeof *new_ids))) st = RT_ERR_NOMEM;
     if (!st) st = rt_coll_exec(c, "BEGIN IMMEDIATE");
     if (!st) {
-        st = write_document(c, id, doc, text, len, hash, existed, sp, n, vecs, &old_ids, &n_old,
+        st = write_document(c, id, doc, text, len, hash, existed, sp, titles, n, vecs, &old_ids,
+                            &n_old,
                             new_ids, &seq);
         if (st)
             rt_coll_exec(c, "ROLLBACK");
@@ -401,6 +412,9 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     }
     free(text);
     free(sp);
+    for (size_t i = 0; titles && i < n; i++)
+        free(titles[i]);
+    free(titles);
     free(vecs);
     free(new_ids);
     free(old_ids);
@@ -451,6 +465,7 @@ static int ingest_file(rt_collection *c, const char *path, rt_ingest_stats *stat
     rt_doc_format fmt = rt_format_from_path(path);
     if (fmt == RT_FORMAT_UNKNOWN) {
         rt_log_debug("%s: unknown extension; skipped", path);
+        stats->files_skipped++;
         return RT_OK;
     }
     char *buf;
@@ -470,8 +485,47 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats, int depth) {
+/* Directories on the current walk path, by device and inode: a symbolic link that leads back
+ * to one of them would loop. A directory reached twice by different links (not a loop) is
+ * walked once too: the set holds every directory seen in this walk. */
+typedef struct dir_walk {
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } *seen;
+    size_t n, cap;
+} dir_walk;
+
+/* 1 when (dev, ino) was seen already, 0 after recording it, negative on error. */
+static int walk_visit(dir_walk *w, const struct stat *s) {
+    for (size_t i = 0; i < w->n; i++)
+        if (w->seen[i].dev == s->st_dev && w->seen[i].ino == s->st_ino) return 1;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 16;
+        void *t = rt_realloc(w->seen, cap * sizeof *w->seen);
+        if (!t) return RT_ERR_NOMEM;
+        w->seen = t;
+        w->cap = cap;
+    }
+    w->seen[w->n].dev = s->st_dev;
+    w->seen[w->n].ino = s->st_ino;
+    w->n++;
+    return 0;
+}
+
+static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats, int depth,
+                      dir_walk *w) {
     if (depth > 64) return rt_error(RT_ERR_RANGE, "%s: directories nested too deeply", dir);
+    struct stat ds;
+    if (stat(dir, &ds) != 0) return rt_error(RT_ERR_IO, "%s: cannot open directory", dir);
+    int seen = walk_visit(w, &ds);
+    if (seen < 0) return seen;
+    if (seen) {
+        rt_log_warn("%s: a directory already walked (symbolic link loop or second link); skipped",
+                    dir);
+        stats->links_skipped++;
+        return RT_OK;
+    }
     DIR *d = opendir(dir);
     if (!d) return rt_error(RT_ERR_IO, "%s: cannot open directory", dir);
     char **names = NULL;
@@ -503,11 +557,15 @@ static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats,
             st = RT_ERR_NOMEM;
             break;
         }
-        int fst;
+        int fst = RT_OK;
         if (rt_is_dir(p))
-            fst = ingest_dir(c, p, stats, depth + 1);
-        else
+            fst = ingest_dir(c, p, stats, depth + 1, w);
+        else if (rt_is_file(p))
             fst = ingest_file(c, p, stats);
+        else {
+            rt_log_warn("%s: not a regular file or directory (or a broken link); skipped", p);
+            stats->files_skipped++;
+        }
         if (fst == RT_ERR_NOMEM) st = fst; /* other failures are logged and counted */
         free(p);
     }
@@ -536,19 +594,34 @@ int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stat
         memset(&local, 0, sizeof local);
         stats = &local;
     }
-    if (rt_is_dir(path)) {
-        progress_begin(c);
-        int st = ingest_dir(c, path, stats, 0);
-        progress_end(c);
-        return st;
-    }
-    if (!rt_is_file(path)) return rt_error(RT_ERR_NOT_FOUND, "%s: no such file or directory", path);
-    if (rt_format_from_path(path) == RT_FORMAT_UNKNOWN)
-        return rt_error(RT_ERR_INVALID, "%s: unknown format (use .txt, .md, .html or .jsonl)",
+    if (!path || !*path) return rt_error(RT_ERR_INVALID, "ingest: empty path");
+    /* A document is named by its canonical path: the same file spelled relative, absolute or
+     * through a symbolic link is one document. */
+    struct stat ps;
+    if (stat(path, &ps) != 0)
+        return rt_error(RT_ERR_NOT_FOUND, "%s: no such file or directory", path);
+    if (!S_ISDIR(ps.st_mode) && !S_ISREG(ps.st_mode))
+        return rt_error(RT_ERR_INVALID,
+                        "%s: not a regular file or directory (to read a pipe, use --stdin FORMAT)",
                         path);
-    progress_begin(c);
-    int st = ingest_file(c, path, stats);
-    progress_end(c);
+    char *canon = realpath(path, NULL);
+    if (!canon) return rt_error(RT_ERR_IO, "%s: cannot resolve the path", path);
+    int st;
+    if (rt_is_dir(canon)) {
+        dir_walk w = {0};
+        progress_begin(c);
+        st = ingest_dir(c, canon, stats, 0, &w);
+        progress_end(c);
+        free(w.seen);
+    } else if (rt_format_from_path(canon) == RT_FORMAT_UNKNOWN) {
+        st = rt_error(RT_ERR_INVALID, "%s: unknown format (use .txt, .md, .html or .jsonl)",
+                      path);
+    } else {
+        progress_begin(c);
+        st = ingest_file(c, canon, stats);
+        progress_end(c);
+    }
+    free(canon);
     return st;
 }
 

@@ -7,6 +7,7 @@
 #include "knowledge/fusion.h"
 #include "core/error.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +63,7 @@ static int resolve_filters(rt_collection *c, const rt_filter *f, int n, rt_idset
                            size_t *n_allowed) {
     memset(out, 0, sizeof *out);
     *n_allowed = 0;
-    size_t cap = 256 + (size_t)n * 96, len = 0;
+    size_t cap = 256 + (size_t)n * 192, len = 0;
     char *sql = rt_malloc(cap);
     if (!sql) return RT_ERR_NOMEM;
     len += (size_t)snprintf(sql, cap,
@@ -78,8 +79,31 @@ static int resolve_filters(rt_collection *c, const rt_filter *f, int n, rt_idset
                             "backslashes), an operator and a value",
                             i);
         }
-        len += (size_t)snprintf(sql + len, cap - len, " AND json_extract(d.metadata, ?%d) %s ?%d",
-                                2 * i + 1, op, 2 * i + 2);
+        /* Types never mix: a number matches numbers only, true/false JSON booleans only, any
+         * other string strings only (so flag=true does not match 1, nor n>0 the text "1"). */
+        bool boolean = !f[i].is_number && (!strcmp(f[i].string, "true") ||
+                                           !strcmp(f[i].string, "false"));
+        if (boolean && f[i].op != RT_FILTER_EQ && f[i].op != RT_FILTER_NE) {
+            free(sql);
+            return rt_error(RT_ERR_INVALID, "filter %d: booleans compare with = and != only", i);
+        }
+        if (f[i].is_number && !isfinite(f[i].number)) {
+            free(sql);
+            return rt_error(RT_ERR_INVALID, "filter %d: the number is not finite", i);
+        }
+        const char *types = f[i].is_number ? "('integer', 'real')"
+                            : boolean      ? "('true', 'false')"
+                                           : "('text')";
+        if (boolean)
+            len += (size_t)snprintf(sql + len, cap - len,
+                                    " AND json_type(d.metadata, ?%d) IN %s AND "
+                                    "(json_type(d.metadata, ?%d) = ?%d) %s 1",
+                                    2 * i + 1, types, 2 * i + 1, 2 * i + 2, op);
+        else
+            len += (size_t)snprintf(sql + len, cap - len,
+                                    " AND json_type(d.metadata, ?%d) IN %s AND "
+                                    "json_extract(d.metadata, ?%d) %s ?%d",
+                                    2 * i + 1, types, 2 * i + 1, op, 2 * i + 2);
     }
     sqlite3_stmt *st;
     int rc = rt_coll_prepare(c, sql, &st);
@@ -163,7 +187,12 @@ static int fill_results(rt_collection *c, const rt_hit *hits, int n, const rt_hi
     for (int i = 0; !rc && i < n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, hits[i].id);
-        if (sqlite3_step(st) != SQLITE_ROW) continue; /* deleted meanwhile */
+        int got = rt_coll_step(c, st, "reading results");
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        if (got == 0) continue; /* deleted meanwhile */
         rt_search_result *r = &res->items[res->n];
         r->doc_id = rt_strdup((const char *)sqlite3_column_text(st, 0));
         const char *path = (const char *)sqlite3_column_text(st, 1);

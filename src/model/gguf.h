@@ -30,6 +30,10 @@ typedef struct rt_gguf_write_params {
 int rt_gguf_write(const char *path, const rt_model_config *cfg, const rt_model_weights *w,
                   const rt_gguf_write_params *params);
 
+/* Writes a GGUF v3 file of metadata only (no tensors), atomically: e.g. the tokenizer.* keys of
+ * a model, so that a tokenizer travels beside a model stored in another format. */
+int rt_gguf_write_metadata(const char *path, const rt_gguf_kv *kvs, size_t n);
+
 /* Llama 3 rope frequency factors, one per rotary pair (head_dim/2 values): the divisor of each
  * pair's base frequency, as llama.cpp's converter computes them for rope_freqs.weight from
  * cfg's rope_scaling_* fields. */

@@ -466,3 +466,22 @@ done:
     kv_free(&kvs);
     return rc;
 }
+
+int rt_gguf_write_metadata(const char *path, const rt_gguf_kv *kvs, size_t n) {
+    rt_atomic_file f;
+    RT_TRY(rt_atomic_file_open(&f, path));
+    int rc = w_raw(&f, "GGUF", 4);
+    if (rc == RT_OK) rc = w_u32(&f, 3);
+    if (rc == RT_OK) rc = w_u64(&f, 0);
+    if (rc == RT_OK) rc = w_u64(&f, n);
+    for (size_t i = 0; i < n && rc == RT_OK; i++) {
+        rc = w_str(&f, kvs[i].key, strlen(kvs[i].key));
+        if (rc == RT_OK) rc = w_u32(&f, kvs[i].value.type);
+        if (rc == RT_OK) rc = w_value(&f, &kvs[i].value, 0);
+    }
+    if (rc < 0) {
+        rt_atomic_file_abort(&f);
+        return rc;
+    }
+    return rt_atomic_file_commit(&f);
+}

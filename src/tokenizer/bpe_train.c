@@ -263,6 +263,15 @@ static int write_json(trainer *t, const rt_bpe_train_params *p, const uint64_t *
     }
     int32_t next = t->vocab.size;
     for (size_t i = 0; i < p->n_special; i++) {
+        if (json_object_get(vocab, p->special[i])) {
+            json_decref(vocab);
+            json_decref(jm);
+            json_decref(added);
+            return rt_error(RT_ERR_INVALID,
+                            "BPE training: special token '%s' is also an ordinary token of the "
+                            "vocabulary; choose a distinct string (such as <|%s|>)",
+                            p->special[i], p->special[i]);
+        }
         json_array_append_new(added, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", next,
                                                "content", p->special[i], "single_word", 0, "lstrip",
                                                0, "rstrip", 0, "normalized", 0, "special", 1));
@@ -290,10 +299,44 @@ static int write_json(trainer *t, const rt_bpe_train_params *p, const uint64_t *
     return rc;
 }
 
+static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params,
+                     const char *out_path);
+
+/* Special tokens are checked first: an empty one would make a tokenizer.json no loader accepts,
+ * and a repeated one is kept once (the first). */
 int rt_bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params,
                  const char *out_path) {
     if (!files || !params || !out_path)
         return rt_error(RT_ERR_INVALID, "rt_bpe_train: NULL argument");
+    if (params->n_special && !params->special)
+        return rt_error(RT_ERR_INVALID, "rt_bpe_train: special tokens missing");
+    const char **uniq = rt_malloc((params->n_special + 1) * sizeof *uniq);
+    if (!uniq) return RT_ERR_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < params->n_special; i++) {
+        const char *sp = params->special[i];
+        if (!sp || !*sp) {
+            free(uniq);
+            return rt_error(RT_ERR_INVALID, "BPE training: special token %zu is empty", i + 1);
+        }
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = !strcmp(uniq[j], sp);
+        if (seen)
+            rt_log_warn("BPE training: special token '%s' given twice; kept once", sp);
+        else
+            uniq[n++] = sp;
+    }
+    rt_bpe_train_params p = *params;
+    p.special = uniq;
+    p.n_special = n;
+    int rc = bpe_train(files, n_files, &p, out_path);
+    free(uniq);
+    return rc;
+}
+
+static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_train_params *params,
+                     const char *out_path) {
     if (params->vocab_size < 256 + params->n_special)
         return rt_error(RT_ERR_INVALID,
                         "BPE training: vocab_size %zu is below 256 byte tokens + %zu "

@@ -4,6 +4,8 @@
 #include "train/text_tokenizer.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/gguf.h"
+#include "model/gguf.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -76,10 +78,41 @@ void rt_text_tokenizer_wrap(const rt_tokenizer *tok, const char *name, rt_text_t
     out->render_chat = render_chat;
 }
 
+/* A GGUF's vocabulary lives in its tokenizer.* metadata: those keys go to <dir>/tokenizer.gguf
+ * (a GGUF without tensors), which rt_tokenizer_load finds in a model directory. */
+static int copy_gguf_tokenizer(const char *src, const char *dir) {
+    rt_gguf *g;
+    RT_TRY(rt_gguf_open(src, &g));
+    size_t n_kv = rt_gguf_n_kv(g), n = 0;
+    rt_gguf_kv *kvs = rt_calloc(n_kv + 1, sizeof *kvs);
+    if (!kvs) {
+        rt_gguf_close(g);
+        return RT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n_kv; i++) {
+        const char *key = rt_gguf_key(g, i);
+        if (!key || strncmp(key, "tokenizer.", 10) != 0) continue;
+        kvs[n].key = key;
+        kvs[n].value = *rt_gguf_kv_value(g, i);
+        n++;
+    }
+    int st;
+    if (n == 0) {
+        st = rt_error(RT_ERR_FORMAT, "%s: no tokenizer metadata to copy", src);
+    } else {
+        char *to = rt_path_join(dir, "tokenizer.gguf");
+        st = to ? rt_gguf_write_metadata(to, kvs, n) : RT_ERR_NOMEM;
+        free(to);
+    }
+    free(kvs);
+    rt_gguf_close(g);
+    return st;
+}
+
 int rt_tokenizer_copy_files(const char *src, const char *dir) {
     RT_TRY(rt_mkdir_p(dir));
     if (rt_is_file(src)) {
-        if (rt_path_has_suffix(src, ".gguf")) return RT_OK;
+        if (rt_path_has_suffix(src, ".gguf")) return copy_gguf_tokenizer(src, dir);
         const char *name = rt_path_has_suffix(src, ".txt") ? "vocab.txt" : "tokenizer.json";
         char *to = rt_path_join(dir, name);
         if (!to) return RT_ERR_NOMEM;

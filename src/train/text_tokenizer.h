@@ -11,7 +11,8 @@
 
 /* Copies the tokenizer files found at src (a tokenizer.json / vocab.txt file, or a model
  * directory: tokenizer.json, tokenizer_config.json, special_tokens_map.json, vocab.txt) into
- * dir. A GGUF source has no files to copy (its vocabulary travels in GGUF metadata): RT_OK. */
+ * dir. A GGUF source's vocabulary travels in its tokenizer.* metadata: those keys are written to
+ * dir/tokenizer.gguf (metadata only), which rt_tokenizer_load finds in a directory. */
 int rt_tokenizer_copy_files(const char *src, const char *dir);
 
 #endif

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct rt_trainer {
     rt_train_params p;
@@ -36,6 +37,7 @@ struct rt_trainer {
     rt_tokenizer *own_tok;          /* loaded from tokenizer_path or the model (else NULL) */
     rt_text_tokenizer own_text_tok; /* own_tok as the trainer sees it */
     char *tok_src;                  /* where own_tok came from; its files go next to results */
+    char *tok_name;                 /* tok_src#content-hash: the tokenizer's identity */
     tmodel *m;
     optim o;
     schedule_kind sched;
@@ -51,6 +53,9 @@ struct rt_trainer {
     int64_t tokens_at_start;
     FILE *log;
     uint64_t cfg_hash;
+    int lock_fd; /* exclusive lock on <out_dir>/lock: one run per output directory */
+    char *prev_ckpt_path; /* the checkpoint before the last one (a hard link), for divergence */
+    int64_t ckpt_step;    /* step of checkpoint.bin as this run knows it (-1: none) */
 };
 
 rt_train_params rt_train_default_params(void) {
@@ -174,7 +179,16 @@ static int load_tokenizer(rt_trainer *t, const rt_train_params *p) {
         return RT_OK;
     }
     if (!(t->tok_src = rt_strdup(src))) return RT_ERR_NOMEM;
-    rt_text_tokenizer_wrap(t->own_tok, t->tok_src, &t->own_text_tok);
+    /* The tokenizer is named by its content, not its path: the token cache is keyed by this
+     * name, and a tokenizer retrained into the same file must not reuse the old tokens. */
+    static const char *const files[] = {"tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                                        "special_tokens_map.json", NULL};
+    char hash[33];
+    RT_TRY(rt_content_hash(src, files, hash));
+    size_t n = strlen(src) + sizeof hash + 8;
+    if (!(t->tok_name = rt_malloc(n))) return RT_ERR_NOMEM;
+    snprintf(t->tok_name, n, "%s#%s", src, hash);
+    rt_text_tokenizer_wrap(t->own_tok, t->tok_name, &t->own_text_tok);
     t->tok = &t->own_text_tok;
     rt_log_info("tokenizer: %s (%d ids)", src, t->tok->n_vocab);
     return RT_OK;
@@ -195,10 +209,20 @@ static int build_model(rt_trainer *t, const tm_options *opt) {
         else if (cfg->n_vocab < t->tok->n_vocab)
             st = rt_error(RT_ERR_INVALID, "%s: vocabulary of %d is smaller than the tokenizer's %d",
                           p->model_path, cfg->n_vocab, t->tok->n_vocab);
+        else if (cfg->n_ctx_train > 0 && p->seq_len > cfg->n_ctx_train)
+            st = rt_error(RT_ERR_INVALID,
+                          "sequence length %d is longer than the context of %s (%d tokens); "
+                          "give --seq-len %d or less",
+                          p->seq_len, p->model_path, cfg->n_ctx_train, cfg->n_ctx_train);
         if (st == RT_OK) st = tmodel_new(cfg, rt_model_file_weights(mf), opt, &t->m);
         rt_model_file_close(mf);
         return st;
     }
+    if (p->n_ctx > 0 && p->seq_len > p->n_ctx)
+        return rt_error(RT_ERR_INVALID,
+                        "sequence length %d is longer than the context of %d tokens; give "
+                        "--seq-len %d or less, or a larger --ctx",
+                        p->seq_len, p->n_ctx, p->n_ctx);
     rt_model_config c;
     memset(&c, 0, sizeof c);
     c.arch = rt_arch_from_name(p->arch ? p->arch : "llama");
@@ -223,7 +247,22 @@ static int build_model(rt_trainer *t, const tm_options *opt) {
     return tmodel_new(&c, NULL, opt, &t->m);
 }
 
+/* True when every trainable value is finite (a checkpoint is never written from a diverged
+ * state, so the last one on disk stays the last good one). */
+static bool params_finite(const rt_trainer *t) {
+    const float *x = t->m->train_data;
+    float acc = 0.0f;
+    for (size_t i = 0; i < t->m->n_train; i++)
+        acc += x[i] * 0.0f; /* NaN or inf anywhere makes the sum NaN */
+    return acc == 0.0f;
+}
+
 static int save_checkpoint(rt_trainer *t) {
+    if (!params_finite(t))
+        return rt_error(RT_ERR_INVALID,
+                        "%s: not saved: the weights are not finite at step %lld (training "
+                        "diverged); the previous checkpoint is kept",
+                        t->ckpt_path, (long long)t->step);
     ckpt_state s = {.config_hash = t->cfg_hash,
                     .step = t->step,
                     .epoch = t->epoch,
@@ -237,7 +276,26 @@ static int save_checkpoint(rt_trainer *t) {
                     .params = t->m->train_data,
                     .m = t->o.m,
                     .v = t->o.v};
-    return ckpt_save(t->ckpt_path, &s);
+    /* The previous checkpoint stays reachable as checkpoint.prev.bin: if the weights just saved
+     * turn out to diverge at the next step, that one is the last good state. */
+    if (rt_is_file(t->ckpt_path)) {
+        unlink(t->prev_ckpt_path);
+        if (link(t->ckpt_path, t->prev_ckpt_path) != 0) unlink(t->prev_ckpt_path);
+    }
+    RT_TRY(ckpt_save(t->ckpt_path, &s));
+    t->ckpt_step = t->step;
+    return RT_OK;
+}
+
+/* After a divergence at step t->step + 1: the checkpoint of step t->step holds the weights that
+ * diverged, so it gives way to the one before it (or goes). Returns a phrase for the error. */
+static const char *drop_diverged_checkpoint(rt_trainer *t) {
+    if (!rt_is_file(t->ckpt_path)) return "";
+    if (t->ckpt_step != t->step) return " (the last checkpoint is kept)";
+    if (rt_is_file(t->prev_ckpt_path) && rename(t->prev_ckpt_path, t->ckpt_path) == 0)
+        return " (the checkpoint of those weights was replaced by the one before it)";
+    unlink(t->ckpt_path);
+    return " (the checkpoint of those weights was removed; no earlier one exists)";
 }
 
 static int load_checkpoint(rt_trainer *t) {
@@ -259,8 +317,39 @@ static int load_checkpoint(rt_trainer *t) {
         return rt_error(RT_ERR_FORMAT, "%s: data position %lld beyond the %lld sequences",
                         t->ckpt_path, (long long)t->cursor, (long long)t->d.train.n);
     shuffle_epoch(t);
+    t->ckpt_step = t->step;
     rt_log_info("resumed from %s at step %lld", t->ckpt_path, (long long)t->step);
     return RT_OK;
+}
+
+/* Drops the log lines of steps after `step` (written after the checkpoint a run resumes from,
+ * and about to be redone), so a resumed log has each step once. */
+static int truncate_log(const char *path, int64_t step) {
+    if (!rt_is_file(path)) return RT_OK;
+    char *data;
+    size_t len;
+    RT_TRY(rt_file_read_all(path, (size_t)1 << 30, &data, &len));
+    size_t keep = 0;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(data + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - data) + 1 : len;
+        long long s = -1;
+        if (sscanf(data + i, "{\"step\":%lld", &s) != 1 || s > step || !nl) break;
+        keep = end;
+        i = end;
+    }
+    int st = keep == len ? RT_OK : rt_file_write_atomic(path, data, keep);
+    free(data);
+    return st;
+}
+
+/* A JSON number, or null for NaN and infinities (which JSON cannot hold). */
+static void log_number(FILE *fp, const char *key, const char *fmt, double v) {
+    fprintf(fp, ",\"%s\":", key);
+    if (isfinite(v))
+        fprintf(fp, fmt, v);
+    else
+        fputs("null", fp);
 }
 
 int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
@@ -273,6 +362,8 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
                                         "range");
     rt_trainer *t = rt_calloc(1, sizeof *t);
     if (!t) return RT_ERR_NOMEM;
+    t->lock_fd = -1;
+    t->ckpt_step = -1;
     t->p = *p;
     t->best_val = INFINITY;
     int st;
@@ -310,7 +401,9 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     t->p.model_path = t->model_path;
     t->p.train_path = t->p.val_path = NULL; /* not kept */
     if ((st = rt_mkdir_p(t->out_dir)) < 0) goto fail;
+    if ((st = rt_dir_lock(t->out_dir, "training output directory", &t->lock_fd)) < 0) goto fail;
     if (!(t->ckpt_path = rt_path_join(t->out_dir, "checkpoint.bin"))) goto fail;
+    if (!(t->prev_ckpt_path = rt_path_join(t->out_dir, "checkpoint.prev.bin"))) goto fail;
 
     if ((st = build_model(t, &opt)) < 0) goto fail;
     if (t->m->cfg.n_vocab < t->tok->n_vocab) {
@@ -348,10 +441,27 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     if (!t->perm || !t->inputs || !t->targets || !t->idx) goto fail;
     t->cfg_hash = hash_config(t->m);
     shuffle_epoch(t);
-    if (p->resume && rt_is_file(t->ckpt_path) && (st = load_checkpoint(t)) < 0) goto fail;
+    bool resumed = false;
+    if (p->resume) {
+        if (!rt_is_file(t->ckpt_path)) {
+            rt_log_warn("%s: no checkpoint to resume from; starting at step 0", t->ckpt_path);
+        } else {
+            if ((st = load_checkpoint(t)) < 0) goto fail;
+            resumed = true;
+            if (t->step >= t->p.max_steps)
+                rt_log_warn("%s: the checkpoint is at step %lld, already at or past the %lld "
+                            "steps asked for: no training, the result is saved again (give a "
+                            "larger --steps to go on)",
+                            t->ckpt_path, (long long)t->step, (long long)t->p.max_steps);
+        }
+    }
     char *log_path = rt_path_join(t->out_dir, "train_log.jsonl");
     if (!log_path) goto fail;
-    t->log = fopen(log_path, p->resume ? "a" : "w");
+    if (resumed && (st = truncate_log(log_path, t->step)) < 0) {
+        free(log_path);
+        goto fail;
+    }
+    t->log = fopen(log_path, resumed ? "a" : "w");
     if (!t->log) {
         st = rt_error(RT_ERR_IO, "%s: cannot open for writing", log_path);
         free(log_path);
@@ -373,6 +483,7 @@ fail:
 void rt_trainer_free(rt_trainer *t) {
     if (!t) return;
     if (t->log) fclose(t->log);
+    rt_dir_unlock(t->lock_fd);
     tmodel_free(t->m);
     optim_free(&t->o);
     dataset_free(&t->d);
@@ -383,8 +494,10 @@ void rt_trainer_free(rt_trainer *t) {
     free(t->out_dir);
     free(t->model_path);
     free(t->ckpt_path);
+    free(t->prev_ckpt_path);
     if (t->own_tok) rt_tokenizer_free(t->own_tok);
     free(t->tok_src);
+    free(t->tok_name);
     free(t);
 }
 
@@ -459,6 +572,14 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
     float norm = optim_clip_grad_norm(m->train_grad, m->n_train, t->p.max_grad_norm);
     float lr = (float)((double)t->p.lr *
                        schedule_factor(t->sched, t->step, t->p.warmup_steps, t->p.max_steps));
+    if (!isfinite(loss_sum) || !isfinite(norm))
+        return rt_error(RT_ERR_INVALID,
+                        "training diverged at step %lld: the %s is %s (learning rate %g); the "
+                        "update was not applied and nothing more is saved; lower --lr or add "
+                        "--warmup%s",
+                        (long long)t->step + 1, isfinite(loss_sum) ? "gradient norm" : "loss",
+                        isnan(isfinite(loss_sum) ? norm : loss_sum) ? "NaN" : "infinite",
+                        (double)lr, drop_diverged_checkpoint(t));
     optim_step(&t->o, m->train_data, m->train_grad, m->params, m->n_params, lr);
     t->step++;
     info->step = t->step;
@@ -474,6 +595,11 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
     if ((t->p.eval_every > 0 && t->step % t->p.eval_every == 0) || last) {
         float vl;
         RT_TRY(rt_trainer_evaluate(t, &vl));
+        if (isinf(vl) || (isnan(vl) && t->d.val.n > 0))
+            return rt_error(RT_ERR_INVALID,
+                            "training diverged at step %lld: the validation loss is not finite; "
+                            "nothing more is saved; lower --lr or add --warmup",
+                            (long long)t->step);
         info->val_loss = vl;
         if (!isnan(vl)) {
             if (vl < t->best_val) {
@@ -487,11 +613,14 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
             }
         }
     }
-    fprintf(t->log,
-            "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.5g,"
-            "\"tokens\":%lld,\"tokens_per_s\":%.1f,\"elapsed\":%.3f",
-            (long long)t->step, info->loss, lr, norm, (long long)t->tokens, info->tokens_per_s, el);
-    if (!isnan(info->val_loss)) fprintf(t->log, ",\"val_loss\":%.6f", info->val_loss);
+    fprintf(t->log, "{\"step\":%lld", (long long)t->step);
+    log_number(t->log, "loss", "%.6f", info->loss);
+    log_number(t->log, "lr", "%.6g", lr);
+    log_number(t->log, "grad_norm", "%.5g", norm);
+    fprintf(t->log, ",\"tokens\":%lld", (long long)t->tokens);
+    log_number(t->log, "tokens_per_s", "%.1f", info->tokens_per_s);
+    log_number(t->log, "elapsed", "%.3f", el);
+    if (!isnan(info->val_loss)) log_number(t->log, "val_loss", "%.6f", info->val_loss);
     fputs("}\n", t->log);
     fflush(t->log);
     if (t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last) RT_TRY(save_checkpoint(t));
@@ -522,7 +651,9 @@ int rt_trainer_save(rt_trainer *t, const char *dir) {
 
 int rt_trainer_run(rt_trainer *t) {
     rt_progress prog;
-    rt_progress_begin(&prog, "train", "steps", (uint64_t)t->p.max_steps);
+    rt_progress_begin(&prog, "train", "steps",
+                      (uint64_t)(t->step > t->p.max_steps ? t->step : t->p.max_steps));
+    prog.first = (uint64_t)t->step; /* a resumed run: rates from here */
     rt_train_step_info info = {0};
     char detail[160];
     float last_val = NAN;
