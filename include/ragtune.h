@@ -1190,6 +1190,71 @@ int rt_rag_condense_question(const char *previous, const char *question, char **
 int rt_rag_agentic_propose(void *session, const char *text, size_t len, rt_chunk_proposal **out,
                            size_t *n);
 
+/* ---- reader / RAFT training examples (src/rag/raft.c): question-answer items and their
+ * documents -> prompts in the shared reader format with distractors, and completions ---- */
+
+typedef struct rt_raft_doc {
+    const char *id;    /* unique document id */
+    const char *title; /* "" or NULL: none */
+    const char *text;  /* the passage */
+} rt_raft_doc;
+
+typedef struct rt_raft_item {
+    const char *id;       /* item id (copied to the example) */
+    const char *question; /* the question */
+    const char *answer;   /* the answer text (without citation) */
+    const char *doc;      /* id of the oracle document, the one that contains the answer */
+    const char *const *context; /* not NULL: exactly these document ids, in this order, are the
+                                   passages (nothing drawn; oracle_p unused); the citation is
+                                   doc's position among them, or 0 (the abstain completion)
+                                   when doc is not one of them. n_context 0 = no sources */
+    size_t n_context;
+} rt_raft_item;
+
+typedef struct rt_raft_params {
+    int n_distractors;  /* distractor passages beside the oracle (default 3); an example without
+                           the oracle gets n_distractors + 1, so every prompt has the same count */
+    float oracle_p;     /* probability that the oracle is among the passages (default 0.8);
+                           without it the completion is RT_RAG_ABSTAIN_TEXT */
+    int near;           /* > 0: distractors are drawn from the documents within +-near positions
+                           of the oracle in the documents' order (neighbouring headwords, other
+                           senses); 0 (default): uniformly from all documents */
+    rt_collection *collection; /* not NULL: BM25 hits for the question (other than the oracle)
+                                  are the distractors first; hits whose doc_id is one of the
+                                  documents use that document, others their chunk text */
+    uint64_t seed;      /* default 42; the same seed and inputs give the same examples */
+    rt_rag_prompt_style style;  /* BASE (default) or CHAT */
+    const char *template_text;  /* prompt layout override (see rt_rag_prompt_render) or NULL */
+} rt_raft_params;
+
+rt_raft_params rt_raft_default_params(void);
+
+typedef struct rt_raft_example {
+    char *id;         /* the item's id */
+    char *prompt;     /* BASE: the whole prompt; CHAT: NULL */
+    char *system;     /* CHAT: the system message; BASE: NULL */
+    char *user;       /* CHAT: the user message; BASE: NULL */
+    char *completion; /* " answer [n]" or " " RT_RAG_ABSTAIN_TEXT */
+    int citation;     /* the oracle's position 1..n, 0 when it was left out */
+    int n_passages;
+} rt_raft_example;
+
+/* Builds one example per item, in item order, into *out (n_items of them; free with
+ * rt_raft_examples_free). Fails with RT_ERR_NOT_FOUND naming the item whose doc is not among
+ * docs, RT_ERR_INVALID when there are too few documents for the distractors. Distractors never
+ * share the oracle's title (case-insensitive) or text, so the question stays unambiguous. */
+int rt_raft_build(const rt_raft_doc *docs, size_t n_docs, const rt_raft_item *items,
+                  size_t n_items, const rt_raft_params *params, rt_raft_example **out);
+void rt_raft_examples_free(rt_raft_example *ex, size_t n);
+
+/* Reads items (JSONL {"id","question","answer","doc"}, optionally "context": [doc ids]) and
+ * documents (JSONL {"id","title",
+ * "text"}), builds the examples and writes them to out_path as JSONL: {"prompt","completion"}
+ * (BASE) or {"messages":[system,user,assistant]} (CHAT), the format `ragtune train`/`finetune`
+ * read with the loss on the completion. The file is written atomically. *n_written may be NULL. */
+int rt_raft_data_write(const char *qa_path, const char *docs_path, const char *out_path,
+                       const rt_raft_params *params, size_t *n_written);
+
 /* ============================================================================================ */
 /* Evaluation (src/eval)                                                                        */
 /* ============================================================================================ */

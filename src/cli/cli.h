@@ -61,5 +61,6 @@ int cmd_compare(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_train_embedder(int argc, char **argv);
+int cmd_raft_data(int argc, char **argv);
 
 #endif

@@ -34,6 +34,7 @@ static const cli_command commands[] = {
     {"compare", cmd_compare, "RAG vs fine-tuning vs both, head to head, with a report"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server with RAG, adapters, fine-tuning jobs"},
     {"train-embedder", cmd_train_embedder, "train a text embedder on (query, passage) pairs"},
+    {"raft-data", cmd_raft_data, "build reader (RAFT) training data in the reader prompt format"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];
