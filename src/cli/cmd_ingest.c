@@ -77,16 +77,18 @@ int cmd_ingest(int argc, char **argv) {
                 return cli_usage_error("ingest", "unknown chunker '%s'", v);
         } else if (!strcmp(a, "--chunk-tokens")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 1, 1 << 20, &n)) return cli_usage_error("ingest", "bad %s", a);
+            if (!cli_parse_int(v, 1, 1 << 20, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 1 to 1048576)", a, v);
             cp.chunker.chunk_tokens = (int)n;
         } else if (!strcmp(a, "--overlap")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 0, 1 << 20, &n)) return cli_usage_error("ingest", "bad %s", a);
+            if (!cli_parse_int(v, 0, 1 << 20, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 0 to 1048576)", a, v);
             cp.chunker.overlap_tokens = (int)n;
         } else if (!strcmp(a, "--percentile")) {
             NEED_VALUE;
             if (!cli_parse_float(v, &x) || x < 0 || x > 100)
-                return cli_usage_error("ingest", "bad %s", a);
+                return cli_usage_error("ingest", "bad %s '%s' (a number, 0 to 100)", a, v);
             cp.chunker.semantic_percentile = (float)x;
         } else if (!strcmp(a, "--language")) {
             NEED_VALUE;
@@ -95,7 +97,8 @@ int cmd_ingest(int argc, char **argv) {
             cp.stopwords = false;
         } else if (!strcmp(a, "--k1") || !strcmp(a, "--b")) {
             NEED_VALUE;
-            if (!cli_parse_float(v, &x) || x < 0) return cli_usage_error("ingest", "bad %s", a);
+            if (!cli_parse_float(v, &x) || !(x >= 0 && x < 1e6))
+                return cli_usage_error("ingest", "bad %s '%s' (a number >= 0)", a, v);
             if (a[2] == 'k')
                 cp.bm25_k1 = (float)x;
             else
@@ -115,11 +118,13 @@ int cmd_ingest(int argc, char **argv) {
                 return cli_usage_error("ingest", "unknown metric '%s'", v);
         } else if (!strcmp(a, "--hnsw-m")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 2, 256, &n)) return cli_usage_error("ingest", "bad %s", a);
+            if (!cli_parse_int(v, 2, 256, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 2 to 256)", a, v);
             cp.hnsw_m = (int)n;
         } else if (!strcmp(a, "--ef-construction")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 1, 65536, &n)) return cli_usage_error("ingest", "bad %s", a);
+            if (!cli_parse_int(v, 1, 65536, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 1 to 65536)", a, v);
             cp.hnsw_ef_construction = (int)n;
         } else if (!strcmp(a, "--int8")) {
             cp.hnsw_int8 = true;
