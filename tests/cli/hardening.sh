@@ -212,5 +212,7 @@ grep -q "no results" err || fail "a query without results must say so: $(cat err
 printf '\xEF\xBB\xBF{"id":"bom1","text":"first line after a byte order mark"}\n{"id":"bom2","text":"second"}\n' > bom.jsonl
 "$RAGTUNE" ingest kbom bom.jsonl 2>err || fail "BOM JSONL: $(cat err)"
 grep -q "2 added" err || fail "a JSONL starting with a BOM lost a line: $(cat err)"
+"$RAGTUNE" ingest kbom bom.jsonl --chunk-tokens 64 2>err || fail "re-ingest with a setting: $(cat err)"
+grep -q "fixed when a collection is created" err || fail "an ignored setting must be warned about: $(cat err)"
 
 echo ok
