@@ -280,9 +280,15 @@ int rt_generate(rt_context *ctx, const int32_t *prompt, int n_prompt,
 
 /* A LoRA adapter loaded for a base model: a PEFT directory (adapter_config.json +
  * adapter_model.safetensors) or a llama.cpp GGUF LoRA file. Its matrices are checked against
- * the model (architecture, module names, shapes); an adapter for another base is refused with
- * RT_ERR_INVALID naming the first mismatching tensor. Read-only once loaded: one adapter can be
- * used by many contexts at once. It must outlive every context that uses it. */
+ * the model (architecture, module names, n_layer, shapes); an adapter for another base is
+ * refused with RT_ERR_INVALID naming the first mismatching tensor (a missing one, one of another
+ * shape, or one the model has no linear for). llama, qwen2 and gpt2 bases (q, k, v, o, gate, up,
+ * down; gpt2's fused c_attn / attn_qkv is split into q, k, v); bert is RT_ERR_UNSUPPORTED.
+ * Per-module scales follow PEFT (alpha/r, alpha/sqrt(r) with use_rslora, rank_pattern and
+ * alpha_pattern) or llama.cpp (adapter.lora.alpha / r, 1 when alpha is 0); q/k rows are put in
+ * the model's RoPE order (a GGUF llama base pairs them interleaved). Read-only once loaded: one
+ * adapter can be used by many contexts at once, and by any model of the same shapes (e.g. the
+ * f32 and the q8_0 load of one base). It must outlive every context that uses it. */
 typedef struct rt_adapter rt_adapter;
 int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out);
 void rt_adapter_free(rt_adapter *adapter);
@@ -291,14 +297,40 @@ const char *rt_adapter_path(const rt_adapter *adapter);
 
 /* Makes ctx apply these adapters (each with its scale multiplying PEFT's alpha/r; llama.cpp's
  * --lora-scaled) on top of the base weights from now on: y = W x + sum_i scale_i * s_i B_i A_i x.
- * n = 0 removes all. Works on f32 and quantized bases. Because the KV cache no longer matches,
- * the sequence is emptied (rt_context_rewind(ctx, 0)) unless the set is unchanged. The arrays
- * are copied; the adapters are not. */
+ * scales NULL means 1 for each; n = 0 removes all. Works on f32 and quantized bases (the branch
+ * is f32, added to the base projection). A context without adapters runs exactly as one that
+ * never had any. Because the KV cache no longer matches, the sequence is emptied
+ * (rt_context_rewind(ctx, 0)) unless the set and scales are unchanged. RT_ERR_INVALID for an
+ * adapter loaded for a model of other shapes, or a non-finite scale. The arrays are copied; the
+ * adapters are not. */
 int rt_context_set_adapters(rt_context *ctx, rt_adapter *const *adapters, const float *scales,
                             int n);
 
-/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1. */
+/* Parses "PATH[:SCALE]" (the CLI's --adapter); *path is malloc'd. Scale defaults to 1; the
+ * text after the last ':' is a scale only if it is a finite number (else it is part of the
+ * path). RT_ERR_INVALID for an empty spec, no path, or an infinite/NaN scale. */
 int rt_adapter_spec_parse(const char *spec, char **path, float *scale);
+
+/* ---- cross-encoder reranker ---- */
+
+/* A cross-encoder: a Hugging Face BertForSequenceClassification directory (config.json with
+ * num_labels 1 or 2, model.safetensors with the BERT encoder, bert.pooler.dense and classifier,
+ * and its tokenizer) that scores how well a passage answers a query. One reranker is used by one
+ * thread at a time (it holds one context). */
+typedef struct rt_reranker rt_reranker;
+/* Opens the directory at path; pairs are truncated to n_ctx tokens (0 = 512, at most the
+ * model's positions). RT_ERR_UNSUPPORTED for a model without a classification head or with
+ * another number of labels. */
+int rt_reranker_open(const char *path, int n_ctx, rt_reranker **out);
+void rt_reranker_close(rt_reranker *r);
+int rt_reranker_n_ctx(const rt_reranker *r);
+/* scores[i] = relevance of passages[i] (NUL-terminated) to query; higher is more relevant. Each
+ * pair is encoded [CLS] query [SEP] passage [SEP] with token types 0 / 1
+ * (rt_tokenizer_encode_pair, "longest_first" truncation to n_ctx), the [CLS] state goes through
+ * the pooler (dense + tanh) and the classifier: the score is the logit for num_labels 1, and
+ * logit[1] - logit[0] (the log-odds of the "relevant" label) for num_labels 2. */
+int rt_reranker_score(rt_reranker *r, const char *query, const char *const *passages, int n,
+                      float *scores);
 
 /* Describes the model at path (a GGUF file, a .safetensors file with config.json beside it, or
  * a Hugging Face directory) as a JSON object: "format", "architecture", the hyper-parameters,
@@ -366,6 +398,17 @@ size_t rt_tokenizer_n_vocab(const rt_tokenizer *tok);
  * (or only the special ones). *ids is malloc'd; the caller frees it. */
 int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, bool add_special,
                         int32_t **ids, size_t *n_ids);
+/* Encodes a pair of texts (a query and a passage for a cross-encoder) as the file's
+ * post-processor does for pairs: BertProcessing and vocab.txt tokenizers give
+ * [CLS] a [SEP] b [SEP] with token types 0 for [CLS] a [SEP] and 1 for b [SEP]; RoBERTa gives
+ * <s> a </s></s> b </s> (types 0); TemplateProcessing its "pair" template with its type ids.
+ * max_len > 0 truncates the texts so that the whole fits (Hugging Face's "longest_first": the
+ * longer text is cut first, both to about half when both are long). *ids and *type_ids
+ * (n_ids each) are malloc'd; the caller frees them. RT_ERR_UNSUPPORTED when the tokenizer has no
+ * pair template. */
+int rt_tokenizer_encode_pair(const rt_tokenizer *tok, const char *a, size_t a_len, const char *b,
+                             size_t b_len, size_t max_len, int32_t **ids, int32_t **type_ids,
+                             size_t *n_ids);
 /* Decodes ids to text (valid UTF-8, invalid byte sequences become U+FFFD). skip_special drops
  * special tokens. *text is malloc'd and NUL-terminated; the caller frees it. Ids out of range
  * fail with RT_ERR_INVALID. */
@@ -571,6 +614,46 @@ size_t rt_trainer_memory_bytes(const rt_trainer *t);
  * (config.json + model.safetensors) or a .gguf file. */
 int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *out_path);
 
+/* ---- embedding models (contrastive training of a bi-encoder) ---- */
+
+/* Trains a decoder (llama; from scratch or continued from model_path) as a text embedder on
+ * (query, passage) pairs with InfoNCE over in-batch negatives: each query's own passage against
+ * the other batch_size - 1 passages, cosine similarity / temperature. Texts are pooled exactly
+ * as rt_model_embed pools a decoder (mean over the final-normed hidden states of the text's
+ * tokens, tokenized with special tokens like rt_embedder_open_model, then L2-normalized), so the
+ * result works with rt_embedder_open_model, `ragtune embed` and `ingest --embed-model`.
+ *
+ *     rt_embed_train_params ep = rt_embed_train_default_params();
+ *     ep.train_path = "pairs.jsonl";  ep.tokenizer_path = "tokenizer.json";
+ *     ep.out_dir = "run/";            ep.max_steps = 500;
+ *     if (rt_embedder_train(&ep) != RT_OK) { ... rt_last_error() ... }
+ *
+ * train_path is JSONL, one {"query": "...", "positive": "..."} (or {"anchor", "positive"}) per
+ * line; a malformed line is an RT_ERR_FORMAT naming the file and line. val_fraction of the pairs
+ * (a seeded choice) are held out for val_loss (evaluated in batches of batch_size). out_dir
+ * receives train_log.jsonl (one line per step) and model/ (config.json, model.safetensors and
+ * the tokenizer files; written to model.tmp/ and renamed when complete). Progress goes to the
+ * progress sink (task "train-embedder", unit "steps"). Deterministic for a seed and thread count. */
+typedef struct rt_embed_train_params {
+    const char *model_path;     /* continue from this model (llama/qwen2), or NULL: from scratch */
+    int n_layer, n_embd, n_head, n_ff; /* shape from scratch (llama; n_kv_head = n_head) */
+    const char *tokenizer_path; /* tokenizer.json / model directory; NULL: model_path's */
+    const char *train_path;     /* pairs JSONL */
+    float val_fraction;         /* 0..0.5 (default 0.02) */
+    const char *out_dir;
+    int seq_len;                /* tokens per text (longer texts are truncated); also the saved
+                                   model's context, so inference truncates alike (default 64) */
+    int batch_size;             /* pairs per step (default 32) */
+    float temperature;          /* default 0.05 */
+    bool symmetric;             /* add the passage->query direction (default true) */
+    float lr, weight_decay, max_grad_norm; /* AdamW (default 1e-3, 0.01, 1.0) */
+    const char *schedule;       /* "constant", "linear", "cosine" (default) */
+    int64_t warmup_steps, max_steps, eval_every; /* eval_every 0: only at the end */
+    uint64_t seed;
+} rt_embed_train_params;
+rt_embed_train_params rt_embed_train_default_params(void);
+int rt_embedder_train(const rt_embed_train_params *p);
+
 /* ============================================================================================ */
 /* Knowledge store (src/knowledge)                                                              */
 /* ============================================================================================ */
@@ -624,9 +707,25 @@ typedef struct rt_embedder {
  * n_ctx tokens (0 = 512, at most the model's context). name is model_path; a collection also
  * stores a hash of the model's files and matches the model by it (the same model under any
  * path is accepted, a different one under the same path refused). Release with
- * rt_embedder_close_model. */
+ * rt_embedder_close_model. model_path "default" is the embedder ragtune ships
+ * (models/embedder/embedder.gguf, found via $RAGTUNE_MODELS or beside the executable; name
+ * "default"); missing or corrupt, the error names the file and scripts/train-embedder.sh. */
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out);
+/* The same with LoRA adapters applied at run time: adapter_specs are n_adapters "PATH[:SCALE]"
+ * strings (rt_adapter_spec_parse). The name becomes "model_path+spec+spec..." so that a
+ * collection embedded with one set of adapters refuses another. */
+int rt_embedder_open_model_adapters(const char *model_path, int n_ctx,
+                                    const char *const *adapter_specs, int n_adapters,
+                                    rt_embedder *out);
 void rt_embedder_close_model(rt_embedder *embedder);
+/* An embedder backed by an OpenAI-compatible server: POST {api_base}/embeddings with
+ * {"model", "input": [texts]} (batches of at most 64 texts), key as rt_session_params.api_key
+ * (here from $RAGTUNE_API_KEY, else $OPENAI_API_KEY), timeouts and retries as a remote session.
+ * Vectors are L2-normalized. dim 0 asks the server once (one embedding) at open; a reply of
+ * another dimension fails with RT_ERR_FORMAT. name is "remote:<model>". Calls are serialized
+ * (one connection). Release with rt_embedder_close_remote (RAG layer, src/rag/remote.c). */
+int rt_embedder_open_remote(const char *api_base, const char *model, int dim, rt_embedder *out);
+void rt_embedder_close_remote(rt_embedder *embedder);
 
 /* Counts tokens of text[0, len) (for the fixed-size chunker). */
 typedef size_t (*rt_token_count_fn)(void *user, const char *text, size_t len);
@@ -636,7 +735,20 @@ typedef enum rt_chunker_kind {
     RT_CHUNKER_RECURSIVE = 1, /* headings -> paragraphs -> sentences -> words, up to chunk_tokens */
     RT_CHUNKER_SENTENCE = 2,  /* whole sentences packed up to chunk_tokens */
     RT_CHUNKER_SEMANTIC = 3,  /* sentences, split where neighbour similarity drops (embedder) */
+    RT_CHUNKER_AGENTIC = 4,   /* sections and titles proposed by a model (propose below) */
 } rt_chunker_kind;
+
+/* A section proposed by an agentic chunker: it starts at byte `start` of the text and runs to
+ * the next one's start; title is malloc'd (or NULL) and freed by the chunker. */
+typedef struct rt_chunk_proposal {
+    size_t start;
+    char *title;
+} rt_chunk_proposal;
+/* Proposes the sections of text[0, len): *out (malloc'd, *n entries) is freed by the chunker.
+ * A negative return (or an unusable proposal) makes the chunker fall back to RECURSIVE with a
+ * warning. rt_rag_agentic_propose (RAG layer) asks a model. */
+typedef int (*rt_chunk_propose_fn)(void *user, const char *text, size_t len,
+                                   rt_chunk_proposal **out, size_t *n);
 
 typedef struct rt_chunker_params {
     rt_chunker_kind kind;
@@ -647,6 +759,10 @@ typedef struct rt_chunker_params {
      * subword tokenizer until a real one is plugged in). */
     rt_token_count_fn count_tokens;
     void *count_tokens_user;
+    /* AGENTIC: the section proposer (not stored in the collection: pass it on every open that
+     * ingests; without one the chunker falls back to RECURSIVE with a warning). */
+    rt_chunk_propose_fn propose;
+    void *propose_user;
 } rt_chunker_params;
 
 typedef struct rt_collection_params {
@@ -796,6 +912,22 @@ typedef struct rt_collection_stats {
 
 int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out);
 
+/* A stored document as ingested (chunk byte ranges index into text). Free with
+ * rt_stored_document_free. */
+typedef struct rt_stored_document {
+    char *id;
+    char *path; /* NULL when none */
+    char *text; /* NUL-terminated; len bytes */
+    size_t len;
+    char *metadata_json; /* a JSON object or NULL */
+    int64_t version;
+} rt_stored_document;
+/* Reads one document by id; RT_ERR_NOT_FOUND when the collection has none with that id. */
+int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out);
+void rt_stored_document_free(rt_stored_document *d);
+/* The title an agentic chunker gave a chunk: *title malloc'd, or NULL when it has none. */
+int rt_collection_chunk_title(rt_collection *c, int64_t chunk_id, char **title);
+
 /* ============================================================================================ */
 /* RAG (src/rag)                                                                                */
 /* ============================================================================================ */
@@ -840,8 +972,11 @@ typedef struct rt_session_params {
     const char *api_base;  /* e.g. "http://127.0.0.1:8080/v1" */
     const char *api_model; /* the "model" field sent */
     const char *api_key;   /* NULL: $RAGTUNE_API_KEY, else $OPENAI_API_KEY, else none */
-    double timeout_seconds; /* per request (default 120) */
+    double timeout_seconds; /* a request fails when the server sends nothing for this long,
+                               connecting included (default 120) */
     int max_retries;        /* on 429/5xx/connection errors, with exponential backoff (3) */
+    size_t max_reply_bytes; /* remote: a longer reply fails with RT_ERR_RANGE (0 = 8 MiB) */
+    const char *name;       /* for rt_session_name (NULL: see there) */
 } rt_session_params;
 rt_session_params rt_session_default_params(void);
 
@@ -852,7 +987,8 @@ void rt_session_close(rt_session *s);
 rt_model *rt_session_model(rt_session *s);
 const rt_tokenizer *rt_session_tokenizer(const rt_session *s);
 rt_context *rt_session_context(rt_session *s);
-/* A name for reports: the model path or "remote:<api_model>". */
+/* A name for reports: params.name, else the model path, "remote:<api_model>" or, for a model
+ * the caller loaded, its architecture. */
 const char *rt_session_name(const rt_session *s);
 /* Context length in tokens (remote: 0 = unknown). */
 int rt_session_n_ctx(const rt_session *s);
@@ -873,13 +1009,23 @@ typedef struct rt_session_request {
     /* ... or, when prompt is not NULL, a raw prompt encoded as is (the tokenizer adds what its
      * post-processor adds, e.g. BOS). Base models and the default reader use this. */
     const char *prompt;
+    /* ... or, when n_prompt_ids > 0, token ids as they are (local; remote: /completions with
+     * the ids as the prompt). */
+    const int32_t *prompt_ids;
+    int n_prompt_ids;
     int max_tokens; /* default 256 */
     rt_sampler_params sampler;
     const char *const *stop_strings;
     int n_stop_strings;
     bool ignore_eos;
+    /* Extra token ids that end generation (local only; a chat request always stops at the
+     * tokenizer's end-of-turn token as well). */
+    const int32_t *stop_tokens;
+    int n_stop_tokens;
     rt_text_callback on_text;
-    void *user;
+    /* Local only: each generated id as it is sampled (text as rt_token_callback; may be NULL). */
+    rt_token_callback on_token;
+    void *user; /* passed to on_text and on_token */
 } rt_session_request;
 rt_session_request rt_session_default_request(void);
 
@@ -890,16 +1036,25 @@ typedef struct rt_session_result {
     int n_prompt_cached;    /* of those, reused from the cache (not prefilled again) */
     int n_generated;        /* generated tokens */
     rt_stop_reason stop_reason;
-    double ttft_seconds;    /* request start to first generated text */
+    double ttft_seconds;    /* request start to the first generated token (remote: text) */
     double prefill_seconds; /* prompt evaluation */
     double decode_seconds;  /* generation after the first token */
     double total_seconds;
+    /* Remote: n_prompt, n_generated and n_prompt_cached come from the server's "usage" when it
+     * sends one (usage.prompt_tokens_details.cached_tokens), else n_prompt is an estimate (about
+     * 4 bytes a token), n_generated counts text chunks and n_prompt_cached is 0; prefill_seconds
+     * is ttft_seconds. */
 } rt_session_result;
 
 /* Generates for one request. With a prompt that shares a prefix with the previous request's
  * tokens (system prompt, instructions), that prefix's KV is reused, not prefilled again
  * (n_prompt_cached says how many). RT_ERR_RANGE when the prompt does not fit n_ctx with room
- * for one token. */
+ * for one token; RT_ERR_INVALID for a request with nothing to say or a text request on a session
+ * without a tokenizer. Remote failures (src/rag/remote.h): RT_ERR_IO for timeouts, unreachable
+ * hosts and 429/5xx after the retries, RT_ERR_INVALID for a refused key (401/403) or another
+ * 4xx, RT_ERR_NOT_FOUND for 404, RT_ERR_FORMAT for malformed JSON or events, RT_ERR_RANGE for a
+ * reply above max_reply_bytes; the message names the URL and gives the server's words. On error
+ * res holds nothing to free. */
 int rt_session_generate(rt_session *s, const rt_session_request *req, rt_session_result *res);
 void rt_session_result_clear(rt_session_result *res);
 
@@ -938,23 +1093,36 @@ const char *const *rt_rag_stop_strings(void);
 
 /* ---- asking a collection: retrieve, (rerank), assemble, prompt, generate, cite, ground ---- */
 
+
 typedef struct rt_ask_params {
     rt_search_params search;  /* retrieval (mode, k, filters, ...); default BM25, k = 4 */
-    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL */
+    const char *rerank_model; /* cross-encoder (HF BertForSequenceClassification) or NULL;
+                                 opened and closed by each call (slow: prefer reranker) */
+    rt_reranker *reranker;    /* an open cross-encoder (the caller's; wins over rerank_model) */
     int rerank_candidates;    /* retrieved before reranking down to search.k (default 20) */
     int answer_tokens;        /* answer budget (default 192) */
     int context_tokens;       /* sources budget; 0 = session context - prompt - answer budget */
     rt_rag_prompt_style style; /* default: CHAT when the tokenizer has a chat template */
     bool style_set;            /* false: choose style as above */
     const char *prompt_template; /* template text or NULL (see rt_rag_prompt_render) */
-    /* Refusal: abstain without generating when the best retrieval score is below this
-     * (BM25 score, or cosine for dense, RRF for hybrid; NAN = never). */
+    /* Refusal: abstain without generating when the best retrieval score is below this: the
+     * BM25 score in bm25 and hybrid mode (the best bm25_score of the fused list), the cosine in
+     * dense mode; NAN = never. Default 7.7 (BM25), from scripts/calibrate-refusal.sh on the
+     * FOLDOC demo collection (12009 entries, 13989 chunks): 200 "What is TERM?" questions for
+     * FOLDOC headwords vs 200 for GCIDE headwords absent from FOLDOC, split in halves by md5;
+     * the threshold maximizing accuracy on the calibration half (7.73, accuracy 0.936) gives
+     * 0.929 on the held-out half (answerable kept 0.979, unanswerable refused 0.881; 0.487
+     * without a threshold). BM25 scales with the collection's statistics: recalibrate for
+     * other collections. Dense mode has no calibrated default (the CLI passes NAN). */
     float min_score;
     float support_threshold; /* a sentence with support below this is flagged (default 0.5) */
     const rt_embedder *embedder; /* for groundedness similarity; NULL = lexical only */
     rt_sampler_params sampler;   /* default greedy */
     rt_text_callback on_text;    /* streamed answer text (raw, markers included) */
     void *user;
+    /* Query for retrieval when it differs from the question the model sees (chat follow-ups:
+     * rt_rag_condense_question); NULL = the question. */
+    const char *retrieval_query;
 } rt_ask_params;
 rt_ask_params rt_ask_default_params(void);
 
@@ -973,12 +1141,15 @@ typedef struct rt_ask_citation {
     int marker;          /* n of [n] in the answer */
     int source;          /* index into sources */
     char *quote;         /* the best-supporting sentence of that source for the citing sentence */
+    uint64_t quote_start, quote_end; /* the quote's byte range in the document's stored text */
+    int sentence;        /* index into sentences of the citing sentence */
 } rt_ask_citation;
 
 typedef struct rt_ask_sentence {
     char *text;
     float support; /* 0..1 against the cited (or all) sources */
     bool supported;
+    bool claim;    /* false: the abstain text or no content words (not counted, supported) */
 } rt_ask_sentence;
 
 typedef struct rt_ask_result {
@@ -991,7 +1162,9 @@ typedef struct rt_ask_result {
     rt_ask_citation *citations; size_t n_citations;
     int *invalid_markers; size_t n_invalid_markers; /* markers that named no source (removed) */
     rt_ask_sentence *sentences; size_t n_sentences;
-    float groundedness;  /* share of answer sentences supported (1 for an abstention) */
+    float groundedness;  /* share of claims supported (1 for an abstention, 0 with no claim) */
+    float top_score;     /* the retrieval score compared with min_score (NAN: no results) */
+    rt_rag_prompt_style style; /* the prompt style used */
     rt_session_result gen; /* token counts and generation timings */
     double retrieval_ms, rerank_ms, total_ms;
 } rt_ask_result;
@@ -1003,12 +1176,168 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
 void rt_ask_result_free(rt_ask_result *r);
 /* The whole record as a JSON object (malloc'd text; the caller frees it). */
 int rt_ask_result_json(const rt_ask_result *r, char **json);
+/* The retrieval query of a chat follow-up (`ragtune chat`; rule in src/rag/condense.c): the
+ * question itself, or, when it has a pronoun or fewer than three content words, the question
+ * followed by the content words of previous (the previous retrieval query; NULL: none).
+ * *out is malloc'd. */
+int rt_rag_condense_question(const char *previous, const char *question, char **out);
+
+/* The agentic chunker's proposer (an rt_chunk_propose_fn; user is an rt_session *): asks the
+ * session's model where the topics of text change and for a title per section (prompt in
+ * src/rag/agentic.c). Fails (and the chunker falls back to recursive chunking) when the
+ * document has fewer than 2 or more than 400 sentences, does not fit the context, or the reply
+ * does not parse. */
+int rt_rag_agentic_propose(void *session, const char *text, size_t len, rt_chunk_proposal **out,
+                           size_t *n);
 
 /* ============================================================================================ */
 /* Evaluation (src/eval)                                                                        */
 /* ============================================================================================ */
 
 /* @eval-api: declarations of the evaluation layer go here. */
+
+/* ---- QA sets (src/eval/qa.c) ---- */
+
+/* One question: JSONL {"id","question","answer" (string, list of accepted answers, or null/""
+ * for an unanswerable question),"doc" (evidence document id or list),"split" ("train", "test",
+ * "update"; "" when absent), "unanswerable" (optional, implied by a null answer), "old_answer"
+ * (update split: the answer before the documents changed)}. */
+typedef struct rt_qa_item {
+    char *id;
+    char *question;
+    char **answers; /* accepted answers (n_answers 0 for an unanswerable question) */
+    size_t n_answers;
+    char **docs; /* evidence document ids */
+    size_t n_docs;
+    char split[16];
+    bool unanswerable;
+    char *old_answer; /* NULL unless an update question */
+    bool doc_missing; /* set by rt_qa_check_docs: an evidence id is not in the collection */
+} rt_qa_item;
+
+typedef struct rt_qa_set {
+    rt_qa_item *items;
+    size_t n;
+    size_t n_skipped;    /* malformed lines skipped by rt_qa_load */
+    char *skipped;       /* their messages, one per line ("qa.jsonl:7: ..."; NULL when none) */
+    size_t n_doc_missing; /* questions whose evidence is missing (rt_qa_check_docs) */
+} rt_qa_set;
+
+/* Reads a QA JSONL file. A malformed line is skipped, counted and named by line number in
+ * set->skipped (and logged); only an unreadable file or a file without one good line fails
+ * (RT_ERR_IO / RT_ERR_FORMAT). *out is freed with rt_qa_free. */
+int rt_qa_load(const char *path, rt_qa_set **out);
+/* Writes the set as JSONL (atomically). */
+int rt_qa_save(const rt_qa_set *set, const char *path);
+void rt_qa_free(rt_qa_set *set);
+/* Marks (doc_missing) and counts the questions whose evidence documents are not in c. */
+int rt_qa_check_docs(rt_qa_set *set, rt_collection *c);
+
+typedef struct rt_qa_generate_params {
+    double test_fraction;      /* documents whose questions go to the test split (0.2) */
+    size_t max_docs;           /* documents used at most, chosen by seed (0 = all; default 0) */
+    bool paraphrases;          /* train split: "Define T.", "What does T mean?", "Explain T." */
+    size_t n_unanswerable;     /* test questions about absent terms (default: 10% of test) */
+    const char *wordlist_path; /* words for those: one per line, or a dictd .index (first
+                                  tab field); NULL = none */
+    double update_fraction;    /* test documents given a changed second version (0.25) */
+    const char *update_docs_path; /* where the changed documents go (JSONL {"id","text"});
+                                     NULL = no update split */
+    uint64_t seed;             /* split, sampling and edits (default 1) */
+} rt_qa_generate_params;
+rt_qa_generate_params rt_qa_generate_default_params(void);
+
+/* Template questions from definition documents (a title line, then the defining text, as FOLDOC
+ * entries): "What is TERM?" -> the defining sentence (and its first clause), split by document
+ * into train/test, plus unanswerable and update questions as the parameters say. Documents that
+ * do not look like definitions are skipped. *out is freed with rt_qa_free. */
+int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *params, rt_qa_set **out);
+
+/* ---- the head-to-head (src/eval/compare.c, src/eval/report.c) ---- */
+
+/* What a strategy is made of: retrieval or not, and which weights answer. */
+typedef enum rt_strategy_kind {
+    RT_STRATEGY_BASE = 0,     /* closed-book base model */
+    RT_STRATEGY_RAG = 1,      /* base model + retrieval */
+    RT_STRATEGY_FT = 2,       /* full fine-tune, closed-book */
+    RT_STRATEGY_LORA = 3,     /* LoRA fine-tune, closed-book */
+    RT_STRATEGY_FT_RAG = 4,   /* full fine-tune + retrieval */
+    RT_STRATEGY_LORA_RAG = 5, /* LoRA fine-tune + retrieval */
+    RT_STRATEGY_RAFT = 6,     /* LoRA trained on the reader prompt with oracle + distractors,
+                                 used with retrieval */
+} rt_strategy_kind;
+/* "base", "rag", "ft", "lora", "ft+rag", "lora+rag", "raft"; parse returns RT_ERR_INVALID. */
+const char *rt_strategy_name(rt_strategy_kind kind);
+int rt_strategy_parse(const char *name, rt_strategy_kind *out);
+
+typedef struct rt_compare_spec {
+    const char *collection_path; /* the collection (read only; a copy takes the update) */
+    const char *qa_path;         /* QA JSONL (train/test/update splits) */
+    const char *model_path;      /* base model (GGUF or HF directory with its tokenizer) */
+    const char *out_dir;         /* results, per-strategy cache, training runs, report */
+    const char *strategies;      /* comma-separated names (default "base,rag,lora,lora+rag,raft") */
+    const char *update_docs_path; /* changed documents (JSONL {"id","text"}) or NULL */
+    const char *heldout_path;     /* general text for the forgetting perplexity, or NULL */
+    /* retrieval */
+    rt_search_mode search_mode; /* default BM25 */
+    int k;                      /* sources per question (default 3) */
+    const char *embedder_path;  /* for dense/hybrid (NULL: BM25 only) */
+    const char *rerank_model;   /* cross-encoder reranking the retrieved passages, or NULL */
+    float min_score;            /* rt_ask's refusal threshold (default: rt_ask's; NAN = never) */
+    /* decoding (the same for every strategy) */
+    int max_tokens;             /* default 48 */
+    int n_ctx;                  /* default 1024 */
+    /* training */
+    int64_t steps;              /* optimizer steps per training run (default 100) */
+    float lr;                   /* default 1e-4 for LoRA, a tenth of it for full fine-tuning */
+    int lora_rank;              /* default 8 */
+    float lora_alpha;           /* default 16 */
+    int seq_len;                /* default 256 */
+    int batch_size;             /* default 4 */
+    bool pretrain_chunks;       /* also train on the collection's documents as text (default
+                                   true: closed-book fine-tuning can only know what it read) */
+    float raft_oracle_fraction; /* P: share of RAFT examples with the oracle (default 0.8) */
+    int raft_distractors;       /* D (default 3) */
+    bool adapt_retrain;         /* adaptability of fine-tuned strategies by retraining (costly) */
+    const char *adapter_path;   /* lora, lora+rag: use this PEFT adapter instead of training */
+    /* metrics, cost, run */
+    int bootstrap_resamples;    /* default 1000 */
+    float support_threshold;    /* hallucination: support below this (default 0.5) */
+    double cpu_hour_price;      /* currency per CPU-hour (default 0.05) */
+    size_t max_questions;       /* test questions used at most (0 = all) */
+    uint64_t seed;              /* sampling, training, bootstrap (default 1) */
+    bool resume;                /* reuse cached per-strategy results (default true) */
+    const char *priority;       /* "accuracy,freshness,latency,cost" order of importance */
+    const char *spec_json;      /* the --spec file's text, echoed (may be NULL) */
+    /* progress of each strategy (NULL: the process sink) and cancellation */
+    rt_progress_callback progress;
+    void *progress_user;
+    bool (*should_cancel)(void *user);
+    void *cancel_user;
+} rt_compare_spec;
+rt_compare_spec rt_compare_default_spec(void);
+/* Fills spec fields from a compare.json object (keys as the field names, "strategies" a string
+ * or list, "search_mode" "bm25"/"dense"/"hybrid"). Strings point into *json_root, which the
+ * caller keeps and frees with free() (it owns the parsed text). */
+int rt_compare_spec_load(const char *path, rt_compare_spec *spec, void **json_root);
+void rt_compare_spec_free_root(void *json_root);
+
+/* Runs every strategy of spec on the test split and writes out_dir/report.json (the whole
+ * result: configuration, per-strategy metrics with intervals, answers, costs, adaptability,
+ * forgetting, paired tests, recommendation). A strategy that fails is recorded as failed with
+ * its error and the others go on; results are cached per strategy in out_dir/strategies/ so an
+ * interrupted run resumes. *report_json (may be NULL) receives the report text (malloc'd).
+ * Returns RT_OK when the run completed (even with failed strategies), an error when nothing
+ * could run (unreadable QA or collection, no test questions, bad spec). */
+int rt_compare_run(const rt_compare_spec *spec, char **report_json);
+
+/* Renders a report (the JSON text rt_compare_run wrote) as a terminal table with the
+ * recommendation, Markdown, or one self-contained HTML page (inline SVG charts). malloc'd. */
+int rt_report_table(const char *report_json, char **out);
+int rt_report_markdown(const char *report_json, char **out);
+int rt_report_html(const char *report_json, char **out);
+/* Writes report.md and report.html next to report.json in out_dir. */
+int rt_report_write(const char *out_dir);
 
 #ifdef __cplusplus
 }

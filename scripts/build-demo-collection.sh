@@ -2,7 +2,7 @@
 # Builds the demo collection from FOLDOC, the Free On-line Dictionary of Computing that Debian's
 # dict-foldoc package ships (/usr/share/dictd/foldoc.dict.dz), reproducibly: the same package
 # version gives the same foldoc.jsonl (one {"id","text","metadata"} record per entry, in file
-# order; metadata.category is the first tag of the entry, e.g. "language") and the same
+# order; metadata.title is the headword, metadata.category the first tag of the entry, e.g. "language") and the same
 # collection contents.
 #
 # usage: scripts/build-demo-collection.sh [OUT_DIR] [RAGTUNE_BINARY] [-- extra ingest options]
@@ -27,8 +27,8 @@ zcat "$dict" | perl -ne '
             my $cat = $body =~ /^<([^>,]*)/ ? $1 : "";
             my $id = $head; $seen{$head}++; $id .= " #" . $seen{$head} if $seen{$head} > 1;
             my $text = esc($head) . "\\n\\n" . join("\\n", map { esc($_) } split(/\n/, $body));
-            printf "{\"id\":\"foldoc:%s\",\"text\":\"%s\",\"metadata\":{\"source\":\"foldoc\",\"category\":\"%s\"}}\n",
-                esc($id), $text, esc($cat);
+            printf "{\"id\":\"foldoc:%s\",\"text\":\"%s\",\"metadata\":{\"source\":\"foldoc\",\"title\":\"%s\",\"category\":\"%s\"}}\n",
+                esc($id), $text, esc($head), esc($cat);
         }
         $head = ""; $body = "";
     }

@@ -33,6 +33,9 @@ bool cli_parse_float(const char *s, double *out);
 bool cli_wants_help(int argc, char **argv);
 /* Parses "1,2,3" (commas or spaces) into a malloc'd array of ids; 0 ok, -1 malformed/empty. */
 int cli_parse_token_ids(const char *s, int32_t **out, int *n_out);
+/* Parses a metadata filter "key=value", "key>=N", ... (cmd_search.c; expr is modified: the
+ * key is cut at the operator). */
+bool cli_parse_filter(char *expr, rt_filter *f);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);
@@ -50,5 +53,13 @@ int cmd_stats(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+/* evaluation (cmd_qa.c, cmd_compare.c, cmd_eval.c) */
+int cmd_qa(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_train_embedder(int argc, char **argv);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * cmd_embed.c — `ragtune embed`: the pooled, L2-normalized embedding of a text (through the
  * model's tokenizer, as `ingest --embed-model` embeds chunks) or of a list of token ids, printed
- * as JSON (bert: its pooling; decoders: mean of the final hidden states).
+ * as JSON (bert: its pooling; decoders: mean of the final hidden states), optionally with LoRA
+ * adapters applied at run time (--adapter, repeatable).
  */
 #include "cli.h"
 
@@ -12,16 +13,40 @@
 #include <string.h>
 
 static const char *usage =
-    "usage: ragtune embed --model PATH (--text TEXT | --ids IDS) [--threads N]\n"
+    "usage: ragtune embed --model PATH (--text TEXT | --ids IDS) [--adapter PATH[:SCALE]]...\n"
+    "                     [--threads N]\n"
     "\n"
     "Prints {\"model\": arch, \"n_tokens\": n, \"embedding\": [...]} for the text (tokenized\n"
     "with the model's tokenizer, truncated to 512 tokens, as ingest --embed-model does) or the\n"
-    "token ids (\"101,2023,102\"): the pooled last hidden states, L2-normalized.\n";
+    "token ids (\"101,2023,102\"): the pooled last hidden states, L2-normalized.\n"
+    "--adapter applies a LoRA adapter (PEFT directory or GGUF LoRA file) at run time, its\n"
+    "scale multiplying alpha/r (default 1); repeat it to apply several at once.\n";
+
+enum { MAX_ADAPTERS = 16 };
+
+/* Loads the adapters of specs for model and sets them on ctx; frees nothing on failure (the
+ * caller frees adapters[0..*n_loaded)). */
+static int apply_adapters(rt_model *model, rt_context *ctx, const char *const *specs, int n,
+                          rt_adapter **adapters, int *n_loaded) {
+    float scales[MAX_ADAPTERS];
+    *n_loaded = 0;
+    for (int i = 0; i < n; i++) {
+        char *path;
+        if (rt_adapter_spec_parse(specs[i], &path, &scales[i]) != RT_OK) return RT_ERR_INVALID;
+        int st = rt_adapter_load(model, path, &adapters[i]);
+        free(path);
+        if (st != RT_OK) return st;
+        *n_loaded = i + 1;
+    }
+    return rt_context_set_adapters(ctx, adapters, scales, n);
+}
 
 /* --text: the library's model embedder, so the vector is exactly what a collection stores. */
-static int embed_text(const char *model_path, const char *text) {
+static int embed_text(const char *model_path, const char *text, const char *const *specs,
+                      int n_specs) {
     rt_embedder e;
-    if (rt_embedder_open_model(model_path, 0, &e) != RT_OK) return cli_runtime_error("embed");
+    if (rt_embedder_open_model_adapters(model_path, 0, specs, n_specs, &e) != RT_OK)
+        return cli_runtime_error("embed");
     float *vec = malloc((size_t)e.dim * sizeof *vec);
     size_t len = strlen(text);
     int rc = CLI_OK;
@@ -48,6 +73,8 @@ int cmd_embed(int argc, char **argv) {
         return CLI_OK;
     }
     const char *model_path = NULL, *ids_arg = NULL, *text = NULL;
+    const char *specs[MAX_ADAPTERS];
+    int n_specs = 0;
     long long threads = 0;
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -57,6 +84,16 @@ int cmd_embed(int argc, char **argv) {
             ids_arg = v;
         else if (!strcmp(argv[i], "--text") && v)
             text = v;
+        else if (!strcmp(argv[i], "--adapter") && v) {
+            char *path;
+            float scale;
+            if (n_specs == MAX_ADAPTERS)
+                return cli_usage_error("embed", "at most %d --adapter options", MAX_ADAPTERS);
+            if (rt_adapter_spec_parse(v, &path, &scale) != RT_OK)
+                return cli_usage_error("embed", "%s", rt_last_error());
+            free(path);
+            specs[n_specs++] = v;
+        }
         else if (!strcmp(argv[i], "--threads") && v) {
             if (!cli_parse_int(v, 1, 4096, &threads))
                 return cli_usage_error("embed", "bad --threads");
@@ -67,7 +104,7 @@ int cmd_embed(int argc, char **argv) {
         return cli_usage_error("embed", "--model and one of --text or --ids are required");
     if (text && !*text) return cli_usage_error("embed", "--text is empty: nothing to embed");
     rt_set_threads((int)threads);
-    if (text) return embed_text(model_path, text);
+    if (text) return embed_text(model_path, text, specs, n_specs);
     int32_t *ids = NULL;
     int n_ids = 0;
     if (cli_parse_token_ids(ids_arg, &ids, &n_ids) != 0)
@@ -75,6 +112,8 @@ int cmd_embed(int argc, char **argv) {
     rt_model *model = NULL;
     rt_context *ctx = NULL;
     float *vec = NULL;
+    rt_adapter *adapters[MAX_ADAPTERS];
+    int n_adapters = 0;
     int rc = CLI_OK;
     rt_context_params cp = rt_context_default_params();
     if (rt_model_load(model_path, NULL, &model) != RT_OK) {
@@ -90,6 +129,7 @@ int cmd_embed(int argc, char **argv) {
     cp.n_ctx = n_ids; /* one pass; learned-position models reject more than they were trained on */
     vec = malloc((size_t)rt_model_n_embd(model) * sizeof *vec);
     if (!vec || rt_context_new(model, &cp, &ctx) != RT_OK ||
+        (n_specs && apply_adapters(model, ctx, specs, n_specs, adapters, &n_adapters) != RT_OK) ||
         rt_model_embed(ctx, ids, n_ids, vec) != RT_OK) {
         rc = cli_runtime_error("embed");
         goto done;
@@ -114,6 +154,8 @@ int cmd_embed(int argc, char **argv) {
     json_decref(obj);
 done:
     rt_context_free(ctx);
+    for (int i = 0; i < n_adapters; i++)
+        rt_adapter_free(adapters[i]);
     rt_model_free(model);
     free(vec);
     free(ids);

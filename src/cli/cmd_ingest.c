@@ -18,7 +18,9 @@ static const char *usage =
     "  --name ID             document id for --stdin (default: stdin)\n"
     "  --ack                 print 'ok ID STATUS' on stdout as each document is committed\n"
     "settings fixed when the collection is created:\n"
-    "  --chunker KIND        recursive (default), fixed, sentence, semantic\n"
+    "  --chunker KIND        recursive (default), fixed, sentence, semantic, agentic\n"
+    "  --model PATH          agentic: the model that proposes sections and titles (a local\n"
+    "                        model; --tokenizer PATH for another tokenizer)\n"
     "  --chunk-tokens N      target chunk size in tokens (default 256)\n"
     "  --overlap N           overlap for the fixed chunker (default 32)\n"
     "  --percentile P        semantic chunker split percentile (default 95)\n"
@@ -26,6 +28,7 @@ static const char *usage =
     "  --no-stopwords        keep English stopwords in BM25\n"
     "  --k1 X --b X          BM25 parameters (default 1.2, 0.75)\n"
     "  --embed-model PATH    embed chunks with this model (dense and hybrid search)\n"
+    "                        (default: the shipped models/embedder/embedder.gguf)\n"
     "  --metric M            cosine (default), l2, ip\n"
     "  --hnsw-m N            HNSW links per node (default 16)\n"
     "  --ef-construction N   HNSW build beam (default 200)\n"
@@ -45,6 +48,7 @@ int cmd_ingest(int argc, char **argv) {
     }
     rt_collection_params cp = rt_collection_default_params();
     const char *coll = NULL, *stdin_fmt = NULL, *name = NULL, *model = NULL;
+    const char *agentic_model = NULL, *agentic_tokenizer = NULL;
     const char *paths[256];
     int n_paths = 0;
     bool want_ack = false;
@@ -76,8 +80,16 @@ int cmd_ingest(int argc, char **argv) {
                 cp.chunker.kind = RT_CHUNKER_SENTENCE;
             else if (!strcmp(v, "semantic"))
                 cp.chunker.kind = RT_CHUNKER_SEMANTIC;
+            else if (!strcmp(v, "agentic"))
+                cp.chunker.kind = RT_CHUNKER_AGENTIC;
             else
                 return cli_usage_error("ingest", "unknown chunker '%s'", v);
+        } else if (!strcmp(a, "--model")) {
+            NEED_VALUE;
+            agentic_model = v;
+        } else if (!strcmp(a, "--tokenizer")) {
+            NEED_VALUE;
+            agentic_tokenizer = v;
         } else if (!strcmp(a, "--chunk-tokens")) {
             NEED_VALUE;
             setting = a;
@@ -173,9 +185,26 @@ int cmd_ingest(int argc, char **argv) {
                     "a collection is created; %s keeps its own (see ragtune stats)\n",
                     setting, coll);
     }
+    if (cp.chunker.kind == RT_CHUNKER_AGENTIC && !agentic_model) {
+        if (model) rt_embedder_close_model(&emb);
+        return cli_usage_error("ingest", "--chunker agentic needs --model");
+    }
+    rt_session *session = NULL;
+    if (agentic_model) {
+        rt_session_params sp = rt_session_default_params();
+        sp.model_path = agentic_model;
+        sp.tokenizer_path = agentic_tokenizer;
+        if (rt_session_open(&sp, &session) != RT_OK) {
+            if (model) rt_embedder_close_model(&emb);
+            return cli_runtime_error("ingest");
+        }
+        cp.chunker.propose = rt_rag_agentic_propose;
+        cp.chunker.propose_user = session;
+    }
     rt_collection *c;
     if (rt_collection_open(coll, &cp, &c) != RT_OK) {
         if (model) rt_embedder_close_model(&emb);
+        if (session) rt_session_close(session);
         return cli_runtime_error("ingest");
     }
     if (want_ack) rt_collection_set_ack(c, on_ack, NULL);
@@ -203,6 +232,7 @@ int cmd_ingest(int argc, char **argv) {
         fprintf(stderr, "ingest: skipped %llu files of unknown format, %llu looping links\n",
                 (unsigned long long)st.files_skipped, (unsigned long long)st.links_skipped);
     if (model) rt_embedder_close_model(&emb);
+    if (session) rt_session_close(session);
     if (rc != RT_OK || crc != RT_OK) return CLI_RUNTIME;
     return st.docs_failed ? CLI_RUNTIME : CLI_OK;
 }

@@ -25,9 +25,10 @@ static const char *usage =
     "  --ef N                HNSW search beam (default 64)\n"
     "  --exact               brute-force dense search\n"
     "  --embed-model PATH    embedder for the query (the one the collection was built with)\n"
+    "                        (default: the shipped models/embedder/embedder.gguf)\n"
     "  --json                one JSON object per result\n";
 
-static bool parse_filter(char *expr, rt_filter *f) {
+bool cli_parse_filter(char *expr, rt_filter *f) {
     static const struct {
         const char *s;
         rt_filter_op op;
@@ -127,7 +128,7 @@ int cmd_search(int argc, char **argv) {
         } else if (!strcmp(a, "--filter")) {
             NEED_VALUE;
             if (n_filters == 32) return cli_usage_error("search", "too many filters");
-            if (!parse_filter(v, &filters[n_filters]))
+            if (!cli_parse_filter(v, &filters[n_filters]))
                 return cli_usage_error("search",
                                        "bad filter '%s' (key=value, key!=value, or key<N, key<=N, "
                                        "key>N, key>=N with a number N)",

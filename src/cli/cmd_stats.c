@@ -34,8 +34,8 @@ int cmd_stats(int argc, char **argv) {
         rt_collection_close(c);
         return cli_runtime_error("stats");
     }
-    static const char *kinds[] = {"fixed", "recursive", "sentence", "semantic"};
-    const char *kind = (unsigned)s.chunker < 4 ? kinds[s.chunker] : "?";
+    static const char *kinds[] = {"fixed", "recursive", "sentence", "semantic", "agentic"};
+    const char *kind = (unsigned)s.chunker < 5 ? kinds[s.chunker] : "?";
     if (json)
         printf("{\"documents\":%llu,\"chunks\":%llu,\"vectors\":%llu,\"terms\":%llu,"
                "\"text_bytes\":%llu,\"disk_bytes\":%llu,\"dim\":%d,\"chunker\":\"%s\","

@@ -27,6 +27,13 @@ static const cli_command commands[] = {
     {"train", cmd_train, "train a model (from scratch or continued)"},
     {"finetune", cmd_finetune, "fine-tune a model (--lora for adapters)"},
     {"merge", cmd_merge, "fold a LoRA adapter into its base model"},
+    {"ask", cmd_ask, "answer a question from a collection, with citations"},
+    {"chat", cmd_chat, "ask questions about a collection interactively"},
+    {"qa", cmd_qa, "generate or check a QA set (questions with ground truth)"},
+    {"eval", cmd_eval, "measure one strategy (closed-book, RAG, an adapter) on a QA set"},
+    {"compare", cmd_compare, "RAG vs fine-tuning vs both, head to head, with a report"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with RAG, adapters, fine-tuning jobs"},
+    {"train-embedder", cmd_train_embedder, "train a text embedder on (query, passage) pairs"},
 };
 
 static const size_t n_commands = sizeof commands / sizeof commands[0];

@@ -5,8 +5,10 @@
 #include "knowledge/words.h"
 #include "knowledge/vector.h"
 #include "core/error.h"
+#include "core/log.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +56,7 @@ static size_t count(const ctx *c, size_t start, size_t end) {
 }
 
 rt_chunker_params rt_chunker_default_params(void) {
-    rt_chunker_params p = {RT_CHUNKER_RECURSIVE, 256, 32, 95.0f, NULL, NULL};
+    rt_chunker_params p = {RT_CHUNKER_RECURSIVE, 256, 32, 95.0f, NULL, NULL, NULL, NULL};
     return p;
 }
 
@@ -260,9 +262,83 @@ static int semantic(ctx *c, const rt_embedder *e, size_t len) {
     return st;
 }
 
+static int cmp_proposal(const void *a, const void *b) {
+    size_t x = ((const rt_chunk_proposal *)a)->start, y = ((const rt_chunk_proposal *)b)->start;
+    return (x > y) - (x < y);
+}
+
+/* AGENTIC: sections [start_i, start_i+1) from the proposer, each split further (recursive) when
+ * longer than chunk_tokens; each piece gets its section's title. NULL *titles_out when the
+ * proposal was unusable and recursive chunking was used instead (the caller falls back). */
+static int agentic(ctx *c, size_t len, char ***titles_out) {
+    const rt_chunker_params *p = c->p;
+    rt_chunk_proposal *pr = NULL;
+    size_t n = 0;
+    int st = p->propose ? p->propose(p->propose_user, c->text, len, &pr, &n)
+                        : rt_error(RT_ERR_INVALID, "no model to propose chunks");
+    bool ok = st == RT_OK && n > 0;
+    if (ok) {
+        qsort(pr, n, sizeof *pr, cmp_proposal);
+        for (size_t i = 0; i < n && ok; i++)
+            ok = pr[i].start < len && (i == 0 || pr[i].start > pr[i - 1].start);
+    }
+    char **titles = NULL;
+    size_t filled = 0; /* titles[0, filled) are set */
+    if (ok) {
+        pr[0].start = 0;
+        for (size_t i = 0; i < n && st == RT_OK; i++) {
+            size_t s = pr[i].start, e = i + 1 < n ? pr[i + 1].start : len;
+            st = count(c, s, e) > (size_t)p->chunk_tokens ? recursive(c, s, e, 0)
+                                                           : push_trimmed(&c->out, c->text, s, e);
+            if (st != RT_OK || c->out.n == filled) continue;
+            char **t = rt_realloc(titles, c->out.n * sizeof *t);
+            if (!t) {
+                st = RT_ERR_NOMEM;
+                break;
+            }
+            titles = t;
+            const char *title = pr[i].title && *pr[i].title ? pr[i].title : NULL;
+            for (; filled < c->out.n; filled++) {
+                titles[filled] = title ? rt_strdup(title) : NULL;
+                if (title && !titles[filled]) {
+                    st = RT_ERR_NOMEM;
+                    break;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(pr[i].title);
+    free(pr);
+    if (ok && st == RT_OK) {
+        *titles_out = titles;
+        return RT_OK;
+    }
+    for (size_t j = 0; j < filled; j++)
+        free(titles[j]);
+    free(titles);
+    if (ok) return st; /* out of memory, not a bad proposal */
+    rt_log_warn("agentic chunker: %s; recursive chunking instead",
+                st != RT_OK ? rt_last_error() : "the model proposed no usable boundaries");
+    c->out.n = 0;
+    return recursive(c, 0, len, 0);
+}
+
 int rt_chunk_text(const rt_chunker_params *p, const rt_embedder *embedder, const char *text,
                   size_t len, rt_span **out, size_t *n_out) {
+    char **titles = NULL;
+    int st = rt_chunk_text_titled(p, embedder, text, len, out, &titles, n_out);
+    for (size_t i = 0; titles && i < *n_out; i++)
+        free(titles[i]);
+    free(titles);
+    return st;
+}
+
+int rt_chunk_text_titled(const rt_chunker_params *p, const rt_embedder *embedder,
+                         const char *text, size_t len, rt_span **out, char ***titles,
+                         size_t *n_out) {
     *out = NULL;
+    *titles = NULL;
     *n_out = 0;
     if (p->chunk_tokens <= 0 || p->overlap_tokens < 0)
         return rt_error(RT_ERR_INVALID, "chunker: chunk_tokens must be > 0 and overlap >= 0");
@@ -284,6 +360,9 @@ int rt_chunk_text(const rt_chunker_params *p, const rt_embedder *embedder, const
     }
     case RT_CHUNKER_SEMANTIC:
         st = semantic(&c, embedder, len);
+        break;
+    case RT_CHUNKER_AGENTIC:
+        st = agentic(&c, len, titles);
         break;
     default:
         st = rt_error(RT_ERR_INVALID, "chunker: unknown kind %d", (int)p->kind);

@@ -9,6 +9,11 @@
  *   SEMANTIC   sentences embedded with the embedder; a chunk ends where the cosine distance of
  *              neighbouring sentences exceeds the semantic_percentile-th percentile of all such
  *              distances in the document (and at chunk_tokens).
+ *   AGENTIC    sections proposed by a model through rt_chunker_params.propose (a start and a
+ *              title each; src/rag/agentic.c asks a reader model), each split further like
+ *              RECURSIVE when longer than chunk_tokens; every piece carries its section's title.
+ *              An unusable proposal (an error, none, a start out of range or repeated) is logged
+ *              as a warning and the document is chunked RECURSIVE instead (no titles).
  * Sentences end at '.', '!' or '?' followed by whitespace, at blank lines and at headings.
  */
 #ifndef RT_KNOWLEDGE_CHUNKER_H
@@ -28,6 +33,12 @@ rt_chunker_params rt_chunker_default_params(void);
  * embedder is needed by SEMANTIC only (RT_ERR_INVALID without it). */
 int rt_chunk_text(const rt_chunker_params *p, const rt_embedder *embedder, const char *text,
                   size_t len, rt_span **out, size_t *n_out);
+
+/* Like rt_chunk_text, and *titles (malloc'd array of n_out malloc'd strings or NULL entries;
+ * NULL itself when the chunker gives no titles) gets each chunk's title (AGENTIC only). */
+int rt_chunk_text_titled(const rt_chunker_params *p, const rt_embedder *embedder,
+                         const char *text, size_t len, rt_span **out, char ***titles,
+                         size_t *n_out);
 
 /* Sentence spans of text (trimmed, non-empty), for the sentence and semantic chunkers. */
 int rt_split_sentences(const char *text, size_t len, rt_span **out, size_t *n_out);

@@ -31,10 +31,20 @@ static const char *schema_sql =
     "CREATE INDEX IF NOT EXISTS documents_path ON documents(path);"
     "CREATE TABLE IF NOT EXISTS chunks(chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " doc_id TEXT NOT NULL, ord INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,"
-    " n_tokens INTEGER NOT NULL DEFAULT 0, vector BLOB);"
+    " n_tokens INTEGER NOT NULL DEFAULT 0, vector BLOB, title TEXT);"
     "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"
     "CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " op INTEGER NOT NULL, chunk_id INTEGER NOT NULL);";
+
+/* Adds chunks.title to a collection made before chunk titles (agentic chunker). */
+static int add_chunk_titles(rt_collection *c) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT title FROM chunks LIMIT 0", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_finalize(st);
+        return RT_OK;
+    }
+    return rt_coll_exec(c, "ALTER TABLE chunks ADD COLUMN title TEXT");
+}
 
 rt_collection_params rt_collection_default_params(void) {
     rt_collection_params p;
@@ -189,7 +199,7 @@ static int read_settings(rt_collection *c) {
     if ((f = meta_get(c, "language", c->language, sizeof c->language)) < 0) return f;
     if ((f = meta_get(c, "embedder", c->embedder_name, sizeof c->embedder_name)) < 0) return f;
     if ((f = meta_get(c, "embedder_id", c->embedder_id, sizeof c->embedder_id)) < 0) return f;
-    if ((unsigned)p->chunker.kind > RT_CHUNKER_SEMANTIC || p->chunker.chunk_tokens <= 0 ||
+    if ((unsigned)p->chunker.kind > RT_CHUNKER_AGENTIC || p->chunker.chunk_tokens <= 0 ||
         (unsigned)p->metric > RT_METRIC_COSINE || p->hnsw_m < 2 || p->hnsw_m > 256 || c->dim < 0 ||
         c->dim > 65536)
         return rt_error(RT_ERR_FORMAT, "%s: stored settings are out of range", c->db_path);
@@ -349,7 +359,7 @@ static void remove_stale_temporaries(const char *dir) {
 /* ---- creation ---------------------------------------------------------------------------- */
 
 static int validate_new_settings(const char *path, const rt_collection_params *p) {
-    if (p->chunker.chunk_tokens <= 0 || (unsigned)p->chunker.kind > RT_CHUNKER_SEMANTIC)
+    if (p->chunker.chunk_tokens <= 0 || (unsigned)p->chunker.kind > RT_CHUNKER_AGENTIC)
         return rt_error(RT_ERR_INVALID, "%s: bad chunker settings (kind %d, %d tokens)", path,
                         (int)p->chunker.kind, p->chunker.chunk_tokens);
     if ((unsigned)p->metric > RT_METRIC_COSINE)
@@ -512,11 +522,11 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
         if ((st = rt_coll_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")) ||
             (st = rt_coll_exec(c, "BEGIN IMMEDIATE")))
             goto fail;
-        if (!(st = rt_coll_exec(c, schema_sql))) {
+        if (!(st = rt_coll_exec(c, schema_sql)) && !(st = add_chunk_titles(c))) {
             f = meta_get(c, "schema", schema, sizeof schema);
             if (f < 0) st = f;
             if (f == 0) {
-                if (p.chunker.chunk_tokens <= 0 || (unsigned)p.chunker.kind > RT_CHUNKER_SEMANTIC)
+                if (p.chunker.chunk_tokens <= 0 || (unsigned)p.chunker.kind > RT_CHUNKER_AGENTIC)
                     st = rt_error(RT_ERR_INVALID, "collection: bad chunker settings");
                 else
                     st = write_settings(c);
@@ -555,11 +565,12 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
                           schema, SCHEMA_VERSION);
             goto fail;
         }
-        rt_token_count_fn keep_fn = c->p.chunker.count_tokens;
-        void *keep_user = c->p.chunker.count_tokens_user;
+        rt_chunker_params keep = c->p.chunker;
         if ((st = read_settings(c))) goto fail;
-        c->p.chunker.count_tokens = keep_fn;
-        c->p.chunker.count_tokens_user = keep_user;
+        c->p.chunker.count_tokens = keep.count_tokens;
+        c->p.chunker.count_tokens_user = keep.count_tokens_user;
+        c->p.chunker.propose = keep.propose;
+        c->p.chunker.propose_user = keep.propose_user;
     }
     uint64_t n_chunks = 0;
     {
@@ -779,5 +790,74 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
     snprintf(out->embedder, sizeof out->embedder, "%s", c->embedder_name);
     out->chunker = c->p.chunker.kind;
     out->chunk_tokens = c->p.chunker.chunk_tokens;
+    return RT_OK;
+}
+
+int rt_collection_chunk_title(rt_collection *c, int64_t chunk_id, char **title) {
+    *title = NULL;
+    sqlite3_stmt *st;
+    /* a collection made before chunk titles, opened read-only, has no title column */
+    if (sqlite3_prepare_v2(c->db, "SELECT title FROM chunks WHERE chunk_id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return RT_OK;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    int rc = RT_OK;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+        *title = rt_strdup((const char *)sqlite3_column_text(st, 0));
+        if (!*title) rc = RT_ERR_NOMEM;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void rt_stored_document_free(rt_stored_document *d) {
+    if (!d) return;
+    free(d->id);
+    free(d->path);
+    free(d->text);
+    free(d->metadata_json);
+    free(d);
+}
+
+int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out) {
+    *out = NULL;
+    if (!doc_id) return rt_error(RT_ERR_INVALID, "get document: no id");
+    sqlite3_stmt *st;
+    RT_TRY(rt_coll_prepare(
+        c, "SELECT path, CAST(text AS BLOB), metadata, version FROM documents WHERE doc_id = ?",
+        &st));
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        if (step == SQLITE_DONE)
+            return rt_error(RT_ERR_NOT_FOUND, "%s: no document '%s'", c->dir, doc_id);
+        return rt_coll_sql_error(c, "reading a document");
+    }
+    rt_stored_document *d = rt_calloc(1, sizeof *d);
+    int rc = d ? RT_OK : RT_ERR_NOMEM;
+    if (d) {
+        const char *path = (const char *)sqlite3_column_text(st, 0);
+        const char *meta = (const char *)sqlite3_column_text(st, 2);
+        int tl = sqlite3_column_bytes(st, 1);
+        d->id = rt_strdup(doc_id);
+        d->path = path ? rt_strdup(path) : NULL;
+        d->metadata_json = meta ? rt_strdup(meta) : NULL;
+        d->text = rt_malloc((size_t)tl + 1);
+        if (d->text) {
+            if (tl) memcpy(d->text, sqlite3_column_blob(st, 1), (size_t)tl);
+            d->text[tl] = '\0';
+        }
+        d->len = (size_t)tl;
+        d->version = sqlite3_column_int64(st, 3);
+        if (!d->id || !d->text || (path && !d->path) || (meta && !d->metadata_json))
+            rc = RT_ERR_NOMEM;
+    }
+    sqlite3_finalize(st);
+    if (rc != RT_OK) {
+        rt_stored_document_free(d);
+        return rc;
+    }
+    *out = d;
     return RT_OK;
 }

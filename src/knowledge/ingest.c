@@ -194,8 +194,8 @@ static int embed_chunks(rt_collection *c, const char *text, const rt_span *sp, s
 
 static int write_document(rt_collection *c, const char *id, const rt_document *doc,
                           const char *text, size_t len, const char *hash, bool existed,
-                          const rt_span *sp, size_t n, const float *vecs, int64_t **old_ids,
-                          size_t *n_old, int64_t *new_ids, uint64_t *seq) {
+                          const rt_span *sp, char *const *titles, size_t n, const float *vecs,
+                          int64_t **old_ids, size_t *n_old, int64_t *new_ids, uint64_t *seq) {
     sqlite3_stmt *st = NULL;
     int rc = RT_OK;
     *n_old = 0;
@@ -256,8 +256,8 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
     RT_TRY(rc);
     sqlite3_stmt *ins, *log;
     RT_TRY(rt_coll_prepare(c,
-                           "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, vector) "
-                           "VALUES(?, ?, ?, ?, ?, ?)",
+                           "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, vector, "
+                           "title) VALUES(?, ?, ?, ?, ?, ?, ?)",
                            &ins));
     if (rt_coll_prepare(c, "INSERT INTO changes(op, chunk_id) VALUES(1, ?)", &log)) {
         sqlite3_finalize(ins);
@@ -279,6 +279,10 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
                               SQLITE_STATIC);
         else
             sqlite3_bind_null(ins, 6);
+        if (titles && titles[i])
+            sqlite3_bind_text(ins, 7, titles[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 7);
         if (sqlite3_step(ins) != SQLITE_DONE) {
             rc = rt_coll_sql_error(c, "writing a chunk");
             break;
@@ -348,7 +352,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     int64_t *new_ids = NULL, *old_ids = NULL;
     size_t n_old = 0;
     uint64_t seq = 0;
-    if (!st) st = rt_chunk_text(&c->p.chunker, c->embedder, text, len, &sp, &n);
+    char **titles = NULL;
+    if (!st) st = rt_chunk_text_titled(&c->p.chunker, c->embedder, text, len, &sp, &titles, &n);
     if (!st && c->embedder && n) {
         size_t bytes;
         if (!rt_mul_size(n, (size_t)c->dim * sizeof(float), &bytes))
@@ -361,7 +366,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     if (!st && !(new_ids = rt_malloc((n + 1) * sizeof *new_ids))) st = RT_ERR_NOMEM;
     if (!st) st = rt_coll_exec(c, "BEGIN IMMEDIATE");
     if (!st) {
-        st = write_document(c, id, doc, text, len, hash, existed, sp, n, vecs, &old_ids, &n_old,
+        st = write_document(c, id, doc, text, len, hash, existed, sp, titles, n, vecs, &old_ids,
+                            &n_old,
                             new_ids, &seq);
         if (st)
             rt_coll_exec(c, "ROLLBACK");
@@ -406,6 +412,9 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     }
     free(text);
     free(sp);
+    for (size_t i = 0; titles && i < n; i++)
+        free(titles[i]);
+    free(titles);
     free(vecs);
     free(new_ids);
     free(old_ids);

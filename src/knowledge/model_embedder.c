@@ -4,22 +4,36 @@
  * decoders: mean pooling of the final hidden states), L2-normalized. One model, one tokenizer and
  * one context per embedder; calls are serialized by a mutex (the context holds the forward pass's
  * buffers). Texts longer than the context are truncated to its first n_ctx tokens, as
- * sentence-transformers truncates to max_seq_length.
+ * sentence-transformers truncates to max_seq_length. LoRA adapters, when given, are applied at
+ * run time (rt_context_set_adapters) and named in the embedder's name.
+ *
+ * The name "default" means the embedder ragtune ships (models/embedder/embedder.gguf, built by
+ * scripts/train-embedder.sh), looked up in $RAGTUNE_MODELS, then beside the executable
+ * (<exe dir>/../models, <exe dir>/../../models for a build directory inside the source tree,
+ * <exe dir>/../share/ragtune/models); the collection records the name "default".
  */
 #include "knowledge/model_embedder.h"
 #include "core/error.h"
 #include "core/file.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_EMBEDDER_FILE "embedder/embedder.gguf"
+#define DEFAULT_EMBEDDER_RECIPE "scripts/train-embedder.sh"
 
 typedef struct model_embedder {
     rt_model *model;
     rt_tokenizer *tokenizer;
     rt_context *ctx;
+    rt_adapter **adapters; /* (n_adapters) applied at run time */
+    int n_adapters;
     pthread_mutex_t lock;
     char *name;
     char content_id[33];
@@ -95,8 +109,111 @@ static int embed_texts(void *user, const char *const *texts, const size_t *lens,
     return status;
 }
 
+/* Loads the adapters of specs ("PATH[:SCALE]") for e's model and sets them on its context. */
+static int set_adapters(model_embedder *e, const char *const *specs, int n) {
+    float *scales = rt_calloc((size_t)n, sizeof *scales);
+    e->adapters = rt_calloc((size_t)n, sizeof *e->adapters);
+    int status = scales && e->adapters ? RT_OK : RT_ERR_NOMEM;
+    for (int i = 0; i < n && status == RT_OK; i++) {
+        char *path = NULL;
+        status = rt_adapter_spec_parse(specs[i], &path, &scales[i]);
+        if (status == RT_OK) status = rt_adapter_load(e->model, path, &e->adapters[i]);
+        if (status == RT_OK) e->n_adapters = i + 1;
+        free(path);
+    }
+    if (status == RT_OK) status = rt_context_set_adapters(e->ctx, e->adapters, scales, n);
+    free(scales);
+    return status;
+}
+
+/* "model_path+spec+spec...": a collection embedded with one set of adapters refuses another. */
+static char *embedder_name(const char *model_path, const char *const *specs, int n) {
+    size_t len = strlen(model_path) + 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(specs[i]) + 1;
+    char *name = rt_malloc(len);
+    if (!name) return NULL;
+    strcpy(name, model_path);
+    for (int i = 0; i < n; i++) {
+        strcat(name, "+");
+        strcat(name, specs[i]);
+    }
+    return name;
+}
+
+/* Finds the shipped embedder: a malloc'd path in *out, or RT_ERR_NOT_FOUND naming where it
+ * looked and the recipe that rebuilds it. */
+static int default_embedder_path(char **out) {
+    *out = NULL;
+    char exe[PATH_MAX] = "", tried[2048] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+    }
+    const char *env = getenv("RAGTUNE_MODELS");
+    const char *rel[] = {"../models", "../../models", "../share/ragtune/models"};
+    char cand[PATH_MAX + 64];
+    for (int i = -1; i < 3; i++) {
+        if (i < 0 && (!env || !*env)) continue;
+        if (i >= 0 && !exe[0]) break;
+        if (i < 0)
+            snprintf(cand, sizeof cand, "%s/%s", env, DEFAULT_EMBEDDER_FILE);
+        else
+            snprintf(cand, sizeof cand, "%s/%s/%s", exe, rel[i], DEFAULT_EMBEDDER_FILE);
+        if (access(cand, F_OK) == 0) {
+            *out = rt_strdup(cand);
+            return *out ? RT_OK : RT_ERR_NOMEM;
+        }
+        size_t used = strlen(tried), len = strlen(cand);
+        if (used + len + 3 < sizeof tried) {
+            if (used) {
+                memcpy(tried + used, ", ", 2);
+                used += 2;
+            }
+            memcpy(tried + used, cand, len + 1);
+        }
+    }
+    return rt_error(RT_ERR_NOT_FOUND,
+                    "default embedder not found (looked for %s; set RAGTUNE_MODELS to the "
+                    "directory holding %s); rebuild it with %s",
+                    tried[0] ? tried : "no candidate: executable path unknown",
+                    DEFAULT_EMBEDDER_FILE, DEFAULT_EMBEDDER_RECIPE);
+}
+
+static int open_model(const char *model_path, const char *name, int n_ctx,
+                      const char *const *adapter_specs, int n_adapters, rt_embedder *out);
+
 int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out) {
+    return rt_embedder_open_model_adapters(model_path, n_ctx, NULL, 0, out);
+}
+
+int rt_embedder_open_model_adapters(const char *model_path, int n_ctx,
+                                    const char *const *adapter_specs, int n_adapters,
+                                    rt_embedder *out) {
     memset(out, 0, sizeof *out);
+    if (!model_path || strcmp(model_path, "default"))
+        return open_model(model_path, model_path, n_ctx, adapter_specs, n_adapters, out);
+    char *path;
+    RT_TRY(default_embedder_path(&path));
+    /* the collection records "default", whichever directory it was found in */
+    int st = open_model(path, "default", n_ctx, adapter_specs, n_adapters, out);
+    if (st != RT_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", rt_last_error());
+        st = rt_error(st, "default embedder %s is missing or corrupt (%s); rebuild it with %s",
+                      path, msg, DEFAULT_EMBEDDER_RECIPE);
+    }
+    free(path);
+    return st;
+}
+
+static int open_model(const char *model_path, const char *name, int n_ctx,
+                      const char *const *adapter_specs, int n_adapters, rt_embedder *out) {
+    memset(out, 0, sizeof *out);
+    if (n_adapters < 0 || (n_adapters > 0 && !adapter_specs))
+        return rt_error(RT_ERR_INVALID, "embedder: bad adapter list");
     model_embedder *e = rt_calloc(1, sizeof *e);
     if (!e) return RT_ERR_NOMEM;
     pthread_mutex_init(&e->lock, NULL);
@@ -114,7 +231,9 @@ int rt_embedder_open_model(const char *model_path, int n_ctx, rt_embedder *out) 
             cp.n_ctx = rt_model_n_ctx_train(e->model);
         status = rt_context_new(e->model, &cp, &e->ctx);
     }
-    if (status == RT_OK && !(e->name = rt_strdup(model_path))) status = RT_ERR_NOMEM;
+    if (status == RT_OK && n_adapters > 0) status = set_adapters(e, adapter_specs, n_adapters);
+    if (status == RT_OK && !(e->name = embedder_name(name, adapter_specs, n_adapters)))
+        status = RT_ERR_NOMEM;
     if (status == RT_OK) status = model_content_id(model_path, e->content_id);
     if (status != RT_OK) {
         rt_embedder_close_model(&(rt_embedder){.user = e});
@@ -131,6 +250,9 @@ void rt_embedder_close_model(rt_embedder *embedder) {
     model_embedder *e = embedder ? embedder->user : NULL;
     if (e) {
         if (e->ctx) rt_context_free(e->ctx);
+        for (int i = 0; i < e->n_adapters; i++)
+            rt_adapter_free(e->adapters[i]);
+        free(e->adapters);
         if (e->tokenizer) rt_tokenizer_free(e->tokenizer);
         if (e->model) rt_model_free(e->model);
         pthread_mutex_destroy(&e->lock);

@@ -11,8 +11,9 @@
 
 /* Runs T tokens (T <= n_batch, n_past + T <= n_ctx) through the model and leaves the final
  * normed hidden states in ctx->xb (T, n_embd); for decoders it appends the chunk to the cache
- * (n_past += T, tokens recorded). Token ids must be checked by the caller. */
-void rt_forward_chunk(rt_context *ctx, const int32_t *tokens, int T);
+ * (n_past += T, tokens recorded). token_types: bert's token type ids (T), NULL for all 0;
+ * ignored by decoders. Token ids and types must be checked by the caller. */
+void rt_forward_chunk(rt_context *ctx, const int32_t *tokens, const int32_t *token_types, int T);
 
 /* out (T, n_vocab) = the output head applied to ctx->xb rows 0..T-1. */
 void rt_forward_logits(rt_context *ctx, const float *hidden, int T, float *out);

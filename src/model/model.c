@@ -349,6 +349,9 @@ void rt_context_free(rt_context *ctx) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
     free(ctx->tokens);
+    free(ctx->adapters);
+    free(ctx->adapter_scales);
+    free(ctx->lora_tmp);
     free(ctx);
 }
 
@@ -398,7 +401,7 @@ int rt_model_eval(rt_context *ctx, const int32_t *tokens, int n_tokens, float *l
                         n_tokens, ctx->n_past, ctx->n_ctx);
     for (int done = 0; done < n_tokens;) {
         int T = n_tokens - done < ctx->n_batch ? n_tokens - done : ctx->n_batch;
-        rt_forward_chunk(ctx, tokens + done, T);
+        rt_forward_chunk(ctx, tokens + done, NULL, T);
         if (logits_all) rt_forward_logits(ctx, ctx->xb, T, logits_all + (size_t)done * c->n_vocab);
         done += T;
         if (done == n_tokens) {
@@ -439,7 +442,7 @@ int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *
     rt_pooling pooling = c->arch == RT_ARCH_BERT ? c->pooling : RT_POOLING_MEAN;
     for (int done = 0; done < n_tokens;) {
         int T = n_tokens - done < ctx->n_batch ? n_tokens - done : ctx->n_batch;
-        rt_forward_chunk(ctx, tokens + done, T);
+        rt_forward_chunk(ctx, tokens + done, NULL, T);
         for (int t = 0; t < T; t++) {
             const float *h = ctx->xb + (size_t)t * C;
             int pos = done + t;

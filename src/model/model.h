@@ -46,6 +46,11 @@ struct rt_context {
     float *logits; /* (n_vocab) of the last token */
     bool has_logits;
     float *embd; /* (n_embd) pooled embedding accumulator */
+    /* run-time LoRA adapters (model/lora.c); none by default */
+    rt_adapter **adapters;  /* (n_adapters) not owned */
+    float *adapter_scales;  /* (n_adapters) */
+    int n_adapters;
+    float *lora_tmp; /* (n_batch, largest rank of the adapters) */
 };
 
 /* Builds a model over weights that stay owned by the caller (or by `file`, which the model

@@ -155,6 +155,65 @@ static int push_id(int32_t **arr, size_t *n, int32_t id) {
     return RT_OK;
 }
 
+/* Appends an item (special id, or TK_PAIR_A / TK_PAIR_B) to the pair template. */
+enum { TK_PAIR_A = -1, TK_PAIR_B = -2 };
+static int pair_push(rt_tokenizer *t, int32_t id, int type_id) {
+    uint8_t *types = rt_realloc(t->post_pair_type, t->n_post_pair + 1);
+    if (!types) return RT_ERR_NOMEM;
+    t->post_pair_type = types;
+    types[t->n_post_pair] = (uint8_t)type_id;
+    return push_id(&t->post_pair, &t->n_post_pair, id);
+}
+
+/* BertProcessing's pair: [CLS] A [SEP] B [SEP], types 0 0 0 1 1; RobertaProcessing's:
+ * <s> A </s> </s> B </s>, all type 0 (as Hugging Face tokenizers builds them). */
+static int pair_bert_like(rt_tokenizer *t, int32_t cls, int32_t sep, bool roberta) {
+    t->n_post_pair = 0;
+    int b = roberta ? 0 : 1;
+    RT_TRY(pair_push(t, cls, 0));
+    RT_TRY(pair_push(t, TK_PAIR_A, 0));
+    RT_TRY(pair_push(t, sep, 0));
+    if (roberta) RT_TRY(pair_push(t, sep, 0));
+    RT_TRY(pair_push(t, TK_PAIR_B, b));
+    return pair_push(t, sep, b);
+}
+
+/* TemplateProcessing's "pair": [{"SpecialToken": {"id", "type_id"}} | {"Sequence": {"id":
+ * "A"|"B", "type_id"}}, ...]. */
+static int pair_template(rt_tokenizer *t, const json_t *pair, const json_t *specials,
+                         const char *where) {
+    t->n_post_pair = 0;
+    for (size_t i = 0; i < json_array_size(pair); i++) {
+        const json_t *item = json_array_get(pair, i);
+        const json_t *seq = json_object_get(item, "Sequence");
+        const json_t *st = json_object_get(item, "SpecialToken");
+        const json_t *body = seq ? seq : st;
+        json_int_t type_id = json_integer_value(json_object_get(body, "type_id"));
+        const char *name = json_string_value(json_object_get(body, "id"));
+        if (!name || type_id < 0 || type_id > 255)
+            return rt_error(RT_ERR_FORMAT, "%s: TemplateProcessing pair item %zu is malformed",
+                            where, i);
+        if (seq) {
+            if (strcmp(name, "A") && strcmp(name, "B"))
+                return rt_error(RT_ERR_FORMAT, "%s: TemplateProcessing pair sequence \"%.10s\"",
+                                where, name);
+            RT_TRY(pair_push(t, name[0] == 'A' ? TK_PAIR_A : TK_PAIR_B, (int)type_id));
+            continue;
+        }
+        const json_t *ids = json_object_get(json_object_get(specials, name), "ids");
+        if (!json_is_array(ids))
+            return rt_error(RT_ERR_FORMAT, "%s: special token \"%.40s\" has no ids", where, name);
+        for (size_t k = 0; k < json_array_size(ids); k++) {
+            json_int_t id = json_integer_value(json_array_get(ids, k));
+            if (id < 0 || id >= t->vocab.size)
+                return rt_error(RT_ERR_FORMAT, "%s: special token id %lld out of range", where,
+                                (long long)id);
+            RT_TRY(pair_push(t, (int32_t)id, (int)type_id));
+        }
+    }
+    return RT_OK;
+}
+
 static int load_post(rt_tokenizer *t, const json_t *j, const char *where) {
     if (!j || json_is_null(j)) return RT_OK;
     const char *type = json_string_value(json_object_get(j, "type"));
@@ -174,6 +233,7 @@ static int load_post(rt_tokenizer *t, const json_t *j, const char *where) {
         RT_TRY(token_id(t, json_array_get(json_object_get(j, "cls"), 0), where, &cls));
         RT_TRY(token_id(t, json_array_get(json_object_get(j, "sep"), 0), where, &sep));
         RT_TRY(push_id(&t->post_prefix, &t->n_post_prefix, cls));
+        RT_TRY(pair_bert_like(t, cls, sep, !strcmp(type, "RobertaProcessing")));
         return push_id(&t->post_suffix, &t->n_post_suffix, sep);
     }
     if (!strcmp(type, "TemplateProcessing")) {
@@ -181,6 +241,8 @@ static int load_post(rt_tokenizer *t, const json_t *j, const char *where) {
         const json_t *specials = json_object_get(j, "special_tokens");
         if (!json_is_array(single))
             return rt_error(RT_ERR_FORMAT, "%s: TemplateProcessing without \"single\"", where);
+        const json_t *pair = json_object_get(j, "pair");
+        if (json_is_array(pair)) RT_TRY(pair_template(t, pair, specials, where));
         bool after = false;
         for (size_t i = 0; i < json_array_size(single); i++) {
             const json_t *item = json_array_get(single, i);
@@ -436,6 +498,7 @@ static int load_vocab_txt(const char *path, const char *config, rt_tokenizer **o
     if (rc == RT_OK && cls >= 0 && sep >= 0) {
         rc = push_id(&t->post_prefix, &t->n_post_prefix, cls);
         if (rc == RT_OK) rc = push_id(&t->post_suffix, &t->n_post_suffix, sep);
+        if (rc == RT_OK) rc = pair_bert_like(t, cls, sep, false);
     }
     if (rc == RT_OK) rc = tk_tokenizer_finish(t);
     if (rc < 0) {

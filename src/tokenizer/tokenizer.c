@@ -52,6 +52,8 @@ void rt_tokenizer_free(rt_tokenizer *tok) {
     free(tok->is_special);
     free(tok->post_prefix);
     free(tok->post_suffix);
+    free(tok->post_pair);
+    free(tok->post_pair_type);
     free(tok->chat_template_source);
     free(tok);
 }
@@ -570,4 +572,81 @@ void rt_detokenizer_free(rt_detokenizer *d) {
     tk_buf_free(&d->raw);
     tk_buf_free(&d->out);
     free(d);
+}
+
+/* Hugging Face tokenizers' "longest_first" truncation of a pair to budget tokens: the shorter
+ * keeps its length when the longer can take the rest, else both get half (the odd one to the
+ * second). */
+static void truncate_pair(size_t *na, size_t *nb, size_t budget) {
+    if (*na + *nb <= budget) return;
+    size_t n1 = *na, n2 = *nb;
+    bool swap = n1 > n2;
+    if (swap) {
+        size_t t = n1;
+        n1 = n2;
+        n2 = t;
+    }
+    n2 = n1 > budget ? n1 : (n1 > budget - n1 ? n1 : budget - n1);
+    if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
+    }
+    if (swap) {
+        size_t t = n1;
+        n1 = n2;
+        n2 = t;
+    }
+    if (n1 < *na) *na = n1;
+    if (n2 < *nb) *nb = n2;
+}
+
+int rt_tokenizer_encode_pair(const rt_tokenizer *tok, const char *a, size_t a_len, const char *b,
+                             size_t b_len, size_t max_len, int32_t **ids, int32_t **type_ids,
+                             size_t *n_ids) {
+    if (!tok || !ids || !type_ids || !n_ids || (!a && a_len) || (!b && b_len))
+        return rt_error(RT_ERR_INVALID, "rt_tokenizer_encode_pair: NULL argument");
+    *ids = NULL;
+    *type_ids = NULL;
+    *n_ids = 0;
+    if (!tok->n_post_pair)
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "tokenizer: its post-processor has no template for a pair of texts");
+    size_t n_special = 0;
+    for (size_t i = 0; i < tok->n_post_pair; i++)
+        n_special += tok->post_pair[i] >= 0;
+    if (max_len && max_len <= n_special)
+        return rt_error(RT_ERR_RANGE, "tokenizer: a pair needs more than %zu tokens", max_len);
+    int32_t *ia = NULL, *ib = NULL;
+    size_t na = 0, nb = 0;
+    int rc = rt_tokenizer_encode(tok, a ? a : "", a_len, false, &ia, &na);
+    if (rc == RT_OK) rc = rt_tokenizer_encode(tok, b ? b : "", b_len, false, &ib, &nb);
+    if (rc == RT_OK && max_len) truncate_pair(&na, &nb, max_len - n_special);
+    size_t n = n_special + na + nb;
+    int32_t *out = NULL, *types = NULL;
+    if (rc == RT_OK) {
+        out = rt_malloc(n * sizeof *out);
+        types = rt_malloc(n * sizeof *types);
+        if (!out || !types) rc = RT_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; rc == RT_OK && i < tok->n_post_pair; i++) {
+        int32_t item = tok->post_pair[i];
+        const int32_t *src = item == -1 ? ia : item == -2 ? ib : &tok->post_pair[i];
+        size_t count = item == -1 ? na : item == -2 ? nb : 1;
+        for (size_t j = 0; j < count; j++, k++) {
+            out[k] = src[j];
+            types[k] = tok->post_pair_type[i];
+        }
+    }
+    free(ia);
+    free(ib);
+    if (rc < 0) {
+        free(out);
+        free(types);
+        return rc;
+    }
+    *ids = out;
+    *type_ids = types;
+    *n_ids = n;
+    return RT_OK;
 }

@@ -43,6 +43,11 @@ struct rt_tokenizer {
     /* Post-processor for a single sequence. */
     int32_t *post_prefix, *post_suffix;
     size_t n_post_prefix, n_post_suffix;
+    /* Post-processor for a pair: items in order, each a special id (>= 0) or the first (-1) /
+     * second (-2) sequence, with its token type id. n_post_pair 0: no pair template. */
+    int32_t *post_pair;
+    uint8_t *post_pair_type;
+    size_t n_post_pair;
     int32_t special_ids[5]; /* rt_special_token -> id or -1 */
     rt_chat_template chat_template;
     char *chat_template_source;

@@ -31,6 +31,7 @@
 #include "core/quant.h"
 #include "model/gguf.h"
 #include "model/hf.h"
+#include "model/lora.h"
 #include "model/model_file.h"
 #include "model/safetensors.h"
 
@@ -65,11 +66,15 @@ static const struct {
 };
 
 /* PEFT's module path of linear j of a layer, without the "base_model.model." prefix. */
-static void module_path(const tmodel *m, int layer, int j, char *buf, size_t n) {
-    if (m->is_gpt2)
+static void module_path_of(bool is_gpt2, int layer, int j, char *buf, size_t n) {
+    if (is_gpt2)
         snprintf(buf, n, "transformer.h.%d.%s", layer, gpt2_module[j]);
     else
         snprintf(buf, n, "model.layers.%d.%s", layer, tm_linear_paths[j]);
+}
+
+static void module_path(const tmodel *m, int layer, int j, char *buf, size_t n) {
+    module_path_of(m->is_gpt2, layer, j, buf, n);
 }
 
 static void tensor_name(const char *module, char which, char *buf, size_t n) {
@@ -412,72 +417,72 @@ static int read_matrix(const rt_safetensors *f, const char *path, const char *na
     return RT_OK;
 }
 
-/* True when B (rows, 3r) is zero outside the diagonal blocks (row block j, columns j*r..). */
-static bool block_diagonal(const float *b, const int64_t *row0, int r) {
-    for (int j = 0; j < 3; j++)
-        for (int64_t o = row0[j]; o < row0[j + 1]; o++)
-            for (int c = 0; c < 3 * r; c++)
-                if (c / r != j && b[o * 3 * r + c] != 0.0f) return false;
+/* True when the columns of b (rows, R) outside [c0, c0 + r) are all zero. */
+static bool zero_outside(const float *b, int64_t rows, int64_t R, int64_t c0, int r) {
+    for (int64_t o = 0; o < rows; o++)
+        for (int64_t c = 0; c < R; c++)
+            if ((c < c0 || c >= c0 + r) && b[o * R + c] != 0.0f) return false;
     return true;
 }
 
-/* Fills linear j of layer i from its module's A (R, n_in) and B (n_out_all, R). */
-static int load_linear(tmodel *m, int layer, int j, const float *a, int64_t R, const float *b,
-                       const char *module, const char *path) {
-    tm_linear *L = tmodel_linear(m, layer, j);
+/* Fills linear p->j of layer p->layer of m from its pair (see the top of the file). */
+static int load_linear(void *user, const adapter_pair *p) {
+    tmodel *m = user;
+    tm_linear *L = tmodel_linear(m, p->layer, p->j);
     int r = L->rank;
-    bool fused = m->is_gpt2 && j < 3;
-    int64_t row0[4] = {0, 0, 0, 0};
-    if (fused)
-        for (int k = 0; k < 3; k++)
-            row0[k + 1] = row0[k] + tmodel_linear(m, layer, k)->n_out;
-    int64_t first = fused ? row0[j] : 0;
+    int64_t R = p->rank;
+    if (!r) return RT_OK;
     if (R == r) {
         /* dense: this projection's rows of B, all of A */
-        memcpy(L->lora_a, a, (size_t)r * L->n_in * sizeof(float));
-        memcpy(L->lora_b, b + first * R, (size_t)L->n_out * r * sizeof(float));
-        return RT_OK;
-    }
-    if (fused && R == 3 * (int64_t)r && block_diagonal(b, row0, r)) {
-        memcpy(L->lora_a, a + (size_t)j * r * L->n_in, (size_t)r * L->n_in * sizeof(float));
+        memcpy(L->lora_a, p->a, (size_t)r * L->n_in * sizeof(float));
+        memcpy(L->lora_b, p->b, (size_t)L->n_out * r * sizeof(float));
+    } else if (p->fused && R == 3 * (int64_t)r && zero_outside(p->b, L->n_out, R, p->j * r, r)) {
+        memcpy(L->lora_a, p->a + (size_t)p->j * r * L->n_in, (size_t)r * L->n_in * sizeof(float));
         for (int o = 0; o < L->n_out; o++)
-            memcpy(L->lora_b + (size_t)o * r, b + (size_t)(first + o) * R + (size_t)j * r,
+            memcpy(L->lora_b + (size_t)o * r, p->b + (size_t)o * R + (size_t)p->j * r,
                    (size_t)r * sizeof(float));
-        return RT_OK;
+    } else {
+        return rt_error(RT_ERR_UNSUPPORTED,
+                        "%s: %s has LoRA rank %lld but the model's rank is %d%s; ragtune uses one "
+                        "LoRA rank for every module",
+                        p->path, p->module, (long long)R, r,
+                        p->fused ? " (a fused c_attn may have rank r, or 3r with block-diagonal B)"
+                                 : "");
     }
-    return rt_error(RT_ERR_UNSUPPORTED,
-                    "%s: %s has LoRA rank %lld but the model's rank is %d%s; ragtune uses one "
-                    "LoRA rank for every module",
-                    path, module, (long long)R, r,
-                    fused ? " (a fused c_attn may have rank r, or 3r with block-diagonal B)" : "");
+    /* PEFT's per-module scale, computed as tmodel_new does (in float) */
+    L->scale = p->scale;
+    return RT_OK;
 }
 
-int adapter_load_peft(tmodel *m, const char *dir) {
-    json_t *cfg;
-    RT_TRY(load_config_json(dir, &cfg));
-    json_t *rank_pattern = json_object_get(cfg, "rank_pattern");
-    json_t *alpha_pattern = json_object_get(cfg, "alpha_pattern");
-    double r_default = (double)json_integer_value(json_object_get(cfg, "r"));
-    double alpha_default = json_number_value(json_object_get(cfg, "lora_alpha"));
-    bool rslora = json_is_true(json_object_get(cfg, "use_rslora"));
+int adapter_peft_each(const rt_model_config *cfg, unsigned targets, const char *dir,
+                      bool strict, adapter_pair_fn fn, void *user) {
+    json_t *cfg_json;
+    RT_TRY(load_config_json(dir, &cfg_json));
+    json_t *rank_pattern = json_object_get(cfg_json, "rank_pattern");
+    json_t *alpha_pattern = json_object_get(cfg_json, "alpha_pattern");
+    double r_default = (double)json_integer_value(json_object_get(cfg_json, "r"));
+    double alpha_default = json_number_value(json_object_get(cfg_json, "lora_alpha"));
+    bool rslora = json_is_true(json_object_get(cfg_json, "use_rslora"));
+    bool is_gpt2 = cfg->arch == RT_ARCH_GPT2;
     char *path = rt_path_join(dir, "adapter_model.safetensors");
     if (!path) {
-        json_decref(cfg);
+        json_decref(cfg_json);
         return RT_ERR_NOMEM;
     }
     rt_safetensors f;
     int st = rt_safetensors_open(path, &f);
     if (st < 0) {
-        json_decref(cfg);
+        json_decref(cfg_json);
         free(path);
         return st;
     }
-    for (int i = 0; i < m->cfg.n_layer && st == RT_OK; i++)
+    bool *used = rt_calloc(f.n_tensors ? f.n_tensors : 1, sizeof *used);
+    if (!used) st = RT_ERR_NOMEM;
+    for (int i = 0; i < cfg->n_layer && st == RT_OK; i++)
         for (int j = 0; j < N_LIN && st == RT_OK; j++) {
-            tm_linear *L = tmodel_linear(m, i, j);
-            if (!L->rank) continue;
+            if (!(targets & (1u << j)) || (is_gpt2 && !gpt2_module[j])) continue;
             char module[96], name_a[160], name_b[160];
-            module_path(m, i, j, module, sizeof module);
+            module_path_of(is_gpt2, i, j, module, sizeof module);
             tensor_name(module, 'A', name_a, sizeof name_a);
             tensor_name(module, 'B', name_b, sizeof name_b);
             double rank = r_default, alpha = alpha_default;
@@ -487,38 +492,74 @@ int adapter_load_peft(tmodel *m, const char *dir) {
                 st = found;
                 break;
             }
+            int n_out, n_in;
+            rt_lora_linear_shape(cfg, j, &n_out, &n_in);
+            int64_t n_out_all = n_out, row0 = 0;
+            bool fused = is_gpt2 && j < 3;
+            if (fused) {
+                n_out_all = 3 * (int64_t)cfg->n_embd;
+                row0 = (int64_t)j * cfg->n_embd;
+            }
             float *a = NULL, *b = NULL;
-            int64_t ar, ac, br, bc, n_out = L->n_out;
-            if (m->is_gpt2 && j < 3)
-                n_out = (int64_t)m->layers[i].q.n_out + m->layers[i].k.n_out + m->layers[i].v.n_out;
+            int64_t ar, ac, br, bc;
             st = read_matrix(&f, path, name_a, &a, &ar, &ac);
             if (st == RT_OK) st = read_matrix(&f, path, name_b, &b, &br, &bc);
-            if (st == RT_OK && qk_interleaved(m, j) && br == L->n_out) {
+            if (st == RT_OK && (ac != n_in || br != n_out_all || bc != ar || ar != (int64_t)rank))
+                st = rt_error(RT_ERR_INVALID,
+                              "%s: %s: A (%lld, %lld) and B (%lld, %lld) do not fit a rank-%g "
+                              "LoRA of a (%lld, %d) weight",
+                              path, module, (long long)ar, (long long)ac, (long long)br,
+                              (long long)bc, rank, (long long)n_out_all, n_in);
+            /* B's q/k rows are in Hugging Face's rotate_half order; a llama loaded from GGUF
+             * has its rows interleaved */
+            if (st == RT_OK && cfg->rope_interleaved && j <= 1) {
                 float *perm = rt_malloc((size_t)(br * bc) * sizeof(float));
                 if (!perm)
                     st = RT_ERR_NOMEM;
                 else
                     rt_rope_permute_rows(b, perm, br, (size_t)bc * sizeof(float),
-                                         j == 0 ? m->cfg.n_head : m->cfg.n_kv_head, true);
+                                         j == 0 ? cfg->n_head : cfg->n_kv_head, true);
                 free(b);
                 b = perm;
             }
-            if (st == RT_OK && (ac != L->n_in || br != n_out || bc != ar || ar != (int64_t)rank))
-                st = rt_error(RT_ERR_FORMAT,
-                              "%s: %s: A (%lld, %lld) and B (%lld, %lld) do not fit a rank-%g "
-                              "LoRA of a (%lld, %d) weight",
-                              path, module, (long long)ar, (long long)ac, (long long)br,
-                              (long long)bc, rank, (long long)n_out, L->n_in);
-            if (st == RT_OK) st = load_linear(m, i, j, a, ar, b, module, path);
-            /* PEFT's per-module scale, computed as tmodel_new does (in float) */
-            if (st == RT_OK) L->scale = tm_lora_scale((float)alpha, rank, rslora);
+            if (st == RT_OK) {
+                for (size_t k = 0; k < f.n_tensors; k++)
+                    if (!strcmp(f.tensors[k].t.name, name_a) ||
+                        !strcmp(f.tensors[k].t.name, name_b))
+                        used[k] = true;
+                adapter_pair p = {.layer = i,
+                                  .j = j,
+                                  .module = module,
+                                  .path = path,
+                                  .a = a,
+                                  .rank = ar,
+                                  .b = b + row0 * bc,
+                                  .fused = fused,
+                                  .scale = tm_lora_scale((float)alpha, rank, rslora)};
+                st = fn(user, &p);
+            }
             free(a);
             free(b);
         }
+    for (size_t k = 0; strict && st == RT_OK && k < f.n_tensors; k++)
+        if (!used[k])
+            st = rt_error(RT_ERR_INVALID,
+                          "%s: tensor %s has no linear in the model (%s, %d layers, targets of "
+                          "adapter_config.json)",
+                          path, f.tensors[k].t.name, rt_arch_name(cfg->arch), cfg->n_layer);
+    free(used);
     rt_safetensors_close(&f);
     free(path);
-    json_decref(cfg);
+    json_decref(cfg_json);
     return st;
+}
+
+int adapter_load_peft(tmodel *m, const char *dir) {
+    unsigned targets = 0;
+    for (int i = 0; i < m->cfg.n_layer; i++)
+        for (int j = 0; j < N_LIN; j++)
+            if (tmodel_linear(m, i, j)->rank) targets |= 1u << j;
+    return adapter_peft_each(&m->cfg, targets, dir, false, load_linear, m);
 }
 
 int rt_lora_merge(const char *model_path, const char *adapter_dir, const char *out_path) {

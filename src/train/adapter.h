@@ -35,4 +35,34 @@ int adapter_config_parse(const char *text, size_t len, const char *what, tm_opti
  * rank_pattern) the model cannot hold at its one LoRA rank is RT_ERR_UNSUPPORTED. */
 int adapter_load_peft(tmodel *m, const char *dir);
 
+/* One LoRA pair of a PEFT adapter, as read for linear j (q, k, v, o, gate, up, down) of a
+ * layer of a model with configuration cfg: A (rank, n_in) and this linear's rows of B
+ * (n_out, rank), f32, with q/k rows already in the model's RoPE order. For gpt2's fused c_attn
+ * (fused true), q, k and v each get the module's whole A and their row block of B. */
+typedef struct adapter_pair {
+    int layer, j;
+    const char *module; /* PEFT module path, e.g. "model.layers.3.self_attn.q_proj" */
+    const char *path;   /* the safetensors file, for messages */
+    const float *a;
+    int64_t rank;
+    const float *b;
+    bool fused;
+    float scale; /* PEFT's alpha/r of the module (rank_pattern, alpha_pattern, rsLoRA) */
+} adapter_pair;
+typedef int (*adapter_pair_fn)(void *user, const adapter_pair *p);
+
+/* Reads the PEFT adapter in dir for a model with configuration cfg and calls fn for each
+ * linear whose RT_LORA_* bit is in targets (every layer). A missing tensor is RT_ERR_NOT_FOUND,
+ * a wrong shape RT_ERR_FORMAT, both naming the tensor; with strict, a tensor of the file that no
+ * linear used (another n_layer, a module ragtune cannot adapt) is RT_ERR_INVALID naming it. */
+int adapter_peft_each(const rt_model_config *cfg, unsigned targets, const char *dir,
+                      bool strict, adapter_pair_fn fn, void *user);
+
+/* The same for a llama.cpp GGUF LoRA file at path: general.type "adapter", adapter.type
+ * "lora", general.architecture equal to cfg's (else RT_ERR_INVALID), pairs
+ * "blk.N.<module>.weight.lora_a/_b" (gpt2: attn_qkv fused) scaled by adapter.lora.alpha / rank
+ * (1 when alpha is 0). A tensor that fits no linear of cfg is RT_ERR_INVALID naming it. */
+int adapter_gguf_each(const rt_model_config *cfg, const char *path, adapter_pair_fn fn,
+                      void *user);
+
 #endif

@@ -8,6 +8,10 @@
  * gpt2: llama.cpp fuses q, k, v into blk.N.attn_qkv; the pair is the rank-3r c_attn LoRA of
  * adapter.c (A stacked, B block-diagonal) and the other pairs are zero-padded to rank 3r.
  *
+ * Reading (adapter_gguf_each) takes any such file for llama, qwen2 or gpt2 — f32/f16/bf16/q8_0
+ * tensors, any rank, alpha 0 meaning scale 1 as in llama.cpp — and hands each pair to the
+ * caller in the model's q/k row order.
+ *
  * Only this small, fixed layout is written; general GGUF models are model/gguf_write.c's job.
  * It satisfies llama.cpp's loader (llama-adapter.cpp, gguf.cpp): alpha is a FLOAT32 KV, names are
  * "<base tensor>.lora_a/_b" under 64 bytes, offsets are consecutive and 32-byte aligned;
@@ -17,7 +21,9 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "core/quant.h"
 #include "model/gguf.h"
+#include "model/lora.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,4 +225,152 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
         return w.st;
     }
     return rt_atomic_file_commit(&f);
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+/* A lora_a / lora_b tensor of the file as an f32 matrix (rows, cols) (malloc'd into *out). */
+static int read_gguf_matrix(const rt_gguf *g, const rt_gguf_tensor *t, int64_t rows, int64_t cols,
+                            float **out) {
+    *out = NULL;
+    const char *path = rt_gguf_path(g);
+    if (t->n_dims != 2 || t->ne[0] != cols || t->ne[1] != rows)
+        return rt_error(RT_ERR_INVALID,
+                        "%s: tensor %s has GGUF shape [%lld, %lld], the model needs [%lld, %lld]",
+                        path, t->name, (long long)t->ne[0],
+                        (long long)(t->n_dims > 1 ? t->ne[1] : 1), (long long)cols,
+                        (long long)rows);
+    if (!t->nbytes || !rt_dtype_valid((int)t->type) || t->type == RT_DTYPE_I32)
+        return rt_error(RT_ERR_UNSUPPORTED, "%s: tensor %s has type %s", path, t->name,
+                        rt_ggml_type_name(t->type));
+    size_t need;
+    RT_TRY(rt_dtype_nbytes((rt_dtype)t->type, rows * cols, &need, t->name));
+    if (t->nbytes < need)
+        return rt_error(RT_ERR_FORMAT, "%s: tensor %s is truncated", path, t->name);
+    *out = rt_malloc((size_t)(rows * cols) * sizeof(float));
+    if (!*out) return RT_ERR_NOMEM;
+    rt_dequantize_row((rt_dtype)t->type, t->data, *out, rows * cols);
+    return RT_OK;
+}
+
+/* The pair of module `module` of layer i, if the file has it: calls fn for each of the linears
+ * it covers (attn_qkv: q, k, v). used[] marks the tensors read. */
+static int gguf_pair(const rt_gguf *g, const rt_model_config *cfg, int i, const char *module,
+                     float alpha, bool *used, adapter_pair_fn fn, void *user) {
+    char name_a[96], name_b[96];
+    snprintf(name_a, sizeof name_a, "blk.%d.%s.weight.lora_a", i, module);
+    snprintf(name_b, sizeof name_b, "blk.%d.%s.weight.lora_b", i, module);
+    const rt_gguf_tensor *ta = rt_gguf_find_tensor(g, name_a), *tb = rt_gguf_find_tensor(g, name_b);
+    if (!ta && !tb) return RT_OK;
+    const char *path = rt_gguf_path(g);
+    if (!ta || !tb)
+        return rt_error(RT_ERR_FORMAT, "%s: %s has no partner %s", path, ta ? name_a : name_b,
+                        ta ? name_b : name_a);
+    bool fused = !strcmp(module, "attn_qkv");
+    int j0 = 0, n_lin = 1;
+    if (fused) {
+        n_lin = 3;
+    } else {
+        while (j0 < 7 && strcmp(gguf_module[j0], module))
+            j0++;
+    }
+    int64_t n_out_all = 0, row0[4] = {0, 0, 0, 0};
+    int n_in = 0;
+    for (int k = 0; k < n_lin; k++) {
+        int n_out;
+        rt_lora_linear_shape(cfg, j0 + k, &n_out, &n_in);
+        if (!n_out)
+            return rt_error(RT_ERR_INVALID, "%s: tensor %s: %s has no %s", path, name_a,
+                            rt_arch_name(cfg->arch), module);
+        n_out_all += n_out;
+        row0[k + 1] = n_out_all;
+    }
+    bool qkv = fused || j0 <= 2;
+    if (qkv && fused != (cfg->arch == RT_ARCH_GPT2))
+        return rt_error(RT_ERR_INVALID, "%s: tensor %s does not fit a %s model", path, name_a,
+                        rt_arch_name(cfg->arch));
+    int64_t rank = tb->ne[0];
+    if (rank <= 0 || rank > 4096)
+        return rt_error(RT_ERR_FORMAT, "%s: tensor %s has rank %lld", path, name_b,
+                        (long long)rank);
+    float *a = NULL, *b = NULL;
+    int st = read_gguf_matrix(g, ta, rank, n_in, &a);
+    if (st == RT_OK) st = read_gguf_matrix(g, tb, n_out_all, rank, &b);
+    /* q/k rows: llama GGUF files pair RoPE dimensions interleaved (llama.cpp's converter
+     * permutes them, for adapters as for the base); the model may be either */
+    bool file_interleaved = cfg->arch == RT_ARCH_LLAMA;
+    if (st == RT_OK && !fused && j0 <= 1 && file_interleaved != cfg->rope_interleaved) {
+        float *perm = rt_malloc((size_t)(n_out_all * rank) * sizeof(float));
+        if (!perm)
+            st = RT_ERR_NOMEM;
+        else
+            rt_rope_permute_rows(b, perm, n_out_all, (size_t)rank * sizeof(float),
+                                 j0 == 0 ? cfg->n_head : cfg->n_kv_head, cfg->rope_interleaved);
+        free(b);
+        b = perm;
+    }
+    /* llama.cpp: scale = alpha / rank (rank = lora_b ne[0]), or 1 when alpha is 0 */
+    float scale = alpha != 0.0f ? alpha / (float)rank : 1.0f;
+    for (int k = 0; k < n_lin && st == RT_OK; k++) {
+        adapter_pair p = {.layer = i,
+                          .j = j0 + k,
+                          .module = name_a,
+                          .path = path,
+                          .a = a,
+                          .rank = rank,
+                          .b = b + row0[k] * rank,
+                          .fused = fused,
+                          .scale = scale};
+        st = fn(user, &p);
+    }
+    free(a);
+    free(b);
+    for (size_t k = 0; k < rt_gguf_n_tensors(g); k++) {
+        const rt_gguf_tensor *t = rt_gguf_tensor_at(g, k);
+        if (t == ta || t == tb) used[k] = true;
+    }
+    return st;
+}
+
+int adapter_gguf_each(const rt_model_config *cfg, const char *path, adapter_pair_fn fn,
+                      void *user) {
+    rt_gguf *g;
+    RT_TRY(rt_gguf_open(path, &g));
+    const char *type = NULL, *atype = NULL, *arch = NULL;
+    double alpha = 0.0;
+    int st = rt_gguf_get_str(g, "general.type", &type);
+    if (st == RT_OK) st = rt_gguf_get_str(g, "adapter.type", &atype);
+    if (st == RT_OK && (strcmp(type, "adapter") || strcmp(atype, "lora")))
+        st = rt_error(RT_ERR_FORMAT, "%s: not a LoRA adapter (general.type '%s', adapter.type '%s')",
+                      path, type, atype);
+    else if (st == RT_ERR_NOT_FOUND)
+        st = rt_error(RT_ERR_FORMAT, "%s: not a LoRA adapter (no general.type / adapter.type)",
+                      path);
+    if (st == RT_OK) st = rt_gguf_get_str(g, "general.architecture", &arch);
+    if (st == RT_OK && strcmp(arch, rt_arch_name(cfg->arch)))
+        st = rt_error(RT_ERR_INVALID, "%s: a LoRA adapter for %s, the model is %s", path, arch,
+                      rt_arch_name(cfg->arch));
+    if (st == RT_OK) {
+        int a = rt_gguf_get_f64(g, "adapter.lora.alpha", &alpha);
+        if (a < 0 && a != RT_ERR_NOT_FOUND) st = a;
+    }
+    size_t n_t = rt_gguf_n_tensors(g);
+    bool *used = NULL;
+    if (st == RT_OK) {
+        used = rt_calloc(n_t ? n_t : 1, sizeof *used);
+        if (!used) st = RT_ERR_NOMEM;
+    }
+    static const char *const modules[8] = {"attn_q",   "attn_k", "attn_v",   "attn_output",
+                                           "ffn_gate", "ffn_up", "ffn_down", "attn_qkv"};
+    for (int i = 0; i < cfg->n_layer && st == RT_OK; i++)
+        for (int k = 0; k < 8 && st == RT_OK; k++)
+            st = gguf_pair(g, cfg, i, modules[k], (float)alpha, used, fn, user);
+    for (size_t k = 0; st == RT_OK && k < n_t; k++)
+        if (!used[k])
+            st = rt_error(RT_ERR_INVALID, "%s: tensor %s has no linear in the model (%s, %d layers)",
+                          path, rt_gguf_tensor_at(g, k)->name, rt_arch_name(cfg->arch),
+                          cfg->n_layer);
+    free(used);
+    rt_gguf_close(g);
+    return st;
 }

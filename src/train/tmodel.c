@@ -519,6 +519,27 @@ static void layout_acts(tmodel *m, tm_acts *a, float *base, size_t *total) {
 
 static int reserve(tmodel *m, int B, int T) {
     if (m->acts && m->acts->B == B && m->acts->T == T) return RT_OK;
+    if (m->acts && m->acts->mem) {
+        /* A smaller shape fits the buffers already allocated: lay it out again (the contrastive
+         * objective alternates between query and passage lengths every step). */
+        tm_acts *a = m->acts;
+        int oldB = a->B, oldT = a->T;
+        size_t total;
+        a->B = B;
+        a->T = T;
+        layout_acts(m, a, NULL, &total);
+        if (total <= a->bytes / sizeof(float)) {
+            layout_acts(m, a, a->mem, &total);
+            const rt_model_config *c = &m->cfg;
+            op_rope_tables(a->cos_t, a->sin_t, T, c->head_dim,
+                           c->rope_theta > 0 ? c->rope_theta : 10000.0f, c->rope_scaling_factor,
+                           c->rope_low_freq_factor, c->rope_high_freq_factor,
+                           c->rope_original_ctx);
+            return RT_OK;
+        }
+        a->B = oldB;
+        a->T = oldT;
+    }
     free_acts(m);
     tm_acts *a = rt_calloc(1, sizeof *a);
     if (!a) return RT_ERR_NOMEM;
@@ -812,6 +833,32 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
 
 /* ---- step -------------------------------------------------------------------------------- */
 
+/* Embeddings, the layers and the final norm: a->lnf holds the final-normed hidden states. */
+static void forward_hidden(tmodel *m, const int32_t *inputs, int N, int T, bool training) {
+    tm_acts *a = m->acts;
+    const rt_model_config *c = &m->cfg;
+    op_embedding_forward(a->x_res[0], inputs, &m->wte, m->wpe, N, T, c->n_embd);
+    for (int l = 0; l < c->n_layer; l++)
+        layer_forward(m, l, training);
+    norm_forward(m, a->lnf, a->meanf, a->rstdf, a->x_res[c->n_layer], m->lnf_w, m->lnf_b, N);
+}
+
+/* From a->dlnf = d(final-normed hidden states) back to the embeddings, adding into the
+ * gradients (after forward_hidden of the same inputs). */
+static void backward_from_dlnf(tmodel *m, const int32_t *inputs, int N, int T) {
+    tm_acts *a = m->acts;
+    const rt_model_config *c = &m->cfg;
+    memset(a->dres, 0, (size_t)N * c->n_embd * sizeof(float));
+    norm_backward(m, a->dres, m->dlnf_w, m->dlnf_b, a->dlnf, a->x_res[c->n_layer], m->lnf_w,
+                  a->meanf, a->rstdf, N);
+    for (int l = c->n_layer - 1; l >= 0; l--) {
+        if (m->opt.recompute && l != c->n_layer - 1) layer_forward(m, l, true);
+        layer_backward(m, l);
+    }
+    if (m->dwte || m->dwpe)
+        op_embedding_backward(m->dwte, m->dwpe, a->dres, inputs, N, T, c->n_embd);
+}
+
 static int step_impl(tmodel *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                      bool backward, float grad_scale, float *loss, int64_t *n_targets);
 
@@ -843,27 +890,50 @@ static int step_impl(tmodel *m, const int32_t *inputs, const int32_t *targets, i
         n_valid += targets[i] >= 0;
     }
     RT_TRY(reserve(m, B, T));
-    tm_acts *a = m->acts;
     if (backward && m->opt.lora_dropout > 0.0f) m->dropout_seed = rt_rng_next(&m->rng);
 
-    op_embedding_forward(a->x_res[0], inputs, &m->wte, m->wpe, N, T, c->n_embd);
-    for (int l = 0; l < c->n_layer; l++)
-        layer_forward(m, l, backward);
-    norm_forward(m, a->lnf, a->meanf, a->rstdf, a->x_res[c->n_layer], m->lnf_w, m->lnf_b, N);
+    forward_hidden(m, inputs, N, T, backward);
     double sum = head_loss(m, targets, N, n_valid, backward, grad_scale);
     if (loss) *loss = n_valid ? (float)(sum / (double)n_valid) : 0.0f;
     if (n_targets) *n_targets = n_valid;
     if (!backward || !n_valid) return RT_OK;
 
-    memset(a->dres, 0, (size_t)N * c->n_embd * sizeof(float));
-    norm_backward(m, a->dres, m->dlnf_w, m->dlnf_b, a->dlnf, a->x_res[c->n_layer], m->lnf_w,
-                  a->meanf, a->rstdf, N);
-    for (int l = c->n_layer - 1; l >= 0; l--) {
-        if (m->opt.recompute && l != c->n_layer - 1) layer_forward(m, l, true);
-        layer_backward(m, l);
-    }
-    if (m->dwte || m->dwpe)
-        op_embedding_backward(m->dwte, m->dwpe, a->dres, inputs, N, T, c->n_embd);
+    backward_from_dlnf(m, inputs, N, T);
+    return RT_OK;
+}
+
+int tmodel_hidden(tmodel *m, const int32_t *inputs, int B, int T, bool training,
+                  const float **hidden) {
+    const rt_model_config *c = &m->cfg;
+    *hidden = NULL;
+    if (B <= 0 || T <= 0 || (int64_t)B * T > (1 << 24))
+        return rt_error(RT_ERR_INVALID, "batch %d x %d out of range", B, T);
+    if (m->is_gpt2 && T > c->n_ctx_train)
+        return rt_error(RT_ERR_INVALID, "sequence length %d exceeds the model's %d positions", T,
+                        c->n_ctx_train);
+    int N = B * T;
+    for (int i = 0; i < N; i++)
+        if (inputs[i] < 0 || inputs[i] >= c->n_vocab)
+            return rt_error(RT_ERR_INVALID, "token id %d at position %d outside the vocabulary",
+                            inputs[i], i);
+    RT_TRY(reserve(m, B, T));
+    if (training && m->opt.lora_dropout > 0.0f) m->dropout_seed = rt_rng_next(&m->rng);
+    int blas = op_threads_begin();
+    forward_hidden(m, inputs, N, T, training);
+    op_threads_end(blas);
+    *hidden = m->acts->lnf;
+    return RT_OK;
+}
+
+int tmodel_hidden_backward(tmodel *m, const int32_t *inputs, int B, int T, const float *dhidden) {
+    tm_acts *a = m->acts;
+    if (!a || a->B != B || a->T != T)
+        return rt_error(RT_ERR_INVALID, "hidden backward without a forward pass of %d x %d", B, T);
+    int N = B * T;
+    memcpy(a->dlnf, dhidden, (size_t)N * m->cfg.n_embd * sizeof(float));
+    int blas = op_threads_begin();
+    backward_from_dlnf(m, inputs, N, T);
+    op_threads_end(blas);
     return RT_OK;
 }
 

@@ -136,6 +136,16 @@ void tmodel_free(tmodel *m);
 int tmodel_step(tmodel *m, const int32_t *inputs, const int32_t *targets, int B, int T,
                 bool backward, float grad_scale, float *loss, int64_t *n_targets);
 
+/* The final-normed hidden states (B, T, C) of inputs (B, T), for objectives other than the LM
+ * head's (train/contrastive.c pools them into embeddings). *hidden points into the model's
+ * activations: valid until the next forward pass. training: LoRA dropout is on and the
+ * activations are kept for tmodel_hidden_backward. */
+int tmodel_hidden(tmodel *m, const int32_t *inputs, int B, int T, bool training,
+                  const float **hidden);
+/* Backward from dhidden = d(loss)/d(hidden) (B, T, C), right after tmodel_hidden of the same
+ * inputs (training): adds d(loss)/d(param) into train_grad. */
+int tmodel_hidden_backward(tmodel *m, const int32_t *inputs, int B, int T, const float *dhidden);
+
 /* Hugging Face module path of linear j within a layer ("self_attn.q_proj", ...,
  * "mlp.down_proj"), in RT_LORA_* bit order. */
 extern const char *const tm_linear_paths[7];

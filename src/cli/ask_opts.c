@@ -1,0 +1,363 @@
+/*
+ * ask_opts.c — the options and set-up shared by `ragtune ask` and `ragtune chat`.
+ */
+#include "ask_opts.h"
+#include "cli.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char ask_options_help[] =
+    "  --model PATH          reader model (.gguf or HF directory; default: the shipped reader\n"
+    "                        models/reader/, or $RAGTUNE_MODELS/reader/)\n"
+    "  --tokenizer PATH      tokenizer (default: the model's own)\n"
+    "  --api-base URL        generate on an OpenAI-compatible server instead (key from\n"
+    "  --api-model NAME      $RAGTUNE_API_KEY or $OPENAI_API_KEY)\n"
+    "  --adapter PATH[:S]    LoRA adapter applied at run time with scale S (repeatable)\n"
+    "  --mode M              retrieval: bm25 (default), dense, hybrid\n"
+    "  -k N                  sources retrieved (default 4)\n"
+    "  --filter EXPR         metadata condition, as in `ragtune search` (repeatable)\n"
+    "  --rerank MODEL        rerank with a cross-encoder (HF BertForSequenceClassification dir)\n"
+    "  --rerank-candidates N chunks retrieved for the reranker (default 20)\n"
+    "  --embed-model PATH    embedder: query vectors (dense/hybrid) and groundedness similarity\n"
+    "  --prompt-template F   prompt layout file ({instructions}, {sources}, {question})\n"
+    "  --style S             prompt style base or chat (default: chat if the model has a chat\n"
+    "                        template)\n"
+    "  --min-score X         abstain when the best retrieval score is below X (default: the\n"
+    "                        calibrated BM25 threshold; none in dense mode)\n"
+    "  --support X           a sentence is supported at support >= X (default 0.5)\n"
+    "  --max-tokens N        answer budget in tokens (default 192)\n"
+    "  --ctx N               context length (default: the model's, at most 4096)\n"
+    "  --temp T              temperature (default 0 = greedy)\n"
+    "  --seed S              sampling seed\n"
+    "  --threads N           threads (default: all cores)\n"
+    "  --json                print the whole record as JSON\n";
+
+int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
+    const char *o = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    long long n;
+    double x;
+    static const char *const valued[] = {"--model",
+                                         "--tokenizer",
+                                         "--api-base",
+                                         "--api-model",
+                                         "--adapter",
+                                         "--mode",
+                                         "-k",
+                                         "--filter",
+                                         "--rerank",
+                                         "--rerank-candidates",
+                                         "--embed-model",
+                                         "--prompt-template",
+                                         "--style",
+                                         "--min-score",
+                                         "--support",
+                                         "--max-tokens",
+                                         "--ctx",
+                                         "--temp",
+                                         "--seed",
+                                         "--threads"};
+    bool takes = false;
+    for (size_t j = 0; j < sizeof valued / sizeof *valued; j++)
+        takes |= !strcmp(o, valued[j]);
+    if (!takes) {
+        if (!strcmp(o, "--json")) {
+            a->json = true;
+            return 1;
+        }
+        return 0;
+    }
+    if (!v) return cli_usage_error(a->cmd, "%s needs a value", o);
+    (*i)++;
+    if (!strcmp(o, "--model")) {
+        a->model = v;
+    } else if (!strcmp(o, "--tokenizer")) {
+        a->tokenizer = v;
+    } else if (!strcmp(o, "--api-base")) {
+        a->api_base = v;
+    } else if (!strcmp(o, "--api-model")) {
+        a->api_model = v;
+    } else if (!strcmp(o, "--adapter")) {
+        if (a->n_adapters == ASK_MAX_ADAPTERS) return cli_usage_error(a->cmd, "too many adapters");
+        a->adapter_specs[a->n_adapters++] = v;
+    } else if (!strcmp(o, "--mode")) {
+        if (!strcmp(v, "bm25"))
+            a->ap.search.mode = RT_SEARCH_BM25;
+        else if (!strcmp(v, "dense"))
+            a->ap.search.mode = RT_SEARCH_DENSE;
+        else if (!strcmp(v, "hybrid"))
+            a->ap.search.mode = RT_SEARCH_HYBRID;
+        else
+            return cli_usage_error(a->cmd, "unknown mode '%s' (bm25, dense, hybrid)", v);
+    } else if (!strcmp(o, "-k")) {
+        if (!cli_parse_int(v, 1, 100, &n)) return cli_usage_error(a->cmd, "bad -k (1..100)");
+        a->ap.search.k = (int)n;
+    } else if (!strcmp(o, "--filter")) {
+        if (a->n_filters == ASK_MAX_FILTERS) return cli_usage_error(a->cmd, "too many filters");
+        if (!cli_parse_filter(argv[*i], &a->filters[a->n_filters]))
+            return cli_usage_error(a->cmd, "bad filter '%s' (key=value, key>=number, ...)", v);
+        a->n_filters++;
+    } else if (!strcmp(o, "--rerank")) {
+        a->rerank_path = v;
+    } else if (!strcmp(o, "--rerank-candidates")) {
+        if (!cli_parse_int(v, 1, 1000, &n))
+            return cli_usage_error(a->cmd, "bad --rerank-candidates (1..1000)");
+        a->ap.rerank_candidates = (int)n;
+    } else if (!strcmp(o, "--embed-model")) {
+        a->embed_model = v;
+    } else if (!strcmp(o, "--prompt-template")) {
+        a->template_path = v;
+    } else if (!strcmp(o, "--style")) {
+        if (strcmp(v, "base") && strcmp(v, "chat"))
+            return cli_usage_error(a->cmd, "unknown style '%s' (base, chat)", v);
+        a->ap.style = v[0] == 'b' ? RT_RAG_PROMPT_BASE : RT_RAG_PROMPT_CHAT;
+        a->ap.style_set = true;
+    } else if (!strcmp(o, "--min-score")) {
+        if (!cli_parse_float(v, &x)) return cli_usage_error(a->cmd, "bad --min-score");
+        a->ap.min_score = (float)x;
+        a->min_score_set = true;
+    } else if (!strcmp(o, "--support")) {
+        if (!cli_parse_float(v, &x) || x < 0 || x > 1)
+            return cli_usage_error(a->cmd, "--support must be in [0, 1]");
+        a->ap.support_threshold = (float)x;
+    } else if (!strcmp(o, "--max-tokens")) {
+        if (!cli_parse_int(v, 1, 100000, &n)) return cli_usage_error(a->cmd, "bad --max-tokens");
+        a->ap.answer_tokens = (int)n;
+    } else if (!strcmp(o, "--ctx")) {
+        if (!cli_parse_int(v, 16, 1 << 20, &n)) return cli_usage_error(a->cmd, "bad --ctx");
+        a->n_ctx = (int)n;
+    } else if (!strcmp(o, "--temp")) {
+        if (!cli_parse_float(v, &x) || x < 0) return cli_usage_error(a->cmd, "bad --temp");
+        a->ap.sampler.temperature = (float)x;
+    } else if (!strcmp(o, "--seed")) {
+        if (!cli_parse_int(v, 0, LLONG_MAX, &n)) return cli_usage_error(a->cmd, "bad --seed");
+        a->ap.sampler.seed = (uint64_t)n;
+    } else if (!strcmp(o, "--threads")) {
+        if (!cli_parse_int(v, 0, 1024, &n)) return cli_usage_error(a->cmd, "bad --threads");
+        rt_set_threads((int)n);
+    }
+    return 1;
+}
+
+static bool is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+static bool is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The model inside a reader directory: reader-q8_0.gguf, else any .gguf, else the directory
+ * itself when it holds config.json. malloc'd, or NULL. */
+static char *model_in_dir(const char *dir) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/reader-q8_0.gguf", dir);
+    if (is_file(p)) return strdup(p);
+    DIR *d = opendir(dir);
+    char *found = NULL;
+    struct dirent *e;
+    while (d && !found && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && !strcmp(e->d_name + l - 5, ".gguf")) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            found = strdup(p);
+        }
+    }
+    if (d) closedir(d);
+    if (found) return found;
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    return is_file(p) ? strdup(dir) : NULL;
+}
+
+/* Resolves the shipped reader: $RAGTUNE_MODELS/reader, <exe>/../models/reader,
+ * <exe>/../../models/reader (a build directory one level deeper in the source tree). */
+static char *default_reader(char *tried, size_t cap) {
+    char dirs[3][PATH_MAX];
+    int n = 0;
+    const char *env = getenv("RAGTUNE_MODELS");
+    if (env && *env) snprintf(dirs[n++], PATH_MAX, "%s/reader", env);
+    char exe[PATH_MAX - 64];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (l > 0) {
+        exe[l] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(dirs[n++], PATH_MAX, "%s/../models/reader", exe);
+        snprintf(dirs[n++], PATH_MAX, "%s/../../models/reader", exe);
+    }
+    tried[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        size_t tl = strlen(tried);
+        snprintf(tried + tl, cap - tl, "%s%s/reader-q8_0.gguf", i ? ", " : "", dirs[i]);
+        if (!is_dir(dirs[i])) continue;
+        char *m = model_in_dir(dirs[i]);
+        if (m) {
+            char *r = realpath(m, NULL);
+            if (r) {
+                free(m);
+                return r;
+            }
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len < 2) {
+            char *p = realloc(buf, cap * 2);
+            if (!p) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (!buf || err) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+int ask_open(ask_setup *a, const char *collection) {
+    a->ap.search.filters = a->filters;
+    a->ap.search.n_filters = a->n_filters;
+    if (!a->min_score_set && a->ap.search.mode == RT_SEARCH_DENSE) a->ap.min_score = NAN;
+    if (a->api_base && !a->api_model)
+        return cli_usage_error(a->cmd, "--api-base needs --api-model");
+    if (a->api_base && a->n_adapters)
+        return cli_usage_error(a->cmd, "--adapter applies to a local model, not --api-base");
+    if (a->ap.search.mode != RT_SEARCH_BM25 && !a->embed_model)
+        return cli_usage_error(a->cmd, "--mode %s needs --embed-model (the collection's embedder)",
+                               a->ap.search.mode == RT_SEARCH_DENSE ? "dense" : "hybrid");
+    if (a->template_path) {
+        a->template_text = read_text_file(a->template_path);
+        if (!a->template_text) {
+            fprintf(stderr, "ragtune %s: %s: cannot read the prompt template\n", a->cmd,
+                    a->template_path);
+            return CLI_RUNTIME;
+        }
+        a->ap.prompt_template = a->template_text;
+    }
+    /* the collection first: a missing one is the cheapest error */
+    rt_collection_params cp = rt_collection_default_params();
+    cp.read_only = true;
+    cp.create = false;
+    if (a->embed_model) {
+        if (rt_embedder_open_model(a->embed_model, 0, &a->emb) != RT_OK)
+            return cli_runtime_error(a->cmd);
+        a->has_emb = true;
+        cp.embedder = &a->emb;
+        a->ap.embedder = &a->emb;
+    }
+    if (rt_collection_open(collection, &cp, &a->coll) != RT_OK) return cli_runtime_error(a->cmd);
+    if (a->rerank_path) {
+        if (rt_reranker_open(a->rerank_path, 0, &a->reranker) != RT_OK)
+            return cli_runtime_error(a->cmd);
+        a->ap.reranker = a->reranker;
+    }
+    rt_session_params sp = rt_session_default_params();
+    sp.n_ctx = a->n_ctx;
+    if (a->api_base) {
+        sp.api_base = a->api_base;
+        sp.api_model = a->api_model;
+    } else {
+        if (!a->model || !strcmp(a->model, "default")) {
+            char tried[3 * PATH_MAX + 64];
+            a->model_path = default_reader(tried, sizeof tried);
+            if (!a->model_path) {
+                fprintf(stderr,
+                        "ragtune %s: the default reader model was not found (looked for %s); "
+                        "build it with scripts/train-reader.sh or pass --model PATH\n",
+                        a->cmd, tried);
+                return CLI_RUNTIME;
+            }
+        } else {
+            a->model_path = strdup(a->model);
+        }
+        sp.model_path = a->model_path;
+        sp.tokenizer_path = a->tokenizer;
+    }
+    if (rt_session_open(&sp, &a->session) != RT_OK) return cli_runtime_error(a->cmd);
+    for (int i = 0; i < a->n_adapters; i++) {
+        char *path = NULL;
+        if (rt_adapter_spec_parse(a->adapter_specs[i], &path, &a->scales[i]) != RT_OK)
+            return cli_usage_error(a->cmd, "bad --adapter '%s' (PATH[:SCALE])",
+                                   a->adapter_specs[i]);
+        int rc = rt_adapter_load(rt_session_model(a->session), path, &a->adapters[i]);
+        free(path);
+        if (rc != RT_OK) {
+            a->n_adapters = i;
+            return cli_runtime_error(a->cmd);
+        }
+    }
+    if (a->n_adapters &&
+        rt_session_set_adapters(a->session, a->adapters, a->scales, a->n_adapters) != RT_OK)
+        return cli_runtime_error(a->cmd);
+    return CLI_OK;
+}
+
+void ask_close(ask_setup *a) {
+    if (a->session) rt_session_close(a->session);
+    for (int i = 0; i < a->n_adapters; i++)
+        rt_adapter_free(a->adapters[i]);
+    if (a->coll) rt_collection_close(a->coll);
+    if (a->reranker) rt_reranker_close(a->reranker);
+    if (a->has_emb) rt_embedder_close_model(&a->emb);
+    free(a->template_text);
+    free(a->model_path);
+}
+
+void ask_print_result(const rt_ask_result *r) {
+    if (r->abstained && r->abstain_reason && !strcmp(r->abstain_reason, "no relevant source")) {
+        if (isnan(r->top_score))
+            printf("\n(nothing in the collection matched the question)\n");
+        else
+            printf("\n(no source scored above the threshold: best %.3f)\n", (double)r->top_score);
+    }
+    if (r->n_sources) printf("\nSources:\n");
+    for (size_t i = 0; i < r->n_sources; i++) {
+        const rt_ask_source *s = &r->sources[i];
+        bool show_path = s->path && strcmp(s->path, s->doc_id);
+        printf("  [%d] %s%s%s [%llu, %llu) score %.3f%s%s\n", s->number, s->doc_id,
+               show_path ? " " : "", show_path ? s->path : "", (unsigned long long)s->start,
+               (unsigned long long)s->end, (double)s->score, s->title && *s->title ? "  " : "",
+               s->title ? s->title : "");
+    }
+    if (r->n_invalid_markers) {
+        printf("Removed citations of sources that do not exist:");
+        for (size_t i = 0; i < r->n_invalid_markers; i++)
+            printf(" [%d]", r->invalid_markers[i]);
+        printf("\n");
+    }
+    bool header = false;
+    for (size_t i = 0; i < r->n_sentences; i++) {
+        const rt_ask_sentence *s = &r->sentences[i];
+        if (!s->claim || s->supported) continue;
+        if (!header) printf("Unsupported by the sources:\n");
+        header = true;
+        printf("  (support %.2f) %s\n", (double)s->support, s->text);
+    }
+    if (!r->abstained) printf("Groundedness: %.2f\n", (double)r->groundedness);
+}

@@ -1,0 +1,274 @@
+/*
+ * cmd_compare.c — `ragtune compare`: every strategy on the same test questions, measured side
+ * by side; writes OUT/report.{json,md,html} and prints the table and the recommendation.
+ * Also the option parser of `ragtune eval` (one strategy).
+ */
+#include "cli.h"
+#include "compare_opts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *usage_compare =
+    "usage: ragtune compare --collection C --qa QA.jsonl --model M --out DIR [options]\n";
+static const char *usage_eval =
+    "usage: ragtune eval --collection C --qa QA.jsonl --model M [--adapter A] [--rag] "
+    "[--out DIR] [options]\n";
+static const char *usage_options =
+    "  --strategies LIST       base,rag,ft,lora,ft+rag,lora+rag,raft (compare; default\n"
+    "                          base,rag,lora,lora+rag,raft)\n"
+    "  --adapter PATH          eval: a PEFT LoRA adapter to evaluate (no training)\n"
+    "  --rag                   eval: answer with retrieval\n"
+    "  --spec FILE             compare.json with the same settings (flags override it)\n"
+    "  --update-docs FILE      changed documents (JSONL) for the adaptability measurement\n"
+    "  --adapt-retrain         also retrain fine-tuned strategies on the changed documents\n"
+    "  --heldout FILE          general text for the forgetting perplexity (default: WordNet\n"
+    "                          noun glosses when installed)\n"
+    "  --priority LIST         order of accuracy,freshness,latency,cost (the recommendation)\n"
+    "  --mode M, -k N          retrieval: bm25 (default), dense, hybrid; sources (3)\n"
+    "  --embed-model PATH      embedder for dense/hybrid (the collection's)\n"
+    "  --rerank PATH           cross-encoder reranking the retrieved passages\n"
+    "  --min-score X|none      refuse without generating below this retrieval score\n"
+    "                          (default: ask's, calibrated on the FOLDOC demo; BM25 only)\n"
+    "  --max-tokens N          answer length (48); --ctx N context (1024)\n"
+    "  --steps N, --lr X       training steps per run (100); learning rate (1e-4 LoRA,\n"
+    "                          1e-5 full)\n"
+    "  --rank N, --alpha X     LoRA rank (8) and alpha (16)\n"
+    "  --seq-len N, --batch N  training sequence length (256) and batch (4)\n"
+    "  --no-pretrain           fine-tune on QA pairs only (not also on the documents' text)\n"
+    "  --raft-p F              RAFT: share of examples with the oracle passage (0.8)\n"
+    "  --raft-distractors N    RAFT: distractor passages (3)\n"
+    "  --max-questions N       test questions used at most (all)\n"
+    "  --bootstrap N           bootstrap resamples (1000)\n"
+    "  --cpu-hour-price X      cost of one CPU-hour (0.05)\n"
+    "  --seed N                decoding, training and bootstrap seed (1)\n"
+    "  --no-resume             rerun strategies even when cached results match\n"
+    "  --threads N             threads (default: physical cores)\n"
+    "  --json                  print report.json instead of the table\n";
+
+/* The noun glosses of WordNet ("| gloss" at the end of each data line), ~40 KB. */
+static char *wordnet_heldout(const char *out_dir) {
+    const char *src = "/usr/share/wordnet/data.noun";
+    FILE *in = fopen(src, "r");
+    if (!in) return NULL;
+    size_t n = strlen(out_dir) + 16;
+    char *path = malloc(n);
+    if (!path) {
+        fclose(in);
+        return NULL;
+    }
+    snprintf(path, n, "%s/heldout.txt", out_dir);
+    mkdir(out_dir, 0755);
+    FILE *out = fopen(path, "w");
+    char line[8192];
+    size_t bytes = 0;
+    while (out && bytes < 40000 && fgets(line, sizeof line, in)) {
+        if (line[0] == ' ') continue; /* the licence header */
+        char *g = strstr(line, "| ");
+        if (!g) continue;
+        bytes += (size_t)fprintf(out, "%s", g + 2);
+    }
+    fclose(in);
+    if (!out || fclose(out) != 0 || bytes == 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static int print_file(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (!p) return -1;
+    snprintf(p, n, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    free(p);
+    if (!f) return -1;
+    char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, k, stdout);
+    fclose(f);
+    return 0;
+}
+
+int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(eval ? usage_eval : usage_compare, stdout);
+        fputs(usage_options, stdout);
+        return CLI_OK;
+    }
+    rt_compare_spec s = rt_compare_default_spec();
+    void *root = NULL;
+    bool json = false, rag = false, heldout_set = false;
+    long long threads = 0;
+    /* the spec file first, so that flags override it */
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--spec")) {
+            if (rt_compare_spec_load(argv[i + 1], &s, &root) != RT_OK) {
+                fprintf(stderr, "ragtune %s: %s\n", cmd, rt_last_error());
+                return CLI_USAGE;
+            }
+            FILE *f = fopen(argv[i + 1], "r");
+            static char text[65536];
+            size_t k = f ? fread(text, 1, sizeof text - 1, f) : 0;
+            text[k] = 0;
+            if (f) fclose(f);
+            s.spec_json = text;
+            heldout_set = s.heldout_path != NULL;
+        }
+    }
+    int rc = CLI_OK;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        double x;
+#define NEED_VALUE                                                                                 \
+    if (!v) {                                                                                      \
+        rc = cli_usage_error(cmd, "%s needs a value", a);                                          \
+        goto done;                                                                                 \
+    }                                                                                              \
+    i++
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        rc = cli_usage_error(cmd, __VA_ARGS__);                                                    \
+        goto done;                                                                                 \
+    } while (0)
+#define INT_OPT(flag, lo, hi, field)                                                               \
+    if (!strcmp(a, flag)) {                                                                        \
+        NEED_VALUE;                                                                                \
+        if (!cli_parse_int(v, lo, hi, &n)) BAD("bad %s '%s'", a, v);                               \
+        field = n;                                                                                 \
+        continue;                                                                                  \
+    }
+#define FLOAT_OPT(flag, lo, hi, field)                                                             \
+    if (!strcmp(a, flag)) {                                                                        \
+        NEED_VALUE;                                                                                \
+        if (!cli_parse_float(v, &x) || x < (lo) || x > (hi)) BAD("bad %s '%s'", a, v);             \
+        field = (float)x;                                                                          \
+        continue;                                                                                  \
+    }
+#define STR_OPT(flag, field)                                                                       \
+    if (!strcmp(a, flag)) {                                                                        \
+        NEED_VALUE;                                                                                \
+        field = v;                                                                                 \
+        continue;                                                                                  \
+    }
+        STR_OPT("--collection", s.collection_path)
+        STR_OPT("--qa", s.qa_path)
+        STR_OPT("--model", s.model_path)
+        STR_OPT("--out", s.out_dir)
+        STR_OPT("--update-docs", s.update_docs_path)
+        STR_OPT("--priority", s.priority)
+        STR_OPT("--embed-model", s.embedder_path)
+        STR_OPT("--adapter", s.adapter_path)
+        STR_OPT("--rerank", s.rerank_model)
+        INT_OPT("-k", 1, 100, s.k)
+        INT_OPT("--max-tokens", 1, 4096, s.max_tokens)
+        INT_OPT("--ctx", 64, 32768, s.n_ctx)
+        INT_OPT("--steps", 1, 10000000, s.steps)
+        INT_OPT("--rank", 1, 1024, s.lora_rank)
+        INT_OPT("--seq-len", 8, 32768, s.seq_len)
+        INT_OPT("--batch", 1, 4096, s.batch_size)
+        INT_OPT("--raft-distractors", 0, 16, s.raft_distractors)
+        INT_OPT("--max-questions", 0, 100000000, s.max_questions)
+        INT_OPT("--bootstrap", 1, 1000000, s.bootstrap_resamples)
+        INT_OPT("--seed", 0, INT64_MAX, s.seed)
+        INT_OPT("--threads", 0, 1024, threads)
+        FLOAT_OPT("--lr", 1e-9, 10, s.lr)
+        FLOAT_OPT("--alpha", 1e-6, 1e6, s.lora_alpha)
+        FLOAT_OPT("--raft-p", 0, 1, s.raft_oracle_fraction)
+        if (!strcmp(a, "--cpu-hour-price")) {
+            NEED_VALUE;
+            if (!cli_parse_float(v, &x) || x < 0) BAD("bad --cpu-hour-price '%s'", v);
+            s.cpu_hour_price = x;
+        } else if (!strcmp(a, "--strategies") && !eval) {
+            NEED_VALUE;
+            s.strategies = v;
+        } else if (!strcmp(a, "--heldout")) {
+            NEED_VALUE;
+            s.heldout_path = v;
+            heldout_set = true;
+        } else if (!strcmp(a, "--mode")) {
+            NEED_VALUE;
+            if (!strcmp(v, "bm25"))
+                s.search_mode = RT_SEARCH_BM25;
+            else if (!strcmp(v, "dense"))
+                s.search_mode = RT_SEARCH_DENSE;
+            else if (!strcmp(v, "hybrid"))
+                s.search_mode = RT_SEARCH_HYBRID;
+            else
+                BAD("unknown mode '%s'", v);
+        } else if (!strcmp(a, "--min-score")) {
+            NEED_VALUE;
+            if (!strcmp(v, "none"))
+                s.min_score = NAN;
+            else if (!cli_parse_float(v, &x))
+                BAD("bad --min-score '%s'", v);
+            else
+                s.min_score = (float)x;
+        } else if (!strcmp(a, "--spec")) {
+            i++; /* loaded above */
+        } else if (!strcmp(a, "--rag") && eval) {
+            rag = true;
+        } else if (!strcmp(a, "--no-pretrain")) {
+            s.pretrain_chunks = false;
+        } else if (!strcmp(a, "--adapt-retrain")) {
+            s.adapt_retrain = true;
+        } else if (!strcmp(a, "--no-resume")) {
+            s.resume = false;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else {
+            BAD("unknown option or argument '%s'", a);
+        }
+    }
+#undef NEED_VALUE
+#undef INT_OPT
+#undef FLOAT_OPT
+#undef STR_OPT
+    if (eval) {
+        s.strategies = s.adapter_path ? (rag ? "lora+rag" : "lora") : (rag ? "rag" : "base");
+        if (!s.out_dir) s.out_dir = "ragtune-eval";
+    }
+    if (!s.collection_path || !s.qa_path || !s.model_path || !s.out_dir)
+        BAD("--collection, --qa, --model%s are required", eval ? "" : " and --out");
+    if (threads) rt_set_threads((int)threads);
+    char *heldout = NULL;
+    if (!heldout_set && !eval) {
+        heldout = wordnet_heldout(s.out_dir);
+        s.heldout_path = heldout;
+    }
+    char *report = NULL;
+    if (rt_compare_run(&s, &report) != RT_OK) {
+        rc = rt_last_error_code() == RT_ERR_INVALID ? cli_usage_error(cmd, "%s", rt_last_error())
+                                                    : cli_runtime_error(cmd);
+    } else if (rt_report_write(s.out_dir) != RT_OK) {
+        rc = cli_runtime_error(cmd);
+    } else if (json) {
+        print_file(s.out_dir, "report.json");
+    } else {
+        char *table = NULL;
+        if (rt_report_table(report, &table) != RT_OK) {
+            rc = cli_runtime_error(cmd);
+        } else {
+            fputs(table, stdout);
+            printf("\nreports: %s/report.json, report.md, report.html\n", s.out_dir);
+        }
+        free(table);
+    }
+    free(report);
+    free(heldout);
+done:
+    rt_compare_spec_free_root(root);
+    return rc;
+}
+
+int cmd_compare(int argc, char **argv) {
+    return cli_compare_main("compare", argc, argv, false);
+}

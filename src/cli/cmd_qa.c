@@ -1,0 +1,178 @@
+/*
+ * cmd_qa.c — `ragtune qa generate COLLECTION -o qa.jsonl`: a QA set with ground truth written
+ * from the collection's definition documents (template questions, paraphrases for training,
+ * unanswerable questions from a word list, an update split), and `ragtune qa check QA
+ * --collection C`: reads a QA set and reports malformed lines and missing evidence.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *usage =
+    "usage: ragtune qa generate COLLECTION -o QA.jsonl [options]\n"
+    "       ragtune qa check QA.jsonl [--collection COLLECTION]\n"
+    "generate (template questions from definition documents: a title line, then the text):\n"
+    "  -o, --out PATH          the QA set to write (JSONL)\n"
+    "  --test-fraction F       documents whose questions are test questions (default 0.2)\n"
+    "  --max-docs N            use at most N documents, chosen by seed (default all)\n"
+    "  --no-paraphrases        only \"What is T?\" in the train split\n"
+    "  --unanswerable N        questions about absent words (default 10% of test)\n"
+    "  --wordlist PATH         words for those (one per line or a dictd .index; default\n"
+    "                          /usr/share/dict/words, else /usr/share/dictd/gcide.index)\n"
+    "  --update-docs PATH      write changed versions of some test documents here and add\n"
+    "                          an \"update\" split with the changed answers\n"
+    "  --update-fraction F     test documents that change (default 0.25)\n"
+    "  --seed N                split, sampling and edits (default 1)\n"
+    "  --json                  print the counts as JSON\n";
+
+static int cmd_qa_check(int argc, char **argv) {
+    const char *qa = NULL, *coll = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--collection") && i + 1 < argc)
+            coll = argv[++i];
+        else if (argv[i][0] == '-')
+            return cli_usage_error("qa", "unknown option %s", argv[i]);
+        else if (!qa)
+            qa = argv[i];
+        else
+            return cli_usage_error("qa", "unexpected argument %s", argv[i]);
+    }
+    if (!qa) return cli_usage_error("qa", "check needs a QA file");
+    rt_qa_set *set;
+    if (rt_qa_load(qa, &set) != RT_OK) return cli_runtime_error("qa");
+    rt_collection *c = NULL;
+    if (coll) {
+        rt_collection_params cp = rt_collection_default_params();
+        cp.create = false;
+        cp.read_only = true;
+        if (rt_collection_open(coll, &cp, &c) != RT_OK || rt_qa_check_docs(set, c) != RT_OK) {
+            if (c) rt_collection_close(c);
+            rt_qa_free(set);
+            return cli_runtime_error("qa");
+        }
+        rt_collection_close(c);
+    }
+    size_t split[4] = {0}, unans = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        const char *s = set->items[i].split;
+        split[!strcmp(s, "train") ? 0 : !strcmp(s, "test") ? 1 : !strcmp(s, "update") ? 2 : 3]++;
+        unans += set->items[i].unanswerable;
+    }
+    printf("%zu questions: %zu train, %zu test, %zu update, %zu unsplit; %zu unanswerable; "
+           "%zu malformed line(s) skipped",
+           set->n, split[0], split[1], split[2], split[3], unans, set->n_skipped);
+    if (coll) printf("; %zu with evidence missing from the collection", set->n_doc_missing);
+    printf("\n");
+    if (set->skipped) fputs(set->skipped, stdout);
+    rt_qa_free(set);
+    return CLI_OK;
+}
+
+int cmd_qa(int argc, char **argv) {
+    if (cli_wants_help(argc, argv) || argc < 2) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (!strcmp(argv[1], "check")) return cmd_qa_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "generate"))
+        return cli_usage_error("qa", "unknown subcommand '%s' (generate, check)", argv[1]);
+    rt_qa_generate_params gp = rt_qa_generate_default_params();
+    const char *coll = NULL, *out = NULL;
+    bool json = false, have_wordlist = false;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        double x;
+#define NEED_VALUE                                                                                 \
+    if (!v) return cli_usage_error("qa", "%s needs a value", a);                                   \
+    i++
+        if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
+            NEED_VALUE;
+            out = v;
+        } else if (!strcmp(a, "--test-fraction") || !strcmp(a, "--update-fraction")) {
+            NEED_VALUE;
+            if (!cli_parse_float(v, &x) || x <= 0 || x >= 1)
+                return cli_usage_error("qa", "%s must be in (0, 1)", a);
+            if (a[2] == 't')
+                gp.test_fraction = x;
+            else
+                gp.update_fraction = x;
+        } else if (!strcmp(a, "--max-docs") || !strcmp(a, "--unanswerable")) {
+            NEED_VALUE;
+            if (!cli_parse_int(v, 0, 100000000, &n)) return cli_usage_error("qa", "bad %s", a);
+            if (a[2] == 'm')
+                gp.max_docs = (size_t)n;
+            else
+                gp.n_unanswerable = (size_t)n;
+        } else if (!strcmp(a, "--no-paraphrases")) {
+            gp.paraphrases = false;
+        } else if (!strcmp(a, "--wordlist")) {
+            NEED_VALUE;
+            gp.wordlist_path = v;
+            have_wordlist = true;
+        } else if (!strcmp(a, "--update-docs")) {
+            NEED_VALUE;
+            gp.update_docs_path = v;
+        } else if (!strcmp(a, "--seed")) {
+            NEED_VALUE;
+            if (!cli_parse_int(v, 0, INT64_MAX, &n)) return cli_usage_error("qa", "bad --seed");
+            gp.seed = (uint64_t)n;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--model") || !strcmp(a, "--api-base")) {
+            return cli_usage_error("qa",
+                                   "%s: model-written questions are not implemented yet "
+                                   "(template questions only)",
+                                   a);
+        } else if (a[0] == '-') {
+            return cli_usage_error("qa", "unknown option %s", a);
+        } else if (!coll) {
+            coll = a;
+        } else {
+            return cli_usage_error("qa", "unexpected argument %s", a);
+        }
+#undef NEED_VALUE
+    }
+    if (!coll || !out) return cli_usage_error("qa", "generate needs COLLECTION and -o PATH");
+    if (!have_wordlist) {
+        static const char *const lists[] = {"/usr/share/dict/words",
+                                            "/usr/share/dictd/gcide.index"};
+        for (size_t i = 0; i < 2 && !gp.wordlist_path; i++)
+            if (access(lists[i], R_OK) == 0) gp.wordlist_path = lists[i];
+    }
+    rt_collection_params cp = rt_collection_default_params();
+    cp.create = false;
+    cp.read_only = true;
+    rt_collection *c;
+    if (rt_collection_open(coll, &cp, &c) != RT_OK) return cli_runtime_error("qa");
+    rt_qa_set *set = NULL;
+    int st = rt_qa_generate(c, &gp, &set);
+    rt_collection_close(c);
+    if (st != RT_OK || rt_qa_save(set, out) != RT_OK) {
+        rt_qa_free(set);
+        return cli_runtime_error("qa");
+    }
+    size_t split[3] = {0}, unans = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        const char *s = set->items[i].split;
+        split[!strcmp(s, "train") ? 0 : !strcmp(s, "test") ? 1 : 2]++;
+        unans += set->items[i].unanswerable;
+    }
+    if (json)
+        printf("{\"questions\":%zu,\"train\":%zu,\"test\":%zu,\"update\":%zu,"
+               "\"unanswerable\":%zu}\n",
+               set->n, split[0], split[1], split[2], unans);
+    else
+        printf(
+            "%s: %zu questions (%zu train, %zu test of which %zu unanswerable, %zu update)%s%s\n",
+            out, set->n, split[0], split[1], unans, split[2],
+            gp.update_docs_path ? "; changed documents in " : "",
+            gp.update_docs_path ? gp.update_docs_path : "");
+    if (!gp.wordlist_path) fprintf(stderr, "ragtune qa: no word list: no unanswerable questions\n");
+    rt_qa_free(set);
+    return CLI_OK;
+}

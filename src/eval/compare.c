@@ -1,0 +1,1511 @@
+/*
+ * compare.c — the head-to-head: every strategy answers the same test questions with the same
+ * decoding settings and seeds, and is measured the same way.
+ *
+ *   base       closed-book base model           "Question: Q\nAnswer:"
+ *   rag        base model + retrieval           the shared reader prompt (rt_rag_prompt_render)
+ *   ft, lora   fine-tuned, closed-book          trained on the QA train split (all phrasings)
+ *                                               plus, optionally, the documents as plain text
+ *   ft+rag, lora+rag                            the same weights with the reader prompt
+ *   raft       LoRA on reader prompts: the oracle passage among retrieved distractors in P% of
+ *              examples (answer quoted from it and cited), distractors only otherwise (abstain)
+ *
+ * Training runs are shared (ft and ft+rag use one run) and kept in out_dir/train-<recipe>/;
+ * each strategy's result is cached in out_dir/strategies/<name>.json with the configuration it
+ * ran under, so a rerun with the same configuration resumes. The test split is never trained
+ * on: every training prompt is checked against every test question before training starts.
+ *
+ * Adaptability: the update documents go into a copy of the collection (timed re-ingest); RAG
+ * strategies answer the update questions before and after; closed-book fine-tunes keep their
+ * weights unless adapt_retrain, which retrains with the changed documents (timed).
+ * Forgetting: perplexity of a held-out general text, base vs. each trained model.
+ */
+#define _GNU_SOURCE
+#include "eval/compare.h"
+
+#include "core/error.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "core/strbuf.h"
+#include "eval/engine.h"
+#include "eval/metrics.h"
+#include "eval/qa.h"
+#include "eval/report.h"
+#include "knowledge/collection.h"
+#include "train/rng.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static const char *const kind_names[] = {"base", "rag", "ft", "lora", "ft+rag", "lora+rag", "raft"};
+#define N_KINDS 7
+
+const char *rt_strategy_name(rt_strategy_kind kind) {
+    return (unsigned)kind < N_KINDS ? kind_names[kind] : NULL;
+}
+
+int rt_strategy_parse(const char *name, rt_strategy_kind *out) {
+    for (int i = 0; i < N_KINDS; i++)
+        if (!strcmp(name, kind_names[i])) {
+            *out = (rt_strategy_kind)i;
+            return RT_OK;
+        }
+    return rt_error(RT_ERR_INVALID,
+                    "unknown strategy \"%s\" (base, rag, ft, lora, ft+rag, lora+rag, raft)", name);
+}
+
+static bool kind_rag(rt_strategy_kind k) {
+    return k == RT_STRATEGY_RAG || k == RT_STRATEGY_FT_RAG || k == RT_STRATEGY_LORA_RAG ||
+           k == RT_STRATEGY_RAFT;
+}
+
+/* The training run a strategy answers with ("" for none). */
+static const char *kind_recipe(rt_strategy_kind k) {
+    switch (k) {
+    case RT_STRATEGY_FT:
+    case RT_STRATEGY_FT_RAG:
+        return "ft";
+    case RT_STRATEGY_LORA:
+    case RT_STRATEGY_LORA_RAG:
+        return "lora";
+    case RT_STRATEGY_RAFT:
+        return "raft";
+    default:
+        return "";
+    }
+}
+
+rt_compare_spec rt_compare_default_spec(void) {
+    rt_compare_spec s;
+    memset(&s, 0, sizeof s);
+    s.strategies = "base,rag,lora,lora+rag,raft";
+    s.search_mode = RT_SEARCH_BM25;
+    s.k = 3;
+    s.max_tokens = 48;
+    s.n_ctx = 1024;
+    s.steps = 100;
+    s.lr = 0; /* 0: 1e-4 for LoRA, 1e-5 for full */
+    s.lora_rank = 8;
+    s.lora_alpha = 16;
+    s.seq_len = 256;
+    s.batch_size = 4;
+    s.pretrain_chunks = true;
+    s.raft_oracle_fraction = 0.8f;
+    s.raft_distractors = 3;
+    s.bootstrap_resamples = 1000;
+    s.support_threshold = 0.5f;
+    s.cpu_hour_price = 0.05;
+    s.seed = 1;
+    s.resume = true;
+    s.priority = "accuracy,freshness,latency,cost";
+    s.min_score = rt_ask_default_params().min_score;
+    return s;
+}
+
+/* ---- the spec file ---- */
+
+void rt_compare_spec_free_root(void *root) {
+    json_decref(root);
+}
+
+/* The keys of compare.json: the spec's field names. Types: s string, i int, I int64, z size,
+ * u uint64, f float (null = NAN), d double, b bool. */
+typedef struct spec_key {
+    const char *name;
+    char type;
+    size_t offset;
+} spec_key;
+#define K(name, type)                                                                              \
+    { #name, type, offsetof(rt_compare_spec, name) }
+static const spec_key spec_keys[] = {
+    K(collection_path, 's'),
+    K(qa_path, 's'),
+    K(model_path, 's'),
+    K(out_dir, 's'),
+    K(strategies, 's'),
+    K(update_docs_path, 's'),
+    K(heldout_path, 's'),
+    K(embedder_path, 's'),
+    K(rerank_model, 's'),
+    K(priority, 's'),
+    K(adapter_path, 's'),
+    K(k, 'i'),
+    K(max_tokens, 'i'),
+    K(n_ctx, 'i'),
+    K(steps, 'I'),
+    K(lr, 'f'),
+    K(lora_rank, 'i'),
+    K(lora_alpha, 'f'),
+    K(seq_len, 'i'),
+    K(batch_size, 'i'),
+    K(raft_oracle_fraction, 'f'),
+    K(raft_distractors, 'i'),
+    K(bootstrap_resamples, 'i'),
+    K(support_threshold, 'f'),
+    K(min_score, 'f'),
+    K(cpu_hour_price, 'd'),
+    K(max_questions, 'z'),
+    K(seed, 'u'),
+    K(pretrain_chunks, 'b'),
+    K(adapt_retrain, 'b'),
+    K(resume, 'b'),
+};
+#undef K
+
+int rt_compare_spec_load(const char *path, rt_compare_spec *s, void **root_out) {
+    *root_out = NULL;
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) return rt_error(RT_ERR_FORMAT, "%s:%d: %s", path, je.line, je.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return rt_error(RT_ERR_FORMAT, "%s: expected a JSON object", path);
+    }
+    const char *key;
+    json_t *v;
+    int st = RT_OK;
+    json_t *strat = json_object_get(root, "strategies");
+    if (json_is_array(strat)) { /* a list becomes the comma-separated string */
+        rt_strbuf b = {0};
+        size_t i;
+        json_t *e;
+        json_array_foreach(strat, i, e) {
+            if (!json_is_string(e)) {
+                rt_strbuf_free(&b);
+                json_decref(root);
+                return rt_error(RT_ERR_FORMAT, "%s: \"strategies\" must hold strings", path);
+            }
+            if (i) rt_strbuf_puts(&b, ",");
+            rt_strbuf_puts(&b, json_string_value(e));
+        }
+        json_object_set_new(root, "strategies", json_string(b.data ? b.data : ""));
+        rt_strbuf_free(&b);
+    }
+    json_object_foreach(root, key, v) {
+        const spec_key *f = NULL;
+        for (size_t i = 0; i < sizeof spec_keys / sizeof *spec_keys && !f; i++)
+            if (!strcmp(key, spec_keys[i].name)) f = &spec_keys[i];
+        if (f) {
+            char *field = (char *)s + f->offset;
+            bool okv = true;
+            switch (f->type) {
+            case 's':
+                okv = json_is_string(v);
+                if (okv) *(const char **)field = json_string_value(v);
+                break;
+            case 'i':
+                okv = json_is_integer(v);
+                if (okv) *(int *)field = (int)json_integer_value(v);
+                break;
+            case 'I':
+                okv = json_is_integer(v) && json_integer_value(v) >= 0;
+                if (okv) *(int64_t *)field = (int64_t)json_integer_value(v);
+                break;
+            case 'z':
+                okv = json_is_integer(v) && json_integer_value(v) >= 0;
+                if (okv) *(size_t *)field = (size_t)json_integer_value(v);
+                break;
+            case 'u':
+                okv = json_is_integer(v) && json_integer_value(v) >= 0;
+                if (okv) *(uint64_t *)field = (uint64_t)json_integer_value(v);
+                break;
+            case 'f':
+                okv = json_is_number(v) || json_is_null(v);
+                if (okv) *(float *)field = json_is_null(v) ? NAN : (float)json_number_value(v);
+                break;
+            case 'd':
+                okv = json_is_number(v);
+                if (okv) *(double *)field = json_number_value(v);
+                break;
+            case 'b':
+                okv = json_is_boolean(v);
+                if (okv) *(bool *)field = json_is_true(v);
+                break;
+            }
+            if (!okv) goto bad;
+            continue;
+        }
+        if (!strcmp(key, "search_mode")) {
+            const char *m = json_is_string(v) ? json_string_value(v) : "";
+            if (!strcmp(m, "bm25"))
+                s->search_mode = RT_SEARCH_BM25;
+            else if (!strcmp(m, "dense"))
+                s->search_mode = RT_SEARCH_DENSE;
+            else if (!strcmp(m, "hybrid"))
+                s->search_mode = RT_SEARCH_HYBRID;
+            else
+                goto bad;
+            continue;
+        }
+        st = rt_error(RT_ERR_FORMAT, "%s: unknown key \"%s\"", path, key);
+        break;
+    bad:
+        st = rt_error(RT_ERR_FORMAT, "%s: \"%s\" has the wrong type or value", path, key);
+        break;
+    }
+    if (st != RT_OK) {
+        json_decref(root);
+        return st;
+    }
+    *root_out = root;
+    return RT_OK;
+}
+
+/* ---- prompts and scoring ---- */
+
+char *rt_eval_closed_prompt(const char *question) {
+    rt_strbuf b = {0};
+    if (rt_strbuf_printf(&b, "Question: %s\nAnswer:", question)) return NULL;
+    return rt_strbuf_take(&b);
+}
+
+char *rt_eval_strip_citations(const char *a) {
+    rt_strbuf b = {0};
+    for (const char *p = a; *p;) {
+        if (*p == '[') {
+            const char *q = p + 1;
+            while (isdigit((unsigned char)*q) || *q == ',' || *q == ' ')
+                q++;
+            if (*q == ']' && q > p + 1) {
+                p = q + 1;
+                continue;
+            }
+        }
+        if (rt_strbuf_append(&b, p, 1)) {
+            rt_strbuf_free(&b);
+            return NULL;
+        }
+        p++;
+    }
+    char *s = b.data ? rt_strbuf_take(&b) : rt_strdup("");
+    rt_strbuf_free(&b);
+    if (!s) return NULL;
+    size_t n = strlen(s), i = 0;
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    while (isspace((unsigned char)s[i]))
+        i++;
+    memmove(s, s + i, n - i + 1);
+    return s;
+}
+
+bool rt_eval_is_abstention(const char *answer) {
+    const char *g[] = {RT_RAG_ABSTAIN_TEXT};
+    return rt_metric_contains(answer, g, 1) > 0;
+}
+
+/* ---- the run ---- */
+
+typedef struct strategy {
+    rt_strategy_kind kind;
+    char name[32];
+} strategy;
+
+typedef struct run {
+    rt_compare_spec s;
+    rt_qa_set *qa;
+    size_t *test, n_test, *train, n_train, *update, n_update;
+    rt_collection *coll, *coll_updated;
+    rt_embedder emb;
+    bool has_emb;
+    rt_reranker *reranker;
+    double reingest_seconds;
+    char *heldout;
+    double base_ppl;
+    int threads;
+    json_t *config;
+    char *config_text; /* compact: what a cached result must match */
+    uint64_t index_bytes;
+} run;
+
+/* progress through the call's callback, or the process sink */
+typedef struct prog {
+    const run *r;
+    rt_progress p;
+    char task[64];
+    const char *unit;
+    uint64_t total;
+    double start;
+} prog;
+
+static void prog_begin(prog *g, const run *r, const char *task, const char *unit, uint64_t total) {
+    memset(g, 0, sizeof *g);
+    g->r = r;
+    snprintf(g->task, sizeof g->task, "%s", task);
+    g->unit = unit;
+    g->total = total;
+    g->start = rt_time_now();
+    if (!r->s.progress) rt_progress_begin(&g->p, g->task, unit, total);
+}
+
+static void prog_update(prog *g, uint64_t done, const char *detail, bool final) {
+    if (!g->r->s.progress) {
+        if (final)
+            rt_progress_end(&g->p, detail);
+        else
+            rt_progress_update(&g->p, done, detail);
+        return;
+    }
+    double el = rt_time_now() - g->start;
+    double rate = el > 0 ? (double)done / el : 0;
+    rt_progress_info info = {.task = g->task,
+                             .unit = g->unit,
+                             .done = done,
+                             .total = g->total,
+                             .rate = rate,
+                             .eta = rate > 0 && g->total ? (double)(g->total - done) / rate : -1,
+                             .elapsed = el,
+                             .detail = detail,
+                             .final = final};
+    g->r->s.progress(&info, g->r->s.progress_user);
+}
+
+static bool cancelled(const run *r) {
+    return r->s.should_cancel && r->s.should_cancel(r->s.cancel_user);
+}
+
+static double now(void) {
+    return rt_time_now();
+}
+
+static uint64_t dir_bytes(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return 0;
+    if (!S_ISDIR(sb.st_mode)) return (uint64_t)sb.st_size;
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *p = rt_path_join(path, e->d_name);
+        if (p) total += dir_bytes(p);
+        free(p);
+    }
+    closedir(d);
+    return total;
+}
+
+static double peak_rss_bytes(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return NAN;
+    return (double)ru.ru_maxrss * 1024.0;
+}
+
+static json_t *num(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* ---- answering ---- */
+
+typedef struct answer_rec {
+    double em, f1, contains, support, ttft, total;
+    int n_prompt, n_generated;
+    bool abstained, correct, unanswerable;
+    rt_retrieval_scores ret;
+    bool has_ret;
+} answer_rec;
+
+/* The retrieval-augmented answer through rt_ask: retrieval (and rerank), the shared reader
+ * prompt, generation, citations and groundedness. */
+static int ask_one(run *r, rt_eval_engine *e, rt_collection *c, const char *question,
+                   rt_eval_generation *g, double *support, bool *abstained, json_t *retrieved) {
+    rt_ask_params ap = rt_ask_default_params();
+    ap.search.k = r->s.k;
+    ap.search.mode = r->s.search_mode;
+    ap.reranker = r->reranker;
+    ap.answer_tokens = r->s.max_tokens;
+    ap.style = RT_RAG_PROMPT_BASE;
+    ap.style_set = true;
+    ap.min_score = r->s.min_score;
+    ap.support_threshold = r->s.support_threshold;
+    ap.embedder = r->has_emb ? &r->emb : NULL;
+    ap.sampler.temperature = 0;
+    ap.sampler.seed = r->s.seed;
+    rt_ask_result *res;
+    RT_TRY(rt_ask(rt_eval_engine_session(e), c, question, &ap, &res));
+    g->text = rt_strdup(res->raw_answer ? res->raw_answer : "");
+    g->n_prompt = res->gen.n_prompt;
+    g->n_generated = res->gen.n_generated;
+    double pre = (res->retrieval_ms + res->rerank_ms) / 1000.0;
+    g->ttft_seconds = pre + res->gen.ttft_seconds;
+    g->total_seconds = res->total_ms / 1000.0;
+    *support = res->groundedness;
+    *abstained = res->abstained;
+    for (size_t i = 0; i < res->n_sources; i++)
+        json_array_append_new(retrieved, json_string(res->sources[i].doc_id));
+    rt_ask_result_free(res);
+    return g->text ? RT_OK : RT_ERR_NOMEM;
+}
+
+/* Answers one question; *rec_json gets its record. gold/ngold: accepted answers. */
+static int answer_one(run *r, rt_eval_engine *e, rt_collection *c, const rt_qa_item *it,
+                      char *const *gold, size_t n_gold, answer_rec *rec, json_t **rec_json) {
+    memset(rec, 0, sizeof *rec);
+    json_t *retrieved = c ? json_array() : NULL;
+    rt_eval_generation g = {0};
+    double support = NAN;
+    bool abstained = false;
+    int st;
+    if (c) {
+        st = ask_one(r, e, c, it->question, &g, &support, &abstained, retrieved);
+    } else {
+        char *prompt = rt_eval_closed_prompt(it->question);
+        rt_sampler_params sp = rt_sampler_default_params();
+        sp.temperature = 0;
+        sp.seed = r->s.seed;
+        st = prompt ? rt_eval_engine_generate(e, prompt, r->s.max_tokens, &sp,
+                                              rt_rag_stop_strings(), &g)
+                    : RT_ERR_NOMEM;
+        free(prompt);
+    }
+    char *clean = st == RT_OK ? rt_eval_strip_citations(g.text) : NULL;
+    if (st == RT_OK && !clean) st = RT_ERR_NOMEM;
+    if (st != RT_OK) {
+        free(g.text);
+        json_decref(retrieved);
+        return st;
+    }
+    const char *const *gd = (const char *const *)gold;
+    rec->unanswerable = it->unanswerable;
+    rec->abstained = abstained || rt_eval_is_abstention(clean);
+    if (it->unanswerable) {
+        rec->em = rec->f1 = rec->contains = rec->abstained ? 1 : 0;
+        rec->correct = rec->abstained;
+    } else {
+        rec->em = rt_metric_exact_match(clean, gd, n_gold);
+        rec->f1 = rt_metric_f1(clean, gd, n_gold);
+        rec->contains = rt_metric_contains(clean, gd, n_gold);
+        rec->correct = rec->contains > 0 || rec->f1 >= 0.5;
+    }
+    rec->support = support;
+    rec->ttft = g.ttft_seconds;
+    rec->total = g.total_seconds;
+    rec->n_prompt = g.n_prompt;
+    rec->n_generated = g.n_generated;
+    if (c && it->n_docs && !it->unanswerable) {
+        size_t nr = json_array_size(retrieved);
+        const char **ranked = calloc(nr ? nr : 1, sizeof *ranked);
+        for (size_t i = 0; ranked && i < nr; i++)
+            ranked[i] = json_string_value(json_array_get(retrieved, i));
+        if (ranked) {
+            rt_retrieval_score(ranked, nr, (const char *const *)it->docs, it->n_docs, r->s.k,
+                               &rec->ret);
+            rec->has_ret = true;
+        }
+        free(ranked);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(it->id));
+    json_object_set_new(o, "question", json_string(it->question));
+    json_object_set_new(o, "answer", json_string(clean));
+    json_object_set_new(o, "raw_answer", json_string(g.text));
+    json_object_set_new(o, "gold", json_string(n_gold ? gold[0] : ""));
+    json_object_set_new(o, "unanswerable", json_boolean(it->unanswerable));
+    json_object_set_new(o, "abstained", json_boolean(rec->abstained));
+    json_object_set_new(o, "correct", json_boolean(rec->correct));
+    json_object_set_new(o, "em", json_real(rec->em));
+    json_object_set_new(o, "f1", json_real(rec->f1));
+    json_object_set_new(o, "contains", json_real(rec->contains));
+    json_object_set_new(o, "support", num(rec->support));
+    json_object_set_new(o, "ttft_s", json_real(rec->ttft));
+    json_object_set_new(o, "total_s", json_real(rec->total));
+    json_object_set_new(o, "prompt_tokens", json_integer(rec->n_prompt));
+    json_object_set_new(o, "generated_tokens", json_integer(rec->n_generated));
+    if (retrieved) json_object_set_new(o, "retrieved", retrieved);
+    *rec_json = o;
+    free(g.text);
+    free(clean);
+    return RT_OK;
+}
+
+static json_t *ci_json(const run *r, const double *x, size_t n, uint64_t salt) {
+    double lo, hi;
+    rt_bootstrap_ci(x, n, r->s.bootstrap_resamples, 0.95, r->s.seed * 1000003u + salt, &lo, &hi);
+    json_t *o = json_object();
+    json_object_set_new(o, "mean", json_real(rt_mean(x, n)));
+    json_object_set_new(o, "lo", json_real(lo));
+    json_object_set_new(o, "hi", json_real(hi));
+    json_object_set_new(o, "n", json_integer((json_int_t)n));
+    return o;
+}
+
+/* Answers the questions idx[0..n) and returns the metrics object (with "questions"). */
+static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t *idx, size_t n,
+                      const char *task, json_t **out) {
+    *out = NULL;
+    answer_rec *recs = calloc(n ? n : 1, sizeof *recs);
+    double *em = calloc(n ? n : 1, sizeof(double)), *f1 = calloc(n ? n : 1, sizeof(double));
+    double *co = calloc(n ? n : 1, sizeof(double)), *ttft = calloc(n ? n : 1, sizeof(double));
+    double *tot = calloc(n ? n : 1, sizeof(double)), *sup = calloc(n ? n : 1, sizeof(double));
+    double *rh = calloc(n ? n : 1, sizeof(double)), *rr = calloc(n ? n : 1, sizeof(double));
+    double *rm = calloc(n ? n : 1, sizeof(double)), *rn = calloc(n ? n : 1, sizeof(double));
+    bool *abst = calloc(n ? n : 1, sizeof(bool)), *unans = calloc(n ? n : 1, sizeof(bool));
+    bool *corr = calloc(n ? n : 1, sizeof(bool));
+    json_t *qs = json_array();
+    int st = RT_OK;
+    if (!recs || !em || !f1 || !co || !ttft || !tot || !sup || !rh || !rr || !rm || !rn || !abst ||
+        !unans || !corr)
+        st = rt_error(RT_ERR_NOMEM, "out of memory");
+    prog g;
+    prog_begin(&g, r, task, "questions", n);
+    size_t na = 0, nret = 0;
+    double gen_tokens = 0, gen_seconds = 0, prompt_tokens = 0;
+    char detail[96] = "";
+    for (size_t i = 0; i < n && st == RT_OK; i++) {
+        if (cancelled(r)) {
+            st = rt_error(RT_ERR_CANCELLED, "compare: cancelled");
+            break;
+        }
+        const rt_qa_item *it = &r->qa->items[idx[i]];
+        json_t *rj;
+        st = answer_one(r, e, c, it, it->answers, it->n_answers, &recs[i], &rj);
+        if (st != RT_OK) {
+            rt_error_wrap("question %s", it->id);
+            break;
+        }
+        json_array_append_new(qs, rj);
+        answer_rec *a = &recs[i];
+        if (!a->unanswerable) {
+            em[na] = a->em;
+            f1[na] = a->f1;
+            co[na] = a->contains;
+            na++;
+        }
+        if (a->has_ret) {
+            rh[nret] = a->ret.hit;
+            rr[nret] = a->ret.recall;
+            rm[nret] = a->ret.mrr;
+            rn[nret] = a->ret.ndcg;
+            nret++;
+        }
+        ttft[i] = a->ttft;
+        tot[i] = a->total;
+        sup[i] = a->support;
+        abst[i] = a->abstained;
+        unans[i] = a->unanswerable;
+        corr[i] = a->correct;
+        gen_tokens += a->n_generated;
+        gen_seconds += a->total - a->ttft;
+        prompt_tokens += a->n_prompt;
+        snprintf(detail, sizeof detail, "contains %.2f", na ? rt_mean(co, na) : 0.0);
+        prog_update(&g, i + 1, detail, false);
+    }
+    prog_update(&g, n, detail, true);
+    if (st == RT_OK) {
+        json_t *m = json_object();
+        json_object_set_new(m, "n_questions", json_integer((json_int_t)n));
+        json_object_set_new(m, "n_answerable", json_integer((json_int_t)na));
+        json_object_set_new(m, "n_unanswerable", json_integer((json_int_t)(n - na)));
+        json_object_set_new(m, "em", ci_json(r, em, na, 1));
+        json_object_set_new(m, "f1", ci_json(r, f1, na, 2));
+        json_object_set_new(m, "contains", ci_json(r, co, na, 3));
+        double rp, rc;
+        rt_refusal_scores(abst, unans, n, &rp, &rc);
+        json_object_set_new(m, "refusal_precision", num(rp));
+        json_object_set_new(m, "refusal_recall", num(rc));
+        size_t n_abst = 0;
+        for (size_t i = 0; i < n; i++)
+            n_abst += abst[i];
+        json_object_set_new(m, "abstention_rate", num(n ? (double)n_abst / (double)n : NAN));
+        json_object_set_new(m, "hallucination_rate",
+                            num(rt_hallucination_rate(abst, corr, sup, n, r->s.support_threshold)));
+        if (nret) {
+            json_t *ret = json_object();
+            json_object_set_new(ret, "k", json_integer(r->s.k));
+            json_object_set_new(ret, "hit", ci_json(r, rh, nret, 4));
+            json_object_set_new(ret, "recall", ci_json(r, rr, nret, 5));
+            json_object_set_new(ret, "mrr", ci_json(r, rm, nret, 6));
+            json_object_set_new(ret, "ndcg", ci_json(r, rn, nret, 7));
+            json_object_set_new(m, "retrieval", ret);
+        }
+        json_t *lat = json_object();
+        json_object_set_new(lat, "ttft_p50_s", json_real(rt_quantile(ttft, n, 0.5)));
+        json_object_set_new(lat, "ttft_p95_s", json_real(rt_quantile(ttft, n, 0.95)));
+        json_object_set_new(lat, "total_p50_s", json_real(rt_quantile(tot, n, 0.5)));
+        json_object_set_new(lat, "total_p95_s", json_real(rt_quantile(tot, n, 0.95)));
+        json_object_set_new(lat, "total_mean_s", json_real(rt_mean(tot, n)));
+        json_object_set_new(lat, "prompt_tokens_mean", json_real(n ? prompt_tokens / n : 0));
+        json_object_set_new(lat, "tokens_per_s",
+                            num(gen_seconds > 0 ? gen_tokens / gen_seconds : NAN));
+        json_object_set_new(m, "latency", lat);
+        json_object_set_new(m, "questions", qs);
+        qs = NULL;
+        *out = m;
+    }
+    json_decref(qs);
+    free(recs), free(em), free(f1), free(co), free(ttft), free(tot), free(sup);
+    free(rh), free(rr), free(rm), free(rn), free(abst), free(unans), free(corr);
+    return st;
+}
+
+/* ---- training data and training ---- */
+
+/* "What is X?" -> X (malloc'd), else NULL. */
+static char *term_of(const char *q) {
+    size_t n = strlen(q);
+    if (n > 9 && !strncmp(q, "What is ", 8) && q[n - 1] == '?') return strndup(q + 8, n - 9);
+    return NULL;
+}
+
+static bool is_test_question(const run *r, const char *prompt) {
+    for (size_t i = 0; i < r->n_test; i++) {
+        const char *q = r->qa->items[r->test[i]].question;
+        const char *p = strstr(prompt, q);
+        if (p && (p == prompt || p[-1] == ' ') && (p[strlen(q)] == '\n' || !p[strlen(q)]))
+            return true;
+    }
+    return false;
+}
+
+static int emit(rt_strbuf *b, json_t *o) {
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    int st = s ? rt_strbuf_printf(b, "%s\n", s) : RT_ERR_NOMEM;
+    free(s);
+    return st;
+}
+
+static int emit_pc(const run *r, rt_strbuf *b, const char *prompt, const char *completion,
+                   size_t *n_lines) {
+    if (is_test_question(r, prompt))
+        return rt_error(RT_ERR_INTERNAL, "training data would contain a test question: %.80s",
+                        prompt);
+    json_t *o = json_object();
+    json_object_set_new(o, "prompt", json_string(prompt));
+    json_object_set_new(o, "completion", json_string(completion));
+    (*n_lines)++;
+    return emit(b, o);
+}
+
+/* The text of a document: from the updated collection when given and it holds the id. */
+static char *doc_text(rt_collection *c, const char *id) {
+    sqlite3_stmt *st;
+    if (rt_coll_prepare(c, "SELECT text FROM documents WHERE doc_id = ?", &st) != RT_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    char *t = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) t = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return t;
+}
+
+/* RAFT example for item: the oracle (a passage of its evidence) among distractors. */
+static int raft_example(run *r, rt_collection *c, const rt_qa_item *it, const char *answer,
+                        uint64_t *rng, rt_strbuf *b, size_t *n_lines) {
+    rt_search_params sp = rt_search_default_params();
+    sp.k = r->s.raft_distractors + 4;
+    sp.mode = r->s.search_mode;
+    rt_search_results *res;
+    RT_TRY(rt_collection_search(c, it->question, &sp, &res));
+    rt_rag_source src[32];
+    char *oracle_text = NULL;
+    int n = 0, oracle_at = -1;
+    bool with_oracle = rt_rng_uniform(rng) < r->s.raft_oracle_fraction;
+    const char *oracle_chunk = NULL;
+    for (size_t i = 0; i < res->n; i++)
+        if (!strcmp(res->items[i].doc_id, it->docs[0])) {
+            oracle_chunk = res->items[i].text;
+            break;
+        }
+    if (!oracle_chunk) { /* not retrieved: the start of the document */
+        oracle_text = doc_text(c, it->docs[0]);
+        if (oracle_text && strlen(oracle_text) > 800) oracle_text[800] = 0;
+        oracle_chunk = oracle_text;
+    }
+    for (size_t i = 0; i < res->n && n < r->s.raft_distractors && n < 30; i++) {
+        bool evid = false;
+        for (size_t j = 0; j < it->n_docs; j++)
+            evid |= !strcmp(res->items[i].doc_id, it->docs[j]);
+        if (evid) continue;
+        src[n].title = res->items[i].doc_id;
+        src[n].text = res->items[i].text;
+        src[n].text_len = strlen(res->items[i].text);
+        n++;
+    }
+    /* too few retrieved: random other documents (their start) fill the distractors */
+    char *fill_id[16] = {0}, *fill_text[16] = {0};
+    int n_fill = 0;
+    uint64_t n_docs = 0;
+    sqlite3_stmt *cnt = NULL, *pick = NULL;
+    if (n < r->s.raft_distractors &&
+        rt_coll_prepare(c, "SELECT COUNT(*) FROM documents", &cnt) == RT_OK &&
+        sqlite3_step(cnt) == SQLITE_ROW)
+        n_docs = (uint64_t)sqlite3_column_int64(cnt, 0);
+    sqlite3_finalize(cnt);
+    if (n_docs > 1 && rt_coll_prepare(c,
+                                      "SELECT doc_id, substr(text, 1, 600) FROM documents "
+                                      "LIMIT 1 OFFSET ?",
+                                      &pick) == RT_OK) {
+        for (int tries = 0; n < r->s.raft_distractors && n_fill < 16 && tries < 64; tries++) {
+            sqlite3_reset(pick);
+            sqlite3_bind_int64(pick, 1, (sqlite3_int64)(rt_rng_next(rng) % n_docs));
+            if (sqlite3_step(pick) != SQLITE_ROW) continue;
+            const char *id = (const char *)sqlite3_column_text(pick, 0);
+            bool skip = false;
+            for (size_t j = 0; j < it->n_docs; j++)
+                skip |= !strcmp(id, it->docs[j]);
+            for (int j = 0; j < n && !skip; j++)
+                skip |= !strcmp(id, src[j].title);
+            if (skip) continue;
+            fill_id[n_fill] = strdup(id);
+            fill_text[n_fill] = strdup((const char *)sqlite3_column_text(pick, 1));
+            if (!fill_id[n_fill] || !fill_text[n_fill]) break;
+            src[n].title = fill_id[n_fill];
+            src[n].text = fill_text[n_fill];
+            src[n].text_len = strlen(fill_text[n_fill]);
+            n++;
+            n_fill++;
+        }
+    }
+    sqlite3_finalize(pick);
+    if (with_oracle && oracle_chunk) {
+        oracle_at = (int)(rt_rng_next(rng) % (uint64_t)(n + 1));
+        memmove(src + oracle_at + 1, src + oracle_at, (size_t)(n - oracle_at) * sizeof *src);
+        src[oracle_at].title = it->docs[0];
+        src[oracle_at].text = oracle_chunk;
+        src[oracle_at].text_len = strlen(oracle_chunk);
+        n++;
+    }
+    char *prompt = NULL, *completion = NULL;
+    int st = rt_rag_prompt_render(RT_RAG_PROMPT_BASE, NULL, src, (size_t)n, it->question, &prompt,
+                                  NULL, NULL);
+    if (st == RT_OK)
+        st = rt_rag_completion_render(oracle_at >= 0 ? answer : NULL, oracle_at + 1, &completion);
+    if (st == RT_OK) st = emit_pc(r, b, prompt, completion, n_lines);
+    free(prompt);
+    free(completion);
+    free(oracle_text);
+    for (int i = 0; i < 16; i++) {
+        free(fill_id[i]);
+        free(fill_text[i]);
+    }
+    rt_search_results_free(res);
+    return st;
+}
+
+/* Writes the training data of recipe to path. updated: the documents' second versions (and
+ * their paraphrased questions) replace the first. */
+static int write_train_data(run *r, const char *recipe, bool updated, const char *path,
+                            json_t *stats) {
+    rt_strbuf b = {0};
+    size_t n_lines = 0, n_docs = 0, dropped = 0;
+    int st = RT_OK;
+    bool raft = !strcmp(recipe, "raft");
+    rt_collection *c = updated && r->coll_updated ? r->coll_updated : r->coll;
+    uint64_t rng = r->s.seed * 0x9E3779B97F4A7C15ull + 7;
+    /* answers of updated documents come from the update split */
+    for (size_t i = 0; i < r->n_train && st == RT_OK; i++) {
+        const rt_qa_item *it = &r->qa->items[r->train[i]];
+        if (it->unanswerable || !it->n_answers) continue;
+        if (is_test_question(r, it->question)) { /* the same question in both splits */
+            dropped++;
+            continue;
+        }
+        if (raft) {
+            if (!it->n_docs) continue;
+            st = raft_example(r, c, it, it->answers[0], &rng, &b, &n_lines);
+        } else {
+            char *p = rt_eval_closed_prompt(it->question), *comp = NULL;
+            rt_strbuf cb = {0};
+            if (!p || rt_strbuf_printf(&cb, " %s", it->answers[0])) st = RT_ERR_NOMEM;
+            comp = rt_strbuf_take(&cb);
+            if (st == RT_OK) st = emit_pc(r, &b, p, comp, &n_lines);
+            free(p);
+            free(comp);
+        }
+    }
+    /* after an update: the paraphrases (never the test phrasing) of the changed facts */
+    for (size_t i = 0; updated && i < r->n_update && st == RT_OK; i++) {
+        const rt_qa_item *it = &r->qa->items[r->update[i]];
+        char *term = term_of(it->question);
+        for (int ph = 1; term && ph < RT_QA_N_PHRASINGS && st == RT_OK; ph++) {
+            char *q = rt_qa_phrase(ph, term), *p = q ? rt_eval_closed_prompt(q) : NULL;
+            rt_strbuf cb = {0};
+            if (!p || rt_strbuf_printf(&cb, " %s", it->answers[0])) st = RT_ERR_NOMEM;
+            char *comp = rt_strbuf_take(&cb);
+            if (st == RT_OK) st = emit_pc(r, &b, p, comp, &n_lines);
+            free(q);
+            free(p);
+            free(comp);
+        }
+        free(term);
+    }
+    /* the documents the questions are about, as plain text (knowledge for closed-book) */
+    if (st == RT_OK && r->s.pretrain_chunks && !raft) {
+        size_t n_all = r->n_train + r->n_test;
+        char **seen = calloc(n_all + 1, sizeof *seen);
+        size_t n_seen = 0;
+        for (size_t i = 0; seen && i < n_all && st == RT_OK; i++) {
+            const rt_qa_item *it =
+                &r->qa->items[i < r->n_train ? r->train[i] : r->test[i - r->n_train]];
+            if (!it->n_docs) continue;
+            bool dup = false;
+            for (size_t j = 0; j < n_seen && !dup; j++)
+                dup = !strcmp(seen[j], it->docs[0]);
+            if (dup) continue;
+            seen[n_seen++] = it->docs[0];
+            char *t = doc_text(c, it->docs[0]);
+            if (!t) continue;
+            json_t *o = json_object();
+            json_object_set_new(o, "text", json_string(t));
+            free(t);
+            st = emit(&b, o);
+            n_docs++;
+            n_lines++;
+        }
+        free(seen);
+    }
+    if (st == RT_OK && n_lines == 0)
+        st = rt_error(RT_ERR_INVALID,
+                      "no training data: the QA set has no train split with "
+                      "answers%s",
+                      raft ? " and evidence documents" : "");
+    if (st == RT_OK) st = rt_file_write_atomic(path, b.data, b.len);
+    rt_strbuf_free(&b);
+    json_object_set_new(stats, "train_examples", json_integer((json_int_t)n_lines));
+    json_object_set_new(stats, "train_documents", json_integer((json_int_t)n_docs));
+    json_object_set_new(stats, "dropped_test_overlap", json_integer((json_int_t)dropped));
+    json_object_set_new(stats, "test_questions_in_training", json_integer(0));
+    return st;
+}
+
+static json_t *loss_curve(const char *dir) {
+    char *p = rt_path_join(dir, "train_log.jsonl");
+    char *data = NULL;
+    size_t len;
+    json_t *a = json_array();
+    if (p && rt_file_read_all(p, (size_t)1 << 26, &data, &len) == RT_OK) {
+        for (char *l = strtok(data, "\n"); l; l = strtok(NULL, "\n")) {
+            json_t *o = json_loads(l, 0, NULL);
+            json_t *s = json_object_get(o, "step"), *v = json_object_get(o, "loss");
+            if (json_is_integer(s) && json_is_number(v)) {
+                json_t *pt = json_array();
+                json_array_append_new(pt, json_integer(json_integer_value(s)));
+                json_array_append_new(pt, json_real(json_number_value(v)));
+                json_array_append_new(a, pt);
+            }
+            json_decref(o);
+        }
+    }
+    free(data);
+    free(p);
+    return a;
+}
+
+/* Trains recipe (once; cached in out_dir/train-<recipe>[-updated]); *model_path gets the model
+ * to answer with (malloc'd) and *stats the training numbers (new reference). */
+static int train_recipe(run *r, const char *recipe, bool updated, char **model_path,
+                        char **adapter_path, json_t **stats) {
+    *model_path = NULL;
+    *adapter_path = NULL;
+    *stats = NULL;
+    char name[64];
+    snprintf(name, sizeof name, "train-%s%s", recipe, updated ? "-updated" : "");
+    char *dir = rt_path_join(r->s.out_dir, name);
+    char *done = dir ? rt_path_join(dir, "done.json") : NULL;
+    char *data = dir ? rt_path_join(dir, "train.jsonl") : NULL;
+    char *adapter = dir ? rt_path_join(dir, "adapter") : NULL;
+    char *model = dir ? rt_path_join(dir, "model") : NULL;
+    bool lora = strcmp(recipe, "ft") != 0;
+    int st = dir && done && data && adapter && model ? RT_OK : RT_ERR_NOMEM;
+    json_t *s = NULL;
+    if (st == RT_OK && r->s.resume && rt_is_file(done)) {
+        s = json_load_file(done, 0, NULL);
+        const char *cfg = json_string_value(json_object_get(s, "config"));
+        if (!cfg || strcmp(cfg, r->config_text)) {
+            json_decref(s);
+            s = NULL;
+        }
+    }
+    if (st == RT_OK && !s) {
+        s = json_object();
+        st = rt_mkdir_p(dir);
+        if (st == RT_OK) st = write_train_data(r, recipe, updated, data, s);
+        rt_train_params tp = rt_train_default_params();
+        tp.model_path = r->s.model_path;
+        tp.lora_rank = lora ? r->s.lora_rank : 0;
+        tp.lora_alpha = r->s.lora_alpha;
+        tp.train_path = data;
+        tp.val_fraction = 0;
+        tp.out_dir = dir;
+        tp.max_steps = r->s.steps;
+        tp.lr = r->s.lr > 0 ? r->s.lr : (lora ? 1e-4f : 1e-5f);
+        tp.seq_len = r->s.seq_len;
+        tp.batch_size = r->s.batch_size;
+        tp.seed = r->s.seed;
+        tp.schedule = "cosine";
+        rt_trainer *t = NULL;
+        double t0 = now();
+        if (st == RT_OK) st = rt_trainer_init(&tp, &t);
+        rt_train_step_info info = {0};
+        prog g;
+        char task[96], detail[96] = "";
+        snprintf(task, sizeof task, "%s: train", name);
+        if (st == RT_OK) prog_begin(&g, r, task, "steps", (uint64_t)tp.max_steps);
+        while (st == RT_OK) {
+            if (cancelled(r)) {
+                st = rt_error(RT_ERR_CANCELLED, "compare: cancelled");
+                break;
+            }
+            st = rt_trainer_step(t, &info);
+            if (st != RT_OK) break;
+            snprintf(detail, sizeof detail, "loss %.4f", info.loss);
+            prog_update(&g, (uint64_t)info.step, detail, false);
+            if (info.done) break;
+        }
+        if (t && st == RT_OK) prog_update(&g, (uint64_t)info.step, detail, true);
+        if (st == RT_OK) st = rt_trainer_save(t, lora ? adapter : model);
+        double wall = now() - t0;
+        size_t mem = t ? rt_trainer_memory_bytes(t) : 0;
+        rt_trainer_free(t);
+        if (st == RT_OK) {
+            json_object_set_new(s, "config", json_string(r->config_text));
+            json_object_set_new(s, "recipe", json_string(recipe));
+            json_object_set_new(s, "steps", json_integer(info.step));
+            json_object_set_new(s, "tokens_trained", json_integer(info.tokens));
+            json_object_set_new(s, "final_loss", num(info.loss));
+            json_object_set_new(s, "wall_s", json_real(wall));
+            json_object_set_new(s, "trainer_memory_bytes", json_integer((json_int_t)mem));
+            json_object_set_new(s, "peak_rss_bytes", num(peak_rss_bytes()));
+            json_object_set_new(s, "lr", json_real(tp.lr));
+            json_object_set_new(s, "lora_rank", json_integer(tp.lora_rank));
+            json_object_set_new(s, "artifact_bytes",
+                                json_integer((json_int_t)dir_bytes(lora ? adapter : model)));
+            json_object_set_new(s, "data", json_string(data));
+            json_object_set_new(s, "loss_curve", loss_curve(dir));
+            char *text = json_dumps(s, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+            st = text ? rt_file_write_atomic(done, text, strlen(text)) : RT_ERR_NOMEM;
+            free(text);
+        }
+    }
+    if (st == RT_OK) {
+        json_object_del(s, "config");
+        *model_path = strdup(lora ? r->s.model_path : model);
+        *adapter_path = lora ? strdup(adapter) : NULL;
+        if (lora && !*adapter_path) st = RT_ERR_NOMEM;
+        *stats = s;
+        s = NULL;
+        if (!*model_path) st = RT_ERR_NOMEM;
+    }
+    json_decref(s);
+    free(dir), free(done), free(data), free(adapter), free(model);
+    return st;
+}
+
+/* ---- adaptability ---- */
+
+/* The updated collection: a copy of the collection (VACUUM INTO) with the update documents
+ * ingested; the ingest is timed (the cost of adapting a RAG system). Made once. */
+static int ensure_updated(run *r) {
+    if (r->coll_updated || !r->s.update_docs_path) return RT_OK;
+    char *dir = rt_path_join(r->s.out_dir, "collection-updated");
+    char *db = dir ? rt_path_join(dir, "collection.db") : NULL;
+    if (!db) {
+        free(dir);
+        return RT_ERR_NOMEM;
+    }
+    int st = rt_mkdir_p(dir);
+    /* a fresh copy every run: remove what a previous run left */
+    if (st == RT_OK) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            char *p = rt_path_join(dir, e->d_name);
+            if (p) remove(p);
+            free(p);
+        }
+        if (d) closedir(d);
+    }
+    if (st == RT_OK) { /* SQLite's online backup: works from a read-only connection */
+        sqlite3 *dst = NULL;
+        int rc = sqlite3_open(db, &dst);
+        sqlite3_backup *bk =
+            rc == SQLITE_OK ? sqlite3_backup_init(dst, "main", r->coll->db, "main") : NULL;
+        if (bk) {
+            sqlite3_backup_step(bk, -1);
+            rc = sqlite3_backup_finish(bk);
+        } else {
+            rc = SQLITE_ERROR;
+        }
+        if (rc != SQLITE_OK)
+            st = rt_error(RT_ERR_IO, "%s: copying the collection: %s", db,
+                          dst ? sqlite3_errmsg(dst) : "cannot open");
+        sqlite3_close(dst);
+    }
+    rt_collection_params cp = rt_collection_default_params();
+    cp.create = false;
+    if (r->has_emb) cp.embedder = &r->emb;
+    if (st == RT_OK) st = rt_collection_open(dir, &cp, &r->coll_updated);
+    rt_ingest_stats is = {0};
+    double t0 = now();
+    if (st == RT_OK) st = rt_collection_ingest_path(r->coll_updated, r->s.update_docs_path, &is);
+    r->reingest_seconds = now() - t0;
+    if (st == RT_OK && is.docs_added + is.docs_replaced == 0)
+        rt_log_warn("%s: no document changed the collection", r->s.update_docs_path);
+    free(db);
+    free(dir);
+    if (st != RT_OK) rt_error_wrap("applying the update documents");
+    return st;
+}
+
+/* Accuracy on the update questions (new answers) and the rate of old answers. */
+static int update_scores(run *r, rt_eval_engine *e, rt_collection *c, const char *task,
+                         json_t **out) {
+    *out = NULL;
+    double *co = calloc(r->n_update + 1, sizeof *co), *f1 = calloc(r->n_update + 1, sizeof *f1);
+    double *old = calloc(r->n_update + 1, sizeof *old);
+    json_t *answers = json_array();
+    int st = co && f1 && old ? RT_OK : RT_ERR_NOMEM;
+    prog g;
+    prog_begin(&g, r, task, "questions", r->n_update);
+    for (size_t i = 0; i < r->n_update && st == RT_OK; i++) {
+        const rt_qa_item *it = &r->qa->items[r->update[i]];
+        answer_rec rec;
+        json_t *rj;
+        st = answer_one(r, e, c, it, it->answers, it->n_answers, &rec, &rj);
+        if (st != RT_OK) break;
+        co[i] = rec.contains;
+        f1[i] = rec.f1;
+        if (it->old_answer) {
+            const char *a = json_string_value(json_object_get(rj, "answer"));
+            const char *og[] = {it->old_answer};
+            double fo = rt_metric_f1(a, og, 1);
+            old[i] = fo >= 0.5 && fo > rec.f1 ? 1 : 0;
+        }
+        json_object_set_new(rj, "gives_old_answer", json_boolean(old[i] > 0));
+        json_array_append_new(answers, rj);
+        prog_update(&g, i + 1, NULL, false);
+    }
+    prog_update(&g, r->n_update, NULL, true);
+    if (st == RT_OK) {
+        json_t *o = json_object();
+        json_object_set_new(o, "contains", ci_json(r, co, r->n_update, 11));
+        json_object_set_new(o, "f1", ci_json(r, f1, r->n_update, 12));
+        json_object_set_new(o, "old_answer_rate", json_real(rt_mean(old, r->n_update)));
+        json_object_set_new(o, "questions", answers);
+        answers = NULL;
+        *out = o;
+    }
+    json_decref(answers);
+    free(co), free(f1), free(old);
+    return st;
+}
+
+/* ---- one strategy ---- */
+
+static int run_strategy(run *r, const strategy *sg, json_t *res) {
+    rt_strategy_kind k = sg->kind;
+    const char *recipe = kind_recipe(k);
+    bool rag = kind_rag(k);
+    char *model_path = NULL, *adapter_path = NULL;
+    json_t *train = NULL;
+    int st = RT_OK;
+    if (*recipe) {
+        if (r->s.adapter_path && (k == RT_STRATEGY_LORA || k == RT_STRATEGY_LORA_RAG)) {
+            /* a given adapter (ragtune eval --adapter): applied, not trained */
+            model_path = strdup(r->s.model_path);
+            adapter_path = strdup(r->s.adapter_path);
+            train = json_object();
+            json_object_set_new(train, "given_adapter", json_string(r->s.adapter_path));
+            json_object_set_new(train, "artifact_bytes",
+                                json_integer((json_int_t)dir_bytes(r->s.adapter_path)));
+            if (!model_path || !adapter_path) st = RT_ERR_NOMEM;
+        } else {
+            st = train_recipe(r, recipe, false, &model_path, &adapter_path, &train);
+            if (st != RT_OK) rt_error_wrap("training %s", recipe);
+        }
+        if (st != RT_OK) {
+            json_decref(train);
+            free(model_path);
+            free(adapter_path);
+            return st;
+        }
+    }
+    rt_eval_engine *e = NULL;
+    st = rt_eval_engine_open(model_path ? model_path : r->s.model_path, adapter_path, r->s.n_ctx,
+                             &e);
+    json_t *m = NULL;
+    char task[64];
+    snprintf(task, sizeof task, "%s: answer", sg->name);
+    if (st == RT_OK) st = answer_set(r, e, rag ? r->coll : NULL, r->test, r->n_test, task, &m);
+    if (st == RT_OK) {
+        json_object_set_new(res, "metrics", m);
+        json_object_set_new(res, "training", train ? json_incref(train) : json_null());
+        /* cost: CPU seconds (wall x threads) at the CPU-hour price */
+        json_t *lat = json_object_get(m, "latency");
+        double q = json_number_value(json_object_get(lat, "total_mean_s"));
+        double tw = train ? json_number_value(json_object_get(train, "wall_s")) : 0;
+        json_t *cost = json_object();
+        double per_cpu_s = r->s.cpu_hour_price / 3600.0 * r->threads;
+        json_object_set_new(cost, "per_1000_queries", json_real(q * 1000 * per_cpu_s));
+        json_object_set_new(cost, "per_training_run", json_real(tw * per_cpu_s));
+        json_object_set_new(cost, "cpu_hour_price", json_real(r->s.cpu_hour_price));
+        json_object_set_new(cost, "threads", json_integer(r->threads));
+        json_object_set_new(res, "cost", cost);
+        json_t *disk = json_object();
+        json_object_set_new(disk, "index_bytes",
+                            json_integer(rag ? (json_int_t)r->index_bytes : 0));
+        json_object_set_new(
+            disk, "adapter_or_model_bytes",
+            json_integer(train ? json_integer_value(json_object_get(train, "artifact_bytes")) : 0));
+        json_object_set_new(res, "disk", disk);
+    }
+    /* forgetting */
+    if (st == RT_OK && model_path && r->heldout) {
+        double ppl;
+        int nt;
+        json_t *f = json_object();
+        json_object_set_new(f, "ppl_base", num(r->base_ppl));
+        if (rt_eval_engine_perplexity(e, r->heldout, 1024, &ppl, &nt) == RT_OK) {
+            json_object_set_new(f, "ppl_after", num(ppl));
+            json_object_set_new(f, "ppl_ratio", num(ppl / r->base_ppl));
+            json_object_set_new(f, "tokens", json_integer(nt));
+        }
+        json_object_set_new(res, "forgetting", f);
+    }
+    /* adaptability */
+    if (st == RT_OK && r->n_update) {
+        json_t *ad = json_object(), *before = NULL, *after = NULL;
+        snprintf(task, sizeof task, "%s: update (before)", sg->name);
+        st = update_scores(r, e, rag ? r->coll : NULL, task, &before);
+        if (st == RT_OK && rag) {
+            st = ensure_updated(r);
+            snprintf(task, sizeof task, "%s: update (after)", sg->name);
+            if (st == RT_OK) st = update_scores(r, e, r->coll_updated, task, &after);
+            json_object_set_new(ad, "method", json_string("re-ingest the changed documents"));
+            json_object_set_new(ad, "adapt_s", json_real(r->reingest_seconds));
+        } else if (st == RT_OK && *recipe && r->s.adapt_retrain && !r->s.adapter_path) {
+            char *mp2 = NULL, *ap2 = NULL;
+            json_t *t2 = NULL;
+            st = ensure_updated(r);
+            if (st == RT_OK) st = train_recipe(r, recipe, true, &mp2, &ap2, &t2);
+            rt_eval_engine *e2 = NULL;
+            if (st == RT_OK) st = rt_eval_engine_open(mp2, ap2, r->s.n_ctx, &e2);
+            snprintf(task, sizeof task, "%s: update (after)", sg->name);
+            if (st == RT_OK) st = update_scores(r, e2, NULL, task, &after);
+            rt_eval_engine_close(e2);
+            json_object_set_new(ad, "method", json_string("retrain with the changed documents"));
+            json_object_set_new(ad, "adapt_s",
+                                t2 ? json_incref(json_object_get(t2, "wall_s")) : json_null());
+            json_decref(t2);
+            free(mp2);
+            free(ap2);
+        } else {
+            json_object_set_new(ad, "method",
+                                json_string(*recipe ? "none (retraining not requested)"
+                                                    : "none (the weights cannot change)"));
+            json_object_set_new(ad, "adapt_s", json_null());
+        }
+        if (st == RT_OK) {
+            json_object_set_new(ad, "before", before);
+            json_object_set_new(ad, "after", after ? after : json_null());
+            json_object_set_new(res, "adaptability", ad);
+        } else {
+            json_decref(before);
+            json_decref(after);
+            json_decref(ad);
+        }
+    }
+    rt_eval_engine_close(e);
+    json_decref(train);
+    free(model_path);
+    free(adapter_path);
+    return st;
+}
+
+/* ---- setup ---- */
+
+static int parse_strategies(const char *list, strategy **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    char *copy = strdup(list ? list : "");
+    strategy *v = calloc(N_KINDS * 2 + 1, sizeof *v);
+    if (!copy || !v) {
+        free(copy);
+        free(v);
+        return rt_error(RT_ERR_NOMEM, "out of memory");
+    }
+    int st = RT_OK;
+    for (char *t = strtok(copy, ", "); t && st == RT_OK; t = strtok(NULL, ", ")) {
+        rt_strategy_kind k = RT_STRATEGY_BASE;
+        if ((st = rt_strategy_parse(t, &k)) != RT_OK) break;
+        bool dup = false;
+        for (size_t i = 0; i < *n; i++)
+            dup |= v[i].kind == k;
+        if (dup) continue;
+        v[*n].kind = k;
+        snprintf(v[*n].name, sizeof v[*n].name, "%s", t);
+        (*n)++;
+    }
+    free(copy);
+    if (st == RT_OK && *n == 0) st = rt_error(RT_ERR_INVALID, "no strategies given");
+    if (st != RT_OK) {
+        free(v);
+        return st;
+    }
+    *out = v;
+    return RT_OK;
+}
+
+static json_t *config_json(const run *r, const strategy *sv, size_t ns) {
+    const rt_compare_spec *s = &r->s;
+    json_t *c = json_object();
+    json_object_set_new(c, "model", json_string(s->model_path));
+    json_object_set_new(c, "collection", json_string(s->collection_path));
+    json_object_set_new(c, "qa", json_string(s->qa_path));
+    json_object_set_new(c, "update_docs",
+                        s->update_docs_path ? json_string(s->update_docs_path) : json_null());
+    json_object_set_new(c, "heldout", s->heldout_path ? json_string(s->heldout_path) : json_null());
+    json_object_set_new(c, "adapter", s->adapter_path ? json_string(s->adapter_path) : json_null());
+    static const char *modes[] = {"bm25", "dense", "hybrid"};
+    json_object_set_new(c, "search_mode", json_string(modes[s->search_mode]));
+    json_object_set_new(c, "k", json_integer(s->k));
+    json_object_set_new(c, "rerank_model",
+                        s->rerank_model ? json_string(s->rerank_model) : json_null());
+    json_object_set_new(c, "min_score", num(s->min_score));
+    json_object_set_new(c, "embedder",
+                        s->embedder_path ? json_string(s->embedder_path) : json_null());
+    json_object_set_new(c, "decoding",
+                        json_pack("{s:s,s:i,s:i,s:[s,s]}", "sampler", "greedy", "max_tokens",
+                                  s->max_tokens, "n_ctx", s->n_ctx, "stop", "\n", "Question:"));
+    json_object_set_new(c, "steps", json_integer(s->steps));
+    json_object_set_new(c, "lr", json_real(s->lr));
+    json_object_set_new(c, "lora_rank", json_integer(s->lora_rank));
+    json_object_set_new(c, "lora_alpha", json_real(s->lora_alpha));
+    json_object_set_new(c, "seq_len", json_integer(s->seq_len));
+    json_object_set_new(c, "batch_size", json_integer(s->batch_size));
+    json_object_set_new(c, "pretrain_chunks", json_boolean(s->pretrain_chunks));
+    json_object_set_new(c, "raft_oracle_fraction", json_real(s->raft_oracle_fraction));
+    json_object_set_new(c, "raft_distractors", json_integer(s->raft_distractors));
+    json_object_set_new(c, "adapt_retrain", json_boolean(s->adapt_retrain));
+    json_object_set_new(c, "bootstrap_resamples", json_integer(s->bootstrap_resamples));
+    json_object_set_new(c, "support_threshold", json_real(s->support_threshold));
+    json_object_set_new(c, "max_questions", json_integer((json_int_t)s->max_questions));
+    json_object_set_new(c, "seed", json_integer((json_int_t)s->seed));
+    json_object_set_new(c, "threads", json_integer(r->threads));
+    json_t *a = json_array();
+    for (size_t i = 0; i < ns; i++)
+        json_array_append_new(a, json_string(sv[i].name));
+    json_object_set_new(c, "strategies", a);
+    return c;
+}
+
+/* What a cached result must have been run under: everything but the list of strategies and
+ * the price (costs are recomputed from the stored times). */
+static char *cache_key(json_t *config) {
+    json_t *c = json_deep_copy(config);
+    json_object_del(c, "strategies");
+    char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(c);
+    return s;
+}
+
+static void run_free(run *r) {
+    if (r->coll_updated) rt_collection_close(r->coll_updated);
+    if (r->coll) rt_collection_close(r->coll);
+    if (r->has_emb) rt_embedder_close_model(&r->emb);
+    rt_reranker_close(r->reranker);
+    rt_qa_free(r->qa);
+    free(r->test);
+    free(r->train);
+    free(r->update);
+    free(r->heldout);
+    json_decref(r->config);
+    free(r->config_text);
+}
+
+static int split_questions(run *r) {
+    size_t n = r->qa->n;
+    r->test = calloc(n + 1, sizeof *r->test);
+    r->train = calloc(n + 1, sizeof *r->train);
+    r->update = calloc(n + 1, sizeof *r->update);
+    if (!r->test || !r->train || !r->update) return rt_error(RT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const rt_qa_item *it = &r->qa->items[i];
+        if (!strcmp(it->split, "train"))
+            r->train[r->n_train++] = i;
+        else if (!strcmp(it->split, "update"))
+            r->update[r->n_update++] = i;
+        else
+            r->test[r->n_test++] = i; /* "test" and unsplit questions */
+    }
+    if (r->s.max_questions && r->n_test > r->s.max_questions) {
+        /* evenly spaced, so that every kind of question (unanswerable ones come last in a
+         * generated set) keeps its share */
+        for (size_t j = 0; j < r->s.max_questions; j++)
+            r->test[j] = r->test[j * r->n_test / r->s.max_questions];
+        r->n_test = r->s.max_questions;
+    }
+    if (!r->n_test)
+        return rt_error(RT_ERR_INVALID, "%s: no test questions (split \"test\" or none)",
+                        r->s.qa_path);
+    if (r->n_update && !r->s.update_docs_path) {
+        rt_log_warn("%s: %zu update questions but no update documents: adaptability skipped",
+                    r->s.qa_path, r->n_update);
+        r->n_update = 0;
+    }
+    return RT_OK;
+}
+
+int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
+    if (report_json) *report_json = NULL;
+    if (!spec || !spec->collection_path || !spec->qa_path || !spec->model_path || !spec->out_dir)
+        return rt_error(RT_ERR_INVALID, "compare: collection, QA set, model and output directory "
+                                        "are required");
+    run r;
+    memset(&r, 0, sizeof r);
+    r.s = *spec;
+    if (r.s.k < 1 || r.s.max_tokens < 1 || r.s.steps < 1 || r.s.bootstrap_resamples < 1 ||
+        r.s.raft_distractors < 0 || r.s.raft_distractors > 16)
+        return rt_error(RT_ERR_INVALID, "compare: k, max_tokens, steps and bootstrap_resamples "
+                                        "must be positive, raft_distractors 0..16");
+    r.threads = rt_get_threads();
+    strategy *sv = NULL;
+    size_t ns = 0;
+    json_t *report = NULL, *results = json_array();
+    int st = parse_strategies(r.s.strategies, &sv, &ns);
+    if (st == RT_OK) st = rt_qa_load(r.s.qa_path, &r.qa);
+    if (st == RT_OK) st = split_questions(&r);
+    if (st == RT_OK && r.s.embedder_path) {
+        st = rt_embedder_open_model(r.s.embedder_path, 0, &r.emb);
+        r.has_emb = st == RT_OK;
+    }
+    if (st == RT_OK && r.s.rerank_model) st = rt_reranker_open(r.s.rerank_model, 0, &r.reranker);
+    if (st == RT_OK) {
+        rt_collection_params cp = rt_collection_default_params();
+        cp.create = false;
+        cp.read_only = true;
+        if (r.has_emb) cp.embedder = &r.emb;
+        st = rt_collection_open(r.s.collection_path, &cp, &r.coll);
+    }
+    if (st == RT_OK) st = rt_qa_check_docs(r.qa, r.coll);
+    if (st == RT_OK) {
+        rt_collection_stats cs;
+        if (rt_collection_stats_get(r.coll, &cs) == RT_OK) r.index_bytes = cs.disk_bytes;
+    }
+    if (st == RT_OK && r.s.heldout_path) {
+        size_t len;
+        st = rt_file_read_all(r.s.heldout_path, (size_t)1 << 24, &r.heldout, &len);
+    }
+    if (st == RT_OK) st = rt_mkdir_p(r.s.out_dir);
+    char *sdir = st == RT_OK ? rt_path_join(r.s.out_dir, "strategies") : NULL;
+    if (st == RT_OK) st = sdir ? rt_mkdir_p(sdir) : RT_ERR_NOMEM;
+    if (st == RT_OK) {
+        r.config = config_json(&r, sv, ns);
+        r.config_text = cache_key(r.config);
+        if (!r.config_text) st = RT_ERR_NOMEM;
+    }
+    /* forgetting baseline: the base model's perplexity of the held-out text */
+    r.base_ppl = NAN;
+    if (st == RT_OK && r.heldout) {
+        bool trains = false;
+        for (size_t i = 0; i < ns; i++)
+            trains |= *kind_recipe(sv[i].kind) != 0;
+        rt_eval_engine *e;
+        int nt;
+        if (trains && rt_eval_engine_open(r.s.model_path, NULL, r.s.n_ctx, &e) == RT_OK) {
+            if (rt_eval_engine_perplexity(e, r.heldout, 1024, &r.base_ppl, &nt) != RT_OK)
+                rt_log_warn("forgetting: %s", rt_last_error());
+            rt_eval_engine_close(e);
+        }
+    }
+    for (size_t i = 0; i < ns && st == RT_OK; i++) {
+        char file[64];
+        snprintf(file, sizeof file, "%s.json", sv[i].name);
+        char *cache = rt_path_join(sdir, file);
+        if (!cache) {
+            st = RT_ERR_NOMEM;
+            break;
+        }
+        json_t *res = NULL;
+        if (r.s.resume && rt_is_file(cache)) {
+            res = json_load_file(cache, 0, NULL);
+            const char *cfg = json_string_value(json_object_get(res, "config"));
+            if (!cfg || strcmp(cfg, r.config_text) ||
+                strcmp(json_string_value(json_object_get(res, "status")) ?: "", "ok")) {
+                json_decref(res);
+                res = NULL;
+            } else {
+                rt_log_info("compare: %s: cached result reused (%s)", sv[i].name, cache);
+                json_object_set_new(res, "cached", json_true());
+            }
+        }
+        if (!res) {
+            res = json_object();
+            json_object_set_new(res, "name", json_string(sv[i].name));
+            json_object_set_new(res, "kind", json_string(rt_strategy_name(sv[i].kind)));
+            json_object_set_new(res, "rag", json_boolean(kind_rag(sv[i].kind)));
+            json_object_set_new(res, "config", json_string(r.config_text));
+            double t0 = now();
+            int s2 = run_strategy(&r, &sv[i], res);
+            json_object_set_new(res, "wall_s", json_real(now() - t0));
+            if (s2 == RT_ERR_CANCELLED) {
+                json_decref(res);
+                free(cache);
+                st = s2;
+                break;
+            }
+            if (s2 != RT_OK) {
+                rt_log_warn("compare: %s failed: %s", sv[i].name, rt_last_error());
+                json_object_set_new(res, "status", json_string("failed"));
+                json_object_set_new(res, "error", json_string(rt_last_error()));
+            } else {
+                json_object_set_new(res, "status", json_string("ok"));
+                char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (!text || rt_file_write_atomic(cache, text, strlen(text)) != RT_OK)
+                    rt_log_warn("compare: could not cache %s", cache);
+                free(text);
+            }
+        }
+        json_object_del(res, "config");
+        json_array_append_new(results, res);
+        free(cache);
+    }
+    free(sdir);
+    if (st == RT_OK) {
+        report = json_object();
+        json_object_set_new(report, "ragtune", json_string(rt_version()));
+        json_object_set_new(report, "config", json_incref(r.config));
+        if (r.s.spec_json) json_object_set_new(report, "spec", json_string(r.s.spec_json));
+        json_t *qa = json_object();
+        json_object_set_new(qa, "questions", json_integer((json_int_t)r.qa->n));
+        json_object_set_new(qa, "train", json_integer((json_int_t)r.n_train));
+        json_object_set_new(qa, "test", json_integer((json_int_t)r.n_test));
+        json_object_set_new(qa, "update", json_integer((json_int_t)r.n_update));
+        json_object_set_new(qa, "skipped_lines", json_integer((json_int_t)r.qa->n_skipped));
+        json_object_set_new(qa, "skipped",
+                            r.qa->skipped ? json_string(r.qa->skipped) : json_null());
+        json_object_set_new(qa, "evidence_missing", json_integer((json_int_t)r.qa->n_doc_missing));
+        json_object_set_new(report, "qa", qa);
+        json_object_set_new(report, "strategies", results);
+        results = NULL;
+        if (r.n_update) json_object_set_new(report, "reingest_s", json_real(r.reingest_seconds));
+        json_object_set_new(report, "base_heldout_ppl", num(r.base_ppl));
+        st = rt_report_add_analysis(report, r.s.priority);
+    }
+    if (st == RT_OK) {
+        char *text = json_dumps(report, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        char *path = rt_path_join(r.s.out_dir, "report.json");
+        st = text && path ? rt_file_write_atomic(path, text, strlen(text)) : RT_ERR_NOMEM;
+        if (st == RT_OK && report_json) {
+            *report_json = text;
+            text = NULL;
+        }
+        free(text);
+        free(path);
+    }
+    json_decref(report);
+    json_decref(results);
+    free(sv);
+    run_free(&r);
+    return st;
+}
