@@ -120,6 +120,12 @@ int cmd_embed(int argc, char **argv) {
         rc = cli_runtime_error("embed");
         goto done;
     }
+    if (rt_model_n_ctx_train(model) > 0 && n_ids > rt_model_n_ctx_train(model)) {
+        fprintf(stderr, "ragtune embed: %d ids, more than the model's context of %d\n", n_ids,
+                rt_model_n_ctx_train(model));
+        rc = CLI_RUNTIME;
+        goto done;
+    }
     cp.n_ctx = n_ids; /* one pass; learned-position models reject more than they were trained on */
     vec = malloc((size_t)rt_model_n_embd(model) * sizeof *vec);
     if (!vec || rt_context_new(model, &cp, &ctx) != RT_OK ||

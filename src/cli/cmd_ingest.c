@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,6 +52,7 @@ int cmd_ingest(int argc, char **argv) {
     const char *paths[256];
     int n_paths = 0;
     bool want_ack = false;
+    const char *setting = NULL; /* a creation-time setting given (for the warning below) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -69,6 +71,7 @@ int cmd_ingest(int argc, char **argv) {
             want_ack = true;
         } else if (!strcmp(a, "--chunker")) {
             NEED_VALUE;
+            setting = a;
             if (!strcmp(v, "fixed"))
                 cp.chunker.kind = RT_CHUNKER_FIXED;
             else if (!strcmp(v, "recursive"))
@@ -89,25 +92,34 @@ int cmd_ingest(int argc, char **argv) {
             agentic_tokenizer = v;
         } else if (!strcmp(a, "--chunk-tokens")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 1, 1 << 20, &n)) return cli_usage_error("ingest", "bad %s", a);
+            setting = a;
+            if (!cli_parse_int(v, 1, 1 << 20, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 1 to 1048576)", a, v);
             cp.chunker.chunk_tokens = (int)n;
         } else if (!strcmp(a, "--overlap")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 0, 1 << 20, &n)) return cli_usage_error("ingest", "bad %s", a);
+            setting = a;
+            if (!cli_parse_int(v, 0, 1 << 20, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 0 to 1048576)", a, v);
             cp.chunker.overlap_tokens = (int)n;
         } else if (!strcmp(a, "--percentile")) {
             NEED_VALUE;
+            setting = a;
             if (!cli_parse_float(v, &x) || x < 0 || x > 100)
-                return cli_usage_error("ingest", "bad %s", a);
+                return cli_usage_error("ingest", "bad %s '%s' (a number, 0 to 100)", a, v);
             cp.chunker.semantic_percentile = (float)x;
         } else if (!strcmp(a, "--language")) {
             NEED_VALUE;
+            setting = a;
             cp.language = v;
         } else if (!strcmp(a, "--no-stopwords")) {
+            setting = a;
             cp.stopwords = false;
         } else if (!strcmp(a, "--k1") || !strcmp(a, "--b")) {
             NEED_VALUE;
-            if (!cli_parse_float(v, &x) || x < 0) return cli_usage_error("ingest", "bad %s", a);
+            setting = a;
+            if (!cli_parse_float(v, &x) || !(x >= 0 && x < 1e6))
+                return cli_usage_error("ingest", "bad %s '%s' (a number >= 0)", a, v);
             if (a[2] == 'k')
                 cp.bm25_k1 = (float)x;
             else
@@ -117,6 +129,7 @@ int cmd_ingest(int argc, char **argv) {
             model = v;
         } else if (!strcmp(a, "--metric")) {
             NEED_VALUE;
+            setting = a;
             if (!strcmp(v, "cosine"))
                 cp.metric = RT_METRIC_COSINE;
             else if (!strcmp(v, "l2"))
@@ -127,13 +140,18 @@ int cmd_ingest(int argc, char **argv) {
                 return cli_usage_error("ingest", "unknown metric '%s'", v);
         } else if (!strcmp(a, "--hnsw-m")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 2, 256, &n)) return cli_usage_error("ingest", "bad %s", a);
+            setting = a;
+            if (!cli_parse_int(v, 2, 256, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 2 to 256)", a, v);
             cp.hnsw_m = (int)n;
         } else if (!strcmp(a, "--ef-construction")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 1, 65536, &n)) return cli_usage_error("ingest", "bad %s", a);
+            setting = a;
+            if (!cli_parse_int(v, 1, 65536, &n))
+                return cli_usage_error("ingest", "bad %s '%s' (an integer, 1 to 65536)", a, v);
             cp.hnsw_ef_construction = (int)n;
         } else if (!strcmp(a, "--int8")) {
+            setting = a;
             cp.hnsw_int8 = true;
         } else if (!strcmp(a, "--no-dedupe")) {
             cp.dedupe = false;
@@ -153,6 +171,19 @@ int cmd_ingest(int argc, char **argv) {
     if (model) {
         if (rt_embedder_open_model(model, 0, &emb) != RT_OK) return cli_runtime_error("ingest");
         cp.embedder = &emb;
+    }
+    char *db = malloc(strlen(coll) + 16);
+    if (!db) return cli_runtime_error("ingest");
+    sprintf(db, "%s/collection.db", coll);
+    FILE *probe = fopen(db, "rb");
+    free(db);
+    if (probe) {
+        fclose(probe);
+        if (setting)
+            fprintf(stderr,
+                    "ragtune ingest: warning: %s and the other collection settings are fixed when "
+                    "a collection is created; %s keeps its own (see ragtune stats)\n",
+                    setting, coll);
     }
     if (cp.chunker.kind == RT_CHUNKER_AGENTIC && !agentic_model) {
         if (model) rt_embedder_close_model(&emb);

@@ -81,7 +81,7 @@ int cmd_search(int argc, char **argv) {
     i++
         if (!strcmp(a, "-k")) {
             NEED_VALUE;
-            if (!cli_parse_int(v, 1, 10000, &n)) return cli_usage_error("search", "bad -k");
+            if (!cli_parse_int(v, 1, 10000, &n)) return cli_usage_error("search", "bad -k '%s' (an integer, 1 to 10000)", v);
             sp.k = (int)n;
         } else if (!strcmp(a, "--mode")) {
             NEED_VALUE;
@@ -146,6 +146,7 @@ int cmd_search(int argc, char **argv) {
 #undef NEED_VALUE
     }
     if (!coll || !query) return cli_usage_error("search", "need COLLECTION and QUERY");
+    if (!query[strspn(query, " \t\r\n")]) return cli_usage_error("search", "the query is empty");
     sp.filters = filters;
     sp.n_filters = n_filters;
     rt_collection_params cp = rt_collection_default_params();
@@ -190,6 +191,11 @@ int cmd_search(int argc, char **argv) {
             puts(len > 200 ? "..." : "");
         }
     }
+    if (r->n == 0)
+        fprintf(stderr, "ragtune search: no results%s\n",
+                sp.mode == RT_SEARCH_BM25 ? " (no query word, after stemming and stopwords, is in "
+                                            "the collection)"
+                                          : "");
     rt_search_results_free(r);
     rt_collection_close(c);
     if (model) rt_embedder_close_model(&emb);

@@ -3,9 +3,11 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *usage =
     "usage: ragtune tokenize (--model PATH | --tokenizer PATH) [options] [TEXT]\n"
@@ -88,6 +90,13 @@ int cmd_tokenize(int argc, char **argv) {
     if (text) {
         len = strlen(text);
     } else {
+        struct stat sb;
+        if (file && (stat(file, &sb) != 0 || S_ISDIR(sb.st_mode))) {
+            fprintf(stderr, "ragtune tokenize: %s: %s\n", file,
+                    errno == ENOENT ? "no such file" : "not a regular file");
+            rt_tokenizer_free(tok);
+            return CLI_RUNTIME;
+        }
         FILE *fp = file ? fopen(file, "rb") : stdin;
         if (!fp) {
             fprintf(stderr, "ragtune tokenize: cannot open %s\n", file);

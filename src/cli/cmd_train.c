@@ -68,14 +68,17 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
 #define INT_OPT(name, field, lo, hi)                                                               \
     if (!strcmp(a, name)) {                                                                        \
         NEED_VALUE();                                                                              \
-        if (!cli_parse_int(v, lo, hi, &n)) return cli_usage_error(cmd, "bad value for %s", a);     \
+        if (!cli_parse_int(v, lo, hi, &n))                                                         \
+            return cli_usage_error(cmd, "bad value '%s' for %s (an integer, %lld to %lld)", v, a,  \
+                                   (long long)(lo), (long long)(hi));                              \
         field = n;                                                                                 \
         continue;                                                                                  \
     }
 #define FLOAT_OPT(name, field)                                                                     \
     if (!strcmp(a, name)) {                                                                        \
         NEED_VALUE();                                                                              \
-        if (!cli_parse_float(v, &f)) return cli_usage_error(cmd, "bad value for %s", a);           \
+        if (!cli_parse_float(v, &f) || !isfinite(f))                                              \
+            return cli_usage_error(cmd, "bad value '%s' for %s (a finite number)", v, a);         \
         field = (float)f;                                                                          \
         continue;                                                                                  \
     }
@@ -140,6 +143,14 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
     if (lora) p.lora_rank = rank;
     if (p.lora_dropout < 0 || p.lora_dropout >= 1)
         return cli_usage_error(cmd, "--dropout must be in [0, 1)");
+    if (p.val_fraction < 0 || p.val_fraction >= 1)
+        return cli_usage_error(cmd, "--val-fraction must be in [0, 1)");
+    if (p.weight_decay < 0) return cli_usage_error(cmd, "--wd must be >= 0");
+    if (p.lr <= 0) return cli_usage_error(cmd, "--lr must be > 0");
+    if (p.max_grad_norm < 0) return cli_usage_error(cmd, "--clip must be >= 0 (0: no clipping)");
+    if (p.momentum < 0 || p.momentum >= 1) return cli_usage_error(cmd, "--momentum must be in [0, 1)");
+    if (lora && !(p.lora_alpha > 0 && p.lora_alpha <= 1e6f))
+        return cli_usage_error(cmd, "--alpha must be in (0, 1e6]");
     rt_set_threads((int)threads);
     rt_trainer *t;
     if (rt_trainer_init(&p, &t) != RT_OK) return cli_runtime_error(cmd);

@@ -10,6 +10,17 @@ int cli_parse_token_ids(const char *s, int32_t **out, int *n_out) {
     *out = NULL;
     *n_out = 0;
     if (!s || !*s) return -1;
+    /* "1,,2", ",1" and "1," have an empty id: refused, not skipped */
+    for (const char *p = s; *p; p++)
+        if (*p == ',') {
+            const char *q = p + 1;
+            while (*q == ' ')
+                q++;
+            const char *b = p;
+            while (b > s && b[-1] == ' ')
+                b--;
+            if (b == s || !*q || *q == ',') return -1;
+        }
     size_t cap = 1;
     for (const char *p = s; *p; p++)
         cap += *p == ',';

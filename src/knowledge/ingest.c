@@ -428,6 +428,7 @@ static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_f
                          const char *name, const char *path, rt_ingest_stats *stats) {
     if (fmt == RT_FORMAT_JSONL) {
         size_t line_no = 0, i = 0;
+        if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3; /* a UTF-8 byte order mark */
         while (i < len) {
             const char *nl = memchr(buf + i, '\n', len - i);
             size_t end = nl ? (size_t)(nl - buf) : len;

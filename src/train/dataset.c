@@ -301,6 +301,7 @@ static int tokenize_file(const char *path, ds_format fmt, const rt_text_tokenize
 jsonl:;
     size_t line_no = 0;
     char *p = data, *end = data + len;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte order mark */
     while (p < end && st == RT_OK) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *le = nl ? nl : end;

@@ -406,6 +406,13 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     if (!(t->prev_ckpt_path = rt_path_join(t->out_dir, "checkpoint.prev.bin"))) goto fail;
 
     if ((st = build_model(t, &opt)) < 0) goto fail;
+    if (p->lora_rank > t->m->cfg.n_embd) {
+        st = rt_error(RT_ERR_INVALID,
+                      "LoRA rank %d is above the model's hidden size %d (a rank of at most a "
+                      "fraction of it is the useful range)",
+                      p->lora_rank, t->m->cfg.n_embd);
+        goto fail;
+    }
     if (t->m->cfg.n_vocab < t->tok->n_vocab) {
         st = rt_error(RT_ERR_INVALID, "the model's vocabulary is smaller than the tokenizer's");
         goto fail;

@@ -188,4 +188,31 @@ a=$("$RAGTUNE" tokenize --model g11/model "the quick brown fox" | cut -f1 | past
 b=$("$RAGTUNE" tokenize --model g11.gguf "the quick brown fox" | cut -f1 | paste -sd,)
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "the copied tokenizer differs: '$a' vs '$b'"
 
+# --- smaller: out-of-range values and unhelpful messages ----------------------------------------
+for bad in "--val-fraction 2" "--wd -1" "--lr 0" "--lr nan" "--lora --alpha 0" "--lora --alpha 1e30" \
+           "--lora --alpha -1"; do
+  # shellcheck disable=SC2086
+  "$RAGTUNE" finetune --model base/model --data corpus.txt --out bad $bad --steps 1 >/dev/null 2>&1
+  [ $? -eq 2 ] || fail "finetune $bad must exit 2"
+done
+"$RAGTUNE" finetune --model base/model --data corpus.txt --out bad --lora --rank 64 --seq-len 32 \
+  --steps 1 >/dev/null 2>err; [ $? -eq 1 ] || fail "LoRA rank above the hidden size must exit 1"
+grep -q "hidden size 32" err || fail "rank message: $(cat err)"
+"$RAGTUNE" train --data corpus.txt --out bad --steps abc >/dev/null 2>err; [ $? -eq 2 ] || fail "--steps abc"
+grep -q "an integer, 1 to" err || fail "the range must be named: $(cat err)"
+"$RAGTUNE" search k9 paging -k 0 >/dev/null 2>err; [ $? -eq 2 ] || fail "-k 0 must exit 2"
+grep -q "1 to 10000" err || fail "-k range: $(cat err)"
+"$RAGTUNE" search k9 "  " >/dev/null 2>&1; [ $? -eq 2 ] || fail "an empty query must exit 2"
+"$RAGTUNE" search k9 "the of and" 2>err >/dev/null || fail "stopword query: $(cat err)"
+grep -q "no results" err || fail "a query without results must say so: $(cat err)"
+"$RAGTUNE" embed --model bertB --ids "1,,2" >/dev/null 2>&1; [ $? -eq 2 ] || fail "embed --ids 1,,2 must exit 2"
+"$RAGTUNE" embed --model bertB --ids "$(seq -s, 1 600 | sed 's/[0-9]*/5/g')" >/dev/null 2>err; [ $? -eq 1 ] \
+  || fail "embed of more ids than the context must exit 1"
+"$RAGTUNE" tokenize --model tk/model --file d9 >/dev/null 2>&1; [ $? -eq 1 ] || fail "tokenize --file DIR must exit 1"
+printf '\xEF\xBB\xBF{"id":"bom1","text":"first line after a byte order mark"}\n{"id":"bom2","text":"second"}\n' > bom.jsonl
+"$RAGTUNE" ingest kbom bom.jsonl 2>err || fail "BOM JSONL: $(cat err)"
+grep -q "2 added" err || fail "a JSONL starting with a BOM lost a line: $(cat err)"
+"$RAGTUNE" ingest kbom bom.jsonl --chunk-tokens 64 2>err || fail "re-ingest with a setting: $(cat err)"
+grep -q "fixed when a collection is created" err || fail "an ignored setting must be warned about: $(cat err)"
+
 echo ok
