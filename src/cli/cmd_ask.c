@@ -170,6 +170,7 @@ int cmd_ask(int argc, char **argv) {
             } else {
                 printf("\n");
                 ask_print_result(r);
+                fflush(stdout); /* the answer and sources before the timing line on stderr */
                 const rt_session_result *g = &r->gen;
                 fprintf(stderr,
                         "retrieval %.1f ms, prompt %d tokens (%d cached), %d generated, "
