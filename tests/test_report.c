@@ -79,6 +79,26 @@ static void test_recommendation(void **s) {
     json_decref(r);
 }
 
+/* Every strategy wrong on every question: no recommendation, however cheap one of them is. */
+static void test_no_recommendation_when_all_wrong(void **s) {
+    (void)s;
+    json_t *r = json_loads(
+        "{\"strategies\":[{\"name\":\"base\",\"kind\":\"base\",\"rag\":false,\"status\":"
+        "\"ok\",\"metrics\":{\"n_questions\":2,\"contains\":{\"mean\":0,\"lo\":0,\"hi\":0},"
+        "\"latency\":{\"total_p50_s\":0.1}},\"cost\":{\"per_1000_queries\":0.001}},"
+        "{\"name\":\"rag\",\"kind\":\"rag\",\"rag\":true,\"status\":\"ok\",\"metrics\":"
+        "{\"n_questions\":2,\"contains\":{\"mean\":0,\"lo\":0,\"hi\":0},\"latency\":"
+        "{\"total_p50_s\":1}},\"cost\":{\"per_1000_queries\":0.01}}]}",
+        0, NULL);
+    assert_non_null(r);
+    assert_int_equal(rt_report_add_analysis(r, "cost,latency"), RT_OK);
+    json_t *rec = json_object_get(r, "recommendation");
+    assert_true(json_is_null(json_object_get(rec, "strategy")));
+    assert_non_null(strstr(json_string_value(json_object_get(rec, "explanation")),
+                           "No strategy answered any test question correctly"));
+    json_decref(r);
+}
+
 static void test_render(void **s) {
     (void)s;
     char *text = analysed(NULL), *out;
@@ -124,6 +144,7 @@ static void test_answer_helpers(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recommendation),
+        cmocka_unit_test(test_no_recommendation_when_all_wrong),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_answer_helpers),
     };

@@ -235,6 +235,20 @@ int rt_report_add_analysis(json_t *report, const char *priority) {
         (void)n;
         return RT_OK;
     }
+    if (!(best[0] > 0)) {
+        /* Speed and cost cannot make up for answers that are all wrong: ranking the strategies
+         * then would recommend whichever is cheapest at being useless. */
+        json_object_set_new(rec, "strategy", json_null());
+        json_object_set_new(
+            rec, "explanation",
+            json_string("No strategy answered any test question correctly (answer-contains 0 "
+                        "for every strategy), so there is nothing to recommend: the model cannot "
+                        "answer these questions with or without retrieval or training at these "
+                        "settings. Try a stronger model (--model), more training steps, or check "
+                        "the QA set against the documents."));
+        json_object_set_new(report, "recommendation", rec);
+        return RT_OK;
+    }
     json_t *ws = NULL;
     json_array_foreach(ss, i, s) if (!strcmp(gets_(s, "name"), win)) ws = s;
     rt_strbuf b = {0};

@@ -65,7 +65,8 @@ all=base,rag,ft,lora,ft+rag,lora+rag,raft
   --update-docs update.jsonl --adapt-retrain --out out "${opts[@]}" > table.txt 2> err.txt ||
   fail "compare: $(tail -5 err.txt)"
 for f in report.json report.md report.html; do [ -s "out/$f" ] || fail "out/$f missing"; done
-grep -q "Recommended:" table.txt || fail "no recommendation in the table"
+grep -Eq "Recommended:|No strategy answered any test question correctly" table.txt ||
+  fail "no recommendation (or reason for none) in the table"
 grep -q "1 malformed QA line" table.txt || fail "skipped line not reported"
 grep -q "<svg" out/report.html || fail "no chart in the HTML report"
 grep -q "## Recommendation" out/report.md || fail "no recommendation in the Markdown report"
@@ -91,7 +92,9 @@ for s in r["strategies"]:
         assert s["training"]["steps"] == 2 and s["training"]["test_questions_in_training"] == 0
         assert math.isfinite(s["forgetting"]["ppl_after"])
         assert len(s["training"]["loss_curve"]) == 2
-assert r["recommendation"]["strategy"] in names
+# a strategy is recommended exactly when some strategy answered something right
+any_right = any(s["metrics"]["contains"]["mean"] > 0 for s in r["strategies"])
+assert (r["recommendation"]["strategy"] in names) if any_right else (r["recommendation"]["strategy"] is None)
 assert len(r["paired"]) == 2 * 21
 assert r["config"]["seed"] == 1
 PYEOF
