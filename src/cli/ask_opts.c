@@ -88,13 +88,7 @@ int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
         if (a->n_adapters == ASK_MAX_ADAPTERS) return cli_usage_error(a->cmd, "too many adapters");
         a->adapter_specs[a->n_adapters++] = v;
     } else if (!strcmp(o, "--mode")) {
-        if (!strcmp(v, "bm25"))
-            a->ap.search.mode = RT_SEARCH_BM25;
-        else if (!strcmp(v, "dense"))
-            a->ap.search.mode = RT_SEARCH_DENSE;
-        else if (!strcmp(v, "hybrid"))
-            a->ap.search.mode = RT_SEARCH_HYBRID;
-        else
+        if (!cli_parse_search_mode(v, &a->ap.search.mode))
             return cli_usage_error(a->cmd, "unknown mode '%s' (bm25, dense, hybrid)", v);
     } else if (!strcmp(o, "-k")) {
         if (!cli_parse_int(v, 1, 100, &n)) return cli_usage_error(a->cmd, "bad -k (1..100)");
@@ -360,4 +354,11 @@ void ask_print_result(const rt_ask_result *r) {
         printf("  (support %.2f) %s\n", (double)s->support, s->text);
     }
     if (!r->abstained) printf("Groundedness: %.2f\n", (double)r->groundedness);
+}
+
+int ask_stream_text(void *user, const char *text, size_t len) {
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
 }

@@ -45,6 +45,8 @@ int ask_open(ask_setup *a, const char *collection);
 void ask_close(ask_setup *a);
 /* Prints the sources, removed markers and unsupported sentences of r after a streamed answer. */
 void ask_print_result(const rt_ask_result *r);
+/* rt_text_callback that writes the streamed answer to stdout as it comes. */
+int ask_stream_text(void *user, const char *text, size_t len);
 /* The shared options' help text. */
 extern const char ask_options_help[];
 

@@ -36,6 +36,8 @@ int cli_parse_token_ids(const char *s, int32_t **out, int *n_out);
 /* Parses a metadata filter "key=value", "key>=N", ... (cmd_search.c; expr is modified: the
  * key is cut at the operator). */
 bool cli_parse_filter(char *expr, rt_filter *f);
+/* "bm25", "dense" or "hybrid" into *mode; false for anything else. */
+bool cli_parse_search_mode(const char *name, rt_search_mode *mode);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);

@@ -26,13 +26,6 @@ static const char usage[] =
     "one\n"
     "                        JSON record (with \"id\") per line\n";
 
-static int stream_text(void *user, const char *text, size_t len) {
-    (void)user;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
 /* Prints r as one JSON line; id (may be NULL) is added first. */
 static int print_json(const rt_ask_result *r, const char *id) {
     char *js;
@@ -159,7 +152,7 @@ int cmd_ask(int argc, char **argv) {
     int rc = ask_open(&a, coll);
     if (rc == CLI_OK && qtext) {
         if (!a.json) {
-            a.ap.on_text = stream_text;
+            a.ap.on_text = ask_stream_text;
         }
         rt_ask_result *r;
         if (rt_ask(a.session, a.coll, qtext, &a.ap, &r) != RT_OK) {

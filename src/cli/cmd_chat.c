@@ -24,13 +24,6 @@ static const char usage[] =
     "\n"
     "options:\n";
 
-static int stream_text(void *user, const char *text, size_t len) {
-    (void)user;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
 int cmd_chat(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
@@ -55,7 +48,7 @@ int cmd_chat(int argc, char **argv) {
     bool tty = isatty(0) && isatty(1);
     char *line = NULL, *previous = NULL;
     size_t cap = 0;
-    if (!a.json) a.ap.on_text = stream_text;
+    if (!a.json) a.ap.on_text = ask_stream_text;
     while (rc == CLI_OK) {
         if (tty) {
             fputs("> ", stdout);

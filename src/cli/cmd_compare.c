@@ -196,14 +196,7 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
             heldout_set = true;
         } else if (!strcmp(a, "--mode")) {
             NEED_VALUE;
-            if (!strcmp(v, "bm25"))
-                s.search_mode = RT_SEARCH_BM25;
-            else if (!strcmp(v, "dense"))
-                s.search_mode = RT_SEARCH_DENSE;
-            else if (!strcmp(v, "hybrid"))
-                s.search_mode = RT_SEARCH_HYBRID;
-            else
-                BAD("unknown mode '%s'", v);
+            if (!cli_parse_search_mode(v, &s.search_mode)) BAD("unknown mode '%s'", v);
         } else if (!strcmp(a, "--min-score")) {
             NEED_VALUE;
             if (!strcmp(v, "none"))

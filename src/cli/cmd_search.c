@@ -61,6 +61,17 @@ bool cli_parse_filter(char *expr, rt_filter *f) {
     return false;
 }
 
+bool cli_parse_search_mode(const char *name, rt_search_mode *mode) {
+    static const char *const names[] = {"bm25", "dense", "hybrid"};
+    static const rt_search_mode modes[] = {RT_SEARCH_BM25, RT_SEARCH_DENSE, RT_SEARCH_HYBRID};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i])) {
+            *mode = modes[i];
+            return true;
+        }
+    return false;
+}
+
 int cmd_search(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(usage, stdout);
@@ -85,13 +96,7 @@ int cmd_search(int argc, char **argv) {
             sp.k = (int)n;
         } else if (!strcmp(a, "--mode")) {
             NEED_VALUE;
-            if (!strcmp(v, "bm25"))
-                sp.mode = RT_SEARCH_BM25;
-            else if (!strcmp(v, "dense"))
-                sp.mode = RT_SEARCH_DENSE;
-            else if (!strcmp(v, "hybrid"))
-                sp.mode = RT_SEARCH_HYBRID;
-            else
+            if (!cli_parse_search_mode(v, &sp.mode))
                 return cli_usage_error("search", "unknown mode '%s'", v);
         } else if (!strcmp(a, "--fusion")) {
             NEED_VALUE;
