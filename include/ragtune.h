@@ -200,6 +200,19 @@ const float *rt_context_logits(const rt_context *ctx);
  * id out of range. */
 int rt_model_eval(rt_context *ctx, const int32_t *tokens, int n_tokens, float *logits_all);
 
+/* Continuous batching: one decode step of n sequences at once. tokens[i] is appended to ctxs[i]
+ * (at its own position, against its own KV cache, with its own run-time adapters) and
+ * rt_context_logits(ctxs[i]) then holds its logits, as n separate rt_model_eval(ctxs[i],
+ * &tokens[i], 1, NULL) calls would leave them (equal up to float summation order), but every
+ * weight matrix is read once for all n rows (a (n x n_embd) product instead of n
+ * matrix-vector products). The contexts must be distinct, of one model, and each have room for
+ * one token; 1 <= n <= RT_DECODE_BATCH_MAX. ctxs[0] keeps the step's working buffers (grown
+ * to the largest n it led). Nothing changes on error: RT_ERR_INVALID (NULL, duplicate, other
+ * model, token out of range), RT_ERR_RANGE (a full context, n too large), RT_ERR_UNSUPPORTED
+ * (an encoder). */
+#define RT_DECODE_BATCH_MAX 256
+int rt_decode_batch(rt_context *const *ctxs, const int32_t *tokens, int n);
+
 /* Embeds one text: out (n_embd) = pooled last hidden states, L2-normalized. bert: its pooling
  * (mean or CLS) over a bidirectional pass, token types 0; decoders: mean over the final-normed
  * hidden states. Empties ctx's sequence first; n_tokens <= rt_context_n_ctx. */

@@ -4,6 +4,8 @@
  *     with q/k/v biases), gpt2 LayerNorm + learned positions + GELU (tanh) with biases;
  *   bert: post-norm encoder, learned positions, token types (0), GELU (erf).
  * Keys and values are projected straight into the KV cache rows of the chunk.
+ * A batched decode step (one new token of each of several sequences) shares the code: the rows
+ * of one step go through each weight multiply together, attention stays per sequence.
  */
 #include "model/forward.h"
 #include "core/matmul.h"
@@ -31,12 +33,29 @@ static void add_embedding_row(float *dst, const rt_tensor *table, int64_t index,
         dst[i] += tmp[i];
 }
 
+/* One forward step: T tokens of one sequence (n_seq == 1, seqs[0] at its n_past), or one new
+ * token of each of n_seq sequences (T == n_seq, row i belongs to seqs[i]; a batched decode).
+ * Rows of the buffers follow the tokens. */
+typedef struct fwd_step {
+    rt_context *const *seqs;
+    int n_seq;
+    int T;
+    rt_forward_buffers b;
+} fwd_step;
+
 /* out (T, n_out) = in W^T + bias for linear j (q, k, v, o, gate, up, down) of layer l, plus the
- * context's LoRA adapters' branches. */
-static void linear(rt_context *ctx, int l, int j, float *out, const float *in, const rt_tensor *w,
-                   const rt_tensor *bias, int T) {
-    rt_matmul(out, in, w, bias ? f32_data(bias) : NULL, T);
-    if (ctx->n_adapters) rt_lora_apply(ctx, l, j, out, in, T);
+ * LoRA branches of each row's own context: one multiply reads W once for every row. */
+static void linear(const fwd_step *st, int l, int j, float *out, const float *in,
+                   const rt_tensor *w, const rt_tensor *bias) {
+    rt_matmul(out, in, w, bias ? f32_data(bias) : NULL, st->T);
+    if (st->n_seq == 1) {
+        if (st->seqs[0]->n_adapters) rt_lora_apply(st->seqs[0], l, j, out, in, st->T);
+        return;
+    }
+    size_t n_out = (size_t)w->shape[0], n_in = (size_t)w->shape[1];
+    for (int i = 0; i < st->n_seq; i++)
+        if (st->seqs[i]->n_adapters)
+            rt_lora_apply(st->seqs[i], l, j, out + i * n_out, in + i * n_in, 1);
 }
 
 static void norm(const rt_model_config *c, float *out, const float *x, const rt_tensor *w,
@@ -47,82 +66,148 @@ static void norm(const rt_model_config *c, float *out, const float *x, const rt_
         rt_op_layernorm(out, x, f32_data(w), f32_data(b), T, c->n_embd, c->norm_eps);
 }
 
-/* Attention sublayer of layer l for T tokens at positions pos0..: input ctx->xb, output
- * ctx->proj (T, n_embd). */
-static void attention_block(rt_context *ctx, int l, int T, int pos0, bool causal) {
+/* Attention sublayer of layer l for T tokens of one sequence at positions pos0..: input b.xb,
+ * output b.proj (T, n_embd). Keys and values go straight into the cache rows of the chunk. */
+static void attention_block(const fwd_step *st, int l, int pos0, bool causal) {
+    rt_context *ctx = st->seqs[0];
     const rt_model *m = ctx->model;
     const rt_model_config *c = &m->config;
     const rt_layer_weights *lw = &m->weights.layers[l];
+    const rt_forward_buffers *b = &st->b;
+    int T = st->T;
     int kv_dim = c->n_kv_head * c->head_dim;
     size_t layer_off = (size_t)l * ctx->n_ctx * kv_dim;
     float *k_layer = ctx->k_cache + layer_off, *v_layer = ctx->v_cache + layer_off;
     float *k_new = k_layer + (size_t)pos0 * kv_dim, *v_new = v_layer + (size_t)pos0 * kv_dim;
 
-    linear(ctx, l, 0, ctx->q, ctx->xb, &lw->wq, &lw->bq, T);
-    linear(ctx, l, 1, k_new, ctx->xb, &lw->wk, &lw->bk, T);
-    linear(ctx, l, 2, v_new, ctx->xb, &lw->wv, &lw->bv, T);
+    linear(st, l, 0, b->q, b->xb, &lw->wq, &lw->bq);
+    linear(st, l, 1, k_new, b->xb, &lw->wk, &lw->bk);
+    linear(st, l, 2, v_new, b->xb, &lw->wv, &lw->bv);
     if (ctx->rope) {
-        rt_op_rope(ctx->q, ctx->rope, T, c->n_head, c->head_dim, pos0, c->rope_interleaved);
+        rt_op_rope(b->q, ctx->rope, T, c->n_head, c->head_dim, pos0, c->rope_interleaved);
         rt_op_rope(k_new, ctx->rope, T, c->n_kv_head, c->head_dim, pos0, c->rope_interleaved);
     }
-    rt_op_attention(ctx->att, ctx->q, k_layer, v_layer, T, pos0, pos0 + T, c->n_head, c->n_kv_head,
+    rt_op_attention(b->att, b->q, k_layer, v_layer, T, pos0, pos0 + T, c->n_head, c->n_kv_head,
                     c->head_dim, (size_t)kv_dim, causal, ctx->scores, ctx->n_score_rows);
-    linear(ctx, l, 3, ctx->proj, ctx->att, &lw->wo, &lw->bo, T);
+    linear(st, l, 3, b->proj, b->att, &lw->wo, &lw->bo);
 }
 
-/* Feed-forward sublayer of layer l: input ctx->xb (or `in`), output ctx->proj. */
-static void ffn_block(rt_context *ctx, int l, const float *in, int T) {
-    const rt_model *m = ctx->model;
+/* The same for a batched decode step: q, k, v of all rows in one multiply each, then per
+ * sequence its RoPE at its own position, its new key/value row appended to its own cache and
+ * attention over that cache alone (sequences of different lengths never see each other). */
+static void attention_batch(const fwd_step *st, int l) {
+    const rt_model *m = st->seqs[0]->model;
     const rt_model_config *c = &m->config;
     const rt_layer_weights *lw = &m->weights.layers[l];
-    size_t n = (size_t)T * c->n_ff;
-    if (lw->ffn_gate.data) {
-        linear(ctx, l, 4, ctx->hb, in, &lw->ffn_gate, NULL, T);
-        linear(ctx, l, 5, ctx->hb2, in, &lw->ffn_up, NULL, T);
-        rt_op_swiglu(ctx->hb, ctx->hb2, n);
-    } else {
-        linear(ctx, l, 5, ctx->hb, in, &lw->ffn_up, &lw->ffn_up_b, T);
-        if (c->arch == RT_ARCH_BERT)
-            rt_op_gelu_erf(ctx->hb, n);
-        else
-            rt_op_gelu_tanh(ctx->hb, n);
+    const rt_forward_buffers *b = &st->b;
+    int kv_dim = c->n_kv_head * c->head_dim, q_dim = c->n_head * c->head_dim;
+
+    linear(st, l, 0, b->q, b->xb, &lw->wq, &lw->bq);
+    linear(st, l, 1, b->k, b->xb, &lw->wk, &lw->bk);
+    linear(st, l, 2, b->v, b->xb, &lw->wv, &lw->bv);
+#pragma omp parallel for schedule(dynamic, 1) if (st->n_seq > 1)
+    for (int i = 0; i < st->n_seq; i++) {
+        rt_context *ctx = st->seqs[i];
+        int pos = ctx->n_past;
+        size_t layer_off = (size_t)l * ctx->n_ctx * kv_dim;
+        float *k_layer = ctx->k_cache + layer_off, *v_layer = ctx->v_cache + layer_off;
+        float *q = b->q + (size_t)i * q_dim, *k = b->k + (size_t)i * kv_dim;
+        if (ctx->rope) {
+            rt_op_rope(q, ctx->rope, 1, c->n_head, c->head_dim, pos, c->rope_interleaved);
+            rt_op_rope(k, ctx->rope, 1, c->n_kv_head, c->head_dim, pos, c->rope_interleaved);
+        }
+        memcpy(k_layer + (size_t)pos * kv_dim, k, (size_t)kv_dim * sizeof(float));
+        memcpy(v_layer + (size_t)pos * kv_dim, b->v + (size_t)i * kv_dim,
+               (size_t)kv_dim * sizeof(float));
+        /* nested inside this loop, the kernel runs on this thread with row 0 of ctx's scores */
+        rt_op_attention(b->att + (size_t)i * q_dim, q, k_layer, v_layer, 1, pos, pos + 1,
+                        c->n_head, c->n_kv_head, c->head_dim, (size_t)kv_dim, true, ctx->scores,
+                        ctx->n_score_rows);
     }
-    linear(ctx, l, 6, ctx->proj, ctx->hb, &lw->ffn_down, &lw->ffn_down_b, T);
+    linear(st, l, 3, b->proj, b->att, &lw->wo, &lw->bo);
+}
+
+/* Feed-forward sublayer of layer l: input `in`, output b.proj. */
+static void ffn_block(const fwd_step *st, int l, const float *in) {
+    const rt_model *m = st->seqs[0]->model;
+    const rt_model_config *c = &m->config;
+    const rt_layer_weights *lw = &m->weights.layers[l];
+    const rt_forward_buffers *b = &st->b;
+    size_t n = (size_t)st->T * c->n_ff;
+    if (lw->ffn_gate.data) {
+        linear(st, l, 4, b->hb, in, &lw->ffn_gate, NULL);
+        linear(st, l, 5, b->hb2, in, &lw->ffn_up, NULL);
+        rt_op_swiglu(b->hb, b->hb2, n);
+    } else {
+        linear(st, l, 5, b->hb, in, &lw->ffn_up, &lw->ffn_up_b);
+        if (c->arch == RT_ARCH_BERT)
+            rt_op_gelu_erf(b->hb, n);
+        else
+            rt_op_gelu_tanh(b->hb, n);
+    }
+    linear(st, l, 6, b->proj, b->hb, &lw->ffn_down, &lw->ffn_down_b);
+}
+
+/* x (n_embd) = embedding of token at position pos (bert: with token type `type`); tmp scratch. */
+static void embed_token(const rt_model *m, float *x, int32_t token, int32_t type, int pos,
+                        float *tmp) {
+    const rt_model_weights *w = &m->weights;
+    int C = m->config.n_embd;
+    add_embedding_row(x, &w->token_embd, token, tmp, C, true);
+    if (w->pos_embd.data) add_embedding_row(x, &w->pos_embd, pos, tmp, C, false);
+    if (w->type_embd.data) add_embedding_row(x, &w->type_embd, type, tmp, C, false);
 }
 
 /* types: bert token type ids (T), NULL for all 0. */
-static void embed_tokens(rt_context *ctx, const int32_t *tokens, const int32_t *types, int T,
+static void embed_tokens(const fwd_step *st, const int32_t *tokens, const int32_t *types,
                          int pos0) {
-    const rt_model *m = ctx->model;
-    const rt_model_config *c = &m->config;
-    const rt_model_weights *w = &m->weights;
-    int C = c->n_embd;
-    for (int t = 0; t < T; t++) {
-        float *xt = ctx->x + (size_t)t * C;
-        add_embedding_row(xt, &w->token_embd, tokens[t], ctx->proj, C, true);
-        if (w->pos_embd.data) add_embedding_row(xt, &w->pos_embd, pos0 + t, ctx->proj, C, false);
-        if (w->type_embd.data)
-            add_embedding_row(xt, &w->type_embd, types ? types[t] : 0, ctx->proj, C, false);
+    const rt_model *m = st->seqs[0]->model;
+    int C = m->config.n_embd;
+    for (int t = 0; t < st->T; t++) {
+        bool batch = st->n_seq > 1;
+        int pos = batch ? st->seqs[t]->n_past : pos0 + t;
+        embed_token(m, st->b.x + (size_t)t * C, tokens[t], types ? types[t] : 0, pos, st->b.proj);
     }
 }
 
-static void forward_decoder(rt_context *ctx, const int32_t *tokens, int T) {
-    const rt_model *m = ctx->model;
+/* The decoder blocks over the step's rows; the final normed hidden states go to b.xb. */
+static void decoder_layers(const fwd_step *st, const int32_t *tokens, int pos0) {
+    const rt_model *m = st->seqs[0]->model;
     const rt_model_config *c = &m->config;
     const rt_model_weights *w = &m->weights;
-    int pos0 = ctx->n_past;
-    size_t n = (size_t)T * c->n_embd;
-    embed_tokens(ctx, tokens, NULL, T, pos0);
+    const rt_forward_buffers *b = &st->b;
+    size_t n = (size_t)st->T * c->n_embd;
+    embed_tokens(st, tokens, NULL, pos0);
     for (int l = 0; l < c->n_layer; l++) {
         const rt_layer_weights *lw = &w->layers[l];
-        norm(c, ctx->xb, ctx->x, &lw->attn_norm, &lw->attn_norm_b, T);
-        attention_block(ctx, l, T, pos0, true);
-        rt_op_add(ctx->x, ctx->proj, n);
-        norm(c, ctx->xb, ctx->x, &lw->ffn_norm, &lw->ffn_norm_b, T);
-        ffn_block(ctx, l, ctx->xb, T);
-        rt_op_add(ctx->x, ctx->proj, n);
+        norm(c, b->xb, b->x, &lw->attn_norm, &lw->attn_norm_b, st->T);
+        if (st->n_seq == 1)
+            attention_block(st, l, pos0, true);
+        else
+            attention_batch(st, l);
+        rt_op_add(b->x, b->proj, n);
+        norm(c, b->xb, b->x, &lw->ffn_norm, &lw->ffn_norm_b, st->T);
+        ffn_block(st, l, b->xb);
+        rt_op_add(b->x, b->proj, n);
     }
-    norm(c, ctx->xb, ctx->x, &w->output_norm, &w->output_norm_b, T);
+    norm(c, b->xb, b->x, &w->output_norm, &w->output_norm_b, st->T);
+}
+
+static rt_forward_buffers context_buffers(rt_context *ctx) {
+    rt_forward_buffers b = {.x = ctx->x,
+                            .xb = ctx->xb,
+                            .q = ctx->q,
+                            .att = ctx->att,
+                            .proj = ctx->proj,
+                            .hb = ctx->hb,
+                            .hb2 = ctx->hb2};
+    return b;
+}
+
+static void forward_decoder(rt_context *ctx, const int32_t *tokens, int T) {
+    fwd_step st = {.seqs = &ctx, .n_seq = 1, .T = T, .b = context_buffers(ctx)};
+    int pos0 = ctx->n_past;
+    decoder_layers(&st, tokens, pos0);
     memcpy(ctx->tokens + pos0, tokens, (size_t)T * sizeof *tokens);
     ctx->n_past += T;
 }
@@ -132,23 +217,39 @@ static void forward_bert(rt_context *ctx, const int32_t *tokens, const int32_t *
     const rt_model *m = ctx->model;
     const rt_model_config *c = &m->config;
     const rt_model_weights *w = &m->weights;
+    fwd_step st = {.seqs = &ctx, .n_seq = 1, .T = T, .b = context_buffers(ctx)};
     size_t n = (size_t)T * c->n_embd;
-    embed_tokens(ctx, tokens, types, T, 0);
+    embed_tokens(&st, tokens, types, 0);
     rt_op_layernorm(ctx->xb, ctx->x, f32_data(&w->embd_norm), f32_data(&w->embd_norm_b), T,
                     c->n_embd, c->norm_eps);
     for (int l = 0; l < c->n_layer; l++) {
         const rt_layer_weights *lw = &w->layers[l];
-        attention_block(ctx, l, T, 0, false);
+        attention_block(&st, l, 0, false);
         rt_op_add(ctx->xb, ctx->proj, n);
         rt_op_layernorm(ctx->xb, ctx->xb, f32_data(&lw->attn_norm), f32_data(&lw->attn_norm_b), T,
                         c->n_embd, c->norm_eps);
-        ffn_block(ctx, l, ctx->xb, T);
+        ffn_block(&st, l, ctx->xb);
         rt_op_add(ctx->xb, ctx->proj, n);
         rt_op_layernorm(ctx->xb, ctx->xb, f32_data(&lw->ffn_norm), f32_data(&lw->ffn_norm_b), T,
                         c->n_embd, c->norm_eps);
     }
     memcpy(ctx->tokens, tokens, (size_t)T * sizeof *tokens);
     ctx->n_past = T;
+}
+
+void rt_forward_decode_batch(rt_context *const *ctxs, const int32_t *tokens, int n,
+                             const rt_forward_buffers *buffers) {
+    const rt_model *m = ctxs[0]->model;
+    fwd_step st = {.seqs = ctxs, .n_seq = n, .T = n, .b = *buffers};
+    decoder_layers(&st, tokens, ctxs[0]->n_past); /* pos0 matters for n == 1 only */
+    rt_forward_logits(ctxs[0], st.b.xb, n, st.b.logits);
+    int n_vocab = m->config.n_vocab;
+    for (int i = 0; i < n; i++) {
+        rt_context *ctx = ctxs[i];
+        ctx->tokens[ctx->n_past++] = tokens[i];
+        memcpy(ctx->logits, st.b.logits + (size_t)i * n_vocab, (size_t)n_vocab * sizeof(float));
+        ctx->has_logits = true;
+    }
 }
 
 void rt_forward_chunk(rt_context *ctx, const int32_t *tokens, const int32_t *token_types, int T) {

@@ -15,6 +15,21 @@
  * ignored by decoders. Token ids and types must be checked by the caller. */
 void rt_forward_chunk(rt_context *ctx, const int32_t *tokens, const int32_t *token_types, int T);
 
+/* Working buffers of a batched decode step of n sequences (rows = sequences):
+ * x, xb, proj (n, n_embd); q, att (n, n_head*head_dim); k, v (n, n_kv_head*head_dim);
+ * hb, hb2 (n, n_ff); logits (n, n_vocab). */
+typedef struct rt_forward_buffers {
+    float *x, *xb, *q, *att, *proj, *hb, *hb2;
+    float *k, *v, *logits;
+} rt_forward_buffers;
+
+/* One decode step of n decoder sequences at once: token i is appended to ctxs[i] (at its own
+ * n_past, attending to its own cache with its own adapters) and its logits land in ctxs[i]'s
+ * logits. Every weight matrix is read once for all n rows. The caller checks that the contexts
+ * are distinct, share one model, have room for one token and that the tokens are in range. */
+void rt_forward_decode_batch(rt_context *const *ctxs, const int32_t *tokens, int n,
+                             const rt_forward_buffers *buffers);
+
 /* out (T, n_vocab) = the output head applied to ctx->xb rows 0..T-1. */
 void rt_forward_logits(rt_context *ctx, const float *hidden, int T, float *out);
 

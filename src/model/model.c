@@ -352,6 +352,7 @@ void rt_context_free(rt_context *ctx) {
     free(ctx->adapters);
     free(ctx->adapter_scales);
     free(ctx->lora_tmp);
+    free(ctx->batch_buf);
     free(ctx);
 }
 
@@ -413,6 +414,63 @@ int rt_model_eval(rt_context *ctx, const int32_t *tokens, int n_tokens, float *l
             ctx->has_logits = true;
         }
     }
+    return RT_OK;
+}
+
+/* Points b into lead's batch buffer for n rows, growing it first when it is smaller. */
+static int batch_buffers(rt_context *lead, int n, rt_forward_buffers *b) {
+    const rt_model_config *c = &lead->model->config;
+    size_t C = (size_t)c->n_embd, q_dim = (size_t)c->n_head * c->head_dim,
+           kv_dim = (size_t)c->n_kv_head * c->head_dim, F = (size_t)c->n_ff;
+    size_t row = 3 * C + 2 * q_dim + 2 * kv_dim + 2 * F + (size_t)c->n_vocab;
+    if (n > lead->batch_cap) {
+        float *grown = NULL;
+        if (!alloc_floats(&grown, (size_t)n, row))
+            return rt_last_error_code() ? rt_last_error_code() : RT_ERR_NOMEM;
+        free(lead->batch_buf);
+        lead->batch_buf = grown;
+        lead->batch_cap = n;
+    }
+    float *p = lead->batch_buf;
+    size_t rows = (size_t)n;
+    float **parts[] = {&b->x, &b->xb, &b->proj, &b->q, &b->att, &b->k, &b->v, &b->hb, &b->hb2,
+                       &b->logits};
+    size_t widths[] = {C, C, C, q_dim, q_dim, kv_dim, kv_dim, F, F, (size_t)c->n_vocab};
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+        *parts[i] = p;
+        p += rows * widths[i];
+    }
+    return RT_OK;
+}
+
+int rt_decode_batch(rt_context *const *ctxs, const int32_t *tokens, int n) {
+    if (n < 1 || !ctxs || !tokens)
+        return rt_error(RT_ERR_INVALID, "decode batch: needs n >= 1 contexts and tokens");
+    if (n > RT_DECODE_BATCH_MAX)
+        return rt_error(RT_ERR_RANGE, "decode batch: %d sequences, at most %d", n,
+                        RT_DECODE_BATCH_MAX);
+    for (int i = 0; i < n; i++) {
+        const rt_context *ctx = ctxs[i];
+        if (!ctx) return rt_error(RT_ERR_INVALID, "decode batch: context %d is NULL", i);
+        if (ctx->model != ctxs[0]->model)
+            return rt_error(RT_ERR_INVALID, "decode batch: context %d has another model", i);
+        if (ctx->model->config.arch == RT_ARCH_BERT)
+            return rt_error(RT_ERR_UNSUPPORTED, "decode batch: %s is an encoder",
+                            rt_arch_name(ctx->model->config.arch));
+        if (ctx->n_past >= ctx->n_ctx)
+            return rt_error(RT_ERR_RANGE, "decode batch: context %d is full (%d tokens)", i,
+                            ctx->n_ctx);
+        for (int j = 0; j < i; j++)
+            if (ctxs[j] == ctx)
+                return rt_error(RT_ERR_INVALID, "decode batch: contexts %d and %d are the same",
+                                j, i);
+        if (tokens[i] < 0 || tokens[i] >= ctx->model->config.n_vocab)
+            return rt_error(RT_ERR_INVALID, "decode batch: token %d of sequence %d is outside "
+                            "the vocabulary of %d", tokens[i], i, ctx->model->config.n_vocab);
+    }
+    rt_forward_buffers b;
+    RT_TRY(batch_buffers(ctxs[0], n, &b));
+    rt_forward_decode_batch(ctxs, tokens, n, &b);
     return RT_OK;
 }
 

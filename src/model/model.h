@@ -51,6 +51,10 @@ struct rt_context {
     float *adapter_scales;  /* (n_adapters) */
     int n_adapters;
     float *lora_tmp; /* (n_batch, largest rank of the adapters) */
+    /* working buffers of rt_decode_batch steps this context leads (ctxs[0]); grown to the
+     * largest batch seen, NULL until the first */
+    float *batch_buf;
+    int batch_cap; /* rows batch_buf holds */
 };
 
 /* Builds a model over weights that stay owned by the caller (or by `file`, which the model
