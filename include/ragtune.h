@@ -258,6 +258,9 @@ typedef enum rt_stop_reason {
     RT_STOP_CONTEXT = 4,  /* the context is full */
 } rt_stop_reason;
 
+/* One decode step of ctx with token (see rt_generate_params.decode). */
+typedef int (*rt_decode_fn)(void *user, rt_context *ctx, int32_t token);
+
 typedef struct rt_generate_params {
     int max_tokens; /* default 128 */
     rt_sampler_params sampler;
@@ -270,6 +273,11 @@ typedef struct rt_generate_params {
     void *detokenize_user;
     rt_token_callback on_token;
     void *user;
+    /* Runs one decode step: appends token to ctx and leaves its logits (RT_OK or a negative
+     * error). NULL: rt_model_eval(ctx, &token, 1, NULL). A server passes its scheduler here,
+     * which steps the sequences of many requests together with rt_decode_batch. */
+    rt_decode_fn decode;
+    void *decode_user;
 } rt_generate_params;
 rt_generate_params rt_generate_default_params(void);
 
@@ -990,6 +998,10 @@ typedef struct rt_session_params {
     int max_retries;        /* on 429/5xx/connection errors, with exponential backoff (3) */
     size_t max_reply_bytes; /* remote: a longer reply fails with RT_ERR_RANGE (0 = 8 MiB) */
     const char *name;       /* for rt_session_name (NULL: see there) */
+    /* Local: every decode step of the session's generations goes through decode (see
+     * rt_generate_params.decode; NULL: the context alone). */
+    rt_decode_fn decode;
+    void *decode_user;
 } rt_session_params;
 rt_session_params rt_session_default_params(void);
 

@@ -26,6 +26,8 @@ static void usage(FILE *out) {
           "  --data-dir DIR        collections, files, jobs (default ragtune-data)\n"
           "  --parallel N (2)      slots generating at once\n"
           "  --queue N (16)        requests waiting for a slot before 429\n"
+          "  --no-batch            each slot decodes alone (default: the slots' decode steps\n"
+          "                        run together, one batched forward pass per step)\n"
           "  --ctx N               context per slot (default: the model's, at most 4096)\n"
           "  --quantize T          weight storage: f32, q8_0, q4_0 (default: the file's)\n"
           "  --max-body BYTES (8 MiB)  --max-upload BYTES (64 MiB)\n"
@@ -143,6 +145,8 @@ int cmd_serve(int argc, char **argv) {
             if (!cli_parse_float(v, &f) || f <= 0)
                 return cli_usage_error("serve", "--timeout needs a positive number of seconds");
             p.request_timeout = f;
+        } else if (!strcmp(a, "--no-batch")) {
+            p.batch = 0;
         } else if (!strcmp(a, "--quantize")) {
             NEED_VALUE();
             rt_dtype dt;

@@ -183,7 +183,8 @@ int rt_generate(rt_context *ctx, const int32_t *prompt, int n_prompt,
             res.stop_reason = RT_STOP_CONTEXT;
             break;
         }
-        st = rt_model_eval(ctx, &tok, 1, NULL);
+        st = params->decode ? params->decode(params->decode_user, ctx, tok)
+                            : rt_model_eval(ctx, &tok, 1, NULL);
         if (st < 0) break;
     }
     /* text still held back (a partial stop string that never completed) is final now */

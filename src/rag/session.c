@@ -31,6 +31,8 @@ struct rt_session {
     rt_tokenizer *own_tok;
     char *no_tokenizer; /* why there is no tokenizer (message of the failed load) */
     rt_context *ctx;
+    rt_decode_fn decode; /* NULL: rt_generate's own */
+    void *decode_user;
     /* remote */
     rt_remote *remote;
 };
@@ -138,6 +140,8 @@ static int open_local(const rt_session_params *p, rt_session *s) {
     if (s->tok && rt_tokenizer_n_vocab(s->tok) > (size_t)rt_model_n_vocab(s->model))
         return rt_error(RT_ERR_INVALID, "session: the tokenizer has %zu ids but the model only %d",
                         rt_tokenizer_n_vocab(s->tok), rt_model_n_vocab(s->model));
+    s->decode = p->decode;
+    s->decode_user = p->decode_user;
     rt_context_params cp = rt_context_default_params();
     cp.n_ctx = p->n_ctx;
     return rt_context_new(s->model, &cp, &s->ctx);
@@ -351,6 +355,8 @@ static int local_generate(rt_session *s, const rt_session_request *req, rt_sessi
         gp.detokenize_user = ls.detok;
         gp.on_token = on_token;
         gp.user = &ls;
+        gp.decode = s->decode;
+        gp.decode_user = s->decode_user;
         st = rt_generate(s->ctx, prompt, n_prompt, &gp, NULL, 0, &gr);
         if (st == RT_OK && ls.status < 0) st = ls.status;
     }

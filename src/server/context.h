@@ -23,6 +23,7 @@ typedef struct srv {
     char *model_id; /* the base model's id in /v1/models */
     rt_model *model;
     rt_tokenizer *tokenizer;
+    srv_batcher batcher; /* continuous batching of the slots (unused when params.batch is 0) */
     srv_slots slots;
     srv_adapters adapters;
     /* Embeddings: one embedder behind a mutex (its context is not shared). */

@@ -302,6 +302,7 @@ static void generate_all(gen_job *job) {
         rt_session_result res;
         memset(&res, 0, sizeof res);
         int rc = rt_session_generate(session, &req, &res);
+        srv_slot_generation_done(&s->slots, job->slot);
         if (rc != RT_OK) {
             job->error_status = rc == RT_ERR_RANGE ? 400 : 500;
             snprintf(job->error, sizeof job->error, "%s", rt_last_error());

@@ -32,6 +32,7 @@ srv_params srv_default_params(void) {
     p.request_timeout = 600;
     p.conn_timeout = 30;
     p.max_connections = 64;
+    p.batch = 1;
     return p;
 }
 
@@ -66,6 +67,15 @@ static int route_metrics(srv *s, srv_request *rq) {
     rt_strbuf b = {0};
     srv_metrics_render(&s->metrics, &b, waiting, busy, s->slots.n,
                        atomic_load(&s->ready) ? srv_jobs_running(s) : 0);
+    uint64_t steps, stepped;
+    srv_batcher_stats(&s->batcher, &steps, &stepped);
+    rt_strbuf_printf(&b,
+                     "# HELP ragtune_decode_steps_total batched decode steps (continuous batching)\n"
+                     "# TYPE ragtune_decode_steps_total counter\nragtune_decode_steps_total %llu\n"
+                     "# HELP ragtune_decode_step_sequences_total sequences over all batched steps\n"
+                     "# TYPE ragtune_decode_step_sequences_total counter\n"
+                     "ragtune_decode_step_sequences_total %llu\n",
+                     (unsigned long long)steps, (unsigned long long)stepped);
     int ret = srv_respond_bytes(rq, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
     rt_strbuf_free(&b);
     return ret;
@@ -285,7 +295,12 @@ static int load_models(srv *s) {
                         "--embed-model",
                         p->model_path);
     RT_TRY(rt_tokenizer_load(p->tokenizer_path ? p->tokenizer_path : p->model_path, &s->tokenizer));
-    RT_TRY(srv_slots_init(&s->slots, p->parallel, p->queue, s->model, s->tokenizer, p->n_ctx));
+    if (p->batch)
+        RT_TRY(srv_batcher_init(&s->batcher, p->parallel < RT_DECODE_BATCH_MAX
+                                                 ? p->parallel
+                                                 : RT_DECODE_BATCH_MAX));
+    RT_TRY(srv_slots_init(&s->slots, p->parallel, p->queue, s->model, s->tokenizer, p->n_ctx,
+                          p->batch ? &s->batcher : NULL));
     for (int i = 0; i < p->n_lora; i++) {
         char *path;
         float scale;
@@ -400,7 +415,9 @@ done:
     pthread_mutex_unlock(&s->producers_mu);
     if (d) MHD_stop_daemon(d);
     srv_collections_close(s);
+    srv_batcher_close(&s->batcher);
     if (s->slots.slots) srv_slots_free(&s->slots);
+    srv_batcher_free(&s->batcher);
     srv_adapters_free(&s->adapters);
     if (s->has_embedder) rt_embedder_close_model(&s->embedder);
     rt_tokenizer_free(s->tokenizer);

@@ -34,6 +34,8 @@ typedef struct srv_params {
     int conn_timeout;       /* seconds of inactivity before a connection is dropped (30) */
     int max_connections;    /* default 64 */
     const char *port_file;  /* write the bound port here once listening (tests) */
+    int batch;              /* 1: continuous batching of the slots' decode steps (default);
+                               0: each slot decodes alone */
 } srv_params;
 
 srv_params srv_default_params(void);

@@ -13,8 +13,9 @@
 #include <time.h>
 
 int srv_slots_init(srv_slots *sl, int n, int max_queue, rt_model *model,
-                   const rt_tokenizer *tokenizer, int n_ctx) {
+                   const rt_tokenizer *tokenizer, int n_ctx, srv_batcher *batcher) {
     memset(sl, 0, sizeof *sl);
+    sl->batcher = batcher;
     pthread_mutex_init(&sl->mu, NULL);
     pthread_cond_init(&sl->cv, NULL);
     sl->max_queue = max_queue;
@@ -25,6 +26,10 @@ int srv_slots_init(srv_slots *sl, int n, int max_queue, rt_model *model,
         sp.model = model;
         sp.tokenizer = tokenizer;
         sp.n_ctx = n_ctx;
+        if (batcher) {
+            sp.decode = srv_batcher_decode;
+            sp.decode_user = batcher;
+        }
         int rc = rt_session_open(&sp, &sl->slots[i].session);
         if (rc != RT_OK) return rt_error_wrap("slot %d", i);
         sl->slots[i].id = i;
@@ -93,7 +98,12 @@ int srv_slots_acquire(srv_slots *sl, double deadline, uint64_t affinity, srv_slo
     return rc;
 }
 
+void srv_slot_generation_done(srv_slots *sl, srv_slot *slot) {
+    if (sl->batcher) srv_batcher_leave(sl->batcher, rt_session_context(slot->session));
+}
+
 void srv_slots_release(srv_slots *sl, srv_slot *slot) {
+    srv_slot_generation_done(sl, slot);
     pthread_mutex_lock(&sl->mu);
     slot->busy = false;
     pthread_cond_broadcast(&sl->cv);

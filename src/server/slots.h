@@ -4,8 +4,8 @@
  * A slot is one rt_session (its own KV cache, prefix reuse across its requests) over the one
  * shared rt_model; a request holds a slot for its whole generation, on its own thread. When
  * every slot is busy a request waits in a bounded queue; past the bound it is refused (429).
- * This is parallel decoding on separate threads, not continuous batching: sequences of
- * different slots are not decoded in one batched forward pass.
+ * With a batcher (batcher.h), the slots' decode steps are batched: sequences of different
+ * requests are decoded together in one forward pass; without, each slot decodes on its own.
  *
  * Adapters are loaded once (read-only, shared by every slot) and never unloaded while the
  * server runs; each slot sets its own adapter set before each request, so one request's
@@ -15,6 +15,7 @@
 #define RT_SERVER_SLOTS_H
 
 #include "ragtune.h"
+#include "server/batcher.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -34,20 +35,25 @@ typedef struct srv_slots {
     int waiting;   /* requests queued for a slot */
     int max_queue; /* waiting beyond this is refused */
     bool closing;
+    srv_batcher *batcher; /* NULL: no batching */
 } srv_slots;
 
 enum { SRV_SLOT_OK = 0, SRV_SLOT_QUEUE_FULL = 1, SRV_SLOT_TIMEOUT = 2, SRV_SLOT_CLOSING = 3 };
 
-/* Opens n sessions over model/tokenizer (shared, caller-owned). */
+/* Opens n sessions over model/tokenizer (shared, caller-owned); with batcher (may be NULL;
+ * caller-owned, outlives the slots) their decode steps go through it. */
 int srv_slots_init(srv_slots *sl, int n, int max_queue, rt_model *model,
-                   const rt_tokenizer *tokenizer, int n_ctx);
+                   const rt_tokenizer *tokenizer, int n_ctx, srv_batcher *batcher);
 void srv_slots_free(srv_slots *sl);
 /* Takes a free slot, waiting up to deadline (rt_time_now() seconds) in the queue; among free
  * slots, one whose last request had the same affinity key (model, adapters and the start of the
  * prompt) is preferred, so its KV cache prefix and adapter set are reused.
  * Returns SRV_SLOT_OK with *out, or why not. */
 int srv_slots_acquire(srv_slots *sl, double deadline, uint64_t affinity, srv_slot **out);
+/* Frees the slot (its sequence leaves the batch). */
 void srv_slots_release(srv_slots *sl, srv_slot *slot);
+/* The slot's generation ended (another may follow in the same slot): it leaves the batch. */
+void srv_slot_generation_done(srv_slots *sl, srv_slot *slot);
 /* Wakes every waiter with SRV_SLOT_CLOSING from now on. */
 void srv_slots_close(srv_slots *sl);
 void srv_slots_stats(srv_slots *sl, int *waiting, int *busy);
