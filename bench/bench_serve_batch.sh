@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `ragtune serve` continuous batching: aggregate generated tokens/s of 1 and of C concurrent
+# streaming clients (default 16) against a server with C slots whose decode steps are batched
+# (one forward pass per step for every decoding request), and the same C clients against the
+# server with --no-batch (C slots, each decoding alone on its own thread). Each client sends R
+# chat requests of T tokens (ignore_eos; the load of bench/bench_server_client.cjs). Prints one
+# table: tok/s, p50/p99 request latency, failed requests, the server's peak resident memory,
+# and two ratios: C clients over 1 client, and batched over --no-batch at C clients.
+# MODEL "tiny" trains a throw-away 2-layer model first (a smoke run of this script, not a
+# measurement). Timing claims need a quiet machine.
+# usage: bench/bench_serve_batch.sh MODEL|tiny [BUILD_DIR] [C] [R] [T] [THREADS]
+set -euo pipefail
+model=${1:?usage: bench/bench_serve_batch.sh MODEL|tiny [BUILD_DIR] [C] [R] [T] [THREADS]}
+build=${2:-build}
+clients=${3:-16}
+per_client=${4:-4}
+tokens=${5:-64}
+threads=${6:-0}
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-bench-batch-XXXXXX")
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+if [ "$model" = tiny ]; then
+    for i in $(seq 1 200); do
+        echo "line $i: the quick brown fox jumps over the lazy dog. Paris is the capital of France."
+    done > "$tmp/corpus.txt"
+    "$build/ragtune" tokenizer train --vocab-size 300 --special '<|endoftext|>' "$tmp/corpus.txt" \
+        -o "$tmp/tok.json" >/dev/null 2>&1
+    "$build/ragtune" train --data "$tmp/corpus.txt" --tokenizer "$tmp/tok.json" --out "$tmp/base" \
+        --layers 2 --embd 32 --heads 4 --kv-heads 2 --ff 64 --ctx 512 --seq-len 32 --batch 4 \
+        --steps 2 >/dev/null 2>&1
+    model="$tmp/base/model"
+fi
+thread_opt=()
+[ "$threads" -gt 0 ] && thread_opt=(--threads "$threads")
+
+run() { # run MODE(batch|no-batch) CLIENT_COUNTS... -> clients tok/s p50 p99 failed peak_mb
+    local mode=$1
+    shift
+    local extra=()
+    [ "$mode" = no-batch ] && extra=(--no-batch)
+    rm -f "$tmp/port"
+    "$build/ragtune" serve --model "$model" --port 0 --port-file "$tmp/port" --parallel "$clients" \
+        --queue 1024 --max-connections 256 --data-dir "$tmp/data" "${thread_opt[@]}" "${extra[@]}" \
+        2>"$tmp/server.log" &
+    pid=$!
+    for _ in $(seq 1 600); do
+        [ -s "$tmp/port" ] && curl -sf "http://127.0.0.1:$(cat "$tmp/port")/health" >/dev/null && break
+        sleep 0.1
+    done
+    for c in "$@"; do
+        node bench/bench_server_client.cjs "http://127.0.0.1:$(cat "$tmp/port")" "$c" \
+            "$per_client" "$tokens" | tr '\n' ' '
+        echo "$mode $(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")"
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    pid=""
+}
+run batch 1 "$clients" > "$tmp/rows.txt"
+run no-batch "$clients" >> "$tmp/rows.txt"
+printf '%-9s %-8s %12s %10s %10s %7s %9s\n' mode clients "tok/s" "p50 s" "p99 s" failed "peak MB"
+while read -r c t p50 p99 f mode mb; do
+    printf '%-9s %-8s %12s %10s %10s %7s %9s\n' "$mode" "$c" "$t" "$p50" "$p99" "$f" "$mb"
+done < "$tmp/rows.txt"
+awk -v c="$clients" '
+    $6 == "batch" && $1 == 1 { one = $2 }
+    $6 == "batch" && $1 == c { many = $2 }
+    $6 == "no-batch" { alone = $2 }
+    END {
+        printf "batched, %d clients over 1 client: %.2fx aggregate tokens/s\n", c, (one > 0 ? many / one : 0)
+        printf "batched over --no-batch at %d clients: %.2fx\n", c, (alone > 0 ? many / alone : 0)
+    }' "$tmp/rows.txt"
