@@ -698,8 +698,9 @@ int rt_embedder_train(const rt_embed_train_params *p);
  *     rt_search_results_free(res);
  *     rt_collection_close(c);
  *
- * A handle is used by one thread at a time (searches reuse scratch buffers). Any number of
- * processes may read a collection; one process at a time may write it (a lock file enforces it).
+ * Searches are thread-safe (see rt_collection_search); other calls on a handle are one thread
+ * at a time. Any number of processes may read a collection; one process at a time may write it
+ * (a lock file enforces it).
  */
 typedef struct rt_collection rt_collection;
 
@@ -916,9 +917,23 @@ typedef struct rt_search_results {
     rt_search_result *items;
 } rt_search_results;
 
-/* Searches; *out is allocated and freed with rt_search_results_free. */
+/* Searches; *out is allocated and freed with rt_search_results_free. Thread-safe: any number
+ * of threads may search one handle at once (each search takes a scratch from the handle's
+ * pool), also while one of them ingests or deletes through it. A search first replays what
+ * other handles or processes stored since (so a long-lived handle sees new documents). Dense
+ * searches from several threads call the embedder at once: it must be thread-safe. */
 int rt_collection_search(rt_collection *c, const char *query, const rt_search_params *params,
                          rt_search_results **out);
+/* What one search writes (score accumulator, visited set, stemmer), owned by the caller and
+ * grown on demand; one per thread, reusable across searches and collections. */
+typedef struct rt_search_scratch rt_search_scratch;
+int rt_search_scratch_new(rt_search_scratch **out);
+void rt_search_scratch_free(rt_search_scratch *s);
+/* rt_collection_search on a const handle with the caller's scratch (hnswlib's searchKnn const
+ * with a visited list, FAISS's Index::search const): concurrent searches share nothing else. */
+int rt_collection_search_with(const rt_collection *c, rt_search_scratch *scratch,
+                              const char *query, const rt_search_params *params,
+                              rt_search_results **out);
 void rt_search_results_free(rt_search_results *r);
 
 typedef struct rt_collection_stats {

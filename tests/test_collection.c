@@ -15,28 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A deterministic test embedder (hashed bag of words, dim 16): a stand-in for a model in tests
- * of plumbing, not a retrieval model. */
-static int toy_embed(void *user, const char *const *texts, const size_t *lens, int n, float *out) {
-    (void)user;
-    for (int i = 0; i < n; i++) {
-        float *v = out + i * 16;
-        memset(v, 0, 16 * sizeof *v);
-        uint32_t h = 2166136261u;
-        for (size_t j = 0; j <= lens[i]; j++) {
-            char ch = j < lens[i] ? texts[i][j] : ' ';
-            if (ch == ' ' || ch == '\n' || ch == '.') {
-                if (h != 2166136261u) v[h % 16] += 1;
-                h = 2166136261u;
-            } else {
-                h = (h ^ (uint8_t)(ch | 32)) * 16777619u;
-            }
-        }
-        v[15] += 0.01f;
-    }
-    return RT_OK;
-}
-
 static void write_file(const char *dir, const char *name, const char *text) {
     char *p = rt_path_join(dir, name);
     assert_int_equal(rt_file_write_atomic(p, text, strlen(text)), RT_OK);
@@ -91,7 +69,7 @@ static void test_ingest_search(void **s) {
                "{\"id\":\"q3\",\"text\":\"Heapsort uses a heap.\",\"metadata\":{\"year\":1964,"
                "\"lang\":\"de\"}}\n");
     write_file(sub, "skip.bin", "binary");
-    rt_embedder e = {"toy-hash-16", 16, toy_embed, NULL};
+    rt_embedder e = {"toy-hash-16", 16, tu_toy_embed, NULL};
     rt_collection *c = open_coll(cdir, &e);
     rt_ingest_stats st = {0};
     assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
@@ -154,7 +132,7 @@ static void test_ingest_search(void **s) {
     assert_int_equal(cs.dim, 16);
     assert_int_equal(rt_collection_close(c), RT_OK);
     /* Reopen with another embedder: refused. */
-    rt_embedder other = {"other", 16, toy_embed, NULL};
+    rt_embedder other = {"other", 16, tu_toy_embed, NULL};
     rt_collection_params cp = rt_collection_default_params();
     cp.embedder = &other;
     assert_int_equal(rt_collection_open(cdir, &cp, &c), RT_ERR_INVALID);
@@ -216,7 +194,7 @@ static void test_bm25_only_and_stream(void **s) {
 static void test_stale_index_replay(void **s) {
     (void)s;
     char *root = tu_tmpdir("coll3");
-    rt_embedder e = {"toy-hash-16", 16, toy_embed, NULL};
+    rt_embedder e = {"toy-hash-16", 16, tu_toy_embed, NULL};
     rt_collection *c = open_coll(root, &e);
     rt_document d1 = {"a", NULL, "apples grow on trees", 20, NULL};
     rt_document d2 = {"b", NULL, "bananas are yellow", 18, NULL};
@@ -259,7 +237,7 @@ static void test_stale_index_replay(void **s) {
     float qv[16];
     const char *qt = "cherries are red";
     size_t ql = strlen(qt);
-    toy_embed(NULL, &qt, &ql, 1, qv);
+    tu_toy_embed(NULL, &qt, &ql, 1, qv);
     sp.query_vector = qv;
     assert_int_equal(rt_collection_search(c, "cherries", &sp, &r), RT_OK);
     assert_int_equal(r->n, 1);

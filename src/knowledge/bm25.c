@@ -64,10 +64,7 @@ struct rt_bm25 {
     size_t surf_arena_len, surf_arena_cap;
     uint32_t *surf_table; /* open addressing: surface index + 1, 0 = empty */
     size_t surf_table_cap;
-    /* search scratch */
-    float *acc;
-    uint32_t *touched;
-    size_t acc_cap;
+    rt_bm25_scratch *own; /* scratch of rt_bm25_search (created on first use) */
     uint64_t applied_seq;
 };
 
@@ -150,8 +147,7 @@ void rt_bm25_free(rt_bm25 *b) {
     free(b->arena);
     free(b->terms);
     free(b->table);
-    free(b->acc);
-    free(b->touched);
+    rt_bm25_scratch_free(b->own);
     free(b->surf);
     free(b->surf_arena);
     free(b->surf_table);
@@ -255,7 +251,9 @@ static int64_t term_intern(rt_bm25 *b, const char *s, size_t n) {
 }
 
 typedef struct collect_ctx {
-    rt_bm25 *b;
+    const rt_bm25 *b;
+    rt_bm25 *writable;          /* b when indexing (terms interned, surface cache filled) */
+    struct sb_stemmer *stemmer; /* the caller's (queries on a shared index) or b's */
     uint32_t *ids;
     size_t n, cap;
     bool intern; /* add unknown terms (indexing) or skip them (queries) */
@@ -330,38 +328,37 @@ typedef struct word_ctx {
 static int collect_word(void *user, size_t start, size_t end) {
     word_ctx *wc = user;
     collect_ctx *c = wc->c;
-    rt_bm25 *b = c->b;
+    const rt_bm25 *b = c->b;
     char buf[MAX_WORD];
     size_t n = rt_word_fold(wc->text + start, end - start, buf, sizeof buf);
     if (n == 0) return 0;
     const surface *e = surface_get(b, buf, n);
     if (e) return e->value == SURF_STOP ? 0 : push_id(c, e->value);
     if (b->cfg.stopwords && is_stopword(buf)) {
-        surface_put(b, buf, n, SURF_STOP);
+        if (c->writable) surface_put(c->writable, buf, n, SURF_STOP);
         return 0;
     }
     const char *term = buf;
     size_t tn = n;
-    if (b->stemmer) {
-        const sb_symbol *st = sb_stemmer_stem(b->stemmer, (const sb_symbol *)buf, (int)n);
+    if (c->stemmer) {
+        const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)buf, (int)n);
         if (st) {
             term = (const char *)st;
-            tn = (size_t)sb_stemmer_length(b->stemmer);
+            tn = (size_t)sb_stemmer_length(c->stemmer);
         }
     }
-    int64_t id = c->intern ? term_intern(b, term, tn) : term_find(b, term, tn);
+    int64_t id = c->intern ? term_intern(c->writable, term, tn) : term_find(b, term, tn);
     if (id < 0) {
         if (!c->intern) return 0;
         c->status = rt_last_error_code() ? rt_last_error_code() : RT_ERR_NOMEM;
         return 1;
     }
-    surface_put(b, buf, n, (uint32_t)id);
+    if (c->writable) surface_put(c->writable, buf, n, (uint32_t)id);
     return push_id(c, (uint32_t)id);
 }
 
-static int collect_ids(rt_bm25 *b, const char *text, size_t len, collect_ctx *c) {
+static int collect_ids(const char *text, size_t len, collect_ctx *c) {
     word_ctx wc = {c, text};
-    (void)b;
     return rt_words_split(text, len, collect_word, &wc);
 }
 
@@ -384,8 +381,8 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
         grow((void **)&b->fwd_n, &c5, need, sizeof *b->fwd_n))
         return RT_ERR_NOMEM;
     b->cap_chunks = c1;
-    collect_ctx c = {b, NULL, 0, 0, true, RT_OK};
-    collect_ids(b, text, len, &c);
+    collect_ctx c = {.b = b, .writable = b, .stemmer = b->stemmer, .intern = true};
+    collect_ids(text, len, &c);
     if (c.status) {
         free(c.ids);
         return c.status;
@@ -451,11 +448,60 @@ static float idf(const rt_bm25 *b, uint32_t df) {
     return (float)log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
-/* Distinct known query term ids into c (sorted). */
-static int query_terms(rt_bm25 *b, const char *query, size_t len, collect_ctx *c) {
+struct rt_bm25_scratch {
+    float *acc;         /* (cap) score per chunk, 0 between searches */
+    uint32_t *touched;  /* (cap) chunks with a score */
+    size_t cap;
+    struct sb_stemmer *stemmer; /* for `language` */
+    char language[32];
+};
+
+int rt_bm25_scratch_new(rt_bm25_scratch **out) {
+    *out = rt_calloc(1, sizeof **out);
+    return *out ? RT_OK : RT_ERR_NOMEM;
+}
+
+void rt_bm25_scratch_free(rt_bm25_scratch *s) {
+    if (!s) return;
+    free(s->acc);
+    free(s->touched);
+    if (s->stemmer) sb_stemmer_delete(s->stemmer);
+    free(s);
+}
+
+/* Sizes s for b: an accumulator per chunk and a stemmer of b's language (a Snowball stemmer
+ * keeps state, so each searching thread needs its own). */
+static int scratch_fit(const rt_bm25 *b, rt_bm25_scratch *s) {
+    if (s->cap < b->n_chunks) {
+        float *acc = rt_calloc(b->n_chunks, sizeof *acc);
+        uint32_t *touched = rt_malloc(b->n_chunks * sizeof *touched);
+        if (!acc || !touched) {
+            free(acc);
+            free(touched);
+            return RT_ERR_NOMEM;
+        }
+        free(s->acc);
+        free(s->touched);
+        s->acc = acc;
+        s->touched = touched;
+        s->cap = b->n_chunks;
+    }
+    if (b->stemmer && (!s->stemmer || strcmp(s->language, b->language) != 0)) {
+        if (s->stemmer) sb_stemmer_delete(s->stemmer);
+        s->stemmer = sb_stemmer_new(b->language, "UTF_8");
+        if (!s->stemmer) return RT_ERR_NOMEM; /* the language worked for b */
+        snprintf(s->language, sizeof s->language, "%s", b->language);
+    }
+    return RT_OK;
+}
+
+/* Distinct known query term ids into c (sorted); stemmer: b's, or a searching thread's. */
+static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char *query,
+                       size_t len, collect_ctx *c) {
     memset(c, 0, sizeof *c);
     c->b = b;
-    collect_ids(b, query, len, c);
+    c->stemmer = stemmer;
+    collect_ids(query, len, c);
     if (c->status) return c->status;
     if (c->n) qsort(c->ids, c->n, sizeof *c->ids, cmp_u32);
     size_t m = 0;
@@ -465,29 +511,18 @@ static int query_terms(rt_bm25 *b, const char *query, size_t len, collect_ctx *c
     return RT_OK;
 }
 
-int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_idset *allowed,
-                   rt_hit *out) {
+int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
+                        int k, const rt_idset *allowed, rt_hit *out) {
     if (k <= 0) return 0;
+    RT_TRY(scratch_fit(b, s));
     collect_ctx q;
-    RT_TRY(query_terms(b, query, len, &q));
+    RT_TRY(query_terms(b, b->stemmer ? s->stemmer : NULL, query, len, &q));
     if (q.n == 0 || b->n_live == 0) {
         free(q.ids);
         return 0;
     }
-    if (b->acc_cap < b->n_chunks) {
-        free(b->acc);
-        free(b->touched);
-        b->acc = rt_calloc(b->n_chunks, sizeof *b->acc);
-        b->touched = rt_malloc(b->n_chunks * sizeof *b->touched);
-        if (!b->acc || !b->touched) {
-            free(q.ids);
-            b->acc_cap = 0;
-            return RT_ERR_NOMEM;
-        }
-        b->acc_cap = b->n_chunks;
-    }
-    float *acc = b->acc;
-    uint32_t *touched = b->touched;
+    float *acc = s->acc;
+    uint32_t *touched = s->touched;
     size_t n_touched = 0;
     const float k1 = b->cfg.k1, bb = b->cfg.b;
     const float avglen = (float)((double)b->total_len / (double)b->n_live);
@@ -504,9 +539,9 @@ int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_id
             if (del[idx]) continue;
             if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
             float tf = (float)p[i].tf;
-            float s = w * tf / (tf + norm0 + norm1 * (float)clen[idx]);
+            float score = w * tf / (tf + norm0 + norm1 * (float)clen[idx]);
             if (acc[idx] == 0) touched[n_touched++] = idx;
-            acc[idx] += s;
+            acc[idx] += score;
         }
     }
     free(q.ids);
@@ -519,11 +554,17 @@ int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_id
     return rt_topk_sort(&top);
 }
 
+int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_idset *allowed,
+                   rt_hit *out) {
+    if (!b->own) RT_TRY(rt_bm25_scratch_new(&b->own));
+    return rt_bm25_search_with(b, b->own, query, len, k, allowed, out);
+}
+
 float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id) {
     int64_t idx = chunk_index(b, chunk_id);
     if (idx < 0 || b->deleted[idx] || b->n_live == 0) return 0;
     collect_ctx q;
-    if (query_terms(b, query, len, &q)) return 0;
+    if (query_terms(b, b->stemmer, query, len, &q)) return 0;
     const float k1 = b->cfg.k1, bb = b->cfg.b;
     const double avglen = (double)b->total_len / (double)b->n_live;
     float score = 0;

@@ -9,7 +9,10 @@
  * with N, df and avglen over live (not deleted) chunks, so scores after deletes equal those of a
  * freshly built index. Chunk ids must be added in increasing order (the collection's SQLite rowids
  * are). Deleted chunks stay as tombstones until the index is rebuilt.
- * Not thread-safe: one search at a time per index (it reuses a score accumulator).
+ * Searches through rt_bm25_search_with read the index only (the score accumulator and the
+ * stemmer they need live in a scratch the caller owns), so any number of threads may search one
+ * index at once, each with its own scratch, while nothing modifies it; every other call is one
+ * at a time.
  */
 #ifndef RT_KNOWLEDGE_BM25_H
 #define RT_KNOWLEDGE_BM25_H
@@ -47,9 +50,19 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len);
 int rt_bm25_remove(rt_bm25 *b, int64_t chunk_id);
 
 /* The k best chunks for query among those in allowed (NULL = all), best first, into out
- * (capacity k). Chunks with no query term are not returned. Returns the count (>= 0) or error. */
+ * (capacity k). Chunks with no query term are not returned. Returns the count (>= 0) or error.
+ * Uses the index's own scratch: one search at a time (rt_bm25_search_with for concurrent). */
 int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_idset *allowed,
                    rt_hit *out);
+
+/* What one search writes: a score accumulator per chunk and a stemmer; grown on demand to the
+ * index searched. One per thread; reusable across searches and indexes. */
+typedef struct rt_bm25_scratch rt_bm25_scratch;
+int rt_bm25_scratch_new(rt_bm25_scratch **out);
+void rt_bm25_scratch_free(rt_bm25_scratch *s);
+/* rt_bm25_search on a const index with the caller's scratch (concurrent searches). */
+int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
+                        int k, const rt_idset *allowed, rt_hit *out);
 
 /* BM25 score of one chunk for a query (0 when unknown); for fusion and tests. */
 float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id);

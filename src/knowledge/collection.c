@@ -63,7 +63,7 @@ rt_collection_params rt_collection_default_params(void) {
 }
 
 /* What to do about a damaged database, or "" for other errors. */
-static const char *damage_advice(rt_collection *c) {
+static const char *damage_advice(const rt_collection *c) {
     int code = sqlite3_errcode(c->db) & 0xff;
     if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) return "";
     return "; the database is damaged: copy what it still holds with `sqlite3 collection.db "
@@ -71,7 +71,7 @@ static const char *damage_advice(rt_collection *c) {
            "documents again into a new collection";
 }
 
-int rt_coll_sql_error(rt_collection *c, const char *what) {
+int rt_coll_sql_error(const rt_collection *c, const char *what) {
     return rt_error(RT_ERR_IO, "%s: %s: %s%s", c->db_path, what, sqlite3_errmsg(c->db),
                     damage_advice(c));
 }
@@ -87,20 +87,20 @@ int rt_coll_exec(rt_collection *c, const char *sql) {
     return RT_OK;
 }
 
-int rt_coll_step(rt_collection *c, sqlite3_stmt *st, const char *what) {
+int rt_coll_step(const rt_collection *c, sqlite3_stmt *st, const char *what) {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;
     return rt_coll_sql_error(c, what);
 }
 
-int rt_coll_prepare(rt_collection *c, const char *sql, sqlite3_stmt **st) {
+int rt_coll_prepare(const rt_collection *c, const char *sql, sqlite3_stmt **st) {
     if (sqlite3_prepare_v2(c->db, sql, -1, st, NULL) != SQLITE_OK)
         return rt_coll_sql_error(c, "prepare");
     return RT_OK;
 }
 
-int rt_coll_max_seq(rt_collection *c, uint64_t *seq) {
+int rt_coll_max_seq(const rt_collection *c, uint64_t *seq) {
     sqlite3_stmt *st;
     RT_TRY(rt_coll_prepare(c, "SELECT COALESCE(MAX(seq), 0) FROM changes", &st));
     int rc = sqlite3_step(st);
@@ -254,7 +254,7 @@ static int index_chunk(rt_collection *c, sqlite3_stmt *row, bool to_bm25, bool t
 
 /* Brings the in-memory indexes up to the database: replays changes after each index's applied
  * sequence number. */
-static int replay(rt_collection *c, uint64_t max_seq) {
+int rt_coll_replay(rt_collection *c, uint64_t max_seq) {
     uint64_t from_b = rt_bm25_applied_seq(c->bm25);
     uint64_t from_h = c->hnsw ? rt_hnsw_applied_seq(c->hnsw) : max_seq;
     uint64_t from = from_b < from_h ? from_b : from_h;
@@ -325,7 +325,7 @@ static int load_indexes(rt_collection *c) {
         }
         if (!c->hnsw) RT_TRY(hnsw_create(c, &c->hnsw));
     }
-    return replay(c, max_seq);
+    return rt_coll_replay(c, max_seq);
 }
 
 static int save_indexes(rt_collection *c) {
@@ -476,6 +476,10 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
     if (!c) return RT_ERR_NOMEM;
     c->lock_fd = -1;
     c->p = p;
+    if (rt_coll_sync_new(&c->sync) != RT_OK) {
+        free(c);
+        return RT_ERR_NOMEM;
+    }
     snprintf(c->language, sizeof c->language, "%s", p.language ? p.language : "english");
     c->p.language = c->language;
     c->dir = rt_strdup(path);
@@ -502,11 +506,12 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
                       path);
         goto fail;
     }
-    int flags = SQLITE_OPEN_READWRITE | (p.read_only ? 0 : SQLITE_OPEN_CREATE);
+    /* FULLMUTEX: concurrent searches share the connection (serialized by SQLite) */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (p.read_only ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(c->db_path, &c->db, flags, NULL) != SQLITE_OK && p.read_only) {
         sqlite3_close(c->db);
         c->db = NULL;
-        sqlite3_open_v2(c->db_path, &c->db, SQLITE_OPEN_READONLY, NULL);
+        sqlite3_open_v2(c->db_path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL);
     }
     if (!c->db || sqlite3_errcode(c->db) != SQLITE_OK) {
         st = rt_error(RT_ERR_IO, "%s: cannot open: %s", c->db_path,
@@ -615,6 +620,7 @@ int rt_collection_close(rt_collection *c) {
     free(c->db_path);
     free(c->bm25_path);
     free(c->hnsw_path);
+    rt_coll_sync_free(c->sync);
     free(c);
     return st;
 }
@@ -666,8 +672,12 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
         return RT_ERR_NOMEM;
     }
     sqlite3_stmt *docs = NULL, *chunks = NULL;
+    /* exclusive from the transaction's start until the indexes match its commit: searches share
+     * this connection, so they must not read the change log of a transaction in flight */
+    pthread_rwlock_wrlock(&c->sync->index_lock);
     int st = rt_coll_exec(c, "BEGIN IMMEDIATE");
     if (st) {
+        pthread_rwlock_unlock(&c->sync->index_lock);
         free(prefix);
         free(cprefix);
         free(canon);
@@ -732,6 +742,7 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     if (!st) st = rt_coll_max_seq(c, &seq);
     if (st || n_docs == 0) {
         rt_coll_exec(c, "ROLLBACK");
+        pthread_rwlock_unlock(&c->sync->index_lock);
         free(ids);
         free(prefix);
         free(cprefix);
@@ -749,6 +760,7 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
         if (c->hnsw) rt_hnsw_set_applied_seq(c->hnsw, seq);
         c->dirty = true;
     }
+    pthread_rwlock_unlock(&c->sync->index_lock);
     free(ids);
     free(prefix);
     free(cprefix);

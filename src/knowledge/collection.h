@@ -23,7 +23,19 @@
 #include "knowledge/hnsw.h"
 #include "core/log.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+
+/* What lets many threads search one handle at once (search.c): searches hold index_lock
+ * shared while they read the in-memory indexes; whoever changes them (ingest, delete, catching
+ * up with another writer's changes) holds it exclusive. Scratch of rt_collection_search waits
+ * in a pool. Behind a pointer, so that a search through a const handle can use it. */
+typedef struct rt_coll_sync {
+    pthread_rwlock_t index_lock;
+    pthread_mutex_t pool_mu;
+    rt_search_scratch **pool; /* (n_pool) idle scratch */
+    int n_pool, cap_pool;
+} rt_coll_sync;
 
 struct rt_collection {
     char *dir, *db_path, *bm25_path, *hnsw_path;
@@ -43,18 +55,26 @@ struct rt_collection {
     bool progress_active;
     rt_ingest_ack_fn ack;
     void *ack_user;
+    rt_coll_sync *sync;
 };
 
 /* Runs one SQL statement without results; RT_ERR_IO naming the database on failure. */
 int rt_coll_exec(rt_collection *c, const char *sql);
 /* Prepares a statement; RT_ERR_IO on failure. */
-int rt_coll_prepare(rt_collection *c, const char *sql, sqlite3_stmt **st);
+int rt_coll_prepare(const rt_collection *c, const char *sql, sqlite3_stmt **st);
 /* Records a SQLite failure as an rt_error naming the database; returns RT_ERR_IO. */
-int rt_coll_sql_error(rt_collection *c, const char *what);
+int rt_coll_sql_error(const rt_collection *c, const char *what);
 /* Steps a statement: 1 a row, 0 done, negative (the error recorded, with advice when the
  * database is damaged) on failure. */
-int rt_coll_step(rt_collection *c, sqlite3_stmt *st, const char *what);
+int rt_coll_step(const rt_collection *c, sqlite3_stmt *st, const char *what);
 /* Largest change sequence number in the log (0 when empty). */
-int rt_coll_max_seq(rt_collection *c, uint64_t *seq);
+int rt_coll_max_seq(const rt_collection *c, uint64_t *seq);
+/* Brings the in-memory indexes up to the database: replays the changes after each index's
+ * applied sequence number, up to max_seq. Callers hold the index lock exclusively (or own the
+ * handle alone, at open). */
+int rt_coll_replay(rt_collection *c, uint64_t max_seq);
+/* Scratch pool and locks of rt_coll_sync (search.c). */
+int rt_coll_sync_new(rt_coll_sync **out);
+void rt_coll_sync_free(rt_coll_sync *s);
 
 #endif

@@ -35,6 +35,16 @@ typedef struct heap {
     size_t n, cap;
 } heap;
 
+/* What one search writes: visited stamps (one per node), the two heaps, the query buffer. */
+struct rt_hnsw_scratch {
+    uint16_t *visited; /* (visited_cap) */
+    size_t visited_cap;
+    uint16_t epoch;
+    heap cands, res;
+    float *qbuf; /* (dim) */
+    size_t dim;
+};
+
 struct rt_hnsw {
     rt_hnsw_config cfg;
     const rt_vec_kernels *k;
@@ -59,14 +69,12 @@ struct rt_hnsw {
     double level_mult;
     uint64_t rng;
     uint64_t applied_seq;
-    /* scratch */
-    uint16_t *visited;
-    uint16_t epoch;
-    heap cands, res;
+    /* scratch of inserts (and of rt_hnsw_search); visited grows with cap */
+    rt_hnsw_scratch own;
     cand *sorted; /* heuristic input, grows */
     size_t sorted_cap;
     cand *selected;             /* (m0 + 1) */
-    float *qbuf, *vbuf, *vbuf2; /* (dim) each */
+    float *vbuf, *vbuf2; /* (dim) each */
 };
 
 /* ---- heaps ------------------------------------------------------------------------------- */
@@ -229,11 +237,12 @@ int rt_hnsw_new(const rt_hnsw_config *cfg, rt_hnsw **out) {
     h->level_mult = 1.0 / log((double)h->m);
     h->rng = cfg->seed ? cfg->seed : 1;
     h->selected = rt_malloc((h->m0 + 1) * sizeof *h->selected);
-    h->qbuf = rt_malloc(h->dim * sizeof(float));
+    h->own.qbuf = rt_malloc(h->dim * sizeof(float));
+    h->own.dim = h->dim;
     h->vbuf = rt_malloc(h->dim * sizeof(float));
     h->vbuf2 = rt_malloc(h->dim * sizeof(float));
-    if (!h->selected || !h->qbuf || !h->vbuf || !h->vbuf2 || heap_reserve(&h->cands, 256) ||
-        heap_reserve(&h->res, 256)) {
+    if (!h->selected || !h->own.qbuf || !h->vbuf || !h->vbuf2 ||
+        heap_reserve(&h->own.cands, 256) || heap_reserve(&h->own.res, 256)) {
         rt_hnsw_free(h);
         return RT_ERR_NOMEM;
     }
@@ -257,12 +266,12 @@ void rt_hnsw_free(rt_hnsw *h) {
     free(h->deleted);
     free(h->upper_off);
     free(h->pool);
-    free(h->visited);
-    free(h->cands.a);
-    free(h->res.a);
+    free(h->own.visited);
+    free(h->own.cands.a);
+    free(h->own.res.a);
     free(h->sorted);
     free(h->selected);
-    free(h->qbuf);
+    free(h->own.qbuf);
     free(h->vbuf);
     free(h->vbuf2);
     free(h);
@@ -291,20 +300,21 @@ int rt_hnsw_reserve(rt_hnsw *h, size_t n) {
     uint64_t *uo = rt_realloc(h->upper_off, n * sizeof *uo);
     if (!uo) return RT_ERR_NOMEM;
     h->upper_off = uo;
-    uint16_t *vis = rt_realloc(h->visited, n * sizeof *vis);
+    uint16_t *vis = rt_realloc(h->own.visited, n * sizeof *vis);
     if (!vis) return RT_ERR_NOMEM;
     if (n > h->cap) memset(vis + h->cap, 0, (n - h->cap) * sizeof *vis);
-    h->visited = vis;
+    h->own.visited = vis;
+    h->own.visited_cap = n;
     h->cap = n;
     return RT_OK;
 }
 
 /* ---- search ------------------------------------------------------------------------------ */
 
-static inline void new_epoch(rt_hnsw *h) {
-    if (++h->epoch == 0) {
-        memset(h->visited, 0, h->cap * sizeof *h->visited);
-        h->epoch = 1;
+static inline void new_epoch(rt_hnsw_scratch *s) {
+    if (++s->epoch == 0) {
+        memset(s->visited, 0, s->visited_cap * sizeof *s->visited);
+        s->epoch = 1;
     }
 }
 
@@ -312,15 +322,16 @@ static inline bool result_ok(const rt_hnsw *h, uint32_t id, const rt_idset *allo
     return !h->deleted[id] && (!allowed || rt_idset_has(allowed, label_of(h, id)));
 }
 
-/* Beam search on one level from ep; the ef closest (filtered when filtering) end in h->res
+/* Beam search on one level from ep; the ef closest (filtered when filtering) end in s->res
  * (max-heap). Returns RT_OK or RT_ERR_NOMEM. */
-static int search_layer(rt_hnsw *h, const float *q, float qn, uint32_t ep, float ep_d, size_t ef,
-                        int level, bool filtering, const rt_idset *allowed) {
-    new_epoch(h);
+static int search_layer(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, float qn, uint32_t ep,
+                        float ep_d, size_t ef, int level, bool filtering,
+                        const rt_idset *allowed) {
+    new_epoch(s);
     /* Locals, not fields: with -fno-strict-aliasing every heap store could alias *h, so the
      * compiler would reload fields inside the loop. */
-    const uint16_t epoch = h->epoch;
-    uint16_t *const visited = h->visited;
+    const uint16_t epoch = s->epoch;
+    uint16_t *const visited = s->visited;
     const uint8_t *const level0 = h->level0;
     const size_t block = h->block, links_bytes = h->links_bytes, dim = h->dim;
     const size_t pf_bytes = h->vec_bytes < 128 ? h->vec_bytes : 128;
@@ -328,9 +339,10 @@ static int search_layer(rt_hnsw *h, const float *q, float qn, uint32_t ep, float
     float (*const fdist)(const float *, const float *, size_t) =
         h->cfg.metric == RT_METRIC_L2 ? h->k->l2sq : h->k->dot;
     const float sign = h->cfg.metric == RT_METRIC_L2 ? 1.0f : -1.0f;
-    heap *cands = &h->cands, *res = &h->res;
+    heap *cands = &s->cands, *res = &s->res;
     cands->n = res->n = 0;
     RT_TRY(heap_reserve(res, ef + 2));
+    RT_TRY(heap_reserve(cands, 256));
     visited[ep] = epoch;
     heap_push(cands, -ep_d, ep, true); /* max-heap on -d is a min-heap on d */
     if (!filtering || result_ok(h, ep, allowed)) heap_push(res, ep_d, ep, true);
@@ -397,25 +409,62 @@ static uint32_t greedy_descend(const rt_hnsw *h, const float *q, float qn, int s
     return cur;
 }
 
-static const float *prepare_query(rt_hnsw *h, const float *q, float *qn) {
+static const float *prepare_query(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q,
+                                  float *qn) {
     if (h->cfg.metric == RT_METRIC_COSINE) {
-        memcpy(h->qbuf, q, h->dim * sizeof(float));
-        rt_vec_normalize(h->qbuf, h->dim);
-        q = h->qbuf;
+        memcpy(s->qbuf, q, h->dim * sizeof(float));
+        rt_vec_normalize(s->qbuf, h->dim);
+        q = s->qbuf;
     }
     *qn = h->cfg.int8 ? sqnorm(q, h->dim) : 0; /* only int8 L2 distances use |q|^2 */
     return q;
 }
 
-int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *allowed,
-                   rt_hit *out) {
+int rt_hnsw_scratch_new(rt_hnsw_scratch **out) {
+    *out = rt_calloc(1, sizeof **out);
+    return *out ? RT_OK : RT_ERR_NOMEM;
+}
+
+void rt_hnsw_scratch_free(rt_hnsw_scratch *s) {
+    if (!s) return;
+    free(s->visited);
+    free(s->cands.a);
+    free(s->res.a);
+    free(s->qbuf);
+    free(s);
+}
+
+/* Sizes s for h: a visited stamp per node and a query buffer of h's dimension. */
+static int scratch_fit(const rt_hnsw *h, rt_hnsw_scratch *s) {
+    if (s->visited_cap < h->n) {
+        size_t n = h->cap > h->n ? h->cap : h->n; /* a mapped index has no spare capacity */
+        uint16_t *v = rt_calloc(n, sizeof *v);
+        if (!v) return RT_ERR_NOMEM;
+        free(s->visited);
+        s->visited = v;
+        s->visited_cap = n;
+        s->epoch = 0;
+    }
+    if (s->dim < h->dim) {
+        float *q = rt_malloc(h->dim * sizeof *q);
+        if (!q) return RT_ERR_NOMEM;
+        free(s->qbuf);
+        s->qbuf = q;
+        s->dim = h->dim;
+    }
+    return RT_OK;
+}
+
+int rt_hnsw_search_with(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, int k, int ef,
+                        const rt_idset *allowed, rt_hit *out) {
     if (k <= 0 || h->n == 0 || h->n == h->n_deleted) return 0;
     if (ef < k) ef = k;
+    RT_TRY(scratch_fit(h, s));
     float qn, d;
-    q = prepare_query(h, q, &qn);
+    q = prepare_query(h, s, q, &qn);
     uint32_t ep = greedy_descend(h, q, qn, 0, &d);
-    RT_TRY(search_layer(h, q, qn, ep, d, (size_t)ef, 0, true, allowed));
-    heap *res = &h->res;
+    RT_TRY(search_layer(h, s, q, qn, ep, d, (size_t)ef, 0, true, allowed));
+    heap *res = &s->res;
     while (res->n > (size_t)k)
         heap_pop(res, true);
     int n = (int)res->n;
@@ -427,16 +476,27 @@ int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *al
     return n;
 }
 
-int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed, rt_hit *out) {
+int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *allowed,
+                   rt_hit *out) {
+    return rt_hnsw_search_with(h, &h->own, q, k, ef, allowed, out);
+}
+
+int rt_hnsw_search_exact_with(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, int k,
+                              const rt_idset *allowed, rt_hit *out) {
     if (k <= 0) return 0;
+    RT_TRY(scratch_fit(h, s));
     float qn;
-    q = prepare_query(h, q, &qn);
+    q = prepare_query(h, s, q, &qn);
     rt_topk top = {out, 0, k};
     for (uint32_t i = 0; i < h->n; i++) {
         if (!result_ok(h, i, allowed)) continue;
         rt_topk_push(&top, label_of(h, i), -dist_q(h, q, qn, vec_of(h, i)));
     }
     return rt_topk_sort(&top);
+}
+
+int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed, rt_hit *out) {
+    return rt_hnsw_search_exact_with(h, &h->own, q, k, allowed, out);
 }
 
 /* ---- insertion --------------------------------------------------------------------------- */
@@ -526,7 +586,7 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v) {
     if (h->n == h->cap || h->map_base)
         RT_TRY(rt_hnsw_reserve(h, h->cap ? h->cap + h->cap / 2 + 1 : 1024));
     float qn;
-    const float *q = prepare_query(h, v, &qn);
+    const float *q = prepare_query(h, &h->own, v, &qn);
     int level = random_level(h);
     size_t need = h->pool_len + (size_t)level * (h->m + 1);
     if (need > h->pool_cap) {
@@ -548,7 +608,7 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v) {
     h->upper_off[id] = h->pool_len;
     if (level) memset(h->pool + h->pool_len, 0, (size_t)level * (h->m + 1) * sizeof *h->pool);
     h->pool_len = need;
-    h->visited[id] = 0;
+    h->own.visited[id] = 0;
     h->n++;
     if (h->entry == UINT32_MAX) {
         h->entry = id;
@@ -556,14 +616,15 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v) {
         return RT_OK;
     }
     if (h->cfg.int8) { /* search with the stored (quantized) vector, as later queries see it */
-        q = node_f32(h, id, h->qbuf);
+        q = node_f32(h, id, h->own.qbuf);
         qn = sqnorm(q, h->dim);
     }
     float d;
     uint32_t ep = greedy_descend(h, q, qn, level, &d);
     for (int lc = level < h->max_level ? level : h->max_level; lc >= 0; lc--) {
-        RT_TRY(search_layer(h, q, qn, ep, d, (size_t)h->cfg.ef_construction, lc, false, NULL));
-        heap *res = &h->res;
+        RT_TRY(search_layer(h, &h->own, q, qn, ep, d, (size_t)h->cfg.ef_construction, lc, false,
+                            NULL));
+        heap *res = &h->own.res;
         RT_TRY(reserve_sorted(h, res->n + 1));
         size_t nr = res->n;
         for (size_t i = nr; i-- > 0;) {
@@ -663,7 +724,7 @@ void rt_hnsw_set_applied_seq(rt_hnsw *h, uint64_t seq) {
 
 size_t rt_hnsw_memory(const rt_hnsw *h) {
     return h->cap * (h->block + 1 + 1 + 8 + 2) + h->pool_cap * 4 +
-           (h->cands.cap + h->res.cap + h->sorted_cap) * sizeof(cand);
+           (h->own.cands.cap + h->own.res.cap + h->sorted_cap) * sizeof(cand);
 }
 
 /* ---- persistence -------------------------------------------------------------------------
@@ -792,8 +853,9 @@ static int parse(const uint8_t *data, size_t size, const char *name, void *map_b
             h->levels = rt_malloc(n);
             h->deleted = rt_malloc(n);
             h->upper_off = rt_malloc(n * 8);
-            h->visited = rt_calloc(n, sizeof *h->visited);
-            if (!h->levels || !h->deleted || !h->upper_off || !h->visited) {
+            h->own.visited = rt_calloc(n, sizeof *h->own.visited);
+            h->own.visited_cap = n;
+            if (!h->levels || !h->deleted || !h->upper_off || !h->own.visited) {
                 st = RT_ERR_NOMEM;
                 goto fail;
             }

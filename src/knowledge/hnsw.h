@@ -13,7 +13,9 @@
  * are still traversed but never returned. Files: magic "RTHNSW\0\0", version, header with sizes,
  * then the level-0 blocks (mapped copy-on-write on load, copied out when the index grows), then
  * levels, upper-level offsets, tombstones and the upper pool; every count, link and offset is
- * checked on load. Not thread-safe: one operation at a time per index.
+ * checked on load. Searches through rt_hnsw_search_with read the index only (what they write
+ * lives in a scratch the caller owns), so any number of threads may search one index at once,
+ * each with its own scratch, while nothing modifies it; every other call is one at a time.
  */
 #ifndef RT_KNOWLEDGE_HNSW_H
 #define RT_KNOWLEDGE_HNSW_H
@@ -49,10 +51,23 @@ int rt_hnsw_add(rt_hnsw *h, int64_t label, const float *v);
 int rt_hnsw_remove(rt_hnsw *h, int64_t label);
 
 /* The k nearest live nodes among labels in allowed (NULL = all), best first (score as in
- * rt_vec_score). ef is the beam width (raised to k). Returns the count or an error. */
+ * rt_vec_score). ef is the beam width (raised to k). Returns the count or an error. Uses the
+ * index's own scratch: one search at a time (rt_hnsw_search_with for concurrent ones). */
 int rt_hnsw_search(rt_hnsw *h, const float *q, int k, int ef, const rt_idset *allowed, rt_hit *out);
 /* Exact top-k over the stored vectors (dequantized when int8). */
 int rt_hnsw_search_exact(rt_hnsw *h, const float *q, int k, const rt_idset *allowed, rt_hit *out);
+
+/* What one search writes (visited stamps, heaps, the query buffer); grown on demand to the
+ * index searched. One per thread; reusable across searches and indexes. */
+typedef struct rt_hnsw_scratch rt_hnsw_scratch;
+int rt_hnsw_scratch_new(rt_hnsw_scratch **out);
+void rt_hnsw_scratch_free(rt_hnsw_scratch *s);
+/* rt_hnsw_search and rt_hnsw_search_exact on a const index with the caller's scratch
+ * (concurrent searches of one index, see the top of this file). */
+int rt_hnsw_search_with(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, int k, int ef,
+                        const rt_idset *allowed, rt_hit *out);
+int rt_hnsw_search_exact_with(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, int k,
+                              const rt_idset *allowed, rt_hit *out);
 
 /* Copies the stored (possibly dequantized) vector of label into out (dim); RT_ERR_NOT_FOUND. */
 int rt_hnsw_get(const rt_hnsw *h, int64_t label, float *out);

@@ -364,15 +364,23 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
             st = embed_chunks(c, text, sp, n, vecs);
     }
     if (!st && !(new_ids = rt_malloc((n + 1) * sizeof *new_ids))) st = RT_ERR_NOMEM;
-    if (!st) st = rt_coll_exec(c, "BEGIN IMMEDIATE");
+    /* exclusive from the transaction's start until the indexes match its commit: searches share
+     * this connection, so they must not read the change log of a transaction in flight */
+    bool locked = false;
+    if (!st) {
+        pthread_rwlock_wrlock(&c->sync->index_lock);
+        locked = true;
+        st = rt_coll_exec(c, "BEGIN IMMEDIATE");
+    }
     if (!st) {
         st = write_document(c, id, doc, text, len, hash, existed, sp, titles, n, vecs, &old_ids,
                             &n_old,
                             new_ids, &seq);
-        if (st)
+        if (st) {
             rt_coll_exec(c, "ROLLBACK");
-        else
+        } else {
             st = rt_coll_exec(c, "COMMIT");
+        }
     }
     if (!st) {
         /* Durable from here; now the in-memory indexes. */
@@ -396,6 +404,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
             if (c->hnsw) rt_hnsw_set_applied_seq(c->hnsw, seq);
             c->dirty = true;
         }
+        pthread_rwlock_unlock(&c->sync->index_lock);
+        locked = false;
         if (stats) {
             if (existed)
                 stats->docs_replaced++;
@@ -410,6 +420,7 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     } else if (stats) {
         stats->docs_failed++;
     }
+    if (locked) pthread_rwlock_unlock(&c->sync->index_lock); /* the transaction failed */
     free(text);
     free(sp);
     for (size_t i = 0; titles && i < n; i++)

@@ -2,6 +2,13 @@
  * search.c — rt_collection_search: metadata filters resolved to an allowed-chunk bitmap, BM25
  * and/or dense retrieval with that bitmap applied inside the index walk, fusion, optional MMR,
  * then the chunk rows (document id, byte range, text) from SQLite.
+ *
+ * Concurrency: a search reads the handle (const) and writes only the caller's scratch, so many
+ * threads search one handle at once; they hold the handle's index lock shared (a writer of this
+ * handle holds it exclusive from its transaction's start until its indexes match the commit)
+ * and share the SQLite connection, which serializes its own calls. A search first checks the change log:
+ * documents another handle or process stored since are replayed into this handle's indexes
+ * (under the exclusive lock), so a long-lived handle sees them.
  */
 #include "knowledge/collection.h"
 #include "knowledge/fusion.h"
@@ -59,7 +66,7 @@ static const char *op_sql(rt_filter_op op) {
 }
 
 /* Builds the bitmap of chunks whose document metadata satisfies every filter. */
-static int resolve_filters(rt_collection *c, const rt_filter *f, int n, rt_idset *out,
+static int resolve_filters(const rt_collection *c, const rt_filter *f, int n, rt_idset *out,
                            size_t *n_allowed) {
     memset(out, 0, sizeof *out);
     *n_allowed = 0;
@@ -172,7 +179,7 @@ static float score_in(const rt_hit *h, int n, int64_t id) {
     return 0;
 }
 
-static int fill_results(rt_collection *c, const rt_hit *hits, int n, const rt_hit *bm, int nbm,
+static int fill_results(const rt_collection *c, const rt_hit *hits, int n, const rt_hit *bm, int nbm,
                         const rt_hit *dn, int ndn, rt_search_results *res) {
     res->items = rt_calloc((size_t)n + 1, sizeof *res->items);
     if (!res->items) return RT_ERR_NOMEM;
@@ -216,9 +223,79 @@ static int fill_results(rt_collection *c, const rt_hit *hits, int n, const rt_hi
     return rc;
 }
 
-int rt_collection_search(rt_collection *c, const char *query, const rt_search_params *params,
-                         rt_search_results **out) {
+struct rt_search_scratch {
+    rt_bm25_scratch *bm25;
+    rt_hnsw_scratch *hnsw;
+};
+
+int rt_search_scratch_new(rt_search_scratch **out) {
+    if (!out) return rt_error(RT_ERR_INVALID, "rt_search_scratch_new: NULL argument");
+    rt_search_scratch *s = rt_calloc(1, sizeof *s);
+    if (!s || rt_bm25_scratch_new(&s->bm25) != RT_OK || rt_hnsw_scratch_new(&s->hnsw) != RT_OK) {
+        rt_search_scratch_free(s);
+        return RT_ERR_NOMEM;
+    }
+    *out = s;
+    return RT_OK;
+}
+
+void rt_search_scratch_free(rt_search_scratch *s) {
+    if (!s) return;
+    rt_bm25_scratch_free(s->bm25);
+    rt_hnsw_scratch_free(s->hnsw);
+    free(s);
+}
+
+int rt_coll_sync_new(rt_coll_sync **out) {
+    rt_coll_sync *s = rt_calloc(1, sizeof *s);
+    if (!s) return RT_ERR_NOMEM;
+    pthread_rwlock_init(&s->index_lock, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    *out = s;
+    return RT_OK;
+}
+
+void rt_coll_sync_free(rt_coll_sync *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n_pool; i++)
+        rt_search_scratch_free(s->pool[i]);
+    free(s->pool);
+    pthread_rwlock_destroy(&s->index_lock);
+    pthread_mutex_destroy(&s->pool_mu);
+    free(s);
+}
+
+static uint64_t applied_seq(const rt_collection *c) {
+    uint64_t b = rt_bm25_applied_seq(c->bm25);
+    uint64_t h = c->hnsw ? rt_hnsw_applied_seq(c->hnsw) : b;
+    return b < h ? b : h;
+}
+
+/* Replays what other handles or processes stored since this handle's indexes were last brought
+ * up to date. The indexes are this handle's view of the database, not its contents: catching
+ * up changes the view, under the exclusive lock, which is why the const is cast away. */
+static int catch_up(const rt_collection *c) {
+    uint64_t max_seq;
+    RT_TRY(rt_coll_max_seq(c, &max_seq));
+    pthread_rwlock_rdlock(&c->sync->index_lock);
+    bool behind = applied_seq(c) < max_seq;
+    pthread_rwlock_unlock(&c->sync->index_lock);
+    if (!behind) return RT_OK;
+    /* again under the lock: writers of this handle hold it through their transactions, so now
+     * the log holds only committed changes */
+    pthread_rwlock_wrlock(&c->sync->index_lock);
+    int st = rt_coll_max_seq(c, &max_seq);
+    if (!st && applied_seq(c) < max_seq) st = rt_coll_replay((rt_collection *)c, max_seq);
+    pthread_rwlock_unlock(&c->sync->index_lock);
+    return st;
+}
+
+int rt_collection_search_with(const rt_collection *c, rt_search_scratch *scratch,
+                              const char *query, const rt_search_params *params,
+                              rt_search_results **out) {
+    if (!out) return rt_error(RT_ERR_INVALID, "search: NULL result pointer");
     *out = NULL;
+    if (!c || !scratch) return rt_error(RT_ERR_INVALID, "search: NULL collection or scratch");
     rt_search_params p = params ? *params : rt_search_default_params();
     if (p.k <= 0 || p.k > 10000) return rt_error(RT_ERR_INVALID, "search: k must be 1..10000");
     if ((unsigned)p.mode > RT_SEARCH_HYBRID)
@@ -250,6 +327,9 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
                           c->dir, c->embedder_name);
         }
     }
+    if (!st) st = catch_up(c);
+    /* shared for the whole search, SQL included: no write of this handle is in flight */
+    pthread_rwlock_rdlock(&c->sync->index_lock);
     rt_idset allowed = {0};
     size_t n_allowed = 0;
     if (!st && p.n_filters > 0)
@@ -262,7 +342,7 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
     int nbm = 0, ndn = 0, nf = 0;
     if (!st && (!bm || !dn || !fused || !final)) st = RT_ERR_NOMEM;
     if (!st && p.mode != RT_SEARCH_DENSE) {
-        nbm = rt_bm25_search(c->bm25, query, strlen(query), ncand, filter, bm);
+        nbm = rt_bm25_search_with(c->bm25, scratch->bm25, query, strlen(query), ncand, filter, bm);
         if (nbm < 0) st = nbm;
     }
     if (!st && p.mode != RT_SEARCH_BM25) {
@@ -270,8 +350,8 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
         bool exact =
             p.exact || (filter && (n_allowed <= EXACT_FILTER_MAX || n_allowed < live / 20));
         int ef = p.ef_search > ncand ? p.ef_search : ncand;
-        ndn = exact ? rt_hnsw_search_exact(c->hnsw, qv, ncand, filter, dn)
-                    : rt_hnsw_search(c->hnsw, qv, ncand, ef, filter, dn);
+        ndn = exact ? rt_hnsw_search_exact_with(c->hnsw, scratch->hnsw, qv, ncand, filter, dn)
+                    : rt_hnsw_search_with(c->hnsw, scratch->hnsw, qv, ncand, ef, filter, dn);
         if (ndn < 0) st = ndn;
     }
     if (!st) {
@@ -308,6 +388,7 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
         if (!res) st = RT_ERR_NOMEM;
     }
     if (!st) st = fill_results(c, final, nfinal, bm, nbm, dn, ndn, res);
+    pthread_rwlock_unlock(&c->sync->index_lock);
     if (st) {
         rt_search_results_free(res);
     } else {
@@ -320,5 +401,35 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
     free(fused);
     free(final);
     free(vecs);
+    return st;
+}
+
+int rt_collection_search(rt_collection *c, const char *query, const rt_search_params *params,
+                         rt_search_results **out) {
+    if (!out) return rt_error(RT_ERR_INVALID, "search: NULL result pointer");
+    *out = NULL;
+    if (!c) return rt_error(RT_ERR_INVALID, "search: NULL collection");
+    rt_coll_sync *sync = c->sync;
+    rt_search_scratch *scratch = NULL;
+    pthread_mutex_lock(&sync->pool_mu);
+    if (sync->n_pool) scratch = sync->pool[--sync->n_pool];
+    pthread_mutex_unlock(&sync->pool_mu);
+    if (!scratch) RT_TRY(rt_search_scratch_new(&scratch));
+    int st = rt_collection_search_with(c, scratch, query, params, out);
+    pthread_mutex_lock(&sync->pool_mu);
+    if (sync->n_pool == sync->cap_pool) {
+        int cap = sync->cap_pool ? 2 * sync->cap_pool : 4;
+        rt_search_scratch **grown = realloc(sync->pool, (size_t)cap * sizeof *grown);
+        if (grown) {
+            sync->pool = grown;
+            sync->cap_pool = cap;
+        }
+    }
+    if (sync->n_pool < sync->cap_pool) {
+        sync->pool[sync->n_pool++] = scratch;
+        scratch = NULL;
+    }
+    pthread_mutex_unlock(&sync->pool_mu);
+    rt_search_scratch_free(scratch); /* the pool could not grow */
     return st;
 }

@@ -32,7 +32,7 @@
 struct srv_coll {
     char name[72];
     rt_collection *c; /* NULL once deleted */
-    pthread_mutex_t mu;
+    pthread_rwlock_t rw; /* shared: searches, stats; exclusive: writes, delete, close */
     int refs; /* under srv_collections.mu */
     srv_collections *owner;
     srv_coll *next;
@@ -62,7 +62,7 @@ void srv_collections_close(srv *s) {
     for (srv_coll *c = cs->open, *next; c; c = next) {
         next = c->next;
         if (c->c) rt_collection_close(c->c);
-        pthread_mutex_destroy(&c->mu);
+        pthread_rwlock_destroy(&c->rw);
         free(c);
     }
     free(cs->dir);
@@ -113,7 +113,7 @@ int srv_coll_get(srv *s, const char *name, bool create, srv_coll **out) {
         snprintf(c->name, sizeof c->name, "%s", name);
         c->c = h;
         c->owner = cs;
-        pthread_mutex_init(&c->mu, NULL);
+        pthread_rwlock_init(&c->rw, NULL);
         c->next = cs->open;
         cs->open = c;
     }
@@ -136,22 +136,31 @@ void srv_coll_put(srv_coll *c) {
     }
     pthread_mutex_unlock(&cs->mu);
     if (gone) {
-        pthread_mutex_destroy(&c->mu);
+        pthread_rwlock_destroy(&c->rw);
         free(c);
     }
 }
 
 rt_collection *srv_coll_lock(srv_coll *c) {
-    pthread_mutex_lock(&c->mu);
+    pthread_rwlock_wrlock(&c->rw);
     if (!c->c) {
-        pthread_mutex_unlock(&c->mu);
+        pthread_rwlock_unlock(&c->rw);
+        return NULL;
+    }
+    return c->c;
+}
+
+rt_collection *srv_coll_read(srv_coll *c) {
+    pthread_rwlock_rdlock(&c->rw);
+    if (!c->c) {
+        pthread_rwlock_unlock(&c->rw);
         return NULL;
     }
     return c->c;
 }
 
 void srv_coll_unlock(srv_coll *c) {
-    pthread_mutex_unlock(&c->mu);
+    pthread_rwlock_unlock(&c->rw);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -190,7 +199,7 @@ static int list_collections(srv *s, srv_request *rq) {
         if (!srv_name_valid(e->d_name)) continue;
         srv_coll *c;
         if (srv_coll_get(s, e->d_name, false, &c) != RT_OK) continue;
-        rt_collection *h = srv_coll_lock(c);
+        rt_collection *h = srv_coll_read(c);
         if (h) {
             json_array_append_new(data, stats_object(c->name, h));
             srv_coll_unlock(c);
@@ -242,10 +251,10 @@ static int delete_collection(srv *s, srv_request *rq, const char *name) {
     srv_coll *c;
     int rc = srv_coll_get(s, name, false, &c);
     if (rc != RT_OK) return coll_error(rq, rc);
-    pthread_mutex_lock(&c->mu); /* waits for requests using it */
+    pthread_rwlock_wrlock(&c->rw); /* waits for requests using it */
     rt_collection *h = c->c;
     c->c = NULL;
-    pthread_mutex_unlock(&c->mu);
+    pthread_rwlock_unlock(&c->rw);
     if (h) rt_collection_close(h);
     char *path = rt_path_join(s->collections->dir, name);
     int err = path ? nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) : -1;
@@ -420,7 +429,7 @@ static int search(srv *s, srv_request *rq, const char *name, bool openai) {
         ret = coll_error(rq, rc);
         goto done;
     }
-    rt_collection *h = srv_coll_lock(c);
+    rt_collection *h = srv_coll_read(c); /* searches of one collection run at once */
     rt_search_results *res = NULL;
     rc = h ? rt_collection_search(h, json_string_value(q), &sp, &res) : RT_ERR_NOT_FOUND;
     if (h) srv_coll_unlock(c);
@@ -489,7 +498,7 @@ int srv_route_collections(srv *s, srv_request *rq) {
             srv_coll *c;
             int rc = srv_coll_get(s, name, false, &c);
             if (rc != RT_OK) return coll_error(rq, rc);
-            rt_collection *h = srv_coll_lock(c);
+            rt_collection *h = srv_coll_read(c);
             json_t *obj = h ? stats_object(name, h) : NULL;
             if (h) srv_coll_unlock(c);
             srv_coll_put(c);

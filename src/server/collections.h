@@ -1,8 +1,7 @@
 /*
  * collections.h — the server's collections: directories under <data_dir>/collections/<name>,
- * each opened once and shared by requests. A collection handle is used by one request at a
- * time (its mutex): searches of one collection are serialized, searches of different
- * collections run in parallel.
+ * each opened once and shared by requests. Searches (and RAG answers, stats) of one collection
+ * run at once (rt_collection_search is thread-safe); writes take the handle alone.
  */
 #ifndef RT_SERVER_COLLECTIONS_H
 #define RT_SERVER_COLLECTIONS_H
@@ -19,8 +18,11 @@ typedef struct srv_coll srv_coll;
  * srv_coll_put. */
 int srv_coll_get(struct srv *s, const char *name, bool create, srv_coll **out);
 void srv_coll_put(srv_coll *c);
-/* Locks the handle for this thread's use; NULL when the collection was deleted meanwhile. */
+/* Locks the handle for this thread's exclusive use (ingest, delete); NULL when the collection
+ * was deleted meanwhile. */
 rt_collection *srv_coll_lock(srv_coll *c);
+/* The same, shared with other readers (search, stats, RAG). */
+rt_collection *srv_coll_read(srv_coll *c);
 void srv_coll_unlock(srv_coll *c);
 
 #endif

@@ -659,7 +659,7 @@ int srv_chat_rag(srv *s, srv_request *rq, const srv_gen_request *g) {
     rt_session *session = job->slot->session;
     rt_ask_result *res = NULL;
     rc = rt_session_set_adapters(session, job->adapters, job->scales, job->n_adapters);
-    rt_collection *h = rc == RT_OK ? srv_coll_lock(coll) : NULL;
+    rt_collection *h = rc == RT_OK ? srv_coll_read(coll) : NULL;
     if (h) {
         rt_ask_params ap = rt_ask_default_params();
         ap.search.mode = s->has_embedder ? RT_SEARCH_HYBRID : RT_SEARCH_BM25;
