@@ -35,39 +35,28 @@ fi
 thread_opt=()
 [ "$threads" -gt 0 ] && thread_opt=(--threads "$threads")
 
-run() { # run MODE(batch|no-batch) CLIENT_COUNTS... -> clients tok/s p50 p99 failed peak_mb
+. bench/serve_lib.sh
+run() { # run MODE(batch|no-batch) CLIENT_COUNTS... -> clients tok/s p50 p99 failed peak_mb mode
     local mode=$1
     shift
     local extra=()
     [ "$mode" = no-batch ] && extra=(--no-batch)
-    rm -f "$tmp/port"
-    "$build/ragtune" serve --model "$model" --port 0 --port-file "$tmp/port" --parallel "$clients" \
-        --queue 1024 --max-connections 256 --data-dir "$tmp/data" "${thread_opt[@]}" "${extra[@]}" \
-        2>"$tmp/server.log" &
-    pid=$!
-    for _ in $(seq 1 600); do
-        [ -s "$tmp/port" ] && curl -sf "http://127.0.0.1:$(cat "$tmp/port")/health" >/dev/null && break
-        sleep 0.1
-    done
+    serve_start --model "$model" --parallel "$clients" "${thread_opt[@]}" "${extra[@]}"
     for c in "$@"; do
-        node bench/bench_server_client.cjs "http://127.0.0.1:$(cat "$tmp/port")" "$c" \
-            "$per_client" "$tokens" | tr '\n' ' '
-        echo "$mode $(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")"
+        serve_load "$c" "$per_client" "$tokens" | awk -v m="$mode" '{ $7 = m; print }'
     done
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
-    pid=""
+    serve_stop
 }
 run batch 1 "$clients" > "$tmp/rows.txt"
 run no-batch "$clients" >> "$tmp/rows.txt"
 printf '%-9s %-8s %12s %10s %10s %7s %9s\n' mode clients "tok/s" "p50 s" "p99 s" failed "peak MB"
-while read -r c t p50 p99 f mode mb; do
+while read -r c t p50 p99 f mb mode; do
     printf '%-9s %-8s %12s %10s %10s %7s %9s\n' "$mode" "$c" "$t" "$p50" "$p99" "$f" "$mb"
 done < "$tmp/rows.txt"
 awk -v c="$clients" '
-    $6 == "batch" && $1 == 1 { one = $2 }
-    $6 == "batch" && $1 == c { many = $2 }
-    $6 == "no-batch" { alone = $2 }
+    $7 == "batch" && $1 == 1 { one = $2 }
+    $7 == "batch" && $1 == c { many = $2 }
+    $7 == "no-batch" { alone = $2 }
     END {
         printf "batched, %d clients over 1 client: %.2fx aggregate tokens/s\n", c, (one > 0 ? many / one : 0)
         printf "batched over --no-batch at %d clients: %.2fx\n", c, (alone > 0 ? many / alone : 0)

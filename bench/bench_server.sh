@@ -3,7 +3,8 @@
 # chat requests of T generated tokens (ignore_eos), against a server with S slots (--parallel S)
 # and against one slot (one request at a time). Prints one table: aggregate generated tokens/s,
 # p50/p99 request latency, failed requests, the server's peak resident memory, and the ratio of
-# S slots over one slot. Slots are parallel threads, one sequence each (no batched decoding).
+# S slots over one slot. The S slots' decode steps are batched (continuous batching) unless
+# RT_SERVE_FLAGS=--no-batch; bench/bench_serve_batch.sh compares the two.
 # usage: bench/bench_server.sh MODEL [BUILD_DIR] [SLOTS] [R] [T] [CLIENTS...]
 set -euo pipefail
 model=${1:?usage: bench/bench_server.sh MODEL [BUILD_DIR] [SLOTS] [R] [T] [CLIENTS...]}
@@ -19,24 +20,13 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-bench-server-XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
+. bench/serve_lib.sh
 run() { # run SLOTS -> one line per client count: clients tok/s p50 p99 failed peak_mb
-    local s=$1
-    rm -f "$tmp/port"
-    "$build/ragtune" serve --model "$model" --port 0 --port-file "$tmp/port" --parallel "$s" \
-        --queue 1024 --max-connections 256 --data-dir "$tmp/data" 2>"$tmp/server.log" &
-    pid=$!
-    for _ in $(seq 1 600); do
-        [ -s "$tmp/port" ] && curl -sf "http://127.0.0.1:$(cat "$tmp/port")/health" >/dev/null && break
-        sleep 0.1
-    done
+    serve_start --model "$model" --parallel "$1" ${RT_SERVE_FLAGS:-}
     for c in "${clients[@]}"; do
-        node bench/bench_server_client.cjs "http://127.0.0.1:$(cat "$tmp/port")" "$c" \
-            "$per_client" "$tokens" | tr '\n' ' '
-        echo "$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")"
+        serve_load "$c" "$per_client" "$tokens"
     done
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
-    pid=""
+    serve_stop
 }
 run 1 > "$tmp/one.txt"
 run "$slots" > "$tmp/many.txt"

@@ -68,6 +68,17 @@ static void query_text(int q, char *buf, size_t cap) {
     buf[strlen(buf) / 3] = 0; /* about four words */
 }
 
+/* Query q in mode m: through the handle's pool, or with scratch s when not NULL. */
+static int run_query(rt_collection *c, rt_search_scratch *s, int q, int m,
+                     rt_search_results **out) {
+    char text[256];
+    query_text(q, text, sizeof text);
+    rt_filter f;
+    rt_search_params p = mode_params(m, &f);
+    return s ? rt_collection_search_with(c, s, text, &p, out)
+             : rt_collection_search(c, text, &p, out);
+}
+
 typedef struct answer {
     int n;
     int64_t chunk[K];
@@ -99,14 +110,8 @@ static void *search_all(void *arg) {
     for (int round = 0; round < 3; round++)
         for (int q = 0; q < N_QUERIES; q++)
             for (int m = 0; m < N_MODES; m++) {
-                char text[256];
-                query_text(q, text, sizeof text);
-                rt_filter f;
-                rt_search_params p = mode_params(m, &f);
                 rt_search_results *r;
-                int st = w->own_scratch ? rt_collection_search_with(w->c, s, text, &p, &r)
-                                        : rt_collection_search(w->c, text, &p, &r);
-                if (st != RT_OK) {
+                if (run_query(w->c, s, q, m, &r) != RT_OK) {
                     w->errors++;
                     continue;
                 }
@@ -136,12 +141,8 @@ static void test_concurrent_equals_serial(void **state) {
     static answer want[N_QUERIES][N_MODES];
     for (int q = 0; q < N_QUERIES; q++)
         for (int m = 0; m < N_MODES; m++) {
-            char text[256];
-            query_text(q, text, sizeof text);
-            rt_filter f;
-            rt_search_params p = mode_params(m, &f);
             rt_search_results *r;
-            if (rt_collection_search(c, text, &p, &r) != RT_OK)
+            if (run_query(c, NULL, q, m, &r) != RT_OK)
                 fail_msg("serial search: %s", rt_last_error());
             assert_true(r->n > 0);
             record(r, &want[q][m]);
@@ -174,12 +175,8 @@ typedef struct reader {
 static void *read_while_writing(void *arg) {
     reader *r = arg;
     while (!*r->stop || r->searches < 10) {
-        char text[256];
-        query_text(r->searches % N_QUERIES, text, sizeof text);
-        rt_filter f;
-        rt_search_params p = mode_params(r->searches % N_MODES, &f);
         rt_search_results *res;
-        if (rt_collection_search(r->c, text, &p, &res) != RT_OK) {
+        if (run_query(r->c, NULL, r->searches % N_QUERIES, r->searches % N_MODES, &res) != RT_OK) {
             r->errors++;
         } else {
             if (res->n > K) r->bad++;

@@ -295,12 +295,13 @@ static int load_models(srv *s) {
                         "--embed-model",
                         p->model_path);
     RT_TRY(rt_tokenizer_load(p->tokenizer_path ? p->tokenizer_path : p->model_path, &s->tokenizer));
-    if (p->batch)
+    bool batch = p->batch && p->parallel > 1; /* one slot has nobody to batch with */
+    if (batch)
         RT_TRY(srv_batcher_init(&s->batcher, p->parallel < RT_DECODE_BATCH_MAX
                                                  ? p->parallel
                                                  : RT_DECODE_BATCH_MAX));
     RT_TRY(srv_slots_init(&s->slots, p->parallel, p->queue, s->model, s->tokenizer, p->n_ctx,
-                          p->batch ? &s->batcher : NULL));
+                          batch ? &s->batcher : NULL));
     for (int i = 0; i < p->n_lora; i++) {
         char *path;
         float scale;
