@@ -65,6 +65,7 @@ int srv_files_upload_begin(srv *s, srv_request *rq);
 int srv_files_upload_data(srv *s, srv_request *rq, const char *data, size_t size);
 int srv_route_files(srv *s, srv_request *rq);
 int srv_route_jobs(srv *s, srv_request *rq);
+int srv_route_compare_jobs(srv *s, srv_request *rq); /* /v1/compare/jobs[/...] */
 
 int srv_route_web(srv *s, srv_request *rq);
 

@@ -16,6 +16,15 @@
  * adapter is served as the model ft:BASE:SUFFIX. On shutdown a running job stops between steps
  * and goes back to queued; at the next start it resumes from its last checkpoint (or fails
  * saying why).
+ *
+ * Compare jobs (ragtune's own routes) run `compare` the same way, through the same worker,
+ * records, events, cancellation and restart handling:
+ *   POST   /v1/compare/jobs                      {"collection": NAME, "qa_file": FILE_ID,
+ *                                                 "strategies"?, "k"?, "max_tokens"?, "steps"?,
+ *                                                 "max_questions"?, "seed"?, "search_mode"?}
+ *   GET    /v1/compare/jobs[/{id}[/events|/report|/report.html]];  POST .../{id}/cancel
+ * The run directory <data_dir>/jobs/<id>/ is rt_compare_run's out_dir; its per-strategy cache
+ * lets a job interrupted by a shutdown continue where it was at the next start.
  */
 #include "server/context.h"
 #include "server/request.h"
@@ -32,8 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
+enum { JOB_FINE_TUNE = 0, JOB_COMPARE = 1 };
+
 typedef struct job {
     char id[48];
+    int kind;            /* JOB_FINE_TUNE or JOB_COMPARE */
     json_t *obj;         /* the OpenAI job object */
     json_t *events;      /* newest last */
     json_t *checkpoints; /* newest last */
@@ -61,9 +73,10 @@ static const char *job_status(job *j) {
 /* ---- persistence (caller holds mu) ---- */
 
 static void job_save(srv_jobs *js, job *j) {
-    json_t *doc = json_pack("{s:i, s:O, s:O, s:O, s:O, s:b}", "version", 1, "job", j->obj, "events",
-                            j->events, "checkpoints", j->checkpoints, "options", j->options,
-                            "resume", j->resume);
+    json_t *doc = json_pack("{s:i, s:s, s:O, s:O, s:O, s:O, s:b}", "version", 1, "kind",
+                            j->kind == JOB_COMPARE ? "compare" : "fine_tune", "job", j->obj,
+                            "events", j->events, "checkpoints", j->checkpoints, "options",
+                            j->options, "resume", j->resume);
     char *text = doc ? json_dumps(doc, JSON_INDENT(1)) : NULL;
     json_decref(doc);
     char name[64];
@@ -84,12 +97,14 @@ static void job_event(srv_jobs *js, job *j, const char *level, json_t *data, con
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     char id[48];
-    srv_random_id(id, sizeof id, "ftevent-");
+    bool cmp = j->kind == JOB_COMPARE;
+    srv_random_id(id, sizeof id, cmp ? "cmpevent-" : "ftevent-");
     /* a long job keeps its last 1000 events (the record is rewritten on each) */
     while (json_array_size(j->events) >= 1000)
         json_array_remove(j->events, 0);
     json_array_append_new(j->events, json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:s}", "object",
-                                               "fine_tuning.job.event", "id", id, "created_at",
+                                               cmp ? "compare.job.event" : "fine_tuning.job.event",
+                                               "id", id, "created_at",
                                                (json_int_t)time(NULL), "level", level, "message",
                                                msg, "data", data ? data : json_object(), "type",
                                                data ? "metrics" : "message"));
@@ -339,6 +354,84 @@ out:
     free(run_dir);
 }
 
+/* ---- compare jobs ---- */
+
+typedef struct compare_run {
+    srv_jobs *js;
+    job *j;
+} compare_run;
+
+static bool compare_should_stop(void *user) {
+    compare_run *cr = user;
+    pthread_mutex_lock(&cr->js->mu);
+    bool stop = cr->j->cancel || cr->js->stop;
+    pthread_mutex_unlock(&cr->js->mu);
+    return stop;
+}
+
+static void run_compare(srv *s, job *j) {
+    srv_jobs *js = s->jobs;
+    pthread_mutex_lock(&js->mu);
+    json_t *opt = json_incref(j->options);
+    char *run_dir = rt_path_join(js->jobs_dir, j->id);
+    if (j->cancel) {
+        job_set_status(js, j, "cancelled");
+        pthread_mutex_unlock(&js->mu);
+        goto out;
+    }
+    job_set_status(js, j, "running");
+    pthread_mutex_unlock(&js->mu);
+
+    char *coll_dir = rt_path_join(s->params.data_dir, "collections");
+    char *coll = coll_dir ? rt_path_join(coll_dir, json_string_value(json_object_get(opt, "collection")))
+                          : NULL;
+    char *qa = file_path(js, json_string_value(json_object_get(opt, "qa_file")));
+    rt_compare_spec spec = rt_compare_default_spec();
+    spec.collection_path = coll;
+    spec.qa_path = qa;
+    spec.model_path = s->params.model_path;
+    spec.out_dir = run_dir;
+    const char *strategies = json_string_value(json_object_get(opt, "strategies"));
+    if (strategies) spec.strategies = strategies;
+    const char *mode = json_string_value(json_object_get(opt, "search_mode"));
+    if (mode && strcmp(mode, "bm25") != 0) {
+        spec.search_mode = !strcmp(mode, "dense") ? RT_SEARCH_DENSE : RT_SEARCH_HYBRID;
+        spec.embedder_path = s->params.embed_model_path;
+    }
+    spec.k = (int)opt_int(opt, "k", spec.k);
+    spec.max_tokens = (int)opt_int(opt, "max_tokens", spec.max_tokens);
+    spec.steps = opt_int(opt, "steps", spec.steps);
+    spec.max_questions = (size_t)opt_int(opt, "max_questions", 0);
+    spec.seed = (uint64_t)opt_int(opt, "seed", (json_int_t)spec.seed);
+    compare_run cr = {js, j};
+    spec.should_cancel = compare_should_stop;
+    spec.cancel_user = &cr;
+    int rc = coll && qa ? rt_compare_run(&spec, NULL) : RT_ERR_NOMEM;
+    pthread_mutex_lock(&js->mu);
+    if (rc == RT_OK) {
+        char url[160];
+        snprintf(url, sizeof url, "/v1/compare/jobs/%s/report", j->id);
+        json_object_set_new(j->obj, "report", json_string(url));
+        job_set_status(js, j, "succeeded");
+    } else if (rc == RT_ERR_CANCELLED && j->cancel) {
+        job_set_status(js, j, "cancelled");
+    } else if (rc == RT_ERR_CANCELLED) {
+        json_object_set_new(j->obj, "status", json_string("queued"));
+        job_event(js, j, "warn", NULL,
+                  "Server shutting down; the comparison continues from its finished strategies "
+                  "at the next start");
+    } else {
+        job_fail(js, j, "compare_failed", NULL, rt_last_error());
+    }
+    pthread_mutex_unlock(&js->mu);
+    free(coll);
+    free(coll_dir);
+    free(qa);
+out:
+    json_decref(opt);
+    free(run_dir);
+}
+
 static void *worker_main(void *arg) {
     srv *s = arg;
     srv_jobs *js = s->jobs;
@@ -354,7 +447,10 @@ static void *worker_main(void *arg) {
         }
         js->running = next;
         pthread_mutex_unlock(&js->mu);
-        run_job(s, next);
+        if (next->kind == JOB_COMPARE)
+            run_compare(s, next);
+        else
+            run_job(s, next);
         pthread_mutex_lock(&js->mu);
         js->running = NULL;
     }
@@ -400,6 +496,8 @@ static void load_jobs(srv *s) {
         j->checkpoints = json_incref(json_object_get(doc, "checkpoints"));
         j->options = json_incref(json_object_get(doc, "options"));
         j->resume = json_is_true(json_object_get(doc, "resume"));
+        const char *kind = json_string_value(json_object_get(doc, "kind"));
+        j->kind = kind && !strcmp(kind, "compare") ? JOB_COMPARE : JOB_FINE_TUNE;
         if (!j->events) j->events = json_array();
         if (!j->checkpoints) j->checkpoints = json_array();
         if (!j->options) j->options = json_object();
@@ -425,7 +523,7 @@ static void load_jobs(srv *s) {
             json_object_set_new(j->obj, "status", json_string("queued"));
             job_event(js, j, "info", NULL, "Server restarted: the job is queued again%s",
                       j->resume ? " and resumes from its last checkpoint" : "");
-        } else if (!strcmp(st, "succeeded")) {
+        } else if (!strcmp(st, "succeeded") && j->kind == JOB_FINE_TUNE) {
             const char *model = json_string_value(json_object_get(j->obj, "fine_tuned_model"));
             char *dir = rt_path_join(js->jobs_dir, j->id);
             char *adir = dir ? rt_path_join(dir, "adapter") : NULL;
@@ -713,6 +811,19 @@ static bool suffix_valid(const char *s) {
     return true;
 }
 
+/* Registers j (options, events, checkpoints and obj set) as the newest job and wakes the
+ * worker; answers with a copy of its object. */
+static int add_job(srv_jobs *js, srv_request *rq, job *j, const char *what) {
+    pthread_mutex_lock(&js->mu);
+    j->next = js->list;
+    js->list = j;
+    job_event(js, j, "info", NULL, "Created %s job: %s", what, j->id);
+    json_t *copy = json_deep_copy(j->obj);
+    pthread_cond_broadcast(&js->cv);
+    pthread_mutex_unlock(&js->mu);
+    return srv_respond_json(rq, 200, copy);
+}
+
 static int create_job(srv *s, srv_request *rq) {
     srv_jobs *js = s->jobs;
     json_t *root;
@@ -842,16 +953,141 @@ static int create_job(srv *s, srv_request *rq) {
         ret = srv_respond_error(rq, 500, NULL, NULL, "could not create the job");
         goto done;
     }
-    pthread_mutex_lock(&js->mu);
-    j->next = js->list;
-    js->list = j;
-    job_event(js, j, "info", NULL, "Created fine-tuning job: %s", j->id);
-    json_t *copy = json_deep_copy(j->obj);
-    pthread_cond_broadcast(&js->cv);
-    pthread_mutex_unlock(&js->mu);
-    ret = srv_respond_json(rq, 200, copy);
+    ret = add_job(js, rq, j, "fine-tuning");
 done:
     json_decref(root);
+    return ret;
+}
+
+static int create_compare_job(srv *s, srv_request *rq) {
+    srv_jobs *js = s->jobs;
+    json_t *root;
+    char msg[512];
+    if (srv_json_object_parse(rq->body, rq->body_len, &root, msg, sizeof msg) != RT_OK)
+        return srv_respond_error(rq, 400, NULL, "invalid_request", "%s", msg);
+    int ret;
+    json_t *coll = json_object_get(root, "collection"), *qa = json_object_get(root, "qa_file");
+    json_t *strategies = json_object_get(root, "strategies");
+    json_t *mode = json_object_get(root, "search_mode");
+    char *coll_dir = rt_path_join(s->params.data_dir, "collections");
+    char *coll_path = coll_dir && json_is_string(coll) && srv_name_valid(json_string_value(coll))
+                          ? rt_path_join(coll_dir, json_string_value(coll))
+                          : NULL;
+    free(coll_dir);
+    json_t *meta = json_is_string(qa) ? file_meta(js, json_string_value(qa)) : NULL;
+    json_decref(meta);
+    if (!coll_path || !rt_is_dir(coll_path)) {
+        bool named = json_is_string(coll) && srv_name_valid(json_string_value(coll));
+        ret = srv_respond_error(rq, named ? 404 : 400, "collection",
+                                "invalid_request", "'collection' must name an existing collection");
+        goto done;
+    }
+    if (!meta) {
+        ret = srv_respond_error(rq, json_is_string(qa) ? 404 : 400, "qa_file", "invalid_request",
+                                "'qa_file' must be the id of an uploaded QA JSONL file");
+        goto done;
+    }
+    rt_strategy_kind kind;
+    if (strategies && !json_is_null(strategies)) {
+        const char *list = json_string_value(strategies);
+        char name[32];
+        bool ok = list && *list;
+        for (const char *p = list; ok && *p;) {
+            size_t n = strcspn(p, ",");
+            ok = n > 0 && n < sizeof name;
+            if (ok) {
+                memcpy(name, p, n);
+                name[n] = 0;
+                ok = rt_strategy_parse(name, &kind) == RT_OK;
+            }
+            p += n + (p[n] == ',');
+        }
+        if (!ok) {
+            ret = srv_respond_error(rq, 400, "strategies", "invalid_request",
+                                    "'strategies' must be a comma-separated list of base, rag, "
+                                    "ft, lora, ft+rag, lora+rag, raft");
+            goto done;
+        }
+    }
+    const char *m = json_string_value(mode);
+    if (mode && !json_is_null(mode) &&
+        !(m && (!strcmp(m, "bm25") || ((!strcmp(m, "dense") || !strcmp(m, "hybrid")) &&
+                                       s->params.embed_model_path)))) {
+        ret = srv_respond_error(rq, 400, "search_mode", "invalid_request",
+                                "'search_mode' must be bm25%s",
+                                s->params.embed_model_path ? ", dense or hybrid"
+                                                           : " (no embedding model)");
+        goto done;
+    }
+    json_t *opt = json_pack("{s:O, s:O}", "collection", coll, "qa_file", qa);
+    if (strategies && !json_is_null(strategies)) json_object_set(opt, "strategies", strategies);
+    if (m) json_object_set(opt, "search_mode", mode);
+    static const char *ints[] = {"k", "max_tokens", "steps", "max_questions", "seed"};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        json_t *v = json_object_get(root, ints[i]);
+        if (!v || json_is_null(v)) continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000) {
+            json_decref(opt);
+            ret = srv_respond_error(rq, 400, ints[i], "invalid_request",
+                                    "'%s' must be an integer from 1 to 1000000", ints[i]);
+            goto done;
+        }
+        json_object_set(opt, ints[i], v);
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        json_decref(opt);
+        ret = srv_respond_error(rq, 500, NULL, NULL, "out of memory");
+        goto done;
+    }
+    j->kind = JOB_COMPARE;
+    srv_random_id(j->id, sizeof j->id, "cmpjob-");
+    j->options = opt;
+    j->events = json_array();
+    j->checkpoints = json_array();
+    j->obj = json_pack("{s:s, s:s, s:s, s:I, s:n, s:s, s:O, s:n, s:n}", "id", j->id, "object",
+                       "compare.job", "model", s->model_id, "created_at", (json_int_t)time(NULL),
+                       "finished_at", "status", "queued", "options", opt, "error", "report");
+    if (!j->obj) {
+        json_decref(j->options);
+        json_decref(j->events);
+        json_decref(j->checkpoints);
+        free(j);
+        ret = srv_respond_error(rq, 500, NULL, NULL, "could not create the job");
+        goto done;
+    }
+    ret = add_job(js, rq, j, "compare");
+done:
+    free(coll_path);
+    json_decref(root);
+    return ret;
+}
+
+/* GET .../{id}/report and /report.html of a succeeded compare job (caller holds no lock). */
+static int compare_report(srv_jobs *js, srv_request *rq, const char *id, bool html) {
+    char *dir = rt_path_join(js->jobs_dir, id);
+    char *path = dir ? rt_path_join(dir, "report.json") : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = path ? rt_file_read_all(path, 256u << 20, &text, &len) : RT_ERR_NOMEM;
+    free(dir);
+    free(path);
+    if (rc != RT_OK)
+        return srv_respond_error(rq, 500, NULL, NULL, "job %s: cannot read its report: %s", id,
+                                 rt_last_error());
+    int ret;
+    if (html) {
+        char *page = NULL;
+        rc = rt_report_html(text, &page);
+        ret = rc == RT_OK ? srv_respond_bytes(rq, 200, "text/html; charset=utf-8", page,
+                                              strlen(page))
+                          : srv_respond_error(rq, 500, NULL, NULL, "job %s: %s", id,
+                                              rt_last_error());
+        free(page);
+    } else {
+        ret = srv_respond_bytes(rq, 200, "application/json", text, len);
+    }
+    free(text);
     return ret;
 }
 
@@ -862,17 +1098,19 @@ static json_t *newest_first(json_t *arr) {
     return out;
 }
 
-int srv_route_jobs(srv *s, srv_request *rq) {
+/* The routes of one kind of job under prefix. */
+static int route_jobs(srv *s, srv_request *rq, int kind, const char *prefix) {
     srv_jobs *js = s->jobs;
-    const char *rest = rq->path + strlen("/v1/fine_tuning/jobs");
+    const char *rest = rq->path + strlen(prefix);
+    const char *id_param = kind == JOB_COMPARE ? "compare_job_id" : "fine_tuning_job_id";
     bool get = !strcmp(rq->method, "GET"), post = !strcmp(rq->method, "POST");
     if (*rest == 0) {
-        if (post) return create_job(s, rq);
+        if (post) return kind == JOB_COMPARE ? create_compare_job(s, rq) : create_job(s, rq);
         if (!get) return srv_respond_error(rq, 405, NULL, "method_not_allowed", "use GET/POST");
         json_t *data = json_array();
         pthread_mutex_lock(&js->mu);
         for (job *j = js->list; j; j = j->next)
-            json_array_append_new(data, json_deep_copy(j->obj));
+            if (j->kind == kind) json_array_append_new(data, json_deep_copy(j->obj));
         pthread_mutex_unlock(&js->mu);
         return srv_respond_json(
             rq, 200, json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", 0));
@@ -880,27 +1118,37 @@ int srv_route_jobs(srv *s, srv_request *rq) {
     char id[64];
     size_t n = strcspn(rest + 1, "/");
     if (n == 0 || n >= sizeof id)
-        return srv_respond_error(rq, 400, "fine_tuning_job_id", "invalid_request", "invalid id");
+        return srv_respond_error(rq, 400, id_param, "invalid_request", "invalid id");
     memcpy(id, rest + 1, n);
     id[n] = 0;
     const char *sub = rest + 1 + n;
     pthread_mutex_lock(&js->mu);
     job *j = js->list;
-    while (j && strcmp(j->id, id) != 0)
+    while (j && (strcmp(j->id, id) != 0 || j->kind != kind))
         j = j->next;
     json_t *out = NULL;
     int status = 200;
     if (!j) {
         pthread_mutex_unlock(&js->mu);
-        return srv_respond_error(rq, 404, "fine_tuning_job_id", "not_found", "no job '%s'",
+        return srv_respond_error(rq, 404, id_param, "not_found", "no job '%s'",
                                  srv_name_valid(id) ? id : "(invalid id)");
+    }
+    bool report = kind == JOB_COMPARE && get &&
+                  (!strcmp(sub, "/report") || !strcmp(sub, "/report.html"));
+    if (report) {
+        bool done = !strcmp(job_status(j), "succeeded");
+        pthread_mutex_unlock(&js->mu);
+        if (!done)
+            return srv_respond_error(rq, 409, NULL, "job_not_finished",
+                                     "job %s has no report: it has not succeeded", id);
+        return compare_report(js, rq, id, !strcmp(sub, "/report.html"));
     }
     if (*sub == 0 && get) {
         out = json_deep_copy(j->obj);
     } else if (!strcmp(sub, "/events") && get) {
         out = json_pack("{s:s, s:o, s:b}", "object", "list", "data", newest_first(j->events),
                         "has_more", 0);
-    } else if (!strcmp(sub, "/checkpoints") && get) {
+    } else if (!strcmp(sub, "/checkpoints") && get && kind == JOB_FINE_TUNE) {
         out = json_pack("{s:s, s:o, s:b}", "object", "list", "data", newest_first(j->checkpoints),
                         "has_more", 0);
     } else if (!strcmp(sub, "/cancel") && post) {
@@ -921,4 +1169,12 @@ int srv_route_jobs(srv *s, srv_request *rq) {
     }
     pthread_mutex_unlock(&js->mu);
     return srv_respond_json(rq, status, out);
+}
+
+int srv_route_jobs(srv *s, srv_request *rq) {
+    return route_jobs(s, rq, JOB_FINE_TUNE, "/v1/fine_tuning/jobs");
+}
+
+int srv_route_compare_jobs(srv *s, srv_request *rq) {
+    return route_jobs(s, rq, JOB_COMPARE, "/v1/compare/jobs");
 }

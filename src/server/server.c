@@ -111,6 +111,8 @@ static const route routes[] = {
     {NULL, "/v1/files/", "files", srv_route_files, false, true},
     {NULL, "/v1/fine_tuning/jobs", "jobs", srv_route_jobs, false, true},
     {NULL, "/v1/fine_tuning/jobs/", "jobs", srv_route_jobs, false, true},
+    {NULL, "/v1/compare/jobs", "compare_jobs", srv_route_compare_jobs, false, true},
+    {NULL, "/v1/compare/jobs/", "compare_jobs", srv_route_compare_jobs, false, true},
 };
 
 static const route *find_route(const char *method, const char *path, bool *method_mismatch) {

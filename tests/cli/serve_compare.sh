@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# serve_compare.sh — compare jobs of `ragtune serve` (POST /v1/compare/jobs) on a tiny model: a
+# definition collection and a QA file (qa generate), the job runs base and rag to success, its
+# report as JSON and as HTML, events; bad requests (unknown collection or file, bad
+# strategies) are 4xx; while a long fine-tuning job holds the one worker, a queued compare job
+# is cancelled, and another stays queued across a shutdown and restart and then runs; the
+# finished job and its report are still there after the restart.
+set -u
+fail() { echo "FAIL: $*"; [ -f "$dir/server.log" ] && tail -30 "$dir/server.log"; exit 1; }
+dir="$(mktemp -d)"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+cd "$dir"
+defs=("compiler|A program that translates source code into machine code."
+  "linker|A program that combines object files into a single executable file."
+  "kernel|The core of an operating system that manages memory, processes and devices."
+  "shell|A command interpreter that reads commands typed by the user."
+  "debugger|A tool that lets a programmer run a program step by step."
+  "cache|A small fast memory that keeps copies of recently used data."
+  "socket|An endpoint for sending and receiving data across a network."
+  "mutex|A lock that lets only one thread at a time use a shared resource.")
+: > docs.jsonl
+for d in "${defs[@]}"; do
+    printf '{"id":"d:%s","text":"%s\\n\\n%s"}\n' "${d%%|*}" "${d%%|*}" "${d#*|}" >> docs.jsonl
+    for i in 1 2 3 4 5; do printf 'Question: What is %s?\nAnswer: %s\n\n' "${d%%|*}" "${d#*|}"; done
+done > corpus.txt
+mkdir -p data/collections
+"$RAGTUNE" ingest data/collections/defs docs.jsonl >/dev/null 2>&1 || fail "ingest"
+"$RAGTUNE" qa generate data/collections/defs -o qa.jsonl --test-fraction 0.5 >/dev/null 2>&1 ||
+    fail "qa generate"
+"$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o tok.json >/dev/null 2>&1 || fail "tokenizer"
+"$RAGTUNE" train --data corpus.txt --tokenizer tok.json --layers 1 --embd 32 --heads 2 \
+    --kv-heads 2 --ff 64 --seq-len 64 --batch 4 --steps 4 --out m >/dev/null 2>&1 || fail "train"
+
+start_server() {
+    rm -f port
+    "$RAGTUNE" serve --model m/model --alias tiny --port 0 --port-file port --data-dir data \
+        --parallel 1 --threads 2 >>server.log 2>&1 &
+    pid=$!
+    for _ in $(seq 1 300); do
+        if [ -s port ]; then
+            url="http://127.0.0.1:$(cat port)"
+            [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health")" = 200 ] && return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || fail "server died at start"
+        sleep 0.1
+    done
+    fail "server did not become healthy"
+}
+stop_server() {
+    kill -TERM "$pid"
+    wait "$pid" || fail "server exit status after SIGTERM"
+    pid=""
+}
+code() { curl -s -o body -w '%{http_code}' "$@"; }
+json=(-H "Content-Type: application/json")
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" body | head -1; }
+wait_status() { # wait_status JOB STATUS
+    for _ in $(seq 1 1200); do
+        code "$url/v1/compare/jobs/$1" >/dev/null
+        grep -q "\"status\":\"$2\"" body && return 0
+        grep -q '"status":"failed"' body && fail "job $1 failed: $(cat body)"
+        sleep 0.1
+    done
+    fail "job $1 never reached $2: $(cat body)"
+}
+
+start_server
+curl -s -F purpose=fine-tune -F file=@qa.jsonl "$url/v1/files" > body
+qa=$(field id)
+[ -n "$qa" ] || fail "upload: $(cat body)"
+
+# bad requests
+[ "$(code "${json[@]}" -d "{\"collection\":\"nope\",\"qa_file\":\"$qa\"}" "$url/v1/compare/jobs")" = 404 ] ||
+    fail "unknown collection: $(cat body)"
+[ "$(code "${json[@]}" -d '{"collection":"defs","qa_file":"file-none"}' "$url/v1/compare/jobs")" = 404 ] ||
+    fail "unknown file: $(cat body)"
+[ "$(code "${json[@]}" -d '{"collection":"defs"}' "$url/v1/compare/jobs")" = 400 ] || fail "no file"
+[ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"strategies\":\"base,magic\"}" \
+    "$url/v1/compare/jobs")" = 400 ] || fail "bad strategies"
+grep -q '"param":"strategies"' body || fail "bad strategies: the error names no field: $(cat body)"
+[ "$(code "${json[@]}" -d "{\"collection\":\"../x\",\"qa_file\":\"$qa\"}" "$url/v1/compare/jobs")" = 400 ] ||
+    fail "path traversal"
+[ "$(code "$url/v1/compare/jobs/cmpjob-none")" = 404 ] || fail "unknown job"
+
+# a job to success, its report and events
+[ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"strategies\":\"base,rag\",
+    \"max_tokens\":6,\"max_questions\":3}" "$url/v1/compare/jobs")" = 200 ] || fail "create: $(cat body)"
+grep -q '"object":"compare.job"' body || fail "job object: $(cat body)"
+job=$(field id)
+wait_status "$job" succeeded
+[ "$(code "$url/v1/compare/jobs/$job/report")" = 200 ] || fail "report: $(cat body)"
+"$RT_PYTHON" -c 'import json,sys; r=json.load(open("body")); n=[s["name"] if isinstance(s,dict) and "name" in s else s for s in r["strategies"]]; sys.exit(0 if len(r["strategies"])==2 else 1)' ||
+    fail "report JSON: $(head -c 400 body)"
+[ "$(code "$url/v1/compare/jobs/$job/report.html")" = 200 ] || fail "report.html"
+grep -qi "<html" body || fail "report.html is not a page"
+[ "$(code "$url/v1/compare/jobs/$job/events")" = 200 ] || fail "events"
+grep -q "Job status: succeeded" body || fail "events: $(cat body)"
+[ "$(code "$url/v1/compare/jobs")" = 200 ] || fail "list"
+grep -q "$job" body || fail "list has the job"
+[ "$(code "$url/v1/fine_tuning/jobs")" = 200 ] || fail "fine-tuning list"
+grep -q "$job" body && fail "a compare job is listed as a fine-tuning job"
+[ "$(code -X POST "$url/v1/compare/jobs/$job/cancel")" = 409 ] || fail "cancel a finished job"
+
+# while a long fine-tuning job holds the worker, a compare job waits queued: it is cancelled;
+# another one is still queued after a shutdown and a restart
+for i in $(seq 1 32); do echo "{\"prompt\":\"q$i what is a\",\"completion\":\" kernel $i\"}"; done > ft.jsonl
+curl -s -F purpose=fine-tune -F file=@ft.jsonl "$url/v1/files" > body
+ft_file=$(field id)
+[ "$(code "${json[@]}" -d "{\"model\":\"tiny\",\"training_file\":\"$ft_file\",\"ragtune\":
+    {\"max_steps\":1000000,\"save_every\":1000000,\"seq_len\":16,\"batch_size\":2,\"lora_rank\":2}}" \
+    "$url/v1/fine_tuning/jobs")" = 200 ] || fail "long fine-tuning job: $(cat body)"
+ft_job=$(field id)
+for _ in $(seq 1 600); do
+    code "$url/v1/fine_tuning/jobs/$ft_job" > /dev/null
+    grep -q '"status":"running"' body && break
+    sleep 0.1
+done
+grep -q '"status":"running"' body || fail "the fine-tuning job does not run"
+make_queued() {
+    [ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"strategies\":\"base\"}" \
+        "$url/v1/compare/jobs")" = 200 ] || fail "create queued: $(cat body)"
+    grep -q '"status":"queued"' body || fail "not queued: $(cat body)"
+}
+make_queued
+queued=$(field id)
+[ "$(code -X POST "$url/v1/compare/jobs/$queued/cancel")" = 200 ] || fail "cancel: $(cat body)"
+wait_status "$queued" cancelled
+[ "$(code "$url/v1/compare/jobs/$queued/report")" = 409 ] || fail "report of a cancelled job"
+make_queued
+again=$(field id)
+stop_server
+start_server
+code "$url/v1/compare/jobs/$again/events" > /dev/null
+grep -q "Server restarted: the job is queued again" body || fail "not queued again: $(cat body)"
+[ "$(code -X POST "$url/v1/fine_tuning/jobs/$ft_job/cancel")" = 200 ] || fail "cancel the fine-tuning job"
+wait_status "$again" succeeded
+code "$url/v1/compare/jobs/$job" > /dev/null
+grep -q '"status":"succeeded"' body || fail "the finished job is gone after the restart"
+[ "$(code "$url/v1/compare/jobs/$job/report.html")" = 200 ] || fail "report after the restart"
+stop_server
+echo ok
