@@ -811,9 +811,17 @@ static bool suffix_valid(const char *s) {
     return true;
 }
 
-/* Registers j (options, events, checkpoints and obj set) as the newest job and wakes the
- * worker; answers with a copy of its object. */
+/* Registers j (options, events, checkpoints and obj set; obj NULL when building it failed) as
+ * the newest job and wakes the worker; answers with a copy of its object. Takes j. */
 static int add_job(srv_jobs *js, srv_request *rq, job *j, const char *what) {
+    if (!j->obj || !j->events || !j->checkpoints) {
+        json_decref(j->obj);
+        json_decref(j->options);
+        json_decref(j->events);
+        json_decref(j->checkpoints);
+        free(j);
+        return srv_respond_error(rq, 500, NULL, NULL, "could not create the job");
+    }
     pthread_mutex_lock(&js->mu);
     j->next = js->list;
     js->list = j;
@@ -945,14 +953,6 @@ static int create_job(srv *s, srv_request *rq) {
         suffix && json_is_string(suffix) ? suffix : json_null(), "method", "type",
         json_is_true(json_object_get(opt, "full")) ? "supervised-full" : "supervised-lora",
         "fine_tuned_model_name", ft_name);
-    if (!j->obj) {
-        json_decref(j->options);
-        json_decref(j->events);
-        json_decref(j->checkpoints);
-        free(j);
-        ret = srv_respond_error(rq, 500, NULL, NULL, "could not create the job");
-        goto done;
-    }
     ret = add_job(js, rq, j, "fine-tuning");
 done:
     json_decref(root);
@@ -1048,14 +1048,6 @@ static int create_compare_job(srv *s, srv_request *rq) {
     j->obj = json_pack("{s:s, s:s, s:s, s:I, s:n, s:s, s:O, s:n, s:n}", "id", j->id, "object",
                        "compare.job", "model", s->model_id, "created_at", (json_int_t)time(NULL),
                        "finished_at", "status", "queued", "options", opt, "error", "report");
-    if (!j->obj) {
-        json_decref(j->options);
-        json_decref(j->events);
-        json_decref(j->checkpoints);
-        free(j);
-        ret = srv_respond_error(rq, 500, NULL, NULL, "could not create the job");
-        goto done;
-    }
     ret = add_job(js, rq, j, "compare");
 done:
     free(coll_path);

@@ -5,12 +5,7 @@
 # strategies) are 4xx; while a long fine-tuning job holds the one worker, a queued compare job
 # is cancelled, and another stays queued across a shutdown and restart and then runs; the
 # finished job and its report are still there after the restart.
-set -u
-fail() { echo "FAIL: $*"; [ -f "$dir/server.log" ] && tail -30 "$dir/server.log"; exit 1; }
-dir="$(mktemp -d)"
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
-trap cleanup EXIT
+. "$RT_SOURCE_DIR/tests/cli/lib/serve_tiny.bash"
 cd "$dir"
 defs=("compiler|A program that translates source code into machine code."
   "linker|A program that combines object files into a single executable file."
@@ -33,26 +28,7 @@ mkdir -p data/collections
 "$RAGTUNE" train --data corpus.txt --tokenizer tok.json --layers 1 --embd 32 --heads 2 \
     --kv-heads 2 --ff 64 --seq-len 64 --batch 4 --steps 4 --out m >/dev/null 2>&1 || fail "train"
 
-start_server() {
-    rm -f port
-    "$RAGTUNE" serve --model m/model --alias tiny --port 0 --port-file port --data-dir data \
-        --parallel 1 --threads 2 >>server.log 2>&1 &
-    pid=$!
-    for _ in $(seq 1 300); do
-        if [ -s port ]; then
-            url="http://127.0.0.1:$(cat port)"
-            [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health")" = 200 ] && return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || fail "server died at start"
-        sleep 0.1
-    done
-    fail "server did not become healthy"
-}
-stop_server() {
-    kill -TERM "$pid"
-    wait "$pid" || fail "server exit status after SIGTERM"
-    pid=""
-}
+serve() { start_server --model m/model --alias tiny --data-dir data --parallel 1; }
 code() { curl -s -o body -w '%{http_code}' "$@"; }
 json=(-H "Content-Type: application/json")
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" body | head -1; }
@@ -66,7 +42,7 @@ wait_status() { # wait_status JOB STATUS
     fail "job $1 never reached $2: $(cat body)"
 }
 
-start_server
+serve
 curl -s -F purpose=fine-tune -F file=@qa.jsonl "$url/v1/files" > body
 qa=$(field id)
 [ -n "$qa" ] || fail "upload: $(cat body)"
@@ -131,7 +107,7 @@ wait_status "$queued" cancelled
 make_queued
 again=$(field id)
 stop_server
-start_server
+serve
 code "$url/v1/compare/jobs/$again/events" > /dev/null
 grep -q "Server restarted: the job is queued again" body || fail "not queued again: $(cat body)"
 [ "$(code -X POST "$url/v1/fine_tuning/jobs/$ft_job/cancel")" = 200 ] || fail "cancel the fine-tuning job"
