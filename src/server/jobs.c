@@ -832,12 +832,9 @@ static int add_job(srv_jobs *js, srv_request *rq, job *j, const char *what) {
     return srv_respond_json(rq, 200, copy);
 }
 
-static int create_job(srv *s, srv_request *rq) {
+/* POST /v1/fine_tuning/jobs with its body root (borrowed). */
+static int create_job(srv *s, srv_request *rq, json_t *root) {
     srv_jobs *js = s->jobs;
-    json_t *root;
-    char msg[512];
-    if (srv_json_object_parse(rq->body, rq->body_len, &root, msg, sizeof msg) != RT_OK)
-        return srv_respond_error(rq, 400, NULL, "invalid_request", "%s", msg);
     int ret;
     json_t *model = json_object_get(root, "model"), *tf = json_object_get(root, "training_file");
     json_t *vf = json_object_get(root, "validation_file"),
@@ -955,16 +952,12 @@ static int create_job(srv *s, srv_request *rq) {
         "fine_tuned_model_name", ft_name);
     ret = add_job(js, rq, j, "fine-tuning");
 done:
-    json_decref(root);
     return ret;
 }
 
-static int create_compare_job(srv *s, srv_request *rq) {
+/* POST /v1/compare/jobs with its body root (borrowed). */
+static int create_compare_job(srv *s, srv_request *rq, json_t *root) {
     srv_jobs *js = s->jobs;
-    json_t *root;
-    char msg[512];
-    if (srv_json_object_parse(rq->body, rq->body_len, &root, msg, sizeof msg) != RT_OK)
-        return srv_respond_error(rq, 400, NULL, "invalid_request", "%s", msg);
     int ret;
     json_t *coll = json_object_get(root, "collection"), *qa = json_object_get(root, "qa_file");
     json_t *strategies = json_object_get(root, "strategies");
@@ -1051,7 +1044,6 @@ static int create_compare_job(srv *s, srv_request *rq) {
     ret = add_job(js, rq, j, "compare");
 done:
     free(coll_path);
-    json_decref(root);
     return ret;
 }
 
@@ -1097,7 +1089,16 @@ static int route_jobs(srv *s, srv_request *rq, int kind, const char *prefix) {
     const char *id_param = kind == JOB_COMPARE ? "compare_job_id" : "fine_tuning_job_id";
     bool get = !strcmp(rq->method, "GET"), post = !strcmp(rq->method, "POST");
     if (*rest == 0) {
-        if (post) return kind == JOB_COMPARE ? create_compare_job(s, rq) : create_job(s, rq);
+        if (post) {
+            json_t *root;
+            char msg[512];
+            if (srv_json_object_parse(rq->body, rq->body_len, &root, msg, sizeof msg) != RT_OK)
+                return srv_respond_error(rq, 400, NULL, "invalid_request", "%s", msg);
+            int ret = kind == JOB_COMPARE ? create_compare_job(s, rq, root)
+                                          : create_job(s, rq, root);
+            json_decref(root);
+            return ret;
+        }
         if (!get) return srv_respond_error(rq, 405, NULL, "method_not_allowed", "use GET/POST");
         json_t *data = json_array();
         pthread_mutex_lock(&js->mu);
