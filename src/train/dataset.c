@@ -114,8 +114,8 @@ static int begin_example(stream *s, const rt_text_tokenizer *tok) {
     return RT_OK;
 }
 
-static int end_example(stream *s, const rt_text_tokenizer *tok) {
-    if (tok->eos_id >= 0) RT_TRY(add_token(s, tok->eos_id, 1));
+static int end_example(stream *s, const rt_text_tokenizer *tok, uint8_t eos_trained) {
+    if (tok->eos_id >= 0) RT_TRY(add_token(s, tok->eos_id, eos_trained));
     s->offsets[++s->n_ex] = s->n;
     return RT_OK;
 }
@@ -216,11 +216,32 @@ static int add_chat(stream *s, const rt_text_tokenizer *tok, json_t *msgs, const
     return st;
 }
 
+/* Segments (axolotl's template-free "input_output" shape): the texts are concatenated as they
+ * are and the loss is on the spans whose "label" is true; *last_label gets the last one's. */
+static int add_segments(stream *s, const rt_text_tokenizer *tok, json_t *segs, const char *where,
+                        uint8_t *last_label) {
+    size_t n = json_array_size(segs);
+    if (!n) return rt_error(RT_ERR_FORMAT, "%s: \"segments\" is empty", where);
+    for (size_t i = 0; i < n; i++) {
+        json_t *g = json_array_get(segs, i), *text = json_object_get(g, "text");
+        json_t *label = json_object_get(g, "label");
+        if (!json_is_string(text) || (label && !json_is_boolean(label)))
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: segment %zu needs a \"text\" string and a boolean \"label\"",
+                            where, i);
+        *last_label = label ? json_is_true(label) : 1;
+        RT_TRY(add_text(s, tok, json_string_value(text), json_string_length(text), *last_label));
+    }
+    return RT_OK;
+}
+
 static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, ds_format fmt,
                             const char *where) {
     json_t *text = json_object_get(o, "text"), *prompt = json_object_get(o, "prompt");
     json_t *completion = json_object_get(o, "completion");
     json_t *instr = json_object_get(o, "instruction"), *msgs = json_object_get(o, "messages");
+    json_t *segs = json_object_get(o, "segments");
+    uint8_t eos_trained = 1;
     if (fmt == DS_FORMAT_AUTO) {
         if (json_is_string(text))
             fmt = DS_FORMAT_TEXT;
@@ -230,10 +251,12 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
             fmt = DS_FORMAT_ALPACA;
         else if (json_is_array(msgs))
             fmt = DS_FORMAT_CHAT;
+        else if (json_is_array(segs))
+            fmt = DS_FORMAT_SEGMENTS;
         else
             return rt_error(RT_ERR_FORMAT,
                             "%s: expected \"text\", \"prompt\"/\"completion\", "
-                            "\"instruction\"/\"output\" or \"messages\"",
+                            "\"instruction\"/\"output\", \"messages\" or \"segments\"",
                             where);
     }
     RT_TRY(begin_example(s, tok));
@@ -274,10 +297,15 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
             return rt_error(RT_ERR_FORMAT, "%s: no \"messages\" array", where);
         RT_TRY(add_chat(s, tok, msgs, where));
         break;
+    case DS_FORMAT_SEGMENTS:
+        if (!json_is_array(segs))
+            return rt_error(RT_ERR_FORMAT, "%s: no \"segments\" array", where);
+        RT_TRY(add_segments(s, tok, segs, where, &eos_trained));
+        break;
     default:
         return rt_error(RT_ERR_INVALID, "unknown data format");
     }
-    return end_example(s, tok);
+    return end_example(s, tok, eos_trained);
 }
 
 static bool is_jsonl(const char *path) {
@@ -294,7 +322,7 @@ static int tokenize_file(const char *path, ds_format fmt, const rt_text_tokenize
         if (is_jsonl(path)) goto jsonl;
         st = begin_example(s, tok);
         if (st == RT_OK) st = add_text(s, tok, data, len, 1);
-        if (st == RT_OK) st = end_example(s, tok);
+        if (st == RT_OK) st = end_example(s, tok, 1);
         free(data);
         return st;
     }

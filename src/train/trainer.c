@@ -132,6 +132,8 @@ static int parse_format(const char *s, ds_format *f) {
         *f = DS_FORMAT_ALPACA;
     else if (!strcmp(s, "chat"))
         *f = DS_FORMAT_CHAT;
+    else if (!strcmp(s, "segments"))
+        *f = DS_FORMAT_SEGMENTS;
     else
         return rt_error(RT_ERR_INVALID, "unknown data format '%s'", s);
     return RT_OK;
