@@ -37,6 +37,27 @@ int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_
     return RT_OK;
 }
 
+int rt_eval_engine_open_remote(const char *api_base, const char *api_model,
+                               rt_eval_engine **out) {
+    *out = NULL;
+    rt_eval_engine *e = calloc(1, sizeof *e);
+    if (!e) return rt_error(RT_ERR_NOMEM, "out of memory");
+    rt_session_params sp = rt_session_default_params();
+    sp.api_base = api_base;
+    sp.api_model = api_model;
+    int st = rt_session_open(&sp, &e->s);
+    if (st != RT_OK) {
+        free(e);
+        return st;
+    }
+    *out = e;
+    return RT_OK;
+}
+
+bool rt_eval_engine_is_remote(rt_eval_engine *e) {
+    return rt_session_model(e->s) == NULL;
+}
+
 void rt_eval_engine_close(rt_eval_engine *e) {
     if (!e) return;
     rt_session_close(e->s); /* before the adapter it uses */
@@ -56,7 +77,13 @@ int rt_eval_engine_generate(rt_eval_engine *e, const char *prompt, int max_token
     while (stop && stop[n_stop])
         n_stop++;
     rt_session_request rq = rt_session_default_request();
-    rq.prompt = prompt;
+    rt_chat_message m = {"user", prompt};
+    if (rt_eval_engine_is_remote(e)) { /* chat servers need not serve /completions */
+        rq.messages = &m;
+        rq.n_messages = 1;
+    } else {
+        rq.prompt = prompt;
+    }
     rq.max_tokens = max_tokens;
     rq.sampler = *sampler;
     rq.stop_strings = stop;
