@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,10 +252,12 @@ static int load_strategy(const char *path, size_t no, json_t *o, rt_compare_stra
                         path, no);
     out->name = json_string_value(name);
     const char *kn = json_is_string(kind) ? json_string_value(kind) : kind ? "" : out->name;
-    if (rt_strategy_parse(kn, &out->kind) != RT_OK)
-        return rt_error(RT_ERR_FORMAT,
-                        "%s: strategy %zu (\"%s\"): field \"kind\": %s%s", path, no, out->name,
-                        kind ? "" : "missing, and the name is not a kind: ", rt_last_error());
+    if (rt_strategy_parse(kn, &out->kind) != RT_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", rt_last_error()); /* rt_error reuses its buffer */
+        return rt_error(RT_ERR_FORMAT, "%s: strategy %zu (\"%s\"): field \"kind\": %s%s", path,
+                        no, out->name, kind ? "" : "missing, and the name is not a kind: ", why);
+    }
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v) {
