@@ -93,12 +93,13 @@ int rt_eval_engine_generate(rt_eval_engine *e, const char *prompt, int max_token
     RT_TRY(rt_session_generate(e->s, &rq, &res));
     out->text = res.text ? res.text : rt_strdup("");
     res.text = NULL;
-    rt_session_result_clear(&res);
-    if (!out->text) return RT_ERR_NOMEM;
+    /* the counts and timings before rt_session_result_clear zeroes them */
     out->n_prompt = res.n_prompt;
     out->n_generated = res.n_generated;
     out->ttft_seconds = res.ttft_seconds;
     out->total_seconds = res.total_seconds;
+    rt_session_result_clear(&res);
+    if (!out->text) return RT_ERR_NOMEM;
     return RT_OK;
 }
 

@@ -85,6 +85,8 @@ for s in r["strategies"]:
         assert m[k]["lo"] <= m[k]["mean"] <= m[k]["hi"]
     assert m["n_questions"] == 7 and len(m["questions"]) == 7
     assert math.isfinite(m["latency"]["total_p50_s"]) and math.isfinite(m["hallucination_rate"])
+    if not s["rag"]:  # closed-book: the generation's timings and counts reach the record
+        assert m["latency"]["total_p50_s"] > 0 and m["latency"]["prompt_tokens_mean"] > 0, m["latency"]
     assert s["adaptability"]["before"] is not None
     if s["rag"]:
         assert "retrieval" in m and s["adaptability"]["after"] is not None
