@@ -1,7 +1,9 @@
 /*
  * cmd_qa.c — `ragtune qa generate COLLECTION -o qa.jsonl`: a QA set with ground truth written
  * from the collection's definition documents (template questions, paraphrases for training,
- * unanswerable questions from a word list, an update split), and `ragtune qa check QA
+ * unanswerable questions from a word list, an update split), cloze questions from any
+ * document, and questions written by a local or remote model (kept when the answer is in the
+ * chunk), and `ragtune qa check QA
  * --collection C`: reads a QA set and reports malformed lines and missing evidence.
  */
 #include "cli.h"
@@ -14,7 +16,8 @@
 static const char *usage =
     "usage: ragtune qa generate COLLECTION -o QA.jsonl [options]\n"
     "       ragtune qa check QA.jsonl [--collection COLLECTION]\n"
-    "generate (template questions from definition documents: a title line, then the text):\n"
+    "generate (template questions from definition documents: a title line, then the text;\n"
+    "cloze and model-written questions from any document):\n"
     "  -o, --out PATH          the QA set to write (JSONL)\n"
     "  --test-fraction F       documents whose questions are test questions (default 0.2)\n"
     "  --max-docs N            use at most N documents, chosen by seed (default all)\n"
@@ -34,6 +37,8 @@ static const char *usage =
     "                          occurs in the chunk (a local GGUF or HF model) ...\n"
     "  --api-base URL          ... or an OpenAI-compatible server, with --api-model NAME\n"
     "  --max-chunks N          chunks the model is asked about at most (default all)\n"
+    "  --ctx N                 the local model's context (default: the model's, at most\n"
+    "                          4096); a chunk whose prompt does not fit is skipped\n"
     "  --json                  print the counts as JSON\n";
 
 static int cmd_qa_check(int argc, char **argv) {
@@ -92,6 +97,7 @@ int cmd_qa(int argc, char **argv) {
     bool json = false, have_wordlist = false, kinds_set = false;
     bool k_template = true, k_cloze = false, k_model = false;
     const char *model = NULL, *api_base = NULL, *api_model = NULL;
+    int n_ctx = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -136,7 +142,16 @@ int cmd_qa(int argc, char **argv) {
         } else if (!strcmp(a, "--model") || !strcmp(a, "--api-base") ||
                    !strcmp(a, "--api-model")) {
             NEED_VALUE;
-            *(a[2] == 'm' ? &model : a[6] == 'b' ? &api_base : &api_model) = v;
+            if (!strcmp(a, "--model"))
+                model = v;
+            else if (!strcmp(a, "--api-base"))
+                api_base = v;
+            else
+                api_model = v;
+        } else if (!strcmp(a, "--ctx")) {
+            NEED_VALUE;
+            if (!cli_parse_int(v, 16, 1 << 20, &n)) return cli_usage_error("qa", "bad --ctx");
+            n_ctx = (int)n;
         } else if (!strcmp(a, "--cloze") || !strcmp(a, "--max-chunks")) {
             NEED_VALUE;
             if (!cli_parse_int(v, 0, 1000000, &n)) return cli_usage_error("qa", "bad %s", a);
@@ -200,6 +215,7 @@ int cmd_qa(int argc, char **argv) {
         sp.model_path = model;
         sp.api_base = api_base;
         sp.api_model = api_model;
+        sp.n_ctx = n_ctx;
         if (rt_session_open(&sp, &session) != RT_OK) {
             rt_collection_close(c);
             return cli_runtime_error("qa");

@@ -650,7 +650,11 @@ static int model_questions(rt_collection *c, const rt_qa_generate_params *p, con
         char *q = NULL, *a = NULL, *reply = NULL;
         set->n_model_asked++;
         rc = rt_qa_model_ask(p->session, passage, p->seed, &q, &a, &reply);
-        if (rc != RT_OK) {
+        if (rc == RT_ERR_RANGE) { /* the chunk does not fit the model's context: skipped */
+            rt_log_warn("qa generate: %s: %s", id, rt_last_error());
+            set->n_model_dropped++;
+            rc = RT_OK;
+        } else if (rc != RT_OK) {
             rt_error_wrap("qa generate: asking the model about a chunk of %s", id);
         } else if (!q || !rt_qa_answer_in_evidence(a, passage)) {
             set->n_model_dropped++;

@@ -128,15 +128,36 @@ import json; r = json.load(open("out2/report.json")); s = {x["name"]: x for x in
 assert s["base"]["status"] == "ok" and s["lora"]["status"] == "failed" and s["lora"]["error"]
 ' || fail "failed strategy not recorded"
 
-# eval: one strategy
+# eval: one strategy, judged by a local model (the tiny one: its verdicts are noise, but every
+# answerable question gets one or is counted as without a verdict)
 "$RAGTUNE" eval --collection coll --qa qa.jsonl --model m/model --rag --out out3 --max-tokens 8 \
-  --ctx 256 --max-questions 4 --json > e.json 2> /dev/null || fail "eval --rag"
+  --ctx 256 --max-questions 4 --judge m/model --json > e.json 2> /dev/null || fail "eval --rag"
 "$PY" -c '
 import json; r = json.load(open("e.json")); [s] = r["strategies"]
 assert s["name"] == "rag" and s["status"] == "ok"
 qs = s["metrics"]["questions"]
 assert len(qs) == 4 and any(q["unanswerable"] for q in qs), qs  # evenly spaced: both kinds
-' || fail "eval --rag --max-questions"
+m = s["metrics"]
+assert m["judge"]["n"] + m["judge_no_verdict"] == m["n_answerable"], m
+assert all(("judge" in q) != q["unanswerable"] or q["unanswerable"] for q in qs)
+assert r["config"]["judge"] == "m/model"
+' || fail "eval --rag --max-questions --judge"
+
+# model-written questions from a local model (raw prompt): every chunk asked, kept or dropped
+"$RAGTUNE" qa generate coll -o qm.jsonl --model m/model --kinds template,model --max-chunks 3 \
+  --ctx 512 --unanswerable 0 --json > qm.json 2> /dev/null || fail "qa generate --model"
+"$PY" -c '
+import json; c = json.load(open("qm.json"))
+assert c["model_asked"] == 3 and c["model"] + c["model_dropped"] == 3 and c["test"] >= 1, c
+' || fail "qa generate --model counts: $(cat qm.json)"
+"$RAGTUNE" qa generate coll -o qc.jsonl --kinds cloze --unanswerable 0 --json > qc.json 2> /dev/null ||
+  fail "qa generate --kinds cloze"
+"$PY" -c '
+import json; c = json.load(open("qc.json")); assert c["cloze"] == c["questions"] == 16, c
+qs = [json.loads(l) for l in open("qc.jsonl")]
+q = [x for x in qs if x["doc"] == "foldoc:compiler"][0]
+assert q["question"] == "compiler: A program that translates source code into ___." and q["answer"] == "machine code", q
+' || fail "qa generate --kinds cloze: $(cat qc.json)"
 
 # a spec file: two rag variants (the second refuses everything: min_score 1000), a LoRA with its own rank and steps, RAFT with its own P and
 # distractors, global settings (decoding, price, seed); flags still override the spec
