@@ -15,15 +15,13 @@ struct rt_eval_engine {
     rt_adapter *adapter;
 };
 
-int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_ctx,
-                        rt_eval_engine **out) {
+/* An engine over a session opened with sp, with adapter_path (NULL: none) applied. */
+static int engine_open(const rt_session_params *sp, const char *adapter_path,
+                       rt_eval_engine **out) {
     *out = NULL;
     rt_eval_engine *e = calloc(1, sizeof *e);
     if (!e) return rt_error(RT_ERR_NOMEM, "out of memory");
-    rt_session_params sp = rt_session_default_params();
-    sp.model_path = model_path;
-    sp.n_ctx = n_ctx;
-    int st = rt_session_open(&sp, &e->s);
+    int st = rt_session_open(sp, &e->s);
     if (st == RT_OK && adapter_path) {
         st = rt_adapter_load(rt_session_model(e->s), adapter_path, &e->adapter);
         float one = 1.0f;
@@ -37,21 +35,20 @@ int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_
     return RT_OK;
 }
 
+int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_ctx,
+                        rt_eval_engine **out) {
+    rt_session_params sp = rt_session_default_params();
+    sp.model_path = model_path;
+    sp.n_ctx = n_ctx;
+    return engine_open(&sp, adapter_path, out);
+}
+
 int rt_eval_engine_open_remote(const char *api_base, const char *api_model,
                                rt_eval_engine **out) {
-    *out = NULL;
-    rt_eval_engine *e = calloc(1, sizeof *e);
-    if (!e) return rt_error(RT_ERR_NOMEM, "out of memory");
     rt_session_params sp = rt_session_default_params();
     sp.api_base = api_base;
     sp.api_model = api_model;
-    int st = rt_session_open(&sp, &e->s);
-    if (st != RT_OK) {
-        free(e);
-        return st;
-    }
-    *out = e;
-    return RT_OK;
+    return engine_open(&sp, NULL, out);
 }
 
 bool rt_eval_engine_is_remote(rt_eval_engine *e) {

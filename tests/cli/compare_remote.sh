@@ -12,7 +12,6 @@ set -u
 fail() { echo "FAIL: $*"; exit 1; }
 : "${RAGTUNE:?}" "${RT_PYTHON:?}"
 dir="$(mktemp -d)"
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy RAGTUNE_API_KEY OPENAI_API_KEY
 # rules: first match wins; the judge's prompts first (they quote the question too)
 cat > "$dir/script.json" << 'EOF'
 [
@@ -27,14 +26,7 @@ cat > "$dir/script.json" << 'EOF'
  ["Passage:\\n.*command interpreter", "I am not sure what to ask."]
 ]
 EOF
-"$RT_PYTHON" "$RT_SOURCE_DIR/tests/python/fake_openai.py" --lifetime 120 --script "$dir/script.json" \
-  --log "$dir/log.jsonl" > "$dir/port" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.1; done
-port="$(head -1 "$dir/port")"
-[ -n "$port" ] || fail "the fake server did not start"
-base="http://127.0.0.1:$port/v1"
+. "$RT_SOURCE_DIR/tests/cli/lib/fake_openai.sh" --script "$dir/script.json" --log "$dir/log.jsonl"
 cd "$dir"
 cat > docs.jsonl << 'EOF'
 {"id":"d:compiler","text":"compiler\n\nA program that translates source code into machine code."}
