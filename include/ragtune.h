@@ -1352,7 +1352,8 @@ typedef struct rt_compare_spec {
     const char *qa_path;         /* QA JSONL (train/test/update splits) */
     const char *model_path;      /* base model (GGUF or HF directory with its tokenizer) */
     const char *out_dir;         /* results, per-strategy cache, training runs, report */
-    const char *strategies;      /* comma-separated names (default "base,rag,lora,lora+rag,raft") */
+    const char *strategies;      /* comma-separated names (default "base,rag,lora,lora+rag,raft";
+                                    see strategy_list) */
     const char *update_docs_path; /* changed documents (JSONL {"id","text"}) or NULL */
     const char *heldout_path;     /* general text for the forgetting perplexity, or NULL */
     /* retrieval */

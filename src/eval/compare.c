@@ -8,9 +8,17 @@
  *                                               plus, optionally, the documents as plain text
  *   ft+rag, lora+rag                            the same weights with the reader prompt
  *   raft       LoRA on reader prompts: the oracle passage among retrieved distractors in P% of
- *              examples (answer quoted from it and cited), distractors only otherwise (abstain)
+ *              examples (answer quoted from it and cited), distractors only otherwise (abstain);
+ *              the examples come from rt_raft_build (src/rag/raft.c), the one RAFT builder
  *
- * Training runs are shared (ft and ft+rag use one run) and kept in out_dir/train-<recipe>/;
+ * A strategy is a kind with settings: the spec's, or a spec file's named entry overriding some
+ * of them (spec.c; e.g. two rag strategies with different k). While a strategy runs, run.s
+ * holds its settings. base and rag may answer with a remote (OpenAI-compatible) model; a judge
+ * model (local or remote) may grade every answer against the reference (judge accuracy).
+ *
+ * Training runs are shared (ft and ft+rag use one run; strategies whose training settings differ
+ * from the spec's get their own, out_dir/train-<recipe>-<hash>/) and kept in
+ * out_dir/train-<recipe>/;
  * each strategy's result is cached in out_dir/strategies/<name>.json with the configuration it
  * ran under, so a rerun with the same configuration resumes. The test split is never trained
  * on: every training prompt is checked against every test question before training starts.
