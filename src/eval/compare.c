@@ -319,7 +319,8 @@ int rt_eval_judge_parse(const char *reply) {
     return -1;
 }
 
-/* The judge's verdict on answer (1 correct, 0 wrong, NAN when the reply says neither). */
+/* The judge's verdict on answer (1 correct, 0 wrong, NAN when the reply says neither or the
+ * prompt does not fit the judge's context). */
 static int judge_one(run *r, const rt_qa_item *it, const char *answer, double *verdict,
                      char **reply) {
     *verdict = NAN;
@@ -334,6 +335,10 @@ static int judge_one(run *r, const rt_qa_item *it, const char *answer, double *v
     rt_eval_generation g = {0};
     int st = rt_eval_engine_generate(r->judge, prompt, 4, &sp, stop, &g);
     free(prompt);
+    if (st == RT_ERR_RANGE) { /* too long for the judge's context: no verdict */
+        rt_log_warn("judge: question %s: %s", it->id, rt_last_error());
+        return RT_OK;
+    }
     if (st != RT_OK) return rt_error_wrap("judge");
     int v = rt_eval_judge_parse(g.text);
     if (v >= 0) *verdict = v;

@@ -640,8 +640,8 @@ static int model_questions(rt_collection *c, const rt_qa_generate_params *p, con
     while (rc == RT_OK && (!p->model_max_chunks || set->n_model_asked < p->model_max_chunks) &&
            sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
-        char *passage = strndup((const char *)sqlite3_column_blob(st, 1),
-                                (size_t)sqlite3_column_bytes(st, 1));
+        const char *blob = (const char *)sqlite3_column_blob(st, 1); /* NULL when empty */
+        char *passage = blob ? strndup(blob, (size_t)sqlite3_column_bytes(st, 1)) : strdup("");
         if (!id || !passage) {
             free(passage);
             rc = rt_error(RT_ERR_NOMEM, "qa generate: out of memory");
