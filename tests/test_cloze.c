@@ -37,6 +37,9 @@ static void test_sentence(void **s) {
     /* the longest noun phrase after a determiner or preposition */
     expect("A program that translates source code into machine code.",
            "A program that translates source code into ___.", "machine code");
+    /* a trailing participle is not part of the phrase */
+    expect("A small value computed from data to detect errors in it.",
+           "A ___ computed from data to detect errors in it.", "small value");
     /* an opening entity of two words counts; "The" is not part of it */
     expect("The Unix Kernel manages memory for every process.",
            "The ___ manages memory for every process.", "Unix Kernel");

@@ -25,16 +25,17 @@ static char *write_tmp(const char *dir, const char *name, const char *text) {
 static void test_load_and_apply(void **s) {
     (void)s;
     char *dir = tu_tmpdir("spec");
-    char *path = write_tmp(dir, "compare.json",
-                           "{\"model\": \"m.gguf\", \"collection\": \"c\", \"qa_path\": \"qa.jsonl\","
-                           " \"seed\": 7, \"cpu_hour_price\": 0.25, \"rank\": 16,"
-                           " \"decoding\": {\"max_tokens\": 12},"
-                           " \"strategy\": ["
-                           "  {\"name\": \"rag-dense\", \"kind\": \"rag\", \"search\": \"dense\","
-                           "   \"k\": 4, \"min_score\": null, \"rerank\": false},"
-                           "  {\"name\": \"lora\", \"rank\": 8, \"steps\": 50},"
-                           "  {\"name\": \"raft-p5\", \"kind\": \"raft\", \"oracle_p\": 0.5,"
-                           "   \"distractors\": 2}]}");
+    char *path =
+        write_tmp(dir, "compare.json",
+                  "{\"model\": \"m.gguf\", \"collection\": \"c\", \"qa_path\": \"qa.jsonl\","
+                  " \"seed\": 7, \"cpu_hour_price\": 0.25, \"rank\": 16,"
+                  " \"decoding\": {\"max_tokens\": 12},"
+                  " \"strategy\": ["
+                  "  {\"name\": \"rag-dense\", \"kind\": \"rag\", \"search\": \"dense\","
+                  "   \"k\": 4, \"min_score\": null, \"rerank\": false},"
+                  "  {\"name\": \"lora\", \"rank\": 8, \"steps\": 50},"
+                  "  {\"name\": \"raft-p5\", \"kind\": \"raft\", \"oracle_p\": 0.5,"
+                  "   \"distractors\": 2}]}");
     rt_compare_spec spec = rt_compare_default_spec();
     spec.rerank_model = "ce";
     void *root;
@@ -58,8 +59,8 @@ static void test_load_and_apply(void **s) {
     assert_int_equal(eff.search_mode, RT_SEARCH_DENSE);
     assert_int_equal(eff.k, 4);
     assert_true(isnan(eff.min_score));
-    assert_null(eff.rerank_model);         /* "rerank": false */
-    assert_int_equal(eff.lora_rank, 16);   /* not overridden */
+    assert_null(eff.rerank_model);       /* "rerank": false */
+    assert_int_equal(eff.lora_rank, 16); /* not overridden */
     rt_compare_strategy_apply(&spec, &o[1], &eff);
     assert_int_equal(eff.lora_rank, 8);
     assert_int_equal(eff.steps, 50);
@@ -80,8 +81,9 @@ static void test_load_and_apply(void **s) {
     /* a bad file leaves the spec as it was */
     rt_compare_spec before = rt_compare_default_spec();
     spec = before;
-    path = write_tmp(dir, "bad.json", "{\"k\": 5, \"strategy\": [{\"name\": \"b\", \"kind\": "
-                                      "\"base\", \"k\": 3}]}");
+    path = write_tmp(dir, "bad.json",
+                     "{\"k\": 5, \"strategy\": [{\"name\": \"b\", \"kind\": "
+                     "\"base\", \"k\": 3}]}");
     assert_int_equal(rt_compare_spec_load(path, &spec, &root), RT_ERR_FORMAT);
     assert_non_null(strstr(rt_last_error(), "strategy 1 (\"b\"): field \"k\" does not apply"));
     assert_int_equal(spec.k, before.k);

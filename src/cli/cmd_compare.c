@@ -249,8 +249,7 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
     if (s.judge_api_base && !s.judge_api_model) BAD("--judge-api-base needs --judge-api-model");
     if (s.api_base && !strategies_set && !eval) s.strategies = "base,rag";
     if (!s.collection_path || !s.qa_path || !(s.model_path || s.api_base) || !s.out_dir)
-        BAD("--collection, --qa, --model (or --api-base)%s are required",
-            eval ? "" : " and --out");
+        BAD("--collection, --qa, --model (or --api-base)%s are required", eval ? "" : " and --out");
     if (threads) rt_set_threads((int)threads);
     char *heldout = NULL;
     if (!heldout_set && !eval) {

@@ -139,8 +139,7 @@ int cmd_qa(int argc, char **argv) {
             gp.seed = (uint64_t)n;
         } else if (!strcmp(a, "--json")) {
             json = true;
-        } else if (!strcmp(a, "--model") || !strcmp(a, "--api-base") ||
-                   !strcmp(a, "--api-model")) {
+        } else if (!strcmp(a, "--model") || !strcmp(a, "--api-base") || !strcmp(a, "--api-model")) {
             NEED_VALUE;
             if (!strcmp(a, "--model"))
                 model = v;
@@ -185,7 +184,8 @@ int cmd_qa(int argc, char **argv) {
 #undef NEED_VALUE
     }
     if (!coll || !out) return cli_usage_error("qa", "generate needs COLLECTION and -o PATH");
-    if (model && api_base) return cli_usage_error("qa", "--model and --api-base exclude each other");
+    if (model && api_base)
+        return cli_usage_error("qa", "--model and --api-base exclude each other");
     if (api_base && !api_model) return cli_usage_error("qa", "--api-base needs --api-model");
     if (!kinds_set) {
         k_cloze = gp.cloze_per_doc > 0;
@@ -196,8 +196,10 @@ int cmd_qa(int argc, char **argv) {
     if (!k_model && (model || api_base))
         return cli_usage_error("qa", "--model/--api-base given but --kinds has no model");
     gp.templates = k_template;
-    if (!k_cloze) gp.cloze_per_doc = 0;
-    else if (!gp.cloze_per_doc) gp.cloze_per_doc = 1;
+    if (!k_cloze)
+        gp.cloze_per_doc = 0;
+    else if (!gp.cloze_per_doc)
+        gp.cloze_per_doc = 1;
     if (!have_wordlist) {
         static const char *const lists[] = {"/usr/share/dict/words",
                                             "/usr/share/dictd/gcide.index"};

@@ -16,25 +16,28 @@
 
 /* Function words: never part of a noun phrase. */
 static const char *const function_words[] = {
-    "a",     "an",    "the",   "this",  "that",    "these",   "those",  "of",     "in",
-    "into",  "on",    "onto",  "at",    "by",      "for",     "from",   "to",     "with",
-    "without", "as",  "and",   "or",    "but",     "nor",     "is",     "are",    "was",
-    "were",  "be",    "been",  "being", "has",     "have",    "had",    "do",     "does",
-    "did",   "can",   "could", "will",  "would",   "may",     "might",  "must",   "shall",
-    "should", "it",   "its",   "they",  "them",    "their",   "which",  "who",    "whom",
-    "whose", "what",  "when",  "where", "how",     "not",     "no",     "than",   "then",
-    "so",    "such",  "also",  "only",  "each",    "every",   "all",    "any",    "some",
-    "one",   "more",  "most",  "other", "about",   "over",    "under",  "between", "through",
-    "during", "before", "after", "up",  "down",    "out",     "if",     "there",  "here",
-    "he",    "she",   "his",   "her",   "we",      "our",     "you",    "your",   "i",
-    "many",  "much",  "very",  "often", "usually", "used",    NULL};
+    "a",       "an",      "the",   "this",   "that",     "these", "those",  "of",      "in",
+    "into",    "on",      "onto",  "at",     "by",       "for",   "from",   "to",      "with",
+    "without", "as",      "and",   "or",     "but",      "nor",   "is",     "are",     "was",
+    "were",    "be",      "been",  "being",  "has",      "have",  "had",    "do",      "does",
+    "did",     "can",     "could", "will",   "would",    "may",   "might",  "must",    "shall",
+    "should",  "it",      "its",   "they",   "them",     "their", "which",  "who",     "whom",
+    "whose",   "what",    "when",  "where",  "how",      "not",   "no",     "than",    "then",
+    "so",      "such",    "also",  "only",   "each",     "every", "all",    "any",     "some",
+    "one",     "more",    "most",  "other",  "about",    "over",  "under",  "between", "through",
+    "during",  "before",  "after", "up",     "down",     "out",   "if",     "there",   "here",
+    "he",      "she",     "his",   "her",    "we",       "our",   "you",    "your",    "i",
+    "many",    "much",    "very",  "often",  "usually",  "used",  "rather", "whether", "because",
+    "while",   "until",   "since", "though", "although", "just",  "even",   "still",   "both",
+    "either",  "neither", NULL};
 
-/* Words after which a noun phrase starts: determiners and prepositions. */
+/* Words after which a noun phrase starts: determiners and prepositions ("to" is not one: a
+ * content word right after it is mostly an infinitive, "to detect"). */
 static const char *const np_openers[] = {
-    "a",     "an",    "the",   "of",    "in",    "into",  "on",      "onto",   "at",
-    "by",    "for",   "from",  "to",    "with",  "as",    "about",   "over",   "under",
-    "between", "through", "during", "its", "their", "his", "her",    "our",    "your",
-    "this",  "these", "those", "each",  "every", "some",  "any",     "many",   NULL};
+    "a",       "an",     "the",  "of",    "in",   "into",  "on",   "onto",  "at",
+    "by",      "for",    "from", "with",  "as",   "about", "over", "under", "between",
+    "through", "during", "its",  "their", "his",  "her",   "our",  "your",  "this",
+    "these",   "those",  "each", "every", "some", "any",   "many", NULL};
 
 static bool in_list(const char *const *list, const char *w, size_t n) {
     for (int i = 0; list[i]; i++)
@@ -130,7 +133,7 @@ bool rt_cloze_sentence(const char *s, size_t n, char **question, char **answer) 
                 j++;
             size_t a = i;
             if (a == 0 && function_word(s, &w[0])) a = 1; /* "The Unix ..." */
-            bool ok = a <= j && !(a == 0 && j == 0); /* one opening word: just a capital */
+            bool ok = a <= j && !(a == 0 && j == 0);      /* one opening word: just a capital */
             if (ok && a == j && function_word(s, &w[a])) ok = false;
             if (ok) CONSIDER(0, a, j);
             i = j + 1;
@@ -141,14 +144,18 @@ bool rt_cloze_sentence(const char *s, size_t n, char **question, char **answer) 
     }
     /* noun phrases: content words after an opener */
     for (size_t i = 1; i < nw; i++) {
-        if (w[i - 1].punct_after || !in_list(np_openers, s + w[i - 1].start,
-                                             w[i - 1].end - w[i - 1].start))
+        if (w[i - 1].punct_after ||
+            !in_list(np_openers, s + w[i - 1].start, w[i - 1].end - w[i - 1].start))
             continue;
         size_t j = i;
         if (!is_alpha_word(s, &w[j]) || function_word(s, &w[j])) continue;
         while (j + 1 < nw && !w[j].punct_after && is_alpha_word(s, &w[j + 1]) &&
                !function_word(s, &w[j + 1]))
             j++;
+        /* a trailing past participle is the verb of a reduced clause ("a value computed from
+         * data"), not part of the phrase */
+        while (j > i && w[j].end - w[j].start >= 4 && !strncmp(s + w[j].end - 2, "ed", 2))
+            j--;
         if (j - i < 4 && w[j].end - w[i].start >= 3) CONSIDER(2, i, j);
     }
 #undef CONSIDER

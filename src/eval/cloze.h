@@ -5,7 +5,8 @@
  * question. Lewis et al. find the spans with a tagger (spaCy); here they come from rules on the
  * words themselves (capitalization, digits, a determiner or preposition before a run of
  * content words), which is good enough for definitions and reference prose and wrong on some
- * sentences (a verb after "to" taken for a noun).
+ * sentences (a verb right after a determiner or preposition taken for a noun: "lets a
+ * programmer run").
  */
 #ifndef RT_EVAL_CLOZE_H
 #define RT_EVAL_CLOZE_H

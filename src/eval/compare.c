@@ -292,8 +292,9 @@ char *rt_eval_judge_prompt(const char *question, const char *const *gold, size_t
     for (size_t i = 0; i < n_gold && st == RT_OK; i++)
         st = rt_strbuf_printf(&b, "%s%s", i ? " | " : "", gold[i]);
     if (st == RT_OK)
-        st = rt_strbuf_printf(&b, "\nProposed answer: %s\nIs the proposed answer correct? Reply "
-                                  "with one word, yes or no.\nVerdict:",
+        st = rt_strbuf_printf(&b,
+                              "\nProposed answer: %s\nIs the proposed answer correct? Reply "
+                              "with one word, yes or no.\nVerdict:",
                               answer);
     if (st != RT_OK) {
         rt_strbuf_free(&b);
@@ -460,8 +461,8 @@ static int answer_one(run *r, rt_eval_engine *e, rt_collection *c, const rt_qa_i
     json_object_set_new(o, "f1", json_real(rec->f1));
     json_object_set_new(o, "contains", json_real(rec->contains));
     if (r->judge) {
-        json_object_set_new(o, "judge", isfinite(rec->judge) ? json_boolean(rec->judge > 0)
-                                                              : json_null());
+        json_object_set_new(o, "judge",
+                            isfinite(rec->judge) ? json_boolean(rec->judge > 0) : json_null());
         if (judge_reply) json_object_set_new(o, "judge_reply", json_string(judge_reply));
     }
     free(judge_reply);
@@ -730,8 +731,7 @@ static int raft_docs(rt_collection *c, rt_raft_doc **out, size_t *n_out) {
  * `ragtune raft-data` also uses): the oracle document among distractors (BM25 hits for the
  * question first, then random documents) in P% of examples, answer quoted and cited; only
  * distractors otherwise, with the abstain completion. */
-static int raft_examples(run *r, rt_collection *c, rt_strbuf *b, size_t *n_lines,
-                         size_t *dropped) {
+static int raft_examples(run *r, rt_collection *c, rt_strbuf *b, size_t *n_lines, size_t *dropped) {
     rt_raft_doc *docs = NULL;
     size_t n_docs = 0, n_items = 0;
     RT_TRY(raft_docs(c, &docs, &n_docs));
@@ -744,10 +744,8 @@ static int raft_examples(run *r, rt_collection *c, rt_strbuf *b, size_t *n_lines
             (*dropped)++;
             continue;
         }
-        items[n_items++] = (rt_raft_item){.id = it->id,
-                                          .question = it->question,
-                                          .answer = it->answers[0],
-                                          .doc = it->docs[0]};
+        items[n_items++] = (rt_raft_item){
+            .id = it->id, .question = it->question, .answer = it->answers[0], .doc = it->docs[0]};
     }
     rt_raft_params rp = rt_raft_default_params();
     rp.n_distractors = r->s.raft_distractors;
@@ -874,9 +872,9 @@ static json_t *loss_curve(const char *dir) {
 /* The settings a training run of recipe depends on (beyond the run's configuration). */
 static json_t *train_settings(const rt_compare_spec *s, const char *recipe) {
     json_t *o = json_pack("{s:s,s:I,s:f,s:i,s:f,s:i,s:i,s:b}", "recipe", recipe, "steps",
-                          (json_int_t)s->steps, "lr", (double)s->lr, "rank", s->lora_rank,
-                          "alpha", (double)s->lora_alpha, "seq_len", s->seq_len, "batch",
-                          s->batch_size, "pretrain_chunks", s->pretrain_chunks);
+                          (json_int_t)s->steps, "lr", (double)s->lr, "rank", s->lora_rank, "alpha",
+                          (double)s->lora_alpha, "seq_len", s->seq_len, "batch", s->batch_size,
+                          "pretrain_chunks", s->pretrain_chunks);
     if (o && !strcmp(recipe, "raft")) {
         json_object_set_new(o, "oracle_p", json_real(s->raft_oracle_fraction));
         json_object_set_new(o, "distractors", json_integer(s->raft_distractors));
@@ -1288,8 +1286,10 @@ static int parse_strategies(const rt_compare_spec *g, strategy **out, size_t *n)
     free(copy);
     for (size_t i = 0; i < *n && st == RT_OK; i++) {
         strategy *sg = &v[i];
-        if (sg->params) sg->kind = sg->params->kind;
-        else rt_strategy_parse(sg->name, &sg->kind);
+        if (sg->params)
+            sg->kind = sg->params->kind;
+        else
+            rt_strategy_parse(sg->name, &sg->kind);
         rt_compare_strategy_apply(g, sg->params, &sg->s);
         const char *recipe = kind_recipe(sg->kind);
         if (sg->params && sg->params->rerank == 1 && !g->rerank_model)
@@ -1305,8 +1305,9 @@ static int parse_strategies(const rt_compare_spec *g, strategy **out, size_t *n)
                           sg->name, rt_strategy_name(sg->kind));
         else if (sg->s.k < 1 || sg->s.steps < 1 || sg->s.raft_distractors < 0 ||
                  sg->s.raft_distractors > 16)
-            st = rt_error(RT_ERR_INVALID, "strategy %s: k and steps must be positive, "
-                                          "raft_distractors 0..16",
+            st = rt_error(RT_ERR_INVALID,
+                          "strategy %s: k and steps must be positive, "
+                          "raft_distractors 0..16",
                           sg->name);
     }
     if (st == RT_OK && *n == 0) st = rt_error(RT_ERR_INVALID, "no strategies given");

@@ -43,8 +43,7 @@ int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_
     return engine_open(&sp, adapter_path, out);
 }
 
-int rt_eval_engine_open_remote(const char *api_base, const char *api_model,
-                               rt_eval_engine **out) {
+int rt_eval_engine_open_remote(const char *api_base, const char *api_model, rt_eval_engine **out) {
     rt_session_params sp = rt_session_default_params();
     sp.api_base = api_base;
     sp.api_model = api_model;

@@ -15,8 +15,7 @@ typedef struct rt_eval_engine rt_eval_engine;
 int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_ctx,
                         rt_eval_engine **out);
 /* A remote (OpenAI-compatible) generator: no adapter, no perplexity. */
-int rt_eval_engine_open_remote(const char *api_base, const char *api_model,
-                               rt_eval_engine **out);
+int rt_eval_engine_open_remote(const char *api_base, const char *api_model, rt_eval_engine **out);
 bool rt_eval_engine_is_remote(rt_eval_engine *e);
 void rt_eval_engine_close(rt_eval_engine *e);
 rt_session *rt_eval_engine_session(rt_eval_engine *e);

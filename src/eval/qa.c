@@ -789,17 +789,18 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
     /* cloze questions from every document, in its split */
     size_t n_cloze = 0;
     for (size_t i = 0; i < n_docs && st == RT_OK && p->cloze_per_doc; i++) {
-        const char *split = doc_split[i] == 't'   ? "test"
-                            : doc_split[i] == 'r' ? "train"
-                                                  : drawn_split(docs[i].id, p->seed, p->test_fraction);
+        const char *split = doc_split[i] == 't' ? "test"
+                            : doc_split[i] == 'r'
+                                ? "train"
+                                : drawn_split(docs[i].id, p->seed, p->test_fraction);
         adder ad = {set, &cap, docs[i].id, split, "cloze", &n_cloze, "c"};
         st = rt_cloze_document(docs[i].text, p->cloze_per_doc, add_pair, &ad);
     }
-    if (st == RT_OK && p->session)
-        st = model_questions(c, p, docs, n_docs, doc_split, set, &cap);
+    if (st == RT_OK && p->session) st = model_questions(c, p, docs, n_docs, doc_split, set, &cap);
     if (st == RT_OK && set->n == 0) {
-        st = rt_error(RT_ERR_FORMAT, "qa generate: no question could be made from %zu document(s)%s",
-                      n_docs, set->n_model_asked ? " (every model-written answer was dropped)" : "");
+        st =
+            rt_error(RT_ERR_FORMAT, "qa generate: no question could be made from %zu document(s)%s",
+                     n_docs, set->n_model_asked ? " (every model-written answer was dropped)" : "");
         goto done;
     }
     /* unanswerable questions: words that occur nowhere in the collection */

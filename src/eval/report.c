@@ -389,10 +389,9 @@ static void make_row(json_t *s, row *r) {
     }
 }
 
-static const char *headers[NCOL] = {"strategy", "contains [95% CI]", "F1",      "EM",
-                                    "judge",    "halluc",            "refusal R", "ret R@k",
-                                    "p50 s",    "p95 s",             "train s",   "cost/1k q",
-                                    "update"};
+static const char *headers[NCOL] = {"strategy", "contains [95% CI]", "F1",      "EM",    "judge",
+                                    "halluc",   "refusal R",         "ret R@k", "p50 s", "p95 s",
+                                    "train s",  "cost/1k q",         "update"};
 
 int rt_report_table(const char *report_json, char **out) {
     json_t *rep;

@@ -143,11 +143,16 @@ static bool set_field(char type, void *field, json_t *v) {
 
 static const char *type_words(char type) {
     switch (type) {
-    case 's': return "a string";
-    case 'f': return "a number (or null)";
-    case 'd': return "a number";
-    case 'b': return "true or false";
-    default: return "a non-negative integer";
+    case 's':
+        return "a string";
+    case 'f':
+        return "a number (or null)";
+    case 'd':
+        return "a number";
+    case 'b':
+        return "true or false";
+    default:
+        return "a non-negative integer";
     }
 }
 
@@ -173,20 +178,29 @@ static bool applies(int scope, rt_strategy_kind k) {
     bool rag = k == RT_STRATEGY_RAG || k == RT_STRATEGY_FT_RAG || k == RT_STRATEGY_LORA_RAG ||
                k == RT_STRATEGY_RAFT;
     switch (scope) {
-    case FOR_RAG: return rag;
-    case FOR_TRAINED: return k != RT_STRATEGY_BASE && k != RT_STRATEGY_RAG;
-    case FOR_RAFT: return k == RT_STRATEGY_RAFT;
-    case FOR_LORA: return k == RT_STRATEGY_LORA || k == RT_STRATEGY_LORA_RAG;
-    default: return true;
+    case FOR_RAG:
+        return rag;
+    case FOR_TRAINED:
+        return k != RT_STRATEGY_BASE && k != RT_STRATEGY_RAG;
+    case FOR_RAFT:
+        return k == RT_STRATEGY_RAFT;
+    case FOR_LORA:
+        return k == RT_STRATEGY_LORA || k == RT_STRATEGY_LORA_RAG;
+    default:
+        return true;
     }
 }
 
 static const char *scope_words(int scope) {
     switch (scope) {
-    case FOR_RAG: return "strategies with retrieval (rag, ft+rag, lora+rag, raft)";
-    case FOR_TRAINED: return "trained strategies (ft, lora, ft+rag, lora+rag, raft)";
-    case FOR_RAFT: return "raft";
-    default: return "lora and lora+rag";
+    case FOR_RAG:
+        return "strategies with retrieval (rag, ft+rag, lora+rag, raft)";
+    case FOR_TRAINED:
+        return "trained strategies (ft, lora, ft+rag, lora+rag, raft)";
+    case FOR_RAFT:
+        return "raft";
+    default:
+        return "lora and lora+rag";
     }
 }
 
@@ -255,8 +269,8 @@ static int load_strategy(const char *path, size_t no, json_t *o, rt_compare_stra
     if (rt_strategy_parse(kn, &out->kind) != RT_OK) {
         char why[256];
         snprintf(why, sizeof why, "%s", rt_last_error()); /* rt_error reuses its buffer */
-        return rt_error(RT_ERR_FORMAT, "%s: strategy %zu (\"%s\"): field \"kind\": %s%s", path,
-                        no, out->name, kind ? "" : "missing, and the name is not a kind: ", why);
+        return rt_error(RT_ERR_FORMAT, "%s: strategy %zu (\"%s\"): field \"kind\": %s%s", path, no,
+                        out->name, kind ? "" : "missing, and the name is not a kind: ", why);
     }
     const char *key;
     json_t *v;
@@ -365,8 +379,9 @@ static int load_json(const char *path, rt_compare_spec *s, spec_root *root) {
         if (!strcmp(key, "search_mode") || !strcmp(key, "search")) {
             int m;
             if (!parse_mode(v, &m))
-                return rt_error(RT_ERR_FORMAT, "%s: \"%s\" must be \"bm25\", \"dense\" or "
-                                               "\"hybrid\"",
+                return rt_error(RT_ERR_FORMAT,
+                                "%s: \"%s\" must be \"bm25\", \"dense\" or "
+                                "\"hybrid\"",
                                 path, key);
             s->search_mode = (rt_search_mode)m;
             continue;
@@ -374,7 +389,8 @@ static int load_json(const char *path, rt_compare_spec *s, spec_root *root) {
         if (!strcmp(key, "decoding")) {
             json_t *mt = json_object_get(v, "max_tokens"), *nc = json_object_get(v, "n_ctx");
             if (!json_is_object(v) || json_object_size(v) != (size_t)(!!mt + !!nc) ||
-                (mt && !set_field('i', &s->max_tokens, mt)) || (nc && !set_field('i', &s->n_ctx, nc)))
+                (mt && !set_field('i', &s->max_tokens, mt)) ||
+                (nc && !set_field('i', &s->n_ctx, nc)))
                 return rt_error(RT_ERR_FORMAT,
                                 "%s: \"decoding\" must be an object with \"max_tokens\" and/or "
                                 "\"n_ctx\" (non-negative integers; decoding is greedy)",
@@ -384,8 +400,9 @@ static int load_json(const char *path, rt_compare_spec *s, spec_root *root) {
         if (!strcmp(key, "strategy")) {
             size_t n = json_array_size(v);
             if (!json_is_array(v) || !n)
-                return rt_error(RT_ERR_FORMAT, "%s: \"strategy\" must be a non-empty list of "
-                                               "objects",
+                return rt_error(RT_ERR_FORMAT,
+                                "%s: \"strategy\" must be a non-empty list of "
+                                "objects",
                                 path);
             root->strategies = calloc(n, sizeof *root->strategies);
             if (!root->strategies) return rt_error(RT_ERR_NOMEM, "out of memory");
