@@ -1219,9 +1219,11 @@ typedef struct rt_raft_params {
     int near;           /* > 0: distractors are drawn from the documents within +-near positions
                            of the oracle in the documents' order (neighbouring headwords, other
                            senses); 0 (default): uniformly from all documents */
-    rt_collection *collection; /* not NULL: BM25 hits for the question (other than the oracle)
-                                  are the distractors first; hits whose doc_id is one of the
-                                  documents use that document, others their chunk text */
+    rt_collection *collection; /* not NULL: search hits for the question (other than the
+                                  oracle) are the distractors first; hits whose doc_id is one of
+                                  the documents use that document, others their chunk text */
+    rt_search_mode search_mode; /* of those hits (default BM25; dense/hybrid need the
+                                   collection opened with its embedder) */
     uint64_t seed;      /* default 42; the same seed and inputs give the same examples */
     rt_rag_prompt_style style;  /* BASE (default) or CHAT */
     const char *template_text;  /* prompt layout override (see rt_rag_prompt_render) or NULL */

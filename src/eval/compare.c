@@ -728,8 +728,8 @@ static int raft_docs(rt_collection *c, rt_raft_doc **out, size_t *n_out) {
 }
 
 /* The RAFT examples of the train split, made by rt_raft_build (src/rag/raft.c, the one builder
- * `ragtune raft-data` also uses): the oracle document among distractors (BM25 hits for the
- * question first, then random documents) in P% of examples, answer quoted and cited; only
+ * `ragtune raft-data` also uses): the oracle document among distractors (hits for the question
+ * in the strategy's search mode first, then random documents) in P% of examples, answer quoted and cited; only
  * distractors otherwise, with the abstain completion. */
 static int raft_examples(run *r, rt_collection *c, rt_strbuf *b, size_t *n_lines, size_t *dropped) {
     rt_raft_doc *docs = NULL;
@@ -751,6 +751,7 @@ static int raft_examples(run *r, rt_collection *c, rt_strbuf *b, size_t *n_lines
     rp.n_distractors = r->s.raft_distractors;
     rp.oracle_p = r->s.raft_oracle_fraction;
     rp.collection = c;
+    rp.search_mode = r->s.search_mode; /* distractors as this strategy retrieves */
     rp.seed = r->s.seed;
     rp.style = RT_RAG_PROMPT_BASE;
     rt_raft_example *ex = NULL;
