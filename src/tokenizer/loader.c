@@ -57,7 +57,7 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
     const json_t *dropout = json_object_get(model, "dropout");
     if (json_is_number(dropout) && json_number_value(dropout) > 0)
         rt_error_clear(); /* dropout only matters in training; encoding is deterministic */
-    tk_buf joined = {0};
+    rt_strbuf joined = {0};
     int rc = RT_OK;
     size_t n = json_array_size(merges);
     for (size_t i = 0; rc == RT_OK && i < n; i++) {
@@ -85,7 +85,8 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
         }
         int32_t ia = tk_vocab_find(&t->vocab, a, al), ib = tk_vocab_find(&t->vocab, b, bl);
         joined.len = 0;
-        if ((rc = tk_buf_append(&joined, a, al)) < 0 || (rc = tk_buf_append(&joined, b, bl)) < 0)
+        if ((rc = rt_strbuf_append(&joined, a, al)) < 0 ||
+            (rc = rt_strbuf_append(&joined, b, bl)) < 0)
             break;
         int32_t im = tk_vocab_find(&t->vocab, joined.data, joined.len);
         if (ia < 0 || ib < 0 || im < 0) {
@@ -97,7 +98,7 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
         }
         rc = tk_bpe_add_merge(&t->bpe, ia, ib, im, (uint32_t)i);
     }
-    tk_buf_free(&joined);
+    rt_strbuf_free(&joined);
     return rc;
 }
 
