@@ -4,6 +4,7 @@
  * shares with `ragtune finetune`.
  */
 #include "cli.h"
+#include "interrupt.h"
 #include "opts.h"
 #include "train_opts.h"
 
@@ -117,6 +118,7 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
     if (lora && !(p.lora_alpha > 0 && p.lora_alpha <= 1e6f))
         return cli_usage_error(cmd, "--alpha must be in (0, 1e6]");
     rt_set_threads((int)threads);
+    p.callbacks = cli_interrupt_callbacks();
     rt_trainer *t;
     if (rt_trainer_init(&p, &t) != RT_OK) return cli_runtime_error(cmd);
     int st = rt_trainer_run(t);

@@ -4,6 +4,7 @@
  * `ingest --embed-model`.
  */
 #include "cli.h"
+#include "interrupt.h"
 #include "opts.h"
 
 #include <stdio.h>
@@ -75,6 +76,7 @@ int cmd_train_embedder(int argc, char **argv) {
     if (!(p.val_fraction >= 0.0f && p.val_fraction <= 0.5f))
         return cli_usage_error("train-embedder", "--val-fraction must be in 0..0.5");
     rt_set_threads((int)threads);
+    p.callbacks = cli_interrupt_callbacks();
     if (rt_embedder_train(&p) != RT_OK) return cli_runtime_error("train-embedder");
     return CLI_OK;
 }

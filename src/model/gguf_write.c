@@ -47,19 +47,23 @@ static int kv_add(rt_gguf_writer *w, const char *key, rt_gguf_value v) {
     return rt_gguf_writer_set(w, key, &v);
 }
 
-static int kv_u32(rt_gguf_writer *w, const char *arch, const char *suffix, uint64_t v) {
+/* "<arch>.<suffix>" (or suffix alone when arch is NULL) as a UINT32 or FLOAT32 KV. */
+static int kv_num(rt_gguf_writer *w, const char *arch, const char *suffix, rt_gguf_type type,
+                  double v) {
     char key[128];
     snprintf(key, sizeof key, "%s%s%s", arch ? arch : "", arch ? "." : "", suffix);
-    rt_gguf_value val = {.type = RT_GGUF_UINT32};
-    val.u64 = v;
+    rt_gguf_value val = {.type = type};
+    if (type == RT_GGUF_UINT32)
+        val.u64 = (uint64_t)v;
+    else
+        val.f64 = v;
     return kv_add(w, key, val);
 }
+static int kv_u32(rt_gguf_writer *w, const char *arch, const char *suffix, uint64_t v) {
+    return kv_num(w, arch, suffix, RT_GGUF_UINT32, (double)v);
+}
 static int kv_f32(rt_gguf_writer *w, const char *arch, const char *suffix, double v) {
-    char key[128];
-    snprintf(key, sizeof key, "%s%s%s", arch ? arch : "", arch ? "." : "", suffix);
-    rt_gguf_value val = {.type = RT_GGUF_FLOAT32};
-    val.f64 = v;
-    return kv_add(w, key, val);
+    return kv_num(w, arch, suffix, RT_GGUF_FLOAT32, v);
 }
 static int kv_bool(rt_gguf_writer *w, const char *key, bool b) {
     rt_gguf_value val = {.type = RT_GGUF_BOOL};

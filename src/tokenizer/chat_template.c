@@ -103,6 +103,17 @@ static int cat(rt_strbuf *b, const char *s) {
     return rt_strbuf_append(b, s, strlen(s));
 }
 
+/* Templates that only know user/assistant turns: after an optional system message (start),
+ * roles must alternate starting with the user. */
+static int check_alternating(const rt_chat_message *m, size_t n, size_t start, const char *name) {
+    for (size_t i = start; i < n; i++)
+        if (!strcmp(m[i].role, "user") != ((i - start) % 2 == 0))
+            return rt_error(RT_ERR_INVALID, "%s chat template: conversation roles must alternate "
+                                            "user/assistant/user/assistant/...",
+                            name);
+    return RT_OK;
+}
+
 static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool gen, const char *bos,
                   const char *eos, rt_strbuf *b) {
     for (size_t i = 0; i < n; i++)
@@ -160,11 +171,9 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
         size_t start = 0;
         const char *sys = NULL;
         if (n && !strcmp(m[0].role, "system")) sys = m[0].content, start = 1;
+        RT_TRY(check_alternating(m, n, start, "llama2"));
         for (size_t i = start; i < n; i++) {
             bool user = !strcmp(m[i].role, "user");
-            if (user != ((i - start) % 2 == 0))
-                return rt_error(RT_ERR_INVALID, "llama2 chat template: conversation roles must "
-                                                "alternate user/assistant/user/assistant/...");
             if (user) {
                 RT_TRY(cat(b, bos));
                 RT_TRY(cat(b, "[INST] "));
@@ -209,11 +218,9 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
         size_t start = 0;
         const char *sys = NULL;
         if (n && !strcmp(m[0].role, "system")) sys = m[0].content, start = 1;
+        RT_TRY(check_alternating(m, n, start, "gemma"));
         for (size_t i = start; i < n; i++) {
             bool user = !strcmp(m[i].role, "user");
-            if (user != ((i - start) % 2 == 0))
-                return rt_error(RT_ERR_INVALID, "gemma chat template: conversation roles must "
-                                                "alternate user/assistant/user/assistant/...");
             RT_TRY(cat(b, "<start_of_turn>"));
             RT_TRY(cat(b, user ? "user" : "model"));
             RT_TRY(cat(b, "\n"));

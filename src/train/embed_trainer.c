@@ -363,13 +363,14 @@ static int run(embed_run *r) {
                 r->m->n_train, (long long)r->train.n, (long long)r->val.n, B, p->temperature);
     shuffle(r);
     rt_progress prog;
-    rt_progress_begin(&prog, "train-embedder", "steps", (uint64_t)p->max_steps);
+    rt_progress_begin_with(&prog, &p->callbacks, "train-embedder", "steps", (uint64_t)p->max_steps);
     double t0 = rt_time_now();
     int64_t idx[4096];
     char detail[128] = "";
     float last_val = NAN;
     int st = RT_OK;
     for (int64_t step = 0; step < p->max_steps && st == RT_OK; step++) {
+        if ((st = rt_progress_check_cancel(&prog)) < 0) break;
         for (int b = 0; b < B; b++) {
             if (r->cursor >= r->train.n) {
                 r->epoch++;
