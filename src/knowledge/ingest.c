@@ -620,23 +620,18 @@ int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, 
     if (fmt == RT_FORMAT_UNKNOWN)
         return rt_error(RT_ERR_INVALID, "ingest: unknown format '%s'", format ? format : "");
     if (!name || !*name) name = "stdin";
-    size_t cap = 1 << 16, n = 0;
-    char *buf = rt_malloc(cap);
-    if (!buf) return RT_ERR_NOMEM;
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
     for (;;) {
         if (n == cap) {
-            if (cap >= MAX_FILE_BYTES) {
+            int g = cap >= MAX_FILE_BYTES
+                        ? rt_error(RT_ERR_RANGE, "%s: input larger than %zu bytes", name,
+                                   MAX_FILE_BYTES)
+                        : RT_GROW(buf, cap, n + (1 << 16));
+            if (g < 0) {
                 free(buf);
-                return rt_error(RT_ERR_RANGE, "%s: input larger than %zu bytes", name,
-                                MAX_FILE_BYTES);
+                return g;
             }
-            char *t = rt_realloc(buf, cap * 2);
-            if (!t) {
-                free(buf);
-                return RT_ERR_NOMEM;
-            }
-            buf = t;
-            cap *= 2;
         }
         size_t got = fread(buf + n, 1, cap - n, fp);
         n += got;

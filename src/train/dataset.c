@@ -8,6 +8,7 @@
 
 #include "train/rng.h"
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/file.h"
 #include "core/log.h"
 
@@ -104,35 +105,21 @@ static const char *ALPACA_NO_INPUT =
 
 /* ChatML rendering of messages[0..n) (+ "<|im_start|>assistant\n" with gen). */
 static int chatml(json_t *msgs, size_t n, bool gen, char **out) {
-    size_t len = 0, cap = 256;
-    char *buf = rt_malloc(cap);
-    if (!buf) return RT_ERR_NOMEM;
-    buf[0] = 0;
-    for (size_t i = 0; i <= n; i++) {
-        const char *role = "assistant", *content = "";
-        if (i < n) {
-            json_t *m = json_array_get(msgs, i);
-            role = json_string_value(json_object_get(m, "role"));
-            content = json_string_value(json_object_get(m, "content"));
-        } else if (!gen) {
-            break;
-        }
-        size_t need = len + strlen(role) + strlen(content) + 64;
-        if (need > cap) {
-            char *b = rt_realloc(buf, need * 2);
-            if (!b) {
-                free(buf);
-                return RT_ERR_NOMEM;
-            }
-            buf = b;
-            cap = need * 2;
-        }
-        len += (size_t)snprintf(buf + len, cap - len,
-                                i < n ? "<|im_start|>%s\n%s<|im_end|>\n" : "<|im_start|>%s\n", role,
-                                content);
+    rt_strbuf b = {0};
+    int st = RT_OK;
+    for (size_t i = 0; i < n && st == RT_OK; i++) {
+        json_t *m = json_array_get(msgs, i);
+        st = rt_strbuf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n",
+                              json_string_value(json_object_get(m, "role")),
+                              json_string_value(json_object_get(m, "content")));
     }
-    *out = buf;
-    return RT_OK;
+    if (st == RT_OK && gen) st = rt_strbuf_puts(&b, "<|im_start|>assistant\n");
+    if (st < 0) {
+        rt_strbuf_free(&b);
+        return st;
+    }
+    *out = rt_strbuf_take(&b);
+    return *out ? RT_OK : RT_ERR_NOMEM;
 }
 
 static int render(const rt_text_tokenizer *tok, json_t *msgs, size_t n, bool gen, char **out) {
