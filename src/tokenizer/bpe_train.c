@@ -354,7 +354,7 @@ static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_trai
     rt_strbuf joined = {0};
     uint32_t stamp = 0;
     uint64_t *touched = NULL;
-    uint32_t touched_cap = 0;
+    size_t touched_cap = 0;
     size_t merges_cap = target > 256 ? (target - 256) * 2 : 1;
     rt_progress prog;
     rt_progress_begin(&prog, "bpe-train", "merges", target - 256);
@@ -372,15 +372,7 @@ static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_trai
             c = t.vocab.size;
             if ((rc = tk_vocab_set(&t.vocab, c, joined.data, joined.len, 0)) < 0) break;
         }
-        if (n_merges == merges_cap) {
-            uint64_t *m = rt_realloc(merges, merges_cap * 2 * sizeof *m);
-            if (!m) {
-                rc = RT_ERR_NOMEM;
-                break;
-            }
-            merges = m;
-            merges_cap *= 2;
-        }
+        if ((rc = RT_GROW(merges, merges_cap, n_merges + 1)) < 0) break;
         merges[n_merges++] = top.key;
         stamp++;
         /* Rewrite the words that contain (a, b). The list may be modified while we walk it
@@ -401,15 +393,7 @@ static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_trai
                 has = w->sym[i] == a && w->sym[i + 1] == b;
             if (!has) continue;
             /* Remember the old pairs: their counts drop and need fresh heap entries. */
-            if ((size_t)w->n * 2 > touched_cap) {
-                uint64_t *tk = rt_realloc(touched, (size_t)w->n * 2 * sizeof *tk);
-                if (!tk) {
-                    rc = RT_ERR_NOMEM;
-                    break;
-                }
-                touched = tk;
-                touched_cap = w->n * 2;
-            }
+            if ((rc = RT_GROW(touched, touched_cap, (size_t)w->n * 2)) < 0) break;
             uint32_t n_touched = 0;
             for (uint32_t i = 0; i + 1 < w->n; i++)
                 touched[n_touched++] =
