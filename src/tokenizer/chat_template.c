@@ -103,11 +103,15 @@ static int cat(rt_strbuf *b, const char *s) {
     return rt_strbuf_append(b, s, strlen(s));
 }
 
-/* Templates that only know user/assistant turns: after an optional system message (start),
- * roles must alternate starting with the user. */
-static int check_alternating(const rt_chat_message *m, size_t n, size_t start, const char *name) {
-    for (size_t i = start; i < n; i++)
-        if (!strcmp(m[i].role, "user") != ((i - start) % 2 == 0))
+/* Templates that only know user/assistant turns: an optional leading system message (its text
+ * in *sys, NULL without; the turns begin at *start), then roles alternating from the user. */
+static int user_assistant_turns(const rt_chat_message *m, size_t n, const char *name,
+                                const char **sys, size_t *start) {
+    *sys = NULL;
+    *start = 0;
+    if (n && !strcmp(m[0].role, "system")) *sys = m[0].content, *start = 1;
+    for (size_t i = *start; i < n; i++)
+        if (!strcmp(m[i].role, "user") != ((i - *start) % 2 == 0))
             return rt_error(RT_ERR_INVALID, "%s chat template: conversation roles must alternate "
                                             "user/assistant/user/assistant/...",
                             name);
@@ -168,10 +172,9 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
         if (gen) RT_TRY(cat(b, "<|start_header_id|>assistant<|end_header_id|>\n\n"));
         return RT_OK;
     case RT_CHAT_LLAMA2: {
-        size_t start = 0;
-        const char *sys = NULL;
-        if (n && !strcmp(m[0].role, "system")) sys = m[0].content, start = 1;
-        RT_TRY(check_alternating(m, n, start, "llama2"));
+        size_t start;
+        const char *sys;
+        RT_TRY(user_assistant_turns(m, n, "llama2", &sys, &start));
         for (size_t i = start; i < n; i++) {
             bool user = !strcmp(m[i].role, "user");
             if (user) {
@@ -215,10 +218,9 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
         return RT_OK;
     case RT_CHAT_GEMMA: {
         RT_TRY(cat(b, bos));
-        size_t start = 0;
-        const char *sys = NULL;
-        if (n && !strcmp(m[0].role, "system")) sys = m[0].content, start = 1;
-        RT_TRY(check_alternating(m, n, start, "gemma"));
+        size_t start;
+        const char *sys;
+        RT_TRY(user_assistant_turns(m, n, "gemma", &sys, &start));
         for (size_t i = start; i < n; i++) {
             bool user = !strcmp(m[i].role, "user");
             RT_TRY(cat(b, "<start_of_turn>"));
