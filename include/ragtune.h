@@ -37,6 +37,12 @@
 extern "C" {
 #endif
 
+/* The exported API. The library is compiled with -fvisibility=hidden; RT_API marks what a
+ * shared build exports, and every declaration of this header gets it through the pragma below
+ * (so a new rt_ function needs no annotation). Internal symbols stay hidden. */
+#define RT_API __attribute__((visibility("default")))
+#pragma GCC visibility push(default)
+
 #define RT_VERSION_MAJOR 0
 #define RT_VERSION_MINOR 1
 #define RT_VERSION_PATCH 0
@@ -99,6 +105,16 @@ typedef void (*rt_progress_callback)(const rt_progress_info *info, void *user);
 /* Sets the progress sink (NULL restores the default: a bar with rate and ETA on a terminal,
  * plain lines every few seconds otherwise, on stderr). */
 void rt_progress_set(rt_progress_callback callback, void *user);
+/* Per-call progress and cancellation (llama.cpp's progress_callback / abort_callback), a member
+ * of the params of long work (training). progress NULL: the process sink above. should_cancel
+ * (may be NULL) is polled between units of work (a training step); when it returns true the
+ * call stops with RT_ERR_CANCELLED, saving nothing beyond the checkpoints already written. */
+typedef struct rt_run_callbacks {
+    rt_progress_callback progress;
+    void *progress_user;
+    bool (*should_cancel)(void *user);
+    void *cancel_user;
+} rt_run_callbacks;
 
 /* Threads used by kernels and BLAS (0 = physical cores). */
 void rt_set_threads(int n_threads);
@@ -579,6 +595,7 @@ typedef struct rt_train_params {
     int early_stop_patience; /* evaluations without improvement; 0 = never stop early */
     bool resume;             /* continue from out_dir/checkpoint.bin if present */
     int64_t stop_after;      /* stop (as if interrupted) after this step; 0 = off */
+    rt_run_callbacks callbacks; /* progress (task "train") and cancellation of rt_trainer_run */
 } rt_train_params;
 
 rt_train_params rt_train_default_params(void);
@@ -650,6 +667,7 @@ typedef struct rt_embed_train_params {
     const char *schedule;       /* "constant", "linear", "cosine" (default) */
     int64_t warmup_steps, max_steps, eval_every; /* eval_every 0: only at the end */
     uint64_t seed;
+    rt_run_callbacks callbacks; /* progress (task "train-embedder") and cancellation */
 } rt_embed_train_params;
 rt_embed_train_params rt_embed_train_default_params(void);
 int rt_embedder_train(const rt_embed_train_params *p);
@@ -1462,6 +1480,8 @@ int rt_report_markdown(const char *report_json, char **out);
 int rt_report_html(const char *report_json, char **out);
 /* Writes report.md and report.html next to report.json in out_dir. */
 int rt_report_write(const char *out_dir);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -314,15 +314,10 @@ static int jsonl_read(const char *path, jsonl *j) {
                           o ? "" : ": ", o ? "" : err.text);
             break;
         }
-        if (j->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            json_t **r = rt_realloc(j->rows, cap * sizeof *r);
-            if (!r) {
-                json_decref(o);
-                st = RT_ERR_NOMEM;
-                break;
-            }
-            j->rows = r;
+        st = RT_GROW(j->rows, cap, j->n + 1);
+        if (st < 0) {
+            json_decref(o);
+            break;
         }
         j->rows[j->n++] = o;
     }

@@ -8,6 +8,7 @@
 
 #include "train/rng.h"
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/file.h"
 #include "core/log.h"
 
@@ -24,13 +25,7 @@
 static int byte_encode(void *user, const char *text, size_t len, int32_t **ids, size_t *n,
                        size_t *cap) {
     (void)user;
-    if (*n + len > *cap) {
-        size_t c = (*n + len) * 2 + 64;
-        int32_t *p = rt_realloc(*ids, c * sizeof **ids);
-        if (!p) return RT_ERR_NOMEM;
-        *ids = p;
-        *cap = c;
-    }
+    RT_TRY(RT_GROW(*ids, *cap, *n + len));
     for (size_t i = 0; i < len; i++)
         (*ids)[(*n)++] = (unsigned char)text[i];
     return RT_OK;
@@ -70,13 +65,7 @@ static int add_text(stream *s, const rt_text_tokenizer *tok, const char *text, s
                     uint8_t trained) {
     size_t before = s->n;
     RT_TRY(tok->encode(tok->user, text, len, &s->ids, &s->n, &s->cap));
-    if (s->n > s->mask_cap) {
-        size_t c = s->cap > s->n ? s->cap : s->n;
-        uint8_t *m = rt_realloc(s->mask, c);
-        if (!m) return RT_ERR_NOMEM;
-        s->mask = m;
-        s->mask_cap = c;
-    }
+    RT_TRY(RT_GROW(s->mask, s->mask_cap, s->n));
     for (size_t i = before; i < s->n; i++) {
         if (s->ids[i] < 0 || s->ids[i] >= tok->n_vocab)
             return rt_error(RT_ERR_INTERNAL, "tokenizer %s produced id %d", tok->name, s->ids[i]);
@@ -86,29 +75,15 @@ static int add_text(stream *s, const rt_text_tokenizer *tok, const char *text, s
 }
 
 static int add_token(stream *s, int32_t id, uint8_t trained) {
-    if (s->n + 1 > s->cap || s->n + 1 > s->mask_cap) {
-        size_t c = s->n * 2 + 64;
-        int32_t *p = rt_realloc(s->ids, c * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        s->ids = p;
-        uint8_t *m = rt_realloc(s->mask, c);
-        if (!m) return RT_ERR_NOMEM;
-        s->mask = m;
-        s->cap = s->mask_cap = c;
-    }
+    RT_TRY(RT_GROW(s->ids, s->cap, s->n + 1));
+    RT_TRY(RT_GROW(s->mask, s->mask_cap, s->n + 1));
     s->ids[s->n] = id;
     s->mask[s->n++] = trained;
     return RT_OK;
 }
 
 static int begin_example(stream *s, const rt_text_tokenizer *tok) {
-    if (s->n_ex + 2 > s->off_cap) {
-        size_t c = s->off_cap * 2 + 64;
-        uint64_t *o = rt_realloc(s->offsets, c * sizeof *o);
-        if (!o) return RT_ERR_NOMEM;
-        s->offsets = o;
-        s->off_cap = c;
-    }
+    RT_TRY(RT_GROW(s->offsets, s->off_cap, s->n_ex + 2));
     if (s->n_ex == 0) s->offsets[0] = 0;
     if (tok->bos_id >= 0) RT_TRY(add_token(s, tok->bos_id, 0));
     return RT_OK;
@@ -130,35 +105,21 @@ static const char *ALPACA_NO_INPUT =
 
 /* ChatML rendering of messages[0..n) (+ "<|im_start|>assistant\n" with gen). */
 static int chatml(json_t *msgs, size_t n, bool gen, char **out) {
-    size_t len = 0, cap = 256;
-    char *buf = rt_malloc(cap);
-    if (!buf) return RT_ERR_NOMEM;
-    buf[0] = 0;
-    for (size_t i = 0; i <= n; i++) {
-        const char *role = "assistant", *content = "";
-        if (i < n) {
-            json_t *m = json_array_get(msgs, i);
-            role = json_string_value(json_object_get(m, "role"));
-            content = json_string_value(json_object_get(m, "content"));
-        } else if (!gen) {
-            break;
-        }
-        size_t need = len + strlen(role) + strlen(content) + 64;
-        if (need > cap) {
-            char *b = rt_realloc(buf, need * 2);
-            if (!b) {
-                free(buf);
-                return RT_ERR_NOMEM;
-            }
-            buf = b;
-            cap = need * 2;
-        }
-        len += (size_t)snprintf(buf + len, cap - len,
-                                i < n ? "<|im_start|>%s\n%s<|im_end|>\n" : "<|im_start|>%s\n", role,
-                                content);
+    rt_strbuf b = {0};
+    int st = RT_OK;
+    for (size_t i = 0; i < n && st == RT_OK; i++) {
+        json_t *m = json_array_get(msgs, i);
+        st = rt_strbuf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n",
+                              json_string_value(json_object_get(m, "role")),
+                              json_string_value(json_object_get(m, "content")));
     }
-    *out = buf;
-    return RT_OK;
+    if (st == RT_OK && gen) st = rt_strbuf_puts(&b, "<|im_start|>assistant\n");
+    if (st < 0) {
+        rt_strbuf_free(&b);
+        return st;
+    }
+    *out = rt_strbuf_take(&b);
+    return *out ? RT_OK : RT_ERR_NOMEM;
 }
 
 static int render(const rt_text_tokenizer *tok, json_t *msgs, size_t n, bool gen, char **out) {

@@ -660,13 +660,18 @@ int rt_trainer_save(rt_trainer *t, const char *dir) {
 
 int rt_trainer_run(rt_trainer *t) {
     rt_progress prog;
-    rt_progress_begin(&prog, "train", "steps",
-                      (uint64_t)(t->step > t->p.max_steps ? t->step : t->p.max_steps));
+    rt_progress_begin_with(&prog, &t->p.callbacks, "train", "steps",
+                           (uint64_t)(t->step > t->p.max_steps ? t->step : t->p.max_steps));
     prog.first = (uint64_t)t->step; /* a resumed run: rates from here */
     rt_train_step_info info = {0};
     char detail[160];
     float last_val = NAN;
     while (1) {
+        int cancelled = rt_progress_check_cancel(&prog);
+        if (cancelled < 0) {
+            rt_progress_end(&prog, "cancelled");
+            return cancelled;
+        }
         RT_TRY(rt_trainer_step(t, &info));
         if (!isnan(info.val_loss)) last_val = info.val_loss;
         int n =
