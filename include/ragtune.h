@@ -37,6 +37,12 @@
 extern "C" {
 #endif
 
+/* The exported API. The library is compiled with -fvisibility=hidden; RT_API marks what a
+ * shared build exports, and every declaration of this header gets it through the pragma below
+ * (so a new rt_ function needs no annotation). Internal symbols stay hidden. */
+#define RT_API __attribute__((visibility("default")))
+#pragma GCC visibility push(default)
+
 #define RT_VERSION_MAJOR 0
 #define RT_VERSION_MINOR 1
 #define RT_VERSION_PATCH 0
@@ -99,6 +105,16 @@ typedef void (*rt_progress_callback)(const rt_progress_info *info, void *user);
 /* Sets the progress sink (NULL restores the default: a bar with rate and ETA on a terminal,
  * plain lines every few seconds otherwise, on stderr). */
 void rt_progress_set(rt_progress_callback callback, void *user);
+/* Per-call progress and cancellation (llama.cpp's progress_callback / abort_callback), a member
+ * of the params of long work (training). progress NULL: the process sink above. should_cancel
+ * (may be NULL) is polled between units of work (a training step); when it returns true the
+ * call stops with RT_ERR_CANCELLED, saving nothing beyond the checkpoints already written. */
+typedef struct rt_run_callbacks {
+    rt_progress_callback progress;
+    void *progress_user;
+    bool (*should_cancel)(void *user);
+    void *cancel_user;
+} rt_run_callbacks;
 
 /* Threads used by kernels and BLAS (0 = physical cores). */
 void rt_set_threads(int n_threads);
@@ -600,6 +616,7 @@ typedef struct rt_train_params {
     int early_stop_patience; /* evaluations without improvement; 0 = never stop early */
     bool resume;             /* continue from out_dir/checkpoint.bin if present */
     int64_t stop_after;      /* stop (as if interrupted) after this step; 0 = off */
+    rt_run_callbacks callbacks; /* progress (task "train") and cancellation of rt_trainer_run */
 } rt_train_params;
 
 rt_train_params rt_train_default_params(void);
@@ -671,6 +688,7 @@ typedef struct rt_embed_train_params {
     const char *schedule;       /* "constant", "linear", "cosine" (default) */
     int64_t warmup_steps, max_steps, eval_every; /* eval_every 0: only at the end */
     uint64_t seed;
+    rt_run_callbacks callbacks; /* progress (task "train-embedder") and cancellation */
 } rt_embed_train_params;
 rt_embed_train_params rt_embed_train_default_params(void);
 int rt_embedder_train(const rt_embed_train_params *p);
@@ -1259,9 +1277,11 @@ typedef struct rt_raft_params {
     int near;           /* > 0: distractors are drawn from the documents within +-near positions
                            of the oracle in the documents' order (neighbouring headwords, other
                            senses); 0 (default): uniformly from all documents */
-    rt_collection *collection; /* not NULL: BM25 hits for the question (other than the oracle)
-                                  are the distractors first; hits whose doc_id is one of the
-                                  documents use that document, others their chunk text */
+    rt_collection *collection; /* not NULL: search hits for the question (other than the
+                                  oracle) are the distractors first; hits whose doc_id is one of
+                                  the documents use that document, others their chunk text */
+    rt_search_mode search_mode; /* of those hits (default BM25; dense/hybrid need the
+                                   collection opened with its embedder) */
     uint64_t seed;      /* default 42; the same seed and inputs give the same examples */
     rt_rag_prompt_style style;  /* BASE (default) or CHAT */
     const char *template_text;  /* prompt layout override (see rt_rag_prompt_render) or NULL */
@@ -1318,6 +1338,7 @@ typedef struct rt_qa_item {
     bool unanswerable;
     char *old_answer; /* NULL unless an update question */
     bool doc_missing; /* set by rt_qa_check_docs: an evidence id is not in the collection */
+    char kind[12];    /* "kind": how it was made ("template", "cloze", "model"; "" unknown) */
 } rt_qa_item;
 
 typedef struct rt_qa_set {
@@ -1326,6 +1347,8 @@ typedef struct rt_qa_set {
     size_t n_skipped;    /* malformed lines skipped by rt_qa_load */
     char *skipped;       /* their messages, one per line ("qa.jsonl:7: ..."; NULL when none) */
     size_t n_doc_missing; /* questions whose evidence is missing (rt_qa_check_docs) */
+    size_t n_model_asked;   /* rt_qa_generate: passages a model was asked about */
+    size_t n_model_dropped; /* ... whose reply did not parse or whose answer is not in them */
 } rt_qa_set;
 
 /* Reads a QA JSONL file. A malformed line is skipped, counted and named by line number in
@@ -1349,13 +1372,22 @@ typedef struct rt_qa_generate_params {
     const char *update_docs_path; /* where the changed documents go (JSONL {"id","text"});
                                      NULL = no update split */
     uint64_t seed;             /* split, sampling and edits (default 1) */
+    bool templates;            /* template questions from definition documents (default true) */
+    size_t cloze_per_doc;      /* cloze questions per document (src/eval/cloze.h; default 0) */
+    rt_session *session;       /* not NULL: model-written questions, one per chunk, kept when
+                                  the answer occurs in the chunk (src/eval/qa_model.h) */
+    size_t model_max_chunks;   /* chunks asked about at most, in storage order (0 = all) */
 } rt_qa_generate_params;
 rt_qa_generate_params rt_qa_generate_default_params(void);
 
 /* Template questions from definition documents (a title line, then the defining text, as FOLDOC
  * entries): "What is TERM?" -> the defining sentence (and its first clause), split by document
  * into train/test, plus unanswerable and update questions as the parameters say. Documents that
- * do not look like definitions are skipped. *out is freed with rt_qa_free. */
+ * do not look like definitions are skipped. Then cloze questions (cloze_per_doc) from every
+ * document and model-written questions (session) from every chunk, each in its document's
+ * split (the template split when the document has template questions, else a seeded draw
+ * with test_fraction). Fails when no question at all could be made. *out is freed with
+ * rt_qa_free. */
 int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *params, rt_qa_set **out);
 
 /* ---- the head-to-head (src/eval/compare.c, src/eval/report.c) ---- */
@@ -1380,7 +1412,8 @@ typedef struct rt_compare_spec {
     const char *qa_path;         /* QA JSONL (train/test/update splits) */
     const char *model_path;      /* base model (GGUF or HF directory with its tokenizer) */
     const char *out_dir;         /* results, per-strategy cache, training runs, report */
-    const char *strategies;      /* comma-separated names (default "base,rag,lora,lora+rag,raft") */
+    const char *strategies;      /* comma-separated names (default "base,rag,lora,lora+rag,raft";
+                                    see strategy_list) */
     const char *update_docs_path; /* changed documents (JSONL {"id","text"}) or NULL */
     const char *heldout_path;     /* general text for the forgetting perplexity, or NULL */
     /* retrieval */
@@ -1419,11 +1452,55 @@ typedef struct rt_compare_spec {
     void *progress_user;
     bool (*should_cancel)(void *user);
     void *cancel_user;
+    /* Named strategies with their own settings (a spec file's "strategy" list; NULL/0: none).
+     * strategies then selects among them by name (a kind name not among them runs that kind
+     * with the spec's settings); strategies NULL runs them all. */
+    const struct rt_compare_strategy *strategy_list;
+    size_t n_strategy_list;
+    /* A remote generator (OpenAI-compatible) instead of model_path for the strategies that do
+     * not train (base, rag); a training strategy with a remote model is refused. */
+    const char *api_base;
+    const char *api_model;
+    /* Judge correctness (optional): a local model or a remote one (judge_api_base +
+     * judge_api_model) asked whether each answer agrees with the reference answer. */
+    const char *judge_model_path;
+    const char *judge_api_base;
+    const char *judge_api_model;
 } rt_compare_spec;
 rt_compare_spec rt_compare_default_spec(void);
-/* Fills spec fields from a compare.json object (keys as the field names, "strategies" a string
- * or list, "search_mode" "bm25"/"dense"/"hybrid"). Strings point into *json_root, which the
- * caller keeps and frees with free() (it owns the parsed text). */
+
+/* One named strategy of a spec: its kind and the settings in which it differs from the
+ * spec's. A field left at its rt_compare_strategy_default value keeps the spec's setting. */
+typedef struct rt_compare_strategy {
+    const char *name;           /* unique; [A-Za-z0-9+._-], 1..31 bytes; names the report row */
+    rt_strategy_kind kind;
+    int search_mode;            /* rt_search_mode; -1 */
+    int k;                      /* 0 */
+    float min_score;            /* used when min_score_set (NAN = never refuse) */
+    bool min_score_set;
+    int rerank;                 /* -1; 0 = off, 1 = on (needs the spec's rerank_model) */
+    int64_t steps;              /* 0 */
+    float lr;                   /* 0 */
+    int lora_rank;              /* 0 */
+    float lora_alpha;           /* 0 */
+    int seq_len;                /* 0 */
+    int batch_size;             /* 0 */
+    int pretrain_chunks;        /* -1; 0 / 1 */
+    float raft_oracle_fraction; /* -1 */
+    int raft_distractors;       /* -1 */
+    const char *adapter_path;   /* NULL */
+} rt_compare_strategy;
+rt_compare_strategy rt_compare_strategy_default(void);
+
+/* Fills spec fields from a compare.json file: the global settings (keys as the field names, or
+ * the short names "model", "collection", "qa", "out", "update_docs", "heldout", "embedder",
+ * "search"; "decoding": {"max_tokens", "n_ctx"}; "strategies" a string or list of names) and
+ * "strategy": [{"name", "kind", "search", "k", "min_score", "rerank", "steps", "lr", "rank",
+ * "alpha", "seq_len", "batch", "pretrain_chunks", "oracle_p", "distractors", "adapter"}, ...]
+ * (spec->strategy_list). A bad key or value fails with RT_ERR_FORMAT naming the file, the
+ * strategy and the field; a .toml file fails with RT_ERR_UNSUPPORTED (no TOML parser: write
+ * the same keys as JSON). Strings and the list point into *json_root, which the caller keeps
+ * until the run ends and frees with rt_compare_spec_free_root. */
 int rt_compare_spec_load(const char *path, rt_compare_spec *spec, void **json_root);
 void rt_compare_spec_free_root(void *json_root);
 
@@ -1443,6 +1520,8 @@ int rt_report_markdown(const char *report_json, char **out);
 int rt_report_html(const char *report_json, char **out);
 /* Writes report.md and report.html next to report.json in out_dir. */
 int rt_report_write(const char *out_dir);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

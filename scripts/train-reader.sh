@@ -6,23 +6,30 @@
 #      (and paraphrases) -> the first definition sentence; synthetic look-up items (invented
 #      keys, random-word passages: the answer can only be copied); held-out FOLDOC entries
 #      (md5(headword) mod 10 == 0) go to the test split only;
-#   2. `ragtune raft-data` (the shared reader prompt, src/rag/prompt.c) -> prompt/completion data:
-#      stage A = 2 passages (1 distractor), synthetic + real; stage B = 4 passages (3
-#      distractors, half of them neighbouring entries), real + some synthetic, mixed with
-#      look-up drills (plain text: 4 passages then 3-4 questions answered by copying, loss on
-#      every token); 20% of reader examples without the oracle passage -> the abstain text;
+#   2. `ragtune raft-data` (the shared reader prompt, src/rag/prompt.c) -> single-question reader
+#      examples with 4 passages (3 distractors, half of them neighbouring entries), 20% of them
+#      without the oracle passage -> the abstain text;
 #   3. `ragtune tokenizer train` (byte-level BPE, 4096 ids) on the passages and prompts;
-#   4. `ragtune train` stage A from scratch, `ragtune finetune` stage B (all weights);
-#   5. `ragtune convert` to GGUF q8_0 -> OUT/reader-q8_0.gguf (+ tokenizer.json).
-# Deterministic: fixed seeds and --threads 2.
+#   4. scripts/reader-drills.py: multi-question look-up drills in the same prompt format (2-5
+#      sources, 2-4 questions each, some about keys not shown -> the abstain text);
+#   5. stage 1 `ragtune train` from scratch on the drills as plain text (loss on every token):
+#      copying from the sources emerges as a sudden loss drop (~step 1,850 of 2,400);
+#   6. stage 2 `ragtune finetune` on drills with the loss on the answers only ({"segments"})
+#      mixed with the single-question reader examples of step 2 (loss on the completion);
+#   7. stage 3 `ragtune finetune` on look-up-heavy drills (3-5 sources, 3-5 questions each,
+#      answers only) mixed with further reader examples: finding the right source (the
+#      question's term among the titles) emerges here, after copying;
+#   8. `ragtune convert` to GGUF q8_0 -> OUT/reader-q8_0.gguf (+ tokenizer.json).
+# Deterministic: fixed seeds and --threads 1 (the run kept one core for other work; a different
+# thread count changes the floating-point summation order, not the recipe).
 #
 # usage: scripts/train-reader.sh [BUILD_DIR] [OUT_DIR]
 #   BUILD_DIR (build) holds the ragtune binary; OUT_DIR (models/reader) gets the model files;
 #   the work files go to $RAGTUNE_READER_WORK (default: OUT_DIR/work, not committed).
 #   RAGTUNE_RECIPE_TOY=1: a toy run (tiny data, model and steps) that finishes in seconds.
-#   RAGTUNE_READER_STEPS_A / _B override the step counts; RAGTUNE names another binary;
-#   RAGTUNE_READER_FROM=4 starts at the training stages, reusing WORK's data and OUT's tokenizer;
-#   RAGTUNE_READER_FROM=5 at stage B, reusing WORK/stage-a too; 6 at stage C.
+#   RAGTUNE_READER_STEPS_1 / _2 / _3 override the step counts; RAGTUNE names another binary;
+#   RAGTUNE_READER_FROM=4 starts at the drills, reusing WORK's data and OUT's tokenizer;
+#   5 at stage 1, 6 at stage 2 (reusing WORK/stage-1), 7 at stage 3 (reusing WORK/stage-2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -37,63 +44,51 @@ say() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 if [ "${RAGTUNE_RECIPE_TOY:-0}" = 1 ]; then
   CORPUS_OPTS="--max-per-source 300 --synth 300 --drill 300"
   VOCAB=600; MODEL="--layers 1 --embd 32 --heads 2 --kv-heads 1 --ff 64 --ctx 512"
-  STEPS_A=${RAGTUNE_READER_STEPS_A:-4}; STEPS_B=${RAGTUNE_READER_STEPS_B:-4}; STEPS_C=${RAGTUNE_READER_STEPS_C:-4}
-  BATCH=2; BATCH_B=2; REAL_A=200; SYN_B=100; N_B=100
+  STEPS_1=${RAGTUNE_READER_STEPS_1:-4}; STEPS_2=${RAGTUNE_READER_STEPS_2:-4}
+  STEPS_3=${RAGTUNE_READER_STEPS_3:-4}
+  BATCH=2; REAL_A=200; SYN_B=100; N_B=100; N_DRILL=200; N_READ=50; N_READ3=30
 else
   CORPUS_OPTS="--synth 120000 --drill 60000"
   VOCAB=4096; MODEL="--layers 4 --embd 192 --heads 6 --kv-heads 2 --ff 512 --ctx 512"
-  STEPS_A=${RAGTUNE_READER_STEPS_A:-1500}; STEPS_B=${RAGTUNE_READER_STEPS_B:-1500}
-  STEPS_C=${RAGTUNE_READER_STEPS_C:-1200}
-  BATCH=16; BATCH_B=8; REAL_A=80000; SYN_B=30000; N_B=40000
+  STEPS_1=${RAGTUNE_READER_STEPS_1:-2400}; STEPS_2=${RAGTUNE_READER_STEPS_2:-1800}
+  STEPS_3=${RAGTUNE_READER_STEPS_3:-3000}
+  BATCH=16; REAL_A=80000; SYN_B=30000; N_B=40000; N_DRILL=60000; N_READ=15000; N_READ3=10000
 fi
-SEQ_A=176
-SEQ_B=256
-THREADS="--threads 2"
+SEQ=384
+THREADS="--threads 1"
 
 C="$WORK/corpus"
-FROM=${RAGTUNE_READER_FROM:-1} # 4 or 5: reuse the data and tokenizer of an earlier run in WORK
+FROM=${RAGTUNE_READER_FROM:-1} # 4, 5 or 6: reuse the data and tokenizer of an earlier run in WORK
 if [ "$FROM" -le 3 ]; then
 say "1. documents and questions from the dictionaries"
 $PY scripts/reader-corpus.py "$WORK/corpus" $CORPUS_OPTS --seed 7
 
-say "2. reader training data (ragtune raft-data)"
-# stage A: the first SYN/2 synthetic items and REAL_A real items, 2 passages each
-n_syn=$(wc -l < "$C/synth-qa.jsonl")
-head -n "$((n_syn - SYN_B))" "$C/synth-qa.jsonl" > "$WORK/qa-a-syn.jsonl"
+say "2. single-question reader examples (ragtune raft-data)"
+# SYN_B synthetic items and the real items outside a spread of REAL_A (the spread fed the first
+# recipe's 2-passage stage, since dropped; kept so that the data stay byte-identical)
 tail -n "$SYN_B" "$C/synth-qa.jsonl" > "$WORK/qa-b-syn.jsonl"
-# the real questions are in dictionary order: stage A takes a spread, not the first letters
-$PY - "$C/train-qa.jsonl" "$REAL_A" "$WORK/qa-a-real.jsonl" "$WORK/qa-b-real.jsonl" <<'EOF'
+$PY - "$C/train-qa.jsonl" "$REAL_A" "$WORK/qa-b-real.jsonl" <<'EOF2'
 import sys
-src, n, a_path, b_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+src, n, b_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 lines = open(src).readlines()
 step = max(1, len(lines) // max(1, n))
-a = [l for i, l in enumerate(lines) if i % step == 0][:n]
 chosen = set(i for i in range(0, len(lines), step)[:n])
-open(a_path, "w").writelines(a)
 open(b_path, "w").writelines(l for i, l in enumerate(lines) if i not in chosen)
-EOF
-RD() { "$RT" raft-data --oracle-p 0.8 "$@"; }
-RD --qa "$WORK/qa-a-syn.jsonl" --docs "$C/synth-docs.jsonl" --distractors 1 --seed 11 -o "$WORK/a-syn.jsonl"
-RD --qa "$WORK/qa-a-real.jsonl" --docs "$C/train-docs.jsonl" --distractors 1 --near 8 --seed 12 -o "$WORK/a-real.jsonl"
-RD --qa "$WORK/qa-b-syn.jsonl" --docs "$C/synth-docs.jsonl" --distractors 3 --seed 13 -o "$WORK/b-syn.jsonl"
-# stage B real items: half with neighbouring-entry distractors, half uniform
-$PY - "$WORK/qa-b-real.jsonl" "$WORK/qa-b-near.jsonl" "$WORK/qa-b-rand.jsonl" <<'EOF'
+EOF2
+# half with neighbouring-entry distractors (titles that look alike), half uniform
+$PY - "$WORK/qa-b-real.jsonl" "$WORK/qa-b-near.jsonl" "$WORK/qa-b-rand.jsonl" <<'EOF2'
 import sys
 lines = open(sys.argv[1]).readlines()
 open(sys.argv[2], "w").writelines(lines[0::2])
 open(sys.argv[3], "w").writelines(lines[1::2])
-EOF
+EOF2
+RD() { "$RT" raft-data --oracle-p 0.8 "$@"; }
+RD --qa "$WORK/qa-b-syn.jsonl" --docs "$C/synth-docs.jsonl" --distractors 3 --seed 13 -o "$WORK/b-syn.jsonl"
 RD --qa "$WORK/qa-b-near.jsonl" --docs "$C/train-docs.jsonl" --distractors 3 --near 8 --seed 14 -o "$WORK/b-near.jsonl"
 RD --qa "$WORK/qa-b-rand.jsonl" --docs "$C/train-docs.jsonl" --distractors 3 --seed 15 -o "$WORK/b-rand.jsonl"
-cat "$WORK/a-syn.jsonl" "$WORK/a-real.jsonl" > "$WORK/stage-a.jsonl"
-# stage B mixes look-up drills (plain text, loss on every token: several copy events per
-# sequence) into the reader examples; without them copying had not emerged after stage A
-{ cat "$C/drill.jsonl"; head -n "$N_B" "$WORK/b-near.jsonl"; head -n "$N_B" "$WORK/b-rand.jsonl"
-  head -n "$((N_B / 2))" "$WORK/b-syn.jsonl"; } > "$WORK/stage-b.jsonl"
-wc -l "$WORK/stage-a.jsonl" "$WORK/stage-b.jsonl"
 
 say "3. BPE tokenizer ($VOCAB ids) on the passages and a sample of prompts"
-$PY - "$WORK/prompts.txt" "$WORK/b-near.jsonl" "$WORK/b-rand.jsonl" "$WORK/b-syn.jsonl" <<'EOF'
+$PY - "$WORK/prompts.txt" "$WORK/b-near.jsonl" "$WORK/b-rand.jsonl" "$WORK/b-syn.jsonl" <<'EOF2'
 import itertools, json, sys
 with open(sys.argv[1], "w") as out:
     lines = itertools.chain.from_iterable(open(p) for p in sys.argv[2:])
@@ -101,42 +96,57 @@ with open(sys.argv[1], "w") as out:
         if i % 20 == 0:
             r = json.loads(line)
             out.write(r["prompt"] + r["completion"] + "\n\n")
-EOF
+EOF2
 "$RT" tokenizer train --vocab-size "$VOCAB" --max-bytes 16000000 \
   "$WORK/prompts.txt" "$C/lm.txt" -o "$OUT/tokenizer.json"
 fi
 
 if [ "$FROM" -le 4 ]; then
-say "4a. stage A: 2 passages, synthetic look-up + real ($STEPS_A steps, seq $SEQ_A)"
-rm -rf "$WORK/stage-a"
-"$RT" train --data "$WORK/stage-a.jsonl" --tokenizer "$OUT/tokenizer.json" --arch llama $MODEL \
-  --seq-len $SEQ_A --no-pack --batch $BATCH --steps "$STEPS_A" --lr 2e-3 --warmup 100 --wd 0.01 \
-  --schedule constant --val-fraction 0.01 --eval-every 250 --eval-batches 8 --seed 21 $THREADS \
-  --out "$WORK/stage-a"
+say "4. look-up drills (scripts/reader-drills.py)"
+$PY scripts/reader-drills.py "$C" "$WORK/drills-text.jsonl" --n "$N_DRILL" --seed 31 --weights 2,3,3,2
+$PY scripts/reader-drills.py "$C" "$WORK/drills-answers.jsonl" --n "$N_DRILL" --seed 33 --segments
+{ head -n "$((N_DRILL / 2))" "$WORK/drills-answers.jsonl"; head -n "$N_READ" "$WORK/b-near.jsonl"
+  head -n "$N_READ" "$WORK/b-rand.jsonl"; head -n "$((N_READ * 2 / 5))" "$WORK/b-syn.jsonl"
+} > "$WORK/stage-2.jsonl"
+$PY scripts/reader-drills.py "$C" "$WORK/drills-lookup.jsonl" --n "$((N_DRILL / 2))" --seed 34 \
+  --segments --passages 3-5 --questions 3-5
+# the reader examples that follow stage 2's in each file
+r2=$((N_READ + 1)); r3=$((N_READ + N_READ3)); s2=$((N_READ * 2 / 5 + 1)); s3=$((N_READ * 2 / 5 + N_READ3 * 2 / 5))
+{ cat "$WORK/drills-lookup.jsonl"; sed -n "${r2},${r3}p" "$WORK/b-near.jsonl"
+  sed -n "${r2},${r3}p" "$WORK/b-rand.jsonl"; sed -n "${s2},${s3}p" "$WORK/b-syn.jsonl"
+} > "$WORK/stage-3.jsonl"
+wc -l "$WORK/drills-text.jsonl" "$WORK/stage-2.jsonl" "$WORK/stage-3.jsonl"
 fi
 
 if [ "$FROM" -le 5 ]; then
-say "4b. stage B: look-up drills + 4 passages, real + synthetic ($STEPS_B steps, seq $SEQ_B)"
-rm -rf "$WORK/stage-b"
-"$RT" finetune --model "$WORK/stage-a/model" --data "$WORK/stage-b.jsonl" \
-  --seq-len $SEQ_B --no-pack --batch $BATCH_B --steps "$STEPS_B" --lr 2e-3 --warmup 50 --wd 0.01 \
-  --schedule cosine --val-fraction 0.01 --eval-every 250 --eval-batches 8 --save-every 250 \
-  --seed 22 $THREADS \
-  --out "$WORK/stage-b"
+say "5. stage 1: drills as plain text, from scratch ($STEPS_1 steps, seq $SEQ)"
+rm -rf "$WORK/stage-1"
+"$RT" train --data "$WORK/drills-text.jsonl" --tokenizer "$OUT/tokenizer.json" --arch llama $MODEL \
+  --seq-len $SEQ --no-pack --batch $BATCH --steps "$STEPS_1" --lr 2e-3 --warmup 200 --wd 0.01 \
+  --schedule constant --val-fraction 0.01 --eval-every 300 --eval-batches 8 --save-every 300 \
+  --seed 21 $THREADS --out "$WORK/stage-1"
 fi
 
-say "4c. stage C: copy drills (repeat + look-up) with reader examples ($STEPS_C steps, seq $SEQ_B)"
-{ cat "$C/repeat.jsonl" "$C/drill.jsonl"; tail -n "$N_B" "$WORK/b-near.jsonl"; } > "$WORK/stage-c.jsonl"
-rm -rf "$WORK/stage-c"
-"$RT" finetune --model "$WORK/stage-b/model" --data "$WORK/stage-c.jsonl" \
-  --seq-len $SEQ_B --no-pack --batch $BATCH_B --steps "$STEPS_C" --lr 2e-3 --warmup 20 --wd 0.01 \
-  --schedule cosine --val-fraction 0.01 --eval-every 250 --eval-batches 8 --seed 23 $THREADS \
-  --out "$WORK/stage-c"
+if [ "$FROM" -le 6 ]; then
+say "6. stage 2: answer-only drills + reader examples ($STEPS_2 steps, seq $SEQ)"
+rm -rf "$WORK/stage-2"
+"$RT" finetune --model "$WORK/stage-1/model" --data "$WORK/stage-2.jsonl" \
+  --seq-len $SEQ --no-pack --batch $BATCH --steps "$STEPS_2" --lr 1e-3 --warmup 50 --wd 0.01 \
+  --schedule cosine --val-fraction 0.01 --eval-every 300 --eval-batches 8 --save-every 300 \
+  --seed 22 $THREADS --out "$WORK/stage-2"
+fi
 
-say "5. GGUF q8_0"
-"$RT" convert "$WORK/stage-c/model" "$OUT/reader-q8_0.gguf" --dtype q8_0
-cp "$WORK/stage-a/train_log.jsonl" "$OUT/train_log_stage_a.jsonl"
-cp "$WORK/stage-b/train_log.jsonl" "$OUT/train_log_stage_b.jsonl"
-cp "$WORK/stage-c/train_log.jsonl" "$OUT/train_log_stage_c.jsonl"
+say "7. stage 3: look-up-heavy drills + reader examples ($STEPS_3 steps, seq $SEQ)"
+rm -rf "$WORK/stage-3"
+"$RT" finetune --model "$WORK/stage-2/model" --data "$WORK/stage-3.jsonl" \
+  --seq-len $SEQ --no-pack --batch $BATCH --steps "$STEPS_3" --lr 1e-3 --warmup 50 --wd 0.01 \
+  --schedule cosine --val-fraction 0.01 --eval-every 300 --eval-batches 8 --save-every 300 \
+  --seed 23 $THREADS --out "$WORK/stage-3"
+
+say "8. GGUF q8_0"
+"$RT" convert "$WORK/stage-3/model" "$OUT/reader-q8_0.gguf" --dtype q8_0
+cp "$WORK/stage-1/train_log.jsonl" "$OUT/train_log_stage_1.jsonl"
+cp "$WORK/stage-2/train_log.jsonl" "$OUT/train_log_stage_2.jsonl"
+cp "$WORK/stage-3/train_log.jsonl" "$OUT/train_log_stage_3.jsonl"
 "$RT" info "$OUT/reader-q8_0.gguf" | head -20
 say "done: $OUT/reader-q8_0.gguf"

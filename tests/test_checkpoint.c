@@ -160,15 +160,22 @@ static void run_resume(bool lora) {
     free(dir);
 }
 
+/* A new temporary directory (returned, malloc'd) with corpus.txt (path in data) and the path of
+ * an output directory o/ in out (both 1024 bytes). */
+static char *corpus_dir(const char *tag, char *data, char *out) {
+    char *dir = tu_tmpdir(tag);
+    snprintf(data, 1024, "%s/corpus.txt", dir);
+    snprintf(out, 1024, "%s/o", dir);
+    write_corpus(data);
+    return dir;
+}
+
 /* With lr 0 the validation loss never improves: patience 2 stops the run after the third
  * evaluation, and the end of the run still writes the checkpoint and the model. */
 static void test_early_stop(void **state) {
     (void)state;
-    char *dir = tu_tmpdir("early");
     char data[1024], out[1024], model[1100];
-    snprintf(data, sizeof data, "%s/corpus.txt", dir);
-    snprintf(out, sizeof out, "%s/o", dir);
-    write_corpus(data);
+    char *dir = corpus_dir("early", data, out);
     rt_train_params p = small_params(data, out, false);
     p.lr = 0.0f;
     p.eval_every = 1;
@@ -193,6 +200,69 @@ static void test_early_stop(void **state) {
     free(dir);
 }
 
+/* Per-call callbacks: progress reaches the call's sink (not the process one), and should_cancel
+ * stops rt_trainer_run after the step it first returns true, with RT_ERR_CANCELLED and no
+ * final model. */
+typedef struct run_watch {
+    int progress_calls, process_calls, polls, cancel_at_poll;
+    uint64_t last_done;
+    bool saw_final;
+} run_watch;
+
+static void watch_progress(const rt_progress_info *info, void *user) {
+    run_watch *w = user;
+    assert_string_equal(info->task, "train");
+    w->progress_calls++;
+    w->last_done = info->done;
+    w->saw_final |= info->final;
+}
+static void process_progress(const rt_progress_info *info, void *user) {
+    (void)info;
+    ((run_watch *)user)->process_calls++;
+}
+static bool watch_cancel(void *user) {
+    run_watch *w = user;
+    return ++w->polls > w->cancel_at_poll;
+}
+
+static void test_run_callbacks(void **state) {
+    (void)state;
+    char data[1024], out[1024], model[1100];
+    char *dir = corpus_dir("callbacks", data, out);
+    rt_train_params p = small_params(data, out, false);
+    p.max_steps = 6;
+    p.save_every = 0;
+    run_watch w = {.cancel_at_poll = 3};
+    p.callbacks = (rt_run_callbacks){.progress = watch_progress,
+                                     .progress_user = &w,
+                                     .should_cancel = watch_cancel,
+                                     .cancel_user = &w};
+    rt_progress_set(process_progress, &w);
+    rt_trainer *t;
+    assert_int_equal(rt_trainer_init(&p, &t), 0);
+    assert_int_equal(rt_trainer_run(t), RT_ERR_CANCELLED);
+    assert_non_null(strstr(rt_last_error(), "cancelled at 3 steps"));
+    rt_trainer_free(t);
+    assert_int_equal(w.polls, 4);
+    assert_true(w.saw_final); /* the last report says "cancelled" */
+    assert_int_equal(w.last_done, 3);
+    assert_int_equal(w.process_calls, 0);
+    snprintf(model, sizeof model, "%s/model/model.safetensors", out);
+    assert_false(rt_is_file(model));
+    /* without should_cancel the same params run to the end and save the model */
+    p.callbacks.should_cancel = NULL;
+    w = (run_watch){0};
+    assert_int_equal(rt_trainer_init(&p, &t), 0);
+    assert_int_equal(rt_trainer_run(t), RT_OK);
+    rt_trainer_free(t);
+    assert_int_equal(w.last_done, 6);
+    assert_int_equal(w.process_calls, 0);
+    assert_true(rt_is_file(model));
+    rt_progress_set(NULL, NULL);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_resume_full(void **state) {
     (void)state;
     run_resume(false);
@@ -209,6 +279,7 @@ int main(void) {
         cmocka_unit_test(test_resume_full),
         cmocka_unit_test(test_resume_lora),
         cmocka_unit_test(test_early_stop),
+        cmocka_unit_test(test_run_callbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,6 +121,40 @@ static void test_packing_split_and_cache(void **state) {
     free(dir);
 }
 
+/* Segments: loss on the labelled spans only; the eos is trained when the last span is. */
+static void test_segments(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir("ds");
+    char *path = write_tmp(dir, "d.jsonl",
+                           "{\"segments\":[{\"text\":\"P:\",\"label\":false},"
+                           "{\"text\":\"ab\",\"label\":true},{\"text\":\"Q:\",\"label\":false},"
+                           "{\"text\":\"cd\",\"label\":true}]}\n"
+                           "{\"segments\":[{\"text\":\"xy\"},{\"text\":\"z\",\"label\":false}]}\n");
+    ds_params p = {.train_path = path, .seq_len = 12, .pack = false};
+    dataset d;
+    assert_int_equal(dataset_load(&p, rt_byte_tokenizer(), &d), 0);
+    assert_int_equal(d.train.n, 2);
+    char s[65];
+    targets_str(&d.train, 12, 0, s);
+    assert_string_equal(s, "~ab~~cd$~~~~");
+    targets_str(&d.train, 12, 1, s);
+    assert_string_equal(s, "y~~~~~~~~~~~"); /* no label: trained; last span unlabelled: no eos */
+    dataset_free(&d);
+    free(path);
+    path = write_tmp(dir, "e.jsonl", "{\"segments\":[{\"text\":\"a\",\"label\":1}]}\n");
+    p.train_path = path;
+    assert_int_equal(dataset_load(&p, rt_byte_tokenizer(), &d), RT_ERR_FORMAT);
+    assert_non_null(strstr(rt_last_error(), "e.jsonl:1"));
+    assert_non_null(strstr(rt_last_error(), "label"));
+    free(path);
+    path = write_tmp(dir, "f.jsonl", "{\"segments\":[]}\n");
+    p.train_path = path;
+    assert_int_equal(dataset_load(&p, rt_byte_tokenizer(), &d), RT_ERR_FORMAT);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_errors(void **state) {
     (void)state;
     char *dir = tu_tmpdir("ds");
@@ -150,6 +184,7 @@ int main(void) {
         cmocka_unit_test(test_prompt_completion_unpacked),
         cmocka_unit_test(test_alpaca_and_chat),
         cmocka_unit_test(test_packing_split_and_cache),
+        cmocka_unit_test(test_segments),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

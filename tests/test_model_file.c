@@ -49,17 +49,6 @@ static char *make_model(const char *tag, const char *name) {
     return dir;
 }
 
-static size_t count_files(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n;
-}
-
 /* Every mapped tensor equals expected/<gguf name>.bin byte for byte, and nothing is missing. */
 static void check_against_expected(const rt_model_file *f, const char *model_dir) {
     const rt_model_config *c = rt_model_file_config(f);
@@ -68,7 +57,7 @@ static void check_against_expected(const rt_model_file *f, const char *model_dir
     rt_weight_ref *refs = calloc(n, sizeof *refs);
     assert_int_equal(rt_model_weights_list(c, w, refs, n), n);
     char *exp_dir = rt_path_join(model_dir, "expected");
-    assert_int_equal(count_files(exp_dir), n);
+    assert_int_equal(tu_count_files(exp_dir), n);
     for (size_t i = 0; i < n; i++) {
         char name[128];
         snprintf(name, sizeof name, "%s.bin", refs[i].name);

@@ -22,10 +22,10 @@ static void check_rel(double got, double want, double tol) {
     if (fabs(got - want) > tol * scale) fail_msg("got %.9g want %.9g (tol %g)", got, want, tol);
 }
 
-static void each_level(void (*fn)(const tk_table *)) {
+static void each_level(void (*fn)(const tkern_table *)) {
     int run = 0;
     for (int lv = RT_CPU_SCALAR; lv < RT_CPU_LEVEL_COUNT; lv++) {
-        const tk_table *t = tk_get_level((rt_cpu_level)lv);
+        const tkern_table *t = tkern_get_level((rt_cpu_level)lv);
         if (!t) continue;
         fn(t);
         run++;
@@ -33,7 +33,7 @@ static void each_level(void (*fn)(const tk_table *)) {
     assert_true(run >= 1);
 }
 
-static void exp_and_softmax(const tk_table *t) {
+static void exp_and_softmax(const tkern_table *t) {
     static float x[MAXN], y[MAXN];
     unsigned s = 1;
     for (int li = 0; li < N_LEN; li++) {
@@ -63,7 +63,7 @@ static void exp_and_softmax(const tk_table *t) {
     assert_true(t->max(x, 0) == -INFINITY);
 }
 
-static void swiglu(const tk_table *t) {
+static void swiglu(const tkern_table *t) {
     static float g[MAXN], u[MAXN], h[MAXN], dh[MAXN], dg[MAXN], du[MAXN];
     unsigned s = 2;
     for (int li = 0; li < N_LEN; li++) {
@@ -92,7 +92,7 @@ static void swiglu(const tk_table *t) {
     }
 }
 
-static void rmsnorm(const tk_table *t) {
+static void rmsnorm(const tkern_table *t) {
     static float x[MAXN], w[MAXN], o[MAXN], d[MAXN], dx[MAXN], acc[MAXN];
     unsigned s = 3;
     for (int li = 0; li < N_LEN; li++) {
@@ -126,7 +126,7 @@ static void rmsnorm(const tk_table *t) {
     }
 }
 
-static void adamw_sumsq_scale(const tk_table *t) {
+static void adamw_sumsq_scale(const tkern_table *t) {
     static float p[MAXN], g[MAXN], m[MAXN], v[MAXN];
     unsigned s = 4;
     for (int li = 0; li < N_LEN; li++) {
@@ -162,7 +162,7 @@ static void adamw_sumsq_scale(const tk_table *t) {
     }
 }
 
-static void softmax_backward(const tk_table *t) {
+static void softmax_backward(const tkern_table *t) {
     static float pr[MAXN], d[MAXN];
     unsigned s = 5;
     for (int li = 0; li < N_LEN; li++) {
@@ -182,7 +182,7 @@ static void softmax_backward(const tk_table *t) {
     }
 }
 
-static void rope(const tk_table *t) {
+static void rope(const tkern_table *t) {
     static const int dims[] = {2, 8, 34, 64, 128};
     unsigned s = 6;
     for (int di = 0; di < 5; di++)
@@ -214,7 +214,7 @@ static void rope(const tk_table *t) {
 
 /* NaN and infinities in (a diverged run): NaN stays NaN, +inf clamps, -inf gives 0, and no
  * undefined behaviour on the way (UBSan checks the integer conversion in the polynomial). */
-static void exp_nonfinite(const tk_table *t) {
+static void exp_nonfinite(const tkern_table *t) {
     float x[17];
     for (int i = 0; i < 17; i++)
         x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
@@ -241,10 +241,10 @@ LEVEL_TEST(adamw_sumsq_scale)
 LEVEL_TEST(softmax_backward)
 LEVEL_TEST(exp_nonfinite)
 
-/* tk_get follows core/cpu's level */
+/* tkern_get follows core/cpu's level */
 static void test_dispatch(void **state) {
     (void)state;
-    assert_int_equal(tk_get()->level >= RT_CPU_AVX512 ? RT_CPU_AVX512 : tk_get()->level,
+    assert_int_equal(tkern_get()->level >= RT_CPU_AVX512 ? RT_CPU_AVX512 : tkern_get()->level,
                      rt_cpu_level_get() >= RT_CPU_AVX512 ? RT_CPU_AVX512 : rt_cpu_level_get());
 }
 

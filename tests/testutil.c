@@ -9,6 +9,7 @@
 #include <math.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include <dirent.h>
 
 char *tu_tmpdir(const char *tag) {
     const char *base = getenv("TMPDIR");
@@ -22,6 +23,17 @@ char *tu_tmpdir(const char *tag) {
 void tu_rmtree(const char *path) {
     if (!path || !*path || strcmp(path, "/") == 0) return;
     tu_system("rm -rf '%s'", path);
+}
+
+size_t tu_count_files(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
 }
 
 char *tu_source_path(const char *rel) {

@@ -17,6 +17,8 @@
 char *tu_tmpdir(const char *tag);
 /* Removes a directory tree (rm -rf). */
 void tu_rmtree(const char *path);
+/* Entries of a directory whose names do not start with '.'. */
+size_t tu_count_files(const char *dir);
 /* Path under the source tree ($RT_SOURCE_DIR or the compile-time source dir); malloc'd. */
 char *tu_source_path(const char *rel);
 /* Runs `$RT_PYTHON <source>/<script> args...` (a shell-quoted string); returns exit status. */

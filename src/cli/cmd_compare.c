@@ -20,10 +20,18 @@ static const char *usage_eval =
     "[--out DIR] [options]\n";
 static const char *usage_options =
     "  --strategies LIST       base,rag,ft,lora,ft+rag,lora+rag,raft (compare; default\n"
-    "                          base,rag,lora,lora+rag,raft)\n"
+    "                          base,rag,lora,lora+rag,raft; base,rag with --api-base); with\n"
+    "                          --spec, also names of the spec's strategies (default: all)\n"
     "  --adapter PATH          eval: a PEFT LoRA adapter to evaluate (no training)\n"
     "  --rag                   eval: answer with retrieval\n"
-    "  --spec FILE             compare.json with the same settings (flags override it)\n"
+    "  --spec FILE             compare.json: the settings below by field name and a\n"
+    "                          \"strategy\" list of named strategies with their own\n"
+    "                          parameters, e.g. {\"name\":\"rag-k8\",\"kind\":\"rag\",\"k\":8};\n"
+    "                          flags override its global settings (not TOML: no C parser)\n"
+    "  --api-base URL          answer with an OpenAI-compatible server (base and rag only;\n"
+    "  --api-model NAME        key from $RAGTUNE_API_KEY or $OPENAI_API_KEY)\n"
+    "  --judge PATH            a local model judging each answer against the reference\n"
+    "  --judge-api-base URL    ... or a remote judge (with --judge-api-model NAME)\n"
     "  --update-docs FILE      changed documents (JSONL) for the adaptability measurement\n"
     "  --adapt-retrain         also retrain fine-tuned strategies on the changed documents\n"
     "  --heldout FILE          general text for the forgetting perplexity (default: WordNet\n"
@@ -104,7 +112,7 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
     }
     rt_compare_spec s = rt_compare_default_spec();
     void *root = NULL;
-    bool json = false, rag = false, heldout_set = false;
+    bool json = false, rag = false, heldout_set = false, strategies_set = false;
     long long threads = 0;
     /* the spec file first, so that flags override it */
     for (int i = 1; i + 1 < argc; i++) {
@@ -120,6 +128,8 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
             if (f) fclose(f);
             s.spec_json = text;
             heldout_set = s.heldout_path != NULL;
+            strategies_set =
+                !s.strategies || strcmp(s.strategies, rt_compare_default_spec().strategies);
         }
     }
     int rc = CLI_OK;
@@ -168,6 +178,11 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         STR_OPT("--embed-model", s.embedder_path)
         STR_OPT("--adapter", s.adapter_path)
         STR_OPT("--rerank", s.rerank_model)
+        STR_OPT("--api-base", s.api_base)
+        STR_OPT("--api-model", s.api_model)
+        STR_OPT("--judge", s.judge_model_path)
+        STR_OPT("--judge-api-base", s.judge_api_base)
+        STR_OPT("--judge-api-model", s.judge_api_model)
         INT_OPT("-k", 1, 100, s.k)
         INT_OPT("--max-tokens", 1, 4096, s.max_tokens)
         INT_OPT("--ctx", 64, 32768, s.n_ctx)
@@ -190,6 +205,7 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         } else if (!strcmp(a, "--strategies") && !eval) {
             NEED_VALUE;
             s.strategies = v;
+            strategies_set = true;
         } else if (!strcmp(a, "--heldout")) {
             NEED_VALUE;
             s.heldout_path = v;
@@ -229,8 +245,11 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         s.strategies = s.adapter_path ? (rag ? "lora+rag" : "lora") : (rag ? "rag" : "base");
         if (!s.out_dir) s.out_dir = "ragtune-eval";
     }
-    if (!s.collection_path || !s.qa_path || !s.model_path || !s.out_dir)
-        BAD("--collection, --qa, --model%s are required", eval ? "" : " and --out");
+    if (s.api_base && !s.api_model) BAD("--api-base needs --api-model");
+    if (s.judge_api_base && !s.judge_api_model) BAD("--judge-api-base needs --judge-api-model");
+    if (s.api_base && !strategies_set && !eval) s.strategies = "base,rag";
+    if (!s.collection_path || !s.qa_path || !(s.model_path || s.api_base) || !s.out_dir)
+        BAD("--collection, --qa, --model (or --api-base)%s are required", eval ? "" : " and --out");
     if (threads) rt_set_threads((int)threads);
     char *heldout = NULL;
     if (!heldout_set && !eval) {

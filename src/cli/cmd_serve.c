@@ -2,6 +2,7 @@
  * cmd_serve.c — `ragtune serve`: parses the options and runs the HTTP server (src/server/).
  */
 #include "cli.h"
+#include "opts.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -58,106 +59,58 @@ int cmd_serve(int argc, char **argv) {
     char *key_from_file = NULL;
     const char *key = getenv("RAGTUNE_API_KEY");
     int threads = 0;
+    const char *api_key_file = NULL, *quantize = NULL;
+    bool no_batch = false;
+    const cli_opt opts[] = {
+        CLI_STR("--model", p.model_path),
+        CLI_STR("--tokenizer", p.tokenizer_path),
+        CLI_STR("--alias", p.alias),
+        CLI_STR("--embed-model", p.embed_model_path),
+        CLI_STR("--host", p.host),
+        CLI_INT("--port", p.port, 0, 65535),
+        CLI_STR("--port-file", p.port_file),
+        CLI_STR("--api-key", key),
+        CLI_STR("--api-key-file", api_key_file),
+        CLI_STR("--data-dir", p.data_dir),
+        CLI_INT("--parallel", p.parallel, 1, 1 << 20),
+        CLI_INT("--queue", p.queue, 0, 1 << 20),
+        CLI_INT("--ctx", p.n_ctx, 0, 1 << 20),
+        CLI_INT("--conn-timeout", p.conn_timeout, 1, 1 << 20),
+        CLI_INT("--max-connections", p.max_connections, 1, 1 << 20),
+        CLI_INT("--threads", threads, 0, 1 << 20),
+        CLI_INT("--max-body", p.max_body, 1, 1LL << 40),
+        CLI_INT("--max-upload", p.max_upload, 1, 1LL << 40),
+        CLI_FLOAT_IN("--timeout", p.request_timeout, 1e-3, 1e9),
+        CLI_STR("--quantize", quantize),
+        CLI_FLAG("--no-batch", no_batch, true),
+        CLI_OPT_END,
+    };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double f;
-#define NEED_VALUE()                                                                               \
-    do {                                                                                           \
-        if (!v) return cli_usage_error("serve", "%s needs a value", a);                            \
-        i++;                                                                                       \
-    } while (0)
-        if (!strcmp(a, "--model")) {
-            NEED_VALUE();
-            p.model_path = v;
-        } else if (!strcmp(a, "--tokenizer")) {
-            NEED_VALUE();
-            p.tokenizer_path = v;
-        } else if (!strcmp(a, "--alias")) {
-            NEED_VALUE();
-            p.alias = v;
-        } else if (!strcmp(a, "--embed-model")) {
-            NEED_VALUE();
-            p.embed_model_path = v;
-        } else if (!strcmp(a, "--lora")) {
-            NEED_VALUE();
-            if (p.n_lora >= SRV_MAX_LORA)
-                return cli_usage_error("serve", "at most %d --lora adapters", SRV_MAX_LORA);
-            p.lora[p.n_lora++] = v;
-        } else if (!strcmp(a, "--host")) {
-            NEED_VALUE();
-            p.host = v;
-        } else if (!strcmp(a, "--port")) {
-            NEED_VALUE();
-            if (!cli_parse_int(v, 0, 65535, &n))
-                return cli_usage_error("serve", "--port must be 0..65535");
-            p.port = (int)n;
-        } else if (!strcmp(a, "--port-file")) {
-            NEED_VALUE();
-            p.port_file = v;
-        } else if (!strcmp(a, "--api-key")) {
-            NEED_VALUE();
-            key = v;
-        } else if (!strcmp(a, "--api-key-file")) {
-            NEED_VALUE();
-            free(key_from_file);
-            key_from_file = read_key_file(v);
-            if (!key_from_file) {
-                fprintf(stderr, "ragtune serve: %s: cannot read an API key from it\n", v);
-                return CLI_RUNTIME;
-            }
-            key = key_from_file;
-        } else if (!strcmp(a, "--data-dir")) {
-            NEED_VALUE();
-            p.data_dir = v;
-        } else if (!strcmp(a, "--parallel") || !strcmp(a, "--queue") || !strcmp(a, "--ctx") ||
-                   !strcmp(a, "--conn-timeout") || !strcmp(a, "--max-connections") ||
-                   !strcmp(a, "--threads")) {
-            NEED_VALUE();
-            if (!cli_parse_int(
-                    v,
-                    !strcmp(a, "--queue") || !strcmp(a, "--ctx") || !strcmp(a, "--threads") ? 0 : 1,
-                    1 << 20, &n))
-                return cli_usage_error("serve", "%s needs a number", a);
-            if (!strcmp(a, "--parallel"))
-                p.parallel = (int)n;
-            else if (!strcmp(a, "--queue"))
-                p.queue = (int)n;
-            else if (!strcmp(a, "--ctx"))
-                p.n_ctx = (int)n;
-            else if (!strcmp(a, "--conn-timeout"))
-                p.conn_timeout = (int)n;
-            else if (!strcmp(a, "--max-connections"))
-                p.max_connections = (int)n;
-            else
-                threads = (int)n;
-        } else if (!strcmp(a, "--max-body") || !strcmp(a, "--max-upload")) {
-            NEED_VALUE();
-            if (!cli_parse_int(v, 1, 1LL << 40, &n))
-                return cli_usage_error("serve", "%s needs a byte count", a);
-            if (!strcmp(a, "--max-body"))
-                p.max_body = (size_t)n;
-            else
-                p.max_upload = (size_t)n;
-        } else if (!strcmp(a, "--timeout")) {
-            NEED_VALUE();
-            if (!cli_parse_float(v, &f) || f <= 0)
-                return cli_usage_error("serve", "--timeout needs a positive number of seconds");
-            p.request_timeout = f;
-        } else if (!strcmp(a, "--no-batch")) {
-            p.batch = 0;
-        } else if (!strcmp(a, "--quantize")) {
-            NEED_VALUE();
-            rt_dtype dt;
-            if (rt_dtype_parse(v, &dt) != RT_OK)
-                return cli_usage_error("serve", "--quantize: unknown type '%s'", v);
-            p.weight_dtype = (int)dt;
-        } else
-            return cli_usage_error("serve", "unknown option '%s'", a);
-#undef NEED_VALUE
+        int r = cli_opt_match("serve", opts, argc, argv, &i);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (strcmp(argv[i], "--lora")) return cli_usage_error("serve", "unknown option '%s'", argv[i]);
+        if (i + 1 >= argc) return cli_usage_error("serve", "--lora needs a value");
+        if (p.n_lora >= SRV_MAX_LORA)
+            return cli_usage_error("serve", "at most %d --lora adapters", SRV_MAX_LORA);
+        p.lora[p.n_lora++] = argv[++i];
+    }
+    if (api_key_file) {
+        key_from_file = read_key_file(api_key_file);
+        if (!key_from_file) {
+            fprintf(stderr, "ragtune serve: %s: cannot read an API key from it\n", api_key_file);
+            return CLI_RUNTIME;
+        }
+        key = key_from_file;
+    }
+    if (quantize) {
+        rt_dtype dt;
+        if (rt_dtype_parse(quantize, &dt) != RT_OK)
+            return cli_usage_error("serve", "--quantize: unknown type '%s'", quantize);
+        p.weight_dtype = (int)dt;
     }
     if (!p.model_path) return cli_usage_error("serve", "--model is required");
+    if (no_batch) p.batch = 0;
     p.api_key = key && *key ? key : NULL;
     if (threads) rt_set_threads(threads);
     int rc = srv_run(&p);

@@ -4,6 +4,8 @@
  * shares with `ragtune finetune`.
  */
 #include "cli.h"
+#include "interrupt.h"
+#include "opts.h"
 #include "train_opts.h"
 
 #include <math.h>
@@ -27,7 +29,8 @@ static void usage(const char *cmd, bool finetune, FILE *out) {
             "  --base-dtype T      frozen base storage: f32 (default), bf16, q8_0\n"
             "data:\n"
             "  --data FILE         JSONL ({\"text\"}, {\"prompt\",\"completion\"}, Alpaca, chat\n"
-            "                      {\"messages\"}) or a plain text file\n"
+            "                      {\"messages\"}, {\"segments\":[{\"text\",\"label\"}]}: loss on\n"
+            "                      labelled spans) or a plain text file\n"
             "  --val FILE | --val-fraction F (0.05)   --format NAME (auto)   --no-pack\n"
             "  --seq-len N (256)   --batch N (8)   --accum N (1)\n"
             "  --tokenizer PATH    tokenizer.json, vocab.txt, model directory or GGUF (default:\n"
@@ -55,88 +58,52 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
     bool lora = false;
     int rank = 8;
     long long threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double f;
-#define NEED_VALUE()                                                                               \
-    do {                                                                                           \
-        if (!v) return cli_usage_error(cmd, "%s needs a value", a);                                \
-        i++;                                                                                       \
-    } while (0)
-#define INT_OPT(name, field, lo, hi)                                                               \
-    if (!strcmp(a, name)) {                                                                        \
-        NEED_VALUE();                                                                              \
-        if (!cli_parse_int(v, lo, hi, &n))                                                         \
-            return cli_usage_error(cmd, "bad value '%s' for %s (an integer, %lld to %lld)", v, a,  \
-                                   (long long)(lo), (long long)(hi));                              \
-        field = n;                                                                                 \
-        continue;                                                                                  \
-    }
-#define FLOAT_OPT(name, field)                                                                     \
-    if (!strcmp(a, name)) {                                                                        \
-        NEED_VALUE();                                                                              \
-        if (!cli_parse_float(v, &f) || !isfinite(f))                                              \
-            return cli_usage_error(cmd, "bad value '%s' for %s (a finite number)", v, a);         \
-        field = (float)f;                                                                          \
-        continue;                                                                                  \
-    }
-#define FLAG_OPT(name, field, value)                                                               \
-    if (!strcmp(a, name)) {                                                                        \
-        field = value;                                                                             \
-        continue;                                                                                  \
-    }
-#define STR_OPT(name, field)                                                                       \
-    if (!strcmp(a, name)) {                                                                        \
-        NEED_VALUE();                                                                              \
-        field = v;                                                                                 \
-        continue;                                                                                  \
-    }
-        STR_OPT("--model", p.model_path)
-        STR_OPT("--arch", p.arch)
-        INT_OPT("--layers", p.n_layer, 1, 1024)
-        INT_OPT("--embd", p.n_embd, 1, 65536)
-        INT_OPT("--heads", p.n_head, 1, 1024)
-        INT_OPT("--kv-heads", p.n_kv_head, 1, 1024)
-        INT_OPT("--ff", p.n_ff, 1, 1 << 18)
-        INT_OPT("--ctx", p.n_ctx, 1, 1 << 20)
-        INT_OPT("--rank", rank, 1, 4096)
-        FLOAT_OPT("--alpha", p.lora_alpha)
-        FLOAT_OPT("--dropout", p.lora_dropout)
-        STR_OPT("--targets", p.lora_targets)
-        STR_OPT("--base-dtype", p.base_dtype)
-        STR_OPT("--data", p.train_path)
-        STR_OPT("--tokenizer", p.tokenizer_path)
-        STR_OPT("--val", p.val_path)
-        FLOAT_OPT("--val-fraction", p.val_fraction)
-        STR_OPT("--format", p.format)
-        INT_OPT("--seq-len", p.seq_len, 1, 1 << 20)
-        INT_OPT("--batch", p.batch_size, 1, 65536)
-        INT_OPT("--accum", p.grad_accum, 1, 65536)
-        INT_OPT("--steps", p.max_steps, 1, (long long)1 << 40)
-        FLOAT_OPT("--lr", p.lr)
-        FLOAT_OPT("--wd", p.weight_decay)
-        FLOAT_OPT("--clip", p.max_grad_norm)
-        FLOAT_OPT("--momentum", p.momentum)
-        STR_OPT("--optimizer", p.optimizer)
-        STR_OPT("--schedule", p.schedule)
-        INT_OPT("--warmup", p.warmup_steps, 0, (long long)1 << 40)
-        INT_OPT("--seed", p.seed, 0, (long long)1 << 62)
-        INT_OPT("--threads", threads, 0, 4096)
-        STR_OPT("--out", p.out_dir)
-        INT_OPT("--eval-every", p.eval_every, 0, (long long)1 << 40)
-        INT_OPT("--eval-batches", p.eval_batches, 0, 1 << 30)
-        INT_OPT("--save-every", p.save_every, 0, (long long)1 << 40)
-        INT_OPT("--patience", p.early_stop_patience, 0, 1 << 30)
-        INT_OPT("--stop-after", p.stop_after, 0, (long long)1 << 40)
-        FLAG_OPT("--lora", lora, true)
-        FLAG_OPT("--no-pack", p.pack, false)
-        FLAG_OPT("--resume", p.resume, true)
-        FLAG_OPT("--rslora", p.lora_rslora, true)
-        FLAG_OPT("--recompute", p.recompute, true)
-        return cli_usage_error(cmd, "unknown option %s", a);
-    }
+    const cli_opt opts[] = {
+        CLI_STR("--model", p.model_path),
+        CLI_STR("--arch", p.arch),
+        CLI_INT("--layers", p.n_layer, 1, 1024),
+        CLI_INT("--embd", p.n_embd, 1, 65536),
+        CLI_INT("--heads", p.n_head, 1, 1024),
+        CLI_INT("--kv-heads", p.n_kv_head, 1, 1024),
+        CLI_INT("--ff", p.n_ff, 1, 1 << 18),
+        CLI_INT("--ctx", p.n_ctx, 1, 1 << 20),
+        CLI_INT("--rank", rank, 1, 4096),
+        CLI_FLOAT("--alpha", p.lora_alpha),
+        CLI_FLOAT("--dropout", p.lora_dropout),
+        CLI_STR("--targets", p.lora_targets),
+        CLI_STR("--base-dtype", p.base_dtype),
+        CLI_STR("--data", p.train_path),
+        CLI_STR("--tokenizer", p.tokenizer_path),
+        CLI_STR("--val", p.val_path),
+        CLI_FLOAT("--val-fraction", p.val_fraction),
+        CLI_STR("--format", p.format),
+        CLI_INT("--seq-len", p.seq_len, 1, 1 << 20),
+        CLI_INT("--batch", p.batch_size, 1, 65536),
+        CLI_INT("--accum", p.grad_accum, 1, 65536),
+        CLI_INT("--steps", p.max_steps, 1, (long long)1 << 40),
+        CLI_FLOAT("--lr", p.lr),
+        CLI_FLOAT("--wd", p.weight_decay),
+        CLI_FLOAT("--clip", p.max_grad_norm),
+        CLI_FLOAT("--momentum", p.momentum),
+        CLI_STR("--optimizer", p.optimizer),
+        CLI_STR("--schedule", p.schedule),
+        CLI_INT("--warmup", p.warmup_steps, 0, (long long)1 << 40),
+        CLI_INT("--seed", p.seed, 0, (long long)1 << 62),
+        CLI_INT("--threads", threads, 0, 4096),
+        CLI_STR("--out", p.out_dir),
+        CLI_INT("--eval-every", p.eval_every, 0, (long long)1 << 40),
+        CLI_INT("--eval-batches", p.eval_batches, 0, 1 << 30),
+        CLI_INT("--save-every", p.save_every, 0, (long long)1 << 40),
+        CLI_INT("--patience", p.early_stop_patience, 0, 1 << 30),
+        CLI_INT("--stop-after", p.stop_after, 0, (long long)1 << 40),
+        CLI_FLAG("--lora", lora, true),
+        CLI_FLAG("--no-pack", p.pack, false),
+        CLI_FLAG("--resume", p.resume, true),
+        CLI_FLAG("--rslora", p.lora_rslora, true),
+        CLI_FLAG("--recompute", p.recompute, true),
+        CLI_OPT_END,
+    };
+    if (cli_opt_parse_all(cmd, opts, argc, argv) != CLI_OK) return CLI_USAGE;
     if (!p.train_path) return cli_usage_error(cmd, "--data is required");
     if (!p.out_dir) return cli_usage_error(cmd, "--out is required");
     if (finetune && !p.model_path) return cli_usage_error(cmd, "--model is required");
@@ -152,6 +119,7 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
     if (lora && !(p.lora_alpha > 0 && p.lora_alpha <= 1e6f))
         return cli_usage_error(cmd, "--alpha must be in (0, 1e6]");
     rt_set_threads((int)threads);
+    p.callbacks = cli_interrupt_callbacks();
     rt_trainer *t;
     if (rt_trainer_init(&p, &t) != RT_OK) return cli_runtime_error(cmd);
     int st = rt_trainer_run(t);

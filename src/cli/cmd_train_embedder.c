@@ -4,6 +4,8 @@
  * `ingest --embed-model`.
  */
 #include "cli.h"
+#include "interrupt.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,65 +37,35 @@ int cmd_train_embedder(int argc, char **argv) {
         return CLI_OK;
     }
     rt_embed_train_params p = rt_embed_train_default_params();
-    long long threads = 0, v_int;
-    double v_f;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--one-way")) {
-            p.symmetric = false;
-            continue;
-        }
-        if (!v) return cli_usage_error("train-embedder", "unknown or incomplete option '%s'", a);
-        i++;
-#define INT_OPT(name, lo, hi, field)                                                               \
-    if (!strcmp(a, name)) {                                                                        \
-        if (!cli_parse_int(v, lo, hi, &v_int))                                                     \
-            return cli_usage_error("train-embedder", "%s: bad value '%s'", name, v);               \
-        field = v_int;                                                                             \
-        continue;                                                                                  \
-    }
-#define FLOAT_OPT(name, field)                                                                     \
-    if (!strcmp(a, name)) {                                                                        \
-        if (!cli_parse_float(v, &v_f))                                                             \
-            return cli_usage_error("train-embedder", "%s: bad value '%s'", name, v);               \
-        field = (float)v_f;                                                                        \
-        continue;                                                                                  \
-    }
-        INT_OPT("--layers", 1, 1024, p.n_layer)
-        INT_OPT("--embd", 2, 65536, p.n_embd)
-        INT_OPT("--heads", 1, 1024, p.n_head)
-        INT_OPT("--ff", 1, 262144, p.n_ff)
-        INT_OPT("--seq-len", 1, 8192, p.seq_len)
-        INT_OPT("--batch", 2, 4096, p.batch_size)
-        INT_OPT("--steps", 1, (long long)1 << 40, p.max_steps)
-        INT_OPT("--warmup", 0, (long long)1 << 40, p.warmup_steps)
-        INT_OPT("--eval-every", 0, (long long)1 << 40, p.eval_every)
-        INT_OPT("--threads", 1, 4096, threads)
-        FLOAT_OPT("--lr", p.lr)
-        FLOAT_OPT("--wd", p.weight_decay)
-        FLOAT_OPT("--clip", p.max_grad_norm)
-        FLOAT_OPT("--temp", p.temperature)
-        FLOAT_OPT("--val-fraction", p.val_fraction)
-#undef INT_OPT
-#undef FLOAT_OPT
-        if (!strcmp(a, "--seed")) {
-            if (!cli_parse_int(v, 0, ((long long)1 << 62), &v_int))
-                return cli_usage_error("train-embedder", "--seed: bad value '%s'", v);
-            p.seed = (uint64_t)v_int;
-        } else if (!strcmp(a, "--data"))
-            p.train_path = v;
-        else if (!strcmp(a, "--out"))
-            p.out_dir = v;
-        else if (!strcmp(a, "--model"))
-            p.model_path = v;
-        else if (!strcmp(a, "--tokenizer"))
-            p.tokenizer_path = v;
-        else if (!strcmp(a, "--schedule"))
-            p.schedule = v;
-        else
-            return cli_usage_error("train-embedder", "unknown option '%s'", a);
-    }
+    long long threads = 0;
+    bool one_way = false;
+    const cli_opt opts[] = {
+        CLI_STR("--data", p.train_path),
+        CLI_STR("--out", p.out_dir),
+        CLI_STR("--model", p.model_path),
+        CLI_STR("--tokenizer", p.tokenizer_path),
+        CLI_STR("--schedule", p.schedule),
+        CLI_INT("--layers", p.n_layer, 1, 1024),
+        CLI_INT("--embd", p.n_embd, 2, 65536),
+        CLI_INT("--heads", p.n_head, 1, 1024),
+        CLI_INT("--ff", p.n_ff, 1, 262144),
+        CLI_INT("--seq-len", p.seq_len, 1, 8192),
+        CLI_INT("--batch", p.batch_size, 2, 4096),
+        CLI_INT("--steps", p.max_steps, 1, (long long)1 << 40),
+        CLI_INT("--warmup", p.warmup_steps, 0, (long long)1 << 40),
+        CLI_INT("--eval-every", p.eval_every, 0, (long long)1 << 40),
+        CLI_INT("--seed", p.seed, 0, (long long)1 << 62),
+        CLI_INT("--threads", threads, 1, 4096),
+        CLI_FLOAT("--lr", p.lr),
+        CLI_FLOAT("--wd", p.weight_decay),
+        CLI_FLOAT("--clip", p.max_grad_norm),
+        CLI_FLOAT("--temp", p.temperature),
+        CLI_FLOAT("--val-fraction", p.val_fraction),
+        CLI_FLAG("--one-way", one_way, true),
+        CLI_OPT_END,
+    };
+    if (cli_opt_parse_all("train-embedder", opts, argc, argv) != CLI_OK) return CLI_USAGE;
+    if (one_way) p.symmetric = false;
     if (!p.train_path || !p.out_dir)
         return cli_usage_error("train-embedder", "--data and --out are required");
     if (!p.model_path && !p.tokenizer_path)
@@ -104,6 +76,7 @@ int cmd_train_embedder(int argc, char **argv) {
     if (!(p.val_fraction >= 0.0f && p.val_fraction <= 0.5f))
         return cli_usage_error("train-embedder", "--val-fraction must be in 0..0.5");
     rt_set_threads((int)threads);
+    p.callbacks = cli_interrupt_callbacks();
     if (rt_embedder_train(&p) != RT_OK) return cli_runtime_error("train-embedder");
     return CLI_OK;
 }

@@ -104,6 +104,21 @@ void *rt_realloc(void *p, size_t n) {
     return q;
 }
 
+int rt_grow(void **ptr, size_t *cap, size_t need, size_t elem_size) {
+    if (need <= *cap) return RT_OK;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n = n > SIZE_MAX / 2 ? need : 2 * n;
+    size_t bytes;
+    if (!rt_mul_size(n, elem_size, &bytes))
+        return rt_error(RT_ERR_RANGE, "array of %zu x %zu bytes: size overflow", need, elem_size);
+    void *p = rt_realloc(*ptr, bytes);
+    if (!p) return RT_ERR_NOMEM;
+    *ptr = p;
+    *cap = n;
+    return RT_OK;
+}
+
 char *rt_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *p = rt_malloc(n);

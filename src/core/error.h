@@ -50,4 +50,11 @@ void *rt_calloc(size_t count, size_t size);
 void *rt_realloc(void *p, size_t n);
 char *rt_strdup(const char *s);
 
+/* The one growth policy for arrays: makes *ptr (elements of elem_size bytes, capacity *cap)
+ * hold at least `need` elements, doubling (from 16) so appends are amortized O(1). On failure
+ * (RT_ERR_NOMEM, or RT_ERR_RANGE on size overflow) *ptr and *cap are unchanged. Use it through
+ * RT_GROW(ptr, cap, need) with a typed pointer and a size_t capacity. */
+int rt_grow(void **ptr, size_t *cap, size_t need, size_t elem_size);
+#define RT_GROW(ptr, cap, need) rt_grow((void **)&(ptr), &(cap), (need), sizeof *(ptr))
+
 #endif

@@ -3,6 +3,8 @@
  */
 #include "core/log.h"
 
+#include "core/error.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,14 +141,22 @@ static void emit(rt_progress *p, const char *detail, bool final) {
     if (p->total && p->done > p->first && p->done <= p->total)
         info.eta = elapsed / (double)(p->done - p->first) * (double)(p->total - p->done);
     p->last_report = now;
-    if (progress_callback)
+    if (p->callbacks && p->callbacks->progress)
+        p->callbacks->progress(&info, p->callbacks->progress_user);
+    else if (progress_callback)
         progress_callback(&info, progress_user);
     else
         default_progress(&info);
 }
 
 void rt_progress_begin(rt_progress *p, const char *task, const char *unit, uint64_t total) {
+    rt_progress_begin_with(p, NULL, task, unit, total);
+}
+
+void rt_progress_begin_with(rt_progress *p, const rt_run_callbacks *callbacks, const char *task,
+                            const char *unit, uint64_t total) {
     memset(p, 0, sizeof *p);
+    p->callbacks = callbacks;
     p->task = task;
     p->unit = unit;
     p->total = total;
@@ -158,10 +168,19 @@ void rt_progress_update(rt_progress *p, uint64_t done, const char *detail) {
     static int tty = -1;
     if (tty < 0) tty = isatty(STDERR_FILENO);
     p->done = done;
-    double interval = progress_callback ? 0.5 : (tty ? 0.2 : 5.0);
+    bool callback = progress_callback || (p->callbacks && p->callbacks->progress);
+    double interval = callback ? 0.5 : (tty ? 0.2 : 5.0);
     if (rt_time_now() - p->last_report >= interval) emit(p, detail, false);
 }
 
 void rt_progress_end(rt_progress *p, const char *detail) {
     emit(p, detail, true);
+}
+
+int rt_progress_check_cancel(const rt_progress *p) {
+    const rt_run_callbacks *cb = p->callbacks;
+    if (cb && cb->should_cancel && cb->should_cancel(cb->cancel_user))
+        return rt_error(RT_ERR_CANCELLED, "%s: cancelled at %llu %s", p->task,
+                        (unsigned long long)p->done, p->unit);
+    return RT_OK;
 }

@@ -24,6 +24,7 @@ double rt_time_now(void);
  * Updates are rate-limited (a few per second on a terminal, one per 5 s otherwise), so calling
  * rt_progress_update in a loop is cheap. */
 typedef struct rt_progress {
+    const rt_run_callbacks *callbacks; /* the call's sink and cancel check; NULL: process sink */
     const char *task;
     const char *unit;
     uint64_t total;
@@ -34,6 +35,11 @@ typedef struct rt_progress {
 } rt_progress;
 
 void rt_progress_begin(rt_progress *p, const char *task, const char *unit, uint64_t total);
+/* The same, reporting to the call's callbacks (NULL or a NULL progress: the process sink). */
+void rt_progress_begin_with(rt_progress *p, const rt_run_callbacks *callbacks, const char *task,
+                            const char *unit, uint64_t total);
+/* RT_ERR_CANCELLED (message naming the task) when the call's should_cancel returns true. */
+int rt_progress_check_cancel(const rt_progress *p);
 void rt_progress_update(rt_progress *p, uint64_t done, const char *detail);
 void rt_progress_end(rt_progress *p, const char *detail);
 

@@ -30,7 +30,7 @@ int rt_strbuf_reserve(rt_strbuf *b, size_t extra) {
     return RT_OK;
 }
 
-int rt_strbuf_append(rt_strbuf *b, const char *data, size_t len) {
+int rt_strbuf_append(rt_strbuf *b, const void *data, size_t len) {
     RT_TRY(rt_strbuf_reserve(b, len));
     if (len) memcpy(b->data + b->len, data, len);
     b->len += len;

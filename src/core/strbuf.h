@@ -18,7 +18,7 @@ typedef struct rt_strbuf {
 
 /* Makes room for `extra` more bytes plus the NUL. */
 int rt_strbuf_reserve(rt_strbuf *b, size_t extra);
-int rt_strbuf_append(rt_strbuf *b, const char *data, size_t len);
+int rt_strbuf_append(rt_strbuf *b, const void *data, size_t len);
 int rt_strbuf_puts(rt_strbuf *b, const char *s);
 int rt_strbuf_printf(rt_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int rt_strbuf_vprintf(rt_strbuf *b, const char *fmt, va_list ap);

@@ -8,9 +8,17 @@
  *                                               plus, optionally, the documents as plain text
  *   ft+rag, lora+rag                            the same weights with the reader prompt
  *   raft       LoRA on reader prompts: the oracle passage among retrieved distractors in P% of
- *              examples (answer quoted from it and cited), distractors only otherwise (abstain)
+ *              examples (answer quoted from it and cited), distractors only otherwise (abstain);
+ *              the examples come from rt_raft_build (src/rag/raft.c), the one RAFT builder
  *
- * Training runs are shared (ft and ft+rag use one run) and kept in out_dir/train-<recipe>/;
+ * A strategy is a kind with settings: the spec's, or a spec file's named entry overriding some
+ * of them (spec.c; e.g. two rag strategies with different k). While a strategy runs, run.s
+ * holds its settings. base and rag may answer with a remote (OpenAI-compatible) model; a judge
+ * model (local or remote) may grade every answer against the reference (judge accuracy).
+ *
+ * Training runs are shared (ft and ft+rag use one run; strategies whose training settings differ
+ * from the spec's get their own, out_dir/train-<recipe>-<hash>/) and kept in
+ * out_dir/train-<recipe>/;
  * each strategy's result is cached in out_dir/strategies/<name>.json with the configuration it
  * ran under, so a rerun with the same configuration resumes. The test split is never trained
  * on: every training prompt is checked against every test question before training starts.
@@ -32,7 +40,7 @@
 #include "eval/qa.h"
 #include "eval/report.h"
 #include "knowledge/collection.h"
-#include "train/rng.h"
+#include "rag/context.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -109,155 +117,6 @@ rt_compare_spec rt_compare_default_spec(void) {
     return s;
 }
 
-/* ---- the spec file ---- */
-
-void rt_compare_spec_free_root(void *root) {
-    json_decref(root);
-}
-
-/* The keys of compare.json: the spec's field names. Types: s string, i int, I int64, z size,
- * u uint64, f float (null = NAN), d double, b bool. */
-typedef struct spec_key {
-    const char *name;
-    char type;
-    size_t offset;
-} spec_key;
-#define K(name, type)                                                                              \
-    { #name, type, offsetof(rt_compare_spec, name) }
-static const spec_key spec_keys[] = {
-    K(collection_path, 's'),
-    K(qa_path, 's'),
-    K(model_path, 's'),
-    K(out_dir, 's'),
-    K(strategies, 's'),
-    K(update_docs_path, 's'),
-    K(heldout_path, 's'),
-    K(embedder_path, 's'),
-    K(rerank_model, 's'),
-    K(priority, 's'),
-    K(adapter_path, 's'),
-    K(k, 'i'),
-    K(max_tokens, 'i'),
-    K(n_ctx, 'i'),
-    K(steps, 'I'),
-    K(lr, 'f'),
-    K(lora_rank, 'i'),
-    K(lora_alpha, 'f'),
-    K(seq_len, 'i'),
-    K(batch_size, 'i'),
-    K(raft_oracle_fraction, 'f'),
-    K(raft_distractors, 'i'),
-    K(bootstrap_resamples, 'i'),
-    K(support_threshold, 'f'),
-    K(min_score, 'f'),
-    K(cpu_hour_price, 'd'),
-    K(max_questions, 'z'),
-    K(seed, 'u'),
-    K(pretrain_chunks, 'b'),
-    K(adapt_retrain, 'b'),
-    K(resume, 'b'),
-};
-#undef K
-
-int rt_compare_spec_load(const char *path, rt_compare_spec *s, void **root_out) {
-    *root_out = NULL;
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root) return rt_error(RT_ERR_FORMAT, "%s:%d: %s", path, je.line, je.text);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return rt_error(RT_ERR_FORMAT, "%s: expected a JSON object", path);
-    }
-    const char *key;
-    json_t *v;
-    int st = RT_OK;
-    json_t *strat = json_object_get(root, "strategies");
-    if (json_is_array(strat)) { /* a list becomes the comma-separated string */
-        rt_strbuf b = {0};
-        size_t i;
-        json_t *e;
-        json_array_foreach(strat, i, e) {
-            if (!json_is_string(e)) {
-                rt_strbuf_free(&b);
-                json_decref(root);
-                return rt_error(RT_ERR_FORMAT, "%s: \"strategies\" must hold strings", path);
-            }
-            if (i) rt_strbuf_puts(&b, ",");
-            rt_strbuf_puts(&b, json_string_value(e));
-        }
-        json_object_set_new(root, "strategies", json_string(b.data ? b.data : ""));
-        rt_strbuf_free(&b);
-    }
-    json_object_foreach(root, key, v) {
-        const spec_key *f = NULL;
-        for (size_t i = 0; i < sizeof spec_keys / sizeof *spec_keys && !f; i++)
-            if (!strcmp(key, spec_keys[i].name)) f = &spec_keys[i];
-        if (f) {
-            char *field = (char *)s + f->offset;
-            bool okv = true;
-            switch (f->type) {
-            case 's':
-                okv = json_is_string(v);
-                if (okv) *(const char **)field = json_string_value(v);
-                break;
-            case 'i':
-                okv = json_is_integer(v);
-                if (okv) *(int *)field = (int)json_integer_value(v);
-                break;
-            case 'I':
-                okv = json_is_integer(v) && json_integer_value(v) >= 0;
-                if (okv) *(int64_t *)field = (int64_t)json_integer_value(v);
-                break;
-            case 'z':
-                okv = json_is_integer(v) && json_integer_value(v) >= 0;
-                if (okv) *(size_t *)field = (size_t)json_integer_value(v);
-                break;
-            case 'u':
-                okv = json_is_integer(v) && json_integer_value(v) >= 0;
-                if (okv) *(uint64_t *)field = (uint64_t)json_integer_value(v);
-                break;
-            case 'f':
-                okv = json_is_number(v) || json_is_null(v);
-                if (okv) *(float *)field = json_is_null(v) ? NAN : (float)json_number_value(v);
-                break;
-            case 'd':
-                okv = json_is_number(v);
-                if (okv) *(double *)field = json_number_value(v);
-                break;
-            case 'b':
-                okv = json_is_boolean(v);
-                if (okv) *(bool *)field = json_is_true(v);
-                break;
-            }
-            if (!okv) goto bad;
-            continue;
-        }
-        if (!strcmp(key, "search_mode")) {
-            const char *m = json_is_string(v) ? json_string_value(v) : "";
-            if (!strcmp(m, "bm25"))
-                s->search_mode = RT_SEARCH_BM25;
-            else if (!strcmp(m, "dense"))
-                s->search_mode = RT_SEARCH_DENSE;
-            else if (!strcmp(m, "hybrid"))
-                s->search_mode = RT_SEARCH_HYBRID;
-            else
-                goto bad;
-            continue;
-        }
-        st = rt_error(RT_ERR_FORMAT, "%s: unknown key \"%s\"", path, key);
-        break;
-    bad:
-        st = rt_error(RT_ERR_FORMAT, "%s: \"%s\" has the wrong type or value", path, key);
-        break;
-    }
-    if (st != RT_OK) {
-        json_decref(root);
-        return st;
-    }
-    *root_out = root;
-    return RT_OK;
-}
-
 /* ---- prompts and scoring ---- */
 
 char *rt_eval_closed_prompt(const char *question) {
@@ -306,16 +165,21 @@ bool rt_eval_is_abstention(const char *answer) {
 typedef struct strategy {
     rt_strategy_kind kind;
     char name[32];
+    const rt_compare_strategy *params; /* the spec file's entry, or NULL: the spec's settings */
+    rt_compare_spec s;                 /* the settings it runs under */
+    char *cache_key;                   /* what its cached result must have run under */
 } strategy;
 
 typedef struct run {
-    rt_compare_spec s;
+    rt_compare_spec s; /* the settings of the strategy being run (global: between them) */
+    rt_compare_spec global;
     rt_qa_set *qa;
     size_t *test, n_test, *train, n_train, *update, n_update;
     rt_collection *coll, *coll_updated;
     rt_embedder emb;
     bool has_emb;
     rt_reranker *reranker;
+    rt_eval_engine *judge; /* NULL: no judge */
     double reingest_seconds;
     char *heldout;
     double base_ppl;
@@ -407,11 +271,81 @@ static json_t *num(double v) {
 
 typedef struct answer_rec {
     double em, f1, contains, support, ttft, total;
+    double judge; /* 1 / 0 the judge's verdict; NAN: no judge, unanswerable or no verdict */
     int n_prompt, n_generated;
     bool abstained, correct, unanswerable;
     rt_retrieval_scores ret;
     bool has_ret;
 } answer_rec;
+
+/* ---- the judge ---- */
+
+char *rt_eval_judge_prompt(const char *question, const char *const *gold, size_t n_gold,
+                           const char *answer) {
+    rt_strbuf b = {0};
+    int st = rt_strbuf_printf(&b,
+                              "You grade answers to questions. Say whether the proposed answer "
+                              "is correct: it must agree with the reference answer (other "
+                              "wording is fine; missing or contradicting the key fact is not).\n"
+                              "Question: %s\nReference answer: ",
+                              question);
+    for (size_t i = 0; i < n_gold && st == RT_OK; i++)
+        st = rt_strbuf_printf(&b, "%s%s", i ? " | " : "", gold[i]);
+    if (st == RT_OK)
+        st = rt_strbuf_printf(&b,
+                              "\nProposed answer: %s\nIs the proposed answer correct? Reply "
+                              "with one word, yes or no.\nVerdict:",
+                              answer);
+    if (st != RT_OK) {
+        rt_strbuf_free(&b);
+        return NULL;
+    }
+    return rt_strbuf_take(&b);
+}
+
+int rt_eval_judge_parse(const char *reply) {
+    const char *p = reply;
+    while (*p && !isalpha((unsigned char)*p))
+        p++;
+    char w[16];
+    size_t n = 0;
+    while (isalpha((unsigned char)p[n]) && n + 1 < sizeof w) {
+        w[n] = (char)tolower((unsigned char)p[n]);
+        n++;
+    }
+    w[n] = 0;
+    if (!strcmp(w, "yes") || !strcmp(w, "correct") || !strcmp(w, "true")) return 1;
+    if (!strcmp(w, "no") || !strcmp(w, "incorrect") || !strcmp(w, "wrong") || !strcmp(w, "false"))
+        return 0;
+    return -1;
+}
+
+/* The judge's verdict on answer (1 correct, 0 wrong, NAN when the reply says neither or the
+ * prompt does not fit the judge's context). */
+static int judge_one(run *r, const rt_qa_item *it, const char *answer, double *verdict,
+                     char **reply) {
+    *verdict = NAN;
+    *reply = NULL;
+    char *prompt =
+        rt_eval_judge_prompt(it->question, (const char *const *)it->answers, it->n_answers, answer);
+    if (!prompt) return rt_error(RT_ERR_NOMEM, "out of memory");
+    rt_sampler_params sp = rt_sampler_default_params();
+    sp.temperature = 0;
+    sp.seed = r->s.seed;
+    static const char *const stop[] = {"\n", NULL};
+    rt_eval_generation g = {0};
+    int st = rt_eval_engine_generate(r->judge, prompt, 4, &sp, stop, &g);
+    free(prompt);
+    if (st == RT_ERR_RANGE) { /* too long for the judge's context: no verdict */
+        rt_log_warn("judge: question %s: %s", it->id, rt_last_error());
+        return RT_OK;
+    }
+    if (st != RT_OK) return rt_error_wrap("judge");
+    int v = rt_eval_judge_parse(g.text);
+    if (v >= 0) *verdict = v;
+    *reply = g.text;
+    return RT_OK;
+}
 
 /* The retrieval-augmented answer through rt_ask: retrieval (and rerank), the shared reader
  * prompt, generation, citations and groundedness. */
@@ -420,10 +354,10 @@ static int ask_one(run *r, rt_eval_engine *e, rt_collection *c, const char *ques
     rt_ask_params ap = rt_ask_default_params();
     ap.search.k = r->s.k;
     ap.search.mode = r->s.search_mode;
-    ap.reranker = r->reranker;
+    ap.reranker = r->s.rerank_model ? r->reranker : NULL; /* a strategy may turn it off */
     ap.answer_tokens = r->s.max_tokens;
     ap.style = RT_RAG_PROMPT_BASE;
-    ap.style_set = true;
+    ap.style_set = !rt_eval_engine_is_remote(e); /* remote: chat messages (ask's choice) */
     ap.min_score = r->s.min_score;
     ap.support_threshold = r->s.support_threshold;
     ap.embedder = r->has_emb ? &r->emb : NULL;
@@ -485,6 +419,18 @@ static int answer_one(run *r, rt_eval_engine *e, rt_collection *c, const rt_qa_i
         rec->contains = rt_metric_contains(clean, gd, n_gold);
         rec->correct = rec->contains > 0 || rec->f1 >= 0.5;
     }
+    rec->judge = NAN;
+    char *judge_reply = NULL;
+    if (r->judge && !it->unanswerable) {
+        if (rec->abstained) { /* no answer given: wrong without asking */
+            rec->judge = 0;
+        } else if ((st = judge_one(r, it, clean, &rec->judge, &judge_reply)) != RT_OK) {
+            free(g.text);
+            free(clean);
+            json_decref(retrieved);
+            return st;
+        }
+    }
     rec->support = support;
     rec->ttft = g.ttft_seconds;
     rec->total = g.total_seconds;
@@ -514,6 +460,12 @@ static int answer_one(run *r, rt_eval_engine *e, rt_collection *c, const rt_qa_i
     json_object_set_new(o, "em", json_real(rec->em));
     json_object_set_new(o, "f1", json_real(rec->f1));
     json_object_set_new(o, "contains", json_real(rec->contains));
+    if (r->judge) {
+        json_object_set_new(o, "judge",
+                            isfinite(rec->judge) ? json_boolean(rec->judge > 0) : json_null());
+        if (judge_reply) json_object_set_new(o, "judge_reply", json_string(judge_reply));
+    }
+    free(judge_reply);
     json_object_set_new(o, "support", num(rec->support));
     json_object_set_new(o, "ttft_s", json_real(rec->ttft));
     json_object_set_new(o, "total_s", json_real(rec->total));
@@ -549,10 +501,12 @@ static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t 
     double *rm = calloc(n ? n : 1, sizeof(double)), *rn = calloc(n ? n : 1, sizeof(double));
     bool *abst = calloc(n ? n : 1, sizeof(bool)), *unans = calloc(n ? n : 1, sizeof(bool));
     bool *corr = calloc(n ? n : 1, sizeof(bool));
+    double *jd = calloc(n ? n : 1, sizeof(double));
+    size_t nj = 0, n_unparsed = 0;
     json_t *qs = json_array();
     int st = RT_OK;
     if (!recs || !em || !f1 || !co || !ttft || !tot || !sup || !rh || !rr || !rm || !rn || !abst ||
-        !unans || !corr)
+        !unans || !corr || !jd)
         st = rt_error(RT_ERR_NOMEM, "out of memory");
     prog g;
     prog_begin(&g, r, task, "questions", n);
@@ -573,6 +527,12 @@ static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t 
         }
         json_array_append_new(qs, rj);
         answer_rec *a = &recs[i];
+        if (!a->unanswerable && r->judge) {
+            if (isfinite(a->judge))
+                jd[nj++] = a->judge;
+            else
+                n_unparsed++;
+        }
         if (!a->unanswerable) {
             em[na] = a->em;
             f1[na] = a->f1;
@@ -607,6 +567,10 @@ static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t 
         json_object_set_new(m, "em", ci_json(r, em, na, 1));
         json_object_set_new(m, "f1", ci_json(r, f1, na, 2));
         json_object_set_new(m, "contains", ci_json(r, co, na, 3));
+        if (r->judge) {
+            json_object_set_new(m, "judge", ci_json(r, jd, nj, 8));
+            json_object_set_new(m, "judge_no_verdict", json_integer((json_int_t)n_unparsed));
+        }
         double rp, rc;
         rt_refusal_scores(abst, unans, n, &rp, &rc);
         json_object_set_new(m, "refusal_precision", num(rp));
@@ -642,7 +606,7 @@ static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t 
     }
     json_decref(qs);
     free(recs), free(em), free(f1), free(co), free(ttft), free(tot), free(sup);
-    free(rh), free(rr), free(rm), free(rn), free(abst), free(unans), free(corr);
+    free(rh), free(rr), free(rm), free(rn), free(abst), free(unans), free(corr), free(jd);
     return st;
 }
 
@@ -697,97 +661,106 @@ static char *doc_text(rt_collection *c, const char *id) {
     return t;
 }
 
-/* RAFT example for item: the oracle (a passage of its evidence) among distractors. */
-static int raft_example(run *r, rt_collection *c, const rt_qa_item *it, const char *answer,
-                        uint64_t *rng, rt_strbuf *b, size_t *n_lines) {
-    rt_search_params sp = rt_search_default_params();
-    sp.k = r->s.raft_distractors + 4;
-    sp.mode = r->s.search_mode;
-    rt_search_results *res;
-    RT_TRY(rt_collection_search(c, it->question, &sp, &res));
-    rt_rag_source src[32];
-    char *oracle_text = NULL;
-    int n = 0, oracle_at = -1;
-    bool with_oracle = rt_rng_uniform(rng) < r->s.raft_oracle_fraction;
-    const char *oracle_chunk = NULL;
-    for (size_t i = 0; i < res->n; i++)
-        if (!strcmp(res->items[i].doc_id, it->docs[0])) {
-            oracle_chunk = res->items[i].text;
-            break;
+/* A passage of RAFT training data is at most this long (cut at a word end), as a retrieved
+ * chunk would be. */
+#define RAFT_PASSAGE_BYTES 800
+
+/* The collection's documents as RAFT passages: title = the heading path ask shows for the
+ * document's start (its title line, metadata title or none), text = the document without that
+ * title line, cut to RAFT_PASSAGE_BYTES. Strings malloc'd; free with raft_docs_free. */
+static void raft_docs_free(rt_raft_doc *d, size_t n) {
+    for (size_t i = 0; d && i < n; i++) {
+        free((char *)d[i].id);
+        free((char *)d[i].title);
+        free((char *)d[i].text);
+    }
+    free(d);
+}
+
+static int raft_docs(rt_collection *c, rt_raft_doc **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    rt_qa_doc *docs;
+    size_t n;
+    RT_TRY(rt_qa_collection_docs(c, &docs, &n));
+    rt_raft_doc *rd = calloc(n ? n : 1, sizeof *rd);
+    int st = rd ? RT_OK : rt_error(RT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == RT_OK; i++) {
+        rt_stored_document *sd = NULL;
+        char *title = NULL;
+        st = rt_collection_get_document(c, docs[i].id, &sd);
+        if (st == RT_OK) st = rt_rag_heading_path(sd, 0, &title);
+        rt_stored_document_free(sd);
+        if (st != RT_OK) break;
+        const char *t = docs[i].text;
+        size_t tl = strlen(title);
+        if (tl && !strncmp(t, title, tl) && (t[tl] == '\n' || t[tl] == '\r')) {
+            t += tl;
+            while (isspace((unsigned char)*t))
+                t++;
         }
-    if (!oracle_chunk) { /* not retrieved: the start of the document */
-        oracle_text = doc_text(c, it->docs[0]);
-        if (oracle_text && strlen(oracle_text) > 800) oracle_text[800] = 0;
-        oracle_chunk = oracle_text;
-    }
-    for (size_t i = 0; i < res->n && n < r->s.raft_distractors && n < 30; i++) {
-        bool evid = false;
-        for (size_t j = 0; j < it->n_docs; j++)
-            evid |= !strcmp(res->items[i].doc_id, it->docs[j]);
-        if (evid) continue;
-        src[n].title = res->items[i].doc_id;
-        src[n].text = res->items[i].text;
-        src[n].text_len = strlen(res->items[i].text);
-        n++;
-    }
-    /* too few retrieved: random other documents (their start) fill the distractors */
-    char *fill_id[16] = {0}, *fill_text[16] = {0};
-    int n_fill = 0;
-    uint64_t n_docs = 0;
-    sqlite3_stmt *cnt = NULL, *pick = NULL;
-    if (n < r->s.raft_distractors &&
-        rt_coll_prepare(c, "SELECT COUNT(*) FROM documents", &cnt) == RT_OK &&
-        sqlite3_step(cnt) == SQLITE_ROW)
-        n_docs = (uint64_t)sqlite3_column_int64(cnt, 0);
-    sqlite3_finalize(cnt);
-    if (n_docs > 1 && rt_coll_prepare(c,
-                                      "SELECT doc_id, substr(text, 1, 600) FROM documents "
-                                      "LIMIT 1 OFFSET ?",
-                                      &pick) == RT_OK) {
-        for (int tries = 0; n < r->s.raft_distractors && n_fill < 16 && tries < 64; tries++) {
-            sqlite3_reset(pick);
-            sqlite3_bind_int64(pick, 1, (sqlite3_int64)(rt_rng_next(rng) % n_docs));
-            if (sqlite3_step(pick) != SQLITE_ROW) continue;
-            const char *id = (const char *)sqlite3_column_text(pick, 0);
-            bool skip = false;
-            for (size_t j = 0; j < it->n_docs; j++)
-                skip |= !strcmp(id, it->docs[j]);
-            for (int j = 0; j < n && !skip; j++)
-                skip |= !strcmp(id, src[j].title);
-            if (skip) continue;
-            fill_id[n_fill] = strdup(id);
-            fill_text[n_fill] = strdup((const char *)sqlite3_column_text(pick, 1));
-            if (!fill_id[n_fill] || !fill_text[n_fill]) break;
-            src[n].title = fill_id[n_fill];
-            src[n].text = fill_text[n_fill];
-            src[n].text_len = strlen(fill_text[n_fill]);
-            n++;
-            n_fill++;
+        size_t len = strlen(t);
+        if (len > RAFT_PASSAGE_BYTES) {
+            len = RAFT_PASSAGE_BYTES;
+            while (len > 0 && t[len] != ' ')
+                len--;
+            if (len == 0) { /* one long word: cut at a UTF-8 character start */
+                len = RAFT_PASSAGE_BYTES;
+                while (len > 0 && ((unsigned char)t[len] & 0xC0) == 0x80)
+                    len--;
+            }
         }
+        rd[i].id = docs[i].id;
+        docs[i].id = NULL;
+        rd[i].title = title;
+        rd[i].text = strndup(t, len);
+        *n_out = i + 1;
+        if (!rd[i].text) st = rt_error(RT_ERR_NOMEM, "out of memory");
     }
-    sqlite3_finalize(pick);
-    if (with_oracle && oracle_chunk) {
-        oracle_at = (int)(rt_rng_next(rng) % (uint64_t)(n + 1));
-        memmove(src + oracle_at + 1, src + oracle_at, (size_t)(n - oracle_at) * sizeof *src);
-        src[oracle_at].title = it->docs[0];
-        src[oracle_at].text = oracle_chunk;
-        src[oracle_at].text_len = strlen(oracle_chunk);
-        n++;
+    rt_qa_docs_free(docs, n);
+    if (st != RT_OK) {
+        raft_docs_free(rd, *n_out);
+        *n_out = 0;
+        return st;
     }
-    char *prompt = NULL, *completion = NULL;
-    int st = rt_rag_prompt_render(RT_RAG_PROMPT_BASE, NULL, src, (size_t)n, it->question, &prompt,
-                                  NULL, NULL);
-    if (st == RT_OK)
-        st = rt_rag_completion_render(oracle_at >= 0 ? answer : NULL, oracle_at + 1, &completion);
-    if (st == RT_OK) st = emit_pc(r, b, prompt, completion, n_lines);
-    free(prompt);
-    free(completion);
-    free(oracle_text);
-    for (int i = 0; i < 16; i++) {
-        free(fill_id[i]);
-        free(fill_text[i]);
+    *out = rd;
+    return RT_OK;
+}
+
+/* The RAFT examples of the train split, made by rt_raft_build (src/rag/raft.c, the one builder
+ * `ragtune raft-data` also uses): the oracle document among distractors (hits for the question
+ * in the strategy's search mode first, then random documents) in P% of examples, answer quoted and cited; only
+ * distractors otherwise, with the abstain completion. */
+static int raft_examples(run *r, rt_collection *c, rt_strbuf *b, size_t *n_lines, size_t *dropped) {
+    rt_raft_doc *docs = NULL;
+    size_t n_docs = 0, n_items = 0;
+    RT_TRY(raft_docs(c, &docs, &n_docs));
+    rt_raft_item *items = calloc(r->n_train + 1, sizeof *items);
+    int st = items ? RT_OK : rt_error(RT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->n_train && st == RT_OK; i++) {
+        const rt_qa_item *it = &r->qa->items[r->train[i]];
+        if (it->unanswerable || !it->n_answers || !it->n_docs || it->doc_missing) continue;
+        if (is_test_question(r, it->question)) { /* the same question in both splits */
+            (*dropped)++;
+            continue;
+        }
+        items[n_items++] = (rt_raft_item){
+            .id = it->id, .question = it->question, .answer = it->answers[0], .doc = it->docs[0]};
     }
-    rt_search_results_free(res);
+    rt_raft_params rp = rt_raft_default_params();
+    rp.n_distractors = r->s.raft_distractors;
+    rp.oracle_p = r->s.raft_oracle_fraction;
+    rp.collection = c;
+    rp.search_mode = r->s.search_mode; /* distractors as this strategy retrieves */
+    rp.seed = r->s.seed;
+    rp.style = RT_RAG_PROMPT_BASE;
+    rt_raft_example *ex = NULL;
+    if (st == RT_OK && n_items) st = rt_raft_build(docs, n_docs, items, n_items, &rp, &ex);
+    for (size_t i = 0; i < n_items && st == RT_OK && ex; i++)
+        st = emit_pc(r, b, ex[i].prompt, ex[i].completion, n_lines);
+    rt_raft_examples_free(ex, n_items);
+    free(items);
+    raft_docs_free(docs, n_docs);
     return st;
 }
 
@@ -800,19 +773,16 @@ static int write_train_data(run *r, const char *recipe, bool updated, const char
     int st = RT_OK;
     bool raft = !strcmp(recipe, "raft");
     rt_collection *c = updated && r->coll_updated ? r->coll_updated : r->coll;
-    uint64_t rng = r->s.seed * 0x9E3779B97F4A7C15ull + 7;
     /* answers of updated documents come from the update split */
-    for (size_t i = 0; i < r->n_train && st == RT_OK; i++) {
+    if (raft) st = raft_examples(r, c, &b, &n_lines, &dropped);
+    for (size_t i = 0; i < r->n_train && st == RT_OK && !raft; i++) {
         const rt_qa_item *it = &r->qa->items[r->train[i]];
         if (it->unanswerable || !it->n_answers) continue;
         if (is_test_question(r, it->question)) { /* the same question in both splits */
             dropped++;
             continue;
         }
-        if (raft) {
-            if (!it->n_docs) continue;
-            st = raft_example(r, c, it, it->answers[0], &rng, &b, &n_lines);
-        } else {
+        {
             char *p = rt_eval_closed_prompt(it->question), *comp = NULL;
             rt_strbuf cb = {0};
             if (!p || rt_strbuf_printf(&cb, " %s", it->answers[0])) st = RT_ERR_NOMEM;
@@ -900,15 +870,53 @@ static json_t *loss_curve(const char *dir) {
     return a;
 }
 
-/* Trains recipe (once; cached in out_dir/train-<recipe>[-updated]); *model_path gets the model
+/* The settings a training run of recipe depends on (beyond the run's configuration). */
+static json_t *train_settings(const rt_compare_spec *s, const char *recipe) {
+    json_t *o = json_pack("{s:s,s:I,s:f,s:i,s:f,s:i,s:i,s:b}", "recipe", recipe, "steps",
+                          (json_int_t)s->steps, "lr", (double)s->lr, "rank", s->lora_rank, "alpha",
+                          (double)s->lora_alpha, "seq_len", s->seq_len, "batch", s->batch_size,
+                          "pretrain_chunks", s->pretrain_chunks);
+    if (o && !strcmp(recipe, "raft")) {
+        json_object_set_new(o, "oracle_p", json_real(s->raft_oracle_fraction));
+        json_object_set_new(o, "distractors", json_integer(s->raft_distractors));
+    }
+    return o;
+}
+
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* Trains recipe under the current strategy's settings, once: runs are shared between
+ * strategies with the same training settings and kept in out_dir/train-<recipe>[-<hash of the
+ * settings, when a strategy's differ from the spec's>][-updated]. *model_path gets the model
  * to answer with (malloc'd) and *stats the training numbers (new reference). */
 static int train_recipe(run *r, const char *recipe, bool updated, char **model_path,
                         char **adapter_path, json_t **stats) {
     *model_path = NULL;
     *adapter_path = NULL;
     *stats = NULL;
-    char name[64];
-    snprintf(name, sizeof name, "train-%s%s", recipe, updated ? "-updated" : "");
+    json_t *mine = train_settings(&r->s, recipe), *spec = train_settings(&r->global, recipe);
+    char *mine_text = json_dumps(mine, JSON_COMPACT | JSON_SORT_KEYS);
+    char *spec_text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(mine);
+    json_decref(spec);
+    char name[48], suffix[24] = "";
+    if (mine_text && spec_text && strcmp(mine_text, spec_text))
+        snprintf(suffix, sizeof suffix, "-%08llx", (unsigned long long)(fnv1a(mine_text) >> 32));
+    snprintf(name, sizeof name, "train-%s%s%s", recipe, suffix, updated ? "-updated" : "");
+    rt_strbuf kb = {0};
+    int kst = mine_text ? rt_strbuf_printf(&kb, "%s|%s", r->config_text, mine_text) : RT_ERR_NOMEM;
+    free(mine_text);
+    free(spec_text);
+    if (kst != RT_OK) {
+        rt_strbuf_free(&kb);
+        return rt_error(RT_ERR_NOMEM, "out of memory");
+    }
+    char *key = rt_strbuf_take(&kb);
     char *dir = rt_path_join(r->s.out_dir, name);
     char *done = dir ? rt_path_join(dir, "done.json") : NULL;
     char *data = dir ? rt_path_join(dir, "train.jsonl") : NULL;
@@ -920,7 +928,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
     if (st == RT_OK && r->s.resume && rt_is_file(done)) {
         s = json_load_file(done, 0, NULL);
         const char *cfg = json_string_value(json_object_get(s, "config"));
-        if (!cfg || strcmp(cfg, r->config_text)) {
+        if (!cfg || strcmp(cfg, key)) {
             json_decref(s);
             s = NULL;
         }
@@ -967,8 +975,9 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
         size_t mem = t ? rt_trainer_memory_bytes(t) : 0;
         rt_trainer_free(t);
         if (st == RT_OK) {
-            json_object_set_new(s, "config", json_string(r->config_text));
+            json_object_set_new(s, "config", json_string(key));
             json_object_set_new(s, "recipe", json_string(recipe));
+            json_object_set_new(s, "dir", json_string(name));
             json_object_set_new(s, "steps", json_integer(info.step));
             json_object_set_new(s, "tokens_trained", json_integer(info.tokens));
             json_object_set_new(s, "final_loss", num(info.loss));
@@ -996,7 +1005,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
         if (!*model_path) st = RT_ERR_NOMEM;
     }
     json_decref(s);
-    free(dir), free(done), free(data), free(adapter), free(model);
+    free(dir), free(done), free(data), free(adapter), free(model), free(key);
     return st;
 }
 
@@ -1131,8 +1140,11 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
         }
     }
     rt_eval_engine *e = NULL;
-    st = rt_eval_engine_open(model_path ? model_path : r->s.model_path, adapter_path, r->s.n_ctx,
-                             &e);
+    if (!model_path && r->s.api_base)
+        st = rt_eval_engine_open_remote(r->s.api_base, r->s.api_model, &e);
+    else
+        st = rt_eval_engine_open(model_path ? model_path : r->s.model_path, adapter_path,
+                                 r->s.n_ctx, &e);
     json_t *m = NULL;
     char task[64];
     snprintf(task, sizeof task, "%s: answer", sg->name);
@@ -1224,32 +1236,85 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
 
 /* ---- setup ---- */
 
-static int parse_strategies(const char *list, strategy **out, size_t *n) {
+static void strategies_free(strategy *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].cache_key);
+    free(v);
+}
+
+/* The strategies to run: spec.strategies names kinds or entries of spec.strategy_list (NULL:
+ * every entry), each with the settings it runs under. */
+static int parse_strategies(const rt_compare_spec *g, strategy **out, size_t *n) {
     *out = NULL;
     *n = 0;
+    const char *list = g->strategies;
+    if (!list && !g->n_strategy_list) list = rt_compare_default_spec().strategies;
+    size_t cap = g->n_strategy_list + 1;
+    for (const char *p = list ? list : ""; *p; p++)
+        cap += *p == ',' || *p == ' ';
     char *copy = strdup(list ? list : "");
-    strategy *v = calloc(N_KINDS * 2 + 1, sizeof *v);
+    strategy *v = calloc(cap, sizeof *v);
     if (!copy || !v) {
         free(copy);
         free(v);
         return rt_error(RT_ERR_NOMEM, "out of memory");
     }
     int st = RT_OK;
+    if (!list) /* every strategy of the spec file */
+        for (size_t i = 0; i < g->n_strategy_list; i++) {
+            v[*n].params = &g->strategy_list[i];
+            snprintf(v[*n].name, sizeof v[*n].name, "%s", g->strategy_list[i].name);
+            (*n)++;
+        }
     for (char *t = strtok(copy, ", "); t && st == RT_OK; t = strtok(NULL, ", ")) {
+        const rt_compare_strategy *o = NULL;
+        for (size_t i = 0; i < g->n_strategy_list && !o; i++)
+            if (!strcmp(g->strategy_list[i].name, t)) o = &g->strategy_list[i];
         rt_strategy_kind k = RT_STRATEGY_BASE;
-        if ((st = rt_strategy_parse(t, &k)) != RT_OK) break;
+        if (!o && (st = rt_strategy_parse(t, &k)) != RT_OK) {
+            if (g->n_strategy_list)
+                rt_error_wrap("\"%s\" is neither a strategy of the spec nor a kind", t);
+            break;
+        }
         bool dup = false;
         for (size_t i = 0; i < *n; i++)
-            dup |= v[i].kind == k;
+            dup |= !strcmp(v[i].name, t);
         if (dup) continue;
-        v[*n].kind = k;
+        v[*n].params = o;
         snprintf(v[*n].name, sizeof v[*n].name, "%s", t);
         (*n)++;
     }
     free(copy);
+    for (size_t i = 0; i < *n && st == RT_OK; i++) {
+        strategy *sg = &v[i];
+        if (sg->params)
+            sg->kind = sg->params->kind;
+        else
+            rt_strategy_parse(sg->name, &sg->kind);
+        rt_compare_strategy_apply(g, sg->params, &sg->s);
+        const char *recipe = kind_recipe(sg->kind);
+        if (sg->params && sg->params->rerank == 1 && !g->rerank_model)
+            st = rt_error(RT_ERR_INVALID,
+                          "strategy %s: \"rerank\": true needs a cross-encoder (rerank_model, "
+                          "--rerank)",
+                          sg->name);
+        else if (*recipe && g->api_base)
+            st = rt_error(RT_ERR_INVALID,
+                          "strategy %s (%s) needs a local model: fine-tuning and adapters cannot "
+                          "run on a remote model (--api-base); run it with --model, or use base "
+                          "and rag with the remote one",
+                          sg->name, rt_strategy_name(sg->kind));
+        else if (sg->s.k < 1 || sg->s.steps < 1 || sg->s.raft_distractors < 0 ||
+                 sg->s.raft_distractors > 16)
+            st = rt_error(RT_ERR_INVALID,
+                          "strategy %s: k and steps must be positive, "
+                          "raft_distractors 0..16",
+                          sg->name);
+    }
     if (st == RT_OK && *n == 0) st = rt_error(RT_ERR_INVALID, "no strategies given");
     if (st != RT_OK) {
-        free(v);
+        strategies_free(v, *n);
+        *n = 0;
         return st;
     }
     *out = v;
@@ -1259,7 +1324,7 @@ static int parse_strategies(const char *list, strategy **out, size_t *n) {
 static json_t *config_json(const run *r, const strategy *sv, size_t ns) {
     const rt_compare_spec *s = &r->s;
     json_t *c = json_object();
-    json_object_set_new(c, "model", json_string(s->model_path));
+    json_object_set_new(c, "model", s->model_path ? json_string(s->model_path) : json_null());
     json_object_set_new(c, "collection", json_string(s->collection_path));
     json_object_set_new(c, "qa", json_string(s->qa_path));
     json_object_set_new(c, "update_docs",
@@ -1292,10 +1357,25 @@ static json_t *config_json(const run *r, const strategy *sv, size_t ns) {
     json_object_set_new(c, "max_questions", json_integer((json_int_t)s->max_questions));
     json_object_set_new(c, "seed", json_integer((json_int_t)s->seed));
     json_object_set_new(c, "threads", json_integer(r->threads));
-    json_t *a = json_array();
-    for (size_t i = 0; i < ns; i++)
+    json_object_set_new(c, "api_base", s->api_base ? json_string(s->api_base) : json_null());
+    json_object_set_new(c, "api_model", s->api_model ? json_string(s->api_model) : json_null());
+    const char *judge = s->judge_api_base ? s->judge_api_model : s->judge_model_path;
+    json_object_set_new(c, "judge", judge ? json_string(judge) : json_null());
+    json_object_set_new(c, "judge_api_base",
+                        s->judge_api_base ? json_string(s->judge_api_base) : json_null());
+    json_t *a = json_array(), *params = json_object();
+    for (size_t i = 0; i < ns; i++) {
         json_array_append_new(a, json_string(sv[i].name));
+        if (!sv[i].params) continue;
+        json_t *o = rt_compare_strategy_json(sv[i].params);
+        json_object_set_new(o, "kind", json_string(rt_strategy_name(sv[i].kind)));
+        json_object_set_new(params, sv[i].name, o);
+    }
     json_object_set_new(c, "strategies", a);
+    if (json_object_size(params))
+        json_object_set_new(c, "strategy_params", params);
+    else
+        json_decref(params);
     return c;
 }
 
@@ -1304,6 +1384,7 @@ static json_t *config_json(const run *r, const strategy *sv, size_t ns) {
 static char *cache_key(json_t *config) {
     json_t *c = json_deep_copy(config);
     json_object_del(c, "strategies");
+    json_object_del(c, "strategy_params");
     char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(c);
     return s;
@@ -1314,6 +1395,7 @@ static void run_free(run *r) {
     if (r->coll) rt_collection_close(r->coll);
     if (r->has_emb) rt_embedder_close_model(&r->emb);
     rt_reranker_close(r->reranker);
+    rt_eval_engine_close(r->judge);
     rt_qa_free(r->qa);
     free(r->test);
     free(r->train);
@@ -1358,9 +1440,12 @@ static int split_questions(run *r) {
 
 int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
     if (report_json) *report_json = NULL;
-    if (!spec || !spec->collection_path || !spec->qa_path || !spec->model_path || !spec->out_dir)
-        return rt_error(RT_ERR_INVALID, "compare: collection, QA set, model and output directory "
-                                        "are required");
+    if (!spec || !spec->collection_path || !spec->qa_path ||
+        !(spec->model_path || (spec->api_base && spec->api_model)) || !spec->out_dir)
+        return rt_error(RT_ERR_INVALID, "compare: collection, QA set, model (or api_base and "
+                                        "api_model) and output directory are required");
+    if (spec->judge_api_base && !spec->judge_api_model)
+        return rt_error(RT_ERR_INVALID, "compare: judge_api_base needs judge_api_model");
     run r;
     memset(&r, 0, sizeof r);
     r.s = *spec;
@@ -1372,7 +1457,8 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
     strategy *sv = NULL;
     size_t ns = 0;
     json_t *report = NULL, *results = json_array();
-    int st = parse_strategies(r.s.strategies, &sv, &ns);
+    r.global = r.s;
+    int st = parse_strategies(&r.s, &sv, &ns);
     if (st == RT_OK) st = rt_qa_load(r.s.qa_path, &r.qa);
     if (st == RT_OK) st = split_questions(&r);
     if (st == RT_OK && r.s.embedder_path) {
@@ -1380,6 +1466,12 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         r.has_emb = st == RT_OK;
     }
     if (st == RT_OK && r.s.rerank_model) st = rt_reranker_open(r.s.rerank_model, 0, &r.reranker);
+    if (st == RT_OK && r.s.judge_api_base)
+        st = rt_eval_engine_open_remote(r.s.judge_api_base, r.s.judge_api_model, &r.judge);
+    else if (st == RT_OK && r.s.judge_model_path)
+        st = rt_eval_engine_open(r.s.judge_model_path, NULL, r.s.n_ctx, &r.judge);
+    if (st != RT_OK && (r.s.judge_api_base || r.s.judge_model_path) && !r.judge)
+        rt_error_wrap("opening the judge");
     if (st == RT_OK) {
         rt_collection_params cp = rt_collection_default_params();
         cp.create = false;
@@ -1403,6 +1495,17 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         r.config = config_json(&r, sv, ns);
         r.config_text = cache_key(r.config);
         if (!r.config_text) st = RT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < ns && st == RT_OK; i++) { /* each strategy's cache key */
+        json_t *o = rt_compare_strategy_json(sv[i].params);
+        json_object_set_new(o, "kind", json_string(rt_strategy_name(sv[i].kind)));
+        char *t = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(o);
+        rt_strbuf kb = {0};
+        if (!t || rt_strbuf_printf(&kb, "%s|%s", r.config_text, t)) st = RT_ERR_NOMEM;
+        sv[i].cache_key = rt_strbuf_take(&kb);
+        free(t);
+        if (!sv[i].cache_key) st = rt_error(RT_ERR_NOMEM, "out of memory");
     }
     /* forgetting baseline: the base model's perplexity of the held-out text */
     r.base_ppl = NAN;
@@ -1430,7 +1533,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         if (r.s.resume && rt_is_file(cache)) {
             res = json_load_file(cache, 0, NULL);
             const char *cfg = json_string_value(json_object_get(res, "config"));
-            if (!cfg || strcmp(cfg, r.config_text) ||
+            if (!cfg || strcmp(cfg, sv[i].cache_key) ||
                 strcmp(json_string_value(json_object_get(res, "status")) ?: "", "ok")) {
                 json_decref(res);
                 res = NULL;
@@ -1444,9 +1547,13 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
             json_object_set_new(res, "name", json_string(sv[i].name));
             json_object_set_new(res, "kind", json_string(rt_strategy_name(sv[i].kind)));
             json_object_set_new(res, "rag", json_boolean(kind_rag(sv[i].kind)));
-            json_object_set_new(res, "config", json_string(r.config_text));
+            json_object_set_new(res, "config", json_string(sv[i].cache_key));
+            if (sv[i].params)
+                json_object_set_new(res, "params", rt_compare_strategy_json(sv[i].params));
             double t0 = now();
+            r.s = sv[i].s; /* its settings while it runs */
             int s2 = run_strategy(&r, &sv[i], res);
+            r.s = r.global;
             json_object_set_new(res, "wall_s", json_real(now() - t0));
             if (s2 == RT_ERR_CANCELLED) {
                 json_decref(res);
@@ -1505,7 +1612,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
     }
     json_decref(report);
     json_decref(results);
-    free(sv);
+    strategies_free(sv, ns);
     run_free(&r);
     return st;
 }

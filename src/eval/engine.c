@@ -15,15 +15,13 @@ struct rt_eval_engine {
     rt_adapter *adapter;
 };
 
-int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_ctx,
-                        rt_eval_engine **out) {
+/* An engine over a session opened with sp, with adapter_path (NULL: none) applied. */
+static int engine_open(const rt_session_params *sp, const char *adapter_path,
+                       rt_eval_engine **out) {
     *out = NULL;
     rt_eval_engine *e = calloc(1, sizeof *e);
     if (!e) return rt_error(RT_ERR_NOMEM, "out of memory");
-    rt_session_params sp = rt_session_default_params();
-    sp.model_path = model_path;
-    sp.n_ctx = n_ctx;
-    int st = rt_session_open(&sp, &e->s);
+    int st = rt_session_open(sp, &e->s);
     if (st == RT_OK && adapter_path) {
         st = rt_adapter_load(rt_session_model(e->s), adapter_path, &e->adapter);
         float one = 1.0f;
@@ -35,6 +33,25 @@ int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_
     }
     *out = e;
     return RT_OK;
+}
+
+int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_ctx,
+                        rt_eval_engine **out) {
+    rt_session_params sp = rt_session_default_params();
+    sp.model_path = model_path;
+    sp.n_ctx = n_ctx;
+    return engine_open(&sp, adapter_path, out);
+}
+
+int rt_eval_engine_open_remote(const char *api_base, const char *api_model, rt_eval_engine **out) {
+    rt_session_params sp = rt_session_default_params();
+    sp.api_base = api_base;
+    sp.api_model = api_model;
+    return engine_open(&sp, NULL, out);
+}
+
+bool rt_eval_engine_is_remote(rt_eval_engine *e) {
+    return rt_session_model(e->s) == NULL;
 }
 
 void rt_eval_engine_close(rt_eval_engine *e) {
@@ -56,7 +73,13 @@ int rt_eval_engine_generate(rt_eval_engine *e, const char *prompt, int max_token
     while (stop && stop[n_stop])
         n_stop++;
     rt_session_request rq = rt_session_default_request();
-    rq.prompt = prompt;
+    rt_chat_message m = {"user", prompt};
+    if (rt_eval_engine_is_remote(e)) { /* chat servers need not serve /completions */
+        rq.messages = &m;
+        rq.n_messages = 1;
+    } else {
+        rq.prompt = prompt;
+    }
     rq.max_tokens = max_tokens;
     rq.sampler = *sampler;
     rq.stop_strings = stop;
@@ -66,12 +89,13 @@ int rt_eval_engine_generate(rt_eval_engine *e, const char *prompt, int max_token
     RT_TRY(rt_session_generate(e->s, &rq, &res));
     out->text = res.text ? res.text : rt_strdup("");
     res.text = NULL;
-    rt_session_result_clear(&res);
-    if (!out->text) return RT_ERR_NOMEM;
+    /* the counts and timings before rt_session_result_clear zeroes them */
     out->n_prompt = res.n_prompt;
     out->n_generated = res.n_generated;
     out->ttft_seconds = res.ttft_seconds;
     out->total_seconds = res.total_seconds;
+    rt_session_result_clear(&res);
+    if (!out->text) return RT_ERR_NOMEM;
     return RT_OK;
 }
 

@@ -14,6 +14,9 @@ typedef struct rt_eval_engine rt_eval_engine;
  * 4096) and applies adapter_path (PEFT directory or GGUF LoRA; NULL = none) at run time. */
 int rt_eval_engine_open(const char *model_path, const char *adapter_path, int n_ctx,
                         rt_eval_engine **out);
+/* A remote (OpenAI-compatible) generator: no adapter, no perplexity. */
+int rt_eval_engine_open_remote(const char *api_base, const char *api_model, rt_eval_engine **out);
+bool rt_eval_engine_is_remote(rt_eval_engine *e);
 void rt_eval_engine_close(rt_eval_engine *e);
 rt_session *rt_eval_engine_session(rt_eval_engine *e);
 
@@ -24,7 +27,8 @@ typedef struct rt_eval_generation {
 } rt_eval_generation;
 
 /* Generates up to max_tokens after prompt (a raw prompt: the tokenizer adds BOS as its file
- * says), stopping at any of stop (NULL-terminated). */
+ * says; a remote engine sends it as the one user message), stopping at any of stop
+ * (NULL-terminated). */
 int rt_eval_engine_generate(rt_eval_engine *e, const char *prompt, int max_tokens,
                             const rt_sampler_params *sampler, const char *const *stop,
                             rt_eval_generation *out);

@@ -13,7 +13,8 @@
  *     by a synthetic one (a made-up maker and year), written as documents JSONL, with the
  *     question's new answer and its old one.
  *
- * Not done here: cloze questions and model-written questions.
+ *   - cloze questions (src/eval/cloze.c) from every document and model-written questions
+ *     (src/eval/qa_model.c) from every chunk, in their document's split.
  */
 #define _GNU_SOURCE /* memmem, strcasecmp */
 #include "eval/qa.h"
@@ -22,6 +23,8 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "eval/cloze.h"
+#include "eval/qa_model.h"
 #include "knowledge/collection.h"
 #include "train/rng.h"
 
@@ -139,6 +142,8 @@ bool rt_qa_parse_line(const char *line, size_t len, rt_qa_item *it, char *err, s
         it->id = strdup(b);
     }
     if (json_is_string(old)) it->old_answer = strdup(json_string_value(old));
+    json_t *kind = json_object_get(o, "kind");
+    if (json_is_string(kind)) snprintf(it->kind, sizeof it->kind, "%s", json_string_value(kind));
     ok = it->question != NULL;
     if (!ok) snprintf(err, cap, "out of memory");
 done:
@@ -229,6 +234,7 @@ char *rt_qa_item_json(const rt_qa_item *it) {
     if (it->split[0]) json_object_set_new(o, "split", json_string(it->split));
     if (it->unanswerable) json_object_set_new(o, "unanswerable", json_true());
     if (it->old_answer) json_object_set_new(o, "old_answer", json_string(it->old_answer));
+    if (it->kind[0]) json_object_set_new(o, "kind", json_string(it->kind));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);
     return s;
@@ -317,7 +323,7 @@ int rt_qa_check_docs(rt_qa_set *set, rt_collection *c) {
 
 /* Cleans a paragraph: FOLDOC's leading <category> tag and parentheticals go, {link} braces go
  * (their text stays), "(http...)" asides go, whitespace collapses. malloc'd. */
-static char *clean_paragraph(const char *p, size_t n) {
+char *rt_qa_clean_paragraph(const char *p, size_t n) {
     rt_strbuf b = {0};
     size_t i = 0;
     bool lead = true;
@@ -417,7 +423,7 @@ bool rt_qa_definition(const char *text, char **term, char **sentence, char **cla
         body++;
     const char *pe = strchr(body, '\n');
     size_t pl = pe ? (size_t)(pe - body) : strlen(body);
-    char *para = clean_paragraph(body, pl);
+    char *para = rt_qa_clean_paragraph(body, pl);
     if (!para) return false;
     size_t sl = first_sentence(para);
     size_t words = count_words(para, sl);
@@ -463,6 +469,7 @@ rt_qa_generate_params rt_qa_generate_default_params(void) {
     p.n_unanswerable = (size_t)-1; /* 10% of test */
     p.update_fraction = 0.25;
     p.seed = 1;
+    p.templates = true;
     return p;
 }
 
@@ -505,6 +512,7 @@ static int add_question(rt_qa_set *set, size_t *cap, const char *id_prefix, size
     if (ans) it.answers = strs(ans, ans2, &it.n_answers);
     if (doc) it.docs = strs(doc, NULL, &it.n_docs);
     snprintf(it.split, sizeof it.split, "%s", split);
+    snprintf(it.kind, sizeof it.kind, "template");
     it.unanswerable = ans == NULL;
     if (old) it.old_answer = strdup(old);
     if (!it.id || !it.question || (ans && !it.answers) || (doc && !it.docs)) {
@@ -580,6 +588,98 @@ static const char *const makers[] = {"Quillmark Systems",  "Vexatron Labs",     
 static const char *const products[] = {"database engine", "compiler",         "network protocol",
                                        "file format",     "operating system", "text editor"};
 
+/* What the cloze and model passes add questions with. */
+typedef struct adder {
+    rt_qa_set *set;
+    size_t *cap;
+    const char *doc;   /* evidence document id */
+    const char *split; /* its split */
+    const char *kind;
+    size_t *num;
+    char prefix[4];
+} adder;
+
+static int add_pair(void *user, const char *question, const char *answer) {
+    adder *ad = user;
+    rt_qa_item it = {0};
+    char id[64];
+    snprintf(id, sizeof id, "%s%zu", ad->prefix, ++*ad->num);
+    it.id = strdup(id);
+    it.question = strdup(question);
+    it.answers = strs(answer, NULL, &it.n_answers);
+    it.docs = strs(ad->doc, NULL, &it.n_docs);
+    snprintf(it.split, sizeof it.split, "%s", ad->split);
+    snprintf(it.kind, sizeof it.kind, "%s", ad->kind);
+    if (!it.id || !it.question || !it.answers || !it.docs || !it.answers[0] || !it.docs[0]) {
+        rt_qa_item_clear(&it);
+        return rt_error(RT_ERR_NOMEM, "qa generate: out of memory");
+    }
+    return push_item(ad->set, ad->cap, &it);
+}
+
+/* The split of a document without template questions: a seeded draw from its id. */
+static const char *drawn_split(const char *id, uint64_t seed, double test_fraction) {
+    uint64_t h = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    for (const char *q = id; *q; q++)
+        h = (h ^ (unsigned char)*q) * 0x100000001b3ull;
+    uint64_t x = rt_rng_next(&h);
+    return (double)(x >> 11) / 9007199254740992.0 < test_fraction ? "test" : "train";
+}
+
+/* Model-written questions: one per chunk (storage order, at most max), kept when verified. */
+static int model_questions(rt_collection *c, const rt_qa_generate_params *p, const rt_qa_doc *docs,
+                           size_t n_docs, const char *doc_split, rt_qa_set *set, size_t *cap) {
+    sqlite3_stmt *st;
+    RT_TRY(rt_coll_prepare(c,
+                           "SELECT c.doc_id, substr(CAST(d.text AS BLOB), c.start + 1, "
+                           "c.end - c.start) FROM chunks c JOIN documents d USING (doc_id) "
+                           "ORDER BY c.chunk_id",
+                           &st));
+    size_t num = 0;
+    int rc = RT_OK;
+    while (rc == RT_OK && (!p->model_max_chunks || set->n_model_asked < p->model_max_chunks) &&
+           sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *blob = (const char *)sqlite3_column_blob(st, 1); /* NULL when empty */
+        char *passage = blob ? strndup(blob, (size_t)sqlite3_column_bytes(st, 1)) : strdup("");
+        if (!id || !passage) {
+            free(passage);
+            rc = rt_error(RT_ERR_NOMEM, "qa generate: out of memory");
+            break;
+        }
+        char *q = NULL, *a = NULL, *reply = NULL;
+        set->n_model_asked++;
+        rc = rt_qa_model_ask(p->session, passage, p->seed, &q, &a, &reply);
+        if (rc == RT_ERR_RANGE) { /* the chunk does not fit the model's context: skipped */
+            rt_log_warn("qa generate: %s: %s", id, rt_last_error());
+            set->n_model_dropped++;
+            rc = RT_OK;
+        } else if (rc != RT_OK) {
+            rt_error_wrap("qa generate: asking the model about a chunk of %s", id);
+        } else if (!q || !rt_qa_answer_in_evidence(a, passage)) {
+            set->n_model_dropped++;
+            rt_log_debug("qa generate: %s: dropped (%s): %.200s", id,
+                         q ? "answer not in the passage" : "no Question:/Answer: lines",
+                         reply ? reply : "");
+        } else {
+            const char *split = NULL;
+            for (size_t i = 0; i < n_docs && !split; i++)
+                if (!strcmp(docs[i].id, id))
+                    split = doc_split[i] == 't'   ? "test"
+                            : doc_split[i] == 'r' ? "train"
+                                                  : drawn_split(id, p->seed, p->test_fraction);
+            adder ad = {set, cap, id, split ? split : "test", "model", &num, "m"};
+            rc = add_pair(&ad, q, a);
+        }
+        free(q);
+        free(a);
+        free(reply);
+        free(passage);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set **out) {
     *out = NULL;
     rt_qa_doc *docs;
@@ -591,7 +691,9 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
     size_t n_defs = 0, n_words = 0, cap = 0, corpus_len = 0;
     rt_strbuf upd = {0};
     int st = RT_OK;
-    if (!defs || !set) {
+    char *doc_split = calloc(n_docs + 1, 1); /* 't' test, 'r' train, 0 no template question */
+    size_t n_test = 0, n_update = 0;
+    if (!defs || !set || !doc_split) {
         st = rt_error(RT_ERR_NOMEM, "qa generate: out of memory");
         goto done;
     }
@@ -609,7 +711,14 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
         }
         defs[n_defs++] = d;
     }
-    if (n_defs < 2) {
+    bool others = p->cloze_per_doc || p->session;
+    if (!p->templates && !others) {
+        st = rt_error(RT_ERR_INVALID, "qa generate: no kind of question asked for");
+        goto done;
+    }
+    if (p->templates && n_defs < 2 && others) {
+        rt_log_info("qa generate: %zu definition document(s): no template questions", n_defs);
+    } else if (p->templates && n_defs < 2) {
         st = rt_error(RT_ERR_FORMAT,
                       "qa generate: %zu definition document(s) of %zu (need at least 2: a title "
                       "line, then a defining sentence of 4-60 words)",
@@ -618,23 +727,26 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
     }
     /* seeded shuffle (Fisher-Yates), then the first max_docs */
     uint64_t rng = p->seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = n_defs - 1; i > 0; i--) {
+    size_t n_usable = p->templates && n_defs >= 2 ? n_defs : 0;
+    for (size_t i = n_usable ? n_usable - 1 : 0; i > 0; i--) {
         size_t j = rt_rng_next(&rng) % (i + 1);
         def_doc t = defs[i];
         defs[i] = defs[j];
         defs[j] = t;
     }
-    size_t used = p->max_docs && p->max_docs < n_defs ? p->max_docs : n_defs;
-    size_t n_test = (size_t)llround(p->test_fraction * (double)used);
-    if (n_test < 1) n_test = 1;
-    if (n_test >= used) n_test = used - 1;
-    size_t n_update =
-        p->update_docs_path ? (size_t)llround(p->update_fraction * (double)n_test) : 0;
-    if (p->update_docs_path && n_update == 0) n_update = 1;
+    size_t used = p->max_docs && p->max_docs < n_usable ? p->max_docs : n_usable;
+    if (used) {
+        n_test = (size_t)llround(p->test_fraction * (double)used);
+        if (n_test < 1) n_test = 1;
+        if (n_test >= used) n_test = used - 1;
+        n_update = p->update_docs_path ? (size_t)llround(p->update_fraction * (double)n_test) : 0;
+        if (p->update_docs_path && n_update == 0) n_update = 1;
+    }
     size_t num = 0;
     for (size_t i = 0; i < used && st == RT_OK; i++) {
         def_doc *d = &defs[i];
         const char *doc = docs[d->doc].id;
+        doc_split[d->doc] = i < n_test ? 't' : 'r';
         if (i < n_test) {
             st = add_question(set, &cap, "q", ++num, 0, d->term, d->sentence, d->clause, doc,
                               "test", NULL);
@@ -674,8 +786,28 @@ int rt_qa_generate(rt_collection *c, const rt_qa_generate_params *p, rt_qa_set *
         if (s2 || !line || rt_strbuf_printf(&upd, "%s\n", line)) st = RT_ERR_NOMEM;
         free(line);
     }
+    /* cloze questions from every document, in its split */
+    size_t n_cloze = 0;
+    for (size_t i = 0; i < n_docs && st == RT_OK && p->cloze_per_doc; i++) {
+        const char *split = doc_split[i] == 't' ? "test"
+                            : doc_split[i] == 'r'
+                                ? "train"
+                                : drawn_split(docs[i].id, p->seed, p->test_fraction);
+        adder ad = {set, &cap, docs[i].id, split, "cloze", &n_cloze, "c"};
+        st = rt_cloze_document(docs[i].text, p->cloze_per_doc, add_pair, &ad);
+    }
+    if (st == RT_OK && p->session) st = model_questions(c, p, docs, n_docs, doc_split, set, &cap);
+    if (st == RT_OK && set->n == 0) {
+        st =
+            rt_error(RT_ERR_FORMAT, "qa generate: no question could be made from %zu document(s)%s",
+                     n_docs, set->n_model_asked ? " (every model-written answer was dropped)" : "");
+        goto done;
+    }
     /* unanswerable questions: words that occur nowhere in the collection */
-    size_t n_unans = p->n_unanswerable == (size_t)-1 ? (n_test + 9) / 10 : p->n_unanswerable;
+    size_t n_test_q = 0;
+    for (size_t i = 0; i < set->n; i++)
+        n_test_q += !strcmp(set->items[i].split, "test");
+    size_t n_unans = p->n_unanswerable == (size_t)-1 ? (n_test_q + 9) / 10 : p->n_unanswerable;
     if (st == RT_OK && p->wordlist_path && n_unans) {
         st = load_words(p->wordlist_path, &words, &n_words);
         if (st == RT_OK && !(corpus = corpus_lower(docs, n_docs, &corpus_len)))
@@ -708,6 +840,7 @@ done:
         free(defs[i].clause);
     }
     free(defs);
+    free(doc_split);
     rt_qa_docs_free(docs, n_docs);
     if (st != RT_OK) {
         rt_qa_free(set);

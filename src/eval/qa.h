@@ -24,6 +24,10 @@ void rt_qa_docs_free(rt_qa_doc *docs, size_t n);
  * the document does not look like a definition. Outputs malloc'd. */
 bool rt_qa_definition(const char *text, char **term, char **sentence, char **clause);
 
+/* A paragraph cleaned for questions: FOLDOC's leading <category> tag and parentheticals,
+ * {link} braces and "(http...)" asides removed, whitespace collapsed. malloc'd. */
+char *rt_qa_clean_paragraph(const char *p, size_t n);
+
 /* The question phrasings: 0 = "What is T?" (the test phrasing), 1.. the paraphrases. */
 #define RT_QA_N_PHRASINGS 4
 char *rt_qa_phrase(int which, const char *term);

@@ -350,8 +350,10 @@ static void fmt_num(char *buf, size_t cap, double v, const char *f) {
         snprintf(buf, cap, f, v);
 }
 
+#define NCOL 13 /* columns of the results table */
+
 typedef struct row {
-    char c[12][40];
+    char c[NCOL][40];
 } row;
 
 static void make_row(json_t *s, row *r) {
@@ -368,27 +370,28 @@ static void make_row(json_t *s, row *r) {
     snprintf(r->c[1], 40, "%s [%s,%s]", a, b, c);
     fmt_num(r->c[2], 40, getd(s, "metrics.f1.mean"), "%.3f");
     fmt_num(r->c[3], 40, getd(s, "metrics.em.mean"), "%.3f");
-    fmt_num(r->c[4], 40, getd(s, "metrics.hallucination_rate"), "%.3f");
-    fmt_num(r->c[5], 40, getd(s, "metrics.refusal_recall"), "%.2f");
-    fmt_num(r->c[6], 40, getd(s, "metrics.retrieval.recall.mean"), "%.2f");
-    fmt_num(r->c[7], 40, getd(s, "metrics.latency.total_p50_s"), "%.3f");
-    fmt_num(r->c[8], 40, getd(s, "metrics.latency.total_p95_s"), "%.3f");
-    fmt_num(r->c[9], 40, getd(s, "training.wall_s"), "%.1f");
-    fmt_num(r->c[10], 40, getd(s, "cost.per_1000_queries"), "%.4f");
+    fmt_num(r->c[4], 40, getd(s, "metrics.judge.mean"), "%.3f"); /* "-" without a judge */
+    fmt_num(r->c[5], 40, getd(s, "metrics.hallucination_rate"), "%.3f");
+    fmt_num(r->c[6], 40, getd(s, "metrics.refusal_recall"), "%.2f");
+    fmt_num(r->c[7], 40, getd(s, "metrics.retrieval.recall.mean"), "%.2f");
+    fmt_num(r->c[8], 40, getd(s, "metrics.latency.total_p50_s"), "%.3f");
+    fmt_num(r->c[9], 40, getd(s, "metrics.latency.total_p95_s"), "%.3f");
+    fmt_num(r->c[10], 40, getd(s, "training.wall_s"), "%.1f");
+    fmt_num(r->c[11], 40, getd(s, "cost.per_1000_queries"), "%.4f");
     json_t *ad = json_object_get(s, "adaptability");
     if (ad) {
         char x[16], y[16];
         fmt_num(x, 16, getd(ad, "before.contains.mean"), "%.2f");
         fmt_num(y, 16, getd(ad, "after.contains.mean"), "%.2f");
-        snprintf(r->c[11], 40, "%s->%s", x, y);
+        snprintf(r->c[12], 40, "%s->%s", x, y);
     } else {
-        snprintf(r->c[11], 40, "-");
+        snprintf(r->c[12], 40, "-");
     }
 }
 
-static const char *headers[12] = {"strategy", "contains [95% CI]", "F1",        "EM",
-                                  "halluc",   "refusal R",         "ret R@k",   "p50 s",
-                                  "p95 s",    "train s",           "cost/1k q", "update"};
+static const char *headers[NCOL] = {"strategy", "contains [95% CI]", "F1",      "EM",    "judge",
+                                    "halluc",   "refusal R",         "ret R@k", "p50 s", "p95 s",
+                                    "train s",  "cost/1k q",         "update"};
 
 int rt_report_table(const char *report_json, char **out) {
     json_t *rep;
@@ -400,20 +403,20 @@ int rt_report_table(const char *report_json, char **out) {
         json_decref(rep);
         return rt_error(RT_ERR_NOMEM, "out of memory");
     }
-    int wid[12];
-    for (int c = 0; c < 12; c++)
+    int wid[NCOL];
+    for (int c = 0; c < NCOL; c++)
         wid[c] = (int)strlen(headers[c]);
     for (size_t i = 0; i < n; i++) {
         make_row(json_array_get(ss, i), &rows[i]);
-        for (int c = 0; c < 12; c++)
+        for (int c = 0; c < NCOL; c++)
             if ((int)strlen(rows[i].c[c]) > wid[c]) wid[c] = (int)strlen(rows[i].c[c]);
     }
     rt_strbuf b = {0};
-    for (int c = 0; c < 12; c++)
-        rt_strbuf_printf(&b, "%-*s%s", wid[c], headers[c], c < 11 ? "  " : "\n");
+    for (int c = 0; c < NCOL; c++)
+        rt_strbuf_printf(&b, "%-*s%s", wid[c], headers[c], c < NCOL - 1 ? "  " : "\n");
     for (size_t i = 0; i < n; i++) {
-        for (int c = 0; c < 12; c++)
-            rt_strbuf_printf(&b, "%-*s%s", wid[c], rows[i].c[c], c < 11 ? "  " : "\n");
+        for (int c = 0; c < NCOL; c++)
+            rt_strbuf_printf(&b, "%-*s%s", wid[c], rows[i].c[c], c < NCOL - 1 ? "  " : "\n");
         json_t *s = json_array_get(ss, i);
         if (!ok_strategy(s)) rt_strbuf_printf(&b, "  error: %s\n", gets_(s, "error"));
     }
@@ -452,10 +455,10 @@ int rt_report_markdown(const char *report_json, char **out) {
     json_t *rec = json_object_get(rep, "recommendation");
     if (rec) rt_strbuf_printf(&b, "## Recommendation\n\n%s\n", gets_(rec, "explanation"));
     rt_strbuf_puts(&b, "## Results\n\n|");
-    for (int c = 0; c < 12; c++)
+    for (int c = 0; c < NCOL; c++)
         rt_strbuf_printf(&b, " %s |", headers[c]);
     rt_strbuf_puts(&b, "\n|");
-    for (int c = 0; c < 12; c++)
+    for (int c = 0; c < NCOL; c++)
         rt_strbuf_puts(&b, " --- |");
     rt_strbuf_puts(&b, "\n");
     size_t i;
@@ -464,7 +467,7 @@ int rt_report_markdown(const char *report_json, char **out) {
         row r;
         make_row(s, &r);
         rt_strbuf_puts(&b, "|");
-        for (int c = 0; c < 12; c++) {
+        for (int c = 0; c < NCOL; c++) {
             rt_strbuf_puts(&b, " ");
             md_escape(&b, r.c[c]);
             rt_strbuf_puts(&b, " |");
@@ -616,7 +619,7 @@ int rt_report_html(const char *report_json, char **out) {
     }
     /* the table */
     rt_strbuf_puts(&b, "<h2>Results</h2><table><tr>");
-    for (int c = 0; c < 12; c++) {
+    for (int c = 0; c < NCOL; c++) {
         rt_strbuf_puts(&b, "<th>");
         html_escape(&b, headers[c]);
         rt_strbuf_puts(&b, "</th>");
@@ -628,14 +631,14 @@ int rt_report_html(const char *report_json, char **out) {
         row r;
         make_row(s, &r);
         rt_strbuf_puts(&b, "<tr>");
-        for (int c = 0; c < 12; c++) {
+        for (int c = 0; c < NCOL; c++) {
             rt_strbuf_puts(&b, "<td>");
             html_escape(&b, r.c[c]);
             rt_strbuf_puts(&b, "</td>");
         }
         rt_strbuf_puts(&b, "</tr>");
         if (!ok_strategy(s)) {
-            rt_strbuf_puts(&b, "<tr><td colspan=\"12\" class=\"bad\">error: ");
+            rt_strbuf_printf(&b, "<tr><td colspan=\"%d\" class=\"bad\">error: ", NCOL);
             html_escape(&b, gets_(s, "error"));
             rt_strbuf_puts(&b, "</td></tr>");
         }

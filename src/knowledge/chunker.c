@@ -18,13 +18,7 @@ typedef struct spans {
 } spans;
 
 static int spans_push(spans *s, size_t start, size_t end) {
-    if (s->n == s->cap) {
-        size_t c = s->cap ? s->cap * 2 : 64;
-        rt_span *a = rt_realloc(s->a, c * sizeof *a);
-        if (!a) return RT_ERR_NOMEM;
-        s->a = a;
-        s->cap = c;
-    }
+    RT_TRY(RT_GROW(s->a, s->cap, s->n + 1));
     s->a[s->n].start = start;
     s->a[s->n].end = end;
     s->n++;

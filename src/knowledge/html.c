@@ -1,8 +1,9 @@
 /*
- * html.c — see html.h. One pass over the bytes with a small output builder.
+ * html.c — see html.h. One pass over the bytes into an rt_strbuf.
  */
 #include "knowledge/html.h"
 #include "core/error.h"
+#include "core/strbuf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,48 +11,40 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct out_buf {
-    char *p;
-    size_t n, cap;
+/* The text being built; after the first failed append every put is a no-op. */
+typedef struct html_out {
+    rt_strbuf text;
     bool failed;
-} out_buf;
+} html_out;
 
-static void put(out_buf *o, const char *s, size_t n) {
-    if (o->failed) return;
-    if (o->n + n + 1 > o->cap) {
-        size_t c = o->cap ? o->cap : 256;
-        while (c < o->n + n + 1)
-            c *= 2;
-        char *q = rt_realloc(o->p, c);
-        if (!q) {
-            o->failed = true;
-            return;
-        }
-        o->p = q;
-        o->cap = c;
-    }
-    memcpy(o->p + o->n, s, n);
-    o->n += n;
+static void put(html_out *o, const char *s, size_t n) {
+    if (!o->failed && rt_strbuf_append(&o->text, s, n) < 0) o->failed = true;
+}
+
+/* The last character written, or 0. */
+static char last_char(const html_out *o) {
+    return o->text.len ? o->text.data[o->text.len - 1] : 0;
 }
 
 /* Writes a line break unless the output already ends with `want` newlines. */
-static void newline(out_buf *o, int want) {
+static void newline(html_out *o, int want) {
     /* trim trailing spaces */
-    while (o->n && o->p[o->n - 1] == ' ')
-        o->n--;
-    if (o->n == 0) return;
+    while (last_char(o) == ' ')
+        o->text.len--;
+    if (o->text.len == 0) return;
     int have = 0;
-    for (size_t i = o->n; i > 0 && o->p[i - 1] == '\n' && have < want; i--)
+    for (size_t i = o->text.len; i > 0 && o->text.data[i - 1] == '\n' && have < want; i--)
         have++;
     for (; have < want; have++)
         put(o, "\n", 1);
 }
 
-static void put_space(out_buf *o) {
-    if (o->n && o->p[o->n - 1] != ' ' && o->p[o->n - 1] != '\n') put(o, " ", 1);
+static void put_space(html_out *o) {
+    char c = last_char(o);
+    if (c && c != ' ' && c != '\n') put(o, " ", 1);
 }
 
-static void put_cp(out_buf *o, uint32_t cp) {
+static void put_cp(html_out *o, uint32_t cp) {
     char b[4];
     if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
     if (cp < 0x80) {
@@ -86,7 +79,7 @@ static const struct {
 };
 
 /* Decodes a character reference at s[0] == '&'; returns bytes consumed (0: not a reference). */
-static size_t entity(out_buf *o, const char *s, size_t n) {
+static size_t entity(html_out *o, const char *s, size_t n) {
     size_t i = 1;
     if (i < n && s[i] == '#') {
         i++;
@@ -137,7 +130,7 @@ static const char *const para_tags[] = {
 static const char *const line_tags[] = {"br", "tr", "dt", "dd", "td", "th", "caption", NULL};
 
 int rt_html_to_text(const char *s, size_t n, char **out, size_t *out_len) {
-    out_buf o = {0};
+    html_out o = {0};
     size_t i = 0;
     const char *skip_until = NULL; /* inside <script> etc.: the closing tag name */
     size_t skip_len = 0;
@@ -229,23 +222,13 @@ int rt_html_to_text(const char *s, size_t n, char **out, size_t *out_len) {
         i++;
     }
     if (o.failed) {
-        free(o.p);
+        rt_strbuf_free(&o.text);
         return RT_ERR_NOMEM;
     }
-    while (o.n && (o.p[o.n - 1] == ' ' || o.p[o.n - 1] == '\n'))
-        o.n--;
-    put(&o, "", 0);
-    if (o.failed || !o.p) {
-        char *e = rt_malloc(1);
-        free(o.p);
-        if (!e) return RT_ERR_NOMEM;
-        e[0] = '\0';
-        *out = e;
-        *out_len = 0;
-        return RT_OK;
-    }
-    o.p[o.n] = '\0';
-    *out = o.p;
-    *out_len = o.n;
-    return RT_OK;
+    while (last_char(&o) == ' ' || last_char(&o) == '\n')
+        o.text.len--;
+    *out_len = o.text.len;
+    if (o.text.data) o.text.data[o.text.len] = '\0';
+    *out = rt_strbuf_take(&o.text);
+    return *out ? RT_OK : RT_ERR_NOMEM;
 }

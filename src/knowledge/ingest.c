@@ -209,14 +209,10 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
                 sqlite3_finalize(st);
                 return r;
             }
-            if (*n_old == cap) {
-                cap = cap ? 2 * cap : 16;
-                int64_t *t = rt_realloc(*old_ids, cap * sizeof *t);
-                if (!t) {
-                    sqlite3_finalize(st);
-                    return RT_ERR_NOMEM;
-                }
-                *old_ids = t;
+            int g = RT_GROW(*old_ids, cap, *n_old + 1);
+            if (g < 0) {
+                sqlite3_finalize(st);
+                return g;
             }
             (*old_ids)[(*n_old)++] = sqlite3_column_int64(st, 0);
         }
@@ -512,13 +508,7 @@ typedef struct dir_walk {
 static int walk_visit(dir_walk *w, const struct stat *s) {
     for (size_t i = 0; i < w->n; i++)
         if (w->seen[i].dev == s->st_dev && w->seen[i].ino == s->st_ino) return 1;
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 16;
-        void *t = rt_realloc(w->seen, cap * sizeof *w->seen);
-        if (!t) return RT_ERR_NOMEM;
-        w->seen = t;
-        w->cap = cap;
-    }
+    RT_TRY(RT_GROW(w->seen, w->cap, w->n + 1));
     w->seen[w->n].dev = s->st_dev;
     w->seen[w->n].ino = s->st_ino;
     w->n++;
@@ -546,15 +536,8 @@ static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats,
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **t = rt_realloc(names, cap * sizeof *t);
-            if (!t) {
-                st = RT_ERR_NOMEM;
-                break;
-            }
-            names = t;
-        }
+        st = RT_GROW(names, cap, n + 1);
+        if (st < 0) break;
         if (!(names[n] = rt_strdup(e->d_name))) {
             st = RT_ERR_NOMEM;
             break;
@@ -648,23 +631,18 @@ int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, 
     if (fmt == RT_FORMAT_UNKNOWN)
         return rt_error(RT_ERR_INVALID, "ingest: unknown format '%s'", format ? format : "");
     if (!name || !*name) name = "stdin";
-    size_t cap = 1 << 16, n = 0;
-    char *buf = rt_malloc(cap);
-    if (!buf) return RT_ERR_NOMEM;
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
     for (;;) {
         if (n == cap) {
-            if (cap >= MAX_FILE_BYTES) {
+            int g = cap >= MAX_FILE_BYTES
+                        ? rt_error(RT_ERR_RANGE, "%s: input larger than %zu bytes", name,
+                                   MAX_FILE_BYTES)
+                        : RT_GROW(buf, cap, n + (1 << 16));
+            if (g < 0) {
                 free(buf);
-                return rt_error(RT_ERR_RANGE, "%s: input larger than %zu bytes", name,
-                                MAX_FILE_BYTES);
+                return g;
             }
-            char *t = rt_realloc(buf, cap * 2);
-            if (!t) {
-                free(buf);
-                return RT_ERR_NOMEM;
-            }
-            buf = t;
-            cap *= 2;
         }
         size_t got = fread(buf + n, 1, cap - n, fp);
         n += got;

@@ -1,19 +1,17 @@
 /*
  * gguf_write.c — the GGUF writer (see gguf.h): a plan of tensors in llama.cpp's names and
  * layouts (wq/wk rows permuted for llama, q/k/v fused into attn_qkv for GPT-2, rope_freqs for
- * Llama 3 scaling), then the header, then the data tensor by tensor, so only one converted
- * tensor is in memory at a time. The file is written atomically.
+ * Llama 3 scaling), then core/gguf_writer's header, then the data tensor by tensor, so only one
+ * converted tensor is in memory at a time. The file is written atomically.
  */
 #include "model/gguf.h"
 #include "model/model_file.h"
 #include "core/error.h"
-#include "core/file.h"
+#include "core/gguf_writer.h"
 #include "core/quant.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_ARRAY_DEPTH 4
 
 void rt_rope_permute_rows(const void *src, void *dst, int64_t n_rows, size_t row_bytes, int n_heads,
                           bool to_interleaved) {
@@ -40,74 +38,44 @@ typedef struct plan_item {
     rt_dtype dtype; /* stored type */
     int n_dims;
     int64_t shape[2]; /* row-major */
-    size_t nbytes, offset;
 } plan_item;
 
-/* A growable list of KVs to write. */
-typedef struct kv_list {
-    rt_gguf_kv *items;
-    size_t n, cap;
-    char **owned_keys;
-    size_t n_owned;
-} kv_list;
-
-static int kv_add(kv_list *l, const char *key, rt_gguf_value v) {
-    for (size_t i = 0; i < l->n; i++)
-        if (!strcmp(l->items[i].key, key)) return RT_OK; /* the first writer of a key wins */
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 32;
-        rt_gguf_kv *p = rt_realloc(l->items, cap * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        l->items = p;
-        l->cap = cap;
-    }
-    char *k = rt_strdup(key);
-    char **ok = rt_realloc(l->owned_keys, (l->n_owned + 1) * sizeof *ok);
-    if (!k || !ok) {
-        free(k);
-        if (ok) l->owned_keys = ok;
-        return RT_ERR_NOMEM;
-    }
-    l->owned_keys = ok;
-    l->owned_keys[l->n_owned++] = k;
-    l->items[l->n].key = k;
-    l->items[l->n].value = v;
-    l->n++;
-    return RT_OK;
+/* Adds a KV unless the key is set already: the first writer of a key wins (the tokenizer's own
+ * special ids over config.json's, the model's keys over extra ones). */
+static int kv_add(rt_gguf_writer *w, const char *key, rt_gguf_value v) {
+    if (rt_gguf_writer_has_key(w, key)) return RT_OK;
+    return rt_gguf_writer_set(w, key, &v);
 }
 
-static void kv_free(kv_list *l) {
-    for (size_t i = 0; i < l->n_owned; i++)
-        free(l->owned_keys[i]);
-    free(l->owned_keys);
-    free(l->items);
-}
-
-static int kv_u32(kv_list *l, const char *arch, const char *suffix, uint64_t v) {
+/* "<arch>.<suffix>" (or suffix alone when arch is NULL) as a UINT32 or FLOAT32 KV. */
+static int kv_num(rt_gguf_writer *w, const char *arch, const char *suffix, rt_gguf_type type,
+                  double v) {
     char key[128];
     snprintf(key, sizeof key, "%s%s%s", arch ? arch : "", arch ? "." : "", suffix);
-    rt_gguf_value val = {.type = RT_GGUF_UINT32};
-    val.u64 = v;
-    return kv_add(l, key, val);
+    rt_gguf_value val = {.type = type};
+    if (type == RT_GGUF_UINT32)
+        val.u64 = (uint64_t)v;
+    else
+        val.f64 = v;
+    return kv_add(w, key, val);
 }
-static int kv_f32(kv_list *l, const char *arch, const char *suffix, double v) {
-    char key[128];
-    snprintf(key, sizeof key, "%s%s%s", arch ? arch : "", arch ? "." : "", suffix);
-    rt_gguf_value val = {.type = RT_GGUF_FLOAT32};
-    val.f64 = v;
-    return kv_add(l, key, val);
+static int kv_u32(rt_gguf_writer *w, const char *arch, const char *suffix, uint64_t v) {
+    return kv_num(w, arch, suffix, RT_GGUF_UINT32, (double)v);
 }
-static int kv_bool(kv_list *l, const char *key, bool b) {
+static int kv_f32(rt_gguf_writer *w, const char *arch, const char *suffix, double v) {
+    return kv_num(w, arch, suffix, RT_GGUF_FLOAT32, v);
+}
+static int kv_bool(rt_gguf_writer *w, const char *key, bool b) {
     rt_gguf_value val = {.type = RT_GGUF_BOOL};
     val.b = b;
-    return kv_add(l, key, val);
+    return kv_add(w, key, val);
 }
-static int kv_str(kv_list *l, const char *key, const char *s) {
+static int kv_str(rt_gguf_writer *w, const char *key, const char *s) {
     rt_gguf_value val = {.type = RT_GGUF_STRING, .str = s, .len = strlen(s)};
-    return kv_add(l, key, val);
+    return kv_add(w, key, val);
 }
 
-static int model_kvs(kv_list *l, const rt_model_config *c, const rt_gguf_write_params *p) {
+static int model_kvs(rt_gguf_writer *l, const rt_model_config *c, const rt_gguf_write_params *p) {
     const char *a = rt_arch_name(c->arch);
     RT_TRY(kv_str(l, "general.architecture", a));
     if (p->name) RT_TRY(kv_str(l, "general.name", p->name));
@@ -179,13 +147,7 @@ static rt_dtype target_dtype(rt_dtype want, int n_dims, int64_t row) {
 }
 
 static int plan_add(plan_item **items, size_t *n, size_t *cap, plan_item it) {
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 64;
-        plan_item *p = rt_realloc(*items, c * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        *items = p;
-        *cap = c;
-    }
+    RT_TRY(RT_GROW(*items, *cap, *n + 1));
     (*items)[(*n)++] = it;
     return RT_OK;
 }
@@ -323,79 +285,6 @@ static int produce(const rt_model_config *c, const plan_item *it, rt_tensor *out
     return RT_OK;
 }
 
-static int w_raw(rt_atomic_file *f, const void *p, size_t n) {
-    return rt_fwrite_all(f->fp, p, n, f->path);
-}
-static int w_u32(rt_atomic_file *f, uint32_t v) {
-    return w_raw(f, &v, 4);
-}
-static int w_u64(rt_atomic_file *f, uint64_t v) {
-    return w_raw(f, &v, 8);
-}
-static int w_str(rt_atomic_file *f, const char *s, size_t len) {
-    RT_TRY(w_u64(f, len));
-    return w_raw(f, s, len);
-}
-
-static int w_value(rt_atomic_file *f, const rt_gguf_value *v, int depth) {
-    switch (v->type) {
-    case RT_GGUF_UINT8:
-    case RT_GGUF_INT8: {
-        uint8_t x = (uint8_t)v->u64;
-        return w_raw(f, &x, 1);
-    }
-    case RT_GGUF_UINT16:
-    case RT_GGUF_INT16: {
-        uint16_t x = (uint16_t)v->u64;
-        return w_raw(f, &x, 2);
-    }
-    case RT_GGUF_UINT32:
-    case RT_GGUF_INT32: {
-        uint32_t x = (uint32_t)v->u64;
-        return w_raw(f, &x, 4);
-    }
-    case RT_GGUF_UINT64:
-    case RT_GGUF_INT64:
-        return w_u64(f, v->u64);
-    case RT_GGUF_FLOAT32: {
-        float x = (float)v->f64;
-        return w_raw(f, &x, 4);
-    }
-    case RT_GGUF_FLOAT64:
-        return w_raw(f, &v->f64, 8);
-    case RT_GGUF_BOOL: {
-        uint8_t x = v->b;
-        return w_raw(f, &x, 1);
-    }
-    case RT_GGUF_STRING:
-        return w_str(f, v->str ? v->str : "", v->str ? v->len : 0);
-    case RT_GGUF_ARRAY:
-        if (depth >= MAX_ARRAY_DEPTH || (unsigned)v->arr_type >= RT_GGUF_TYPE_COUNT)
-            return rt_error(RT_ERR_INVALID, "%s: bad array value", f->path);
-        RT_TRY(w_u32(f, v->arr_type));
-        RT_TRY(w_u64(f, v->n));
-        if (v->arr_type == RT_GGUF_STRING) {
-            for (uint64_t i = 0; i < v->n; i++)
-                RT_TRY(w_str(f, v->strs[i], v->lens ? v->lens[i] : strlen(v->strs[i])));
-        } else if (v->arr_type == RT_GGUF_ARRAY) {
-            for (uint64_t i = 0; i < v->n; i++)
-                RT_TRY(w_value(f, &v->items[i], depth + 1));
-        } else if (v->n) {
-            RT_TRY(w_raw(f, v->data, (size_t)v->n * rt_gguf_type_size(v->arr_type)));
-        }
-        return RT_OK;
-    default:
-        return rt_error(RT_ERR_INVALID, "%s: bad value type %d", f->path, (int)v->type);
-    }
-}
-
-static int w_pad(rt_atomic_file *f, size_t *pos, size_t align) {
-    static const uint8_t zeros[64] = {0};
-    size_t pad = (align - *pos % align) % align;
-    *pos += pad;
-    return pad ? w_raw(f, zeros, pad) : RT_OK;
-}
-
 int rt_gguf_write(const char *path, const rt_model_config *cfg, const rt_model_weights *w,
                   const rt_gguf_write_params *params) {
     rt_gguf_write_params p = {.dtype = RT_DTYPE_F32};
@@ -404,84 +293,38 @@ int rt_gguf_write(const char *path, const rt_model_config *cfg, const rt_model_w
         p.dtype != RT_DTYPE_Q8_0 && p.dtype != RT_DTYPE_Q4_0)
         return rt_error(RT_ERR_INVALID, "%s: cannot write dtype %d", path, (int)p.dtype);
     RT_TRY(rt_model_config_check(cfg, path));
-    kv_list kvs = {0};
+    rt_gguf_writer *gw;
+    RT_TRY(rt_gguf_writer_new(&gw));
     plan_item *plan = NULL;
     size_t n_plan = 0;
-    int rc = model_kvs(&kvs, cfg, &p);
+    int rc = model_kvs(gw, cfg, &p);
     if (rc == RT_OK) rc = build_plan(cfg, w, p.dtype, &plan, &n_plan);
-    const size_t align = RT_GGUF_DEFAULT_ALIGNMENT;
-    size_t off = 0;
-    for (size_t i = 0; i < n_plan && rc == RT_OK; i++) {
-        rc = rt_dtype_nbytes(plan[i].dtype, plan[i].shape[0] * plan[i].shape[1], &plan[i].nbytes,
-                             plan[i].name);
-        plan[i].offset = off;
-        off += (plan[i].nbytes + align - 1) / align * align;
-    }
-    rt_atomic_file f;
-    if (rc == RT_OK) rc = rt_atomic_file_open(&f, path);
-    if (rc < 0) goto done;
-    size_t pos = 0;
-    rc = w_raw(&f, "GGUF", 4);
-    if (rc == RT_OK) rc = w_u32(&f, 3);
-    if (rc == RT_OK) rc = w_u64(&f, n_plan);
-    if (rc == RT_OK) rc = w_u64(&f, kvs.n);
-    for (size_t i = 0; i < kvs.n && rc == RT_OK; i++) {
-        rc = w_str(&f, kvs.items[i].key, strlen(kvs.items[i].key));
-        if (rc == RT_OK) rc = w_u32(&f, kvs.items[i].value.type);
-        if (rc == RT_OK) rc = w_value(&f, &kvs.items[i].value, 0);
-    }
     for (size_t i = 0; i < n_plan && rc == RT_OK; i++) {
         const plan_item *it = &plan[i];
-        rc = w_str(&f, it->name, strlen(it->name));
-        if (rc == RT_OK) rc = w_u32(&f, (uint32_t)it->n_dims);
-        for (int d = it->n_dims - 1; d >= 0 && rc == RT_OK; d--)
-            rc = w_u64(&f, (uint64_t)it->shape[d]);
-        if (rc == RT_OK) rc = w_u32(&f, (uint32_t)it->dtype);
-        if (rc == RT_OK) rc = w_u64(&f, it->offset);
+        int64_t ne[2] = {it->n_dims > 1 ? it->shape[1] : it->shape[0], it->shape[0]};
+        rc = rt_gguf_writer_add_tensor(gw, it->name, (uint32_t)it->dtype, it->n_dims, ne, NULL);
     }
-    if (rc == RT_OK) {
-        long cur = ftell(f.fp);
-        if (cur < 0) rc = rt_error(RT_ERR_IO, "%s: ftell failed", path);
-        pos = (size_t)cur;
-    }
-    if (rc == RT_OK) rc = w_pad(&f, &pos, align);
+    if (rc == RT_OK) rc = rt_gguf_writer_begin(gw, path);
     for (size_t i = 0; i < n_plan && rc == RT_OK; i++) {
         rt_tensor t;
         rc = produce(cfg, &plan[i], &t);
         if (rc < 0) break;
-        if (t.nbytes != plan[i].nbytes)
-            rc = rt_error(RT_ERR_INTERNAL, "%s: tensor '%s' has %zu bytes, planned %zu", path,
-                          plan[i].name, t.nbytes, plan[i].nbytes);
-        if (rc == RT_OK) rc = w_raw(&f, t.data, t.nbytes);
-        pos += t.nbytes;
+        rc = rt_gguf_writer_write_tensor(gw, t.data, t.nbytes);
         rt_tensor_free(&t);
-        if (rc == RT_OK && i + 1 < n_plan) rc = w_pad(&f, &pos, align);
     }
-    if (rc < 0)
-        rt_atomic_file_abort(&f);
-    else
-        rc = rt_atomic_file_commit(&f);
-done:
+    if (rc == RT_OK) rc = rt_gguf_writer_finish(gw);
+    rt_gguf_writer_free(gw);
     free(plan);
-    kv_free(&kvs);
     return rc;
 }
 
 int rt_gguf_write_metadata(const char *path, const rt_gguf_kv *kvs, size_t n) {
-    rt_atomic_file f;
-    RT_TRY(rt_atomic_file_open(&f, path));
-    int rc = w_raw(&f, "GGUF", 4);
-    if (rc == RT_OK) rc = w_u32(&f, 3);
-    if (rc == RT_OK) rc = w_u64(&f, 0);
-    if (rc == RT_OK) rc = w_u64(&f, n);
-    for (size_t i = 0; i < n && rc == RT_OK; i++) {
-        rc = w_str(&f, kvs[i].key, strlen(kvs[i].key));
-        if (rc == RT_OK) rc = w_u32(&f, kvs[i].value.type);
-        if (rc == RT_OK) rc = w_value(&f, &kvs[i].value, 0);
-    }
-    if (rc < 0) {
-        rt_atomic_file_abort(&f);
-        return rc;
-    }
-    return rt_atomic_file_commit(&f);
+    rt_gguf_writer *gw;
+    RT_TRY(rt_gguf_writer_new(&gw));
+    int rc = RT_OK;
+    for (size_t i = 0; i < n && rc == RT_OK; i++)
+        rc = rt_gguf_writer_set(gw, kvs[i].key, &kvs[i].value);
+    if (rc == RT_OK) rc = rt_gguf_writer_write_file(gw, path);
+    rt_gguf_writer_free(gw);
+    return rc;
 }

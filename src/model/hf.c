@@ -734,13 +734,7 @@ static void out_free(out_list *l) {
 }
 
 static rt_tensor *out_next(out_list *l) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        rt_tensor *p = rt_realloc(l->t, cap * sizeof *p);
-        if (!p) return NULL;
-        l->t = p;
-        l->cap = cap;
-    }
+    if (RT_GROW(l->t, l->cap, l->n + 1) < 0) return NULL;
     memset(&l->t[l->n], 0, sizeof l->t[0]);
     return &l->t[l->n++];
 }

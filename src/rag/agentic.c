@@ -70,15 +70,8 @@ int rt_rag_agentic_parse(const char *reply, const rt_span *sentences, size_t n_s
                     line_no, num, num <= last ? "not after the previous one" : "no such sentence");
                 break;
             }
-            if (count == cap) {
-                cap = cap ? cap * 2 : 8;
-                rt_chunk_proposal *q = rt_realloc(pr, cap * sizeof *q);
-                if (!q) {
-                    rc = RT_ERR_NOMEM;
-                    break;
-                }
-                pr = q;
-            }
+            rc = RT_GROW(pr, cap, count + 1);
+            if (rc < 0) break;
             pr[count].start = count == 0 ? 0 : sentences[num - 1].start;
             pr[count].title = rt_malloc(te - i + 1);
             if (!pr[count].title) {

@@ -12,13 +12,7 @@
 #include <string.h>
 
 static int push_int(int **v, size_t *n, size_t *cap, int x) {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 8;
-        int *p = rt_realloc(*v, c * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        *v = p;
-        *cap = c;
-    }
+    RT_TRY(RT_GROW(*v, *cap, *n + 1));
     (*v)[(*n)++] = x;
     return RT_OK;
 }
@@ -69,16 +63,7 @@ int rt_citations_clean(const char *answer, size_t len, int n_sources, char **cle
             st = rt_strbuf_puts(&b, "[");
             for (int k = 0; k < nn && st == RT_OK; k++) {
                 st = rt_strbuf_printf(&b, k ? ", %d" : "%d", nums[k]);
-                if (st == RT_OK && *n_marks == marks_cap) {
-                    size_t c = marks_cap ? marks_cap * 2 : 8;
-                    rt_cite_mark *p = rt_realloc(*marks, c * sizeof *p);
-                    if (!p) {
-                        st = RT_ERR_NOMEM;
-                        break;
-                    }
-                    *marks = p;
-                    marks_cap = c;
-                }
+                if (st == RT_OK) st = RT_GROW(*marks, marks_cap, *n_marks + 1);
                 if (st == RT_OK) (*marks)[(*n_marks)++] = (rt_cite_mark){nums[k], pos};
             }
             if (st == RT_OK) st = rt_strbuf_puts(&b, "]");

@@ -65,15 +65,10 @@ static bool is_filler(const char *term, size_t len) {
 static int on_term(void *user, const char *term, size_t len) {
     term_list *l = user;
     if (is_filler(term, len)) return 0;
-    if (l->n == l->cap) {
-        size_t c = l->cap ? l->cap * 2 : 32;
-        uint64_t *p = rt_realloc(l->h, c * sizeof *p);
-        if (!p) {
-            l->status = RT_ERR_NOMEM;
-            return 1;
-        }
-        l->h = p;
-        l->cap = c;
+    int st = RT_GROW(l->h, l->cap, l->n + 1);
+    if (st < 0) {
+        l->status = st;
+        return 1;
     }
     l->h[l->n++] = hash_term(term, len);
     return 0;

@@ -4,9 +4,9 @@
  * oracle among distractors, and the completion rt_rag_completion_render writes (" answer [n]"
  * with n the oracle's position, or the abstain text when the oracle was left out).
  *
- * Distractors come from BM25 hits for the question (when a collection is given), then from the
- * documents near the oracle in the documents' order (near > 0), then uniformly from all
- * documents; a distractor never has the oracle's title or text. An item with an explicit context
+ * Distractors come from search hits for the question (when a collection is given; BM25 unless
+ * params->search_mode says otherwise), then from the documents near the oracle in the
+ * documents' order (near > 0), then uniformly from all documents; a distractor never has the oracle's title or text. An item with an explicit context
  * (retrieved passages, or none for closed-book) gets exactly those passages instead. All draws come from one
  * splitmix64 stream seeded by params->seed, so the same inputs give the same file. The module
  * does not tokenize or truncate: passages are rendered as given.
@@ -29,6 +29,7 @@ rt_raft_params rt_raft_default_params(void) {
         .oracle_p = 0.8f,
         .near = 0,
         .collection = NULL,
+        .search_mode = RT_SEARCH_BM25,
         .seed = 42,
         .style = RT_RAG_PROMPT_BASE,
         .template_text = NULL,
@@ -126,6 +127,7 @@ static int pick_distractors(const rt_raft_doc *docs, size_t n_docs, const doc_in
     if (p->collection && *n < want) {
         rt_search_params sp = rt_search_default_params();
         sp.k = (int)want * 3 + 4;
+        sp.mode = p->search_mode;
         RT_TRY(rt_collection_search(p->collection, question, &sp, hits));
         for (size_t i = 0; i < (*hits)->n && *n < want; i++) {
             const rt_search_result *h = &(*hits)->items[i];
@@ -312,15 +314,10 @@ static int jsonl_read(const char *path, jsonl *j) {
                           o ? "" : ": ", o ? "" : err.text);
             break;
         }
-        if (j->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            json_t **r = rt_realloc(j->rows, cap * sizeof *r);
-            if (!r) {
-                json_decref(o);
-                st = RT_ERR_NOMEM;
-                break;
-            }
-            j->rows = r;
+        st = RT_GROW(j->rows, cap, j->n + 1);
+        if (st < 0) {
+            json_decref(o);
+            break;
         }
         j->rows[j->n++] = o;
     }

@@ -43,13 +43,7 @@ static int push(rt_span **spans, size_t *n, size_t *cap, const char *text, size_
     while (e > s && is_space(text[e - 1]))
         e--;
     if (s == e) return RT_OK;
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        rt_span *p = rt_realloc(*spans, c * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        *spans = p;
-        *cap = c;
-    }
+    RT_TRY(RT_GROW(*spans, *cap, *n + 1));
     (*spans)[(*n)++] = (rt_span){s, e};
     return RT_OK;
 }

@@ -104,25 +104,17 @@ int tk_bpe_finish(tk_bpe *bpe, const tk_vocab *vocab) {
 }
 
 static int scratch_reserve(tk_bpe_scratch *s, size_t n) {
-    if (n <= s->cap) return RT_OK;
-    size_t cap = s->cap ? s->cap : 64;
-    while (cap < n)
-        cap *= 2;
-    int32_t *sym = rt_realloc(s->sym, cap * sizeof *sym);
-    if (!sym) return RT_ERR_NOMEM;
-    s->sym = sym;
-    int32_t *prev = rt_realloc(s->prev, cap * sizeof *prev);
-    if (!prev) return RT_ERR_NOMEM;
-    s->prev = prev;
-    int32_t *next = rt_realloc(s->next, cap * sizeof *next);
-    if (!next) return RT_ERR_NOMEM;
-    s->next = next;
-    uint32_t *rank = rt_realloc(s->rank, cap * sizeof *rank);
-    if (!rank) return RT_ERR_NOMEM;
-    s->rank = rank;
-    int32_t *merged = rt_realloc(s->merged, cap * sizeof *merged);
-    if (!merged) return RT_ERR_NOMEM;
-    s->merged = merged;
+    /* five parallel arrays of one capacity: each grows from s->cap to the same new one */
+    size_t cap = s->cap;
+    RT_TRY(RT_GROW(s->sym, cap, n));
+    cap = s->cap;
+    RT_TRY(RT_GROW(s->prev, cap, n));
+    cap = s->cap;
+    RT_TRY(RT_GROW(s->next, cap, n));
+    cap = s->cap;
+    RT_TRY(RT_GROW(s->rank, cap, n));
+    cap = s->cap;
+    RT_TRY(RT_GROW(s->merged, cap, n));
     s->cap = cap;
     return RT_OK;
 }
@@ -134,7 +126,7 @@ void tk_bpe_scratch_free(tk_bpe_scratch *s) {
     free(s->rank);
     free(s->merged);
     free(s->heap);
-    tk_buf_free(&s->str);
+    rt_strbuf_free(&s->str);
     memset(s, 0, sizeof *s);
 }
 
@@ -168,8 +160,8 @@ static int initial_symbols(const tk_bpe *bpe, const tk_vocab *vocab, tk_bpe_scra
         int32_t id;
         if (i > 0 && bpe->cont_prefix_len) {
             s->str.len = 0;
-            RT_TRY(tk_buf_append(&s->str, bpe->cont_prefix, bpe->cont_prefix_len));
-            RT_TRY(tk_buf_append(&s->str, w + i, clen));
+            RT_TRY(rt_strbuf_append(&s->str, bpe->cont_prefix, bpe->cont_prefix_len));
+            RT_TRY(rt_strbuf_append(&s->str, w + i, clen));
             id = tk_vocab_find(vocab, s->str.data, s->str.len);
         } else {
             id = tk_vocab_find(vocab, (const char *)w + i, clen);
@@ -224,13 +216,7 @@ static void merge_at(const tk_bpe *bpe, tk_bpe_scratch *s, int32_t i) {
 }
 
 static int heap_push(tk_bpe_scratch *s, uint64_t v) {
-    if (s->heap_len == s->heap_cap) {
-        size_t cap = s->heap_cap ? s->heap_cap * 2 : 256;
-        uint64_t *h = rt_realloc(s->heap, cap * sizeof *h);
-        if (!h) return RT_ERR_NOMEM;
-        s->heap = h;
-        s->heap_cap = cap;
-    }
+    RT_TRY(RT_GROW(s->heap, s->heap_cap, s->heap_len + 1));
     size_t k = s->heap_len++;
     while (k > 0) {
         size_t parent = (k - 1) / 2;
@@ -342,7 +328,7 @@ int tk_bpe_encode_word(tk_bpe *bpe, const tk_vocab *vocab, tk_bpe_scratch *s, co
         if (bpe->byte_level) {
             s->str.len = 0;
             for (size_t i = 0; i < len; i++)
-                RT_TRY(tk_buf_append_cp(&s->str, tk_byte_to_cp((uint8_t)word[i])));
+                RT_TRY(tk_append_cp(&s->str, tk_byte_to_cp((uint8_t)word[i])));
             id = tk_vocab_find(vocab, s->str.data, s->str.len);
         } else {
             id = tk_vocab_find(vocab, word, len);

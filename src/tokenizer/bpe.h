@@ -60,7 +60,7 @@ typedef struct tk_bpe_scratch {
     size_t cap;
     uint64_t *heap;
     size_t heap_len, heap_cap;
-    tk_buf str;
+    rt_strbuf str;
 } tk_bpe_scratch;
 
 /* Prepares an empty model (no merges). */

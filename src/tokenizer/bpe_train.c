@@ -111,13 +111,7 @@ static bool heap_less(heap_item a, heap_item b) { /* a ranks below b */
 }
 
 static int heap_push(trainer *t, heap_item it) {
-    if (t->heap_len == t->heap_cap) {
-        size_t cap = t->heap_cap ? t->heap_cap * 2 : 1024;
-        heap_item *h = rt_realloc(t->heap, cap * sizeof *h);
-        if (!h) return RT_ERR_NOMEM;
-        t->heap = h;
-        t->heap_cap = cap;
-    }
+    RT_TRY(RT_GROW(t->heap, t->heap_cap, t->heap_len + 1));
     size_t k = t->heap_len++;
     while (k > 0 && heap_less(t->heap[(k - 1) / 2], it)) {
         t->heap[k] = t->heap[(k - 1) / 2];
@@ -171,13 +165,7 @@ static int on_word(const char *s, size_t len, void *user) {
         t->words[wi].freq++;
         return RT_OK;
     }
-    if (t->n_words == t->cap_words) {
-        size_t cap = t->cap_words ? t->cap_words * 2 : 4096;
-        word *w = rt_realloc(t->words, cap * sizeof *w);
-        if (!w) return RT_ERR_NOMEM;
-        t->words = w;
-        t->cap_words = cap;
-    }
+    RT_TRY(RT_GROW(t->words, t->cap_words, t->n_words + 1));
     if (t->n_words >= INT32_MAX / 2)
         return rt_error(RT_ERR_RANGE, "BPE training: too many distinct words");
     word *w = &t->words[t->n_words];
@@ -215,7 +203,7 @@ static int read_words(trainer *t, const char *const *files, size_t n_files, size
     RT_TRY(rc);
     tk_pretok_scratch *sc = tk_pretok_scratch_new();
     size_t total = 0;
-    tk_buf fixed = {0};
+    rt_strbuf fixed = {0};
     for (size_t f = 0; rc == RT_OK && sc && f < n_files; f++) {
         char *data;
         size_t len;
@@ -241,7 +229,7 @@ static int read_words(trainer *t, const char *const *files, size_t n_files, size
         if (max_bytes && total >= max_bytes) break;
     }
     if (!sc && rc == RT_OK) rc = RT_ERR_NOMEM;
-    tk_buf_free(&fixed);
+    rt_strbuf_free(&fixed);
     tk_pretok_scratch_free(sc);
     tk_pretok_free(pt);
     if (rc == RT_OK) rt_log_info("BPE training: %zu bytes, %zu distinct words", total, t->n_words);
@@ -363,10 +351,10 @@ static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_trai
     size_t min_freq = params->min_frequency ? params->min_frequency : 1;
     merges = rt_malloc((target > 256 ? target - 256 : 1) * 2 * sizeof *merges);
     if (!merges && rc == RT_OK) rc = RT_ERR_NOMEM;
-    tk_buf joined = {0};
+    rt_strbuf joined = {0};
     uint32_t stamp = 0;
     uint64_t *touched = NULL;
-    uint32_t touched_cap = 0;
+    size_t touched_cap = 0;
     size_t merges_cap = target > 256 ? (target - 256) * 2 : 1;
     rt_progress prog;
     rt_progress_begin(&prog, "bpe-train", "merges", target - 256);
@@ -377,22 +365,14 @@ static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_trai
         if (top.count < (int64_t)min_freq) break;
         int32_t a = (int32_t)(top.key >> 32), b = (int32_t)(uint32_t)top.key;
         joined.len = 0;
-        if ((rc = tk_buf_append(&joined, t.vocab.strs[a], t.vocab.lens[a])) < 0) break;
-        if ((rc = tk_buf_append(&joined, t.vocab.strs[b], t.vocab.lens[b])) < 0) break;
+        if ((rc = rt_strbuf_append(&joined, t.vocab.strs[a], t.vocab.lens[a])) < 0) break;
+        if ((rc = rt_strbuf_append(&joined, t.vocab.strs[b], t.vocab.lens[b])) < 0) break;
         int32_t c = tk_vocab_find(&t.vocab, joined.data, joined.len);
         if (c < 0) {
             c = t.vocab.size;
             if ((rc = tk_vocab_set(&t.vocab, c, joined.data, joined.len, 0)) < 0) break;
         }
-        if (n_merges == merges_cap) {
-            uint64_t *m = rt_realloc(merges, merges_cap * 2 * sizeof *m);
-            if (!m) {
-                rc = RT_ERR_NOMEM;
-                break;
-            }
-            merges = m;
-            merges_cap *= 2;
-        }
+        if ((rc = RT_GROW(merges, merges_cap, n_merges + 1)) < 0) break;
         merges[n_merges++] = top.key;
         stamp++;
         /* Rewrite the words that contain (a, b). The list may be modified while we walk it
@@ -413,15 +393,7 @@ static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_trai
                 has = w->sym[i] == a && w->sym[i + 1] == b;
             if (!has) continue;
             /* Remember the old pairs: their counts drop and need fresh heap entries. */
-            if ((size_t)w->n * 2 > touched_cap) {
-                uint64_t *tk = rt_realloc(touched, (size_t)w->n * 2 * sizeof *tk);
-                if (!tk) {
-                    rc = RT_ERR_NOMEM;
-                    break;
-                }
-                touched = tk;
-                touched_cap = w->n * 2;
-            }
+            if ((rc = RT_GROW(touched, touched_cap, (size_t)w->n * 2)) < 0) break;
             uint32_t n_touched = 0;
             for (uint32_t i = 0; i + 1 < w->n; i++)
                 touched[n_touched++] =
@@ -453,7 +425,7 @@ static int bpe_train(const char *const *files, size_t n_files, const rt_bpe_trai
         rt_progress_update(&prog, (uint64_t)t.vocab.size - 256, NULL);
     }
     rt_progress_end(&prog, NULL);
-    tk_buf_free(&joined);
+    rt_strbuf_free(&joined);
     free(touched);
     if (rc == RT_OK) rc = write_json(&t, params, merges, n_merges, out_path);
     if (rc == RT_OK)

@@ -78,7 +78,7 @@ int rt_chat_template_detect(const char *src, rt_chat_template *out) {
 }
 
 /* Python's str.strip() / Jinja's trim: Unicode whitespace at both ends. */
-static int append_trimmed(tk_buf *b, const char *s, bool left, bool right) {
+static int append_trimmed(rt_strbuf *b, const char *s, bool left, bool right) {
     size_t len = strlen(s), i = 0, e = len;
     const uint8_t *u = (const uint8_t *)s;
     while (left && i < e) {
@@ -96,15 +96,30 @@ static int append_trimmed(tk_buf *b, const char *s, bool left, bool right) {
         if (!tk_is_whitespace(cp) && !(cp >= 0x1C && cp <= 0x1F)) break;
         e = k;
     }
-    return tk_buf_append(b, s + i, e - i);
+    return rt_strbuf_append(b, s + i, e - i);
 }
 
-static int cat(tk_buf *b, const char *s) {
-    return tk_buf_append(b, s, strlen(s));
+static int cat(rt_strbuf *b, const char *s) {
+    return rt_strbuf_append(b, s, strlen(s));
+}
+
+/* Templates that only know user/assistant turns: an optional leading system message (its text
+ * in *sys, NULL without; the turns begin at *start), then roles alternating from the user. */
+static int user_assistant_turns(const rt_chat_message *m, size_t n, const char *name,
+                                const char **sys, size_t *start) {
+    *sys = NULL;
+    *start = 0;
+    if (n && !strcmp(m[0].role, "system")) *sys = m[0].content, *start = 1;
+    for (size_t i = *start; i < n; i++)
+        if (!strcmp(m[i].role, "user") != ((i - *start) % 2 == 0))
+            return rt_error(RT_ERR_INVALID, "%s chat template: conversation roles must alternate "
+                                            "user/assistant/user/assistant/...",
+                            name);
+    return RT_OK;
 }
 
 static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool gen, const char *bos,
-                  const char *eos, tk_buf *b) {
+                  const char *eos, rt_strbuf *b) {
     for (size_t i = 0; i < n; i++)
         if (!m[i].role || !m[i].content)
             return rt_error(RT_ERR_INVALID, "chat message %zu has no role or content", i);
@@ -157,26 +172,23 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
         if (gen) RT_TRY(cat(b, "<|start_header_id|>assistant<|end_header_id|>\n\n"));
         return RT_OK;
     case RT_CHAT_LLAMA2: {
-        size_t start = 0;
-        const char *sys = NULL;
-        if (n && !strcmp(m[0].role, "system")) sys = m[0].content, start = 1;
+        size_t start;
+        const char *sys;
+        RT_TRY(user_assistant_turns(m, n, "llama2", &sys, &start));
         for (size_t i = start; i < n; i++) {
             bool user = !strcmp(m[i].role, "user");
-            if (user != ((i - start) % 2 == 0))
-                return rt_error(RT_ERR_INVALID, "llama2 chat template: conversation roles must "
-                                                "alternate user/assistant/user/assistant/...");
             if (user) {
                 RT_TRY(cat(b, bos));
                 RT_TRY(cat(b, "[INST] "));
                 if (i == start && sys) {
                     /* ('<<SYS>>\n' + sys + '\n<</SYS>>\n\n' + content).strip() */
-                    tk_buf tmp = {0};
+                    rt_strbuf tmp = {0};
                     int rc = cat(&tmp, "<<SYS>>\n");
                     if (rc == RT_OK) rc = cat(&tmp, sys);
                     if (rc == RT_OK) rc = cat(&tmp, "\n<</SYS>>\n\n");
                     if (rc == RT_OK) rc = cat(&tmp, m[i].content);
                     if (rc == RT_OK) rc = append_trimmed(b, tmp.data, true, true);
-                    tk_buf_free(&tmp);
+                    rt_strbuf_free(&tmp);
                     RT_TRY(rc);
                 } else {
                     RT_TRY(append_trimmed(b, m[i].content, true, true));
@@ -206,14 +218,11 @@ static int render(rt_chat_template t, const rt_chat_message *m, size_t n, bool g
         return RT_OK;
     case RT_CHAT_GEMMA: {
         RT_TRY(cat(b, bos));
-        size_t start = 0;
-        const char *sys = NULL;
-        if (n && !strcmp(m[0].role, "system")) sys = m[0].content, start = 1;
+        size_t start;
+        const char *sys;
+        RT_TRY(user_assistant_turns(m, n, "gemma", &sys, &start));
         for (size_t i = start; i < n; i++) {
             bool user = !strcmp(m[i].role, "user");
-            if (user != ((i - start) % 2 == 0))
-                return rt_error(RT_ERR_INVALID, "gemma chat template: conversation roles must "
-                                                "alternate user/assistant/user/assistant/...");
             RT_TRY(cat(b, "<start_of_turn>"));
             RT_TRY(cat(b, user ? "user" : "model"));
             RT_TRY(cat(b, "\n"));
@@ -236,11 +245,11 @@ int rt_chat_template_render(rt_chat_template t, const rt_chat_message *messages,
                             char **out) {
     if (!out || (!messages && n))
         return rt_error(RT_ERR_INVALID, "rt_chat_template_render: NULL argument");
-    tk_buf b = {0};
+    rt_strbuf b = {0};
     int rc = render(t, messages, n, add_generation_prompt, bos ? bos : "", eos ? eos : "", &b);
-    if (rc == RT_OK) rc = tk_buf_reserve(&b, 0);
+    if (rc == RT_OK) rc = rt_strbuf_reserve(&b, 0);
     if (rc < 0) {
-        tk_buf_free(&b);
+        rt_strbuf_free(&b);
         return rc;
     }
     b.data[b.len] = 0;
@@ -266,18 +275,18 @@ static char *default_system(const char *src) {
             char quote = marks[k][0];
             /* A constant: no closing quote before <|im_end|>. */
             if (end && !memchr(text, quote, (size_t)(end - text))) {
-                tk_buf b = {0};
+                rt_strbuf b = {0};
                 for (const char *q = text; q < end; q++) {
                     if (q[0] == '\\' && q + 1 < end) {
                         char c = q[1] == 'n' ? '\n' : q[1] == 't' ? '\t' : q[1];
-                        if (tk_buf_append(&b, &c, 1) < 0) break;
+                        if (rt_strbuf_append(&b, &c, 1) < 0) break;
                         q++;
-                    } else if (tk_buf_append(&b, q, 1) < 0) {
+                    } else if (rt_strbuf_append(&b, q, 1) < 0) {
                         break;
                     }
                 }
-                if (tk_buf_reserve(&b, 0) < 0) {
-                    tk_buf_free(&b);
+                if (rt_strbuf_reserve(&b, 0) < 0) {
+                    rt_strbuf_free(&b);
                     return NULL;
                 }
                 return b.data;

@@ -34,15 +34,9 @@ struct tk_decoder {
 };
 
 int tk_strlist_push(tk_strlist *l, const char *s, size_t len) {
-    if (l->n + 2 > l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        size_t *o = rt_realloc(l->offs, cap * sizeof *o);
-        if (!o) return RT_ERR_NOMEM;
-        l->offs = o;
-        l->cap = cap;
-    }
+    RT_TRY(RT_GROW(l->offs, l->cap, l->n + 2));
     if (l->n == 0) l->offs[0] = l->text.len;
-    RT_TRY(tk_buf_append(&l->text, s, len));
+    RT_TRY(rt_strbuf_append(&l->text, s, len));
     l->offs[++l->n] = l->text.len;
     return RT_OK;
 }
@@ -53,7 +47,7 @@ void tk_strlist_clear(tk_strlist *l) {
 }
 
 void tk_strlist_free(tk_strlist *l) {
-    tk_buf_free(&l->text);
+    rt_strbuf_free(&l->text);
     free(l->offs);
     memset(l, 0, sizeof *l);
 }
@@ -69,19 +63,19 @@ void tk_decoder_free(tk_decoder *d) {
 }
 
 static int replace_all(const char *s, size_t len, const char *pat, size_t pat_len, const char *with,
-                       size_t with_len, tk_buf *out) {
+                       size_t with_len, rt_strbuf *out) {
     size_t i = 0;
     while (pat_len && i < len) {
         const char *hit = memmem(s + i, len - i, pat, pat_len);
         if (!hit) break;
-        RT_TRY(tk_buf_append(out, s + i, (size_t)(hit - (s + i))));
-        RT_TRY(tk_buf_append(out, with, with_len));
+        RT_TRY(rt_strbuf_append(out, s + i, (size_t)(hit - (s + i))));
+        RT_TRY(rt_strbuf_append(out, with, with_len));
         i = (size_t)(hit - s) + pat_len;
     }
-    return tk_buf_append(out, s + i, len - i);
+    return rt_strbuf_append(out, s + i, len - i);
 }
 
-static int wordpiece_cleanup(tk_buf *in, tk_buf *tmp) {
+static int wordpiece_cleanup(rt_strbuf *in, rt_strbuf *tmp) {
     static const char *const pairs[][2] = {
         {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},
         {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
@@ -93,7 +87,7 @@ static int wordpiece_cleanup(tk_buf *in, tk_buf *tmp) {
         RT_TRY(replace_all(in->data, in->len, pairs[k][0], strlen(pairs[k][0]), pairs[k][1],
                            strlen(pairs[k][1]), tmp));
         in->len = 0;
-        RT_TRY(tk_buf_append(in, tmp->data, tmp->len));
+        RT_TRY(rt_strbuf_append(in, tmp->data, tmp->len));
     }
     return RT_OK;
 }
@@ -107,7 +101,7 @@ static int hexval(char c) {
 
 /* One step: in -> out. */
 static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
-    tk_buf t = {0}, tmp = {0};
+    rt_strbuf t = {0}, tmp = {0};
     int rc = RT_OK;
     for (size_t i = 0; rc == RT_OK && i < in->n; i++) {
         const char *s = in->text.data + in->offs[i];
@@ -126,13 +120,13 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
                     ok = false;
                 else {
                     uint8_t c = (uint8_t)b;
-                    rc = tk_buf_append(&t, &c, 1);
+                    rc = rt_strbuf_append(&t, &c, 1);
                 }
                 k += (size_t)m;
             }
             if (!ok) {
                 t.len = 0;
-                rc = tk_buf_append(&t, s, len);
+                rc = rt_strbuf_append(&t, s, len);
             }
             break;
         }
@@ -149,10 +143,10 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
                     s += d->a_len;
                     len -= d->a_len;
                 } else {
-                    rc = tk_buf_append(&t, " ", 1);
+                    rc = rt_strbuf_append(&t, " ", 1);
                 }
             }
-            if (rc == RT_OK) rc = tk_buf_append(&t, s, len);
+            if (rc == RT_OK) rc = rt_strbuf_append(&t, s, len);
             if (rc == RT_OK && d->cleanup) rc = wordpiece_cleanup(&t, &tmp);
             break;
         case D_REPLACE:
@@ -161,7 +155,7 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
         case D_BYTE_FALLBACK: {
             /* Runs of <0xXX> tokens become their bytes if valid UTF-8, else one U+FFFD each. */
             size_t j = i;
-            tk_buf bytes = {0};
+            rt_strbuf bytes = {0};
             while (rc == RT_OK && j < in->n) {
                 const char *q = in->text.data + in->offs[j];
                 size_t ql = in->offs[j + 1] - in->offs[j];
@@ -170,7 +164,7 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
                     (lo = hexval(q[4])) < 0)
                     break;
                 uint8_t c = (uint8_t)(hi * 16 + lo);
-                rc = tk_buf_append(&bytes, &c, 1);
+                rc = rt_strbuf_append(&bytes, &c, 1);
                 j++;
             }
             if (rc == RT_OK && j > i) {
@@ -180,16 +174,16 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
                     for (size_t k = 0; rc == RT_OK && k < j - i; k++)
                         rc = tk_strlist_push(out, "\xEF\xBF\xBD", 3);
                 }
-                tk_buf_free(&bytes);
+                rt_strbuf_free(&bytes);
                 i = j - 1;
                 continue;
             }
-            tk_buf_free(&bytes);
-            rc = tk_buf_append(&t, s, len);
+            rt_strbuf_free(&bytes);
+            rc = rt_strbuf_append(&t, s, len);
             break;
         }
         case D_FUSE:
-            rc = tk_buf_append(&t, s, len);
+            rc = rt_strbuf_append(&t, s, len);
             break;
         case D_STRIP: {
             size_t b = 0, e = len;
@@ -199,7 +193,7 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
             for (size_t k = 0;
                  k < d->stop && e >= b + d->a_len && !memcmp(s + e - d->a_len, d->a, d->a_len); k++)
                 e -= d->a_len;
-            rc = tk_buf_append(&t, s + b, e - b);
+            rc = rt_strbuf_append(&t, s + b, e - b);
             break;
         }
         case D_BPE:
@@ -212,13 +206,13 @@ static int step(const tk_decoder *d, const tk_strlist *in, tk_strlist *out) {
         if (rc == RT_OK && d->type == D_FUSE) {
             if (i == 0) rc = tk_strlist_push(out, "", 0);
             if (rc == RT_OK) {
-                rc = tk_buf_append(&out->text, s, len);
+                rc = rt_strbuf_append(&out->text, s, len);
                 out->offs[out->n] = out->text.len;
             }
         }
     }
-    tk_buf_free(&t);
-    tk_buf_free(&tmp);
+    rt_strbuf_free(&t);
+    rt_strbuf_free(&tmp);
     return rc;
 }
 
@@ -236,12 +230,12 @@ static int run_chain(const tk_decoder *d, tk_strlist *tokens, tk_strlist *spare)
     return RT_OK;
 }
 
-int tk_decode_tokens(const tk_decoder *d, tk_strlist *tokens, tk_buf *out) {
+int tk_decode_tokens(const tk_decoder *d, tk_strlist *tokens, rt_strbuf *out) {
     if (!d) {
         for (size_t i = 0; i < tokens->n; i++) {
-            if (i) RT_TRY(tk_buf_append(out, " ", 1));
-            RT_TRY(tk_buf_append(out, tokens->text.data + tokens->offs[i],
-                                 tokens->offs[i + 1] - tokens->offs[i]));
+            if (i) RT_TRY(rt_strbuf_append(out, " ", 1));
+            RT_TRY(rt_strbuf_append(out, tokens->text.data + tokens->offs[i],
+                                    tokens->offs[i + 1] - tokens->offs[i]));
         }
         return RT_OK;
     }
@@ -250,8 +244,8 @@ int tk_decode_tokens(const tk_decoder *d, tk_strlist *tokens, tk_buf *out) {
     tk_strlist_free(&spare);
     RT_TRY(rc);
     if (tokens->n)
-        RT_TRY(tk_buf_append(out, tokens->text.data + tokens->offs[0],
-                             tokens->offs[tokens->n] - tokens->offs[0]));
+        RT_TRY(rt_strbuf_append(out, tokens->text.data + tokens->offs[0],
+                                tokens->offs[tokens->n] - tokens->offs[0]));
     return RT_OK;
 }
 

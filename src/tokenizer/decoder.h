@@ -16,7 +16,7 @@ typedef struct tk_decoder tk_decoder;
 
 /* A list of token strings stored back to back in one buffer. */
 typedef struct tk_strlist {
-    tk_buf text;
+    rt_strbuf text;
     size_t *offs; /* (n + 1) start offsets; offs[n] == text.len */
     size_t n, cap;
 } tk_strlist;
@@ -29,7 +29,7 @@ int tk_decoder_from_json(const json_t *j, const char *where, tk_decoder **out);
 /* A WordPiece decoder ("##", cleanup) for vocab.txt tokenizers. */
 int tk_decoder_wordpiece(tk_decoder **out);
 /* Decodes tokens into out (appended). tokens is consumed (used as working memory). */
-int tk_decode_tokens(const tk_decoder *d, tk_strlist *tokens, tk_buf *out);
+int tk_decode_tokens(const tk_decoder *d, tk_strlist *tokens, rt_strbuf *out);
 void tk_decoder_free(tk_decoder *d);
 
 #endif

@@ -188,7 +188,7 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
                           : is_llama ? RT_TOKENIZER_SPM_BPE
                                      : RT_TOKENIZER_BPE,
                           &t);
-    tk_buf tmp = {0};
+    rt_strbuf tmp = {0};
     bool has_upper = false;
     for (int32_t i = 0; rc == RT_OK && i < n; i++) {
         const char *s = tokens->strs[i];
@@ -196,12 +196,12 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
         if (is_bert) { /* llama.cpp stores "▁word" for word starts, bare continuations */
             tmp.len = 0;
             if (len >= 3 && !memcmp(s, "\xE2\x96\x81", 3)) {
-                rc = tk_buf_append(&tmp, s + 3, len - 3);
+                rc = rt_strbuf_append(&tmp, s + 3, len - 3);
             } else if (len && s[0] == '[' && s[len - 1] == ']') {
-                rc = tk_buf_append(&tmp, s, len);
+                rc = rt_strbuf_append(&tmp, s, len);
             } else {
-                rc = tk_buf_append(&tmp, "##", 2);
-                if (rc == RT_OK) rc = tk_buf_append(&tmp, s, len);
+                rc = rt_strbuf_append(&tmp, "##", 2);
+                if (rc == RT_OK) rc = rt_strbuf_append(&tmp, s, len);
             }
             if (rc < 0) break;
             s = tmp.data;
@@ -212,7 +212,7 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
         }
         rc = tk_vocab_set(&t->vocab, i, s, len, 0);
     }
-    tk_buf_free(&tmp);
+    rt_strbuf_free(&tmp);
     for (int32_t i = 0; rc == RT_OK && ttype && i < n; i++) {
         /* llama.cpp matches control, user-defined and unknown tokens in text. */
         if (ttype[i] == TT_CONTROL || ttype[i] == TT_USER || ttype[i] == TT_UNKNOWN)
@@ -243,7 +243,7 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
         if (rc == RT_OK &&
             (!merges || merges->type != RT_GGUF_ARRAY || merges->arr_type != RT_GGUF_STRING))
             rc = rt_error(RT_ERR_FORMAT, "%s: gpt2 tokenizer without tokenizer.ggml.merges", path);
-        tk_buf joined = {0};
+        rt_strbuf joined = {0};
         for (uint64_t i = 0; rc == RT_OK && i < merges->n; i++) {
             const char *m = merges->strs[i];
             const char *space = memchr(m, ' ', merges->lens[i]);
@@ -254,8 +254,8 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
             }
             size_t al = (size_t)(space - m), bl = merges->lens[i] - al - 1;
             joined.len = 0;
-            if ((rc = tk_buf_append(&joined, m, al)) < 0 ||
-                (rc = tk_buf_append(&joined, space + 1, bl)) < 0)
+            if ((rc = rt_strbuf_append(&joined, m, al)) < 0 ||
+                (rc = rt_strbuf_append(&joined, space + 1, bl)) < 0)
                 break;
             int32_t a = tk_vocab_find(&t->vocab, m, al),
                     b = tk_vocab_find(&t->vocab, space + 1, bl);
@@ -267,7 +267,7 @@ int tk_tokenizer_load_gguf(const char *path, rt_tokenizer **out) {
             }
             rc = tk_bpe_add_merge(&t->bpe, a, b, c, (uint32_t)i);
         }
-        tk_buf_free(&joined);
+        rt_strbuf_free(&joined);
     } else if (is_llama) {
         bool space_prefix = true;
         if (rt_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &flag) == RT_OK)

@@ -17,16 +17,8 @@
 #define MAX_TOKENIZER_FILE ((size_t)1 << 30)
 #define MAX_VOCAB ((size_t)1 << 24)
 
-static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
-    const json_t *vocab = json_object_get(model, "vocab");
-    const json_t *merges = json_object_get(model, "merges");
-    if (!json_is_object(vocab))
-        return rt_error(RT_ERR_FORMAT, "%s: model.vocab is not an object", where);
-    if (!json_is_array(merges))
-        return rt_error(RT_ERR_FORMAT, "%s: model.merges is not an array", where);
-    if (json_object_size(vocab) > MAX_VOCAB)
-        return rt_error(RT_ERR_RANGE, "%s: vocabulary of %zu tokens is too large", where,
-                        json_object_size(vocab));
+/* model.vocab ({"token": id, ...}) into t->vocab. */
+static int load_vocab_object(rt_tokenizer *t, const json_t *vocab, const char *where) {
     const char *key;
     size_t key_len;
     json_t *val;
@@ -37,6 +29,20 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
                             where, key);
         RT_TRY(tk_vocab_set(&t->vocab, (int32_t)id, key, key_len, 0));
     }
+    return RT_OK;
+}
+
+static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
+    const json_t *vocab = json_object_get(model, "vocab");
+    const json_t *merges = json_object_get(model, "merges");
+    if (!json_is_object(vocab))
+        return rt_error(RT_ERR_FORMAT, "%s: model.vocab is not an object", where);
+    if (!json_is_array(merges))
+        return rt_error(RT_ERR_FORMAT, "%s: model.merges is not an array", where);
+    if (json_object_size(vocab) > MAX_VOCAB)
+        return rt_error(RT_ERR_RANGE, "%s: vocabulary of %zu tokens is too large", where,
+                        json_object_size(vocab));
+    RT_TRY(load_vocab_object(t, vocab, where));
     const json_t *unk = json_object_get(model, "unk_token");
     if (json_is_string(unk)) {
         t->bpe.unk_id = tk_vocab_find(&t->vocab, json_string_value(unk), json_string_length(unk));
@@ -57,7 +63,7 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
     const json_t *dropout = json_object_get(model, "dropout");
     if (json_is_number(dropout) && json_number_value(dropout) > 0)
         rt_error_clear(); /* dropout only matters in training; encoding is deterministic */
-    tk_buf joined = {0};
+    rt_strbuf joined = {0};
     int rc = RT_OK;
     size_t n = json_array_size(merges);
     for (size_t i = 0; rc == RT_OK && i < n; i++) {
@@ -85,7 +91,8 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
         }
         int32_t ia = tk_vocab_find(&t->vocab, a, al), ib = tk_vocab_find(&t->vocab, b, bl);
         joined.len = 0;
-        if ((rc = tk_buf_append(&joined, a, al)) < 0 || (rc = tk_buf_append(&joined, b, bl)) < 0)
+        if ((rc = rt_strbuf_append(&joined, a, al)) < 0 ||
+            (rc = rt_strbuf_append(&joined, b, bl)) < 0)
             break;
         int32_t im = tk_vocab_find(&t->vocab, joined.data, joined.len);
         if (ia < 0 || ib < 0 || im < 0) {
@@ -97,7 +104,7 @@ static int load_bpe(rt_tokenizer *t, const json_t *model, const char *where) {
         }
         rc = tk_bpe_add_merge(&t->bpe, ia, ib, im, (uint32_t)i);
     }
-    tk_buf_free(&joined);
+    rt_strbuf_free(&joined);
     return rc;
 }
 
@@ -107,16 +114,7 @@ static int load_wordpiece(rt_tokenizer *t, const json_t *model, const char *wher
         return rt_error(RT_ERR_FORMAT, "%s: model.vocab is not an object", where);
     if (json_object_size(vocab) > MAX_VOCAB)
         return rt_error(RT_ERR_RANGE, "%s: vocabulary too large", where);
-    const char *key;
-    size_t key_len;
-    json_t *val;
-    json_object_keylen_foreach((json_t *)vocab, key, key_len, val) {
-        json_int_t id = json_integer_value(val);
-        if (!json_is_integer(val) || id < 0 || (size_t)id >= MAX_VOCAB)
-            return rt_error(RT_ERR_FORMAT, "%s: model.vocab[\"%.40s\"] is not an id in range",
-                            where, key);
-        RT_TRY(tk_vocab_set(&t->vocab, (int32_t)id, key, key_len, 0));
-    }
+    RT_TRY(load_vocab_object(t, vocab, where));
     const json_t *unk = json_object_get(model, "unk_token");
     const char *u = json_is_string(unk) ? json_string_value(unk) : "[UNK]";
     t->wp.unk_id = tk_vocab_find(&t->vocab, u, strlen(u));

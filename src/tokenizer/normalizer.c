@@ -103,34 +103,34 @@ static bool all_ascii(const char *s, size_t len) {
     return true;
 }
 
-static int unicode_form(const char *s, size_t len, int options, tk_buf *out) {
-    if (all_ascii(s, len)) return tk_buf_append(out, s, len);
+static int unicode_form(const char *s, size_t len, int options, rt_strbuf *out) {
+    if (all_ascii(s, len)) return rt_strbuf_append(out, s, len);
     utf8proc_uint8_t *dest = NULL;
     utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dest,
                                       (utf8proc_option_t)(options | UTF8PROC_STABLE));
     if (n < 0) return rt_error(RT_ERR_INVALID, "normalizer: %s", utf8proc_errmsg(n));
-    int rc = tk_buf_append(out, dest, (size_t)n);
+    int rc = rt_strbuf_append(out, dest, (size_t)n);
     free(dest);
     return rc;
 }
 
 /* Rust's str::to_lowercase. */
-static int lowercase(const char *s, size_t len, tk_buf *out) {
-    RT_TRY(tk_buf_reserve(out, len));
+static int lowercase(const char *s, size_t len, rt_strbuf *out) {
+    RT_TRY(rt_strbuf_reserve(out, len));
     const uint8_t *u = (const uint8_t *)s;
     size_t i = 0;
     while (i < len) {
         if (u[i] < 0x80) {
             char c = (char)u[i];
             if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
-            RT_TRY(tk_buf_append(out, &c, 1));
+            RT_TRY(rt_strbuf_append(out, &c, 1));
             i++;
             continue;
         }
         int32_t cp;
         int n = tk_utf8_decode(u + i, len - i, &cp);
         if (cp == 0x130) {
-            RT_TRY(tk_buf_append(out, "i\xCC\x87", 3));
+            RT_TRY(rt_strbuf_append(out, "i\xCC\x87", 3));
         } else if (cp == 0x3A3) {
             /* Final sigma: preceded by a cased letter and not followed by one (skipping
              * case-ignorable characters on both sides). */
@@ -155,9 +155,9 @@ static int lowercase(const char *s, size_t len, tk_buf *out) {
                 after = is_cased(nc);
                 break;
             }
-            RT_TRY(tk_buf_append_cp(out, before && !after ? 0x3C2 : 0x3C3));
+            RT_TRY(tk_append_cp(out, before && !after ? 0x3C2 : 0x3C3));
         } else {
-            RT_TRY(tk_buf_append_cp(out, utf8proc_tolower(cp)));
+            RT_TRY(tk_append_cp(out, utf8proc_tolower(cp)));
         }
         i += (size_t)n;
     }
@@ -166,7 +166,7 @@ static int lowercase(const char *s, size_t len, tk_buf *out) {
 
 /* Drops combining marks: BERT drops nonspacing marks (Mn) only, the StripAccents normalizer
  * every mark (Mn, Mc, Me), as Hugging Face's two implementations do. */
-static int strip_marks(const char *s, size_t len, bool all_marks, tk_buf *out) {
+static int strip_marks(const char *s, size_t len, bool all_marks, rt_strbuf *out) {
     const uint8_t *u = (const uint8_t *)s;
     size_t i = 0;
     while (i < len) {
@@ -175,16 +175,16 @@ static int strip_marks(const char *s, size_t len, bool all_marks, tk_buf *out) {
         int cat = cp < 0x300 ? UTF8PROC_CATEGORY_CN : utf8proc_category(cp);
         bool mark = all_marks ? (cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME)
                               : cat == UTF8PROC_CATEGORY_MN;
-        if (!mark) RT_TRY(tk_buf_append(out, u + i, (size_t)n));
+        if (!mark) RT_TRY(rt_strbuf_append(out, u + i, (size_t)n));
         i += (size_t)n;
     }
     return RT_OK;
 }
 
-static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) {
+static int bert(const tk_normalizer *n, const char *s, size_t len, rt_strbuf *out) {
     if (all_ascii(s, len)) {
         /* One pass, no temporary buffers: accents and CJK cannot occur. */
-        RT_TRY(tk_buf_reserve(out, len));
+        RT_TRY(rt_strbuf_reserve(out, len));
         char *o = out->data + out->len;
         for (size_t i = 0; i < len; i++) {
             char c = s[i];
@@ -200,11 +200,11 @@ static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) 
         out->data[out->len] = 0;
         return RT_OK;
     }
-    tk_buf a = {0}, b = {0};
+    rt_strbuf a = {0}, b = {0};
     int rc = RT_OK;
     const uint8_t *u = (const uint8_t *)s;
     /* clean_text and CJK spacing in one pass. */
-    if ((rc = tk_buf_reserve(&a, len)) < 0) goto done;
+    if ((rc = rt_strbuf_reserve(&a, len)) < 0) goto done;
     for (size_t i = 0; i < len;) {
         int32_t cp;
         int m = tk_utf8_decode(u + i, len - i, &cp);
@@ -214,16 +214,16 @@ static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) 
                 continue;
             }
             if (tk_is_whitespace(cp)) {
-                if ((rc = tk_buf_append(&a, " ", 1)) < 0) goto done;
+                if ((rc = rt_strbuf_append(&a, " ", 1)) < 0) goto done;
                 i += (size_t)m;
                 continue;
             }
         }
         if (n->chinese && tk_is_cjk(cp)) {
-            if ((rc = tk_buf_append(&a, " ", 1)) < 0) goto done;
-            if ((rc = tk_buf_append(&a, u + i, (size_t)m)) < 0) goto done;
-            if ((rc = tk_buf_append(&a, " ", 1)) < 0) goto done;
-        } else if ((rc = tk_buf_append(&a, u + i, (size_t)m)) < 0) {
+            if ((rc = rt_strbuf_append(&a, " ", 1)) < 0) goto done;
+            if ((rc = rt_strbuf_append(&a, u + i, (size_t)m)) < 0) goto done;
+            if ((rc = rt_strbuf_append(&a, " ", 1)) < 0) goto done;
+        } else if ((rc = rt_strbuf_append(&a, u + i, (size_t)m)) < 0) {
             goto done;
         }
         i += (size_t)m;
@@ -237,26 +237,26 @@ static int bert(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) 
     if (n->lowercase)
         rc = lowercase(a.data ? a.data : "", a.len, out);
     else
-        rc = tk_buf_append(out, a.data ? a.data : "", a.len);
+        rc = rt_strbuf_append(out, a.data ? a.data : "", a.len);
 done:
-    tk_buf_free(&a);
-    tk_buf_free(&b);
+    rt_strbuf_free(&a);
+    rt_strbuf_free(&b);
     return rc;
 }
 
-static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) {
+static int replace(const tk_normalizer *n, const char *s, size_t len, rt_strbuf *out) {
     if (!n->re) {
-        if (n->a_len == 0) return tk_buf_append(out, s, len);
+        if (n->a_len == 0) return rt_strbuf_append(out, s, len);
         size_t i = 0;
         while (i < len) {
             const char *hit = NULL;
             if (len - i >= n->a_len) hit = memmem(s + i, len - i, n->a, n->a_len);
             if (!hit) break;
-            RT_TRY(tk_buf_append(out, s + i, (size_t)(hit - (s + i))));
-            RT_TRY(tk_buf_append(out, n->b, n->b_len));
+            RT_TRY(rt_strbuf_append(out, s + i, (size_t)(hit - (s + i))));
+            RT_TRY(rt_strbuf_append(out, n->b, n->b_len));
             i = (size_t)(hit - s) + n->a_len;
         }
-        return tk_buf_append(out, s + i, len - i);
+        return rt_strbuf_append(out, s + i, len - i);
     }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(n->re, NULL);
     pcre2_match_context *mctx = pcre2_match_context_create(NULL);
@@ -276,14 +276,14 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
             break;
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        if ((rc = tk_buf_append(out, s + last, ov[0] - last)) < 0) break;
-        if ((rc = tk_buf_append(out, n->b, n->b_len)) < 0) break;
+        if ((rc = rt_strbuf_append(out, s + last, ov[0] - last)) < 0) break;
+        if ((rc = rt_strbuf_append(out, n->b, n->b_len)) < 0) break;
         last = ov[1];
         if (ov[1] == ov[0]) {
             if (ov[1] >= len) break;
             int32_t cp;
             size_t step = (size_t)tk_utf8_decode((const uint8_t *)s + ov[1], len - ov[1], &cp);
-            if ((rc = tk_buf_append(out, s + ov[1], step)) < 0) break;
+            if ((rc = rt_strbuf_append(out, s + ov[1], step)) < 0) break;
             last = ov[1] + step;
             i = last;
         } else {
@@ -293,17 +293,17 @@ static int replace(const tk_normalizer *n, const char *s, size_t len, tk_buf *ou
     pcre2_match_data_free(md);
     pcre2_match_context_free(mctx);
     RT_TRY(rc);
-    return last <= len ? tk_buf_append(out, s + last, len - last) : RT_OK;
+    return last <= len ? rt_strbuf_append(out, s + last, len - last) : RT_OK;
 }
 
-int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out) {
+int tk_normalize(const tk_normalizer *n, const char *s, size_t len, rt_strbuf *out) {
     return tk_normalize_with(n, s, len, out, NULL);
 }
 
-int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, tk_buf *out,
-                      tk_buf *tmp_buf) {
+int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, rt_strbuf *out,
+                      rt_strbuf *tmp_buf) {
     out->len = 0;
-    RT_TRY(tk_buf_reserve(out, len));
+    RT_TRY(rt_strbuf_reserve(out, len));
     out->data[0] = 0;
     switch (n->type) {
     case NORM_NFC:
@@ -321,8 +321,8 @@ int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, tk_buf 
     case NORM_STRIP_ACCENTS:
         return strip_marks(s, len, true, out);
     case NORM_PREPEND:
-        if (len) RT_TRY(tk_buf_append(out, n->a, n->a_len));
-        return tk_buf_append(out, s, len);
+        if (len) RT_TRY(rt_strbuf_append(out, n->a, n->a_len));
+        return rt_strbuf_append(out, s, len);
     case NORM_REPLACE:
         return replace(n, s, len, out);
     case NORM_STRIP: {
@@ -343,20 +343,20 @@ int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, tk_buf 
             if (!tk_is_whitespace(cp)) break;
             e = k;
         }
-        return tk_buf_append(out, s + b, e - b);
+        return rt_strbuf_append(out, s + b, e - b);
     }
     case NORM_SEQUENCE: {
         /* Ping-pong between out and a temporary (the caller's, when given; a nested Sequence
          * gets none and allocates its own). */
-        tk_buf local = {0};
-        tk_buf *tmp = tmp_buf ? tmp_buf : &local;
-        int rc = tk_buf_append(out, s, len);
+        rt_strbuf local = {0};
+        rt_strbuf *tmp = tmp_buf ? tmp_buf : &local;
+        int rc = rt_strbuf_append(out, s, len);
         for (size_t i = 0; rc == RT_OK && i < n->n_children; i++) {
             tmp->len = 0;
-            rc = tk_buf_append(tmp, out->data, out->len);
+            rc = rt_strbuf_append(tmp, out->data, out->len);
             if (rc == RT_OK) rc = tk_normalize_with(n->children[i], tmp->data, tmp->len, out, NULL);
         }
-        tk_buf_free(&local);
+        rt_strbuf_free(&local);
         return rc;
     }
     }

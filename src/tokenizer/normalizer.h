@@ -23,9 +23,10 @@ int tk_normalizer_from_json(const json_t *j, const char *where, tk_normalizer **
 int tk_normalizer_bert(bool clean_text, bool chinese, int strip_accents, bool lowercase,
                        tk_normalizer **out);
 /* Normalizes s[0..len) (valid UTF-8) into out (cleared first). */
-int tk_normalize(const tk_normalizer *n, const char *s, size_t len, tk_buf *out);
+int tk_normalize(const tk_normalizer *n, const char *s, size_t len, rt_strbuf *out);
 /* The same with a caller-owned temporary buffer (kept between calls to avoid allocations). */
-int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, tk_buf *out, tk_buf *tmp);
+int tk_normalize_with(const tk_normalizer *n, const char *s, size_t len, rt_strbuf *out,
+                      rt_strbuf *tmp);
 void tk_normalizer_free(tk_normalizer *n);
 
 /* Character classes as Rust's char methods define them. */

@@ -56,7 +56,7 @@ typedef struct seg {
 } seg;
 
 struct tk_pretok_scratch {
-    tk_buf bufs[MAX_DEPTH];
+    rt_strbuf bufs[MAX_DEPTH];
     seg *segs[MAX_DEPTH];
     size_t seg_cap[MAX_DEPTH];
     pcre2_match_data *md;
@@ -87,7 +87,7 @@ tk_pretok_scratch *tk_pretok_scratch_new(void) {
 void tk_pretok_scratch_free(tk_pretok_scratch *s) {
     if (!s) return;
     for (int i = 0; i < MAX_DEPTH; i++) {
-        tk_buf_free(&s->bufs[i]);
+        rt_strbuf_free(&s->bufs[i]);
         free(s->segs[i]);
     }
     pcre2_match_data_free(s->md);
@@ -121,55 +121,55 @@ bool tk_pretok_is_byte_level(const tk_pretok *p) {
     "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"             \
     "\\x{202F}\\x{205F}\\x{3000}"
 
-static int rewrite_pattern(const char *pattern, size_t len, tk_buf *out) {
+static int rewrite_pattern(const char *pattern, size_t len, rt_strbuf *out) {
     bool in_class = false;
     for (size_t i = 0; i < len; i++) {
         char c = pattern[i];
         if (c == '\\' && i + 1 < len) {
             char d = pattern[i + 1];
             if (d == 's') {
-                RT_TRY(tk_buf_append(out, in_class ? WS_CHARS : "[" WS_CHARS "]",
-                                     strlen(WS_CHARS) + (in_class ? 0 : 2)));
+                RT_TRY(rt_strbuf_append(out, in_class ? WS_CHARS : "[" WS_CHARS "]",
+                                        strlen(WS_CHARS) + (in_class ? 0 : 2)));
             } else if (d == 'S' && !in_class) {
-                RT_TRY(tk_buf_append(out, "[^" WS_CHARS "]", strlen(WS_CHARS) + 3));
+                RT_TRY(rt_strbuf_append(out, "[^" WS_CHARS "]", strlen(WS_CHARS) + 3));
             } else {
-                RT_TRY(tk_buf_append(out, pattern + i, 2));
+                RT_TRY(rt_strbuf_append(out, pattern + i, 2));
             }
             i++;
             continue;
         }
         if (c == '[' && !in_class) {
             in_class = true;
-            RT_TRY(tk_buf_append(out, &c, 1));
+            RT_TRY(rt_strbuf_append(out, &c, 1));
             /* A ']' right after '[' or '[^' is a literal member. */
             if (i + 1 < len && pattern[i + 1] == '^') {
-                RT_TRY(tk_buf_append(out, "^", 1));
+                RT_TRY(rt_strbuf_append(out, "^", 1));
                 i++;
             }
             if (i + 1 < len && pattern[i + 1] == ']') {
-                RT_TRY(tk_buf_append(out, "]", 1));
+                RT_TRY(rt_strbuf_append(out, "]", 1));
                 i++;
             }
             continue;
         }
         if (c == ']' && in_class) in_class = false;
-        RT_TRY(tk_buf_append(out, &c, 1));
+        RT_TRY(rt_strbuf_append(out, &c, 1));
     }
     return RT_OK;
 }
 
 int tk_regex_compile(const char *pattern, size_t len, const char *where, void **out_code) {
-    tk_buf rewritten = {0};
+    rt_strbuf rewritten = {0};
     int rc = rewrite_pattern(pattern, len, &rewritten);
     if (rc < 0) {
-        tk_buf_free(&rewritten);
+        rt_strbuf_free(&rewritten);
         return rc;
     }
     int err;
     PCRE2_SIZE off;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)(rewritten.data ? rewritten.data : ""),
                                    rewritten.len, PCRE2_UTF | PCRE2_UCP, &err, &off, NULL);
-    tk_buf_free(&rewritten);
+    rt_strbuf_free(&rewritten);
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(err, msg, sizeof msg);
@@ -210,13 +210,7 @@ static int emit(walk *w, const char *s, size_t len, bool at_start) {
 static int push_seg(walk *w, size_t *n, size_t b, size_t e, bool delim) {
     int d = w->depth;
     tk_pretok_scratch *sc = w->scratch;
-    if (*n == sc->seg_cap[d]) {
-        size_t cap = sc->seg_cap[d] ? sc->seg_cap[d] * 2 : 256;
-        seg *p = rt_realloc(sc->segs[d], cap * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        sc->segs[d] = p;
-        sc->seg_cap[d] = cap;
-    }
+    RT_TRY(RT_GROW(sc->segs[d], sc->seg_cap[d], *n + 1));
     sc->segs[d][(*n)++] = (seg){b, e, delim};
     return RT_OK;
 }
@@ -419,11 +413,11 @@ static int run(const tk_pretok *p, walk *w, const char *s, size_t len, bool at_s
             RT_TRY(literal_segments(p, w, s, len, &n));
         return emit_segments(w, s, n, p->behavior, at_start);
     case PT_BYTE_LEVEL: {
-        tk_buf *buf = &w->scratch->bufs[w->depth];
+        rt_strbuf *buf = &w->scratch->bufs[w->depth];
         if (p->add_prefix_space && s[0] != ' ') {
             buf->len = 0;
-            RT_TRY(tk_buf_append(buf, " ", 1));
-            RT_TRY(tk_buf_append(buf, s, len));
+            RT_TRY(rt_strbuf_append(buf, " ", 1));
+            RT_TRY(rt_strbuf_append(buf, s, len));
             s = buf->data;
             len = buf->len;
         }
@@ -432,18 +426,18 @@ static int run(const tk_pretok *p, walk *w, const char *s, size_t len, bool at_s
         return emit_segments(w, s, n, B_ISOLATED, at_start);
     }
     case PT_METASPACE: {
-        tk_buf *buf = &w->scratch->bufs[w->depth];
+        rt_strbuf *buf = &w->scratch->bufs[w->depth];
         buf->len = 0;
-        RT_TRY(tk_buf_reserve(buf, len + p->repl_len));
+        RT_TRY(rt_strbuf_reserve(buf, len + p->repl_len));
         bool prepend = p->prepend == 2 || (p->prepend == 1 && at_start);
         if (prepend && !(len >= p->repl_len && !memcmp(s, p->repl, p->repl_len)) &&
             !(len && s[0] == ' '))
-            RT_TRY(tk_buf_append(buf, p->repl, p->repl_len));
+            RT_TRY(rt_strbuf_append(buf, p->repl, p->repl_len));
         for (size_t i = 0; i < len; i++) {
             if (s[i] == ' ')
-                RT_TRY(tk_buf_append(buf, p->repl, p->repl_len));
+                RT_TRY(rt_strbuf_append(buf, p->repl, p->repl_len));
             else
-                RT_TRY(tk_buf_append(buf, s + i, 1));
+                RT_TRY(rt_strbuf_append(buf, s + i, 1));
         }
         s = buf->data;
         len = buf->len;

@@ -63,11 +63,7 @@ int tk_tokenizer_add_token(rt_tokenizer *tok, int32_t id, const char *content, s
                            bool single_word) {
     if (len == 0) return rt_error(RT_ERR_FORMAT, "added token %d has empty content", id);
     if (id < 0) return rt_error(RT_ERR_FORMAT, "added token has a negative id %d", id);
-    if (tok->n_added % 64 == 0) {
-        tk_added *a = rt_realloc(tok->added, (tok->n_added + 64) * sizeof *a);
-        if (!a) return RT_ERR_NOMEM;
-        tok->added = a;
-    }
+    RT_TRY(RT_GROW(tok->added, tok->cap_added, tok->n_added + 1));
     tk_added *a = &tok->added[tok->n_added];
     memset(a, 0, sizeof *a);
     a->content = rt_malloc(len + 1);
@@ -91,7 +87,7 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
         memset(tok->added_first[k], 0, 256);
         tok->n_added_lens[k] = 0;
     }
-    tk_buf norm = {0};
+    rt_strbuf norm = {0};
     for (size_t i = 0; i < tok->n_added; i++) {
         tk_added *a = &tok->added[i];
         /* As in Hugging Face: tokens flagged normalized are matched in the normalized text,
@@ -102,7 +98,7 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
         if (k == 1 && tok->normalizer) {
             int rc = tk_normalize(tok->normalizer, a->content, a->len, &norm);
             if (rc < 0) {
-                tk_buf_free(&norm);
+                rt_strbuf_free(&norm);
                 return rc;
             }
             if (norm.len == 0) continue;
@@ -111,7 +107,7 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
         }
         int rc = tk_vocab_set(&tok->added_map[k], (int32_t)i, content, len, 1);
         if (rc < 0) {
-            tk_buf_free(&norm);
+            rt_strbuf_free(&norm);
             return rc;
         }
         tok->added_first[k][(uint8_t)content[0]] = 1;
@@ -120,13 +116,13 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
             seen |= tok->added_lens[k][j] == len;
         if (!seen) {
             if (tok->n_added_lens[k] == 64) {
-                tk_buf_free(&norm);
+                rt_strbuf_free(&norm);
                 return rt_error(RT_ERR_UNSUPPORTED, "more than 64 distinct added-token lengths");
             }
             tok->added_lens[k][tok->n_added_lens[k]++] = (uint32_t)len;
         }
     }
-    tk_buf_free(&norm);
+    rt_strbuf_free(&norm);
     for (int k = 0; k < 2; k++) { /* longest first */
         uint32_t *l = tok->added_lens[k];
         for (size_t i = 1; i < tok->n_added_lens[k]; i++)
@@ -151,9 +147,9 @@ int tk_tokenizer_finish(rt_tokenizer *tok) {
  * thread exit), so short texts do not pay for allocating regex and merge buffers each time. */
 typedef struct enc_scratch {
     tk_bpe_scratch bs;
-    tk_buf wp_scratch;
+    rt_strbuf wp_scratch;
     tk_pretok_scratch *ps;
-    tk_buf norm, norm_tmp;
+    rt_strbuf norm, norm_tmp;
 } enc_scratch;
 
 static pthread_key_t scratch_key;
@@ -163,9 +159,9 @@ static void scratch_destroy(void *p) {
     enc_scratch *s = p;
     if (!s) return;
     tk_bpe_scratch_free(&s->bs);
-    tk_buf_free(&s->wp_scratch);
-    tk_buf_free(&s->norm);
-    tk_buf_free(&s->norm_tmp);
+    rt_strbuf_free(&s->wp_scratch);
+    rt_strbuf_free(&s->norm);
+    rt_strbuf_free(&s->norm_tmp);
     tk_pretok_scratch_free(s->ps);
     free(s);
 }
@@ -204,9 +200,9 @@ static void scratch_trim(enc_scratch *s, size_t text_len) {
 typedef struct enc_ctx {
     rt_tokenizer *tok;
     tk_bpe_scratch *bs;
-    tk_buf *wp_scratch;
+    rt_strbuf *wp_scratch;
     tk_pretok_scratch *ps;
-    tk_buf *norm, *norm_tmp;
+    rt_strbuf *norm, *norm_tmp;
     tk_ids *out;
     bool use_cache;
 } enc_ctx;
@@ -325,7 +321,7 @@ int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, b
     *n_ids = 0;
     rt_tokenizer *t = (rt_tokenizer *)tok; /* only the word cache changes, under its lock */
     tk_ids out = {0};
-    tk_buf fixed = {0};
+    rt_strbuf fixed = {0};
     enc_ctx c = {.tok = t, .out = &out};
     enc_scratch *sc = NULL;
     int rc = RT_OK;
@@ -360,7 +356,7 @@ int rt_tokenizer_encode(const rt_tokenizer *tok, const char *text, size_t len, b
             rc = tk_ids_push(&out, t->post_suffix[i]);
 done:
     if (sc) scratch_trim(sc, len);
-    tk_buf_free(&fixed);
+    rt_strbuf_free(&fixed);
     if (rc < 0) {
         tk_ids_free(&out);
         return rc;
@@ -376,7 +372,7 @@ done:
 
 /* Decodes ids into raw bytes (not repaired) appended to out. */
 static int decode_raw(const rt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special,
-                      tk_strlist *tokens, tk_buf *out) {
+                      tk_strlist *tokens, rt_strbuf *out) {
     tk_strlist_clear(tokens);
     for (size_t i = 0; i < n; i++) {
         size_t len;
@@ -395,15 +391,15 @@ int rt_tokenizer_decode(const rt_tokenizer *tok, const int32_t *ids, size_t n_id
     if (!tok || !text || (!ids && n_ids))
         return rt_error(RT_ERR_INVALID, "rt_tokenizer_decode: NULL argument");
     tk_strlist tokens = {0};
-    tk_buf raw = {0}, fixed = {0};
+    rt_strbuf raw = {0}, fixed = {0};
     int rc = decode_raw(tok, ids, n_ids, skip_special, &tokens, &raw);
     if (rc == RT_OK)
         rc = tk_utf8_repair((const uint8_t *)(raw.data ? raw.data : ""), raw.len, &fixed);
-    if (rc == RT_OK && !fixed.data) rc = tk_buf_reserve(&fixed, 0);
+    if (rc == RT_OK && !fixed.data) rc = rt_strbuf_reserve(&fixed, 0);
     tk_strlist_free(&tokens);
-    tk_buf_free(&raw);
+    rt_strbuf_free(&raw);
     if (rc < 0) {
-        tk_buf_free(&fixed);
+        rt_strbuf_free(&fixed);
         return rc;
     }
     fixed.data[fixed.len] = 0;
@@ -444,10 +440,10 @@ int rt_tokenizer_token_to_piece(const rt_tokenizer *tok, int32_t id, char *buf, 
     size_t len;
     const char *s = tk_vocab_get(&tok->vocab, id, &len);
     if (!s) return rt_error(RT_ERR_INVALID, "token id %d out of range", id);
-    tk_buf out = {0};
+    rt_strbuf out = {0};
     int rc = RT_OK;
     if (id < tok->vocab.size && tok->is_special[id]) {
-        rc = tk_buf_append(&out, s, len);
+        rc = rt_strbuf_append(&out, s, len);
     } else if (tok->type == RT_TOKENIZER_BPE) {
         const uint8_t *u = (const uint8_t *)s;
         for (size_t k = 0; rc == RT_OK && k < len;) {
@@ -456,9 +452,9 @@ int rt_tokenizer_token_to_piece(const rt_tokenizer *tok, int32_t id, char *buf, 
             int b = tk_cp_to_byte(cp);
             if (b >= 0) {
                 uint8_t c = (uint8_t)b;
-                rc = tk_buf_append(&out, &c, 1);
+                rc = rt_strbuf_append(&out, &c, 1);
             } else {
-                rc = tk_buf_append(&out, u + k, (size_t)m);
+                rc = rt_strbuf_append(&out, u + k, (size_t)m);
             }
             k += (size_t)m;
         }
@@ -466,31 +462,31 @@ int rt_tokenizer_token_to_piece(const rt_tokenizer *tok, int32_t id, char *buf, 
         unsigned hexv;
         if (len == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' && sscanf(s + 3, "%2x", &hexv) == 1) {
             uint8_t c = (uint8_t)hexv;
-            rc = tk_buf_append(&out, &c, 1);
+            rc = rt_strbuf_append(&out, &c, 1);
         } else {
             for (size_t k = 0; rc == RT_OK && k < len;) {
                 if (k + 3 <= len && !memcmp(s + k, "\xE2\x96\x81", 3)) {
-                    rc = tk_buf_append(&out, " ", 1);
+                    rc = rt_strbuf_append(&out, " ", 1);
                     k += 3;
                 } else {
-                    rc = tk_buf_append(&out, s + k, 1);
+                    rc = rt_strbuf_append(&out, s + k, 1);
                     k++;
                 }
             }
         }
     } else {
         if (len >= tok->wp.prefix_len && !memcmp(s, tok->wp.prefix, tok->wp.prefix_len))
-            rc = tk_buf_append(&out, s + tok->wp.prefix_len, len - tok->wp.prefix_len);
+            rc = rt_strbuf_append(&out, s + tok->wp.prefix_len, len - tok->wp.prefix_len);
         else
-            rc = tk_buf_append(&out, s, len);
+            rc = rt_strbuf_append(&out, s, len);
     }
     if (rc < 0) {
-        tk_buf_free(&out);
+        rt_strbuf_free(&out);
         return rc;
     }
     if (buf && cap) memcpy(buf, out.data, out.len < cap ? out.len : cap);
     int n = (int)out.len;
-    tk_buf_free(&out);
+    rt_strbuf_free(&out);
     return n;
 }
 
@@ -507,8 +503,8 @@ struct rt_detokenizer {
     size_t n_context; /* leading ids of window already emitted */
     size_t emitted;   /* bytes of decode_raw(window[0..n_context]) */
     tk_strlist tokens;
-    tk_buf raw;
-    tk_buf out;
+    rt_strbuf raw;
+    rt_strbuf out;
 };
 
 int rt_detokenizer_new(const rt_tokenizer *tok, bool skip_special, rt_detokenizer **out) {
@@ -528,7 +524,7 @@ int rt_detokenizer_push(rt_detokenizer *d, int32_t id, const char **text, size_t
     d->raw.len = 0;
     RT_TRY(decode_raw(d->tok, d->window.data, d->window.len, d->skip_special, &d->tokens, &d->raw));
     d->out.len = 0;
-    RT_TRY(tk_buf_reserve(&d->out, 0));
+    RT_TRY(rt_strbuf_reserve(&d->out, 0));
     const uint8_t *r = (const uint8_t *)d->raw.data;
     bool ready = d->raw.len > d->emitted && tk_utf8_complete_prefix(r, d->raw.len) == d->raw.len &&
                  !(d->raw.len >= 3 && !memcmp(r + d->raw.len - 3, "\xEF\xBF\xBD", 3));
@@ -550,7 +546,7 @@ int rt_detokenizer_push(rt_detokenizer *d, int32_t id, const char **text, size_t
 
 int rt_detokenizer_flush(rt_detokenizer *d, const char **text, size_t *len) {
     d->out.len = 0;
-    RT_TRY(tk_buf_reserve(&d->out, 0));
+    RT_TRY(rt_strbuf_reserve(&d->out, 0));
     d->raw.len = 0;
     RT_TRY(decode_raw(d->tok, d->window.data, d->window.len, d->skip_special, &d->tokens, &d->raw));
     if (d->raw.len > d->emitted)
@@ -569,8 +565,8 @@ void rt_detokenizer_free(rt_detokenizer *d) {
     if (!d) return;
     tk_ids_free(&d->window);
     tk_strlist_free(&d->tokens);
-    tk_buf_free(&d->raw);
-    tk_buf_free(&d->out);
+    rt_strbuf_free(&d->raw);
+    rt_strbuf_free(&d->out);
     free(d);
 }
 

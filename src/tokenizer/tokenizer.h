@@ -34,7 +34,7 @@ struct rt_tokenizer {
     /* Added tokens, matched leftmost-longest before normalization (normalized == false) or
      * after it (normalized == true). */
     tk_added *added;
-    size_t n_added;
+    size_t n_added, cap_added;
     tk_vocab added_map[2]; /* [normalized] content -> index into added */
     uint8_t added_first[2][256];
     uint32_t added_lens[2][64]; /* distinct lengths, longest first */

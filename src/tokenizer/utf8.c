@@ -105,51 +105,20 @@ size_t tk_utf8_complete_prefix(const uint8_t *s, size_t len) {
     return len;
 }
 
-int tk_buf_reserve(tk_buf *b, size_t extra) {
-    size_t need;
-    if (!rt_add_size(b->len, extra, &need) || !rt_add_size(need, 1, &need))
-        return rt_error(RT_ERR_RANGE, "tokenizer: buffer size overflow");
-    if (need <= b->cap) return RT_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) return rt_error(RT_ERR_RANGE, "tokenizer: buffer size overflow");
-        cap *= 2;
-    }
-    char *p = rt_realloc(b->data, cap);
-    if (!p) return RT_ERR_NOMEM;
-    b->data = p;
-    b->cap = cap;
-    return RT_OK;
-}
-
-int tk_buf_append(tk_buf *b, const void *data, size_t len) {
-    RT_TRY(tk_buf_reserve(b, len));
-    if (len) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = 0;
-    return RT_OK;
-}
-
-int tk_buf_append_cp(tk_buf *b, int32_t cp) {
+int tk_append_cp(rt_strbuf *b, int32_t cp) {
     uint8_t tmp[4];
     int n = tk_utf8_encode(cp, tmp);
-    return tk_buf_append(b, tmp, (size_t)n);
+    return rt_strbuf_append(b, tmp, (size_t)n);
 }
 
-void tk_buf_free(tk_buf *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-int tk_utf8_repair(const uint8_t *s, size_t len, tk_buf *out) {
-    RT_TRY(tk_buf_reserve(out, len));
+int tk_utf8_repair(const uint8_t *s, size_t len, rt_strbuf *out) {
+    RT_TRY(rt_strbuf_reserve(out, len));
     size_t i = 0;
     while (i < len) {
         int32_t cp;
         int n = tk_utf8_decode(s + i, len - i, &cp);
         if (cp >= 0) {
-            RT_TRY(tk_buf_append(out, s + i, (size_t)n));
+            RT_TRY(rt_strbuf_append(out, s + i, (size_t)n));
             i += (size_t)n;
             continue;
         }
@@ -169,7 +138,7 @@ int tk_utf8_repair(const uint8_t *s, size_t len, tk_buf *out) {
                     skip++;
             }
         }
-        RT_TRY(tk_buf_append(out, "\xEF\xBF\xBD", 3));
+        RT_TRY(rt_strbuf_append(out, "\xEF\xBF\xBD", 3));
         i += skip;
     }
     return RT_OK;
@@ -213,17 +182,7 @@ int tk_ids_reserve(tk_ids *a, size_t extra) {
     size_t need;
     if (!rt_add_size(a->len, extra, &need))
         return rt_error(RT_ERR_RANGE, "tokenizer: too many ids");
-    if (need <= a->cap) return RT_OK;
-    size_t cap = a->cap ? a->cap : 64;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 8) return rt_error(RT_ERR_RANGE, "tokenizer: too many ids");
-        cap *= 2;
-    }
-    int32_t *p = rt_realloc(a->data, cap * sizeof *p);
-    if (!p) return RT_ERR_NOMEM;
-    a->data = p;
-    a->cap = cap;
-    return RT_OK;
+    return RT_GROW(a->data, a->cap, need);
 }
 
 int tk_ids_push(tk_ids *a, int32_t v) {

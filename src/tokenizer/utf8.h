@@ -2,8 +2,8 @@
  * utf8.h — UTF-8 helpers for the tokenizers: decoding one code point, validity checks, the
  * lossy repair of invalid input (each maximal invalid subsequence becomes U+FFFD, as Rust's
  * String::from_utf8_lossy and Python's errors="replace" do), and the GPT-2 byte-to-unicode
- * alphabet that byte-level BPE vocabularies are written in. A growable byte buffer (tk_buf)
- * used across the tokenizer layer lives here too. No normalization (see normalizer.h).
+ * alphabet that byte-level BPE vocabularies are written in. Text is built in
+ * core/strbuf.h's rt_strbuf. No normalization (see normalizer.h).
  */
 #ifndef RT_TOKENIZER_UTF8_H
 #define RT_TOKENIZER_UTF8_H
@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/strbuf.h"
 
 /* Decodes the code point at s[0..len) (len >= 1). Returns its byte length (1..4) and the code
  * point in *cp; an invalid or truncated sequence returns 1 with *cp = -1. */
@@ -23,19 +25,11 @@ bool tk_utf8_valid(const uint8_t *s, size_t len);
  * valid) multi-byte sequence: what a streaming decoder may emit now. */
 size_t tk_utf8_complete_prefix(const uint8_t *s, size_t len);
 
-/* A growable byte buffer; always NUL-terminated after a successful append. */
-typedef struct tk_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-} tk_buf;
-int tk_buf_reserve(tk_buf *b, size_t extra);
-int tk_buf_append(tk_buf *b, const void *data, size_t len);
-int tk_buf_append_cp(tk_buf *b, int32_t cp);
-void tk_buf_free(tk_buf *b);
+/* Appends code point cp, UTF-8 encoded. */
+int tk_append_cp(rt_strbuf *b, int32_t cp);
 
 /* Appends s with invalid sequences replaced by U+FFFD (EF BF BD). */
-int tk_utf8_repair(const uint8_t *s, size_t len, tk_buf *out);
+int tk_utf8_repair(const uint8_t *s, size_t len, rt_strbuf *out);
 
 /* The GPT-2 byte-level alphabet: byte b is written as code point tk_byte_to_cp(b). */
 int32_t tk_byte_to_cp(uint8_t b);

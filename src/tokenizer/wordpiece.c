@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-int tk_wordpiece_encode_word(const tk_wordpiece *wp, const tk_vocab *vocab, tk_buf *scratch,
+int tk_wordpiece_encode_word(const tk_wordpiece *wp, const tk_vocab *vocab, rt_strbuf *scratch,
                              const char *word, size_t len, tk_ids *out) {
     const uint8_t *u = (const uint8_t *)word;
     size_t n_chars = 0;
@@ -26,8 +26,8 @@ int tk_wordpiece_encode_word(const tk_wordpiece *wp, const tk_vocab *vocab, tk_b
         while (end > start) {
             if (start > 0) {
                 scratch->len = 0;
-                RT_TRY(tk_buf_append(scratch, wp->prefix, wp->prefix_len));
-                RT_TRY(tk_buf_append(scratch, word + start, end - start));
+                RT_TRY(rt_strbuf_append(scratch, wp->prefix, wp->prefix_len));
+                RT_TRY(rt_strbuf_append(scratch, word + start, end - start));
                 found = tk_vocab_find(vocab, scratch->data, scratch->len);
             } else {
                 found = tk_vocab_find(vocab, word, end);

@@ -18,7 +18,7 @@ typedef struct tk_wordpiece {
 } tk_wordpiece;
 
 /* Appends the ids of word[0..len) to out; scratch is working memory. */
-int tk_wordpiece_encode_word(const tk_wordpiece *wp, const tk_vocab *vocab, tk_buf *scratch,
+int tk_wordpiece_encode_word(const tk_wordpiece *wp, const tk_vocab *vocab, rt_strbuf *scratch,
                              const char *word, size_t len, tk_ids *out);
 
 #endif

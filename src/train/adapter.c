@@ -92,21 +92,17 @@ static bool qk_interleaved(const tmodel *m, int j) {
 
 typedef struct out_tensors {
     rt_tensor *v;
-    int n, cap;
+    int n;
+    size_t cap;
 } out_tensors;
 
 /* Appends an f32 matrix (rows, cols); owned data is freed with the list. */
 static int out_add(out_tensors *l, const char *name, float *data, int64_t rows, int64_t cols,
                    bool owned) {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 32;
-        rt_tensor *v = rt_realloc(l->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            if (owned) free(data);
-            return RT_ERR_NOMEM;
-        }
-        l->v = v;
-        l->cap = cap;
+    int st = RT_GROW(l->v, l->cap, l->n + 1);
+    if (st < 0) {
+        if (owned) free(data);
+        return st;
     }
     rt_tensor *t = &l->v[l->n];
     rt_tensor_view_f32(t, data, rows, cols);

@@ -12,7 +12,7 @@
  * tensors, any rank, alpha 0 meaning scale 1 as in llama.cpp — and hands each pair to the
  * caller in the model's q/k row order.
  *
- * Only this small, fixed layout is written; general GGUF models are model/gguf_write.c's job.
+ * Only this small, fixed layout is written (through core/gguf_writer.h, as models are).
  * It satisfies llama.cpp's loader (llama-adapter.cpp, gguf.cpp): alpha is a FLOAT32 KV, names are
  * "<base tensor>.lora_a/_b" under 64 bytes, offsets are consecutive and 32-byte aligned;
  * tests/reference/ref_lora_gguf.c checks this with an independent reader.
@@ -20,7 +20,7 @@
 #include "train/adapter.h"
 
 #include "core/error.h"
-#include "core/file.h"
+#include "core/gguf_writer.h"
 #include "core/quant.h"
 #include "model/gguf.h"
 #include "model/lora.h"
@@ -29,42 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { GGUF_ALIGN = 32, GGUF_TYPE_U32 = 4, GGUF_TYPE_F32 = 6, GGUF_TYPE_STRING = 8 };
-
 static const char *const gguf_module[7] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
                                            "ffn_gate", "ffn_up", "ffn_down"};
-
-typedef struct gw {
-    FILE *fp;
-    const char *path;
-    size_t pos;
-    int st;
-} gw;
-
-static void raw(gw *w, const void *p, size_t n) {
-    if (w->st < 0) return;
-    w->st = rt_fwrite_all(w->fp, p, n, w->path);
-    w->pos += n;
-}
-static void u32(gw *w, uint32_t v) {
-    raw(w, &v, 4);
-}
-static void u64(gw *w, uint64_t v) {
-    raw(w, &v, 8);
-}
-static void str(gw *w, const char *s) {
-    u64(w, strlen(s));
-    raw(w, s, strlen(s));
-}
-static void kv_str(gw *w, const char *k, const char *v) {
-    str(w, k);
-    u32(w, GGUF_TYPE_STRING);
-    str(w, v);
-}
-static void pad(gw *w) {
-    static const char zeros[GGUF_ALIGN];
-    raw(w, zeros, (GGUF_ALIGN - w->pos % GGUF_ALIGN) % GGUF_ALIGN);
-}
 
 /* One tensor of the file: A (rank, n_in) or B (n_out, rank) of a pair, built from one linear
  * or, for gpt2's attn_qkv, from q, k and v (A stacked, B block-diagonal, as in adapter.c). */
@@ -170,43 +136,29 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
     lt *ts;
     int n;
     RT_TRY(list_tensors(m, rank, &ts, &n));
-    rt_atomic_file f;
-    int st = rt_atomic_file_open(&f, path);
-    if (st < 0) {
-        free(ts);
-        return st;
-    }
-    gw w = {f.fp, path, 0, RT_OK};
-    raw(&w, "GGUF", 4);
-    u32(&w, 3);
-    u64(&w, (uint64_t)n);
-    u64(&w, 5);
-    kv_str(&w, "general.architecture", rt_arch_name(m->cfg.arch));
-    kv_str(&w, "general.type", "adapter");
-    kv_str(&w, "adapter.type", "lora");
-    str(&w, "adapter.lora.alpha");
-    u32(&w, GGUF_TYPE_F32);
-    raw(&w, &alpha, 4);
-    str(&w, "general.alignment");
-    u32(&w, GGUF_TYPE_U32);
-    u32(&w, GGUF_ALIGN);
-    uint64_t off = 0;
+    rt_gguf_writer *gw = NULL;
+    int st = rt_gguf_writer_new(&gw);
+    if (st == RT_OK)
+        st = rt_gguf_writer_set_str(gw, "general.architecture", rt_arch_name(m->cfg.arch));
+    if (st == RT_OK) st = rt_gguf_writer_set_str(gw, "general.type", "adapter");
+    if (st == RT_OK) st = rt_gguf_writer_set_str(gw, "adapter.type", "lora");
+    if (st == RT_OK) st = rt_gguf_writer_set_f32(gw, "adapter.lora.alpha", alpha);
+    if (st == RT_OK)
+        st = rt_gguf_writer_set_u32(gw, "general.alignment", RT_GGUF_DEFAULT_ALIGNMENT);
     size_t max_n = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && st == RT_OK; i++) {
         size_t nel = (size_t)(ts[i].rows * ts[i].cols);
-        str(&w, ts[i].name);
-        u32(&w, 2);
-        u64(&w, (uint64_t)ts[i].cols); /* ne[0]: the contiguous dimension */
-        u64(&w, (uint64_t)ts[i].rows);
-        u32(&w, 0); /* f32 */
-        u64(&w, off);
-        off += (nel * sizeof(float) + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
+        int64_t ne[2] = {ts[i].cols, ts[i].rows}; /* ne[0]: the contiguous dimension */
+        st = rt_gguf_writer_add_tensor(gw, ts[i].name, RT_DTYPE_F32, 2, ne, NULL);
         max_n = nel > max_n ? nel : max_n;
     }
-    pad(&w);
-    float *data = rt_malloc(2 * max_n * sizeof(float));
-    if (!data) w.st = RT_ERR_NOMEM;
-    for (int i = 0; i < n && w.st == RT_OK; i++) {
+    float *data = NULL;
+    if (st == RT_OK) {
+        data = rt_malloc(2 * max_n * sizeof(float));
+        if (!data) st = RT_ERR_NOMEM;
+    }
+    if (st == RT_OK) st = rt_gguf_writer_begin(gw, path);
+    for (int i = 0; i < n && st == RT_OK; i++) {
         const lt *t = &ts[i];
         float *out = data;
         fill(t, data);
@@ -215,16 +167,13 @@ int adapter_save_gguf(const tmodel *m, const char *path) {
             rt_rope_permute_rows(data, out, t->rows, (size_t)t->cols * sizeof(float), t->n_heads,
                                  true);
         }
-        raw(&w, out, (size_t)(t->rows * t->cols) * sizeof(float));
-        pad(&w);
+        st = rt_gguf_writer_write_tensor(gw, out, (size_t)(t->rows * t->cols) * sizeof(float));
     }
+    if (st == RT_OK) st = rt_gguf_writer_finish(gw);
+    rt_gguf_writer_free(gw);
     free(data);
     free(ts);
-    if (w.st < 0) {
-        rt_atomic_file_abort(&f);
-        return w.st;
-    }
-    return rt_atomic_file_commit(&f);
+    return st;
 }
 
 /* ---- reading ----------------------------------------------------------------------------- */

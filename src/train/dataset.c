@@ -8,6 +8,7 @@
 
 #include "train/rng.h"
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "core/file.h"
 #include "core/log.h"
 
@@ -24,13 +25,7 @@
 static int byte_encode(void *user, const char *text, size_t len, int32_t **ids, size_t *n,
                        size_t *cap) {
     (void)user;
-    if (*n + len > *cap) {
-        size_t c = (*n + len) * 2 + 64;
-        int32_t *p = rt_realloc(*ids, c * sizeof **ids);
-        if (!p) return RT_ERR_NOMEM;
-        *ids = p;
-        *cap = c;
-    }
+    RT_TRY(RT_GROW(*ids, *cap, *n + len));
     for (size_t i = 0; i < len; i++)
         (*ids)[(*n)++] = (unsigned char)text[i];
     return RT_OK;
@@ -70,13 +65,7 @@ static int add_text(stream *s, const rt_text_tokenizer *tok, const char *text, s
                     uint8_t trained) {
     size_t before = s->n;
     RT_TRY(tok->encode(tok->user, text, len, &s->ids, &s->n, &s->cap));
-    if (s->n > s->mask_cap) {
-        size_t c = s->cap > s->n ? s->cap : s->n;
-        uint8_t *m = rt_realloc(s->mask, c);
-        if (!m) return RT_ERR_NOMEM;
-        s->mask = m;
-        s->mask_cap = c;
-    }
+    RT_TRY(RT_GROW(s->mask, s->mask_cap, s->n));
     for (size_t i = before; i < s->n; i++) {
         if (s->ids[i] < 0 || s->ids[i] >= tok->n_vocab)
             return rt_error(RT_ERR_INTERNAL, "tokenizer %s produced id %d", tok->name, s->ids[i]);
@@ -86,36 +75,22 @@ static int add_text(stream *s, const rt_text_tokenizer *tok, const char *text, s
 }
 
 static int add_token(stream *s, int32_t id, uint8_t trained) {
-    if (s->n + 1 > s->cap || s->n + 1 > s->mask_cap) {
-        size_t c = s->n * 2 + 64;
-        int32_t *p = rt_realloc(s->ids, c * sizeof *p);
-        if (!p) return RT_ERR_NOMEM;
-        s->ids = p;
-        uint8_t *m = rt_realloc(s->mask, c);
-        if (!m) return RT_ERR_NOMEM;
-        s->mask = m;
-        s->cap = s->mask_cap = c;
-    }
+    RT_TRY(RT_GROW(s->ids, s->cap, s->n + 1));
+    RT_TRY(RT_GROW(s->mask, s->mask_cap, s->n + 1));
     s->ids[s->n] = id;
     s->mask[s->n++] = trained;
     return RT_OK;
 }
 
 static int begin_example(stream *s, const rt_text_tokenizer *tok) {
-    if (s->n_ex + 2 > s->off_cap) {
-        size_t c = s->off_cap * 2 + 64;
-        uint64_t *o = rt_realloc(s->offsets, c * sizeof *o);
-        if (!o) return RT_ERR_NOMEM;
-        s->offsets = o;
-        s->off_cap = c;
-    }
+    RT_TRY(RT_GROW(s->offsets, s->off_cap, s->n_ex + 2));
     if (s->n_ex == 0) s->offsets[0] = 0;
     if (tok->bos_id >= 0) RT_TRY(add_token(s, tok->bos_id, 0));
     return RT_OK;
 }
 
-static int end_example(stream *s, const rt_text_tokenizer *tok) {
-    if (tok->eos_id >= 0) RT_TRY(add_token(s, tok->eos_id, 1));
+static int end_example(stream *s, const rt_text_tokenizer *tok, uint8_t eos_trained) {
+    if (tok->eos_id >= 0) RT_TRY(add_token(s, tok->eos_id, eos_trained));
     s->offsets[++s->n_ex] = s->n;
     return RT_OK;
 }
@@ -130,35 +105,21 @@ static const char *ALPACA_NO_INPUT =
 
 /* ChatML rendering of messages[0..n) (+ "<|im_start|>assistant\n" with gen). */
 static int chatml(json_t *msgs, size_t n, bool gen, char **out) {
-    size_t len = 0, cap = 256;
-    char *buf = rt_malloc(cap);
-    if (!buf) return RT_ERR_NOMEM;
-    buf[0] = 0;
-    for (size_t i = 0; i <= n; i++) {
-        const char *role = "assistant", *content = "";
-        if (i < n) {
-            json_t *m = json_array_get(msgs, i);
-            role = json_string_value(json_object_get(m, "role"));
-            content = json_string_value(json_object_get(m, "content"));
-        } else if (!gen) {
-            break;
-        }
-        size_t need = len + strlen(role) + strlen(content) + 64;
-        if (need > cap) {
-            char *b = rt_realloc(buf, need * 2);
-            if (!b) {
-                free(buf);
-                return RT_ERR_NOMEM;
-            }
-            buf = b;
-            cap = need * 2;
-        }
-        len += (size_t)snprintf(buf + len, cap - len,
-                                i < n ? "<|im_start|>%s\n%s<|im_end|>\n" : "<|im_start|>%s\n", role,
-                                content);
+    rt_strbuf b = {0};
+    int st = RT_OK;
+    for (size_t i = 0; i < n && st == RT_OK; i++) {
+        json_t *m = json_array_get(msgs, i);
+        st = rt_strbuf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n",
+                              json_string_value(json_object_get(m, "role")),
+                              json_string_value(json_object_get(m, "content")));
     }
-    *out = buf;
-    return RT_OK;
+    if (st == RT_OK && gen) st = rt_strbuf_puts(&b, "<|im_start|>assistant\n");
+    if (st < 0) {
+        rt_strbuf_free(&b);
+        return st;
+    }
+    *out = rt_strbuf_take(&b);
+    return *out ? RT_OK : RT_ERR_NOMEM;
 }
 
 static int render(const rt_text_tokenizer *tok, json_t *msgs, size_t n, bool gen, char **out) {
@@ -216,11 +177,32 @@ static int add_chat(stream *s, const rt_text_tokenizer *tok, json_t *msgs, const
     return st;
 }
 
+/* Segments (axolotl's template-free "input_output" shape): the texts are concatenated as they
+ * are and the loss is on the spans whose "label" is true; *last_label gets the last one's. */
+static int add_segments(stream *s, const rt_text_tokenizer *tok, json_t *segs, const char *where,
+                        uint8_t *last_label) {
+    size_t n = json_array_size(segs);
+    if (!n) return rt_error(RT_ERR_FORMAT, "%s: \"segments\" is empty", where);
+    for (size_t i = 0; i < n; i++) {
+        json_t *g = json_array_get(segs, i), *text = json_object_get(g, "text");
+        json_t *label = json_object_get(g, "label");
+        if (!json_is_string(text) || (label && !json_is_boolean(label)))
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: segment %zu needs a \"text\" string and a boolean \"label\"",
+                            where, i);
+        *last_label = label ? json_is_true(label) : 1;
+        RT_TRY(add_text(s, tok, json_string_value(text), json_string_length(text), *last_label));
+    }
+    return RT_OK;
+}
+
 static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, ds_format fmt,
                             const char *where) {
     json_t *text = json_object_get(o, "text"), *prompt = json_object_get(o, "prompt");
     json_t *completion = json_object_get(o, "completion");
     json_t *instr = json_object_get(o, "instruction"), *msgs = json_object_get(o, "messages");
+    json_t *segs = json_object_get(o, "segments");
+    uint8_t eos_trained = 1;
     if (fmt == DS_FORMAT_AUTO) {
         if (json_is_string(text))
             fmt = DS_FORMAT_TEXT;
@@ -230,10 +212,12 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
             fmt = DS_FORMAT_ALPACA;
         else if (json_is_array(msgs))
             fmt = DS_FORMAT_CHAT;
+        else if (json_is_array(segs))
+            fmt = DS_FORMAT_SEGMENTS;
         else
             return rt_error(RT_ERR_FORMAT,
                             "%s: expected \"text\", \"prompt\"/\"completion\", "
-                            "\"instruction\"/\"output\" or \"messages\"",
+                            "\"instruction\"/\"output\", \"messages\" or \"segments\"",
                             where);
     }
     RT_TRY(begin_example(s, tok));
@@ -274,10 +258,15 @@ static int add_json_example(stream *s, const rt_text_tokenizer *tok, json_t *o, 
             return rt_error(RT_ERR_FORMAT, "%s: no \"messages\" array", where);
         RT_TRY(add_chat(s, tok, msgs, where));
         break;
+    case DS_FORMAT_SEGMENTS:
+        if (!json_is_array(segs))
+            return rt_error(RT_ERR_FORMAT, "%s: no \"segments\" array", where);
+        RT_TRY(add_segments(s, tok, segs, where, &eos_trained));
+        break;
     default:
         return rt_error(RT_ERR_INVALID, "unknown data format");
     }
-    return end_example(s, tok);
+    return end_example(s, tok, eos_trained);
 }
 
 static bool is_jsonl(const char *path) {
@@ -294,7 +283,7 @@ static int tokenize_file(const char *path, ds_format fmt, const rt_text_tokenize
         if (is_jsonl(path)) goto jsonl;
         st = begin_example(s, tok);
         if (st == RT_OK) st = add_text(s, tok, data, len, 1);
-        if (st == RT_OK) st = end_example(s, tok);
+        if (st == RT_OK) st = end_example(s, tok, 1);
         free(data);
         return st;
     }

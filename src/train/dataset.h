@@ -34,6 +34,7 @@ typedef enum ds_format {
     DS_FORMAT_PROMPT_COMPLETION,
     DS_FORMAT_ALPACA,
     DS_FORMAT_CHAT,
+    DS_FORMAT_SEGMENTS, /* {"segments":[{"text","label"}]}: loss on labelled spans */
 } ds_format;
 
 typedef struct ds_params {

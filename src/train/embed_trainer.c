@@ -78,17 +78,10 @@ static int add_text(pair_set *s, const rt_tokenizer *tok, const char *text, int 
     size_t n;
     RT_TRY(rt_tokenizer_encode(tok, text, strlen(text), true, &ids, &n));
     if (n > (size_t)max_len) n = (size_t)max_len;
-    if (s->n_ids + n > s->cap_ids) {
-        size_t cap = s->cap_ids ? 2 * s->cap_ids : 1 << 16;
-        while (cap < s->n_ids + n)
-            cap *= 2;
-        int32_t *v = rt_realloc(s->ids, cap * sizeof *v);
-        if (!v) {
-            free(ids);
-            return RT_ERR_NOMEM;
-        }
-        s->ids = v;
-        s->cap_ids = cap;
+    int st = RT_GROW(s->ids, s->cap_ids, s->n_ids + n);
+    if (st < 0) {
+        free(ids);
+        return st;
     }
     memcpy(s->ids + s->n_ids, ids, n * sizeof *ids);
     free(ids);
@@ -99,18 +92,16 @@ static int add_text(pair_set *s, const rt_tokenizer *tok, const char *text, int 
 }
 
 static int grow_pairs(pair_set *s) {
-    if (s->n < s->cap) return RT_OK;
-    int64_t cap = s->cap ? 2 * s->cap : 1024;
-    size_t *qo = rt_realloc(s->q_off, (size_t)cap * sizeof *qo);
-    if (qo) s->q_off = qo;
-    size_t *po = rt_realloc(s->p_off, (size_t)cap * sizeof *po);
-    if (po) s->p_off = po;
-    int *ql = rt_realloc(s->q_len, (size_t)cap * sizeof *ql);
-    if (ql) s->q_len = ql;
-    int *pl = rt_realloc(s->p_len, (size_t)cap * sizeof *pl);
-    if (pl) s->p_len = pl;
-    if (!qo || !po || !ql || !pl) return RT_ERR_NOMEM;
-    s->cap = cap;
+    /* four parallel arrays of one capacity: each grows from s->cap to the same new one */
+    size_t need = (size_t)s->n + 1, cap = (size_t)s->cap;
+    RT_TRY(RT_GROW(s->q_off, cap, need));
+    cap = (size_t)s->cap;
+    RT_TRY(RT_GROW(s->p_off, cap, need));
+    cap = (size_t)s->cap;
+    RT_TRY(RT_GROW(s->q_len, cap, need));
+    cap = (size_t)s->cap;
+    RT_TRY(RT_GROW(s->p_len, cap, need));
+    s->cap = (int64_t)cap;
     return RT_OK;
 }
 
@@ -372,13 +363,14 @@ static int run(embed_run *r) {
                 r->m->n_train, (long long)r->train.n, (long long)r->val.n, B, p->temperature);
     shuffle(r);
     rt_progress prog;
-    rt_progress_begin(&prog, "train-embedder", "steps", (uint64_t)p->max_steps);
+    rt_progress_begin_with(&prog, &p->callbacks, "train-embedder", "steps", (uint64_t)p->max_steps);
     double t0 = rt_time_now();
     int64_t idx[4096];
     char detail[128] = "";
     float last_val = NAN;
     int st = RT_OK;
     for (int64_t step = 0; step < p->max_steps && st == RT_OK; step++) {
+        if ((st = rt_progress_check_cancel(&prog)) < 0) break;
         for (int b = 0; b < B; b++) {
             if (r->cursor >= r->train.n) {
                 r->epoch++;

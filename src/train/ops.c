@@ -58,10 +58,10 @@ void op_embedding_backward(float *dwte, float *dwpe, const float *dout, const in
 // out (N,C), rstd (N), inp (N,C), w (C)
 void op_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
                         float eps) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++)
-        rstd[i] = tk->rmsnorm_fwd_row(out + (size_t)i * C, inp + (size_t)i * C, w, C, eps);
+        rstd[i] = kern->rmsnorm_fwd_row(out + (size_t)i * C, inp + (size_t)i * C, w, C, eps);
 }
 
 /* Channels per thread task of a norm's weight gradient: each task sums its slice over all rows
@@ -71,16 +71,16 @@ enum { DW_SLICE = 64 };
 // dinp (N,C), dw (C), dout (N,C)
 void op_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                          const float *w, const float *rstd, int N, int C) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++)
-        tk->rmsnorm_bwd_row(dinp + (size_t)i * C, dout + (size_t)i * C, inp + (size_t)i * C, w,
-                            rstd[i], C);
+        kern->rmsnorm_bwd_row(dinp + (size_t)i * C, dout + (size_t)i * C, inp + (size_t)i * C, w,
+                              rstd[i], C);
     if (!dw) return;
 #pragma omp parallel for schedule(static)
     for (int c0 = 0; c0 < C; c0 += DW_SLICE)
-        tk->rmsnorm_dw_rows(dw + c0, dout + c0, inp + c0, rstd, N,
-                            C - c0 < DW_SLICE ? C - c0 : DW_SLICE, C);
+        kern->rmsnorm_dw_rows(dw + c0, dout + c0, inp + c0, rstd, N,
+                              C - c0 < DW_SLICE ? C - c0 : DW_SLICE, C);
 }
 
 /* ---- LayerNorm --------------------------------------------------------------------------- */
@@ -258,13 +258,13 @@ void op_rope_tables(float *cos_t, float *sin_t, int T_max, int head_dim, float t
 // x (N, n_heads*head_dim), cos_t, sin_t (T_max, head_dim/2)
 void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int n_heads,
              int head_dim, bool interleaved, bool backward) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
     int half = head_dim / 2;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++)
-        tk->rope_row(x + (size_t)r * n_heads * head_dim, cos_t + (size_t)(r % T) * half,
-                     sin_t + (size_t)(r % T) * half, n_heads, head_dim, interleaved,
-                     backward ? -1.0f : 1.0f);
+        kern->rope_row(x + (size_t)r * n_heads * head_dim, cos_t + (size_t)(r % T) * half,
+                       sin_t + (size_t)(r % T) * half, n_heads, head_dim, interleaved,
+                       backward ? -1.0f : 1.0f);
 }
 
 /* ---- causal attention -------------------------------------------------------------------- */
@@ -282,7 +282,7 @@ enum { ATT_BLOCK = 64 };
 // out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
 void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                           int B, int T, int H, int KV, int D) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
     int qs = H * D, ks = KV * D;
@@ -306,9 +306,9 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
                     for (int r = 0; r < rows; r++) {
                         float *row = S + (size_t)r * cols;
                         int n = i0 + r + 1; /* keys 0..t */
-                        float maxv = tk->max(row, n);
-                        float sum = tk->exp_shift_sum(row, n, maxv);
-                        tk->scale(row, n, 1.0f / sum);
+                        float maxv = kern->max(row, n);
+                        float sum = kern->exp_shift_sum(row, n, maxv);
+                        kern->scale(row, n, 1.0f / sum);
                         memset(row + n, 0, (size_t)(cols - n) * sizeof(float));
                         l[r] = maxv + logf(sum);
                     }
@@ -327,7 +327,7 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                            const float *k, const float *v, const float *lse, int B, int T, int H,
                            int KV, int D) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
     int qs = H * D, ks = KV * D;
@@ -360,9 +360,9 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                         for (int r = 0; r < rows; r++) {
                             float *pr = P + (size_t)r * cols, *dr = dP + (size_t)r * cols;
                             int n = i0 + r + 1;
-                            tk->exp_shift_sum(pr, n, l[r]);
+                            kern->exp_shift_sum(pr, n, l[r]);
                             // dS = P * (dP - sum(P * dP)) * scale, stored in dP
-                            tk->softmax_bwd_row(pr, dr, n, scale);
+                            kern->softmax_bwd_row(pr, dr, n, scale);
                             memset(pr + n, 0, (size_t)(cols - n) * sizeof(float));
                             memset(dr + n, 0, (size_t)(cols - n) * sizeof(float));
                         }
@@ -389,20 +389,20 @@ enum { SPAN = 16384 };
 
 // h, gate, up (n)
 void op_swiglu_forward(float *h, const float *gate, const float *up, int64_t n) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
 #pragma omp parallel for schedule(static)
     for (int64_t i0 = 0; i0 < n; i0 += SPAN)
-        tk->swiglu_fwd(h + i0, gate + i0, up + i0, n - i0 < SPAN ? n - i0 : SPAN);
+        kern->swiglu_fwd(h + i0, gate + i0, up + i0, n - i0 < SPAN ? n - i0 : SPAN);
 }
 
 // dgate, dup, dh, gate, up (n); dgate may be dh (in place)
 void op_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate,
                         const float *up, int64_t n) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
 #pragma omp parallel for schedule(static)
     for (int64_t i0 = 0; i0 < n; i0 += SPAN)
-        tk->swiglu_bwd(dgate + i0, dup + i0, dh + i0, gate + i0, up + i0,
-                       n - i0 < SPAN ? n - i0 : SPAN);
+        kern->swiglu_bwd(dgate + i0, dup + i0, dh + i0, gate + i0, up + i0,
+                         n - i0 < SPAN ? n - i0 : SPAN);
 }
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */

@@ -44,12 +44,12 @@ static void adamw_range(optim *o, float *p, const float *g, size_t lo, size_t hi
     double bc1 = 1.0 - pow((double)o->beta1, (double)o->t);
     float bc2_sqrt = (float)sqrt(1.0 - pow((double)o->beta2, (double)o->t));
     float step_size = (float)((double)lr / bc1), decay = (float)(1.0 - (double)lr * wd);
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
 #pragma omp parallel for schedule(static)
     for (size_t i0 = lo; i0 < hi; i0 += OPTIM_SPAN) {
         size_t n = hi - i0 < OPTIM_SPAN ? hi - i0 : OPTIM_SPAN;
-        tk->adamw(p + i0, g + i0, o->m + i0, o->v + i0, (int64_t)n, decay, o->beta1, o->beta2,
-                  bc2_sqrt, o->eps, step_size);
+        kern->adamw(p + i0, g + i0, o->m + i0, o->v + i0, (int64_t)n, decay, o->beta1, o->beta2,
+                    bc2_sqrt, o->eps, step_size);
     }
 }
 
@@ -90,7 +90,7 @@ void optim_step(optim *o, float *params, const float *grads, const tm_param *ps,
 }
 
 float optim_clip_grad_norm(float *grads, size_t n, float max_norm) {
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
     /* per-span sums in double, added in span order: the norm does not depend on the threads
      * (the spans go SUMSQ_BATCH at a time through a fixed buffer) */
     enum { SUMSQ_BATCH = 256 };
@@ -101,7 +101,7 @@ float optim_clip_grad_norm(float *grads, size_t n, float max_norm) {
 #pragma omp parallel for schedule(static)
         for (size_t s = 0; s < nb; s++) {
             size_t i0 = (s0 + s) * OPTIM_SPAN;
-            part[s] = tk->sumsq(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN));
+            part[s] = kern->sumsq(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN));
         }
         for (size_t s = 0; s < nb; s++)
             ss += part[s];
@@ -112,7 +112,7 @@ float optim_clip_grad_norm(float *grads, size_t n, float max_norm) {
     if (coef < 1.0f) {
 #pragma omp parallel for schedule(static)
         for (size_t i0 = 0; i0 < n; i0 += OPTIM_SPAN)
-            tk->scale(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN), coef);
+            kern->scale(grads + i0, (int64_t)(n - i0 < OPTIM_SPAN ? n - i0 : OPTIM_SPAN), coef);
     }
     return norm;
 }

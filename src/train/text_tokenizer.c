@@ -17,17 +17,10 @@ static int encode_append(void *user, const char *text, size_t len, int32_t **ids
     int32_t *got = NULL;
     size_t n_got = 0;
     RT_TRY(rt_tokenizer_encode(tok, text, len, false, &got, &n_got));
-    if (*n + n_got > *cap) {
-        size_t want = *cap ? *cap : 256;
-        while (want < *n + n_got)
-            want *= 2;
-        int32_t *p = rt_realloc(*ids, want * sizeof *p);
-        if (!p) {
-            free(got);
-            return RT_ERR_NOMEM;
-        }
-        *ids = p;
-        *cap = want;
+    int st = RT_GROW(*ids, *cap, *n + n_got);
+    if (st < 0) {
+        free(got);
+        return st;
     }
     if (n_got) memcpy(*ids + *n, got, n_got * sizeof *got);
     *n += n_got;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct tk_table {
+typedef struct tkern_table {
     rt_cpu_level level;
     /* x[i] = exp(x[i] - shift) for i < n; returns the sum of the new values (for softmax). */
     float (*exp_shift_sum)(float *x, int64_t n, float shift);
@@ -52,11 +52,11 @@ typedef struct tk_table {
                      int interleaved, float sign);
     /* sum of x[i]^2 in double */
     double (*sumsq)(const float *x, int64_t n);
-} tk_table;
+} tkern_table;
 
 /* The table for the CPU level in use (thread-safe). */
-const tk_table *tk_get(void);
+const tkern_table *tkern_get(void);
 /* The table of one level (for tests), or NULL if the CPU lacks it. */
-const tk_table *tk_get_level(rt_cpu_level level);
+const tkern_table *tkern_get_level(rt_cpu_level level);
 
 #endif

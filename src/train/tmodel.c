@@ -72,19 +72,14 @@ typedef struct spec {
 
 typedef struct spec_list {
     spec *v;
-    int n, cap;
+    int n;
+    size_t cap;
 } spec_list;
 
 static int add_spec(spec_list *l, const char *name, int64_t rows, int64_t cols, spec_kind kind,
                     float **slot, float **gslot, tm_linear *lin, rt_tensor *view,
                     const rt_tensor *src) {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 64;
-        spec *v = rt_realloc(l->v, (size_t)cap * sizeof *v);
-        if (!v) return RT_ERR_NOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    RT_TRY(RT_GROW(l->v, l->cap, l->n + 1));
     spec *s = &l->v[l->n++];
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);
@@ -786,7 +781,7 @@ static void layer_backward(tmodel *m, int l) {
 static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_valid, bool backward,
                         float grad_scale) {
     tm_acts *a = m->acts;
-    const tk_table *tk = tk_get();
+    const tkern_table *kern = tkern_get();
     int V = m->cfg.n_vocab, C = m->cfg.n_embd;
     double total = 0.0;
     float g = n_valid ? grad_scale / (float)n_valid : 0.0f;
@@ -812,12 +807,12 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
                 if (backward) memset(lg, 0, (size_t)V * sizeof(float));
                 continue;
             }
-            float maxv = tk->max(lg, V);
+            float maxv = kern->max(lg, V);
             float target_logit = lg[tgt];
-            float sum = tk->exp_shift_sum(lg, V, maxv);
+            float sum = kern->exp_shift_sum(lg, V, maxv);
             chunk_loss += (double)maxv + log((double)sum) - (double)target_logit;
             if (backward) {
-                tk->scale(lg, V, g / sum);
+                kern->scale(lg, V, g / sum);
                 lg[tgt] -= g;
             }
         }

@@ -132,6 +132,8 @@ static int parse_format(const char *s, ds_format *f) {
         *f = DS_FORMAT_ALPACA;
     else if (!strcmp(s, "chat"))
         *f = DS_FORMAT_CHAT;
+    else if (!strcmp(s, "segments"))
+        *f = DS_FORMAT_SEGMENTS;
     else
         return rt_error(RT_ERR_INVALID, "unknown data format '%s'", s);
     return RT_OK;
@@ -658,13 +660,18 @@ int rt_trainer_save(rt_trainer *t, const char *dir) {
 
 int rt_trainer_run(rt_trainer *t) {
     rt_progress prog;
-    rt_progress_begin(&prog, "train", "steps",
-                      (uint64_t)(t->step > t->p.max_steps ? t->step : t->p.max_steps));
+    rt_progress_begin_with(&prog, &t->p.callbacks, "train", "steps",
+                           (uint64_t)(t->step > t->p.max_steps ? t->step : t->p.max_steps));
     prog.first = (uint64_t)t->step; /* a resumed run: rates from here */
     rt_train_step_info info = {0};
     char detail[160];
     float last_val = NAN;
     while (1) {
+        int cancelled = rt_progress_check_cancel(&prog);
+        if (cancelled < 0) {
+            rt_progress_end(&prog, "cancelled");
+            return cancelled;
+        }
         RT_TRY(rt_trainer_step(t, &info));
         if (!isnan(info.val_loss)) last_val = info.val_loss;
         int n =

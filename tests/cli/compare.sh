@@ -2,14 +2,14 @@
 # compare.sh — the head-to-head end to end at tiny scale: a definition collection, `qa generate`
 # (train/test/update splits, unanswerable questions), a tiny model trained here, `compare` with
 # every strategy (a few training steps each), the reports, the test split never in training
-# data, resuming from the per-strategy cache, a failing strategy, `eval`, malformed QA lines and
-# usage errors.
+# data, resuming from the per-strategy cache, a failing strategy, `eval`, a spec file with named
+# strategies and their own parameters (and bad specs), malformed QA lines and usage errors.
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
 : "${RAGTUNE:?}"
 PY=${RT_PYTHON:-python3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rt-compare-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 cd "$tmp"
 defs=(
   "compiler|A program that translates source code into machine code."
@@ -85,6 +85,8 @@ for s in r["strategies"]:
         assert m[k]["lo"] <= m[k]["mean"] <= m[k]["hi"]
     assert m["n_questions"] == 7 and len(m["questions"]) == 7
     assert math.isfinite(m["latency"]["total_p50_s"]) and math.isfinite(m["hallucination_rate"])
+    if not s["rag"]:  # closed-book: the generation's timings and counts reach the record
+        assert m["latency"]["total_p50_s"] > 0 and m["latency"]["prompt_tokens_mean"] > 0, m["latency"]
     assert s["adaptability"]["before"] is not None
     if s["rag"]:
         assert "retrieval" in m and s["adaptability"]["after"] is not None
@@ -126,15 +128,114 @@ import json; r = json.load(open("out2/report.json")); s = {x["name"]: x for x in
 assert s["base"]["status"] == "ok" and s["lora"]["status"] == "failed" and s["lora"]["error"]
 ' || fail "failed strategy not recorded"
 
-# eval: one strategy
+# eval: one strategy, judged by a local model (the tiny one: its verdicts are noise, but every
+# answerable question gets one or is counted as without a verdict)
 "$RAGTUNE" eval --collection coll --qa qa.jsonl --model m/model --rag --out out3 --max-tokens 8 \
-  --ctx 256 --max-questions 4 --json > e.json 2> /dev/null || fail "eval --rag"
+  --ctx 256 --max-questions 4 --judge m/model --json > e.json 2> /dev/null || fail "eval --rag"
 "$PY" -c '
 import json; r = json.load(open("e.json")); [s] = r["strategies"]
 assert s["name"] == "rag" and s["status"] == "ok"
 qs = s["metrics"]["questions"]
 assert len(qs) == 4 and any(q["unanswerable"] for q in qs), qs  # evenly spaced: both kinds
-' || fail "eval --rag --max-questions"
+m = s["metrics"]
+assert m["judge"]["n"] + m["judge_no_verdict"] == m["n_answerable"], m
+assert all(("judge" in q) != q["unanswerable"] or q["unanswerable"] for q in qs)
+assert r["config"]["judge"] == "m/model"
+' || fail "eval --rag --max-questions --judge"
+
+# model-written questions from a local model (raw prompt): every chunk asked, kept or dropped
+"$RAGTUNE" qa generate coll -o qm.jsonl --model m/model --kinds template,model --max-chunks 3 \
+  --ctx 512 --unanswerable 0 --json > qm.json 2> /dev/null || fail "qa generate --model"
+"$PY" -c '
+import json; c = json.load(open("qm.json"))
+assert c["model_asked"] == 3 and c["model"] + c["model_dropped"] == 3 and c["test"] >= 1, c
+' || fail "qa generate --model counts: $(cat qm.json)"
+"$RAGTUNE" qa generate coll -o qc.jsonl --kinds cloze --unanswerable 0 --json > qc.json 2> /dev/null ||
+  fail "qa generate --kinds cloze"
+"$PY" -c '
+import json; c = json.load(open("qc.json")); assert c["cloze"] == c["questions"] == 16, c
+qs = [json.loads(l) for l in open("qc.jsonl")]
+q = [x for x in qs if x["doc"] == "foldoc:compiler"][0]
+assert q["question"] == "compiler: A program that translates source code into ___." and q["answer"] == "machine code", q
+' || fail "qa generate --kinds cloze: $(cat qc.json)"
+
+# a spec file: two rag variants (the second refuses everything: min_score 1000), a LoRA with its own rank and steps, RAFT with its own P and
+# distractors, global settings (decoding, price, seed); flags still override the spec
+cat > spec2.json << 'EOF'
+{"collection": "coll", "qa": "qa.jsonl", "model": "m/model", "seed": 3, "cpu_hour_price": 0.5,
+ "decoding": {"max_tokens": 8, "n_ctx": 1024}, "steps": 2, "seq_len": 64, "batch": 2, "rank": 2,
+ "strategy": [
+  {"name": "rag-k1", "kind": "rag", "search": "bm25", "k": 1, "min_score": null},
+  {"name": "rag-k3", "kind": "rag", "k": 3, "min_score": 1000},
+  {"name": "lora-r4", "kind": "lora", "rank": 4, "steps": 3},
+  {"name": "raft-p1", "kind": "raft", "oracle_p": 1.0, "distractors": 2, "steps": 2}
+ ]}
+EOF
+"$RAGTUNE" compare --spec spec2.json --out out4 --threads 2 --bootstrap 100 --heldout corpus.txt \
+  > t4.txt 2> err4.txt || fail "compare --spec: $(tail -5 err4.txt)"
+grep -q "rag-k1" t4.txt && grep -q "rag-k3" t4.txt || fail "the table does not name both rag variants"
+grep -q "rag-k1" out4/report.md && grep -q "rag-k3" out4/report.html || fail "reports do not name the variants"
+"$PY" - << 'PYEOF' || fail "spec report checks"
+import json, glob
+r = json.load(open("out4/report.json"))
+s = {x["name"]: x for x in r["strategies"]}
+assert list(s) == ["rag-k1", "rag-k3", "lora-r4", "raft-p1"], list(s)
+for x in s.values():
+    assert x["status"] == "ok", (x["name"], x.get("error"))
+assert s["rag-k1"]["kind"] == "rag" and s["rag-k3"]["kind"] == "rag"
+assert s["rag-k1"]["metrics"]["retrieval"]["k"] == 1 and s["rag-k3"]["metrics"]["retrieval"]["k"] == 3
+for q in s["rag-k1"]["metrics"]["questions"]:
+    assert len(q["retrieved"]) <= 1, q
+for q in s["rag-k3"]["metrics"]["questions"]:
+    assert len(q["retrieved"]) <= 3 and q["abstained"] and q["prompt_tokens"] == 0, q
+assert s["rag-k1"]["metrics"]["abstention_rate"] < 1 == s["rag-k3"]["metrics"]["abstention_rate"]
+assert s["lora-r4"]["training"]["steps"] == 3 and s["lora-r4"]["training"]["lora_rank"] == 4
+assert s["lora-r4"]["params"] == {"rank": 4, "steps": 3}
+c = r["config"]
+assert c["seed"] == 3 and c["decoding"]["max_tokens"] == 8 and c["decoding"]["n_ctx"] == 1024
+assert c["strategy_params"]["raft-p1"]["distractors"] == 2
+assert s["rag-k1"]["cost"]["cpu_hour_price"] == 0.5
+# RAFT data (rt_raft_build): P = 1 keeps the oracle in every example, 2 distractors + oracle
+[raft] = glob.glob("out4/train-raft*/train.jsonl")
+lines = [json.loads(l) for l in open(raft)]
+assert lines
+for ex in lines:
+    assert "[3]" in ex["prompt"] and "[4]" not in ex["prompt"], ex["prompt"]
+    assert ex["completion"].rstrip().endswith("]") and "do not contain" not in ex["completion"], ex
+# a LoRA whose settings differ from the spec's trains in its own directory
+assert glob.glob("out4/train-lora-*/adapter"), glob.glob("out4/train-*")
+PYEOF
+# --strategies selects spec strategies by name, and kinds
+"$RAGTUNE" compare --spec spec2.json --out out4 --strategies rag-k3,base --threads 2 --bootstrap 100 \
+  --heldout corpus.txt --json > j5.json 2> /dev/null || fail "compare --spec --strategies"
+"$PY" -c '
+import json; r = json.load(open("j5.json")); s = [x["name"] for x in r["strategies"]]
+assert s == ["rag-k3", "base"], s
+assert r["strategies"][0].get("cached") is True  # same settings: from the cache
+' || fail "--strategies with a spec"
+# bad specs: exit 2 with the file, the strategy and the field named
+bad_spec() { # $1 JSON, $2 expected text
+  printf '%s\n' "$1" > bad.json
+  "$RAGTUNE" compare --spec bad.json --collection coll --qa qa.jsonl --model m/model --out o6 \
+    > /dev/null 2> e6.txt
+  [ $? -eq 2 ] || fail "bad spec $1 should exit 2"
+  grep -qF "$2" e6.txt || fail "bad spec $1: message $(cat e6.txt)"
+}
+bad_spec '{"strategy": [{"name": "a", "kind": "rag"}, {"name": "b", "kind": "rag", "kk": 3}]}' \
+  'bad.json: strategy 2 ("b"): unknown field "kk"'
+bad_spec '{"strategy": [{"name": "r", "kind": "rag", "rank": 8}]}' \
+  'strategy 1 ("r"): field "rank" does not apply to kind rag'
+bad_spec '{"strategy": [{"name": "x", "kind": "raft", "oracle_p": 2}]}' \
+  'strategy 1 ("x"): field "oracle_p" must be in [0, 1]'
+bad_spec '{"strategy": [{"name": "x", "kind": "lorax"}]}' 'strategy 1 ("x"): field "kind"'
+bad_spec '{"strategy": [{"name": "x", "kind": "rag"}, {"name": "x", "kind": "base"}]}' \
+  'strategy 2: field "name": "x" is already'
+bad_spec '{"decoding": {"max_tokens": "many"}}' '"decoding" must be'
+bad_spec '{"strategy": [{"name": "x", "kind": "rag"}], "strategies": "y"}' '"y" is neither'
+printf '[[strategy]]\nname = "a"\n' > spec.toml
+"$RAGTUNE" compare --spec spec.toml --collection coll --qa qa.jsonl --model m/model --out o6 \
+  > /dev/null 2> e6.txt
+[ $? -eq 2 ] && grep -q "TOML specs are not supported" e6.txt || fail "a TOML spec: $(cat e6.txt)"
 
 # bad input
 "$RAGTUNE" compare --qa qa.jsonl --model m/model --out o > /dev/null 2>&1; [ $? -eq 2 ] || fail "missing --collection should exit 2"

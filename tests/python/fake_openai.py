@@ -20,6 +20,9 @@ does depends on the "model" field of the request, so one server covers every cas
     auth         401 unless "Authorization: Bearer sekrit"
     emb          (embeddings) 8-dim vectors derived from each text, with "index"
     emb-bad      (embeddings) vectors of varying length
+    script       streams, like sse, the reply of the first rule of --script FILE (a JSON list
+                 of [regex, reply] pairs) whose regex matches (re.search, DOTALL) the last
+                 message or prompt, with \1.. replaced by its groups; "" when none matches
 
 Every request is appended to --log (one JSON object per line: path, model, body, auth) when
 given. The server exits by itself after --lifetime seconds (default 300), so a test that dies
@@ -48,6 +51,15 @@ def reply_text(body):
         if isinstance(said, list):
             said = ",".join(str(x) for x in said)
     return "You said: %s. The answer is 42. END tail" % said
+
+
+def scripted(body):
+    said = reply_text(body)[len("You said: "):-len(". The answer is 42. END tail")]
+    for pattern, reply in ARGS.rules:
+        m = re.search(pattern, said, re.DOTALL)
+        if m:
+            return m.expand(reply)
+    return ""
 
 
 def chunks(text, n=7):
@@ -145,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
-        text = reply_text(body)
+        text = scripted(body) if model == "script" else reply_text(body)
         if model == "json":
             msg = {"role": "assistant", "content": text}
             choice = {"index": 0, "finish_reason": "stop"}
@@ -165,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
             self.event(self.chunk(chat, None, "length"))
             self.event("[DONE]")
             return
-        parts = chunks(text)
+        parts = chunks(text) or [""]
         if model == "stall":
             self.event(self.chunk(chat, parts[0]))
             time.sleep(5)
@@ -205,7 +217,9 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log")
     ap.add_argument("--lifetime", type=float, default=300)
+    ap.add_argument("--script", help="JSON list of [regex, reply] rules for model 'script'")
     ARGS = ap.parse_args()
+    ARGS.rules = json.load(open(ARGS.script)) if ARGS.script else []
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
