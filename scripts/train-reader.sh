@@ -127,21 +127,22 @@ rm -rf "$WORK/stage-1"
   --seed 21 $THREADS --out "$WORK/stage-1"
 fi
 
+# stage N+1 continues stage N's model on WORK/stage-(N+1).jsonl: all weights, lr 1e-3 cosine
+finetune_stage() { # FROM_STAGE TO_STAGE STEPS SEED
+  rm -rf "$WORK/stage-$2"
+  "$RT" finetune --model "$WORK/stage-$1/model" --data "$WORK/stage-$2.jsonl" \
+    --seq-len $SEQ --no-pack --batch $BATCH --steps "$3" --lr 1e-3 --warmup 50 --wd 0.01 \
+    --schedule cosine --val-fraction 0.01 --eval-every 300 --eval-batches 8 --save-every 300 \
+    --seed "$4" $THREADS --out "$WORK/stage-$2"
+}
+
 if [ "$FROM" -le 6 ]; then
 say "6. stage 2: answer-only drills + reader examples ($STEPS_2 steps, seq $SEQ)"
-rm -rf "$WORK/stage-2"
-"$RT" finetune --model "$WORK/stage-1/model" --data "$WORK/stage-2.jsonl" \
-  --seq-len $SEQ --no-pack --batch $BATCH --steps "$STEPS_2" --lr 1e-3 --warmup 50 --wd 0.01 \
-  --schedule cosine --val-fraction 0.01 --eval-every 300 --eval-batches 8 --save-every 300 \
-  --seed 22 $THREADS --out "$WORK/stage-2"
+finetune_stage 1 2 "$STEPS_2" 22
 fi
 
 say "7. stage 3: look-up-heavy drills + reader examples ($STEPS_3 steps, seq $SEQ)"
-rm -rf "$WORK/stage-3"
-"$RT" finetune --model "$WORK/stage-2/model" --data "$WORK/stage-3.jsonl" \
-  --seq-len $SEQ --no-pack --batch $BATCH --steps "$STEPS_3" --lr 1e-3 --warmup 50 --wd 0.01 \
-  --schedule cosine --val-fraction 0.01 --eval-every 300 --eval-batches 8 --save-every 300 \
-  --seed 23 $THREADS --out "$WORK/stage-3"
+finetune_stage 2 3 "$STEPS_3" 23
 
 say "8. GGUF q8_0"
 "$RT" convert "$WORK/stage-3/model" "$OUT/reader-q8_0.gguf" --dtype q8_0
