@@ -7,10 +7,13 @@
 # table: tok/s, p50/p99 request latency, failed requests, the server's peak resident memory,
 # and two ratios: C clients over 1 client, and batched over --no-batch at C clients.
 # MODEL "tiny" trains a throw-away 2-layer model first (a smoke run of this script, not a
-# measurement). Timing claims need a quiet machine.
-# usage: bench/bench_serve_batch.sh MODEL|tiny [BUILD_DIR] [C] [R] [T] [THREADS]
+# measurement); "medium" makes a 27M-parameter q8_0 llama (8 layers, 512 wide, one training step
+# on Debian's WordNet glosses, the shipped reader's tokenizer): decoding it is memory-bound, as
+# with real models, where the shipped 2.4M reader fits in cache. Timing claims need a quiet
+# machine.
+# usage: bench/bench_serve_batch.sh MODEL|tiny|medium [BUILD_DIR] [C] [R] [T] [THREADS]
 set -euo pipefail
-model=${1:?usage: bench/bench_serve_batch.sh MODEL|tiny [BUILD_DIR] [C] [R] [T] [THREADS]}
+model=${1:?usage: bench/bench_serve_batch.sh MODEL|tiny|medium [BUILD_DIR] [C] [R] [T] [THREADS]}
 build=${2:-build}
 clients=${3:-16}
 per_client=${4:-4}
@@ -31,6 +34,13 @@ if [ "$model" = tiny ]; then
         --layers 2 --embd 32 --heads 4 --kv-heads 2 --ff 64 --ctx 512 --seq-len 32 --batch 4 \
         --steps 2 >/dev/null 2>&1
     model="$tmp/base/model"
+elif [ "$model" = medium ]; then
+    head -c 4000000 /usr/share/wordnet/data.noun | cut -d'|' -f2 > "$tmp/corpus.txt"
+    "$build/ragtune" train --data "$tmp/corpus.txt" --tokenizer models/reader/tokenizer.json \
+        --out "$tmp/base" --layers 8 --embd 512 --heads 8 --kv-heads 8 --ff 1376 --ctx 512 \
+        --seq-len 64 --batch 2 --steps 1 >/dev/null 2>&1
+    "$build/ragtune" convert "$tmp/base/model" "$tmp/medium-q8_0.gguf" --dtype q8_0 >/dev/null 2>&1
+    model="$tmp/medium-q8_0.gguf"
 fi
 thread_opt=()
 [ "$threads" -gt 0 ] && thread_opt=(--threads "$threads")
