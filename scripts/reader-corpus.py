@@ -101,39 +101,32 @@ def clean_foldoc(body):
     return squash(body)
 
 
-def foldoc_senses(raw):
+def paragraph_senses(raw, clean, skip):
+    """(headword, the first two paragraphs of the body that clean() makes good and skip() keeps)."""
     lines = raw.split("\n")
-    head = lines[0].strip()
     body = "\n".join(lines[1:])
-    paras = [p for p in re.split(r"\n\s*\n", body) if p.strip()]
     senses = []
-    for p in paras:
-        t = clean_foldoc(p)
-        t = re.sub(r"^\d+\.\s*", "", t)
-        if not good(t) or t.startswith("[") or t.startswith("See ") or t.startswith("Home page"):
+    for p in re.split(r"\n\s*\n", body):
+        if not p.strip():
             continue
-        senses.append(t)
-        if len(senses) >= 2:
-            break
-    return head, senses
+        t = re.sub(r"^\d+\.\s*", "", clean(p))
+        if good(t) and not skip(t):
+            senses.append(t)
+            if len(senses) >= 2:
+                break
+    return lines[0].strip(), senses
+
+
+def foldoc_senses(raw):
+    return paragraph_senses(raw, clean_foldoc,
+                            lambda t: t.startswith(("[", "See ", "Home page")))
 
 
 def jargon_senses(raw):
-    lines = raw.split("\n")
-    head = lines[0].strip()
-    body = "\n".join(lines[1:])
-    paras = [p for p in re.split(r"\n\s*\n", body) if p.strip()]
-    senses = []
-    for p in paras:
-        t = squash(re.sub(r"\{([^}]*)\}", r"\1", p))
-        t = re.sub(r"^\[[^\]]*\]\s*", "", t)
-        t = re.sub(r"^\d+\.\s*", "", t)
-        if not good(t) or re.match(r"^(n|v|adj|adv|vt|vi|interj)\.", t) or t.startswith("Prev"):
-            continue
-        senses.append(t)
-        if len(senses) >= 2:
-            break
-    return head, senses
+    def clean(p):
+        return re.sub(r"^\[[^\]]*\]\s*", "", squash(re.sub(r"\{([^}]*)\}", r"\1", p)))
+    return paragraph_senses(raw, clean, lambda t: re.match(r"^(n|v|adj|adv|vt|vi|interj)\.", t)
+                            or t.startswith("Prev"))
 
 
 def gcide_senses(raw):

@@ -37,9 +37,12 @@ def load(corpus, name):
     return [d for d in docs if d["id"] in qa], qa
 
 
-def drill(rng, real, synth, qa, synth_p, lo, hi, weights, labels, q_lo=2, q_hi=4,
-          max_chars=1250):
-    n = rng.choices(range(lo, hi + 1), weights=weights)[0] if weights else rng.randint(lo, hi)
+def drill(rng, real, synth, qa, a):
+    """One drill; a holds the options: synth_p, passages/questions (MIN, MAX), weights, segments,
+    max_chars."""
+    lo, hi = a.passages
+    n = rng.choices(range(lo, hi + 1), weights=a.weights)[0] if a.weights else rng.randint(lo, hi)
+    synth_p = a.synth_p
     near = rng.random() < 0.5
     base = rng.randrange(len(real))
     chosen, titles = [], set()
@@ -57,7 +60,7 @@ def drill(rng, real, synth, qa, synth_p, lo, hi, weights, labels, q_lo=2, q_hi=4
             continue
         titles.add(t)
         chosen.append(d)
-    asked = rng.sample(range(len(chosen)), min(len(chosen), rng.randint(q_lo, q_hi)))
+    asked = rng.sample(range(len(chosen)), min(len(chosen), rng.randint(*a.questions)))
     turns = [(qa[chosen[i]["id"]]["question"], qa[chosen[i]["id"]]["answer"] + f" [{i + 1}]")
              for i in asked]
     if rng.random() < 0.25:
@@ -69,17 +72,17 @@ def drill(rng, real, synth, qa, synth_p, lo, hi, weights, labels, q_lo=2, q_hi=4
                 break
     text = HEADER + "".join(f"[{i + 1}] {d['title']}\n{d['text']}\n\n" for i, d in enumerate(chosen))
     segs, size = [], len(text)
-    for q, a in turns:
+    for q, ans in turns:
         block = f"Question: {q}\nAnswer:"
         # the text drills count the space before the answer, the segments drills (written later)
         # do not: kept so that the recipe reproduces the shipped model's data byte for byte
-        if segs and size + len(block) + len(a) + (0 if labels else 1) > max_chars:
+        if segs and size + len(block) + len(ans) + (0 if a.segments else 1) > a.max_chars:
             break
-        segs += [(text + block, False), (f" {a}\n\n", True)]
-        text, size = "", size + len(block) + len(a) + 3
+        segs += [(text + block, False), (f" {ans}\n\n", True)]
+        text, size = "", size + len(block) + len(ans) + 3
     last = segs[-1][0].rstrip("\n")
     segs[-1] = (last, True)
-    if not labels:
+    if not a.segments:
         return {"text": "".join(t for t, _ in segs)}
     return {"segments": [{"text": t, "label": l} for t, l in segs]}
 
@@ -100,16 +103,15 @@ def main():
                     help="write {\"segments\"} records: the loss on the answers only")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    lo, hi = (int(x) for x in a.passages.split("-"))
-    weights = [float(w) for w in a.weights.split(",")] if a.weights else None
-    q_lo, q_hi = (int(x) for x in a.questions.split("-"))
+    a.passages = tuple(int(x) for x in a.passages.split("-"))
+    a.questions = tuple(int(x) for x in a.questions.split("-"))
+    a.weights = [float(w) for w in a.weights.split(",")] if a.weights else None
     real, qa = load(a.corpus, "train")
     synth, sqa = load(a.corpus, "synth")
     qa.update(sqa)
     with open(a.out, "w") as f:
         for _ in range(a.n):
-            f.write(json.dumps(drill(rng, real, synth, qa, a.synth_p, lo, hi, weights, a.segments, q_lo, q_hi,
-                                        a.max_chars)) + "\n")
+            f.write(json.dumps(drill(rng, real, synth, qa, a)) + "\n")
 
 
 if __name__ == "__main__":
