@@ -39,6 +39,12 @@ const char ask_options_help[] =
     "  --threads N           threads (default: all cores)\n"
     "  --json                print the whole record as JSON\n";
 
+void ask_setup_init(ask_setup *a, const char *cmd) {
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    a->ap = rt_ask_default_params();
+}
+
 int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
     const char *o = argv[*i];
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;

@@ -37,6 +37,8 @@ typedef struct ask_setup {
     char *model_path; /* resolved */
 } ask_setup;
 
+/* Starts a setup for command cmd ("ask", "chat") with rt_ask_default_params(). */
+void ask_setup_init(ask_setup *a, const char *cmd);
 /* Parses one option at argv[*i] (advancing *i past its value). Returns 1 when it was one of the
  * shared options, 0 when not, or CLI_USAGE (after printing) when its value is bad. */
 int ask_parse_option(ask_setup *a, int argc, char **argv, int *i);

@@ -114,9 +114,8 @@ int cmd_ask(int argc, char **argv) {
         fputs(ask_options_help, stdout);
         return CLI_OK;
     }
-    ask_setup a = {0};
-    a.cmd = "ask";
-    a.ap = rt_ask_default_params();
+    ask_setup a;
+    ask_setup_init(&a, "ask");
     const char *coll = NULL, *qtext = NULL, *file = NULL;
     for (int i = 1; i < argc; i++) {
         int r = ask_parse_option(&a, argc, argv, &i);

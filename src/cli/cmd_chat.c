@@ -30,9 +30,8 @@ int cmd_chat(int argc, char **argv) {
         fputs(ask_options_help, stdout);
         return CLI_OK;
     }
-    ask_setup a = {0};
-    a.cmd = "chat";
-    a.ap = rt_ask_default_params();
+    ask_setup a;
+    ask_setup_init(&a, "chat");
     const char *coll = NULL;
     for (int i = 1; i < argc; i++) {
         int r = ask_parse_option(&a, argc, argv, &i);
