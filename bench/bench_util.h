@@ -1,11 +1,33 @@
 /*
  * bench_util.h — small helpers shared by the benchmark programs (header-only: each bench_*.c
- * is its own executable).
+ * is its own executable; the C++ peers include it too).
  */
 #ifndef RT_BENCH_UTIL_H
 #define RT_BENCH_UTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Process CPU time in seconds (the benches time one thread; on a shared machine this does not
+ * count time spent waiting for a core). */
+static inline double bench_cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Resident set size of this process in MB (0 when /proc is unavailable). */
+static inline double bench_rss_mb(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return (double)resident * (double)sysconf(_SC_PAGESIZE) / 1e6;
+}
 
 static inline int bench_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
