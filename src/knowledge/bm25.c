@@ -1,7 +1,27 @@
 /*
- * bm25.c — see bm25.h. Postings are per-term arrays of (chunk index, tf); a search accumulates
- * scores term at a time into a dense array and keeps the best k in a heap. A forward list of
- * each chunk's distinct terms makes deletes exact (df and length totals are updated).
+ * bm25.c — see bm25.h. Postings are per-term arrays of (chunk index, tf). A forward list of each
+ * chunk's distinct terms makes deletes exact (df and length totals are updated).
+ *
+ * Two ways to search, with the same result (ids, scores bit for bit, ties to the smaller id):
+ * - exhaustive, term at a time: every posting of every query term is scored into a dense
+ *   accumulator and the best k go through a heap. Best when the query's lists are short.
+ * - MaxScore (Turtle & Flood 1995), document at a time, for long lists (common terms of a large
+ *   corpus): each term has an upper bound on its contribution; terms sorted by bound, those whose
+ *   bounds sum to no more than the k-th best score so far are "non-essential": no document that
+ *   only they contain can enter the top k, so only the essential lists are walked and the others
+ *   are probed (galloping) for the documents found, stopping as soon as the partial score plus
+ *   the remaining bounds cannot beat the k-th. When one essential list is left, per-block bounds
+ *   (blocks of BLOCK postings) let it skip whole blocks ("block-max MaxScore").
+ *   Why MaxScore rather than WAND / block-max WAND: bench_bm25's queries (and RAG's) are short OR
+ *   queries of 2-3 terms, typically one or two rare terms with a common one; MaxScore drops the
+ *   common term's list after the first few hits and only probes it, it needs no pivot sorting per
+ *   document, and its bounds stay valid without an index rebuild.
+ * Bounds: BM25's per-posting factor tf / (tf + k1 (1 - b) + k1 b len / avglen) depends on the
+ * corpus average length, which every add and delete moves. Bounds are stored for a reference
+ * average (bound_avglen) and scaled at query time: the factor at avglen A is at most
+ * max(1, A / A_ref) times the factor at A_ref. They are recomputed at load, compaction and each
+ * doubling of the chunk count (amortized O(1) per posting) so the scale stays near 1. The file
+ * format is unchanged (bounds are derived, never stored).
  */
 #include "knowledge/bm25.h"
 #include "knowledge/words.h"
@@ -22,11 +42,16 @@ typedef struct posting {
     uint32_t tf;
 } posting;
 
+#define BLOCK 64 /* postings per block bound */
+
 typedef struct term {
     uint32_t off, len; /* in the arena */
     uint32_t n, cap;   /* postings */
     uint32_t df;       /* live chunks containing the term */
     posting *p;
+    float bound;        /* max BM25 length-normalized tf factor over p, at bound_avglen */
+    uint32_t block_cap; /* of block_bound */
+    float *block_bound; /* (ceil(n / BLOCK)) the same per block; NULL: use bound (short list) */
 } term;
 
 typedef struct surface {
@@ -66,6 +91,7 @@ struct rt_bm25 {
     size_t surf_table_cap;
     rt_bm25_scratch *own; /* scratch of rt_bm25_search (created on first use) */
     uint64_t applied_seq;
+    double bound_avglen; /* average chunk length the term bounds were computed at (0: none) */
 };
 
 /* English stopwords (sorted for bsearch). */
@@ -137,8 +163,10 @@ void rt_bm25_free(rt_bm25 *b) {
     if (b->stemmer) sb_stemmer_delete(b->stemmer);
     for (size_t i = 0; i < b->n_chunks; i++)
         free(b->fwd[i]);
-    for (size_t i = 0; i < b->n_terms; i++)
+    for (size_t i = 0; i < b->n_terms; i++) {
         free(b->terms[i].p);
+        free(b->terms[i].block_bound);
+    }
     free(b->fwd);
     free(b->fwd_n);
     free(b->chunk_ids);
@@ -367,6 +395,53 @@ static int cmp_u32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* ---- score bounds (MaxScore) --------------------------------------------------------------- */
+
+/* BM25's tf factor of one posting at average length avglen (the score is idf (k1+1) times it). */
+static double tf_factor(const rt_bm25 *b, uint32_t tf, uint32_t len, double avglen) {
+    double k1 = b->cfg.k1, bb = b->cfg.b;
+    return tf / (tf + k1 * (1 - bb) + (avglen > 0 ? k1 * bb * len / avglen : 0));
+}
+
+/* Folds posting i of t into its bounds (best effort: a block array that cannot grow is dropped,
+ * and the term bound, which covers every block, is used instead). */
+static void bound_push(rt_bm25 *b, term *t, uint32_t i) {
+    float f = (float)tf_factor(b, t->p[i].tf, b->chunk_len[t->p[i].idx], b->bound_avglen);
+    if (i == BLOCK && !t->block_bound) { /* the list outgrows one block: start block bounds */
+        t->block_bound = rt_malloc(4 * sizeof *t->block_bound);
+        if (t->block_bound) {
+            t->block_cap = 4;
+            t->block_bound[0] = t->bound;
+        }
+    }
+    if (f > t->bound || i == 0) t->bound = f;
+    if (i < BLOCK || !t->block_bound) return;
+    size_t blk = i / BLOCK, cap = t->block_cap;
+    if (grow((void **)&t->block_bound, &cap, blk + 1, sizeof *t->block_bound)) {
+        rt_error_clear();
+        free(t->block_bound);
+        t->block_bound = NULL;
+        t->block_cap = 0;
+        return;
+    }
+    t->block_cap = (uint32_t)cap;
+    if (i % BLOCK == 0 || f > t->block_bound[blk]) t->block_bound[blk] = f;
+}
+
+/* Recomputes every bound at the current average length. */
+static void bounds_refresh(rt_bm25 *b) {
+    b->bound_avglen = b->n_live ? (double)b->total_len / (double)b->n_live : 0;
+    for (size_t k = 0; k < b->n_terms; k++) {
+        term *t = &b->terms[k];
+        free(t->block_bound);
+        t->block_bound = NULL;
+        t->block_cap = 0;
+        t->bound = 0;
+        for (uint32_t i = 0; i < t->n; i++)
+            bound_push(b, t, i);
+    }
+}
+
 int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
     if (b->n_chunks && chunk_id <= b->chunk_ids[b->n_chunks - 1])
         return rt_error(RT_ERR_INVALID, "bm25: chunk id %lld added out of order",
@@ -416,6 +491,14 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
     b->n_chunks++;
     b->n_live++;
     b->total_len += b->chunk_len[idx];
+    if (b->bound_avglen <= 0 || (b->n_chunks & (b->n_chunks - 1)) == 0) {
+        bounds_refresh(b);
+    } else {
+        for (size_t i = 0; i < n_distinct; i++) {
+            term *t = &b->terms[c.ids[i]];
+            bound_push(b, t, t->n - 1);
+        }
+    }
     return RT_OK;
 }
 
@@ -448,12 +531,27 @@ static float idf(const rt_bm25 *b, uint32_t df) {
     return (float)log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
+/* One query term during a MaxScore search. */
+typedef struct qterm {
+    const posting *p;
+    uint32_t n, pos;   /* postings, cursor */
+    float w;           /* idf * (k1 + 1), as the exhaustive search computes it */
+    double ub;         /* upper bound of the term's contribution to any chunk */
+    double block_scale; /* block_bound[j] * block_scale bounds block j */
+    const float *block_bound;
+    uint32_t qi; /* position in the query's term-id order (the order scores are summed in) */
+} qterm;
+
 struct rt_bm25_scratch {
     float *acc;         /* (cap) score per chunk, 0 between searches */
     uint32_t *touched;  /* (cap) chunks with a score */
     size_t cap;
     struct sb_stemmer *stemmer; /* for `language` */
     char language[32];
+    qterm *qt;       /* (qcap) MaxScore: query terms, by increasing bound */
+    double *prefix;  /* (qcap + 1) prefix[i] = sum of qt[0..i).ub */
+    float *contrib;  /* (qcap) one chunk's score per query term, in term-id order */
+    size_t qcap;
 };
 
 int rt_bm25_scratch_new(rt_bm25_scratch **out) {
@@ -466,6 +564,9 @@ void rt_bm25_scratch_free(rt_bm25_scratch *s) {
     free(s->acc);
     free(s->touched);
     if (s->stemmer) sb_stemmer_delete(s->stemmer);
+    free(s->qt);
+    free(s->prefix);
+    free(s->contrib);
     free(s);
 }
 
@@ -511,8 +612,203 @@ static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char 
     return RT_OK;
 }
 
-int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
-                        int k, const rt_idset *allowed, rt_hit *out) {
+/* One posting's score: the single expression both search strategies use, so their sums agree
+ * bit for bit. */
+static inline float posting_score(float w, uint32_t tf, uint32_t len, float norm0, float norm1) {
+    float f = (float)tf;
+    return w * f / (f + norm0 + norm1 * (float)len);
+}
+
+typedef struct score_params {
+    float norm0, norm1; /* k1 (1 - b), k1 b / avglen */
+} score_params;
+
+static score_params score_params_of(const rt_bm25 *b) {
+    const float k1 = b->cfg.k1, bb = b->cfg.b;
+    const float avglen = (float)((double)b->total_len / (double)b->n_live);
+    score_params sp = {k1 * (1 - bb), avglen > 0 ? k1 * bb / avglen : 0};
+    return sp;
+}
+
+/* Term at a time over every posting of the query's terms (q: distinct term ids, sorted). */
+static int search_exhaustive(const rt_bm25 *b, rt_bm25_scratch *s, const collect_ctx *q, int k,
+                             const rt_idset *allowed, rt_hit *out) {
+    float *acc = s->acc;
+    uint32_t *touched = s->touched;
+    size_t n_touched = 0;
+    const score_params sp = score_params_of(b);
+    const uint32_t *clen = b->chunk_len;
+    const uint8_t *del = b->deleted;
+    for (size_t qi = 0; qi < q->n; qi++) {
+        const term *t = &b->terms[q->ids[qi]];
+        if (t->df == 0) continue;
+        const float w = idf(b, t->df) * (b->cfg.k1 + 1);
+        const posting *p = t->p;
+        for (uint32_t i = 0; i < t->n; i++) {
+            uint32_t idx = p[i].idx;
+            if (del[idx]) continue;
+            if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
+            float score = posting_score(w, p[i].tf, clen[idx], sp.norm0, sp.norm1);
+            if (acc[idx] == 0) touched[n_touched++] = idx;
+            acc[idx] += score;
+        }
+    }
+    rt_topk top = {out, 0, k};
+    for (size_t i = 0; i < n_touched; i++) {
+        uint32_t idx = touched[i];
+        rt_topk_push(&top, b->chunk_ids[idx], acc[idx]);
+        acc[idx] = 0;
+    }
+    return rt_topk_sort(&top);
+}
+
+/* First position >= at in p[0..n) whose chunk index is >= target (galloping, then binary). */
+static uint32_t advance_to(const posting *p, uint32_t n, uint32_t at, uint32_t target) {
+    if (at >= n || p[at].idx >= target) return at;
+    uint32_t lo = at, step = 1, hi = at + 1;
+    while (hi < n && p[hi].idx < target) {
+        lo = hi;
+        step *= 2;
+        hi = n - at > step ? at + step : n;
+    }
+    lo++; /* p[lo - 1].idx < target; the answer is in [lo, hi] */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p[mid].idx < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_qterm_ub(const void *x, const void *y) {
+    const qterm *a = x, *b = y;
+    return (a->ub > b->ub) - (a->ub < b->ub);
+}
+
+/* MaxScore, document at a time (see the top of this file). A chunk is passed over only when an
+ * upper bound of its score is <= the k-th best score kept: chunks come in increasing index (and
+ * id) order, so one scoring equal to the k-th would lose the tie to the kept one. Bounds carry a
+ * relative slack that covers float rounding of the scores and of their sum. */
+static int search_maxscore(const rt_bm25 *b, rt_bm25_scratch *s, const collect_ctx *q, int k,
+                           const rt_idset *allowed, rt_hit *out) {
+    if (s->qcap < q->n) {
+        size_t cap = q->n;
+        qterm *qt = rt_malloc(cap * sizeof *qt);
+        double *prefix = rt_malloc((cap + 1) * sizeof *prefix);
+        float *contrib = rt_malloc(cap * sizeof *contrib);
+        if (!qt || !prefix || !contrib) {
+            free(qt);
+            free(prefix);
+            free(contrib);
+            return RT_ERR_NOMEM;
+        }
+        free(s->qt);
+        free(s->prefix);
+        free(s->contrib);
+        s->qt = qt;
+        s->prefix = prefix;
+        s->contrib = contrib;
+        s->qcap = cap;
+    }
+    const score_params sp = score_params_of(b);
+    const double avglen = (double)b->total_len / (double)b->n_live;
+    const double scale0 = b->bound_avglen > 0 && avglen > b->bound_avglen
+                              ? avglen / b->bound_avglen
+                              : 1.0; /* bounds at bound_avglen -> at avglen */
+    const double slack = 1 + 4e-7 * (double)(q->n + 8);
+    qterm *qt = s->qt;
+    float *contrib = s->contrib;
+    size_t m = 0;
+    for (size_t qi = 0; qi < q->n; qi++) {
+        const term *t = &b->terms[q->ids[qi]];
+        contrib[qi] = 0;
+        if (t->df == 0) continue;
+        qterm *e = &qt[m++];
+        e->p = t->p;
+        e->n = t->n;
+        e->pos = 0;
+        e->w = idf(b, t->df) * (b->cfg.k1 + 1);
+        e->block_scale = (double)e->w * scale0 * slack;
+        e->ub = (double)t->bound * e->block_scale;
+        e->block_bound = t->block_bound;
+        e->qi = (uint32_t)qi;
+    }
+    qsort(qt, m, sizeof *qt, cmp_qterm_ub);
+    double *prefix = s->prefix;
+    prefix[0] = 0;
+    for (size_t i = 0; i < m; i++)
+        prefix[i + 1] = prefix[i] + qt[i].ub;
+    const uint32_t *clen = b->chunk_len;
+    const uint8_t *del = b->deleted;
+    rt_topk top = {out, 0, k};
+    size_t ne = 0;        /* qt[0..ne) are non-essential */
+    double theta = -1;    /* the k-th best score once k are kept */
+    for (;;) {
+        if (top.n == k) {
+            theta = top.h[0].score;
+            while (ne < m && prefix[ne + 1] <= theta)
+                ne++;
+            if (ne == m) break;
+            /* One essential list: skip its blocks that cannot beat theta even with every
+             * non-essential term. */
+            if (ne + 1 == m && qt[ne].block_bound) {
+                qterm *e = &qt[ne];
+                while (e->pos < e->n &&
+                       prefix[ne] + e->block_bound[e->pos / BLOCK] * e->block_scale <= theta)
+                    e->pos = (e->pos / BLOCK + 1) * BLOCK;
+            }
+        }
+        uint32_t d = UINT32_MAX;
+        for (size_t i = ne; i < m; i++)
+            if (qt[i].pos < qt[i].n && qt[i].p[qt[i].pos].idx < d) d = qt[i].p[qt[i].pos].idx;
+        if (d == UINT32_MAX) break;
+        bool live = !del[d] && (!allowed || rt_idset_has(allowed, b->chunk_ids[d]));
+        double partial = 0;
+        for (size_t i = ne; i < m; i++) {
+            qterm *e = &qt[i];
+            if (e->pos >= e->n || e->p[e->pos].idx != d) continue;
+            if (live) {
+                float sc = posting_score(e->w, e->p[e->pos].tf, clen[d], sp.norm0, sp.norm1);
+                contrib[e->qi] = sc;
+                partial += sc;
+            }
+            e->pos++;
+        }
+        if (!live) continue;
+        bool pruned = false;
+        for (size_t i = ne; i-- > 0;) {
+            if (top.n == k && partial * slack + prefix[i + 1] <= theta) {
+                pruned = true;
+                break;
+            }
+            qterm *e = &qt[i];
+            e->pos = advance_to(e->p, e->n, e->pos, d);
+            if (e->pos < e->n && e->p[e->pos].idx == d) {
+                float sc = posting_score(e->w, e->p[e->pos].tf, clen[d], sp.norm0, sp.norm1);
+                contrib[e->qi] = sc;
+                partial += sc;
+            }
+        }
+        if (!pruned) {
+            float total = 0; /* summed in term-id order, as search_exhaustive does */
+            for (size_t qi = 0; qi < q->n; qi++)
+                total += contrib[qi];
+            rt_topk_push(&top, b->chunk_ids[d], total);
+        }
+        for (size_t i = 0; i < m; i++)
+            contrib[qt[i].qi] = 0;
+    }
+    return rt_topk_sort(&top);
+}
+
+/* Below this many postings over the query's lists, the term-at-a-time loop is as fast. */
+#define MAXSCORE_MIN_POSTINGS 4096
+
+int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strategy how,
+                            const char *query, size_t len, int k, const rt_idset *allowed,
+                            rt_hit *out) {
     if (k <= 0) return 0;
     RT_TRY(scratch_fit(b, s));
     collect_ctx q;
@@ -521,37 +817,21 @@ int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query,
         free(q.ids);
         return 0;
     }
-    float *acc = s->acc;
-    uint32_t *touched = s->touched;
-    size_t n_touched = 0;
-    const float k1 = b->cfg.k1, bb = b->cfg.b;
-    const float avglen = (float)((double)b->total_len / (double)b->n_live);
-    const float norm0 = k1 * (1 - bb), norm1 = avglen > 0 ? k1 * bb / avglen : 0;
-    const uint32_t *clen = b->chunk_len;
-    const uint8_t *del = b->deleted;
-    for (size_t qi = 0; qi < q.n; qi++) {
-        const term *t = &b->terms[q.ids[qi]];
-        if (t->df == 0) continue;
-        const float w = idf(b, t->df) * (k1 + 1);
-        const posting *p = t->p;
-        for (uint32_t i = 0; i < t->n; i++) {
-            uint32_t idx = p[i].idx;
-            if (del[idx]) continue;
-            if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
-            float tf = (float)p[i].tf;
-            float score = w * tf / (tf + norm0 + norm1 * (float)clen[idx]);
-            if (acc[idx] == 0) touched[n_touched++] = idx;
-            acc[idx] += score;
-        }
+    if (how == RT_BM25_AUTO) {
+        size_t total = 0;
+        for (size_t i = 0; i < q.n; i++)
+            total += b->terms[q.ids[i]].n;
+        how = total >= MAXSCORE_MIN_POSTINGS ? RT_BM25_MAXSCORE : RT_BM25_EXHAUSTIVE;
     }
+    int n = how == RT_BM25_MAXSCORE ? search_maxscore(b, s, &q, k, allowed, out)
+                                    : search_exhaustive(b, s, &q, k, allowed, out);
     free(q.ids);
-    rt_topk top = {out, 0, k};
-    for (size_t i = 0; i < n_touched; i++) {
-        uint32_t idx = touched[i];
-        rt_topk_push(&top, b->chunk_ids[idx], acc[idx]);
-        acc[idx] = 0;
-    }
-    return rt_topk_sort(&top);
+    return n;
+}
+
+int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
+                        int k, const rt_idset *allowed, rt_hit *out) {
+    return rt_bm25_search_strategy(b, s, RT_BM25_AUTO, query, len, k, allowed, out);
 }
 
 int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_idset *allowed,
@@ -622,6 +902,7 @@ int rt_bm25_compact(rt_bm25 *b) {
     }
     free(remap);
     b->n_chunks = m;
+    bounds_refresh(b);
     return RT_OK;
 }
 size_t rt_bm25_n_terms(const rt_bm25 *b) {
@@ -822,6 +1103,7 @@ int rt_bm25_load_buffer(const void *data, size_t size, const char *name, const r
             b->fwd[idx][b->fwd_n[idx]++] = (uint32_t)i;
         }
     if (st) goto fail;
+    bounds_refresh(b);
     *out = b;
     return RT_OK;
 fail:
