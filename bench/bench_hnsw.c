@@ -194,14 +194,7 @@ int main(int argc, char **argv) {
            rt_vec_kernels_get()->isa);
     char cmd[2048];
     if (strstr(engines, "native")) {
-        /* peer_hnswlib is built beside this program (CMake, when libhnswlib-dev is installed). */
-        char exe[512];
-        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[len > 0 ? len : 0] = '\0';
-        char *es = strrchr(exe, '/');
-        if (es) *es = '\0';
-        snprintf(cmd, sizeof cmd, "%s/peer_hnswlib", es ? exe : ".");
-        if (access(cmd, X_OK) == 0) {
+        if (bench_peer_path("peer_hnswlib", cmd, sizeof cmd)) {
             snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s %zu %zu %zu %d %d %s", dir,
                      n, dim, nq, m, efc, efs_arg);
             read_peer_rows(cmd, rows, &n_rows);

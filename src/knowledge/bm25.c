@@ -5,17 +5,20 @@
  * Two ways to search, with the same result (ids, scores bit for bit, ties to the smaller id):
  * - exhaustive, term at a time: every posting of every query term is scored into a dense
  *   accumulator and the best k go through a heap. Best when the query's lists are short.
- * - MaxScore (Turtle & Flood 1995), document at a time, for long lists (common terms of a large
- *   corpus): each term has an upper bound on its contribution; terms sorted by bound, those whose
- *   bounds sum to no more than the k-th best score so far are "non-essential": no document that
- *   only they contain can enter the top k, so only the essential lists are walked and the others
- *   are probed (galloping) for the documents found, stopping as soon as the partial score plus
- *   the remaining bounds cannot beat the k-th. When one essential list is left, per-block bounds
- *   (blocks of BLOCK postings) let it skip whole blocks ("block-max MaxScore").
- *   Why MaxScore rather than WAND / block-max WAND: bench_bm25's queries (and RAG's) are short OR
- *   queries of 2-3 terms, typically one or two rare terms with a common one; MaxScore drops the
- *   common term's list after the first few hits and only probes it, it needs no pivot sorting per
- *   document, and its bounds stay valid without an index rebuild.
+ * - MaxScore (Turtle & Flood 1995), term at a time, for long lists (common terms of a large
+ *   corpus): each term has an upper bound on its contribution to any chunk. Terms are scored in
+ *   decreasing bound order into the same dense accumulator; before each, the k-th best partial
+ *   score is a lower bound of the final k-th best, and once the bounds of the terms left sum to
+ *   less, no chunk they alone contain can reach the top k: their lists are not walked. The chunks
+ *   already scored that can still make it (partial + bounds left above the k-th) are few; only
+ *   they are rescored, probing every list by galloping search, summing in term-id order as the
+ *   exhaustive search does, so scores match bit for bit.
+ *   Why this and not WAND / block-max WAND (document at a time): bench_bm25's queries, like RAG's,
+ *   are OR queries of 2-3 terms, typically rare terms with a common one. The common term's bound
+ *   (low idf) drops below the k-th score once the rare lists are scored, so its long list is only
+ *   probed for a few candidates, while the rare lists go through the tight accumulator loop; a
+ *   document-at-a-time walk (tried first) pays a cursor merge per posting and was barely faster
+ *   than exhaustive scoring on 300k passages. The bounds need no index rebuild (below).
  * Bounds: BM25's per-posting factor tf / (tf + k1 (1 - b) + k1 b len / avglen) depends on the
  * corpus average length, which every add and delete moves. Bounds are stored for a reference
  * average (bound_avglen) and scaled at query time: the factor at avglen A is at most
@@ -42,16 +45,12 @@ typedef struct posting {
     uint32_t tf;
 } posting;
 
-#define BLOCK 64 /* postings per block bound */
-
 typedef struct term {
     uint32_t off, len; /* in the arena */
     uint32_t n, cap;   /* postings */
     uint32_t df;       /* live chunks containing the term */
     posting *p;
-    float bound;        /* max BM25 length-normalized tf factor over p, at bound_avglen */
-    uint32_t block_cap; /* of block_bound */
-    float *block_bound; /* (ceil(n / BLOCK)) the same per block; NULL: use bound (short list) */
+    float bound; /* max BM25 length-normalized tf factor over p, at bound_avglen */
 } term;
 
 typedef struct surface {
@@ -124,6 +123,11 @@ static bool is_stopword(const char *w) {
                    sizeof *stopwords_en, cmp_str) != NULL;
 }
 
+const char *const *rt_bm25_stopwords(size_t *n) {
+    *n = sizeof stopwords_en / sizeof *stopwords_en;
+    return stopwords_en;
+}
+
 rt_bm25_config rt_bm25_default_config(void) {
     rt_bm25_config c = {1.2f, 0.75f, "english", true};
     return c;
@@ -163,10 +167,8 @@ void rt_bm25_free(rt_bm25 *b) {
     if (b->stemmer) sb_stemmer_delete(b->stemmer);
     for (size_t i = 0; i < b->n_chunks; i++)
         free(b->fwd[i]);
-    for (size_t i = 0; i < b->n_terms; i++) {
+    for (size_t i = 0; i < b->n_terms; i++)
         free(b->terms[i].p);
-        free(b->terms[i].block_bound);
-    }
     free(b->fwd);
     free(b->fwd_n);
     free(b->chunk_ids);
@@ -403,29 +405,10 @@ static double tf_factor(const rt_bm25 *b, uint32_t tf, uint32_t len, double avgl
     return tf / (tf + k1 * (1 - bb) + (avglen > 0 ? k1 * bb * len / avglen : 0));
 }
 
-/* Folds posting i of t into its bounds (best effort: a block array that cannot grow is dropped,
- * and the term bound, which covers every block, is used instead). */
+/* Folds posting i of t into its bound. */
 static void bound_push(rt_bm25 *b, term *t, uint32_t i) {
     float f = (float)tf_factor(b, t->p[i].tf, b->chunk_len[t->p[i].idx], b->bound_avglen);
-    if (i == BLOCK && !t->block_bound) { /* the list outgrows one block: start block bounds */
-        t->block_bound = rt_malloc(4 * sizeof *t->block_bound);
-        if (t->block_bound) {
-            t->block_cap = 4;
-            t->block_bound[0] = t->bound;
-        }
-    }
     if (f > t->bound || i == 0) t->bound = f;
-    if (i < BLOCK || !t->block_bound) return;
-    size_t blk = i / BLOCK, cap = t->block_cap;
-    if (grow((void **)&t->block_bound, &cap, blk + 1, sizeof *t->block_bound)) {
-        rt_error_clear();
-        free(t->block_bound);
-        t->block_bound = NULL;
-        t->block_cap = 0;
-        return;
-    }
-    t->block_cap = (uint32_t)cap;
-    if (i % BLOCK == 0 || f > t->block_bound[blk]) t->block_bound[blk] = f;
 }
 
 /* Recomputes every bound at the current average length. */
@@ -433,9 +416,6 @@ static void bounds_refresh(rt_bm25 *b) {
     b->bound_avglen = b->n_live ? (double)b->total_len / (double)b->n_live : 0;
     for (size_t k = 0; k < b->n_terms; k++) {
         term *t = &b->terms[k];
-        free(t->block_bound);
-        t->block_bound = NULL;
-        t->block_cap = 0;
         t->bound = 0;
         for (uint32_t i = 0; i < t->n; i++)
             bound_push(b, t, i);
@@ -534,12 +514,10 @@ static float idf(const rt_bm25 *b, uint32_t df) {
 /* One query term during a MaxScore search. */
 typedef struct qterm {
     const posting *p;
-    uint32_t n, pos;   /* postings, cursor */
-    float w;           /* idf * (k1 + 1), as the exhaustive search computes it */
-    double ub;         /* upper bound of the term's contribution to any chunk */
-    double block_scale; /* block_bound[j] * block_scale bounds block j */
-    const float *block_bound;
-    uint32_t qi; /* position in the query's term-id order (the order scores are summed in) */
+    uint32_t n, pos; /* postings, probe cursor */
+    float w;         /* idf * (k1 + 1), as the exhaustive search computes it */
+    double ub;       /* upper bound of the term's contribution to any chunk */
+    uint32_t qi;     /* position in the query's term-id order (the order scores are summed in) */
 } qterm;
 
 struct rt_bm25_scratch {
@@ -548,10 +526,11 @@ struct rt_bm25_scratch {
     size_t cap;
     struct sb_stemmer *stemmer; /* for `language` */
     char language[32];
-    qterm *qt;       /* (qcap) MaxScore: query terms, by increasing bound */
-    double *prefix;  /* (qcap + 1) prefix[i] = sum of qt[0..i).ub */
-    float *contrib;  /* (qcap) one chunk's score per query term, in term-id order */
-    size_t qcap;
+    uint32_t *cand;     /* (cap) MaxScore: chunks to rescore */
+    float *fin;         /* (cap) their scores */
+    qterm *qt;          /* (qcap) MaxScore: query terms, by decreasing bound */
+    double *suffix;     /* (suffix_cap) suffix[i] = sum of qt[i..m).ub */
+    size_t qcap, suffix_cap;
 };
 
 int rt_bm25_scratch_new(rt_bm25_scratch **out) {
@@ -565,8 +544,9 @@ void rt_bm25_scratch_free(rt_bm25_scratch *s) {
     free(s->touched);
     if (s->stemmer) sb_stemmer_delete(s->stemmer);
     free(s->qt);
-    free(s->prefix);
-    free(s->contrib);
+    free(s->suffix);
+    free(s->cand);
+    free(s->fin);
     free(s);
 }
 
@@ -576,15 +556,23 @@ static int scratch_fit(const rt_bm25 *b, rt_bm25_scratch *s) {
     if (s->cap < b->n_chunks) {
         float *acc = rt_calloc(b->n_chunks, sizeof *acc);
         uint32_t *touched = rt_malloc(b->n_chunks * sizeof *touched);
-        if (!acc || !touched) {
+        uint32_t *cand = rt_malloc(b->n_chunks * sizeof *cand);
+        float *fin = rt_malloc(b->n_chunks * sizeof *fin);
+        if (!acc || !touched || !cand || !fin) {
             free(acc);
             free(touched);
+            free(cand);
+            free(fin);
             return RT_ERR_NOMEM;
         }
         free(s->acc);
         free(s->touched);
+        free(s->cand);
+        free(s->fin);
         s->acc = acc;
         s->touched = touched;
+        s->cand = cand;
+        s->fin = fin;
         s->cap = b->n_chunks;
     }
     if (b->stemmer && (!s->stemmer || strcmp(s->language, b->language) != 0)) {
@@ -682,124 +670,108 @@ static uint32_t advance_to(const posting *p, uint32_t n, uint32_t at, uint32_t t
     return lo;
 }
 
-static int cmp_qterm_ub(const void *x, const void *y) {
+static int cmp_qterm_ub_desc(const void *x, const void *y) {
     const qterm *a = x, *b = y;
-    return (a->ub > b->ub) - (a->ub < b->ub);
+    return (a->ub < b->ub) - (a->ub > b->ub);
 }
 
-/* MaxScore, document at a time (see the top of this file). A chunk is passed over only when an
- * upper bound of its score is <= the k-th best score kept: chunks come in increasing index (and
- * id) order, so one scoring equal to the k-th would lose the tie to the kept one. Bounds carry a
- * relative slack that covers float rounding of the scores and of their sum. */
+/* The k-th best score among touched chunks' accumulators, or -1 when fewer than k. */
+static double kth_best(const float *acc, const uint32_t *touched, size_t n_touched, int k,
+                       rt_hit *heap) {
+    if (n_touched < (size_t)k) return -1;
+    rt_topk top = {heap, 0, k};
+    for (size_t i = 0; i < n_touched; i++)
+        rt_topk_push(&top, touched[i], acc[touched[i]]);
+    return top.h[0].score;
+}
+
+/* MaxScore, term at a time (see the top of this file). Bounds and the pruning tests carry a
+ * relative slack (slack) covering float rounding of scores and of sums taken in another order,
+ * so a chunk is dropped only when its score is certainly below the k-th best: exact, ties
+ * included. out (capacity k) doubles as the heap for the k-th best score. */
 static int search_maxscore(const rt_bm25 *b, rt_bm25_scratch *s, const collect_ctx *q, int k,
                            const rt_idset *allowed, rt_hit *out) {
-    if (s->qcap < q->n) {
-        size_t cap = q->n;
-        qterm *qt = rt_malloc(cap * sizeof *qt);
-        double *prefix = rt_malloc((cap + 1) * sizeof *prefix);
-        float *contrib = rt_malloc(cap * sizeof *contrib);
-        if (!qt || !prefix || !contrib) {
-            free(qt);
-            free(prefix);
-            free(contrib);
-            return RT_ERR_NOMEM;
-        }
-        free(s->qt);
-        free(s->prefix);
-        free(s->contrib);
-        s->qt = qt;
-        s->prefix = prefix;
-        s->contrib = contrib;
-        s->qcap = cap;
-    }
+    RT_TRY(grow((void **)&s->qt, &s->qcap, q->n, sizeof *s->qt));
+    RT_TRY(grow((void **)&s->suffix, &s->suffix_cap, q->n + 1, sizeof *s->suffix));
     const score_params sp = score_params_of(b);
     const double avglen = (double)b->total_len / (double)b->n_live;
     const double scale0 = b->bound_avglen > 0 && avglen > b->bound_avglen
                               ? avglen / b->bound_avglen
                               : 1.0; /* bounds at bound_avglen -> at avglen */
-    const double slack = 1 + 4e-7 * (double)(q->n + 8);
+    const double slack = 1 + 1e-6 * (double)(q->n + 8);
     qterm *qt = s->qt;
-    float *contrib = s->contrib;
     size_t m = 0;
     for (size_t qi = 0; qi < q->n; qi++) {
         const term *t = &b->terms[q->ids[qi]];
-        contrib[qi] = 0;
         if (t->df == 0) continue;
         qterm *e = &qt[m++];
         e->p = t->p;
         e->n = t->n;
         e->pos = 0;
         e->w = idf(b, t->df) * (b->cfg.k1 + 1);
-        e->block_scale = (double)e->w * scale0 * slack;
-        e->ub = (double)t->bound * e->block_scale;
-        e->block_bound = t->block_bound;
+        e->ub = (double)t->bound * (double)e->w * scale0 * slack;
         e->qi = (uint32_t)qi;
     }
-    qsort(qt, m, sizeof *qt, cmp_qterm_ub);
-    double *prefix = s->prefix;
-    prefix[0] = 0;
-    for (size_t i = 0; i < m; i++)
-        prefix[i + 1] = prefix[i] + qt[i].ub;
+    qsort(qt, m, sizeof *qt, cmp_qterm_ub_desc);
+    double *suffix = s->suffix;
+    suffix[m] = 0;
+    for (size_t i = m; i-- > 0;)
+        suffix[i] = suffix[i + 1] + qt[i].ub;
+    float *acc = s->acc;
+    uint32_t *touched = s->touched;
+    size_t n_touched = 0;
     const uint32_t *clen = b->chunk_len;
     const uint8_t *del = b->deleted;
-    rt_topk top = {out, 0, k};
-    size_t ne = 0;        /* qt[0..ne) are non-essential */
-    double theta = -1;    /* the k-th best score once k are kept */
-    for (;;) {
-        if (top.n == k) {
-            theta = top.h[0].score;
-            while (ne < m && prefix[ne + 1] <= theta)
-                ne++;
-            if (ne == m) break;
-            /* One essential list: skip its blocks that cannot beat theta even with every
-             * non-essential term. */
-            if (ne + 1 == m && qt[ne].block_bound) {
-                qterm *e = &qt[ne];
-                while (e->pos < e->n &&
-                       prefix[ne] + e->block_bound[e->pos / BLOCK] * e->block_scale <= theta)
-                    e->pos = (e->pos / BLOCK + 1) * BLOCK;
-            }
+    /* Walk whole lists while the terms left could still bring in a chunk of their own. */
+    double theta = -1;
+    size_t walked = 0;
+    for (; walked < m; walked++) {
+        if (walked > 0) {
+            theta = kth_best(acc, touched, n_touched, k, out);
+            if (theta >= 0 && suffix[walked] * slack < theta) break;
         }
-        uint32_t d = UINT32_MAX;
-        for (size_t i = ne; i < m; i++)
-            if (qt[i].pos < qt[i].n && qt[i].p[qt[i].pos].idx < d) d = qt[i].p[qt[i].pos].idx;
-        if (d == UINT32_MAX) break;
-        bool live = !del[d] && (!allowed || rt_idset_has(allowed, b->chunk_ids[d]));
-        double partial = 0;
-        for (size_t i = ne; i < m; i++) {
-            qterm *e = &qt[i];
-            if (e->pos >= e->n || e->p[e->pos].idx != d) continue;
-            if (live) {
-                float sc = posting_score(e->w, e->p[e->pos].tf, clen[d], sp.norm0, sp.norm1);
-                contrib[e->qi] = sc;
-                partial += sc;
-            }
-            e->pos++;
+        const qterm *e = &qt[walked];
+        for (uint32_t i = 0; i < e->n; i++) {
+            uint32_t idx = e->p[i].idx;
+            if (del[idx]) continue;
+            if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
+            float score = posting_score(e->w, e->p[i].tf, clen[idx], sp.norm0, sp.norm1);
+            if (acc[idx] == 0) touched[n_touched++] = idx;
+            acc[idx] += score;
         }
-        if (!live) continue;
-        bool pruned = false;
-        for (size_t i = ne; i-- > 0;) {
-            if (top.n == k && partial * slack + prefix[i + 1] <= theta) {
-                pruned = true;
-                break;
-            }
-            qterm *e = &qt[i];
-            e->pos = advance_to(e->p, e->n, e->pos, d);
-            if (e->pos < e->n && e->p[e->pos].idx == d) {
-                float sc = posting_score(e->w, e->p[e->pos].tf, clen[d], sp.norm0, sp.norm1);
-                contrib[e->qi] = sc;
-                partial += sc;
-            }
-        }
-        if (!pruned) {
-            float total = 0; /* summed in term-id order, as search_exhaustive does */
-            for (size_t qi = 0; qi < q->n; qi++)
-                total += contrib[qi];
-            rt_topk_push(&top, b->chunk_ids[d], total);
-        }
-        for (size_t i = 0; i < m; i++)
-            contrib[qt[i].qi] = 0;
     }
+    if (walked == m) theta = kth_best(acc, touched, n_touched, k, out);
+    /* Candidates: chunks whose partial score plus the bounds of the lists not walked can reach
+     * theta; the accumulators are cleared on the way. */
+    uint32_t *cand = s->cand;
+    float *fin = s->fin;
+    size_t n_cand = 0;
+    for (size_t i = 0; i < n_touched; i++) {
+        uint32_t idx = touched[i];
+        if (theta < 0 || ((double)acc[idx] * slack + suffix[walked]) * slack >= theta)
+            cand[n_cand++] = idx;
+        acc[idx] = 0;
+    }
+    qsort(cand, n_cand, sizeof *cand, cmp_u32);
+    /* Rescore the candidates over every list, in term-id order. */
+    for (size_t c = 0; c < n_cand; c++)
+        fin[c] = 0;
+    for (size_t qi = 0; qi < q->n; qi++) {
+        const qterm *e = NULL;
+        for (size_t i = 0; i < m && !e; i++)
+            if (qt[i].qi == qi) e = &qt[i];
+        if (!e) continue;
+        uint32_t pos = 0;
+        for (size_t c = 0; c < n_cand; c++) {
+            pos = advance_to(e->p, e->n, pos, cand[c]);
+            if (pos >= e->n) break;
+            if (e->p[pos].idx == cand[c])
+                fin[c] += posting_score(e->w, e->p[pos].tf, clen[cand[c]], sp.norm0, sp.norm1);
+        }
+    }
+    rt_topk top = {out, 0, k};
+    for (size_t c = 0; c < n_cand; c++)
+        rt_topk_push(&top, b->chunk_ids[cand[c]], fin[c]);
     return rt_topk_sort(&top);
 }
 

@@ -35,6 +35,10 @@ typedef struct rt_bm25_config {
 
 rt_bm25_config rt_bm25_default_config(void);
 
+/* The English stopword list (sorted, lower case) that `stopwords` drops; *n gets its length.
+ * For peers that should drop the same words. */
+const char *const *rt_bm25_stopwords(size_t *n);
+
 /* Creates an empty index. */
 int rt_bm25_new(const rt_bm25_config *cfg, rt_bm25 **out);
 void rt_bm25_free(rt_bm25 *b);
