@@ -3,11 +3,12 @@
  * bench/peer_xapian.cpp, built when CMake finds it) and SQLite FTS5 (bm25 ranking, porter +
  * unicode61 tokenizer) on the same passages and the same queries, one thread, one run: index build
  * time (ragtune's includes writing its index file; Xapian's includes its commit), memory growth
- * while building (resident set; for FTS5, SQLite's allocation count), index size on disk, top-10 queries/s (median of 3 passes) for OR queries
- * of 2-3 words drawn from the passages, and top-10 quality: the mean overlap of each peer's top 10
- * with ragtune's, and MRR@10 on generated questions (4 words drawn from one passage, which is the
- * gold answer). ragtune's queries/s is given for its default search (MaxScore on long posting
- * lists) and for exhaustive scoring (same results), so the pruning's share shows.
+ * while building (resident set; for FTS5, SQLite's allocation count), index size on disk, top-10
+ * queries/s (median of 3 passes) for OR queries of 2-3 words drawn from the passages, and top-10
+ * quality: the mean overlap of each peer's top 10 with ragtune's, and MRR@10 on generated
+ * questions (4 words drawn from one passage, which is the gold answer). ragtune's queries/s is
+ * given for its default search (MaxScore on long posting lists) and for exhaustive scoring (same
+ * results), so the pruning's share shows.
  *
  * Tokenization: ragtune splits Unicode words (letters, marks, digits), lower-cases, drops its
  * English stopword list and stems with Snowball english; Xapian gets the same stopword list and
@@ -205,8 +206,10 @@ static void run_fts5(char **docs, const size_t *lens, size_t n, char **queries, 
     row->build = bench_cpu_seconds() - t;
     row->mem = (double)(sqlite3_memory_used() - m0) / 1e6;
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(db, "SELECT page_count * page_size FROM pragma_page_count(), "
-                           "pragma_page_size()", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT page_count * page_size FROM pragma_page_count(), "
+                       "pragma_page_size()",
+                       -1, &st, NULL);
     if (sqlite3_step(st) == SQLITE_ROW) row->disk = (double)sqlite3_column_int64(st, 0) / 1e6;
     sqlite3_finalize(st);
     sqlite3_stmt *sel;
@@ -226,8 +229,7 @@ static void run_fts5(char **docs, const size_t *lens, size_t n, char **queries, 
             char fb[256] = "", *save = NULL, words[160];
             snprintf(words, sizeof words, "%s", qs[q]);
             for (char *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
-                snprintf(fb + strlen(fb), sizeof fb - strlen(fb), "%s\"%s\"", *fb ? " OR " : "",
-                         w);
+                snprintf(fb + strlen(fb), sizeof fb - strlen(fb), "%s\"%s\"", *fb ? " OR " : "", w);
             sqlite3_reset(sel);
             sqlite3_bind_text(sel, 1, fb, -1, SQLITE_TRANSIENT);
             int j = 0;
@@ -269,8 +271,9 @@ int main(int argc, char **argv) {
     char *buf;
     size_t len;
     if (rt_file_read_all(path, (size_t)1 << 34, &buf, &len)) {
-        fprintf(stderr, "bench_bm25: %s\n(run scripts/build-demo-collection.sh or "
-                        "bench/make_bm25_corpus.sh first)\n",
+        fprintf(stderr,
+                "bench_bm25: %s\n(run scripts/build-demo-collection.sh or "
+                "bench/make_bm25_corpus.sh first)\n",
                 rt_last_error());
         return 1;
     }
@@ -396,8 +399,8 @@ int main(int argc, char **argv) {
             qps_exhaustive = qps;
     }
     for (size_t q = 0; q < n_questions; q++) {
-        int k = rt_bm25_search_with(b, scratch, questions[q], strlen(questions[q]), TOPK, NULL,
-                                    hits);
+        int k =
+            rt_bm25_search_with(b, scratch, questions[q], strlen(questions[q]), TOPK, NULL, hits);
         for (int j = 0; j < k; j++)
             ids_qs[OURS][q * TOPK + j] = hits[j].id;
     }
@@ -418,8 +421,8 @@ int main(int argc, char **argv) {
     for (int e = 0; e < N_ENGINES; e++)
         if (rows[e].ran) printf(" %12s", rows[e].name);
     printf("\n");
-    const char *labels[] = {"build s",     "memory MB",    "index on disk MB",
-                            "queries/s",   "MRR@10 (questions)", "top-10 overlap w/ ours"};
+    const char *labels[] = {"build s",   "memory MB",          "index on disk MB",
+                            "queries/s", "MRR@10 (questions)", "top-10 overlap w/ ours"};
     for (int r = 0; r < 6; r++) {
         printf("%-22s", labels[r]);
         for (int e = 0; e < N_ENGINES; e++) {

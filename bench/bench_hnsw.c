@@ -228,8 +228,8 @@ int main(int argc, char **argv) {
     printf("\n%-12s %6s %10s %9s %10s %10s\n", "engine", "ef", "recall@10", "q/s", "build s",
            "mem MB");
     for (int i = 0; i < n_rows; i++)
-        printf("%-12s %6d %10.4f %9.0f %10.2f %10.1f\n", rows[i].engine, rows[i].ef,
-               rows[i].recall, rows[i].qps, rows[i].build, rows[i].mem);
+        printf("%-12s %6d %10.4f %9.0f %10.2f %10.1f\n", rows[i].engine, rows[i].ef, rows[i].recall,
+               rows[i].qps, rows[i].build, rows[i].mem);
     /* At recall >= 0.95: the smallest ef per engine. */
     /* hnswlib (native) is the reference; hnswlib-deb is the handicapped Debian Python build. */
     enum { N_ENGINES = 4 };
@@ -243,8 +243,8 @@ int main(int argc, char **argv) {
     printf("\nat recall@10 >= 0.95 (fastest ef that reaches it):\n");
     for (int e = 0; e < N_ENGINES; e++)
         if (best[e].engine)
-            printf("  %-12s ef %4d  recall %.4f  %8.0f q/s  build %7.2f s  mem %7.1f MB\n", names[e],
-                   best[e].ef, best[e].recall, best[e].qps, best[e].build, best[e].mem);
+            printf("  %-12s ef %4d  recall %.4f  %8.0f q/s  build %7.2f s  mem %7.1f MB\n",
+                   names[e], best[e].ef, best[e].recall, best[e].qps, best[e].build, best[e].mem);
     for (int e = 1; e < N_ENGINES; e++)
         if (best[0].engine && best[e].engine)
             printf("  ragtune / %-12s  q/s x%.2f   build time x%.2f   memory x%.2f%s\n", names[e],

@@ -92,12 +92,13 @@ static int check_same(const rt_bm25 *b, const rt_idset *allowed) {
         for (int ki = 0; ki < 3; ki++) {
             int k = ks[ki];
             size_t len = strlen(queries[q]);
-            int nw = rt_bm25_search_strategy(b, s, RT_BM25_EXHAUSTIVE, queries[q], len, k,
-                                             allowed, want);
-            int ng = rt_bm25_search_strategy(b, s, RT_BM25_MAXSCORE, queries[q], len, k, allowed,
-                                             got);
+            int nw = rt_bm25_search_strategy(b, s, RT_BM25_EXHAUSTIVE, queries[q], len, k, allowed,
+                                             want);
+            int ng =
+                rt_bm25_search_strategy(b, s, RT_BM25_MAXSCORE, queries[q], len, k, allowed, got);
             assert_true(nw >= 0);
-            if (ng != nw) fail_msg("query '%s' k %d: %d hits, exhaustive %d", queries[q], k, ng, nw);
+            if (ng != nw)
+                fail_msg("query '%s' k %d: %d hits, exhaustive %d", queries[q], k, ng, nw);
             for (int i = 0; i < nw; i++) {
                 if (got[i].id != want[i].id || fabsf(got[i].score - want[i].score) > 1e-6f)
                     fail_msg("query '%s' k %d rank %d: id %lld score %.9g, exhaustive id %lld "

@@ -521,15 +521,15 @@ typedef struct qterm {
 } qterm;
 
 struct rt_bm25_scratch {
-    float *acc;         /* (cap) score per chunk, 0 between searches */
-    uint32_t *touched;  /* (cap) chunks with a score */
+    float *acc;        /* (cap) score per chunk, 0 between searches */
+    uint32_t *touched; /* (cap) chunks with a score */
     size_t cap;
     struct sb_stemmer *stemmer; /* for `language` */
     char language[32];
-    uint32_t *cand;     /* (cap) MaxScore: chunks to rescore */
-    float *fin;         /* (cap) their scores */
-    qterm *qt;          /* (qcap) MaxScore: query terms, by decreasing bound */
-    double *suffix;     /* (suffix_cap) suffix[i] = sum of qt[i..m).ub */
+    uint32_t *cand; /* (cap) MaxScore: chunks to rescore */
+    float *fin;     /* (cap) their scores */
+    qterm *qt;      /* (qcap) MaxScore: query terms, by decreasing bound */
+    double *suffix; /* (suffix_cap) suffix[i] = sum of qt[i..m).ub */
     size_t qcap, suffix_cap;
 };
 
@@ -585,8 +585,8 @@ static int scratch_fit(const rt_bm25 *b, rt_bm25_scratch *s) {
 }
 
 /* Distinct known query term ids into c (sorted); stemmer: b's, or a searching thread's. */
-static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char *query,
-                       size_t len, collect_ctx *c) {
+static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char *query, size_t len,
+                       collect_ctx *c) {
     memset(c, 0, sizeof *c);
     c->b = b;
     c->stemmer = stemmer;
@@ -801,8 +801,8 @@ int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strate
     return n;
 }
 
-int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
-                        int k, const rt_idset *allowed, rt_hit *out) {
+int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len, int k,
+                        const rt_idset *allowed, rt_hit *out) {
     return rt_bm25_search_strategy(b, s, RT_BM25_AUTO, query, len, k, allowed, out);
 }
 

@@ -65,8 +65,8 @@ typedef struct rt_bm25_scratch rt_bm25_scratch;
 int rt_bm25_scratch_new(rt_bm25_scratch **out);
 void rt_bm25_scratch_free(rt_bm25_scratch *s);
 /* rt_bm25_search on a const index with the caller's scratch (concurrent searches). */
-int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
-                        int k, const rt_idset *allowed, rt_hit *out);
+int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len, int k,
+                        const rt_idset *allowed, rt_hit *out);
 
 /* How a search walks the postings; every strategy returns the same hits (ids, and scores bit
  * for bit; ties to the smaller id). EXHAUSTIVE scores every posting of every query term (term at
