@@ -95,7 +95,8 @@ static int peer_main(int argc, char **argv) {
     std::vector<std::string> questions = read_lines(dir + "/questions.txt");
     Xapian::SimpleStopper stopper(stop.begin(), stop.end());
     Xapian::Stem stemmer("english");
-    printf("# xapian: Debian libxapian-dev %s (C++ -O2), TermGenerator STEM_ALL english + "
+    printf("# xapian: Debian libxapian-dev %s (Debian's library build; this driver g++ -O2), "
+           "TermGenerator STEM_ALL english + "
            "%zu stopwords, no positions, default flush threshold; QueryParser OR, no operators; "
            "BM25Weight(k1 1.2, k2 0, k3 1, b 0.75, min_normlen 0)\n",
            Xapian::version_string(), stop.size());
