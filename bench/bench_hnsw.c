@@ -1,16 +1,21 @@
 /*
- * bench_hnsw.c — ragtune's HNSW against hnswlib and FAISS HNSW (Debian python3-hnswlib,
- * python3-faiss) on the same clustered vectors, one thread each, one run: build time, memory
- * (resident growth during build), and queries/s with recall@10 (against exact search) for each
- * efSearch; then queries/s at the smallest ef reaching recall 0.95, as ratios.
+ * bench_hnsw.c — ragtune's HNSW against hnswlib and FAISS HNSW on the same clustered vectors,
+ * one thread each, one run: build time, memory (resident growth during build), and queries/s with
+ * recall@10 (against exact search) for each efSearch; then queries/s at the fastest ef reaching
+ * recall 0.95, as ratios. The reference peer is hnswlib compiled for this CPU (peer_hnswlib.cpp:
+ * Debian's libhnswlib-dev headers, -O3 -march=native, built when CMake finds the headers); the
+ * Debian python3-hnswlib build (no AVX: handicapped) and python3-faiss are further rows.
+ * Each row's build and distance kernel is printed above the table.
  *
  * Times are process CPU time (on an idle machine equal to wall time for one thread; on a shared
  * machine they do not count time spent waiting for a core). Peers are timed the same way.
  * usage: bench_hnsw [N DIM] [--nq Q] [--m M] [--efc EF] [--ef a,b,c] [--clusters C]
- *                   [--python PY] [--engines hnswlib,faiss] [--int8]
- * --int8 stores ragtune's vectors int8-quantized (the peers stay float32).
+ *                   [--python PY] [--engines native,hnswlib,faiss] [--int8]
+ * engines: native = peer_hnswlib (C++, beside this program), hnswlib = Debian python3-hnswlib,
+ * faiss = Debian python3-faiss. --int8 stores ragtune's vectors int8-quantized (peers: float32).
  * defaults: 100000 x 128, 1000 queries, M 16, efConstruction 200, ef 10,16,24,32,48,64,96,128.
  */
+#include "bench_util.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "knowledge/hnsw.h"
@@ -22,22 +27,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static double rss_mb(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long a = 0, r = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &a, &r) != 2) r = 0;
-        fclose(f);
-    }
-    return (double)r * (double)sysconf(_SC_PAGESIZE) / 1e6;
-}
 
 static uint64_t rng = 0x853c49e6748fea9bull;
 static double unif(void) {
@@ -59,13 +48,41 @@ typedef struct row {
 
 #define MAX_ROWS 64
 
+/* Runs a peer command and appends its rows ({"engine": ...} JSON lines); "# " lines (how the
+ * peer was built) are printed as they come. */
+static void read_peer_rows(const char *cmd, row *rows, int *n_rows) {
+    FILE *p = popen(cmd, "r");
+    char line[1024];
+    while (p && fgets(line, sizeof line, p) && *n_rows < MAX_ROWS) {
+        if (line[0] == '#') {
+            fputs(line, stdout);
+            continue;
+        }
+        row r = {0};
+        char eng[32] = "";
+        const char *s;
+        if ((s = strstr(line, "\"engine\": \""))) sscanf(s + 11, "%31[^\"]", eng);
+        if ((s = strstr(line, "\"build_s\": "))) r.build = atof(s + 11);
+        if ((s = strstr(line, "\"mem_mb\": "))) r.mem = atof(s + 10);
+        if ((s = strstr(line, "\"ef\": "))) r.ef = atoi(s + 6);
+        if ((s = strstr(line, "\"qps\": "))) r.qps = atof(s + 7);
+        if ((s = strstr(line, "\"recall\": "))) r.recall = atof(s + 10);
+        r.engine = !strcmp(eng, "hnswlib-native") ? "hnswlib"
+                   : !strcmp(eng, "hnswlib")      ? "hnswlib-deb"
+                   : !strcmp(eng, "faiss")        ? "faiss"
+                                                  : NULL;
+        if (r.engine) rows[(*n_rows)++] = r;
+    }
+    if (p) pclose(p);
+}
+
 int main(int argc, char **argv) {
     size_t n = 100000, dim = 128, nq = 1000, clusters = 100;
     int m = 16, efc = 200;
     bool int8 = false;
     char efs_arg[256] = "10,16,24,32,48,64,96,128";
     const char *py = getenv("RT_PYTHON") ? getenv("RT_PYTHON") : "/usr/bin/python3";
-    const char *engines = "hnswlib,faiss";
+    const char *engines = "native,hnswlib,faiss";
     int pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -89,7 +106,8 @@ int main(int argc, char **argv) {
             *(pos++ == 0 ? &n : &dim) = (size_t)atol(a);
         else {
             fprintf(stderr, "usage: bench_hnsw [N [DIM]] [--nq N] [--m M] [--efc N] [--ef LIST] "
-                            "[--clusters N] [--python PY] [--engines hnswlib,faiss] [--int8]\n");
+                            "[--clusters N] [--python PY] [--engines native,hnswlib,faiss] "
+                            "[--int8]\n");
             return strcmp(a, "--help") ? 2 : 0;
         }
     }
@@ -113,13 +131,13 @@ int main(int argc, char **argv) {
     /* Ground truth by exact search. */
     int64_t *gt = malloc(nq * 10 * sizeof *gt);
     rt_hit hits[128];
-    double t = now();
+    double t = bench_cpu_seconds();
     for (size_t q = 0; q < nq; q++) {
         rt_vec_exact_search(base, NULL, n, dim, RT_METRIC_L2, query + q * dim, 10, NULL, hits);
         for (int k = 0; k < 10; k++)
             gt[q * 10 + k] = hits[k].id;
     }
-    printf("exact search: %.1f queries/s (ground truth)\n", (double)nq / (now() - t));
+    printf("exact search: %.1f queries/s (ground truth)\n", (double)nq / (bench_cpu_seconds() - t));
     char dir[] = "/tmp/rt-bench-hnsw-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     char path[512];
@@ -136,8 +154,8 @@ int main(int argc, char **argv) {
     cfg.m = m;
     cfg.ef_construction = efc;
     cfg.int8 = int8;
-    double r0 = rss_mb();
-    t = now();
+    double r0 = bench_rss_mb();
+    t = bench_cpu_seconds();
     rt_hnsw *h;
     if (rt_hnsw_new(&cfg, &h) || rt_hnsw_reserve(h, n)) {
         fprintf(stderr, "%s\n", rt_last_error());
@@ -148,20 +166,20 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s\n", rt_last_error());
             return 1;
         }
-    double build = now() - t, mem = rss_mb() - r0;
+    double build = bench_cpu_seconds() - t, mem = bench_rss_mb() - r0;
     for (int e = 0; e < n_ef; e++) {
         double times[3];
         size_t hit = 0;
         for (int rep = 0; rep < 3; rep++) {
             hit = 0;
-            t = now();
+            t = bench_cpu_seconds();
             for (size_t q = 0; q < nq; q++) {
                 int got = rt_hnsw_search(h, query + q * dim, 10, efs[e], NULL, hits);
                 for (int a = 0; a < got; a++)
                     for (int b = 0; b < 10; b++)
                         hit += hits[a].id == gt[q * 10 + b];
             }
-            times[rep] = now() - t;
+            times[rep] = bench_cpu_seconds() - t;
         }
         /* median of 3 */
         double lo = fmin(times[0], fmin(times[1], times[2]));
@@ -172,56 +190,67 @@ int main(int argc, char **argv) {
     }
     rt_hnsw_free(h);
     /* Peers, same files. */
+    printf("# ragtune: gcc -O2 (library build), L2 kernel dispatched at run time: %s\n",
+           rt_vec_kernels_get()->isa);
     char cmd[2048];
-    /* The script is beside this source file (CMake compiles it by absolute path). */
-    char bench_dir[512];
-    snprintf(bench_dir, sizeof bench_dir, "%s", __FILE__);
-    char *slash = strrchr(bench_dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(bench_dir, sizeof bench_dir, "bench");
-    snprintf(cmd, sizeof cmd, "'%s' '%s/bench_hnsw.py' %s %zu %zu %zu %d %d %s %s", py, bench_dir,
-             dir, n, dim, nq, m, efc, efs_arg, engines);
-    FILE *p = popen(cmd, "r");
-    char line[1024];
-    while (p && fgets(line, sizeof line, p) && n_rows < MAX_ROWS) {
-        row r = {0};
-        char eng[32] = "";
-        const char *s;
-        if ((s = strstr(line, "\"engine\": \""))) sscanf(s + 11, "%31[^\"]", eng);
-        if ((s = strstr(line, "\"build_s\": "))) r.build = atof(s + 11);
-        if ((s = strstr(line, "\"mem_mb\": "))) r.mem = atof(s + 10);
-        if ((s = strstr(line, "\"ef\": "))) r.ef = atoi(s + 6);
-        if ((s = strstr(line, "\"qps\": "))) r.qps = atof(s + 7);
-        if ((s = strstr(line, "\"recall\": "))) r.recall = atof(s + 10);
-        r.engine = !strcmp(eng, "hnswlib") ? "hnswlib" : !strcmp(eng, "faiss") ? "faiss" : NULL;
-        if (r.engine) rows[n_rows++] = r;
+    if (strstr(engines, "native")) {
+        if (bench_peer_path("peer_hnswlib", cmd, sizeof cmd)) {
+            snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s %zu %zu %zu %d %d %s", dir,
+                     n, dim, nq, m, efc, efs_arg);
+            read_peer_rows(cmd, rows, &n_rows);
+        } else {
+            printf("# hnswlib (native): not built (%s missing: install libhnswlib-dev and "
+                   "reconfigure)\n",
+                   cmd);
+        }
     }
-    if (p) pclose(p);
-    printf("\n%-8s %6s %10s %9s %10s %10s\n", "engine", "ef", "recall@10", "q/s", "build s",
+    /* The Python peers; the script is beside this source file (CMake compiles it by absolute
+     * path). */
+    char py_engines[64] = "";
+    if (strstr(engines, "hnswlib")) strcat(py_engines, "hnswlib");
+    if (strstr(engines, "faiss")) strcat(py_engines, *py_engines ? ",faiss" : "faiss");
+    if (*py_engines) {
+        printf("# hnswlib-deb: Debian python3-hnswlib (no AVX: handicapped), one batched knn_query "
+               "per pass\n# faiss: Debian python3-faiss IndexHNSWFlat, one batched search per "
+               "pass\n");
+        fflush(stdout);
+        char bench_dir[512];
+        snprintf(bench_dir, sizeof bench_dir, "%s", __FILE__);
+        char *slash = strrchr(bench_dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(bench_dir, sizeof bench_dir, "bench");
+        snprintf(cmd, sizeof cmd, "'%s' '%s/bench_hnsw.py' %s %zu %zu %zu %d %d %s %s", py,
+                 bench_dir, dir, n, dim, nq, m, efc, efs_arg, py_engines);
+        read_peer_rows(cmd, rows, &n_rows);
+    }
+    printf("\n%-12s %6s %10s %9s %10s %10s\n", "engine", "ef", "recall@10", "q/s", "build s",
            "mem MB");
     for (int i = 0; i < n_rows; i++)
-        printf("%-8s %6d %10.4f %9.0f %10.2f %10.1f\n", rows[i].engine, rows[i].ef, rows[i].recall,
+        printf("%-12s %6d %10.4f %9.0f %10.2f %10.1f\n", rows[i].engine, rows[i].ef, rows[i].recall,
                rows[i].qps, rows[i].build, rows[i].mem);
     /* At recall >= 0.95: the smallest ef per engine. */
-    const char *names[3] = {"ragtune", "hnswlib", "faiss"};
-    row best[3] = {{0}};
-    for (int e = 0; e < 3; e++)
+    /* hnswlib (native) is the reference; hnswlib-deb is the handicapped Debian Python build. */
+    enum { N_ENGINES = 4 };
+    const char *names[N_ENGINES] = {"ragtune", "hnswlib", "hnswlib-deb", "faiss"};
+    row best[N_ENGINES] = {{0}};
+    for (int e = 0; e < N_ENGINES; e++)
         for (int i = 0; i < n_rows; i++)
             if (!strcmp(rows[i].engine, names[e]) && rows[i].recall >= 0.95 &&
                 (!best[e].engine || rows[i].qps > best[e].qps))
                 best[e] = rows[i];
     printf("\nat recall@10 >= 0.95 (fastest ef that reaches it):\n");
-    for (int e = 0; e < 3; e++)
+    for (int e = 0; e < N_ENGINES; e++)
         if (best[e].engine)
-            printf("  %-8s ef %4d  recall %.4f  %8.0f q/s  build %7.2f s  mem %7.1f MB\n", names[e],
-                   best[e].ef, best[e].recall, best[e].qps, best[e].build, best[e].mem);
-    for (int e = 1; e < 3; e++)
+            printf("  %-12s ef %4d  recall %.4f  %8.0f q/s  build %7.2f s  mem %7.1f MB\n",
+                   names[e], best[e].ef, best[e].recall, best[e].qps, best[e].build, best[e].mem);
+    for (int e = 1; e < N_ENGINES; e++)
         if (best[0].engine && best[e].engine)
-            printf("  ragtune / %-8s  q/s x%.2f   build time x%.2f   memory x%.2f\n", names[e],
+            printf("  ragtune / %-12s  q/s x%.2f   build time x%.2f   memory x%.2f%s\n", names[e],
                    best[0].qps / best[e].qps, best[0].build / best[e].build,
-                   best[e].mem > 0 ? best[0].mem / best[e].mem : 0.0);
+                   best[e].mem > 0 ? best[0].mem / best[e].mem : 0.0,
+                   e == 1 ? "   (reference)" : "");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) return 1;
     free(centres);

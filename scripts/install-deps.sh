@@ -12,6 +12,7 @@ APT_PACKAGES=(
   python3 python3-torch python3-numpy python3-hnswlib python3-faiss
   nodejs npm dict-foldoc dict-gcide dict-jargon wordnet-base time bc perl
   openmpi-bin libopenmpi-dev chromium
+  libhnswlib-dev libxapian-dev  # C++ bench peers: hnswlib built -march=native, Xapian BM25
 )
 
 missing=()

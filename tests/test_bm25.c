@@ -233,6 +233,19 @@ static void test_title_keys(void **s) {
             assert_true(fabsf(h[i].score - want[h[i].id - 1]) <= 1e-5f * (1 + h[i].score));
             if (i) assert_true(h[i - 1].score >= h[i].score);
         }
+        /* MaxScore's bounds know title keys: the same hits, bit for bit, for every k */
+        rt_bm25_scratch *scr;
+        assert_int_equal(rt_bm25_scratch_new(&scr), RT_OK);
+        for (int k = 1; k <= ND; k++) {
+            rt_hit m[ND];
+            int nm = rt_bm25_search_strategy(b, scr, RT_BM25_MAXSCORE, q, strlen(q), k, NULL, m);
+            assert_int_equal(nm, n < k ? n : k);
+            for (int i = 0; i < nm; i++) {
+                assert_int_equal(m[i].id, h[i].id);
+                assert_true(m[i].score == h[i].score);
+            }
+        }
+        rt_bm25_scratch_free(scr);
     }
     /* "What is Lisp?": the entry titled Lisp ranks first although "LISP 1.5" says Lisp more. */
     rt_hit h[1];

@@ -1,7 +1,30 @@
 /*
- * bm25.c — see bm25.h. Postings are per-term arrays of (chunk index, tf); a search accumulates
- * scores term at a time into a dense array and keeps the best k in a heap. A forward list of
- * each chunk's distinct terms makes deletes exact (df and length totals are updated).
+ * bm25.c — see bm25.h. Postings are per-term arrays of (chunk index, tf). A forward list of each
+ * chunk's distinct terms makes deletes exact (df and length totals are updated).
+ *
+ * Two ways to search, with the same result (ids, scores bit for bit, ties to the smaller id):
+ * - exhaustive, term at a time: every posting of every query term is scored into a dense
+ *   accumulator and the best k go through a heap. Best when the query's lists are short.
+ * - MaxScore (Turtle & Flood 1995), term at a time, for long lists (common terms of a large
+ *   corpus): each term has an upper bound on its contribution to any chunk. Terms are scored in
+ *   decreasing bound order into the same dense accumulator; before each, the k-th best partial
+ *   score is a lower bound of the final k-th best, and once the bounds of the terms left sum to
+ *   less, no chunk they alone contain can reach the top k: their lists are not walked. The chunks
+ *   already scored that can still make it (partial + bounds left above the k-th) are few; only
+ *   they are rescored, probing every list by galloping search, summing in term-id order as the
+ *   exhaustive search does, so scores match bit for bit.
+ *   Why this and not WAND / block-max WAND (document at a time): bench_bm25's queries, like RAG's,
+ *   are OR queries of 2-3 terms, typically rare terms with a common one. The common term's bound
+ *   (low idf) drops below the k-th score once the rare lists are scored, so its long list is only
+ *   probed for a few candidates, while the rare lists go through the tight accumulator loop; a
+ *   document-at-a-time walk (tried first) pays a cursor merge per posting and was barely faster
+ *   than exhaustive scoring on 300k passages. The bounds need no index rebuild (below).
+ * Bounds: BM25's per-posting factor tf / (tf + k1 (1 - b) + k1 b len / avglen) depends on the
+ * corpus average length, which every add and delete moves. Bounds are stored for a reference
+ * average (bound_avglen) and scaled at query time: the factor at avglen A is at most
+ * max(1, A / A_ref) times the factor at A_ref. They are recomputed at load, compaction and each
+ * doubling of the chunk count (amortized O(1) per posting) so the scale stays near 1. The file
+ * format is unchanged (bounds are derived, never stored).
  */
 #include "knowledge/bm25.h"
 #include "knowledge/words.h"
@@ -31,6 +54,7 @@ typedef struct term {
     uint32_t n, cap;   /* postings */
     uint32_t df;       /* live chunks containing the term */
     posting *p;
+    float bound; /* max BM25 length-normalized tf factor over p, at bound_avglen */
 } term;
 
 typedef struct surface {
@@ -70,6 +94,7 @@ struct rt_bm25 {
     size_t surf_table_cap;
     rt_bm25_scratch *own; /* scratch of rt_bm25_search (created on first use) */
     uint64_t applied_seq;
+    double bound_avglen; /* average chunk length the term bounds were computed at (0: none) */
 };
 
 /* English stopwords (sorted for bsearch). */
@@ -100,6 +125,11 @@ static bool is_stopword(const char *w) {
     const char *key = w;
     return bsearch(&key, stopwords_en, sizeof stopwords_en / sizeof *stopwords_en,
                    sizeof *stopwords_en, cmp_str) != NULL;
+}
+
+const char *const *rt_bm25_stopwords(size_t *n) {
+    *n = sizeof stopwords_en / sizeof *stopwords_en;
+    return stopwords_en;
 }
 
 rt_bm25_config rt_bm25_default_config(void) {
@@ -433,6 +463,38 @@ static size_t title_key(const stems *s, size_t i, size_t j, char *key) {
     return n;
 }
 
+/* ---- score bounds (MaxScore) --------------------------------------------------------------- */
+
+/* Title keys (see rt_bm25_add_titled) start with '=', which no analyzed word does. */
+static bool is_title_key(const rt_bm25 *b, const term *t) {
+    return t->len > 0 && b->arena[t->off] == '=';
+}
+
+/* BM25's tf factor of one posting at average length avglen (the score is idf (k1+1) times it). */
+static double tf_factor(const rt_bm25 *b, uint32_t tf, uint32_t len, double avglen) {
+    double k1 = b->cfg.k1, bb = b->cfg.b;
+    return tf / (tf + k1 * (1 - bb) + (avglen > 0 ? k1 * bb * len / avglen : 0));
+}
+
+/* Folds posting i of t into its bound. */
+static void bound_push(rt_bm25 *b, term *t, uint32_t i) {
+    float f = is_title_key(b, t)
+                  ? (float)(1.0 / (1.0 + b->cfg.k1)) /* tf 1, no length: the score is idf */
+                  : (float)tf_factor(b, t->p[i].tf, b->chunk_len[t->p[i].idx], b->bound_avglen);
+    if (f > t->bound || i == 0) t->bound = f;
+}
+
+/* Recomputes every bound at the current average length. */
+static void bounds_refresh(rt_bm25 *b) {
+    b->bound_avglen = b->n_live ? (double)b->total_len / (double)b->n_live : 0;
+    for (size_t k = 0; k < b->n_terms; k++) {
+        term *t = &b->terms[k];
+        t->bound = 0;
+        for (uint32_t i = 0; i < t->n; i++)
+            bound_push(b, t, i);
+    }
+}
+
 int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
     return rt_bm25_add_titled(b, chunk_id, text, len, NULL, 0);
 }
@@ -502,6 +564,14 @@ int rt_bm25_add_titled(rt_bm25 *b, int64_t chunk_id, const char *text, size_t le
     b->n_chunks++;
     b->n_live++;
     b->total_len += b->chunk_len[idx];
+    if (b->bound_avglen <= 0 || (b->n_chunks & (b->n_chunks - 1)) == 0) {
+        bounds_refresh(b);
+    } else {
+        for (size_t i = 0; i < n_distinct; i++) {
+            term *t = &b->terms[c.ids[i]];
+            bound_push(b, t, t->n - 1);
+        }
+    }
     return RT_OK;
 }
 
@@ -529,22 +599,36 @@ int rt_bm25_remove(rt_bm25 *b, int64_t chunk_id) {
     return RT_OK;
 }
 
-/* Title keys (see rt_bm25_add_titled) start with '=', which no analyzed word does. */
-static bool is_title_key(const rt_bm25 *b, const term *t) {
-    return t->len > 0 && b->arena[t->off] == '=';
-}
-
 static float idf(const rt_bm25 *b, uint32_t df) {
     double n = (double)b->n_live;
     return (float)log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
+/* One query term during a MaxScore search. */
+typedef struct score_params {
+    float norm0, norm1; /* k1 (1 - b), k1 b / avglen */
+} score_params;
+
+typedef struct qterm {
+    const posting *p;
+    uint32_t n, pos; /* postings, probe cursor */
+    float w;         /* idf * (k1 + 1), as the exhaustive search computes it */
+    double ub;       /* upper bound of the term's contribution to any chunk */
+    uint32_t qi;     /* position in the query's term-id order (the order scores are summed in) */
+    score_params sp; /* the term's length normalization (none for title keys) */
+} qterm;
+
 struct rt_bm25_scratch {
-    float *acc;         /* (cap) score per chunk, 0 between searches */
-    uint32_t *touched;  /* (cap) chunks with a score */
+    float *acc;        /* (cap) score per chunk, 0 between searches */
+    uint32_t *touched; /* (cap) chunks with a score */
     size_t cap;
     struct sb_stemmer *stemmer; /* for `language` */
     char language[32];
+    uint32_t *cand; /* (cap) MaxScore: chunks to rescore */
+    float *fin;     /* (cap) their scores */
+    qterm *qt;      /* (qcap) MaxScore: query terms, by decreasing bound */
+    double *suffix; /* (suffix_cap) suffix[i] = sum of qt[i..m).ub */
+    size_t qcap, suffix_cap;
 };
 
 int rt_bm25_scratch_new(rt_bm25_scratch **out) {
@@ -557,6 +641,10 @@ void rt_bm25_scratch_free(rt_bm25_scratch *s) {
     free(s->acc);
     free(s->touched);
     if (s->stemmer) sb_stemmer_delete(s->stemmer);
+    free(s->qt);
+    free(s->suffix);
+    free(s->cand);
+    free(s->fin);
     free(s);
 }
 
@@ -566,15 +654,23 @@ static int scratch_fit(const rt_bm25 *b, rt_bm25_scratch *s) {
     if (s->cap < b->n_chunks) {
         float *acc = rt_calloc(b->n_chunks, sizeof *acc);
         uint32_t *touched = rt_malloc(b->n_chunks * sizeof *touched);
-        if (!acc || !touched) {
+        uint32_t *cand = rt_malloc(b->n_chunks * sizeof *cand);
+        float *fin = rt_malloc(b->n_chunks * sizeof *fin);
+        if (!acc || !touched || !cand || !fin) {
             free(acc);
             free(touched);
+            free(cand);
+            free(fin);
             return RT_ERR_NOMEM;
         }
         free(s->acc);
         free(s->touched);
+        free(s->cand);
+        free(s->fin);
         s->acc = acc;
         s->touched = touched;
+        s->cand = cand;
+        s->fin = fin;
         s->cap = b->n_chunks;
     }
     if (b->stemmer && (!s->stemmer || strcmp(s->language, b->language) != 0)) {
@@ -587,8 +683,8 @@ static int scratch_fit(const rt_bm25 *b, rt_bm25_scratch *s) {
 }
 
 /* Distinct known query term ids into c (sorted); stemmer: b's, or a searching thread's. */
-static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char *query,
-                       size_t len, collect_ctx *c) {
+static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char *query, size_t len,
+                       collect_ctx *c) {
     memset(c, 0, sizeof *c);
     c->b = b;
     c->stemmer = stemmer;
@@ -630,8 +726,192 @@ static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char 
     return RT_OK;
 }
 
-int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
-                        int k, const rt_idset *allowed, rt_hit *out) {
+/* One posting's score: the single expression both search strategies use, so their sums agree
+ * bit for bit. */
+static inline float posting_score(float w, uint32_t tf, uint32_t len, float norm0, float norm1) {
+    float f = (float)tf;
+    return w * f / (f + norm0 + norm1 * (float)len);
+}
+
+static score_params score_params_of(const rt_bm25 *b) {
+    const float k1 = b->cfg.k1, bb = b->cfg.b;
+    const float avglen = (float)((double)b->total_len / (double)b->n_live);
+    score_params sp = {k1 * (1 - bb), avglen > 0 ? k1 * bb / avglen : 0};
+    return sp;
+}
+
+/* A title key's posting (tf 1) scores idf: the tf factor 1 / (1 + k1), no length term. */
+static score_params term_params(const rt_bm25 *b, const term *t, score_params sp) {
+    if (is_title_key(b, t)) sp = (score_params){b->cfg.k1, 0};
+    return sp;
+}
+
+/* Term at a time over every posting of the query's terms (q: distinct term ids, sorted). */
+static int search_exhaustive(const rt_bm25 *b, rt_bm25_scratch *s, const collect_ctx *q, int k,
+                             const rt_idset *allowed, rt_hit *out) {
+    float *acc = s->acc;
+    uint32_t *touched = s->touched;
+    size_t n_touched = 0;
+    const score_params sp = score_params_of(b);
+    const uint32_t *clen = b->chunk_len;
+    const uint8_t *del = b->deleted;
+    for (size_t qi = 0; qi < q->n; qi++) {
+        const term *t = &b->terms[q->ids[qi]];
+        if (t->df == 0) continue;
+        const float w = idf(b, t->df) * (b->cfg.k1 + 1);
+        const score_params tp = term_params(b, t, sp);
+        const posting *p = t->p;
+        for (uint32_t i = 0; i < t->n; i++) {
+            uint32_t idx = p[i].idx;
+            if (del[idx]) continue;
+            if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
+            float score = posting_score(w, p[i].tf, clen[idx], tp.norm0, tp.norm1);
+            if (acc[idx] == 0) touched[n_touched++] = idx;
+            acc[idx] += score;
+        }
+    }
+    rt_topk top = {out, 0, k};
+    for (size_t i = 0; i < n_touched; i++) {
+        uint32_t idx = touched[i];
+        rt_topk_push(&top, b->chunk_ids[idx], acc[idx]);
+        acc[idx] = 0;
+    }
+    return rt_topk_sort(&top);
+}
+
+/* First position >= at in p[0..n) whose chunk index is >= target (galloping, then binary). */
+static uint32_t advance_to(const posting *p, uint32_t n, uint32_t at, uint32_t target) {
+    if (at >= n || p[at].idx >= target) return at;
+    uint32_t lo = at, step = 1, hi = at + 1;
+    while (hi < n && p[hi].idx < target) {
+        lo = hi;
+        step *= 2;
+        hi = n - at > step ? at + step : n;
+    }
+    lo++; /* p[lo - 1].idx < target; the answer is in [lo, hi] */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p[mid].idx < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_qterm_ub_desc(const void *x, const void *y) {
+    const qterm *a = x, *b = y;
+    return (a->ub < b->ub) - (a->ub > b->ub);
+}
+
+/* The k-th best score among touched chunks' accumulators, or -1 when fewer than k. */
+static double kth_best(const float *acc, const uint32_t *touched, size_t n_touched, int k,
+                       rt_hit *heap) {
+    if (n_touched < (size_t)k) return -1;
+    rt_topk top = {heap, 0, k};
+    for (size_t i = 0; i < n_touched; i++)
+        rt_topk_push(&top, touched[i], acc[touched[i]]);
+    return top.h[0].score;
+}
+
+/* MaxScore, term at a time (see the top of this file). Bounds and the pruning tests carry a
+ * relative slack (slack) covering float rounding of scores and of sums taken in another order,
+ * so a chunk is dropped only when its score is certainly below the k-th best: exact, ties
+ * included. out (capacity k) doubles as the heap for the k-th best score. */
+static int search_maxscore(const rt_bm25 *b, rt_bm25_scratch *s, const collect_ctx *q, int k,
+                           const rt_idset *allowed, rt_hit *out) {
+    RT_TRY(grow((void **)&s->qt, &s->qcap, q->n, sizeof *s->qt));
+    RT_TRY(grow((void **)&s->suffix, &s->suffix_cap, q->n + 1, sizeof *s->suffix));
+    const score_params sp = score_params_of(b);
+    const double avglen = (double)b->total_len / (double)b->n_live;
+    const double scale0 = b->bound_avglen > 0 && avglen > b->bound_avglen
+                              ? avglen / b->bound_avglen
+                              : 1.0; /* bounds at bound_avglen -> at avglen */
+    const double slack = 1 + 1e-6 * (double)(q->n + 8);
+    qterm *qt = s->qt;
+    size_t m = 0;
+    for (size_t qi = 0; qi < q->n; qi++) {
+        const term *t = &b->terms[q->ids[qi]];
+        if (t->df == 0) continue;
+        qterm *e = &qt[m++];
+        e->p = t->p;
+        e->n = t->n;
+        e->pos = 0;
+        e->w = idf(b, t->df) * (b->cfg.k1 + 1);
+        e->sp = term_params(b, t, sp);
+        e->ub = (double)t->bound * (double)e->w * scale0 * slack;
+        e->qi = (uint32_t)qi;
+    }
+    qsort(qt, m, sizeof *qt, cmp_qterm_ub_desc);
+    double *suffix = s->suffix;
+    suffix[m] = 0;
+    for (size_t i = m; i-- > 0;)
+        suffix[i] = suffix[i + 1] + qt[i].ub;
+    float *acc = s->acc;
+    uint32_t *touched = s->touched;
+    size_t n_touched = 0;
+    const uint32_t *clen = b->chunk_len;
+    const uint8_t *del = b->deleted;
+    /* Walk whole lists while the terms left could still bring in a chunk of their own. */
+    double theta = -1;
+    size_t walked = 0;
+    for (; walked < m; walked++) {
+        if (walked > 0) {
+            theta = kth_best(acc, touched, n_touched, k, out);
+            if (theta >= 0 && suffix[walked] * slack < theta) break;
+        }
+        const qterm *e = &qt[walked];
+        for (uint32_t i = 0; i < e->n; i++) {
+            uint32_t idx = e->p[i].idx;
+            if (del[idx]) continue;
+            if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
+            float score = posting_score(e->w, e->p[i].tf, clen[idx], e->sp.norm0, e->sp.norm1);
+            if (acc[idx] == 0) touched[n_touched++] = idx;
+            acc[idx] += score;
+        }
+    }
+    if (walked == m) theta = kth_best(acc, touched, n_touched, k, out);
+    /* Candidates: chunks whose partial score plus the bounds of the lists not walked can reach
+     * theta; the accumulators are cleared on the way. */
+    uint32_t *cand = s->cand;
+    float *fin = s->fin;
+    size_t n_cand = 0;
+    for (size_t i = 0; i < n_touched; i++) {
+        uint32_t idx = touched[i];
+        if (theta < 0 || ((double)acc[idx] * slack + suffix[walked]) * slack >= theta)
+            cand[n_cand++] = idx;
+        acc[idx] = 0;
+    }
+    qsort(cand, n_cand, sizeof *cand, cmp_u32);
+    /* Rescore the candidates over every list, in term-id order. */
+    for (size_t c = 0; c < n_cand; c++)
+        fin[c] = 0;
+    for (size_t qi = 0; qi < q->n; qi++) {
+        const qterm *e = NULL;
+        for (size_t i = 0; i < m && !e; i++)
+            if (qt[i].qi == qi) e = &qt[i];
+        if (!e) continue;
+        uint32_t pos = 0;
+        for (size_t c = 0; c < n_cand; c++) {
+            pos = advance_to(e->p, e->n, pos, cand[c]);
+            if (pos >= e->n) break;
+            if (e->p[pos].idx == cand[c])
+                fin[c] += posting_score(e->w, e->p[pos].tf, clen[cand[c]], e->sp.norm0,
+                                        e->sp.norm1);
+        }
+    }
+    rt_topk top = {out, 0, k};
+    for (size_t c = 0; c < n_cand; c++)
+        rt_topk_push(&top, b->chunk_ids[cand[c]], fin[c]);
+    return rt_topk_sort(&top);
+}
+
+/* Below this many postings over the query's lists, the term-at-a-time loop is as fast. */
+#define MAXSCORE_MIN_POSTINGS 4096
+
+int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strategy how,
+                            const char *query, size_t len, int k, const rt_idset *allowed,
+                            rt_hit *out) {
     if (k <= 0) return 0;
     RT_TRY(scratch_fit(b, s));
     collect_ctx q;
@@ -640,38 +920,21 @@ int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query,
         free(q.ids);
         return 0;
     }
-    float *acc = s->acc;
-    uint32_t *touched = s->touched;
-    size_t n_touched = 0;
-    const float k1 = b->cfg.k1, bb = b->cfg.b;
-    const float avglen = (float)((double)b->total_len / (double)b->n_live);
-    const float norm0 = k1 * (1 - bb), norm1 = avglen > 0 ? k1 * bb / avglen : 0;
-    const uint32_t *clen = b->chunk_len;
-    const uint8_t *del = b->deleted;
-    for (size_t qi = 0; qi < q.n; qi++) {
-        const term *t = &b->terms[q.ids[qi]];
-        if (t->df == 0) continue;
-        const float w = idf(b, t->df) * (k1 + 1);
-        const bool key = is_title_key(b, t);
-        const posting *p = t->p;
-        for (uint32_t i = 0; i < t->n; i++) {
-            uint32_t idx = p[i].idx;
-            if (del[idx]) continue;
-            if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
-            float tf = (float)p[i].tf;
-            float score = key ? w / (k1 + 1) : w * tf / (tf + norm0 + norm1 * (float)clen[idx]);
-            if (acc[idx] == 0) touched[n_touched++] = idx;
-            acc[idx] += score;
-        }
+    if (how == RT_BM25_AUTO) {
+        size_t total = 0;
+        for (size_t i = 0; i < q.n; i++)
+            total += b->terms[q.ids[i]].n;
+        how = total >= MAXSCORE_MIN_POSTINGS ? RT_BM25_MAXSCORE : RT_BM25_EXHAUSTIVE;
     }
+    int n = how == RT_BM25_MAXSCORE ? search_maxscore(b, s, &q, k, allowed, out)
+                                    : search_exhaustive(b, s, &q, k, allowed, out);
     free(q.ids);
-    rt_topk top = {out, 0, k};
-    for (size_t i = 0; i < n_touched; i++) {
-        uint32_t idx = touched[i];
-        rt_topk_push(&top, b->chunk_ids[idx], acc[idx]);
-        acc[idx] = 0;
-    }
-    return rt_topk_sort(&top);
+    return n;
+}
+
+int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len, int k,
+                        const rt_idset *allowed, rt_hit *out) {
+    return rt_bm25_search_strategy(b, s, RT_BM25_AUTO, query, len, k, allowed, out);
 }
 
 int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_idset *allowed,
@@ -743,6 +1006,7 @@ int rt_bm25_compact(rt_bm25 *b) {
     }
     free(remap);
     b->n_chunks = m;
+    bounds_refresh(b);
     return RT_OK;
 }
 size_t rt_bm25_n_terms(const rt_bm25 *b) {
@@ -943,6 +1207,7 @@ int rt_bm25_load_buffer(const void *data, size_t size, const char *name, const r
             b->fwd[idx][b->fwd_n[idx]++] = (uint32_t)i;
         }
     if (st) goto fail;
+    bounds_refresh(b);
     *out = b;
     return RT_OK;
 fail:

@@ -35,6 +35,10 @@ typedef struct rt_bm25_config {
 
 rt_bm25_config rt_bm25_default_config(void);
 
+/* The English stopword list (sorted, lower case) that `stopwords` drops; *n gets its length.
+ * For peers that should drop the same words. */
+const char *const *rt_bm25_stopwords(size_t *n);
+
 /* Creates an empty index. */
 int rt_bm25_new(const rt_bm25_config *cfg, rt_bm25 **out);
 void rt_bm25_free(rt_bm25 *b);
@@ -72,8 +76,23 @@ typedef struct rt_bm25_scratch rt_bm25_scratch;
 int rt_bm25_scratch_new(rt_bm25_scratch **out);
 void rt_bm25_scratch_free(rt_bm25_scratch *s);
 /* rt_bm25_search on a const index with the caller's scratch (concurrent searches). */
-int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
-                        int k, const rt_idset *allowed, rt_hit *out);
+int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len, int k,
+                        const rt_idset *allowed, rt_hit *out);
+
+/* How a search walks the postings; every strategy returns the same hits (ids, and scores bit
+ * for bit; ties to the smaller id). EXHAUSTIVE scores every posting of every query term (term at
+ * a time); MAXSCORE skips chunks that cannot reach the top k (MaxScore with block bounds, exact:
+ * see bm25.c); AUTO (what rt_bm25_search and rt_bm25_search_with use) takes MAXSCORE when the
+ * query's posting lists are long. */
+typedef enum rt_bm25_strategy {
+    RT_BM25_AUTO,
+    RT_BM25_EXHAUSTIVE,
+    RT_BM25_MAXSCORE,
+} rt_bm25_strategy;
+/* rt_bm25_search_with with a chosen strategy (tests and benches compare them). */
+int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strategy how,
+                            const char *query, size_t len, int k, const rt_idset *allowed,
+                            rt_hit *out);
 
 /* BM25 score of one chunk for a query (0 when unknown); for fusion and tests. */
 float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id);
