@@ -1521,6 +1521,26 @@ int rt_report_html(const char *report_json, char **out);
 /* Writes report.md and report.html next to report.json in out_dir. */
 int rt_report_write(const char *out_dir);
 
+/* ============================================================================================ */
+/* Scale-out over MPI (src/dist)                                                                */
+/* ============================================================================================ */
+
+/* A program launched by `mpirun -np N` calls rt_dist_init() once at start (before any other
+ * rt_ call that may be distributed) and rt_dist_finalize() before it exits. Afterwards the
+ * trainer (rt_trainer_*) trains data-parallel over the N processes, and sharded search
+ * (rt_collection_search_sharded) queries one shard per process. Without mpirun, or in a build
+ * without MPI, both are no-ops and the group is this process alone (rank 0 of 1).
+ * rt_dist_init returns RT_OK, or an error when MPI cannot start (or mpirun launched more than one
+ * process of a build without MPI). */
+int rt_dist_init(void);
+void rt_dist_finalize(void);
+/* This process's rank (0 .. size-1) and the number of processes. */
+int rt_dist_rank(void);
+int rt_dist_size(void);
+/* True when the library was built with MPI; true when a launcher's environment is present. */
+bool rt_dist_has_mpi(void);
+bool rt_dist_launched(void);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus
