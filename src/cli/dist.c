@@ -3,11 +3,13 @@
  * run distributed, refuses the others when there is more than one process (each would repeat
  * the whole command, writing the same files at once), and keeps ranks other than 0 quiet
  * (their stdout goes to /dev/null and only their errors are logged), so the output of
- * `mpirun -np N ragtune train ...` reads as one run's.
+ * `mpirun -np N ragtune train ...` reads as one run's; and names each process's shard of a
+ * sharded collection ({rank} in the path).
  */
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The commands that know how to share their work over processes. */
@@ -31,6 +33,23 @@ int cli_dist_begin(const char *cmd) {
         rt_log_set_level(RT_LOG_ERROR);
         if (!freopen("/dev/null", "w", stdout)) return CLI_RUNTIME;
     }
+    return CLI_OK;
+}
+
+int cli_dist_shard_path(const char *cmd, const char *path, char **out) {
+    *out = NULL;
+    const char *mark = strstr(path, "{rank}");
+    if (!mark) {
+        if (rt_dist_size() == 1) return CLI_OK;
+        if (rt_dist_rank() != 0) return CLI_USAGE;
+        return cli_usage_error(cmd,
+                               "over %d processes the collection is sharded: name the shards "
+                               "with {rank} in the path (e.g. shards/part{rank}), one per process",
+                               rt_dist_size());
+    }
+    size_t n = strlen(path) + 16;
+    if (!(*out = malloc(n))) return cli_runtime_error(cmd);
+    snprintf(*out, n, "%.*s%d%s", (int)(mark - path), path, rt_dist_rank(), mark + 6);
     return CLI_OK;
 }
 
