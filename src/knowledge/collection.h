@@ -83,5 +83,9 @@ rt_bm25_scratch *rt_search_scratch_bm25(rt_search_scratch *s);
 /* rt_collection_search over every shard of a sharded collection (knowledge/shard.c). */
 int rt_shard_search(rt_collection *c, const char *query, const rt_search_params *params,
                     rt_search_results **out);
+/* rt_collection_get_document / rt_collection_chunk_title (a global chunk id) from the shard
+ * that holds it (knowledge/shard.c). */
+int rt_shard_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out);
+int rt_shard_chunk_title(rt_collection *c, int64_t chunk_id, char **title);
 
 #endif

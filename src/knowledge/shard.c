@@ -20,7 +20,9 @@
  *
  * Not supported over shards (a clear error on rank 0): MMR (needs vectors from every shard),
  * metadata filters and caller-given query vectors (not sent to the shards).
- * Results' chunk_id is the id within the shard that holds the chunk.
+ * Results' chunk_id is global: id within its shard * N + the shard's rank. Rank 0's
+ * rt_collection_get_document and rt_collection_chunk_title (what rt_ask's context assembly
+ * reads) go to the shard that holds the document or chunk the same way.
  */
 #include "knowledge/collection.h"
 #include "knowledge/fusion.h"
@@ -31,9 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_SEARCH = 1, OP_END = 2 };
+enum { OP_SEARCH = 1, OP_END = 2, OP_DOCUMENT = 3, OP_TITLE = 4 };
 
-/* What rank 0 broadcasts for each search: its parameters (then query_len bytes of query). */
+/* What rank 0 broadcasts for each request: a search's parameters, or a document id or global
+ * chunk id to look up (then query_len bytes of query: the query, document id or chunk id). */
 typedef struct request {
     int32_t op;
     int32_t k, mode, fusion, candidates, ef_search, exact;
@@ -319,7 +322,9 @@ static int merge(const request *rq, item *bm, size_t nbm, item *dn, size_t ndn,
     if (rc == RT_OK && !(res->items = rt_calloc((size_t)nf + 1, sizeof *res->items)))
         rc = RT_ERR_NOMEM;
     for (int i = 0; rc == RT_OK && i < nf; i++) {
-        rc = copy_result(&res->items[i], &u[fused[i].id].r);
+        const item *it = &u[fused[i].id];
+        rc = copy_result(&res->items[i], &it->r);
+        res->items[i].chunk_id = it->r.chunk_id * rt_dist_size() + it->rank;
         res->items[i].score = fused[i].score;
         res->n++;
     }
@@ -410,6 +415,127 @@ int rt_shard_search(rt_collection *c, const char *query, const rt_search_params 
     return search_all(c, &rq, query, out);
 }
 
+/* ---- documents and chunk titles from the shard that holds them ----------------------------- */
+
+/* This rank's answer to a lookup: status, found, then the fields (document: path, text,
+ * metadata, version; title: the title). */
+static int lookup_local(rt_collection *c, const request *rq, const char *key, rt_strbuf *b) {
+    int32_t status = RT_OK, found = 0;
+    rt_stored_document *d = NULL;
+    char *title = NULL;
+    if (rq->op == OP_DOCUMENT) {
+        status = rt_collection_get_document(c, key, &d);
+        if (status == RT_ERR_NOT_FOUND) status = RT_OK;
+        found = d != NULL;
+    } else {
+        int64_t id;
+        memcpy(&id, key, sizeof id);
+        if (id % rt_dist_size() == rt_dist_rank()) {
+            status = rt_collection_chunk_title(c, id / rt_dist_size(), &title);
+            found = title != NULL;
+        }
+    }
+    int rc = put(b, &status, 4);
+    if (rc == RT_OK) rc = put_str(b, status < 0 ? rt_last_error() : "");
+    if (rc == RT_OK) rc = put(b, &found, 4);
+    if (rc == RT_OK && d) rc = put_str(b, d->path);
+    if (rc == RT_OK && d) rc = put_str(b, d->text);
+    if (rc == RT_OK && d) rc = put_str(b, d->metadata_json);
+    if (rc == RT_OK && d) rc = put(b, &d->version, 8);
+    if (rc == RT_OK && title) rc = put_str(b, title);
+    rt_stored_document_free(d);
+    free(title);
+    return rc;
+}
+
+/* Rank 0: the first rank's answer that found it (document or title into *out). */
+static int lookup_collect(const request *rq, const char *key, const char *all,
+                          const size_t *offsets, void *out) {
+    for (int r = 0; r < rt_dist_size(); r++) {
+        reader rd = {all + offsets[r], all + offsets[r + 1], false};
+        int32_t status, found;
+        get(&rd, &status, 4);
+        char *msg = get_str(&rd);
+        get(&rd, &found, 4);
+        int rc = rd.bad ? rt_error(RT_ERR_INTERNAL, "sharded lookup: a malformed reply from "
+                                                    "rank %d", r)
+                 : status < 0 ? rt_error(status, "shard %d of %d: %s", r, rt_dist_size(), msg)
+                              : RT_OK;
+        free(msg);
+        RT_TRY(rc);
+        if (!found) continue;
+        if (rq->op == OP_TITLE) {
+            *(char **)out = get_str(&rd);
+            return rd.bad ? RT_ERR_NOMEM : RT_OK;
+        }
+        rt_stored_document *d = rt_calloc(1, sizeof *d);
+        if (!d) return RT_ERR_NOMEM;
+        d->id = rt_strdup(key);
+        d->path = get_str(&rd);
+        d->text = get_str(&rd);
+        d->metadata_json = get_str(&rd);
+        get(&rd, &d->version, 8);
+        if (rd.bad || !d->id || !d->text) {
+            rt_stored_document_free(d);
+            return rt_error(RT_ERR_INTERNAL, "sharded lookup: a malformed reply from rank %d", r);
+        }
+        d->len = strlen(d->text);
+        *(rt_stored_document **)out = d;
+        return RT_OK;
+    }
+    return rq->op == OP_TITLE ? RT_OK
+                              : rt_error(RT_ERR_NOT_FOUND, "no shard holds document '%s'", key);
+}
+
+/* One lookup on every rank (rank 0: out receives the answer). */
+static int lookup_all(rt_collection *c, const request *rq, const char *key, void *out) {
+    rt_strbuf packed = {0};
+    int rc = lookup_local(c, rq, key, &packed);
+    if (rc < 0) { /* an empty reply, which rank 0 reports as malformed */
+        rt_strbuf_free(&packed);
+        packed = (rt_strbuf){0};
+    }
+    char *all = NULL;
+    size_t all_len, *offsets = rt_malloc(((size_t)rt_dist_size() + 1) * sizeof *offsets);
+    if (!offsets) return RT_ERR_NOMEM;
+    rc = dist_allgather_bytes(packed.data, packed.len, &all, &all_len, offsets);
+    rt_strbuf_free(&packed);
+    if (rc == RT_OK && out) rc = lookup_collect(rq, key, all, offsets, out);
+    free(all);
+    free(offsets);
+    return rc;
+}
+
+/* Rank 0: sends a lookup of key (len bytes) to every shard. */
+static int lookup(rt_collection *c, int op, const void *key, size_t len, void *out) {
+    request rq = {.op = op, .query_len = (uint32_t)len};
+    char *k = rt_malloc(len + 1);
+    if (!k) return RT_ERR_NOMEM;
+    memcpy(k, key, len);
+    k[len] = '\0';
+    int rc = dist_bcast(&rq, sizeof rq, 0);
+    if (rc == RT_OK) rc = dist_bcast(k, len, 0);
+    if (rc == RT_OK) rc = lookup_all(c, &rq, k, out);
+    free(k);
+    return rc;
+}
+
+int rt_shard_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out) {
+    size_t n = strlen(doc_id);
+    if (n > (1u << 20)) return rt_error(RT_ERR_RANGE, "document id of %zu bytes", n);
+    c->sharded = false; /* the local lookup inside must not come back here */
+    int rc = lookup(c, OP_DOCUMENT, doc_id, n, out);
+    c->sharded = true;
+    return rc;
+}
+
+int rt_shard_chunk_title(rt_collection *c, int64_t chunk_id, char **title) {
+    c->sharded = false;
+    int rc = lookup(c, OP_TITLE, &chunk_id, sizeof chunk_id, title);
+    c->sharded = true;
+    return rc;
+}
+
 int rt_collection_shard_begin(rt_collection *c, int status) {
     if (!dist_active()) return status;
     RT_TRY(dist_agree(status));
@@ -420,12 +546,13 @@ int rt_collection_shard_begin(rt_collection *c, int status) {
     for (;;) {
         request rq;
         RT_TRY(dist_bcast(&rq, sizeof rq, 0));
-        if (rq.op != OP_SEARCH) return RT_OK;
+        if (rq.op == OP_END) return RT_OK;
         char *query = rt_malloc((size_t)rq.query_len + 1);
         if (!query) return RT_ERR_NOMEM; /* not recoverable: rank 0 waits in the broadcast */
         int rc = dist_bcast(query, rq.query_len, 0);
         query[rq.query_len] = '\0';
-        if (rc == RT_OK) rc = search_all(c, &rq, query, NULL);
+        if (rc == RT_OK && rq.op == OP_SEARCH) rc = search_all(c, &rq, query, NULL);
+        if (rc == RT_OK && rq.op != OP_SEARCH) rc = lookup_all(c, &rq, query, NULL);
         free(query);
         RT_TRY(rc);
     }

@@ -2,9 +2,11 @@
 # mpi_search.sh — sharded search under mpirun equals search of the unsharded collection: 40
 # documents ingested whole into one collection, and split (document i to shard i mod N) into
 # N = 2 and 3 shard collections searched with `mpirun -np N ragtune search shards/part{rank}`.
-# BM25 (corpus-wide statistics summed over the shards), exact dense and hybrid (RRF over the
-# merged lists) give the same documents in the same order with scores within 1e-5 (the same
-# float operations on the same numbers: in practice equal to the printed digit). Errors: a path
+# BM25 (corpus-wide statistics summed over the shards), exact dense and hybrid (over the
+# merged lists; weighted fusion, since RRF's ranks depend on the order of tied hits, which
+# follows chunk ids, and those differ between shards and the whole) give the same documents in the same order with scores within 1e-5 (the same
+# float operations on the same numbers: in practice equal to the printed digit), and `ask` cites
+# the same sources from the shards as from the whole collection. Errors: a path
 # without {rank} (exit 2), a missing shard (exit 1, on every process), MMR (exit 1).
 set -euo pipefail
 : "${RAGTUNE:?}" "${RT_PYTHON:?}" "${RT_SOURCE_DIR:?}"
@@ -23,12 +25,13 @@ words=(page memory cache disk process thread lock file network packet route tabl
     for c in a b c d e f g h i j k l m n o p q r s t u v w x y z; do echo "$c"; echo "##$c"; done
 } > "$t/bert/vocab.txt"
 mkdir -p "$t/docs"
-RANDOM=7 # bash's generator, seeded: the same documents every run, without tied scores
+RANDOM=7 # bash's generator, seeded: the same documents every run
 for i in $(seq 0 39); do
     line=""
-    for _ in $(seq 0 $((5 + RANDOM % 5))); do line="$line ${words[$((RANDOM % 20))]}"; done
+    n_words=$((6 + RANDOM % 5)) # not in $(...): a subshell reseeds RANDOM
+    for ((j = 0; j < n_words; j++)); do line="$line ${words[$((RANDOM % 20))]}"; done
     # "note N" keeps every text distinct (ingest stores identical texts once)
-    echo "note $i: the$line" > "$t/docs/d$i.txt"
+    printf 'note %d\nthe%s\n' "$i" "$line" > "$t/docs/d$i.txt" # a title line, then the body
 done
 emb=(--embed-model "$t/bert")
 "$RAGTUNE" ingest "$t/all" "$t/docs" "${emb[@]}" > /dev/null 2>&1
@@ -70,9 +73,9 @@ PY
 
 # each mpirun costs a second or more to start: few runs, each mode over 2 and over 3 shards
 for case in "2:bm25:memory page frame" "2:dense --exact:memory page frame" \
-            "2:hybrid --exact:memory page frame" "2:bm25:kernel scheduler queue user" \
+            "2:hybrid --exact --fusion weighted:memory page frame" "2:bm25:kernel scheduler queue user" \
             "3:bm25:network packet route heap" "3:dense --exact:network packet route heap" \
-            "3:hybrid --exact:network packet route heap"; do
+            "3:hybrid --exact --fusion weighted:network packet route heap"; do
     n=${case%%:*}
     rest=${case#*:}
     mode="--mode ${rest%%:*}"
@@ -86,6 +89,31 @@ for case in "2:bm25:memory page frame" "2:dense --exact:memory page frame" \
         same_hits "$t/whole.jsonl" "$t/sharded.jsonl"
     }
 done
+
+# ask: rank 0 retrieves from every shard and generates from the merged sources (a tiny reader
+# trained here for one step; its text is gibberish, the sources are what is compared)
+for i in $(seq 0 39); do cat "$t/docs/d$i.txt"; done > "$t/corpus.txt"
+"$RAGTUNE" tokenizer train --vocab-size 300 "$t/corpus.txt" -o "$t/tok.json" > /dev/null 2>&1
+"$RAGTUNE" train --data "$t/corpus.txt" --tokenizer "$t/tok.json" --out "$t/m" --layers 1 \
+    --embd 32 --heads 2 --kv-heads 1 --ff 64 --ctx 512 --seq-len 32 --batch 2 --steps 1 \
+    --threads 1 > /dev/null 2>&1
+ask=(--model "$t/m/model" --max-tokens 4 --threads 1 --min-score 0 -k 3 --json)
+"$RAGTUNE" ask "$t/all" "what is the page frame of memory" "${ask[@]}" > "$t/ask1.json" 2> /dev/null
+mpi 2 ask "$t/shards2/part{rank}" "what is the page frame of memory" "${ask[@]}" \
+    > "$t/ask2.json" 2> "$t/err" || { cat "$t/err"; exit 1; }
+"$RT_PYTHON" - "$t/ask1.json" "$t/ask2.json" <<'PY'
+import json, os, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+sa, sb = a["sources"], b["sources"]
+assert sa and len(sa) == len(sb), (sa, sb)
+for x, y in zip(sa, sb):
+    assert abs(x["score"] - y["score"]) <= 1e-5 * max(1.0, abs(x["score"])), (x, y)
+last = sa[-1]["score"]  # which of hits tied with the last make the cut is arbitrary
+top = lambda s: sorted(os.path.basename(x["doc_id"]) for x in s if x["score"] > last + 1e-6)
+assert top(sa) == top(sb), (sa, sb)
+assert isinstance(b["answer"], str)
+print(f"ask: same {len(sa)} sources over 2 shards")
+PY
 
 set +e
 mpi 2 search "$t/all" "memory" > /dev/null 2> "$t/err"
