@@ -175,11 +175,11 @@ static int share_stats(rt_bm25_stats *st, int local_status, bool *ok) {
     if (*ok) {
         v[0] = st->n_chunks;
         v[1] = st->total_len;
-        memcpy(v + 2, st->df, st->n_terms * sizeof *v);
+        if (st->n_terms) memcpy(v + 2, st->df, st->n_terms * sizeof *v);
         rc = dist_allreduce_i64(v, n);
         st->n_chunks = v[0];
         st->total_len = v[1];
-        memcpy(st->df, v + 2, st->n_terms * sizeof *v);
+        if (st->n_terms) memcpy(st->df, v + 2, st->n_terms * sizeof *v);
     }
     free(v);
     return rc;
@@ -277,8 +277,8 @@ static int merge(const request *rq, item *bm, size_t nbm, item *dn, size_t ndn,
                  rt_search_results *res) {
     int ncand = rq->candidates > rq->k ? rq->candidates : rq->k;
     if (rq->mode == RT_SEARCH_BM25) ncand = rq->k;
-    qsort(bm, nbm, sizeof *bm, cmp_bm25);
-    qsort(dn, ndn, sizeof *dn, cmp_dense);
+    if (nbm) qsort(bm, nbm, sizeof *bm, cmp_bm25);
+    if (ndn) qsort(dn, ndn, sizeof *dn, cmp_dense);
     if (nbm > (size_t)ncand) nbm = (size_t)ncand;
     if (ndn > (size_t)ncand) ndn = (size_t)ncand;
     /* one entry per distinct chunk (a hybrid search finds some by both retrievers) */
@@ -306,10 +306,10 @@ static int merge(const request *rq, item *bm, size_t nbm, item *dn, size_t ndn,
     int nf = 0;
     if (rc == RT_OK) {
         if (rq->mode == RT_SEARCH_BM25) {
-            memcpy(fused, hb, nbm * sizeof *fused);
+            if (nbm) memcpy(fused, hb, nbm * sizeof *fused);
             nf = (int)nbm;
         } else if (rq->mode == RT_SEARCH_DENSE) {
-            memcpy(fused, hd, ndn * sizeof *fused);
+            if (ndn) memcpy(fused, hd, ndn * sizeof *fused);
             nf = (int)ndn;
         } else if (rq->fusion == RT_FUSION_WEIGHTED) {
             nf = rt_fuse_weighted(hd, (int)ndn, hb, (int)nbm, rq->alpha, fused);

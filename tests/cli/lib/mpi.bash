@@ -15,13 +15,15 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # no shared-memory single-copy (needs ptrace rights containers often lack); no network probing
 export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl="self,vader"
 export OMPI_MCA_rmaps_base_oversubscribe=1
-# Open MPI's own allocations at start-up are not ours: an ASan build's leak check skips them
-lsan_supp="$RT_SOURCE_DIR/tests/cli/lib/mpi_lsan.supp"
-export LSAN_OPTIONS="suppressions=$lsan_supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# An ASan build's leak check cannot run under mpirun: Open MPI's components (dlopen'ed, and
+# dlclose'd at MPI_Finalize) keep allocations to exit whose stacks no longer name a module, so
+# no suppression matches them. The processes mpirun starts check everything else (overflows,
+# use after free, UB); the single-process runs of the same tests keep the leak check.
+mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 mpi() { # mpi N ragtune-args...
     local n=$1
     shift
-    mpirun --oversubscribe --bind-to none -np "$n" -x LSAN_OPTIONS -x ASAN_OPTIONS \
+    ASAN_OPTIONS="$mpi_asan" mpirun --oversubscribe --bind-to none -np "$n" -x ASAN_OPTIONS \
         -x UBSAN_OPTIONS -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS "$RAGTUNE" "$@"
 }
