@@ -734,8 +734,10 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
         }
     }
     if (t->log) write_log_line(t, info, el);
-    if (t->rank == 0 && t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last)
-        RT_TRY(save_checkpoint(t));
+    if (t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last) {
+        int st = t->rank == 0 ? save_checkpoint(t) : RT_OK;
+        RT_TRY(t->n_ranks > 1 ? dist_agree(st) : st); /* all stop if rank 0 could not save */
+    }
     info->done = last || t->stopped;
     return RT_OK;
 }
@@ -775,6 +777,17 @@ int rt_trainer_save(rt_trainer *t, const char *dir) {
     return t->tok_src ? rt_tokenizer_copy_files(t->tok_src, dir) : RT_OK;
 }
 
+/* The last checkpoint and the result (model/ or adapter/). */
+static int save_final(rt_trainer *t) {
+    RT_TRY(save_checkpoint(t));
+    char *dir = rt_path_join(t->out_dir, t->m->opt.lora_rank > 0 ? "adapter" : "model");
+    if (!dir) return RT_ERR_NOMEM;
+    int st = rt_trainer_save(t, dir);
+    if (st == RT_OK) rt_log_info("saved %s", dir);
+    free(dir);
+    return st;
+}
+
 static void progress_quiet(const rt_progress_info *info, void *user) {
     (void)info, (void)user;
 }
@@ -810,12 +823,6 @@ int rt_trainer_run(rt_trainer *t) {
         }
     }
     rt_progress_end(&prog, detail);
-    if (t->rank != 0) return RT_OK; /* rank 0 writes the checkpoint and the result */
-    RT_TRY(save_checkpoint(t));
-    char *dir = rt_path_join(t->out_dir, t->m->opt.lora_rank > 0 ? "adapter" : "model");
-    if (!dir) return RT_ERR_NOMEM;
-    int st = rt_trainer_save(t, dir);
-    if (st == RT_OK) rt_log_info("saved %s", dir);
-    free(dir);
-    return st;
+    int st = t->rank == 0 ? save_final(t) : RT_OK; /* rank 0 writes */
+    return t->n_ranks > 1 ? dist_agree(st) : st;     /* and the others learn how it went */
 }
