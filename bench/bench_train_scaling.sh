@@ -9,8 +9,8 @@
 #   (defaults: build, 2, 1, 20). One machine: give N x T <= its cores, or the processes share
 #   cores and the efficiency measures the sharing. Over machines: set MPIRUN_ARGS, e.g.
 #   MPIRUN_ARGS="--hostfile hosts --map-by node" (data and paths must exist on every machine).
-# Model: llama, 4 layers, n_embd 256, 8 heads, n_ff 688, seq 128, global batch 16 (~3.6M
-# parameters, 14 MB of gradient); data: Debian's license texts (/usr/share/common-licenses).
+# Model: llama, 4 layers, n_embd 256, 8 heads, n_ff 688, seq 128, global batch 16 (3.2M
+# parameters with the byte-level vocabulary, 12.3 MiB of gradient); data: Debian's license texts (/usr/share/common-licenses).
 set -euo pipefail
 build=build
 np=2
