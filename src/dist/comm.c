@@ -20,7 +20,9 @@
 #endif
 
 static int g_rank = 0, g_size = 1;
+#ifdef RT_HAVE_MPI
 static bool g_mpi_started = false; /* this library called MPI_Init (so it finalizes) */
+#endif
 
 bool rt_dist_has_mpi(void) {
 #ifdef RT_HAVE_MPI
