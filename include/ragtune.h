@@ -1523,6 +1523,43 @@ int rt_report_html(const char *report_json, char **out);
 /* Writes report.md and report.html next to report.json in out_dir. */
 int rt_report_write(const char *out_dir);
 
+/* ============================================================================================ */
+/* Scale-out over MPI (src/dist)                                                                */
+/* ============================================================================================ */
+
+/* A program launched by `mpirun -np N` calls rt_dist_init() once at start (before any other
+ * rt_ call that may be distributed) and rt_dist_finalize() before it exits. Afterwards the
+ * trainer (rt_trainer_*) trains data-parallel over the N processes, and sharded search
+ * (rt_collection_shard_begin) queries one shard per process. Without mpirun, or in a build
+ * without MPI, both are no-ops and the group is this process alone (rank 0 of 1).
+ * rt_dist_init returns RT_OK, or an error when MPI cannot start (or mpirun launched more than one
+ * process of a build without MPI). */
+int rt_dist_init(void);
+void rt_dist_finalize(void);
+/* This process's rank (0 .. size-1) and the number of processes. */
+int rt_dist_rank(void);
+int rt_dist_size(void);
+/* True when the library was built with MPI; true when a launcher's environment is present. */
+bool rt_dist_has_mpi(void);
+bool rt_dist_launched(void);
+
+/* Sharded search. A corpus too large for one machine is split into one collection per process
+ * (shard r holds part of the documents: ingest them separately, e.g. into shards/part0 ..
+ * shards/partN-1, with the same chunking, BM25 and embedder settings). Every process opens its
+ * shard and calls rt_collection_shard_begin(shard, status) with the status of that open (shard
+ * NULL when it failed): the group agrees, and every process returns that error if any failed.
+ * Then on rank 0 it returns RT_OK at once, and from there rt_collection_search on the shard (and
+ * rt_ask through it) searches every shard: BM25 with the whole corpus's statistics (chunk count,
+ * total length, document frequencies summed over shards, so scores equal the unsharded
+ * collection's), dense hits as each shard's top candidates merged (exact search stays exact),
+ * hybrid fused from the merged lists; each result's chunk_id is the id within its shard. MMR,
+ * filters and query vectors are RT_ERR_UNSUPPORTED over shards. On the other ranks it serves
+ * rank 0's searches and returns when rank 0 calls rt_collection_shard_end(shard), which rank 0
+ * must call on every path once rt_collection_shard_begin succeeded. One process: begin returns
+ * status and does nothing else; end does nothing. Searches go one at a time. */
+int rt_collection_shard_begin(rt_collection *shard, int status);
+int rt_collection_shard_end(rt_collection *shard);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

@@ -251,6 +251,29 @@ int ask_open(ask_setup *a, const char *collection) {
     if (a->ap.search.mode != RT_SEARCH_BM25 && !a->embed_model)
         return cli_usage_error(a->cmd, "--mode %s needs --embed-model (the collection's embedder)",
                                a->ap.search.mode == RT_SEARCH_DENSE ? "dense" : "hybrid");
+    /* the collection first: a missing one is the cheapest error. Under mpirun it is this
+     * process's shard; the processes agree that all opened theirs, and ranks > 0 then serve
+     * rank 0's searches (rt_collection_shard_begin) and ask nothing. */
+    char *shard_path = NULL;
+    int rc = cli_dist_shard_path(a->cmd, collection, &shard_path);
+    if (rc != CLI_OK) return rc;
+    rt_collection_params cp = rt_collection_default_params();
+    cp.read_only = true;
+    cp.create = false;
+    int st = RT_OK;
+    if (a->embed_model) {
+        st = rt_embedder_open_model(a->embed_model, 0, &a->emb);
+        a->has_emb = st == RT_OK;
+        cp.embedder = &a->emb;
+        a->ap.embedder = &a->emb;
+    }
+    if (st == RT_OK) st = rt_collection_open(shard_path ? shard_path : collection, &cp, &a->coll);
+    free(shard_path);
+    if (rt_collection_shard_begin(a->coll, st) != RT_OK) return cli_runtime_error(a->cmd);
+    if (rt_dist_rank() != 0) {
+        a->served = true;
+        return CLI_OK;
+    }
     if (a->template_path) {
         a->template_text = read_text_file(a->template_path);
         if (!a->template_text) {
@@ -260,18 +283,6 @@ int ask_open(ask_setup *a, const char *collection) {
         }
         a->ap.prompt_template = a->template_text;
     }
-    /* the collection first: a missing one is the cheapest error */
-    rt_collection_params cp = rt_collection_default_params();
-    cp.read_only = true;
-    cp.create = false;
-    if (a->embed_model) {
-        if (rt_embedder_open_model(a->embed_model, 0, &a->emb) != RT_OK)
-            return cli_runtime_error(a->cmd);
-        a->has_emb = true;
-        cp.embedder = &a->emb;
-        a->ap.embedder = &a->emb;
-    }
-    if (rt_collection_open(collection, &cp, &a->coll) != RT_OK) return cli_runtime_error(a->cmd);
     if (a->rerank_path) {
         if (rt_reranker_open(a->rerank_path, 0, &a->reranker) != RT_OK)
             return cli_runtime_error(a->cmd);
@@ -322,6 +333,7 @@ void ask_close(ask_setup *a) {
     if (a->session) rt_session_close(a->session);
     for (int i = 0; i < a->n_adapters; i++)
         rt_adapter_free(a->adapters[i]);
+    if (a->coll) rt_collection_shard_end(a->coll); /* releases the shards (under mpirun) */
     if (a->coll) rt_collection_close(a->coll);
     if (a->reranker) rt_reranker_close(a->reranker);
     if (a->has_emb) rt_embedder_close_model(&a->emb);

@@ -31,6 +31,7 @@ typedef struct ask_setup {
     rt_reranker *reranker;
     rt_embedder emb;
     bool has_emb;
+    bool served; /* under mpirun, a rank > 0 that served its shard to rank 0: no asking */
     rt_adapter *adapters[ASK_MAX_ADAPTERS];
     float scales[ASK_MAX_ADAPTERS];
     char *template_text;

@@ -38,6 +38,15 @@ int cli_parse_token_ids(const char *s, int32_t **out, int *n_out);
 bool cli_parse_filter(char *expr, rt_filter *f);
 /* "bm25", "dense" or "hybrid" into *mode; false for anything else. */
 bool cli_parse_search_mode(const char *name, rt_search_mode *mode);
+/* Under mpirun (dist.c): starts the process group for a command that runs distributed (train,
+ * finetune, search, ask), refuses the others over several processes (CLI_USAGE), and quiets
+ * ranks other than 0. CLI_OK to go on. cli_dist_end finishes the group before exit. */
+int cli_dist_begin(const char *cmd);
+void cli_dist_end(void);
+/* The path of this process's shard: path with {rank} replaced by the rank (*out malloc'd), or
+ * *out NULL when path has no {rank} and the process is alone. Over several processes a path
+ * without {rank} is a usage error (CLI_USAGE; every process would search the same documents). */
+int cli_dist_shard_path(const char *cmd, const char *path, char **out);
 
 /* Commands (one file each). */
 int cmd_version(int argc, char **argv);

@@ -149,7 +149,8 @@ int cmd_ask(int argc, char **argv) {
         }
     }
     int rc = ask_open(&a, coll);
-    if (rc == CLI_OK && qtext) {
+    /* a.served: a shard under mpirun, whose searches rank 0 asked for */
+    if (rc == CLI_OK && qtext && !a.served) {
         if (!a.json) {
             a.ap.on_text = ask_stream_text;
         }
@@ -173,7 +174,7 @@ int cmd_ask(int argc, char **argv) {
             rt_ask_result_free(r);
         }
     }
-    for (size_t i = 0; rc == CLI_OK && i < nq; i++) {
+    for (size_t i = 0; rc == CLI_OK && !a.served && i < nq; i++) {
         rt_ask_result *r;
         if (rt_ask(a.session, a.coll, qs[i].text, &a.ap, &r) != RT_OK) {
             fprintf(stderr, "ragtune ask: question %s: %s\n", qs[i].id, rt_last_error());

@@ -26,7 +26,10 @@ static const char *usage =
     "  --exact               brute-force dense search\n"
     "  --embed-model PATH    embedder for the query (the one the collection was built with)\n"
     "                        (default: the shipped models/embedder/embedder.gguf)\n"
-    "  --json                one JSON object per result\n";
+    "  --json                one JSON object per result\n"
+    "under mpirun -np N: COLLECTION names one shard per process with {rank} (e.g.\n"
+    "shards/part{rank}); the query goes to every shard and the top k are merged, BM25\n"
+    "scored with the whole corpus's statistics (docs/scaling.md)\n";
 
 bool cli_parse_filter(char *expr, rt_filter *f) {
     static const struct {
@@ -157,18 +160,30 @@ int cmd_search(int argc, char **argv) {
     rt_collection_params cp = rt_collection_default_params();
     cp.read_only = true;
     cp.create = false;
+    char *shard_path = NULL; /* under mpirun: this process's shard (dist.c) */
+    int rc = cli_dist_shard_path("search", coll, &shard_path);
+    if (rc != CLI_OK) return rc;
     rt_embedder emb;
+    rt_collection *c = NULL;
+    int st = RT_OK;
+    bool emb_open = false;
     if (model) {
-        if (rt_embedder_open_model(model, 0, &emb) != RT_OK) return cli_runtime_error("search");
+        st = rt_embedder_open_model(model, 0, &emb);
+        emb_open = st == RT_OK;
         cp.embedder = &emb;
     }
-    rt_collection *c;
-    if (rt_collection_open(coll, &cp, &c) != RT_OK) {
-        if (model) rt_embedder_close_model(&emb);
-        return cli_runtime_error("search");
+    if (st == RT_OK) st = rt_collection_open(shard_path ? shard_path : coll, &cp, &c);
+    free(shard_path);
+    if (rt_collection_shard_begin(c, st) != RT_OK || rt_dist_rank() != 0) {
+        /* failed, or a shard that served rank 0's search until it ended */
+        int code = st == RT_OK && rt_dist_rank() != 0 ? CLI_OK : cli_runtime_error("search");
+        if (c) rt_collection_close(c);
+        if (emb_open) rt_embedder_close_model(&emb);
+        return code;
     }
     rt_search_results *r;
-    int rc = rt_collection_search(c, query, &sp, &r);
+    rc = rt_collection_search(c, query, &sp, &r);
+    rt_collection_shard_end(c);
     if (rc != RT_OK) {
         fprintf(stderr, "ragtune search: %s\n", rt_last_error());
         rt_collection_close(c);

@@ -98,6 +98,7 @@ int cmd_version(int argc, char **argv) {
         const char *vars[] = {"OMP_WAIT_POLICY", "OPENBLAS_CORETYPE"};
         for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
             if (getenv(vars[i])) printf("%s=%s\n", vars[i], getenv(vars[i]));
+        printf("RT_MPI=%s\n", rt_dist_has_mpi() ? "yes" : "no"); /* scale-out built in */
     }
     return CLI_OK;
 }
@@ -122,8 +123,13 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     if (!strcmp(name, "--version")) return cmd_version(argc - 1, argv + 1);
-    for (size_t i = 0; i < n_commands; i++)
-        if (!strcmp(commands[i].name, name)) return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < n_commands; i++) {
+        if (strcmp(commands[i].name, name)) continue;
+        int rc = cli_dist_begin(name); /* under mpirun: see dist.c */
+        if (rc == CLI_OK) rc = commands[i].run(argc - 1, argv + 1);
+        cli_dist_end();
+        return rc;
+    }
     fprintf(stderr, "ragtune: unknown command '%s'\n\n", name);
     print_help(stderr);
     return CLI_USAGE;

@@ -18,6 +18,10 @@ static int n_threads_set;
  * class of machine (no SMT exposed) is the physical count. */
 static int default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* processes that mpirun started on this machine share its cores */
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long n_local = local ? strtol(local, NULL, 10) : 1;
+    if (n_local > 1) n /= n_local;
     return n > 0 ? (int)n : 1;
 }
 

@@ -604,11 +604,35 @@ static float idf(const rt_bm25 *b, uint32_t df) {
     return (float)log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
-/* One query term during a MaxScore search. */
+/* Average chunk length of the corpus: the index's, or that of the statistics given. */
+static float corpus_avglen(const rt_bm25 *b, const rt_bm25_stats *st) {
+    if (st) return st->n_chunks ? (float)((double)st->total_len / (double)st->n_chunks) : 0.0f;
+    return (float)((double)b->total_len / (double)b->n_live);
+}
+
+static int cmp_cstr(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* idf of t: from the index, or from the statistics given (t is found there by its text). */
+static float term_idf(const rt_bm25 *b, const rt_bm25_stats *st, const term *t) {
+    if (!st) return idf(b, t->df);
+    char key[MAX_WORD * 4 + 1];
+    size_t n = t->len < sizeof key - 1 ? t->len : sizeof key - 1;
+    memcpy(key, b->arena + t->off, n);
+    key[n] = '\0';
+    const char *k = key;
+    char **hit = bsearch(&k, st->terms, st->n_terms, sizeof *st->terms, cmp_cstr);
+    int64_t df = hit ? st->df[hit - st->terms] : (int64_t)t->df;
+    double nn = (double)st->n_chunks;
+    return (float)log(1.0 + (nn - (double)df + 0.5) / ((double)df + 0.5));
+}
+
 typedef struct score_params {
     float norm0, norm1; /* k1 (1 - b), k1 b / avglen */
 } score_params;
 
+/* One query term during a MaxScore search. */
 typedef struct qterm {
     const posting *p;
     uint32_t n, pos; /* postings, probe cursor */
@@ -629,6 +653,7 @@ struct rt_bm25_scratch {
     qterm *qt;      /* (qcap) MaxScore: query terms, by decreasing bound */
     double *suffix; /* (suffix_cap) suffix[i] = sum of qt[i..m).ub */
     size_t qcap, suffix_cap;
+    const rt_bm25_stats *stats; /* the corpus's statistics (sharded search) or NULL: the index's */
 };
 
 int rt_bm25_scratch_new(rt_bm25_scratch **out) {
@@ -733,9 +758,9 @@ static inline float posting_score(float w, uint32_t tf, uint32_t len, float norm
     return w * f / (f + norm0 + norm1 * (float)len);
 }
 
-static score_params score_params_of(const rt_bm25 *b) {
+static score_params score_params_of(const rt_bm25 *b, const rt_bm25_stats *st) {
     const float k1 = b->cfg.k1, bb = b->cfg.b;
-    const float avglen = (float)((double)b->total_len / (double)b->n_live);
+    const float avglen = corpus_avglen(b, st);
     score_params sp = {k1 * (1 - bb), avglen > 0 ? k1 * bb / avglen : 0};
     return sp;
 }
@@ -752,13 +777,13 @@ static int search_exhaustive(const rt_bm25 *b, rt_bm25_scratch *s, const collect
     float *acc = s->acc;
     uint32_t *touched = s->touched;
     size_t n_touched = 0;
-    const score_params sp = score_params_of(b);
+    const score_params sp = score_params_of(b, s->stats);
     const uint32_t *clen = b->chunk_len;
     const uint8_t *del = b->deleted;
     for (size_t qi = 0; qi < q->n; qi++) {
         const term *t = &b->terms[q->ids[qi]];
         if (t->df == 0) continue;
-        const float w = idf(b, t->df) * (b->cfg.k1 + 1);
+        const float w = term_idf(b, s->stats, t) * (b->cfg.k1 + 1);
         const score_params tp = term_params(b, t, sp);
         const posting *p = t->p;
         for (uint32_t i = 0; i < t->n; i++) {
@@ -822,8 +847,8 @@ static int search_maxscore(const rt_bm25 *b, rt_bm25_scratch *s, const collect_c
                            const rt_idset *allowed, rt_hit *out) {
     RT_TRY(grow((void **)&s->qt, &s->qcap, q->n, sizeof *s->qt));
     RT_TRY(grow((void **)&s->suffix, &s->suffix_cap, q->n + 1, sizeof *s->suffix));
-    const score_params sp = score_params_of(b);
-    const double avglen = (double)b->total_len / (double)b->n_live;
+    const score_params sp = score_params_of(b, s->stats);
+    const double avglen = corpus_avglen(b, s->stats);
     const double scale0 = b->bound_avglen > 0 && avglen > b->bound_avglen
                               ? avglen / b->bound_avglen
                               : 1.0; /* bounds at bound_avglen -> at avglen */
@@ -837,7 +862,7 @@ static int search_maxscore(const rt_bm25 *b, rt_bm25_scratch *s, const collect_c
         e->p = t->p;
         e->n = t->n;
         e->pos = 0;
-        e->w = idf(b, t->df) * (b->cfg.k1 + 1);
+        e->w = term_idf(b, s->stats, t) * (b->cfg.k1 + 1);
         e->sp = term_params(b, t, sp);
         e->ub = (double)t->bound * (double)e->w * scale0 * slack;
         e->qi = (uint32_t)qi;
@@ -935,6 +960,84 @@ int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strate
 int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len, int k,
                         const rt_idset *allowed, rt_hit *out) {
     return rt_bm25_search_strategy(b, s, RT_BM25_AUTO, query, len, k, allowed, out);
+}
+
+void rt_bm25_scratch_use_stats(rt_bm25_scratch *s, const rt_bm25_stats *stats) {
+    s->stats = stats;
+}
+
+void rt_bm25_stats_free(rt_bm25_stats *st) {
+    for (size_t i = 0; i < st->n_terms; i++)
+        free(st->terms[i]);
+    free(st->terms);
+    free(st->df);
+    memset(st, 0, sizeof *st);
+}
+
+typedef struct stats_ctx {
+    const rt_bm25 *b;
+    struct sb_stemmer *stemmer;
+    const char *text;
+    rt_bm25_stats *st;
+    size_t cap;
+    int status;
+} stats_ctx;
+
+/* The analysis chain of analyze_word with the searching thread's stemmer, keeping every term. */
+static int stats_word(void *user, size_t start, size_t end) {
+    stats_ctx *c = user;
+    char buf[MAX_WORD];
+    size_t n = rt_word_fold(c->text + start, end - start, buf, sizeof buf);
+    if (n == 0 || (c->b->cfg.stopwords && is_stopword(buf))) return 0;
+    const char *term = buf;
+    if (c->stemmer) {
+        const sb_symbol *st = sb_stemmer_stem(c->stemmer, (const sb_symbol *)buf, (int)n);
+        if (st) {
+            term = (const char *)st;
+            n = (size_t)sb_stemmer_length(c->stemmer);
+        }
+    }
+    char *copy = rt_malloc(n + 1);
+    if (!copy || grow((void **)&c->st->terms, &c->cap, c->st->n_terms + 1, sizeof(char *))) {
+        free(copy);
+        c->status = RT_ERR_NOMEM;
+        return 1;
+    }
+    memcpy(copy, term, n);
+    copy[n] = '\0';
+    c->st->terms[c->st->n_terms++] = copy;
+    return 0;
+}
+
+int rt_bm25_query_stats(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
+                        rt_bm25_stats *out) {
+    memset(out, 0, sizeof *out);
+    RT_TRY(scratch_fit(b, s));
+    stats_ctx c = {b, b->stemmer ? s->stemmer : NULL, query, out, 0, RT_OK};
+    rt_words_split(query, len, stats_word, &c);
+    if (c.status == RT_OK && out->n_terms) {
+        qsort(out->terms, out->n_terms, sizeof *out->terms, cmp_cstr);
+        size_t m = 0;
+        for (size_t i = 0; i < out->n_terms; i++) {
+            if (m && !strcmp(out->terms[m - 1], out->terms[i]))
+                free(out->terms[i]);
+            else
+                out->terms[m++] = out->terms[i];
+        }
+        out->n_terms = m;
+        if (!(out->df = rt_calloc(m, sizeof *out->df))) c.status = RT_ERR_NOMEM;
+        for (size_t i = 0; c.status == RT_OK && i < m; i++) {
+            int64_t id = term_find(b, out->terms[i], strlen(out->terms[i]));
+            out->df[i] = id < 0 ? 0 : b->terms[id].df;
+        }
+    }
+    if (c.status != RT_OK) {
+        rt_bm25_stats_free(out);
+        return c.status;
+    }
+    out->n_chunks = (int64_t)b->n_live;
+    out->total_len = (int64_t)b->total_len;
+    return RT_OK;
 }
 
 int rt_bm25_search(rt_bm25 *b, const char *query, size_t len, int k, const rt_idset *allowed,

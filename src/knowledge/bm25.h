@@ -94,6 +94,26 @@ int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strate
                             const char *query, size_t len, int k, const rt_idset *allowed,
                             rt_hit *out);
 
+/* Corpus statistics of a query, for an index that holds one shard of a larger corpus: searched
+ * with the whole corpus's statistics (knowledge/shard.c sums them over the shards), a shard
+ * scores its chunks exactly as the unsharded index would. */
+typedef struct rt_bm25_stats {
+    int64_t n_chunks;  /* live chunks */
+    int64_t total_len; /* their total length in terms */
+    size_t n_terms;    /* the query's distinct analyzed terms (known to this index or not) */
+    char **terms;      /* (n_terms) NUL-terminated, sorted by bytes: the same list on every shard */
+    int64_t *df;       /* (n_terms) live chunks holding each term */
+} rt_bm25_stats;
+
+/* This index's statistics for query (analysis with s's stemmer). Free with rt_bm25_stats_free. */
+int rt_bm25_query_stats(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
+                        rt_bm25_stats *out);
+void rt_bm25_stats_free(rt_bm25_stats *st);
+/* Makes searches with s score with stats (idf from its n_chunks and df, average length from its
+ * total_len) instead of the index's own; NULL restores them. stats stays the caller's and must
+ * outlive the searches. */
+void rt_bm25_scratch_use_stats(rt_bm25_scratch *s, const rt_bm25_stats *stats);
+
 /* BM25 score of one chunk for a query (0 when unknown); for fusion and tests. */
 float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id);
 

@@ -812,6 +812,7 @@ int rt_collection_stats_get(rt_collection *c, rt_collection_stats *out) {
 
 int rt_collection_chunk_title(rt_collection *c, int64_t chunk_id, char **title) {
     *title = NULL;
+    if (c->sharded) return rt_shard_chunk_title(c, chunk_id, title);
     sqlite3_stmt *st;
     /* a collection made before chunk titles, opened read-only, has no title column */
     if (sqlite3_prepare_v2(c->db, "SELECT title FROM chunks WHERE chunk_id = ?", -1, &st, NULL) !=
@@ -839,6 +840,7 @@ void rt_stored_document_free(rt_stored_document *d) {
 int rt_collection_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out) {
     *out = NULL;
     if (!doc_id) return rt_error(RT_ERR_INVALID, "get document: no id");
+    if (c->sharded) return rt_shard_get_document(c, doc_id, out);
     sqlite3_stmt *st;
     RT_TRY(rt_coll_prepare(
         c, "SELECT path, CAST(text AS BLOB), metadata, version FROM documents WHERE doc_id = ?",

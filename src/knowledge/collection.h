@@ -56,6 +56,7 @@ struct rt_collection {
     rt_ingest_ack_fn ack;
     void *ack_user;
     rt_coll_sync *sync;
+    bool sharded; /* rank 0 of a sharded search (knowledge/shard.c): searches go to every shard */
 };
 
 /* Runs one SQL statement without results; RT_ERR_IO naming the database on failure. */
@@ -76,5 +77,15 @@ int rt_coll_replay(rt_collection *c, uint64_t max_seq);
 /* Scratch pool and locks of rt_coll_sync (search.c). */
 int rt_coll_sync_new(rt_coll_sync **out);
 void rt_coll_sync_free(rt_coll_sync *s);
+
+/* The BM25 part of a search scratch (sharded search sets the corpus's statistics on it). */
+rt_bm25_scratch *rt_search_scratch_bm25(rt_search_scratch *s);
+/* rt_collection_search over every shard of a sharded collection (knowledge/shard.c). */
+int rt_shard_search(rt_collection *c, const char *query, const rt_search_params *params,
+                    rt_search_results **out);
+/* rt_collection_get_document / rt_collection_chunk_title (a global chunk id) from the shard
+ * that holds it (knowledge/shard.c). */
+int rt_shard_get_document(rt_collection *c, const char *doc_id, rt_stored_document **out);
+int rt_shard_chunk_title(rt_collection *c, int64_t chunk_id, char **title);
 
 #endif

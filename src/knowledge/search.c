@@ -239,6 +239,10 @@ int rt_search_scratch_new(rt_search_scratch **out) {
     return RT_OK;
 }
 
+rt_bm25_scratch *rt_search_scratch_bm25(rt_search_scratch *s) {
+    return s->bm25;
+}
+
 void rt_search_scratch_free(rt_search_scratch *s) {
     if (!s) return;
     rt_bm25_scratch_free(s->bm25);
@@ -409,6 +413,7 @@ int rt_collection_search(rt_collection *c, const char *query, const rt_search_pa
     if (!out) return rt_error(RT_ERR_INVALID, "search: NULL result pointer");
     *out = NULL;
     if (!c) return rt_error(RT_ERR_INVALID, "search: NULL collection");
+    if (c->sharded) return rt_shard_search(c, query, params, out);
     rt_coll_sync *sync = c->sync;
     rt_search_scratch *scratch = NULL;
     pthread_mutex_lock(&sync->pool_mu);

@@ -34,6 +34,12 @@ static inline float rt_rng_normal(uint64_t *state) {
 }
 
 /* Element i of a dropout mask with seed: true when kept (probability 1 - p). */
+/* The seed whose rt_rng_keep mask at i equals seed's mask at i + k: a process holding only part of
+ * a batch (data-parallel training) draws the same dropout masks as one holding all of it. */
+static inline uint64_t rt_rng_keep_skip(uint64_t seed, uint64_t k) {
+    return seed + k * 0x9e3779b97f4a7c15ULL;
+}
+
 static inline int rt_rng_keep(uint64_t seed, uint64_t i, float p) {
     return (float)(rt_rng_mix(seed + i * 0x9e3779b97f4a7c15ULL) >> 40) * (1.0f / 16777216.0f) >= p;
 }

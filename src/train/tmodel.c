@@ -639,7 +639,11 @@ static void lin_backward(const tm_linear *L, float *dinp, const float *dout, con
 /* ---- layers ------------------------------------------------------------------------------ */
 
 static uint64_t lin_seed(const tmodel *m, int layer, int j) {
-    return rt_rng_mix(m->dropout_seed ^ ((uint64_t)layer * N_LIN + (uint64_t)j + 1));
+    uint64_t seed = rt_rng_mix(m->dropout_seed ^ ((uint64_t)layer * N_LIN + (uint64_t)j + 1));
+    if (!m->dropout_row0) return seed;
+    /* this process's rows start dropout_row0 rows into the global batch: its masks go on there */
+    uint64_t skip = (uint64_t)m->dropout_row0 * (uint64_t)tmodel_linear(m, layer, j)->n_in;
+    return rt_rng_keep_skip(seed, skip);
 }
 
 static void norm_forward(const tmodel *m, float *out, float *mean, float *rstd, const float *inp,

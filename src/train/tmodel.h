@@ -117,6 +117,8 @@ struct tmodel {
     int n_tensors;
 
     uint64_t dropout_seed; /* drawn per forward from rng */
+    int64_t dropout_row0;  /* data-parallel: rows (tokens) of the global batch before this
+                              process's share, so its dropout masks are the global batch's; 0 */
     uint64_t rng;
     struct tm_acts *acts; /* activations for the reserved (B,T) */
 };

@@ -7,6 +7,16 @@
  * mix(seed, e); the model's RNG (LoRA dropout) is a splitmix64 stream saved in checkpoints.
  * So a run resumed from a checkpoint takes the same batches and the same dropout masks as the
  * uninterrupted run, and its loss curve is bit-for-bit the same (same thread count).
+ *
+ * Data-parallel (under mpirun, after rt_dist_init; src/dist/comm.h): every process walks the same
+ * permutation and takes rows [rank * B/N, (rank + 1) * B/N) of each global batch of B rows. The
+ * loss is the token mean over the global batch: the target counts are summed over processes
+ * before the backward pass, and each process scales its gradient by its count over the global
+ * count, so the sum of the gradients (all-reduced in buckets) is the single-process mean
+ * gradient. Every process then clips and steps identically, so weights stay equal without being
+ * sent. Rank 0 alone holds the output directory's lock and writes the log, checkpoints and the
+ * result; on resume it reads the checkpoint and broadcasts the state. The curve equals the
+ * single-process one up to float summation order (tests/cli/mpi_train.sh states the tolerance).
  */
 #include "ragtune.h"
 
@@ -19,6 +29,7 @@
 #include "train/tmodel.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "dist/comm.h"
 #include "core/log.h"
 #include "model/hf.h"
 #include "train/text_tokenizer.h"
@@ -56,6 +67,10 @@ struct rt_trainer {
     int lock_fd; /* exclusive lock on <out_dir>/lock: one run per output directory */
     char *prev_ckpt_path; /* the checkpoint before the last one (a hard link), for divergence */
     int64_t ckpt_step;    /* step of checkpoint.bin as this run knows it (-1: none) */
+    int rank, n_ranks;    /* data-parallel process group (0 of 1 alone) */
+    int local_batch;      /* rows of each global batch this process computes: batch_size/n_ranks */
+    double *micro_loss;   /* (grad_accum) this process's loss x targets per micro-batch */
+    int64_t *micro_count; /* (grad_accum) global target count per micro-batch */
 };
 
 rt_train_params rt_train_default_params(void) {
@@ -292,7 +307,7 @@ static int save_checkpoint(rt_trainer *t) {
 /* After a divergence at step t->step + 1: the checkpoint of step t->step holds the weights that
  * diverged, so it gives way to the one before it (or goes). Returns a phrase for the error. */
 static const char *drop_diverged_checkpoint(rt_trainer *t) {
-    if (!rt_is_file(t->ckpt_path)) return "";
+    if (t->rank != 0 || !rt_is_file(t->ckpt_path)) return "";
     if (t->ckpt_step != t->step) return " (the last checkpoint is kept)";
     if (rt_is_file(t->prev_ckpt_path) && rename(t->prev_ckpt_path, t->ckpt_path) == 0)
         return " (the checkpoint of those weights was replaced by the one before it)";
@@ -354,6 +369,41 @@ static void log_number(FILE *fp, const char *key, const char *fmt, double v) {
         fputs("null", fp);
 }
 
+/* Opens train_log.jsonl (rank 0): appended to after a resume, without the steps redone. */
+static int open_log(rt_trainer *t, bool resumed) {
+    char *log_path = rt_path_join(t->out_dir, "train_log.jsonl");
+    if (!log_path) return RT_ERR_NOMEM;
+    int st = resumed ? truncate_log(log_path, t->step) : RT_OK;
+    if (st == RT_OK && !(t->log = fopen(log_path, resumed ? "a" : "w")))
+        st = rt_error(RT_ERR_IO, "%s: cannot open for writing", log_path);
+    free(log_path);
+    return st;
+}
+
+/* Data-parallel: every process starts from rank 0's state (a checkpoint it resumed from, else
+ * its initialization): weights, optimizer moments, data position, RNG and early-stop state. */
+static int share_state(rt_trainer *t) {
+    if (t->n_ranks == 1) return RT_OK;
+    int64_t c[8] = {t->step,           t->epoch,          t->cursor,     t->tokens,
+                    (int64_t)t->m->rng, (int64_t)t->o.t, t->bad_evals, t->ckpt_step};
+    RT_TRY(dist_bcast(c, sizeof c, 0));
+    RT_TRY(dist_bcast(&t->best_val, sizeof t->best_val, 0));
+    RT_TRY(dist_bcast(t->m->train_data, t->m->n_train * sizeof(float), 0));
+    if (t->o.m) RT_TRY(dist_bcast(t->o.m, t->m->n_train * sizeof(float), 0));
+    if (t->o.v) RT_TRY(dist_bcast(t->o.v, t->m->n_train * sizeof(float), 0));
+    if (t->rank == 0) return RT_OK;
+    t->step = c[0];
+    t->epoch = c[1];
+    t->cursor = c[2];
+    t->tokens = c[3];
+    t->m->rng = (uint64_t)c[4];
+    t->o.t = c[5];
+    t->bad_evals = (int)c[6];
+    t->ckpt_step = c[7];
+    shuffle_epoch(t);
+    return RT_OK;
+}
+
 int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     *out = NULL;
     if (!p->train_path) return rt_error(RT_ERR_INVALID, "no training data (train_path)");
@@ -362,11 +412,20 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
         !(p->lr >= 0) || p->batch_size > 65536 || p->grad_accum > 65536)
         return rt_error(RT_ERR_INVALID, "batch size, accumulation, sequence length or lr out of "
                                         "range");
+    if (p->batch_size % rt_dist_size())
+        return rt_error(RT_ERR_INVALID,
+                        "the batch of %d sequences does not split over %d processes: give a "
+                        "batch that is a multiple of %d (the global batch, as in one process)",
+                        p->batch_size, rt_dist_size(), rt_dist_size());
     rt_trainer *t = rt_calloc(1, sizeof *t);
     if (!t) return RT_ERR_NOMEM;
     t->lock_fd = -1;
     t->ckpt_step = -1;
     t->p = *p;
+    t->rank = rt_dist_rank();
+    t->n_ranks = rt_dist_size();
+    t->local_batch = p->batch_size / t->n_ranks;
+    bool agreed = false; /* the processes have compared their status (dist_agree) */
     t->best_val = INFINITY;
     int st;
     if ((st = load_tokenizer(t, p)) < 0) goto fail;
@@ -403,7 +462,9 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     t->p.model_path = t->model_path;
     t->p.train_path = t->p.val_path = NULL; /* not kept */
     if ((st = rt_mkdir_p(t->out_dir)) < 0) goto fail;
-    if ((st = rt_dir_lock(t->out_dir, "training output directory", &t->lock_fd)) < 0) goto fail;
+    if (t->rank == 0 &&
+        (st = rt_dir_lock(t->out_dir, "training output directory", &t->lock_fd)) < 0)
+        goto fail;
     if (!(t->ckpt_path = rt_path_join(t->out_dir, "checkpoint.bin"))) goto fail;
     if (!(t->prev_ckpt_path = rt_path_join(t->out_dir, "checkpoint.prev.bin"))) goto fail;
 
@@ -447,11 +508,14 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     t->inputs = rt_malloc(BT * sizeof *t->inputs);
     t->targets = rt_malloc(BT * sizeof *t->targets);
     t->idx = rt_malloc((size_t)p->batch_size * sizeof *t->idx);
-    if (!t->perm || !t->inputs || !t->targets || !t->idx) goto fail;
+    t->micro_loss = rt_malloc((size_t)p->grad_accum * sizeof *t->micro_loss);
+    t->micro_count = rt_malloc((size_t)p->grad_accum * sizeof *t->micro_count);
+    if (!t->perm || !t->inputs || !t->targets || !t->idx || !t->micro_loss || !t->micro_count)
+        goto fail;
     t->cfg_hash = hash_config(t->m);
     shuffle_epoch(t);
     bool resumed = false;
-    if (p->resume) {
+    if (p->resume && t->rank == 0) {
         if (!rt_is_file(t->ckpt_path)) {
             rt_log_warn("%s: no checkpoint to resume from; starting at step 0", t->ckpt_path);
         } else {
@@ -464,19 +528,9 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
                             t->ckpt_path, (long long)t->step, (long long)t->p.max_steps);
         }
     }
-    char *log_path = rt_path_join(t->out_dir, "train_log.jsonl");
-    if (!log_path) goto fail;
-    if (resumed && (st = truncate_log(log_path, t->step)) < 0) {
-        free(log_path);
-        goto fail;
-    }
-    t->log = fopen(log_path, resumed ? "a" : "w");
-    if (!t->log) {
-        st = rt_error(RT_ERR_IO, "%s: cannot open for writing", log_path);
-        free(log_path);
-        goto fail;
-    }
-    free(log_path);
+    if (t->rank == 0 && (st = open_log(t, resumed)) < 0) goto fail;
+    agreed = true;
+    if ((st = dist_agree(RT_OK)) < 0 || (st = share_state(t)) < 0) goto fail;
     t->t_start = rt_time_now();
     t->tokens_at_start = t->tokens;
     rt_log_info("training %s: %zu trainable parameters, %lld train / %lld val sequences of %d",
@@ -485,6 +539,7 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     *out = t;
     return RT_OK;
 fail:
+    if (!agreed) dist_agree(st); /* the others learn of it instead of waiting */
     rt_trainer_free(t);
     return st;
 }
@@ -500,6 +555,8 @@ void rt_trainer_free(rt_trainer *t) {
     free(t->inputs);
     free(t->targets);
     free(t->idx);
+    free(t->micro_loss);
+    free(t->micro_count);
     free(t->out_dir);
     free(t->model_path);
     free(t->ckpt_path);
@@ -530,32 +587,82 @@ int rt_trainer_evaluate(rt_trainer *t, float *val_loss) {
     if (t->p.eval_batches > 0 && n_batches > t->p.eval_batches) n_batches = t->p.eval_batches;
     double sum = 0.0;
     int64_t count = 0;
-    for (int64_t bi = 0; bi < n_batches; bi++) {
+    int st = RT_OK;
+    /* data-parallel: each process takes its rows of every batch; the sums are all-reduced */
+    int first = t->rank * t->local_batch;
+    for (int64_t bi = 0; bi < n_batches && st == RT_OK; bi++) {
         int rows = 0;
-        for (int b = 0; b < B && bi * B + b < v->n; b++)
+        for (int b = first; b < first + t->local_batch && bi * B + b < v->n; b++)
             t->idx[rows++] = bi * B + b;
+        if (!rows) continue;
         dataset_batch(v, T, t->idx, rows, t->inputs, t->targets);
         float loss;
         int64_t n;
-        RT_TRY(tmodel_step(t->m, t->inputs, t->targets, rows, T, false, 1.0f, &loss, &n));
+        st = tmodel_step(t->m, t->inputs, t->targets, rows, T, false, 1.0f, &loss, &n);
         sum += (double)loss * (double)n;
         count += n;
     }
-    *val_loss = count ? (float)(sum / (double)count) : NAN;
+    RT_TRY(dist_agree(st));
+    int64_t count_all = count;
+    RT_TRY(dist_allreduce_f64(&sum, 1));
+    RT_TRY(dist_allreduce_i64(&count_all, 1));
+    *val_loss = count_all ? (float)(sum / (double)count_all) : NAN;
     return RT_OK;
 }
 
-static void next_batch(rt_trainer *t) {
+/* The next global batch; this process keeps its rows of it (all of them alone). Returns the
+ * number of targets in its rows. */
+static int64_t next_batch(rt_trainer *t) {
+    int first = t->rank * t->local_batch;
     for (int b = 0; b < t->p.batch_size; b++) {
         if (t->cursor >= t->d.train.n) {
             t->epoch++;
             t->cursor = 0;
             shuffle_epoch(t);
         }
-        t->idx[b] = t->perm[t->cursor++];
+        int64_t row = t->perm[t->cursor++];
+        if (b >= first && b < first + t->local_batch) t->idx[b - first] = row;
     }
-    dataset_batch(&t->d.train, t->p.seq_len, t->idx, t->p.batch_size, t->inputs, t->targets);
+    dataset_batch(&t->d.train, t->p.seq_len, t->idx, t->local_batch, t->inputs, t->targets);
+    int64_t n = 0;
+    for (size_t i = 0; i < (size_t)t->local_batch * t->p.seq_len; i++)
+        n += t->targets[i] >= 0;
+    return n;
 }
+
+/* The gradients of one accumulation cycle over the process group: each process runs its rows of
+ * every micro-batch with grad_scale = n_local / (A n_global), so that the all-reduced sum is the
+ * single-process gradient (1/A) sum_a mean over the global micro-batch a. A process that fails
+ * keeps calling the collectives and the group stops together at dist_agree. *loss_sum: the sum
+ * over micro-batches of the global token-mean loss, as the single-process loop has it. */
+static int step_data_parallel(rt_trainer *t, double *loss_sum) {
+    tmodel *m = t->m;
+    int A = t->p.grad_accum, T = t->p.seq_len;
+    int st = RT_OK;
+    m->dropout_row0 = (int64_t)t->rank * t->local_batch * T;
+    for (int a = 0; a < A; a++) {
+        int64_t n_local = next_batch(t), n_global = n_local;
+        RT_TRY(dist_allreduce_i64(&n_global, 1));
+        t->micro_loss[a] = 0.0;
+        t->micro_count[a] = n_global;
+        t->tokens += n_global;
+        if (st < 0 || !n_local) continue;
+        float scale = (float)((double)n_local / ((double)A * (double)n_global)), loss;
+        int64_t n;
+        st = tmodel_step(m, t->inputs, t->targets, t->local_batch, T, true, scale, &loss, &n);
+        t->micro_loss[a] = (double)loss * (double)n;
+    }
+    m->dropout_row0 = 0;
+    RT_TRY(dist_agree(st));
+    RT_TRY(dist_allreduce_f64(t->micro_loss, (size_t)A));
+    RT_TRY(dist_allreduce_f32(m->train_grad, m->n_train));
+    for (int a = 0; a < A; a++)
+        *loss_sum += t->micro_count[a] ? (double)(float)(t->micro_loss[a] / (double)t->micro_count[a])
+                                       : 0.0;
+    return RT_OK;
+}
+
+static void write_log_line(rt_trainer *t, const rt_train_step_info *info, double el);
 
 int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
     memset(info, 0, sizeof *info);
@@ -569,14 +676,18 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
     int A = t->p.grad_accum;
     memset(m->train_grad, 0, m->n_train * sizeof(float));
     double loss_sum = 0.0;
-    for (int a = 0; a < A; a++) {
-        next_batch(t);
-        float loss;
-        int64_t n;
-        RT_TRY(tmodel_step(m, t->inputs, t->targets, t->p.batch_size, t->p.seq_len, true,
-                           1.0f / (float)A, &loss, &n));
-        loss_sum += loss;
-        t->tokens += n;
+    if (t->n_ranks == 1) {
+        for (int a = 0; a < A; a++) {
+            next_batch(t);
+            float loss;
+            int64_t n;
+            RT_TRY(tmodel_step(m, t->inputs, t->targets, t->p.batch_size, t->p.seq_len, true,
+                               1.0f / (float)A, &loss, &n));
+            loss_sum += loss;
+            t->tokens += n;
+        }
+    } else {
+        RT_TRY(step_data_parallel(t, &loss_sum));
     }
     float norm = optim_clip_grad_norm(m->train_grad, m->n_train, t->p.max_grad_norm);
     float lr = (float)((double)t->p.lr *
@@ -622,6 +733,17 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
             }
         }
     }
+    if (t->log) write_log_line(t, info, el);
+    if (t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last) {
+        int st = t->rank == 0 ? save_checkpoint(t) : RT_OK;
+        RT_TRY(t->n_ranks > 1 ? dist_agree(st) : st); /* all stop if rank 0 could not save */
+    }
+    info->done = last || t->stopped;
+    return RT_OK;
+}
+
+static void write_log_line(rt_trainer *t, const rt_train_step_info *info, double el) {
+    float lr = info->lr, norm = info->grad_norm;
     fprintf(t->log, "{\"step\":%lld", (long long)t->step);
     log_number(t->log, "loss", "%.6f", info->loss);
     log_number(t->log, "lr", "%.6g", lr);
@@ -632,9 +754,6 @@ int rt_trainer_step(rt_trainer *t, rt_train_step_info *info) {
     if (!isnan(info->val_loss)) log_number(t->log, "val_loss", "%.6f", info->val_loss);
     fputs("}\n", t->log);
     fflush(t->log);
-    if (t->p.save_every > 0 && t->step % t->p.save_every == 0 && !last) RT_TRY(save_checkpoint(t));
-    info->done = last || t->stopped;
-    return RT_OK;
 }
 
 static int save_result(rt_trainer *t, const char *dir) {
@@ -658,9 +777,26 @@ int rt_trainer_save(rt_trainer *t, const char *dir) {
     return t->tok_src ? rt_tokenizer_copy_files(t->tok_src, dir) : RT_OK;
 }
 
+/* The last checkpoint and the result (model/ or adapter/). */
+static int save_final(rt_trainer *t) {
+    RT_TRY(save_checkpoint(t));
+    char *dir = rt_path_join(t->out_dir, t->m->opt.lora_rank > 0 ? "adapter" : "model");
+    if (!dir) return RT_ERR_NOMEM;
+    int st = rt_trainer_save(t, dir);
+    if (st == RT_OK) rt_log_info("saved %s", dir);
+    free(dir);
+    return st;
+}
+
+static void progress_quiet(const rt_progress_info *info, void *user) {
+    (void)info, (void)user;
+}
+
 int rt_trainer_run(rt_trainer *t) {
     rt_progress prog;
-    rt_progress_begin_with(&prog, &t->p.callbacks, "train", "steps",
+    rt_run_callbacks quiet = t->p.callbacks; /* data-parallel: progress from rank 0 only */
+    quiet.progress = progress_quiet;
+    rt_progress_begin_with(&prog, t->rank == 0 ? &t->p.callbacks : &quiet, "train", "steps",
                            (uint64_t)(t->step > t->p.max_steps ? t->step : t->p.max_steps));
     prog.first = (uint64_t)t->step; /* a resumed run: rates from here */
     rt_train_step_info info = {0};
@@ -668,6 +804,7 @@ int rt_trainer_run(rt_trainer *t) {
     float last_val = NAN;
     while (1) {
         int cancelled = rt_progress_check_cancel(&prog);
+        if (t->n_ranks > 1) cancelled = dist_agree(cancelled); /* all stop at the same step */
         if (cancelled < 0) {
             rt_progress_end(&prog, "cancelled");
             return cancelled;
@@ -686,11 +823,6 @@ int rt_trainer_run(rt_trainer *t) {
         }
     }
     rt_progress_end(&prog, detail);
-    RT_TRY(save_checkpoint(t));
-    char *dir = rt_path_join(t->out_dir, t->m->opt.lora_rank > 0 ? "adapter" : "model");
-    if (!dir) return RT_ERR_NOMEM;
-    int st = rt_trainer_save(t, dir);
-    if (st == RT_OK) rt_log_info("saved %s", dir);
-    free(dir);
-    return st;
+    int st = t->rank == 0 ? save_final(t) : RT_OK; /* rank 0 writes */
+    return t->n_ranks > 1 ? dist_agree(st) : st;     /* and the others learn how it went */
 }

@@ -1,0 +1,58 @@
+/*
+ * dist.c — the CLI under mpirun: starts the process group (rt_dist_init) for the commands that
+ * run distributed, refuses the others when there is more than one process (each would repeat
+ * the whole command, writing the same files at once), and keeps ranks other than 0 quiet
+ * (their stdout goes to /dev/null and only their errors are logged), so the output of
+ * `mpirun -np N ragtune train ...` reads as one run's; and names each process's shard of a
+ * sharded collection ({rank} in the path).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The commands that know how to share their work over processes. */
+static const char *const distributed[] = {"train", "finetune", "search", "ask"};
+
+int cli_dist_begin(const char *cmd) {
+    if (!rt_dist_launched()) return CLI_OK;
+    if (rt_dist_init() != RT_OK) return cli_runtime_error(cmd);
+    if (rt_dist_size() == 1) return CLI_OK;
+    bool ok = false;
+    for (size_t i = 0; i < sizeof distributed / sizeof *distributed; i++)
+        ok |= !strcmp(cmd, distributed[i]);
+    if (!ok) {
+        if (rt_dist_rank() != 0) return CLI_USAGE;
+        return cli_usage_error(cmd,
+                               "does not run over several processes (mpirun -np %d); the "
+                               "commands that do: train, finetune, search, ask",
+                               rt_dist_size());
+    }
+    if (rt_dist_rank() != 0) {
+        rt_log_set_level(RT_LOG_ERROR);
+        if (!freopen("/dev/null", "w", stdout)) return CLI_RUNTIME;
+    }
+    return CLI_OK;
+}
+
+int cli_dist_shard_path(const char *cmd, const char *path, char **out) {
+    *out = NULL;
+    const char *mark = strstr(path, "{rank}");
+    if (!mark) {
+        if (rt_dist_size() == 1) return CLI_OK;
+        if (rt_dist_rank() != 0) return CLI_USAGE;
+        return cli_usage_error(cmd,
+                               "over %d processes the collection is sharded: name the shards "
+                               "with {rank} in the path (e.g. shards/part{rank}), one per process",
+                               rt_dist_size());
+    }
+    size_t n = strlen(path) + 16;
+    if (!(*out = malloc(n))) return cli_runtime_error(cmd);
+    snprintf(*out, n, "%.*s%d%s", (int)(mark - path), path, rt_dist_rank(), mark + 6);
+    return CLI_OK;
+}
+
+void cli_dist_end(void) {
+    rt_dist_finalize();
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# mpi_train.sh — data-parallel training under mpirun equals single-process training: a tiny
+# llama trained from scratch (2 and 3 processes) and LoRA-finetuned with dropout (2 processes)
+# with the same global batch and seed log the same loss curve, and a run stopped and resumed
+# from its checkpoint under mpirun continues it. Plus the errors: a batch that does not split
+# over the processes (exit 1), a command that does not run distributed (exit 2).
+#
+# Tolerance: 1e-4 relative on every logged loss, grad norm and validation loss. The processes
+# compute the same sums in another order (each sums its rows, then MPI sums the processes), so
+# gradients may differ from one process's in the last float bits (~1e-7 relative) and that can
+# grow over the steps; on this model no difference shows at the log's precision (6 decimals;
+# the script prints the largest). 1e-4 leaves room for other BLAS builds while catching real
+# mistakes: a gradient not scaled by the process's token share, or scaled by 1/N instead, fails
+# at step 1 (grad norm off by 2x and by 5e-3 relative; both checked by hand).
+set -euo pipefail
+: "${RAGTUNE:?}" "${RT_PYTHON:?}" "${RT_SOURCE_DIR:?}"
+source "$RT_SOURCE_DIR/tests/cli/lib/mpi.bash"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+for i in $(seq 1 200); do echo "line $i: the quick brown fox $((i * 7 % 13)) jumps over the lazy dog"; done > "$dir/corpus.txt"
+for i in $(seq 1 48); do echo "{\"prompt\":\"Q$i?\",\"completion\":\" A$((i * 3)).\"}"; done > "$dir/qa.jsonl"
+
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+tiny=(--layers 2 --embd 32 --heads 4 --kv-heads 2 --ff 64 --seq-len 32 --batch 6 --accum 2
+      --threads 1 --lr 3e-3 --eval-every 4 --eval-batches 2 --seed 7)
+
+# same_curve A B: the train_log.jsonl of two runs agree step by step within 1e-4 relative
+same_curve() {
+    "$RT_PYTHON" - "$1/train_log.jsonl" "$2/train_log.jsonl" <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) and a, f"{len(a)} vs {len(b)} steps"
+worst = 0.0
+for x, y in zip(a, b):
+    assert x["step"] == y["step"] and x["tokens"] == y["tokens"], (x, y)
+    for key in ("loss", "grad_norm", "val_loss"):
+        if key in x or key in y:
+            u, v = x[key], y[key]
+            assert abs(u - v) <= 1e-4 * max(abs(u), abs(v)), f"step {x['step']} {key}: {u} vs {v}"
+            worst = max(worst, abs(u - v) / max(abs(u), abs(v), 1e-30))
+print(f"same curve over {len(a)} steps (largest relative difference {worst:.2e})")
+PY
+}
+
+# full training from scratch: 1, 2 and 3 processes
+"$RAGTUNE" train --data "$dir/corpus.txt" --out "$dir/one" "${tiny[@]}" --steps 8 > /dev/null 2>&1
+mpi 2 train --data "$dir/corpus.txt" --out "$dir/two" "${tiny[@]}" --steps 8 > "$dir/two.txt" 2>&1 \
+    || { cat "$dir/two.txt"; exit 1; }
+same_curve "$dir/one" "$dir/two"
+test "$(grep -c 'final validation loss' "$dir/two.txt")" -eq 1 # rank 0 alone prints
+test -f "$dir/two/model/model.safetensors"
+mpi 3 train --data "$dir/corpus.txt" --out "$dir/three" "${tiny[@]}" --steps 8 > /dev/null 2>&1
+same_curve "$dir/one" "$dir/three"
+
+# LoRA with dropout: each process draws the masks of its rows of the global batch
+lora=(--lora --rank 4 --alpha 8 --dropout 0.1 --seq-len 32 --batch 6 --threads 1 --lr 3e-3
+      --steps 6 --eval-every 3 --seed 3)
+"$RAGTUNE" finetune --model "$dir/one/model" --data "$dir/qa.jsonl" --out "$dir/l1" "${lora[@]}" \
+    > /dev/null 2>&1
+mpi 2 finetune --model "$dir/one/model" --data "$dir/qa.jsonl" --out "$dir/l2" "${lora[@]}" \
+    > /dev/null 2>&1
+same_curve "$dir/l1" "$dir/l2"
+test -f "$dir/l2/adapter/adapter_model.safetensors"
+
+# stopped after 4 steps and resumed under mpirun: the uninterrupted curve
+mpi 2 train --data "$dir/corpus.txt" --out "$dir/res" "${tiny[@]}" --steps 8 --save-every 2 \
+    --stop-after 4 > /dev/null 2>&1
+test "$(wc -l < "$dir/res/train_log.jsonl")" -eq 4
+mpi 2 train --data "$dir/corpus.txt" --out "$dir/res" "${tiny[@]}" --steps 8 --resume \
+    > /dev/null 2>&1
+same_curve "$dir/one" "$dir/res"
+
+set +e
+mpi 4 train --data "$dir/corpus.txt" --out "$dir/bad" "${tiny[@]}" --steps 2 > "$dir/bad.txt" 2>&1
+rc=$?
+set -e
+test $rc -eq 1 || { echo "batch 6 over 4 processes: exit $rc"; exit 1; }
+grep -q "does not split over 4 processes" "$dir/bad.txt"
+set +e
+mpi 2 stats --collection "$dir/none" > "$dir/stats.txt" 2>&1
+rc=$?
+set -e
+test $rc -eq 2 || { echo "stats under mpirun: exit $rc"; exit 1; }
+grep -q "does not run over several processes" "$dir/stats.txt"
+echo "mpi_train: ok"
