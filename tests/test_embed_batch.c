@@ -3,7 +3,7 @@
  * gives every text the vector rt_model_embed gives it alone.
  * Tiny random llama (RoPE, causal) with weights f32 and q8_0, and gpt2 (learned positions,
  * LayerNorm); bert takes the same packed path and is checked against rt_model_embed and PyTorch
- * in tests/reference/ref_embed_batch.c. 40 texts of 1 to 64 tokens (the context), batch sizes 1
+ * in tests/reference/ref_embed_batch.c. 24 texts of 1 to 64 tokens (the context), batch sizes 1
  * to 17 at shifting offsets, on 1 and 2 threads, with passes of 256 tokens forcing several passes
  * per call; a context with two run-time LoRA adapters. Tolerance: max |batched - alone| <= 1e-5
  * per component of the unit vectors (only float summation order differs: the same rows go
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_TEXTS = 40, N_VOCAB = 50, N_CTX = 64, MAX_BATCH = 17 };
+enum { N_TEXTS = 24, N_VOCAB = 50, N_CTX = 64, MAX_BATCH = 17 };
 static const double TOL = 1e-5;
 
 typedef struct texts {
