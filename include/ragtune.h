@@ -233,6 +233,16 @@ int rt_decode_batch(rt_context *const *ctxs, const int32_t *tokens, int n);
  * (mean or CLS) over a bidirectional pass, token types 0; decoders: mean over the final-normed
  * hidden states. Empties ctx's sequence first; n_tokens <= rt_context_n_ctx. */
 int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *out);
+/* Embeds n texts at once: out (n, n_embd), row i as rt_model_embed(ctx, tokens[i], n_tokens[i])
+ * gives it (equal up to float summation order). The texts are packed one after another into
+ * passes of at least 256 tokens (attention stays within each text: no padding, no mask rows),
+ * so every weight matrix is read once per pass; passes run one per thread (--threads), each
+ * thread on its own texts, balanced by tokens. Empties ctx's sequence; 1 <= n_tokens[i] <=
+ * rt_context_n_ctx. Its working buffers grow in ctx to the largest call (threads x max(256,
+ * longest text) tokens of activations). RT_ERR_INVALID / RT_ERR_RANGE as rt_model_embed, before
+ * any work. */
+int rt_model_embed_batch(rt_context *ctx, const int32_t *const *tokens, const int *n_tokens,
+                         int n, float *out);
 
 /* ---- sampling ---- */
 

@@ -30,25 +30,6 @@ typedef struct fixture {
     rt_adapter *ad[2];
 } fixture;
 
-/* An adapter with random rank-2 pairs on every linear of every layer. */
-static rt_adapter *random_adapter(const rt_model_config *c, unsigned seed) {
-    rt_adapter *ad;
-    assert_int_equal(rt_adapter_alloc(c, "random", &ad), RT_OK);
-    float a[2 * 256], b[256 * 2];
-    for (int l = 0; l < c->n_layer; l++)
-        for (int j = 0; j < RT_LORA_N_LINEAR; j++) {
-            int n_out, n_in;
-            rt_lora_linear_shape(c, j, &n_out, &n_in);
-            if (!n_out) continue;
-            for (int i = 0; i < 2 * n_in; i++)
-                a[i] = tu_frand(&seed, -0.3f, 0.3f);
-            for (int i = 0; i < 2 * n_out; i++)
-                b[i] = tu_frand(&seed, -0.3f, 0.3f);
-            assert_int_equal(rt_adapter_set_linear(ad, l, j, 2, 0.5f, a, b), RT_OK);
-        }
-    return ad;
-}
-
 static void fixture_open(fixture *f, rt_arch arch, int weight_dtype) {
     memset(f, 0, sizeof *f);
     rt_model_config c = tu_tiny_config(arch, N_VOCAB, 64, N_CTX);
@@ -62,8 +43,8 @@ static void fixture_open(fixture *f, rt_arch arch, int weight_dtype) {
     mp.weight_dtype = weight_dtype;
     if (rt_model_from_weights(&f->tm->cfg, &f->w, &mp, NULL, NULL, &f->model) != RT_OK)
         fail_msg("model: %s", rt_last_error());
-    f->ad[0] = random_adapter(&f->tm->cfg, 11);
-    f->ad[1] = random_adapter(&f->tm->cfg, 12);
+    f->ad[0] = tu_random_adapter(&f->tm->cfg, 11);
+    f->ad[1] = tu_random_adapter(&f->tm->cfg, 12);
 }
 
 static void fixture_close(fixture *f) {

@@ -2,6 +2,7 @@
  * testutil.c — see testutil.h.
  */
 #include "testutil.h"
+#include "model/lora.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,24 @@ rt_model_config tu_tiny_config(rt_arch arch, int n_vocab, int n_ff, int n_ctx) {
     c.norm_eps = 1e-5f;
     c.rope_theta = 10000.0f;
     return c;
+}
+
+struct rt_adapter *tu_random_adapter(const rt_model_config *c, unsigned seed) {
+    rt_adapter *ad;
+    assert_int_equal(rt_adapter_alloc(c, "random", &ad), RT_OK);
+    float a[2 * 256], b[256 * 2];
+    for (int l = 0; l < c->n_layer; l++)
+        for (int j = 0; j < RT_LORA_N_LINEAR; j++) {
+            int n_out, n_in;
+            rt_lora_linear_shape(c, j, &n_out, &n_in);
+            if (!n_out) continue;
+            for (int i = 0; i < 2 * n_in; i++)
+                a[i] = tu_frand(&seed, -0.3f, 0.3f);
+            for (int i = 0; i < 2 * n_out; i++)
+                b[i] = tu_frand(&seed, -0.3f, 0.3f);
+            assert_int_equal(rt_adapter_set_linear(ad, l, j, 2, 0.5f, a, b), RT_OK);
+        }
+    return ad;
 }
 
 int tu_toy_embed(void *user, const char *const *texts, const size_t *lens, int n, float *out) {

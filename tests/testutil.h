@@ -36,6 +36,10 @@ float tu_frand(unsigned *state, float lo, float hi);
 /* The tiny llama most training tests use: n_embd 32, 2 layers, 4 heads of 8, 2 KV heads,
  * eps 1e-5, theta 1e4; vocabulary, n_ff and context as given. */
 rt_model_config tu_tiny_config(rt_arch arch, int n_vocab, int n_ff, int n_ctx);
+
+/* An adapter for c with random rank-2 pairs (values in [-0.3, 0.3], alpha 0.5) on every linear
+ * of every layer (c's widths at most 256). */
+struct rt_adapter *tu_random_adapter(const rt_model_config *c, unsigned seed);
 /* A deterministic embedder for rt_embedder (hashed bag of words, dim 16; thread-safe): a
  * stand-in for a model in tests of plumbing, not a retrieval model. */
 int tu_toy_embed(void *user, const char *const *texts, const size_t *lens, int n, float *out);

@@ -172,24 +172,81 @@ static void ack(rt_collection *c, const char *id, const char *status) {
     if (c->ack) c->ack(c->ack_user, id, status);
 }
 
-static int embed_chunks(rt_collection *c, const char *text, const rt_span *sp, size_t n,
-                        float *out) {
+/* Vectors computed ahead for the chunks of the next documents of a JSONL source, by one
+ * embedder call for the whole window: most records of a dictionary-like corpus are one short
+ * chunk, and one call per document would run the model on one text at a time. Each document is
+ * then ingested as before (its own checks and transaction); its chunks take their vectors from
+ * here by text, and any chunk not found (nothing computed ahead, or a failed window) is embedded
+ * on its own. */
+typedef struct embed_ahead {
+    char **texts;   /* (n) sanitized document texts the chunks point into */
+    size_t n_texts, cap_texts;
+    const char **chunk; /* (n_chunks) chunk text */
+    size_t *chunk_len;  /* (n_chunks) bytes */
+    float *vecs;        /* (n_chunks, dim) */
+    size_t n_chunks, cap_chunk, cap_len, cap_vecs;
+    size_t end; /* offset in the source up to which records were looked at */
+} embed_ahead;
+
+static void embed_ahead_clear(embed_ahead *a) {
+    for (size_t i = 0; i < a->n_texts; i++)
+        free(a->texts[i]);
+    a->n_texts = 0;
+    a->n_chunks = 0;
+}
+
+static void embed_ahead_free(embed_ahead *a) {
+    embed_ahead_clear(a);
+    free(a->texts);
+    free(a->chunk);
+    free(a->chunk_len);
+    free(a->vecs);
+    memset(a, 0, sizeof *a);
+}
+
+/* The vector computed ahead for a chunk with these bytes, or NULL. */
+static const float *embed_ahead_find(const embed_ahead *a, int dim, const char *text, size_t len) {
+    for (size_t i = 0; a && i < a->n_chunks; i++)
+        if (a->chunk_len[i] == len && !memcmp(a->chunk[i], text, len))
+            return a->vecs + i * (size_t)dim;
+    return NULL;
+}
+
+/* out (n, dim): the chunks' vectors, from `ahead` where it has them, the others embedded in
+ * calls of at most EMBED_BATCH texts. */
+static int embed_chunks(rt_collection *c, const embed_ahead *ahead, const char *text,
+                        const rt_span *sp, size_t n, float *out) {
     const rt_embedder *e = c->embedder;
     const char *texts[EMBED_BATCH];
-    size_t lens[EMBED_BATCH];
-    for (size_t i = 0; i < n; i += EMBED_BATCH) {
-        int m = (int)(n - i < EMBED_BATCH ? n - i : EMBED_BATCH);
-        for (int j = 0; j < m; j++) {
-            texts[j] = text + sp[i + j].start;
-            lens[j] = sp[i + j].end - sp[i + j].start;
+    size_t lens[EMBED_BATCH], rows[EMBED_BATCH], dim = (size_t)c->dim;
+    float *vecs = rt_malloc(EMBED_BATCH * dim * sizeof *vecs);
+    if (!vecs) return RT_ERR_NOMEM;
+    int st = RT_OK;
+    for (size_t i = 0; i < n && !st;) {
+        int m = 0;
+        for (; i < n && m < EMBED_BATCH; i++) {
+            const char *t = text + sp[i].start;
+            size_t len = sp[i].end - sp[i].start;
+            const float *v = embed_ahead_find(ahead, c->dim, t, len);
+            if (v) {
+                memcpy(out + i * dim, v, dim * sizeof *v);
+                continue;
+            }
+            texts[m] = t;
+            lens[m] = len;
+            rows[m++] = i;
         }
-        int st = e->embed(e->user, texts, lens, m, out + i * (size_t)c->dim);
-        if (st) return rt_error_wrap("embedder '%s'", e->name);
-        for (size_t k = 0; k < (size_t)m * (size_t)c->dim; k++)
-            if (!(out[i * (size_t)c->dim + k] == out[i * (size_t)c->dim + k]))
-                return rt_error(RT_ERR_FORMAT, "embedder '%s' returned NaN", e->name);
+        if (m == 0) break;
+        st = e->embed(e->user, texts, lens, m, vecs);
+        if (st) st = rt_error_wrap("embedder '%s'", e->name);
+        for (size_t k = 0; !st && k < (size_t)m * dim; k++)
+            if (!(vecs[k] == vecs[k]))
+                st = rt_error(RT_ERR_FORMAT, "embedder '%s' returned NaN", e->name);
+        for (int j = 0; !st && j < m; j++)
+            memcpy(out + rows[j] * dim, vecs + (size_t)j * dim, dim * sizeof *vecs);
     }
-    return RT_OK;
+    free(vecs);
+    return st;
 }
 
 /* The document's title for the BM25 index: metadata "title" when it is a string, else "" (the
@@ -307,8 +364,26 @@ static int write_document(rt_collection *c, const char *id, const rt_document *d
     return rt_coll_max_seq(c, seq);
 }
 
+static int ingest_document(rt_collection *c, const rt_document *doc, const embed_ahead *ahead,
+                           rt_ingest_stats *stats);
+
 int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
                                   rt_ingest_stats *stats) {
+    return ingest_document(c, doc, NULL, stats);
+}
+
+/* The document's id: its own, else its path, else "sha:" + its content hash (into idbuf). */
+static const char *document_id(const rt_document *doc, const char *hash, char idbuf[64]) {
+    const char *id = doc->id ? doc->id : doc->path;
+    if (!id) {
+        snprintf(idbuf, 64, "sha:%s", hash);
+        id = idbuf;
+    }
+    return id;
+}
+
+static int ingest_document(rt_collection *c, const rt_document *doc, const embed_ahead *ahead,
+                           rt_ingest_stats *stats) {
     if (c->p.read_only) return rt_error(RT_ERR_INVALID, "%s: opened read-only", c->dir);
     if (!doc || (!doc->text && doc->len)) return rt_error(RT_ERR_INVALID, "ingest: no text");
     if (c->dim > 0 && !c->embedder)
@@ -330,11 +405,7 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     char hash[33];
     content_hash(text, len, doc->metadata_json, hash);
     char idbuf[64];
-    const char *id = doc->id ? doc->id : doc->path;
-    if (!id) {
-        snprintf(idbuf, sizeof idbuf, "sha:%s", hash);
-        id = idbuf;
-    }
+    const char *id = document_id(doc, hash, idbuf);
     char old_hash[64], other[512];
     bool existed, dup = false;
     int st = lookup_text(c, "SELECT hash FROM documents WHERE doc_id = ?", id, NULL, old_hash,
@@ -372,7 +443,7 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
         else if (!(vecs = rt_malloc(bytes)))
             st = RT_ERR_NOMEM;
         else
-            st = embed_chunks(c, text, sp, n, vecs);
+            st = embed_chunks(c, ahead, text, sp, n, vecs);
     }
     if (!st && !(new_ids = rt_malloc((n + 1) * sizeof *new_ids))) st = RT_ERR_NOMEM;
     /* exclusive from the transaction's start until the indexes match its commit: searches share
@@ -447,35 +518,118 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
 
 /* ---- sources ----------------------------------------------------------------------------- */
 
+/* The next line of a JSONL buffer from *i (past a UTF-8 byte order mark at the start):
+ * *line, *line_len; advances *i past it and counts *line_no. False at the end. */
+static bool next_line(const char *buf, size_t len, size_t *i, size_t *line_no, const char **line,
+                      size_t *line_len) {
+    if (*i == 0 && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) *i = 3;
+    if (*i >= len) return false;
+    const char *nl = memchr(buf + *i, '\n', len - *i);
+    size_t end = nl ? (size_t)(nl - buf) : len;
+    *line = buf + *i;
+    *line_len = end - *i;
+    *i = end + 1;
+    (*line_no)++;
+    return true;
+}
+
+/* A JSONL record as a document; ids default to "name:line". */
+static rt_document record_document(const rt_jsonl_record *r, const char *name, size_t line_no,
+                                   const char *path, char *idbuf, size_t idcap) {
+    if (!r->id) snprintf(idbuf, idcap, "%s:%zu", name, line_no);
+    rt_document d = {r->id ? r->id : idbuf, path, r->text, r->len, r->metadata};
+    return d;
+}
+
+enum { EMBED_AHEAD_CHUNKS = 128 }; /* chunks embedded ahead in one call */
+
+/* Refills `a` with the chunks of the records from offset i on (line line_no so far) until it
+ * holds EMBED_AHEAD_CHUNKS or the buffer ends, skipping documents stored unchanged, then embeds
+ * them in one call. A failure leaves `a` empty: each document then embeds its own chunks and
+ * reports its own error. */
+static void embed_ahead_fill(rt_collection *c, embed_ahead *a, const char *buf, size_t len,
+                             size_t i, size_t line_no, const char *name) {
+    embed_ahead_clear(a);
+    const char *line;
+    size_t line_len;
+    int st = RT_OK;
+    while (!st && a->n_chunks < EMBED_AHEAD_CHUNKS &&
+           next_line(buf, len, &i, &line_no, &line, &line_len)) {
+        rt_jsonl_record r;
+        if (rt_jsonl_parse_line(line, line_len, name, line_no, &r) != RT_OK) continue;
+        char idbuf[1024], hash[33], shabuf[64], old_hash[64];
+        rt_document d = record_document(&r, name, line_no, NULL, idbuf, sizeof idbuf);
+        content_hash(r.text, r.len, r.metadata, hash);
+        bool existed = false;
+        st = lookup_text(c, "SELECT hash FROM documents WHERE doc_id = ?",
+                         document_id(&d, hash, shabuf), NULL, old_hash, sizeof old_hash, &existed);
+        rt_span *sp = NULL;
+        char **titles = NULL;
+        size_t n = 0;
+        if (!st && !(existed && !strcmp(old_hash, hash)))
+            st = rt_chunk_text_titled(&c->p.chunker, c->embedder, r.text, r.len, &sp, &titles, &n);
+        if (!st) st = RT_GROW(a->texts, a->cap_texts, a->n_texts + 1);
+        size_t need = a->n_chunks + n;
+        if (!st) st = RT_GROW(a->chunk, a->cap_chunk, need);
+        if (!st) st = RT_GROW(a->chunk_len, a->cap_len, need);
+        if (!st) st = rt_grow((void **)&a->vecs, &a->cap_vecs, need, (size_t)c->dim * sizeof(float));
+        for (size_t k = 0; !st && k < n; k++) {
+            a->chunk[a->n_chunks] = r.text + sp[k].start;
+            a->chunk_len[a->n_chunks++] = sp[k].end - sp[k].start;
+        }
+        if (!st) {
+            a->texts[a->n_texts++] = r.text; /* the chunks point into it */
+            r.text = NULL;
+        }
+        for (size_t k = 0; titles && k < n; k++)
+            free(titles[k]);
+        free(titles);
+        free(sp);
+        rt_jsonl_record_free(&r);
+    }
+    a->end = i;
+    for (size_t k = 0; !st && k < a->n_chunks; k += EMBED_AHEAD_CHUNKS) {
+        size_t m = a->n_chunks - k < EMBED_AHEAD_CHUNKS ? a->n_chunks - k : EMBED_AHEAD_CHUNKS;
+        st = c->embedder->embed(c->embedder->user, a->chunk + k, a->chunk_len + k, (int)m,
+                                a->vecs + k * (size_t)c->dim);
+    }
+    if (st) {
+        rt_log_debug("embedding ahead: %s (each document embeds its own chunks)", rt_last_error());
+        embed_ahead_clear(a);
+    }
+}
+
 /* Ingests a buffer in a format; id/path name the document (or prefix JSONL line ids). */
 static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_format fmt,
                          const char *name, const char *path, rt_ingest_stats *stats) {
     if (fmt == RT_FORMAT_JSONL) {
-        size_t line_no = 0, i = 0;
-        if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) i = 3; /* a UTF-8 byte order mark */
-        while (i < len) {
-            const char *nl = memchr(buf + i, '\n', len - i);
-            size_t end = nl ? (size_t)(nl - buf) : len;
-            line_no++;
+        size_t line_no = 0, i = 0, line_len;
+        const char *line;
+        /* the semantic chunker embeds while chunking: chunking ahead would do that twice */
+        bool ahead_on = c->embedder && c->p.chunker.kind != RT_CHUNKER_SEMANTIC;
+        embed_ahead ahead = {0};
+        int st = RT_OK;
+        for (;;) {
+            if (ahead_on && i >= ahead.end) embed_ahead_fill(c, &ahead, buf, len, i, line_no, name);
+            if (!next_line(buf, len, &i, &line_no, &line, &line_len)) break;
             rt_jsonl_record r;
-            int st = rt_jsonl_parse_line(buf + i, end - i, name, line_no, &r);
-            i = end + 1;
+            st = rt_jsonl_parse_line(line, line_len, name, line_no, &r);
             if (st == RT_ERR_NOT_FOUND) continue; /* blank line */
             if (st == RT_OK) {
                 char idbuf[1024];
-                if (!r.id) snprintf(idbuf, sizeof idbuf, "%s:%zu", name, line_no);
-                rt_document d = {r.id ? r.id : idbuf, path, r.text, r.len, r.metadata};
-                st = rt_collection_ingest_document(c, &d, stats); /* counts its failures */
+                rt_document d = record_document(&r, name, line_no, path, idbuf, sizeof idbuf);
+                st = ingest_document(c, &d, ahead_on ? &ahead : NULL, stats); /* counts failures */
                 rt_jsonl_record_free(&r);
             } else {
                 stats->docs_failed++;
             }
             if (st) {
                 rt_log_warn("%s", rt_last_error());
-                if (st == RT_ERR_IO || st == RT_ERR_NOMEM) return st; /* the store failed */
+                if (st == RT_ERR_IO || st == RT_ERR_NOMEM) break; /* the store failed */
             }
         }
-        return RT_OK;
+        embed_ahead_free(&ahead);
+        return st == RT_ERR_IO || st == RT_ERR_NOMEM ? st : RT_OK;
     }
     char *text = NULL;
     size_t n = len;

@@ -3,7 +3,7 @@
  * whose tokenizer turns each text into ids (BERT: its pooling over a bidirectional pass;
  * decoders: mean pooling of the final hidden states), L2-normalized. One model, one tokenizer and
  * one context per embedder; calls are serialized by a mutex (the context holds the forward pass's
- * buffers). Texts longer than the context are truncated to its first n_ctx tokens, as
+ * buffers). The texts of one call are embedded together by rt_model_embed_batch. Texts longer than the context are truncated to its first n_ctx tokens, as
  * sentence-transformers truncates to max_seq_length. LoRA adapters, when given, are applied at
  * run time (rt_context_set_adapters) and named in the embedder's name.
  *
@@ -80,32 +80,55 @@ static int model_content_id(const char *path, char out[33]) {
     return st;
 }
 
+/* Checks that the n vectors in out (n, dim) are finite. */
+static int check_finite(const model_embedder *e, const float *out, size_t n, int dim) {
+    for (size_t k = 0; k < n * (size_t)dim; k++)
+        if (!isfinite(out[k]))
+            return rt_error(RT_ERR_FORMAT,
+                            "%s: the model's output is not finite (NaN or infinite): its weights "
+                            "are damaged or come from a diverged training",
+                            e->name);
+    return RT_OK;
+}
+
+/* Tokenizes every text (truncated to n_ctx tokens), then embeds the non-empty ones in one
+ * rt_model_embed_batch call (packed passes, one per thread); an empty text embeds as the zero
+ * vector. */
 static int embed_texts(void *user, const char *const *texts, const size_t *lens, int n,
                        float *out) {
     model_embedder *e = user;
     int dim = rt_model_n_embd(e->model), n_ctx = rt_context_n_ctx(e->ctx);
-    int status = RT_OK;
+    if (n <= 0) return RT_OK;
+    int32_t **ids = rt_calloc((size_t)n, sizeof *ids);
+    int *len = rt_calloc((size_t)n, sizeof *len), *which = rt_calloc((size_t)n, sizeof *which);
+    float *vecs = rt_malloc((size_t)n * (size_t)dim * sizeof *vecs);
+    int status = ids && len && which && vecs ? RT_OK : RT_ERR_NOMEM, m = 0;
     pthread_mutex_lock(&e->lock);
     for (int i = 0; i < n && status == RT_OK; i++) {
-        int32_t *ids = NULL;
         size_t n_ids = 0;
-        status = rt_tokenizer_encode(e->tokenizer, texts[i], lens[i], true, &ids, &n_ids);
+        status = rt_tokenizer_encode(e->tokenizer, texts[i], lens[i], true, &ids[m], &n_ids);
         if (status != RT_OK) break;
-        if (n_ids == 0) { /* an empty text embeds as the zero vector */
+        if (n_ids == 0) {
             memset(out + (size_t)i * dim, 0, (size_t)dim * sizeof(float));
-        } else {
-            if (n_ids > (size_t)n_ctx) n_ids = (size_t)n_ctx;
-            status = rt_model_embed(e->ctx, ids, (int)n_ids, out + (size_t)i * dim);
-            for (int k = 0; status == RT_OK && k < dim; k++)
-                if (!isfinite(out[(size_t)i * dim + k]))
-                    status = rt_error(RT_ERR_FORMAT,
-                                      "%s: the model's output is not finite (NaN or infinite): "
-                                      "its weights are damaged or come from a diverged training",
-                                      e->name);
+            free(ids[m]);
+            ids[m] = NULL;
+            continue;
         }
-        free(ids);
+        len[m] = n_ids > (size_t)n_ctx ? n_ctx : (int)n_ids;
+        which[m++] = i;
     }
+    if (status == RT_OK && m > 0)
+        status = rt_model_embed_batch(e->ctx, (const int32_t *const *)ids, len, m, vecs);
     pthread_mutex_unlock(&e->lock);
+    if (status == RT_OK) status = check_finite(e, vecs, (size_t)m, dim);
+    for (int k = 0; status == RT_OK && k < m; k++)
+        memcpy(out + (size_t)which[k] * dim, vecs + (size_t)k * dim, (size_t)dim * sizeof(float));
+    for (int k = 0; ids && k < n; k++)
+        free(ids[k]);
+    free(ids);
+    free(len);
+    free(which);
+    free(vecs);
     return status;
 }
 

@@ -5,7 +5,8 @@
  *   bert: post-norm encoder, learned positions, token types (0), GELU (erf).
  * Keys and values are projected straight into the KV cache rows of the chunk.
  * A batched decode step (one new token of each of several sequences) shares the code: the rows
- * of one step go through each weight multiply together, attention stays per sequence.
+ * of one step go through each weight multiply together, attention stays per sequence; so does a
+ * packed embedding pass (independent sequences one after another, no KV cache).
  */
 #include "model/forward.h"
 #include "core/matmul.h"
@@ -13,6 +14,7 @@
 #include "model/lora.h"
 #include "model/ops.h"
 
+#include <omp.h>
 #include <string.h>
 
 static const float *f32_data(const rt_tensor *t) {
@@ -34,13 +36,18 @@ static void add_embedding_row(float *dst, const rt_tensor *table, int64_t index,
 }
 
 /* One forward step: T tokens of one sequence (n_seq == 1, seqs[0] at its n_past), or one new
- * token of each of n_seq sequences (T == n_seq, row i belongs to seqs[i]; a batched decode).
+ * token of each of n_seq sequences (T == n_seq, row i belongs to seqs[i]; a batched decode), or
+ * (pack_len set) the tokens of n_pack independent sequences packed one after another, each at
+ * positions 0.., of seqs[0]'s model (n_seq == 1; an embedding pass, no KV cache).
  * Rows of the buffers follow the tokens. */
 typedef struct fwd_step {
     rt_context *const *seqs;
     int n_seq;
     int T;
     rt_forward_buffers b;
+    const int *pack_len; /* (n_pack) tokens of each packed sequence; NULL: not packed */
+    int n_pack;
+    float *pack_scores; /* (n_ctx) attention scratch of this step's thread */
 } fwd_step;
 
 /* out (T, n_out) = in W^T + bias for linear j (q, k, v, o, gate, up, down) of layer l, plus the
@@ -48,11 +55,15 @@ typedef struct fwd_step {
 static void linear(const fwd_step *st, int l, int j, float *out, const float *in,
                    const rt_tensor *w, const rt_tensor *bias) {
     rt_matmul(out, in, w, bias ? f32_data(bias) : NULL, st->T);
+    size_t n_out = (size_t)w->shape[0], n_in = (size_t)w->shape[1];
     if (st->n_seq == 1) {
-        if (st->seqs[0]->n_adapters) rt_lora_apply(st->seqs[0], l, j, out, in, st->T);
+        rt_context *ctx = st->seqs[0];
+        /* a packed step may have more rows than the adapters' scratch (n_batch) */
+        for (int t = 0; ctx->n_adapters && t < st->T; t += ctx->n_batch)
+            rt_lora_apply(ctx, l, j, out + t * n_out, in + t * n_in,
+                          st->T - t < ctx->n_batch ? st->T - t : ctx->n_batch);
         return;
     }
-    size_t n_out = (size_t)w->shape[0], n_in = (size_t)w->shape[1];
     for (int i = 0; i < st->n_seq; i++)
         if (st->seqs[i]->n_adapters)
             rt_lora_apply(st->seqs[i], l, j, out + i * n_out, in + i * n_in, 1);
@@ -127,6 +138,36 @@ static void attention_batch(const fwd_step *st, int l) {
     linear(st, l, 3, b->proj, b->att, &lw->wo, &lw->bo);
 }
 
+/* The same for a packed step: q, k, v of all rows in one multiply each, then per sequence RoPE
+ * from position 0 and attention over its own rows only (a block-diagonal mask), on this thread:
+ * packed steps run one per thread (see rt_forward_embed_packed). Input `in`, output b.proj. */
+static void attention_packed(const fwd_step *st, int l, const float *in, bool causal) {
+    const rt_context *ctx = st->seqs[0];
+    const rt_model_config *c = &ctx->model->config;
+    const rt_layer_weights *lw = &ctx->model->weights.layers[l];
+    const rt_forward_buffers *b = &st->b;
+    size_t kv_dim = (size_t)c->n_kv_head * c->head_dim, q_dim = (size_t)c->n_head * c->head_dim;
+    /* alone (outside a parallel region), attention may thread over heads with ctx's scratch */
+    bool alone = !omp_in_parallel();
+    float *scores = alone ? ctx->scores : st->pack_scores;
+    int n_score_rows = alone ? ctx->n_score_rows : 1;
+
+    linear(st, l, 0, b->q, in, &lw->wq, &lw->bq);
+    linear(st, l, 1, b->k, in, &lw->wk, &lw->bk);
+    linear(st, l, 2, b->v, in, &lw->wv, &lw->bv);
+    for (int i = 0, t0 = 0; i < st->n_pack; t0 += st->pack_len[i++]) {
+        int L = st->pack_len[i];
+        float *q = b->q + t0 * q_dim, *k = b->k + t0 * kv_dim;
+        if (ctx->rope) {
+            rt_op_rope(q, ctx->rope, L, c->n_head, c->head_dim, 0, c->rope_interleaved);
+            rt_op_rope(k, ctx->rope, L, c->n_kv_head, c->head_dim, 0, c->rope_interleaved);
+        }
+        rt_op_attention(b->att + t0 * q_dim, q, k, b->v + t0 * kv_dim, L, 0, L, c->n_head,
+                        c->n_kv_head, c->head_dim, kv_dim, causal, scores, n_score_rows);
+    }
+    linear(st, l, 3, b->proj, b->att, &lw->wo, &lw->bo);
+}
+
 /* Feed-forward sublayer of layer l: input `in`, output b.proj. */
 static void ffn_block(const fwd_step *st, int l, const float *in) {
     const rt_model *m = st->seqs[0]->model;
@@ -163,9 +204,15 @@ static void embed_tokens(const fwd_step *st, const int32_t *tokens, const int32_
                          int pos0) {
     const rt_model *m = st->seqs[0]->model;
     int C = m->config.n_embd;
-    for (int t = 0; t < st->T; t++) {
-        bool batch = st->n_seq > 1;
-        int pos = batch ? st->seqs[t]->n_past : pos0 + t;
+    for (int t = 0, seq = 0, seq_start = 0; t < st->T; t++) {
+        int pos = pos0 + t;
+        if (st->n_seq > 1) {
+            pos = st->seqs[t]->n_past;
+        } else if (st->pack_len) { /* positions restart at each packed sequence */
+            while (t - seq_start >= st->pack_len[seq])
+                seq_start += st->pack_len[seq++];
+            pos = t - seq_start;
+        }
         embed_token(m, st->b.x + (size_t)t * C, tokens[t], types ? types[t] : 0, pos, st->b.proj);
     }
 }
@@ -181,7 +228,9 @@ static void decoder_layers(const fwd_step *st, const int32_t *tokens, int pos0) 
     for (int l = 0; l < c->n_layer; l++) {
         const rt_layer_weights *lw = &w->layers[l];
         norm(c, b->xb, b->x, &lw->attn_norm, &lw->attn_norm_b, st->T);
-        if (st->n_seq == 1)
+        if (st->pack_len)
+            attention_packed(st, l, b->xb, true);
+        else if (st->n_seq == 1)
             attention_block(st, l, pos0, true);
         else
             attention_batch(st, l);
@@ -212,27 +261,36 @@ static void forward_decoder(rt_context *ctx, const int32_t *tokens, int T) {
     ctx->n_past += T;
 }
 
-/* BERT: x = LN(x + attn(x)); x = LN(x + ffn(x)). The result goes to ctx->xb. */
-static void forward_bert(rt_context *ctx, const int32_t *tokens, const int32_t *types, int T) {
-    const rt_model *m = ctx->model;
+/* BERT over the step's rows: x = LN(x + attn(x)); x = LN(x + ffn(x)). The result goes to b.xb. */
+static void bert_layers(const fwd_step *st, const int32_t *tokens, const int32_t *types) {
+    const rt_model *m = st->seqs[0]->model;
     const rt_model_config *c = &m->config;
     const rt_model_weights *w = &m->weights;
-    fwd_step st = {.seqs = &ctx, .n_seq = 1, .T = T, .b = context_buffers(ctx)};
+    const rt_forward_buffers *b = &st->b;
+    int T = st->T;
     size_t n = (size_t)T * c->n_embd;
-    embed_tokens(&st, tokens, types, 0);
-    rt_op_layernorm(ctx->xb, ctx->x, f32_data(&w->embd_norm), f32_data(&w->embd_norm_b), T,
+    embed_tokens(st, tokens, types, 0);
+    rt_op_layernorm(b->xb, b->x, f32_data(&w->embd_norm), f32_data(&w->embd_norm_b), T,
                     c->n_embd, c->norm_eps);
     for (int l = 0; l < c->n_layer; l++) {
         const rt_layer_weights *lw = &w->layers[l];
-        attention_block(&st, l, 0, false);
-        rt_op_add(ctx->xb, ctx->proj, n);
-        rt_op_layernorm(ctx->xb, ctx->xb, f32_data(&lw->attn_norm), f32_data(&lw->attn_norm_b), T,
+        if (st->pack_len)
+            attention_packed(st, l, b->xb, false);
+        else
+            attention_block(st, l, 0, false);
+        rt_op_add(b->xb, b->proj, n);
+        rt_op_layernorm(b->xb, b->xb, f32_data(&lw->attn_norm), f32_data(&lw->attn_norm_b), T,
                         c->n_embd, c->norm_eps);
-        ffn_block(&st, l, ctx->xb);
-        rt_op_add(ctx->xb, ctx->proj, n);
-        rt_op_layernorm(ctx->xb, ctx->xb, f32_data(&lw->ffn_norm), f32_data(&lw->ffn_norm_b), T,
+        ffn_block(st, l, b->xb);
+        rt_op_add(b->xb, b->proj, n);
+        rt_op_layernorm(b->xb, b->xb, f32_data(&lw->ffn_norm), f32_data(&lw->ffn_norm_b), T,
                         c->n_embd, c->norm_eps);
     }
+}
+
+static void forward_bert(rt_context *ctx, const int32_t *tokens, const int32_t *types, int T) {
+    fwd_step st = {.seqs = &ctx, .n_seq = 1, .T = T, .b = context_buffers(ctx)};
+    bert_layers(&st, tokens, types);
     memcpy(ctx->tokens, tokens, (size_t)T * sizeof *tokens);
     ctx->n_past = T;
 }
@@ -263,4 +321,22 @@ void rt_forward_logits(rt_context *ctx, const float *hidden, int T, float *out) 
     const rt_model_weights *w = &ctx->model->weights;
     const rt_tensor *head = w->output.data ? &w->output : &w->token_embd;
     rt_matmul(out, hidden, head, NULL, T);
+}
+
+void rt_forward_embed_packed(rt_context *ctx, const int32_t *tokens, const int *seq_len, int n_seq,
+                             const rt_forward_buffers *buffers, float *scores) {
+    int T = 0;
+    for (int i = 0; i < n_seq; i++)
+        T += seq_len[i];
+    fwd_step st = {.seqs = &ctx,
+                   .n_seq = 1,
+                   .T = T,
+                   .b = *buffers,
+                   .pack_len = seq_len,
+                   .n_pack = n_seq,
+                   .pack_scores = scores};
+    if (ctx->model->config.arch == RT_ARCH_BERT)
+        bert_layers(&st, tokens, NULL);
+    else
+        decoder_layers(&st, tokens, 0);
 }

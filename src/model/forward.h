@@ -30,6 +30,18 @@ typedef struct rt_forward_buffers {
 void rt_forward_decode_batch(rt_context *const *ctxs, const int32_t *tokens, int n,
                              const rt_forward_buffers *buffers);
 
+/* An embedding pass over n_seq independent sequences packed one after another in tokens
+ * (seq_len[i] tokens each, T = their sum): every weight multiply takes all T rows at once,
+ * attention stays within each sequence (positions from 0; causal for decoders, bidirectional for
+ * bert). Leaves the final hidden states (decoders: final-normed) in buffers->xb (T, n_embd);
+ * x, xb, q, att, proj, k, v, hb, hb2 must hold T rows (k, v: n_kv_head*head_dim wide), scores
+ * (longest seq_len) floats. Uses ctx's model and run-time adapters (whose scratch it shares, so
+ * one call at a time per ctx when it has adapters), never its KV cache: several threads may run
+ * packed passes on one ctx at once with their own buffers. Each call runs on the calling thread
+ * when called inside an OpenMP parallel region (its kernels' regions are then inactive). */
+void rt_forward_embed_packed(rt_context *ctx, const int32_t *tokens, const int *seq_len, int n_seq,
+                             const rt_forward_buffers *buffers, float *scores);
+
 /* out (T, n_vocab) = the output head applied to ctx->xb rows 0..T-1. */
 void rt_forward_logits(rt_context *ctx, const float *hidden, int T, float *out);
 

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,8 @@ void rt_context_free(rt_context *ctx) {
     free(ctx->adapter_scales);
     free(ctx->lora_tmp);
     free(ctx->batch_buf);
+    free(ctx->embed_buf);
+    free(ctx->embed_ints);
     free(ctx);
 }
 
@@ -518,5 +521,167 @@ int rt_model_embed(rt_context *ctx, const int32_t *tokens, int n_tokens, float *
             ctx->embd[i] /= (float)n_tokens;
     l2_normalize(ctx->embd, C); /* always: the API promises unit vectors for cosine search */
     memcpy(out, ctx->embd, (size_t)C * sizeof(float));
+    return RT_OK;
+}
+
+/* ---- batched embedding ------------------------------------------------------------------- */
+
+/* Rows (tokens) of one packed pass at least: enough that each weight matrix, read once per pass,
+ * serves many tokens. */
+enum { EMBED_PACK_ROWS = 256, EMBED_MAX_THREADS = 256 };
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Floats of one thread's packed-pass buffers for `rows` tokens (x, xb, proj, q, att, k, v, hb,
+ * hb2) plus its attention scratch (rows). */
+static size_t embed_thread_floats(const rt_model_config *c, size_t rows) {
+    size_t C = (size_t)c->n_embd, q_dim = (size_t)c->n_head * c->head_dim,
+           kv_dim = (size_t)c->n_kv_head * c->head_dim, F = (size_t)c->n_ff;
+    return rows * (3 * C + 2 * q_dim + 2 * kv_dim + 2 * F + 1);
+}
+
+/* Points b and *scores into thread g's share of ctx->embed_buf (rows tokens). */
+static void embed_thread_buffers(rt_context *ctx, int g, size_t rows, rt_forward_buffers *b,
+                                 float **scores) {
+    const rt_model_config *c = &ctx->model->config;
+    size_t C = (size_t)c->n_embd, q_dim = (size_t)c->n_head * c->head_dim,
+           kv_dim = (size_t)c->n_kv_head * c->head_dim, F = (size_t)c->n_ff;
+    float *p = ctx->embed_buf + (size_t)g * embed_thread_floats(c, rows);
+    memset(b, 0, sizeof *b);
+    float **parts[] = {&b->x, &b->xb, &b->proj, &b->q, &b->att, &b->k, &b->v, &b->hb, &b->hb2,
+                       scores};
+    size_t widths[] = {C, C, C, q_dim, q_dim, kv_dim, kv_dim, F, F, 1};
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+        *parts[i] = p;
+        p += rows * widths[i];
+    }
+}
+
+/* Grows ctx's batched-embedding buffers to n_threads packed passes of rows tokens and the
+ * bookkeeping of n sequences: ints = order (2n, as n int64), owner (n), seq (n), then per thread
+ * its pack's tokens, lengths and sequence ids (3 rows). */
+static int embed_reserve(rt_context *ctx, int n_threads, size_t rows, int n) {
+    size_t floats, ints;
+    if (!rt_mul_size(embed_thread_floats(&ctx->model->config, rows), (size_t)n_threads, &floats) ||
+        !rt_mul_size(rows, 3 * (size_t)n_threads, &ints) || !rt_add_size(ints, 4 * (size_t)n, &ints))
+        return rt_error(RT_ERR_RANGE, "embed batch: buffer size overflows");
+    if (floats > ctx->embed_floats) {
+        float *grown = NULL;
+        if (!alloc_floats(&grown, floats, 1))
+            return rt_last_error_code() ? rt_last_error_code() : RT_ERR_NOMEM;
+        free(ctx->embed_buf);
+        ctx->embed_buf = grown;
+        ctx->embed_floats = floats;
+    }
+    if (ints > ctx->embed_n_ints) {
+        int32_t *grown = rt_malloc(ints * sizeof *grown);
+        if (!grown) return RT_ERR_NOMEM;
+        free(ctx->embed_ints);
+        ctx->embed_ints = grown;
+        ctx->embed_n_ints = ints;
+    }
+    return RT_OK;
+}
+
+/* out (n_embd) = the pooled, L2-normalized embedding of one sequence's final hidden states
+ * h (L, n_embd), as rt_model_embed pools them. */
+static void pool_sequence(const rt_model_config *c, const float *h, int L, float *out) {
+    int C = c->n_embd;
+    rt_pooling pooling = c->arch == RT_ARCH_BERT ? c->pooling : RT_POOLING_MEAN;
+    if (pooling == RT_POOLING_CLS || pooling == RT_POOLING_LAST) {
+        memcpy(out, h + (pooling == RT_POOLING_CLS ? 0 : (size_t)(L - 1) * C),
+               (size_t)C * sizeof(float));
+    } else {
+        memset(out, 0, (size_t)C * sizeof(float));
+        for (int t = 0; t < L; t++)
+            for (int i = 0; i < C; i++)
+                out[i] += h[(size_t)t * C + i];
+        for (int i = 0; i < C; i++)
+            out[i] /= (float)L;
+    }
+    l2_normalize(out, C);
+}
+
+/* The sequences of thread g (seq[k] for owner[seq[k]] == g, in that order), in packed passes of
+ * at most rows tokens, pooled into out. */
+static void embed_thread(rt_context *ctx, int g, size_t rows, const int32_t *const *tokens,
+                         const int *n_tokens, const int32_t *seq, const int32_t *owner, int n,
+                         float *out) {
+    const rt_model_config *c = &ctx->model->config;
+    rt_forward_buffers b;
+    float *scores;
+    embed_thread_buffers(ctx, g, rows, &b, &scores);
+    int32_t *pack_tokens = ctx->embed_ints + 4 * (size_t)n + (size_t)g * 3 * rows;
+    int *pack_len = (int *)(pack_tokens + rows), *pack_ids = pack_len + rows;
+    for (int k = 0; k < n;) {
+        int n_pack = 0;
+        size_t used = 0;
+        for (; k < n; k++) {
+            int i = seq[k];
+            if (owner[i] != g) continue;
+            if (used + (size_t)n_tokens[i] > rows) break;
+            memcpy(pack_tokens + used, tokens[i], (size_t)n_tokens[i] * sizeof(int32_t));
+            used += (size_t)n_tokens[i];
+            pack_len[n_pack] = n_tokens[i];
+            pack_ids[n_pack++] = i;
+        }
+        if (n_pack == 0) break;
+        rt_forward_embed_packed(ctx, pack_tokens, pack_len, n_pack, &b, scores);
+        const float *h = b.xb;
+        for (int j = 0; j < n_pack; j++) {
+            pool_sequence(c, h, pack_len[j], out + (size_t)pack_ids[j] * c->n_embd);
+            h += (size_t)pack_len[j] * c->n_embd;
+        }
+    }
+}
+
+int rt_model_embed_batch(rt_context *ctx, const int32_t *const *tokens, const int *n_tokens, int n,
+                         float *out) {
+    if (!ctx || n < 0 || (n > 0 && (!tokens || !n_tokens || !out)))
+        return rt_error(RT_ERR_INVALID, "embed batch: bad arguments");
+    int longest = 0;
+    for (int i = 0; i < n; i++) {
+        if (n_tokens[i] <= 0) return rt_error(RT_ERR_INVALID, "embed batch: text %d has no tokens", i);
+        if (n_tokens[i] > ctx->n_ctx)
+            return rt_error(RT_ERR_RANGE, "embed batch: text %d has %d tokens, the context %d", i,
+                            n_tokens[i], ctx->n_ctx);
+        RT_TRY(check_tokens(ctx, tokens[i], n_tokens[i]));
+        if (n_tokens[i] > longest) longest = n_tokens[i];
+    }
+    ctx->n_past = 0;
+    ctx->has_logits = false;
+    if (n == 0) return RT_OK;
+    /* Threads at the outer loop: each thread runs whole packed passes over its own sequences,
+     * its kernels on itself alone, so a pass synchronizes with no other thread (one kernel-level
+     * parallel region per operation cost ~900 futex calls per 64-token text on 2 threads).
+     * Adapters share ctx's scratch: one pass at a time then, its kernels threaded. */
+    int n_threads = omp_in_parallel() || ctx->n_adapters ? 1 : omp_get_max_threads();
+    if (n_threads > n) n_threads = n;
+    if (n_threads > EMBED_MAX_THREADS) n_threads = EMBED_MAX_THREADS;
+    size_t rows = longest > EMBED_PACK_ROWS ? (size_t)longest : EMBED_PACK_ROWS;
+    RT_TRY(embed_reserve(ctx, n_threads, rows, n));
+    /* Packing leaves no padding, so lengths need no sorting for efficiency; they are sorted
+     * (longest first, then by index) only to balance tokens over threads: each sequence goes to
+     * the thread with the fewest tokens so far. */
+    int64_t *order = (int64_t *)ctx->embed_ints; /* (n) keys: longest first, then by index */
+    int32_t *owner = ctx->embed_ints + 2 * (size_t)n, *seq = owner + n;
+    for (int i = 0; i < n; i++)
+        order[i] = (int64_t)(INT32_MAX - n_tokens[i]) << 32 | i;
+    qsort(order, (size_t)n, sizeof *order, cmp_i64);
+    for (int k = 0; k < n; k++)
+        seq[k] = (int32_t)(order[k] & 0xffffffff);
+    size_t load[EMBED_MAX_THREADS] = {0};
+    for (int k = 0; k < n; k++) {
+        int best = 0;
+        for (int g = 1; g < n_threads; g++)
+            if (load[g] < load[best]) best = g;
+        owner[seq[k]] = best;
+        load[best] += (size_t)n_tokens[seq[k]];
+    }
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+    embed_thread(ctx, omp_get_thread_num(), rows, tokens, n_tokens, seq, owner, n, out);
     return RT_OK;
 }

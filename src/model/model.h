@@ -55,6 +55,12 @@ struct rt_context {
      * largest batch seen, NULL until the first */
     float *batch_buf;
     int batch_cap; /* rows batch_buf holds */
+    /* working buffers of rt_model_embed_batch (one packed pass per thread); grown to the
+     * largest call, NULL until the first */
+    float *embed_buf;
+    size_t embed_floats; /* floats embed_buf holds */
+    int32_t *embed_ints;
+    size_t embed_n_ints; /* int32s embed_ints holds */
 };
 
 /* Builds a model over weights that stay owned by the caller (or by `file`, which the model
