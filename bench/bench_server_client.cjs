@@ -1,7 +1,7 @@
 // bench_server_client.cjs — the load of the `ragtune serve` benchmarks (bench_server.sh,
 // bench_serve_batch.sh): C clients at once, each sending R streaming chat requests one after
 // another with T generated tokens (ignore_eos), counted from the final usage chunk. Time to
-// first token is taken when the first chunk with content arrives.
+// first token is taken when the first chunk with text arrives.
 // Prints one line: clients tok/s ttft_p50_s ttft_p95_s latency_p50_s latency_p95_s
 // latency_p99_s failed
 "use strict";
@@ -19,7 +19,8 @@ async function one(i) {
   let text = "", ttft = NaN;
   for await (const bytes of r.body) {
     text += decoder.decode(bytes, { stream: true });
-    if (isNaN(ttft) && text.includes('"content":"')) ttft = (performance.now() - t0) / 1000;
+    // the first chunk with text (the chat stream opens with an empty one carrying the role)
+    if (isNaN(ttft) && /"content":"[^"]/.test(text)) ttft = (performance.now() - t0) / 1000;
   }
   const m = text.match(/"completion_tokens":(\d+)/);
   if (!m || !text.includes("data: [DONE]")) throw new Error("incomplete stream");

@@ -67,39 +67,61 @@ static void *scheduler(void *arg) {
 
 enum { CALIBRATE_STEPS = 4, CALIBRATE_RUNS = 3 };
 
+/* Holds the calibration threads until every one of them is started. */
+typedef struct start_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+} start_gate;
+
 typedef struct alone_run {
     rt_context *ctx;
     int32_t token;
     int status;
+    start_gate *gate;
 } alone_run;
 
 /* What a slot does without a batcher: CALIBRATE_STEPS decode steps of its own sequence. */
 static void *decode_alone(void *arg) {
     alone_run *a = arg;
+    pthread_mutex_lock(&a->gate->mu);
+    while (!a->gate->open)
+        pthread_cond_wait(&a->gate->cv, &a->gate->mu);
+    pthread_mutex_unlock(&a->gate->mu);
     for (int i = 0; i < CALIBRATE_STEPS && a->status == RT_OK; i++)
         a->status = rt_model_eval(a->ctx, &a->token, 1, NULL);
     return NULL;
 }
 
-/* Seconds per step of k sequences each decoding alone on its own thread, all at once. */
+/* Seconds per step of k sequences each decoding alone on its own thread, all at once (the
+ * clock starts once every thread exists, so thread creation is not counted). */
 static int time_alone(rt_context **ctxs, int k, int32_t token, double *out) {
     alone_run runs[SRV_CALIBRATE_MAX];
     pthread_t threads[SRV_CALIBRATE_MAX];
+    start_gate gate = {.open = false};
+    pthread_mutex_init(&gate.mu, NULL);
+    pthread_cond_init(&gate.cv, NULL);
     int started = 0, st = RT_OK;
-    double t0 = rt_time_now();
     for (int i = 0; i < k; i++) {
-        runs[i] = (alone_run){ctxs[i], token, RT_OK};
+        runs[i] = (alone_run){ctxs[i], token, RT_OK, &gate};
         if (pthread_create(&threads[i], NULL, decode_alone, &runs[i]) != 0) {
             st = rt_error(RT_ERR_IO, "batcher: cannot start a calibration thread");
             break;
         }
         started++;
     }
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    double t0 = rt_time_now();
     for (int i = 0; i < started; i++) {
         pthread_join(threads[i], NULL);
         if (st == RT_OK) st = runs[i].status;
     }
     *out = (rt_time_now() - t0) / CALIBRATE_STEPS;
+    pthread_mutex_destroy(&gate.mu);
+    pthread_cond_destroy(&gate.cv);
     return st;
 }
 
