@@ -6,7 +6,7 @@
 # decodes alone on its own thread). Each client sends R chat requests of T tokens (ignore_eos;
 # the load of bench/bench_server_client.cjs); the server is restarted for every row, so each
 # row's peak memory is its own. Prints one table per model: aggregate generated tokens/s, p50/p95
-# time to first token, p50/p95 request latency, failed requests, the server's peak resident
+# time to first token, p50/p95/p99 request latency, failed requests, the server's peak resident
 # memory, the ratio to 1 client in the same mode and the ratio to --no-batch at the same
 # clients; then what "auto" chose.
 # MODEL: "reader" (the shipped 2.4M-parameter reader, models/reader/reader-q8_0.gguf: its
@@ -82,13 +82,13 @@ for name in "${models[@]}"; do
         { mode[NR] = $1; c[NR] = $2; tps[NR] = $3; line[NR] = $0; key = $1 " " $2; t[key] = $3
           if (!($1 in first)) first[$1] = $3 }
         END {
-            fmt = "%-9s %7s %10s %9s %9s %8s %8s %6s %8s %8s %9s\n"
+            fmt = "%-9s %7s %10s %9s %9s %8s %8s %8s %6s %8s %8s %9s\n"
             printf fmt, "mode", "clients", "tok/s", "ttft p50", "ttft p95", "p50 s", "p95 s",
-                "failed", "peak MB", "x 1 cl", "x no-bat"
+                "p99 s", "failed", "peak MB", "x 1 cl", "x no-bat"
             for (i = 1; i <= NR; i++) {
                 split(line[i], f, " ")
                 one = first[mode[i]]; nb = t["no-batch " c[i]]
-                printf fmt, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[9], f[10],
+                printf fmt, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
                     (one > 0 ? sprintf("%.2f", tps[i] / one) : "-"),
                     (nb > 0 ? sprintf("%.2f", tps[i] / nb) : "-")
             }
