@@ -2,7 +2,7 @@
 # `ragtune serve` under load: C concurrent streaming clients (default 1 4 16 64), each sending R
 # chat requests of T generated tokens (ignore_eos), against a server with S slots (--parallel S)
 # and against one slot (one request at a time). Prints one table: aggregate generated tokens/s,
-# p50/p99 request latency, failed requests, the server's peak resident memory, and the ratio of
+# p50/p95 time to first token, p50/p99 request latency, failed requests, the server's peak resident memory, and the ratio of
 # S slots over one slot. The S slots' decode steps are batched (continuous batching) unless
 # RT_SERVE_FLAGS=--no-batch; bench/bench_serve_batch.sh compares the two.
 # usage: bench/bench_server.sh MODEL [BUILD_DIR] [SLOTS] [R] [T] [CLIENTS...]
@@ -21,7 +21,7 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 . bench/serve_lib.sh
-run() { # run SLOTS -> one line per client count: clients tok/s p50 p99 failed peak_mb
+run() { # run SLOTS -> one line per client count (serve_load's)
     serve_start --model "$model" --parallel "$1" ${RT_SERVE_FLAGS:-}
     for c in "${clients[@]}"; do
         serve_load "$c" "$per_client" "$tokens"
@@ -30,10 +30,11 @@ run() { # run SLOTS -> one line per client count: clients tok/s p50 p99 failed p
 }
 run 1 > "$tmp/one.txt"
 run "$slots" > "$tmp/many.txt"
-printf '%-8s %-6s %12s %10s %10s %7s %9s %14s\n' clients slots "tok/s" "p50 s" "p99 s" failed \
-    "peak MB" "vs 1 slot"
-paste -d' ' "$tmp/one.txt" "$tmp/many.txt" | while read -r c1 t1 p50a p99a f1 m1 c t p50 p99 f m; do
-    printf '%-8s %-6s %12s %10s %10s %7s %9s %14s\n' "$c1" 1 "$t1" "$p50a" "$p99a" "$f1" "$m1" "1.00"
-    printf '%-8s %-6s %12s %10s %10s %7s %9s %14s\n' "$c" "$slots" "$t" "$p50" "$p99" "$f" "$m" \
-        "$(awk -v a="$t" -v b="$t1" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
-done
+row='%-8s %-6s %10s %10s %10s %10s %10s %7s %9s %10s\n'
+printf "$row" clients slots "tok/s" "ttft p50" "ttft p95" "p50 s" "p99 s" failed "peak MB" "vs 1 slot"
+paste -d' ' "$tmp/one.txt" "$tmp/many.txt" |
+    while read -r c1 t1 f50a f95a p50a _ p99a f1 m1 c t f50 f95 p50 _ p99 f m; do
+        printf "$row" "$c1" 1 "$t1" "$f50a" "$f95a" "$p50a" "$p99a" "$f1" "$m1" "1.00"
+        printf "$row" "$c" "$slots" "$t" "$f50" "$f95" "$p50" "$p99" "$f" "$m" \
+            "$(awk -v a="$t" -v b="$t1" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+    done

@@ -14,7 +14,9 @@ serve_start() { # serve_start SERVE_ARGS... -> sets $pid and $url
     url="http://127.0.0.1:$(cat "$tmp/port")"
 }
 
-serve_load() { # serve_load CLIENTS PER_CLIENT TOKENS -> "clients tok/s p50 p99 failed peak_mb"
+# serve_load CLIENTS PER_CLIENT TOKENS -> one line: clients tok/s ttft_p50 ttft_p95 latency_p50
+# latency_p95 latency_p99 failed peak_mb (seconds; the server's peak resident MB so far)
+serve_load() {
     node bench/bench_server_client.cjs "$url" "$1" "$2" "$3" | tr '\n' ' '
     awk '/VmHWM/ {printf "%.0f\n", $2 / 1024}' "/proc/$pid/status"
 }

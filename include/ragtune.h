@@ -1457,6 +1457,7 @@ typedef struct rt_compare_spec {
     size_t max_questions;       /* test questions used at most (0 = all) */
     uint64_t seed;              /* sampling, training, bootstrap (default 1) */
     bool resume;                /* reuse cached per-strategy results (default true) */
+    bool keep_going;            /* a failed strategy does not fail the run (default false) */
     const char *priority;       /* "accuracy,freshness,latency,cost" order of importance */
     const char *spec_json;      /* the --spec file's text, echoed (may be NULL) */
     /* progress of each strategy (NULL: the process sink) and cancellation */
@@ -1519,10 +1520,13 @@ void rt_compare_spec_free_root(void *json_root);
 /* Runs every strategy of spec on the test split and writes out_dir/report.json (the whole
  * result: configuration, per-strategy metrics with intervals, answers, costs, adaptability,
  * forgetting, paired tests, recommendation). A strategy that fails is recorded as failed with
- * its error and the others go on; results are cached per strategy in out_dir/strategies/ so an
- * interrupted run resumes. *report_json (may be NULL) receives the report text (malloc'd).
- * Returns RT_OK when the run completed (even with failed strategies), an error when nothing
- * could run (unreadable QA or collection, no test questions, bad spec). */
+ * its error (and named in the report's "failed_strategies") and the others go on; results are
+ * cached per strategy in out_dir/strategies/ so an interrupted run resumes. *report_json (may
+ * be NULL) receives the report text (malloc'd), also when a strategy failed.
+ * Returns RT_OK when every strategy ran (or, with keep_going, when the run completed with
+ * failed strategies); the first failed strategy's error (rt_last_error names it) when one
+ * failed, report.json written all the same; an error and no report when nothing could run
+ * (unreadable QA or collection, no test questions, bad spec). */
 int rt_compare_run(const rt_compare_spec *spec, char **report_json);
 
 /* Renders a report (the JSON text rt_compare_run wrote) as a terminal table with the

@@ -24,35 +24,21 @@ enum { N_SEQ = 5, N_VOCAB = 50, N_CTX = 64, N_STEPS = 6 };
 static const double REL_TOL = 1e-5;
 
 typedef struct fixture {
-    tmodel *tm;
-    rt_model_weights w;
-    rt_model *model;
+    tu_model m;
     rt_adapter *ad[2];
 } fixture;
 
 static void fixture_open(fixture *f, rt_arch arch, int weight_dtype) {
     memset(f, 0, sizeof *f);
-    rt_model_config c = tu_tiny_config(arch, N_VOCAB, 64, N_CTX);
-    tm_options o = {.base_dtype = RT_DTYPE_F32, .seed = 3};
-    assert_int_equal(tmodel_new(&c, NULL, &o, &f->tm), 0);
-    unsigned seed = 977u + (unsigned)arch;
-    for (size_t i = 0; i < f->tm->n_store; i++)
-        f->tm->store[i] = tu_frand(&seed, -0.3f, 0.3f);
-    assert_int_equal(tmodel_weights(f->tm, &f->w), 0);
-    rt_model_params mp = rt_model_default_params();
-    mp.weight_dtype = weight_dtype;
-    if (rt_model_from_weights(&f->tm->cfg, &f->w, &mp, NULL, NULL, &f->model) != RT_OK)
-        fail_msg("model: %s", rt_last_error());
-    f->ad[0] = tu_random_adapter(&f->tm->cfg, 11);
-    f->ad[1] = tu_random_adapter(&f->tm->cfg, 12);
+    tu_random_model_open(&f->m, arch, N_VOCAB, 64, N_CTX, weight_dtype, 977u + (unsigned)arch);
+    f->ad[0] = tu_random_adapter(&f->m.tm->cfg, 11);
+    f->ad[1] = tu_random_adapter(&f->m.tm->cfg, 12);
 }
 
 static void fixture_close(fixture *f) {
     rt_adapter_free(f->ad[0]);
     rt_adapter_free(f->ad[1]);
-    rt_model_free(f->model);
-    rt_model_weights_free(&f->w, f->tm->cfg.n_layer);
-    tmodel_free(f->tm);
+    tu_random_model_close(&f->m);
 }
 
 /* Sequence i's context: its adapters, then its prompt of a length of its own. */
@@ -62,7 +48,7 @@ static rt_context *open_sequence(fixture *f, int i) {
     cp.n_ctx = N_CTX;
     cp.n_batch = 8; /* the longer prompts prefill in several chunks */
     rt_context *ctx;
-    assert_int_equal(rt_context_new(f->model, &cp, &ctx), RT_OK);
+    assert_int_equal(rt_context_new(f->m.model, &cp, &ctx), RT_OK);
     if (i == 1) {
         assert_int_equal(rt_context_set_adapters(ctx, f->ad, NULL, 1), RT_OK);
     } else if (i == 3) {

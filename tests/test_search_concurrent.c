@@ -13,6 +13,7 @@
 #include "ragtune.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,13 +169,13 @@ static void test_concurrent_equals_serial(void **state) {
 
 typedef struct reader {
     rt_collection *c;
-    volatile int *stop;
+    atomic_int *stop; /* set when the writer is done (volatile would not synchronize) */
     int searches, errors, bad;
 } reader;
 
 static void *read_while_writing(void *arg) {
     reader *r = arg;
-    while (!*r->stop || r->searches < 10) {
+    while (!atomic_load(r->stop) || r->searches < 10) {
         rt_search_results *res;
         if (run_query(r->c, NULL, r->searches % N_QUERIES, r->searches % N_MODES, &res) != RT_OK) {
             r->errors++;
@@ -194,7 +195,7 @@ static void test_search_while_ingesting(void **state) {
     char *dir = tu_tmpdir("search-write");
     rt_collection *c = open_coll(dir, false);
     ingest(c, "d", 0, 40);
-    volatile int stop = 0;
+    atomic_int stop = 0;
     pthread_t th[4];
     reader r[4];
     for (int i = 0; i < 4; i++) {
@@ -205,7 +206,7 @@ static void test_search_while_ingesting(void **state) {
     const char *fresh = "zymurgy xylophone";
     rt_document d = {.id = "fresh", .text = fresh, .len = strlen(fresh)};
     assert_int_equal(rt_collection_ingest_document(c, &d, NULL), RT_OK);
-    stop = 1;
+    atomic_store(&stop, 1);
     for (int i = 0; i < 4; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(r[i].errors, 0);

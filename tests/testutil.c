@@ -4,6 +4,11 @@
 #include "testutil.h"
 #include "model/lora.h"
 
+#include "core/error.h"
+#include "model/model.h"
+#include "model/model_file.h"
+#include "train/tmodel.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,4 +158,25 @@ int tu_toy_embed(void *user, const char *const *texts, const size_t *lens, int n
         v[15] += 0.01f;
     }
     return 0;
+}
+
+void tu_random_model_open(tu_model *m, rt_arch arch, int n_vocab, int n_ff, int n_ctx,
+                          int weight_dtype, unsigned seed) {
+    memset(m, 0, sizeof *m);
+    rt_model_config c = tu_tiny_config(arch, n_vocab, n_ff, n_ctx);
+    tm_options o = {.base_dtype = RT_DTYPE_F32, .seed = 3};
+    assert_int_equal(tmodel_new(&c, NULL, &o, &m->tm), 0);
+    for (size_t i = 0; i < m->tm->n_store; i++)
+        m->tm->store[i] = tu_frand(&seed, -0.3f, 0.3f);
+    assert_int_equal(tmodel_weights(m->tm, &m->w), 0);
+    rt_model_params mp = rt_model_default_params();
+    mp.weight_dtype = weight_dtype;
+    if (rt_model_from_weights(&m->tm->cfg, &m->w, &mp, NULL, NULL, &m->model) != RT_OK)
+        fail_msg("model: %s", rt_last_error());
+}
+
+void tu_random_model_close(tu_model *m) {
+    rt_model_free(m->model);
+    rt_model_weights_free(&m->w, m->tm->cfg.n_layer);
+    tmodel_free(m->tm);
 }

@@ -44,4 +44,16 @@ struct rt_adapter *tu_random_adapter(const rt_model_config *c, unsigned seed);
  * stand-in for a model in tests of plumbing, not a retrieval model. */
 int tu_toy_embed(void *user, const char *const *texts, const size_t *lens, int n, float *out);
 
+/* A tiny random decoder: tu_tiny_config(arch, n_vocab, n_ff, n_ctx) with every weight uniform in
+ * [-0.3, 0.3) from seed, stored as weight_dtype (-1: f32). Fails the test on error. */
+struct tmodel;
+typedef struct tu_model {
+    struct tmodel *tm;
+    rt_model_weights w;
+    struct rt_model *model;
+} tu_model;
+void tu_random_model_open(tu_model *m, rt_arch arch, int n_vocab, int n_ff, int n_ctx,
+                          int weight_dtype, unsigned seed);
+void tu_random_model_close(tu_model *m);
+
 #endif

@@ -55,6 +55,8 @@ static const char *usage_options =
     "  --cpu-hour-price X      cost of one CPU-hour (0.05)\n"
     "  --seed N                decoding, training and bootstrap seed (1)\n"
     "  --no-resume             rerun strategies even when cached results match\n"
+    "  --keep-going            exit 0 when a strategy fails (default: the report is still\n"
+    "                          written, with the error, and the exit status is 1)\n"
     "  --threads N             threads (default: physical cores)\n"
     "  --json                  print report.json instead of the table\n";
 
@@ -231,6 +233,8 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
             s.adapt_retrain = true;
         } else if (!strcmp(a, "--no-resume")) {
             s.resume = false;
+        } else if (!strcmp(a, "--keep-going")) {
+            s.keep_going = true;
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else {
@@ -257,7 +261,9 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         s.heldout_path = heldout;
     }
     char *report = NULL;
-    if (rt_compare_run(&s, &report) != RT_OK) {
+    int run_rc = rt_compare_run(&s, &report);
+    char *run_error = run_rc != RT_OK ? strdup(rt_last_error()) : NULL;
+    if (run_rc != RT_OK && !report) { /* nothing ran */
         rc = rt_last_error_code() == RT_ERR_INVALID ? cli_usage_error(cmd, "%s", rt_last_error())
                                                     : cli_runtime_error(cmd);
     } else if (rt_report_write(s.out_dir) != RT_OK) {
@@ -274,6 +280,11 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         }
         free(table);
     }
+    if (run_rc != RT_OK && report && rc == CLI_OK) { /* a strategy failed: the report is out */
+        fprintf(stderr, "ragtune %s: %s\n", cmd, run_error ? run_error : "a strategy failed");
+        rc = CLI_RUNTIME;
+    }
+    free(run_error);
     free(report);
     free(heldout);
 done:

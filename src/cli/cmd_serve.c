@@ -27,8 +27,10 @@ static void usage(FILE *out) {
           "  --data-dir DIR        collections, files, jobs (default ragtune-data)\n"
           "  --parallel N (2)      slots generating at once\n"
           "  --queue N (16)        requests waiting for a slot before 429\n"
-          "  --no-batch            each slot decodes alone (default: the slots' decode steps\n"
-          "                        run together, one batched forward pass per step)\n"
+          "  --no-batch            each slot decodes alone\n"
+          "  --batch               the slots' decode steps run together, one batched forward\n"
+          "                        pass per step (default: when a start-up measurement shows\n"
+          "                        it decodes faster than the slots alone)\n"
           "  --ctx N               context per slot (default: the model's, at most 4096)\n"
           "  --quantize T          weight storage: f32, q8_0, q4_0 (default: the file's)\n"
           "  --max-body BYTES (8 MiB)  --max-upload BYTES (64 MiB)\n"
@@ -60,7 +62,7 @@ int cmd_serve(int argc, char **argv) {
     const char *key = getenv("RAGTUNE_API_KEY");
     int threads = 0;
     const char *api_key_file = NULL, *quantize = NULL;
-    bool no_batch = false;
+    bool no_batch = false, batch = false;
     const cli_opt opts[] = {
         CLI_STR("--model", p.model_path),
         CLI_STR("--tokenizer", p.tokenizer_path),
@@ -83,6 +85,7 @@ int cmd_serve(int argc, char **argv) {
         CLI_FLOAT_IN("--timeout", p.request_timeout, 1e-3, 1e9),
         CLI_STR("--quantize", quantize),
         CLI_FLAG("--no-batch", no_batch, true),
+        CLI_FLAG("--batch", batch, true),
         CLI_OPT_END,
     };
     for (int i = 1; i < argc; i++) {
@@ -110,7 +113,9 @@ int cmd_serve(int argc, char **argv) {
         p.weight_dtype = (int)dt;
     }
     if (!p.model_path) return cli_usage_error("serve", "--model is required");
-    if (no_batch) p.batch = 0;
+    if (no_batch && batch) return cli_usage_error("serve", "--batch and --no-batch conflict");
+    if (batch) p.batch = SRV_BATCH_ON;
+    if (no_batch) p.batch = SRV_BATCH_OFF;
     p.api_key = key && *key ? key : NULL;
     if (threads) rt_set_threads(threads);
     int rc = srv_run(&p);

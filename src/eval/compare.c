@@ -1457,6 +1457,9 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
     strategy *sv = NULL;
     size_t ns = 0;
     json_t *report = NULL, *results = json_array();
+    json_t *failed = json_array(); /* names of the strategies that failed */
+    int failed_status = RT_OK;     /* the first failure's, with its message in failed_msg */
+    char *failed_msg = NULL;
     r.global = r.s;
     int st = parse_strategies(&r.s, &sv, &ns);
     if (st == RT_OK) st = rt_qa_load(r.s.qa_path, &r.qa);
@@ -1565,6 +1568,13 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
                 rt_log_warn("compare: %s failed: %s", sv[i].name, rt_last_error());
                 json_object_set_new(res, "status", json_string("failed"));
                 json_object_set_new(res, "error", json_string(rt_last_error()));
+                json_array_append_new(failed, json_string(sv[i].name));
+                if (failed_status == RT_OK) {
+                    failed_status = s2;
+                    rt_strbuf fb = {0};
+                    rt_strbuf_printf(&fb, "strategy %s failed: %s", sv[i].name, rt_last_error());
+                    failed_msg = rt_strbuf_take(&fb);
+                }
             } else {
                 json_object_set_new(res, "status", json_string("ok"));
                 char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -1595,6 +1605,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         json_object_set_new(report, "qa", qa);
         json_object_set_new(report, "strategies", results);
         results = NULL;
+        json_object_set_new(report, "failed_strategies", json_incref(failed));
         if (r.n_update) json_object_set_new(report, "reingest_s", json_real(r.reingest_seconds));
         json_object_set_new(report, "base_heldout_ppl", num(r.base_ppl));
         st = rt_report_add_analysis(report, r.s.priority);
@@ -1610,6 +1621,13 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         free(text);
         free(path);
     }
+    if (st == RT_OK && failed_status != RT_OK && !r.global.keep_going)
+        st = rt_error(failed_status,
+                      "compare: %s (%zu of %zu strategies failed; the report has "
+                      "every result)",
+                      failed_msg ? failed_msg : "a strategy failed", json_array_size(failed), ns);
+    free(failed_msg);
+    json_decref(failed);
     json_decref(report);
     json_decref(results);
     strategies_free(sv, ns);

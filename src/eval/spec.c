@@ -99,6 +99,7 @@ static const spec_key spec_keys[] = {
     K(pretrain_chunks, NULL, 'b'),
     K(adapt_retrain, NULL, 'b'),
     K(resume, NULL, 'b'),
+    K(keep_going, NULL, 'b'),
 };
 #undef K
 

@@ -1,11 +1,13 @@
 /*
- * batcher.c — the continuous-batching scheduler (see batcher.h).
+ * batcher.c — the continuous-batching scheduler and its start-up calibration (see batcher.h).
  */
 #include "server/batcher.h"
 
 #include "core/error.h"
+#include "core/log.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,10 +35,12 @@ static void *scheduler(void *arg) {
         while (!b->closing && b->n_pending == 0)
             pthread_cond_wait(&b->work_cv, &b->mu);
         if (b->n_pending == 0) break; /* closing with nothing left */
-        /* give the other decoding sequences a moment to hand in their tokens */
-        struct timespec until = deadline_in(SRV_BATCH_WAIT);
-        while (!b->closing && b->n_pending < b->n_members)
-            if (pthread_cond_timedwait(&b->work_cv, &b->mu, &until) == ETIMEDOUT) break;
+        /* wait for the other decoding sequences only as long as joining this step saves */
+        if (b->gather_s > 0 && b->n_pending < b->n_members) {
+            struct timespec until = deadline_in(b->gather_s);
+            while (!b->closing && b->n_pending < b->n_members)
+                if (pthread_cond_timedwait(&b->work_cv, &b->mu, &until) == ETIMEDOUT) break;
+        }
         int n = b->n_pending;
         for (int i = 0; i < n; i++) {
             b->step_items[i] = b->pending[i];
@@ -59,7 +63,137 @@ static void *scheduler(void *arg) {
     return NULL;
 }
 
-int srv_batcher_init(srv_batcher *b, int cap) {
+/* ---- calibration ---- */
+
+enum { CALIBRATE_STEPS = 4, CALIBRATE_RUNS = 3 };
+
+/* Holds the calibration threads until every one of them is started. */
+typedef struct start_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+} start_gate;
+
+typedef struct alone_run {
+    rt_context *ctx;
+    int32_t token;
+    int status;
+    start_gate *gate;
+} alone_run;
+
+/* What a slot does without a batcher: CALIBRATE_STEPS decode steps of its own sequence. */
+static void *decode_alone(void *arg) {
+    alone_run *a = arg;
+    pthread_mutex_lock(&a->gate->mu);
+    while (!a->gate->open)
+        pthread_cond_wait(&a->gate->cv, &a->gate->mu);
+    pthread_mutex_unlock(&a->gate->mu);
+    for (int i = 0; i < CALIBRATE_STEPS && a->status == RT_OK; i++)
+        a->status = rt_model_eval(a->ctx, &a->token, 1, NULL);
+    return NULL;
+}
+
+/* Seconds per step of k sequences each decoding alone on its own thread, all at once (the
+ * clock starts once every thread exists, so thread creation is not counted). */
+static int time_alone(rt_context **ctxs, int k, int32_t token, double *out) {
+    alone_run runs[SRV_CALIBRATE_MAX];
+    pthread_t threads[SRV_CALIBRATE_MAX];
+    start_gate gate = {.open = false};
+    pthread_mutex_init(&gate.mu, NULL);
+    pthread_cond_init(&gate.cv, NULL);
+    int started = 0, st = RT_OK;
+    for (int i = 0; i < k; i++) {
+        runs[i] = (alone_run){ctxs[i], token, RT_OK, &gate};
+        if (pthread_create(&threads[i], NULL, decode_alone, &runs[i]) != 0) {
+            st = rt_error(RT_ERR_IO, "batcher: cannot start a calibration thread");
+            break;
+        }
+        started++;
+    }
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    double t0 = rt_time_now();
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        if (st == RT_OK) st = runs[i].status;
+    }
+    *out = (rt_time_now() - t0) / CALIBRATE_STEPS;
+    pthread_mutex_destroy(&gate.mu);
+    pthread_cond_destroy(&gate.cv);
+    return st;
+}
+
+/* Seconds per step of the first n sequences: batched, or (n == 1) one rt_model_eval. */
+static int time_steps(rt_context **ctxs, const int32_t *tokens, int n, double *out) {
+    int st = RT_OK;
+    double t0 = rt_time_now();
+    for (int i = 0; i < CALIBRATE_STEPS && st == RT_OK; i++)
+        st = n == 1 ? rt_model_eval(ctxs[0], tokens, 1, NULL) : rt_decode_batch(ctxs, tokens, n);
+    *out = (rt_time_now() - t0) / CALIBRATE_STEPS;
+    return st;
+}
+
+static void rewind_all(rt_context **ctxs, int k) {
+    for (int i = 0; i < k; i++)
+        rt_context_rewind(ctxs[i], 1);
+}
+
+int srv_batcher_calibrate(rt_model *model, int k, srv_batch_cost *out) {
+    memset(out, 0, sizeof *out);
+    if (k < 2 || k > SRV_CALIBRATE_MAX)
+        return rt_error(RT_ERR_RANGE, "batcher: calibrating %d sequences (2..%d)", k,
+                        SRV_CALIBRATE_MAX);
+    out->k = k;
+    rt_context *ctxs[SRV_CALIBRATE_MAX] = {0};
+    int32_t tokens[SRV_CALIBRATE_MAX];
+    int32_t token = rt_model_bos(model) >= 0 ? rt_model_bos(model) : 0;
+    rt_context_params cp = rt_context_default_params();
+    cp.n_ctx = 2 + CALIBRATE_STEPS;
+    int st = RT_OK;
+    for (int i = 0; i < k && st == RT_OK; i++) {
+        tokens[i] = token;
+        st = rt_context_new(model, &cp, &ctxs[i]);
+        if (st == RT_OK) st = rt_model_eval(ctxs[i], &token, 1, NULL);
+    }
+    double single = 0, batch = 0, alone = 0;
+    out->single_s = out->batch_s = out->alone_s = INFINITY;
+    for (int run = 0; run < CALIBRATE_RUNS && st == RT_OK; run++) {
+        st = time_steps(ctxs, tokens, 1, &single);
+        rewind_all(ctxs, k);
+        if (st != RT_OK) break;
+        if (single < out->single_s) out->single_s = single;
+        if (single > SRV_CALIBRATE_SLOW) break; /* memory-bound: batching pays; not timed */
+        st = time_steps(ctxs, tokens, k, &batch);
+        rewind_all(ctxs, k);
+        if (st == RT_OK) st = time_alone(ctxs, k, token, &alone);
+        rewind_all(ctxs, k);
+        if (st != RT_OK) break;
+        out->measured = true;
+        if (batch < out->batch_s) out->batch_s = batch;
+        if (alone < out->alone_s) out->alone_s = alone;
+    }
+    for (int i = 0; i < k; i++)
+        rt_context_free(ctxs[i]);
+    if (st != RT_OK) return rt_error_wrap("batcher: calibrating");
+    if (out->measured) {
+        double per_sequence = (out->batch_s - out->single_s) / (k - 1);
+        out->fixed_s = out->single_s - per_sequence > 0 ? out->single_s - per_sequence : 0;
+    } else {
+        out->batch_s = out->alone_s = NAN;
+        out->fixed_s = out->single_s;
+    }
+    return RT_OK;
+}
+
+bool srv_batch_cost_pays(const srv_batch_cost *c) {
+    return !c->measured || c->batch_s <= c->alone_s;
+}
+
+/* ---- the scheduler's life ---- */
+
+int srv_batcher_init(srv_batcher *b, int cap, double gather_s) {
     memset(b, 0, sizeof *b);
     if (cap < 1 || cap > RT_DECODE_BATCH_MAX)
         return rt_error(RT_ERR_RANGE, "batcher: %d sequences (1..%d)", cap, RT_DECODE_BATCH_MAX);
@@ -71,6 +205,7 @@ int srv_batcher_init(srv_batcher *b, int cap) {
     pthread_condattr_destroy(&attr);
     pthread_cond_init(&b->done_cv, NULL);
     b->cap = cap;
+    b->gather_s = gather_s > 0 ? (gather_s < SRV_BATCH_WAIT_MAX ? gather_s : SRV_BATCH_WAIT_MAX) : 0;
     b->pending = rt_calloc((size_t)cap, sizeof *b->pending);
     b->members = rt_calloc((size_t)cap, sizeof *b->members);
     b->step_items = rt_calloc((size_t)cap, sizeof *b->step_items);

@@ -7,10 +7,17 @@
  * and leave when their generation ends (srv_batcher_leave), so requests come and go between
  * steps. Prefill stays on the request's own thread, one sequence at a time.
  *
- * A step starts as soon as every sequence decoding has handed in its token, or SRV_BATCH_WAIT
- * after the first one did (a request busy elsewhere, e.g. writing to a slow client, delays the
- * others by at most that much). Sampling, detokenizing and streaming stay on the request
+ * The scheduler is continuous: it steps as soon as one sequence has handed in its token, and
+ * whoever hands in while a step runs joins the next one. It waits for the other decoding
+ * sequences only as long as that pays: at most half the fixed (weight-reading) part of a step,
+ * as srv_batcher_calibrate measured it, so a compute-bound model whose weights sit in cache
+ * steps at once, and a request busy elsewhere (e.g. writing to a slow client) delays the
+ * others by at most that much. Sampling, detokenizing and streaming stay on the request
  * threads, in parallel.
+ *
+ * Whether batching pays at all depends on the model and the machine: srv_batcher_calibrate
+ * times k sequences decoded together against the same k decoded alone on k threads at once
+ * (what the server does without a batcher), so the server can choose.
  */
 #ifndef RT_SERVER_BATCHER_H
 #define RT_SERVER_BATCHER_H
@@ -21,7 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SRV_BATCH_WAIT 0.001 /* seconds */
+/* The longest a step waits for the other sequences, whatever the calibration said. */
+#define SRV_BATCH_WAIT_MAX 0.002 /* seconds */
 
 typedef struct srv_batch_item srv_batch_item;
 
@@ -38,14 +46,35 @@ typedef struct srv_batcher {
     srv_batch_item **step_items;
     rt_context **step_ctxs;
     int32_t *step_tokens;
+    double gather_s; /* a step waits at most this long for the other sequences */
     bool closing;
     bool started;
     pthread_t thread;
     uint64_t n_steps, n_tokens; /* steps run and sequences stepped, for /metrics */
 } srv_batcher;
 
-/* Starts the scheduler thread for up to cap sequences at once. */
-int srv_batcher_init(srv_batcher *b, int cap);
+/* What srv_batcher_calibrate measured (seconds per decode step; the best of a few runs). */
+typedef struct srv_batch_cost {
+    int k;           /* sequences per step */
+    double single_s; /* one sequence alone */
+    double batch_s;  /* k sequences in one rt_decode_batch step */
+    double alone_s;  /* k sequences, each alone on its own thread, all at once (wall) */
+    double fixed_s;  /* the part of a step that does not grow with its sequences (>= 0) */
+    bool measured;   /* false: a step is too slow to time at start-up (memory-bound: batch) */
+} srv_batch_cost;
+
+/* Decodes a few steps of k fresh sequences of model (k >= 2) with and without batching and
+ * fills *out. A model whose single step takes longer than SRV_CALIBRATE_SLOW is not timed
+ * further (out->measured false). Errors: the model's (e.g. an encoder). */
+#define SRV_CALIBRATE_SLOW 0.05 /* seconds */
+#define SRV_CALIBRATE_MAX 16      /* k at most */
+int srv_batcher_calibrate(rt_model *model, int k, srv_batch_cost *out);
+/* True when batching k sequences decodes at least as fast as decoding them alone. */
+bool srv_batch_cost_pays(const srv_batch_cost *c);
+
+/* Starts the scheduler thread for up to cap sequences at once; a step waits at most gather_s
+ * (clamped to 0..SRV_BATCH_WAIT_MAX) for sequences that have not handed in their token. */
+int srv_batcher_init(srv_batcher *b, int cap, double gather_s);
 /* Runs what was handed in, stops the scheduler; later decode steps run alone. Idempotent. */
 void srv_batcher_close(srv_batcher *b);
 /* Closes (if needed) and frees. */

@@ -23,7 +23,8 @@ typedef struct srv {
     char *model_id; /* the base model's id in /v1/models */
     rt_model *model;
     rt_tokenizer *tokenizer;
-    srv_batcher batcher; /* continuous batching of the slots (unused when params.batch is 0) */
+    srv_batcher batcher; /* continuous batching of the slots (unused when batching is false) */
+    bool batching;       /* the slots decode through batcher (params.batch, or measured) */
     srv_slots slots;
     srv_adapters adapters;
     /* Embeddings: one embedder behind a mutex (its context is not shared). */

@@ -21,10 +21,13 @@
  * records, events, cancellation and restart handling:
  *   POST   /v1/compare/jobs                      {"collection": NAME, "qa_file": FILE_ID,
  *                                                 "strategies"?, "k"?, "max_tokens"?, "steps"?,
- *                                                 "max_questions"?, "seed"?, "search_mode"?}
+ *                                                 "max_questions"?, "seed"?, "search_mode"?,
+ *                                                 "seq_len"?, "keep_going"?}
  *   GET    /v1/compare/jobs[/{id}[/events|/report|/report.html]];  POST .../{id}/cancel
  * The run directory <data_dir>/jobs/<id>/ is rt_compare_run's out_dir; its per-strategy cache
- * lets a job interrupted by a shutdown continue where it was at the next start.
+ * lets a job interrupted by a shutdown (or a crash: its record still says running) continue
+ * where it was at the next start. A strategy that fails fails the job (error code
+ * strategy_failed, naming it and why) unless keep_going; its report is served all the same.
  */
 #include "server/context.h"
 #include "server/request.h"
@@ -403,16 +406,26 @@ static void run_compare(srv *s, job *j) {
     spec.steps = opt_int(opt, "steps", spec.steps);
     spec.max_questions = (size_t)opt_int(opt, "max_questions", 0);
     spec.seed = (uint64_t)opt_int(opt, "seed", (json_int_t)spec.seed);
+    int n_ctx = rt_model_n_ctx_train(s->model); /* the model's context bounds the default */
+    spec.seq_len =
+        (int)opt_int(opt, "seq_len", n_ctx > 0 && n_ctx < spec.seq_len ? n_ctx : spec.seq_len);
     compare_run cr = {js, j};
     spec.should_cancel = compare_should_stop;
     spec.cancel_user = &cr;
-    int rc = coll && qa ? rt_compare_run(&spec, NULL) : RT_ERR_NOMEM;
+    spec.keep_going = json_is_true(json_object_get(opt, "keep_going"));
+    char *report = NULL; /* written, also when a strategy failed */
+    int rc = coll && qa ? rt_compare_run(&spec, &report) : RT_ERR_NOMEM;
     pthread_mutex_lock(&js->mu);
-    if (rc == RT_OK) {
+    if (report) {
         char url[160];
         snprintf(url, sizeof url, "/v1/compare/jobs/%s/report", j->id);
         json_object_set_new(j->obj, "report", json_string(url));
+    }
+    free(report);
+    if (rc == RT_OK) {
         job_set_status(js, j, "succeeded");
+    } else if (j->obj && json_is_string(json_object_get(j->obj, "report"))) {
+        job_fail(js, j, "strategy_failed", "strategies", rt_last_error());
     } else if (rc == RT_ERR_CANCELLED && j->cancel) {
         job_set_status(js, j, "cancelled");
     } else if (rc == RT_ERR_CANCELLED) {
@@ -1015,7 +1028,17 @@ static int create_compare_job(srv *s, srv_request *rq, json_t *root) {
     json_t *opt = json_pack("{s:O, s:O}", "collection", coll, "qa_file", qa);
     if (strategies && !json_is_null(strategies)) json_object_set(opt, "strategies", strategies);
     if (m) json_object_set(opt, "search_mode", mode);
-    static const char *ints[] = {"k", "max_tokens", "steps", "max_questions", "seed"};
+    json_t *keep_going = json_object_get(root, "keep_going");
+    if (keep_going && !json_is_null(keep_going)) {
+        if (!json_is_boolean(keep_going)) {
+            json_decref(opt);
+            ret = srv_respond_error(rq, 400, "keep_going", "invalid_request",
+                                    "'keep_going' must be true or false");
+            goto done;
+        }
+        json_object_set(opt, "keep_going", keep_going);
+    }
+    static const char *ints[] = {"k", "max_tokens", "steps", "max_questions", "seed", "seq_len"};
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
         json_t *v = json_object_get(root, ints[i]);
         if (!v || json_is_null(v)) continue;
@@ -1129,11 +1152,13 @@ static int route_jobs(srv *s, srv_request *rq, int kind, const char *prefix) {
     bool report = kind == JOB_COMPARE && get &&
                   (!strcmp(sub, "/report") || !strcmp(sub, "/report.html"));
     if (report) {
-        bool done = !strcmp(job_status(j), "succeeded");
+        /* a job whose strategy failed has its report too (the failure is in it) */
+        bool done = json_is_string(json_object_get(j->obj, "report")) &&
+                    (!strcmp(job_status(j), "succeeded") || !strcmp(job_status(j), "failed"));
         pthread_mutex_unlock(&js->mu);
         if (!done)
             return srv_respond_error(rq, 409, NULL, "job_not_finished",
-                                     "job %s has no report: it has not succeeded", id);
+                                     "job %s has no report: it has not finished", id);
         return compare_report(js, rq, id, !strcmp(sub, "/report.html"));
     }
     if (*sub == 0 && get) {

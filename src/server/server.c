@@ -32,7 +32,7 @@ srv_params srv_default_params(void) {
     p.request_timeout = 600;
     p.conn_timeout = 30;
     p.max_connections = 64;
-    p.batch = 1;
+    p.batch = SRV_BATCH_AUTO;
     return p;
 }
 
@@ -70,12 +70,15 @@ static int route_metrics(srv *s, srv_request *rq) {
     uint64_t steps, stepped;
     srv_batcher_stats(&s->batcher, &steps, &stepped);
     rt_strbuf_printf(&b,
+                     "# HELP ragtune_batching 1 when the slots' decode steps are batched\n"
+                     "# TYPE ragtune_batching gauge\nragtune_batching %d\n"
                      "# HELP ragtune_decode_steps_total batched decode steps (continuous batching)\n"
                      "# TYPE ragtune_decode_steps_total counter\nragtune_decode_steps_total %llu\n"
                      "# HELP ragtune_decode_step_sequences_total sequences over all batched steps\n"
                      "# TYPE ragtune_decode_step_sequences_total counter\n"
                      "ragtune_decode_step_sequences_total %llu\n",
-                     (unsigned long long)steps, (unsigned long long)stepped);
+                     s->batching ? 1 : 0, (unsigned long long)steps,
+                     (unsigned long long)stepped);
     int ret = srv_respond_bytes(rq, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
     rt_strbuf_free(&b);
     return ret;
@@ -286,6 +289,32 @@ static int embed_locked(void *user, const char *const *texts, const size_t *lens
     return rc;
 }
 
+/* Times the model's decode steps batched and alone (srv_batcher_calibrate): whether to batch
+ * (always with SRV_BATCH_ON) and how long a step may wait for stragglers (*gather_s). */
+static bool choose_batching(srv *s, double *gather_s) {
+    const srv_params *p = &s->params;
+    int k = p->parallel < SRV_CALIBRATE_MAX ? p->parallel : SRV_CALIBRATE_MAX;
+    srv_batch_cost c;
+    *gather_s = SRV_BATCH_WAIT_MAX;
+    if (srv_batcher_calibrate(s->model, k, &c) != RT_OK) {
+        rt_log_warn("batching: cannot time the decode steps: %s", rt_last_error());
+        return p->batch == SRV_BATCH_ON;
+    }
+    bool on = p->batch == SRV_BATCH_ON || srv_batch_cost_pays(&c);
+    if (!c.measured) {
+        rt_log_info("batching: on (one decode step takes %.0f ms: memory-bound)",
+                    c.single_s * 1e3);
+        return true;
+    }
+    *gather_s = c.fixed_s / 2;
+    rt_log_info("batching: %s%s: %d sequences %.3f ms per step batched, %.3f ms each alone on "
+                "%d threads at once (one alone %.3f ms); a step waits at most %.3f ms",
+                on ? "on" : "off", p->batch == SRV_BATCH_ON ? " (--batch)" : "", k,
+                c.batch_s * 1e3, c.alone_s * 1e3, k, c.single_s * 1e3,
+                (*gather_s < SRV_BATCH_WAIT_MAX ? *gather_s : SRV_BATCH_WAIT_MAX) * 1e3);
+    return on;
+}
+
 static int load_models(srv *s) {
     const srv_params *p = &s->params;
     rt_model_params mp = rt_model_default_params();
@@ -297,11 +326,15 @@ static int load_models(srv *s) {
                         "--embed-model",
                         p->model_path);
     RT_TRY(rt_tokenizer_load(p->tokenizer_path ? p->tokenizer_path : p->model_path, &s->tokenizer));
-    bool batch = p->batch && p->parallel > 1; /* one slot has nobody to batch with */
+    double gather_s;
+    bool batch = p->batch != SRV_BATCH_OFF && p->parallel > 1 && /* one slot: nobody to join */
+                 choose_batching(s, &gather_s);
     if (batch)
         RT_TRY(srv_batcher_init(&s->batcher, p->parallel < RT_DECODE_BATCH_MAX
                                                  ? p->parallel
-                                                 : RT_DECODE_BATCH_MAX));
+                                                 : RT_DECODE_BATCH_MAX,
+                                gather_s));
+    s->batching = batch;
     RT_TRY(srv_slots_init(&s->slots, p->parallel, p->queue, s->model, s->tokenizer, p->n_ctx,
                           batch ? &s->batcher : NULL));
     for (int i = 0; i < p->n_lora; i++) {

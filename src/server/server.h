@@ -13,6 +13,10 @@
 
 #define SRV_MAX_LORA 16
 
+/* Continuous batching: off (each slot decodes alone), on, or auto (default): on when a
+ * start-up measurement shows k sequences decode faster batched than alone on k threads. */
+enum { SRV_BATCH_OFF = 0, SRV_BATCH_ON = 1, SRV_BATCH_AUTO = 2 };
+
 typedef struct srv_params {
     const char *model_path;         /* generation model (GGUF or HF directory; required) */
     const char *tokenizer_path;     /* NULL: the model's own */
@@ -34,8 +38,7 @@ typedef struct srv_params {
     int conn_timeout;       /* seconds of inactivity before a connection is dropped (30) */
     int max_connections;    /* default 64 */
     const char *port_file;  /* write the bound port here once listening (tests) */
-    int batch;              /* 1: continuous batching of the slots' decode steps (default);
-                               0: each slot decodes alone */
+    int batch;              /* SRV_BATCH_*: continuous batching of the slots' decode steps */
 } srv_params;
 
 srv_params srv_default_params(void);

@@ -118,15 +118,27 @@ PYEOF
   fail "compare again"
 [ "$(grep -o '"cached": true' again.json | wc -l)" -eq 7 ] || fail "cached results not reused"
 
-# a strategy that fails (a missing adapter) is marked failed; the others finish
+# a strategy that fails (a missing adapter) is marked failed; the others finish, the report is
+# written, and the run exits 1 naming the strategy and why -- unless --keep-going
 printf '{"adapter_path": "%s/no-such-adapter", "strategies": ["base", "lora", "rag"], "min_score": null}\n' "$tmp" > spec.json
 "$RAGTUNE" compare --spec spec.json --collection coll --qa qa.jsonl --model m/model --out out2 \
-  "${opts[@]}" > t2.txt 2> /dev/null || fail "compare with a failing strategy should finish"
+  "${opts[@]}" > t2.txt 2> e2.txt
+[ $? -eq 1 ] || fail "compare with a failing strategy should exit 1"
+grep -q "strategy lora failed: .*no-such-adapter" e2.txt || fail "the error names no strategy: $(tail -3 e2.txt)"
+grep -q "1 of 3 strategies failed" e2.txt || fail "the error counts no failures: $(tail -3 e2.txt)"
 grep -q "FAILED" t2.txt || fail "failed strategy not shown"
 "$PY" -c '
 import json; r = json.load(open("out2/report.json")); s = {x["name"]: x for x in r["strategies"]}
 assert s["base"]["status"] == "ok" and s["lora"]["status"] == "failed" and s["lora"]["error"]
+assert s["rag"]["status"] == "ok" and r["failed_strategies"] == ["lora"]
 ' || fail "failed strategy not recorded"
+grep -q "lora failed" out2/report.md || fail "the Markdown report does not say lora failed"
+"$RAGTUNE" compare --spec spec.json --collection coll --qa qa.jsonl --model m/model --out out2 \
+  "${opts[@]}" --keep-going > t2.txt 2> /dev/null || fail "--keep-going: a failed strategy should exit 0"
+grep -q "FAILED" t2.txt || fail "--keep-going: failed strategy not shown"
+printf '{"adapter_path": "%s/no-such-adapter", "strategies": "lora", "keep_going": true}\n' "$tmp" > spec3.json
+"$RAGTUNE" compare --spec spec3.json --collection coll --qa qa.jsonl --model m/model --out out2 \
+  "${opts[@]}" > /dev/null 2>&1 || fail "keep_going in the spec: a failed strategy should exit 0"
 
 # eval: one strategy, judged by a local model (the tiny one: its verdicts are noise, but every
 # answerable question gets one or is counted as without a verdict)

@@ -2,7 +2,9 @@
 # serve_batch.sh — continuous batching in `ragtune serve` on a tiny model (trained here with its
 # own BPE tokenizer, q8_0 weights): six concurrent streaming clients of the official openai npm
 # client (tests/npm/serve_batch.cjs) get the same greedy text as each got alone, and /metrics
-# shows their decode steps ran batched. With --no-batch: the same texts and no batched step.
+# shows their decode steps ran batched (--batch). With --no-batch: the same texts and no batched
+# step. By default the server measures at start-up whether batching pays (/metrics
+# ragtune_batching says what it chose, and the steps agree with it).
 . "$RT_SOURCE_DIR/tests/cli/lib/serve_tiny.bash"
 npm_dir="$RT_SOURCE_DIR/tests/npm"
 [ -d "$npm_dir/node_modules/openai" ] || fail "tests/npm/node_modules/openai missing (run scripts/install-deps.sh)"
@@ -18,12 +20,17 @@ done > "$dir/corpus.txt"
 
 serve() { start_server --model "$dir/base/model" --alias tiny --data-dir "$dir/data" --parallel 6 \
     --queue 8 --quantize q8_0 "$@"; }
-serve
+serve --batch
 RT_BASE_URL="$url" RT_MODEL=tiny RT_EXPECT_BATCH=1 node "$npm_dir/serve_batch.cjs" ||
     fail "batched clients"
 stop_server
 serve --no-batch
 RT_BASE_URL="$url" RT_MODEL=tiny RT_EXPECT_BATCH=0 node "$npm_dir/serve_batch.cjs" ||
     fail "clients without batching"
+stop_server
+serve
+grep -q "batching: o[nf]*: 6 sequences" "$dir/server.log" || fail "no calibration log line"
+RT_BASE_URL="$url" RT_MODEL=tiny RT_EXPECT_BATCH=auto node "$npm_dir/serve_batch.cjs" ||
+    fail "clients with batching chosen by the server"
 stop_server
 echo ok

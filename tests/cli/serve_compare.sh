@@ -4,7 +4,10 @@
 # report as JSON and as HTML, events; bad requests (unknown collection or file, bad
 # strategies) are 4xx; while a long fine-tuning job holds the one worker, a queued compare job
 # is cancelled, and another stays queued across a shutdown and restart and then runs; the
-# finished job and its report are still there after the restart.
+# finished job and its report are still there after the restart. A job whose strategy fails (its
+# training directory is blocked by a file) is failed naming the strategy, with its report; with
+# keep_going it succeeds. A server killed (SIGKILL) while a compare job runs: at the next start
+# the job is queued again, reuses its finished strategies and succeeds.
 . "$RT_SOURCE_DIR/tests/cli/lib/serve_tiny.bash"
 cd "$dir"
 defs=("compiler|A program that translates source code into machine code."
@@ -32,6 +35,14 @@ serve() { start_server --model m/model --alias tiny --data-dir data --parallel 1
 code() { curl -s -o body -w '%{http_code}' "$@"; }
 json=(-H "Content-Type: application/json")
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" body | head -1; }
+poll() { # poll URL PATTERN: GETs URL into body until it matches (2 minutes at most)
+    for _ in $(seq 1 1200); do
+        code "$1" > /dev/null
+        grep -q "$2" body && return 0
+        sleep 0.1
+    done
+    return 1
+}
 wait_status() { # wait_status JOB STATUS
     for _ in $(seq 1 1200); do
         code "$url/v1/compare/jobs/$1" >/dev/null
@@ -88,12 +99,7 @@ ft_file=$(field id)
     {\"max_steps\":1000000,\"save_every\":1000000,\"seq_len\":16,\"batch_size\":2,\"lora_rank\":2}}" \
     "$url/v1/fine_tuning/jobs")" = 200 ] || fail "long fine-tuning job: $(cat body)"
 ft_job=$(field id)
-for _ in $(seq 1 600); do
-    code "$url/v1/fine_tuning/jobs/$ft_job" > /dev/null
-    grep -q '"status":"running"' body && break
-    sleep 0.1
-done
-grep -q '"status":"running"' body || fail "the fine-tuning job does not run"
+poll "$url/v1/fine_tuning/jobs/$ft_job" '"status":"running"' || fail "the fine-tuning job does not run"
 make_queued() {
     [ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"strategies\":\"base\"}" \
         "$url/v1/compare/jobs")" = 200 ] || fail "create queued: $(cat body)"
@@ -106,14 +112,67 @@ wait_status "$queued" cancelled
 [ "$(code "$url/v1/compare/jobs/$queued/report")" = 409 ] || fail "report of a cancelled job"
 make_queued
 again=$(field id)
+# two jobs whose lora strategy cannot train: a file stands where its training directory goes
+make_blocked() { # make_blocked EXTRA_JSON -> job id
+    [ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"strategies\":
+        \"base,lora\",\"steps\":2,\"max_tokens\":4,\"max_questions\":2$1}" \
+        "$url/v1/compare/jobs")" = 200 ] || fail "create: $(cat body)"
+    local id
+    id=$(field id)
+    mkdir -p "data/jobs/$id" && echo blocked > "data/jobs/$id/train-lora"
+    echo "$id"
+}
+blocked=$(make_blocked "")
+kept=$(make_blocked ',"keep_going":true')
+[ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"keep_going\":1}" \
+    "$url/v1/compare/jobs")" = 400 ] || fail "keep_going must be a boolean"
 stop_server
 serve
 code "$url/v1/compare/jobs/$again/events" > /dev/null
 grep -q "Server restarted: the job is queued again" body || fail "not queued again: $(cat body)"
 [ "$(code -X POST "$url/v1/fine_tuning/jobs/$ft_job/cancel")" = 200 ] || fail "cancel the fine-tuning job"
 wait_status "$again" succeeded
+poll "$url/v1/compare/jobs/$blocked" '"status":"\(failed\|succeeded\)"'
+grep -q '"status":"failed"' body || fail "a job with a failed strategy is not failed: $(cat body)"
+grep -q '"code":"strategy_failed"' body || fail "failure code: $(cat body)"
+grep -q 'strategy lora failed' body || fail "the failure does not name the strategy: $(cat body)"
+[ "$(code "$url/v1/compare/jobs/$blocked/report")" = 200 ] || fail "report of the failed job: $(cat body)"
+"$RT_PYTHON" -c 'import json; r=json.load(open("body")); s={x["name"]: x for x in r["strategies"]}
+assert r["failed_strategies"] == ["lora"] and s["base"]["status"] == "ok", r["failed_strategies"]
+assert s["lora"]["status"] == "failed" and s["lora"]["error"]' || fail "failed job report: $(head -c 300 body)"
+[ "$(code "$url/v1/compare/jobs/$blocked/report.html")" = 200 ] || fail "report.html of the failed job"
+grep -q "lora" body || fail "report.html does not show the failed strategy"
+[ "$(code "$url/v1/compare/jobs/$blocked/events")" = 200 ] || fail "events"
+grep -q "strategy lora failed" body || fail "no event says why: $(cat body)"
+wait_status "$kept" succeeded
+[ "$(code "$url/v1/compare/jobs/$kept/report")" = 200 ] || fail "report of the keep_going job"
+"$RT_PYTHON" -c 'import json; assert json.load(open("body"))["failed_strategies"] == ["lora"]' ||
+    fail "keep_going report: $(head -c 300 body)"
 code "$url/v1/compare/jobs/$job" > /dev/null
 grep -q '"status":"succeeded"' body || fail "the finished job is gone after the restart"
 [ "$(code "$url/v1/compare/jobs/$job/report.html")" = 200 ] || fail "report after the restart"
+
+# killed while a compare job runs: at the next start it is queued again, keeps what it finished
+[ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"strategies\":\"base,lora\",
+    \"steps\":300,\"max_tokens\":6,\"max_questions\":3}" "$url/v1/compare/jobs")" = 200 ] ||
+    fail "create: $(cat body)"
+crashed=$(field id)
+for _ in $(seq 1 1200); do
+    [ -s "data/jobs/$crashed/strategies/base.json" ] && break
+    sleep 0.05
+done
+[ -s "data/jobs/$crashed/strategies/base.json" ] || fail "the base strategy did not finish"
+code "$url/v1/compare/jobs/$crashed" > /dev/null
+grep -q '"status":"running"' body || fail "not running when killed (lora trained too fast?): $(cat body)"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+serve
+code "$url/v1/compare/jobs/$crashed/events" > /dev/null
+grep -q "Server restarted: the job is queued again" body || fail "killed job not queued again: $(cat body)"
+wait_status "$crashed" succeeded
+grep -q "compare: base: cached result reused (.*$crashed" "$dir/server.log" ||
+    fail "the killed job ran its finished strategy again"
+[ "$(code "$url/v1/compare/jobs/$crashed/report")" = 200 ] || fail "report of the killed job"
 stop_server
 echo ok
