@@ -88,6 +88,28 @@ static void fill_special(float *x, int n) {
     }
 }
 
+/* core/dispatch: a level's part falls back to the level below for what it leaves NULL. */
+static void test_dispatch_fallback(void **state) {
+    (void)state;
+    const rt_kernels *s = rt_kernels_for(RT_CPU_SCALAR);
+    assert_int_equal(s->level, RT_CPU_SCALAR);
+    assert_null(s->amx_gemm_q);
+    for (int l = RT_CPU_SCALAR; l < RT_CPU_LEVEL_COUNT; l++) {
+        const rt_kernels *k = rt_kernels_for((rt_cpu_level)l);
+        if (!k) continue;
+        assert_int_equal(k->level, l);
+        assert_non_null(k->f16_to_f32);
+        assert_non_null(k->dot_q8_0_q8);
+        assert_true((k->amx_gemm_q != NULL) == (l >= RT_CPU_AMX));
+    }
+    const rt_kernels *a2 = rt_kernels_for(RT_CPU_AVX2), *a5 = rt_kernels_for(RT_CPU_AVX512);
+    if (a2 && a5) { /* avx512 specialises the dot products, not the row conversions */
+        assert_ptr_equal(a5->q8_0_to_f32, a2->q8_0_to_f32);
+        assert_ptr_equal(a5->f32_to_bf16, a2->f32_to_bf16);
+        assert_ptr_not_equal(a5->dot_q8_0_q8, a2->dot_q8_0_q8);
+    }
+}
+
 static void test_conversions_exact(void **state) {
     (void)state;
     const rt_kernels *ref = &rt_kernels_scalar, *levels[RT_CPU_LEVEL_COUNT];
@@ -388,9 +410,13 @@ static void test_matmul_concurrent(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cpu_detect),        cmocka_unit_test(test_conversions_exact),
-        cmocka_unit_test(test_quantize_exact),    cmocka_unit_test(test_dots),
-        cmocka_unit_test(test_matmul_all_dtypes), cmocka_unit_test(test_matmul_concurrent),
+        cmocka_unit_test(test_dispatch_fallback),
+        cmocka_unit_test(test_cpu_detect),
+        cmocka_unit_test(test_conversions_exact),
+        cmocka_unit_test(test_quantize_exact),
+        cmocka_unit_test(test_dots),
+        cmocka_unit_test(test_matmul_all_dtypes),
+        cmocka_unit_test(test_matmul_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
