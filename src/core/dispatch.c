@@ -50,6 +50,11 @@ const void *rt_dispatch_for(rt_dispatch *d, rt_cpu_level level) {
 }
 
 const void *rt_dispatch_get(rt_dispatch *d) {
-    const void *t = rt_dispatch_for(d, rt_cpu_level_get());
-    return t ? t : rt_dispatch_for(d, RT_CPU_SCALAR);
+    /* one load on the hot path: callers fetch the table once per kernel call */
+    const void *t = atomic_load_explicit(&d->active, memory_order_acquire);
+    if (t) return t;
+    t = rt_dispatch_for(d, rt_cpu_level_get());
+    if (!t) t = rt_dispatch_for(d, RT_CPU_SCALAR);
+    atomic_store_explicit(&d->active, t, memory_order_release);
+    return t;
 }

@@ -29,12 +29,13 @@ typedef struct rt_dispatch {
     const void *parts[RT_CPU_LEVEL_COUNT]; /* per level, NULL where a level adds nothing */
     void *merged;                          /* RT_CPU_LEVEL_COUNT tables, the module's storage */
     atomic_int ready;                      /* merged is filled in */
+    _Atomic(const void *) active;          /* the table rt_dispatch_get returns, once known */
 } rt_dispatch;
 
 /* A static rt_dispatch for a table type, its merged storage (an array of RT_CPU_LEVEL_COUNT
  * tables) and the parts of scalar, avx2, avx512 and amx, in that order (NULL where none). */
 #define RT_DISPATCH_INIT(type, storage, ...)                                                       \
-    { sizeof(type), {__VA_ARGS__}, (storage), 0 }
+    { sizeof(type), {__VA_ARGS__}, (storage), 0, NULL }
 
 /* Defines a module's dispatch: static storage, the rt_dispatch, and its two accessors
  *   const type *for_name(rt_cpu_level level);   the table of a level, NULL if the CPU lacks it
