@@ -2,7 +2,8 @@
 # Builds the demo collection from FOLDOC, the Free On-line Dictionary of Computing that Debian's
 # dict-foldoc package ships (/usr/share/dictd/foldoc.dict.dz), reproducibly: the same package
 # version gives the same foldoc.jsonl (one {"id","text","metadata"} record per entry, in file
-# order; metadata.title is the headword, metadata.category the first tag of the entry, e.g. "language") and the same
+# order; metadata.title is the first headword (an entry may have several, e.g. "compiler-compiler"
+# and "compiler compiler"; the id joins them), metadata.category the first tag of the entry, e.g. "language") and the same
 # collection contents.
 #
 # usage: scripts/build-demo-collection.sh [OUT_DIR] [RAGTUNE_BINARY] [-- extra ingest options]
@@ -28,13 +29,13 @@ zcat "$dict" | perl -ne '
             my $id = $head; $seen{$head}++; $id .= " #" . $seen{$head} if $seen{$head} > 1;
             my $text = esc($head) . "\\n\\n" . join("\\n", map { esc($_) } split(/\n/, $body));
             printf "{\"id\":\"foldoc:%s\",\"text\":\"%s\",\"metadata\":{\"source\":\"foldoc\",\"title\":\"%s\",\"category\":\"%s\"}}\n",
-                esc($id), $text, esc($head), esc($cat);
+                esc($id), $text, esc($title), esc($cat);
         }
         $head = ""; $body = "";
     }
     chomp; s/\r$//;
     if ($_ eq "") { $blank = 1; $inhead = 0; $body .= "\n" if $body ne ""; next; }
-    if (/^\S/ && ($blank || $. == 1) && !$inhead) { flush(); $head = $_; $inhead = 1; $blank = 0; next; }
+    if (/^\S/ && ($blank || $. == 1) && !$inhead) { flush(); $head = $_; $title = $_; $inhead = 1; $blank = 0; next; }
     if (/^\S/ && $inhead) { $head .= " " . $_; next; }
     $inhead = 0; $blank = 0;
     (my $line = $_) =~ s/^\s+//;

@@ -4,7 +4,7 @@
 # FOLDOC minus its held-out 10%; see scripts/embedder-data.pl for the pairs and the hold-out rule):
 #   1. pairs.jsonl ({"query","positive"}: term questions <-> definitions, synonyms <-> glosses)
 #   2. a byte-level BPE tokenizer trained on the passages (`ragtune tokenizer train`)
-#   3. `ragtune train-embedder` (llama-shaped bi-encoder, InfoNCE, seeded, 2 threads)
+#   3. `ragtune train-embedder` (llama-shaped bi-encoder, InfoNCE, seeded, 1 thread)
 #   4. `ragtune convert` to GGUF q8_0 (tokenizer inside) + the training log, into OUT
 # Same package versions, seed and thread count: the same model.
 #
@@ -16,7 +16,7 @@
 #                       defaults to $RAGTUNE_WORK/toy-model, never the shipped model
 #   RAGTUNE_RECIPE_REUSE=1  keep pairs.jsonl and tokenizer.json already in RAGTUNE_WORK (they
 #                       are deterministic: the same as a rebuild)
-#   EMBED_STEPS, EMBED_THREADS   override the step count (250) and threads (2)
+#   EMBED_STEPS, EMBED_THREADS   override the step count (3000) and threads (1)
 # Linux man pages are never used: they are a reserved held-out evaluation domain.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,10 +31,10 @@ if [ "$toy" = 1 ]; then
     vocab=384 shape=(--layers 1 --embd 32 --heads 2 --ff 64) steps=${EMBED_STEPS:-6}
     batch=8 seq=32 lr=1e-3 warmup=2 eval=3 valf=0.05
 else
-    vocab=4096 shape=(--layers 4 --embd 256 --heads 4 --ff 688) steps=${EMBED_STEPS:-250}
+    vocab=4096 shape=(--layers 4 --embd 256 --heads 4 --ff 688) steps=${EMBED_STEPS:-3000}
     batch=64 seq=64 lr=5e-4 warmup=50 eval=100 valf=0.005
 fi
-threads=${EMBED_THREADS:-2}
+threads=${EMBED_THREADS:-1}
 
 if [ "${RAGTUNE_RECIPE_REUSE:-0}" = 1 ] && [ -s "$work/pairs.jsonl" ] && [ -s "$work/tokenizer.json" ]; then
     echo "train-embedder.sh: 1-2/4 reusing $work/pairs.jsonl and $work/tokenizer.json" >&2

@@ -1,7 +1,8 @@
 /*
  * test_bm25.c — BM25 scores against a direct computation of the formula on a small corpus
  * (before and after deletes), the analysis chain (folding, stopwords, Snowball stems, Unicode
- * words), and the postings file: round trip and corrupt files rejected.
+ * words), title keys (idf of the title on top of the text's score), and the postings file:
+ * round trip and corrupt files rejected.
  */
 #include "testutil.h"
 #include "core/error.h"
@@ -167,10 +168,98 @@ static void test_analysis(void **s) {
     assert_int_equal(rt_bm25_new(&cfg, &b), RT_ERR_INVALID);
 }
 
+/* Title keys: a chunk whose whole title appears in the query gets idf(title) = ln(1 + (N - df +
+ * 0.5) / (df + 0.5)) on top of its text's BM25 (df: chunks with that title; all differ here, so
+ * 1), and only then; the text's score is that of the same index built without titles. */
+static void test_title_keys(void **s) {
+    (void)s;
+    static const struct {
+        const char *title, *text;
+    } docs[] = {
+        {"Lisp", "A family of programming languages with prefix notation and lists."},
+        {"LISP 1.5", "LISP 1.5, the second version of Lisp, after LISP 1."},
+        {"LISP A", "LISP A, a Lisp-like system for incremental computing."},
+        {"IS", "IS is an international standard."},
+        {"programming language", "A formal language in which programs are written."},
+        {"A Programming Language", "APL, a programming language with arrays."},
+        {"language", "A language: see programming language."},
+        {"", "Untitled text about Lisp."},
+    };
+    enum { ND = sizeof docs / sizeof *docs };
+    static const struct {
+        const char *query;
+        const char *titles[3]; /* the titles that match */
+    } cases[] = {
+        {"What is Lisp?", {"Lisp"}},                 /* not "LISP 1.5" nor "LISP A" */
+        {"lisp programming language", {"Lisp", "programming language"}},
+        {"what is lisp a", {"LISP A", "Lisp"}},      /* a stopword is no longer: both */
+        {"What is it?", {NULL}},                     /* stopword-only titles never match */
+        {"What is a programming language?",          /* "a" adds no content word */
+         {"programming language", "A Programming Language"}},
+        {"languages", {"language"}},                 /* stemmed like text */
+        {"Tell me about LISP 1.5 and Lisp", {"LISP 1.5", "Lisp"}},
+    };
+    rt_bm25_config cfg = rt_bm25_default_config();
+    rt_bm25 *b, *plain;
+    assert_int_equal(rt_bm25_new(&cfg, &b), RT_OK);
+    assert_int_equal(rt_bm25_new(&cfg, &plain), RT_OK);
+    for (int i = 0; i < ND; i++) {
+        const char *t = docs[i].text;
+        assert_int_equal(
+            rt_bm25_add_titled(b, 1 + i, t, strlen(t), docs[i].title, strlen(docs[i].title)),
+            RT_OK);
+        assert_int_equal(rt_bm25_add(plain, 1 + i, t, strlen(t)), RT_OK);
+    }
+    const float title_idf = (float)log(1 + (ND - 1 + 0.5) / (1 + 0.5));
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const char *q = cases[c].query;
+        float want[ND];
+        int n_want = 0;
+        for (int d = 0; d < ND; d++) {
+            bool match = false;
+            for (int k = 0; k < 3 && cases[c].titles[k]; k++)
+                match |= !strcmp(cases[c].titles[k], docs[d].title);
+            want[d] = rt_bm25_score(plain, q, strlen(q), 1 + d) + (match ? title_idf : 0);
+            n_want += want[d] > 0;
+            /* tolerance: float sums, 1e-5 relative */
+            float got = rt_bm25_score(b, q, strlen(q), 1 + d);
+            if (fabsf(got - want[d]) > 1e-5f * (1 + want[d]))
+                fail_msg("'%s' chunk %d: score %.6f, expected %.6f", q, 1 + d, got, want[d]);
+        }
+        rt_hit h[ND];
+        int n = rt_bm25_search(b, q, strlen(q), ND, NULL, h);
+        assert_int_equal(n, n_want);
+        for (int i = 0; i < n; i++) {
+            assert_true(fabsf(h[i].score - want[h[i].id - 1]) <= 1e-5f * (1 + h[i].score));
+            if (i) assert_true(h[i - 1].score >= h[i].score);
+        }
+    }
+    /* "What is Lisp?": the entry titled Lisp ranks first although "LISP 1.5" says Lisp more. */
+    rt_hit h[1];
+    assert_int_equal(rt_bm25_search(b, "What is Lisp?", 13, 1, NULL, h), 1);
+    assert_int_equal(h[0].id, 1);
+    /* Title keys survive a save and load (they are not in the chunk lengths it checks). */
+    char *dir = tu_tmpdir("bm25t");
+    char *path = rt_path_join(dir, "t.idx");
+    assert_int_equal(rt_bm25_save(b, path), RT_OK);
+    rt_bm25 *g;
+    assert_int_equal(rt_bm25_load(path, &cfg, &g), RT_OK);
+    for (int d = 0; d < ND; d++)
+        assert_true(rt_bm25_score(g, "What is Lisp?", 13, 1 + d) ==
+                    rt_bm25_score(b, "What is Lisp?", 13, 1 + d));
+    rt_bm25_free(g);
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+    rt_bm25_free(b);
+    rt_bm25_free(plain);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scores_match_reference),
         cmocka_unit_test(test_analysis),
+        cmocka_unit_test(test_title_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

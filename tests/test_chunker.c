@@ -95,6 +95,38 @@ static void test_sentence(void **s) {
     free(sp);
 }
 
+/* A heading too small to be a chunk (at most chunk_tokens/16 tokens) joins the chunk after it;
+ * a small last piece joins the one before. */
+static void test_tiny_pieces_merge(void **s) {
+    (void)s;
+    char t[4000] = "Lisp\n\n";
+    for (int i = 0; i < 40; i++)
+        strcat(t, "word ");
+    strcat(t, "\n\n");
+    for (int i = 0; i < 40; i++)
+        strcat(t, "more ");
+    strcat(t, "\n\nFin");
+    rt_chunker_params p = rt_chunker_default_params();
+    p.chunk_tokens = 40; /* a paragraph fits, "Lisp" + one does not; tiny = 40 / 16 = 2 */
+    rt_span *sp;
+    size_t n;
+    assert_int_equal(rt_chunk_text(&p, NULL, t, strlen(t), &sp, &n), RT_OK);
+    check_spans(t, sp, n);
+    assert_int_equal(n, 2);
+    assert_int_equal(sp[0].start, 0); /* "Lisp" is in the first paragraph's chunk */
+    assert_int_equal(words(t, sp[0].start, sp[0].end), 41);
+    assert_true(strncmp(t + sp[1].start, "more", 4) == 0);
+    assert_int_equal(sp[1].end, strlen(t)); /* "Fin" is in the last paragraph's chunk */
+    assert_int_equal(words(t, sp[1].start, sp[1].end), 41);
+    free(sp);
+    /* FIXED windows are exact: no merging there (82 words, 40 each: 3 windows). */
+    p.kind = RT_CHUNKER_FIXED;
+    p.overlap_tokens = 0;
+    assert_int_equal(rt_chunk_text(&p, NULL, t, strlen(t), &sp, &n), RT_OK);
+    assert_int_equal(n, 3);
+    free(sp);
+}
+
 /* Sentences mentioning "cat" point one way, "car" the other. */
 static int topic_embed(void *user, const char *const *texts, const size_t *lens, int n,
                        float *out) {
@@ -129,6 +161,7 @@ int main(void) {
         cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_recursive_and_counter),
         cmocka_unit_test(test_sentence),
+        cmocka_unit_test(test_tiny_pieces_merge),
         cmocka_unit_test(test_semantic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

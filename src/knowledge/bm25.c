@@ -14,8 +14,12 @@
 #include <string.h>
 
 #define BM25_MAGIC "RTBM25\0\0"
-#define BM25_VERSION 1u
+#define BM25_VERSION 2u /* 2: chunks carry their document's title key (older files rebuild) */
 #define MAX_WORD 128
+/* Title keys: "=" + the title's terms joined by spaces, for titles of 1..TITLE_MAX_TERMS terms */
+#define TITLE_MAX_TERMS 6
+#define TITLE_KEY_MAX 256
+#define QUERY_MAX_STEMS 64
 
 typedef struct posting {
     uint32_t idx; /* chunk index */
@@ -367,7 +371,74 @@ static int cmp_u32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* The terms of a text in order for title keys: folded and stemmed like indexed terms, but
+ * stopwords kept (the title "LISP A" must not become "Lisp"); at most QUERY_MAX_STEMS. */
+typedef struct stems {
+    struct sb_stemmer *stemmer;
+    bool stopwords; /* mark stopwords (a key of stopwords only is never made) */
+    bool stop[QUERY_MAX_STEMS];
+    const char *text;
+    char buf[QUERY_MAX_STEMS * 24];
+    size_t off[QUERY_MAX_STEMS], len[QUERY_MAX_STEMS], n, used;
+} stems;
+
+static int stem_word(void *user, size_t start, size_t end) {
+    stems *s = user;
+    char buf[MAX_WORD];
+    size_t n = rt_word_fold(s->text + start, end - start, buf, sizeof buf);
+    if (n == 0) return 0;
+    bool stop = s->stopwords && is_stopword(buf);
+    const char *t = buf;
+    if (s->stemmer) {
+        const sb_symbol *st = sb_stemmer_stem(s->stemmer, (const sb_symbol *)buf, (int)n);
+        if (st) {
+            t = (const char *)st;
+            n = (size_t)sb_stemmer_length(s->stemmer);
+        }
+    }
+    if (s->n == QUERY_MAX_STEMS || s->used + n > sizeof s->buf) return 1; /* full: stop */
+    memcpy(s->buf + s->used, t, n);
+    s->off[s->n] = s->used;
+    s->stop[s->n] = stop;
+    s->len[s->n++] = n;
+    s->used += n;
+    return 0;
+}
+
+static void stems_of(const rt_bm25 *b, struct sb_stemmer *stemmer, const char *text, size_t len,
+                     stems *s) {
+    s->stopwords = b->cfg.stopwords;
+    s->stemmer = stemmer;
+    s->text = text;
+    s->n = s->used = 0;
+    rt_words_split(text, len, stem_word, s);
+}
+
+/* The title key of terms [i, j) of s into key (capacity TITLE_KEY_MAX); its length, or 0 (none:
+ * no terms, too many, too long, or stopwords only — "IS" must not match every "What is ...?"). */
+static size_t title_key(const stems *s, size_t i, size_t j, char *key) {
+    if (j <= i || j - i > TITLE_MAX_TERMS) return 0;
+    bool content = false;
+    for (size_t k = i; k < j; k++)
+        content |= !s->stop[k];
+    if (!content) return 0;
+    size_t n = 0;
+    key[n++] = '=';
+    for (size_t k = i; k < j; k++) {
+        if (n + s->len[k] + 1 > TITLE_KEY_MAX) return 0;
+        if (k > i) key[n++] = ' ';
+        memcpy(key + n, s->buf + s->off[k], s->len[k]);
+        n += s->len[k];
+    }
+    return n;
+}
+
 int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
+    return rt_bm25_add_titled(b, chunk_id, text, len, NULL, 0);
+}
+
+int rt_bm25_add_titled(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len,
+                       const char *title, size_t title_len) {
     if (b->n_chunks && chunk_id <= b->chunk_ids[b->n_chunks - 1])
         return rt_error(RT_ERR_INVALID, "bm25: chunk id %lld added out of order",
                         (long long)chunk_id);
@@ -383,6 +454,20 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
     b->cap_chunks = c1;
     collect_ctx c = {.b = b, .writable = b, .stemmer = b->stemmer, .intern = true};
     collect_ids(text, len, &c);
+    size_t has_key = 0;
+    if (!c.status && title && title_len) {
+        stems ts;
+        stems_of(b, b->stemmer, title, title_len, &ts);
+        char key[TITLE_KEY_MAX];
+        size_t kn = title_key(&ts, 0, ts.n, key);
+        if (kn) {
+            int64_t id = term_intern(b, key, kn);
+            if (id < 0)
+                c.status = rt_last_error_code() ? rt_last_error_code() : RT_ERR_NOMEM;
+            else if (!push_id(&c, (uint32_t)id))
+                has_key = 1;
+        }
+    }
     if (c.status) {
         free(c.ids);
         return c.status;
@@ -409,7 +494,8 @@ int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len) {
         i = j;
     }
     b->chunk_ids[idx] = chunk_id;
-    b->chunk_len[idx] = (uint32_t)(c.n > UINT32_MAX ? UINT32_MAX : c.n);
+    size_t n_terms = c.n - has_key; /* the title is not part of the text's length */
+    b->chunk_len[idx] = (uint32_t)(n_terms > UINT32_MAX ? UINT32_MAX : n_terms);
     b->deleted[idx] = 0;
     b->fwd[idx] = c.ids;
     b->fwd_n[idx] = (uint32_t)n_distinct;
@@ -441,6 +527,11 @@ int rt_bm25_remove(rt_bm25 *b, int64_t chunk_id) {
     b->n_live--;
     b->total_len -= b->chunk_len[idx];
     return RT_OK;
+}
+
+/* Title keys (see rt_bm25_add_titled) start with '=', which no analyzed word does. */
+static bool is_title_key(const rt_bm25 *b, const term *t) {
+    return t->len > 0 && b->arena[t->off] == '=';
 }
 
 static float idf(const rt_bm25 *b, uint32_t df) {
@@ -503,6 +594,34 @@ static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char 
     c->stemmer = stemmer;
     collect_ids(query, len, c);
     if (c->status) return c->status;
+    /* title keys: each longest run of 1..TITLE_MAX_TERMS consecutive query terms that is a
+     * title ("programming language", not also "language", for "What is a programming
+     * language?"); a run inside a matching run of more content terms is dropped */
+    stems qs;
+    stems_of(b, stemmer, query, len, &qs);
+    char key[TITLE_KEY_MAX];
+    uint32_t hit_id[QUERY_MAX_STEMS * 2];
+    size_t hit_i[QUERY_MAX_STEMS * 2], hit_j[QUERY_MAX_STEMS * 2], hit_w[QUERY_MAX_STEMS * 2];
+    size_t n_hits = 0;
+    for (size_t i = 0; i < qs.n; i++)
+        for (size_t j = i + 1; j <= qs.n && j - i <= TITLE_MAX_TERMS; j++) {
+            size_t kn = title_key(&qs, i, j, key);
+            int64_t id = kn ? term_find(b, key, kn) : -1;
+            if (id < 0 || n_hits == QUERY_MAX_STEMS * 2) continue;
+            size_t words = 0; /* content terms: "a programming language" is not longer */
+            for (size_t k = i; k < j; k++)
+                words += !qs.stop[k];
+            hit_id[n_hits] = (uint32_t)id;
+            hit_i[n_hits] = i;
+            hit_j[n_hits] = j;
+            hit_w[n_hits++] = words;
+        }
+    for (size_t h = 0; h < n_hits; h++) {
+        bool inside = false;
+        for (size_t o = 0; o < n_hits && !inside; o++)
+            inside = hit_i[o] <= hit_i[h] && hit_j[h] <= hit_j[o] && hit_w[o] > hit_w[h];
+        if (!inside && push_id(c, hit_id[h])) return c->status;
+    }
     if (c->n) qsort(c->ids, c->n, sizeof *c->ids, cmp_u32);
     size_t m = 0;
     for (size_t i = 0; i < c->n; i++)
@@ -533,13 +652,14 @@ int rt_bm25_search_with(const rt_bm25 *b, rt_bm25_scratch *s, const char *query,
         const term *t = &b->terms[q.ids[qi]];
         if (t->df == 0) continue;
         const float w = idf(b, t->df) * (k1 + 1);
+        const bool key = is_title_key(b, t);
         const posting *p = t->p;
         for (uint32_t i = 0; i < t->n; i++) {
             uint32_t idx = p[i].idx;
             if (del[idx]) continue;
             if (allowed && !rt_idset_has(allowed, b->chunk_ids[idx])) continue;
             float tf = (float)p[i].tf;
-            float score = w * tf / (tf + norm0 + norm1 * (float)clen[idx]);
+            float score = key ? w / (k1 + 1) : w * tf / (tf + norm0 + norm1 * (float)clen[idx]);
             if (acc[idx] == 0) touched[n_touched++] = idx;
             acc[idx] += score;
         }
@@ -575,7 +695,8 @@ float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id)
             float tf = (float)t->p[i].tf;
             float norm =
                 k1 * (1 - bb + bb * (float)(b->chunk_len[idx] / (avglen > 0 ? avglen : 1)));
-            score += idf(b, t->df) * tf * (k1 + 1) / (tf + norm);
+            float w = idf(b, t->df);
+            score += is_title_key(b, t) ? w : w * tf * (k1 + 1) / (tf + norm);
         }
     }
     free(q.ids);
@@ -794,7 +915,7 @@ int rt_bm25_load_buffer(const void *data, size_t size, const char *name, const r
                 st = rt_error(RT_ERR_FORMAT, "%s: term %zu: bad posting %u", name, i, j);
                 break;
             }
-            len_check[idx] += t->p[j].tf;
+            if (!is_title_key(b, t)) len_check[idx] += t->p[j].tf; /* not in the length */
             if (!b->deleted[idx]) t->df++;
             b->fwd_n[idx]++;
         }

@@ -46,6 +46,17 @@ int rt_bm25_analyze(rt_bm25 *b, const char *text, size_t len, rt_term_fn fn, voi
 
 /* Adds a chunk. RT_ERR_INVALID if chunk_id is not larger than every id added before. */
 int rt_bm25_add(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len);
+/* rt_bm25_add with the chunk's document title (NULL or "" = none). A title of 1 to 6 terms
+ * (folded and stemmed as text is, stopwords kept, but not stopwords only) adds one more term to the chunk: its
+ * title key, "=" + those terms joined by spaces. A query carries the title key of each longest
+ * run of 1 to 6 consecutive query terms that is a title in the index (not of the runs inside a
+ * longer one: "programming language" but not "language"), so a chunk whose whole title
+ * appears in the query ("What is Lisp?" and the entry titled "Lisp") gets that rare term's
+ * weight, while a title merely containing a query term ("LISP 1.5") does not. A matched key
+ * scores its idf (df: the chunks with that title) — BM25 of a one-term field matched whole,
+ * without the text's length normalization — and is not counted in the chunk's length. */
+int rt_bm25_add_titled(rt_bm25 *b, int64_t chunk_id, const char *text, size_t len,
+                       const char *title, size_t title_len);
 /* Removes a chunk (RT_OK if it is unknown or already removed). */
 int rt_bm25_remove(rt_bm25 *b, int64_t chunk_id);
 

@@ -318,6 +318,33 @@ static int agentic(ctx *c, size_t len, char ***titles_out) {
     return recursive(c, 0, len, 0);
 }
 
+/* A piece of at most chunk_tokens/16 tokens (a heading, a dangling line) is not a chunk on its
+ * own: it joins the chunk after it, or the one before when it is last, which may then exceed
+ * chunk_tokens by that much. Alone it would be retrieved for its few words and tell the reader
+ * nothing ("Lisp" above the entry that defines it). */
+static void merge_tiny(ctx *c) {
+    size_t tiny = (size_t)c->p->chunk_tokens / 16, m = 0;
+    if (tiny == 0 || c->out.n < 2) return;
+    rt_span *a = c->out.a;
+    bool carry = false;
+    size_t carry_start = 0;
+    for (size_t i = 0; i < c->out.n; i++) {
+        rt_span s = a[i];
+        if (carry) s.start = carry_start;
+        carry = i + 1 < c->out.n && count(c, s.start, s.end) <= tiny;
+        if (carry) {
+            carry_start = s.start;
+            continue;
+        }
+        if (i + 1 == c->out.n && m > 0 && count(c, s.start, s.end) <= tiny) {
+            a[m - 1].end = s.end;
+            continue;
+        }
+        a[m++] = s;
+    }
+    c->out.n = m;
+}
+
 int rt_chunk_text(const rt_chunker_params *p, const rt_embedder *embedder, const char *text,
                   size_t len, rt_span **out, size_t *n_out) {
     char **titles = NULL;
@@ -344,11 +371,13 @@ int rt_chunk_text_titled(const rt_chunker_params *p, const rt_embedder *embedder
         break;
     case RT_CHUNKER_RECURSIVE:
         st = recursive(&c, 0, len, 0);
+        if (!st) merge_tiny(&c);
         break;
     case RT_CHUNKER_SENTENCE: {
         spans s = {0};
         st = split_sentences_range(text, 0, len, &s);
         if (!st) st = pack(&c, &s, (size_t)p->chunk_tokens, by_words, 0);
+        if (!st) merge_tiny(&c);
         free(s.a);
         break;
     }

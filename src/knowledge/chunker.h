@@ -14,6 +14,9 @@
  *              RECURSIVE when longer than chunk_tokens; every piece carries its section's title.
  *              An unusable proposal (an error, none, a start out of range or repeated) is logged
  *              as a warning and the document is chunked RECURSIVE instead (no titles).
+ * RECURSIVE and SENTENCE never make a chunk of at most chunk_tokens/16 tokens (a heading): such a
+ * piece joins the next chunk (the previous one when it is last), which may then exceed
+ * chunk_tokens by that much.
  * Sentences end at '.', '!' or '?' followed by whitespace, at blank lines and at headings.
  */
 #ifndef RT_KNOWLEDGE_CHUNKER_H

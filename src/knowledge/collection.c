@@ -222,13 +222,16 @@ static int hnsw_create(rt_collection *c, rt_hnsw **out) {
     return rt_hnsw_new(&h, out);
 }
 
-/* Adds one chunk (text and vector from the database) to the indexes that have not seen it. */
+/* Adds one chunk (text, vector and its document's metadata title from the database) to the
+ * indexes that have not seen it. */
 static int index_chunk(rt_collection *c, sqlite3_stmt *row, bool to_bm25, bool to_hnsw) {
     int64_t id = sqlite3_column_int64(row, 0);
     if (to_bm25) {
         const char *t = (const char *)sqlite3_column_blob(row, 1);
         int n = sqlite3_column_bytes(row, 1);
-        RT_TRY(rt_bm25_add(c->bm25, id, t ? t : "", (size_t)n));
+        const char *title = (const char *)sqlite3_column_text(row, 3);
+        RT_TRY(rt_bm25_add_titled(c->bm25, id, t ? t : "", (size_t)n, title,
+                                  title ? strlen(title) : 0));
     }
     if (to_hnsw && c->hnsw) {
         const void *v = sqlite3_column_blob(row, 2);
@@ -249,7 +252,9 @@ static int index_chunk(rt_collection *c, sqlite3_stmt *row, bool to_bm25, bool t
 }
 
 #define CHUNK_ROW_SQL                                                                              \
-    "SELECT c.chunk_id, substr(CAST(d.text AS BLOB), c.start + 1, c.end - c.start), c.vector "     \
+    "SELECT c.chunk_id, substr(CAST(d.text AS BLOB), c.start + 1, c.end - c.start), c.vector, "    \
+    "CASE WHEN json_valid(d.metadata) AND json_type(d.metadata, '$.title') = 'text' "              \
+    "THEN json_extract(d.metadata, '$.title') END "                                                \
     "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
 
 /* Brings the in-memory indexes up to the database: replays changes after each index's applied

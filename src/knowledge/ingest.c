@@ -192,6 +192,19 @@ static int embed_chunks(rt_collection *c, const char *text, const rt_span *sp, s
     return RT_OK;
 }
 
+/* The document's title for the BM25 index: metadata "title" when it is a string, else "" (the
+ * same rule as the collection's rebuild query; a collection stores metadata only when it is
+ * valid JSON). */
+static int metadata_title(const char *metadata_json, char **out) {
+    const char *v = "";
+    json_t *root = metadata_json ? json_loads(metadata_json, 0, NULL) : NULL;
+    json_t *t = json_is_object(root) ? json_object_get(root, "title") : NULL;
+    if (json_is_string(t)) v = json_string_value(t);
+    *out = rt_strdup(v);
+    json_decref(root);
+    return *out ? RT_OK : RT_ERR_NOMEM;
+}
+
 static int write_document(rt_collection *c, const char *id, const rt_document *doc,
                           const char *text, size_t len, const char *hash, bool existed,
                           const rt_span *sp, char *const *titles, size_t n, const float *vecs,
@@ -349,6 +362,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     size_t n_old = 0;
     uint64_t seq = 0;
     char **titles = NULL;
+    char *doc_title = NULL;
+    if (!st) st = metadata_title(doc->metadata_json, &doc_title);
     if (!st) st = rt_chunk_text_titled(&c->p.chunker, c->embedder, text, len, &sp, &titles, &n);
     if (!st && c->embedder && n) {
         size_t bytes;
@@ -386,7 +401,8 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
             if (!ist && c->hnsw) ist = rt_hnsw_remove(c->hnsw, old_ids[i]);
         }
         for (size_t i = 0; !ist && i < n; i++) {
-            ist = rt_bm25_add(c->bm25, new_ids[i], text + sp[i].start, sp[i].end - sp[i].start);
+            ist = rt_bm25_add_titled(c->bm25, new_ids[i], text + sp[i].start,
+                                     sp[i].end - sp[i].start, doc_title, strlen(doc_title));
             if (!ist && c->hnsw && vecs)
                 ist = rt_hnsw_add(c->hnsw, new_ids[i], vecs + i * (size_t)c->dim);
         }
@@ -422,6 +438,7 @@ int rt_collection_ingest_document(rt_collection *c, const rt_document *doc,
     for (size_t i = 0; titles && i < n; i++)
         free(titles[i]);
     free(titles);
+    free(doc_title);
     free(vecs);
     free(new_ids);
     free(old_ids);

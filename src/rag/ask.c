@@ -30,7 +30,7 @@
 #include <strings.h>
 
 /* Measured by scripts/calibrate-refusal.sh; see rt_ask_default_params in ragtune.h. */
-#define RT_ASK_DEFAULT_MIN_SCORE 7.7f
+#define RT_ASK_DEFAULT_MIN_SCORE 11.9f
 
 rt_ask_params rt_ask_default_params(void) {
     rt_ask_params p;
