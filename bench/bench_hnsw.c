@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
         efs[n_ef++] = atoi(s);
     printf("bench_hnsw: %zu x %zu clustered (%zu clusters), %zu queries, M %d, efC %d, 1 thread, "
            "kernels %s%s\n",
-           n, dim, clusters, nq, m, efc, rt_vec_kernels_get()->isa, int8 ? ", ragtune int8" : "");
+           n, dim, clusters, nq, m, efc, rt_cpu_level_name(rt_vec_kernels_get()->level), int8 ? ", ragtune int8" : "");
     /* Data: cluster centres N(0, 3^2), points centre + N(0, 1); queries from the same mix. */
     float *centres = malloc(clusters * dim * sizeof *centres);
     float *base = malloc(n * dim * sizeof *base), *query = malloc(nq * dim * sizeof *query);
@@ -191,7 +191,7 @@ int main(int argc, char **argv) {
     rt_hnsw_free(h);
     /* Peers, same files. */
     printf("# ragtune: gcc -O2 (library build), L2 kernel dispatched at run time: %s\n",
-           rt_vec_kernels_get()->isa);
+           rt_cpu_level_name(rt_vec_kernels_get()->level));
     char cmd[2048];
     if (strstr(engines, "native")) {
         if (bench_peer_path("peer_hnswlib", cmd, sizeof cmd)) {

@@ -101,7 +101,7 @@ static void test_recall_int8(void **s) {
 
 static void test_kernels(void **s) {
     (void)s;
-    const rt_vec_kernels *ks[] = {rt_vec_kernels_scalar(), rt_vec_kernels_get()};
+    const rt_vec_kernels *ks[] = {rt_vec_kernels_for(RT_CPU_SCALAR), rt_vec_kernels_get()};
     float a[77], b[77];
     int8_t c[77];
     for (int i = 0; i < 77; i++) {

@@ -7,6 +7,7 @@
  */
 #include "testutil.h"
 #include "core/cpu.h"
+#include "core/dtype.h"
 #include "core/kernels/kernels.h"
 #include "core/matmul.h"
 #include "core/quant.h"
@@ -86,6 +87,115 @@ static void fill_special(float *x, int n) {
         } else
             x[i] = rng_f32(4.0f);
     }
+}
+
+/* core/dispatch: a level's part falls back to the level below for what it leaves NULL. */
+static void test_dispatch_fallback(void **state) {
+    (void)state;
+    const rt_kernels *s = rt_kernels_for(RT_CPU_SCALAR);
+    assert_int_equal(s->level, RT_CPU_SCALAR);
+    assert_null(s->amx_gemm_q);
+    for (int l = RT_CPU_SCALAR; l < RT_CPU_LEVEL_COUNT; l++) {
+        const rt_kernels *k = rt_kernels_for((rt_cpu_level)l);
+        if (!k) continue;
+        assert_int_equal(k->level, l);
+        assert_non_null(k->f16_to_f32);
+        assert_non_null(k->dot_q8_0_q8);
+        assert_true((k->amx_gemm_q != NULL) == (l >= RT_CPU_AMX));
+    }
+    const rt_kernels *a2 = rt_kernels_for(RT_CPU_AVX2), *a5 = rt_kernels_for(RT_CPU_AVX512);
+    if (a2 && a5) { /* avx512 specialises the dot products, not the row conversions */
+        assert_ptr_equal(a5->q8_0_to_f32, a2->q8_0_to_f32);
+        assert_ptr_equal(a5->f32_to_bf16, a2->f32_to_bf16);
+        assert_ptr_not_equal(a5->dot_q8_0_q8, a2->dot_q8_0_q8);
+    }
+}
+
+/* x (n) to dtype q through the kernel table's typed kernels, and back to f32 into y. */
+static void typed_round_trip(const rt_kernels *k, rt_dtype d, const float *x, void *q, float *y,
+                             int n) {
+    switch (d) {
+    case RT_DTYPE_F32:
+        memcpy(q, x, sizeof(float) * n);
+        memcpy(y, x, sizeof(float) * n);
+        break;
+    case RT_DTYPE_F16:
+        k->f32_to_f16(x, q, n);
+        k->f16_to_f32(q, y, n);
+        break;
+    case RT_DTYPE_BF16:
+        k->f32_to_bf16(x, q, n);
+        k->bf16_to_f32(q, y, n);
+        break;
+    case RT_DTYPE_Q8_0:
+        k->quantize_row_q8_0(x, q, n);
+        k->q8_0_to_f32(q, y, n);
+        break;
+    default:
+        k->quantize_row_q4_0(x, q, n);
+        k->q4_0_to_f32(q, y, n);
+        break;
+    }
+}
+
+/* core/dtype's traits: sizes as GGUF has them, and every row entry gives the same bits as the
+ * kernel table's typed kernel it stands for (round trips f32 -> dtype -> f32 included). */
+static void test_dtype_traits(void **state) {
+    (void)state;
+    enum { N = 96 };
+    const rt_kernels *k = rt_kernels_get();
+    float x[N], y[N], z[N];
+    fill(x, N, 3.0f);
+    unsigned char a[N * 4], b[N * 4];
+    const struct {
+        rt_dtype d;
+        int bs;
+        size_t bb;
+    } want[] = {{RT_DTYPE_F32, 1, 4},    {RT_DTYPE_F16, 1, 2},    {RT_DTYPE_BF16, 1, 2},
+                {RT_DTYPE_Q8_0, 32, 34}, {RT_DTYPE_Q4_0, 32, 18}, {RT_DTYPE_I32, 1, 4}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        const rt_dtype_traits *t = rt_dtype_traits_of(want[i].d);
+        assert_non_null(t);
+        assert_int_equal(t->block_size, want[i].bs);
+        assert_int_equal(t->block_bytes, want[i].bb);
+        assert_int_equal(rt_dtype_block_size(want[i].d), want[i].bs);
+        assert_string_equal(rt_dtype_name(want[i].d), t->name);
+        rt_dtype parsed;
+        assert_int_equal(rt_dtype_parse(t->name, &parsed), RT_OK);
+        assert_int_equal(parsed, want[i].d);
+    }
+    assert_null(rt_dtype_traits_of((rt_dtype)3));
+    assert_null(rt_dtype_traits_of(RT_DTYPE_COUNT));
+    assert_false(rt_dtype_valid(-1));
+    assert_null(rt_dtype_traits_of(RT_DTYPE_I32)->from_f32);
+
+    const rt_dtype d_all[] = {RT_DTYPE_F32, RT_DTYPE_F16, RT_DTYPE_BF16, RT_DTYPE_Q8_0,
+                              RT_DTYPE_Q4_0};
+    for (size_t i = 0; i < sizeof d_all / sizeof *d_all; i++) {
+        const rt_dtype_traits *t = rt_dtype_traits_of(d_all[i]);
+        t->from_f32(x, a, N);
+        t->to_f32(a, y, N);
+        typed_round_trip(k, d_all[i], x, b, z, N);
+        assert_memory_equal(a, b, N / t->block_size * t->block_bytes);
+        assert_memory_equal(y, z, sizeof y);
+    }
+    /* i32 to f32 */
+    int32_t ints[4] = {-7, 0, 3, 1 << 20};
+    rt_dtype_traits_of(RT_DTYPE_I32)->to_f32(ints, y, 4);
+    assert_true(y[0] == -7.0f && y[1] == 0.0f && y[2] == 3.0f && y[3] == 1048576.0f);
+    /* dot entries: q8 for the block dtypes, f32 for the 16-bit floats */
+    uint8_t xq[N];
+    float xd[N / 32], d1, d2;
+    k->quantize_row_q8_act(x, xq, xd, N);
+    rt_dtype_traits_of(RT_DTYPE_Q8_0)->from_f32(y, a, N);
+    rt_dtype_traits_of(RT_DTYPE_Q8_0)->dot_q8(N, a, xq, xd, 1, &d1, 1);
+    k->dot_q8_0_q8(N, (const rt_block_q8_0 *)a, xq, xd, 1, &d2, 1);
+    assert_true(d1 == d2);
+    rt_dtype_traits_of(RT_DTYPE_F16)->from_f32(y, a, N);
+    rt_dtype_traits_of(RT_DTYPE_F16)->dot_f32(N, a, x, N, 1, &d1, 1);
+    k->dot_f16_f32(N, (const uint16_t *)a, x, N, 1, &d2, 1);
+    assert_true(d1 == d2);
+    assert_null(rt_dtype_traits_of(RT_DTYPE_F32)->dot_q8);
 }
 
 static void test_conversions_exact(void **state) {
@@ -388,6 +498,7 @@ static void test_matmul_concurrent(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dispatch_fallback), cmocka_unit_test(test_dtype_traits),
         cmocka_unit_test(test_cpu_detect),        cmocka_unit_test(test_conversions_exact),
         cmocka_unit_test(test_quantize_exact),    cmocka_unit_test(test_dots),
         cmocka_unit_test(test_matmul_all_dtypes), cmocka_unit_test(test_matmul_concurrent),

@@ -50,7 +50,8 @@ enum {
      * more than it saves, and on a loaded machine every barrier waits for a descheduled thread
      * (a 3M-parameter model decoded 30x slower with every small product threaded). */
     PARALLEL_MIN_WORK = 1 << 18,
-    TILE_BYTES = 4 << 20, /* f32 tile of W for the sgemm paths (per thread) */
+    TILE_BYTES = 4 << 20,      /* f32 tile of W for the sgemm paths (per thread) */
+    ROW_TILE_BYTES = 32 << 10, /* rows of quantized W per thread per pass (q8_0/q4_0 path) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -201,27 +202,29 @@ static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int
         k->quantize_row_q8_act(x + (size_t)t * n_in, xq + (size_t)t * n_in, xd + (size_t)t * nb,
                                n_in);
 
-    /* One parallel region for all tokens: entering one costs libgomp futex calls even when it
-     * runs on one thread, and a region per token block made them most of a small model's
-     * prefill time. Each thread takes ROW_BLOCK weight rows at a time (in L1) past every token
-     * block. */
-    int n_row_blocks = (n_out + ROW_BLOCK - 1) / ROW_BLOCK;
-    bool q8 = w->dtype == RT_DTYPE_Q8_0;
-#pragma omp parallel for schedule(static) if (worth_threads(T, n_out, n_in))
-    for (int rb = 0; rb < n_row_blocks; rb++) {
-        int o1 = (rb + 1) * ROW_BLOCK < n_out ? (rb + 1) * ROW_BLOCK : n_out;
+    /* One parallel region over tiles of W's rows (a region per token block cost a thread wake-up
+     * each: 16 per product at T = 128, which made q8_0 prefill slower than f32 on a machine
+     * whose OpenMP threads sleep at barriers). Within a tile, token blocks go in order, so the
+     * tile stays in L2 and each block's quantized activations in L1 while its rows stream. */
+    void (*dot)(int64_t, const void *, const uint8_t *, const float *, int, float *, size_t) =
+        rt_dtype_traits_of(w->dtype)->dot_q8;
+    int n_threads = worth_threads(T, n_out, n_in) ? rt_get_threads() : 1;
+    int n_tiles = (int)(((size_t)n_out * row_bytes + ROW_TILE_BYTES - 1) / ROW_TILE_BYTES);
+    n_tiles = (n_tiles + n_threads - 1) / n_threads * n_threads; /* the same share per thread */
+    if (n_tiles > n_out) n_tiles = n_out;
+    int rows = (n_out + n_tiles - 1) / n_tiles;
+    n_tiles = (n_out + rows - 1) / rows;
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+    for (int i = 0; i < n_tiles; i++) {
+        int o0 = i * rows, o1 = n_out - o0 < rows ? n_out : o0 + rows;
         for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
             int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
             const uint8_t *xqb = xq + (size_t)t0 * n_in;
             const float *xdb = xd + (size_t)t0 * nb;
             float *ob = out + (size_t)t0 * n_out;
-            for (int o = rb * ROW_BLOCK; o < o1; o++) {
-                const void *row = (const char *)w->data + o * row_bytes;
-                if (q8)
-                    k->dot_q8_0_q8(n_in, row, xqb, xdb, nt, ob + o, (size_t)n_out);
-                else
-                    k->dot_q4_0_q8(n_in, row, xqb, xdb, nt, ob + o, (size_t)n_out);
-            }
+            for (int o = o0; o < o1; o++)
+                dot(n_in, (const char *)w->data + o * row_bytes, xqb, xdb, nt, ob + o,
+                    (size_t)n_out);
         }
     }
 }
@@ -229,9 +232,8 @@ static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int
 /* x (T, n_in) f32, w (n_out, n_in) f16 or bf16, out (T, n_out); T small */
 static void matmul_half_dot(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                             int n_in) {
-    const rt_kernels *k = rt_kernels_get();
-    void (*dot)(int64_t, const uint16_t *, const float *, size_t, int, float *, size_t) =
-        w->dtype == RT_DTYPE_F16 ? k->dot_f16_f32 : k->dot_bf16_f32;
+    void (*dot)(int64_t, const void *, const float *, size_t, int, float *, size_t) =
+        rt_dtype_traits_of(w->dtype)->dot_f32;
     const uint16_t *wd = w->data;
 #pragma omp parallel for schedule(static) if (worth_threads(T, n_out, n_in))
     for (int o = 0; o < n_out; o++)

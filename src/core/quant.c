@@ -1,64 +1,22 @@
 /*
- * quant.c — conversions between f32 and storage dtypes, row by row. The formulas (and the scalar
- * reference) live in core/kernels/kernels_scalar.c; this goes through the dispatched kernel
+ * quant.c — conversions between f32 and storage dtypes, row by row and for whole tensors. The
+ * formulas (and the scalar reference) live in core/kernels/kernels_scalar.c; the row kernels of
+ * each dtype are found in core/dtype's traits table, which goes through the dispatched kernel
  * table, whose conversions are bit-exact across ISA levels.
  */
 #include "core/quant.h"
 #include "core/error.h"
-#include "core/kernels/kernels.h"
-
-#include <string.h>
 
 void rt_dequantize_row(rt_dtype dtype, const void *src, float *dst, int64_t n) {
-    const rt_kernels *k = rt_kernels_get();
-    switch (dtype) {
-    case RT_DTYPE_F32:
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        break;
-    case RT_DTYPE_F16:
-        k->f16_to_f32(src, dst, n);
-        break;
-    case RT_DTYPE_BF16:
-        k->bf16_to_f32(src, dst, n);
-        break;
-    case RT_DTYPE_Q8_0:
-        k->q8_0_to_f32(src, dst, n);
-        break;
-    case RT_DTYPE_Q4_0:
-        k->q4_0_to_f32(src, dst, n);
-        break;
-    case RT_DTYPE_I32: {
-        const int32_t *s = src;
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = (float)s[i];
-        break;
-    }
-    default:
-        RT_ASSERT(!"unsupported dtype in rt_dequantize_row");
-    }
+    const rt_dtype_traits *t = rt_dtype_traits_of(dtype);
+    RT_ASSERT(t && t->to_f32 && "unsupported dtype in rt_dequantize_row");
+    t->to_f32(src, dst, n);
 }
 
 void rt_quantize_row(rt_dtype dtype, const float *src, void *dst, int64_t n) {
-    const rt_kernels *k = rt_kernels_get();
-    switch (dtype) {
-    case RT_DTYPE_F32:
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        break;
-    case RT_DTYPE_F16:
-        k->f32_to_f16(src, dst, n);
-        break;
-    case RT_DTYPE_BF16:
-        k->f32_to_bf16(src, dst, n);
-        break;
-    case RT_DTYPE_Q8_0:
-        k->quantize_row_q8_0(src, dst, n);
-        break;
-    case RT_DTYPE_Q4_0:
-        k->quantize_row_q4_0(src, dst, n);
-        break;
-    default:
-        RT_ASSERT(!"unsupported dtype in rt_quantize_row");
-    }
+    const rt_dtype_traits *t = rt_dtype_traits_of(dtype);
+    RT_ASSERT(t && t->from_f32 && "unsupported dtype in rt_quantize_row");
+    t->from_f32(src, dst, n);
 }
 
 int rt_tensor_convert(const rt_tensor *src, rt_dtype dtype, rt_tensor *out) {

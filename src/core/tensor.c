@@ -1,73 +1,10 @@
 /*
- * tensor.c — dtype table, tensor allocation, scalar f16 conversion.
+ * tensor.c — tensor sizes and allocation, scalar f16 conversion (the dtype table is core/dtype.c).
  */
 #include "core/tensor.h"
 #include "core/error.h"
 
 #include <string.h>
-
-typedef struct dtype_info {
-    const char *name;
-    int block_size;
-    size_t block_bytes;
-} dtype_info;
-
-static const dtype_info *info_of(rt_dtype dtype) {
-    static const dtype_info f32 = {"f32", 1, 4}, f16 = {"f16", 1, 2}, bf16 = {"bf16", 1, 2},
-                            q8 = {"q8_0", RT_QK, sizeof(rt_block_q8_0)},
-                            q4 = {"q4_0", RT_QK, sizeof(rt_block_q4_0)}, i32 = {"i32", 1, 4};
-    switch (dtype) {
-    case RT_DTYPE_F32:
-        return &f32;
-    case RT_DTYPE_F16:
-        return &f16;
-    case RT_DTYPE_BF16:
-        return &bf16;
-    case RT_DTYPE_Q8_0:
-        return &q8;
-    case RT_DTYPE_Q4_0:
-        return &q4;
-    case RT_DTYPE_I32:
-        return &i32;
-    default:
-        return NULL;
-    }
-}
-
-_Static_assert(sizeof(rt_block_q8_0) == 34, "q8_0 block is 34 bytes as in GGUF");
-_Static_assert(sizeof(rt_block_q4_0) == 18, "q4_0 block is 18 bytes as in GGUF");
-
-bool rt_dtype_valid(int dtype) {
-    return info_of((rt_dtype)dtype) != NULL;
-}
-
-const char *rt_dtype_name(rt_dtype dtype) {
-    const dtype_info *i = info_of(dtype);
-    return i ? i->name : NULL;
-}
-
-int rt_dtype_parse(const char *name, rt_dtype *out) {
-    static const rt_dtype all[] = {RT_DTYPE_F32,  RT_DTYPE_F16,  RT_DTYPE_BF16,
-                                   RT_DTYPE_Q8_0, RT_DTYPE_Q4_0, RT_DTYPE_I32};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(name, info_of(all[i])->name) == 0) {
-            *out = all[i];
-            return RT_OK;
-        }
-    }
-    return rt_error(RT_ERR_INVALID, "unknown dtype '%s' (expected f32, f16, bf16, q8_0 or q4_0)",
-                    name);
-}
-
-int rt_dtype_block_size(rt_dtype dtype) {
-    const dtype_info *i = info_of(dtype);
-    return i ? i->block_size : 0;
-}
-
-size_t rt_dtype_block_bytes(rt_dtype dtype) {
-    const dtype_info *i = info_of(dtype);
-    return i ? i->block_bytes : 0;
-}
 
 int64_t rt_tensor_nelements(const rt_tensor *t) {
     int64_t n = 1;
@@ -77,7 +14,7 @@ int64_t rt_tensor_nelements(const rt_tensor *t) {
 }
 
 int rt_dtype_nbytes(rt_dtype dtype, int64_t n, size_t *out, const char *what) {
-    const dtype_info *i = info_of(dtype);
+    const rt_dtype_traits *i = rt_dtype_traits_of(dtype);
     if (!i) return rt_error(RT_ERR_UNSUPPORTED, "%s: unsupported dtype %d", what, (int)dtype);
     if (n < 0) return rt_error(RT_ERR_FORMAT, "%s: negative element count", what);
     if (n % i->block_size != 0)

@@ -1,5 +1,5 @@
 /*
- * tensor.h — a tensor view (dtype, shape, pointer) and the dtype table.
+ * tensor.h — a tensor view (dtype, shape, pointer); the dtype table is core/dtype.h.
  *
  * Shapes are row-major in PyTorch order: shape[n_dims-1] is the contiguous dimension. A weight
  * matrix of a linear layer y = x W^T has shape (n_out, n_in) and every row of n_in values is
@@ -13,6 +13,7 @@
 #define RT_CORE_TENSOR_H
 
 #include "ragtune.h"
+#include "core/dtype.h" /* rt_dtype_block_size, rt_dtype_traits_of, ... */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,11 +41,6 @@ typedef struct rt_tensor {
     size_t nbytes;
     bool owned; /* data is malloc'd and freed with the tensor */
 } rt_tensor;
-
-/* Elements per block (1 for plain types, 32 for q8_0/q4_0) and bytes per block. */
-int rt_dtype_block_size(rt_dtype dtype);
-size_t rt_dtype_block_bytes(rt_dtype dtype);
-bool rt_dtype_valid(int dtype);
 
 /* Number of elements (product of shape). */
 int64_t rt_tensor_nelements(const rt_tensor *t);

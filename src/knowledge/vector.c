@@ -1,8 +1,9 @@
 /*
- * vector.c — scalar kernels, run-time ISA dispatch and exact search. See vector.h.
+ * vector.c — scalar kernels, their registration with core/dispatch, and exact search. See
+ * vector.h.
  */
 #include "knowledge/vector.h"
-#include "core/cpu.h"
+#include "core/dispatch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -31,33 +32,11 @@ static float dot_i8_scalar(const float *a, const int8_t *b, size_t n) {
     return s;
 }
 
-static const rt_vec_kernels scalar_kernels = {"scalar", l2sq_scalar, dot_scalar, dot_i8_scalar};
+const rt_vec_kernels rt_vec_kernels_scalar = {RT_CPU_SCALAR, l2sq_scalar, dot_scalar,
+                                              dot_i8_scalar};
 
-const rt_vec_kernels *rt_vec_kernels_scalar(void) {
-    return &scalar_kernels;
-}
-
-static const rt_vec_kernels *chosen;
-
-const rt_vec_kernels *rt_vec_kernels_get(void) {
-    const rt_vec_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
-    if (k) return k;
-    /* The level every kernel of ragtune uses (core/cpu.h; RT_CPU lowers it). avx512 implies
-     * AVX-512 F/BW and avx2 implies AVX2+FMA, all these kernels need. */
-    switch (rt_cpu_level_get()) {
-    case RT_CPU_SCALAR:
-        k = &scalar_kernels;
-        break;
-    case RT_CPU_AVX2:
-        k = rt_vec_kernels_avx2();
-        break;
-    default:
-        k = rt_vec_kernels_avx512();
-        break;
-    }
-    __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
-    return k;
-}
+RT_DISPATCH_DEFINE(rt_vec_kernels, rt_vec_kernels_get, rt_vec_kernels_for, &rt_vec_kernels_scalar,
+                   &rt_vec_kernels_avx2, &rt_vec_kernels_avx512)
 
 float rt_vec_score(rt_metric metric, const float *q, const float *x, size_t dim) {
     const rt_vec_kernels *k = rt_vec_kernels_get();

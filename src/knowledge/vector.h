@@ -3,20 +3,21 @@
  *
  * Kernels: squared L2 distance, dot product, and dot product of a float vector with an int8
  * vector, each in portable C with AVX2 and AVX-512 versions beside it (vector_avx2.c,
- * vector_avx512.c); the widest the CPU supports is chosen once, at first use. Exact search is
- * the ground truth that HNSW recall is measured against.
+ * vector_avx512.c), registered with core/dispatch.h, which picks the level core/cpu chose once, at
+ * first use. Exact search is the ground truth that HNSW recall is measured against.
  */
 #ifndef RT_KNOWLEDGE_VECTOR_H
 #define RT_KNOWLEDGE_VECTOR_H
 
 #include "ragtune.h"
+#include "core/cpu.h"
 #include "knowledge/hits.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct rt_vec_kernels {
-    const char *isa; /* "scalar", "avx2", "avx512" */
+    rt_cpu_level level; /* rt_cpu_level_name() gives "scalar", "avx2", ... */
     /* a (n), b (n) -> sum (a - b)^2 */
     float (*l2sq)(const float *a, const float *b, size_t n);
     /* a (n), b (n) -> sum a * b */
@@ -27,9 +28,10 @@ typedef struct rt_vec_kernels {
 
 /* The kernels for the CPU level in use (core/cpu.h: RT_CPU=scalar|avx2|avx512 lowers it). */
 const rt_vec_kernels *rt_vec_kernels_get(void);
-const rt_vec_kernels *rt_vec_kernels_scalar(void);
-const rt_vec_kernels *rt_vec_kernels_avx2(void);
-const rt_vec_kernels *rt_vec_kernels_avx512(void);
+/* The kernels of one level, or NULL when this CPU lacks it (for tests and benchmarks). */
+const rt_vec_kernels *rt_vec_kernels_for(rt_cpu_level level);
+/* The tables of each level (vector.c, vector_avx2.c, vector_avx512.c). */
+extern const rt_vec_kernels rt_vec_kernels_scalar, rt_vec_kernels_avx2, rt_vec_kernels_avx512;
 
 /* Similarity score (higher is better) of a query and a vector under metric: -L2^2 for
  * RT_METRIC_L2, the dot product for RT_METRIC_IP and RT_METRIC_COSINE (vectors are expected

@@ -3,15 +3,7 @@
  * called when the CPU has them).
  */
 #include "knowledge/vector.h"
-
-#include <immintrin.h>
-
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#include "core/kernels/kernels_x86.h" /* hsum256 */
 
 static float l2sq_avx2(const float *a, const float *b, size_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -63,8 +55,4 @@ static float dot_i8_avx2(const float *a, const int8_t *b, size_t n) {
     return s;
 }
 
-static const rt_vec_kernels avx2_kernels = {"avx2", l2sq_avx2, dot_avx2, dot_i8_avx2};
-
-const rt_vec_kernels *rt_vec_kernels_avx2(void) {
-    return &avx2_kernels;
-}
+const rt_vec_kernels rt_vec_kernels_avx2 = {RT_CPU_AVX2, l2sq_avx2, dot_avx2, dot_i8_avx2};

@@ -60,8 +60,5 @@ static float dot_i8_avx512(const float *a, const int8_t *b, size_t n) {
     return _mm512_reduce_add_ps(s0);
 }
 
-static const rt_vec_kernels avx512_kernels = {"avx512", l2sq_avx512, dot_avx512, dot_i8_avx512};
-
-const rt_vec_kernels *rt_vec_kernels_avx512(void) {
-    return &avx512_kernels;
-}
+const rt_vec_kernels rt_vec_kernels_avx512 = {RT_CPU_AVX512, l2sq_avx512, dot_avx512,
+                                              dot_i8_avx512};

@@ -1,56 +1,34 @@
 /*
- * ops.c — see ops.h. Plain C kernels; loops over the contiguous dimension are written so that
- * the compiler vectorizes them (omp simd), and the outer loop (rows, heads) is OpenMP-parallel.
+ * ops.c — see ops.h. The row kernels are model/opkern's, compiled per ISA level and chosen once
+ * (core/dispatch.h); here they are threaded: the outer loop (rows, heads, spans) is
+ * OpenMP-parallel when the work is large enough.
  */
 #include "model/ops.h"
+#include "model/opkern.h"
 
 #include <math.h>
 #include <omp.h>
 
 /* Below this many rows x columns, threading costs more than it saves. */
 #define RT_OPS_PAR_MIN 16384
+/* Elements per span of the elementwise operations, split over threads. */
+#define RT_OPS_SPAN 4096
 
 // x (T,C), weight (C), out (T,C)
 void rt_op_rmsnorm(float *out, const float *x, const float *weight, int T, int C, float eps) {
+    const opkern_table *k = opkern_get();
 #pragma omp parallel for schedule(static) if ((size_t)T * C >= RT_OPS_PAR_MIN)
-    for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * C;
-        float *ot = out + (size_t)t * C;
-        float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < C; i++)
-            ss += xt[i] * xt[i];
-        float scale = 1.0f / sqrtf(ss / (float)C + eps);
-#pragma omp simd
-        for (int i = 0; i < C; i++)
-            ot[i] = xt[i] * scale * weight[i];
-    }
+    for (int t = 0; t < T; t++)
+        k->rmsnorm_row(out + (size_t)t * C, x + (size_t)t * C, weight, C, eps);
 }
 
 // x (T,C), weight (C), bias (C), out (T,C)
 void rt_op_layernorm(float *out, const float *x, const float *weight, const float *bias, int T,
                      int C, float eps) {
+    const opkern_table *k = opkern_get();
 #pragma omp parallel for schedule(static) if ((size_t)T * C >= RT_OPS_PAR_MIN)
-    for (int t = 0; t < T; t++) {
-        const float *xt = x + (size_t)t * C;
-        float *ot = out + (size_t)t * C;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < C; i++)
-            sum += xt[i];
-        float mean = sum / (float)C;
-        float var = 0.0f;
-#pragma omp simd reduction(+ : var)
-        for (int i = 0; i < C; i++) {
-            float d = xt[i] - mean;
-            var += d * d;
-        }
-        float rstd = 1.0f / sqrtf(var / (float)C + eps);
-        for (int i = 0; i < C; i++) {
-            float y = (xt[i] - mean) * rstd * weight[i];
-            ot[i] = bias ? y + bias[i] : y;
-        }
-    }
+    for (int t = 0; t < T; t++)
+        k->layernorm_row(out + (size_t)t * C, x + (size_t)t * C, weight, bias, C, eps);
 }
 
 void rt_op_rope_inv_freq(float *inv_freq, int head_dim, float theta, float scaling_factor,
@@ -94,74 +72,56 @@ void rt_op_rope_table(float *cos_sin, const float *inv_freq, int head_dim, int n
 // x (T, n_heads, head_dim), cos_sin (n_pos, head_dim/2, 2)
 void rt_op_rope(float *x, const float *cos_sin, int T, int n_heads, int head_dim, int pos0,
                 bool interleaved) {
+    const opkern_table *k = opkern_get();
     int half = head_dim / 2;
 #pragma omp parallel for schedule(static) if ((size_t)T * n_heads * head_dim >= RT_OPS_PAR_MIN)
-    for (int t = 0; t < T; t++) {
-        const float *cs = cos_sin + (size_t)(pos0 + t) * half * 2;
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + ((size_t)t * n_heads + h) * head_dim;
-            if (interleaved) {
-                for (int i = 0; i < half; i++) {
-                    float c = cs[2 * i], s = cs[2 * i + 1];
-                    float a = v[2 * i], b = v[2 * i + 1];
-                    v[2 * i] = a * c - b * s;
-                    v[2 * i + 1] = b * c + a * s;
-                }
-            } else {
-                for (int i = 0; i < half; i++) {
-                    float c = cs[2 * i], s = cs[2 * i + 1];
-                    float a = v[i], b = v[i + half];
-                    v[i] = a * c - b * s;
-                    v[i + half] = b * c + a * s;
-                }
-            }
-        }
-    }
+    for (int t = 0; t < T; t++)
+        k->rope_row(x + (size_t)t * n_heads * head_dim, cos_sin + (size_t)(pos0 + t) * half * 2,
+                    n_heads, head_dim, interleaved);
 }
 
 void rt_op_softmax(float *x, int n) {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++)
-        mx = x[i] > mx ? x[i] : mx;
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
+    opkern_get()->softmax(x, n);
+}
+
+/* fn over x (n) in spans of RT_OPS_SPAN, threaded when n is large. */
+static void each_span(void (*fn)(float *, size_t), float *x, size_t n) {
+    size_t n_spans = (n + RT_OPS_SPAN - 1) / RT_OPS_SPAN;
+#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
+    for (size_t s = 0; s < n_spans; s++) {
+        size_t i = s * RT_OPS_SPAN;
+        fn(x + i, n - i < RT_OPS_SPAN ? n - i : RT_OPS_SPAN);
     }
-    float inv = 1.0f / sum;
-    for (int i = 0; i < n; i++)
-        x[i] *= inv;
+}
+
+/* fn over a (n) and b (n) in spans of RT_OPS_SPAN, threaded when n is large. */
+static void each_span2(void (*fn)(float *, const float *, size_t), float *a, const float *b,
+                       size_t n) {
+    size_t n_spans = (n + RT_OPS_SPAN - 1) / RT_OPS_SPAN;
+#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
+    for (size_t s = 0; s < n_spans; s++) {
+        size_t i = s * RT_OPS_SPAN;
+        fn(a + i, b + i, n - i < RT_OPS_SPAN ? n - i : RT_OPS_SPAN);
+    }
 }
 
 void rt_op_gelu_tanh(float *x, size_t n) {
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
-    }
+    each_span(opkern_get()->gelu_tanh, x, n);
 }
 
 void rt_op_gelu_erf(float *x, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
-    }
+    each_span(opkern_get()->gelu_erf, x, n);
 }
 
 void rt_op_swiglu(float *gate, const float *up, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+    each_span2(opkern_get()->swiglu, gate, up, n);
 }
 
 // q (T, n_head, hd), k_cache/v_cache (n_kv, kv_stride), out (T, n_head, hd), scratch (rows, n_kv)
 void rt_op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int T,
                      int pos0, int n_kv, int n_head, int n_kv_head, int head_dim, size_t kv_stride,
                      bool causal, float *scratch, int n_scratch_rows) {
+    const opkern_table *k = opkern_get();
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int group = n_head / n_kv_head;
     int n_threads = omp_get_max_threads();
@@ -173,43 +133,16 @@ void rt_op_attention(float *out, const float *q, const float *k_cache, const flo
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (parallel)
     for (int item = 0; item < n_items; item++) {
         int t = item / n_head, h = item % n_head;
-        int g = h / group;
+        size_t g_off = (size_t)(h / group) * head_dim;
         int n_see = causal ? pos0 + t + 1 : n_kv;
         if (n_see > n_kv) n_see = n_kv;
         float *att = scratch + (size_t)omp_get_thread_num() * n_kv;
-        const float *qh = q + ((size_t)t * n_head + h) * head_dim;
-        float mx = -INFINITY;
-        for (int j = 0; j < n_see; j++) {
-            const float *kj = k_cache + (size_t)j * kv_stride + (size_t)g * head_dim;
-            float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-            for (int i = 0; i < head_dim; i++)
-                s += qh[i] * kj[i];
-            s *= scale;
-            att[j] = s;
-            mx = s > mx ? s : mx;
-        }
-        float sum = 0.0f;
-        for (int j = 0; j < n_see; j++) {
-            att[j] = expf(att[j] - mx);
-            sum += att[j];
-        }
-        float inv = 1.0f / sum;
-        float *oh = out + ((size_t)t * n_head + h) * head_dim;
-        for (int i = 0; i < head_dim; i++)
-            oh[i] = 0.0f;
-        for (int j = 0; j < n_see; j++) {
-            const float *vj = v_cache + (size_t)j * kv_stride + (size_t)g * head_dim;
-            float a = att[j] * inv;
-#pragma omp simd
-            for (int i = 0; i < head_dim; i++)
-                oh[i] += a * vj[i];
-        }
+        size_t qo = ((size_t)t * n_head + h) * head_dim;
+        k->attention_head(out + qo, q + qo, k_cache + g_off, v_cache + g_off, kv_stride, n_see,
+                          head_dim, scale, att);
     }
 }
 
 void rt_op_add(float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
-    for (size_t i = 0; i < n; i++)
-        a[i] += b[i];
+    each_span2(opkern_get()->add, a, b, n);
 }

@@ -2,9 +2,11 @@
  * ops.h — the per-token transformer operations of inference: normalizations, rotary position
  * embedding, softmax, activations and causal / bidirectional attention over a KV cache.
  *
- * All of them are plain f32 C, row-parallel with OpenMP at the outer loop. Projections are not
- * here: every matrix multiply with a weight goes through rt_matmul (core/matmul.h). These are
- * forward-only kernels; training keeps its own forward/backward pairs in src/train.
+ * All of them are f32, row-parallel with OpenMP at the outer loop over the row kernels of
+ * model/opkern.h (plain C compiled per ISA level; the scalar level is the reference).
+ * Projections are not here: every matrix multiply with a weight goes through rt_matmul
+ * (core/matmul.h). These are forward-only kernels; training keeps its own forward/backward pairs in
+ * src/train.
  */
 #ifndef RT_MODEL_OPS_H
 #define RT_MODEL_OPS_H

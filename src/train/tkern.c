@@ -1,18 +1,6 @@
-/* tkern.c — picks the training kernel table for the CPU level in use. */
+/* tkern.c — registers the training kernel tables of each level with core/dispatch. */
 #include "train/tkern.h"
+#include "core/dispatch.h"
 
-const tkern_table *tkern_table_scalar(void);
-const tkern_table *tkern_table_avx2(void);
-const tkern_table *tkern_table_avx512(void);
-
-const tkern_table *tkern_get_level(rt_cpu_level level) {
-    if (level > rt_cpu_max_level()) return NULL;
-    if (level >= RT_CPU_AVX512) return tkern_table_avx512();
-    if (level == RT_CPU_AVX2) return tkern_table_avx2();
-    return tkern_table_scalar();
-}
-
-/* core/cpu reads the level once; the tables are static */
-const tkern_table *tkern_get(void) {
-    return tkern_get_level(rt_cpu_level_get());
-}
+RT_DISPATCH_DEFINE(tkern_table, tkern_get, tkern_get_level, &tkern_table_scalar, &tkern_table_avx2,
+                   &tkern_table_avx512)

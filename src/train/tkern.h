@@ -3,8 +3,8 @@
  * one table per ISA level like core/kernels: the same plain C (tkern_body.inc) compiled as
  * scalar, AVX2 and AVX-512 (tkern_scalar.c, tkern_avx2.c, tkern_avx512.c, at -O3 so the
  * compiler vectorizes loops of any length), picked at first use from core/cpu's level (RT_CPU
- * lowers it). Every kernel works on one span or row and is single-threaded; ops.c and optim.c
- * split the work over threads. The exponential is a polynomial (Cephes expf: range reduction by
+ * lowers it) through core/dispatch.h. Every kernel works on one span or row and is
+ * single-threaded; ops.c and optim.c split the work over threads. The exponential is a polynomial (Cephes expf: range reduction by
  * ln 2, degree-6 polynomial, within 2 ulp of expf on [-87.3, 88.3], 0 below) that vectorizes;
  * levels differ only by FMA contraction and summation order.
  */
@@ -58,5 +58,7 @@ typedef struct tkern_table {
 const tkern_table *tkern_get(void);
 /* The table of one level (for tests), or NULL if the CPU lacks it. */
 const tkern_table *tkern_get_level(rt_cpu_level level);
+/* The tables of each level (tkern_<level>.c). */
+extern const tkern_table tkern_table_scalar, tkern_table_avx2, tkern_table_avx512;
 
 #endif

@@ -3,8 +3,5 @@
 
 #define TKERN(name) tkern_##name##_avx2
 #define TKERN_LEVEL RT_CPU_AVX2
+#define TKERN_TABLE tkern_table_avx2
 #include "train/tkern_body.inc"
-
-const tkern_table *tkern_table_avx2(void) {
-    return &TKERN(tab);
-}

@@ -3,8 +3,5 @@
 
 #define TKERN(name) tkern_##name##_avx512
 #define TKERN_LEVEL RT_CPU_AVX512
+#define TKERN_TABLE tkern_table_avx512
 #include "train/tkern_body.inc"
-
-const tkern_table *tkern_table_avx512(void) {
-    return &TKERN(tab);
-}

@@ -3,8 +3,5 @@
 
 #define TKERN(name) tkern_##name##_scalar
 #define TKERN_LEVEL RT_CPU_SCALAR
+#define TKERN_TABLE tkern_table_scalar
 #include "train/tkern_body.inc"
-
-const tkern_table *tkern_table_scalar(void) {
-    return &TKERN(tab);
-}

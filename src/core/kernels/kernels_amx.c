@@ -39,8 +39,8 @@ typedef struct tile_config {
 /* Packs with one gather per tile row: row k4 of block b's B tile is dword k4 of that block in
  * each of the 16 weight rows (a 16 x 8 dword transpose); q4_0 rows give two tile rows per
  * gathered dword (low and high nibbles). */
-AMX_TARGET void rt_amx_pack_q(rt_dtype dtype, const void *w, size_t w_row_bytes, int n_w, int64_t n,
-                              int8_t *packed, float *dw) {
+AMX_TARGET static void amx_pack_q(rt_dtype dtype, const void *w, size_t w_row_bytes, int n_w,
+                                  int64_t n, int8_t *packed, float *dw) {
     const int64_t nb = n / RT_QK;
     const __mmask16 rows = (__mmask16)((1u << n_w) - 1);
     const __m512i row_off =
@@ -78,9 +78,9 @@ AMX_TARGET void rt_amx_pack_q(rt_dtype dtype, const void *w, size_t w_row_bytes,
     }
 }
 
-AMX_TARGET void rt_amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, int n_w,
-                              const int8_t *xs, const float *xd, int n_x, float *out,
-                              size_t out_stride) {
+AMX_TARGET static void amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, int n_w,
+                                  const int8_t *xs, const float *xd, int n_x, float *out,
+                                  size_t out_stride) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette_id = 1;
@@ -133,8 +133,8 @@ AMX_TARGET void rt_amx_gemm_q(int64_t n, const int8_t *packed, const float *dw, 
 
 /* B tile of 32 k: row p holds the pair (k = 2p, 2p + 1) of each of the 16 weight rows, i.e. dword
  * p of each row: one gather per tile row. A last partial chunk of k is copied element-wise. */
-AMX_TARGET void rt_amx_pack_bf16(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n,
-                                 uint16_t *packed) {
+AMX_TARGET static void amx_pack_bf16(const uint16_t *w, size_t w_row_elems, int n_w, int64_t n,
+                                     uint16_t *packed) {
     const int64_t n_chunks = (n + TILE_K - 1) / TILE_K;
     const __mmask16 rows = (__mmask16)((1u << n_w) - 1);
     const __m512i row_off =
@@ -159,8 +159,8 @@ AMX_TARGET void rt_amx_pack_bf16(const uint16_t *w, size_t w_row_elems, int n_w,
 
 /* Two row tiles of activations against one packed group of 16 weight rows at a time: tiles
  * (C, A) = (0, 1) and (3, 4) share the B tile 2; C accumulates over all of k in f32. */
-AMX_TARGET void rt_amx_gemm_bf16(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb,
-                                 int n_x, float *out, size_t out_stride) {
+AMX_TARGET static void amx_gemm_bf16(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb,
+                                     int n_x, float *out, size_t out_stride) {
     tile_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette_id = 1;
@@ -201,4 +201,12 @@ AMX_TARGET void rt_amx_gemm_bf16(int64_t n, const uint16_t *packed, int n_w, con
     _tile_release();
 }
 
+/* The amx level's part table (core/dispatch.h): the tile kernels; everything else is avx512's. */
+const rt_kernels rt_kernels_amx = {
+    .level = RT_CPU_AMX,
+    .amx_pack_q = amx_pack_q,
+    .amx_gemm_q = amx_gemm_q,
+    .amx_pack_bf16 = amx_pack_bf16,
+    .amx_gemm_bf16 = amx_gemm_bf16,
+};
 #endif /* RT_HAVE_X86_KERNELS */

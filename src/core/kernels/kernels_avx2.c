@@ -6,28 +6,9 @@
  * activation quants are within [-127, 127]. Each weight block is loaded and prepared once and
  * used for up to four activation rows (prefill).
  */
-#include "core/kernels/kernels.h"
+#include "core/kernels/kernels_x86.h"
 
-#include <immintrin.h>
-
-/* Loops over activation rows and block pairs run a constant number of times: unrolled, their
- * accumulators stay in registers. */
-#define UNROLL _Pragma("GCC unroll 8")
-#include <math.h>
-
-#define NX_MAX 4            /* activation rows per pass over a weight row */
-#define PREFETCH_BYTES 2048 /* how far ahead in a weight row to prefetch (decode) */
-
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline float f16(uint16_t h) {
-    return _cvtsh_ss(h);
-}
+#define NX_MAX 4 /* activation rows per pass over a weight row */
 
 /* ---- conversions ------------------------------------------------------------------------ */
 
@@ -92,14 +73,6 @@ static void q8_0_to_f32(const rt_block_q8_0 *x, float *y, int64_t n) {
     }
 }
 
-/* The 32 quants of a q4_0 block as signed bytes in [-8, 7], in element order. */
-static inline __m256i q4_unpack(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f));
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
-    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
-}
-
 static void q4_0_to_f32(const rt_block_q4_0 *x, float *y, int64_t n) {
     for (int64_t b = 0; b < n / RT_QK; b++) {
         __m256 d = _mm256_set1_ps(f16(x[b].d));
@@ -145,25 +118,7 @@ static inline __m256i quantize_block(const float *x, float *d) {
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-static void quantize_row_q8_0(const float *x, rt_block_q8_0 *y, int64_t n) {
-    for (int64_t b = 0; b < n / RT_QK; b++) {
-        float d;
-        __m256i q = quantize_block(x + b * RT_QK, &d);
-        y[b].d = rt_f32_to_f16(d);
-        _mm256_storeu_si256((__m256i *)y[b].qs, q);
-    }
-}
-
-static void quantize_row_q8_act(const float *x, uint8_t *xq, float *xd, int64_t n) {
-    for (int64_t b = 0; b < n / RT_QK; b++) {
-        float d;
-        __m256i q = quantize_block(x + b * RT_QK, &d);
-        xd[b] = f16(rt_f32_to_f16(d));
-        _mm256_storeu_si256((__m256i *)(xq + b * RT_QK),
-                            _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
-    }
-}
-
+DEFINE_QUANTIZE_ROWS(quantize_block)
 /* ---- dot products ----------------------------------------------------------------------- */
 
 /* Sum of w[i] * x[i] over 32 signed bytes, as 8 int32 partial sums. */
@@ -205,23 +160,7 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
     UNROLL for (int t = 0; t < nx; t++) out[t * os] = hsum256(acc[t]);
 }
 
-static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
-                        int n_x, float *out, size_t out_stride) {
-    int t = 0;
-    for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-    for (; t < n_x; t++)
-        dot_q_nx(0, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-}
-
-static void dot_q4_0_q8(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, const float *xd,
-                        int n_x, float *out, size_t out_stride) {
-    int t = 0;
-    for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-    for (; t < n_x; t++)
-        dot_q_nx(1, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-}
+DEFINE_DOT_Q_ROWS(dot_q_nx, NX_MAX)
 
 /* 8 weights of a 16-bit float row as f32. */
 static inline __m256 load8_f16(const uint16_t *w) {
@@ -257,16 +196,7 @@ static inline __m256 load8_bf16(const uint16_t *w) {
             out[(size_t)t * out_stride] = s;                                                       \
         }                                                                                          \
     }                                                                                              \
-    static void name(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,       \
-                     float *out, size_t out_stride) {                                              \
-        int t = 0;                                                                                 \
-        for (; t + 4 <= n_x; t += 4)                                                               \
-            name##_nx(4, n, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,           \
-                      out_stride);                                                                 \
-        for (; t < n_x; t++)                                                                       \
-            name##_nx(1, n, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,           \
-                      out_stride);                                                                 \
-    }
+    DEFINE_DOT_H_ROWS(name)
 
 DEFINE_DOT_H(dot_f16_f32, load8_f16, f16)
 DEFINE_DOT_H(dot_bf16_f32, load8_bf16, rt_bf16_to_f32)

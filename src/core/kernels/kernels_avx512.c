@@ -11,99 +11,23 @@
  * AVX512-BF16 is deliberately not used: VDPBF16PS would round the f32 activations to bf16
  * (relative error 2^-9) and VCVTNEPS2BF16 flushes subnormals, so neither matches the
  * reference; bf16 weights are widened to f32 exactly instead (a shift).
+ *
+ * This is a part table (core/dispatch.h): the row conversions (f16/bf16 both ways, q8_0/q4_0 to
+ * f32) are memory-bound and left to the avx2 level's, which this level falls back to.
  */
-#include "core/kernels/kernels.h"
+#include "core/kernels/kernels_x86.h"
 
-#include <immintrin.h>
-
-/* Loops over activation rows and block pairs run a constant number of times: unrolled, their
- * accumulators stay in registers. */
-#define UNROLL _Pragma("GCC unroll 8")
-
-#define NX_MAX 8            /* activation rows per pass over a weight row */
-#define PREFETCH_BYTES 2048 /* how far ahead in a weight row to prefetch */
-
-static inline float f16(uint16_t h) {
-    return _cvtsh_ss(h);
-}
+#define NX_MAX 8 /* activation rows per pass over a weight row */
 
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-}
-
-/* ---- conversions ------------------------------------------------------------------------ */
-
-static void f16_to_f32(const uint16_t *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i));
-        _mm512_mask_storeu_ps(y + i, m, v);
-    }
 }
 
 static inline __m512 widen_bf16(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-static void bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, widen_bf16(_mm256_maskz_loadu_epi16(m, x + i)));
-    }
-}
-
-static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT);
-        _mm256_mask_storeu_epi16(y + i, m, h);
-    }
-}
-
-/* Round to nearest even with quiet NaNs: the same bits as rt_f32_to_bf16. */
-static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
-    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
-    for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(n - i);
-        __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + i));
-        __m512i hi = _mm512_srli_epi32(u, 16);
-        __m512i r = _mm512_srli_epi32(
-            _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(hi, one))), 16);
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-                                                _mm512_set1_epi32(0x7f800000));
-        r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(64));
-        _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtepi32_epi16(r));
-    }
-}
-
-static void q8_0_to_f32(const rt_block_q8_0 *x, float *y, int64_t n) {
-    for (int64_t b = 0; b < n / RT_QK; b++) {
-        __m512 d = _mm512_set1_ps(f16(x[b].d));
-        for (int j = 0; j < RT_QK; j += 16) {
-            __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x[b].qs + j)));
-            _mm512_storeu_ps(y + b * RT_QK + j, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
-        }
-    }
-}
-
-/* The 32 quants of a q4_0 block as signed bytes in [-8, 7], in element order. */
-static inline __m256i q4_unpack(const uint8_t *qs) {
-    __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f));
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
-    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
-}
-
-static void q4_0_to_f32(const rt_block_q4_0 *x, float *y, int64_t n) {
-    for (int64_t b = 0; b < n / RT_QK; b++) {
-        __m512 d = _mm512_set1_ps(f16(x[b].d));
-        __m256i q = q4_unpack(x[b].qs);
-        __m512i lo = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(q));
-        __m512i hi = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1));
-        _mm512_storeu_ps(y + b * RT_QK, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), d));
-        _mm512_storeu_ps(y + b * RT_QK + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), d));
-    }
-}
+/* ---- quantization ----------------------------------------------------------------------- */
 
 /* roundf(): half away from zero, exactly (v - trunc(v) is exact in float). */
 static inline __m512 round_away(__m512 v) {
@@ -125,24 +49,7 @@ static inline __m256i quantize_block(const float *x, float *d) {
     return _mm256_set_m128i(_mm512_cvtepi32_epi8(q1), _mm512_cvtepi32_epi8(q0));
 }
 
-static void quantize_row_q8_0(const float *x, rt_block_q8_0 *y, int64_t n) {
-    for (int64_t b = 0; b < n / RT_QK; b++) {
-        float d;
-        __m256i q = quantize_block(x + b * RT_QK, &d);
-        y[b].d = rt_f32_to_f16(d);
-        _mm256_storeu_si256((__m256i *)y[b].qs, q);
-    }
-}
-
-static void quantize_row_q8_act(const float *x, uint8_t *xq, float *xd, int64_t n) {
-    for (int64_t b = 0; b < n / RT_QK; b++) {
-        float d;
-        __m256i q = quantize_block(x + b * RT_QK, &d);
-        xd[b] = f16(rt_f32_to_f16(d));
-        _mm256_storeu_si256((__m256i *)(xq + b * RT_QK),
-                            _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
-    }
-}
+DEFINE_QUANTIZE_ROWS(quantize_block)
 
 /* ---- dot products ----------------------------------------------------------------------- */
 
@@ -239,33 +146,13 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
             __m256i x = _mm256_loadu_si256((const __m256i *)(xq + t * n + b * RT_QK));
             x = _mm256_sign_epi8(_mm256_xor_si256(x, _mm256_set1_epi8((char)0x80)), wq);
             __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(wq), x);
-            __m256 s = _mm256_cvtepi32_ps(p);
-            __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            h = _mm_add_ss(h, _mm_movehdup_ps(h));
-            sum += _mm_cvtss_f32(h) * (f16(q4 ? w4[b].d : w8[b].d) * xd[t * nb + b]);
+            sum += hsum256(_mm256_cvtepi32_ps(p)) * (f16(q4 ? w4[b].d : w8[b].d) * xd[t * nb + b]);
         }
         out[t * os] = sum;
     }
 }
 
-static void dot_q8_0_q8(int64_t n, const rt_block_q8_0 *w, const uint8_t *xq, const float *xd,
-                        int n_x, float *out, size_t out_stride) {
-    int t = 0;
-    for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(0, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-    for (; t < n_x; t++)
-        dot_q_nx(0, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-}
-
-static void dot_q4_0_q8(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, const float *xd,
-                        int n_x, float *out, size_t out_stride) {
-    int t = 0;
-    for (; t + NX_MAX <= n_x; t += NX_MAX)
-        dot_q_nx(1, NX_MAX, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-    for (; t < n_x; t++)
-        dot_q_nx(1, 1, n, w, xq + t * n, xd + t * n / RT_QK, out + t * out_stride, out_stride);
-}
+DEFINE_DOT_Q_ROWS(dot_q_nx, NX_MAX)
 
 static inline __m512 load16_f16(const uint16_t *w, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w));
@@ -303,30 +190,15 @@ static inline __m512 load16_bf16(const uint16_t *w, __mmask16 m) {
         UNROLL for (int t = 0; t < nx; t++) out[(size_t)t * out_stride] =                          \
             _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));                                 \
     }                                                                                              \
-    static void name(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,       \
-                     float *out, size_t out_stride) {                                              \
-        int t = 0;                                                                                 \
-        for (; t + 4 <= n_x; t += 4)                                                               \
-            name##_nx(4, n, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,           \
-                      out_stride);                                                                 \
-        for (; t < n_x; t++)                                                                       \
-            name##_nx(1, n, w, x + (size_t)t * x_stride, x_stride, out + t * out_stride,           \
-                      out_stride);                                                                 \
-    }
+    DEFINE_DOT_H_ROWS(name)
 
 DEFINE_DOT_H(dot_f16_f32, load16_f16)
 DEFINE_DOT_H(dot_bf16_f32, load16_bf16)
 
+/* Part table: NULL entries are the avx2 level's. */
 const rt_kernels rt_kernels_avx512 = {
     .level = RT_CPU_AVX512,
-    .f16_to_f32 = f16_to_f32,
-    .bf16_to_f32 = bf16_to_f32,
-    .f32_to_f16 = f32_to_f16,
-    .f32_to_bf16 = f32_to_bf16,
-    .q8_0_to_f32 = q8_0_to_f32,
-    .q4_0_to_f32 = q4_0_to_f32,
     .quantize_row_q8_0 = quantize_row_q8_0,
-    .quantize_row_q4_0 = rt_quantize_row_q4_0_ref,
     .quantize_row_q8_act = quantize_row_q8_act,
     .dot_q8_0_q8 = dot_q8_0_q8,
     .dot_q4_0_q8 = dot_q4_0_q8,
