@@ -3,7 +3,7 @@
  */
 #include "cli.h"
 #include "opts.h"
-#include "server/server.h"
+#include "server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
