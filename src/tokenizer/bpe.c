@@ -312,7 +312,7 @@ int tk_bpe_encode_word(tk_bpe *bpe, const tk_vocab *vocab, tk_bpe_scratch *s, co
     uint64_t h = 0;
     use_cache = use_cache && bpe->cache && len <= CACHE_WORD_MAX;
     if (use_cache) {
-        h = tk_hash_bytes(word, len) | 1;
+        h = rt_hash_bytes(word, len) | 1;
         const tk_bpe_cache_entry *e = cache_get(bpe, h, word, len);
         if (e) {
             RT_TRY(tk_ids_reserve(out, e->n_ids));

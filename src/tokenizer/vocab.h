@@ -1,10 +1,12 @@
 /*
- * vocab.h — a tokenizer vocabulary: id -> token string and token string -> id (an
- * open-addressing hash table), plus the hash functions the rest of the tokenizer layer shares.
+ * vocab.h — a tokenizer vocabulary: id -> token string and token string -> id (core's string
+ * hash table, rt_strmap, whose byte hash the rest of the tokenizer layer shares).
  * Token strings may hold any bytes (including NUL); ids are dense in [0, n). No I/O here.
  */
 #ifndef RT_TOKENIZER_VOCAB_H
 #define RT_TOKENIZER_VOCAB_H
+
+#include "core/strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,14 +16,9 @@ typedef struct tk_vocab {
     uint32_t *lens;   /* (n) byte lengths */
     int32_t n;        /* capacity of strs/lens */
     int32_t size;     /* highest id set + 1 */
-    int32_t *slots;   /* (mask + 1) open addressing: id or -1 */
-    uint64_t *hashes; /* (mask + 1) hash of the token in the slot */
-    size_t mask;
-    size_t count;     /* tokens in the hash table */
+    rt_strmap ids;    /* token string -> id */
     uint32_t max_len; /* longest token in bytes */
 } tk_vocab;
-
-uint64_t tk_hash_bytes(const void *data, size_t len);
 
 /* Sets token `id` to s[0..len) (growing the id range as needed). If another id already has the
  * same string, the string keeps mapping to the lower id... unless `replace` is set, in which
