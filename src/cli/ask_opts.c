@@ -3,6 +3,7 @@
  */
 #include "ask_opts.h"
 #include "cli.h"
+#include "opts.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -45,104 +46,52 @@ void ask_setup_init(ask_setup *a, const char *cmd) {
     a->ap = rt_ask_default_params();
 }
 
+static const cli_choice styles[] = {
+    {"base", RT_RAG_PROMPT_BASE}, {"chat", RT_RAG_PROMPT_CHAT}, {NULL, 0}};
+
 int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
     const char *o = argv[*i];
-    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    long long n;
-    double x;
-    static const char *const valued[] = {"--model",
-                                         "--tokenizer",
-                                         "--api-base",
-                                         "--api-model",
-                                         "--adapter",
-                                         "--mode",
-                                         "-k",
-                                         "--filter",
-                                         "--rerank",
-                                         "--rerank-candidates",
-                                         "--embed-model",
-                                         "--prompt-template",
-                                         "--style",
-                                         "--min-score",
-                                         "--support",
-                                         "--max-tokens",
-                                         "--ctx",
-                                         "--temp",
-                                         "--seed",
-                                         "--threads"};
-    bool takes = false;
-    for (size_t j = 0; j < sizeof valued / sizeof *valued; j++)
-        takes |= !strcmp(o, valued[j]);
-    if (!takes) {
-        if (!strcmp(o, "--json")) {
-            a->json = true;
-            return 1;
-        }
-        return 0;
-    }
-    if (!v) return cli_usage_error(a->cmd, "%s needs a value", o);
-    (*i)++;
-    if (!strcmp(o, "--model")) {
-        a->model = v;
-    } else if (!strcmp(o, "--tokenizer")) {
-        a->tokenizer = v;
-    } else if (!strcmp(o, "--api-base")) {
-        a->api_base = v;
-    } else if (!strcmp(o, "--api-model")) {
-        a->api_model = v;
-    } else if (!strcmp(o, "--adapter")) {
+    long long threads = -1;
+    const cli_opt opts[] = {
+        CLI_STR("--model", a->model),
+        CLI_STR("--tokenizer", a->tokenizer),
+        CLI_STR("--api-base", a->api_base),
+        CLI_STR("--api-model", a->api_model),
+        CLI_CHOICE("--mode", a->ap.search.mode, cli_search_modes),
+        CLI_INT("-k", a->ap.search.k, 1, 100),
+        CLI_STR("--rerank", a->rerank_path),
+        CLI_INT("--rerank-candidates", a->ap.rerank_candidates, 1, 1000),
+        CLI_STR("--embed-model", a->embed_model),
+        CLI_STR("--prompt-template", a->template_path),
+        CLI_CHOICE("--style", a->ap.style, styles),
+        CLI_FLOAT("--min-score", a->ap.min_score),
+        CLI_FLOAT_IN("--support", a->ap.support_threshold, 0, 1),
+        CLI_INT("--max-tokens", a->ap.answer_tokens, 1, 100000),
+        CLI_INT("--ctx", a->n_ctx, 16, 1 << 20),
+        CLI_FLOAT_IN("--temp", a->ap.sampler.temperature, 0, 1e300),
+        CLI_INT("--seed", a->ap.sampler.seed, 0, LLONG_MAX),
+        CLI_INT("--threads", threads, 0, 1024),
+        CLI_FLAG("--json", a->json, true),
+        CLI_OPT_END,
+    };
+    if (!strcmp(o, "--filter"))
+        return cli_filter_option(a->cmd, argc, argv, i, a->filters, &a->n_filters,
+                                 ASK_MAX_FILTERS) == CLI_OK
+                   ? 1
+                   : CLI_USAGE;
+    if (!strcmp(o, "--adapter")) {
+        if (*i + 1 >= argc) return cli_usage_error(a->cmd, "%s needs a value", o);
         if (a->n_adapters == ASK_MAX_ADAPTERS) return cli_usage_error(a->cmd, "too many adapters");
-        a->adapter_specs[a->n_adapters++] = v;
-    } else if (!strcmp(o, "--mode")) {
-        if (!cli_parse_search_mode(v, &a->ap.search.mode))
-            return cli_usage_error(a->cmd, "unknown mode '%s' (bm25, dense, hybrid)", v);
-    } else if (!strcmp(o, "-k")) {
-        if (!cli_parse_int(v, 1, 100, &n)) return cli_usage_error(a->cmd, "bad -k (1..100)");
-        a->ap.search.k = (int)n;
-    } else if (!strcmp(o, "--filter")) {
-        if (a->n_filters == ASK_MAX_FILTERS) return cli_usage_error(a->cmd, "too many filters");
-        if (!cli_parse_filter(argv[*i], &a->filters[a->n_filters]))
-            return cli_usage_error(a->cmd, "bad filter '%s' (key=value, key>=number, ...)", v);
-        a->n_filters++;
-    } else if (!strcmp(o, "--rerank")) {
-        a->rerank_path = v;
-    } else if (!strcmp(o, "--rerank-candidates")) {
-        if (!cli_parse_int(v, 1, 1000, &n))
-            return cli_usage_error(a->cmd, "bad --rerank-candidates (1..1000)");
-        a->ap.rerank_candidates = (int)n;
-    } else if (!strcmp(o, "--embed-model")) {
-        a->embed_model = v;
-    } else if (!strcmp(o, "--prompt-template")) {
-        a->template_path = v;
-    } else if (!strcmp(o, "--style")) {
-        if (strcmp(v, "base") && strcmp(v, "chat"))
-            return cli_usage_error(a->cmd, "unknown style '%s' (base, chat)", v);
-        a->ap.style = v[0] == 'b' ? RT_RAG_PROMPT_BASE : RT_RAG_PROMPT_CHAT;
-        a->ap.style_set = true;
-    } else if (!strcmp(o, "--min-score")) {
-        if (!cli_parse_float(v, &x)) return cli_usage_error(a->cmd, "bad --min-score");
-        a->ap.min_score = (float)x;
-        a->min_score_set = true;
-    } else if (!strcmp(o, "--support")) {
-        if (!cli_parse_float(v, &x) || x < 0 || x > 1)
-            return cli_usage_error(a->cmd, "--support must be in [0, 1]");
-        a->ap.support_threshold = (float)x;
-    } else if (!strcmp(o, "--max-tokens")) {
-        if (!cli_parse_int(v, 1, 100000, &n)) return cli_usage_error(a->cmd, "bad --max-tokens");
-        a->ap.answer_tokens = (int)n;
-    } else if (!strcmp(o, "--ctx")) {
-        if (!cli_parse_int(v, 16, 1 << 20, &n)) return cli_usage_error(a->cmd, "bad --ctx");
-        a->n_ctx = (int)n;
-    } else if (!strcmp(o, "--temp")) {
-        if (!cli_parse_float(v, &x) || x < 0) return cli_usage_error(a->cmd, "bad --temp");
-        a->ap.sampler.temperature = (float)x;
-    } else if (!strcmp(o, "--seed")) {
-        if (!cli_parse_int(v, 0, LLONG_MAX, &n)) return cli_usage_error(a->cmd, "bad --seed");
-        a->ap.sampler.seed = (uint64_t)n;
-    } else if (!strcmp(o, "--threads")) {
-        if (!cli_parse_int(v, 0, 1024, &n)) return cli_usage_error(a->cmd, "bad --threads");
-        rt_set_threads((int)n);
+        a->adapter_specs[a->n_adapters++] = argv[++*i];
+        return 1;
     }
+    int r = cli_opt_match(a->cmd, opts, argc, argv, i);
+    if (r < 0) return CLI_USAGE;
+    if (r == 0) return 0;
+    /* the options whose presence matters, not only their value */
+    if (!strcmp(o, "--style")) a->ap.style_set = true;
+    if (!strcmp(o, "--min-score")) a->min_score_set = true;
+    if (threads >= 0) rt_set_threads((int)threads);
     return 1;
 }
 

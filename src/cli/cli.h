@@ -36,8 +36,6 @@ int cli_parse_token_ids(const char *s, int32_t **out, int *n_out);
 /* Parses a metadata filter "key=value", "key>=N", ... (cmd_search.c; expr is modified: the
  * key is cut at the operator). */
 bool cli_parse_filter(char *expr, rt_filter *f);
-/* "bm25", "dense" or "hybrid" into *mode; false for anything else. */
-bool cli_parse_search_mode(const char *name, rt_search_mode *mode);
 /* Under mpirun (dist.c): starts the process group for a command that runs distributed (train,
  * finetune, search, ask), refuses the others over several processes (CLI_USAGE), and quiets
  * ranks other than 0. CLI_OK to go on. cli_dist_end finishes the group before exit. */

@@ -6,6 +6,7 @@
  */
 #include "ask_opts.h"
 #include "cli.h"
+#include "opts.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -125,8 +126,8 @@ int cmd_ask(int argc, char **argv) {
         if (!strcmp(o, "--file")) {
             if (i + 1 >= argc) return cli_usage_error("ask", "--file needs a value");
             file = argv[++i];
-        } else if (o[0] == '-' && o[1]) {
-            return cli_usage_error("ask", "unknown option %s", o);
+        } else if (cli_opt_unknown("ask", o)) {
+            return CLI_USAGE;
         } else if (!coll) {
             coll = o;
         } else if (!qtext) {

@@ -7,6 +7,7 @@
  */
 #include "ask_opts.h"
 #include "cli.h"
+#include "opts.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -37,8 +38,7 @@ int cmd_chat(int argc, char **argv) {
         int r = ask_parse_option(&a, argc, argv, &i);
         if (r == CLI_USAGE) return CLI_USAGE;
         if (r == 1) continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("chat", "unknown option %s", argv[i]);
+        if (cli_opt_unknown("chat", argv[i])) return CLI_USAGE;
         if (coll) return cli_usage_error("chat", "unexpected argument '%s'", argv[i]);
         coll = argv[i];
     }

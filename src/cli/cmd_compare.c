@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "compare_opts.h"
+#include "opts.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -135,116 +136,85 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         }
     }
     int rc = CLI_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double x;
-#define NEED_VALUE                                                                                 \
-    if (!v) {                                                                                      \
-        rc = cli_usage_error(cmd, "%s needs a value", a);                                          \
-        goto done;                                                                                 \
-    }                                                                                              \
-    i++
 #define BAD(...)                                                                                   \
     do {                                                                                           \
         rc = cli_usage_error(cmd, __VA_ARGS__);                                                    \
         goto done;                                                                                 \
     } while (0)
-#define INT_OPT(flag, lo, hi, field)                                                               \
-    if (!strcmp(a, flag)) {                                                                        \
-        NEED_VALUE;                                                                                \
-        if (!cli_parse_int(v, lo, hi, &n)) BAD("bad %s '%s'", a, v);                               \
-        field = n;                                                                                 \
-        continue;                                                                                  \
-    }
-#define FLOAT_OPT(flag, lo, hi, field)                                                             \
-    if (!strcmp(a, flag)) {                                                                        \
-        NEED_VALUE;                                                                                \
-        if (!cli_parse_float(v, &x) || x < (lo) || x > (hi)) BAD("bad %s '%s'", a, v);             \
-        field = (float)x;                                                                          \
-        continue;                                                                                  \
-    }
-#define STR_OPT(flag, field)                                                                       \
-    if (!strcmp(a, flag)) {                                                                        \
-        NEED_VALUE;                                                                                \
-        field = v;                                                                                 \
-        continue;                                                                                  \
-    }
-        STR_OPT("--collection", s.collection_path)
-        STR_OPT("--qa", s.qa_path)
-        STR_OPT("--model", s.model_path)
-        STR_OPT("--out", s.out_dir)
-        STR_OPT("--update-docs", s.update_docs_path)
-        STR_OPT("--priority", s.priority)
-        STR_OPT("--embed-model", s.embedder_path)
-        STR_OPT("--adapter", s.adapter_path)
-        STR_OPT("--rerank", s.rerank_model)
-        STR_OPT("--api-base", s.api_base)
-        STR_OPT("--api-model", s.api_model)
-        STR_OPT("--judge", s.judge_model_path)
-        STR_OPT("--judge-api-base", s.judge_api_base)
-        STR_OPT("--judge-api-model", s.judge_api_model)
-        INT_OPT("-k", 1, 100, s.k)
-        INT_OPT("--max-tokens", 1, 4096, s.max_tokens)
-        INT_OPT("--ctx", 64, 32768, s.n_ctx)
-        INT_OPT("--steps", 1, 10000000, s.steps)
-        INT_OPT("--rank", 1, 1024, s.lora_rank)
-        INT_OPT("--seq-len", 8, 32768, s.seq_len)
-        INT_OPT("--batch", 1, 4096, s.batch_size)
-        INT_OPT("--raft-distractors", 0, 16, s.raft_distractors)
-        INT_OPT("--max-questions", 0, 100000000, s.max_questions)
-        INT_OPT("--bootstrap", 1, 1000000, s.bootstrap_resamples)
-        INT_OPT("--seed", 0, INT64_MAX, s.seed)
-        INT_OPT("--threads", 0, 1024, threads)
-        FLOAT_OPT("--lr", 1e-9, 10, s.lr)
-        FLOAT_OPT("--alpha", 1e-6, 1e6, s.lora_alpha)
-        FLOAT_OPT("--raft-p", 0, 1, s.raft_oracle_fraction)
-        if (!strcmp(a, "--cpu-hour-price")) {
-            NEED_VALUE;
-            if (!cli_parse_float(v, &x) || x < 0) BAD("bad --cpu-hour-price '%s'", v);
-            s.cpu_hour_price = x;
-        } else if (!strcmp(a, "--strategies") && !eval) {
-            NEED_VALUE;
-            s.strategies = v;
-            strategies_set = true;
-        } else if (!strcmp(a, "--heldout")) {
-            NEED_VALUE;
-            s.heldout_path = v;
-            heldout_set = true;
-        } else if (!strcmp(a, "--mode")) {
-            NEED_VALUE;
-            if (!cli_parse_search_mode(v, &s.search_mode)) BAD("unknown mode '%s'", v);
-        } else if (!strcmp(a, "--min-score")) {
-            NEED_VALUE;
+    const char *spec_path = NULL; /* loaded above */
+    const char *strategies_before = s.strategies;
+    const cli_opt opts[] = {
+        CLI_STR("--spec", spec_path),
+        CLI_STR("--collection", s.collection_path),
+        CLI_STR("--qa", s.qa_path),
+        CLI_STR("--model", s.model_path),
+        CLI_STR("--out", s.out_dir),
+        CLI_STR("--update-docs", s.update_docs_path),
+        CLI_STR("--priority", s.priority),
+        CLI_STR("--embed-model", s.embedder_path),
+        CLI_STR("--adapter", s.adapter_path),
+        CLI_STR("--rerank", s.rerank_model),
+        CLI_STR("--api-base", s.api_base),
+        CLI_STR("--api-model", s.api_model),
+        CLI_STR("--judge", s.judge_model_path),
+        CLI_STR("--judge-api-base", s.judge_api_base),
+        CLI_STR("--judge-api-model", s.judge_api_model),
+        CLI_STR("--heldout", s.heldout_path),
+        CLI_INT("-k", s.k, 1, 100),
+        CLI_INT("--max-tokens", s.max_tokens, 1, 4096),
+        CLI_INT("--ctx", s.n_ctx, 64, 32768),
+        CLI_INT("--steps", s.steps, 1, 10000000),
+        CLI_INT("--rank", s.lora_rank, 1, 1024),
+        CLI_INT("--seq-len", s.seq_len, 8, 32768),
+        CLI_INT("--batch", s.batch_size, 1, 4096),
+        CLI_INT("--raft-distractors", s.raft_distractors, 0, 16),
+        CLI_INT("--max-questions", s.max_questions, 0, 100000000),
+        CLI_INT("--bootstrap", s.bootstrap_resamples, 1, 1000000),
+        CLI_INT("--seed", s.seed, 0, INT64_MAX),
+        CLI_INT("--threads", threads, 0, 1024),
+        CLI_FLOAT_IN("--lr", s.lr, 1e-9, 10),
+        CLI_FLOAT_IN("--alpha", s.lora_alpha, 1e-6, 1e6),
+        CLI_FLOAT_IN("--raft-p", s.raft_oracle_fraction, 0, 1),
+        CLI_FLOAT_IN("--cpu-hour-price", s.cpu_hour_price, 0, 1e300),
+        CLI_CHOICE("--mode", s.search_mode, cli_search_modes),
+        CLI_FLAG("--no-pretrain", s.pretrain_chunks, false),
+        CLI_FLAG("--adapt-retrain", s.adapt_retrain, true),
+        CLI_FLAG("--no-resume", s.resume, false),
+        CLI_FLAG("--keep-going", s.keep_going, true),
+        CLI_FLAG("--json", json, true),
+        CLI_OPT_END,
+    };
+    /* the options of one command only */
+    const cli_opt compare_only[] = {CLI_STR("--strategies", s.strategies), CLI_OPT_END};
+    const cli_opt eval_only[] = {CLI_FLAG("--rag", rag, true), CLI_OPT_END};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_opt_match(cmd, opts, argc, argv, &i);
+        if (r == 0) r = cli_opt_match(cmd, eval ? eval_only : compare_only, argc, argv, &i);
+        if (r < 0) {
+            rc = CLI_USAGE;
+            goto done;
+        }
+        if (r > 0) continue;
+        if (!strcmp(a, "--min-score")) { /* a number, or none */
+            if (i + 1 >= argc) BAD("%s needs a value", a);
+            const char *v = argv[++i];
+            double x;
             if (!strcmp(v, "none"))
                 s.min_score = NAN;
-            else if (!cli_parse_float(v, &x))
-                BAD("bad --min-score '%s'", v);
-            else
+            else if (cli_parse_float(v, &x))
                 s.min_score = (float)x;
-        } else if (!strcmp(a, "--spec")) {
-            i++; /* loaded above */
-        } else if (!strcmp(a, "--rag") && eval) {
-            rag = true;
-        } else if (!strcmp(a, "--no-pretrain")) {
-            s.pretrain_chunks = false;
-        } else if (!strcmp(a, "--adapt-retrain")) {
-            s.adapt_retrain = true;
-        } else if (!strcmp(a, "--no-resume")) {
-            s.resume = false;
-        } else if (!strcmp(a, "--keep-going")) {
-            s.keep_going = true;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
+            else
+                BAD("bad value '%s' for --min-score (a number or none)", v);
+        } else if (!cli_opt_unknown(cmd, a)) {
+            BAD("unexpected argument '%s'", a);
         } else {
-            BAD("unknown option or argument '%s'", a);
+            rc = CLI_USAGE;
+            goto done;
         }
     }
-#undef NEED_VALUE
-#undef INT_OPT
-#undef FLOAT_OPT
-#undef STR_OPT
+    strategies_set |= s.strategies != strategies_before;
+    heldout_set = s.heldout_path != NULL;
     if (eval) {
         s.strategies = s.adapter_path ? (rag ? "lora+rag" : "lora") : (rag ? "rag" : "base");
         if (!s.out_dir) s.out_dir = "ragtune-eval";
@@ -290,6 +260,7 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
 done:
     rt_compare_spec_free_root(root);
     return rc;
+#undef BAD
 }
 
 int cmd_compare(int argc, char **argv) {

@@ -3,6 +3,7 @@
  * input to a collection (created on first use with the given settings).
  */
 #include "cli.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,13 @@ static const char *usage =
     "  --int8                store vectors int8-quantized\n"
     "  --no-dedupe           keep documents whose content equals another's\n";
 
+static const cli_choice chunkers[] = {
+    {"recursive", RT_CHUNKER_RECURSIVE}, {"fixed", RT_CHUNKER_FIXED},
+    {"sentence", RT_CHUNKER_SENTENCE},   {"semantic", RT_CHUNKER_SEMANTIC},
+    {"agentic", RT_CHUNKER_AGENTIC},     {NULL, 0}};
+static const cli_choice metrics[] = {
+    {"cosine", RT_METRIC_COSINE}, {"l2", RT_METRIC_L2}, {"ip", RT_METRIC_IP}, {NULL, 0}};
+
 static void on_ack(void *user, const char *id, const char *status) {
     (void)user;
     printf("ok %s %s\n", id, status);
@@ -53,117 +61,45 @@ int cmd_ingest(int argc, char **argv) {
     int n_paths = 0;
     bool want_ack = false;
     const char *setting = NULL; /* a creation-time setting given (for the warning below) */
+    const cli_opt opts[] = {
+        CLI_STR("--stdin", stdin_fmt),
+        CLI_STR("--name", name),
+        CLI_FLAG("--ack", want_ack, true),
+        CLI_STR("--model", agentic_model),
+        CLI_STR("--tokenizer", agentic_tokenizer),
+        CLI_STR("--embed-model", model),
+        CLI_FLAG("--no-dedupe", cp.dedupe, false),
+        CLI_OPT_END,
+    };
+    /* the settings fixed when a collection is created */
+    const cli_opt settings[] = {
+        CLI_CHOICE("--chunker", cp.chunker.kind, chunkers),
+        CLI_INT("--chunk-tokens", cp.chunker.chunk_tokens, 1, 1 << 20),
+        CLI_INT("--overlap", cp.chunker.overlap_tokens, 0, 1 << 20),
+        CLI_FLOAT_IN("--percentile", cp.chunker.semantic_percentile, 0, 100),
+        CLI_STR("--language", cp.language),
+        CLI_FLAG("--no-stopwords", cp.stopwords, false),
+        CLI_FLOAT_IN("--k1", cp.bm25_k1, 0, 1e6),
+        CLI_FLOAT_IN("--b", cp.bm25_b, 0, 1e6),
+        CLI_CHOICE("--metric", cp.metric, metrics),
+        CLI_INT("--hnsw-m", cp.hnsw_m, 2, 256),
+        CLI_INT("--ef-construction", cp.hnsw_ef_construction, 1, 65536),
+        CLI_FLAG("--int8", cp.hnsw_int8, true),
+        CLI_OPT_END,
+    };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double x;
-#define NEED_VALUE                                                                                 \
-    if (!v) return cli_usage_error("ingest", "%s needs a value", a);                               \
-    i++
-        if (!strcmp(a, "--stdin")) {
-            NEED_VALUE;
-            stdin_fmt = v;
-        } else if (!strcmp(a, "--name")) {
-            NEED_VALUE;
-            name = v;
-        } else if (!strcmp(a, "--ack")) {
-            want_ack = true;
-        } else if (!strcmp(a, "--chunker")) {
-            NEED_VALUE;
-            setting = a;
-            if (!strcmp(v, "fixed"))
-                cp.chunker.kind = RT_CHUNKER_FIXED;
-            else if (!strcmp(v, "recursive"))
-                cp.chunker.kind = RT_CHUNKER_RECURSIVE;
-            else if (!strcmp(v, "sentence"))
-                cp.chunker.kind = RT_CHUNKER_SENTENCE;
-            else if (!strcmp(v, "semantic"))
-                cp.chunker.kind = RT_CHUNKER_SEMANTIC;
-            else if (!strcmp(v, "agentic"))
-                cp.chunker.kind = RT_CHUNKER_AGENTIC;
-            else
-                return cli_usage_error("ingest", "unknown chunker '%s'", v);
-        } else if (!strcmp(a, "--model")) {
-            NEED_VALUE;
-            agentic_model = v;
-        } else if (!strcmp(a, "--tokenizer")) {
-            NEED_VALUE;
-            agentic_tokenizer = v;
-        } else if (!strcmp(a, "--chunk-tokens")) {
-            NEED_VALUE;
-            setting = a;
-            if (!cli_parse_int(v, 1, 1 << 20, &n))
-                return cli_usage_error("ingest", "bad %s '%s' (an integer, 1 to 1048576)", a, v);
-            cp.chunker.chunk_tokens = (int)n;
-        } else if (!strcmp(a, "--overlap")) {
-            NEED_VALUE;
-            setting = a;
-            if (!cli_parse_int(v, 0, 1 << 20, &n))
-                return cli_usage_error("ingest", "bad %s '%s' (an integer, 0 to 1048576)", a, v);
-            cp.chunker.overlap_tokens = (int)n;
-        } else if (!strcmp(a, "--percentile")) {
-            NEED_VALUE;
-            setting = a;
-            if (!cli_parse_float(v, &x) || x < 0 || x > 100)
-                return cli_usage_error("ingest", "bad %s '%s' (a number, 0 to 100)", a, v);
-            cp.chunker.semantic_percentile = (float)x;
-        } else if (!strcmp(a, "--language")) {
-            NEED_VALUE;
-            setting = a;
-            cp.language = v;
-        } else if (!strcmp(a, "--no-stopwords")) {
-            setting = a;
-            cp.stopwords = false;
-        } else if (!strcmp(a, "--k1") || !strcmp(a, "--b")) {
-            NEED_VALUE;
-            setting = a;
-            if (!cli_parse_float(v, &x) || !(x >= 0 && x < 1e6))
-                return cli_usage_error("ingest", "bad %s '%s' (a number >= 0)", a, v);
-            if (a[2] == 'k')
-                cp.bm25_k1 = (float)x;
-            else
-                cp.bm25_b = (float)x;
-        } else if (!strcmp(a, "--embed-model")) {
-            NEED_VALUE;
-            model = v;
-        } else if (!strcmp(a, "--metric")) {
-            NEED_VALUE;
-            setting = a;
-            if (!strcmp(v, "cosine"))
-                cp.metric = RT_METRIC_COSINE;
-            else if (!strcmp(v, "l2"))
-                cp.metric = RT_METRIC_L2;
-            else if (!strcmp(v, "ip"))
-                cp.metric = RT_METRIC_IP;
-            else
-                return cli_usage_error("ingest", "unknown metric '%s'", v);
-        } else if (!strcmp(a, "--hnsw-m")) {
-            NEED_VALUE;
-            setting = a;
-            if (!cli_parse_int(v, 2, 256, &n))
-                return cli_usage_error("ingest", "bad %s '%s' (an integer, 2 to 256)", a, v);
-            cp.hnsw_m = (int)n;
-        } else if (!strcmp(a, "--ef-construction")) {
-            NEED_VALUE;
-            setting = a;
-            if (!cli_parse_int(v, 1, 65536, &n))
-                return cli_usage_error("ingest", "bad %s '%s' (an integer, 1 to 65536)", a, v);
-            cp.hnsw_ef_construction = (int)n;
-        } else if (!strcmp(a, "--int8")) {
-            setting = a;
-            cp.hnsw_int8 = true;
-        } else if (!strcmp(a, "--no-dedupe")) {
-            cp.dedupe = false;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("ingest", "unknown option %s", a);
-        } else if (!coll) {
+        int r = cli_opt_match("ingest", opts, argc, argv, &i);
+        if (r == 0 && (r = cli_opt_match("ingest", settings, argc, argv, &i)) > 0) setting = a;
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
+        if (cli_opt_unknown("ingest", a)) return CLI_USAGE;
+        if (!coll) {
             coll = a;
         } else {
             if (n_paths == 256) return cli_usage_error("ingest", "too many paths");
             paths[n_paths++] = a;
         }
-#undef NEED_VALUE
     }
     if (!coll) return cli_usage_error("ingest", "missing COLLECTION");
     if (!n_paths && !stdin_fmt) return cli_usage_error("ingest", "nothing to ingest");

@@ -7,6 +7,7 @@
  * --collection C`: reads a QA set and reports malformed lines and missing evidence.
  */
 #include "cli.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,16 +44,10 @@ static const char *usage =
 
 static int cmd_qa_check(int argc, char **argv) {
     const char *qa = NULL, *coll = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--collection") && i + 1 < argc)
-            coll = argv[++i];
-        else if (argv[i][0] == '-')
-            return cli_usage_error("qa", "unknown option %s", argv[i]);
-        else if (!qa)
-            qa = argv[i];
-        else
-            return cli_usage_error("qa", "unexpected argument %s", argv[i]);
-    }
+    const cli_opt opts[] = {CLI_STR("--collection", coll), CLI_OPT_END};
+    int n_pos;
+    if (cli_opt_parse_positional("qa", opts, argc, argv, 1, &qa, 1, &n_pos) != CLI_OK)
+        return CLI_USAGE;
     if (!qa) return cli_usage_error("qa", "check needs a QA file");
     rt_qa_set *set;
     if (rt_qa_load(qa, &set) != RT_OK) return cli_runtime_error("qa");
@@ -98,90 +93,53 @@ int cmd_qa(int argc, char **argv) {
     bool k_template = true, k_cloze = false, k_model = false;
     const char *model = NULL, *api_base = NULL, *api_model = NULL;
     int n_ctx = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double x;
-#define NEED_VALUE                                                                                 \
-    if (!v) return cli_usage_error("qa", "%s needs a value", a);                                   \
-    i++
-        if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            NEED_VALUE;
-            out = v;
-        } else if (!strcmp(a, "--test-fraction") || !strcmp(a, "--update-fraction")) {
-            NEED_VALUE;
-            if (!cli_parse_float(v, &x) || x <= 0 || x >= 1)
-                return cli_usage_error("qa", "%s must be in (0, 1)", a);
-            if (a[2] == 't')
-                gp.test_fraction = x;
+    const char *kinds = NULL;
+    long long ctx = 0;
+    const cli_opt opts[] = {
+        CLI_STR("-o", out),
+        CLI_STR("--out", out),
+        CLI_FLOAT_IN("--test-fraction", gp.test_fraction, 0, 1),
+        CLI_FLOAT_IN("--update-fraction", gp.update_fraction, 0, 1),
+        CLI_INT("--max-docs", gp.max_docs, 0, 100000000),
+        CLI_INT("--unanswerable", gp.n_unanswerable, 0, 100000000),
+        CLI_FLAG("--no-paraphrases", gp.paraphrases, false),
+        CLI_STR("--wordlist", gp.wordlist_path),
+        CLI_STR("--update-docs", gp.update_docs_path),
+        CLI_INT("--seed", gp.seed, 0, INT64_MAX),
+        CLI_FLAG("--json", json, true),
+        CLI_STR("--model", model),
+        CLI_STR("--api-base", api_base),
+        CLI_STR("--api-model", api_model),
+        CLI_INT("--ctx", ctx, 16, 1 << 20),
+        CLI_INT("--cloze", gp.cloze_per_doc, 0, 1000000),
+        CLI_INT("--max-chunks", gp.model_max_chunks, 0, 1000000),
+        CLI_STR("--kinds", kinds),
+        CLI_OPT_END,
+    };
+    int n_pos;
+    if (cli_opt_parse_positional("qa", opts, argc, argv, 2, &coll, 1, &n_pos) != CLI_OK)
+        return CLI_USAGE;
+    n_ctx = (int)ctx;
+    have_wordlist = gp.wordlist_path != NULL;
+    /* fractions of documents: neither none nor all */
+    if (gp.test_fraction <= 0 || gp.test_fraction >= 1 || gp.update_fraction <= 0 ||
+        gp.update_fraction >= 1)
+        return cli_usage_error("qa", "--test-fraction and --update-fraction must be in (0, 1)");
+    if (kinds) {
+        kinds_set = true;
+        k_template = k_cloze = k_model = false;
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", kinds);
+        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+            if (!strcmp(t, "template"))
+                k_template = true;
+            else if (!strcmp(t, "cloze"))
+                k_cloze = true;
+            else if (!strcmp(t, "model"))
+                k_model = true;
             else
-                gp.update_fraction = x;
-        } else if (!strcmp(a, "--max-docs") || !strcmp(a, "--unanswerable")) {
-            NEED_VALUE;
-            if (!cli_parse_int(v, 0, 100000000, &n)) return cli_usage_error("qa", "bad %s", a);
-            if (a[2] == 'm')
-                gp.max_docs = (size_t)n;
-            else
-                gp.n_unanswerable = (size_t)n;
-        } else if (!strcmp(a, "--no-paraphrases")) {
-            gp.paraphrases = false;
-        } else if (!strcmp(a, "--wordlist")) {
-            NEED_VALUE;
-            gp.wordlist_path = v;
-            have_wordlist = true;
-        } else if (!strcmp(a, "--update-docs")) {
-            NEED_VALUE;
-            gp.update_docs_path = v;
-        } else if (!strcmp(a, "--seed")) {
-            NEED_VALUE;
-            if (!cli_parse_int(v, 0, INT64_MAX, &n)) return cli_usage_error("qa", "bad --seed");
-            gp.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--model") || !strcmp(a, "--api-base") || !strcmp(a, "--api-model")) {
-            NEED_VALUE;
-            if (!strcmp(a, "--model"))
-                model = v;
-            else if (!strcmp(a, "--api-base"))
-                api_base = v;
-            else
-                api_model = v;
-        } else if (!strcmp(a, "--ctx")) {
-            NEED_VALUE;
-            if (!cli_parse_int(v, 16, 1 << 20, &n)) return cli_usage_error("qa", "bad --ctx");
-            n_ctx = (int)n;
-        } else if (!strcmp(a, "--cloze") || !strcmp(a, "--max-chunks")) {
-            NEED_VALUE;
-            if (!cli_parse_int(v, 0, 1000000, &n)) return cli_usage_error("qa", "bad %s", a);
-            if (a[2] == 'c')
-                gp.cloze_per_doc = (size_t)n;
-            else
-                gp.model_max_chunks = (size_t)n;
-        } else if (!strcmp(a, "--kinds")) {
-            NEED_VALUE;
-            kinds_set = true;
-            k_template = k_cloze = k_model = false;
-            char buf[128];
-            snprintf(buf, sizeof buf, "%s", v);
-            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-                if (!strcmp(t, "template"))
-                    k_template = true;
-                else if (!strcmp(t, "cloze"))
-                    k_cloze = true;
-                else if (!strcmp(t, "model"))
-                    k_model = true;
-                else
-                    return cli_usage_error("qa", "unknown kind '%s' (template, cloze, model)", t);
-            }
-        } else if (a[0] == '-') {
-            return cli_usage_error("qa", "unknown option %s", a);
-        } else if (!coll) {
-            coll = a;
-        } else {
-            return cli_usage_error("qa", "unexpected argument %s", a);
+                return cli_usage_error("qa", "unknown kind '%s' (template, cloze, model)", t);
         }
-#undef NEED_VALUE
     }
     if (!coll || !out) return cli_usage_error("qa", "generate needs COLLECTION and -o PATH");
     if (model && api_base)

@@ -3,6 +3,7 @@
  * reader (RAFT) training data in the shared reader prompt format (rt_raft_data_write).
  */
 #include "cli.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,42 +32,23 @@ int cmd_raft_data(int argc, char **argv) {
     }
     const char *qa = NULL, *docs = NULL, *out = NULL, *coll = NULL;
     rt_raft_params p = rt_raft_default_params();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double f;
-        if (!strcmp(a, "--chat")) {
-            p.style = RT_RAG_PROMPT_CHAT;
-            continue;
-        }
-        if (!v) return cli_usage_error("raft-data", "unknown option or missing value: %s", a);
-        i++;
-        if (!strcmp(a, "--qa")) qa = v;
-        else if (!strcmp(a, "--docs")) docs = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--collection")) coll = v;
-        else if (!strcmp(a, "--template")) p.template_text = v;
-        else if (!strcmp(a, "--distractors")) {
-            if (!cli_parse_int(v, 0, 64, &n))
-                return cli_usage_error("raft-data", "--distractors must be 0..64");
-            p.n_distractors = (int)n;
-        } else if (!strcmp(a, "--near")) {
-            if (!cli_parse_int(v, 0, 1 << 20, &n))
-                return cli_usage_error("raft-data", "--near must be >= 0");
-            p.near = (int)n;
-        } else if (!strcmp(a, "--seed")) {
-            if (!cli_parse_int(v, 0, (long long)1 << 62, &n))
-                return cli_usage_error("raft-data", "bad value for --seed");
-            p.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--oracle-p")) {
-            if (!cli_parse_float(v, &f) || !(f >= 0 && f <= 1))
-                return cli_usage_error("raft-data", "--oracle-p must be in [0, 1]");
-            p.oracle_p = (float)f;
-        } else {
-            return cli_usage_error("raft-data", "unknown option %s", a);
-        }
-    }
+    bool chat = false;
+    const cli_opt opts[] = {
+        CLI_STR("--qa", qa),
+        CLI_STR("--docs", docs),
+        CLI_STR("-o", out),
+        CLI_STR("--output", out),
+        CLI_STR("--collection", coll),
+        CLI_STR("--template", p.template_text),
+        CLI_INT("--distractors", p.n_distractors, 0, 64),
+        CLI_INT("--near", p.near, 0, 1 << 20),
+        CLI_INT("--seed", p.seed, 0, (long long)1 << 62),
+        CLI_FLOAT_IN("--oracle-p", p.oracle_p, 0, 1),
+        CLI_FLAG("--chat", chat, true),
+        CLI_OPT_END,
+    };
+    if (cli_opt_parse_all("raft-data", opts, argc, argv) != CLI_OK) return CLI_USAGE;
+    if (chat) p.style = RT_RAG_PROMPT_CHAT;
     if (!qa || !docs || !out) return cli_usage_error("raft-data", "--qa, --docs and -o are required");
     rt_collection *c = NULL;
     if (coll) {

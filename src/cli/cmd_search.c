@@ -3,6 +3,7 @@
  * metadata filters; prints a ranked table or JSON lines.
  */
 #include "cli.h"
+#include "opts.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -64,15 +65,23 @@ bool cli_parse_filter(char *expr, rt_filter *f) {
     return false;
 }
 
-bool cli_parse_search_mode(const char *name, rt_search_mode *mode) {
-    static const char *const names[] = {"bm25", "dense", "hybrid"};
-    static const rt_search_mode modes[] = {RT_SEARCH_BM25, RT_SEARCH_DENSE, RT_SEARCH_HYBRID};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcmp(name, names[i])) {
-            *mode = modes[i];
-            return true;
-        }
-    return false;
+const cli_choice cli_search_modes[] = {
+    {"bm25", RT_SEARCH_BM25}, {"dense", RT_SEARCH_DENSE}, {"hybrid", RT_SEARCH_HYBRID}, {NULL, 0}};
+
+static const cli_choice fusions[] = {{"rrf", RT_FUSION_RRF}, {"weighted", RT_FUSION_WEIGHTED}, {NULL, 0}};
+
+int cli_filter_option(const char *cmd, int argc, char **argv, int *i, rt_filter *filters,
+                      int *n_filters, int max_filters) {
+    if (*i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", argv[*i]);
+    char *v = argv[++*i];
+    if (*n_filters == max_filters) return cli_usage_error(cmd, "too many filters");
+    if (!cli_parse_filter(v, &filters[*n_filters]))
+        return cli_usage_error(cmd,
+                               "bad filter '%s' (key=value, key!=value, or key<N, key<=N, key>N, "
+                               "key>=N with a number N)",
+                               v);
+    (*n_filters)++;
+    return CLI_OK;
 }
 
 int cmd_search(int argc, char **argv) {
@@ -85,65 +94,30 @@ int cmd_search(int argc, char **argv) {
     rt_filter filters[32];
     int n_filters = 0;
     bool json = false;
+    const cli_opt opts[] = {
+        CLI_INT("-k", sp.k, 1, 10000),
+        CLI_CHOICE("--mode", sp.mode, cli_search_modes),
+        CLI_CHOICE("--fusion", sp.fusion, fusions),
+        CLI_FLOAT_IN("--alpha", sp.alpha, 0, 1),
+        CLI_FLOAT_IN("--lambda", sp.mmr_lambda, 0, 1),
+        CLI_INT("--candidates", sp.candidates, 1, 100000),
+        CLI_INT("--ef", sp.ef_search, 1, 100000),
+        CLI_FLAG("--mmr", sp.mmr, true),
+        CLI_FLAG("--exact", sp.exact, true),
+        CLI_FLAG("--json", json, true),
+        CLI_STR("--embed-model", model),
+        CLI_OPT_END,
+    };
     for (int i = 1; i < argc; i++) {
+        int r = cli_opt_match("search", opts, argc, argv, &i);
+        if (r < 0) return CLI_USAGE;
+        if (r > 0) continue;
         const char *a = argv[i];
-        char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        double x;
-#define NEED_VALUE                                                                                 \
-    if (!v) return cli_usage_error("search", "%s needs a value", a);                               \
-    i++
-        if (!strcmp(a, "-k")) {
-            NEED_VALUE;
-            if (!cli_parse_int(v, 1, 10000, &n)) return cli_usage_error("search", "bad -k '%s' (an integer, 1 to 10000)", v);
-            sp.k = (int)n;
-        } else if (!strcmp(a, "--mode")) {
-            NEED_VALUE;
-            if (!cli_parse_search_mode(v, &sp.mode))
-                return cli_usage_error("search", "unknown mode '%s'", v);
-        } else if (!strcmp(a, "--fusion")) {
-            NEED_VALUE;
-            if (!strcmp(v, "rrf"))
-                sp.fusion = RT_FUSION_RRF;
-            else if (!strcmp(v, "weighted"))
-                sp.fusion = RT_FUSION_WEIGHTED;
-            else
-                return cli_usage_error("search", "unknown fusion '%s'", v);
-        } else if (!strcmp(a, "--alpha") || !strcmp(a, "--lambda")) {
-            NEED_VALUE;
-            if (!cli_parse_float(v, &x) || x < 0 || x > 1)
-                return cli_usage_error("search", "%s must be in [0, 1]", a);
-            if (a[2] == 'a')
-                sp.alpha = (float)x;
-            else
-                sp.mmr_lambda = (float)x;
-        } else if (!strcmp(a, "--candidates") || !strcmp(a, "--ef")) {
-            NEED_VALUE;
-            if (!cli_parse_int(v, 1, 100000, &n)) return cli_usage_error("search", "bad %s", a);
-            if (a[2] == 'c')
-                sp.candidates = (int)n;
-            else
-                sp.ef_search = (int)n;
-        } else if (!strcmp(a, "--mmr")) {
-            sp.mmr = true;
-        } else if (!strcmp(a, "--exact")) {
-            sp.exact = true;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--embed-model")) {
-            NEED_VALUE;
-            model = v;
-        } else if (!strcmp(a, "--filter")) {
-            NEED_VALUE;
-            if (n_filters == 32) return cli_usage_error("search", "too many filters");
-            if (!cli_parse_filter(v, &filters[n_filters]))
-                return cli_usage_error("search",
-                                       "bad filter '%s' (key=value, key!=value, or key<N, key<=N, "
-                                       "key>N, key>=N with a number N)",
-                                       v);
-            n_filters++;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("search", "unknown option %s", a);
+        if (!strcmp(a, "--filter")) {
+            r = cli_filter_option("search", argc, argv, &i, filters, &n_filters, 32);
+            if (r != CLI_OK) return r;
+        } else if (cli_opt_unknown("search", a)) {
+            return CLI_USAGE;
         } else if (!coll) {
             coll = a;
         } else if (!query) {
@@ -151,7 +125,6 @@ int cmd_search(int argc, char **argv) {
         } else {
             return cli_usage_error("search", "unexpected argument '%s'", a);
         }
-#undef NEED_VALUE
     }
     if (!coll || !query) return cli_usage_error("search", "need COLLECTION and QUERY");
     if (!query[strspn(query, " \t\r\n")]) return cli_usage_error("search", "the query is empty");
