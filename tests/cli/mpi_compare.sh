@@ -10,7 +10,8 @@
 # mpi_train.sh; seen: 6e-10). Timings, costs and the
 # recommendation (which weighs latency) are not compared. Also: `compare` over 2 processes
 # with update documents, its rerun from the cache, `eval --rag` over 3 and `eval` over 2,
-# and one error message (not one per process) for a usage error and for a missing collection.
+# and one error message (not one per process) for a usage error, a missing collection, a file
+# only rank 0 reads, and a strategy that fails.
 set -euo pipefail
 : "${RAGTUNE:?}" "${RT_PYTHON:?}" "${RT_SOURCE_DIR:?}"
 source "$RT_SOURCE_DIR/tests/cli/lib/mpi.bash"
@@ -129,5 +130,17 @@ mpi 2 eval "${opts[@]}" --collection nowhere --out x > /dev/null 2> err
 rc=$?
 test $rc -eq 1 || { echo "a missing collection: exit $rc"; cat err; exit 1; }
 test "$(grep -c "^ragtune eval: .*nowhere" err)" -eq 1 || { echo "said $(cat err)"; exit 1; }
+# rank 0 alone reads the held-out text: its failure stops the others too (no process hangs)
+mpi 2 eval "${opts[@]}" --heldout nothing.txt --out x > /dev/null 2> err
+rc=$?
+test $rc -eq 1 || { echo "a missing held-out text: exit $rc"; cat err; exit 1; }
+test "$(grep -c "nothing.txt" err)" -eq 1 || { echo "said $(cat err)"; exit 1; }
+# a strategy that fails on every process (a missing adapter): reported once, in the report too
+mpi 2 eval "${opts[@]}" --adapter no-adapter --out f2 > /dev/null 2> err
+rc=$?
+test $rc -eq 1 || { echo "a failing strategy: exit $rc"; cat err; exit 1; }
+test "$(grep -c "^ragtune eval: .*strategy lora failed: .*no-adapter" err)" -eq 1 ||
+    { echo "said $(cat err)"; exit 1; }
+grep -q '"status": "failed"' f2/report.json
 set -e
 echo "mpi_compare: ok"
