@@ -24,7 +24,7 @@
 
 #include <stdbool.h>
 
-#define SRV_POLICY_WINDOW 0.5      /* seconds: a window lasts at least this long, */
+#define SRV_POLICY_WINDOW 0.25     /* seconds: a window lasts at least this long, */
 #define SRV_POLICY_MIN_TOKENS 32   /* and has at least this many decode steps */
 #define SRV_POLICY_MIN_ACTIVE 1.5  /* mean sequences decoding below this: says nothing */
 #define SRV_POLICY_MARGIN 0.10     /* the other mode must be this much faster to move home */

@@ -67,10 +67,13 @@ static int route_metrics(srv *s, srv_request *rq) {
     rt_strbuf b = {0};
     srv_metrics_render(&s->metrics, &b, waiting, busy, s->slots.n,
                        atomic_load(&s->ready) ? srv_jobs_running(s) : 0);
-    uint64_t steps, stepped;
+    uint64_t steps = 0, stepped = 0;
     unsigned switches = 0;
-    bool batching = s->batching && srv_batcher_batching(&s->batcher, &switches);
-    srv_batcher_stats(&s->batcher, &steps, &stepped);
+    bool batching = false;
+    if (atomic_load(&s->ready)) { /* the batcher is set up while loading */
+        batching = s->batching && srv_batcher_batching(&s->batcher, &switches);
+        srv_batcher_stats(&s->batcher, &steps, &stepped);
+    }
     rt_strbuf_printf(&b,
                      "# HELP ragtune_batching 1 when the slots' decode steps are batched\n"
                      "# TYPE ragtune_batching gauge\nragtune_batching %d\n"
