@@ -89,7 +89,8 @@ bool srv_batch_cost_pays(const srv_batch_cost *c);
  * (clamped to 0..SRV_BATCH_WAIT_MAX) for sequences that have not handed in their token. */
 int srv_batcher_init(srv_batcher *b, int cap, double gather_s);
 /* From now on the mode follows the tokens/s measured while serving (batch_policy.h), starting
- * batched or not; call before the first decode step. Without it, every step is batched. */
+ * batched or not (the measurements so far are dropped). Safe while sequences decode; without
+ * it, every step is batched. */
 void srv_batcher_adapt(srv_batcher *b, bool batched);
 /* Runs what was handed in, stops the scheduler; later decode steps run alone. Idempotent. */
 void srv_batcher_close(srv_batcher *b);
