@@ -84,6 +84,22 @@ static void run_all(fixture *f, srv_batcher *b, const int *n_steps, sequence *ou
         pthread_join(th[i], NULL);
 }
 
+typedef struct toggler {
+    srv_batcher *b;
+    atomic_bool stop;
+    int n_toggles;
+} toggler;
+
+static void *toggle_modes(void *arg) {
+    toggler *t = arg;
+    struct timespec pause = {0, 200000}; /* 0.2 ms */
+    while (!atomic_load(&t->stop)) {
+        srv_batcher_adapt(t->b, t->n_toggles++ % 2 == 0);
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
 /* together decoded the same tokens as alone, and its logits agree (REL_TOL of the largest). */
 static void check_same(const sequence *alone, const sequence *together) {
     assert_int_equal(alone->status, RT_OK);
@@ -98,7 +114,9 @@ static void check_same(const sequence *alone, const sequence *together) {
 }
 
 /* adapt: 0 every step batched; 1 or 2 an adaptive batcher starting alone (1) or batched (2),
- * whose mode may change at any window, so only the results are checked, not how they ran. */
+ * whose mode may change at any window, so only the results are checked, not how they ran; 3 a
+ * thread changes the mode every 0.2 ms while the sequences decode (steps pending in the
+ * scheduler when it goes alone, sequences mid-step alone when it goes batched). */
 static void check_batched(double gather_s, int adapt) {
     fixture f;
     model_open(&f);
@@ -113,7 +131,16 @@ static void check_batched(double gather_s, int adapt) {
         srv_batcher_adapt(&b, adapt == 2);
         assert_int_equal(srv_batcher_batching(&b, NULL), adapt == 2);
     }
+    toggler t = {.b = &b};
+    atomic_init(&t.stop, false);
+    pthread_t th;
+    if (adapt == 3) assert_int_equal(pthread_create(&th, NULL, toggle_modes, &t), 0);
     run_all(&f, &b, n_steps, together);
+    if (adapt == 3) {
+        atomic_store(&t.stop, true);
+        pthread_join(th, NULL);
+        assert_true(t.n_toggles > 0);
+    }
     uint64_t steps, stepped;
     srv_batcher_stats(&b, &steps, &stepped);
     srv_batcher_free(&b);
@@ -146,49 +173,8 @@ static void test_adaptive(void **state) {
     (void)state;
     check_batched(0, 1);
     check_batched(SRV_BATCH_WAIT_MAX, 2);
-}
-
-typedef struct toggler {
-    srv_batcher *b;
-    atomic_bool stop;
-    int n_toggles;
-} toggler;
-
-static void *toggle_modes(void *arg) {
-    toggler *t = arg;
-    struct timespec pause = {0, 200000}; /* 0.2 ms */
-    while (!atomic_load(&t->stop)) {
-        srv_batcher_adapt(t->b, t->n_toggles++ % 2 == 0);
-        nanosleep(&pause, NULL);
-    }
-    return NULL;
-}
-
-/* The mode changes while sequences decode (steps pending in the scheduler when it goes alone,
- * sequences mid-step alone when it goes batched): every sequence still gets its own results. */
-static void test_mode_changes_under_load(void **state) {
-    (void)state;
-    fixture f;
-    model_open(&f);
-    const int n_steps[N_SEQ] = {N_STEPS, 5, N_STEPS, 8};
-    sequence alone[N_SEQ], together[N_SEQ];
-    run_all(&f, NULL, n_steps, alone);
-    srv_batcher b;
-    assert_int_equal(srv_batcher_init(&b, N_SEQ, SRV_BATCH_WAIT_MAX), RT_OK);
-    toggler t = {.b = &b};
-    atomic_init(&t.stop, false);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, toggle_modes, &t), 0);
-    for (int round = 0; round < 3; round++) {
-        run_all(&f, &b, n_steps, together);
-        for (int i = 0; i < N_SEQ; i++)
-            check_same(&alone[i], &together[i]);
-    }
-    atomic_store(&t.stop, true);
-    pthread_join(th, NULL);
-    assert_true(t.n_toggles > 0);
-    srv_batcher_free(&b);
-    model_close(&f);
+    for (int round = 0; round < 3; round++)
+        check_batched(SRV_BATCH_WAIT_MAX, 3);
 }
 
 /* An adaptive batcher that starts alone runs no batched step before its first window ends. */
@@ -243,7 +229,6 @@ int main(void) {
         cmocka_unit_test(test_longest_wait),
         cmocka_unit_test(test_adaptive),
         cmocka_unit_test(test_adaptive_alone_first),
-        cmocka_unit_test(test_mode_changes_under_load),
         cmocka_unit_test(test_calibrate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
