@@ -3,8 +3,12 @@
 JOBS ?= 2
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+# What the concurrency tests (ctest label `concurrency`, set in CMakeLists.txt) need: the TSan
+# build compiles only these.
+TSAN_TARGETS = ragtune test_server test_server_batcher test_search_concurrent
 
-.PHONY: all deps build asan test test-fast demo demo-train bench fuzz format clean
+.PHONY: all deps build asan tsan test test-fast demo demo-train bench fuzz format clean
 
 all: build
 
@@ -19,10 +23,18 @@ asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DRT_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The whole suite, then the same suite under ASan+UBSan. Both must pass.
-test: deps build asan
+# ThreadSanitizer: only the concurrency tests (the server's slots and batcher, concurrent search,
+# parallel streaming clients), so it adds minutes, not another whole suite.
+tsan:
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DRT_SANITIZE=thread >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TARGETS)
+
+# The whole suite, then the same suite under ASan+UBSan, then the concurrency tests under TSan.
+# All must pass.
+test: deps build asan tsan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L concurrency
 
 # The fast part only (unit label), for the edit-compile loop.
 test-fast: build
@@ -46,4 +58,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

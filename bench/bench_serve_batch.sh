@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `ragtune serve` continuous batching under load: 1, 4, 16 and 64 concurrent streaming clients
 # (CLIENTS) against a server with S slots (default 16), in each mode of MODES: "auto" (the
-# default: the server measures at start-up whether batching pays), "batch" (--batch: the slots'
-# decode steps always run as one batched forward pass) and "no-batch" (--no-batch: each slot
-# decodes alone on its own thread). Each client sends R chat requests of T tokens (ignore_eos;
+# default: the server guesses at start-up whether batching pays, then decides from the tokens/s
+# it measures in both modes while serving), "batch" (--batch: the slots' decode steps always run
+# as one batched forward pass) and "no-batch" (--no-batch: each slot decodes alone on its own
+# thread). Each client sends R chat requests of T tokens (ignore_eos;
 # the load of bench/bench_server_client.cjs); the server is restarted for every row, so each
 # row's peak memory is its own. Prints one table per model: aggregate generated tokens/s, p50/p95
 # time to first token, p50/p95/p99 request latency, failed requests, the server's peak resident
 # memory, the ratio to 1 client in the same mode and the ratio to --no-batch at the same
-# clients; then what "auto" chose.
+# clients; then, for each "auto" row, its start-up guess and the mode it ended in after how many
+# switches (it goes on deciding from the tokens/s it measures while serving).
 # MODEL: "reader" (the shipped 2.4M-parameter reader, models/reader/reader-q8_0.gguf: its
 # weights fit in cache, decoding is compute-bound), "medium" (a 27M-parameter q8_0 llama made
 # here: 8 layers, 512 wide, one training step on Debian's WordNet glosses, the reader's
@@ -73,7 +75,14 @@ for name in "${models[@]}"; do
         for c in "${clients[@]}"; do
             serve_start --model "$model" --parallel "$slots" "${thread_opt[@]}" "${flag[@]}"
             echo "$mode $(serve_load "$c" "$per_client" "$tokens")" >> "$tmp/rows.txt"
-            [ "$mode" = auto ] && chose=$(grep -o 'batching: [^:]*:.*' "$tmp/server.log" | head -1)
+            if [ "$mode" = auto ]; then
+                # the start-up guess, then where the measured tokens/s took it during the row
+                chose+="  $c clients: started $(grep -o 'batching: [^ :]*' "$tmp/server.log" |
+                    head -1 | cut -d' ' -f2), ended $(curl -s "$url/metrics" |
+                    awk '$1 == "ragtune_batching" { print ($2 ? "on" : "off") }
+                         $1 == "ragtune_batching_switches_total" { print "after " $2 " switches" }' |
+                    paste -sd' ')"$'\n'
+            fi
             serve_stop
         done
     done
@@ -93,6 +102,6 @@ for name in "${models[@]}"; do
                     (nb > 0 ? sprintf("%.2f", tps[i] / nb) : "-")
             }
         }' "$tmp/rows.txt"
-    [ -n "$chose" ] && echo "auto: $chose"
+    [ -n "$chose" ] && printf 'auto batching (start-up guess, then decided from measured tokens/s):\n%s' "$chose"
     echo
 done

@@ -3,8 +3,11 @@
  * tiny random llama: sequences decoded by several threads through srv_batcher_decode, with no
  * gather wait (continuous: a step runs as soon as one sequence is ready) and with the longest
  * wait, end with the same logits as each decoded alone (relative 1e-5 of the largest logit);
- * the scheduler stepped every token; a sequence that leaves does not hold the others up; the
- * start-up calibration returns consistent costs. No timing is asserted.
+ * the scheduler stepped every token; a sequence that leaves does not hold the others up; an
+ * adaptive batcher (its mode chosen from measured tokens/s, starting batched or alone) gives the
+ * same results, also while its mode changes under load, and one starting alone runs no batched
+ * step before its first window; the start-up calibration returns consistent costs. No timing is asserted (batch_policy's decisions
+ * are tested with made-up windows in test_server_batch_policy).
  */
 #include "testutil.h"
 
@@ -14,8 +17,10 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { N_SEQ = 4, N_VOCAB = 40, N_CTX = 48, N_STEPS = 10 };
 static const double REL_TOL = 1e-5;
@@ -79,7 +84,40 @@ static void run_all(fixture *f, srv_batcher *b, const int *n_steps, sequence *ou
         pthread_join(th[i], NULL);
 }
 
-static void check_batched(double gather_s) {
+typedef struct toggler {
+    srv_batcher *b;
+    atomic_bool stop;
+    int n_toggles;
+} toggler;
+
+static void *toggle_modes(void *arg) {
+    toggler *t = arg;
+    struct timespec pause = {0, 200000}; /* 0.2 ms */
+    while (!atomic_load(&t->stop)) {
+        srv_batcher_adapt(t->b, t->n_toggles++ % 2 == 0);
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+/* together decoded the same tokens as alone, and its logits agree (REL_TOL of the largest). */
+static void check_same(const sequence *alone, const sequence *together) {
+    assert_int_equal(alone->status, RT_OK);
+    assert_int_equal(together->status, RT_OK);
+    assert_memory_equal(alone->tokens, together->tokens, sizeof alone->tokens);
+    double scale = 0;
+    for (int v = 0; v < N_VOCAB; v++)
+        scale = fmax(scale, fabs(alone->logits[v]));
+    double d = tu_max_abs_diff(alone->logits, together->logits, N_VOCAB);
+    if (d > REL_TOL * fmax(scale, 1.0))
+        fail_msg("sequence %d: batched logits differ by %g (scale %g)", alone->i, d, scale);
+}
+
+/* adapt: 0 every step batched; 1 or 2 an adaptive batcher starting alone (1) or batched (2),
+ * whose mode may change at any window, so only the results are checked, not how they ran; 3 a
+ * thread changes the mode every 0.2 ms while the sequences decode (steps pending in the
+ * scheduler when it goes alone, sequences mid-step alone when it goes batched). */
+static void check_batched(double gather_s, int adapt) {
     fixture f;
     model_open(&f);
     /* different lengths: sequences leave while the others go on */
@@ -88,37 +126,79 @@ static void check_batched(double gather_s) {
     run_all(&f, NULL, n_steps, alone);
     srv_batcher b;
     assert_int_equal(srv_batcher_init(&b, N_SEQ, gather_s), RT_OK);
+    assert_true(srv_batcher_batching(&b, NULL));
+    if (adapt) {
+        srv_batcher_adapt(&b, adapt == 2);
+        assert_int_equal(srv_batcher_batching(&b, NULL), adapt == 2);
+    }
+    toggler t = {.b = &b};
+    atomic_init(&t.stop, false);
+    pthread_t th;
+    if (adapt == 3) assert_int_equal(pthread_create(&th, NULL, toggle_modes, &t), 0);
     run_all(&f, &b, n_steps, together);
+    if (adapt == 3) {
+        atomic_store(&t.stop, true);
+        pthread_join(th, NULL);
+        assert_true(t.n_toggles > 0);
+    }
     uint64_t steps, stepped;
     srv_batcher_stats(&b, &steps, &stepped);
     srv_batcher_free(&b);
     int total = 0;
     for (int i = 0; i < N_SEQ; i++) {
-        assert_int_equal(alone[i].status, RT_OK);
-        assert_int_equal(together[i].status, RT_OK);
-        assert_memory_equal(alone[i].tokens, together[i].tokens, sizeof alone[i].tokens);
-        double scale = 0;
-        for (int v = 0; v < N_VOCAB; v++)
-            scale = fmax(scale, fabs(alone[i].logits[v]));
-        double d = tu_max_abs_diff(alone[i].logits, together[i].logits, N_VOCAB);
-        if (d > REL_TOL * fmax(scale, 1.0))
-            fail_msg("sequence %d: batched logits differ by %g (scale %g)", i, d, scale);
+        check_same(&alone[i], &together[i]);
         total += n_steps[i];
     }
-    /* every decode step went through the scheduler, none twice */
-    assert_int_equal(stepped, (uint64_t)total);
-    assert_true(steps >= (uint64_t)N_STEPS && steps <= (uint64_t)total);
+    if (adapt) {
+        assert_true(stepped <= (uint64_t)total && steps <= stepped);
+    } else {
+        /* every decode step went through the scheduler, none twice */
+        assert_int_equal(stepped, (uint64_t)total);
+        assert_true(steps >= (uint64_t)N_STEPS && steps <= (uint64_t)total);
+    }
     model_close(&f);
 }
 
 static void test_continuous_no_wait(void **state) {
     (void)state;
-    check_batched(0);
+    check_batched(0, 0);
 }
 
 static void test_longest_wait(void **state) {
     (void)state;
-    check_batched(1.0); /* clamped to SRV_BATCH_WAIT_MAX */
+    check_batched(1.0, 0); /* clamped to SRV_BATCH_WAIT_MAX */
+}
+
+static void test_adaptive(void **state) {
+    (void)state;
+    check_batched(0, 1);
+    check_batched(SRV_BATCH_WAIT_MAX, 2);
+    for (int round = 0; round < 3; round++)
+        check_batched(SRV_BATCH_WAIT_MAX, 3);
+}
+
+/* An adaptive batcher that starts alone runs no batched step before its first window ends. */
+static void test_adaptive_alone_first(void **state) {
+    (void)state;
+    fixture f;
+    model_open(&f);
+    const int n_steps[N_SEQ] = {3, 3, 3, 3}; /* 12 steps: fewer than SRV_POLICY_MIN_TOKENS */
+    sequence together[N_SEQ];
+    srv_batcher b;
+    assert_int_equal(srv_batcher_init(&b, N_SEQ, 0), RT_OK);
+    srv_batcher_adapt(&b, false);
+    run_all(&f, &b, n_steps, together);
+    uint64_t steps, stepped;
+    srv_batcher_stats(&b, &steps, &stepped);
+    unsigned switches = 1;
+    assert_false(srv_batcher_batching(&b, &switches));
+    assert_int_equal(switches, 0);
+    srv_batcher_free(&b);
+    assert_int_equal(steps, 0);
+    assert_int_equal(stepped, 0);
+    for (int i = 0; i < N_SEQ; i++)
+        assert_int_equal(together[i].status, RT_OK);
+    model_close(&f);
 }
 
 static void test_calibrate(void **state) {
@@ -147,6 +227,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_continuous_no_wait),
         cmocka_unit_test(test_longest_wait),
+        cmocka_unit_test(test_adaptive),
+        cmocka_unit_test(test_adaptive_alone_first),
         cmocka_unit_test(test_calibrate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,9 +36,9 @@ static void *scheduler(void *arg) {
             pthread_cond_wait(&b->work_cv, &b->mu);
         if (b->n_pending == 0) break; /* closing with nothing left */
         /* wait for the other decoding sequences only as long as joining this step saves */
-        if (b->gather_s > 0 && b->n_pending < b->n_members) {
+        if (b->gather_s > 0 && b->batched && b->n_pending < b->n_members) {
             struct timespec until = deadline_in(b->gather_s);
-            while (!b->closing && b->n_pending < b->n_members)
+            while (!b->closing && b->batched && b->n_pending < b->n_members)
                 if (pthread_cond_timedwait(&b->work_cv, &b->mu, &until) == ETIMEDOUT) break;
         }
         int n = b->n_pending;
@@ -205,6 +205,8 @@ int srv_batcher_init(srv_batcher *b, int cap, double gather_s) {
     pthread_condattr_destroy(&attr);
     pthread_cond_init(&b->done_cv, NULL);
     b->cap = cap;
+    b->batched = true;
+    srv_batch_policy_init(&b->policy, true);
     b->gather_s = gather_s > 0 ? (gather_s < SRV_BATCH_WAIT_MAX ? gather_s : SRV_BATCH_WAIT_MAX) : 0;
     b->pending = rt_calloc((size_t)cap, sizeof *b->pending);
     b->members = rt_calloc((size_t)cap, sizeof *b->members);
@@ -217,6 +219,40 @@ int srv_batcher_init(srv_batcher *b, int cap, double gather_s) {
         return rt_error(RT_ERR_IO, "batcher: cannot start the scheduler thread");
     b->started = true;
     return RT_OK;
+}
+
+void srv_batcher_adapt(srv_batcher *b, bool batched) {
+    if (!b->cap) return;
+    pthread_mutex_lock(&b->mu);
+    b->adaptive = true;
+    b->batched = batched;
+    srv_batch_policy_init(&b->policy, batched);
+    b->win_tokens = 0;
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* Counts one decode step (mu held, the sequence a member) in the current window; a window long
+ * enough goes to the policy, which sets the mode of the next one. */
+static void window_step(srv_batcher *b) {
+    double now = rt_time_now();
+    if (b->win_tokens == 0) {
+        b->win_start = now;
+        b->win_active = 0;
+    }
+    b->win_tokens += 1;
+    b->win_active += b->n_members;
+    if (now - b->win_start < SRV_POLICY_WINDOW || b->win_tokens < SRV_POLICY_MIN_TOKENS) return;
+    srv_batch_window w = {.batched = b->batched,
+                          .seconds = now - b->win_start,
+                          .tokens = b->win_tokens,
+                          .mean_active = b->win_active / b->win_tokens};
+    bool was = b->batched;
+    b->batched = srv_batch_policy_update(&b->policy, &w);
+    b->win_tokens = 0;
+    if (b->batched != was)
+        rt_log_debug("batching: %s for the next window (%.0f tokens/s %s, %.1f sequences)",
+                     b->batched ? "on" : "off", w.tokens / w.seconds, was ? "batched" : "alone",
+                     w.mean_active);
 }
 
 void srv_batcher_close(srv_batcher *b) {
@@ -260,14 +296,16 @@ int srv_batcher_decode(void *user, rt_context *ctx, int32_t token) {
         else
             b->members[b->n_members++] = ctx;
     }
-    if (!alone) {
+    if (!alone && b->adaptive) window_step(b);
+    bool batched = !alone && b->batched;
+    if (batched) {
         b->pending[b->n_pending++] = &item;
         pthread_cond_signal(&b->work_cv);
         while (!item.done)
             pthread_cond_wait(&b->done_cv, &b->mu);
     }
     pthread_mutex_unlock(&b->mu);
-    if (alone || item.status != RT_OK) return rt_model_eval(ctx, &token, 1, NULL);
+    if (!batched || item.status != RT_OK) return rt_model_eval(ctx, &token, 1, NULL);
     return RT_OK;
 }
 
@@ -277,6 +315,7 @@ void srv_batcher_leave(srv_batcher *b, rt_context *ctx) {
     int i = member_index(b, ctx);
     if (i >= 0) {
         b->members[i] = b->members[--b->n_members];
+        if (b->n_members == 0) b->win_tokens = 0; /* idle: the window starts over */
         pthread_cond_signal(&b->work_cv); /* the step may wait for nobody else now */
     }
     pthread_mutex_unlock(&b->mu);
@@ -289,4 +328,14 @@ void srv_batcher_stats(srv_batcher *b, uint64_t *steps, uint64_t *tokens) {
     *steps = b->n_steps;
     *tokens = b->n_tokens;
     pthread_mutex_unlock(&b->mu);
+}
+
+bool srv_batcher_batching(srv_batcher *b, unsigned *n_switches) {
+    if (n_switches) *n_switches = 0;
+    if (!b->cap) return false;
+    pthread_mutex_lock(&b->mu);
+    bool on = b->started && b->batched;
+    if (n_switches) *n_switches = b->policy.n_switches;
+    pthread_mutex_unlock(&b->mu);
+    return on;
 }

@@ -17,12 +17,18 @@
  *
  * Whether batching pays at all depends on the model and the machine: srv_batcher_calibrate
  * times k sequences decoded together against the same k decoded alone on k threads at once
- * (what the server does without a batcher), so the server can choose.
+ * (what the server does without a batcher), so the server can guess at start-up. That guess is
+ * noisy for a model whose step takes a fraction of a millisecond (k threads share the cores),
+ * so an adaptive batcher (srv_batcher_adapt) goes on deciding while it serves: it counts the
+ * decode steps of all its sequences in windows, and batch_policy.h picks the mode (batched, or
+ * each sequence decoding alone on its request thread, as without a batcher) from the tokens/s
+ * the two modes reached at the same load.
  */
 #ifndef RT_SERVER_BATCHER_H
 #define RT_SERVER_BATCHER_H
 
 #include "ragtune.h"
+#include "server/batch_policy.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -51,6 +57,13 @@ typedef struct srv_batcher {
     bool started;
     pthread_t thread;
     uint64_t n_steps, n_tokens; /* steps run and sequences stepped, for /metrics */
+    /* the mode: batched steps through the scheduler, or each sequence alone on its thread */
+    bool batched;
+    bool adaptive; /* the mode follows policy (srv_batcher_adapt) */
+    srv_batch_policy policy;
+    double win_start;  /* rt_time_now() at the current window's first decode step */
+    double win_tokens; /* decode steps in the current window (0: none yet) */
+    double win_active; /* sum over those steps of the sequences decoding */
 } srv_batcher;
 
 /* What srv_batcher_calibrate measured (seconds per decode step; the best of a few runs). */
@@ -75,6 +88,10 @@ bool srv_batch_cost_pays(const srv_batch_cost *c);
 /* Starts the scheduler thread for up to cap sequences at once; a step waits at most gather_s
  * (clamped to 0..SRV_BATCH_WAIT_MAX) for sequences that have not handed in their token. */
 int srv_batcher_init(srv_batcher *b, int cap, double gather_s);
+/* From now on the mode follows the tokens/s measured while serving (batch_policy.h), starting
+ * batched or not (the measurements so far are dropped). Safe while sequences decode; without
+ * it, every step is batched. */
+void srv_batcher_adapt(srv_batcher *b, bool batched);
 /* Runs what was handed in, stops the scheduler; later decode steps run alone. Idempotent. */
 void srv_batcher_close(srv_batcher *b);
 /* Closes (if needed) and frees. */
@@ -85,5 +102,8 @@ int srv_batcher_decode(void *user, rt_context *ctx, int32_t token);
 /* ctx's generation ended: the scheduler stops waiting for it. A no-op for a non-member. */
 void srv_batcher_leave(srv_batcher *b, rt_context *ctx);
 void srv_batcher_stats(srv_batcher *b, uint64_t *steps, uint64_t *tokens);
+/* Whether steps are batched now (false for a batcher never started); *n_switches (may be NULL)
+ * gets how often an adaptive batcher changed its mind. */
+bool srv_batcher_batching(srv_batcher *b, unsigned *n_switches);
 
 #endif

@@ -67,8 +67,13 @@ static int route_metrics(srv *s, srv_request *rq) {
     rt_strbuf b = {0};
     srv_metrics_render(&s->metrics, &b, waiting, busy, s->slots.n,
                        atomic_load(&s->ready) ? srv_jobs_running(s) : 0);
-    uint64_t steps, stepped;
-    srv_batcher_stats(&s->batcher, &steps, &stepped);
+    uint64_t steps = 0, stepped = 0;
+    unsigned switches = 0;
+    bool batching = false;
+    if (atomic_load(&s->ready)) { /* the batcher is set up while loading */
+        batching = s->batching && srv_batcher_batching(&s->batcher, &switches);
+        srv_batcher_stats(&s->batcher, &steps, &stepped);
+    }
     rt_strbuf_printf(&b,
                      "# HELP ragtune_batching 1 when the slots' decode steps are batched\n"
                      "# TYPE ragtune_batching gauge\nragtune_batching %d\n"
@@ -76,9 +81,13 @@ static int route_metrics(srv *s, srv_request *rq) {
                      "# TYPE ragtune_decode_steps_total counter\nragtune_decode_steps_total %llu\n"
                      "# HELP ragtune_decode_step_sequences_total sequences over all batched steps\n"
                      "# TYPE ragtune_decode_step_sequences_total counter\n"
-                     "ragtune_decode_step_sequences_total %llu\n",
-                     s->batching ? 1 : 0, (unsigned long long)steps,
-                     (unsigned long long)stepped);
+                     "ragtune_decode_step_sequences_total %llu\n"
+                     "# HELP ragtune_batching_switches_total times auto batching changed mode "
+                     "from the tokens/s measured while serving\n"
+                     "# TYPE ragtune_batching_switches_total counter\n"
+                     "ragtune_batching_switches_total %u\n",
+                     batching ? 1 : 0, (unsigned long long)steps, (unsigned long long)stepped,
+                     switches);
     int ret = srv_respond_bytes(rq, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
     rt_strbuf_free(&b);
     return ret;
@@ -289,16 +298,20 @@ static int embed_locked(void *user, const char *const *texts, const size_t *lens
     return rc;
 }
 
-/* Times the model's decode steps batched and alone (srv_batcher_calibrate): whether to batch
- * (always with SRV_BATCH_ON) and how long a step may wait for stragglers (*gather_s). */
-static bool choose_batching(srv *s, double *gather_s) {
+/* Times the model's decode steps batched and alone (srv_batcher_calibrate): whether to start
+ * batched (always with SRV_BATCH_ON), whether to go on deciding from the tokens/s measured while
+ * serving (*adapt: SRV_BATCH_AUTO, when the steps were fast enough to time, i.e. when the choice
+ * is in doubt) and how long a step may wait for stragglers (*gather_s). */
+static bool choose_batching(srv *s, double *gather_s, bool *adapt) {
     const srv_params *p = &s->params;
     int k = p->parallel < SRV_CALIBRATE_MAX ? p->parallel : SRV_CALIBRATE_MAX;
     srv_batch_cost c;
     *gather_s = SRV_BATCH_WAIT_MAX;
+    *adapt = false;
     if (srv_batcher_calibrate(s->model, k, &c) != RT_OK) {
         rt_log_warn("batching: cannot time the decode steps: %s", rt_last_error());
-        return p->batch == SRV_BATCH_ON;
+        *adapt = p->batch == SRV_BATCH_AUTO;
+        return true;
     }
     bool on = p->batch == SRV_BATCH_ON || srv_batch_cost_pays(&c);
     if (!c.measured) {
@@ -307,11 +320,13 @@ static bool choose_batching(srv *s, double *gather_s) {
         return true;
     }
     *gather_s = c.fixed_s / 2;
+    *adapt = p->batch == SRV_BATCH_AUTO;
     rt_log_info("batching: %s%s: %d sequences %.3f ms per step batched, %.3f ms each alone on "
-                "%d threads at once (one alone %.3f ms); a step waits at most %.3f ms",
+                "%d threads at once (one alone %.3f ms); a step waits at most %.3f ms%s",
                 on ? "on" : "off", p->batch == SRV_BATCH_ON ? " (--batch)" : "", k,
                 c.batch_s * 1e3, c.alone_s * 1e3, k, c.single_s * 1e3,
-                (*gather_s < SRV_BATCH_WAIT_MAX ? *gather_s : SRV_BATCH_WAIT_MAX) * 1e3);
+                (*gather_s < SRV_BATCH_WAIT_MAX ? *gather_s : SRV_BATCH_WAIT_MAX) * 1e3,
+                *adapt ? "; from now on decided by the tokens/s measured while serving" : "");
     return on;
 }
 
@@ -327,13 +342,18 @@ static int load_models(srv *s) {
                         p->model_path);
     RT_TRY(rt_tokenizer_load(p->tokenizer_path ? p->tokenizer_path : p->model_path, &s->tokenizer));
     double gather_s;
-    bool batch = p->batch != SRV_BATCH_OFF && p->parallel > 1 && /* one slot: nobody to join */
-                 choose_batching(s, &gather_s);
-    if (batch)
+    bool start_batched = false, adapt = false;
+    /* one slot: nobody to join */
+    bool batch = p->batch != SRV_BATCH_OFF && p->parallel > 1;
+    if (batch) start_batched = choose_batching(s, &gather_s, &adapt);
+    batch = batch && (start_batched || adapt);
+    if (batch) {
         RT_TRY(srv_batcher_init(&s->batcher, p->parallel < RT_DECODE_BATCH_MAX
                                                  ? p->parallel
                                                  : RT_DECODE_BATCH_MAX,
                                 gather_s));
+        if (adapt) srv_batcher_adapt(&s->batcher, start_batched);
+    }
     s->batching = batch;
     RT_TRY(srv_slots_init(&s->slots, p->parallel, p->queue, s->model, s->tokenizer, p->n_ctx,
                           batch ? &s->batcher : NULL));

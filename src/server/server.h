@@ -13,8 +13,9 @@
 
 #define SRV_MAX_LORA 16
 
-/* Continuous batching: off (each slot decodes alone), on, or auto (default): on when a
- * start-up measurement shows k sequences decode faster batched than alone on k threads. */
+/* Continuous batching: off (each slot decodes alone), on, or auto (default): starts on when a
+ * start-up measurement shows k sequences decode faster batched than alone on k threads, then
+ * follows the tokens/s measured in both modes while serving (batch_policy.h). */
 enum { SRV_BATCH_OFF = 0, SRV_BATCH_ON = 1, SRV_BATCH_AUTO = 2 };
 
 typedef struct srv_params {

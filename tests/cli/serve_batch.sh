@@ -3,8 +3,9 @@
 # own BPE tokenizer, q8_0 weights): six concurrent streaming clients of the official openai npm
 # client (tests/npm/serve_batch.cjs) get the same greedy text as each got alone, and /metrics
 # shows their decode steps ran batched (--batch). With --no-batch: the same texts and no batched
-# step. By default the server measures at start-up whether batching pays (/metrics
-# ragtune_batching says what it chose, and the steps agree with it).
+# step. By default the server guesses at start-up whether batching pays, then goes on choosing
+# from the tokens/s it measures (the texts are still each client's own; /metrics has the mode and
+# its switches).
 . "$RT_SOURCE_DIR/tests/cli/lib/serve_tiny.bash"
 npm_dir="$RT_SOURCE_DIR/tests/npm"
 [ -d "$npm_dir/node_modules/openai" ] || fail "tests/npm/node_modules/openai missing (run scripts/install-deps.sh)"

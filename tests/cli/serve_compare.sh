@@ -9,32 +9,7 @@
 # keep_going it succeeds. A server killed (SIGKILL) while a compare job runs: at the next start
 # the job is queued again, reuses its finished strategies and succeeds.
 . "$RT_SOURCE_DIR/tests/cli/lib/serve_tiny.bash"
-cd "$dir"
-defs=("compiler|A program that translates source code into machine code."
-  "linker|A program that combines object files into a single executable file."
-  "kernel|The core of an operating system that manages memory, processes and devices."
-  "shell|A command interpreter that reads commands typed by the user."
-  "debugger|A tool that lets a programmer run a program step by step."
-  "cache|A small fast memory that keeps copies of recently used data."
-  "socket|An endpoint for sending and receiving data across a network."
-  "mutex|A lock that lets only one thread at a time use a shared resource.")
-: > docs.jsonl
-for d in "${defs[@]}"; do
-    printf '{"id":"d:%s","text":"%s\\n\\n%s"}\n' "${d%%|*}" "${d%%|*}" "${d#*|}" >> docs.jsonl
-    for i in 1 2 3 4 5; do printf 'Question: What is %s?\nAnswer: %s\n\n' "${d%%|*}" "${d#*|}"; done
-done > corpus.txt
-mkdir -p data/collections
-"$RAGTUNE" ingest data/collections/defs docs.jsonl >/dev/null 2>&1 || fail "ingest"
-"$RAGTUNE" qa generate data/collections/defs -o qa.jsonl --test-fraction 0.5 >/dev/null 2>&1 ||
-    fail "qa generate"
-"$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o tok.json >/dev/null 2>&1 || fail "tokenizer"
-"$RAGTUNE" train --data corpus.txt --tokenizer tok.json --layers 1 --embd 32 --heads 2 \
-    --kv-heads 2 --ff 64 --seq-len 64 --batch 4 --steps 4 --out m >/dev/null 2>&1 || fail "train"
-
-serve() { start_server --model m/model --alias tiny --data-dir data --parallel 1; }
-code() { curl -s -o body -w '%{http_code}' "$@"; }
-json=(-H "Content-Type: application/json")
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" body | head -1; }
+. "$RT_SOURCE_DIR/tests/cli/lib/serve_defs.bash"
 poll() { # poll URL PATTERN: GETs URL into body until it matches (2 minutes at most)
     for _ in $(seq 1 1200); do
         code "$1" > /dev/null
@@ -42,15 +17,6 @@ poll() { # poll URL PATTERN: GETs URL into body until it matches (2 minutes at m
         sleep 0.1
     done
     return 1
-}
-wait_status() { # wait_status JOB STATUS
-    for _ in $(seq 1 1200); do
-        code "$url/v1/compare/jobs/$1" >/dev/null
-        grep -q "\"status\":\"$2\"" body && return 0
-        grep -q '"status":"failed"' body && fail "job $1 failed: $(cat body)"
-        sleep 0.1
-    done
-    fail "job $1 never reached $2: $(cat body)"
 }
 
 serve
@@ -76,7 +42,7 @@ grep -q '"param":"strategies"' body || fail "bad strategies: the error names no 
     \"max_tokens\":6,\"max_questions\":3}" "$url/v1/compare/jobs")" = 200 ] || fail "create: $(cat body)"
 grep -q '"object":"compare.job"' body || fail "job object: $(cat body)"
 job=$(field id)
-wait_status "$job" succeeded
+wait_status compare "$job" succeeded
 [ "$(code "$url/v1/compare/jobs/$job/report")" = 200 ] || fail "report: $(cat body)"
 "$RT_PYTHON" -c 'import json,sys; r=json.load(open("body")); n=[s["name"] if isinstance(s,dict) and "name" in s else s for s in r["strategies"]]; sys.exit(0 if len(r["strategies"])==2 else 1)' ||
     fail "report JSON: $(head -c 400 body)"
@@ -108,7 +74,7 @@ make_queued() {
 make_queued
 queued=$(field id)
 [ "$(code -X POST "$url/v1/compare/jobs/$queued/cancel")" = 200 ] || fail "cancel: $(cat body)"
-wait_status "$queued" cancelled
+wait_status compare "$queued" cancelled
 [ "$(code "$url/v1/compare/jobs/$queued/report")" = 409 ] || fail "report of a cancelled job"
 make_queued
 again=$(field id)
@@ -131,7 +97,7 @@ serve
 code "$url/v1/compare/jobs/$again/events" > /dev/null
 grep -q "Server restarted: the job is queued again" body || fail "not queued again: $(cat body)"
 [ "$(code -X POST "$url/v1/fine_tuning/jobs/$ft_job/cancel")" = 200 ] || fail "cancel the fine-tuning job"
-wait_status "$again" succeeded
+wait_status compare "$again" succeeded
 poll "$url/v1/compare/jobs/$blocked" '"status":"\(failed\|succeeded\)"'
 grep -q '"status":"failed"' body || fail "a job with a failed strategy is not failed: $(cat body)"
 grep -q '"code":"strategy_failed"' body || fail "failure code: $(cat body)"
@@ -144,7 +110,7 @@ assert s["lora"]["status"] == "failed" and s["lora"]["error"]' || fail "failed j
 grep -q "lora" body || fail "report.html does not show the failed strategy"
 [ "$(code "$url/v1/compare/jobs/$blocked/events")" = 200 ] || fail "events"
 grep -q "strategy lora failed" body || fail "no event says why: $(cat body)"
-wait_status "$kept" succeeded
+wait_status compare "$kept" succeeded
 [ "$(code "$url/v1/compare/jobs/$kept/report")" = 200 ] || fail "report of the keep_going job"
 "$RT_PYTHON" -c 'import json; assert json.load(open("body"))["failed_strategies"] == ["lora"]' ||
     fail "keep_going report: $(head -c 300 body)"
@@ -153,24 +119,15 @@ grep -q '"status":"succeeded"' body || fail "the finished job is gone after the 
 [ "$(code "$url/v1/compare/jobs/$job/report.html")" = 200 ] || fail "report after the restart"
 
 # killed while a compare job runs: at the next start it is queued again, keeps what it finished
-[ "$(code "${json[@]}" -d "{\"collection\":\"defs\",\"qa_file\":\"$qa\",\"strategies\":\"base,lora\",
-    \"steps\":300,\"max_tokens\":6,\"max_questions\":3}" "$url/v1/compare/jobs")" = 200 ] ||
-    fail "create: $(cat body)"
-crashed=$(field id)
-for _ in $(seq 1 1200); do
-    [ -s "data/jobs/$crashed/strategies/base.json" ] && break
-    sleep 0.05
-done
-[ -s "data/jobs/$crashed/strategies/base.json" ] || fail "the base strategy did not finish"
-code "$url/v1/compare/jobs/$crashed" > /dev/null
-grep -q '"status":"running"' body || fail "not running when killed (lora trained too fast?): $(cat body)"
+running_compare 300
+crashed=$running
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 pid=""
 serve
 code "$url/v1/compare/jobs/$crashed/events" > /dev/null
 grep -q "Server restarted: the job is queued again" body || fail "killed job not queued again: $(cat body)"
-wait_status "$crashed" succeeded
+wait_status compare "$crashed" succeeded
 grep -q "compare: base: cached result reused (.*$crashed" "$dir/server.log" ||
     fail "the killed job ran its finished strategy again"
 [ "$(code "$url/v1/compare/jobs/$crashed/report")" = 200 ] || fail "report of the killed job"

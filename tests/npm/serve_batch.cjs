@@ -50,15 +50,19 @@ async function check() {
   const mean = steps ? seqs / steps : 0;
   console.log(`${prompts.length} concurrent clients: same greedy text as alone; ${steps} batched ` +
     `decode steps of ${mean.toFixed(2)} sequences on average`);
-  let expect = process.env.RT_EXPECT_BATCH;
+  const expect = process.env.RT_EXPECT_BATCH;
+  const switches = await metric("ragtune_batching_switches_total");
   if (expect === "auto") {
+    // the server goes on choosing from the tokens/s it measures, so its mode may change at any
+    // window: the texts above are the check; here only that it reports a mode and its switches
     const chosen = await metric("ragtune_batching");
     assert.ok(chosen === 0 || chosen === 1, "ragtune_batching gauge: " + chosen);
-    expect = String(chosen);
-    console.log("the server chose batching " + (chosen ? "on" : "off"));
-  } else {
-    assert.equal(await metric("ragtune_batching"), Number(expect), "ragtune_batching gauge");
+    assert.ok(Number.isInteger(switches) && switches >= 0, "switches: " + switches);
+    console.log(`the server's batching is ${chosen ? "on" : "off"} after ${switches} switches`);
+    return;
   }
+  assert.equal(await metric("ragtune_batching"), Number(expect), "ragtune_batching gauge");
+  assert.equal(switches, 0, "a forced mode changed");
   if (expect === "1")
     // some step carried more than one sequence (how many depends on the machine's scheduling)
     assert.ok(steps > 0 && seqs > steps, "the decode steps were not batched (mean " + mean + ")");

@@ -1,6 +1,6 @@
-# serve_tiny.bash — sourced by the `ragtune serve` CLI tests (serve_batch.sh, serve_compare.sh;
-# not a test itself): a scratch directory $dir removed on exit, fail, and starting / stopping a
-# server on a free port (sets $pid and $url; log in $dir/server.log).
+# serve_tiny.bash — sourced by the `ragtune serve` CLI tests (serve_batch.sh, serve_compare.sh,
+# serve_restart.sh; not a test itself): a scratch directory $dir removed on exit, fail, and
+# starting / stopping a server on a free port (sets $pid and $url; log in $dir/server.log).
 set -u
 dir="$(mktemp -d)"
 pid=""
