@@ -16,6 +16,12 @@ their .index) and WordNet's data.{noun,verb,adj,adv} (wordnet-base), and writes 
   test-docs.jsonl, test-qa.jsonl     held-out FOLDOC entries (never in any training file)
   foldoc-train-docs.jsonl            the FOLDOC training passages (distractors for the test split)
   lm.txt                             plain text of the training passages (tokenizer training)
+  train-long-docs.jsonl              the training passages again (same ids) as longer sources: the
+                                     whole sense, up to LONG_WORDS words; half of the FOLDOC ones
+                                     (by a hash of the id) keep the dictionary's markup (<tags>,
+                                     {links}) the way a collection ingested from dict-foldoc has
+                                     it, so the reader learns to read real entries, not only
+                                     cleaned 1-2-sentence passages
 
 Held-out rule: a FOLDOC headword is held out when md5(lowercased headword) mod 10 == 0; every
 training passage whose title is a held-out headword (in any dictionary) is dropped too. No Linux
@@ -35,6 +41,8 @@ DICTD = os.environ.get("RT_DICTD_DIR", "/usr/share/dictd")
 WORDNET = os.environ.get("RT_WORDNET_DIR", "/usr/share/wordnet")
 ANSWER_WORDS = 20
 PASSAGE_WORDS = 28
+LONG_WORDS = 70
+RAW_OF = {}  # (headword, cleaned sense) -> the paragraph as the dictionary has it (squashed)
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 TEMPLATES = ["What is {t}?"] * 4 + ["Define {t}.", "What does {t} mean?", "What is meant by {t}?",
                                     "Explain {t}.", "What is the meaning of {t}?"]
@@ -112,6 +120,7 @@ def paragraph_senses(raw, clean, skip):
         t = re.sub(r"^\d+\.\s*", "", clean(p))
         if good(t) and not skip(t):
             senses.append(t)
+            RAW_OF[(lines[0].strip(), t)] = squash(p)
             if len(senses) >= 2:
                 break
     return lines[0].strip(), senses
@@ -306,6 +315,15 @@ def main():
             else:
                 run = " ".join(real_docs[rng.randrange(len(real_docs))][1] for _ in range(2))
             fr.write(json.dumps({"text": run + "\n\n" + run}) + "\n")
+    # Long sources (no random draws: the files above stay byte-identical with or without it)
+    with open(os.path.join(a.out, "train-long-docs.jsonl"), "w") as fd:
+        for i, (src, h, s_) in enumerate(train):
+            did = "%s:%d" % (src, i)
+            text = first_sentences(s_, 8, LONG_WORDS)
+            raw = RAW_OF.get((h, s_))
+            if src == "foldoc" and raw and int(hashlib.md5(did.encode()).hexdigest(), 16) % 2:
+                text = first_sentences(raw, 8, LONG_WORDS)
+            fd.write(json.dumps({"id": did, "title": h, "text": text}) + "\n")
     counts = {k: len(v) for k, v in sources.items()}
     print("reader-corpus: train %d (%s), test %d held-out FOLDOC, synth %d"
           % (len(train), counts, len(tests), n_syn))

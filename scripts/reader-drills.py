@@ -14,12 +14,19 @@ dictionary passages (train split only: held-out FOLDOC headwords never appear). 
 take their real passages from neighbouring entries of the dictionary order, so that titles look
 alike and the model must match the question's term exactly.
 
-usage: reader-drills.py CORPUS_DIR OUT.jsonl --n N [--seed S] [--synth-p P]
-  CORPUS_DIR is what reader-corpus.py wrote (train-docs/-qa, synth-docs/-qa).
+Citation and long-source drills (stage 4): --near-p 1 takes every drill's real passages from
+neighbouring entries (titles alike, so only the exact title tells which [n] to cite); --real-docs
+train-long reads the longer sources (whole senses, FOLDOC half of the time with its markup) with
+--min-words keeping the long ones, and --source-chars stops adding sources beyond that size.
+
+usage: reader-drills.py CORPUS_DIR OUT.jsonl --n N [--seed S] [--synth-p P] [--near-p P]
+                        [--real-docs NAME] [--min-words N] [--source-chars N]
+  CORPUS_DIR is what reader-corpus.py wrote (train-docs/-qa, synth-docs/-qa, train-long-docs).
 """
 import argparse
 import json
 import random
+import re
 
 # src/rag/prompt.c: RT_RAG_PROMPT_BASE's instructions and RT_RAG_ABSTAIN_TEXT
 HEADER = ("Answer the question using only the numbered sources below, and cite the source you "
@@ -28,8 +35,20 @@ HEADER = ("Answer the question using only the numbered sources below, and cite t
 ABSTAIN = "The documents do not contain the answer."
 
 
-def load(corpus, name):
-    docs = [json.loads(l) for l in open(f"{corpus}/{name}-docs.jsonl")]
+def with_article(q, rng, p):
+    """With probability p, "What is TERM?" / "What is meant by TERM?" becomes "What is a TERM?"
+    ("an" before a vowel, "the" one time in four), as people ask about common nouns; terms that
+    start with a capital (names: Lisp, Unix) are left alone."""
+    m = re.match(r"^(What is (?:meant by )?)([a-z][^?]*)\?$", q)
+    if not m or rng.random() >= p:
+        return q
+    art = "the" if rng.random() < 0.25 else ("an" if m.group(2)[0] in "aeiou" else "a")
+    return f"{m.group(1)}{art} {m.group(2)}?"
+
+
+def load(corpus, name, docs_name=None, min_words=0):
+    docs = [json.loads(l) for l in open(f"{corpus}/{docs_name or name}-docs.jsonl")]
+    docs = [d for d in docs if len(d["text"].split()) >= min_words]
     qa = {}
     for l in open(f"{corpus}/{name}-qa.jsonl"):
         r = json.loads(l)
@@ -43,10 +62,10 @@ def drill(rng, real, synth, qa, a):
     lo, hi = a.passages
     n = rng.choices(range(lo, hi + 1), weights=a.weights)[0] if a.weights else rng.randint(lo, hi)
     synth_p = a.synth_p
-    near = rng.random() < 0.5
+    near = rng.random() < a.near_p
     base = rng.randrange(len(real))
     chosen, titles = [], set()
-    tries = 0
+    tries, size = 0, len(HEADER)
     while len(chosen) < n and tries < 50:
         tries += 1
         if rng.random() < synth_p:
@@ -58,17 +77,25 @@ def drill(rng, real, synth, qa, a):
         t = d["title"].lower()
         if t in titles:
             continue
+        if a.source_chars and chosen and size + len(d["title"]) + len(d["text"]) + 8 > a.source_chars:
+            continue
+        size += len(d["title"]) + len(d["text"]) + 8
         titles.add(t)
         chosen.append(d)
     asked = rng.sample(range(len(chosen)), min(len(chosen), rng.randint(*a.questions)))
     turns = [(qa[chosen[i]["id"]]["question"], qa[chosen[i]["id"]]["answer"] + f" [{i + 1}]")
              for i in asked]
+    if a.article_p:
+        turns = [(with_article(q, rng, a.article_p), ans) for q, ans in turns]
     if rng.random() < 0.25:
         for _ in range(20):
             pool = synth if rng.random() < synth_p else real
             d = pool[rng.randrange(len(pool))]
             if d["title"].lower() not in titles:
-                turns.insert(rng.randrange(len(turns) + 1), (qa[d["id"]]["question"], ABSTAIN))
+                q = qa[d["id"]]["question"]
+                if a.article_p:
+                    q = with_article(q, rng, a.article_p)
+                turns.insert(rng.randrange(len(turns) + 1), (q, ABSTAIN))
                 break
     text = HEADER + "".join(f"[{i + 1}] {d['title']}\n{d['text']}\n\n" for i, d in enumerate(chosen))
     segs, size = [], len(text)
@@ -94,6 +121,16 @@ def main():
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--seed", type=int, default=31)
     ap.add_argument("--synth-p", type=float, default=0.4)
+    ap.add_argument("--near-p", type=float, default=0.5,
+                    help="share of drills whose real passages are neighbouring entries")
+    ap.add_argument("--real-docs", help="docs file of the real passages (NAME-docs.jsonl; "
+                    "default train), e.g. train-long; the questions stay train-qa's")
+    ap.add_argument("--min-words", type=int, default=0,
+                    help="only real passages of at least this many words")
+    ap.add_argument("--article-p", type=float, default=0,
+                    help="share of lower-case \"What is TERM?\" questions asked with an article")
+    ap.add_argument("--source-chars", type=int, default=0,
+                    help="stop adding sources beyond this many characters (0: no limit)")
     ap.add_argument("--passages", default="2-5", help="MIN-MAX sources per drill")
     ap.add_argument("--max-chars", type=int, default=1250,
                     help="drop the questions that would go beyond this size (1,250: ~380 tokens)")
@@ -106,7 +143,7 @@ def main():
     a.passages = tuple(int(x) for x in a.passages.split("-"))
     a.questions = tuple(int(x) for x in a.questions.split("-"))
     a.weights = [float(w) for w in a.weights.split(",")] if a.weights else None
-    real, qa = load(a.corpus, "train")
+    real, qa = load(a.corpus, "train", a.real_docs, a.min_words)
     synth, sqa = load(a.corpus, "synth")
     qa.update(sqa)
     with open(a.out, "w") as f:

@@ -19,7 +19,13 @@
 #   7. stage 3 `ragtune finetune` on look-up-heavy drills (3-5 sources, 3-5 questions each,
 #      answers only) mixed with further reader examples: finding the right source (the
 #      question's term among the titles) emerges here, after copying;
-#   8. `ragtune convert` to GGUF q8_0 -> OUT/reader-q8_0.gguf (+ tokenizer.json).
+#   8. stage 4 `ragtune finetune` (lr 5e-4; questions about lower-case terms asked with an
+#      article half of the time, "What is a compiler?") on citation drills (every real passage from
+#      neighbouring entries, so only the exact title tells which [n] to cite), long-source drills
+#      and reader examples (whole senses of up to 70 words, half of FOLDOC's with the
+#      dictionary's <tags> and {links}, as a collection ingested from dict-foldoc has them) and a
+#      replay of stage 3's data;
+#   9. `ragtune convert` to GGUF q8_0 -> OUT/reader-q8_0.gguf (+ tokenizer.json).
 # Deterministic: fixed seeds and --threads 1 (the run kept one core for other work; a different
 # thread count changes the floating-point summation order, not the recipe).
 #
@@ -27,9 +33,10 @@
 #   BUILD_DIR (build) holds the ragtune binary; OUT_DIR (models/reader) gets the model files;
 #   the work files go to $RAGTUNE_READER_WORK (default: OUT_DIR/work, not committed).
 #   RAGTUNE_RECIPE_TOY=1: a toy run (tiny data, model and steps) that finishes in seconds.
-#   RAGTUNE_READER_STEPS_1 / _2 / _3 override the step counts; RAGTUNE names another binary;
+#   RAGTUNE_READER_STEPS_1 / _2 / _3 / _4 override the step counts; RAGTUNE names another binary;
 #   RAGTUNE_READER_FROM=4 starts at the drills, reusing WORK's data and OUT's tokenizer;
-#   5 at stage 1, 6 at stage 2 (reusing WORK/stage-1), 7 at stage 3 (reusing WORK/stage-2).
+#   5 at stage 1, 6 at stage 2 (reusing WORK/stage-1), 7 at stage 3 (reusing WORK/stage-2),
+#   8 at stage 4's data (reusing WORK/corpus, WORK/stage-3.jsonl and WORK/stage-3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -45,19 +52,21 @@ if [ "${RAGTUNE_RECIPE_TOY:-0}" = 1 ]; then
   CORPUS_OPTS="--max-per-source 300 --synth 300 --drill 300"
   VOCAB=600; MODEL="--layers 1 --embd 32 --heads 2 --kv-heads 1 --ff 64 --ctx 512"
   STEPS_1=${RAGTUNE_READER_STEPS_1:-4}; STEPS_2=${RAGTUNE_READER_STEPS_2:-4}
-  STEPS_3=${RAGTUNE_READER_STEPS_3:-4}
-  BATCH=2; REAL_A=200; SYN_B=100; N_B=100; N_DRILL=200; N_READ=50; N_READ3=30
+  STEPS_3=${RAGTUNE_READER_STEPS_3:-4}; STEPS_4=${RAGTUNE_READER_STEPS_4:-4}
+  BATCH=2; REAL_A=200; SYN_B=100; N_B=100; N_DRILL=200; N_READ=50; N_READ3=30; N_4=100
 else
   CORPUS_OPTS="--synth 120000 --drill 60000"
   VOCAB=4096; MODEL="--layers 4 --embd 192 --heads 6 --kv-heads 2 --ff 512 --ctx 512"
   STEPS_1=${RAGTUNE_READER_STEPS_1:-2400}; STEPS_2=${RAGTUNE_READER_STEPS_2:-1800}
-  STEPS_3=${RAGTUNE_READER_STEPS_3:-3000}
+  STEPS_3=${RAGTUNE_READER_STEPS_3:-3000}; STEPS_4=${RAGTUNE_READER_STEPS_4:-1600}
   BATCH=16; REAL_A=80000; SYN_B=30000; N_B=40000; N_DRILL=60000; N_READ=15000; N_READ3=10000
+  N_4=16000
 fi
 SEQ=384
 THREADS="--threads 1"
 
 C="$WORK/corpus"
+RD() { "$RT" raft-data --oracle-p 0.8 "$@"; }
 FROM=${RAGTUNE_READER_FROM:-1} # 4, 5 or 6: reuse the data and tokenizer of an earlier run in WORK
 if [ "$FROM" -le 3 ]; then
 say "1. documents and questions from the dictionaries"
@@ -82,7 +91,6 @@ lines = open(sys.argv[1]).readlines()
 open(sys.argv[2], "w").writelines(lines[0::2])
 open(sys.argv[3], "w").writelines(lines[1::2])
 EOF2
-RD() { "$RT" raft-data --oracle-p 0.8 "$@"; }
 RD --qa "$WORK/qa-b-syn.jsonl" --docs "$C/synth-docs.jsonl" --distractors 3 --seed 13 -o "$WORK/b-syn.jsonl"
 RD --qa "$WORK/qa-b-near.jsonl" --docs "$C/train-docs.jsonl" --distractors 3 --near 8 --seed 14 -o "$WORK/b-near.jsonl"
 RD --qa "$WORK/qa-b-rand.jsonl" --docs "$C/train-docs.jsonl" --distractors 3 --seed 15 -o "$WORK/b-rand.jsonl"
@@ -128,10 +136,10 @@ rm -rf "$WORK/stage-1"
 fi
 
 # stage N+1 continues stage N's model on WORK/stage-(N+1).jsonl: all weights, lr 1e-3 cosine
-finetune_stage() { # FROM_STAGE TO_STAGE STEPS SEED
+finetune_stage() { # FROM_STAGE TO_STAGE STEPS SEED [LR]
   rm -rf "$WORK/stage-$2"
   "$RT" finetune --model "$WORK/stage-$1/model" --data "$WORK/stage-$2.jsonl" \
-    --seq-len $SEQ --no-pack --batch $BATCH --steps "$3" --lr 1e-3 --warmup 50 --wd 0.01 \
+    --seq-len $SEQ --no-pack --batch $BATCH --steps "$3" --lr "${5:-1e-3}" --warmup 50 --wd 0.01 \
     --schedule cosine --val-fraction 0.01 --eval-every 300 --eval-batches 8 --save-every 300 \
     --seed "$4" $THREADS --out "$WORK/stage-$2"
 }
@@ -141,13 +149,50 @@ say "6. stage 2: answer-only drills + reader examples ($STEPS_2 steps, seq $SEQ)
 finetune_stage 1 2 "$STEPS_2" 22
 fi
 
+if [ "$FROM" -le 7 ]; then
 say "7. stage 3: look-up-heavy drills + reader examples ($STEPS_3 steps, seq $SEQ)"
 finetune_stage 2 3 "$STEPS_3" 23
+fi
 
-say "8. GGUF q8_0"
-"$RT" convert "$WORK/stage-3/model" "$OUT/reader-q8_0.gguf" --dtype q8_0
-cp "$WORK/stage-1/train_log.jsonl" "$OUT/train_log_stage_1.jsonl"
-cp "$WORK/stage-2/train_log.jsonl" "$OUT/train_log_stage_2.jsonl"
-cp "$WORK/stage-3/train_log.jsonl" "$OUT/train_log_stage_3.jsonl"
+say "8. stage 4: citation drills, long sources, replay of stage 3 ($STEPS_4 steps, seq $SEQ)"
+# questions about lower-case terms asked with an article half of the time ("What is a compiler?")
+DR() { $PY scripts/reader-drills.py "$C" "$@" --segments --article-p 0.5; }
+# citation: all real passages from neighbouring entries (titles alike)
+DR "$WORK/drills-cite.jsonl" --n "$N_4" --seed 41 --near-p 1 --synth-p 0.2 --passages 3-5 \
+  --questions 3-5
+# long sources: whole senses of 29-70 words (FOLDOC half of the time with its markup)
+DR "$WORK/drills-long.jsonl" --n "$N_4" --seed 42 --real-docs train-long --min-words 29 \
+  --synth-p 0.15 --passages 1-4 --questions 1-3 --source-chars 1000
+# single-question reader examples over long sources, in the exact prompt `ask` sends
+$PY - "$C/train-long-docs.jsonl" "$C/train-qa.jsonl" "$WORK/qa-long.jsonl" "$((N_4 / 2))" <<'EOF2'
+import importlib.util, json, random, sys
+spec = importlib.util.spec_from_file_location("drills", "scripts/reader-drills.py")
+drills = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(drills)
+rng = random.Random(44)
+long_ids = set()
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if len(d["text"].split()) >= 29:
+        long_ids.add(d["id"])
+qa = [l for l in open(sys.argv[2]) if json.loads(l)["doc"] in long_ids]
+n = int(sys.argv[4])
+step = max(1, len(qa) // max(1, n))
+with open(sys.argv[3], "w") as out:
+    for line in qa[::step][:n]:
+        r = json.loads(line)
+        r["question"] = drills.with_article(r["question"], rng, 0.5)
+        out.write(json.dumps(r) + "\n")
+EOF2
+RD --qa "$WORK/qa-long.jsonl" --docs "$C/train-long-docs.jsonl" --distractors 2 --near 8 --seed 43 \
+  -o "$WORK/reader-long.jsonl"
+{ cat "$WORK/drills-cite.jsonl" "$WORK/drills-long.jsonl" "$WORK/reader-long.jsonl"
+  awk 'NR % 6 == 0' "$WORK/stage-3.jsonl"; } > "$WORK/stage-4.jsonl"
+wc -l "$WORK/stage-4.jsonl"
+finetune_stage 3 4 "$STEPS_4" 24 5e-4
+
+say "9. GGUF q8_0"
+"$RT" convert "$WORK/stage-4/model" "$OUT/reader-q8_0.gguf" --dtype q8_0
+for i in 1 2 3 4; do cp "$WORK/stage-$i/train_log.jsonl" "$OUT/train_log_stage_$i.jsonl"; done
 "$RT" info "$OUT/reader-q8_0.gguf" | head -20
 say "done: $OUT/reader-q8_0.gguf"
