@@ -4,7 +4,10 @@
 # version gives the same foldoc.jsonl (one {"id","text","metadata"} record per entry, in file
 # order; metadata.title is the first headword (an entry may have several, e.g. "compiler-compiler"
 # and "compiler compiler"; the id joins them), metadata.category the first tag of the entry, e.g. "language") and the same
-# collection contents.
+# collection contents. The text is the entry as a reader sees it: FOLDOC's markup is removed
+# ({cross references} keep their words, {(URL)} links and <subject tags> go, the latter staying
+# in metadata.category, and so do the (YYYY-MM-DD) edit dates), the way a user prepares a
+# dictionary dump before ingesting it.
 #
 # usage: scripts/build-demo-collection.sh [OUT_DIR] [RAGTUNE_BINARY] [-- extra ingest options]
 #   OUT_DIR defaults to demo/foldoc; the collection goes to OUT_DIR/collection.
@@ -27,7 +30,12 @@ zcat "$dict" | perl -ne '
             $body =~ s/\s+$//;
             my $cat = $body =~ /^<([^>,]*)/ ? $1 : "";
             my $id = $head; $seen{$head}++; $id .= " #" . $seen{$head} if $seen{$head} > 1;
-            my $text = esc($head) . "\\n\\n" . join("\\n", map { esc($_) } split(/\n/, $body));
+            my $clean = $body;
+            $clean =~ s/\{\(?(?:https?|ftp|mailto|news):[^}]*\}//g; # {(http://...)} links
+            $clean =~ s/\{([^}]*)\}/$1/g;                          # {cross reference}
+            $clean =~ s/<[^>\n]*>\s*//g;                           # <subject, tags>
+            $clean =~ s/[ \t]+\(\d{4}-\d{2}-\d{2}\)//g;            # (2001-05-14) edit dates
+            my $text = esc($head) . "\\n\\n" . join("\\n", map { esc($_) } split(/\n/, $clean));
             printf "{\"id\":\"foldoc:%s\",\"text\":\"%s\",\"metadata\":{\"source\":\"foldoc\",\"title\":\"%s\",\"category\":\"%s\"}}\n",
                 esc($id), $text, esc($title), esc($cat);
         }
