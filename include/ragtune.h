@@ -1436,7 +1436,7 @@ typedef struct rt_compare_spec {
     float min_score;            /* rt_ask's refusal threshold (default: rt_ask's; NAN = never) */
     /* decoding (the same for every strategy) */
     int max_tokens;             /* default 48 */
-    int n_ctx;                  /* default 1024 */
+    int n_ctx;                  /* default 0: the model's context, at most 4096 */
     /* training */
     int64_t steps;              /* optimizer steps per training run (default 100) */
     float lr;                   /* default 1e-4 for LoRA, a tenth of it for full fine-tuning */

@@ -99,7 +99,8 @@ rt_compare_spec rt_compare_default_spec(void) {
     s.search_mode = RT_SEARCH_BM25;
     s.k = 3;
     s.max_tokens = 48;
-    s.n_ctx = 1024;
+    s.n_ctx = 0; /* the model's own context (at most 4096): a longer one runs positions the model
+                  * never saw, and a small reader (512) then answers with noise */
     s.steps = 100;
     s.lr = 0; /* 0: 1e-4 for LoRA, 1e-5 for full */
     s.lora_rank = 8;

@@ -26,7 +26,7 @@ mkdir -p data/collections
     fail "qa generate"
 "$RAGTUNE" tokenizer train --vocab-size 300 corpus.txt -o tok.json >/dev/null 2>&1 || fail "tokenizer"
 "$RAGTUNE" train --data corpus.txt --tokenizer tok.json --layers 1 --embd 32 --heads 2 \
-    --kv-heads 2 --ff 64 --seq-len 64 --batch 4 --steps 4 --out m >/dev/null 2>&1 || fail "train"
+    --kv-heads 2 --ff 64 --ctx 256 --seq-len 64 --batch 4 --steps 4 --out m >/dev/null 2>&1 || fail "train"
 
 serve() { start_server --model m/model --alias tiny --data-dir data --parallel 1; }
 code() { curl -s -o body -w '%{http_code}' "$@"; }
