@@ -106,9 +106,10 @@ typedef void (*rt_progress_callback)(const rt_progress_info *info, void *user);
  * plain lines every few seconds otherwise, on stderr). */
 void rt_progress_set(rt_progress_callback callback, void *user);
 /* Per-call progress and cancellation (llama.cpp's progress_callback / abort_callback), a member
- * of the params of long work (training). progress NULL: the process sink above. should_cancel
- * (may be NULL) is polled between units of work (a training step); when it returns true the
- * call stops with RT_ERR_CANCELLED, saving nothing beyond the checkpoints already written. */
+ * of the params of long work (training, comparison) or an argument of it (ingest). progress
+ * NULL: the process sink above. should_cancel (may be NULL) is polled between units of work (a
+ * training step, a document, a question); when it returns true the call stops with
+ * RT_ERR_CANCELLED, keeping what was finished (checkpoints written, documents committed). */
 typedef struct rt_run_callbacks {
     rt_progress_callback progress;
     void *progress_user;
@@ -866,12 +867,16 @@ typedef void (*rt_ingest_ack_fn)(void *user, const char *doc_id, const char *sta
 int rt_collection_ingest_document(rt_collection *c, const rt_document *doc, rt_ingest_stats *stats);
 /* Ingests a file (.txt, .md, .html/.htm, .jsonl with {"id","text","metadata"} per line) or a
  * directory recursively (other extensions are skipped). A file that fails to parse is counted
- * in docs_failed, logged, and the rest goes on; the return is RT_OK unless nothing could run. */
-int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stats *stats);
+ * in docs_failed, logged, and the rest goes on; the return is RT_OK unless nothing could run.
+ * callbacks (may be NULL): progress (task "ingest", unit "docs": documents done, whatever their
+ * status) and should_cancel, polled before each document; a cancelled ingest returns
+ * RT_ERR_CANCELLED with every document before it committed and none after it begun. */
+int rt_collection_ingest_path(rt_collection *c, const char *path,
+                              const rt_run_callbacks *callbacks, rt_ingest_stats *stats);
 /* Ingests from a stream: format "txt", "md", "html" or "jsonl"; name is the document id (txt,
- * md, html) or the prefix of line ids (jsonl). */
+ * md, html) or the prefix of line ids (jsonl); callbacks as rt_collection_ingest_path. */
 int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, const char *name,
-                                rt_ingest_stats *stats);
+                                const rt_run_callbacks *callbacks, rt_ingest_stats *stats);
 /* Sets the acknowledgement callback for ingests (NULL: none). */
 void rt_collection_set_ack(rt_collection *c, rt_ingest_ack_fn fn, void *user);
 
@@ -1460,11 +1465,9 @@ typedef struct rt_compare_spec {
     bool keep_going;            /* a failed strategy does not fail the run (default false) */
     const char *priority;       /* "accuracy,freshness,latency,cost" order of importance */
     const char *spec_json;      /* the --spec file's text, echoed (may be NULL) */
-    /* progress of each strategy (NULL: the process sink) and cancellation */
-    rt_progress_callback progress;
-    void *progress_user;
-    bool (*should_cancel)(void *user);
-    void *cancel_user;
+    /* progress of each strategy (task "<strategy>: answer", "<strategy>: train", ...) and
+     * cancellation, polled between questions and training steps */
+    rt_run_callbacks callbacks;
     /* Named strategies with their own settings (a spec file's "strategy" list; NULL/0: none).
      * strategies then selects among them by name (a kind name not among them runs that kind
      * with the spec's settings); strategies NULL runs them all. */

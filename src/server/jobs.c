@@ -372,6 +372,23 @@ static bool compare_should_stop(void *user) {
     return stop;
 }
 
+/* The comparison's progress (each strategy's questions and training steps) as job events. */
+static void compare_progress(const rt_progress_info *info, void *user) {
+    compare_run *cr = user;
+    json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "task", info->task, "unit", info->unit, "done",
+                             (json_int_t)info->done, "total", (json_int_t)info->total);
+    pthread_mutex_lock(&cr->js->mu);
+    if (info->total)
+        job_event(cr->js, cr->j, "info", data, "%s: %llu/%llu %s%s%s", info->task,
+                  (unsigned long long)info->done, (unsigned long long)info->total, info->unit,
+                  info->detail ? ", " : "", info->detail ? info->detail : "");
+    else
+        job_event(cr->js, cr->j, "info", data, "%s: %llu %s%s%s", info->task,
+                  (unsigned long long)info->done, info->unit, info->detail ? ", " : "",
+                  info->detail ? info->detail : "");
+    pthread_mutex_unlock(&cr->js->mu);
+}
+
 static void run_compare(srv *s, job *j) {
     srv_jobs *js = s->jobs;
     pthread_mutex_lock(&js->mu);
@@ -410,8 +427,10 @@ static void run_compare(srv *s, job *j) {
     spec.seq_len =
         (int)opt_int(opt, "seq_len", n_ctx > 0 && n_ctx < spec.seq_len ? n_ctx : spec.seq_len);
     compare_run cr = {js, j};
-    spec.should_cancel = compare_should_stop;
-    spec.cancel_user = &cr;
+    spec.callbacks = (rt_run_callbacks){.progress = compare_progress,
+                                        .progress_user = &cr,
+                                        .should_cancel = compare_should_stop,
+                                        .cancel_user = &cr};
     spec.keep_going = json_is_true(json_object_get(opt, "keep_going"));
     char *report = NULL; /* written, also when a strategy failed */
     int rc = coll && qa ? rt_compare_run(&spec, &report) : RT_ERR_NOMEM;
