@@ -100,16 +100,19 @@ typedef struct rt_progress_info {
     double elapsed;
     const char *detail; /* e.g. "loss 2.314"; may be NULL */
     bool final;
+    /* rt_trainer_run with a per-call progress callback: the step just done, reported after every
+     * step (not rate-limited, so a job can record each one); NULL otherwise */
+    const struct rt_train_step_info *train_step;
 } rt_progress_info;
 typedef void (*rt_progress_callback)(const rt_progress_info *info, void *user);
-/* Sets the progress sink (NULL restores the default: a bar with rate and ETA on a terminal,
- * plain lines every few seconds otherwise, on stderr). */
-void rt_progress_set(rt_progress_callback callback, void *user);
 /* Per-call progress and cancellation (llama.cpp's progress_callback / abort_callback), a member
- * of the params of long work (training, comparison) or an argument of it (ingest). progress
- * NULL: the process sink above. should_cancel (may be NULL) is polled between units of work (a
- * training step, a document, a question); when it returns true the call stops with
- * RT_ERR_CANCELLED, keeping what was finished (checkpoints written, documents committed). */
+ * of the params of long work (training, comparison) or an argument of it (ingest); there is no
+ * process-wide progress sink. progress NULL: the default, a bar with rate and ETA on a terminal,
+ * plain lines every few seconds otherwise, on stderr (a no-op callback silences it).
+ * should_cancel (may be NULL) is polled between units of work (a training step, a document, a
+ * question); when it returns true the call stops with RT_ERR_CANCELLED, keeping what was
+ * finished (documents committed; training writes a checkpoint of the last step, so that
+ * `resume` continues from it). */
 typedef struct rt_run_callbacks {
     rt_progress_callback progress;
     void *progress_user;
@@ -648,7 +651,9 @@ typedef struct rt_train_step_info {
 int rt_trainer_init(const rt_train_params *p, rt_trainer **out);
 /* One optimizer step (grad_accum micro-batches); evaluates, logs and checkpoints on schedule. */
 int rt_trainer_step(rt_trainer *t, rt_train_step_info *info);
-/* Steps until max_steps, early stopping or stop_after, with progress; saves the result. */
+/* Steps until max_steps, early stopping or stop_after, with progress; saves the result.
+ * callbacks.should_cancel true before a step: writes a checkpoint of the last step done (so
+ * that a run with resume continues from it) and returns RT_ERR_CANCELLED. */
 int rt_trainer_run(rt_trainer *t);
 /* Mean validation loss (eval_batches batches); NaN without validation data. */
 int rt_trainer_evaluate(rt_trainer *t, float *val_loss);
