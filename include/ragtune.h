@@ -1534,7 +1534,11 @@ void rt_compare_spec_free_root(void *json_root);
  * Returns RT_OK when every strategy ran (or, with keep_going, when the run completed with
  * failed strategies); the first failed strategy's error (rt_last_error names it) when one
  * failed, report.json written all the same; an error and no report when nothing could run
- * (unreadable QA or collection, no test questions, bad spec). */
+ * (unreadable QA or collection, no test questions, bad spec).
+ * Under mpirun (after rt_dist_init) every process calls it with the same spec: they share the
+ * questions and train data-parallel; rank 0 alone writes out_dir (the others read the trained
+ * adapters from it: a shared file system across machines) and gets the report; the others get
+ * no report and the same status. */
 int rt_compare_run(const rt_compare_spec *spec, char **report_json);
 
 /* Renders a report (the JSON text rt_compare_run wrote) as a terminal table with the

@@ -16,6 +16,8 @@ static const char md[] = "# Guide\n\n## Install\n\nRun make to build it. Then ru
                          "## Usage\n\nCall ragtune ask with a collection.\n\n## Empty\n";
 static const char fol[] = "FORTRAN\n\nA programming language designed at IBM.\n\nSecond part.";
 static const char meta[] = "Body of the meta document. Another sentence.";
+/* one line and a newline, as a .txt file often is: all body, no title line */
+static const char one[] = "Kumquats are small citrus fruits eaten whole\n\n";
 
 static char *root;
 static rt_collection *coll;
@@ -27,11 +29,12 @@ static int setup(void **s) {
     snprintf(path, sizeof path, "%s/c", root);
     rt_collection_params cp = rt_collection_default_params();
     if (rt_collection_open(path, &cp, &coll) != RT_OK) return -1;
-    rt_document d[3] = {{"md", "guide.md", md, strlen(md), NULL},
+    rt_document d[4] = {{"md", "guide.md", md, strlen(md), NULL},
                         {"fol", NULL, fol, strlen(fol), NULL},
-                        {"meta", NULL, meta, strlen(meta), "{\"title\":\"Meta Title\"}"}};
+                        {"meta", NULL, meta, strlen(meta), "{\"title\":\"Meta Title\"}"},
+                        {"one", "one.txt", one, strlen(one), NULL}};
     rt_ingest_stats st = {0};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (rt_collection_ingest_document(coll, &d[i], &st) != RT_OK) return -1;
     return 0;
 }
@@ -144,6 +147,13 @@ static void test_heading_only(void **s) {
     assert_string_equal(src[1].doc_id, "fol");
     assert_string_equal(src[1].title, "FORTRAN");
     assert_true(strstr(src[1].text, "A programming language designed at IBM.") == src[1].text);
+    free_sources(src, n);
+    /* a one-line document is a source (its line is body, not a title without a body) */
+    rt_search_result o = hit("one", one, "Kumquats", "whole", 1.0f);
+    assert_int_equal(rt_rag_context_assemble(coll, &o, NULL, 1, 1000, count_words, NULL, &src, &n),
+                     RT_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(src[0].text, "Kumquats are small citrus fruits eaten whole");
     free_sources(src, n);
 }
 

@@ -1,7 +1,8 @@
 /*
  * cmd_compare.c — `ragtune compare`: every strategy on the same test questions, measured side
  * by side; writes OUT/report.{json,md,html} and prints the table and the recommendation.
- * Also the option parser of `ragtune eval` (one strategy).
+ * Also the option parser of `ragtune eval` (one strategy). Under mpirun the processes share the
+ * work (rt_compare_run) and rank 0 alone writes the reports and prints.
  */
 #include "cli.h"
 #include "compare_opts.h"
@@ -122,7 +123,8 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
     for (int i = 1; i + 1 < argc; i++) {
         if (!strcmp(argv[i], "--spec")) {
             if (rt_compare_spec_load(argv[i + 1], &s, &root) != RT_OK) {
-                fprintf(stderr, "ragtune %s: %s\n", cmd, rt_last_error());
+                if (rt_dist_rank() == 0) /* under mpirun: said once */
+                    fprintf(stderr, "ragtune %s: %s\n", cmd, rt_last_error());
                 return CLI_USAGE;
             }
             FILE *f = fopen(argv[i + 1], "r");
@@ -227,7 +229,7 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         BAD("--collection, --qa, --model (or --api-base)%s are required", eval ? "" : " and --out");
     if (threads) rt_set_threads((int)threads);
     char *heldout = NULL;
-    if (!heldout_set && !eval) {
+    if (!heldout_set && !eval && rt_dist_rank() == 0) { /* under mpirun rank 0 writes files */
         heldout = wordnet_heldout(s.out_dir);
         s.heldout_path = heldout;
     }
@@ -237,7 +239,9 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
     s.callbacks = cli_interrupt_callbacks();
     int run_rc = rt_compare_run(&s, &report);
     char *run_error = run_rc != RT_OK ? strdup(rt_last_error()) : NULL;
-    if (run_rc != RT_OK && !report) { /* nothing ran */
+    if (rt_dist_rank() != 0) { /* under mpirun: rank 0 reports, every process's errors too */
+        rc = run_rc == RT_OK ? CLI_OK : run_rc == RT_ERR_INVALID ? CLI_USAGE : CLI_RUNTIME;
+    } else if (run_rc != RT_OK && !report) { /* nothing ran */
         rc = rt_last_error_code() == RT_ERR_INVALID ? cli_usage_error(cmd, "%s", rt_last_error())
                                                     : cli_runtime_error(cmd);
     } else if (rt_report_write(s.out_dir) != RT_OK) {

@@ -2,7 +2,8 @@
  * dist.c — the CLI under mpirun: starts the process group (rt_dist_init) for the commands that
  * run distributed, refuses the others when there is more than one process (each would repeat
  * the whole command, writing the same files at once), and keeps ranks other than 0 quiet
- * (their stdout goes to /dev/null and only their errors are logged), so the output of
+ * (their stdout goes to /dev/null, only their errors are logged, and usage errors, which every
+ * process finds alike, are printed by rank 0 alone: main.c), so the output of
  * `mpirun -np N ragtune train ...` reads as one run's; and names each process's shard of a
  * sharded collection ({rank} in the path).
  */
@@ -13,7 +14,8 @@
 #include <string.h>
 
 /* The commands that know how to share their work over processes. */
-static const char *const distributed[] = {"train", "finetune", "search", "ask"};
+static const char *const distributed[] = {"train", "finetune", "search",
+                                          "ask",   "compare",  "eval"};
 
 int cli_dist_begin(const char *cmd) {
     if (!rt_dist_launched()) return CLI_OK;
@@ -26,7 +28,7 @@ int cli_dist_begin(const char *cmd) {
         if (rt_dist_rank() != 0) return CLI_USAGE;
         return cli_usage_error(cmd,
                                "does not run over several processes (mpirun -np %d); the "
-                               "commands that do: train, finetune, search, ask",
+                               "commands that do: train, finetune, search, ask, compare, eval",
                                rt_dist_size());
     }
     if (rt_dist_rank() != 0) {

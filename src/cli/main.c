@@ -50,6 +50,7 @@ static void print_help(FILE *out) {
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    if (rt_dist_rank() != 0) return CLI_USAGE; /* under mpirun: rank 0 says it, once */
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "ragtune %s: ", cmd);

@@ -35,6 +35,8 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "dist/comm.h"
+#include "dist/share.h"
 #include "eval/engine.h"
 #include "eval/metrics.h"
 #include "eval/qa.h"
@@ -189,18 +191,23 @@ typedef struct run {
     uint64_t index_bytes;
 } run;
 
-/* progress through the call's callbacks (or the process sink) */
+/* progress through the call's callbacks (or the default bar) */
 typedef struct prog {
     rt_progress p;
     char task[96];
+    bool quiet; /* a rank other than 0 */
 } prog;
 
 static void prog_begin(prog *g, const run *r, const char *task, const char *unit, uint64_t total) {
+    memset(g, 0, sizeof *g);
+    g->quiet = rt_dist_rank() != 0; /* under mpirun, rank 0 reports */
+    if (g->quiet) return;
     snprintf(g->task, sizeof g->task, "%s", task);
     rt_progress_begin_with(&g->p, &r->s.callbacks, g->task, unit, total);
 }
 
 static void prog_update(prog *g, uint64_t done, const char *detail, bool final) {
+    if (g->quiet) return;
     if (final) {
         g->p.done = done;
         rt_progress_end(&g->p, detail);
@@ -468,11 +475,94 @@ static json_t *ci_json(const run *r, const double *x, size_t n, uint64_t salt) {
     return o;
 }
 
+/* Answers the questions idx[0..n): under mpirun each process answers its share (dist_mine)
+ * and every process gets every answer, in order. *recs_out (n, malloc'd) and *json_out (array
+ * of n records) on RT_OK. A process that fails stops the others at the gathering with its
+ * error. */
+static int answer_shared(run *r, rt_eval_engine *e, rt_collection *c, const size_t *idx, size_t n,
+                         const char *task, answer_rec **recs_out, json_t **json_out) {
+    *recs_out = NULL;
+    *json_out = NULL;
+    char **packed = calloc(n ? n : 1, sizeof *packed);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    int st = packed && lens ? RT_OK : rt_error(RT_ERR_NOMEM, "out of memory");
+    prog g;
+    prog_begin(&g, r, task, "questions", n);
+    double contains = 0;
+    size_t na = 0;
+    char detail[96] = "";
+    for (size_t i = 0; i < n && st == RT_OK; i++) {
+        if (!dist_mine(i)) continue;
+        if (cancelled(r)) {
+            st = rt_error(RT_ERR_CANCELLED, "compare: cancelled");
+            break;
+        }
+        const rt_qa_item *it = &r->qa->items[idx[i]];
+        answer_rec rec;
+        json_t *rj;
+        st = answer_one(r, e, c, it, it->answers, it->n_answers, &rec, &rj);
+        if (st != RT_OK) {
+            rt_error_wrap("question %s", it->id);
+            break;
+        }
+        /* the record as bytes: the struct (same binary everywhere), then its JSON */
+        char *text = json_dumps(rj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(rj);
+        size_t tl = text ? strlen(text) : 0;
+        packed[i] = text ? malloc(sizeof rec + tl) : NULL;
+        if (!packed[i]) {
+            free(text);
+            st = rt_error(RT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(packed[i], &rec, sizeof rec);
+        memcpy(packed[i] + sizeof rec, text, tl);
+        lens[i] = sizeof rec + tl;
+        free(text);
+        if (!rec.unanswerable) {
+            contains += rec.contains;
+            na++;
+        }
+        snprintf(detail, sizeof detail, "contains %.2f", na ? contains / (double)na : 0.0);
+        prog_update(&g, i + 1, detail, false);
+    }
+    st = packed && lens ? dist_gather_items(n, packed, lens, st) : dist_agree_error(st);
+    answer_rec *recs = st == RT_OK ? calloc(n ? n : 1, sizeof *recs) : NULL;
+    json_t *arr = st == RT_OK ? json_array() : NULL;
+    if (st == RT_OK && (!recs || !arr)) st = rt_error(RT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == RT_OK; i++) {
+        json_t *rj = lens[i] >= sizeof *recs
+                         ? json_loadb(packed[i] + sizeof *recs, lens[i] - sizeof *recs, 0, NULL)
+                         : NULL;
+        if (!rj) {
+            st = rt_error(RT_ERR_INTERNAL, "question %zu: a malformed answer record", i);
+            break;
+        }
+        memcpy(&recs[i], packed[i], sizeof *recs);
+        json_array_append_new(arr, rj);
+    }
+    prog_update(&g, n, detail, true);
+    for (size_t i = 0; packed && i < n; i++)
+        free(packed[i]);
+    free(packed);
+    free(lens);
+    if (st != RT_OK) {
+        free(recs);
+        json_decref(arr);
+        return st;
+    }
+    *recs_out = recs;
+    *json_out = arr;
+    return RT_OK;
+}
+
 /* Answers the questions idx[0..n) and returns the metrics object (with "questions"). */
 static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t *idx, size_t n,
                       const char *task, json_t **out) {
     *out = NULL;
-    answer_rec *recs = calloc(n ? n : 1, sizeof *recs);
+    answer_rec *recs = NULL;
+    json_t *qs = NULL;
+    RT_TRY(answer_shared(r, e, c, idx, n, task, &recs, &qs));
     double *em = calloc(n ? n : 1, sizeof(double)), *f1 = calloc(n ? n : 1, sizeof(double));
     double *co = calloc(n ? n : 1, sizeof(double)), *ttft = calloc(n ? n : 1, sizeof(double));
     double *tot = calloc(n ? n : 1, sizeof(double)), *sup = calloc(n ? n : 1, sizeof(double));
@@ -482,29 +572,13 @@ static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t 
     bool *corr = calloc(n ? n : 1, sizeof(bool));
     double *jd = calloc(n ? n : 1, sizeof(double));
     size_t nj = 0, n_unparsed = 0;
-    json_t *qs = json_array();
     int st = RT_OK;
-    if (!recs || !em || !f1 || !co || !ttft || !tot || !sup || !rh || !rr || !rm || !rn || !abst ||
+    if (!em || !f1 || !co || !ttft || !tot || !sup || !rh || !rr || !rm || !rn || !abst ||
         !unans || !corr || !jd)
         st = rt_error(RT_ERR_NOMEM, "out of memory");
-    prog g;
-    prog_begin(&g, r, task, "questions", n);
     size_t na = 0, nret = 0;
     double gen_tokens = 0, gen_seconds = 0, prompt_tokens = 0;
-    char detail[96] = "";
     for (size_t i = 0; i < n && st == RT_OK; i++) {
-        if (cancelled(r)) {
-            st = rt_error(RT_ERR_CANCELLED, "compare: cancelled");
-            break;
-        }
-        const rt_qa_item *it = &r->qa->items[idx[i]];
-        json_t *rj;
-        st = answer_one(r, e, c, it, it->answers, it->n_answers, &recs[i], &rj);
-        if (st != RT_OK) {
-            rt_error_wrap("question %s", it->id);
-            break;
-        }
-        json_array_append_new(qs, rj);
         answer_rec *a = &recs[i];
         if (!a->unanswerable && r->judge) {
             if (isfinite(a->judge))
@@ -534,10 +608,7 @@ static int answer_set(run *r, rt_eval_engine *e, rt_collection *c, const size_t 
         gen_tokens += a->n_generated;
         gen_seconds += a->total - a->ttft;
         prompt_tokens += a->n_prompt;
-        snprintf(detail, sizeof detail, "contains %.2f", na ? rt_mean(co, na) : 0.0);
-        prog_update(&g, i + 1, detail, false);
     }
-    prog_update(&g, n, detail, true);
     if (st == RT_OK) {
         json_t *m = json_object();
         json_object_set_new(m, "n_questions", json_integer((json_int_t)n));
@@ -904,7 +975,9 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
     bool lora = strcmp(recipe, "ft") != 0;
     int st = dir && done && data && adapter && model ? RT_OK : RT_ERR_NOMEM;
     json_t *s = NULL;
-    if (st == RT_OK && r->s.resume && rt_is_file(done)) {
+    /* under mpirun rank 0 decides (it alone reads and writes out_dir), the processes train
+     * data-parallel on the data it wrote, and it saves the result */
+    if (st == RT_OK && r->s.resume && rt_dist_rank() == 0 && rt_is_file(done)) {
         s = json_load_file(done, 0, NULL);
         const char *cfg = json_string_value(json_object_get(s, "config"));
         if (!cfg || strcmp(cfg, key)) {
@@ -912,10 +985,19 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
             s = NULL;
         }
     }
+    if (dist_active()) {
+        int32_t trained = s != NULL;
+        if (dist_bcast(&trained, sizeof trained, 0) != RT_OK) st = RT_ERR_INTERNAL;
+        if (trained && !s) s = json_object(); /* the others: rank 0 holds the numbers */
+        st = dist_agree_error(st);
+    }
     if (st == RT_OK && !s) {
         s = json_object();
-        st = rt_mkdir_p(dir);
-        if (st == RT_OK) st = write_train_data(r, recipe, updated, data, s);
+        if (rt_dist_rank() == 0) {
+            st = rt_mkdir_p(dir);
+            if (st == RT_OK) st = write_train_data(r, recipe, updated, data, s);
+        }
+        st = dist_agree_error(st);
         rt_train_params tp = rt_train_default_params();
         tp.model_path = r->s.model_path;
         tp.lora_rank = lora ? r->s.lora_rank : 0;
@@ -938,8 +1020,9 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
         snprintf(task, sizeof task, "%s: train", name);
         if (st == RT_OK) prog_begin(&g, r, task, "steps", (uint64_t)tp.max_steps);
         while (st == RT_OK) {
-            if (cancelled(r)) {
-                st = rt_error(RT_ERR_CANCELLED, "compare: cancelled");
+            int c = cancelled(r) ? rt_error(RT_ERR_CANCELLED, "compare: cancelled") : RT_OK;
+            if ((c = dist_agree(c)) != RT_OK) { /* all processes stop at the same step */
+                st = c;
                 break;
             }
             st = rt_trainer_step(t, &info);
@@ -949,11 +1032,14 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
             if (info.done) break;
         }
         if (t && st == RT_OK) prog_update(&g, (uint64_t)info.step, detail, true);
-        if (st == RT_OK) st = rt_trainer_save(t, lora ? adapter : model);
+        if (st == RT_OK) /* st agreed by the step: every process is here, or none */
+            st = dist_agree_error(rt_dist_rank() == 0 ? rt_trainer_save(t, lora ? adapter : model)
+                                                      : RT_OK);
         double wall = now() - t0;
         size_t mem = t ? rt_trainer_memory_bytes(t) : 0;
         rt_trainer_free(t);
-        if (st == RT_OK) {
+        bool saved = st == RT_OK; /* the same on every process */
+        if (st == RT_OK && rt_dist_rank() == 0) {
             json_object_set_new(s, "config", json_string(key));
             json_object_set_new(s, "recipe", json_string(recipe));
             json_object_set_new(s, "dir", json_string(name));
@@ -973,6 +1059,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
             st = text ? rt_file_write_atomic(done, text, strlen(text)) : RT_ERR_NOMEM;
             free(text);
         }
+        if (saved) st = dist_agree_error(st); /* rank 0 wrote done.json */
     }
     if (st == RT_OK) {
         json_object_del(s, "config");
@@ -990,10 +1077,33 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
 
 /* ---- adaptability ---- */
 
+static int make_updated(run *r);
+
 /* The updated collection: a copy of the collection (VACUUM INTO) with the update documents
- * ingested; the ingest is timed (the cost of adapting a RAG system). Made once. */
+ * ingested; the ingest is timed (the cost of adapting a RAG system). Made once, by rank 0
+ * under mpirun; the other processes then open it read-only (out_dir on a shared file system). */
 static int ensure_updated(run *r) {
     if (r->coll_updated || !r->s.update_docs_path) return RT_OK;
+    if (!dist_active()) return make_updated(r);
+    int st = dist_agree_error(rt_dist_rank() == 0 ? make_updated(r) : RT_OK);
+    if (st == RT_OK && rt_dist_rank() != 0) {
+        char *dir = rt_path_join(r->s.out_dir, "collection-updated");
+        rt_collection_params cp = rt_collection_default_params();
+        cp.create = false;
+        cp.read_only = true;
+        if (r->has_emb) cp.embedder = &r->emb;
+        st = dir ? rt_collection_open(dir, &cp, &r->coll_updated) : RT_ERR_NOMEM;
+        free(dir);
+    }
+    st = dist_agree_error(st);
+    if (st != RT_OK && r->coll_updated) { /* all ranks try again, or none */
+        rt_collection_close(r->coll_updated);
+        r->coll_updated = NULL;
+    }
+    return st;
+}
+
+static int make_updated(run *r) {
     char *dir = rt_path_join(r->s.out_dir, "collection-updated");
     char *db = dir ? rt_path_join(dir, "collection.db") : NULL;
     if (!db) {
@@ -1053,16 +1163,14 @@ static int update_scores(run *r, rt_eval_engine *e, rt_collection *c, const char
     *out = NULL;
     double *co = calloc(r->n_update + 1, sizeof *co), *f1 = calloc(r->n_update + 1, sizeof *f1);
     double *old = calloc(r->n_update + 1, sizeof *old);
-    json_t *answers = json_array();
+    answer_rec *recs = NULL;
+    json_t *answers = NULL;
     int st = co && f1 && old ? RT_OK : RT_ERR_NOMEM;
-    prog g;
-    prog_begin(&g, r, task, "questions", r->n_update);
+    if (st == RT_OK) st = answer_shared(r, e, c, r->update, r->n_update, task, &recs, &answers);
     for (size_t i = 0; i < r->n_update && st == RT_OK; i++) {
         const rt_qa_item *it = &r->qa->items[r->update[i]];
-        answer_rec rec;
-        json_t *rj;
-        st = answer_one(r, e, c, it, it->answers, it->n_answers, &rec, &rj);
-        if (st != RT_OK) break;
+        answer_rec rec = recs[i];
+        json_t *rj = json_array_get(answers, i);
         co[i] = rec.contains;
         f1[i] = rec.f1;
         if (it->old_answer) {
@@ -1072,10 +1180,8 @@ static int update_scores(run *r, rt_eval_engine *e, rt_collection *c, const char
             old[i] = fo >= 0.5 && fo > rec.f1 ? 1 : 0;
         }
         json_object_set_new(rj, "gives_old_answer", json_boolean(old[i] > 0));
-        json_array_append_new(answers, rj);
-        prog_update(&g, i + 1, NULL, false);
     }
-    prog_update(&g, r->n_update, NULL, true);
+    free(recs);
     if (st == RT_OK) {
         json_t *o = json_object();
         json_object_set_new(o, "contains", ci_json(r, co, r->n_update, 11));
@@ -1126,6 +1232,7 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
     else
         st = rt_eval_engine_open(model_path ? model_path : r->s.model_path, adapter_path,
                                  r->s.n_ctx, &e);
+    st = dist_agree_error(st); /* every process answers with it, or none */
     json_t *m = NULL;
     char task[64];
     snprintf(task, sizeof task, "%s: answer", sg->name);
@@ -1182,7 +1289,7 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
             st = ensure_updated(r);
             if (st == RT_OK) st = train_recipe(r, recipe, true, &mp2, &ap2, &t2);
             rt_eval_engine *e2 = NULL;
-            if (st == RT_OK) st = rt_eval_engine_open(mp2, ap2, r->s.n_ctx, &e2);
+            if (st == RT_OK) st = dist_agree_error(rt_eval_engine_open(mp2, ap2, r->s.n_ctx, &e2));
             snprintf(task, sizeof task, "%s: update (after)", sg->name);
             if (st == RT_OK) st = update_scores(r, e2, NULL, task, &after);
             rt_eval_engine_close(e2);
@@ -1468,13 +1575,14 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         rt_collection_stats cs;
         if (rt_collection_stats_get(r.coll, &cs) == RT_OK) r.index_bytes = cs.disk_bytes;
     }
-    if (st == RT_OK && r.s.heldout_path) {
+    bool root = rt_dist_rank() == 0; /* under mpirun: rank 0 reads and writes out_dir */
+    if (st == RT_OK && r.s.heldout_path && root) { /* perplexities are rank 0's */
         size_t len;
         st = rt_file_read_all(r.s.heldout_path, (size_t)1 << 24, &r.heldout, &len);
     }
-    if (st == RT_OK) st = rt_mkdir_p(r.s.out_dir);
+    if (st == RT_OK && root) st = rt_mkdir_p(r.s.out_dir);
     char *sdir = st == RT_OK ? rt_path_join(r.s.out_dir, "strategies") : NULL;
-    if (st == RT_OK) st = sdir ? rt_mkdir_p(sdir) : RT_ERR_NOMEM;
+    if (st == RT_OK) st = !sdir ? RT_ERR_NOMEM : root ? rt_mkdir_p(sdir) : RT_OK;
     if (st == RT_OK) {
         r.config = config_json(&r, sv, ns);
         r.config_text = cache_key(r.config);
@@ -1491,6 +1599,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         free(t);
         if (!sv[i].cache_key) st = rt_error(RT_ERR_NOMEM, "out of memory");
     }
+    st = dist_agree_error(st); /* from here on the processes go in step */
     /* forgetting baseline: the base model's perplexity of the held-out text */
     r.base_ppl = NAN;
     if (st == RT_OK && r.heldout) {
@@ -1514,7 +1623,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
             break;
         }
         json_t *res = NULL;
-        if (r.s.resume && rt_is_file(cache)) {
+        if (r.s.resume && root && rt_is_file(cache)) {
             res = json_load_file(cache, 0, NULL);
             const char *cfg = json_string_value(json_object_get(res, "config"));
             if (!cfg || strcmp(cfg, sv[i].cache_key) ||
@@ -1526,6 +1635,15 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
                 json_object_set_new(res, "cached", json_true());
             }
         }
+        if (dist_active()) { /* rank 0 found it cached: nobody runs it */
+            int32_t cached = res != NULL;
+            if ((st = dist_bcast(&cached, sizeof cached, 0)) != RT_OK) {
+                json_decref(res);
+                free(cache);
+                break;
+            }
+            if (cached && !res) res = json_object();
+        }
         if (!res) {
             res = json_object();
             json_object_set_new(res, "name", json_string(sv[i].name));
@@ -1536,7 +1654,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
                 json_object_set_new(res, "params", rt_compare_strategy_json(sv[i].params));
             double t0 = now();
             r.s = sv[i].s; /* its settings while it runs */
-            int s2 = run_strategy(&r, &sv[i], res);
+            int s2 = dist_agree_error(run_strategy(&r, &sv[i], res));
             r.s = r.global;
             json_object_set_new(res, "wall_s", json_real(now() - t0));
             if (s2 == RT_ERR_CANCELLED) {
@@ -1558,8 +1676,8 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
                 }
             } else {
                 json_object_set_new(res, "status", json_string("ok"));
-                char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (!text || rt_file_write_atomic(cache, text, strlen(text)) != RT_OK)
+                char *text = root ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+                if (root && (!text || rt_file_write_atomic(cache, text, strlen(text)) != RT_OK))
                     rt_log_warn("compare: could not cache %s", cache);
                 free(text);
             }
@@ -1569,7 +1687,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         free(cache);
     }
     free(sdir);
-    if (st == RT_OK) {
+    if (st == RT_OK && root) { /* the other processes have no report */
         report = json_object();
         json_object_set_new(report, "ragtune", json_string(rt_version()));
         json_object_set_new(report, "config", json_incref(r.config));
@@ -1591,7 +1709,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         json_object_set_new(report, "base_heldout_ppl", num(r.base_ppl));
         st = rt_report_add_analysis(report, r.s.priority);
     }
-    if (st == RT_OK) {
+    if (st == RT_OK && root) {
         char *text = json_dumps(report, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         char *path = rt_path_join(r.s.out_dir, "report.json");
         st = text && path ? rt_file_write_atomic(path, text, strlen(text)) : RT_ERR_NOMEM;

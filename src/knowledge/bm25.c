@@ -707,9 +707,25 @@ static int scratch_fit(const rt_bm25 *b, rt_bm25_scratch *s) {
     return RT_OK;
 }
 
-/* Distinct known query term ids into c (sorted); stemmer: b's, or a searching thread's. */
-static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char *query, size_t len,
-                       collect_ctx *c) {
+/* Live chunks holding title key (kn bytes, key[kn] writable): from the corpus statistics st
+ * when they list it (sharded search), else this index's (0 for an unknown key). */
+static int64_t key_df(const rt_bm25 *b, const rt_bm25_stats *st, char *key, size_t kn,
+                      int64_t id) {
+    if (st) {
+        key[kn] = '\0';
+        const char *k = key;
+        char **hit = bsearch(&k, st->terms, st->n_terms, sizeof *st->terms, cmp_cstr);
+        if (hit) return st->df[hit - st->terms];
+    }
+    return id < 0 ? 0 : (int64_t)b->terms[id].df;
+}
+
+/* Distinct known query term ids into c (sorted); stemmer: b's, or a searching thread's. st: the
+ * corpus's statistics (sharded search; NULL: the index's), which say which title keys are
+ * titles somewhere in the corpus, so every shard applies the longest-match rule to the same
+ * matches and keeps those it holds. */
+static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const rt_bm25_stats *st,
+                       const char *query, size_t len, collect_ctx *c) {
     memset(c, 0, sizeof *c);
     c->b = b;
     c->stemmer = stemmer;
@@ -717,22 +733,25 @@ static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char 
     if (c->status) return c->status;
     /* title keys: each longest run of 1..TITLE_MAX_TERMS consecutive query terms that is a
      * title ("programming language", not also "language", for "What is a programming
-     * language?"); a run inside a matching run of more content terms is dropped */
+     * language?"); a run inside a matching run of more content terms is dropped. A title is
+     * a key with live chunks (a deleted document's title no longer matches, as in a fresh
+     * index) */
     stems qs;
     stems_of(b, stemmer, query, len, &qs);
-    char key[TITLE_KEY_MAX];
-    uint32_t hit_id[QUERY_MAX_STEMS * 2];
+    char key[TITLE_KEY_MAX + 1];
+    int64_t hit_id[QUERY_MAX_STEMS * 2];
     size_t hit_i[QUERY_MAX_STEMS * 2], hit_j[QUERY_MAX_STEMS * 2], hit_w[QUERY_MAX_STEMS * 2];
     size_t n_hits = 0;
     for (size_t i = 0; i < qs.n; i++)
         for (size_t j = i + 1; j <= qs.n && j - i <= TITLE_MAX_TERMS; j++) {
             size_t kn = title_key(&qs, i, j, key);
             int64_t id = kn ? term_find(b, key, kn) : -1;
-            if (id < 0 || n_hits == QUERY_MAX_STEMS * 2) continue;
+            if (!kn || key_df(b, st, key, kn, id) <= 0 || n_hits == QUERY_MAX_STEMS * 2)
+                continue;
             size_t words = 0; /* content terms: "a programming language" is not longer */
             for (size_t k = i; k < j; k++)
                 words += !qs.stop[k];
-            hit_id[n_hits] = (uint32_t)id;
+            hit_id[n_hits] = id; /* -1: a title of another shard only */
             hit_i[n_hits] = i;
             hit_j[n_hits] = j;
             hit_w[n_hits++] = words;
@@ -741,7 +760,7 @@ static int query_terms(const rt_bm25 *b, struct sb_stemmer *stemmer, const char 
         bool inside = false;
         for (size_t o = 0; o < n_hits && !inside; o++)
             inside = hit_i[o] <= hit_i[h] && hit_j[h] <= hit_j[o] && hit_w[o] > hit_w[h];
-        if (!inside && push_id(c, hit_id[h])) return c->status;
+        if (!inside && hit_id[h] >= 0 && push_id(c, (uint32_t)hit_id[h])) return c->status;
     }
     if (c->n) qsort(c->ids, c->n, sizeof *c->ids, cmp_u32);
     size_t m = 0;
@@ -940,7 +959,7 @@ int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strate
     if (k <= 0) return 0;
     RT_TRY(scratch_fit(b, s));
     collect_ctx q;
-    RT_TRY(query_terms(b, b->stemmer ? s->stemmer : NULL, query, len, &q));
+    RT_TRY(query_terms(b, b->stemmer ? s->stemmer : NULL, s->stats, query, len, &q));
     if (q.n == 0 || b->n_live == 0) {
         free(q.ids);
         return 0;
@@ -983,6 +1002,20 @@ typedef struct stats_ctx {
     int status;
 } stats_ctx;
 
+/* Appends a copy of term (n bytes) to the statistics' terms; non-zero when out of memory. */
+static int stats_push(stats_ctx *c, const char *term, size_t n) {
+    char *copy = rt_malloc(n + 1);
+    if (!copy || grow((void **)&c->st->terms, &c->cap, c->st->n_terms + 1, sizeof(char *))) {
+        free(copy);
+        c->status = RT_ERR_NOMEM;
+        return 1;
+    }
+    memcpy(copy, term, n);
+    copy[n] = '\0';
+    c->st->terms[c->st->n_terms++] = copy;
+    return 0;
+}
+
 /* The analysis chain of analyze_word with the searching thread's stemmer, keeping every term. */
 static int stats_word(void *user, size_t start, size_t end) {
     stats_ctx *c = user;
@@ -997,16 +1030,7 @@ static int stats_word(void *user, size_t start, size_t end) {
             n = (size_t)sb_stemmer_length(c->stemmer);
         }
     }
-    char *copy = rt_malloc(n + 1);
-    if (!copy || grow((void **)&c->st->terms, &c->cap, c->st->n_terms + 1, sizeof(char *))) {
-        free(copy);
-        c->status = RT_ERR_NOMEM;
-        return 1;
-    }
-    memcpy(copy, term, n);
-    copy[n] = '\0';
-    c->st->terms[c->st->n_terms++] = copy;
-    return 0;
+    return stats_push(c, term, n);
 }
 
 int rt_bm25_query_stats(const rt_bm25 *b, rt_bm25_scratch *s, const char *query, size_t len,
@@ -1015,6 +1039,16 @@ int rt_bm25_query_stats(const rt_bm25 *b, rt_bm25_scratch *s, const char *query,
     RT_TRY(scratch_fit(b, s));
     stats_ctx c = {b, b->stemmer ? s->stemmer : NULL, query, out, 0, RT_OK};
     rt_words_split(query, len, stats_word, &c);
+    /* every title key the query could match (query_terms' runs), held here or not: summed over
+     * the shards, their df say which runs are titles of the corpus */
+    stems qs;
+    stems_of(b, c.stemmer, query, len, &qs);
+    char key[TITLE_KEY_MAX];
+    for (size_t i = 0; c.status == RT_OK && i < qs.n; i++)
+        for (size_t j = i + 1; j <= qs.n && j - i <= TITLE_MAX_TERMS; j++) {
+            size_t kn = title_key(&qs, i, j, key);
+            if (kn && stats_push(&c, key, kn)) break;
+        }
     if (c.status == RT_OK && out->n_terms) {
         qsort(out->terms, out->n_terms, sizeof *out->terms, cmp_cstr);
         size_t m = 0;
@@ -1050,7 +1084,7 @@ float rt_bm25_score(rt_bm25 *b, const char *query, size_t len, int64_t chunk_id)
     int64_t idx = chunk_index(b, chunk_id);
     if (idx < 0 || b->deleted[idx] || b->n_live == 0) return 0;
     collect_ctx q;
-    if (query_terms(b, b->stemmer, query, len, &q)) return 0;
+    if (query_terms(b, b->stemmer, NULL, query, len, &q)) return 0;
     const float k1 = b->cfg.k1, bb = b->cfg.b;
     const double avglen = (double)b->total_len / (double)b->n_live;
     float score = 0;

@@ -100,7 +100,8 @@ int rt_bm25_search_strategy(const rt_bm25 *b, rt_bm25_scratch *s, rt_bm25_strate
 typedef struct rt_bm25_stats {
     int64_t n_chunks;  /* live chunks */
     int64_t total_len; /* their total length in terms */
-    size_t n_terms;    /* the query's distinct analyzed terms (known to this index or not) */
+    size_t n_terms;    /* the query's distinct analyzed terms and the title keys of its runs of
+                        * 1..6 terms (rt_bm25_add_titled; known to this index or not) */
     char **terms;      /* (n_terms) NUL-terminated, sorted by bytes: the same list on every shard */
     int64_t *df;       /* (n_terms) live chunks holding each term */
 } rt_bm25_stats;
@@ -110,7 +111,9 @@ int rt_bm25_query_stats(const rt_bm25 *b, rt_bm25_scratch *s, const char *query,
                         rt_bm25_stats *out);
 void rt_bm25_stats_free(rt_bm25_stats *st);
 /* Makes searches with s score with stats (idf from its n_chunks and df, average length from its
- * total_len) instead of the index's own; NULL restores them. stats stays the caller's and must
+ * total_len, and the query's title matches from its title keys' df: a run that is a title only
+ * on another shard still hides the shorter titles inside it) instead of the index's own; NULL
+ * restores them. stats stays the caller's and must
  * outlive the searches. */
 void rt_bm25_scratch_use_stats(rt_bm25_scratch *s, const rt_bm25_stats *stats);
 

@@ -393,9 +393,14 @@ static int ingest_document(rt_collection *c, const rt_document *doc, const embed
                         c->dir, c->embedder_name);
     if (doc->metadata_json) {
         json_error_t err;
-        json_t *m = json_loads(doc->metadata_json, 0, &err);
+        /* duplicate keys are refused: jansson keeps the last value and SQLite's JSON functions
+         * (filters, the title on rebuild) the first, so they would disagree */
+        json_t *m = json_loads(doc->metadata_json, JSON_REJECT_DUPLICATES, &err);
         bool ok = json_is_object(m);
         json_decref(m);
+        if (!m)
+            return rt_error(RT_ERR_INVALID, "ingest: document '%s': metadata: %s (column %d)",
+                            doc->id ? doc->id : "(no id)", err.text, err.column);
         if (!ok) return rt_error(RT_ERR_INVALID, "ingest: metadata must be a JSON object");
     }
     double t0 = rt_time_now();

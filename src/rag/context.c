@@ -65,9 +65,11 @@ static size_t title_line_end(const rt_stored_document *d) {
     if (e == 0 || e > TITLE_LINE_MAX || e >= d->len) return 0;
     if (heading_level(d->text, e, NULL, NULL)) return 0; /* a Markdown heading: the stack's */
     if (d->text[e - 1] == '.' || blank(d->text, e)) return 0;
-    /* followed by a blank line */
+    /* followed by a blank line, then a body: a document of one line (and trailing blank lines)
+     * is all body, not a title */
     size_t next = e + 1, ne = line_end(d->text, d->len, next);
     if (next < d->len && !blank(d->text + next, ne - next)) return 0;
+    if (ne >= d->len || blank(d->text + ne, d->len - ne)) return 0;
     return e;
 }
 

@@ -5,7 +5,8 @@
 # BM25 (corpus-wide statistics summed over the shards), exact dense and hybrid (over the
 # merged lists; weighted fusion, since RRF's ranks depend on the order of tied hits, which
 # follows chunk ids, and those differ between shards and the whole) give the same documents in the same order with scores within 1e-5 (the same
-# float operations on the same numbers: in practice equal to the printed digit), and `ask` cites
+# float operations on the same numbers: in practice equal to the printed digit), also with titled
+# documents (title keys matched over the whole corpus's titles), and `ask` cites
 # the same sources from the shards as from the whole collection. Errors: a path
 # without {rank} (exit 2), a missing shard (exit 1, on every process), MMR (exit 1).
 set -euo pipefail
@@ -88,6 +89,35 @@ for case in "2:bm25:memory page frame" "2:dense --exact:memory page frame" \
             > "$t/sharded.jsonl" 2> "$t/err" || { cat "$t/err"; exit 1; }
         same_hits "$t/whole.jsonl" "$t/sharded.jsonl"
     }
+done
+
+# titled documents (BM25 title keys): titles held by one shard only, and overlapping titles of
+# different lengths on different shards ("page frame" hides "page", "page frame table" hides
+# both), so a shard's own titles alone would match other runs of the query than the whole
+# collection's; with the keys' document frequencies summed the scores are the same
+titles=("kernel" "kernel scheduler" "page" "page frame" "page frame table" "virtual memory"
+        "memory" "stack" "" "heap queue" "frame")
+: > "$t/titled.jsonl"
+for i in "${!titles[@]}"; do
+    body="note $i the ${words[$((i % 20))]} ${words[$(((i * 7) % 20))]} ${words[$(((i * 3) % 20))]}"
+    printf '{"id":"t%d","text":"%s","metadata":{"title":"%s"}}\n' "$i" "$body" "${titles[$i]}" \
+        >> "$t/titled.jsonl"
+done
+"$RAGTUNE" ingest "$t/tall" "$t/titled.jsonl" > /dev/null 2>&1
+for n in 2 3; do
+    for r in $(seq 0 $((n - 1))); do
+        awk -v n="$n" -v r="$r" '(NR - 1) % n == r' "$t/titled.jsonl" > "$t/titled$n-$r.jsonl"
+        "$RAGTUNE" ingest "$t/tshards$n/part$r" "$t/titled$n-$r.jsonl" > /dev/null 2>&1
+    done
+done
+for case in "2:page frame" "2:what is a page frame table" "3:kernel scheduler memory" \
+            "3:virtual memory page frame stack"; do
+    n=${case%%:*}
+    q=${case#*:}
+    "$RAGTUNE" search "$t/tall" "$q" -k 8 --json > "$t/whole.jsonl"
+    mpi "$n" search "$t/tshards$n/part{rank}" "$q" -k 8 --json > "$t/sharded.jsonl" \
+        2> "$t/err" || { cat "$t/err"; exit 1; }
+    same_hits "$t/whole.jsonl" "$t/sharded.jsonl"
 done
 
 # ask: rank 0 retrieves from every shard and generates from the merged sources (a tiny reader

@@ -58,31 +58,7 @@ def llama_hidden(cfg, P, ids, mask):
 
 def bert_hidden(cfg, P, ids, mask):
     """BertModel with attention_mask = mask, token_type_ids = 0 -> last hidden (B,T,C)."""
-    C, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
-    hd = C // nh
-    B, T = ids.shape
-    x = (P["embeddings.word_embeddings.weight"][ids]
-         + P["embeddings.position_embeddings.weight"][torch.arange(T)][None]
-         + P["embeddings.token_type_embeddings.weight"][0])
-    x = F.layer_norm(x, (C,), P["embeddings.LayerNorm.weight"], P["embeddings.LayerNorm.bias"], eps)
-    allowed = mask[:, None, None, :]
-    for l in range(cfg["num_hidden_layers"]):
-        pre = f"encoder.layer.{l}."
-
-        def lin(h, n):
-            return F.linear(h, P[pre + n + ".weight"], P[pre + n + ".bias"])
-
-        q, k, v = (lin(x, "attention.self." + n).view(B, T, nh, hd).transpose(1, 2)
-                   for n in ("query", "key", "value"))
-        s = (q @ k.transpose(-1, -2) / math.sqrt(hd)).masked_fill(~allowed, float("-inf"))
-        att = (torch.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
-        x = F.layer_norm(lin(att, "attention.output.dense") + x, (C,),
-                         P[pre + "attention.output.LayerNorm.weight"],
-                         P[pre + "attention.output.LayerNorm.bias"], eps)
-        m = lin(F.gelu(lin(x, "intermediate.dense")), "output.dense")
-        x = F.layer_norm(m + x, (C,), P[pre + "output.LayerNorm.weight"],
-                         P[pre + "output.LayerNorm.bias"], eps)
-    return x
+    return model_ref.bert_encode(cfg, P, ids, mask)
 
 
 def mean_pooled(h, mask):

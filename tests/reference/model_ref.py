@@ -235,20 +235,32 @@ def make_gpt2(gen, *, vocab=256, C=64, n_layer=2, nh=4, n_ctx=128):
 
 # ---- BERT (modeling_bert, BertModel; token_type_ids = 0, attention mask all ones) ----------
 
-def bert_forward(cfg, P, ids):
+def bert_encode(cfg, P, ids, mask=None, types=None, prefix=""):
+    """BertModel's encoder, the one copy the reference scripts share: ids (B,T) -> last hidden
+    (B,T,C). mask (B,T) bool of real tokens (HF attention_mask; None: all), types (B,T) token
+    type ids (None: 0), prefix "bert." for the weights of a model with a head."""
     C, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
-    hd, T = C // nh, ids.shape[0]
-    x = (P["embeddings.word_embeddings.weight"][ids]
-         + P["embeddings.position_embeddings.weight"][torch.arange(T)]
-         + P["embeddings.token_type_embeddings.weight"][torch.zeros(T, dtype=torch.long)])
-    x = F.layer_norm(x, (C,), P["embeddings.LayerNorm.weight"], P["embeddings.LayerNorm.bias"], eps)
+    hd = C // nh
+    B, T = ids.shape
+    if types is None:
+        types = torch.zeros(B, T, dtype=torch.long)
+    e = prefix + "embeddings."
+    x = (P[e + "word_embeddings.weight"][ids]
+         + P[e + "position_embeddings.weight"][torch.arange(T)][None]
+         + P[e + "token_type_embeddings.weight"][types])
+    x = F.layer_norm(x, (C,), P[e + "LayerNorm.weight"], P[e + "LayerNorm.bias"], eps)
     for l in range(cfg["num_hidden_layers"]):
-        pre = f"encoder.layer.{l}."
-        lin = lambda h, n: F.linear(h, P[pre + n + ".weight"], P[pre + n + ".bias"])
-        q, k, v = (lin(x, "attention.self." + n).view(T, nh, hd).transpose(0, 1)
+        pre = f"{prefix}encoder.layer.{l}."
+
+        def lin(h, n):
+            return F.linear(h, P[pre + n + ".weight"], P[pre + n + ".bias"])
+
+        q, k, v = (lin(x, "attention.self." + n).view(B, T, nh, hd).transpose(1, 2)
                    for n in ("query", "key", "value"))
-        att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hd), dim=-1) @ v
-        att = att.transpose(0, 1).reshape(T, C)
+        s = q @ k.transpose(-1, -2) / math.sqrt(hd)
+        if mask is not None:
+            s = s.masked_fill(~mask[:, None, None, :], float("-inf"))
+        att = (torch.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
         x = F.layer_norm(lin(att, "attention.output.dense") + x, (C,),
                          P[pre + "attention.output.LayerNorm.weight"],
                          P[pre + "attention.output.LayerNorm.bias"], eps)
@@ -256,6 +268,10 @@ def bert_forward(cfg, P, ids):
         x = F.layer_norm(m + x, (C,), P[pre + "output.LayerNorm.weight"],
                          P[pre + "output.LayerNorm.bias"], eps)
     return x
+
+
+def bert_forward(cfg, P, ids):
+    return bert_encode(cfg, P, ids[None])[0]
 
 
 def make_bert(gen, *, vocab=256, C=64, n_layer=2, nh=4, ff=128, n_ctx=128):

@@ -16,7 +16,6 @@ usage:
                                 OUT: the scores as float32
 """
 import json
-import math
 import os
 import sys
 
@@ -25,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model_ref import make_bert, save_model_dir, write_f32  # noqa: E402
+from model_ref import bert_encode, make_bert, save_model_dir, write_f32  # noqa: E402
 from adapter_ref import load_dir  # noqa: E402
 
 WORDS = ["the", "a", "of", "to", "and", "is", "in", "page", "memory", "cache", "disk", "process",
@@ -64,25 +63,7 @@ def make(d):
 
 
 def bert_cls_logits(cfg, P, ids, types):
-    C, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
-    hd, T = C // nh, ids.shape[0]
-    e = "bert.embeddings."
-    x = (P[e + "word_embeddings.weight"][ids] + P[e + "position_embeddings.weight"][torch.arange(T)]
-         + P[e + "token_type_embeddings.weight"][types])
-    x = F.layer_norm(x, (C,), P[e + "LayerNorm.weight"], P[e + "LayerNorm.bias"], eps)
-    for l in range(cfg["num_hidden_layers"]):
-        pre = f"bert.encoder.layer.{l}."
-        lin = lambda h, n: F.linear(h, P[pre + n + ".weight"], P[pre + n + ".bias"])  # noqa: E731
-        q, k, v = (lin(x, "attention.self." + n).view(T, nh, hd).transpose(0, 1)
-                   for n in ("query", "key", "value"))
-        att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(hd), dim=-1) @ v
-        att = att.transpose(0, 1).reshape(T, C)
-        x = F.layer_norm(lin(att, "attention.output.dense") + x, (C,),
-                         P[pre + "attention.output.LayerNorm.weight"],
-                         P[pre + "attention.output.LayerNorm.bias"], eps)
-        m = lin(F.gelu(lin(x, "intermediate.dense")), "output.dense")
-        x = F.layer_norm(m + x, (C,), P[pre + "output.LayerNorm.weight"],
-                         P[pre + "output.LayerNorm.bias"], eps)
+    x = bert_encode(cfg, P, ids[None], types=types[None], prefix="bert.")[0]
     pooled = torch.tanh(F.linear(x[0], P["bert.pooler.dense.weight"], P["bert.pooler.dense.bias"]))
     return F.linear(pooled, P["classifier.weight"], P["classifier.bias"])
 
