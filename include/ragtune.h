@@ -100,15 +100,19 @@ typedef struct rt_progress_info {
     double elapsed;
     const char *detail; /* e.g. "loss 2.314"; may be NULL */
     bool final;
+    /* rt_trainer_run with a per-call progress callback: the step just done, reported after every
+     * step (not rate-limited, so a job can record each one); NULL otherwise */
+    const struct rt_train_step_info *train_step;
 } rt_progress_info;
 typedef void (*rt_progress_callback)(const rt_progress_info *info, void *user);
-/* Sets the progress sink (NULL restores the default: a bar with rate and ETA on a terminal,
- * plain lines every few seconds otherwise, on stderr). */
-void rt_progress_set(rt_progress_callback callback, void *user);
 /* Per-call progress and cancellation (llama.cpp's progress_callback / abort_callback), a member
- * of the params of long work (training). progress NULL: the process sink above. should_cancel
- * (may be NULL) is polled between units of work (a training step); when it returns true the
- * call stops with RT_ERR_CANCELLED, saving nothing beyond the checkpoints already written. */
+ * of the params of long work (training, comparison) or an argument of it (ingest); there is no
+ * process-wide progress sink. progress NULL: the default, a bar with rate and ETA on a terminal,
+ * plain lines every few seconds otherwise, on stderr (a no-op callback silences it).
+ * should_cancel (may be NULL) is polled between units of work (a training step, a document, a
+ * question); when it returns true the call stops with RT_ERR_CANCELLED, keeping what was
+ * finished (documents committed; training writes a checkpoint of the last step, so that
+ * `resume` continues from it). */
 typedef struct rt_run_callbacks {
     rt_progress_callback progress;
     void *progress_user;
@@ -647,7 +651,9 @@ typedef struct rt_train_step_info {
 int rt_trainer_init(const rt_train_params *p, rt_trainer **out);
 /* One optimizer step (grad_accum micro-batches); evaluates, logs and checkpoints on schedule. */
 int rt_trainer_step(rt_trainer *t, rt_train_step_info *info);
-/* Steps until max_steps, early stopping or stop_after, with progress; saves the result. */
+/* Steps until max_steps, early stopping or stop_after, with progress; saves the result.
+ * callbacks.should_cancel true before a step: writes a checkpoint of the last step done (so
+ * that a run with resume continues from it) and returns RT_ERR_CANCELLED. */
 int rt_trainer_run(rt_trainer *t);
 /* Mean validation loss (eval_batches batches); NaN without validation data. */
 int rt_trainer_evaluate(rt_trainer *t, float *val_loss);
@@ -866,12 +872,16 @@ typedef void (*rt_ingest_ack_fn)(void *user, const char *doc_id, const char *sta
 int rt_collection_ingest_document(rt_collection *c, const rt_document *doc, rt_ingest_stats *stats);
 /* Ingests a file (.txt, .md, .html/.htm, .jsonl with {"id","text","metadata"} per line) or a
  * directory recursively (other extensions are skipped). A file that fails to parse is counted
- * in docs_failed, logged, and the rest goes on; the return is RT_OK unless nothing could run. */
-int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stats *stats);
+ * in docs_failed, logged, and the rest goes on; the return is RT_OK unless nothing could run.
+ * callbacks (may be NULL): progress (task "ingest", unit "docs": documents done, whatever their
+ * status) and should_cancel, polled before each document; a cancelled ingest returns
+ * RT_ERR_CANCELLED with every document before it committed and none after it begun. */
+int rt_collection_ingest_path(rt_collection *c, const char *path,
+                              const rt_run_callbacks *callbacks, rt_ingest_stats *stats);
 /* Ingests from a stream: format "txt", "md", "html" or "jsonl"; name is the document id (txt,
- * md, html) or the prefix of line ids (jsonl). */
+ * md, html) or the prefix of line ids (jsonl); callbacks as rt_collection_ingest_path. */
 int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, const char *name,
-                                rt_ingest_stats *stats);
+                                const rt_run_callbacks *callbacks, rt_ingest_stats *stats);
 /* Sets the acknowledgement callback for ingests (NULL: none). */
 void rt_collection_set_ack(rt_collection *c, rt_ingest_ack_fn fn, void *user);
 
@@ -1460,11 +1470,9 @@ typedef struct rt_compare_spec {
     bool keep_going;            /* a failed strategy does not fail the run (default false) */
     const char *priority;       /* "accuracy,freshness,latency,cost" order of importance */
     const char *spec_json;      /* the --spec file's text, echoed (may be NULL) */
-    /* progress of each strategy (NULL: the process sink) and cancellation */
-    rt_progress_callback progress;
-    void *progress_user;
-    bool (*should_cancel)(void *user);
-    void *cancel_user;
+    /* progress of each strategy (task "<strategy>: answer", "<strategy>: train", ...) and
+     * cancellation, polled between questions and training steps */
+    rt_run_callbacks callbacks;
     /* Named strategies with their own settings (a spec file's "strategy" list; NULL/0: none).
      * strategies then selects among them by name (a kind name not among them runs that kind
      * with the spec's settings); strategies NULL runs them all. */

@@ -200,11 +200,11 @@ static void test_early_stop(void **state) {
     free(dir);
 }
 
-/* Per-call callbacks: progress reaches the call's sink (not the process one), and should_cancel
- * stops rt_trainer_run after the step it first returns true, with RT_ERR_CANCELLED and no
- * final model. */
+/* Per-call callbacks: progress reaches the call's sink every step (with the step's numbers),
+ * and should_cancel stops rt_trainer_run before the step it first returns true, with
+ * RT_ERR_CANCELLED, a checkpoint of the last step and no final model; resume continues. */
 typedef struct run_watch {
-    int progress_calls, process_calls, polls, cancel_at_poll;
+    int progress_calls, step_calls, polls, cancel_at_poll;
     uint64_t last_done;
     bool saw_final;
 } run_watch;
@@ -215,10 +215,12 @@ static void watch_progress(const rt_progress_info *info, void *user) {
     w->progress_calls++;
     w->last_done = info->done;
     w->saw_final |= info->final;
-}
-static void process_progress(const rt_progress_info *info, void *user) {
-    (void)info;
-    ((run_watch *)user)->process_calls++;
+    if (info->train_step) {
+        assert_false(info->final);
+        assert_int_equal(info->train_step->step, (int64_t)info->done);
+        assert_true(isfinite(info->train_step->loss));
+        assert_int_equal(++w->step_calls, (int)info->done); /* every step, none skipped */
+    }
 }
 static bool watch_cancel(void *user) {
     run_watch *w = user;
@@ -237,7 +239,6 @@ static void test_run_callbacks(void **state) {
                                      .progress_user = &w,
                                      .should_cancel = watch_cancel,
                                      .cancel_user = &w};
-    rt_progress_set(process_progress, &w);
     rt_trainer *t;
     assert_int_equal(rt_trainer_init(&p, &t), 0);
     assert_int_equal(rt_trainer_run(t), RT_ERR_CANCELLED);
@@ -246,19 +247,23 @@ static void test_run_callbacks(void **state) {
     assert_int_equal(w.polls, 4);
     assert_true(w.saw_final); /* the last report says "cancelled" */
     assert_int_equal(w.last_done, 3);
-    assert_int_equal(w.process_calls, 0);
+    assert_int_equal(w.step_calls, 3);
     snprintf(model, sizeof model, "%s/model/model.safetensors", out);
     assert_false(rt_is_file(model));
-    /* without should_cancel the same params run to the end and save the model */
+    char ckpt[1100];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", out);
+    assert_true(rt_is_file(ckpt)); /* save_every 0, so written by the cancel */
+    /* without should_cancel, resume continues from step 3 to the end and saves the model */
     p.callbacks.should_cancel = NULL;
+    p.resume = true;
     w = (run_watch){0};
     assert_int_equal(rt_trainer_init(&p, &t), 0);
+    w.step_calls = 3; /* steps 1-3 were the cancelled run's */
     assert_int_equal(rt_trainer_run(t), RT_OK);
     rt_trainer_free(t);
     assert_int_equal(w.last_done, 6);
-    assert_int_equal(w.process_calls, 0);
+    assert_int_equal(w.step_calls, 6);
     assert_true(rt_is_file(model));
-    rt_progress_set(NULL, NULL);
     tu_rmtree(dir);
     free(dir);
 }

@@ -2,8 +2,8 @@
  * test_collection.c — a collection end to end: ingest of txt/md/html/jsonl files and
  * directories, unchanged/replaced/duplicate documents, byte ranges that slice the stored text,
  * deletes by id and by directory, metadata filters (equality and ranges) applied during BM25
- * and dense search, hybrid fusion, the embedder check, and indexes replayed after a reopen with
- * stale or missing index files.
+ * and dense search, hybrid fusion, the embedder check, indexes replayed after a reopen with
+ * stale or missing index files, and an ingest cancelled by its should_cancel callback.
  */
 #include "testutil.h"
 #include "core/error.h"
@@ -72,7 +72,7 @@ static void test_ingest_search(void **s) {
     rt_embedder e = {"toy-hash-16", 16, tu_toy_embed, NULL};
     rt_collection *c = open_coll(cdir, &e);
     rt_ingest_stats st = {0};
-    assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
+    assert_int_equal(rt_collection_ingest_path(c, docs, NULL, &st), RT_OK);
     assert_int_equal(st.docs_added, 6);
     assert_int_equal(st.docs_failed, 1); /* the {"text": 5} line */
     /* BM25: stemming finds "paging" from "pages"; the script text was stripped. */
@@ -109,12 +109,12 @@ static void test_ingest_search(void **s) {
     rt_search_results_free(r);
     /* Unchanged, replaced, duplicate. */
     memset(&st, 0, sizeof st);
-    assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
+    assert_int_equal(rt_collection_ingest_path(c, docs, NULL, &st), RT_OK);
     assert_int_equal(st.docs_unchanged, 6);
     write_file(docs, "a.txt", "Segmentation divides memory into segments.");
     rt_document dup = {"copy", NULL, "Mergesort is stable.", 20, "{\"lang\":\"en\",\"year\":1945}"};
     memset(&st, 0, sizeof st);
-    assert_int_equal(rt_collection_ingest_path(c, docs, &st), RT_OK);
+    assert_int_equal(rt_collection_ingest_path(c, docs, NULL, &st), RT_OK);
     assert_int_equal(st.docs_replaced, 1);
     assert_int_equal(rt_collection_ingest_document(c, &dup, &st), RT_OK);
     assert_int_equal(st.docs_duplicate, 1);
@@ -174,7 +174,7 @@ static void test_bm25_only_and_stream(void **s) {
     fputs("{\"text\":\"alpha beta\"}\n{\"id\":7,\"text\":\"gamma delta\"}\n", fp);
     rewind(fp);
     rt_ingest_stats st = {0};
-    assert_int_equal(rt_collection_ingest_stream(c, fp, "jsonl", "in", &st), RT_OK);
+    assert_int_equal(rt_collection_ingest_stream(c, fp, "jsonl", "in", NULL, &st), RT_OK);
     fclose(fp);
     assert_int_equal(st.docs_added, 2);
     rt_search_results *r = search(c, "gamma", RT_SEARCH_BM25, NULL, 0);
@@ -251,11 +251,151 @@ static void test_stale_index_replay(void **s) {
     free(root);
 }
 
+/* The per-call callbacks of an ingest: should_cancel is polled before each document and stops
+ * the walk after k of them; progress counts documents and never goes back. */
+typedef struct ingest_watch {
+    int polls, cancel_at; /* should_cancel returns true on poll number cancel_at + 1 */
+    uint64_t done[64];
+    int n_done;
+    bool final;
+} ingest_watch;
+
+static bool watch_cancel(void *user) {
+    ingest_watch *w = user;
+    return w->polls++ >= w->cancel_at;
+}
+
+static void watch_progress(const rt_progress_info *info, void *user) {
+    ingest_watch *w = user;
+    assert_string_equal(info->task, "ingest");
+    assert_string_equal(info->unit, "docs");
+    assert_false(w->final); /* nothing after the final call */
+    if (w->n_done < 64) w->done[w->n_done++] = info->done;
+    w->final = info->final;
+}
+
+/* Streams the 5 JSONL lines of fp cancelled before line k + 1: k documents added. */
+static void stream_cancelled(rt_collection *c, FILE *fp, int k, rt_ingest_stats *st) {
+    rewind(fp);
+    ingest_watch w = {.cancel_at = k};
+    rt_run_callbacks cb = {NULL, NULL, watch_cancel, &w};
+    memset(st, 0, sizeof *st);
+    assert_int_equal(rt_collection_ingest_stream(c, fp, "jsonl", "s", &cb, st), RT_ERR_CANCELLED);
+    assert_int_equal(st->docs_added, k);
+}
+
+/* The same stream again without callbacks: the k committed lines unchanged, the rest added. */
+static void stream_rest(rt_collection *c, FILE *fp, int k) {
+    rt_ingest_stats st = {0};
+    rewind(fp);
+    assert_int_equal(rt_collection_ingest_stream(c, fp, "jsonl", "s", NULL, &st), RT_OK);
+    assert_int_equal(st.docs_added, 5 - k);
+    assert_int_equal(st.docs_unchanged, k);
+}
+
+static void test_ingest_cancel(void **s) {
+    (void)s;
+    char *root = tu_tmpdir("coll4");
+    char *docs = rt_path_join(root, "docs"), *cdir = rt_path_join(root, "c");
+    assert_int_equal(rt_mkdir_p(docs), RT_OK);
+    static const char *const words[] = {"anchovy", "barnacle", "cuttlefish", "dolphin",
+                                        "eelgrass", "flounder", "grouper",    "halibut"};
+    char name[32], text[512];
+    for (int i = 0; i < 8; i++) { /* several chunks each: a half-written one would show */
+        snprintf(name, sizeof name, "d%d.txt", i);
+        snprintf(text, sizeof text,
+                 "The %s lives in the sea. Its habits are studied by many people.\n\n"
+                 "A second paragraph about the %s and its long migrations along the coast, "
+                 "with more words so that the chunker makes another chunk of it.\n\n"
+                 "A third paragraph: the %s eats small fish.",
+                 words[i], words[i], words[i]);
+        write_file(docs, name, text);
+    }
+    const int k = 3;
+    ingest_watch w = {.cancel_at = k};
+    rt_run_callbacks cb = {watch_progress, &w, watch_cancel, &w};
+    rt_collection *c = open_coll(cdir, NULL);
+    rt_ingest_stats st = {0};
+    assert_int_equal(rt_collection_ingest_path(c, docs, &cb, &st), RT_ERR_CANCELLED);
+    assert_int_equal(w.polls, k + 1);
+    assert_int_equal(st.docs_added, k);
+    assert_int_equal(st.docs_failed, 0);
+    /* progress: monotonic, through the call's callback, ending with a final call at k */
+    assert_true(w.n_done >= 1);
+    for (int i = 1; i < w.n_done; i++)
+        assert_true(w.done[i] >= w.done[i - 1]);
+    assert_true(w.final);
+    assert_int_equal(w.done[w.n_done - 1], k);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    /* reopened: exactly the first k documents (the walk is in name order), each whole */
+    c = open_coll(cdir, NULL);
+    rt_collection_stats cs;
+    assert_int_equal(rt_collection_stats_get(c, &cs), RT_OK);
+    assert_int_equal(cs.documents, k);
+    assert_int_equal(cs.chunks, st.chunks_added);
+    assert_true(cs.chunks > (uint64_t)k); /* documents of several chunks */
+    for (int i = 0; i < 8; i++) {
+        rt_search_results *r = search(c, words[i], RT_SEARCH_BM25, NULL, 0);
+        if (i < k) {
+            /* every chunk of the document is indexed: the word is in each paragraph */
+            assert_true(r->n >= 2);
+            rt_stored_document *d;
+            char *p = NULL;
+            snprintf(name, sizeof name, "d%d.txt", i);
+            p = rt_path_join(docs, name);
+            char *want;
+            size_t want_len;
+            assert_int_equal(rt_file_read_all(p, 1 << 20, &want, &want_len), RT_OK);
+            assert_int_equal(rt_collection_get_document(c, r->items[0].doc_id, &d), RT_OK);
+            assert_int_equal(d->len, want_len);
+            assert_memory_equal(d->text, want, want_len);
+            rt_stored_document_free(d);
+            free(want);
+            free(p);
+        } else {
+            assert_int_equal(r->n, 0);
+        }
+        rt_search_results_free(r);
+    }
+    /* a stream stops the same way, between JSONL lines; NULL callbacks run to the end */
+    FILE *fp = tmpfile();
+    for (int i = 0; i < 5; i++)
+        fprintf(fp, "{\"id\":\"s%d\",\"text\":\"stream line %d\"}\n", i, i);
+    stream_cancelled(c, fp, 2, &st);
+    stream_rest(c, fp, 2);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    /* with an embedder, JSONL chunks are embedded ahead in batches: a cancel still keeps
+     * exactly the documents committed before it, each with its vectors, and nothing after */
+    char *edir = rt_path_join(root, "e");
+    rt_embedder e = {"toy-hash-16", 16, tu_toy_embed, NULL};
+    c = open_coll(edir, &e);
+    stream_cancelled(c, fp, 3, &st);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    c = open_coll(edir, &e);
+    assert_int_equal(rt_collection_stats_get(c, &cs), RT_OK);
+    assert_int_equal(cs.documents, 3);
+    assert_int_equal(cs.chunks, st.chunks_added);
+    rt_search_results *r = search(c, "stream line 2", RT_SEARCH_DENSE, NULL, 0);
+    assert_true(r->n >= 1);
+    for (size_t i = 0; i < r->n; i++) /* only committed documents have vectors */
+        assert_true(strcmp(r->items[i].doc_id, "s3") && strcmp(r->items[i].doc_id, "s4"));
+    rt_search_results_free(r);
+    stream_rest(c, fp, 3);
+    assert_int_equal(rt_collection_close(c), RT_OK);
+    free(edir);
+    fclose(fp);
+    tu_rmtree(root);
+    free(root);
+    free(docs);
+    free(cdir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ingest_search),
         cmocka_unit_test(test_bm25_only_and_stream),
         cmocka_unit_test(test_stale_index_replay),
+        cmocka_unit_test(test_ingest_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

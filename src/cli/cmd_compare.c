@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "compare_opts.h"
+#include "interrupt.h"
 #include "opts.h"
 
 #include <math.h>
@@ -234,6 +235,9 @@ int cli_compare_main(const char *cmd, int argc, char **argv, bool eval) {
         s.heldout_path = heldout;
     }
     char *report = NULL;
+    /* the process's progress bar; Ctrl-C stops after the question or step in flight (finished
+     * strategies stay cached for the next run) */
+    s.callbacks = cli_interrupt_callbacks();
     int run_rc = rt_compare_run(&s, &report);
     char *run_error = run_rc != RT_OK ? strdup(rt_last_error()) : NULL;
     if (rt_dist_rank() != 0) { /* under mpirun: rank 0 reports, every process's errors too */

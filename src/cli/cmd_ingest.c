@@ -3,6 +3,7 @@
  * input to a collection (created on first use with the given settings).
  */
 #include "cli.h"
+#include "interrupt.h"
 #include "opts.h"
 
 #include <stdio.h>
@@ -149,9 +150,12 @@ int cmd_ingest(int argc, char **argv) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = RT_OK;
+    /* the process's progress bar; Ctrl-C stops after the document in flight is committed */
+    rt_run_callbacks cb = cli_interrupt_callbacks();
     for (int i = 0; rc == RT_OK && i < n_paths; i++)
-        rc = rt_collection_ingest_path(c, paths[i], &st);
-    if (rc == RT_OK && stdin_fmt) rc = rt_collection_ingest_stream(c, stdin, stdin_fmt, name, &st);
+        rc = rt_collection_ingest_path(c, paths[i], &cb, &st);
+    if (rc == RT_OK && stdin_fmt)
+        rc = rt_collection_ingest_stream(c, stdin, stdin_fmt, name, &cb, &st);
     if (rc != RT_OK) fprintf(stderr, "ragtune ingest: %s\n", rt_last_error());
     int crc = rt_collection_close(c);
     if (crc != RT_OK) fprintf(stderr, "ragtune ingest: %s\n", rt_last_error());

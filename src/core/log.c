@@ -14,8 +14,6 @@
 static rt_log_callback log_callback;
 static void *log_user;
 static rt_log_level log_level = RT_LOG_INFO;
-static rt_progress_callback progress_callback;
-static void *progress_user;
 
 void rt_log_set(rt_log_callback callback, void *user) {
     log_callback = callback;
@@ -63,11 +61,6 @@ double rt_time_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void rt_progress_set(rt_progress_callback callback, void *user) {
-    progress_callback = callback;
-    progress_user = user;
 }
 
 static void format_duration(double s, char *buf, size_t n) {
@@ -124,7 +117,8 @@ static void default_progress(const rt_progress_info *info) {
     fflush(stderr);
 }
 
-static void emit(rt_progress *p, const char *detail, bool final) {
+static void emit(rt_progress *p, const char *detail, bool final,
+                 const rt_train_step_info *train_step) {
     double now = rt_time_now();
     double elapsed = now - p->start;
     rt_progress_info info = {
@@ -137,14 +131,13 @@ static void emit(rt_progress *p, const char *detail, bool final) {
         .elapsed = elapsed,
         .detail = detail,
         .final = final,
+        .train_step = train_step,
     };
     if (p->total && p->done > p->first && p->done <= p->total)
         info.eta = elapsed / (double)(p->done - p->first) * (double)(p->total - p->done);
     p->last_report = now;
     if (p->callbacks && p->callbacks->progress)
         p->callbacks->progress(&info, p->callbacks->progress_user);
-    else if (progress_callback)
-        progress_callback(&info, progress_user);
     else
         default_progress(&info);
 }
@@ -168,13 +161,23 @@ void rt_progress_update(rt_progress *p, uint64_t done, const char *detail) {
     static int tty = -1;
     if (tty < 0) tty = isatty(STDERR_FILENO);
     p->done = done;
-    bool callback = progress_callback || (p->callbacks && p->callbacks->progress);
+    bool callback = p->callbacks && p->callbacks->progress;
     double interval = callback ? 0.5 : (tty ? 0.2 : 5.0);
-    if (rt_time_now() - p->last_report >= interval) emit(p, detail, false);
+    if (rt_time_now() - p->last_report >= interval) emit(p, detail, false, NULL);
+}
+
+void rt_progress_train_step(rt_progress *p, uint64_t done, const char *detail,
+                            const rt_train_step_info *step) {
+    if (p->callbacks && p->callbacks->progress) {
+        p->done = done;
+        emit(p, detail, false, step);
+    } else {
+        rt_progress_update(p, done, detail);
+    }
 }
 
 void rt_progress_end(rt_progress *p, const char *detail) {
-    emit(p, detail, true);
+    emit(p, detail, true, NULL);
 }
 
 int rt_progress_check_cancel(const rt_progress *p) {

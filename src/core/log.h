@@ -24,7 +24,7 @@ double rt_time_now(void);
  * Updates are rate-limited (a few per second on a terminal, one per 5 s otherwise), so calling
  * rt_progress_update in a loop is cheap. */
 typedef struct rt_progress {
-    const rt_run_callbacks *callbacks; /* the call's sink and cancel check; NULL: process sink */
+    const rt_run_callbacks *callbacks; /* the call's sink and cancel check; NULL: default bar */
     const char *task;
     const char *unit;
     uint64_t total;
@@ -35,12 +35,16 @@ typedef struct rt_progress {
 } rt_progress;
 
 void rt_progress_begin(rt_progress *p, const char *task, const char *unit, uint64_t total);
-/* The same, reporting to the call's callbacks (NULL or a NULL progress: the process sink). */
+/* The same, reporting to the call's callbacks (NULL or a NULL progress: the default bar). */
 void rt_progress_begin_with(rt_progress *p, const rt_run_callbacks *callbacks, const char *task,
                             const char *unit, uint64_t total);
 /* RT_ERR_CANCELLED (message naming the task) when the call's should_cancel returns true. */
 int rt_progress_check_cancel(const rt_progress *p);
 void rt_progress_update(rt_progress *p, uint64_t done, const char *detail);
+/* A training step done: to the call's progress callback every time (with info.train_step),
+ * otherwise as rt_progress_update. */
+void rt_progress_train_step(rt_progress *p, uint64_t done, const char *detail,
+                            const rt_train_step_info *step);
 void rt_progress_end(rt_progress *p, const char *detail);
 
 #endif

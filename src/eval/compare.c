@@ -192,54 +192,34 @@ typedef struct run {
     uint64_t index_bytes;
 } run;
 
-/* progress through the call's callback, or the process sink */
+/* progress through the call's callbacks (or the default bar) */
 typedef struct prog {
-    const run *r;
     rt_progress p;
-    char task[64];
-    const char *unit;
-    uint64_t total;
-    double start;
+    char task[96];
     bool quiet; /* a rank other than 0 */
 } prog;
 
 static void prog_begin(prog *g, const run *r, const char *task, const char *unit, uint64_t total) {
     memset(g, 0, sizeof *g);
-    g->r = r;
     g->quiet = rt_dist_rank() != 0; /* under mpirun, rank 0 reports */
     if (g->quiet) return;
     snprintf(g->task, sizeof g->task, "%s", task);
-    g->unit = unit;
-    g->total = total;
-    g->start = rt_time_now();
-    if (!r->s.progress) rt_progress_begin(&g->p, g->task, unit, total);
+    rt_progress_begin_with(&g->p, &r->s.callbacks, g->task, unit, total);
 }
 
 static void prog_update(prog *g, uint64_t done, const char *detail, bool final) {
     if (g->quiet) return;
-    if (!g->r->s.progress) {
-        if (final)
-            rt_progress_end(&g->p, detail);
-        else
-            rt_progress_update(&g->p, done, detail);
-        return;
+    if (final) {
+        g->p.done = done;
+        rt_progress_end(&g->p, detail);
+    } else {
+        rt_progress_update(&g->p, done, detail);
     }
-    double el = rt_time_now() - g->start;
-    double rate = el > 0 ? (double)done / el : 0;
-    rt_progress_info info = {.task = g->task,
-                             .unit = g->unit,
-                             .done = done,
-                             .total = g->total,
-                             .rate = rate,
-                             .eta = rate > 0 && g->total ? (double)(g->total - done) / rate : -1,
-                             .elapsed = el,
-                             .detail = detail,
-                             .final = final};
-    g->r->s.progress(&info, g->r->s.progress_user);
 }
 
 static bool cancelled(const run *r) {
-    return r->s.should_cancel && r->s.should_cancel(r->s.cancel_user);
+    const rt_run_callbacks *cb = &r->s.callbacks;
+    return cb->should_cancel && cb->should_cancel(cb->cancel_user);
 }
 
 static double now(void) {
@@ -1166,7 +1146,9 @@ static int make_updated(run *r) {
     if (st == RT_OK) st = rt_collection_open(dir, &cp, &r->coll_updated);
     rt_ingest_stats is = {0};
     double t0 = now();
-    if (st == RT_OK) st = rt_collection_ingest_path(r->coll_updated, r->s.update_docs_path, &is);
+    if (st == RT_OK)
+        st = rt_collection_ingest_path(r->coll_updated, r->s.update_docs_path, &r->s.callbacks,
+                                       &is);
     r->reingest_seconds = now() - t0;
     if (st == RT_OK && is.docs_added + is.docs_replaced == 0)
         rt_log_warn("%s: no document changed the collection", r->s.update_docs_path);

@@ -51,8 +51,6 @@ struct rt_collection {
     rt_hnsw *hnsw;        /* NULL when dim == 0 */
     bool dirty;           /* indexes changed since loaded or saved */
     bool broken;          /* an in-memory update failed: never save, replay next open */
-    rt_progress progress; /* documents of the current ingest_path / ingest_stream */
-    bool progress_active;
     rt_ingest_ack_fn ack;
     void *ack_user;
     rt_coll_sync *sync;

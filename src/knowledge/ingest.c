@@ -504,7 +504,6 @@ static int ingest_document(rt_collection *c, const rt_document *doc, const embed
             stats->seconds += rt_time_now() - t0;
         }
         ack(c, id, existed ? "replaced" : "added");
-        if (c->progress_active) rt_progress_update(&c->progress, c->progress.done + 1, NULL);
     } else if (stats) {
         stats->docs_failed++;
     }
@@ -604,9 +603,28 @@ static void embed_ahead_fill(rt_collection *c, embed_ahead *a, const char *buf, 
     }
 }
 
+/* One ingest_path / ingest_stream call: its collection, statistics, progress (documents done)
+ * and cancellation. */
+typedef struct ingest_call {
+    rt_collection *c;
+    rt_ingest_stats *stats;
+    rt_progress progress;
+} ingest_call;
+
+/* One document through ingest_document, after asking the call's should_cancel (so a cancelled
+ * call stops between documents, never inside one's transaction). */
+static int ingest_one(ingest_call *k, const rt_document *d) {
+    RT_TRY(rt_progress_check_cancel(&k->progress));
+    int st = ingest_document(k->c, d, NULL, k->stats);
+    rt_progress_update(&k->progress, k->progress.done + 1, NULL);
+    return st;
+}
+
 /* Ingests a buffer in a format; id/path name the document (or prefix JSONL line ids). */
-static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_format fmt,
-                         const char *name, const char *path, rt_ingest_stats *stats) {
+static int ingest_buffer(ingest_call *k, const char *buf, size_t len, rt_doc_format fmt,
+                         const char *name, const char *path) {
+    rt_collection *c = k->c;
+    rt_ingest_stats *stats = k->stats;
     if (fmt == RT_FORMAT_JSONL) {
         size_t line_no = 0, i = 0, line_len;
         const char *line;
@@ -615,6 +633,9 @@ static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_f
         embed_ahead ahead = {0};
         int st = RT_OK;
         for (;;) {
+            /* polled before each line and before embedding ahead: a cancelled call computes
+             * nothing more and commits nothing more */
+            if ((st = rt_progress_check_cancel(&k->progress)) != RT_OK) break;
             if (ahead_on && i >= ahead.end) embed_ahead_fill(c, &ahead, buf, len, i, line_no, name);
             if (!next_line(buf, len, &i, &line_no, &line, &line_len)) break;
             rt_jsonl_record r;
@@ -624,28 +645,31 @@ static int ingest_buffer(rt_collection *c, const char *buf, size_t len, rt_doc_f
                 char idbuf[1024];
                 rt_document d = record_document(&r, name, line_no, path, idbuf, sizeof idbuf);
                 st = ingest_document(c, &d, ahead_on ? &ahead : NULL, stats); /* counts failures */
+                rt_progress_update(&k->progress, k->progress.done + 1, NULL);
                 rt_jsonl_record_free(&r);
             } else {
                 stats->docs_failed++;
             }
+            if (st == RT_ERR_CANCELLED) break;
             if (st) {
                 rt_log_warn("%s", rt_last_error());
                 if (st == RT_ERR_IO || st == RT_ERR_NOMEM) break; /* the store failed */
             }
         }
         embed_ahead_free(&ahead);
-        return st == RT_ERR_IO || st == RT_ERR_NOMEM ? st : RT_OK;
+        return st == RT_ERR_IO || st == RT_ERR_NOMEM || st == RT_ERR_CANCELLED ? st : RT_OK;
     }
     char *text = NULL;
     size_t n = len;
     if (fmt == RT_FORMAT_HTML) RT_TRY(rt_html_to_text(buf, len, &text, &n));
     rt_document d = {name, path, text ? text : buf, n, NULL};
-    int st = rt_collection_ingest_document(c, &d, stats);
+    int st = ingest_one(k, &d);
     free(text);
     return st;
 }
 
-static int ingest_file(rt_collection *c, const char *path, rt_ingest_stats *stats) {
+static int ingest_file(ingest_call *k, const char *path) {
+    rt_ingest_stats *stats = k->stats;
     rt_doc_format fmt = rt_format_from_path(path);
     if (fmt == RT_FORMAT_UNKNOWN) {
         rt_log_debug("%s: unknown extension; skipped", path);
@@ -658,10 +682,10 @@ static int ingest_file(rt_collection *c, const char *path, rt_ingest_stats *stat
     if (st) {
         stats->docs_failed++; /* (ingest_document counts its own failures) */
     } else {
-        st = ingest_buffer(c, buf, len, fmt, path, path, stats);
+        st = ingest_buffer(k, buf, len, fmt, path, path);
         free(buf);
     }
-    if (st) rt_log_warn("%s", rt_last_error());
+    if (st && st != RT_ERR_CANCELLED) rt_log_warn("%s", rt_last_error());
     return st;
 }
 
@@ -691,8 +715,8 @@ static int walk_visit(dir_walk *w, const struct stat *s) {
     return 0;
 }
 
-static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats, int depth,
-                      dir_walk *w) {
+static int ingest_dir(ingest_call *k, const char *dir, int depth, dir_walk *w) {
+    rt_ingest_stats *stats = k->stats;
     if (depth > 64) return rt_error(RT_ERR_RANGE, "%s: directories nested too deeply", dir);
     struct stat ds;
     if (stat(dir, &ds) != 0) return rt_error(RT_ERR_IO, "%s: cannot open directory", dir);
@@ -730,14 +754,14 @@ static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats,
         }
         int fst = RT_OK;
         if (rt_is_dir(p))
-            fst = ingest_dir(c, p, stats, depth + 1, w);
+            fst = ingest_dir(k, p, depth + 1, w);
         else if (rt_is_file(p))
-            fst = ingest_file(c, p, stats);
+            fst = ingest_file(k, p);
         else {
             rt_log_warn("%s: not a regular file or directory (or a broken link); skipped", p);
             stats->files_skipped++;
         }
-        if (fst == RT_ERR_NOMEM) st = fst; /* other failures are logged and counted */
+        if (fst == RT_ERR_NOMEM || fst == RT_ERR_CANCELLED) st = fst; /* others: logged, counted */
         free(p);
     }
     for (size_t i = 0; i < n; i++)
@@ -746,20 +770,20 @@ static int ingest_dir(rt_collection *c, const char *dir, rt_ingest_stats *stats,
     return st;
 }
 
-/* Progress in documents stored (total unknown), for directory and file ingests. */
-static void progress_begin(rt_collection *c) {
-    if (c->progress_active) return;
-    rt_progress_begin(&c->progress, "ingest", "docs", 0);
-    c->progress_active = true;
+/* Progress in documents done (total unknown), for directory, file and stream ingests. */
+static void call_begin(ingest_call *k, rt_collection *c, const rt_run_callbacks *callbacks,
+                       rt_ingest_stats *stats) {
+    k->c = c;
+    k->stats = stats;
+    rt_progress_begin_with(&k->progress, callbacks, "ingest", "docs", 0);
 }
 
-static void progress_end(rt_collection *c) {
-    if (!c->progress_active) return;
-    c->progress_active = false;
-    if (c->progress.done) rt_progress_end(&c->progress, NULL);
+static void call_end(ingest_call *k) {
+    if (k->progress.done) rt_progress_end(&k->progress, NULL);
 }
 
-int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stats *stats) {
+int rt_collection_ingest_path(rt_collection *c, const char *path,
+                              const rt_run_callbacks *callbacks, rt_ingest_stats *stats) {
     rt_ingest_stats local;
     if (!stats) {
         memset(&local, 0, sizeof local);
@@ -778,26 +802,27 @@ int rt_collection_ingest_path(rt_collection *c, const char *path, rt_ingest_stat
     char *canon = realpath(path, NULL);
     if (!canon) return rt_error(RT_ERR_IO, "%s: cannot resolve the path", path);
     int st;
+    ingest_call k;
     if (rt_is_dir(canon)) {
         dir_walk w = {0};
-        progress_begin(c);
-        st = ingest_dir(c, canon, stats, 0, &w);
-        progress_end(c);
+        call_begin(&k, c, callbacks, stats);
+        st = ingest_dir(&k, canon, 0, &w);
+        call_end(&k);
         free(w.seen);
     } else if (rt_format_from_path(canon) == RT_FORMAT_UNKNOWN) {
         st = rt_error(RT_ERR_INVALID, "%s: unknown format (use .txt, .md, .html or .jsonl)",
                       path);
     } else {
-        progress_begin(c);
-        st = ingest_file(c, canon, stats);
-        progress_end(c);
+        call_begin(&k, c, callbacks, stats);
+        st = ingest_file(&k, canon);
+        call_end(&k);
     }
     free(canon);
     return st;
 }
 
 int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, const char *name,
-                                rt_ingest_stats *stats) {
+                                const rt_run_callbacks *callbacks, rt_ingest_stats *stats) {
     rt_ingest_stats local;
     if (!stats) {
         memset(&local, 0, sizeof local);
@@ -824,10 +849,11 @@ int rt_collection_ingest_stream(rt_collection *c, FILE *fp, const char *format, 
         n += got;
         if (got == 0) break;
     }
-    progress_begin(c);
+    ingest_call k;
+    call_begin(&k, c, callbacks, stats);
     int st = ferror(fp) ? rt_error(RT_ERR_IO, "%s: read error", name)
-                        : ingest_buffer(c, buf, n, fmt, name, NULL, stats);
-    progress_end(c);
+                        : ingest_buffer(&k, buf, n, fmt, name, NULL);
+    call_end(&k);
     free(buf);
     return st;
 }

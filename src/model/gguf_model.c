@@ -3,6 +3,7 @@
  * config.h (the container itself is read by core/gguf.c).
  */
 #include "model/gguf.h"
+#include "model/arch.h"
 #include "model/model_file.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -168,7 +169,8 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
         return rt_error(RT_ERR_FORMAT, "%s: missing general.architecture", rt_gguf_path(g));
     RT_TRY(rc);
     c->arch = rt_arch_from_name(arch);
-    if (c->arch == RT_ARCH_UNKNOWN || strcmp(arch, rt_arch_name(c->arch)))
+    const rt_arch_info *ai = rt_arch_get(c->arch);
+    if (!ai || strcmp(arch, ai->name))
         return rt_error(RT_ERR_UNSUPPORTED,
                         "%s: architecture '%s' is not supported (llama, "
                         "qwen2, gpt2, bert)",
@@ -206,13 +208,13 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
     RT_TRY(token_id(g, "tokenizer.ggml.padding_token_id", &c->pad_token_id));
     const rt_gguf_tensor *out = rt_gguf_find_tensor(g, "output.weight");
     c->tied_embeddings = out == NULL;
-    if (out && c->arch == RT_ARCH_GPT2 && out->type == te->type && out->nbytes == te->nbytes &&
+    if (out && ai->gguf_tied_output_copy && out->type == te->type && out->nbytes == te->nbytes &&
         !memcmp(out->data, te->data, te->nbytes))
         c->tied_embeddings = true; /* llama.cpp's converter stores GPT-2's tied copy */
+    RT_TRY(arch_float(g, arch, ai->gguf_norm_eps_key, ai->norm_eps_default, &c->norm_eps));
     switch (c->arch) {
     case RT_ARCH_LLAMA:
     case RT_ARCH_QWEN2: {
-        RT_TRY(arch_float(g, arch, "attention.layer_norm_rms_epsilon", 1e-5f, &c->norm_eps));
         RT_TRY(arch_float(g, arch, "rope.freq_base", 10000.0f, &c->rope_theta));
         int rot;
         RT_TRY(arch_int(g, arch, "rope.dimension_count", c->head_dim, 1, 4096, &rot));
@@ -221,17 +223,15 @@ int rt_gguf_model_config(const rt_gguf *g, rt_model_config *c) {
                             "%s: partial rotary embeddings (%d of %d) are "
                             "not supported",
                             rt_gguf_path(g), rot, c->head_dim);
-        c->rope_interleaved = c->arch == RT_ARCH_LLAMA; /* llama.cpp permutes llama's wq/wk */
-        c->attn_bias = c->arch == RT_ARCH_QWEN2 || rt_gguf_find_tensor(g, "blk.0.attn_q.bias");
+        c->rope_interleaved = ai->gguf_rope_interleaved; /* llama.cpp permutes llama's wq/wk */
+        c->attn_bias = ai->attn_bias || rt_gguf_find_tensor(g, "blk.0.attn_q.bias");
         RT_TRY(read_llama3_scaling(g, arch, c));
         break;
     }
     case RT_ARCH_GPT2:
-        RT_TRY(arch_float(g, arch, "attention.layer_norm_epsilon", 1e-5f, &c->norm_eps));
         c->attn_bias = true;
         break;
     case RT_ARCH_BERT: {
-        RT_TRY(arch_float(g, arch, "attention.layer_norm_epsilon", 1e-12f, &c->norm_eps));
         c->attn_bias = true;
         c->tied_embeddings = false;
         const rt_gguf_tensor *tt = rt_gguf_find_tensor(g, "token_types.weight");
@@ -318,12 +318,12 @@ static int gguf_take(const rt_gguf *g, const char *name, int64_t d0, int64_t d1,
 static int map_weights(const rt_gguf *g, const rt_model_config *c, rt_model_weights *w) {
     int64_t E = c->n_embd, Q = (int64_t)c->n_head * c->head_dim,
             KV = (int64_t)c->n_kv_head * c->head_dim, F = c->n_ff, V = c->n_vocab;
-    bool bert = c->arch == RT_ARCH_BERT, gpt2 = c->arch == RT_ARCH_GPT2;
-    bool ln = bert || gpt2; /* LayerNorm with bias */
+    const rt_arch_info *a = rt_arch_get(c->arch);
+    bool ln = a->norm == RT_ARCH_NORM_LAYER; /* LayerNorm with bias */
     RT_TRY(gguf_take(g, "token_embd.weight", V, E, false, 0, 0, &w->token_embd));
-    if (bert || gpt2)
+    if (a->pos == RT_ARCH_POS_LEARNED)
         RT_TRY(gguf_take(g, "position_embd.weight", c->n_ctx_train, E, false, 0, 0, &w->pos_embd));
-    if (bert) {
+    if (a->token_types) {
         if (c->n_type_vocab)
             RT_TRY(
                 gguf_take(g, "token_types.weight", c->n_type_vocab, E, false, 0, 0, &w->type_embd));
@@ -331,12 +331,12 @@ static int map_weights(const rt_gguf *g, const rt_model_config *c, rt_model_weig
         RT_TRY(gguf_take(g, "token_embd_norm.bias", E, -1, false, 0, 0, &w->embd_norm_b));
     } else {
         RT_TRY(gguf_take(g, "output_norm.weight", E, -1, false, 0, 0, &w->output_norm));
-        if (gpt2) RT_TRY(gguf_take(g, "output_norm.bias", E, -1, false, 0, 0, &w->output_norm_b));
+        if (ln) RT_TRY(gguf_take(g, "output_norm.bias", E, -1, false, 0, 0, &w->output_norm_b));
         if (!c->tied_embeddings)
             RT_TRY(gguf_take(g, "output.weight", V, E, false, 0, 0, &w->output));
     }
-    const char *an = bert ? "attn_output_norm" : "attn_norm";
-    const char *fn = bert ? "layer_output_norm" : "ffn_norm";
+    const char *an = a->gguf_attn_norm, *fn = a->gguf_ffn_norm;
+    const char *const *lin = a->gguf_linear;
     char n[96];
     for (int il = 0; il < c->n_layer; il++) {
         rt_layer_weights *l = &w->layers[il];
@@ -347,39 +347,39 @@ static int map_weights(const rt_gguf *g, const rt_model_config *c, rt_model_weig
         if (ln) {
             T(attn_norm_b, an, "bias", E, -1, false);
         }
-        if (gpt2) {
+        if (a->gguf_fused_qkv) {
             for (int j = 0; j < 3; j++) {
                 rt_tensor *wt = j == 0 ? &l->wq : j == 1 ? &l->wk : &l->wv;
                 rt_tensor *bt = j == 0 ? &l->bq : j == 1 ? &l->bk : &l->bv;
-                snprintf(n, sizeof n, "blk.%d.attn_qkv.weight", il);
+                snprintf(n, sizeof n, "blk.%d.%s.weight", il, lin[RT_LIN_Q]);
                 RT_TRY(gguf_take(g, n, E, E, false, 3 * E, j * E, wt));
-                snprintf(n, sizeof n, "blk.%d.attn_qkv.bias", il);
+                snprintf(n, sizeof n, "blk.%d.%s.bias", il, lin[RT_LIN_Q]);
                 RT_TRY(gguf_take(g, n, E, -1, false, 3 * E, j * E, bt));
             }
         } else {
-            T(wq, "attn_q", "weight", Q, E, false);
-            T(wk, "attn_k", "weight", KV, E, false);
-            T(wv, "attn_v", "weight", KV, E, false);
+            T(wq, lin[RT_LIN_Q], "weight", Q, E, false);
+            T(wk, lin[RT_LIN_K], "weight", KV, E, false);
+            T(wv, lin[RT_LIN_V], "weight", KV, E, false);
             if (c->attn_bias) {
-                T(bq, "attn_q", "bias", Q, -1, false);
-                T(bk, "attn_k", "bias", KV, -1, false);
-                T(bv, "attn_v", "bias", KV, -1, false);
+                T(bq, lin[RT_LIN_Q], "bias", Q, -1, false);
+                T(bk, lin[RT_LIN_K], "bias", KV, -1, false);
+                T(bv, lin[RT_LIN_V], "bias", KV, -1, false);
             }
         }
-        T(wo, "attn_output", "weight", E, Q, false);
-        T(bo, "attn_output", "bias", E, -1, !ln);
+        T(wo, lin[RT_LIN_O], "weight", E, Q, false);
+        T(bo, lin[RT_LIN_O], "bias", E, -1, !a->out_bias);
         T(ffn_norm, fn, "weight", E, -1, false);
         if (ln) {
             T(ffn_norm_b, fn, "bias", E, -1, false);
         }
-        if (!ln) {
-            T(ffn_gate, "ffn_gate", "weight", F, E, false);
+        if (lin[RT_LIN_GATE]) {
+            T(ffn_gate, lin[RT_LIN_GATE], "weight", F, E, false);
         }
-        T(ffn_up, "ffn_up", "weight", F, E, false);
-        T(ffn_down, "ffn_down", "weight", E, F, false);
-        if (ln) {
-            T(ffn_up_b, "ffn_up", "bias", F, -1, false);
-            T(ffn_down_b, "ffn_down", "bias", E, -1, false);
+        T(ffn_up, lin[RT_LIN_UP], "weight", F, E, false);
+        T(ffn_down, lin[RT_LIN_DOWN], "weight", E, F, false);
+        if (a->out_bias) {
+            T(ffn_up_b, lin[RT_LIN_UP], "bias", F, -1, false);
+            T(ffn_down_b, lin[RT_LIN_DOWN], "bias", E, -1, false);
         }
 #undef T
     }

@@ -5,6 +5,7 @@
  * converted tensor is in memory at a time. The file is written atomically.
  */
 #include "model/gguf.h"
+#include "model/arch.h"
 #include "model/model_file.h"
 #include "core/error.h"
 #include "core/gguf_writer.h"
@@ -76,7 +77,9 @@ static int kv_str(rt_gguf_writer *w, const char *key, const char *s) {
 }
 
 static int model_kvs(rt_gguf_writer *l, const rt_model_config *c, const rt_gguf_write_params *p) {
-    const char *a = rt_arch_name(c->arch);
+    const rt_arch_info *ai = rt_arch_get(c->arch);
+    if (!ai) return rt_error(RT_ERR_UNSUPPORTED, "gguf: unknown architecture");
+    const char *a = ai->name;
     RT_TRY(kv_str(l, "general.architecture", a));
     if (p->name) RT_TRY(kv_str(l, "general.name", p->name));
     uint32_t ft = p->dtype == RT_DTYPE_F32    ? 0
@@ -92,11 +95,11 @@ static int model_kvs(rt_gguf_writer *l, const rt_model_config *c, const rt_gguf_
     RT_TRY(kv_u32(l, a, "block_count", (uint64_t)c->n_layer));
     RT_TRY(kv_u32(l, a, "feed_forward_length", (uint64_t)c->n_ff));
     RT_TRY(kv_u32(l, a, "attention.head_count", (uint64_t)c->n_head));
-    if (c->arch == RT_ARCH_LLAMA || c->arch == RT_ARCH_QWEN2) {
+    if (ai->pos == RT_ARCH_POS_ROPE) {
         RT_TRY(kv_u32(l, a, "attention.head_count_kv", (uint64_t)c->n_kv_head));
         RT_TRY(kv_u32(l, a, "rope.dimension_count", (uint64_t)c->head_dim));
         RT_TRY(kv_f32(l, a, "rope.freq_base", c->rope_theta));
-        RT_TRY(kv_f32(l, a, "attention.layer_norm_rms_epsilon", c->norm_eps));
+        RT_TRY(kv_f32(l, a, ai->gguf_norm_eps_key, c->norm_eps));
         if (c->head_dim * c->n_head != c->n_embd) {
             RT_TRY(kv_u32(l, a, "attention.key_length", (uint64_t)c->head_dim));
             RT_TRY(kv_u32(l, a, "attention.value_length", (uint64_t)c->head_dim));
@@ -110,9 +113,9 @@ static int model_kvs(rt_gguf_writer *l, const rt_model_config *c, const rt_gguf_
                           (uint64_t)c->rope_original_ctx));
         }
     } else {
-        RT_TRY(kv_f32(l, a, "attention.layer_norm_epsilon", c->norm_eps));
+        RT_TRY(kv_f32(l, a, ai->gguf_norm_eps_key, c->norm_eps));
     }
-    if (c->arch == RT_ARCH_BERT) {
+    if (ai->encoder) {
         RT_TRY(kv_bool(l, "bert.attention.causal", false));
         RT_TRY(kv_u32(l, a, "pooling_type",
                       c->pooling == RT_POOLING_CLS    ? 2
@@ -154,6 +157,8 @@ static int plan_add(plan_item **items, size_t *n, size_t *cap, plan_item it) {
 
 static int build_plan(const rt_model_config *c, const rt_model_weights *w, rt_dtype dtype,
                       plan_item **out, size_t *n_out) {
+    const rt_arch_info *ai = rt_arch_get(c->arch);
+    if (!ai) return rt_error(RT_ERR_UNSUPPORTED, "gguf: unknown architecture");
     size_t n_refs = rt_model_weights_list(c, w, NULL, 0);
     rt_weight_ref *refs = rt_calloc(n_refs + 1, sizeof *refs);
     if (!refs) return RT_ERR_NOMEM;
@@ -161,7 +166,7 @@ static int build_plan(const rt_model_config *c, const rt_model_weights *w, rt_dt
     plan_item *items = NULL;
     size_t n = 0, cap = 0;
     int rc = RT_OK;
-    bool gguf_interleaved = c->arch == RT_ARCH_LLAMA;
+    bool gguf_interleaved = ai->gguf_rope_interleaved;
     bool permute = c->rope_interleaved != gguf_interleaved;
     for (size_t i = 0; i < n_refs && rc == RT_OK; i++) {
         const rt_tensor *t = refs[i].t;
@@ -172,13 +177,14 @@ static int build_plan(const rt_model_config *c, const rt_model_weights *w, rt_dt
         it.n_dims = t->n_dims;
         it.shape[0] = t->shape[0];
         it.shape[1] = t->n_dims > 1 ? t->shape[1] : 1;
-        if (c->arch == RT_ARCH_GPT2 && (strstr(it.name, ".attn_k.") || strstr(it.name, ".attn_v.")))
+        if (ai->gguf_fused_qkv && (strstr(it.name, ".attn_k.") || strstr(it.name, ".attn_v.")))
             continue; /* fused into attn_qkv with attn_q */
-        if (c->arch == RT_ARCH_GPT2 && strstr(it.name, ".attn_q.")) {
+        if (ai->gguf_fused_qkv && strstr(it.name, ".attn_q.")) {
             int il = atoi(it.name + 4);
             const rt_layer_weights *l = &w->layers[il];
             bool bias = strstr(it.name, ".bias") != NULL;
-            snprintf(it.name, sizeof it.name, "blk.%d.attn_qkv.%s", il, bias ? "bias" : "weight");
+            snprintf(it.name, sizeof it.name, "blk.%d.%s.%s", il, ai->gguf_linear[RT_LIN_Q],
+                     bias ? "bias" : "weight");
             it.kind = PLAN_FUSE_QKV;
             it.src[0] = bias ? &l->bq : &l->wq;
             it.src[1] = bias ? &l->bk : &l->wk;
@@ -193,7 +199,7 @@ static int build_plan(const rt_model_config *c, const rt_model_weights *w, rt_dt
         it.dtype = target_dtype(dtype, it.n_dims, it.shape[1]);
         rc = plan_add(&items, &n, &cap, it);
         /* llama.cpp's converter keeps GPT-2's tied output as a copy of the embedding. */
-        if (rc == RT_OK && c->arch == RT_ARCH_GPT2 && c->tied_embeddings &&
+        if (rc == RT_OK && ai->gguf_tied_output_copy && c->tied_embeddings &&
             !strcmp(it.name, "token_embd.weight")) {
             snprintf(it.name, sizeof it.name, "output.weight");
             rc = plan_add(&items, &n, &cap, it);

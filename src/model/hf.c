@@ -3,6 +3,7 @@
  * directory, and per-architecture tensor name mapping (reading here, writing in rt_hf_write).
  */
 #include "model/hf.h"
+#include "model/arch.h"
 #include "model/gguf.h"
 #include "model/model_file.h"
 #include "core/error.h"
@@ -80,14 +81,7 @@ static int get_token_id(json_t *o, const char *key, int dflt, const char *what, 
 static rt_arch arch_from_hf(json_t *root) {
     json_t *archs = json_object_get(root, "architectures");
     const char *a = json_string_value(json_array_get(archs, 0));
-    if (a) {
-        if (!strncmp(a, "Llama", 5) || !strncmp(a, "Mistral", 7)) return RT_ARCH_LLAMA;
-        if (!strncmp(a, "Qwen2", 5) && strncmp(a, "Qwen2Moe", 8) && strncmp(a, "Qwen2VL", 7))
-            return RT_ARCH_QWEN2;
-        if (!strncmp(a, "GPT2", 4)) return RT_ARCH_GPT2;
-        if (!strncmp(a, "Bert", 4)) return RT_ARCH_BERT;
-        return RT_ARCH_UNKNOWN;
-    }
+    if (a) return rt_arch_from_hf_class(a);
     return rt_arch_from_name(json_string_value(json_object_get(root, "model_type")));
 }
 
@@ -550,69 +544,90 @@ static int vec_slice(const rt_tensor *src, int64_t off, int64_t n, rt_tensor *ou
     return out->name ? RT_OK : RT_ERR_NOMEM;
 }
 
+/* The file's prefix of the architecture's names (hf_prefix, e.g. "model.", when its token
+ * embedding goes by it; none otherwise) and the name of part (+ "." + kind) of layer il. */
+static void find_prefix(mapper *m, const rt_arch_info *a) {
+    char full[160];
+    snprintf(full, sizeof full, "%s%s", a->hf_prefix, a->hf_token_embd);
+    m->prefix = rt_hf_tensors_find(m->ts, full) ? a->hf_prefix : "";
+}
+
+static const char *layer_name(char *buf, size_t n, const rt_arch_info *a, int il, const char *part,
+                              const char *kind) {
+    int o = snprintf(buf, n, a->hf_layer, il);
+    snprintf(buf + o, n - (size_t)o, "%s%s%s", part, kind ? "." : "", kind ? kind : "");
+    return buf;
+}
+
 static int map_llama(const rt_model_config *c, mapper *m, rt_model_weights *w) {
+    const rt_arch_info *a = rt_arch_get(c->arch);
     int64_t E = c->n_embd, Q = (int64_t)c->n_head * c->head_dim,
             KV = (int64_t)c->n_kv_head * c->head_dim, F = c->n_ff, V = c->n_vocab;
-    m->prefix = rt_hf_tensors_find(m->ts, "model.embed_tokens.weight") ? "model." : "";
-    RT_TRY(take(m, "embed_tokens.weight", V, E, false, &w->token_embd));
-    RT_TRY(take(m, "norm.weight", E, -1, false, &w->output_norm));
+    find_prefix(m, a);
+    RT_TRY(take(m, a->hf_token_embd, V, E, false, &w->token_embd));
     char n[160];
+    snprintf(n, sizeof n, "%s.weight", a->hf_output_norm);
+    RT_TRY(take(m, n, E, -1, false, &w->output_norm));
     for (int il = 0; il < c->n_layer; il++) {
         rt_layer_weights *l = &w->layers[il];
-#define T(field, suffix, d0, d1, opt)                                                              \
-    snprintf(n, sizeof n, "layers.%d.%s", il, suffix);                                             \
-    RT_TRY(take(m, n, d0, d1, opt, &l->field))
-        T(attn_norm, "input_layernorm.weight", E, -1, false);
-        T(wq, "self_attn.q_proj.weight", Q, E, false);
-        T(wk, "self_attn.k_proj.weight", KV, E, false);
-        T(wv, "self_attn.v_proj.weight", KV, E, false);
-        T(wo, "self_attn.o_proj.weight", E, Q, false);
+#define T(field, part, kind, d0, d1, opt)                                                          \
+    RT_TRY(take(m, layer_name(n, sizeof n, a, il, part, kind), d0, d1, opt, &l->field))
+        T(attn_norm, a->hf_attn_norm, "weight", E, -1, false);
+        T(wq, a->hf_linear[RT_LIN_Q], "weight", Q, E, false);
+        T(wk, a->hf_linear[RT_LIN_K], "weight", KV, E, false);
+        T(wv, a->hf_linear[RT_LIN_V], "weight", KV, E, false);
+        T(wo, a->hf_linear[RT_LIN_O], "weight", E, Q, false);
         if (c->attn_bias) {
-            T(bq, "self_attn.q_proj.bias", Q, -1, false);
-            T(bk, "self_attn.k_proj.bias", KV, -1, false);
-            T(bv, "self_attn.v_proj.bias", KV, -1, false);
+            T(bq, a->hf_linear[RT_LIN_Q], "bias", Q, -1, false);
+            T(bk, a->hf_linear[RT_LIN_K], "bias", KV, -1, false);
+            T(bv, a->hf_linear[RT_LIN_V], "bias", KV, -1, false);
         }
-        T(bo, "self_attn.o_proj.bias", E, -1, true);
-        T(ffn_norm, "post_attention_layernorm.weight", E, -1, false);
-        T(ffn_gate, "mlp.gate_proj.weight", F, E, false);
-        T(ffn_up, "mlp.up_proj.weight", F, E, false);
-        T(ffn_down, "mlp.down_proj.weight", E, F, false);
+        T(bo, a->hf_linear[RT_LIN_O], "bias", E, -1, true);
+        T(ffn_norm, a->hf_ffn_norm, "weight", E, -1, false);
+        T(ffn_gate, a->hf_linear[RT_LIN_GATE], "weight", F, E, false);
+        T(ffn_up, a->hf_linear[RT_LIN_UP], "weight", F, E, false);
+        T(ffn_down, a->hf_linear[RT_LIN_DOWN], "weight", E, F, false);
 #undef T
     }
     if (!c->tied_embeddings) {
         m->prefix = "";
-        RT_TRY(take(m, "lm_head.weight", V, E, false, &w->output));
+        RT_TRY(take(m, a->hf_output, V, E, false, &w->output));
     }
     return RT_OK;
 }
 
+/* GPT-2's Conv1D weights are stored (n_in, n_out) and c_attn fuses q, k, v: they are taken whole
+ * and sliced into the row-major (n_out, n_in) views of rt_model_weights. */
 static int map_gpt2(const rt_model_config *c, mapper *m, rt_model_weights *w) {
+    const rt_arch_info *a = rt_arch_get(c->arch);
     int64_t E = c->n_embd, F = c->n_ff, V = c->n_vocab;
-    m->prefix = rt_hf_tensors_find(m->ts, "transformer.wte.weight") ? "transformer." : "";
-    RT_TRY(take(m, "wte.weight", V, E, false, &w->token_embd));
-    RT_TRY(take(m, "wpe.weight", c->n_ctx_train, E, false, &w->pos_embd));
-    RT_TRY(take(m, "ln_f.weight", E, -1, false, &w->output_norm));
-    RT_TRY(take(m, "ln_f.bias", E, -1, false, &w->output_norm_b));
+    find_prefix(m, a);
+    RT_TRY(take(m, a->hf_token_embd, V, E, false, &w->token_embd));
+    RT_TRY(take(m, a->hf_pos_embd, c->n_ctx_train, E, false, &w->pos_embd));
     char n[160];
+    snprintf(n, sizeof n, "%s.weight", a->hf_output_norm);
+    RT_TRY(take(m, n, E, -1, false, &w->output_norm));
+    snprintf(n, sizeof n, "%s.bias", a->hf_output_norm);
+    RT_TRY(take(m, n, E, -1, false, &w->output_norm_b));
     int rc = RT_OK;
+    const char *const *lin = a->hf_linear;
     for (int il = 0; il < c->n_layer && rc == RT_OK; il++) {
         rt_layer_weights *l = &w->layers[il];
         rt_tensor attn_w = {0}, attn_b = {0}, proj_w = {0}, fc_w = {0}, mproj_w = {0};
-#define T(dst, suffix, d0, d1)                                                                     \
-    snprintf(n, sizeof n, "h.%d.%s", il, suffix);                                                  \
-    if (rc == RT_OK) rc = take(m, n, d0, d1, false, dst)
-        T(&l->attn_norm, "ln_1.weight", E, -1);
-        T(&l->attn_norm_b, "ln_1.bias", E, -1);
-        T(&attn_w, "attn.c_attn.weight", E, 3 * E);
-        T(&attn_b, "attn.c_attn.bias", 3 * E, -1);
-        T(&proj_w, "attn.c_proj.weight", E, E);
-        T(&l->bo, "attn.c_proj.bias", E, -1);
-        T(&l->ffn_norm, "ln_2.weight", E, -1);
-        T(&l->ffn_norm_b, "ln_2.bias", E, -1);
-        T(&fc_w, "mlp.c_fc.weight", E, F);
-        T(&l->ffn_up_b, "mlp.c_fc.bias", F, -1);
-        T(&mproj_w, "mlp.c_proj.weight", F, E);
-        T(&l->ffn_down_b, "mlp.c_proj.bias", E, -1);
+#define T(dst, part, kind, d0, d1)                                                                 \
+    if (rc == RT_OK) rc = take(m, layer_name(n, sizeof n, a, il, part, kind), d0, d1, false, dst)
+        T(&l->attn_norm, a->hf_attn_norm, "weight", E, -1);
+        T(&l->attn_norm_b, a->hf_attn_norm, "bias", E, -1);
+        T(&attn_w, lin[RT_LIN_Q], "weight", E, 3 * E);
+        T(&attn_b, lin[RT_LIN_Q], "bias", 3 * E, -1);
+        T(&proj_w, lin[RT_LIN_O], "weight", E, E);
+        T(&l->bo, lin[RT_LIN_O], "bias", E, -1);
+        T(&l->ffn_norm, a->hf_ffn_norm, "weight", E, -1);
+        T(&l->ffn_norm_b, a->hf_ffn_norm, "bias", E, -1);
+        T(&fc_w, lin[RT_LIN_UP], "weight", E, F);
+        T(&l->ffn_up_b, lin[RT_LIN_UP], "bias", F, -1);
+        T(&mproj_w, lin[RT_LIN_DOWN], "weight", F, E);
+        T(&l->ffn_down_b, lin[RT_LIN_DOWN], "bias", E, -1);
 #undef T
         if (rc == RT_OK) rc = conv1d_slice(&attn_w, E, 3 * E, 0, E, &l->wq);
         if (rc == RT_OK) rc = conv1d_slice(&attn_w, E, 3 * E, E, E, &l->wk);
@@ -632,7 +647,7 @@ static int map_gpt2(const rt_model_config *c, mapper *m, rt_model_weights *w) {
     RT_TRY(rc);
     if (!c->tied_embeddings) {
         m->prefix = "";
-        RT_TRY(take(m, "lm_head.weight", V, E, false, &w->output));
+        RT_TRY(take(m, a->hf_output, V, E, false, &w->output));
     }
     return RT_OK;
 }
@@ -659,38 +674,39 @@ static int take_ln(const mapper *m, const char *base, int64_t E, rt_tensor *g, r
 }
 
 static int map_bert(const rt_model_config *c, mapper *m, rt_model_weights *w) {
+    const rt_arch_info *a = rt_arch_get(c->arch);
     int64_t E = c->n_embd, F = c->n_ff;
-    m->prefix = rt_hf_tensors_find(m->ts, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
-    RT_TRY(take(m, "embeddings.word_embeddings.weight", c->n_vocab, E, false, &w->token_embd));
-    RT_TRY(
-        take(m, "embeddings.position_embeddings.weight", c->n_ctx_train, E, false, &w->pos_embd));
+    find_prefix(m, a);
+    RT_TRY(take(m, a->hf_token_embd, c->n_vocab, E, false, &w->token_embd));
+    RT_TRY(take(m, a->hf_pos_embd, c->n_ctx_train, E, false, &w->pos_embd));
     if (c->n_type_vocab > 0)
-        RT_TRY(take(m, "embeddings.token_type_embeddings.weight", c->n_type_vocab, E, false,
-                    &w->type_embd));
-    RT_TRY(take_ln(m, "embeddings.LayerNorm", E, &w->embd_norm, &w->embd_norm_b));
+        RT_TRY(take(m, a->hf_type_embd, c->n_type_vocab, E, false, &w->type_embd));
+    RT_TRY(take_ln(m, a->hf_embd_norm, E, &w->embd_norm, &w->embd_norm_b));
     char n[160];
+    const char *const *lin = a->hf_linear;
     for (int il = 0; il < c->n_layer; il++) {
         rt_layer_weights *l = &w->layers[il];
-#define T(field, suffix, d0, d1)                                                                   \
-    snprintf(n, sizeof n, "encoder.layer.%d.%s", il, suffix);                                      \
-    RT_TRY(take(m, n, d0, d1, false, &l->field))
-        T(wq, "attention.self.query.weight", E, E);
-        T(bq, "attention.self.query.bias", E, -1);
-        T(wk, "attention.self.key.weight", E, E);
-        T(bk, "attention.self.key.bias", E, -1);
-        T(wv, "attention.self.value.weight", E, E);
-        T(bv, "attention.self.value.bias", E, -1);
-        T(wo, "attention.output.dense.weight", E, E);
-        T(bo, "attention.output.dense.bias", E, -1);
-        T(ffn_up, "intermediate.dense.weight", F, E);
-        T(ffn_up_b, "intermediate.dense.bias", F, -1);
-        T(ffn_down, "output.dense.weight", E, F);
-        T(ffn_down_b, "output.dense.bias", E, -1);
-#undef T
-        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm", il);
-        RT_TRY(take_ln(m, n, E, &l->attn_norm, &l->attn_norm_b));
-        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm", il);
-        RT_TRY(take_ln(m, n, E, &l->ffn_norm, &l->ffn_norm_b));
+        struct {
+            rt_arch_linear j;
+            rt_tensor *w, *b;
+            int64_t n_out, n_in;
+        } ls[] = {{RT_LIN_Q, &l->wq, &l->bq, E, E},
+                  {RT_LIN_K, &l->wk, &l->bk, E, E},
+                  {RT_LIN_V, &l->wv, &l->bv, E, E},
+                  {RT_LIN_O, &l->wo, &l->bo, E, E},
+                  {RT_LIN_UP, &l->ffn_up, &l->ffn_up_b, F, E},
+                  {RT_LIN_DOWN, &l->ffn_down, &l->ffn_down_b, E, F}};
+        for (size_t k = 0; k < sizeof ls / sizeof ls[0]; k++) {
+            const char *part = lin[ls[k].j];
+            RT_TRY(take(m, layer_name(n, sizeof n, a, il, part, "weight"), ls[k].n_out,
+                        ls[k].n_in, false, ls[k].w));
+            RT_TRY(take(m, layer_name(n, sizeof n, a, il, part, "bias"), ls[k].n_out, -1, false,
+                        ls[k].b));
+        }
+        RT_TRY(take_ln(m, layer_name(n, sizeof n, a, il, a->hf_attn_norm, NULL), E, &l->attn_norm,
+                       &l->attn_norm_b));
+        RT_TRY(take_ln(m, layer_name(n, sizeof n, a, il, a->hf_ffn_norm, NULL), E, &l->ffn_norm,
+                       &l->ffn_norm_b));
     }
     return RT_OK;
 }
@@ -827,102 +843,108 @@ static int add_concat(out_list *l, const char *name, const rt_tensor *const *par
 }
 
 static int hf_tensors_of(const rt_model_config *c, const rt_model_weights *w, out_list *l) {
+    const rt_arch_info *a = rt_arch_get(c->arch);
+    if (!a) return rt_error(RT_ERR_UNSUPPORTED, "unknown architecture");
     char n[160];
+    const char *pre = a->hf_write_prefix;
+    const char *const *lin = a->hf_linear;
     bool unperm = c->rope_interleaved;
-#define ADD(name_fmt, tensor, heads, ...)                                                          \
+    /* top-level tensor name (prefixed) / name of part.kind of layer il (prefixed) */
+#define TOP(name) (snprintf(n, sizeof n, "%s%s", pre, name), n)
+#define LAYER(part, kind)                                                                          \
+    (snprintf(n, sizeof n, "%s", pre), layer_name(n + strlen(n), sizeof n - strlen(n), a, il,      \
+                                                  part, kind),                                     \
+     n)
+#define ADD(name, tensor, heads)                                                                   \
     do {                                                                                           \
-        if ((tensor)->data) {                                                                      \
-            snprintf(n, sizeof n, name_fmt, __VA_ARGS__);                                          \
-            RT_TRY(add_out(l, n, (tensor), (heads)));                                              \
-        }                                                                                          \
+        if ((tensor)->data) RT_TRY(add_out(l, (name), (tensor), (heads)));                         \
     } while (0)
+    char on[96];
+    snprintf(on, sizeof on, "%s.weight", a->hf_output_norm ? a->hf_output_norm : "");
     switch (c->arch) {
     case RT_ARCH_LLAMA:
     case RT_ARCH_QWEN2:
-        ADD("%s", &w->token_embd, 0, "model.embed_tokens.weight");
-        ADD("%s", &w->output_norm, 0, "model.norm.weight");
-        if (!c->tied_embeddings) ADD("%s", &w->output, 0, "lm_head.weight");
+        ADD(TOP(a->hf_token_embd), &w->token_embd, 0);
+        ADD(TOP(on), &w->output_norm, 0);
+        if (!c->tied_embeddings) ADD(a->hf_output, &w->output, 0);
         for (int il = 0; il < c->n_layer; il++) {
             const rt_layer_weights *y = &w->layers[il];
             int hq = unperm ? c->n_head : 0, hk = unperm ? c->n_kv_head : 0;
-            const char *p = "model.layers.%d.%s";
-            ADD(p, &y->attn_norm, 0, il, "input_layernorm.weight");
-            ADD(p, &y->wq, hq, il, "self_attn.q_proj.weight");
-            ADD(p, &y->wk, hk, il, "self_attn.k_proj.weight");
-            ADD(p, &y->wv, 0, il, "self_attn.v_proj.weight");
-            ADD(p, &y->wo, 0, il, "self_attn.o_proj.weight");
-            ADD(p, &y->bq, hq, il, "self_attn.q_proj.bias");
-            ADD(p, &y->bk, hk, il, "self_attn.k_proj.bias");
-            ADD(p, &y->bv, 0, il, "self_attn.v_proj.bias");
-            ADD(p, &y->bo, 0, il, "self_attn.o_proj.bias");
-            ADD(p, &y->ffn_norm, 0, il, "post_attention_layernorm.weight");
-            ADD(p, &y->ffn_gate, 0, il, "mlp.gate_proj.weight");
-            ADD(p, &y->ffn_up, 0, il, "mlp.up_proj.weight");
-            ADD(p, &y->ffn_down, 0, il, "mlp.down_proj.weight");
+            ADD(LAYER(a->hf_attn_norm, "weight"), &y->attn_norm, 0);
+            ADD(LAYER(lin[RT_LIN_Q], "weight"), &y->wq, hq);
+            ADD(LAYER(lin[RT_LIN_K], "weight"), &y->wk, hk);
+            ADD(LAYER(lin[RT_LIN_V], "weight"), &y->wv, 0);
+            ADD(LAYER(lin[RT_LIN_O], "weight"), &y->wo, 0);
+            ADD(LAYER(lin[RT_LIN_Q], "bias"), &y->bq, hq);
+            ADD(LAYER(lin[RT_LIN_K], "bias"), &y->bk, hk);
+            ADD(LAYER(lin[RT_LIN_V], "bias"), &y->bv, 0);
+            ADD(LAYER(lin[RT_LIN_O], "bias"), &y->bo, 0);
+            ADD(LAYER(a->hf_ffn_norm, "weight"), &y->ffn_norm, 0);
+            ADD(LAYER(lin[RT_LIN_GATE], "weight"), &y->ffn_gate, 0);
+            ADD(LAYER(lin[RT_LIN_UP], "weight"), &y->ffn_up, 0);
+            ADD(LAYER(lin[RT_LIN_DOWN], "weight"), &y->ffn_down, 0);
         }
         break;
     case RT_ARCH_GPT2:
-        ADD("%s", &w->token_embd, 0, "transformer.wte.weight");
-        ADD("%s", &w->pos_embd, 0, "transformer.wpe.weight");
-        ADD("%s", &w->output_norm, 0, "transformer.ln_f.weight");
-        ADD("%s", &w->output_norm_b, 0, "transformer.ln_f.bias");
-        if (!c->tied_embeddings) ADD("%s", &w->output, 0, "lm_head.weight");
+        ADD(TOP(a->hf_token_embd), &w->token_embd, 0);
+        ADD(TOP(a->hf_pos_embd), &w->pos_embd, 0);
+        ADD(TOP(on), &w->output_norm, 0);
+        snprintf(on, sizeof on, "%s.bias", a->hf_output_norm);
+        ADD(TOP(on), &w->output_norm_b, 0);
+        if (!c->tied_embeddings) ADD(a->hf_output, &w->output, 0);
         for (int il = 0; il < c->n_layer; il++) {
             const rt_layer_weights *y = &w->layers[il];
-            const char *p = "transformer.h.%d.%s";
-            ADD(p, &y->attn_norm, 0, il, "ln_1.weight");
-            ADD(p, &y->attn_norm_b, 0, il, "ln_1.bias");
+            ADD(LAYER(a->hf_attn_norm, "weight"), &y->attn_norm, 0);
+            ADD(LAYER(a->hf_attn_norm, "bias"), &y->attn_norm_b, 0);
             const rt_tensor *qkv[3] = {&y->wq, &y->wk, &y->wv};
             const rt_tensor *qkv_b[3] = {&y->bq, &y->bk, &y->bv};
-            snprintf(n, sizeof n, p, il, "attn.c_attn.weight");
-            RT_TRY(add_conv1d(l, n, qkv, 3));
-            snprintf(n, sizeof n, p, il, "attn.c_attn.bias");
-            RT_TRY(add_concat(l, n, qkv_b, 3));
+            RT_TRY(add_conv1d(l, LAYER(lin[RT_LIN_Q], "weight"), qkv, 3));
+            RT_TRY(add_concat(l, LAYER(lin[RT_LIN_Q], "bias"), qkv_b, 3));
             const rt_tensor *wo[1] = {&y->wo}, *up[1] = {&y->ffn_up}, *down[1] = {&y->ffn_down};
-            snprintf(n, sizeof n, p, il, "attn.c_proj.weight");
-            RT_TRY(add_conv1d(l, n, wo, 1));
-            ADD(p, &y->bo, 0, il, "attn.c_proj.bias");
-            ADD(p, &y->ffn_norm, 0, il, "ln_2.weight");
-            ADD(p, &y->ffn_norm_b, 0, il, "ln_2.bias");
-            snprintf(n, sizeof n, p, il, "mlp.c_fc.weight");
-            RT_TRY(add_conv1d(l, n, up, 1));
-            ADD(p, &y->ffn_up_b, 0, il, "mlp.c_fc.bias");
-            snprintf(n, sizeof n, p, il, "mlp.c_proj.weight");
-            RT_TRY(add_conv1d(l, n, down, 1));
-            ADD(p, &y->ffn_down_b, 0, il, "mlp.c_proj.bias");
+            RT_TRY(add_conv1d(l, LAYER(lin[RT_LIN_O], "weight"), wo, 1));
+            ADD(LAYER(lin[RT_LIN_O], "bias"), &y->bo, 0);
+            ADD(LAYER(a->hf_ffn_norm, "weight"), &y->ffn_norm, 0);
+            ADD(LAYER(a->hf_ffn_norm, "bias"), &y->ffn_norm_b, 0);
+            RT_TRY(add_conv1d(l, LAYER(lin[RT_LIN_UP], "weight"), up, 1));
+            ADD(LAYER(lin[RT_LIN_UP], "bias"), &y->ffn_up_b, 0);
+            RT_TRY(add_conv1d(l, LAYER(lin[RT_LIN_DOWN], "weight"), down, 1));
+            ADD(LAYER(lin[RT_LIN_DOWN], "bias"), &y->ffn_down_b, 0);
         }
         break;
     case RT_ARCH_BERT:
-        ADD("%s", &w->token_embd, 0, "embeddings.word_embeddings.weight");
-        ADD("%s", &w->pos_embd, 0, "embeddings.position_embeddings.weight");
-        ADD("%s", &w->type_embd, 0, "embeddings.token_type_embeddings.weight");
-        ADD("%s", &w->embd_norm, 0, "embeddings.LayerNorm.weight");
-        ADD("%s", &w->embd_norm_b, 0, "embeddings.LayerNorm.bias");
+        ADD(TOP(a->hf_token_embd), &w->token_embd, 0);
+        ADD(TOP(a->hf_pos_embd), &w->pos_embd, 0);
+        ADD(TOP(a->hf_type_embd), &w->type_embd, 0);
+        snprintf(on, sizeof on, "%s.weight", a->hf_embd_norm);
+        ADD(TOP(on), &w->embd_norm, 0);
+        snprintf(on, sizeof on, "%s.bias", a->hf_embd_norm);
+        ADD(TOP(on), &w->embd_norm_b, 0);
         for (int il = 0; il < c->n_layer; il++) {
             const rt_layer_weights *y = &w->layers[il];
-            const char *p = "encoder.layer.%d.%s";
-            ADD(p, &y->wq, 0, il, "attention.self.query.weight");
-            ADD(p, &y->bq, 0, il, "attention.self.query.bias");
-            ADD(p, &y->wk, 0, il, "attention.self.key.weight");
-            ADD(p, &y->bk, 0, il, "attention.self.key.bias");
-            ADD(p, &y->wv, 0, il, "attention.self.value.weight");
-            ADD(p, &y->bv, 0, il, "attention.self.value.bias");
-            ADD(p, &y->wo, 0, il, "attention.output.dense.weight");
-            ADD(p, &y->bo, 0, il, "attention.output.dense.bias");
-            ADD(p, &y->attn_norm, 0, il, "attention.output.LayerNorm.weight");
-            ADD(p, &y->attn_norm_b, 0, il, "attention.output.LayerNorm.bias");
-            ADD(p, &y->ffn_up, 0, il, "intermediate.dense.weight");
-            ADD(p, &y->ffn_up_b, 0, il, "intermediate.dense.bias");
-            ADD(p, &y->ffn_down, 0, il, "output.dense.weight");
-            ADD(p, &y->ffn_down_b, 0, il, "output.dense.bias");
-            ADD(p, &y->ffn_norm, 0, il, "output.LayerNorm.weight");
-            ADD(p, &y->ffn_norm_b, 0, il, "output.LayerNorm.bias");
+            ADD(LAYER(lin[RT_LIN_Q], "weight"), &y->wq, 0);
+            ADD(LAYER(lin[RT_LIN_Q], "bias"), &y->bq, 0);
+            ADD(LAYER(lin[RT_LIN_K], "weight"), &y->wk, 0);
+            ADD(LAYER(lin[RT_LIN_K], "bias"), &y->bk, 0);
+            ADD(LAYER(lin[RT_LIN_V], "weight"), &y->wv, 0);
+            ADD(LAYER(lin[RT_LIN_V], "bias"), &y->bv, 0);
+            ADD(LAYER(lin[RT_LIN_O], "weight"), &y->wo, 0);
+            ADD(LAYER(lin[RT_LIN_O], "bias"), &y->bo, 0);
+            ADD(LAYER(a->hf_attn_norm, "weight"), &y->attn_norm, 0);
+            ADD(LAYER(a->hf_attn_norm, "bias"), &y->attn_norm_b, 0);
+            ADD(LAYER(lin[RT_LIN_UP], "weight"), &y->ffn_up, 0);
+            ADD(LAYER(lin[RT_LIN_UP], "bias"), &y->ffn_up_b, 0);
+            ADD(LAYER(lin[RT_LIN_DOWN], "weight"), &y->ffn_down, 0);
+            ADD(LAYER(lin[RT_LIN_DOWN], "bias"), &y->ffn_down_b, 0);
+            ADD(LAYER(a->hf_ffn_norm, "weight"), &y->ffn_norm, 0);
+            ADD(LAYER(a->hf_ffn_norm, "bias"), &y->ffn_norm_b, 0);
         }
         break;
     default:
         return rt_error(RT_ERR_UNSUPPORTED, "unknown architecture");
     }
 #undef ADD
+#undef LAYER
+#undef TOP
     return RT_OK;
 }
 

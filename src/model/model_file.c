@@ -3,6 +3,7 @@
  * delegates to hf.c or gguf.c, and owns whatever they opened.
  */
 #include "model/model_file.h"
+#include "model/arch.h"
 #include "model/gguf.h"
 #include "model/hf.h"
 #include "model/hf_tokenizer.h"
@@ -80,9 +81,8 @@ int rt_model_config_check(const rt_model_config *c, const char *what) {
 static void weights_tensors(const rt_model_config *cfg, const rt_model_weights *w, int il,
                             const char **names, rt_tensor **ts, size_t *n) {
     rt_layer_weights *l = &w->layers[il];
-    bool bert = cfg->arch == RT_ARCH_BERT;
-    const char *an = bert ? "attn_output_norm" : "attn_norm";
-    const char *fn = bert ? "layer_output_norm" : "ffn_norm";
+    const rt_arch_info *a = rt_arch_get(cfg->arch);
+    const char *an = a ? a->gguf_attn_norm : "attn_norm", *fn = a ? a->gguf_ffn_norm : "ffn_norm";
     struct {
         const char *base, *kind;
         rt_tensor *t;

@@ -206,6 +206,57 @@ static double opt_num(json_t *o, const char *k, double dflt) {
     return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
+/* ---- the per-call callbacks of a running job (rt_run_callbacks) ---- */
+
+typedef struct job_run {
+    srv_jobs *js;
+    job *j;
+    int64_t save_every; /* the run's checkpoint schedule, for the checkpoint records */
+    int64_t step;       /* the last step reported */
+} job_run;
+
+/* A job stops on its cancel request or at the server's shutdown. */
+static bool job_should_stop(void *user) {
+    job_run *fr = user;
+    pthread_mutex_lock(&fr->js->mu);
+    bool stop = fr->j->cancel || fr->js->stop;
+    pthread_mutex_unlock(&fr->js->mu);
+    return stop;
+}
+
+/* Each training step as a job event with its metrics, and on the save schedule a checkpoint
+ * record (rt_trainer_run reports every step to a per-call callback). */
+static void ft_progress(const rt_progress_info *p, void *user) {
+    job_run *fr = user;
+    const rt_train_step_info *info = p->train_step;
+    if (!info || info->step <= 0 || isnan(info->loss)) return;
+    job *j = fr->j;
+    pthread_mutex_lock(&fr->js->mu);
+    fr->step = info->step;
+    json_t *data = json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)info->step,
+                             "total_steps", (json_int_t)info->max_steps, "train_loss",
+                             (double)info->loss, "learning_rate", (double)info->lr);
+    if (!isnan(info->val_loss)) json_object_set_new(data, "valid_loss", json_real(info->val_loss));
+    json_object_set_new(j->obj, "trained_tokens", json_integer(info->tokens));
+    if (fr->save_every > 0 && info->step % fr->save_every == 0 && !info->done) {
+        char cid[48], name[160];
+        srv_random_id(cid, sizeof cid, "ftckpt-");
+        snprintf(name, sizeof name, "%s:ckpt-step-%lld",
+                 json_string_value(json_object_get(j->obj, "fine_tuned_model_name")),
+                 (long long)info->step);
+        json_array_append_new(j->checkpoints,
+                              json_pack("{s:s, s:s, s:I, s:s, s:I, s:{s:I, s:f}, s:s}", "object",
+                                        "fine_tuning.job.checkpoint", "id", cid, "created_at",
+                                        (json_int_t)time(NULL), "fine_tuned_model_checkpoint",
+                                        name, "step_number", (json_int_t)info->step, "metrics",
+                                        "step", (json_int_t)info->step, "train_loss",
+                                        (double)info->loss, "fine_tuning_job_id", j->id));
+    }
+    job_event(fr->js, j, "info", data, "Step %lld/%lld: training loss=%.4f",
+              (long long)info->step, (long long)info->max_steps, info->loss);
+    pthread_mutex_unlock(&fr->js->mu);
+}
+
 /* Runs job j (mu is not held; j's JSON is only touched under mu). */
 static void run_job(srv *s, job *j) {
     srv_jobs *js = s->jobs;
@@ -260,6 +311,14 @@ static void run_job(srv *s, job *j) {
     tp.seed = (uint64_t)opt_int(opt, "seed", 42);
     if (!val) tp.val_fraction = 0;
 
+    /* rt_trainer_run: each step comes back as a job event (ft_progress), a cancel or shutdown
+     * stops it between steps with a checkpoint of the last one, and at the end it saves
+     * run_dir/adapter (or model) itself */
+    job_run fr = {js, j, tp.save_every, 0};
+    tp.callbacks = (rt_run_callbacks){.progress = ft_progress,
+                                      .progress_user = &fr,
+                                      .should_cancel = job_should_stop,
+                                      .cancel_user = &fr};
     rt_trainer *tr = NULL;
     pthread_mutex_lock(&js->mu);
     if (j->cancel) {
@@ -279,57 +338,22 @@ static void run_job(srv *s, job *j) {
         pthread_mutex_unlock(&js->mu);
         goto out;
     }
-    rt_train_step_info info;
-    bool interrupted = false, cancelled = false;
-    for (;;) {
-        rc = rt_trainer_step(tr, &info);
-        if (rc != RT_OK) break;
-        pthread_mutex_lock(&js->mu);
-        if (info.step > 0 && !isnan(info.loss)) {
-            json_t *data = json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)info.step,
-                                     "total_steps", (json_int_t)info.max_steps, "train_loss",
-                                     (double)info.loss, "learning_rate", (double)info.lr);
-            if (!isnan(info.val_loss))
-                json_object_set_new(data, "valid_loss", json_real(info.val_loss));
-            json_object_set_new(j->obj, "trained_tokens", json_integer(info.tokens));
-            if (tp.save_every > 0 && info.step % tp.save_every == 0 && !info.done) {
-                char cid[48], name[160];
-                srv_random_id(cid, sizeof cid, "ftckpt-");
-                snprintf(name, sizeof name, "%s:ckpt-step-%lld",
-                         json_string_value(json_object_get(j->obj, "fine_tuned_model_name")),
-                         (long long)info.step);
-                json_array_append_new(j->checkpoints,
-                                      json_pack("{s:s, s:s, s:I, s:s, s:I, s:{s:I, s:f}, s:s}",
-                                                "object", "fine_tuning.job.checkpoint", "id", cid,
-                                                "created_at", (json_int_t)time(NULL),
-                                                "fine_tuned_model_checkpoint", name, "step_number",
-                                                (json_int_t)info.step, "metrics", "step",
-                                                (json_int_t)info.step, "train_loss",
-                                                (double)info.loss, "fine_tuning_job_id", j->id));
-            }
-            job_event(js, j, "info", data, "Step %lld/%lld: training loss=%.4f",
-                      (long long)info.step, (long long)info.max_steps, info.loss);
-        }
-        cancelled = j->cancel;
-        interrupted = js->stop;
-        pthread_mutex_unlock(&js->mu);
-        if (info.done || cancelled || interrupted) break;
-    }
+    rc = rt_trainer_run(tr);
     pthread_mutex_lock(&js->mu);
-    if (rc != RT_OK) {
-        job_fail(js, j, "training_failed", NULL, rt_last_error());
-    } else if (cancelled) {
+    if (rc == RT_ERR_CANCELLED && j->cancel) {
         job_set_status(js, j, "cancelled");
-    } else if (interrupted && !info.done) {
+    } else if (rc == RT_ERR_CANCELLED) {
         json_object_set_new(j->obj, "status", json_string("queued"));
         job_event(js, j, "warn", NULL,
-                  "Server shutting down at step %lld; the job resumes from "
-                  "its last checkpoint at the next start",
-                  (long long)info.step);
+                  "Server shutting down at step %lld; the job resumes from there at the next "
+                  "start",
+                  (long long)fr.step);
+    } else if (rc != RT_OK) {
+        job_fail(js, j, "training_failed", NULL, rt_last_error());
     } else {
         pthread_mutex_unlock(&js->mu);
-        char *adir = rt_path_join(run_dir, full ? "model" : "adapter");
-        rc = adir ? rt_trainer_save(tr, adir) : RT_ERR_NOMEM;
+        char *adir = rt_path_join(run_dir, full ? "model" : "adapter"); /* saved by the run */
+        rc = adir ? RT_OK : RT_ERR_NOMEM;
         const char *name = NULL;
         pthread_mutex_lock(&js->mu);
         name = json_string_value(json_object_get(j->obj, "fine_tuned_model_name"));
@@ -359,17 +383,22 @@ out:
 
 /* ---- compare jobs ---- */
 
-typedef struct compare_run {
-    srv_jobs *js;
-    job *j;
-} compare_run;
 
-static bool compare_should_stop(void *user) {
-    compare_run *cr = user;
+/* The comparison's progress (each strategy's questions and training steps) as job events. */
+static void compare_progress(const rt_progress_info *info, void *user) {
+    job_run *cr = user;
+    json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "task", info->task, "unit", info->unit, "done",
+                             (json_int_t)info->done, "total", (json_int_t)info->total);
     pthread_mutex_lock(&cr->js->mu);
-    bool stop = cr->j->cancel || cr->js->stop;
+    if (info->total)
+        job_event(cr->js, cr->j, "info", data, "%s: %llu/%llu %s%s%s", info->task,
+                  (unsigned long long)info->done, (unsigned long long)info->total, info->unit,
+                  info->detail ? ", " : "", info->detail ? info->detail : "");
+    else
+        job_event(cr->js, cr->j, "info", data, "%s: %llu %s%s%s", info->task,
+                  (unsigned long long)info->done, info->unit, info->detail ? ", " : "",
+                  info->detail ? info->detail : "");
     pthread_mutex_unlock(&cr->js->mu);
-    return stop;
 }
 
 static void run_compare(srv *s, job *j) {
@@ -409,9 +438,11 @@ static void run_compare(srv *s, job *j) {
     int n_ctx = rt_model_n_ctx_train(s->model); /* the model's context bounds the default */
     spec.seq_len =
         (int)opt_int(opt, "seq_len", n_ctx > 0 && n_ctx < spec.seq_len ? n_ctx : spec.seq_len);
-    compare_run cr = {js, j};
-    spec.should_cancel = compare_should_stop;
-    spec.cancel_user = &cr;
+    job_run cr = {js, j, 0, 0};
+    spec.callbacks = (rt_run_callbacks){.progress = compare_progress,
+                                        .progress_user = &cr,
+                                        .should_cancel = job_should_stop,
+                                        .cancel_user = &cr};
     spec.keep_going = json_is_true(json_object_get(opt, "keep_going"));
     char *report = NULL; /* written, also when a strategy failed */
     int rc = coll && qa ? rt_compare_run(&spec, &report) : RT_ERR_NOMEM;

@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/quant.h"
+#include "model/arch.h"
 #include "model/gguf.h"
 #include "model/hf.h"
 #include "model/lora.h"
@@ -43,13 +44,11 @@
 
 enum { N_LIN = 7 };
 
-/* PEFT's short module name of linear j ("q_proj", ...): the end of its module path. */
+/* PEFT's short module name of split linear j ("q_proj", ...): the end of llama's module path
+ * (model/arch.c), which qwen2 shares. */
 static const char *module_name(int j) {
-    return strchr(tm_linear_paths[j], '.') + 1;
+    return strrchr(rt_arch_get(RT_ARCH_LLAMA)->hf_linear[j], '.') + 1;
 }
-/* gpt2: Conv1D module of each ragtune linear (NULL: gpt2 has no gate). */
-static const char *const gpt2_module[N_LIN] = {
-    "attn.c_attn", "attn.c_attn", "attn.c_attn", "attn.c_proj", NULL, "mlp.c_fc", "mlp.c_proj"};
 
 /* target_modules entries read for gpt2 (PEFT matches them on the end of the module path). */
 static const struct {
@@ -65,16 +64,17 @@ static const struct {
     {"mlp.c_fc", RT_LORA_UP},
 };
 
-/* PEFT's module path of linear j of a layer, without the "base_model.model." prefix. */
-static void module_path_of(bool is_gpt2, int layer, int j, char *buf, size_t n) {
-    if (is_gpt2)
-        snprintf(buf, n, "transformer.h.%d.%s", layer, gpt2_module[j]);
-    else
-        snprintf(buf, n, "model.layers.%d.%s", layer, tm_linear_paths[j]);
+/* PEFT's module path of linear j of a layer, without the "base_model.model." prefix: the
+ * Hugging Face module of the architecture (model/arch.c; gpt2's q, k, v are one c_attn). */
+static void module_path_of(rt_arch arch, int layer, int j, char *buf, size_t n) {
+    const rt_arch_info *a = rt_arch_get(arch);
+    int o = snprintf(buf, n, "%s", a->hf_prefix);
+    o += snprintf(buf + o, n - (size_t)o, a->hf_layer, layer);
+    snprintf(buf + o, n - (size_t)o, "%s", a->hf_linear[j]);
 }
 
 static void module_path(const tmodel *m, int layer, int j, char *buf, size_t n) {
-    module_path_of(m->is_gpt2, layer, j, buf, n);
+    module_path_of(m->cfg.arch, layer, j, buf, n);
 }
 
 static void tensor_name(const char *module, char which, char *buf, size_t n) {
@@ -460,6 +460,12 @@ int adapter_peft_each(const rt_model_config *cfg, unsigned targets, const char *
     double alpha_default = json_number_value(json_object_get(cfg_json, "lora_alpha"));
     bool rslora = json_is_true(json_object_get(cfg_json, "use_rslora"));
     bool is_gpt2 = cfg->arch == RT_ARCH_GPT2;
+    const rt_arch_info *ai = rt_arch_get(cfg->arch);
+    if (!ai || !ai->lora_targets) {
+        json_decref(cfg_json);
+        return rt_error(RT_ERR_UNSUPPORTED, "%s: LoRA adapters are for decoders (llama, qwen2, "
+                        "gpt2), not %s", dir, rt_arch_name(cfg->arch));
+    }
     char *path = rt_path_join(dir, "adapter_model.safetensors");
     if (!path) {
         json_decref(cfg_json);
@@ -476,9 +482,9 @@ int adapter_peft_each(const rt_model_config *cfg, unsigned targets, const char *
     if (!used) st = RT_ERR_NOMEM;
     for (int i = 0; i < cfg->n_layer && st == RT_OK; i++)
         for (int j = 0; j < N_LIN && st == RT_OK; j++) {
-            if (!(targets & (1u << j)) || (is_gpt2 && !gpt2_module[j])) continue;
+            if (!(targets & (1u << j)) || !ai->hf_linear[j]) continue;
             char module[96], name_a[160], name_b[160];
-            module_path_of(is_gpt2, i, j, module, sizeof module);
+            module_path_of(cfg->arch, i, j, module, sizeof module);
             tensor_name(module, 'A', name_a, sizeof name_a);
             tensor_name(module, 'B', name_b, sizeof name_b);
             double rank = r_default, alpha = alpha_default;

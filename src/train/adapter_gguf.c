@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "core/gguf_writer.h"
 #include "core/quant.h"
+#include "model/arch.h"
 #include "model/gguf.h"
 #include "model/lora.h"
 
@@ -29,8 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const gguf_module[7] = {"attn_q",   "attn_k", "attn_v",  "attn_output",
-                                           "ffn_gate", "ffn_up", "ffn_down"};
+/* The GGUF module name of split linear j ("attn_q", ...; model/arch.c): llama's, which every
+ * architecture uses but for gpt2's fused attn_qkv. */
+static const char *split_module(int j) {
+    return rt_arch_get(RT_ARCH_LLAMA)->gguf_linear[j];
+}
 
 /* One tensor of the file: A (rank, n_in) or B (n_out, rank) of a pair, built from one linear
  * or, for gpt2's attn_qkv, from q, k and v (A stacked, B block-diagonal, as in adapter.c). */
@@ -68,19 +72,19 @@ static int list_tensors(const tmodel *m, int rank, lt **out, int *n) {
     lt *ts = rt_calloc((size_t)m->cfg.n_layer * 14, sizeof *ts);
     if (!ts) return RT_ERR_NOMEM;
     /* llama GGUF files use interleaved RoPE (permuted wq/wk); qwen2 ones keep HF's order. */
-    bool need_permute = m->cfg.arch == RT_ARCH_LLAMA && !m->cfg.rope_interleaved;
-    bool fused = m->is_gpt2;
+    const rt_arch_info *a = rt_arch_get(m->cfg.arch);
+    bool need_permute = a->gguf_rope_interleaved && !m->cfg.rope_interleaved;
+    bool fused = a->gguf_fused_qkv;
     int k = 0;
     for (int i = 0; i < m->cfg.n_layer; i++)
         for (int j = fused ? 2 : 0; j < 7; j++) {
             const tm_linear *lins[3] = {tmodel_linear(m, i, j)};
             int n_lin = 1;
-            const char *module = gguf_module[j];
+            const char *module = a->gguf_linear[j];
             if (fused && j == 2) { /* gpt2: q, k, v as attn_qkv */
                 for (int q = 0; q < 3; q++)
                     lins[q] = tmodel_linear(m, i, q);
                 n_lin = 3;
-                module = "attn_qkv";
                 if (!lins[0]->rank && !lins[1]->rank && !lins[2]->rank) continue;
             } else if (!lins[0]->rank) {
                 continue;
@@ -109,7 +113,8 @@ static int list_tensors(const tmodel *m, int rank, lt **out, int *n) {
 
 int adapter_save_gguf(const tmodel *m, const char *path) {
     if (m->opt.lora_rank <= 0) return rt_error(RT_ERR_INVALID, "the model has no LoRA adapter");
-    if (m->cfg.arch != RT_ARCH_LLAMA && m->cfg.arch != RT_ARCH_QWEN2 && !m->is_gpt2)
+    const rt_arch_info *ai = rt_arch_get(m->cfg.arch);
+    if (!ai || !ai->lora_targets)
         return rt_error(RT_ERR_UNSUPPORTED,
                         "GGUF LoRA adapters are written for llama, qwen2 and gpt2");
     /* llama.cpp has one adapter.lora.alpha and scales each pair by alpha / rank with
@@ -215,12 +220,12 @@ static int gguf_pair(const rt_gguf *g, const rt_model_config *cfg, int i, const 
     if (!ta || !tb)
         return rt_error(RT_ERR_FORMAT, "%s: %s has no partner %s", path, ta ? name_a : name_b,
                         ta ? name_b : name_a);
-    bool fused = !strcmp(module, "attn_qkv");
+    bool fused = !strcmp(module, rt_arch_get(RT_ARCH_GPT2)->gguf_linear[RT_LIN_Q]); /* qkv */
     int j0 = 0, n_lin = 1;
     if (fused) {
         n_lin = 3;
     } else {
-        while (j0 < 7 && strcmp(gguf_module[j0], module))
+        while (j0 < 7 && strcmp(split_module(j0), module))
             j0++;
     }
     int64_t n_out_all = 0, row0[4] = {0, 0, 0, 0};
@@ -235,7 +240,7 @@ static int gguf_pair(const rt_gguf *g, const rt_model_config *cfg, int i, const 
         row0[k + 1] = n_out_all;
     }
     bool qkv = fused || j0 <= 2;
-    if (qkv && fused != (cfg->arch == RT_ARCH_GPT2))
+    if (qkv && fused != rt_arch_get(cfg->arch)->gguf_fused_qkv)
         return rt_error(RT_ERR_INVALID, "%s: tensor %s does not fit a %s model", path, name_a,
                         rt_arch_name(cfg->arch));
     int64_t rank = tb->ne[0];
@@ -247,7 +252,7 @@ static int gguf_pair(const rt_gguf *g, const rt_model_config *cfg, int i, const 
     if (st == RT_OK) st = read_gguf_matrix(g, tb, n_out_all, rank, &b);
     /* q/k rows: llama GGUF files pair RoPE dimensions interleaved (llama.cpp's converter
      * permutes them, for adapters as for the base); the model may be either */
-    bool file_interleaved = cfg->arch == RT_ARCH_LLAMA;
+    bool file_interleaved = rt_arch_get(cfg->arch)->gguf_rope_interleaved;
     if (st == RT_OK && !fused && j0 <= 1 && file_interleaved != cfg->rope_interleaved) {
         float *perm = rt_malloc((size_t)(n_out_all * rank) * sizeof(float));
         if (!perm)
@@ -309,11 +314,11 @@ int adapter_gguf_each(const rt_model_config *cfg, const char *path, adapter_pair
         used = rt_calloc(n_t ? n_t : 1, sizeof *used);
         if (!used) st = RT_ERR_NOMEM;
     }
-    static const char *const modules[8] = {"attn_q",   "attn_k", "attn_v",   "attn_output",
-                                           "ffn_gate", "ffn_up", "ffn_down", "attn_qkv"};
+    const char *fused_qkv = rt_arch_get(RT_ARCH_GPT2)->gguf_linear[RT_LIN_Q];
     for (int i = 0; i < cfg->n_layer && st == RT_OK; i++)
-        for (int k = 0; k < 8 && st == RT_OK; k++)
-            st = gguf_pair(g, cfg, i, modules[k], (float)alpha, used, fn, user);
+        for (int k = 0; k < 8 && st == RT_OK; k++) /* the split modules, then attn_qkv */
+            st = gguf_pair(g, cfg, i, k < 7 ? split_module(k) : fused_qkv, (float)alpha, used,
+                           fn, user);
     for (size_t k = 0; st == RT_OK && k < n_t; k++)
         if (!used[k])
             st = rt_error(RT_ERR_INVALID, "%s: tensor %s has no linear in the model (%s, %d layers)",

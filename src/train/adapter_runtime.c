@@ -6,6 +6,7 @@
  */
 #include "core/error.h"
 #include "core/file.h"
+#include "model/arch.h"
 #include "model/lora.h"
 #include "model/model.h"
 #include "train/adapter.h"
@@ -22,7 +23,8 @@ int rt_adapter_load(const rt_model *model, const char *path, rt_adapter **out) {
     *out = NULL;
     if (!model || !path) return rt_error(RT_ERR_INVALID, "adapter: no model or path");
     const rt_model_config *cfg = &model->config;
-    if (cfg->arch != RT_ARCH_LLAMA && cfg->arch != RT_ARCH_QWEN2 && cfg->arch != RT_ARCH_GPT2)
+    const rt_arch_info *ai = rt_arch_get(cfg->arch);
+    if (!ai || !ai->lora_targets) /* LoRA is for the decoders */
         return rt_error(RT_ERR_UNSUPPORTED,
                         "%s: LoRA adapters apply to llama, qwen2 and gpt2, "
                         "not %s",

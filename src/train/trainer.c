@@ -806,8 +806,13 @@ int rt_trainer_run(rt_trainer *t) {
         int cancelled = rt_progress_check_cancel(&prog);
         if (t->n_ranks > 1) cancelled = dist_agree(cancelled); /* all stop at the same step */
         if (cancelled < 0) {
+            /* a checkpoint of the last step done, so that resume continues from it (rank 0
+             * writes; the message of the cancellation stays the call's error) */
+            int st = RT_OK;
+            if (t->rank == 0 && t->step > t->ckpt_step) st = save_checkpoint(t);
+            if (t->n_ranks > 1) st = dist_agree(st);
             rt_progress_end(&prog, "cancelled");
-            return cancelled;
+            return st < 0 ? st : cancelled;
         }
         RT_TRY(rt_trainer_step(t, &info));
         if (!isnan(info.val_loss)) last_val = info.val_loss;
@@ -815,7 +820,7 @@ int rt_trainer_run(rt_trainer *t) {
             snprintf(detail, sizeof detail, "loss %.4f, %.0f tok/s", info.loss, info.tokens_per_s);
         if (!isnan(last_val))
             snprintf(detail + n, sizeof detail - (size_t)n, ", val %.4f", last_val);
-        rt_progress_update(&prog, (uint64_t)info.step, detail);
+        rt_progress_train_step(&prog, (uint64_t)info.step, detail, &info);
         if (info.done) break;
         if (t->p.stop_after > 0 && t->step >= t->p.stop_after) {
             rt_progress_end(&prog, "stopped");
