@@ -12,9 +12,6 @@
 set -euo pipefail
 : "${RAGTUNE:?}" "${RT_PYTHON:?}" "${RT_SOURCE_DIR:?}"
 source "$RT_SOURCE_DIR/tests/cli/lib/mpi.bash"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 # a tiny random BERT embedder with a small WordPiece vocabulary (as embed_search.sh)
 "$RT_PYTHON" "$RT_SOURCE_DIR/tests/python/tiny_hf.py" bert "$t/bert" > /dev/null

@@ -15,12 +15,10 @@
 set -euo pipefail
 : "${RAGTUNE:?}" "${RT_PYTHON:?}" "${RT_SOURCE_DIR:?}"
 source "$RT_SOURCE_DIR/tests/cli/lib/mpi.bash"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+dir=$t
 for i in $(seq 1 200); do echo "line $i: the quick brown fox $((i * 7 % 13)) jumps over the lazy dog"; done > "$dir/corpus.txt"
 for i in $(seq 1 48); do echo "{\"prompt\":\"Q$i?\",\"completion\":\" A$((i * 3)).\"}"; done > "$dir/qa.jsonl"
 
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 tiny=(--layers 2 --embd 32 --heads 4 --kv-heads 2 --ff 64 --seq-len 32 --batch 6 --accum 2
       --threads 1 --lr 3e-3 --eval-every 4 --eval-batches 2 --seed 7)
 

@@ -1,6 +1,7 @@
-# mpi.bash — sourced by the MPI CLI tests (mpi_train.sh, mpi_search.sh; not a test itself):
+# mpi.bash — sourced by the MPI CLI tests (mpi_train.sh, mpi_search.sh, mpi_compare.sh; not a test itself):
 # skips (exit 77) when mpirun is absent or ragtune was built without MPI, sets up Open MPI for a
-# one-machine run (as root in CI, oversubscribed on 2 cores, no binding), and defines
+# one-machine run (as root in CI, oversubscribed on 2 cores, no binding), makes the test's scratch
+# directory $t (removed on exit), runs one thread per process, and defines
 #   mpi N ARGS...   runs `ragtune ARGS...` on N processes.
 set -u
 if ! command -v mpirun > /dev/null; then
@@ -20,6 +21,9 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 # no suppression matches them. The processes mpirun starts check everything else (overflows,
 # use after free, UB); the single-process runs of the same tests keep the leak check.
 mpi_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 mpi() { # mpi N ragtune-args...
     local n=$1
