@@ -44,6 +44,7 @@ typedef struct row {
     double build, mem;
     int ef;
     double qps, recall;
+    double hops, dists; /* per query, 0 when the engine does not say */
 } row;
 
 #define MAX_ROWS 64
@@ -67,6 +68,8 @@ static void read_peer_rows(const char *cmd, row *rows, int *n_rows) {
         if ((s = strstr(line, "\"ef\": "))) r.ef = atoi(s + 6);
         if ((s = strstr(line, "\"qps\": "))) r.qps = atof(s + 7);
         if ((s = strstr(line, "\"recall\": "))) r.recall = atof(s + 10);
+        if ((s = strstr(line, "\"hops\": "))) r.hops = atof(s + 8);
+        if ((s = strstr(line, "\"dists\": "))) r.dists = atof(s + 9);
         r.engine = !strcmp(eng, "hnswlib-native") ? "hnswlib"
                    : !strcmp(eng, "hnswlib")      ? "hnswlib-deb"
                    : !strcmp(eng, "faiss")        ? "faiss"
@@ -167,14 +170,22 @@ int main(int argc, char **argv) {
             return 1;
         }
     double build = bench_cpu_seconds() - t, mem = bench_rss_mb() - r0;
+    rt_hnsw_scratch *scratch;
+    if (rt_hnsw_scratch_new(&scratch)) return 1;
     for (int e = 0; e < n_ef; e++) {
         double times[3];
         size_t hit = 0;
+        uint64_t hops0 = 0, dists0 = 0, hops1, dists1;
         for (int rep = 0; rep < 3; rep++) {
             hit = 0;
+            rt_hnsw_scratch_counts(scratch, &hops0, &dists0);
             t = bench_cpu_seconds();
             for (size_t q = 0; q < nq; q++) {
-                int got = rt_hnsw_search(h, query + q * dim, 10, efs[e], NULL, hits);
+                int got = rt_hnsw_search_with(h, scratch, query + q * dim, 10, efs[e], NULL, hits);
+                if (got < 0) {
+                    fprintf(stderr, "%s\n", rt_last_error());
+                    return 1;
+                }
                 for (int a = 0; a < got; a++)
                     for (int b = 0; b < 10; b++)
                         hit += hits[a].id == gt[q * 10 + b];
@@ -185,9 +196,17 @@ int main(int argc, char **argv) {
         double lo = fmin(times[0], fmin(times[1], times[2]));
         double hi = fmax(times[0], fmax(times[1], times[2]));
         double med = times[0] + times[1] + times[2] - lo - hi;
-        rows[n_rows++] =
-            (row){"ragtune", build, mem, efs[e], (double)nq / med, (double)hit / (double)(nq * 10)};
+        rt_hnsw_scratch_counts(scratch, &hops1, &dists1);
+        rows[n_rows++] = (row){"ragtune",
+                               build,
+                               mem,
+                               efs[e],
+                               (double)nq / med,
+                               (double)hit / (double)(nq * 10),
+                               (double)(hops1 - hops0) / (double)nq,
+                               (double)(dists1 - dists0) / (double)nq};
     }
+    rt_hnsw_scratch_free(scratch);
     rt_hnsw_free(h);
     /* Peers, same files. */
     printf("# ragtune: gcc -O2 (library build), L2 kernel dispatched at run time: %s\n",
@@ -225,11 +244,14 @@ int main(int argc, char **argv) {
                  bench_dir, dir, n, dim, nq, m, efc, efs_arg, py_engines);
         read_peer_rows(cmd, rows, &n_rows);
     }
-    printf("\n%-12s %6s %10s %9s %10s %10s\n", "engine", "ef", "recall@10", "q/s", "build s",
-           "mem MB");
+    /* hops and distances per query count work independently of the machine's load; hnswlib
+     * counts hops on every level and, for "dists", every link it scans (visited or not). */
+    printf("\n%-12s %6s %10s %9s %10s %10s %8s %8s\n", "engine", "ef", "recall@10", "q/s",
+           "build s", "mem MB", "hops/q", "dists/q");
     for (int i = 0; i < n_rows; i++)
-        printf("%-12s %6d %10.4f %9.0f %10.2f %10.1f\n", rows[i].engine, rows[i].ef, rows[i].recall,
-               rows[i].qps, rows[i].build, rows[i].mem);
+        printf("%-12s %6d %10.4f %9.0f %10.2f %10.1f %8.0f %8.0f\n", rows[i].engine, rows[i].ef,
+               rows[i].recall, rows[i].qps, rows[i].build, rows[i].mem, rows[i].hops,
+               rows[i].dists);
     /* At recall >= 0.95: the smallest ef per engine. */
     /* hnswlib (native) is the reference; hnswlib-deb is the handicapped Debian Python build. */
     enum { N_ENGINES = 4 };

@@ -6,7 +6,8 @@
  *     [u32 n_links][u32 links[M0]][vector: dim floats, or dim int8 + f32 scale + f32 |x|^2]
  *     [i64 label]
  * so a hop touches one block. Upper levels live in a separate pool. The visited set is an
- * epoch-stamped u16 array; neighbours are prefetched one ahead; distances use the SIMD kernels
+ * epoch-stamped u16 array; a hop prefetches its neighbours several ahead and the next hop's links,
+ * and the large arrays ask for huge pages (hnsw.c says why); distances use the SIMD kernels
  * of vector.h. Neighbour selection is the paper's heuristic (algorithm 4, no extension).
  *
  * Labels (chunk ids) must be added in increasing order; deletes are tombstones: deleted nodes
@@ -68,6 +69,10 @@ int rt_hnsw_search_with(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, in
                         const rt_idset *allowed, rt_hit *out);
 int rt_hnsw_search_exact_with(const rt_hnsw *h, rt_hnsw_scratch *s, const float *q, int k,
                               const rt_idset *allowed, rt_hit *out);
+/* The work of the beam searches made with s so far (level 0 and, during inserts, upper levels;
+ * not the greedy descent): nodes expanded (hops) and distances computed. Unlike times, these
+ * do not depend on the machine or its load. */
+void rt_hnsw_scratch_counts(const rt_hnsw_scratch *s, uint64_t *hops, uint64_t *dists);
 
 /* Copies the stored (possibly dequantized) vector of label into out (dim); RT_ERR_NOT_FOUND. */
 int rt_hnsw_get(const rt_hnsw *h, int64_t label, float *out);
