@@ -10,8 +10,9 @@
  * Times are process CPU time (on an idle machine equal to wall time for one thread; on a shared
  * machine they do not count time spent waiting for a core). Peers are timed the same way.
  * usage: bench_hnsw [N DIM] [--nq Q] [--m M] [--efc EF] [--ef a,b,c] [--clusters C]
- *                   [--python PY] [--engines native,hnswlib,faiss] [--int8]
- * engines: native = peer_hnswlib (C++, beside this program), hnswlib = Debian python3-hnswlib,
+ *                   [--python PY] [--engines native,thp,hnswlib,faiss] [--int8]
+ * engines: native = peer_hnswlib (C++, beside this program), thp = the same with glibc's malloc
+ * advising transparent huge pages (not in the default list), hnswlib = Debian python3-hnswlib,
  * faiss = Debian python3-faiss. --int8 stores ragtune's vectors int8-quantized (peers: float32).
  * defaults: 100000 x 128, 1000 queries, M 16, efConstruction 200, ef 10,16,24,32,48,64,96,128.
  */
@@ -70,10 +71,11 @@ static void read_peer_rows(const char *cmd, row *rows, int *n_rows) {
         if ((s = strstr(line, "\"recall\": "))) r.recall = atof(s + 10);
         if ((s = strstr(line, "\"hops\": "))) r.hops = atof(s + 8);
         if ((s = strstr(line, "\"dists\": "))) r.dists = atof(s + 9);
-        r.engine = !strcmp(eng, "hnswlib-native") ? "hnswlib"
-                   : !strcmp(eng, "hnswlib")      ? "hnswlib-deb"
-                   : !strcmp(eng, "faiss")        ? "faiss"
-                                                  : NULL;
+        r.engine = !strcmp(eng, "hnswlib-native")       ? "hnswlib"
+                   : !strcmp(eng, "hnswlib-native-thp") ? "hnswlib-thp"
+                   : !strcmp(eng, "hnswlib")            ? "hnswlib-deb"
+                   : !strcmp(eng, "faiss")              ? "faiss"
+                                                        : NULL;
         if (r.engine) rows[(*n_rows)++] = r;
     }
     if (p) pclose(p);
@@ -109,7 +111,7 @@ int main(int argc, char **argv) {
             *(pos++ == 0 ? &n : &dim) = (size_t)atol(a);
         else {
             fprintf(stderr, "usage: bench_hnsw [N [DIM]] [--nq N] [--m M] [--efc N] [--ef LIST] "
-                            "[--clusters N] [--python PY] [--engines native,hnswlib,faiss] "
+                            "[--clusters N] [--python PY] [--engines native,thp,hnswlib,faiss] "
                             "[--int8]\n");
             return strcmp(a, "--help") ? 2 : 0;
         }
@@ -170,6 +172,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     double build = bench_cpu_seconds() - t, mem = bench_rss_mb() - r0;
+    double huge_mb = bench_anon_huge_mb();
     rt_hnsw_scratch *scratch;
     if (rt_hnsw_scratch_new(&scratch)) return 1;
     for (int e = 0; e < n_ef; e++) {
@@ -209,8 +212,9 @@ int main(int argc, char **argv) {
     rt_hnsw_scratch_free(scratch);
     rt_hnsw_free(h);
     /* Peers, same files. */
-    printf("# ragtune: gcc -O2 (library build), L2 kernel dispatched at run time: %s\n",
-           rt_cpu_level_name(rt_vec_kernels_get()->level));
+    printf("# ragtune: gcc -O2 (library build), L2 kernel dispatched at run time: %s; %.0f MB in "
+           "transparent huge pages after the build (it advises its node arrays)\n",
+           rt_cpu_level_name(rt_vec_kernels_get()->level), huge_mb);
     char cmd[2048];
     if (strstr(engines, "native")) {
         if (bench_peer_path("peer_hnswlib", cmd, sizeof cmd)) {
@@ -222,6 +226,15 @@ int main(int argc, char **argv) {
                    "reconfigure)\n",
                    cmd);
         }
+    }
+    /* The same peer with glibc's malloc advising transparent huge pages, as ragtune does for its
+     * node arrays: shows how much of the lead is huge pages. */
+    if (strstr(engines, "thp") && bench_peer_path("peer_hnswlib", cmd, sizeof cmd)) {
+        char thp_cmd[2200];
+        snprintf(thp_cmd, sizeof thp_cmd,
+                 "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 '%s' %s %zu %zu %zu %d %d %s", cmd, dir, n,
+                 dim, nq, m, efc, efs_arg);
+        read_peer_rows(thp_cmd, rows, &n_rows);
     }
     /* The Python peers; the script is beside this source file (CMake compiles it by absolute
      * path). */
@@ -254,8 +267,8 @@ int main(int argc, char **argv) {
                rows[i].dists);
     /* At recall >= 0.95: the smallest ef per engine. */
     /* hnswlib (native) is the reference; hnswlib-deb is the handicapped Debian Python build. */
-    enum { N_ENGINES = 4 };
-    const char *names[N_ENGINES] = {"ragtune", "hnswlib", "hnswlib-deb", "faiss"};
+    enum { N_ENGINES = 5 };
+    const char *names[N_ENGINES] = {"ragtune", "hnswlib", "hnswlib-thp", "hnswlib-deb", "faiss"};
     row best[N_ENGINES] = {{0}};
     for (int e = 0; e < N_ENGINES; e++)
         for (int i = 0; i < n_rows; i++)

@@ -30,6 +30,17 @@ static inline double bench_rss_mb(void) {
     return (double)resident * (double)sysconf(_SC_PAGESIZE) / 1e6;
 }
 
+/* Anonymous memory of this process in transparent huge pages, in MB (0 when not reported). */
+static inline double bench_anon_huge_mb(void) {
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return (double)kb / 1e3;
+}
+
 static inline int bench_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);

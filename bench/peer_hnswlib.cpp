@@ -9,7 +9,8 @@
  * Prints "# ..." lines (how it was built, which distance kernel ran) and one JSON object per ef
  * in the format of bench_hnsw.py. Times are process CPU time, as in bench_hnsw; memory is the
  * resident-set growth during the build; queries/s is the median of 3 passes of one searchKnn
- * call per query.
+ * call per query. With GLIBC_TUNABLES=glibc.malloc.hugetlb=1 in its environment it reports as
+ * hnswlib-native-thp.
  */
 #include "bench_util.h"
 
@@ -87,6 +88,14 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++)
         index.addPoint(base.data() + i * dim, (hnswlib::labeltype)i);
     double build = bench_cpu_seconds() - t, mem = bench_rss_mb() - r0;
+    /* Run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (bench_hnsw --engines thp), glibc's malloc
+     * advises its mappings for transparent huge pages: hnswlib with the huge pages ragtune asks
+     * for itself, a row of its own. */
+    const char *tun = getenv("GLIBC_TUNABLES");
+    bool thp = tun && strstr(tun, "glibc.malloc.hugetlb=1");
+    printf("# hnswlib%s: %.0f MB in transparent huge pages after the build\n", thp ? "-thp" : "",
+           bench_anon_huge_mb());
+    fflush(stdout);
     for (int ef : efs) {
         index.setEf((size_t)ef);
         double times[3];
@@ -112,9 +121,11 @@ int main(int argc, char **argv) {
         /* hnswlib's own counters (of the last pass): hops on every level, links scanned */
         double hops = (double)(index.metric_hops - hops0) / (double)nq;
         double links = (double)(index.metric_distance_computations - links0) / (double)nq;
-        printf("{\"engine\": \"hnswlib-native\", \"build_s\": %.4f, \"mem_mb\": %.2f, \"ef\": %d, "
-               "\"qps\": %.2f, \"recall\": %.6f, \"hops\": %.1f, \"dists\": %.1f}\n",
-               build, mem, ef, (double)nq / times[1], (double)hit / (double)(nq * 10), hops, links);
+        printf(
+            "{\"engine\": \"hnswlib-native%s\", \"build_s\": %.4f, \"mem_mb\": %.2f, \"ef\": %d, "
+            "\"qps\": %.2f, \"recall\": %.6f, \"hops\": %.1f, \"dists\": %.1f}\n",
+            thp ? "-thp" : "", build, mem, ef, (double)nq / times[1],
+            (double)hit / (double)(nq * 10), hops, links);
         fflush(stdout);
     }
     return 0;
