@@ -273,7 +273,9 @@ int ask_open_model(ask_setup *a) {
                 return CLI_RUNTIME;
             }
         } else {
-            a->model_path = strdup(a->model);
+            /* a reader directory (models/reader) holds its GGUF; an HF directory config.json */
+            char *in_dir = is_dir(a->model) ? model_in_dir(a->model) : NULL;
+            a->model_path = in_dir ? in_dir : strdup(a->model);
         }
         sp.model_path = a->model_path;
         sp.tokenizer_path = a->tokenizer;

@@ -122,6 +122,9 @@ static void free_sources(rt_rag_source *src, size_t n) {
 static void print_human(const rt_ask_result *r, bool streamed) {
     if (!streamed) printf("%s", r->answer);
     printf("\n");
+    /* the stream showed the model's markers: show the answer as checked when they changed */
+    if (streamed && (r->n_recitations || r->n_invalid_markers))
+        printf("\nWith checked citations: %s\n", r->answer);
     ask_print_result(r);
     fflush(stdout); /* the answer and sources before the timing line on stderr */
     const rt_session_result *g = &r->gen;
