@@ -407,3 +407,104 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
     }
     blas_single_end();
 }
+
+/* ---- bf16 GEMM (training's --precision bf16) ---------------------------------------------- */
+
+/* Blocking of rt_gemm_bf16 (BLIS's loops): a KC x NC block of B packed once per thread stays in
+ * L2 (256 x 1024 bf16 = 512 KB), each NR-column panel of it (32 KB) in L1 while the MC x KC block
+ * of A (48 KB, in L2) streams past it one MR-row panel at a time. */
+enum { GEMM_BF16_KC = 256, GEMM_BF16_MC = 16 * RT_GEMM_BF16_MR, GEMM_BF16_NC = 1024 };
+
+/* The kernels of the level in use, or the scalar reference when that level is avx512 (or amx)
+ * on a CPU without AVX512-BF16. */
+static const rt_kernels *gemm_bf16_kernels(void) {
+    const rt_kernels *k = rt_kernels_get();
+    if (k->level >= RT_CPU_AVX512 && !rt_cpu_features_get()->avx512bf16)
+        k = rt_kernels_for(RT_CPU_SCALAR);
+    return k;
+}
+
+bool rt_gemm_bf16_native(void) {
+    return gemm_bf16_kernels()->level >= RT_CPU_AVX512;
+}
+
+/* One thread's product: C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C, A(i,k) at
+ * A[i * a_rs + k * a_cs] (one of the strides is 1), B(k,j) at B[k * b_rs + j * b_cs]. */
+static void gemm_bf16_block(const rt_kernels *kn, int M, int N, int K, float alpha, const float *A,
+                            size_t a_rs, size_t a_cs, const float *B, size_t b_rs, size_t b_cs,
+                            float beta, float *C, size_t ldc) {
+    enum { MR = RT_GEMM_BF16_MR, NR = RT_GEMM_BF16_NR };
+    const int kc_max = K < GEMM_BF16_KC ? K : GEMM_BF16_KC;
+    const int nc_max = N < GEMM_BF16_NC ? N : GEMM_BF16_NC;
+    const int mc_max = M < GEMM_BF16_MC ? M : GEMM_BF16_MC;
+    const size_t kp_max = ((size_t)kc_max + 1) / 2;
+    uint32_t *bp =
+        scratch_get(SCRATCH_ACT, kp_max * (((size_t)nc_max + NR - 1) / NR * NR) * sizeof(uint32_t));
+    uint32_t *ap = scratch_get(SCRATCH_TILE,
+                               kp_max * (((size_t)mc_max + MR - 1) / MR * MR) * sizeof(uint32_t));
+    /* A's pack reads lines along k when its k stride is 1 (A not transposed), B's likewise
+     * when its k stride is 1 (B transposed) */
+    const int a_k_contig = a_cs == 1, b_k_contig = b_rs == 1;
+    const size_t a_ld = a_k_contig ? a_rs : a_cs, b_ld = b_k_contig ? b_cs : b_rs;
+    for (int jc = 0; jc < N; jc += GEMM_BF16_NC) {
+        int nc = N - jc < GEMM_BF16_NC ? N - jc : GEMM_BF16_NC;
+        for (int pc = 0; pc < K; pc += GEMM_BF16_KC) {
+            int kc = K - pc < GEMM_BF16_KC ? K - pc : GEMM_BF16_KC;
+            int64_t kp = (kc + 1) / 2;
+            float beta_pc = pc == 0 ? beta : 1.0f;
+            for (int jr = 0; jr < nc; jr += NR) {
+                const float *src = B + (size_t)pc * b_rs + (size_t)(jc + jr) * b_cs;
+                kn->gemm_bf16_pack(src, b_ld, b_k_contig, NR, nc - jr < NR ? nc - jr : NR, kc,
+                                   bp + (size_t)jr * kp);
+            }
+            for (int ic = 0; ic < M; ic += GEMM_BF16_MC) {
+                int mc = M - ic < GEMM_BF16_MC ? M - ic : GEMM_BF16_MC;
+                for (int ir = 0; ir < mc; ir += MR) {
+                    const float *src = A + (size_t)(ic + ir) * a_rs + (size_t)pc * a_cs;
+                    kn->gemm_bf16_pack(src, a_ld, a_k_contig, MR, mc - ir < MR ? mc - ir : MR, kc,
+                                       ap + (size_t)ir * kp);
+                }
+                for (int jr = 0; jr < nc; jr += NR)
+                    for (int ir = 0; ir < mc; ir += MR)
+                        kn->gemm_bf16_tile(kp, ap + (size_t)ir * kp, bp + (size_t)jr * kp,
+                                           C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
+                                           mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
+                                           alpha, beta_pc);
+            }
+        }
+    }
+}
+
+void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* no products: C = beta C (not read when beta is 0) */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    const rt_kernels *kn = gemm_bf16_kernels();
+    size_t a_rs = trans_a ? 1 : (size_t)lda, a_cs = trans_a ? (size_t)lda : 1;
+    size_t b_rs = trans_b ? 1 : (size_t)ldb, b_cs = trans_b ? (size_t)ldb : 1;
+    /* threads take row ranges of C (whole MR panels) or, when C is wider than tall, column
+     * ranges (whole NR panels); each packs its own operands */
+    bool split_rows = M >= N;
+    int unit = split_rows ? RT_GEMM_BF16_MR : RT_GEMM_BF16_NR, dim = split_rows ? M : N;
+    int n_units = (dim + unit - 1) / unit;
+    int n_parts = worth_threads(M, N, K) ? rt_get_threads() : 1;
+    if (n_parts > n_units) n_parts = n_units;
+#pragma omp parallel for schedule(static, 1) num_threads(n_parts) if (n_parts > 1)
+    for (int part = 0; part < n_parts; part++) {
+        int lo = (int)((int64_t)n_units * part / n_parts) * unit;
+        int hi = (int)((int64_t)n_units * (part + 1) / n_parts) * unit;
+        if (hi > dim) hi = dim;
+        if (lo >= hi) continue;
+        if (split_rows)
+            gemm_bf16_block(kn, hi - lo, N, K, alpha, A + (size_t)lo * a_rs, a_rs, a_cs, B, b_rs,
+                            b_cs, beta, C + (size_t)lo * ldc, (size_t)ldc);
+        else
+            gemm_bf16_block(kn, M, hi - lo, K, alpha, A, a_rs, a_cs, B + (size_t)lo * b_cs, b_rs,
+                            b_cs, beta, C + lo, (size_t)ldc);
+    }
+}

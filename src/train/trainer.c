@@ -85,6 +85,7 @@ rt_train_params rt_train_default_params(void) {
     p.lora_alpha = 16.0f;
     p.lora_targets = "all-linear";
     p.base_dtype = "f32";
+    p.precision = "f32";
     p.val_fraction = 0.05f;
     p.format = "auto";
     p.pack = true;
@@ -436,6 +437,13 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     opt.lora_rslora = p->lora_rslora;
     opt.recompute = p->recompute;
     opt.seed = p->seed;
+    if (p->precision && !strcmp(p->precision, "bf16")) {
+        opt.bf16 = true;
+    } else if (p->precision && strcmp(p->precision, "f32")) {
+        st = rt_error(RT_ERR_INVALID, "training precision '%s' is not one of f32, bf16",
+                      p->precision);
+        goto fail;
+    }
     opt.base_dtype = RT_DTYPE_F32;
     ds_format fmt = DS_FORMAT_AUTO;
     optim_kind ok = OPTIM_ADAMW;
