@@ -10,6 +10,7 @@
  */
 #include "ragtune.h"
 #include "bench_util.h"
+#include "core/log.h"
 #include "core/matmul.h"
 
 #include <cblas.h>

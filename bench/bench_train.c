@@ -8,7 +8,7 @@
  * usage: bench_train [--threads N] [--steps N] [--batch N] [--rounds N] [--no-torch] [--bf16]
  * (also measures ragtune's peak memory with --recompute, per-layer activation recomputation)
  *        bench_train --child full|lora [--precision bf16] ...   (one measurement, prints
- *        "tokens_per_s rss_kb ...")
+ *        "tokens_per_s rss_kb n_store loss activation_bytes tokens_per_cpu_s")
  * --bf16 adds mixed-precision rows: ours with --precision bf16 (core/matmul's rt_gemm_bf16) and
  * PyTorch under torch.autocast(bfloat16), and the bf16 / f32 tokens/s of each side.
  * The two sides alternate, --rounds times (default 3), and the table gives medians (the machine is
@@ -74,21 +74,23 @@ static int child(const char *mode, int steps, int B, int T, bool recompute, bool
         in[i] = (int32_t)(x >> 8) % cfg.n_vocab;
         tg[i] = (int32_t)(x >> 4) % cfg.n_vocab;
     }
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
     int warm = 2;
     float loss = 0;
     for (int s = 0; s < warm + steps; s++) {
-        if (s == warm) t0 = rt_time_now();
+        if (s == warm) t0 = rt_time_now(), c0 = bench_cpu_seconds();
         memset(m->train_grad, 0, m->n_train * sizeof(float));
         if (tmodel_step(m, in, tg, B, T, true, 1.0f, &loss, NULL)) return 1;
         optim_clip_grad_norm(m->train_grad, m->n_train, 1.0f);
         optim_step(&o, m->train_data, m->train_grad, m->params, m->n_params, 1e-4f);
     }
-    double dt = rt_time_now() - t0;
+    double dt = rt_time_now() - t0, cpu = bench_cpu_seconds() - c0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("%.1f %ld %zu %.4f %zu\n", (double)B * T * steps / dt, ru.ru_maxrss, m->n_store, loss,
-           tmodel_activation_bytes(m));
+    /* last: tokens per CPU second of the process (steadier than wall time on a shared machine
+     * with --threads 1) */
+    printf("%.1f %ld %zu %.4f %zu %.1f\n", (double)B * T * steps / dt, ru.ru_maxrss, m->n_store,
+           loss, tmodel_activation_bytes(m), (double)B * T * steps / cpu);
     optim_free(&o);
     tmodel_free(m);
     free(in);

@@ -43,39 +43,47 @@ static void test_pack_exact(void **state) {
                              0x1p-130f,       -0x1.fffffep-127f, NAN,
                              INFINITY,        -INFINITY,         -0.0f,
                              0x1.fffffep127f, 3.14159f,          1e-40f};
-    enum { ROWS = 70, K = 37, LD = 41 };
+    enum { ROWS = 80, K = 37, LD = 83 };
     float *src = malloc(sizeof(float) * ROWS * LD);
     for (int i = 0; i < ROWS * LD; i++)
         src[i] = i % 5 == 0 ? special[(i / 5) % 12] : tu_frand(&seed, -3.0f, 3.0f);
-    const int widths[] = {RT_GEMM_BF16_MR, RT_GEMM_BF16_NR};
-    size_t cap = (size_t)(K + 1) / 2 * RT_GEMM_BF16_NR;
+    /* width 1 (A row after row), 6 (a width the SIMD level leaves to the scalar code), 16, 64
+     * (B's panels); n one short of, equal to and past whole panels */
+    const int widths[] = {1, 6, 16, RT_GEMM_BF16_NR};
+    const int ns[] = {5, 16, 41, 64, 70};
+    size_t cap = (size_t)(K + 1) / 2 * 128;
     uint32_t *got = malloc(cap * sizeof(uint32_t)), *want = malloc(cap * sizeof(uint32_t));
-    for (int wi = 0; wi < 2; wi++)
-        for (int k_contig = 0; k_contig < 2; k_contig++)
-            for (int kc = 1; kc <= K; kc += 3) {
-                int width = widths[wi];
-                int n_valid = width == RT_GEMM_BF16_MR ? 5 : 41;
-                int64_t kp = (kc + 1) / 2;
-                /* the expected panel, from the layout's definition */
-                for (int64_t p = 0; p < kp; p++)
-                    for (int r = 0; r < width; r++) {
-                        uint32_t pair = 0;
-                        for (int h = 0; h < 2; h++) {
-                            int64_t k = 2 * p + h;
-                            if (r >= n_valid || k >= kc) continue;
-                            float e = k_contig ? src[(size_t)r * LD + k] : src[(size_t)k * LD + r];
-                            pair |= (uint32_t)rt_f32_to_bf16(e) << (16 * h);
+    for (int wi = 0; wi < 4; wi++)
+        for (int ni = 0; ni < 5; ni++)
+            for (int k_contig = 0; k_contig < 2; k_contig++)
+                for (int kc = 1; kc <= K; kc += 3) {
+                    int width = widths[wi], n = ns[ni];
+                    int n_pad = (n + width - 1) / width * width;
+                    int64_t kp = (kc + 1) / 2;
+                    size_t size = (size_t)kp * n_pad;
+                    /* the expected panels, from the layout's definition */
+                    for (int r = 0; r < n_pad; r++)
+                        for (int64_t p = 0; p < kp; p++) {
+                            uint32_t pair = 0;
+                            for (int h = 0; h < 2; h++) {
+                                int64_t k = 2 * p + h;
+                                if (r >= n || k >= kc) continue;
+                                float e =
+                                    k_contig ? src[(size_t)r * LD + k] : src[(size_t)k * LD + r];
+                                pair |= (uint32_t)rt_f32_to_bf16(e) << (16 * h);
+                            }
+                            want[(size_t)(r / width) * kp * width + p * width + r % width] = pair;
                         }
-                        want[p * width + r] = pair;
+                    for (int l = 0; l < n_levels; l++) {
+                        memset(got, 0xab, cap * sizeof(uint32_t));
+                        levels[l]->gemm_bf16_pack(src, LD, k_contig, n, kc, width, got);
+                        if (memcmp(got, want, size * sizeof(uint32_t)) != 0)
+                            fail_msg("pack level %s width %d n %d k_contig %d kc %d differs",
+                                     rt_cpu_level_name(levels[l]->level), width, n, k_contig, kc);
+                        for (size_t i = size; i < cap; i++) /* nothing written past the panels */
+                            if (got[i] != 0xabababab) fail_msg("pack wrote past its panels");
                     }
-                for (int l = 0; l < n_levels; l++) {
-                    memset(got, 0xab, cap * sizeof(uint32_t));
-                    levels[l]->gemm_bf16_pack(src, LD, k_contig, width, n_valid, kc, got);
-                    if (memcmp(got, want, (size_t)kp * width * sizeof(uint32_t)) != 0)
-                        fail_msg("pack level %s width %d k_contig %d kc %d differs",
-                                 rt_cpu_level_name(levels[l]->level), width, k_contig, kc);
                 }
-            }
     free(src);
     free(got);
     free(want);
@@ -181,36 +189,40 @@ static void test_tile_levels(void **state) {
         a[i] = tu_frand(&seed, -1.0f, 1.0f);
     for (int i = 0; i < K * NR; i++)
         b[i] = tu_frand(&seed, -1.0f, 1.0f);
-    uint32_t ap[(K + 1) / 2 * MR], bp[(K + 1) / 2 * NR];
+    enum { KP = (K + 1) / 2 };
+    uint32_t ap[KP * 16], bp[KP * NR];
     float c[MR * LDC];
     for (int l = 0; l < n_levels; l++)
-        for (int m = 1; m <= MR; m += 5)
-            for (int n = 1; n <= NR; n += 21) {
-                levels[l]->gemm_bf16_pack(a, K, 1, MR, m, K, ap);
-                levels[l]->gemm_bf16_pack(b, NR, 0, NR, n, K, bp);
-                for (int i = 0; i < MR * LDC; i++)
-                    c[i] = 7.0f;
-                levels[l]->gemm_bf16_tile((K + 1) / 2, ap, bp, c, LDC, m, n, 2.0f, 0.5f);
-                for (int i = 0; i < MR; i++)
-                    for (int j = 0; j < LDC; j++) {
-                        if (i >= m || j >= n) {
-                            assert_true(c[i * LDC + j] == 7.0f);
-                            continue;
+        for (int rows = 0; rows < 2; rows++) /* A row after row, or one 16-row panel */
+            for (int m = 1; m <= MR; m += 5)
+                for (int n = 1; n <= NR; n += 21) {
+                    /* a (MR, K) row-major is k_contig; as a panel read across, its transpose */
+                    levels[l]->gemm_bf16_pack(a, K, 1, m, K, rows ? 16 : 1, ap);
+                    levels[l]->gemm_bf16_pack(b, NR, 0, n, K, NR, bp);
+                    for (int i = 0; i < MR * LDC; i++)
+                        c[i] = 7.0f;
+                    levels[l]->gemm_bf16_tile(KP, ap, rows ? 1 : KP, rows ? 16 : 1, bp, c, LDC, m,
+                                              n, 2.0f, 0.5f);
+                    for (int i = 0; i < MR; i++)
+                        for (int j = 0; j < LDC; j++) {
+                            if (i >= m || j >= n) {
+                                assert_true(c[i * LDC + j] == 7.0f);
+                                continue;
+                            }
+                            double s = 0.0, mag = 0.0;
+                            for (int k = 0; k < K; k++) {
+                                double p = (double)bf(a[i * K + k]) * bf(b[k * NR + j]);
+                                s += p;
+                                mag += fabs(p);
+                            }
+                            double ref = 2.0 * s + 3.5;
+                            double tol = 2.0 * (K + 2) * 0x1p-24 * (2.0 * mag + 3.5);
+                            if (!(fabs(c[i * LDC + j] - ref) <= tol))
+                                fail_msg("level %s m %d n %d (%d,%d): %g vs %g",
+                                         rt_cpu_level_name(levels[l]->level), m, n, i, j,
+                                         c[i * LDC + j], ref);
                         }
-                        double s = 0.0, mag = 0.0;
-                        for (int k = 0; k < K; k++) {
-                            double p = (double)bf(a[i * K + k]) * bf(b[k * NR + j]);
-                            s += p;
-                            mag += fabs(p);
-                        }
-                        double ref = 2.0 * s + 3.5;
-                        double tol = 2.0 * (K + 2) * 0x1p-24 * (2.0 * mag + 3.5);
-                        if (!(fabs(c[i * LDC + j] - ref) <= tol))
-                            fail_msg("level %s m %d n %d (%d,%d): %g vs %g",
-                                     rt_cpu_level_name(levels[l]->level), m, n, i, j,
-                                     c[i * LDC + j], ref);
-                    }
-            }
+                }
 }
 
 int main(void) {

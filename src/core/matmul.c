@@ -413,7 +413,7 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
 /* Blocking of rt_gemm_bf16 (BLIS's loops): a KC x NC block of B packed once per thread stays in
  * L2 (256 x 1024 bf16 = 512 KB), each NR-column panel of it (32 KB) in L1 while the MC x KC block
  * of A (48 KB, in L2) streams past it one MR-row panel at a time. */
-enum { GEMM_BF16_KC = 256, GEMM_BF16_MC = 16 * RT_GEMM_BF16_MR, GEMM_BF16_NC = 1024 };
+enum { GEMM_BF16_KC = 512, GEMM_BF16_MC = 16 * RT_GEMM_BF16_MR, GEMM_BF16_NC = 512 };
 
 /* The kernels of the level in use, or the scalar reference when that level is avx512 (or amx)
  * on a CPU without AVX512-BF16. */
@@ -440,10 +440,10 @@ static void gemm_bf16_block(const rt_kernels *kn, int M, int N, int K, float alp
     const size_t kp_max = ((size_t)kc_max + 1) / 2;
     uint32_t *bp =
         scratch_get(SCRATCH_ACT, kp_max * (((size_t)nc_max + NR - 1) / NR * NR) * sizeof(uint32_t));
-    uint32_t *ap = scratch_get(SCRATCH_TILE,
-                               kp_max * (((size_t)mc_max + MR - 1) / MR * MR) * sizeof(uint32_t));
-    /* A's pack reads lines along k when its k stride is 1 (A not transposed), B's likewise
-     * when its k stride is 1 (B transposed) */
+    uint32_t *ap =
+        scratch_get(SCRATCH_TILE, kp_max * (((size_t)mc_max + 15) / 16 * 16) * sizeof(uint32_t));
+    /* A not transposed (k stride 1) is packed row after row; transposed, as one panel as wide as
+     * the block (a multiple of 16 rows), read across. B always in NR-column panels. */
     const int a_k_contig = a_cs == 1, b_k_contig = b_rs == 1;
     const size_t a_ld = a_k_contig ? a_rs : a_cs, b_ld = b_k_contig ? b_cs : b_rs;
     for (int jc = 0; jc < N; jc += GEMM_BF16_NC) {
@@ -452,21 +452,19 @@ static void gemm_bf16_block(const rt_kernels *kn, int M, int N, int K, float alp
             int kc = K - pc < GEMM_BF16_KC ? K - pc : GEMM_BF16_KC;
             int64_t kp = (kc + 1) / 2;
             float beta_pc = pc == 0 ? beta : 1.0f;
-            for (int jr = 0; jr < nc; jr += NR) {
-                const float *src = B + (size_t)pc * b_rs + (size_t)(jc + jr) * b_cs;
-                kn->gemm_bf16_pack(src, b_ld, b_k_contig, NR, nc - jr < NR ? nc - jr : NR, kc,
-                                   bp + (size_t)jr * kp);
-            }
+            kn->gemm_bf16_pack(B + (size_t)pc * b_rs + (size_t)jc * b_cs, b_ld, b_k_contig, nc, kc,
+                               NR, bp);
             for (int ic = 0; ic < M; ic += GEMM_BF16_MC) {
                 int mc = M - ic < GEMM_BF16_MC ? M - ic : GEMM_BF16_MC;
-                for (int ir = 0; ir < mc; ir += MR) {
-                    const float *src = A + (size_t)(ic + ir) * a_rs + (size_t)pc * a_cs;
-                    kn->gemm_bf16_pack(src, a_ld, a_k_contig, MR, mc - ir < MR ? mc - ir : MR, kc,
-                                       ap + (size_t)ir * kp);
-                }
+                int a_width = a_k_contig ? 1 : (mc + 15) / 16 * 16;
+                size_t pair_stride = a_k_contig ? 1 : (size_t)a_width; /* between a row's pairs */
+                size_t row_stride = a_k_contig ? (size_t)kp : 1;
+                kn->gemm_bf16_pack(A + (size_t)ic * a_rs + (size_t)pc * a_cs, a_ld, a_k_contig, mc,
+                                   kc, a_width, ap);
                 for (int jr = 0; jr < nc; jr += NR)
                     for (int ir = 0; ir < mc; ir += MR)
-                        kn->gemm_bf16_tile(kp, ap + (size_t)ir * kp, bp + (size_t)jr * kp,
+                        kn->gemm_bf16_tile(kp, ap + (size_t)ir * row_stride, row_stride,
+                                           pair_stride, bp + (size_t)jr * kp,
                                            C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
                                            mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
                                            alpha, beta_pc);

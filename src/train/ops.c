@@ -186,9 +186,13 @@ void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, cons
     }
 }
 
+/* Under bf16, products with a dimension below this stay f32: LoRA's rank-r products (and the
+ * last rows of the loss) are memory-bound, so bf16 would add rounding and packing for nothing. */
+enum { BF16_MIN_DIM = 32 };
+
 void op_gemm(bool bf16, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (bf16)
+    if (bf16 && M >= BF16_MIN_DIM && N >= BF16_MIN_DIM && K >= BF16_MIN_DIM)
         rt_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         op_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

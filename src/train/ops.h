@@ -48,7 +48,8 @@ int op_threads_begin(void);
 void op_threads_end(int blas_threads);
 
 /* op_sgemm, or with bf16 core/matmul's rt_gemm_bf16 (A and B rounded to bf16, f32 sums:
- * --precision bf16). The same contract otherwise. */
+ * --precision bf16) when M, N and K are all at least 32 (smaller products, such as LoRA's
+ * rank-r ones, are memory-bound and stay f32). The same contract otherwise. */
 void op_gemm(bool bf16, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 

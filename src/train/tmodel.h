@@ -47,8 +47,10 @@ typedef struct tm_options {
     rt_dtype base_dtype;   /* lora: storage of frozen linear weights (f32, bf16, q8_0) */
     bool recompute;        /* keep only layer inputs; recompute each layer in backward */
     bool bf16;             /* --precision bf16: the f32 linear layers' and the lm head's products
-                              take bf16-rounded inputs with f32 sums (core/matmul's rt_gemm_bf16);
-                              attention, norms, softmax, loss and all stored tensors stay f32 */
+                              take bf16-rounded inputs with f32 sums (core/matmul's rt_gemm_bf16;
+                              ops.h's op_gemm keeps products with a dimension < 32, such as LoRA's
+                              rank-r ones, f32); attention, norms, softmax, loss and all stored
+                              tensors stay f32 */
     uint64_t seed;         /* initialization and dropout */
 } tm_options;
 
