@@ -35,6 +35,7 @@
 #include "core/quant.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -428,46 +429,111 @@ bool rt_gemm_bf16_native(void) {
     return gemm_bf16_kernels()->level >= RT_CPU_AVX512;
 }
 
-/* One thread's product: C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C, A(i,k) at
- * A[i * a_rs + k * a_cs] (one of the strides is 1), B(k,j) at B[k * b_rs + j * b_cs]. */
-static void gemm_bf16_block(const rt_kernels *kn, int M, int N, int K, float alpha, const float *A,
-                            size_t a_rs, size_t a_cs, const float *B, size_t b_rs, size_t b_cs,
-                            float beta, float *C, size_t ldc) {
+/* A product of rt_gemm_bf16: C (M,N) = alpha op(A) (M,K) op(B) (K,N) + beta C, with A(i,k) at
+ * A[i * a_rs + k * a_cs] (one of the strides is 1) and B(k,j) at B[k * b_rs + j * b_cs]. */
+typedef struct gemm_bf16_args {
+    const rt_kernels *kn;
+    int M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    size_t a_rs, a_cs, b_rs, b_cs;
+    float *C;
+    size_t ldc;
+} gemm_bf16_args;
+
+/* Bytes of a packed B block (KC x NC) and of a packed A block (MC x KC) of g. */
+static size_t gemm_bf16_b_bytes(const gemm_bf16_args *g) {
+    size_t kc = (size_t)(g->K < GEMM_BF16_KC ? g->K : GEMM_BF16_KC);
+    size_t nc = (size_t)(g->N < GEMM_BF16_NC ? g->N : GEMM_BF16_NC);
+    return (kc + 1) / 2 * ((nc + RT_GEMM_BF16_NR - 1) / RT_GEMM_BF16_NR * RT_GEMM_BF16_NR) * 4;
+}
+
+static size_t gemm_bf16_a_bytes(const gemm_bf16_args *g) {
+    size_t kc = (size_t)(g->K < GEMM_BF16_KC ? g->K : GEMM_BF16_KC);
+    size_t mc = (size_t)(g->M < GEMM_BF16_MC ? g->M : GEMM_BF16_MC);
+    return (kc + 1) / 2 * ((mc + 15) / 16 * 16) * 4;
+}
+
+/* NR-column panels q0 .. q1 - 1 of the block of B at (pc, jc) (kc x nc) into bp, each at
+ * bp + q * kp * NR. */
+static void gemm_bf16_pack_b(const gemm_bf16_args *g, int jc, int nc, int pc, int kc, int q0,
+                             int q1, uint32_t *bp) {
+    enum { NR = RT_GEMM_BF16_NR };
+    int k_contig = g->b_rs == 1, n = nc - q0 * NR < (q1 - q0) * NR ? nc - q0 * NR : (q1 - q0) * NR;
+    size_t kp = ((size_t)kc + 1) / 2;
+    if (n <= 0) return;
+    g->kn->gemm_bf16_pack(g->B + (size_t)pc * g->b_rs + (size_t)(jc + q0 * NR) * g->b_cs,
+                          k_contig ? g->b_cs : g->b_rs, k_contig, n, kc, NR,
+                          bp + (size_t)q0 * kp * NR);
+}
+
+/* Rows m0 .. m1 - 1 of C's columns jc .. jc + nc - 1, adding the products over k in
+ * [pc, pc + kc) with B's block packed in bp; A's blocks are packed into ap. A not transposed
+ * (k stride 1) is packed row after row; transposed, as one panel as wide as the block (a
+ * multiple of 16 rows), read across. */
+static void gemm_bf16_rows(const gemm_bf16_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const uint32_t *bp, uint32_t *ap) {
     enum { MR = RT_GEMM_BF16_MR, NR = RT_GEMM_BF16_NR };
-    const int kc_max = K < GEMM_BF16_KC ? K : GEMM_BF16_KC;
-    const int nc_max = N < GEMM_BF16_NC ? N : GEMM_BF16_NC;
-    const int mc_max = M < GEMM_BF16_MC ? M : GEMM_BF16_MC;
-    const size_t kp_max = ((size_t)kc_max + 1) / 2;
-    uint32_t *bp =
-        scratch_get(SCRATCH_ACT, kp_max * (((size_t)nc_max + NR - 1) / NR * NR) * sizeof(uint32_t));
-    uint32_t *ap =
-        scratch_get(SCRATCH_TILE, kp_max * (((size_t)mc_max + 15) / 16 * 16) * sizeof(uint32_t));
-    /* A not transposed (k stride 1) is packed row after row; transposed, as one panel as wide as
-     * the block (a multiple of 16 rows), read across. B always in NR-column panels. */
-    const int a_k_contig = a_cs == 1, b_k_contig = b_rs == 1;
-    const size_t a_ld = a_k_contig ? a_rs : a_cs, b_ld = b_k_contig ? b_cs : b_rs;
-    for (int jc = 0; jc < N; jc += GEMM_BF16_NC) {
-        int nc = N - jc < GEMM_BF16_NC ? N - jc : GEMM_BF16_NC;
-        for (int pc = 0; pc < K; pc += GEMM_BF16_KC) {
-            int kc = K - pc < GEMM_BF16_KC ? K - pc : GEMM_BF16_KC;
-            int64_t kp = (kc + 1) / 2;
-            float beta_pc = pc == 0 ? beta : 1.0f;
-            kn->gemm_bf16_pack(B + (size_t)pc * b_rs + (size_t)jc * b_cs, b_ld, b_k_contig, nc, kc,
-                               NR, bp);
-            for (int ic = 0; ic < M; ic += GEMM_BF16_MC) {
-                int mc = M - ic < GEMM_BF16_MC ? M - ic : GEMM_BF16_MC;
-                int a_width = a_k_contig ? 1 : (mc + 15) / 16 * 16;
-                size_t pair_stride = a_k_contig ? 1 : (size_t)a_width; /* between a row's pairs */
-                size_t row_stride = a_k_contig ? (size_t)kp : 1;
-                kn->gemm_bf16_pack(A + (size_t)ic * a_rs + (size_t)pc * a_cs, a_ld, a_k_contig, mc,
-                                   kc, a_width, ap);
-                for (int jr = 0; jr < nc; jr += NR)
-                    for (int ir = 0; ir < mc; ir += MR)
-                        kn->gemm_bf16_tile(kp, ap + (size_t)ir * row_stride, row_stride,
-                                           pair_stride, bp + (size_t)jr * kp,
-                                           C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
-                                           mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
-                                           alpha, beta_pc);
+    const int a_k_contig = g->a_cs == 1;
+    const size_t a_ld = a_k_contig ? g->a_rs : g->a_cs;
+    const int64_t kp = (kc + 1) / 2;
+    const float beta = pc == 0 ? g->beta : 1.0f;
+    for (int ic = m0; ic < m1; ic += GEMM_BF16_MC) {
+        int mc = m1 - ic < GEMM_BF16_MC ? m1 - ic : GEMM_BF16_MC;
+        int a_width = a_k_contig ? 1 : (mc + 15) / 16 * 16;
+        size_t pair_stride = a_k_contig ? 1 : (size_t)a_width; /* between a row's pairs */
+        size_t row_stride = a_k_contig ? (size_t)kp : 1;
+        g->kn->gemm_bf16_pack(g->A + (size_t)ic * g->a_rs + (size_t)pc * g->a_cs, a_ld, a_k_contig,
+                              mc, kc, a_width, ap);
+        for (int jr = 0; jr < nc; jr += NR)
+            for (int ir = 0; ir < mc; ir += MR)
+                g->kn->gemm_bf16_tile(
+                    kp, ap + (size_t)ir * row_stride, row_stride, pair_stride, bp + (size_t)jr * kp,
+                    g->C + (size_t)(ic + ir) * g->ldc + jc + jr, g->ldc,
+                    mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, g->alpha, beta);
+    }
+}
+
+/* Columns n0 .. n1 - 1 of C on the calling thread (its own packing buffers). */
+static void gemm_bf16_columns(const gemm_bf16_args *g, int n0, int n1) {
+    uint32_t *bp = scratch_get(SCRATCH_ACT, gemm_bf16_b_bytes(g));
+    uint32_t *ap = scratch_get(SCRATCH_TILE, gemm_bf16_a_bytes(g));
+    for (int jc = n0; jc < n1; jc += GEMM_BF16_NC) {
+        int nc = n1 - jc < GEMM_BF16_NC ? n1 - jc : GEMM_BF16_NC;
+        for (int pc = 0; pc < g->K; pc += GEMM_BF16_KC) {
+            int kc = g->K - pc < GEMM_BF16_KC ? g->K - pc : GEMM_BF16_KC;
+            gemm_bf16_pack_b(g, jc, nc, pc, kc, 0, (nc + RT_GEMM_BF16_NR - 1) / RT_GEMM_BF16_NR,
+                             bp);
+            gemm_bf16_rows(g, 0, g->M, jc, nc, pc, kc, bp, ap);
+        }
+    }
+}
+
+/* All of C, threads over row ranges (whole MR panels) sharing each packed block of B: they
+ * pack its panels together, then each multiplies its rows. */
+static void gemm_bf16_shared_b(const gemm_bf16_args *g, int n_threads) {
+    enum { MR = RT_GEMM_BF16_MR, NR = RT_GEMM_BF16_NR };
+    uint32_t *bp = scratch_get(SCRATCH_ACT, gemm_bf16_b_bytes(g)); /* the calling thread's */
+    size_t a_bytes = gemm_bf16_a_bytes(g);
+    int n_units = (g->M + MR - 1) / MR;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int lo = (int)((int64_t)n_units * t / nt) * MR;
+        int hi = (int)((int64_t)n_units * (t + 1) / nt) * MR;
+        if (hi > g->M) hi = g->M;
+        uint32_t *ap = scratch_get(SCRATCH_TILE, a_bytes);
+        for (int jc = 0; jc < g->N; jc += GEMM_BF16_NC) {
+            int nc = g->N - jc < GEMM_BF16_NC ? g->N - jc : GEMM_BF16_NC;
+            for (int pc = 0; pc < g->K; pc += GEMM_BF16_KC) {
+                int kc = g->K - pc < GEMM_BF16_KC ? g->K - pc : GEMM_BF16_KC;
+                int n_panels = (nc + NR - 1) / NR;
+#pragma omp for schedule(static)
+                for (int q = 0; q < n_panels; q++)
+                    gemm_bf16_pack_b(g, jc, nc, pc, kc, q, q + 1, bp);
+                /* (the loop's barrier: B's block is complete) */
+                if (lo < hi) gemm_bf16_rows(g, lo, hi, jc, nc, pc, kc, bp, ap);
+#pragma omp barrier /* before the next block overwrites bp */
             }
         }
     }
@@ -482,27 +548,38 @@ void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
                 C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
-    const rt_kernels *kn = gemm_bf16_kernels();
-    size_t a_rs = trans_a ? 1 : (size_t)lda, a_cs = trans_a ? (size_t)lda : 1;
-    size_t b_rs = trans_b ? 1 : (size_t)ldb, b_cs = trans_b ? (size_t)ldb : 1;
-    /* threads take row ranges of C (whole MR panels) or, when C is wider than tall, column
-     * ranges (whole NR panels); each packs its own operands */
-    bool split_rows = M >= N;
-    int unit = split_rows ? RT_GEMM_BF16_MR : RT_GEMM_BF16_NR, dim = split_rows ? M : N;
-    int n_units = (dim + unit - 1) / unit;
-    int n_parts = worth_threads(M, N, K) ? rt_get_threads() : 1;
-    if (n_parts > n_units) n_parts = n_units;
-#pragma omp parallel for schedule(static, 1) num_threads(n_parts) if (n_parts > 1)
-    for (int part = 0; part < n_parts; part++) {
-        int lo = (int)((int64_t)n_units * part / n_parts) * unit;
-        int hi = (int)((int64_t)n_units * (part + 1) / n_parts) * unit;
-        if (hi > dim) hi = dim;
-        if (lo >= hi) continue;
-        if (split_rows)
-            gemm_bf16_block(kn, hi - lo, N, K, alpha, A + (size_t)lo * a_rs, a_rs, a_cs, B, b_rs,
-                            b_cs, beta, C + (size_t)lo * ldc, (size_t)ldc);
-        else
-            gemm_bf16_block(kn, M, hi - lo, K, alpha, A, a_rs, a_cs, B + (size_t)lo * b_cs, b_rs,
-                            b_cs, beta, C + lo, (size_t)ldc);
+    gemm_bf16_args g = {
+        .kn = gemm_bf16_kernels(),
+        .M = M,
+        .N = N,
+        .K = K,
+        .alpha = alpha,
+        .beta = beta,
+        .A = A,
+        .B = B,
+        .a_rs = trans_a ? 1 : (size_t)lda,
+        .a_cs = trans_a ? (size_t)lda : 1,
+        .b_rs = trans_b ? 1 : (size_t)ldb,
+        .b_cs = trans_b ? (size_t)ldb : 1,
+        .C = C,
+        .ldc = (size_t)ldc,
+    };
+    int n_threads = worth_threads(M, N, K) ? rt_get_threads() : 1;
+    if (n_threads <= 1) {
+        gemm_bf16_columns(&g, 0, N);
+    } else if (M >= N) {
+        /* tall C: row ranges, B packed once for all (each thread packing all of B cost ~10%) */
+        gemm_bf16_shared_b(&g, n_threads);
+    } else {
+        /* wide C: column ranges (whole NR panels), each thread packing its own B and all of A */
+        int n_units = (N + RT_GEMM_BF16_NR - 1) / RT_GEMM_BF16_NR;
+        if (n_threads > n_units) n_threads = n_units;
+#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
+        for (int t = 0; t < n_threads; t++) {
+            int lo = (int)((int64_t)n_units * t / n_threads) * RT_GEMM_BF16_NR;
+            int hi = (int)((int64_t)n_units * (t + 1) / n_threads) * RT_GEMM_BF16_NR;
+            if (hi > N) hi = N;
+            if (lo < hi) gemm_bf16_columns(&g, lo, hi);
+        }
     }
 }
