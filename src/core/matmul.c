@@ -25,6 +25,10 @@
  *                       where sgemm beats a dot-product loop).
  *   backward, not f32   threads own column ranges of dx; tiles of W widened to f32, then sgemm
  *                       per tile (T < 8: each widened row added with saxpy).
+ * rt_gemm_bf16 (training's --precision bf16) is a general C = alpha op(A) op(B) + beta C with
+ * both operands rounded to bf16 and f32 sums: BLIS-style blocks packed into bf16 pairs and the
+ * AVX512-BF16 micro-kernel of core/kernels (VDPBF16PS, ~2x sgemm's peak per core), or its exact
+ * scalar emulation on CPUs without it.
  * Scratch memory is two buffers per thread, grown as needed and freed at thread exit, so the hot
  * loops never allocate.
  */

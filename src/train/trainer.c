@@ -31,6 +31,7 @@
 #include "core/file.h"
 #include "dist/comm.h"
 #include "core/log.h"
+#include "core/matmul.h"
 #include "model/hf.h"
 #include "train/text_tokenizer.h"
 #include "model/model_file.h"
@@ -439,6 +440,9 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     opt.seed = p->seed;
     if (p->precision && !strcmp(p->precision, "bf16")) {
         opt.bf16 = true;
+        if (!rt_gemm_bf16_native() && t->rank == 0)
+            rt_log_warn("precision bf16: this CPU has no AVX512-BF16 (or RT_CPU lowered the "
+                        "level); the bf16 products are emulated exactly, slower than f32");
     } else if (p->precision && strcmp(p->precision, "f32")) {
         st = rt_error(RT_ERR_INVALID, "training precision '%s' is not one of f32, bf16",
                       p->precision);
