@@ -157,13 +157,14 @@ static void test_gemm_shapes(void **state) {
 static void test_gemm_blocks(void **state) {
     (void)state;
     rt_set_threads(2);
-    /* across KC (256), MC (96) and NC (1024), with alpha and beta as the trainer uses them */
+    /* across KC (512), MC (96) and NC (2048), with alpha and beta as the trainer uses them */
     struct {
         int M, N, K;
         float alpha, beta;
     } cases[] = {
         {200, 70, 300, 1.0f, 1.0f},  {97, 1100, 257, 0.5f, 0.0f}, {30, 1030, 513, 1.0f, 1.0f},
-        {1100, 9, 33, -2.0f, 0.25f}, {5, 3, 600, 1.0f, 1.0f},
+        {1100, 9, 33, -2.0f, 0.25f}, {5, 3, 600, 1.0f, 1.0f},     {20, 2100, 70, 1.0f, 1.0f},
+        {130, 40, 1100, 1.0f, 0.5f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int t = 0; t < 4; t++) {
