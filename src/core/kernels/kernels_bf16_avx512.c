@@ -8,8 +8,9 @@
  * both operands are packed in pairs along k. The micro-kernel broadcasts one pair of each of 6
  * rows of A (row after row, or one wide panel: any strides) against a panel of B, (k pairs, 64
  * columns) = 4 zmm per pair; 6 x 4 = 24 accumulators stay in registers for the whole k range of
- * a block. Packing reads memory in order: two rows of k at a time when the lines run across k,
- * else 16 lines x 32 k at a time, transposed in registers.
+ * a block. Packing reads memory in order: two k at a time across all lines when the source is
+ * contiguous across lines (src[k * ld + r]), else 16 lines x 32 k at a time, transposed in
+ * registers (src[r * ld + k] into panels), or line after line (A's rows, width 1).
  *
  * Rounding is done in integers (round to nearest even, NaN kept quiet) so that the packed bits
  * are rt_f32_to_bf16's exactly; VCVTNE2PS2BF16 would flush subnormals to zero.
