@@ -78,10 +78,10 @@ int main(int argc, char **argv) {
     /* bench_train's model: n_embd 512, n_ff 1376, vocab 8192 (head in chunks of 256 rows) */
     const int C = 512, F = 1376, V = 8192, T = tokens;
     const shape shapes[] = {
-        {"fwd qkvo  x W^T", false, true, T, C, C},   {"fwd up    x W^T", false, true, T, F, C},
-        {"fwd down  x W^T", false, true, T, C, F},   {"dX up     dY W", false, false, T, C, F},
-        {"dX down   dY W", false, false, T, F, C},   {"dW up     dY^T X", true, false, F, C, T},
-        {"dW down   dY^T X", true, false, C, F, T},  {"head      x W^T", false, true, 256, V, C},
+        {"fwd qkvo  x W^T", false, true, T, C, C},    {"fwd up    x W^T", false, true, T, F, C},
+        {"fwd down  x W^T", false, true, T, C, F},    {"dX up     dY W", false, false, T, C, F},
+        {"dX down   dY W", false, false, T, F, C},    {"dW up     dY^T X", true, false, F, C, T},
+        {"dW down   dY^T X", true, false, C, F, T},   {"head      x W^T", false, true, 256, V, C},
         {"head dW   dY^T X", true, false, V, C, 256},
     };
     size_t cap = (size_t)V * C > (size_t)T * F ? (size_t)V * C : (size_t)T * F;
