@@ -5,9 +5,12 @@
  * runs in its own process (peak RSS = getrusage of that child); the PyTorch peer is
  * bench/bench_train.py with the same configuration, batch and thread count.
  *
- * usage: bench_train [--threads N] [--steps N] [--batch N] [--rounds N] [--no-torch]
+ * usage: bench_train [--threads N] [--steps N] [--batch N] [--rounds N] [--no-torch] [--bf16]
  * (also measures ragtune's peak memory with --recompute, per-layer activation recomputation)
- *        bench_train --child full|lora ...   (one measurement, prints "tokens_per_s rss_kb ...")
+ *        bench_train --child full|lora [--precision bf16] ...   (one measurement, prints
+ *        "tokens_per_s rss_kb n_store loss activation_bytes tokens_per_cpu_s")
+ * --bf16 adds mixed-precision rows: ours with --precision bf16 (core/matmul's rt_gemm_bf16) and
+ * PyTorch under torch.autocast(bfloat16), and the bf16 / f32 tokens/s of each side.
  * The two sides alternate, --rounds times (default 3), and the table gives medians (the machine is
  * shared and noisy). Prints one table: tokens/s and peak RSS for each side, the ratios, and the
  * machine's sgemm rate next to the model FLOP rate reached; then the same as one JSON line.
@@ -16,6 +19,7 @@
 #include "train/optim.h"
 #include "train/tmodel.h"
 #include "core/log.h"
+#include "core/matmul.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -44,10 +48,11 @@ static rt_model_config bench_cfg(void) {
     return c;
 }
 
-static int child(const char *mode, int steps, int B, int T, bool recompute) {
+static int child(const char *mode, int steps, int B, int T, bool recompute, bool bf16) {
     rt_model_config cfg = bench_cfg();
     tm_options opt = {0};
     opt.seed = 1;
+    opt.bf16 = bf16;
     opt.base_dtype = RT_DTYPE_F32;
     opt.recompute = recompute;
     if (!strcmp(mode, "lora")) {
@@ -69,21 +74,23 @@ static int child(const char *mode, int steps, int B, int T, bool recompute) {
         in[i] = (int32_t)(x >> 8) % cfg.n_vocab;
         tg[i] = (int32_t)(x >> 4) % cfg.n_vocab;
     }
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
     int warm = 2;
     float loss = 0;
     for (int s = 0; s < warm + steps; s++) {
-        if (s == warm) t0 = rt_time_now();
+        if (s == warm) t0 = rt_time_now(), c0 = bench_cpu_seconds();
         memset(m->train_grad, 0, m->n_train * sizeof(float));
         if (tmodel_step(m, in, tg, B, T, true, 1.0f, &loss, NULL)) return 1;
         optim_clip_grad_norm(m->train_grad, m->n_train, 1.0f);
         optim_step(&o, m->train_data, m->train_grad, m->params, m->n_params, 1e-4f);
     }
-    double dt = rt_time_now() - t0;
+    double dt = rt_time_now() - t0, cpu = bench_cpu_seconds() - c0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("%.1f %ld %zu %.4f %zu\n", (double)B * T * steps / dt, ru.ru_maxrss, m->n_store, loss,
-           tmodel_activation_bytes(m));
+    /* last: tokens per CPU second of the process (steadier than wall time on a shared machine
+     * with --threads 1) */
+    printf("%.1f %ld %zu %.4f %zu %.1f\n", (double)B * T * steps / dt, ru.ru_maxrss, m->n_store,
+           loss, tmodel_activation_bytes(m), (double)B * T * steps / cpu);
     optim_free(&o);
     tmodel_free(m);
     free(in);
@@ -132,7 +139,7 @@ enum { MAX_ROUNDS = 32 };
 int main(int argc, char **argv) {
     rt_runtime_setup(argv);
     int threads = 2, steps = 4, B = 4, T = 256, rounds = 3;
-    bool torch = true, recompute = false;
+    bool torch = true, recompute = false, bf16 = false, child_bf16 = false;
     const char *mode = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -149,9 +156,13 @@ int main(int argc, char **argv) {
             torch = false;
         else if (!strcmp(argv[i], "--recompute"))
             recompute = true;
+        else if (!strcmp(argv[i], "--bf16"))
+            bf16 = true;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            child_bf16 = !strcmp(argv[++i], "bf16");
         else {
             fprintf(stderr, "usage: bench_train [--threads N] [--steps N] [--batch N] [--rounds N] "
-                            "[--no-torch] [--recompute]\n");
+                            "[--no-torch] [--recompute] [--bf16]\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -161,7 +172,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     rt_set_threads(threads);
-    if (mode) return child(mode, steps, B, T, recompute);
+    if (mode) return child(mode, steps, B, T, recompute, child_bf16);
+    if (bf16 && !rt_gemm_bf16_native())
+        fprintf(stderr, "bench_train: this CPU has no AVX512-BF16; the bf16 rows use the scalar "
+                        "emulation\n");
 
     char self[1024];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -169,9 +183,11 @@ int main(int argc, char **argv) {
     self[n] = 0;
     const char *py = getenv("RT_PYTHON") ? getenv("RT_PYTHON") : "/usr/bin/python3";
     const char *src = getenv("RT_SOURCE_DIR") ? getenv("RT_SOURCE_DIR") : ".";
-    /* [mode][round]; the sides alternate within a round so that a change in the machine's load
-     * hits both, and the table reports medians over rounds. */
-    double tps[2][2][MAX_ROUNDS] = {{{0}}}, rss[2][2][MAX_ROUNDS] = {{{0}}}, rc[2][2] = {{0}};
+    /* [side][mode][round], sides: ours f32, torch f32, ours bf16, torch bf16 (with --bf16); the
+     * sides alternate within a round so that a change in the machine's load hits all, and the
+     * table reports medians over rounds. */
+    double tps[4][2][MAX_ROUNDS] = {{{0}}}, rss[4][2][MAX_ROUNDS] = {{{0}}}, rc[2][2] = {{0}};
+    bool torch_bf16 = torch && bf16;
     const char *modes[2] = {"full", "lora"};
     for (int k = 0; k < 2; k++) {
         char cmd[2048];
@@ -198,12 +214,35 @@ int main(int argc, char **argv) {
                     torch = false;
                 }
             }
-            fprintf(stderr, "round %d %s: ours %.0f tok/s, torch %.0f tok/s\n", r + 1, modes[k],
+            if (bf16) {
+                snprintf(cmd, sizeof cmd,
+                         "'%s' --child %s --threads %d --steps %d --batch %d --precision bf16",
+                         self, modes[k], threads, steps, B);
+                if (run_line(cmd, &tps[2][k][r], &rss[2][k][r])) {
+                    fprintf(stderr, "bench_train: ragtune bf16 %s run failed\n", modes[k]);
+                    return 1;
+                }
+            }
+            if (torch_bf16) {
+                snprintf(cmd, sizeof cmd,
+                         "'%s' '%s/bench/bench_train.py' %s --threads %d --steps %d --batch %d "
+                         "--precision bf16",
+                         py, src, modes[k], threads, steps, B);
+                if (run_line(cmd, &tps[3][k][r], &rss[3][k][r])) {
+                    fprintf(stderr, "bench_train: torch bf16 %s run failed (%s)\n", modes[k], cmd);
+                    torch_bf16 = false;
+                }
+            }
+            fprintf(stderr, "round %d %s: ours %.0f tok/s, torch %.0f tok/s", r + 1, modes[k],
                     tps[0][k][r], tps[1][k][r]);
+            if (bf16)
+                fprintf(stderr, "; bf16: ours %.0f tok/s, torch %.0f tok/s", tps[2][k][r],
+                        tps[3][k][r]);
+            fprintf(stderr, "\n");
         }
     }
-    double med[2][2][2]; /* [side][mode][tps|rss] */
-    for (int side = 0; side < 2; side++)
+    double med[4][2][2]; /* [side][mode][tps|rss] */
+    for (int side = 0; side < 4; side++)
         for (int k = 0; k < 2; k++) {
             med[side][k][0] = bench_median(tps[side][k], rounds);
             med[side][k][1] = bench_median(rss[side][k], rounds);
@@ -228,15 +267,34 @@ int main(int argc, char **argv) {
     printf("LoRA / full peak memory (ours): %.2f; with --recompute: full %.0f MB, LoRA %.0f MB, "
            "ratio %.2f\n",
            lora_full, rc[0][1] / 1024, rc[1][1] / 1024, rc[1][1] / rc[0][1]);
+    if (bf16) {
+        printf("%-10s %14s %14s %8s %14s %14s %8s\n", "bf16 mode", "ours tok/s", "torch tok/s",
+               "ratio", "ours/f32", "torch/f32", "");
+        for (int k = 0; k < 2; k++)
+            printf("%-10s %14.0f %14.0f %8.2f %14.2f %14.2f\n", modes[k], med[2][k][0],
+                   med[3][k][0], med[3][k][0] > 0 ? med[2][k][0] / med[3][k][0] : NAN,
+                   med[2][k][0] / med[0][k][0],
+                   med[1][k][0] > 0 && med[3][k][0] > 0 ? med[3][k][0] / med[1][k][0] : NAN);
+        printf("bf16 matmuls: %s (ours: bf16 inputs, f32 sums and master weights; torch: "
+               "autocast bfloat16)\n",
+               rt_gemm_bf16_native() ? "AVX512-BF16" : "scalar emulation");
+    }
     double reached = 6.0 * params * med[0][0][0] / 1e9;
     printf("sgemm %.1f GFLOP/s; full training reaches %.1f GFLOP/s of linear-layer work (%.0f%%)\n",
            gf, reached, 100.0 * reached / gf);
     printf("{\"bench\":\"train\",\"rounds\":%d,\"full\":{\"ours_tps\":%.1f,\"torch_tps\":%.1f,"
            "\"ours_rss_mb\":%.1f,\"torch_rss_mb\":%.1f},\"lora\":{\"ours_tps\":%.1f,"
            "\"torch_tps\":%.1f,\"ours_rss_mb\":%.1f,\"torch_rss_mb\":%.1f},"
-           "\"lora_over_full_memory\":%.3f,\"sgemm_gflops\":%.1f,\"linear_gflops\":%.1f}\n",
+           "\"lora_over_full_memory\":%.3f,\"sgemm_gflops\":%.1f,\"linear_gflops\":%.1f",
            rounds, med[0][0][0], med[1][0][0], med[0][0][1] / 1024, med[1][0][1] / 1024,
            med[0][1][0], med[1][1][0], med[0][1][1] / 1024, med[1][1][1] / 1024, lora_full, gf,
            reached);
+    if (bf16)
+        printf(",\"bf16\":{\"full\":{\"ours_tps\":%.1f,\"torch_tps\":%.1f},\"lora\":{\"ours_tps\":%"
+               ".1f,"
+               "\"torch_tps\":%.1f},\"native\":%s}",
+               med[2][0][0], med[3][0][0], med[2][1][0], med[3][1][0],
+               rt_gemm_bf16_native() ? "true" : "false");
+    printf("}\n");
     return 0;
 }

@@ -601,6 +601,10 @@ typedef struct rt_train_params {
     const char *lora_targets; /* "q,k,v,o,gate,up,down" subset or "all-linear" */
     const char *base_dtype;   /* frozen base storage: "f32", "bf16", "q8_0" */
     bool recompute;           /* recompute activations per layer (less memory) */
+    /* "f32" (default, the reference) or "bf16": the linear layers' and lm head's matmuls take
+     * bf16-rounded inputs with f32 sums (AVX512-BF16; emulated exactly, slower, on other CPUs);
+     * master weights, optimizer state, gradients, norms, softmax and the loss stay f32. */
+    const char *precision;
     /* Data. */
     const char *train_path;
     const char *val_path; /* NULL: val_fraction of the training examples */

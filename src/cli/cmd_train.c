@@ -39,6 +39,9 @@ static void usage(const char *cmd, bool finetune, FILE *out) {
             "  --steps N (one epoch)  --lr F (3e-4)  --wd F (0)  --clip F (1.0)\n"
             "  --optimizer adamw|sgd  --momentum F  --schedule constant|linear|cosine (cosine)\n"
             "  --warmup N (0)  --seed N (42)  --recompute  --threads N\n"
+            "  --precision P       f32 (default) or bf16: matmuls of the linear layers and lm\n"
+            "                      head on bf16 inputs with f32 sums (AVX512-BF16); weights,\n"
+            "                      optimizer state, norms, softmax and loss stay f32\n"
             "output:\n"
             "  --out DIR           checkpoint.bin, train_log.jsonl, model/ or adapter/\n"
             "  --eval-every N  --eval-batches N  --save-every N  --patience N  --resume\n",
@@ -72,6 +75,7 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
         CLI_FLOAT("--dropout", p.lora_dropout),
         CLI_STR("--targets", p.lora_targets),
         CLI_STR("--base-dtype", p.base_dtype),
+        CLI_STR("--precision", p.precision),
         CLI_STR("--data", p.train_path),
         CLI_STR("--tokenizer", p.tokenizer_path),
         CLI_STR("--val", p.val_path),
@@ -114,6 +118,8 @@ int cli_train_main(const char *cmd, int argc, char **argv, bool finetune) {
         return cli_usage_error(cmd, "--val-fraction must be in [0, 1)");
     if (p.weight_decay < 0) return cli_usage_error(cmd, "--wd must be >= 0");
     if (p.lr <= 0) return cli_usage_error(cmd, "--lr must be > 0");
+    if (strcmp(p.precision, "f32") && strcmp(p.precision, "bf16"))
+        return cli_usage_error(cmd, "--precision must be f32 or bf16");
     if (p.max_grad_norm < 0) return cli_usage_error(cmd, "--clip must be >= 0 (0: no clipping)");
     if (p.momentum < 0 || p.momentum >= 1) return cli_usage_error(cmd, "--momentum must be in [0, 1)");
     if (lora && !(p.lora_alpha > 0 && p.lora_alpha <= 1e6f))

@@ -3,6 +3,7 @@
  * any storage dtype, and its gradient with respect to x. f32 weights go to OpenBLAS sgemm;
  * f16/bf16/q8_0/q4_0 weights use the SIMD kernels of core/kernels (chosen by CPU detection),
  * threaded over rows with OpenMP, or f32 tiles of W and sgemm where that is faster (see matmul.c).
+ * Also the bf16 GEMM of training's --precision bf16 (rt_gemm_bf16, AVX512-BF16 kernels).
  * Threads: OpenMP and OpenBLAS, both set by rt_set_threads().
  */
 #ifndef RT_CORE_MATMUL_H
@@ -26,5 +27,17 @@ void rt_matmul_backward_x(float *dx, const float *dy, const rt_tensor *w, int n_
  * have): about 5x faster prefill on CPUs with AMX. Off by default, so that prefill and decode
  * give the same numbers up to float summation order. Process-wide; thread-safe. */
 void rt_matmul_set_bf16_activations(bool on);
+
+/* C (M,N) = alpha op(A) op(B) + beta C, row-major like cblas_sgemm (op(A) is (M,K): A (M,lda)
+ * or, transposed, A (K,lda); op(B) is (K,N): B (K,ldb) or, transposed, B (N,ldb)), with A and B
+ * rounded to bf16 (round to nearest even, rt_f32_to_bf16) and the exact products summed in f32:
+ * training's --precision bf16. AVX512-BF16 (VDPBF16PS) where the CPU has it, else an exact
+ * scalar emulation (same numbers up to f32 summation order, much slower). C is not read when
+ * beta is 0 and must not alias A or B. Threads over row or column ranges of C (rt_set_threads);
+ * no OpenBLAS. */
+void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Whether rt_gemm_bf16 runs on AVX512-BF16 (false: the scalar emulation). */
+bool rt_gemm_bf16_native(void);
 
 #endif

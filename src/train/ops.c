@@ -1,6 +1,7 @@
 /*
  * ops.c — training layers, forward beside backward. Plain C loops (vectorized by the compiler)
- * except the linear layers, which go to OpenBLAS sgemm. Numerics follow Hugging Face: RMSNorm and
+ * except the linear layers, which go to OpenBLAS sgemm (or, with bf16 set, core/matmul's
+ * rt_gemm_bf16: bf16 inputs, f32 sums). Numerics follow Hugging Face: RMSNorm and
  * LayerNorm statistics in f32, softmax with the row maximum subtracted, GELU with tanh.
  */
 #include "train/ops.h"
@@ -185,10 +186,27 @@ void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, cons
     }
 }
 
+/* Under bf16, products with a dimension below this stay f32: LoRA's rank-r products (and the
+ * last rows of the loss) are memory-bound, so bf16 would add rounding and packing for nothing. */
+enum { BF16_MIN_DIM = 32 };
+
+void op_gemm(bool bf16, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (bf16 && M >= BF16_MIN_DIM && N >= BF16_MIN_DIM && K >= BF16_MIN_DIM)
+        rt_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        op_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 // out (N,n_out), inp (N,n_in), w (n_out,n_in), b (n_out)
 void op_linear_forward_f32(float *out, const float *inp, const float *w, const float *b, int N,
                            int n_in, int n_out) {
-    op_sgemm(false, true, N, n_out, n_in, 1.0f, inp, n_in, w, n_in, 0.0f, out, n_out);
+    op_linear_forward(false, out, inp, w, b, N, n_in, n_out);
+}
+
+void op_linear_forward(bool bf16, float *out, const float *inp, const float *w, const float *b,
+                       int N, int n_in, int n_out) {
+    op_gemm(bf16, false, true, N, n_out, n_in, 1.0f, inp, n_in, w, n_in, 0.0f, out, n_out);
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < N; i++)
@@ -200,8 +218,15 @@ void op_linear_forward_f32(float *out, const float *inp, const float *w, const f
 // dinp (N,n_in), dw (n_out,n_in), db (n_out), dout (N,n_out)
 void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                             const float *w, int N, int n_in, int n_out) {
-    if (dinp) op_sgemm(false, false, N, n_in, n_out, 1.0f, dout, n_out, w, n_in, 1.0f, dinp, n_in);
-    if (dw) op_sgemm(true, false, n_out, n_in, N, 1.0f, dout, n_out, inp, n_in, 1.0f, dw, n_in);
+    op_linear_backward(false, dinp, dw, db, dout, inp, w, N, n_in, n_out);
+}
+
+void op_linear_backward(bool bf16, float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, int N, int n_in, int n_out) {
+    if (dinp)
+        op_gemm(bf16, false, false, N, n_in, n_out, 1.0f, dout, n_out, w, n_in, 1.0f, dinp, n_in);
+    if (dw)
+        op_gemm(bf16, true, false, n_out, n_in, N, 1.0f, dout, n_out, inp, n_in, 1.0f, dw, n_in);
     if (db) {
 #pragma omp parallel for schedule(static)
         for (int o = 0; o < n_out; o++) {

@@ -47,6 +47,12 @@ void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, cons
 int op_threads_begin(void);
 void op_threads_end(int blas_threads);
 
+/* op_sgemm, or with bf16 core/matmul's rt_gemm_bf16 (A and B rounded to bf16, f32 sums:
+ * --precision bf16) when M, N and K are all at least 32 (smaller products, such as LoRA's
+ * rank-r ones, are memory-bound and stay f32). The same contract otherwise. */
+void op_gemm(bool bf16, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 /* out (N,n_out) = inp (N,n_in) W^T + b, W (n_out,n_in) f32 (sgemm). */
 void op_linear_forward_f32(float *out, const float *inp, const float *w, const float *b, int N,
                            int n_in, int n_out);
@@ -54,6 +60,11 @@ void op_linear_forward_f32(float *out, const float *inp, const float *w, const f
  * of dout rows (dw/db skipped when NULL). */
 void op_linear_backward_f32(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                             const float *w, int N, int n_in, int n_out);
+/* The two above with their products through op_gemm(bf16, ...). */
+void op_linear_forward(bool bf16, float *out, const float *inp, const float *w, const float *b,
+                       int N, int n_in, int n_out);
+void op_linear_backward(bool bf16, float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, int N, int n_in, int n_out);
 /* dinp (N,n_in) += dout (N,n_out) W for a weight of any dtype (frozen bases: bf16, q8_0, ...). */
 void op_linear_backward_x(float *dinp, const float *dout, const rt_tensor *w, int N);
 

@@ -389,6 +389,9 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
         m->train_grad = m->grad_store;
         m->n_train = n_store;
     }
+    for (int i = 0; i < cfg->n_layer; i++)
+        for (int j = 0; j < N_LIN; j++)
+            tmodel_linear(m, i, j)->bf16 = opt->bf16;
     free(l.v);
     *out = m;
     return RT_OK;
@@ -581,7 +584,7 @@ static void dropout_apply(float *dst, const float *inp, size_t n, uint64_t seed,
 static void lin_forward(const tm_linear *L, float *out, const float *inp, float *xa, float *tmp,
                         int N, bool training, float dropout, uint64_t seed) {
     if (L->w.dtype == RT_DTYPE_F32)
-        op_linear_forward_f32(out, inp, (const float *)L->w.data, L->b, N, L->n_in, L->n_out);
+        op_linear_forward(L->bf16, out, inp, (const float *)L->w.data, L->b, N, L->n_in, L->n_out);
     else
         rt_matmul(out, inp, &L->w, L->b, N);
     if (!L->rank) return;
@@ -590,10 +593,10 @@ static void lin_forward(const tm_linear *L, float *out, const float *inp, float 
         dropout_apply(tmp, inp, (size_t)N * L->n_in, seed, dropout);
         src = tmp;
     }
-    op_sgemm(false, true, N, L->rank, L->n_in, 1.0f, src, L->n_in, L->lora_a, L->n_in, 0.0f, xa,
-             L->rank);
-    op_sgemm(false, true, N, L->n_out, L->rank, L->scale, xa, L->rank, L->lora_b, L->rank, 1.0f,
-             out, L->n_out);
+    op_gemm(L->bf16, false, true, N, L->rank, L->n_in, 1.0f, src, L->n_in, L->lora_a, L->n_in, 0.0f,
+            xa, L->rank);
+    op_gemm(L->bf16, false, true, N, L->n_out, L->rank, L->scale, xa, L->rank, L->lora_b, L->rank,
+            1.0f, out, L->n_out);
 }
 
 // dinp (N,n_in) += (may be NULL), dout (N,n_out), inp (N,n_in), xa (N,rank), dxa (N,rank)
@@ -602,35 +605,41 @@ static void lin_backward(const tm_linear *L, float *dinp, const float *dout, con
                          uint64_t seed) {
     if (L->rank) {
         int r = L->rank;
-        op_sgemm(true, false, L->n_out, r, N, L->scale, dout, L->n_out, xa, r, 1.0f, L->dlora_b, r);
-        op_sgemm(false, false, N, r, L->n_out, L->scale, dout, L->n_out, L->lora_b, r, 0.0f, dxa,
-                 r);
+        op_gemm(L->bf16, true, false, L->n_out, r, N, L->scale, dout, L->n_out, xa, r, 1.0f,
+                L->dlora_b, r);
+        op_gemm(L->bf16, false, false, N, r, L->n_out, L->scale, dout, L->n_out, L->lora_b, r, 0.0f,
+                dxa, r);
         const float *src = inp;
         size_t n = (size_t)N * L->n_in;
         if (dropout > 0.0f) {
             dropout_apply(tmp, inp, n, seed, dropout);
             src = tmp;
         }
-        op_sgemm(true, false, r, L->n_in, N, 1.0f, dxa, r, src, L->n_in, 1.0f, L->dlora_a, L->n_in);
+        op_gemm(L->bf16, true, false, r, L->n_in, N, 1.0f, dxa, r, src, L->n_in, 1.0f, L->dlora_a,
+                L->n_in);
         if (dinp) {
             if (dropout > 0.0f) {
-                op_sgemm(false, false, N, L->n_in, r, 1.0f, dxa, r, L->lora_a, L->n_in, 0.0f, tmp,
-                         L->n_in);
+                op_gemm(L->bf16, false, false, N, L->n_in, r, 1.0f, dxa, r, L->lora_a, L->n_in,
+                        0.0f, tmp, L->n_in);
                 float s = 1.0f / (1.0f - dropout);
 #pragma omp parallel for schedule(static)
                 for (size_t i = 0; i < n; i++)
                     if (rt_rng_keep(seed, i, dropout)) dinp[i] += tmp[i] * s;
             } else {
-                op_sgemm(false, false, N, L->n_in, r, 1.0f, dxa, r, L->lora_a, L->n_in, 1.0f, dinp,
-                         L->n_in);
+                op_gemm(L->bf16, false, false, N, L->n_in, r, 1.0f, dxa, r, L->lora_a, L->n_in,
+                        1.0f, dinp, L->n_in);
             }
         }
     }
     if (L->dw) {
-        op_linear_backward_f32(dinp, L->dw, L->db, dout, inp, (const float *)L->w.data, N, L->n_in,
-                               L->n_out);
+        op_linear_backward(L->bf16, dinp, L->dw, L->db, dout, inp, (const float *)L->w.data, N,
+                           L->n_in, L->n_out);
     } else {
-        if (dinp) op_linear_backward_x(dinp, dout, &L->w, N);
+        if (dinp && L->w.dtype == RT_DTYPE_F32)
+            op_linear_backward(L->bf16, dinp, NULL, NULL, dout, NULL, (const float *)L->w.data, N,
+                               L->n_in, L->n_out);
+        else if (dinp)
+            op_linear_backward_x(dinp, dout, &L->w, N);
         if (L->db)
             op_linear_backward_f32(NULL, NULL, L->db, dout, NULL, NULL, N, L->n_in, L->n_out);
     }
@@ -798,8 +807,8 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
             any |= targets[i0 + r] >= 0;
         if (!any) continue;
         if (m->head.dtype == RT_DTYPE_F32)
-            op_sgemm(false, true, rows, V, C, 1.0f, x, C, (const float *)m->head.data, C, 0.0f,
-                     a->logits, V);
+            op_gemm(m->opt.bf16, false, true, rows, V, C, 1.0f, x, C, (const float *)m->head.data,
+                    C, 0.0f, a->logits, V);
         else
             rt_matmul(a->logits, x, &m->head, NULL, rows);
         double chunk_loss = 0.0;
@@ -822,9 +831,14 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
         }
         total += chunk_loss;
         if (backward) {
-            op_linear_backward_x(a->dlnf + (size_t)i0 * C, a->logits, &m->head, rows);
+            if (m->head.dtype == RT_DTYPE_F32)
+                op_linear_backward(m->opt.bf16, a->dlnf + (size_t)i0 * C, NULL, NULL, a->logits,
+                                   NULL, (const float *)m->head.data, rows, C, V);
+            else
+                op_linear_backward_x(a->dlnf + (size_t)i0 * C, a->logits, &m->head, rows);
             if (m->dhead)
-                op_sgemm(true, false, V, C, rows, 1.0f, a->logits, V, x, C, 1.0f, m->dhead, C);
+                op_gemm(m->opt.bf16, true, false, V, C, rows, 1.0f, a->logits, V, x, C, 1.0f,
+                        m->dhead, C);
         }
     }
     return total;

@@ -46,6 +46,11 @@ typedef struct tm_options {
     unsigned lora_targets; /* RT_LORA_* bits */
     rt_dtype base_dtype;   /* lora: storage of frozen linear weights (f32, bf16, q8_0) */
     bool recompute;        /* keep only layer inputs; recompute each layer in backward */
+    bool bf16;             /* --precision bf16: the f32 linear layers' and the lm head's products
+                              take bf16-rounded inputs with f32 sums (core/matmul's rt_gemm_bf16;
+                              ops.h's op_gemm keeps products with a dimension < 32, such as LoRA's
+                              rank-r ones, f32); attention, norms, softmax, loss and all stored
+                              tensors stay f32 */
     uint64_t seed;         /* initialization and dropout */
 } tm_options;
 
@@ -81,6 +86,7 @@ typedef struct tm_linear {
     float scale;             /* alpha / rank */
     float *lora_a, *dlora_a; /* (rank, n_in) */
     float *lora_b, *dlora_b; /* (n_out, rank) */
+    bool bf16;               /* products through rt_gemm_bf16 (tm_options.bf16; f32 bases) */
 } tm_linear;
 
 typedef struct tm_layer {

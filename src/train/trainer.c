@@ -31,6 +31,7 @@
 #include "core/file.h"
 #include "dist/comm.h"
 #include "core/log.h"
+#include "core/matmul.h"
 #include "model/hf.h"
 #include "train/text_tokenizer.h"
 #include "model/model_file.h"
@@ -85,6 +86,7 @@ rt_train_params rt_train_default_params(void) {
     p.lora_alpha = 16.0f;
     p.lora_targets = "all-linear";
     p.base_dtype = "f32";
+    p.precision = "f32";
     p.val_fraction = 0.05f;
     p.format = "auto";
     p.pack = true;
@@ -436,6 +438,16 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     opt.lora_rslora = p->lora_rslora;
     opt.recompute = p->recompute;
     opt.seed = p->seed;
+    if (p->precision && !strcmp(p->precision, "bf16")) {
+        opt.bf16 = true;
+        if (!rt_gemm_bf16_native() && t->rank == 0)
+            rt_log_warn("precision bf16: this CPU has no AVX512-BF16 (or RT_CPU lowered the "
+                        "level); the bf16 products are emulated exactly, slower than f32");
+    } else if (p->precision && strcmp(p->precision, "f32")) {
+        st = rt_error(RT_ERR_INVALID, "training precision '%s' is not one of f32, bf16",
+                      p->precision);
+        goto fail;
+    }
     opt.base_dtype = RT_DTYPE_F32;
     ds_format fmt = DS_FORMAT_AUTO;
     optim_kind ok = OPTIM_ADAMW;

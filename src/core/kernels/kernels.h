@@ -84,7 +84,35 @@ typedef struct rt_kernels {
                           uint16_t *packed);
     void (*amx_gemm_bf16)(int64_t n, const uint16_t *packed, int n_w, const uint16_t *xb, int n_x,
                           float *out, size_t out_stride);
+
+    /* bf16 GEMM with f32 sums (training's --precision bf16, core/matmul.h's rt_gemm_bf16):
+     * operands are packed as bf16 pairs along k, as VDPBF16PS reads them, and a micro-kernel
+     * multiplies RT_GEMM_BF16_MR rows of A by a panel of RT_GEMM_BF16_NR columns of B.
+     * The avx512 level's entries need AVX512-BF16, which that level does not imply: callers go
+     * through rt_gemm_bf16, which takes the scalar entries (exact emulation) on CPUs without it.
+     *
+     * gemm_bf16_pack: n lines (rows of A or columns of B) over kc steps of k, from the f32
+     * elements e(r, k) = src[r * ld + k] when k_contig, else src[k * ld + r] (r < n, k < kc),
+     * rounded to bf16 as f32_to_bf16 rounds, into ceil(n / width) panels of kp = (kc + 1) / 2
+     * pairs of `width` lines, one after another: line r's pair p is at
+     *   dst[(r / width) * kp * width + p * width + r % width]
+     *     = bf16(e(r, 2p)) | bf16(e(r, 2p + 1)) << 16,
+     * zero for the last panel's lines past n and for k >= kc. width 1 is A's rows one after
+     * another (kp pairs each); width RT_GEMM_BF16_NR is B's panels.
+     * gemm_bf16_tile: for i < m <= MR, j < n <= NR, with s the f32 sum over kp pairs of the exact
+     * products of A's pairs a[i * a_rs + p * a_ps] (rows m to MR - 1 are not read) and B's panel
+     * b[p * NR + j]:
+     *   c[i * ldc + j] = alpha * s + beta * c[i * ldc + j]   (c is not read when beta == 0). */
+    void (*gemm_bf16_pack)(const float *src, size_t ld, int k_contig, int n, int64_t kc, int width,
+                           uint32_t *dst);
+    void (*gemm_bf16_tile)(int64_t kp, const uint32_t *a, size_t a_rs, size_t a_ps,
+                           const uint32_t *b, float *c, size_t ldc, int m, int n, float alpha,
+                           float beta);
 } rt_kernels;
+
+/* The micro-tile of gemm_bf16_tile: 6 rows x 64 columns (24 zmm accumulators, 4 loads of B and
+ * 6 broadcasts of A per 24 VDPBF16PS). */
+enum { RT_GEMM_BF16_MR = 6, RT_GEMM_BF16_NR = 64 };
 
 /* The table in use (level rt_cpu_level_get()). Never NULL. */
 const rt_kernels *rt_kernels_get(void);
@@ -105,6 +133,12 @@ extern const rt_kernels rt_kernels_scalar;
 extern const rt_kernels rt_kernels_avx2;
 extern const rt_kernels rt_kernels_avx512;
 extern const rt_kernels rt_kernels_amx; /* a part: the tile kernels (kernels_amx.c) */
+/* The avx512 part's bf16 GEMM (kernels_bf16_avx512.c, needs AVX512-BF16; see gemm_bf16_pack). */
+void rt_gemm_bf16_pack_avx512(const float *src, size_t ld, int k_contig, int n, int64_t kc,
+                              int width, uint32_t *dst);
+void rt_gemm_bf16_tile_avx512(int64_t kp, const uint32_t *a, size_t a_rs, size_t a_ps,
+                              const uint32_t *b, float *c, size_t ldc, int m, int n, float alpha,
+                              float beta);
 #endif
 
 #endif

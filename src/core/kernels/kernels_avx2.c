@@ -39,19 +39,6 @@ static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
         y[i] = rt_f32_to_f16(x[i]);
 }
 
-/* 8 floats to 8 bf16 in the low 16 bits of each 32-bit lane, round to nearest even, NaN kept
- * quiet (the same bits as rt_f32_to_bf16; VCVTNEPS2BF16 would flush subnormals). */
-static inline __m256i bf16_round(__m256 v) {
-    __m256i u = _mm256_castps_si256(v);
-    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(
-        _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
-    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
-                                     _mm256_set1_epi32(0x7f800000));
-    __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
-    return _mm256_blendv_epi8(r, q, nan);
-}
-
 static void f32_to_bf16(const float *x, uint16_t *y, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {

@@ -10,7 +10,8 @@
  *
  * AVX512-BF16 is deliberately not used: VDPBF16PS would round the f32 activations to bf16
  * (relative error 2^-9) and VCVTNEPS2BF16 flushes subnormals, so neither matches the
- * reference; bf16 weights are widened to f32 exactly instead (a shift).
+ * reference; bf16 weights are widened to f32 exactly instead (a shift). Training's opt-in bf16
+ * GEMM, which rounds both operands on purpose, is kernels_bf16_avx512.c.
  *
  * This is a part table (core/dispatch.h): the row conversions (f16/bf16 both ways, q8_0/q4_0 to
  * f32) are memory-bound and left to the avx2 level's, which this level falls back to.
@@ -204,4 +205,6 @@ const rt_kernels rt_kernels_avx512 = {
     .dot_q4_0_q8 = dot_q4_0_q8,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
+    .gemm_bf16_pack = rt_gemm_bf16_pack_avx512,
+    .gemm_bf16_tile = rt_gemm_bf16_tile_avx512,
 };

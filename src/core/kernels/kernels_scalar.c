@@ -158,6 +158,57 @@ static void dot_bf16_f32(int64_t n, const uint16_t *w, const float *x, size_t x_
     }
 }
 
+/* ---- bf16 GEMM (the reference of the packing layout and of VDPBF16PS's arithmetic) ---- */
+
+static void gemm_bf16_pack(const float *src, size_t ld, int k_contig, int n, int64_t kc, int width,
+                           uint32_t *dst) {
+    int64_t kp = (kc + 1) / 2;
+    int n_pad = (n + width - 1) / width * width;
+    for (int r = 0; r < n_pad; r++) {
+        uint32_t *panel = dst + (size_t)(r / width) * kp * width + r % width;
+        for (int64_t p = 0; p < kp; p++) {
+            uint32_t pair = 0;
+            for (int h = 0; h < 2 && r < n; h++) {
+                int64_t k = 2 * p + h;
+                if (k >= kc) break;
+                float e = k_contig ? src[(size_t)r * ld + k] : src[(size_t)k * ld + r];
+                pair |= (uint32_t)rt_f32_to_bf16(e) << (16 * h);
+            }
+            panel[p * width] = pair;
+        }
+    }
+}
+
+static inline float bf16_half(uint32_t pair, int h) {
+    return rt_bf16_to_f32((uint16_t)(pair >> (16 * h)));
+}
+
+/* Products of two bf16 values are exact in f32; each pair adds to the f32 sum in the order
+ * VDPBF16PS's pseudo-code gives (the odd element first). */
+static void gemm_bf16_tile(int64_t kp, const uint32_t *a, size_t a_rs, size_t a_ps,
+                           const uint32_t *b, float *c, size_t ldc, int m, int n, float alpha,
+                           float beta) {
+    enum { MR = RT_GEMM_BF16_MR, NR = RT_GEMM_BF16_NR };
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t p = 0; p < kp; p++) {
+        const uint32_t *bp = b + p * NR;
+        for (int i = 0; i < m; i++) {
+            uint32_t ai = a[i * a_rs + (size_t)p * a_ps];
+            float a0 = bf16_half(ai, 0), a1 = bf16_half(ai, 1);
+            for (int j = 0; j < n; j++) {
+                acc[i][j] += a1 * bf16_half(bp[j], 1);
+                acc[i][j] += a0 * bf16_half(bp[j], 0);
+            }
+        }
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float *cij = c + (size_t)i * ldc + j;
+            *cij = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cij;
+        }
+}
+
 const rt_kernels rt_kernels_scalar = {
     .level = RT_CPU_SCALAR,
     .f16_to_f32 = f16_to_f32,
@@ -173,4 +224,6 @@ const rt_kernels rt_kernels_scalar = {
     .dot_q4_0_q8 = dot_q4_0_q8,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
+    .gemm_bf16_pack = gemm_bf16_pack,
+    .gemm_bf16_tile = gemm_bf16_tile,
 };

@@ -27,6 +27,19 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/* 8 floats to 8 bf16 in the low 16 bits of each 32-bit lane, round to nearest even, NaN kept
+ * quiet (the same bits as rt_f32_to_bf16; VCVTNEPS2BF16 would flush subnormals). */
+static inline __m256i bf16_round(__m256 v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                     _mm256_set1_epi32(0x7f800000));
+    __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
+    return _mm256_blendv_epi8(r, q, nan);
+}
+
 /* The 32 quants of a q4_0 block as signed bytes in [-8, 7], in element order. */
 static inline __m256i q4_unpack(const uint8_t *qs) {
     __m128i b = _mm_loadu_si128((const __m128i *)qs);
