@@ -478,6 +478,13 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
             (st = dist_grad_reduce_new(t->m->train_grad, t->m->n_train, t->m->grad_bounds,
                                        t->m->cfg.n_layer + 1, bucket_floats, &t->grad_sum)) < 0)
             goto fail;
+        if (bucket_floats)
+            rt_log_info("data-parallel over %d processes: gradients summed in %d buckets as the "
+                        "backward pass finishes them", t->n_ranks,
+                        dist_grad_reduce_buckets(t->grad_sum));
+        else
+            rt_log_info("data-parallel over %d processes: gradients summed after the backward "
+                        "pass", t->n_ranks);
     }
     if (p->lora_rank > t->m->cfg.n_embd) {
         st = rt_error(RT_ERR_INVALID,
