@@ -46,7 +46,7 @@ int cli_dist_begin(const char *cmd);
 int cli_dist_end(const char *cmd, int rc);
 /* Under mpirun, ranks other than 0 keep a runtime error's message for cli_dist_end instead of
  * printing it (cli_runtime_error); rank 0 prints its own. */
-void cli_dist_keep_error(const char *cmd, const char *message);
+void cli_dist_keep_error(const char *message);
 /* The path of this process's shard: path with {rank} replaced by the rank (*out malloc'd), or
  * *out NULL when path has no {rank} and the process is alone. Over several processes a path
  * without {rank} is a usage error (CLI_USAGE; every process would search the same documents). */

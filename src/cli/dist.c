@@ -64,8 +64,7 @@ int cli_dist_shard_path(const char *cmd, const char *path, char **out) {
 /* A runtime error of this rank (not rank 0), kept for cli_dist_end. */
 static char kept_error[1024];
 
-void cli_dist_keep_error(const char *cmd, const char *message) {
-    (void)cmd; /* rank 0 prints the message under its own command name */
+void cli_dist_keep_error(const char *message) {
     if (!kept_error[0]) snprintf(kept_error, sizeof kept_error, "%s", message);
 }
 

@@ -62,7 +62,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
 
 int cli_runtime_error(const char *cmd) {
     if (rt_dist_rank() != 0) { /* under mpirun: rank 0 says it, once (dist.c) */
-        cli_dist_keep_error(cmd, rt_last_error());
+        cli_dist_keep_error(rt_last_error());
         return CLI_RUNTIME;
     }
     fprintf(stderr, "ragtune %s: %s\n", cmd, rt_last_error());
