@@ -387,6 +387,14 @@ static int open_log(rt_trainer *t, bool resumed) {
  * its initialization): weights, optimizer moments, data position, RNG and early-stop state. */
 static int share_state(rt_trainer *t) {
     if (t->n_ranks == 1) return RT_OK;
+    /* the broadcasts below and every step's sums have the sizes of each process's own model:
+     * all must hold the same one, or the collectives would not match */
+    int64_t h[2] = {(int64_t)(t->cfg_hash >> 1), -(int64_t)(t->cfg_hash >> 1)};
+    RT_TRY(dist_allreduce_max_i64(h, 2));
+    if (h[0] != -h[1])
+        return rt_error(RT_ERR_INVALID,
+                        "the processes do not hold the same model (architecture, sizes or LoRA "
+                        "settings differ between them): every process must load the same one");
     int64_t c[8] = {t->step,           t->epoch,          t->cursor,     t->tokens,
                     (int64_t)t->m->rng, (int64_t)t->o.t, t->bad_evals, t->ckpt_step};
     RT_TRY(dist_bcast(c, sizeof c, 0));

@@ -5,7 +5,8 @@
 # collection corrupt) reaches rank 0 and is printed once as "process R of N: ..."; in both cases
 # every process exits 1 and none waits forever in a collective (each run is under `timeout`, so
 # a hang fails the test). Processes get their own arguments through mpirun's MPMD form
-# (`-np 1 A : -np 1 B`), and each records its exit code.
+# (`-np 1 A : -np 1 B`), and each records its exit code. Also: processes that load different
+# models (the collectives' sizes would differ) stop with one error instead of an MPI abort.
 # Only what every process meets alike is found by all at once; the others learn of a failure at
 # the run's next agreement (the library's, or the last one, when the command ends: cli/dist.c).
 set -euo pipefail
@@ -93,6 +94,11 @@ expect "corrupt model on rank 2" 3 '^ragtune finetune: process 2 of 3: .*corrupt
     finetune --model "$t/base/model" --data "$t/qa.jsonl" "${run[@]}" : \
     finetune --model "$t/base/model" --data "$t/qa.jsonl" "${run[@]}" : \
     finetune --model "$t/corrupt" --data "$t/qa.jsonl" "${run[@]}"
+# a different model on one process: the collectives' sizes would not match; every process sees it
+"$RAGTUNE" train --data "$t/corpus.txt" --out "$t/other" "${tiny[@]}" --layers 2 > /dev/null 2>&1
+expect "another model on rank 1" 2 '^ragtune finetune: the processes do not hold the same model' \
+    finetune --model "$t/base/model" --data "$t/qa.jsonl" "${run[@]}" : \
+    finetune --model "$t/other/model" --data "$t/qa.jsonl" "${run[@]}"
 expect "corrupt shard on rank 1" 3 '^ragtune search: process 1 of 3: .*shard1' \
     search "$t/shard{rank}" "memory"
 expect "corrupt shard on rank 1 (ask)" 2 '^ragtune ask: process 1 of 2: .*shard1' \
