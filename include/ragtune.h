@@ -1203,6 +1203,9 @@ typedef struct rt_ask_params {
     /* Query for retrieval when it differs from the question the model sees (chat follow-ups:
      * rt_rag_condense_question); NULL = the question. */
     const char *retrieval_query;
+    /* Post-hoc attribution (src/rag/attribution.h; default true): a citation whose source does
+     * not support its sentence is moved to the source that does, when one does. */
+    bool attribute;
 } rt_ask_params;
 rt_ask_params rt_ask_default_params(void);
 
@@ -1225,6 +1228,13 @@ typedef struct rt_ask_citation {
     int sentence;        /* index into sentences of the citing sentence */
 } rt_ask_citation;
 
+/* A citation moved by attribution: the model wrote [from] (a source with support from_support,
+ * 0 when it names no source), the answer cites [to] (support to_support). */
+typedef struct rt_ask_recitation {
+    int from, to;
+    float from_support, to_support;
+} rt_ask_recitation;
+
 typedef struct rt_ask_sentence {
     char *text;
     float support; /* 0..1 against the cited (or all) sources */
@@ -1241,6 +1251,7 @@ typedef struct rt_ask_result {
     rt_ask_source *sources; size_t n_sources;
     rt_ask_citation *citations; size_t n_citations;
     int *invalid_markers; size_t n_invalid_markers; /* markers that named no source (removed) */
+    rt_ask_recitation *recitations; size_t n_recitations; /* citations moved by attribution */
     rt_ask_sentence *sentences; size_t n_sentences;
     float groundedness;  /* share of claims supported (1 for an abstention, 0 with no claim) */
     float top_score;     /* the retrieval score compared with min_score (NAN: no results) */
@@ -1253,6 +1264,13 @@ typedef struct rt_ask_result {
  * rt_ask_result_free. The collection handle is only read. */
 int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_params *params,
            rt_ask_result **out);
+/* Answers question from the given sources instead of a collection's (numbered [1]..[n] in
+ * order; their doc_id is the number). With answer NULL the session's model generates as rt_ask
+ * does (the collection's refusal threshold does not apply; no sources means abstaining); with an
+ * answer, nothing is generated (s may be NULL) and the answer is checked like a generated one:
+ * invalid markers, attribution, quotes, support per sentence, groundedness. */
+int rt_ask_sources(rt_session *s, const char *question, const rt_rag_source *sources, size_t n,
+                   const char *answer, const rt_ask_params *params, rt_ask_result **out);
 void rt_ask_result_free(rt_ask_result *r);
 /* The whole record as a JSON object (malloc'd text; the caller frees it). */
 int rt_ask_result_json(const rt_ask_result *r, char **json);

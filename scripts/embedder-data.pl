@@ -141,7 +141,7 @@ if ($mode eq "eval") {
         push @para_q, [h32($head, "p"), "paraphrase", "What is $syn?", "foldoc:$id"] if defined $syn;
     }
     close $dj;
-    my $n = $toy ? 5 : 100;
+    my $n = $toy ? 5 : ($ENV{RAGTUNE_EVAL_N} || 100); # questions per set (the rest are unused)
     open(my $qf, ">", "$out/questions.tsv") or die "embedder-data: cannot write $out/questions.tsv\n";
     for my $set (\@term_q, \@para_q) {
         my @s = sort { $a->[0] <=> $b->[0] } @$set;

@@ -10,7 +10,8 @@
 #
 # usage: scripts/eval-embedder.sh [MODEL]      (default: default, the shipped embedder)
 # environment: RAGTUNE (default build/ragtune), RAGTUNE_WORK (default build/embedder-eval),
-#              RAGTUNE_RECIPE_TOY=1 (5 questions per set, for CI), EVAL_JOBS (3 searches
+#              RAGTUNE_RECIPE_TOY=1 (5 questions per set, for CI), RAGTUNE_EVAL_N (questions
+#              per set, default 100; 1181 term and 192 paraphrase questions exist), EVAL_JOBS (3 searches
 #              processes at a time)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

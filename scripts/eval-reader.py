@@ -11,7 +11,10 @@ of rt_rag_stop_strings). Conditions, on the same N held-out questions "What is T
   unanswerable 4 FOLDOC passages without the entry's (the right output is the abstain text)
 Scores: token F1 with SQuAD normalization (citation markers removed; an abstention scores 0),
 exact match, the share of non-abstaining answers whose citation [n] is the passage holding the
-answer, abstain rates. Prints a table and writes the JSON record.
+answer, abstain rates. Each output also goes through `ragtune ask --sources --answer` (the same
+check `ask` applies to what the model generates: its attribution moves a citation whose source
+does not support the sentence to the one that does); "cite-attr" is the citation accuracy of
+those answers, on the same generations. Prints a table and writes the JSON record.
 
 usage: eval-reader.py --ragtune BIN --model MODEL --out DIR [--n N] [--corpus DIR] [--seed S]
 """
@@ -69,6 +72,17 @@ def citations(text):
 
 def strip_citations(text):
     return re.sub(r"\s*\[\d+\]", "", text).strip()
+
+
+def prompt_sources(prompt):
+    """The numbered sources of a base-style reader prompt, as `ask --sources` reads them."""
+    m = re.search(r"\n\n(\[1\] .*?)\n\nQuestion: ", prompt, re.S)
+    out = []
+    for block in re.split(r"\n\n(?=\[\d+\] )", m.group(1)) if m else []:
+        body = re.sub(r"^\[\d+\] ", "", block)
+        title, sep, text = body.partition("\n")
+        out.append({"title": title, "text": text} if sep else {"title": "", "text": body})
+    return out
 
 
 def read_jsonl(path):
@@ -176,16 +190,28 @@ def main():
             cmd += ["--stop", s]
         return run(cmd)
 
+    attr_dir = os.path.join(a.out, "attribution")
+    os.makedirs(attr_dir, exist_ok=True)
+
+    def attribute(job):
+        name, i, prompt, question, output = job
+        path = os.path.join(attr_dir, "%s-%d.jsonl" % (name, i))
+        write_jsonl(path, prompt_sources(prompt))
+        r = json.loads(run([rt, "ask", "--sources", path, question, "--answer", output, "--json"]))
+        return r["answer"], len(r["recitations"])
+
     results = {}
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
         for name in conditions:
-            outs = list(ex.map(generate, [p["prompt"] for p in prompts[name]]))
+            outs = [o.strip() for o in ex.map(generate, [p["prompt"] for p in prompts[name]])]
+            attr = list(ex.map(attribute, [(name, i, p["prompt"], q["question"], o) for i, (q, p, o)
+                                           in enumerate(zip(items, prompts[name], outs))]))
             rows = []
-            for q, p, o in zip(items, prompts[name], outs):
+            for q, p, o, (ao, moved) in zip(items, prompts[name], outs, attr):
                 gold_cite = int(m.group(1)) if (m := re.search(r"\[(\d+)\]\s*$", p["completion"])) else 0
-                rows.append({"question": q["question"], "answer": q["answer"], "output": o.strip(),
-                             "gold_citation": gold_cite})
+                rows.append({"question": q["question"], "answer": q["answer"], "output": o,
+                             "attributed": ao, "moved": moved, "gold_citation": gold_cite})
             results[name] = rows
     gen_seconds = time.time() - t0
 
@@ -199,6 +225,7 @@ def main():
               for r, ab in zip(rows, abst)]
         answered = [r for r, ab in zip(rows, abst) if not ab]
         cite_ok = [r for r in answered if r["gold_citation"] and citations(r["output"])[:1] == [r["gold_citation"]]]
+        attr_ok = [r for r in answered if r["gold_citation"] and citations(r["attributed"])[:1] == [r["gold_citation"]]]
         summary[name] = {
             "n": n,
             "f1": round(sum(scores) / n, 4),
@@ -206,6 +233,8 @@ def main():
             "abstain_rate": round(sum(abst) / n, 4),
             "answered": len(answered),
             "citation_accuracy": round(len(cite_ok) / len(answered), 4) if answered else None,
+            "citation_accuracy_attributed": round(len(attr_ok) / len(answered), 4) if answered else None,
+            "citations_moved": sum(r["moved"] for r in rows),
         }
     if "bm25" in summary:
         summary["bm25"]["gold_in_top4"] = round(recall / len(items), 4)
@@ -218,15 +247,17 @@ def main():
         json.dump(results, f, indent=1)
 
     print("\nreader evaluation: %s, %d held-out FOLDOC questions" % (a.model, len(items)))
-    print("%-13s %6s %6s %9s %9s %s" % ("condition", "F1", "EM", "abstain", "cite-ok", "note"))
+    print("%-13s %6s %6s %9s %9s %9s %s" % ("condition", "F1", "EM", "abstain", "cite-ok", "cite-attr",
+                                            "note"))
     notes = {"gold": "gold passage among 4", "bm25": "BM25 top-4, gold retrieved %.0f%%"
              % (100 * summary.get("bm25", {}).get("gold_in_top4", 0)), "closed_book": "no sources",
              "unanswerable": "4 distractors, abstain is right"}
     for name in conditions:
         s = summary[name]
-        ca = "-" if s["citation_accuracy"] is None else "%.0f%%" % (100 * s["citation_accuracy"])
-        print("%-13s %6.3f %6.3f %8.0f%% %9s %s" % (name, s["f1"], s["exact_match"],
-                                                   100 * s["abstain_rate"], ca, notes[name]))
+        ca, cb = ("-" if s[k] is None else "%.0f%%" % (100 * s[k])
+                  for k in ("citation_accuracy", "citation_accuracy_attributed"))
+        print("%-13s %6.3f %6.3f %8.0f%% %9s %9s %s" % (name, s["f1"], s["exact_match"],
+                                                        100 * s["abstain_rate"], ca, cb, notes[name]))
     print(json.dumps({"model": a.model, "n_questions": len(items), "conditions": summary}))
 
 

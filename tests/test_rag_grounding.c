@@ -91,7 +91,7 @@ static rt_ask_result *one_source(void) {
 
 static float groundedness(const char *answer, size_t *n_sentences) {
     rt_ask_result *r = one_source();
-    assert_int_equal(rt_ask_finish(r, answer, strlen(answer), NULL, 0.5f), RT_OK);
+    assert_int_equal(rt_ask_finish(r, answer, strlen(answer), NULL, 0.5f, false), RT_OK);
     float gr = r->groundedness;
     *n_sentences = r->n_sentences;
     rt_ask_result_free(r);

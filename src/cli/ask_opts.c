@@ -33,6 +33,8 @@ const char ask_options_help[] =
     "  --min-score X         abstain when the best retrieval score is below X (default: the\n"
     "                        calibrated BM25 threshold; none in dense mode)\n"
     "  --support X           a sentence is supported at support >= X (default 0.5)\n"
+    "  --no-attribution      keep the model's citations even where the cited source does not\n"
+    "                        support the sentence and another does (default: move them)\n"
     "  --max-tokens N        answer budget in tokens (default 192)\n"
     "  --ctx N               context length (default: the model's, at most 4096)\n"
     "  --temp T              temperature (default 0 = greedy)\n"
@@ -72,6 +74,7 @@ int ask_parse_option(ask_setup *a, int argc, char **argv, int *i) {
         CLI_INT("--seed", a->ap.sampler.seed, 0, LLONG_MAX),
         CLI_INT("--threads", threads, 0, 1024),
         CLI_FLAG("--json", a->json, true),
+        CLI_FLAG("--no-attribution", a->ap.attribute, false),
         CLI_OPT_END,
     };
     if (!strcmp(o, "--filter"))
@@ -223,6 +226,22 @@ int ask_open(ask_setup *a, const char *collection) {
         a->served = true;
         return CLI_OK;
     }
+    return ask_open_model(a);
+}
+
+int ask_open_sources(ask_setup *a, bool need_model) {
+    if (a->api_base && !a->api_model)
+        return cli_usage_error(a->cmd, "--api-base needs --api-model");
+    if (a->embed_model) {
+        if (rt_embedder_open_model(a->embed_model, 0, &a->emb) != RT_OK)
+            return cli_runtime_error(a->cmd);
+        a->has_emb = true;
+        a->ap.embedder = &a->emb;
+    }
+    return need_model ? ask_open_model(a) : CLI_OK;
+}
+
+int ask_open_model(ask_setup *a) {
     if (a->template_path) {
         a->template_text = read_text_file(a->template_path);
         if (!a->template_text) {
@@ -254,7 +273,9 @@ int ask_open(ask_setup *a, const char *collection) {
                 return CLI_RUNTIME;
             }
         } else {
-            a->model_path = strdup(a->model);
+            /* a reader directory (models/reader) holds its GGUF; an HF directory config.json */
+            char *in_dir = is_dir(a->model) ? model_in_dir(a->model) : NULL;
+            a->model_path = in_dir ? in_dir : strdup(a->model);
         }
         sp.model_path = a->model_path;
         sp.tokenizer_path = a->tokenizer;
@@ -301,10 +322,16 @@ void ask_print_result(const rt_ask_result *r) {
     for (size_t i = 0; i < r->n_sources; i++) {
         const rt_ask_source *s = &r->sources[i];
         bool show_path = s->path && strcmp(s->path, s->doc_id);
-        printf("  [%d] %s%s%s [%llu, %llu) score %.3f%s%s\n", s->number, s->doc_id,
-               show_path ? " " : "", show_path ? s->path : "", (unsigned long long)s->start,
-               (unsigned long long)s->end, (double)s->score, s->title && *s->title ? "  " : "",
-               s->title ? s->title : "");
+        printf("  [%d] %s%s%s [%llu, %llu)", s->number, s->doc_id, show_path ? " " : "",
+               show_path ? s->path : "", (unsigned long long)s->start, (unsigned long long)s->end);
+        if (!isnan(s->score)) printf(" score %.3f", (double)s->score);
+        printf("%s%s\n", s->title && *s->title ? "  " : "", s->title ? s->title : "");
+    }
+    if (r->n_recitations) {
+        printf("Citations moved to the source that supports the sentence:");
+        for (size_t i = 0; i < r->n_recitations; i++)
+            printf(" [%d] -> [%d]", r->recitations[i].from, r->recitations[i].to);
+        printf("\n");
     }
     if (r->n_invalid_markers) {
         printf("Removed citations of sources that do not exist:");

@@ -45,6 +45,11 @@ void ask_setup_init(ask_setup *a, const char *cmd);
 int ask_parse_option(ask_setup *a, int argc, char **argv, int *i);
 /* Opens everything for collection path; returns CLI_OK or CLI_RUNTIME/CLI_USAGE (printed). */
 int ask_open(ask_setup *a, const char *collection);
+/* The model half of ask_open (template, reranker, session, adapters); rank 0 only. */
+int ask_open_model(ask_setup *a);
+/* For given sources instead of a collection: the embedder (grounding) and, when need_model, the
+ * model. */
+int ask_open_sources(ask_setup *a, bool need_model);
 void ask_close(ask_setup *a);
 /* Prints the sources, removed markers and unsupported sentences of r after a streamed answer. */
 void ask_print_result(const rt_ask_result *r);

@@ -2,7 +2,9 @@
  * cmd_ask.c — `ragtune ask COLLECTION QUESTION` (or --file QUESTIONS.jsonl): answers from the
  * collection's documents with numbered sources and citations (rt_ask). The terminal gets the
  * streamed answer, then the sources and any unsupported sentences; --json (and --file, one line
- * per question) the whole record.
+ * per question) the whole record. --sources FILE answers from the given passages instead of a
+ * collection, and --answer checks a given answer against them (attribution, support,
+ * groundedness) without a model.
  */
 #include "ask_opts.h"
 #include "cli.h"
@@ -16,6 +18,7 @@
 static const char usage[] =
     "usage: ragtune ask COLLECTION QUESTION [options]\n"
     "       ragtune ask COLLECTION --file QUESTIONS.jsonl [options]\n"
+    "       ragtune ask --sources SOURCES.jsonl QUESTION [--answer TEXT] [options]\n"
     "\n"
     "Retrieves sources from the collection, asks the reader model to answer from them with\n"
     "citations [n], and checks each sentence against the sources. Abstains (\"" RT_RAG_ABSTAIN_TEXT
@@ -25,7 +28,11 @@ static const char usage[] =
     "options:\n"
     "  --file PATH           questions, one JSON object {\"id\",\"question\"} per line; prints "
     "one\n"
-    "                        JSON record (with \"id\") per line\n";
+    "                        JSON record (with \"id\") per line\n"
+    "  --sources PATH        answer from these passages instead of a collection: one JSON\n"
+    "                        object {\"text\", \"title\" (optional)} per line, numbered [1]..[n]\n"
+    "  --answer TEXT         with --sources: do not generate; check this answer (citations,\n"
+    "                        attribution, support per sentence, groundedness)\n";
 
 /* Prints r as one JSON line; id (may be NULL) is added first. */
 static int print_json(const rt_ask_result *r, const char *id) {
@@ -49,6 +56,110 @@ static int print_json(const rt_ask_result *r, const char *id) {
     fflush(stdout);
     free(js);
     return 0;
+}
+
+#define MAX_SOURCES 1000
+
+/* Reads a --sources file into titles/texts (malloc'd strings) and the rt_rag_source array. */
+static int read_sources(const char *path, rt_rag_source **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ragtune ask: %s: cannot open the sources file\n", path);
+        return CLI_RUNTIME;
+    }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    int rc = CLI_OK;
+    rt_rag_source *src = calloc(MAX_SOURCES, sizeof *src);
+    if (!src) rc = cli_runtime_error("ask");
+    while (rc == CLI_OK && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        if (!line[strspn(line, " \t\r\n")]) continue;
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err);
+        json_t *tv = json_object_get(o, "text"), *hv = json_object_get(o, "title");
+        if (!o || !json_is_string(tv) || (hv && !json_is_string(hv) && !json_is_null(hv))) {
+            fprintf(stderr,
+                    "ragtune ask: %s:%zu: expected {\"text\": string, \"title\": string}%s%s\n",
+                    path, lineno, o ? "" : ": ", o ? "" : err.text);
+            rc = CLI_RUNTIME;
+        } else if (*n == MAX_SOURCES) {
+            fprintf(stderr, "ragtune ask: %s:%zu: more than %d sources\n", path, lineno,
+                    MAX_SOURCES);
+            rc = CLI_RUNTIME;
+        } else {
+            rt_rag_source *s = &src[(*n)++];
+            s->text_len = json_string_length(tv);
+            char *text = malloc(s->text_len + 1);
+            if (text) memcpy(text, json_string_value(tv), s->text_len + 1);
+            s->text = text;
+            s->title = strdup(json_is_string(hv) ? json_string_value(hv) : "");
+            if (!s->text || !s->title) rc = cli_runtime_error("ask");
+        }
+        json_decref(o);
+    }
+    if (rc == CLI_OK && ferror(f)) {
+        fprintf(stderr, "ragtune ask: %s: read error\n", path);
+        rc = CLI_RUNTIME;
+    }
+    free(line);
+    fclose(f);
+    *out = src;
+    return rc;
+}
+
+static void free_sources(rt_rag_source *src, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free((char *)src[i].text);
+        free((char *)src[i].title);
+    }
+    free(src);
+}
+
+/* Prints r for the terminal: the answer (unless it was streamed), sources, notes, timings. */
+static void print_human(const rt_ask_result *r, bool streamed) {
+    if (!streamed) printf("%s", r->answer);
+    printf("\n");
+    /* the stream showed the model's markers: show the answer as checked when they changed */
+    if (streamed && (r->n_recitations || r->n_invalid_markers))
+        printf("\nWith checked citations: %s\n", r->answer);
+    ask_print_result(r);
+    fflush(stdout); /* the answer and sources before the timing line on stderr */
+    const rt_session_result *g = &r->gen;
+    if (!streamed) return; /* nothing was generated */
+    fprintf(stderr,
+            "retrieval %.1f ms, prompt %d tokens (%d cached), %d generated, ttft %.0f ms, "
+            "total %.0f ms\n",
+            r->retrieval_ms, g->n_prompt, g->n_prompt_cached, g->n_generated, g->ttft_seconds * 1e3,
+            r->total_ms);
+}
+
+/* `ask --sources FILE QUESTION [--answer TEXT]`. */
+static int ask_given_sources(ask_setup *a, const char *path, const char *question,
+                             const char *answer) {
+    rt_rag_source *src;
+    size_t n;
+    int rc = read_sources(path, &src, &n);
+    if (rc == CLI_OK) rc = ask_open_sources(a, answer == NULL);
+    if (rc == CLI_OK) {
+        if (!a->json && !answer) a->ap.on_text = ask_stream_text;
+        rt_ask_result *r;
+        if (rt_ask_sources(a->session, question, src, n, answer, &a->ap, &r) != RT_OK) {
+            rc = cli_runtime_error("ask");
+        } else {
+            if (a->json) {
+                if (print_json(r, NULL)) rc = cli_runtime_error("ask");
+            } else {
+                print_human(r, answer == NULL);
+            }
+            rt_ask_result_free(r);
+        }
+    }
+    free_sources(src, n);
+    ask_close(a);
+    return rc;
 }
 
 typedef struct question {
@@ -117,7 +228,7 @@ int cmd_ask(int argc, char **argv) {
     }
     ask_setup a;
     ask_setup_init(&a, "ask");
-    const char *coll = NULL, *qtext = NULL, *file = NULL;
+    const char *coll = NULL, *qtext = NULL, *file = NULL, *sources = NULL, *answer = NULL;
     for (int i = 1; i < argc; i++) {
         int r = ask_parse_option(&a, argc, argv, &i);
         if (r == CLI_USAGE) return CLI_USAGE;
@@ -126,6 +237,9 @@ int cmd_ask(int argc, char **argv) {
         if (!strcmp(o, "--file")) {
             if (i + 1 >= argc) return cli_usage_error("ask", "--file needs a value");
             file = argv[++i];
+        } else if (!strcmp(o, "--sources") || !strcmp(o, "--answer")) {
+            if (i + 1 >= argc) return cli_usage_error("ask", "%s needs a value", o);
+            *(o[2] == 's' ? &sources : &answer) = argv[++i];
         } else if (cli_opt_unknown("ask", o)) {
             return CLI_USAGE;
         } else if (!coll) {
@@ -136,6 +250,14 @@ int cmd_ask(int argc, char **argv) {
             return cli_usage_error("ask", "unexpected argument '%s'", o);
         }
     }
+    if (sources) {
+        /* the one positional argument is the question */
+        if (!coll || qtext || file)
+            return cli_usage_error("ask",
+                                   "--sources takes one QUESTION (no COLLECTION, no --file)");
+        return ask_given_sources(&a, sources, coll, answer);
+    }
+    if (answer) return cli_usage_error("ask", "--answer needs --sources");
     if (!coll || (!qtext && !file) || (qtext && file))
         return cli_usage_error("ask", "need COLLECTION and a QUESTION or --file");
     question *qs = NULL;
@@ -162,15 +284,7 @@ int cmd_ask(int argc, char **argv) {
             if (a.json) {
                 if (print_json(r, NULL)) rc = cli_runtime_error("ask");
             } else {
-                printf("\n");
-                ask_print_result(r);
-                fflush(stdout); /* the answer and sources before the timing line on stderr */
-                const rt_session_result *g = &r->gen;
-                fprintf(stderr,
-                        "retrieval %.1f ms, prompt %d tokens (%d cached), %d generated, "
-                        "ttft %.0f ms, total %.0f ms\n",
-                        r->retrieval_ms, g->n_prompt, g->n_prompt_cached, g->n_generated,
-                        g->ttft_seconds * 1e3, r->total_ms);
+                print_human(r, true);
             }
             rt_ask_result_free(r);
         }

@@ -12,6 +12,7 @@
  * retrieval query instead, rag/condense.c).
  */
 #include "rag/ask.h"
+#include "rag/attribution.h"
 #include "rag/citations.h"
 #include "rag/context.h"
 #include "rag/grounding.h"
@@ -25,6 +26,7 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,6 +46,7 @@ rt_ask_params rt_ask_default_params(void) {
     p.support_threshold = 0.5f;
     p.sampler = rt_sampler_default_params();
     p.sampler.temperature = 0;
+    p.attribute = true;
     return p;
 }
 
@@ -60,6 +63,7 @@ void rt_ask_result_free(rt_ask_result *r) {
         free(r->citations[i].quote);
     free(r->citations);
     free(r->invalid_markers);
+    free(r->recitations);
     for (size_t i = 0; i < r->n_sentences; i++)
         free(r->sentences[i].text);
     free(r->sentences);
@@ -154,19 +158,14 @@ static int source_sentences(rt_grounder *g, const rt_ask_source *src, source_ev 
     return RT_OK;
 }
 
-/* Sentences, citations with quotes and groundedness of r->answer. */
-static int ground_answer(rt_ask_result *r, const rt_cite_mark *marks, size_t n_marks,
-                         const rt_embedder *embedder, float threshold) {
-    rt_grounder *g;
-    RT_TRY(rt_grounder_new(embedder, &g));
+/* Sentences, citations with quotes and groundedness of r->answer; sev[i].whole is source i's
+ * analysis. */
+static int ground_answer(rt_ask_result *r, rt_grounder *g, source_ev *sev,
+                         const rt_cite_mark *marks, size_t n_marks, float threshold) {
     rt_span *spans = NULL;
     size_t n_spans = 0;
-    source_ev *sev = r->n_sources ? rt_calloc(r->n_sources, sizeof *sev) : NULL;
     const rt_evidence **ev = r->n_sources ? rt_calloc(r->n_sources, sizeof *ev) : NULL;
-    int rc = (r->n_sources && (!sev || !ev)) ? RT_ERR_NOMEM : RT_OK;
-    for (size_t i = 0; rc == RT_OK && i < r->n_sources; i++)
-        rc = rt_evidence_build(g, r->sources[i].text, strlen(r->sources[i].text), true,
-                               &sev[i].whole);
+    int rc = (r->n_sources && !ev) ? RT_ERR_NOMEM : RT_OK;
     if (rc == RT_OK) rc = rt_sentences_split(r->answer, strlen(r->answer), &spans, &n_spans);
     if (rc == RT_OK && n_spans) {
         r->sentences = rt_calloc(n_spans, sizeof *r->sentences);
@@ -250,7 +249,13 @@ static int ground_answer(rt_ask_result *r, const rt_cite_mark *marks, size_t n_m
         r->groundedness = 1;
     else
         r->groundedness = n_claims ? (float)n_supported / (float)n_claims : 0;
-    for (size_t i = 0; sev && i < r->n_sources; i++) {
+    free(ev);
+    free(spans);
+    return rc;
+}
+
+static void sources_ev_free(source_ev *sev, size_t n) {
+    for (size_t i = 0; sev && i < n; i++) {
         rt_evidence_clear(&sev[i].whole);
         for (size_t j = 0; sev[i].sent_ev && j < sev[i].n_sent; j++)
             rt_evidence_clear(&sev[i].sent_ev[j]);
@@ -258,25 +263,54 @@ static int ground_answer(rt_ask_result *r, const rt_cite_mark *marks, size_t n_m
         free(sev[i].sent);
     }
     free(sev);
-    free(ev);
-    free(spans);
-    rt_grounder_free(g);
-    return rc;
 }
 
 int rt_ask_finish(rt_ask_result *r, const char *raw, size_t raw_len, const rt_embedder *embedder,
-                  float threshold) {
+                  float threshold, bool attribute) {
     free(r->raw_answer);
     r->raw_answer = rt_malloc(raw_len + 1);
     if (!r->raw_answer) return RT_ERR_NOMEM;
     memcpy(r->raw_answer, raw, raw_len);
     r->raw_answer[raw_len] = '\0';
-    rt_cite_mark *marks = NULL;
-    size_t n_marks = 0;
     free(r->answer);
     r->answer = NULL;
-    RT_TRY(rt_citations_clean(raw, raw_len, (int)r->n_sources, &r->answer, &marks, &n_marks,
-                              &r->invalid_markers, &r->n_invalid_markers));
+    free(r->recitations);
+    r->recitations = NULL;
+    r->n_recitations = 0;
+    rt_grounder *g;
+    RT_TRY(rt_grounder_new(embedder, &g));
+    source_ev *sev = r->n_sources ? rt_calloc(r->n_sources, sizeof *sev) : NULL;
+    int rc = r->n_sources && !sev ? RT_ERR_NOMEM : RT_OK;
+    for (size_t i = 0; rc == RT_OK && i < r->n_sources; i++)
+        rc = rt_evidence_build(g, r->sources[i].text, strlen(r->sources[i].text), true,
+                               &sev[i].whole);
+    /* attribution, then the markers that still name no source are removed */
+    char *attributed = NULL;
+    if (rc == RT_OK && attribute && r->n_sources) {
+        rt_evidence *whole = rt_calloc(r->n_sources, sizeof *whole);
+        rc = whole ? RT_OK : RT_ERR_NOMEM;
+        for (size_t i = 0; rc == RT_OK && i < r->n_sources; i++)
+            whole[i] = sev[i].whole; /* shallow: owned by sev */
+        if (rc == RT_OK)
+            rc = rt_citations_attribute(g, raw, raw_len, whole, r->n_sources, threshold,
+                                        &attributed, &r->recitations, &r->n_recitations);
+        free(whole);
+        if (attributed) {
+            raw = attributed;
+            raw_len = strlen(attributed);
+        }
+    }
+    rt_cite_mark *marks = NULL;
+    size_t n_marks = 0;
+    if (rc == RT_OK)
+        rc = rt_citations_clean(raw, raw_len, (int)r->n_sources, &r->answer, &marks, &n_marks,
+                                &r->invalid_markers, &r->n_invalid_markers);
+    free(attributed);
+    if (rc != RT_OK) {
+        sources_ev_free(sev, r->n_sources);
+        rt_grounder_free(g);
+        return rc;
+    }
     /* trim surrounding whitespace (the reader's completion starts with a space) */
     size_t len = strlen(r->answer), s = 0;
     while (s < len && isspace((unsigned char)r->answer[s]))
@@ -292,13 +326,12 @@ int rt_ask_finish(rt_ask_result *r, const char *raw, size_t raw_len, const rt_em
     if (!r->abstained && is_abstention(r->answer)) {
         r->abstained = true;
         r->abstain_reason = rt_strdup("model abstained");
-        if (!r->abstain_reason) {
-            free(marks);
-            return RT_ERR_NOMEM;
-        }
+        if (!r->abstain_reason) rc = RT_ERR_NOMEM;
     }
-    int rc = ground_answer(r, marks, n_marks, embedder, threshold);
+    if (rc == RT_OK) rc = ground_answer(r, g, sev, marks, n_marks, threshold);
     free(marks);
+    sources_ev_free(sev, r->n_sources);
+    rt_grounder_free(g);
     return rc;
 }
 
@@ -312,15 +345,9 @@ static float top_score(const rt_search_results *res, rt_search_mode mode) {
     return best;
 }
 
-int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_params *params,
-           rt_ask_result **out) {
+/* A new result for question (sources and answer still empty). */
+static int result_new(const char *question, rt_ask_result **out) {
     *out = NULL;
-    if (!s || !c || !question)
-        return rt_error(RT_ERR_INVALID, "ask: no session, collection or question");
-    if (!*question) return rt_error(RT_ERR_INVALID, "ask: the question is empty");
-    rt_ask_params p = params ? *params : rt_ask_default_params();
-    if (p.answer_tokens <= 0) return rt_error(RT_ERR_INVALID, "ask: answer_tokens must be > 0");
-    double t0 = rt_time_now();
     rt_ask_result *r = rt_calloc(1, sizeof *r);
     if (!r) return RT_ERR_NOMEM;
     r->question = rt_strdup(question);
@@ -330,15 +357,106 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
         rt_ask_result_free(r);
         return RT_ERR_NOMEM;
     }
-    /* prompt style and the room left for sources */
-    const rt_tokenizer *tok = rt_session_tokenizer(s);
-    if (p.style_set)
-        r->style = p.style;
-    else
-        r->style = !tok || rt_tokenizer_chat_template(tok) != RT_CHAT_PLAIN ? RT_RAG_PROMPT_CHAT
-                                                                            : RT_RAG_PROMPT_BASE;
+    *out = r;
+    return RT_OK;
+}
+
+/* The prompt style: the caller's, else CHAT when the tokenizer has a chat template. */
+static rt_rag_prompt_style choose_style(rt_session *s, const rt_ask_params *p) {
+    if (p->style_set) return p->style;
+    const rt_tokenizer *tok = s ? rt_session_tokenizer(s) : NULL;
+    return !tok || rt_tokenizer_chat_template(tok) != RT_CHAT_PLAIN ? RT_RAG_PROMPT_CHAT
+                                                                    : RT_RAG_PROMPT_BASE;
+}
+
+/* The session's context size (a conservative 4096 for a remote one of unknown size). */
+static int context_size(rt_session *s) {
     int n_ctx = rt_session_n_ctx(s);
-    if (n_ctx <= 0) n_ctx = 4096; /* remote with unknown context: a conservative size */
+    return n_ctx > 0 ? n_ctx : 4096;
+}
+
+/* Abstains without generating ("no relevant source"). */
+static int refuse(rt_ask_result *r, const rt_ask_params *p) {
+    r->abstained = true;
+    r->abstain_reason = rt_strdup("no relevant source");
+    if (!r->abstain_reason) return RT_ERR_NOMEM;
+    RT_TRY(rt_ask_finish(r, RT_RAG_ABSTAIN_TEXT, strlen(RT_RAG_ABSTAIN_TEXT), p->embedder,
+                         p->support_threshold, p->attribute));
+    if (p->on_text) p->on_text(p->user, r->answer, strlen(r->answer));
+    return RT_OK;
+}
+
+/* Renders the prompt from r->sources, generates the answer and finishes r. */
+static int generate_answer(rt_session *s, rt_ask_result *r, const char *question,
+                           const rt_ask_params *p) {
+    rt_rag_source *ps = r->n_sources ? rt_calloc(r->n_sources, sizeof *ps) : NULL;
+    int rc = r->n_sources && !ps ? RT_ERR_NOMEM : RT_OK;
+    for (size_t i = 0; rc == RT_OK && i < r->n_sources; i++)
+        ps[i] =
+            (rt_rag_source){r->sources[i].title, r->sources[i].text, strlen(r->sources[i].text)};
+    char *prompt = NULL, *system = NULL, *user = NULL;
+    if (rc == RT_OK)
+        rc = rt_rag_prompt_render(r->style, p->prompt_template, ps, r->n_sources, question, &prompt,
+                                  &system, &user);
+    free(ps);
+    if (rc == RT_OK) {
+        rt_session_request rq = rt_session_default_request();
+        rt_chat_message m[2] = {{"system", system}, {"user", user}};
+        const char *const *stops = rt_rag_stop_strings();
+        if (r->style == RT_RAG_PROMPT_BASE) {
+            rq.prompt = prompt;
+            int n = 0;
+            while (stops[n])
+                n++;
+            rq.stop_strings = stops;
+            rq.n_stop_strings = n;
+        } else {
+            rq.messages = m;
+            rq.n_messages = 2;
+        }
+        rq.max_tokens = p->answer_tokens;
+        rq.sampler = p->sampler;
+        rq.on_text = p->on_text;
+        rq.user = p->user;
+        rc = rt_session_generate(s, &rq, &r->gen);
+        if (rc == RT_ERR_RANGE)
+            rt_error_wrap("ask: the prompt (%d sources) does not fit the context of %d tokens",
+                          (int)r->n_sources, context_size(s));
+    }
+    free(prompt);
+    free(system);
+    free(user);
+    if (rc == RT_OK)
+        rc = rt_ask_finish(r, r->gen.text ? r->gen.text : "", r->gen.text_len, p->embedder,
+                           p->support_threshold, p->attribute);
+    return rc;
+}
+
+/* Hands r to *out, or frees it on failure. */
+static int result_done(rt_ask_result *r, double t0, int rc, rt_ask_result **out) {
+    r->total_ms = (rt_time_now() - t0) * 1e3;
+    if (rc != RT_OK) {
+        rt_ask_result_free(r);
+        return rc;
+    }
+    *out = r;
+    return RT_OK;
+}
+
+int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_params *params,
+           rt_ask_result **out) {
+    *out = NULL;
+    if (!s || !c || !question)
+        return rt_error(RT_ERR_INVALID, "ask: no session, collection or question");
+    if (!*question) return rt_error(RT_ERR_INVALID, "ask: the question is empty");
+    rt_ask_params p = params ? *params : rt_ask_default_params();
+    if (p.answer_tokens <= 0) return rt_error(RT_ERR_INVALID, "ask: answer_tokens must be > 0");
+    double t0 = rt_time_now();
+    rt_ask_result *r;
+    RT_TRY(result_new(question, &r));
+    /* prompt style and the room left for sources */
+    r->style = choose_style(s, &p);
+    int n_ctx = context_size(s);
     int overhead = 0;
     int rc = prompt_overhead(s, r->style, p.prompt_template, question, &overhead);
     int budget = p.context_tokens > 0 ? p.context_tokens : n_ctx - overhead - p.answer_tokens - 8;
@@ -378,70 +496,54 @@ int rt_ask(rt_session *s, rt_collection *c, const char *question, const rt_ask_p
     free(rerank);
     if (opened) rt_reranker_close(opened);
     rt_search_results_free(res);
-    if (rc == RT_OK && (isnan(r->top_score) || r->top_score < p.min_score || !r->n_sources)) {
-        /* refusal without generating */
-        r->abstained = true;
-        r->abstain_reason = rt_strdup("no relevant source");
-        rc = r->abstain_reason ? rt_ask_finish(r, RT_RAG_ABSTAIN_TEXT, strlen(RT_RAG_ABSTAIN_TEXT),
-                                               p.embedder, p.support_threshold)
-                               : RT_ERR_NOMEM;
-        if (rc == RT_OK && p.on_text) p.on_text(p.user, r->answer, strlen(r->answer));
-        r->total_ms = (rt_time_now() - t0) * 1e3;
-        if (rc != RT_OK) {
-            rt_ask_result_free(r);
-            return rc;
-        }
-        *out = r;
-        return RT_OK;
-    }
-    /* prompt and generation */
-    rt_rag_source *ps = r->n_sources ? rt_calloc(r->n_sources, sizeof *ps) : NULL;
-    if (rc == RT_OK && r->n_sources && !ps) rc = RT_ERR_NOMEM;
-    for (size_t i = 0; rc == RT_OK && i < r->n_sources; i++)
-        ps[i] =
-            (rt_rag_source){r->sources[i].title, r->sources[i].text, strlen(r->sources[i].text)};
-    char *prompt = NULL, *system = NULL, *user = NULL;
-    if (rc == RT_OK)
-        rc = rt_rag_prompt_render(r->style, p.prompt_template, ps, r->n_sources, question, &prompt,
-                                  &system, &user);
-    free(ps);
-    if (rc == RT_OK) {
-        rt_session_request rq = rt_session_default_request();
-        rt_chat_message m[2] = {{"system", system}, {"user", user}};
-        const char *const *stops = rt_rag_stop_strings();
-        if (r->style == RT_RAG_PROMPT_BASE) {
-            rq.prompt = prompt;
-            int n = 0;
-            while (stops[n])
-                n++;
-            rq.stop_strings = stops;
-            rq.n_stop_strings = n;
+    if (rc == RT_OK && (isnan(r->top_score) || r->top_score < p.min_score || !r->n_sources))
+        rc = refuse(r, &p); /* without generating */
+    else if (rc == RT_OK)
+        rc = generate_answer(s, r, question, &p);
+    return result_done(r, t0, rc, out);
+}
+
+int rt_ask_sources(rt_session *s, const char *question, const rt_rag_source *sources, size_t n,
+                   const char *answer, const rt_ask_params *params, rt_ask_result **out) {
+    *out = NULL;
+    if (!question || (!s && !answer) || (n && !sources))
+        return rt_error(RT_ERR_INVALID, "ask: no question, or neither a session nor an answer");
+    if (!*question) return rt_error(RT_ERR_INVALID, "ask: the question is empty");
+    rt_ask_params p = params ? *params : rt_ask_default_params();
+    if (!answer && p.answer_tokens <= 0)
+        return rt_error(RT_ERR_INVALID, "ask: answer_tokens must be > 0");
+    double t0 = rt_time_now();
+    rt_ask_result *r;
+    RT_TRY(result_new(question, &r));
+    r->style = choose_style(s, &p);
+    r->sources = n ? rt_calloc(n, sizeof *r->sources) : NULL;
+    int rc = n && !r->sources ? RT_ERR_NOMEM : RT_OK;
+    for (size_t i = 0; rc == RT_OK && i < n; i++) {
+        rt_ask_source *o = &r->sources[r->n_sources++];
+        char num[24];
+        snprintf(num, sizeof num, "%zu", i + 1);
+        size_t len = sources[i].text ? sources[i].text_len : 0;
+        o->number = (int)i + 1;
+        o->doc_id = rt_strdup(num);
+        o->title = rt_strdup(sources[i].title ? sources[i].title : "");
+        o->text = rt_malloc(len + 1);
+        o->end = len;
+        o->score = NAN;
+        o->rerank_score = NAN;
+        if (!o->doc_id || !o->title || !o->text) {
+            rc = RT_ERR_NOMEM;
         } else {
-            rq.messages = m;
-            rq.n_messages = 2;
+            if (len) memcpy(o->text, sources[i].text, len);
+            o->text[len] = '\0';
         }
-        rq.max_tokens = p.answer_tokens;
-        rq.sampler = p.sampler;
-        rq.on_text = p.on_text;
-        rq.user = p.user;
-        rc = rt_session_generate(s, &rq, &r->gen);
-        if (rc == RT_ERR_RANGE)
-            rt_error_wrap("ask: the prompt (%d sources) does not fit the context of %d tokens",
-                          (int)r->n_sources, n_ctx);
     }
-    free(prompt);
-    free(system);
-    free(user);
-    if (rc == RT_OK)
-        rc = rt_ask_finish(r, r->gen.text ? r->gen.text : "", r->gen.text_len, p.embedder,
-                           p.support_threshold);
-    r->total_ms = (rt_time_now() - t0) * 1e3;
-    if (rc != RT_OK) {
-        rt_ask_result_free(r);
-        return rc;
-    }
-    *out = r;
-    return RT_OK;
+    if (rc == RT_OK && answer)
+        rc = rt_ask_finish(r, answer, strlen(answer), p.embedder, p.support_threshold, p.attribute);
+    else if (rc == RT_OK && !n)
+        rc = refuse(r, &p);
+    else if (rc == RT_OK)
+        rc = generate_answer(s, r, question, &p);
+    return result_done(r, t0, rc, out);
 }
 
 /* ---- the JSON record ---- */
@@ -520,6 +622,17 @@ int rt_ask_result_json(const rt_ask_result *r, char **json) {
     for (size_t i = 0; i < r->n_invalid_markers; i++)
         json_array_append_new(a, json_integer(r->invalid_markers[i]));
     json_object_set_new(o, "invalid_markers", a);
+    a = json_array();
+    for (size_t i = 0; i < r->n_recitations; i++) {
+        const rt_ask_recitation *m = &r->recitations[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "from", json_integer(m->from));
+        json_object_set_new(x, "to", json_integer(m->to));
+        json_object_set_new(x, "from_support", num_or_null(m->from_support));
+        json_object_set_new(x, "to_support", num_or_null(m->to_support));
+        json_array_append_new(a, x);
+    }
+    json_object_set_new(o, "recitations", a);
     a = json_array();
     for (size_t i = 0; i < r->n_sentences; i++) {
         const rt_ask_sentence *s = &r->sentences[i];

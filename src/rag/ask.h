@@ -7,10 +7,13 @@
 
 #include "ragtune.h"
 
-/* Takes the generated text raw[0, raw_len) into r (raw_answer, answer without invalid markers,
- * invalid_markers, abstained when the model abstained, sentences with support, citations with
- * quotes, groundedness) using r->sources. embedder may be NULL. */
+#include <stdbool.h>
+
+/* Takes the generated text raw[0, raw_len) into r (raw_answer; with attribute, citations moved
+ * to the supporting source (recitations); answer without invalid markers, invalid_markers,
+ * abstained when the model abstained, sentences with support, citations with quotes,
+ * groundedness) using r->sources. embedder may be NULL. */
 int rt_ask_finish(rt_ask_result *r, const char *raw, size_t raw_len, const rt_embedder *embedder,
-                  float threshold);
+                  float threshold, bool attribute);
 
 #endif

@@ -209,6 +209,41 @@ check 1 "missing template file" "$RAGTUNE" ask "$dir/coll" "Q?" "${m[@]}" \
 printf '{"id":1}\n' > "$dir/bad.jsonl"
 check 1 "malformed questions file" "$RAGTUNE" ask "$dir/coll" --file "$dir/bad.jsonl" "${m[@]}"
 grep -q "bad.jsonl:1" "$dir/e" || fail "questions file message does not name the line"
+# given sources instead of a collection: a given answer is checked without a model, its
+# citation of the wrong source moved to the one that supports the sentence (attribution)
+cat > "$dir/src.jsonl" <<'JS'
+{"title": "Paging", "text": "Paging splits memory into fixed-size pages. The page table maps virtual pages to frames."}
+
+{"text": "A parser reads tokens and builds a syntax tree."}
+JS
+out="$("$RAGTUNE" ask --sources "$dir/src.jsonl" "What does a parser build?" \
+    --answer "A parser builds a syntax tree [1][7]." --json)" || fail "ask --sources --answer"
+"$RT_PYTHON" - "$out" <<'PY' || fail "--answer record: $out"
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["answer"] == "A parser builds a syntax tree [2].", r["answer"]
+assert [(m["from"], m["to"]) for m in r["recitations"]] == [(1, 2), (7, 2)], r["recitations"]
+assert [s["doc_id"] for s in r["sources"]] == ["1", "2"] and r["sources"][0]["title"] == "Paging"
+assert r["tokens"]["generated"] == 0 and r["groundedness"] == 1
+PY
+out="$("$RAGTUNE" ask --sources "$dir/src.jsonl" "What does a parser build?" --no-attribution \
+    --answer "A parser builds a syntax tree [1]." --json)" || fail "--no-attribution"
+"$RT_PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["answer"].endswith("[1].") and not r["recitations"] and not r["sentences"][0]["supported"]' \
+    "$out" || fail "--no-attribution record: $out"
+"$RAGTUNE" ask --sources "$dir/src.jsonl" "What does a parser build?" --answer "A parser builds a syntax tree [1]." \
+    | grep -q "Citations moved to the source that supports the sentence: \[1\] -> \[2\]" ||
+    fail "--answer: human output names the moved citation"
+# generated from the given sources by the model
+out="$("$RAGTUNE" ask --sources "$dir/src.jsonl" "What does a parser build?" "${m[@]}" --json)" ||
+    fail "ask --sources with a model"
+"$RT_PYTHON" -c 'import json,sys; r=json.loads(sys.argv[1]); assert len(r["sources"]) == 2 and r["tokens"]["prompt"] > 0 and r["tokens"]["generated"] >= 1' \
+    "$out" || fail "ask --sources record: $out"
+check 2 "--sources with a collection" "$RAGTUNE" ask "$dir/coll" "Q?" --sources "$dir/src.jsonl"
+check 2 "--answer without --sources" "$RAGTUNE" ask "$dir/coll" "Q?" --answer "x"
+check 1 "missing sources file" "$RAGTUNE" ask --sources "$dir/none.jsonl" "Q?" --answer "x"
+printf '{"text": "ok"}\n{"title": "no text"}\n' > "$dir/badsrc.jsonl"
+check 1 "malformed sources file" "$RAGTUNE" ask --sources "$dir/badsrc.jsonl" "Q?" --answer "x"
+grep -q "badsrc.jsonl:2" "$dir/e" || fail "sources file message does not name the line: $(cat "$dir/e")"
 if [ ! -e "$RT_SOURCE_DIR/models/reader" ] && [ ! -e "$(dirname "$RAGTUNE")/../models/reader" ]; then
     RAGTUNE_MODELS="$dir/nowhere" check 1 "missing default reader" "$RAGTUNE" ask "$dir/coll" "Q?"
     grep -q "train-reader.sh" "$dir/e" || fail "missing reader message: $(cat "$dir/e")"
