@@ -1590,6 +1590,12 @@ int rt_dist_size(void);
 /* True when the library was built with MPI; true when a launcher's environment is present. */
 bool rt_dist_has_mpi(void);
 bool rt_dist_launched(void);
+/* Agreement on how a distributed run went: every process calls it at the same point (after its
+ * last other collective) with its status: RT_OK, or a negative RT_ERR_* with message (NULL:
+ * rt_last_error()). Returns the lowest status of all processes; a process whose own status was
+ * RT_OK then fails too, with rt_last_error() "process R of N: <R's message>", so that one
+ * process (rank 0) can report an error that only another one met. One process: status. */
+int rt_dist_agree(int status, const char *message);
 
 /* Sharded search. A corpus too large for one machine is split into one collection per process
  * (shard r holds part of the documents: ingest them separately, e.g. into shards/part0 ..

@@ -38,9 +38,15 @@ int cli_parse_token_ids(const char *s, int32_t **out, int *n_out);
 bool cli_parse_filter(char *expr, rt_filter *f);
 /* Under mpirun (dist.c): starts the process group for a command that runs distributed (train,
  * finetune, search, ask), refuses the others over several processes (CLI_USAGE), and quiets
- * ranks other than 0. CLI_OK to go on. cli_dist_end finishes the group before exit. */
+ * ranks other than 0. CLI_OK to go on. cli_dist_end(cmd, rc) finishes the group before exit:
+ * the processes agree on how the command went (rc, each process's exit code), rank 0 prints
+ * the error of a process that failed alone, and the exit code is returned (1 on a process that
+ * succeeded while another failed). */
 int cli_dist_begin(const char *cmd);
-void cli_dist_end(void);
+int cli_dist_end(const char *cmd, int rc);
+/* Under mpirun, ranks other than 0 keep a runtime error's message for cli_dist_end instead of
+ * printing it (cli_runtime_error); rank 0 prints its own. */
+void cli_dist_keep_error(const char *message);
 /* The path of this process's shard: path with {rank} replaced by the rank (*out malloc'd), or
  * *out NULL when path has no {rank} and the process is alone. Over several processes a path
  * without {rank} is a usage error (CLI_USAGE; every process would search the same documents). */

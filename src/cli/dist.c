@@ -6,6 +6,12 @@
  * process finds alike, are printed by rank 0 alone: main.c), so the output of
  * `mpirun -np N ragtune train ...` reads as one run's; and names each process's shard of a
  * sharded collection ({rank} in the path).
+ *
+ * Errors under mpirun are printed once, by rank 0: the library's agreements (dist_agree) bring
+ * the message of a process that failed alone to every process ("process R of N: ..."), so rank
+ * 0 prints it as its own error; the other ranks keep theirs (cli_dist_keep_error), and at the
+ * end all processes agree on the outcome (cli_dist_end), so that a failure no agreement saw
+ * still reaches rank 0 and every process exits non-zero.
  */
 #include "cli.h"
 
@@ -55,6 +61,23 @@ int cli_dist_shard_path(const char *cmd, const char *path, char **out) {
     return CLI_OK;
 }
 
-void cli_dist_end(void) {
+/* A runtime error of this rank (not rank 0), kept for cli_dist_end. */
+static char kept_error[1024];
+
+void cli_dist_keep_error(const char *message) {
+    if (!kept_error[0]) snprintf(kept_error, sizeof kept_error, "%s", message);
+}
+
+int cli_dist_end(const char *cmd, int rc) {
+    if (rt_dist_size() > 1) {
+        /* every process gets here after the command's last collective, whatever happened */
+        if (!kept_error[0]) snprintf(kept_error, sizeof kept_error, "exited with code %d", rc);
+        int st = rt_dist_agree(rc == CLI_OK ? RT_OK : RT_ERR_INVALID, kept_error);
+        if (st < 0 && rc == CLI_OK) {
+            rc = CLI_RUNTIME;
+            if (rt_dist_rank() == 0) fprintf(stderr, "ragtune %s: %s\n", cmd, rt_last_error());
+        }
+    }
     rt_dist_finalize();
+    return rc;
 }

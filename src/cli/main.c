@@ -61,6 +61,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
 }
 
 int cli_runtime_error(const char *cmd) {
+    if (rt_dist_rank() != 0) { /* under mpirun: rank 0 says it, once (dist.c) */
+        cli_dist_keep_error(rt_last_error());
+        return CLI_RUNTIME;
+    }
     fprintf(stderr, "ragtune %s: %s\n", cmd, rt_last_error());
     return CLI_RUNTIME;
 }
@@ -128,8 +132,7 @@ int main(int argc, char **argv) {
         if (strcmp(commands[i].name, name)) continue;
         int rc = cli_dist_begin(name); /* under mpirun: see dist.c */
         if (rc == CLI_OK) rc = commands[i].run(argc - 1, argv + 1);
-        cli_dist_end();
-        return rc;
+        return cli_dist_end(name, rc);
     }
     fprintf(stderr, "ragtune: unknown command '%s'\n\n", name);
     print_help(stderr);

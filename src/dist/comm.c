@@ -12,6 +12,7 @@
 #include "core/error.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,7 +198,22 @@ int dist_allgather_bytes(const void *data, size_t n, char **out, size_t *out_len
 #endif
 }
 
-int dist_agree(int status) {
+/* The error of worst_rank (status worst, message its own, or `message` there when not NULL) on
+ * every rank: the failed rank's text, in a fixed-size broadcast (longer messages are cut). */
+#ifdef RT_HAVE_MPI
+static int spread_error(int status, int worst, int worst_rank, const char *message) {
+    char text[1024]; /* as long as rt_last_error() keeps */
+    text[0] = '\0';
+    if (g_rank == worst_rank) snprintf(text, sizeof text, "%s", message ? message : rt_last_error());
+    if (MPI_Bcast(text, (int)sizeof text, MPI_CHAR, worst_rank, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return mpi_failed("error broadcast");
+    text[sizeof text - 1] = '\0';
+    if (status < 0) return status; /* its own error stays this rank's message */
+    return rt_error(worst, "process %d of %d: %s", worst_rank, g_size, text);
+}
+#endif
+
+static int agree(int status, const char *message) {
 #ifdef RT_HAVE_MPI
     if (g_size > 1) {
         struct {
@@ -205,11 +221,18 @@ int dist_agree(int status) {
         } in = {status < 0 ? status : 0, g_rank}, worst;
         if (MPI_Allreduce(&in, &worst, 1, MPI_2INT, MPI_MINLOC, MPI_COMM_WORLD) != MPI_SUCCESS)
             return mpi_failed("status agreement");
-        if (worst.status < 0 && status >= 0)
-            return rt_error(worst.status, "stopped: process %d of %d failed (%s; its own message "
-                            "says why)", worst.rank, g_size, rt_strerror(worst.status));
-        return status < 0 ? status : worst.status;
+        if (worst.status < 0) return spread_error(status, worst.status, worst.rank, message);
+        return status;
     }
 #endif
+    (void)message;
     return status;
+}
+
+int dist_agree(int status) {
+    return agree(status, NULL);
+}
+
+int rt_dist_agree(int status, const char *message) {
+    return agree(status, message);
 }

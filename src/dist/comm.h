@@ -46,8 +46,10 @@ int dist_allgather_bytes(const void *data, size_t n, char **out, size_t *out_len
                          size_t *offsets);
 
 /* Agreement on a status: returns the most severe (lowest) status of all ranks. A rank whose own
- * status was RT_OK but another's was not gets an error naming the failing rank (whose own
- * message says what went wrong). */
+ * status was RT_OK but another's was not gets that rank's error and message, as "process R of
+ * N: <message>" (the lowest status wins; between equal ones the lowest rank). The message
+ * travels only when a rank failed: the agreement of ranks that all succeeded is one small
+ * all-reduce. */
 int dist_agree(int status);
 
 #endif

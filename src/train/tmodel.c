@@ -260,6 +260,30 @@ const char *const tm_linear_paths[N_LIN] = {
     "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
 
+/* m->grad_bounds from the layout above: full training stores each layer's tensors together
+ * (input_layernorm.weight first) before the final norm; LoRA stores each layer's pairs together,
+ * layer after layer. */
+static void set_grad_bounds(tmodel *m) {
+    int n_layer = m->cfg.n_layer;
+    if (m->grad_store) {
+        for (int l = 0; l < n_layer; l++)
+            m->grad_bounds[l] = (size_t)(m->layers[l].dln1_w - m->train_grad);
+        m->grad_bounds[n_layer] = (size_t)(m->dlnf_w - m->train_grad);
+        return;
+    }
+    m->grad_bounds[n_layer] = m->n_train;
+    for (int l = n_layer - 1; l >= 0; l--) {
+        m->grad_bounds[l] = m->grad_bounds[l + 1];
+        for (int j = 0; j < N_LIN; j++) {
+            const tm_linear *L = tmodel_linear(m, l, j);
+            if (L->rank) {
+                m->grad_bounds[l] = (size_t)(L->dlora_a - m->train_grad);
+                break;
+            }
+        }
+    }
+}
+
 int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, const tm_options *opt,
                tmodel **out) {
     *out = NULL;
@@ -392,6 +416,9 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
     for (int i = 0; i < cfg->n_layer; i++)
         for (int j = 0; j < N_LIN; j++)
             tmodel_linear(m, i, j)->bf16 = opt->bf16;
+    st = RT_ERR_NOMEM;
+    if (!(m->grad_bounds = rt_calloc((size_t)cfg->n_layer + 1, sizeof *m->grad_bounds))) goto fail;
+    set_grad_bounds(m);
     free(l.v);
     *out = m;
     return RT_OK;
@@ -427,6 +454,7 @@ void tmodel_free(tmodel *m) {
     free(m->lora_grad);
     free(m->params);
     free(m->tensors);
+    free(m->grad_bounds);
     free(m);
 }
 
@@ -864,12 +892,15 @@ static void backward_from_dlnf(tmodel *m, const int32_t *inputs, int N, int T) {
     memset(a->dres, 0, (size_t)N * c->n_embd * sizeof(float));
     norm_backward(m, a->dres, m->dlnf_w, m->dlnf_b, a->dlnf, a->x_res[c->n_layer], m->lnf_w,
                   a->meanf, a->rstdf, N);
+    if (m->grad_final) m->grad_final(m->grad_final_user, m->grad_bounds[c->n_layer]);
     for (int l = c->n_layer - 1; l >= 0; l--) {
         if (m->opt.recompute && l != c->n_layer - 1) layer_forward(m, l, true);
         layer_backward(m, l);
+        if (m->grad_final) m->grad_final(m->grad_final_user, m->grad_bounds[l]);
     }
     if (m->dwte || m->dwpe)
         op_embedding_backward(m->dwte, m->dwpe, a->dres, inputs, N, T, c->n_embd);
+    if (m->grad_final) m->grad_final(m->grad_final_user, 0);
 }
 
 static int step_impl(tmodel *m, const int32_t *inputs, const int32_t *targets, int B, int T,

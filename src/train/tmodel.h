@@ -127,6 +127,16 @@ struct tmodel {
                               process's share, so its dropout masks are the global batch's; 0 */
     uint64_t rng;
     struct tm_acts *acts; /* activations for the reserved (B,T) */
+
+    /* Where backward finishes gradients, for a data-parallel all-reduce that overlaps it:
+     * layer l's gradients are train_grad[grad_bounds[l], grad_bounds[l + 1]) (n_layer + 1
+     * entries, ascending); below grad_bounds[0] the embeddings, above grad_bounds[n_layer] the
+     * final norm and an untied head. When grad_final is set, backward calls it with `from` each
+     * time train_grad[from, n_train) holds its final values for this pass: after the final norm,
+     * after each layer (last first), after the embeddings (from = 0). NULL: not called. */
+    size_t *grad_bounds;
+    void (*grad_final)(void *user, size_t from);
+    void *grad_final_user;
 };
 
 /* Creates a model for cfg. weights == NULL: random initialization from opt->seed (documented

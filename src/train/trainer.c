@@ -12,11 +12,12 @@
  * permutation and takes rows [rank * B/N, (rank + 1) * B/N) of each global batch of B rows. The
  * loss is the token mean over the global batch: the target counts are summed over processes
  * before the backward pass, and each process scales its gradient by its count over the global
- * count, so the sum of the gradients (all-reduced in buckets) is the single-process mean
- * gradient. Every process then clips and steps identically, so weights stay equal without being
- * sent. Rank 0 alone holds the output directory's lock and writes the log, checkpoints and the
- * result; on resume it reads the checkpoint and broadcasts the state. The curve equals the
- * single-process one up to float summation order (tests/cli/mpi_train.sh states the tolerance).
+ * count, so the sum of the gradients is the single-process mean gradient; the sum runs in
+ * buckets started as the last micro-batch's backward finishes them (dist/grad_reduce.h). Every
+ * process then clips and steps identically, so weights stay equal without being sent. Rank 0
+ * alone holds the output directory's lock and writes the log, checkpoints and the result; on
+ * resume it reads the checkpoint and broadcasts the state. The curve equals the single-process
+ * one up to float summation order (tests/cli/mpi_train.sh states the tolerance).
  */
 #include "ragtune.h"
 
@@ -30,6 +31,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "dist/comm.h"
+#include "dist/grad_reduce.h"
 #include "core/log.h"
 #include "core/matmul.h"
 #include "model/hf.h"
@@ -72,6 +74,7 @@ struct rt_trainer {
     int local_batch;      /* rows of each global batch this process computes: batch_size/n_ranks */
     double *micro_loss;   /* (grad_accum) this process's loss x targets per micro-batch */
     int64_t *micro_count; /* (grad_accum) global target count per micro-batch */
+    dist_grad_reduce *grad_sum; /* data-parallel: the gradient all-reduce, overlapping backward */
 };
 
 rt_train_params rt_train_default_params(void) {
@@ -386,6 +389,14 @@ static int open_log(rt_trainer *t, bool resumed) {
  * its initialization): weights, optimizer moments, data position, RNG and early-stop state. */
 static int share_state(rt_trainer *t) {
     if (t->n_ranks == 1) return RT_OK;
+    /* the broadcasts below and every step's sums have the sizes of each process's own model:
+     * all must hold the same one, or the collectives would not match */
+    int64_t h[2] = {(int64_t)(t->cfg_hash >> 1), -(int64_t)(t->cfg_hash >> 1)};
+    RT_TRY(dist_allreduce_max_i64(h, 2));
+    if (h[0] != -h[1])
+        return rt_error(RT_ERR_INVALID,
+                        "the processes do not hold the same model (architecture, sizes or LoRA "
+                        "settings differ between them): every process must load the same one");
     int64_t c[8] = {t->step,           t->epoch,          t->cursor,     t->tokens,
                     (int64_t)t->m->rng, (int64_t)t->o.t, t->bad_evals, t->ckpt_step};
     RT_TRY(dist_bcast(c, sizeof c, 0));
@@ -481,6 +492,20 @@ int rt_trainer_init(const rt_train_params *p, rt_trainer **out) {
     if (!(t->prev_ckpt_path = rt_path_join(t->out_dir, "checkpoint.prev.bin"))) goto fail;
 
     if ((st = build_model(t, &opt)) < 0) goto fail;
+    if (t->n_ranks > 1) {
+        size_t bucket_floats;
+        if ((st = dist_bucket_floats_from_env(&bucket_floats)) < 0 ||
+            (st = dist_grad_reduce_new(t->m->train_grad, t->m->n_train, t->m->grad_bounds,
+                                       t->m->cfg.n_layer + 1, bucket_floats, &t->grad_sum)) < 0)
+            goto fail;
+        if (bucket_floats)
+            rt_log_info("data-parallel over %d processes: gradients summed in %d buckets as the "
+                        "backward pass finishes them", t->n_ranks,
+                        dist_grad_reduce_buckets(t->grad_sum));
+        else
+            rt_log_info("data-parallel over %d processes: gradients summed after the backward "
+                        "pass", t->n_ranks);
+    }
     if (p->lora_rank > t->m->cfg.n_embd) {
         st = rt_error(RT_ERR_INVALID,
                       "LoRA rank %d is above the model's hidden size %d (a rank of at most a "
@@ -569,6 +594,7 @@ void rt_trainer_free(rt_trainer *t) {
     free(t->idx);
     free(t->micro_loss);
     free(t->micro_count);
+    dist_grad_reduce_free(t->grad_sum);
     free(t->out_dir);
     free(t->model_path);
     free(t->ckpt_path);
@@ -642,6 +668,10 @@ static int64_t next_batch(rt_trainer *t) {
     return n;
 }
 
+static void grad_final(void *grad_sum, size_t from) {
+    dist_grad_reduce_ready(grad_sum, from);
+}
+
 /* The gradients of one accumulation cycle over the process group: each process runs its rows of
  * every micro-batch with grad_scale = n_local / (A n_global), so that the all-reduced sum is the
  * single-process gradient (1/A) sum_a mean over the global micro-batch a. A process that fails
@@ -661,13 +691,20 @@ static int step_data_parallel(rt_trainer *t, double *loss_sum) {
         if (st < 0 || !n_local) continue;
         float scale = (float)((double)n_local / ((double)A * (double)n_global)), loss;
         int64_t n;
+        if (a == A - 1) { /* the gradients are final as this backward goes: sum them meanwhile */
+            m->grad_final = grad_final;
+            m->grad_final_user = t->grad_sum;
+        }
         st = tmodel_step(m, t->inputs, t->targets, t->local_batch, T, true, scale, &loss, &n);
+        m->grad_final = NULL;
         t->micro_loss[a] = (double)loss * (double)n;
     }
     m->dropout_row0 = 0;
-    RT_TRY(dist_agree(st));
+    /* every process, whatever its backward did: the buckets not started start here, in the same
+     * order on all */
+    int summed = dist_grad_reduce_finish(t->grad_sum);
+    RT_TRY(dist_agree(st < 0 ? st : summed));
     RT_TRY(dist_allreduce_f64(t->micro_loss, (size_t)A));
-    RT_TRY(dist_allreduce_f32(m->train_grad, m->n_train));
     for (int a = 0; a < A; a++)
         *loss_sum += t->micro_count[a] ? (double)(float)(t->micro_loss[a] / (double)t->micro_count[a])
                                        : 0.0;

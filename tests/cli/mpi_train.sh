@@ -2,7 +2,8 @@
 # mpi_train.sh — data-parallel training under mpirun equals single-process training: a tiny
 # llama trained from scratch (2 and 3 processes) and LoRA-finetuned with dropout (2 processes)
 # with the same global batch and seed log the same loss curve, and a run stopped and resumed
-# from its checkpoint under mpirun continues it. Plus the errors: a batch that does not split
+# from its checkpoint under mpirun continues it; the gradient all-reduce overlapping backward in
+# buckets gives the same weights as one all-reduce after it (2 processes: bit for bit). Plus the errors: a batch that does not split
 # over the processes (exit 1), a command that does not run distributed (exit 2).
 #
 # Tolerance: 1e-4 relative on every logged loss, grad norm and validation loss. The processes
@@ -51,6 +52,27 @@ test -f "$dir/two/model/model.safetensors"
 mpi 3 train --data "$dir/corpus.txt" --out "$dir/three" "${tiny[@]}" --steps 8 > /dev/null 2>&1
 same_curve "$dir/one" "$dir/three"
 
+# The all-reduce overlapping backward, in small buckets (one per layer here, started as backward
+# finishes the layer, with accumulation over 2 micro-batches), against one all-reduce after
+# backward (RT_ALLREDUCE_BUCKET_MB=0): with 2 processes every element is a sum of two floats,
+# which does not depend on the order, so the trained weights are bit-for-bit the same. With 3,
+# MPI's summation order follows the algorithm it picks (Open MPI's blocking all-reduce and its
+# non-blocking one differ), so the curves are held to the single-process tolerance only.
+RT_ALLREDUCE_BUCKET_MB=0.001 mpi 2 train --data "$dir/corpus.txt" --out "$dir/two_b" "${tiny[@]}" \
+    --steps 8 > "$dir/two_b.txt" 2>&1 || { cat "$dir/two_b.txt"; exit 1; }
+grep -q "gradients summed in 3 buckets" "$dir/two_b.txt" # the tail with layer 1, layer 0, embeddings
+RT_ALLREDUCE_BUCKET_MB=0 mpi 2 train --data "$dir/corpus.txt" --out "$dir/two_0" "${tiny[@]}" \
+    --steps 8 > "$dir/two_0.txt" 2>&1 || { cat "$dir/two_0.txt"; exit 1; }
+grep -q "gradients summed after the backward pass" "$dir/two_0.txt"
+cmp "$dir/two_b/model/model.safetensors" "$dir/two_0/model/model.safetensors"
+cmp "$dir/two/model/model.safetensors" "$dir/two_0/model/model.safetensors"
+same_curve "$dir/one" "$dir/two_b"
+for b in 0.001 0; do
+    RT_ALLREDUCE_BUCKET_MB=$b mpi 3 train --data "$dir/corpus.txt" --out "$dir/three_$b" \
+        "${tiny[@]}" --steps 8 > /dev/null 2>&1
+    same_curve "$dir/one" "$dir/three_$b"
+done
+
 # LoRA with dropout: each process draws the masks of its rows of the global batch
 lora=(--lora --rank 4 --alpha 8 --dropout 0.1 --seq-len 32 --batch 6 --threads 1 --lr 3e-3
       --steps 6 --eval-every 3 --seed 3)
@@ -60,6 +82,12 @@ mpi 2 finetune --model "$dir/one/model" --data "$dir/qa.jsonl" --out "$dir/l2" "
     > /dev/null 2>&1
 same_curve "$dir/l1" "$dir/l2"
 test -f "$dir/l2/adapter/adapter_model.safetensors"
+# LoRA's gradient (the adapters' alone) in per-layer buckets: the same adapter as one all-reduce
+for b in 0.0001 0; do
+    RT_ALLREDUCE_BUCKET_MB=$b mpi 2 finetune --model "$dir/one/model" --data "$dir/qa.jsonl" \
+        --out "$dir/l2_$b" "${lora[@]}" --accum 2 > /dev/null 2>&1
+done
+cmp "$dir/l2_0.0001/adapter/adapter_model.safetensors" "$dir/l2_0/adapter/adapter_model.safetensors"
 
 # stopped after 4 steps and resumed under mpirun: the uninterrupted curve
 mpi 2 train --data "$dir/corpus.txt" --out "$dir/res" "${tiny[@]}" --steps 8 --save-every 2 \
