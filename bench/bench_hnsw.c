@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
     /* The same peer with glibc's malloc advising transparent huge pages, as ragtune does for its
      * node arrays: shows how much of the lead is huge pages. */
     if (strstr(engines, "thp") && bench_peer_path("peer_hnswlib", cmd, sizeof cmd)) {
-        char thp_cmd[2200];
+        char thp_cmd[2048 + sizeof efs_arg + 512]; /* cmd, efs_arg and the rest fit */
         snprintf(thp_cmd, sizeof thp_cmd,
                  "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 '%s' %s %zu %zu %zu %d %d %s", cmd, dir, n,
                  dim, nq, m, efc, efs_arg);
