@@ -129,6 +129,3 @@ int dist_gather_items(size_t n, char **results, size_t *lens, int status) {
     return rc;
 }
 
-int dist_agree_error(int status) {
-    return dist_gather_items(0, NULL, NULL, status);
-}

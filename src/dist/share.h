@@ -30,8 +30,4 @@ bool dist_mine(size_t i);
  * MPI itself failed. */
 int dist_gather_items(size_t n, char **results, size_t *lens, int status);
 
-/* dist_gather_items without items: agreement on a status, with the failed rank's message on
- * every rank (dist_agree names only the rank). */
-int dist_agree_error(int status);
-
 #endif

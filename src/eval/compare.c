@@ -527,7 +527,7 @@ static int answer_shared(run *r, rt_eval_engine *e, rt_collection *c, const size
         snprintf(detail, sizeof detail, "contains %.2f", na ? contains / (double)na : 0.0);
         prog_update(&g, i + 1, detail, false);
     }
-    st = packed && lens ? dist_gather_items(n, packed, lens, st) : dist_agree_error(st);
+    st = packed && lens ? dist_gather_items(n, packed, lens, st) : dist_agree(st);
     answer_rec *recs = st == RT_OK ? calloc(n ? n : 1, sizeof *recs) : NULL;
     json_t *arr = st == RT_OK ? json_array() : NULL;
     if (st == RT_OK && (!recs || !arr)) st = rt_error(RT_ERR_NOMEM, "out of memory");
@@ -990,7 +990,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
         int32_t trained = s != NULL;
         if (dist_bcast(&trained, sizeof trained, 0) != RT_OK) st = RT_ERR_INTERNAL;
         if (trained && !s) s = json_object(); /* the others: rank 0 holds the numbers */
-        st = dist_agree_error(st);
+        st = dist_agree(st);
     }
     if (st == RT_OK && !s) {
         s = json_object();
@@ -998,7 +998,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
             st = rt_mkdir_p(dir);
             if (st == RT_OK) st = write_train_data(r, recipe, updated, data, s);
         }
-        st = dist_agree_error(st);
+        st = dist_agree(st);
         rt_train_params tp = rt_train_default_params();
         tp.model_path = r->s.model_path;
         tp.lora_rank = lora ? r->s.lora_rank : 0;
@@ -1034,7 +1034,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
         }
         if (t && st == RT_OK) prog_update(&g, (uint64_t)info.step, detail, true);
         if (st == RT_OK) /* st agreed by the step: every process is here, or none */
-            st = dist_agree_error(rt_dist_rank() == 0 ? rt_trainer_save(t, lora ? adapter : model)
+            st = dist_agree(rt_dist_rank() == 0 ? rt_trainer_save(t, lora ? adapter : model)
                                                       : RT_OK);
         double wall = now() - t0;
         size_t mem = t ? rt_trainer_memory_bytes(t) : 0;
@@ -1060,7 +1060,7 @@ static int train_recipe(run *r, const char *recipe, bool updated, char **model_p
             st = text ? rt_file_write_atomic(done, text, strlen(text)) : RT_ERR_NOMEM;
             free(text);
         }
-        if (saved) st = dist_agree_error(st); /* rank 0 wrote done.json */
+        if (saved) st = dist_agree(st); /* rank 0 wrote done.json */
     }
     if (st == RT_OK) {
         json_object_del(s, "config");
@@ -1086,7 +1086,7 @@ static int make_updated(run *r);
 static int ensure_updated(run *r) {
     if (r->coll_updated || !r->s.update_docs_path) return RT_OK;
     if (!dist_active()) return make_updated(r);
-    int st = dist_agree_error(rt_dist_rank() == 0 ? make_updated(r) : RT_OK);
+    int st = dist_agree(rt_dist_rank() == 0 ? make_updated(r) : RT_OK);
     if (st == RT_OK && rt_dist_rank() != 0) {
         char *dir = rt_path_join(r->s.out_dir, "collection-updated");
         rt_collection_params cp = rt_collection_default_params();
@@ -1096,7 +1096,7 @@ static int ensure_updated(run *r) {
         st = dir ? rt_collection_open(dir, &cp, &r->coll_updated) : RT_ERR_NOMEM;
         free(dir);
     }
-    st = dist_agree_error(st);
+    st = dist_agree(st);
     if (st != RT_OK && r->coll_updated) { /* all ranks try again, or none */
         rt_collection_close(r->coll_updated);
         r->coll_updated = NULL;
@@ -1233,7 +1233,7 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
     else
         st = rt_eval_engine_open(model_path ? model_path : r->s.model_path, adapter_path,
                                  r->s.n_ctx, &e);
-    st = dist_agree_error(st); /* every process answers with it, or none */
+    st = dist_agree(st); /* every process answers with it, or none */
     json_t *m = NULL;
     char task[64];
     snprintf(task, sizeof task, "%s: answer", sg->name);
@@ -1290,7 +1290,7 @@ static int run_strategy(run *r, const strategy *sg, json_t *res) {
             st = ensure_updated(r);
             if (st == RT_OK) st = train_recipe(r, recipe, true, &mp2, &ap2, &t2);
             rt_eval_engine *e2 = NULL;
-            if (st == RT_OK) st = dist_agree_error(rt_eval_engine_open(mp2, ap2, r->s.n_ctx, &e2));
+            if (st == RT_OK) st = dist_agree(rt_eval_engine_open(mp2, ap2, r->s.n_ctx, &e2));
             snprintf(task, sizeof task, "%s: update (after)", sg->name);
             if (st == RT_OK) st = update_scores(r, e2, NULL, task, &after);
             rt_eval_engine_close(e2);
@@ -1600,7 +1600,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
         free(t);
         if (!sv[i].cache_key) st = rt_error(RT_ERR_NOMEM, "out of memory");
     }
-    st = dist_agree_error(st); /* from here on the processes go in step */
+    st = dist_agree(st); /* from here on the processes go in step */
     /* forgetting baseline: the base model's perplexity of the held-out text */
     r.base_ppl = NAN;
     if (st == RT_OK && r.heldout) {
@@ -1655,7 +1655,7 @@ int rt_compare_run(const rt_compare_spec *spec, char **report_json) {
                 json_object_set_new(res, "params", rt_compare_strategy_json(sv[i].params));
             double t0 = now();
             r.s = sv[i].s; /* its settings while it runs */
-            int s2 = dist_agree_error(run_strategy(&r, &sv[i], res));
+            int s2 = dist_agree(run_strategy(&r, &sv[i], res));
             r.s = r.global;
             json_object_set_new(res, "wall_s", json_real(now() - t0));
             if (s2 == RT_ERR_CANCELLED) {
