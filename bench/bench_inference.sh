@@ -5,9 +5,10 @@
 #
 # The machine may be shared, so the programs are run alternately (bandwidth probe, torch,
 # ragtune f32, ragtune q8_0), --reps times, each with a warm-up run; the table shows medians.
-# Both sides use OpenMP (libgomp) with the same environment: on a machine shared with other
-# work, OMP_WAIT_POLICY=passive avoids threads spinning at barriers while their partner is
-# descheduled (5-10x slower otherwise, for ragtune and torch alike); it is printed with the table.
+# Both sides use OpenMP (libgomp) with the same environment, ragtune's (rt_runtime_setup): idle
+# threads spin briefly (GOMP_SPINCOUNT=3000, ~60 us) and then sleep; spinning without bound was
+# 5-10x slower on a machine shared with other work, for ragtune and torch alike, and sleeping at
+# once costs decode a thread wake-up per parallel region. It is printed with the table.
 #
 # usage: bench/bench_inference.sh [BUILD_DIR] [--threads N] [--reps N] [--prompt N] [--gen N]
 #        [--models DIR]   (where the benchmark weights are written once; default a temp dir)
@@ -37,8 +38,8 @@ fi
 trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
 "$py" "$here/bench_inference_torch.py" make "$models"
 export OMP_NUM_THREADS="$threads"
-# Both sides run in the environment ragtune's CLI gives itself (rt_runtime_setup: passive
-# OpenMP waiting unless chosen, OpenBLAS's core type matching the CPU level), as it reports it.
+# Both sides run in the environment ragtune's CLI gives itself (rt_runtime_setup: a short
+# spin before sleeping unless chosen, OpenBLAS's core type matching the CPU level), as it reports it.
 while IFS= read -r kv; do export "$kv"; done < <("$build/ragtune" version --runtime | tail -n +2)
 
 field() { sed -n "s/^RESULT.*[ ]$2=\([0-9.]*\).*/\1/p; s/^RESULT $2=\([0-9.]*\).*/\1/p" <<<"$1" | head -1; }
@@ -63,7 +64,7 @@ for ((r = 0; r < reps; r++)); do
 done
 get() { median <<<"${acc[$1]}"; }
 bw="$(get bw)"
-echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "prompt ${prompt} tokens, ${gen} decoded tokens, ${threads} threads, median of ${reps} alternating runs"
 printf "%-11s %-5s | %10s %10s %6s | %10s %10s %6s | %7s %7s | %8s %6s\n" \
   model dtype "prefill rt" "torch" ratio "decode rt" "torch" ratio "RSS rt" torch "dec GB/s" "of bw"

@@ -127,8 +127,10 @@ int rt_get_threads(void);
  * first thing in main). Two libraries read their settings from the environment before main, so
  * this sets them and, if anything changed, runs the program again (execv of /proc/self/exe with
  * the same argv; on failure it carries on as it is):
- *  - OMP_WAIT_POLICY=passive unless the user chose a policy (spinning idle OpenMP threads take
- *    the core a working thread needs on a shared machine);
+ *  - GOMP_SPINCOUNT=3000 unless the user chose OMP_WAIT_POLICY or GOMP_SPINCOUNT: an idle
+ *    OpenMP thread spins about 60 us, then sleeps (libgomp's default spins ~100x longer and takes
+ *    the core a working thread needs on a shared machine; sleeping at once made every one of
+ *    decode's ~50 parallel regions per token wait ~20 us for a thread to wake up);
  *  - OPENBLAS_CORETYPE to match ragtune's CPU level (RT_CPU, the one switch for every SIMD
  *    kernel, BLAS included): at the avx512 level an OpenBLAS core with AVX2 kernels becomes
  *    SkylakeX, whether OpenBLAS picked it (0.3.21 does not know Zen 5) or the environment pinned

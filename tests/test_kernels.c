@@ -362,6 +362,59 @@ static void test_dots(void **state) {
     free(wh);
 }
 
+/* dot_q8_0_q8_r4 / dot_q4_0_q8_r4 (four weight rows against one activation row) against the
+ * scalar one-row dot product on each row, at every level that has them; rows with block counts
+ * around the kernels' 8-block steps, rows further apart than their length (row_bytes). */
+static void test_dots_r4(void **state) {
+    (void)state;
+    const rt_kernels *ref = &rt_kernels_scalar, *levels[RT_CPU_LEVEL_COUNT];
+    int nl = other_levels(levels), tested = 0;
+    const int lens_blocks[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 80};
+    enum { MAXB = 80, MAXN = MAXB * RT_QK, GAP = 3 };
+    float *x = malloc(sizeof(float) * MAXN), *w = malloc(sizeof(float) * MAXN);
+    uint8_t *xq = malloc(MAXN);
+    float *xd = malloc(sizeof(float) * MAXB);
+    rt_block_q8_0 *wq8 = malloc(sizeof(rt_block_q8_0) * (MAXB + GAP) * 4);
+    rt_block_q4_0 *wq4 = malloc(sizeof(rt_block_q4_0) * (MAXB + GAP) * 4);
+    for (int li = 0; li < nl; li++) {
+        const rt_kernels *k = levels[li];
+        if (!k->dot_q8_0_q8_r4) continue;
+        assert_non_null(k->dot_q4_0_q8_r4);
+        tested++;
+        for (size_t c = 0; c < sizeof lens_blocks / sizeof lens_blocks[0]; c++) {
+            int nb = lens_blocks[c], n = nb * RT_QK, stride = nb + GAP; /* blocks between rows */
+            fill(x, n, 2.0f);
+            ref->quantize_row_q8_act(x, xq, xd, n);
+            for (int r = 0; r < 4; r++) {
+                fill(w, n, 0.5f);
+                ref->quantize_row_q8_0(w, wq8 + r * stride, n);
+                ref->quantize_row_q4_0(w, wq4 + r * stride, n);
+            }
+            for (int pass = 0; pass < 2; pass++) {
+                float got[4], want;
+                if (pass == 0)
+                    k->dot_q8_0_q8_r4(n, wq8, stride * sizeof *wq8, xq, xd, got);
+                else
+                    k->dot_q4_0_q8_r4(n, wq4, stride * sizeof *wq4, xq, xd, got);
+                for (int r = 0; r < 4; r++) {
+                    if (pass == 0)
+                        ref->dot_q8_0_q8(n, wq8 + r * stride, xq, xd, 1, &want, 1);
+                    else
+                        ref->dot_q4_0_q8(n, wq4 + r * stride, xq, xd, 1, &want, 1);
+                    check_close(got[r], want, 0.5 * 2.0 * n, pass ? "q4_0 r4" : "q8_0 r4", r);
+                }
+            }
+        }
+    }
+    if (!tested) print_message("no level with four-row dot products on this CPU\n");
+    free(x);
+    free(w);
+    free(xq);
+    free(xd);
+    free(wq8);
+    free(wq4);
+}
+
 /* rt_matmul and rt_matmul_backward_x against double-precision loops over the dequantized
  * weights. For q8_0/q4_0 weights the activations are also quantized to q8_0 (as llama.cpp does),
  * so the reference uses the dequantized q8_0 activations too; what is left is float rounding. */
@@ -442,6 +495,10 @@ static void test_matmul_all_dtypes(void **state) {
     for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
         for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
             check_matmul(dtypes[d], 37, 96, tokens[t]);
+    /* rows long enough for the kernels' 8-block steps (and decode's four-row kernels) */
+    for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++)
+        for (int T = 1; T <= 2; T++)
+            check_matmul(dtypes[d], 37, 17 * RT_QK, T);
     /* bf16 activations (AMX-BF16 when present) */
     rt_matmul_set_bf16_activations(true);
     for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
@@ -449,6 +506,55 @@ static void test_matmul_all_dtypes(void **state) {
         check_matmul(RT_DTYPE_BF16, 19, 100, tokens[t]); /* a partial tile of k */
     }
     rt_matmul_set_bf16_activations(false);
+}
+
+/* rt_matmul_multi: each item the same as rt_matmul on it alone (up to summation order), with
+ * biases, for one dtype (stacked: products big enough to be threaded, pieces of items split
+ * between threads) and for mixed dtypes (one product after another). */
+static void test_matmul_multi(void **state) {
+    (void)state;
+    const rt_dtype dtypes[] = {RT_DTYPE_F32, RT_DTYPE_Q8_0, RT_DTYPE_Q4_0, RT_DTYPE_F16};
+    const int rows[3] = {257, 64, 63}, n_in = 1024, tokens[] = {1, 3, 20};
+    float *x = malloc(sizeof(float) * 20 * n_in), *wf = malloc(sizeof(float) * 257 * n_in);
+    float *want = malloc(sizeof(float) * 20 * 257), *got[3], *bias[3];
+    fill(x, 20 * n_in, 1.0f);
+    for (int mixed = 0; mixed < 2; mixed++) {
+        for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
+            rt_tensor w[3];
+            rt_matmul_item items[3];
+            for (int i = 0; i < 3; i++) {
+                rt_dtype dt = mixed ? dtypes[(d + i) % 4] : dtypes[d];
+                int64_t shape[2] = {rows[i], n_in};
+                assert_int_equal(rt_tensor_alloc(&w[i], "w", dt, 2, shape), RT_OK);
+                fill(wf, (int64_t)rows[i] * n_in, 0.2f);
+                for (int o = 0; o < rows[i]; o++)
+                    rt_quantize_row(dt, wf + (size_t)o * n_in,
+                                    (char *)w[i].data + o * rt_tensor_row_bytes(&w[i]), n_in);
+                got[i] = malloc(sizeof(float) * 20 * rows[i]);
+                bias[i] = i == 1 ? NULL : malloc(sizeof(float) * rows[i]);
+                if (bias[i]) fill(bias[i], rows[i], 1.0f);
+                items[i] = (rt_matmul_item){got[i], &w[i], bias[i]};
+            }
+            for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
+                int T = tokens[t];
+                rt_matmul_multi(x, T, items, 3);
+                for (int i = 0; i < 3; i++) {
+                    rt_matmul(want, x, &w[i], bias[i], T);
+                    for (int r = 0; r < T * rows[i]; r++)
+                        check_close(got[i][r], want[r], 0.2 * 1.0 * n_in + 1.0,
+                                    rt_dtype_name(w[i].dtype), r / rows[i]);
+                }
+            }
+            for (int i = 0; i < 3; i++) {
+                rt_tensor_free(&w[i]);
+                free(got[i]);
+                free(bias[i]);
+            }
+        }
+    }
+    free(x);
+    free(wf);
+    free(want);
 }
 
 /* Two application threads multiplying at once (each has its own scratch; the OpenBLAS thread
@@ -502,6 +608,7 @@ int main(void) {
         cmocka_unit_test(test_cpu_detect),        cmocka_unit_test(test_conversions_exact),
         cmocka_unit_test(test_quantize_exact),    cmocka_unit_test(test_dots),
         cmocka_unit_test(test_matmul_all_dtypes), cmocka_unit_test(test_matmul_concurrent),
+        cmocka_unit_test(test_dots_r4),           cmocka_unit_test(test_matmul_multi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,8 @@
  *   q8_0, q4_0          x rows quantized to q8_0 once (as llama.cpp does), then integer dot
  *                       products (VNNI on AVX-512) threaded over weight rows; tokens go in
  *                       blocks of 8, whose quantized activations stay in L1 while W streams
- *                       past. On AVX-512 this matches f32 sgemm's FLOP rate at any T.
+ *                       past (T = 1 on AVX-512: four weight rows per pass over x). On AVX-512
+ *                       this matches f32 sgemm's FLOP rate at any T.
  *   q8_0, q4_0, T >= 64 below AVX-512 only: tiles of W widened to f32, then sgemm per tile (the
  *                       AVX2 integer kernel reaches half of sgemm's rate); activations stay f32
  *                       there, so results differ by at most the activation-quantization error.
@@ -29,6 +30,8 @@
  * both operands rounded to bf16 and f32 sums: BLIS-style blocks packed into bf16 pairs and the
  * AVX512-BF16 micro-kernel of core/kernels (VDPBF16PS, ~2x sgemm's peak per core), or its exact
  * scalar emulation on CPUs without it.
+ * rt_matmul_multi stacks several weights of one dtype that multiply the same x (q, k, v; gate,
+ * up) into one threaded product: one parallel region instead of one per weight.
  * Scratch memory is two buffers per thread, grown as needed and freed at thread exit, so the hot
  * loops never allocate.
  */
@@ -190,15 +193,38 @@ static bool worth_threads(int T, int n_out, int n_in) {
     return (double)T * n_out * n_in >= PARALLEL_MIN_WORK;
 }
 
-/* x (T, n_in) f32, w (n_out, n_in) q8_0 or q4_0, out (T, n_out) */
-static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int T, int n_out,
-                             int n_in) {
+/* Several products of the same input, out_i (T, n_out_i) = x W_i^T, seen as one product with the
+ * weights stacked: "rows" below are rows of that stack. A piece is the part of one product that
+ * a row range covers. */
+typedef struct mm_stack {
+    const rt_matmul_item *items;
+    int n_items;
+    int n_rows; /* all items' rows */
+} mm_stack;
+
+/* Calls piece(item, first row, number of rows, arg) for the pieces of stacked rows [r0, r1). */
+#define FOR_PIECES(stk, r0, r1, i, o0, n, body)                                                    \
+    for (int i = 0, base_ = 0; i < (stk)->n_items; base_ += (int)(stk)->items[i++].w->shape[0]) {  \
+        int lo_ = (r0) > base_ ? (r0) : base_;                                                     \
+        int hi_ = base_ + (int)(stk)->items[i].w->shape[0];                                        \
+        if ((r1) < hi_) hi_ = (r1);                                                                \
+        if (lo_ >= hi_) continue;                                                                  \
+        int o0 = lo_ - base_, n = hi_ - lo_;                                                       \
+        body                                                                                       \
+    }
+
+/* x (T, n_in) f32, the stack's weights (n_out_i, n_in) q8_0 or q4_0 (one dtype) */
+static void matmul_quantized(const mm_stack *stk, const float *x, int T, int n_in) {
     const rt_kernels *k = rt_kernels_get();
+    const rt_tensor *w0 = stk->items[0].w;
     if (k->amx_gemm_q && T >= AMX_MIN_TOKENS) {
-        matmul_amx(out, x, w, T, n_out, n_in);
+        for (int i = 0; i < stk->n_items; i++)
+            matmul_amx(stk->items[i].out, x, stk->items[i].w, T, (int)stk->items[i].w->shape[0],
+                       n_in);
         return;
     }
-    size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w);
+    int n_out = stk->n_rows;
+    size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w0);
     /* activations in the q8_act layout: T rows of n_in quants, then T rows of nb scales */
     uint8_t *xq = scratch_get(SCRATCH_ACT, (size_t)T * n_in + (size_t)T * nb * sizeof(float));
     float *xd = (float *)(xq + (size_t)T * n_in);
@@ -207,12 +233,15 @@ static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int
         k->quantize_row_q8_act(x + (size_t)t * n_in, xq + (size_t)t * n_in, xd + (size_t)t * nb,
                                n_in);
 
-    /* One parallel region over tiles of W's rows (a region per token block cost a thread wake-up
-     * each: 16 per product at T = 128, which made q8_0 prefill slower than f32 on a machine
-     * whose OpenMP threads sleep at barriers). Within a tile, token blocks go in order, so the
-     * tile stays in L2 and each block's quantized activations in L1 while its rows stream. */
+    /* One parallel region over tiles of the stacked rows (a region per token block cost a thread
+     * wake-up each: 16 per product at T = 128, which made q8_0 prefill slower than f32 on a
+     * machine whose OpenMP threads sleep at barriers). Within a tile, token blocks go in order,
+     * so the tile stays in L2 and each block's quantized activations in L1 while its rows
+     * stream. A single token (decode) takes weight rows four at a time where the kernel can. */
     void (*dot)(int64_t, const void *, const uint8_t *, const float *, int, float *, size_t) =
-        rt_dtype_traits_of(w->dtype)->dot_q8;
+        rt_dtype_traits_of(w0->dtype)->dot_q8;
+    void (*dot4)(int64_t, const void *, size_t, const uint8_t *, const float *, float *) =
+        w0->dtype == RT_DTYPE_Q8_0 ? k->dot_q8_0_q8_r4 : k->dot_q4_0_q8_r4;
     int n_threads = worth_threads(T, n_out, n_in) ? rt_get_threads() : 1;
     int n_tiles = (int)(((size_t)n_out * row_bytes + ROW_TILE_BYTES - 1) / ROW_TILE_BYTES);
     n_tiles = (n_tiles + n_threads - 1) / n_threads * n_threads; /* the same share per thread */
@@ -221,16 +250,24 @@ static void matmul_quantized(float *out, const float *x, const rt_tensor *w, int
     n_tiles = (n_out + rows - 1) / rows;
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
     for (int i = 0; i < n_tiles; i++) {
-        int o0 = i * rows, o1 = n_out - o0 < rows ? n_out : o0 + rows;
-        for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
-            int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
-            const uint8_t *xqb = xq + (size_t)t0 * n_in;
-            const float *xdb = xd + (size_t)t0 * nb;
-            float *ob = out + (size_t)t0 * n_out;
-            for (int o = o0; o < o1; o++)
-                dot(n_in, (const char *)w->data + o * row_bytes, xqb, xdb, nt, ob + o,
-                    (size_t)n_out);
-        }
+        int r0 = i * rows, r1 = n_out - r0 < rows ? n_out : r0 + rows;
+        FOR_PIECES(stk, r0, r1, it, o0, n, {
+            const rt_matmul_item *m = &stk->items[it];
+            const char *wd = (const char *)m->w->data;
+            size_t m_out = (size_t)m->w->shape[0];
+            int o = o0;
+            if (T == 1 && dot4)
+                for (; o + 4 <= o0 + n; o += 4)
+                    dot4(n_in, wd + o * row_bytes, row_bytes, xq, xd, m->out + o);
+            for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
+                int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
+                const uint8_t *xqb = xq + (size_t)t0 * n_in;
+                const float *xdb = xd + (size_t)t0 * nb;
+                float *ob = m->out + (size_t)t0 * m_out;
+                for (int r = o; r < o0 + n; r++)
+                    dot(n_in, wd + r * row_bytes, xqb, xdb, nt, ob + r, m_out);
+            }
+        })
     }
 }
 
@@ -305,39 +342,54 @@ static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, i
     blas_single_end();
 }
 
-/* x (T, n_in), w (n_out, n_in) f32, out (T, n_out): each OpenMP thread runs a single-threaded
- * sgemm on its share of W's rows (see blas_single_begin). */
-static void matmul_f32_split(float *out, const float *x, const float *w, int T, int n_out,
-                             int n_in) {
+/* x (T, n_in), the stack's weights (n_out_i, n_in) f32: each OpenMP thread runs a
+ * single-threaded sgemv (T = 1) or sgemm on its share of the stacked rows (see
+ * blas_single_begin). */
+static void matmul_f32_split(const mm_stack *stk, const float *x, int T, int n_in) {
+    int n_out = stk->n_rows;
     int n_threads = worth_threads(T, n_out, n_in) ? rt_get_threads() : 1;
     int rows = (n_out + n_threads - 1) / n_threads;
     rows = (rows + 15) / 16 * 16; /* whole cache lines of out per thread */
     int n_parts = (n_out + rows - 1) / rows;
     blas_single_begin();
 #pragma omp parallel for schedule(static, 1) if (n_parts > 1)
-    for (int i = 0; i < n_parts; i++) {
-        int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
-        if (T == 1) /* decode: gemv reads W once, where gemm would first pack it */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n_in, 1.0f, w + (size_t)o0 * n_in, n_in, x,
-                        1, 0.0f, out + o0, 1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in,
-                        w + (size_t)o0 * n_in, n_in, 0.0f, out + o0, n_out);
+    for (int p = 0; p < n_parts; p++) {
+        int r0 = p * rows, r1 = n_out - r0 < rows ? n_out : r0 + rows;
+        FOR_PIECES(stk, r0, r1, i, o0, n, {
+            const float *w = (const float *)stk->items[i].w->data + (size_t)o0 * n_in;
+            float *out = stk->items[i].out + o0;
+            int m_out = (int)stk->items[i].w->shape[0];
+            if (T == 1) /* decode: gemv reads W once, where gemm would first pack it */
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n_in, 1.0f, w, n_in, x, 1, 0.0f, out,
+                            1);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, w,
+                            n_in, 0.0f, out, m_out);
+        })
     }
     blas_single_end();
 }
 
-void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens) {
+static void add_bias(float *out, const float *bias, int T, int n_out) {
+    if (bias)
+        for (int t = 0; t < T; t++)
+            for (int o = 0; o < n_out; o++)
+                out[(size_t)t * n_out + o] += bias[o];
+}
+
+/* One product (no bias) of a weight of any dtype. */
+static void matmul_one(float *out, const float *x, const rt_tensor *w, int n_tokens) {
     int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
-    if (n_tokens <= 0 || n_out <= 0) return;
+    rt_matmul_item item = {out, w, NULL};
+    mm_stack stk = {&item, 1, n_out};
     switch (w->dtype) {
     case RT_DTYPE_F32:
-        matmul_f32_split(out, x, w->data, n_tokens, n_out, n_in);
+        matmul_f32_split(&stk, x, n_tokens, n_in);
         break;
     case RT_DTYPE_Q8_0:
     case RT_DTYPE_Q4_0:
         if (n_tokens < QUANT_SGEMM_MIN_TOKENS || rt_cpu_level_get() >= RT_CPU_AVX512)
-            matmul_quantized(out, x, w, n_tokens, n_out, n_in);
+            matmul_quantized(&stk, x, n_tokens, n_in);
         else
             matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
         break;
@@ -355,10 +407,37 @@ void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias
     default:
         RT_ASSERT(!"unsupported weight dtype in rt_matmul");
     }
-    if (bias)
-        for (int t = 0; t < n_tokens; t++)
-            for (int o = 0; o < n_out; o++)
-                out[(size_t)t * n_out + o] += bias[o];
+}
+
+void rt_matmul_multi(const float *x, int n_tokens, const rt_matmul_item *items, int n_items) {
+    if (n_tokens <= 0 || n_items <= 0) return;
+    const rt_tensor *w0 = items[0].w;
+    int n_in = (int)w0->shape[w0->n_dims - 1], n_rows = 0;
+    bool same = true;
+    for (int i = 0; i < n_items; i++) {
+        const rt_tensor *w = items[i].w;
+        same = same && w->dtype == w0->dtype && w->shape[w->n_dims - 1] == n_in;
+        n_rows += (int)w->shape[0];
+    }
+    if (n_rows <= 0) return;
+    mm_stack stk = {items, n_items, n_rows};
+    bool quantized = w0->dtype == RT_DTYPE_Q8_0 || w0->dtype == RT_DTYPE_Q4_0;
+    if (same && w0->dtype == RT_DTYPE_F32) {
+        matmul_f32_split(&stk, x, n_tokens, n_in);
+    } else if (same && quantized &&
+               (n_tokens < QUANT_SGEMM_MIN_TOKENS || rt_cpu_level_get() >= RT_CPU_AVX512)) {
+        matmul_quantized(&stk, x, n_tokens, n_in);
+    } else {
+        for (int i = 0; i < n_items; i++)
+            if (items[i].w->shape[0] > 0) matmul_one(items[i].out, x, items[i].w, n_tokens);
+    }
+    for (int i = 0; i < n_items; i++)
+        add_bias(items[i].out, items[i].bias, n_tokens, (int)items[i].w->shape[0]);
+}
+
+void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens) {
+    rt_matmul_item item = {out, w, bias};
+    rt_matmul_multi(x, n_tokens, &item, 1);
 }
 
 /* ---- backward ----------------------------------------------------------------------------- */

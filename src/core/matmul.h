@@ -17,6 +17,19 @@
  * out (n_tokens, n_out) f32. out must not alias x. */
 void rt_matmul(float *out, const float *x, const rt_tensor *w, const float *bias, int n_tokens);
 
+/* Several products of the same x at once: items[i].out (n_tokens, n_out_i) = x W_i^T + bias_i,
+ * for weights with the same number of columns. Weights of one dtype (f32, or q8_0/q4_0 where
+ * they take the integer path) are threaded as one stacked weight: one parallel region, not one
+ * per product, so the q, k and v (or gate and up) products of a decode step wake the threads
+ * once and small ones are shared out too. The same products as rt_matmul on each item (up to
+ * the summation order of OpenBLAS's kernels, which may depend on where a thread's rows start). */
+typedef struct rt_matmul_item {
+    float *out;
+    const rt_tensor *w;
+    const float *bias; /* (n_out) or NULL */
+} rt_matmul_item;
+void rt_matmul_multi(const float *x, int n_tokens, const rt_matmul_item *items, int n_items);
+
 /* The gradient of rt_matmul with respect to x: dx (n_tokens, n_in) += dy (n_tokens, n_out) . W,
  * for w (n_out, n_in) of any dtype (a frozen, possibly quantized base under LoRA). dx must not
  * alias dy. Accumulates: the caller zeroes dx first when it wants a plain product. */

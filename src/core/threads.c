@@ -14,6 +14,8 @@
 
 static int n_threads_set;
 
+#define RT_SPIN_COUNT "3000"
+
 /* Physical cores are not portable to query; sysconf gives online logical CPUs, which on this
  * class of machine (no SMT exposed) is the physical count. */
 static int default_threads(void) {
@@ -62,7 +64,14 @@ static const char *wanted_openblas_core(const char *core) {
 void rt_runtime_setup(char **argv) {
     if (getenv("RT_RUNTIME_SETUP_DONE")) return; /* one re-run at most, whatever happens */
     bool changed = false;
-    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0) changed = true;
+    /* An idle OpenMP thread spins RT_SPIN_COUNT pauses (~60 us here) and then sleeps: decode
+     * runs ~50 parallel regions per token, a few microseconds apart, and waking a sleeping thread
+     * for each (OMP_WAIT_POLICY=passive) took ~20 us per region in a VM, a quarter of a q8_0
+     * token; spinning without bound (libgomp's default, 300000) took the cores other processes
+     * needed on a shared machine (5-10x slower). */
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") &&
+        setenv("GOMP_SPINCOUNT", RT_SPIN_COUNT, 1) == 0)
+        changed = true;
     const char *core = wanted_openblas_core(openblas_get_corename());
     if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) changed = true;
     if (!changed || setenv("RT_RUNTIME_SETUP_DONE", "1", 1) != 0) return;

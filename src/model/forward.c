@@ -50,11 +50,10 @@ typedef struct fwd_step {
     float *pack_scores; /* (n_ctx) attention scratch of this step's thread */
 } fwd_step;
 
-/* out (T, n_out) = in W^T + bias for linear j (q, k, v, o, gate, up, down) of layer l, plus the
- * LoRA branches of each row's own context: one multiply reads W once for every row. */
-static void linear(const fwd_step *st, int l, int j, float *out, const float *in,
-                   const rt_tensor *w, const rt_tensor *bias) {
-    rt_matmul(out, in, w, bias ? f32_data(bias) : NULL, st->T);
+/* The LoRA branches of linear j (q, k, v, o, gate, up, down) of layer l on out (T, n_out), for
+ * each row's own context. */
+static void lora_branches(const fwd_step *st, int l, int j, float *out, const float *in,
+                          const rt_tensor *w) {
     size_t n_out = (size_t)w->shape[0], n_in = (size_t)w->shape[1];
     if (st->n_seq == 1) {
         rt_context *ctx = st->seqs[0];
@@ -67,6 +66,34 @@ static void linear(const fwd_step *st, int l, int j, float *out, const float *in
     for (int i = 0; i < st->n_seq; i++)
         if (st->seqs[i]->n_adapters)
             rt_lora_apply(st->seqs[i], l, j, out + i * n_out, in + i * n_in, 1);
+}
+
+/* out (T, n_out) = in W^T + bias for linear j of layer l, plus the LoRA branches of each row's
+ * own context: one multiply reads W once for every row. */
+static void linear(const fwd_step *st, int l, int j, float *out, const float *in,
+                   const rt_tensor *w, const rt_tensor *bias) {
+    rt_matmul(out, in, w, bias ? f32_data(bias) : NULL, st->T);
+    lora_branches(st, l, j, out, in, w);
+}
+
+/* Linears j0 .. j0 + n - 1 of layer l on the same input (q, k, v; gate, up) as one product
+ * (rt_matmul_multi: one wake-up of the threads, small weights shared out as well). */
+static void linears(const fwd_step *st, int l, int j0, int n, float *const *out, const float *in,
+                    const rt_tensor *const *w, const rt_tensor *const *bias) {
+    rt_matmul_item items[3];
+    for (int i = 0; i < n; i++)
+        items[i] = (rt_matmul_item){out[i], w[i], bias[i] ? f32_data(bias[i]) : NULL};
+    rt_matmul_multi(in, st->T, items, n);
+    for (int i = 0; i < n; i++)
+        lora_branches(st, l, j0 + i, out[i], in, w[i]);
+}
+
+/* q, k, v of layer l from in (T, n_embd). */
+static void qkv(const fwd_step *st, int l, const float *in, float *q, float *k, float *v) {
+    const rt_layer_weights *lw = &st->seqs[0]->model->weights.layers[l];
+    float *out[3] = {q, k, v};
+    const rt_tensor *w[3] = {&lw->wq, &lw->wk, &lw->wv}, *bias[3] = {&lw->bq, &lw->bk, &lw->bv};
+    linears(st, l, 0, 3, out, in, w, bias);
 }
 
 static void norm(const rt_model_config *c, float *out, const float *x, const rt_tensor *w,
@@ -91,9 +118,7 @@ static void attention_block(const fwd_step *st, int l, int pos0, bool causal) {
     float *k_layer = ctx->k_cache + layer_off, *v_layer = ctx->v_cache + layer_off;
     float *k_new = k_layer + (size_t)pos0 * kv_dim, *v_new = v_layer + (size_t)pos0 * kv_dim;
 
-    linear(st, l, 0, b->q, b->xb, &lw->wq, &lw->bq);
-    linear(st, l, 1, k_new, b->xb, &lw->wk, &lw->bk);
-    linear(st, l, 2, v_new, b->xb, &lw->wv, &lw->bv);
+    qkv(st, l, b->xb, b->q, k_new, v_new);
     if (ctx->rope) {
         rt_op_rope(b->q, ctx->rope, T, c->n_head, c->head_dim, pos0, c->rope_interleaved);
         rt_op_rope(k_new, ctx->rope, T, c->n_kv_head, c->head_dim, pos0, c->rope_interleaved);
@@ -113,9 +138,7 @@ static void attention_batch(const fwd_step *st, int l) {
     const rt_forward_buffers *b = &st->b;
     int kv_dim = c->n_kv_head * c->head_dim, q_dim = c->n_head * c->head_dim;
 
-    linear(st, l, 0, b->q, b->xb, &lw->wq, &lw->bq);
-    linear(st, l, 1, b->k, b->xb, &lw->wk, &lw->bk);
-    linear(st, l, 2, b->v, b->xb, &lw->wv, &lw->bv);
+    qkv(st, l, b->xb, b->q, b->k, b->v);
 #pragma omp parallel for schedule(dynamic, 1) if (st->n_seq > 1)
     for (int i = 0; i < st->n_seq; i++) {
         rt_context *ctx = st->seqs[i];
@@ -131,8 +154,8 @@ static void attention_batch(const fwd_step *st, int l) {
         memcpy(v_layer + (size_t)pos * kv_dim, b->v + (size_t)i * kv_dim,
                (size_t)kv_dim * sizeof(float));
         /* nested inside this loop, the kernel runs on this thread with row 0 of ctx's scores */
-        rt_op_attention(b->att + (size_t)i * q_dim, q, k_layer, v_layer, 1, pos, pos + 1,
-                        c->n_head, c->n_kv_head, c->head_dim, (size_t)kv_dim, true, ctx->scores,
+        rt_op_attention(b->att + (size_t)i * q_dim, q, k_layer, v_layer, 1, pos, pos + 1, c->n_head,
+                        c->n_kv_head, c->head_dim, (size_t)kv_dim, true, ctx->scores,
                         ctx->n_score_rows);
     }
     linear(st, l, 3, b->proj, b->att, &lw->wo, &lw->bo);
@@ -152,9 +175,7 @@ static void attention_packed(const fwd_step *st, int l, const float *in, bool ca
     float *scores = alone ? ctx->scores : st->pack_scores;
     int n_score_rows = alone ? ctx->n_score_rows : 1;
 
-    linear(st, l, 0, b->q, in, &lw->wq, &lw->bq);
-    linear(st, l, 1, b->k, in, &lw->wk, &lw->bk);
-    linear(st, l, 2, b->v, in, &lw->wv, &lw->bv);
+    qkv(st, l, in, b->q, b->k, b->v);
     for (int i = 0, t0 = 0; i < st->n_pack; t0 += st->pack_len[i++]) {
         int L = st->pack_len[i];
         float *q = b->q + t0 * q_dim, *k = b->k + t0 * kv_dim;
@@ -176,8 +197,9 @@ static void ffn_block(const fwd_step *st, int l, const float *in) {
     const rt_forward_buffers *b = &st->b;
     size_t n = (size_t)st->T * c->n_ff;
     if (lw->ffn_gate.data) {
-        linear(st, l, 4, b->hb, in, &lw->ffn_gate, NULL);
-        linear(st, l, 5, b->hb2, in, &lw->ffn_up, NULL);
+        float *out[2] = {b->hb, b->hb2};
+        const rt_tensor *w[2] = {&lw->ffn_gate, &lw->ffn_up}, *bias[2] = {NULL, NULL};
+        linears(st, l, 4, 2, out, in, w, bias);
         rt_op_swiglu(b->hb, b->hb2, n);
     } else {
         linear(st, l, 5, b->hb, in, &lw->ffn_up, &lw->ffn_up_b);
@@ -270,8 +292,8 @@ static void bert_layers(const fwd_step *st, const int32_t *tokens, const int32_t
     int T = st->T;
     size_t n = (size_t)T * c->n_embd;
     embed_tokens(st, tokens, types, 0);
-    rt_op_layernorm(b->xb, b->x, f32_data(&w->embd_norm), f32_data(&w->embd_norm_b), T,
-                    c->n_embd, c->norm_eps);
+    rt_op_layernorm(b->xb, b->x, f32_data(&w->embd_norm), f32_data(&w->embd_norm_b), T, c->n_embd,
+                    c->norm_eps);
     for (int l = 0; l < c->n_layer; l++) {
         const rt_layer_weights *lw = &w->layers[l];
         if (st->pack_len)

@@ -53,6 +53,12 @@ typedef struct rt_kernels {
                         int n_x, float *out, size_t out_stride);
     void (*dot_q4_0_q8)(int64_t n, const rt_block_q4_0 *w, const uint8_t *xq, const float *xd,
                         int n_x, float *out, size_t out_stride);
+    /* Four consecutive weight rows (row_bytes apart) against one activation row (q8_act
+     * layout): out[r] = sum_i w_r[i] * x[i], r < 4 (decode). NULL where the level has none. */
+    void (*dot_q8_0_q8_r4)(int64_t n, const void *w, size_t row_bytes, const uint8_t *xq,
+                           const float *xd, float *out);
+    void (*dot_q4_0_q8_r4)(int64_t n, const void *w, size_t row_bytes, const uint8_t *xq,
+                           const float *xd, float *out);
     void (*dot_f16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
                         float *out, size_t out_stride);
     void (*dot_bf16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,

@@ -155,6 +155,65 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
 
 DEFINE_DOT_Q_ROWS(dot_q_nx, NX_MAX)
 
+/* Four weight rows (row_bytes apart) against one activation row, for decode: the activation's
+ * quants and scales are loaded once for the four rows, the rows' sums run in four independent
+ * chains, and the per-row overhead (set-up, horizontal sums) is shared; leftover blocks (fewer
+ * than 8) go through dot_q_nx. */
+static inline __attribute__((always_inline)) void dot_q_r4(int q4, int64_t n, const void *w,
+                                                           size_t row_bytes, const uint8_t *xq,
+                                                           const float *xd, float *out) {
+    const int64_t nb = n / RT_QK;
+    const int wbytes = q4 ? (int)sizeof(rt_block_q4_0) : (int)sizeof(rt_block_q8_0);
+    const __m512i pair_idx[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
+    const char *rows[4];
+    UNROLL for (int r = 0; r < 4; r++) rows[r] = (const char *)w + (size_t)r * row_bytes;
+    __m512 acc[4];
+    UNROLL for (int r = 0; r < 4; r++) acc[r] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256 dx = _mm256_loadu_ps(xd + b);
+        __m512 d[4];
+        UNROLL for (int r = 0; r < 4; r++) {
+            const char *blk = rows[r] + b * wbytes;
+            for (int off = 0; off < 8 * wbytes; off += 64)
+                _mm_prefetch(blk + PREFETCH_BYTES + off, _MM_HINT_T0);
+            d[r] =
+                _mm512_castps256_ps512(_mm256_mul_ps(scales8((const uint16_t *)blk, wbytes), dx));
+        }
+        UNROLL for (int p = 0; p < 4; p++) {
+            __m512i x = _mm512_loadu_si512(xq + (b + 2 * p) * RT_QK);
+            UNROLL for (int r = 0; r < 4; r++) {
+                const char *blk = rows[r] + (b + 2 * p) * wbytes;
+                __m512i wq = q4 ? load2_q4_0((const rt_block_q4_0 *)blk)
+                                : load2_q8_0((const rt_block_q8_0 *)blk);
+                __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(offset_correction(wq), x, wq));
+                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_idx[p], d[r]), sum, acc[r]);
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < 4; r++) {
+        float tail = 0.0f;
+        if (b < nb)
+            dot_q_nx(q4, 1, (nb - b) * RT_QK, rows[r] + b * wbytes, xq + b * RT_QK, xd + b, &tail,
+                     1);
+        out[r] = _mm512_reduce_add_ps(acc[r]) + tail;
+    }
+}
+
+static void dot_q8_0_q8_r4(int64_t n, const void *w, size_t row_bytes, const uint8_t *xq,
+                           const float *xd, float *out) {
+    dot_q_r4(0, n, w, row_bytes, xq, xd, out);
+}
+static void dot_q4_0_q8_r4(int64_t n, const void *w, size_t row_bytes, const uint8_t *xq,
+                           const float *xd, float *out) {
+    dot_q_r4(1, n, w, row_bytes, xq, xd, out);
+}
+
 static inline __m512 load16_f16(const uint16_t *w, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w));
 }
@@ -203,6 +262,8 @@ const rt_kernels rt_kernels_avx512 = {
     .quantize_row_q8_act = quantize_row_q8_act,
     .dot_q8_0_q8 = dot_q8_0_q8,
     .dot_q4_0_q8 = dot_q4_0_q8,
+    .dot_q8_0_q8_r4 = dot_q8_0_q8_r4,
+    .dot_q4_0_q8_r4 = dot_q4_0_q8_r4,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
     .gemm_bf16_pack = rt_gemm_bf16_pack_avx512,
