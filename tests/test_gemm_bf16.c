@@ -5,7 +5,10 @@
  *     layouts, with zero padding of short panels and odd k;
  *   - products of every transposition case, with ragged edges of every block size (MR, NR, KC,
  *     MC, NC), strided operands, alpha, beta and beta = 0 over a C full of NaN (never read),
- *     against a double-precision product of the bf16-rounded inputs.
+ *     against a double-precision product of the bf16-rounded inputs;
+ *   - the same products with op(B) packed ahead (rt_gemm_bf16_panels), also for prefixes of the
+ *     packed rows and columns (attention's causal key prefixes), across KC blocks, split by
+ *     rows and by columns, and on one thread inside a parallel region.
  * Tolerance: |C - ref| <= 2 (K + 2) 2^-24 (|alpha| sum_k |a_ik b_kj| + |beta c_ij|) + 1e-30,
  * twice the classic bound on f32 summation of K + 2 terms (the products themselves are exact).
  */
@@ -89,21 +92,22 @@ static void test_pack_exact(void **state) {
     free(want);
 }
 
-/* C (M,N) with op(A), op(B) as rt_gemm_bf16 defines them; returns the largest error relative to
- * the tolerance (<= 1 passes). */
-static double check_gemm(bool ta, bool tb, int M, int N, int K, float alpha, float beta) {
-    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
-    size_t a_rows = ta ? (size_t)K : (size_t)M, b_rows = tb ? (size_t)N : (size_t)K;
-    float *A = malloc(sizeof(float) * a_rows * lda), *B = malloc(sizeof(float) * b_rows * ldb);
+/* check_gemm_packed's product with B (op(B) at least K x N) given, packed into panels or not. */
+static double check_product(bool ta, bool tb, int M, int N, int K, float alpha, float beta,
+                            const float *B, int ldb, const rt_gemm_bf16_panels *panels) {
+    int lda = (ta ? M : K) + 3, ldc = N + 2;
+    size_t a_rows = ta ? (size_t)K : (size_t)M;
+    float *A = malloc(sizeof(float) * a_rows * lda);
     float *C = malloc(sizeof(float) * (size_t)M * ldc),
           *C0 = malloc(sizeof(float) * (size_t)M * ldc);
     for (size_t i = 0; i < a_rows * lda; i++)
         A[i] = tu_frand(&seed, -2.0f, 2.0f);
-    for (size_t i = 0; i < b_rows * ldb; i++)
-        B[i] = tu_frand(&seed, -2.0f, 2.0f);
     for (size_t i = 0; i < (size_t)M * ldc; i++)
         C0[i] = C[i] = beta == 0.0f ? NAN : tu_frand(&seed, -1.0f, 1.0f);
-    rt_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (panels)
+        rt_gemm_bf16_panels_mul(ta, M, N, K, alpha, A, lda, panels, beta, C, ldc);
+    else
+        rt_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     double worst = 0.0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -128,10 +132,42 @@ static double check_gemm(bool ta, bool tb, int M, int N, int K, float alpha, flo
             if (memcmp(&was, &is, sizeof was) != 0) worst = INFINITY;
         }
     free(A);
-    free(B);
     free(C);
     free(C0);
     return worst;
+}
+
+/* C (M,N) with op(A), op(B) as rt_gemm_bf16 defines them; returns the largest error relative to
+ * the tolerance (<= 1 passes). packed_K > 0: op(B) of packed_K x packed_N (at least K x N) is
+ * packed into panels first and the product takes its first K rows and N columns. */
+static double check_gemm_packed(bool ta, bool tb, int M, int N, int K, float alpha, float beta,
+                                int packed_K, int packed_N) {
+    if (packed_K > 0) { /* B holds the whole packed op(B) */
+        int ldb = (tb ? packed_K : packed_N) + 1;
+        size_t b_rows = tb ? (size_t)packed_N : (size_t)packed_K;
+        float *B = malloc(sizeof(float) * b_rows * ldb);
+        for (size_t i = 0; i < b_rows * ldb; i++)
+            B[i] = tu_frand(&seed, -2.0f, 2.0f);
+        rt_gemm_bf16_panels p = {NULL, packed_K, packed_N};
+        p.data = malloc(rt_gemm_bf16_panels_size(packed_K, packed_N) * sizeof(uint32_t));
+        rt_gemm_bf16_pack_panels(&p, tb, B, ldb);
+        double worst = check_product(ta, tb, M, N, K, alpha, beta, B, ldb, &p);
+        free(p.data);
+        free(B);
+        return worst;
+    }
+    int ldb = (tb ? K : N) + 1;
+    size_t b_rows = tb ? (size_t)N : (size_t)K;
+    float *B = malloc(sizeof(float) * b_rows * ldb);
+    for (size_t i = 0; i < b_rows * ldb; i++)
+        B[i] = tu_frand(&seed, -2.0f, 2.0f);
+    double worst = check_product(ta, tb, M, N, K, alpha, beta, B, ldb, NULL);
+    free(B);
+    return worst;
+}
+
+static double check_gemm(bool ta, bool tb, int M, int N, int K, float alpha, float beta) {
+    return check_gemm_packed(ta, tb, M, N, K, alpha, beta, 0, 0);
 }
 
 static void test_gemm_shapes(void **state) {
@@ -176,6 +212,34 @@ static void test_gemm_blocks(void **state) {
     float c[4] = {1, 2, 3, 4};
     rt_gemm_bf16(false, false, 2, 2, 0, 1.0f, c, 1, c, 1, 0.5f, c, 2);
     assert_true(c[0] == 0.5f && c[3] == 2.0f);
+}
+
+static void test_gemm_panels(void **state) {
+    (void)state;
+    rt_set_threads(2);
+    struct {
+        int M, N, K, packed_K, packed_N;
+    } cases[] = {
+        {64, 128, 64, 64, 256},      /* scores against a prefix of the keys */
+        {64, 72, 192, 256, 72},      /* probabilities times a prefix of the values */
+        {63, 70, 151, 151, 70},      /* the last block: the whole odd length */
+        {300, 200, 600, 1100, 250},  /* prefixes across KC blocks, split by rows */
+        {40, 1300, 520, 1030, 1400}, /* split by columns */
+        {5, 3, 2, 2, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int t = 0; t < 4; t++) {
+            double e = check_gemm_packed(t & 1, t & 2, cases[i].M, cases[i].N, cases[i].K, 0.5f,
+                                         t < 2 ? 0.0f : 1.0f, cases[i].packed_K, cases[i].packed_N);
+            if (!(e <= 1.0)) fail_msg("panels case %zu trans %d: error %.3g of tolerance", i, t, e);
+        }
+    /* inside a parallel region each thread's product runs on its own thread */
+    double worst[2] = {0.0, 0.0};
+#pragma omp parallel for num_threads(2)
+    for (int t = 0; t < 2; t++)
+        worst[t] = check_gemm_packed(t, true, 200, 130, 96, 1.0f, 0.0f, 96, 190);
+    if (!(worst[0] <= 1.0 && worst[1] <= 1.0))
+        fail_msg("panels in a parallel region: error %.3g, %.3g", worst[0], worst[1]);
 }
 
 /* One tile of every level against the double reference (the scalar table is the emulation used
@@ -228,10 +292,9 @@ static void test_tile_levels(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pack_exact),
-        cmocka_unit_test(test_tile_levels),
-        cmocka_unit_test(test_gemm_shapes),
-        cmocka_unit_test(test_gemm_blocks),
+        cmocka_unit_test(test_pack_exact),  cmocka_unit_test(test_tile_levels),
+        cmocka_unit_test(test_gemm_shapes), cmocka_unit_test(test_gemm_blocks),
+        cmocka_unit_test(test_gemm_panels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

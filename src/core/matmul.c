@@ -554,11 +554,12 @@ static void gemm_bf16_pack_b(const gemm_bf16_args *g, int jc, int nc, int pc, in
 }
 
 /* Rows m0 .. m1 - 1 of C's columns jc .. jc + nc - 1, adding the products over k in
- * [pc, pc + kc) with B's block packed in bp; A's blocks are packed into ap. A not transposed
+ * [pc, pc + kc) with B's block packed in bp (panels b_kp pairs apart, of which the first
+ * (kc + 1) / 2 are used); A's blocks are packed into ap. A not transposed
  * (k stride 1) is packed row after row; transposed, as one panel as wide as the block (a
  * multiple of 16 rows), read across. */
 static void gemm_bf16_rows(const gemm_bf16_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
-                           const uint32_t *bp, uint32_t *ap) {
+                           const uint32_t *bp, int64_t b_kp, uint32_t *ap) {
     enum { MR = RT_GEMM_BF16_MR, NR = RT_GEMM_BF16_NR };
     const int a_k_contig = g->a_cs == 1;
     const size_t a_ld = a_k_contig ? g->a_rs : g->a_cs;
@@ -574,8 +575,8 @@ static void gemm_bf16_rows(const gemm_bf16_args *g, int m0, int m1, int jc, int 
         for (int jr = 0; jr < nc; jr += NR)
             for (int ir = 0; ir < mc; ir += MR)
                 g->kn->gemm_bf16_tile(
-                    kp, ap + (size_t)ir * row_stride, row_stride, pair_stride, bp + (size_t)jr * kp,
-                    g->C + (size_t)(ic + ir) * g->ldc + jc + jr, g->ldc,
+                    kp, ap + (size_t)ir * row_stride, row_stride, pair_stride,
+                    bp + (size_t)jr * b_kp, g->C + (size_t)(ic + ir) * g->ldc + jc + jr, g->ldc,
                     mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, g->alpha, beta);
     }
 }
@@ -590,7 +591,7 @@ static void gemm_bf16_columns(const gemm_bf16_args *g, int n0, int n1) {
             int kc = g->K - pc < GEMM_BF16_KC ? g->K - pc : GEMM_BF16_KC;
             gemm_bf16_pack_b(g, jc, nc, pc, kc, 0, (nc + RT_GEMM_BF16_NR - 1) / RT_GEMM_BF16_NR,
                              bp);
-            gemm_bf16_rows(g, 0, g->M, jc, nc, pc, kc, bp, ap);
+            gemm_bf16_rows(g, 0, g->M, jc, nc, pc, kc, bp, (kc + 1) / 2, ap);
         }
     }
 }
@@ -618,22 +619,16 @@ static void gemm_bf16_shared_b(const gemm_bf16_args *g, int n_threads) {
                 for (int q = 0; q < n_panels; q++)
                     gemm_bf16_pack_b(g, jc, nc, pc, kc, q, q + 1, bp);
                 /* (the loop's barrier: B's block is complete) */
-                if (lo < hi) gemm_bf16_rows(g, lo, hi, jc, nc, pc, kc, bp, ap);
+                if (lo < hi) gemm_bf16_rows(g, lo, hi, jc, nc, pc, kc, bp, (kc + 1) / 2, ap);
 #pragma omp barrier /* before the next block overwrites bp */
             }
         }
     }
 }
 
-void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
-                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { /* no products: C = beta C (not read when beta is 0) */
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++)
-                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
-        return;
-    }
+static gemm_bf16_args gemm_bf16_make(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                                     const float *A, int lda, const float *B, int ldb, float beta,
+                                     float *C, int ldc) {
     gemm_bf16_args g = {
         .kn = gemm_bf16_kernels(),
         .M = M,
@@ -650,7 +645,22 @@ void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
         .C = C,
         .ldc = (size_t)ldc,
     };
-    int n_threads = worth_threads(M, N, K) ? rt_get_threads() : 1;
+    return g;
+}
+
+void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* no products: C = beta C (not read when beta is 0) */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    gemm_bf16_args g =
+        gemm_bf16_make(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    /* inside a parallel region (attention's heads) the product runs on the calling thread */
+    int n_threads = worth_threads(M, N, K) && !omp_in_parallel() ? rt_get_threads() : 1;
     if (n_threads <= 1) {
         gemm_bf16_columns(&g, 0, N);
     } else if (M >= N) {
@@ -666,6 +676,104 @@ void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
             int hi = (int)((int64_t)n_units * (t + 1) / n_threads) * RT_GEMM_BF16_NR;
             if (hi > N) hi = N;
             if (lo < hi) gemm_bf16_columns(&g, lo, hi);
+        }
+    }
+}
+
+/* ---- bf16 GEMM with B packed ahead -------------------------------------------------------- */
+
+/* Layout of rt_gemm_bf16_panels: blocks of GEMM_BF16_KC rows of op(B) (the last one shorter),
+ * one after the other; in each, the NR-column panels of all N (padded to whole panels) with
+ * the block's pairs (kc + 1) / 2 per column, as gemm_bf16_pack_b writes one block. Every block
+ * but the last holds KC / 2 pairs per column, so block pc / KC starts at (pc / KC) (KC / 2)
+ * n_pad. */
+static size_t panels_n_pad(int N) {
+    return ((size_t)N + RT_GEMM_BF16_NR - 1) / RT_GEMM_BF16_NR * RT_GEMM_BF16_NR;
+}
+
+/* The pairs per column of p's block at row pc (a multiple of KC). */
+static int64_t panels_block_kp(const rt_gemm_bf16_panels *p, int pc) {
+    int kc = p->K - pc < GEMM_BF16_KC ? p->K - pc : GEMM_BF16_KC;
+    return (kc + 1) / 2;
+}
+
+static uint32_t *panels_block(const rt_gemm_bf16_panels *p, int pc) {
+    return p->data + (size_t)(pc / GEMM_BF16_KC) * (GEMM_BF16_KC / 2) * panels_n_pad(p->N);
+}
+
+size_t rt_gemm_bf16_panels_size(int K, int N) {
+    if (K <= 0 || N <= 0) return 0;
+    return ((size_t)K + 1) / 2 * panels_n_pad(N);
+}
+
+void rt_gemm_bf16_pack_panels(rt_gemm_bf16_panels *p, bool trans_b, const float *B, int ldb) {
+    enum { NR = RT_GEMM_BF16_NR };
+    if (p->K <= 0 || p->N <= 0) return;
+    const rt_kernels *kn = gemm_bf16_kernels();
+    size_t b_rs = trans_b ? 1 : (size_t)ldb, b_cs = trans_b ? (size_t)ldb : 1;
+    int k_contig = trans_b, n_panels = (p->N + NR - 1) / NR;
+    int n_blocks = (p->K + GEMM_BF16_KC - 1) / GEMM_BF16_KC;
+    bool threads = !omp_in_parallel() && (double)p->K * p->N >= PARALLEL_MIN_WORK / 4;
+#pragma omp parallel for collapse(2) schedule(static) if (threads)
+    for (int blk = 0; blk < n_blocks; blk++)
+        for (int q = 0; q < n_panels; q++) {
+            int pc = blk * GEMM_BF16_KC, kc = p->K - pc < GEMM_BF16_KC ? p->K - pc : GEMM_BF16_KC;
+            int n = p->N - q * NR < NR ? p->N - q * NR : NR;
+            int64_t kp = (kc + 1) / 2;
+            kn->gemm_bf16_pack(B + (size_t)pc * b_rs + (size_t)q * NR * b_cs,
+                               k_contig ? b_cs : b_rs, k_contig, n, kc, NR,
+                               panels_block(p, pc) + (size_t)q * kp * NR);
+        }
+}
+
+/* Rows m0 .. m1 - 1 and columns n0 .. n1 - 1 (n0 a multiple of NR) of C from p's panels, on
+ * the calling thread. */
+static void gemm_bf16_panels_part(const gemm_bf16_args *g, const rt_gemm_bf16_panels *p, int m0,
+                                  int m1, int n0, int n1) {
+    uint32_t *ap = scratch_get(SCRATCH_TILE, gemm_bf16_a_bytes(g));
+    for (int jc = n0; jc < n1; jc += GEMM_BF16_NC) {
+        int nc = n1 - jc < GEMM_BF16_NC ? n1 - jc : GEMM_BF16_NC;
+        for (int pc = 0; pc < g->K; pc += GEMM_BF16_KC) {
+            int kc = g->K - pc < GEMM_BF16_KC ? g->K - pc : GEMM_BF16_KC;
+            int64_t b_kp = panels_block_kp(p, pc);
+            const uint32_t *bp =
+                panels_block(p, pc) + (size_t)(jc / RT_GEMM_BF16_NR) * b_kp * RT_GEMM_BF16_NR;
+            gemm_bf16_rows(g, m0, m1, jc, nc, pc, kc, bp, b_kp, ap);
+        }
+    }
+}
+
+void rt_gemm_bf16_panels_mul(bool trans_a, int M, int N, int K, float alpha, const float *A,
+                             int lda, const rt_gemm_bf16_panels *B, float beta, float *C, int ldc) {
+    enum { MR = RT_GEMM_BF16_MR, NR = RT_GEMM_BF16_NR };
+    RT_ASSERT(N <= B->N && K <= B->K && (K == B->K || K % 2 == 0));
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        rt_gemm_bf16(trans_a, false, M, N, 0, alpha, A, lda, NULL, N, beta, C, ldc);
+        return;
+    }
+    gemm_bf16_args g =
+        gemm_bf16_make(trans_a, false, M, N, K, alpha, A, lda, NULL, 0, beta, C, ldc);
+    int n_threads = worth_threads(M, N, K) && !omp_in_parallel() ? rt_get_threads() : 1;
+    /* Row ranges when A is at least half as wide as B (each thread packs only its rows of A and
+     * reads all the panels), else column ranges (each packs all of A: the head's few rows). */
+    bool by_rows = 2 * (int64_t)M >= N;
+    int n_units = by_rows ? (M + MR - 1) / MR : (N + NR - 1) / NR;
+    if (n_threads > n_units) n_threads = n_units;
+    if (n_threads <= 1) {
+        gemm_bf16_panels_part(&g, B, 0, M, 0, N);
+        return;
+    }
+#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
+    for (int t = 0; t < n_threads; t++) {
+        int lo = (int)((int64_t)n_units * t / n_threads) * (by_rows ? MR : NR);
+        int hi = (int)((int64_t)n_units * (t + 1) / n_threads) * (by_rows ? MR : NR);
+        if (by_rows) {
+            if (hi > M) hi = M;
+            if (lo < hi) gemm_bf16_panels_part(&g, B, lo, hi, 0, N);
+        } else {
+            if (hi > N) hi = N;
+            if (lo < hi) gemm_bf16_panels_part(&g, B, 0, M, lo, hi);
         }
     }
 }

@@ -47,10 +47,30 @@ void rt_matmul_set_bf16_activations(bool on);
  * training's --precision bf16. AVX512-BF16 (VDPBF16PS) where the CPU has it, else an exact
  * scalar emulation (same numbers up to f32 summation order, much slower). C is not read when
  * beta is 0 and must not alias A or B. Threads over row or column ranges of C (rt_set_threads);
- * no OpenBLAS. */
+ * no OpenBLAS. Inside an OpenMP parallel region it runs on the calling thread. */
 void rt_gemm_bf16(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 /* Whether rt_gemm_bf16 runs on AVX512-BF16 (false: the scalar emulation). */
 bool rt_gemm_bf16_native(void);
+
+/* op(B) of rt_gemm_bf16 rounded to bf16 and packed once, for several products that share it
+ * (attention's keys and values per head, the lm head over loss chunks, a frozen weight): data
+ * holds rt_gemm_bf16_panels_size(K, N) words (the caller allocates; 64-byte aligned is
+ * fastest) for op(B) of K rows and N columns. */
+typedef struct rt_gemm_bf16_panels {
+    uint32_t *data;
+    int K, N; /* op(B)'s shape as packed */
+} rt_gemm_bf16_panels;
+/* Words of data for op(B) (K,N): about K N / 2, N rounded up to whole 64-column panels. */
+size_t rt_gemm_bf16_panels_size(int K, int N);
+/* Packs op(B) (p->K, p->N) from B as rt_gemm_bf16 reads it (B (K,ldb), or transposed B (N,ldb));
+ * threads over panels outside a parallel region. */
+void rt_gemm_bf16_pack_panels(rt_gemm_bf16_panels *p, bool trans_b, const float *B, int ldb);
+/* rt_gemm_bf16 with op(B) taken from B's panels: C (M,N) = alpha op(A) (M,K) op(B)[0:K, 0:N] +
+ * beta C, the same numbers. K and N may be less than the packed shape (a causal prefix of keys);
+ * K is then even. Threads as rt_gemm_bf16 does, on the calling thread alone inside a parallel
+ * region (as rt_gemm_bf16 too). */
+void rt_gemm_bf16_panels_mul(bool trans_a, int M, int N, int K, float alpha, const float *A,
+                             int lda, const rt_gemm_bf16_panels *B, float beta, float *C, int ldc);
 
 #endif

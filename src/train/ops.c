@@ -301,12 +301,53 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
 /* Per (sequence, head) the products go to single-threaded sgemm on score tiles of ATT_BLOCK query
  * rows against the keys they can see (causal): row block [i0, i0 + rows) needs keys [0, i0 + rows),
  * so the tiles cover the lower triangle plus half the diagonal blocks, 5/8 of the full (T,T)
- * products at T = 256. */
+ * products at T = 256. With bf16, to rt_gemm_bf16 instead (bf16 inputs, f32 sums: q, k, v, dout
+ * and the f32 probabilities P and score gradients dS are rounded where they enter a product),
+ * with each kv head's keys and values packed once for all its row blocks and query heads. */
 enum { ATT_BLOCK = 64 };
 
+/* One product of attention, C (M,N) = alpha op(A) op(B) + beta C on the calling thread: sgemm,
+ * or bf16 with op(B) from panels when given (their first K rows and N columns). */
+static void att_gemm(bool bf16, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb,
+                     const rt_gemm_bf16_panels *panels, float beta, float *C, int ldc) {
+    if (bf16 && panels)
+        rt_gemm_bf16_panels_mul(trans_a, M, N, K, alpha, A, lda, panels, beta, C, ldc);
+    else if (bf16)
+        rt_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                    ldc);
+}
+
+/* Panels of a kv head's keys or values for bf16 attention, owned by one thread. */
+typedef struct att_panels {
+    rt_gemm_bf16_panels p;
+    bool trans; /* packed as transposed (K^T or V^T: (D, T)) or as is ((T, D)) */
+} att_panels;
+
+static void att_panels_init(att_panels *a, bool bf16, bool trans, int T, int D) {
+    a->trans = trans;
+    a->p.K = trans ? D : T;
+    a->p.N = trans ? T : D;
+    a->p.data = NULL;
+    if (!bf16) return;
+    size_t words = rt_gemm_bf16_panels_size(a->p.K, a->p.N);
+    a->p.data = aligned_alloc(64, (words * sizeof(uint32_t) + 63) / 64 * 64);
+    RT_ASSERT(a->p.data);
+}
+
+/* x (T, ld) the head's keys or values; no-op without bf16 */
+static const rt_gemm_bf16_panels *att_panels_pack(att_panels *a, const float *x, int ld) {
+    if (!a->p.data) return NULL;
+    rt_gemm_bf16_pack_panels(&a->p, a->trans, x, ld);
+    return &a->p;
+}
+
 // out (N,H*D), lse (B,H,T), q (N,H*D), k, v (N,KV*D)
-void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
-                          int B, int T, int H, int KV, int D) {
+void op_attention_forward(bool bf16, float *out, float *lse, const float *q, const float *k,
+                          const float *v, int B, int T, int H, int KV, int D) {
     const tkern_table *kern = tkern_get();
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
@@ -315,19 +356,29 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
     {
         float *S = malloc((size_t)ATT_BLOCK * T * sizeof(float));
         RT_ASSERT(S);
+        att_panels kt, vp;
+        att_panels_init(&kt, bf16, true, T, D);
+        att_panels_init(&vp, bf16, false, T, D);
+        const rt_gemm_bf16_panels *kp = NULL, *vpp = NULL;
+        int packed = -1; /* b * KV + kv head in the panels: a thread's heads come in order */
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < H; h++) {
                 int kh = h / group;
                 const float *kb = k + (size_t)b * T * ks + (size_t)kh * D;
                 const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
+                if (bf16 && packed != b * KV + kh) {
+                    kp = att_panels_pack(&kt, kb, ks);
+                    vpp = att_panels_pack(&vp, vb, ks);
+                    packed = b * KV + kh;
+                }
                 for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
                     int rows = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, cols = i0 + rows;
                     const float *qh = q + ((size_t)b * T + i0) * qs + (size_t)h * D;
                     float *l = lse + ((size_t)b * H + h) * T + i0;
                     // S (rows,cols) = scale * Q_blk (rows,D) K_h[0:cols]^T
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, D, scale, qh,
-                                qs, kb, ks, 0.0f, S, cols);
+                    att_gemm(bf16, false, true, rows, cols, D, scale, qh, qs, kb, ks, kp, 0.0f, S,
+                             cols);
                     for (int r = 0; r < rows; r++) {
                         float *row = S + (size_t)r * cols;
                         int n = i0 + r + 1; /* keys 0..t */
@@ -338,20 +389,21 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
                         l[r] = maxv + logf(sum);
                     }
                     // out_blk (rows,D) = P (rows,cols) V_h[0:cols] (cols,D)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, cols, 1.0f, S,
-                                cols, vb, ks, 0.0f, out + ((size_t)b * T + i0) * qs + (size_t)h * D,
-                                qs);
+                    att_gemm(bf16, false, false, rows, D, cols, 1.0f, S, cols, vb, ks, vpp, 0.0f,
+                             out + ((size_t)b * T + i0) * qs + (size_t)h * D, qs);
                 }
             }
         }
         free(S);
+        free(kt.p.data);
+        free(vp.p.data);
     }
 }
 
 // dq (N,H*D), dk, dv (N,KV*D), dout (N,H*D), lse (B,H,T)
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *lse, int B, int T, int H,
-                           int KV, int D) {
+void op_attention_backward(bool bf16, float *dq, float *dk, float *dv, const float *dout,
+                           const float *q, const float *k, const float *v, const float *lse, int B,
+                           int T, int H, int KV, int D) {
     const tkern_table *kern = tkern_get();
     float scale = 1.0f / sqrtf((float)D);
     int group = H / KV;
@@ -362,6 +414,10 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
         float *P = malloc(2 * (size_t)ATT_BLOCK * T * sizeof(float));
         RT_ASSERT(P);
         float *dP = P + (size_t)ATT_BLOCK * T;
+        att_panels kt, kn, vt;
+        att_panels_init(&kt, bf16, true, T, D);
+        att_panels_init(&kn, bf16, false, T, D);
+        att_panels_init(&vt, bf16, true, T, D);
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int kh = 0; kh < KV; kh++) {
@@ -369,6 +425,9 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                 const float *vb = v + (size_t)b * T * ks + (size_t)kh * D;
                 float *dkb = dk + (size_t)b * T * ks + (size_t)kh * D;
                 float *dvb = dv + (size_t)b * T * ks + (size_t)kh * D;
+                const rt_gemm_bf16_panels *ktp = att_panels_pack(&kt, kb, ks);
+                const rt_gemm_bf16_panels *knp = att_panels_pack(&kn, kb, ks);
+                const rt_gemm_bf16_panels *vtp = att_panels_pack(&vt, vb, ks);
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
                     for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
                         int rows = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, cols = i0 + rows;
@@ -377,11 +436,11 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                         float *dqh = dq + at;
                         const float *l = lse + ((size_t)b * H + h) * T + i0;
                         // P = exp(scale Q_blk K^T - lse), causal
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, D, scale,
-                                    qh, qs, kb, ks, 0.0f, P, cols);
+                        att_gemm(bf16, false, true, rows, cols, D, scale, qh, qs, kb, ks, ktp, 0.0f,
+                                 P, cols);
                         // dP (rows,cols) = dO_blk (rows,D) V_h[0:cols]^T
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, D, 1.0f,
-                                    doh, qs, vb, ks, 0.0f, dP, cols);
+                        att_gemm(bf16, false, true, rows, cols, D, 1.0f, doh, qs, vb, ks, vtp, 0.0f,
+                                 dP, cols);
                         for (int r = 0; r < rows; r++) {
                             float *pr = P + (size_t)r * cols, *dr = dP + (size_t)r * cols;
                             int n = i0 + r + 1;
@@ -393,17 +452,20 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                         }
                         // dV_h[0:cols] += P^T dO_blk; dQ_blk += dS K_h[0:cols];
                         // dK_h[0:cols] += dS^T Q_blk
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, D, rows, 1.0f, P,
-                                    cols, doh, qs, 1.0f, dvb, ks);
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, D, cols, 1.0f,
-                                    dP, cols, kb, ks, 1.0f, dqh, qs);
-                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, D, rows, 1.0f,
-                                    dP, cols, qh, qs, 1.0f, dkb, ks);
+                        att_gemm(bf16, true, false, cols, D, rows, 1.0f, P, cols, doh, qs, NULL,
+                                 1.0f, dvb, ks);
+                        att_gemm(bf16, false, false, rows, D, cols, 1.0f, dP, cols, kb, ks, knp,
+                                 1.0f, dqh, qs);
+                        att_gemm(bf16, true, false, cols, D, rows, 1.0f, dP, cols, qh, qs, NULL,
+                                 1.0f, dkb, ks);
                     }
                 }
             }
         }
         free(P);
+        free(kt.p.data);
+        free(kn.p.data);
+        free(vt.p.data);
     }
 }
 

@@ -81,13 +81,15 @@ void op_rope(float *x, const float *cos_t, const float *sin_t, int N, int T, int
 
 /* Causal attention. q (N, H*D), k, v (N, KV*D), out (N, H*D), lse (B,H,T) saved: the
  * log-sum-exp of each row of scaled scores (backward recomputes the weights from it). Head h
- * reads kv head h / (H/KV). */
-void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
-                          int B, int T, int H, int KV, int D);
+ * reads kv head h / (H/KV). bf16: the score and value products (and their gradients' products)
+ * through rt_gemm_bf16, inputs rounded to bf16 and f32 sums (the probabilities too, where they
+ * multiply v); softmax and log-sum-exp stay f32. */
+void op_attention_forward(bool bf16, float *out, float *lse, const float *q, const float *k,
+                          const float *v, int B, int T, int H, int KV, int D);
 /* dq (N,H*D), dk, dv (N,KV*D) +=. */
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *lse, int B, int T, int H,
-                           int KV, int D);
+void op_attention_backward(bool bf16, float *dq, float *dk, float *dv, const float *dout,
+                           const float *q, const float *k, const float *v, const float *lse, int B,
+                           int T, int H, int KV, int D);
 
 /* h (n) = silu(gate) * up. */
 void op_swiglu_forward(float *h, const float *gate, const float *up, int64_t n);

@@ -708,8 +708,8 @@ static void attention_and_residual(tmodel *m, int l, bool training) {
     const rt_model_config *c = &m->cfg;
     int N = a->B * a->T;
     const float *x = a->x_res[l];
-    op_attention_forward(s->att, s->lse, s->q, s->k, s->v, a->B, a->T, c->n_head, c->n_kv_head,
-                         c->head_dim);
+    op_attention_forward(m->opt.bf16, s->att, s->lse, s->q, s->k, s->v, a->B, a->T, c->n_head,
+                         c->n_kv_head, c->head_dim);
     lin_forward(&m->layers[l].o, s->x_mid, s->att, s->xa[3], a->tmp, N, training,
                 m->opt.lora_dropout, lin_seed(m, l, 3));
     size_t NC = (size_t)N * c->n_embd;
@@ -799,8 +799,8 @@ static void layer_backward(tmodel *m, int l) {
     memset(a->dq, 0, NQ * sizeof(float));
     memset(a->dk, 0, NK * sizeof(float));
     memset(a->dv, 0, NK * sizeof(float));
-    op_attention_backward(a->dq, a->dk, a->dv, a->datt, s->q, s->k, s->v, s->lse, B, T, c->n_head,
-                          c->n_kv_head, c->head_dim);
+    op_attention_backward(m->opt.bf16, a->dq, a->dk, a->dv, a->datt, s->q, s->k, s->v, s->lse, B, T,
+                          c->n_head, c->n_kv_head, c->head_dim);
     if (!m->is_gpt2) {
         op_rope(a->dq, a->cos_t, a->sin_t, N, T, c->n_head, c->head_dim, c->rope_interleaved, true);
         op_rope(a->dk, a->cos_t, a->sin_t, N, T, c->n_kv_head, c->head_dim, c->rope_interleaved,
