@@ -4,7 +4,9 @@
  *     the same (dequantized) weights (max|g - g32| / max|g32| within 1e-4 for bf16, 2e-2 for
  *     q8_0, whose kernel also quantizes activations);
  *   - a LoRA model with B = 0 computes exactly the base model's loss; merging folds B A in;
- *   - bad token ids and sizes are errors, not crashes.
+ *   - bad token ids and sizes are errors, not crashes;
+ *   - --precision bf16 packs the lm head once per step for all loss chunks, with the numbers of
+ *     one chunk at a time (loss 1e-5 relative, gradients 1e-4 of the largest).
  */
 #include "testutil.h"
 
@@ -148,12 +150,96 @@ static void test_errors(void **state) {
     assert_true(tmodel_new(&c, NULL, &q, &m) < 0);
 }
 
+/* --precision bf16 with more rows than one loss chunk (256): the lm head is rounded and packed
+ * once per step (rt_gemm_bf16_panels) for all chunks. A step over two sequences of 150 tokens
+ * (300 rows: chunks of 256 and 44, both on the panels) gives the loss and gradients of two steps
+ * over one sequence each (150 rows: one chunk, op_gemm's own packing), gradients summed with
+ * grad_scale 1/2 (each half has half of the targets: the logits' gradient scale is the same
+ * float on both sides). The bf16 roundings are the same; only f32 summation order differs (the
+ * weight gradients sum 300 rows at once or 150 twice): loss within 1e-5 relative, each gradient
+ * within 1e-4 of the largest. Full training (the tied head's gradient too) and LoRA. */
+enum { T = 150, V = 96 };
+
+/* dimensions of at least 32, so that every product but LoRA's runs in bf16 */
+static tmodel *tiny_bf16(bool lora) {
+    rt_model_config c = tu_tiny_config(RT_ARCH_LLAMA, V, 96, T);
+    c.n_embd = 64;
+    c.n_layer = 1;
+    c.n_head = 2;
+    c.n_kv_head = 1;
+    c.head_dim = 32;
+    c.tied_embeddings = true;
+    tm_options o = {0};
+    o.seed = 7;
+    o.bf16 = true;
+    o.base_dtype = RT_DTYPE_F32;
+    if (lora) {
+        o.lora_rank = 4;
+        o.lora_alpha = 8;
+        o.lora_targets = RT_LORA_ALL;
+    }
+    tmodel *m;
+    if (tmodel_new(&c, NULL, &o, &m) != RT_OK) fail_msg("tmodel_new: %s", rt_last_error());
+    return m;
+}
+
+static void check_bf16_head_panels(bool lora) {
+    int32_t in[2 * T], tg[2 * T];
+    unsigned s = 3;
+    for (int i = 0; i < 2 * T; i++) {
+        in[i] = (int32_t)(tu_frand(&s, 0.0f, 1.0f) * (V - 1));
+        tg[i] = i % T % 7 == 3 ? -1 : (int32_t)(tu_frand(&s, 0.0f, 1.0f) * (V - 1));
+    }
+    tmodel *both = tiny_bf16(lora), *each = tiny_bf16(lora);
+    if (lora) { /* B starts at zero: give it values so that the adapter's path counts */
+        for (size_t i = 0; i < both->n_train; i++)
+            both->train_data[i] = each->train_data[i] = tu_frand(&s, -0.05f, 0.05f);
+    }
+    memset(both->train_grad, 0, both->n_train * sizeof(float));
+    memset(each->train_grad, 0, each->n_train * sizeof(float));
+    float loss2, loss_a, loss_b;
+    int64_t n2, n_a, n_b;
+    assert_int_equal(tmodel_step(both, in, tg, 2, T, false, 1.0f, NULL, &n2), RT_OK);
+    assert_int_equal(tmodel_step(each, in, tg, 1, T, false, 1.0f, NULL, &n_a), RT_OK);
+    assert_int_equal(tmodel_step(each, in + T, tg + T, 1, T, false, 1.0f, NULL, &n_b), RT_OK);
+    assert_int_equal(n2, n_a + n_b);
+    assert_int_equal(n_a, n_b);
+    assert_int_equal(tmodel_step(both, in, tg, 2, T, true, 1.0f, &loss2, NULL), RT_OK);
+    assert_int_equal(tmodel_step(each, in, tg, 1, T, true, (float)n_a / (float)n2, &loss_a, NULL),
+                     RT_OK);
+    assert_int_equal(
+        tmodel_step(each, in + T, tg + T, 1, T, true, (float)n_b / (float)n2, &loss_b, NULL),
+        RT_OK);
+    double want = ((double)loss_a * n_a + (double)loss_b * n_b) / (double)n2;
+    if (!(fabs(loss2 - want) <= 1e-5 * fabs(want)))
+        fail_msg("%s loss: %.7f over both, %.7f from each", lora ? "lora" : "full", loss2, want);
+    double mx = 0.0;
+    for (size_t i = 0; i < both->n_train; i++)
+        mx = fmax(mx, fabs(each->train_grad[i]));
+    assert_true(mx > 0.0);
+    for (size_t i = 0; i < both->n_train; i++)
+        if (!(fabs(both->train_grad[i] - each->train_grad[i]) <= 1e-4 * mx))
+            fail_msg("%s gradient %zu: %g over both, %g from each (largest %g)",
+                     lora ? "lora" : "full", i, both->train_grad[i], each->train_grad[i], mx);
+    tmodel_free(both);
+    tmodel_free(each);
+}
+
+static void test_bf16_head_panels_full(void **state) {
+    (void)state;
+    check_bf16_head_panels(false);
+}
+
+static void test_bf16_head_panels_lora(void **state) {
+    (void)state;
+    check_bf16_head_panels(true);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lora_q8_0_base),
-        cmocka_unit_test(test_lora_bf16_base),
-        cmocka_unit_test(test_lora_zero_b_and_merge),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_lora_q8_0_base),        cmocka_unit_test(test_lora_bf16_base),
+        cmocka_unit_test(test_lora_zero_b_and_merge), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bf16_head_panels_full), cmocka_unit_test(test_bf16_head_panels_lora),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,9 +190,13 @@ void op_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, cons
  * last rows of the loss) are memory-bound, so bf16 would add rounding and packing for nothing. */
 enum { BF16_MIN_DIM = 32 };
 
+bool op_gemm_is_bf16(bool bf16, int M, int N, int K) {
+    return bf16 && M >= BF16_MIN_DIM && N >= BF16_MIN_DIM && K >= BF16_MIN_DIM;
+}
+
 void op_gemm(bool bf16, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (bf16 && M >= BF16_MIN_DIM && N >= BF16_MIN_DIM && K >= BF16_MIN_DIM)
+    if (op_gemm_is_bf16(bf16, M, N, K))
         rt_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else
         op_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -52,6 +52,8 @@ void op_threads_end(int blas_threads);
  * rank-r ones, are memory-bound and stay f32). The same contract otherwise. */
 void op_gemm(bool bf16, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Whether op_gemm(bf16, ...) of these dimensions runs in bf16. */
+bool op_gemm_is_bf16(bool bf16, int M, int N, int K);
 
 /* out (N,n_out) = inp (N,n_in) W^T + b, W (n_out,n_in) f32 (sgemm). */
 void op_linear_forward_f32(float *out, const float *inp, const float *w, const float *b, int N,

@@ -54,6 +54,9 @@ typedef struct tm_acts {
     float *dres, *dln, *dq, *dk, *dv, *datt, *dxa, *tmp;
     float *logits, *dlnf;
     float *cos_t, *sin_t; /* (T, D/2) */
+    /* bf16 with an f32 head and several loss chunks: the head rounded and packed once per step
+     * for all chunks, as op(B) of the logits (C,V) and then of their gradient (V,C) */
+    rt_gemm_bf16_panels head_fwd, head_bwd;
 } tm_acts;
 
 /* ---- parameter layout -------------------------------------------------------------------- */
@@ -431,6 +434,8 @@ fail:
 static void free_acts(tmodel *m) {
     if (!m->acts) return;
     free(m->acts->mem);
+    free(m->acts->head_fwd.data);
+    free(m->acts->head_bwd.data);
     free(m->acts->x_res);
     free(m->acts->slots);
     free(m->acts);
@@ -588,6 +593,18 @@ static int reserve(tmodel *m, int B, int T) {
     if (!a->mem) {
         free_acts(m);
         return RT_ERR_NOMEM;
+    }
+    int C = m->cfg.n_embd, V = m->cfg.n_vocab;
+    if (m->head.dtype == RT_DTYPE_F32 && (int64_t)B * T > LOSS_CHUNK &&
+        op_gemm_is_bf16(m->opt.bf16, LOSS_CHUNK, V, C)) {
+        a->head_fwd = (rt_gemm_bf16_panels){NULL, C, V};
+        a->head_bwd = (rt_gemm_bf16_panels){NULL, V, C};
+        a->head_fwd.data = rt_malloc(rt_gemm_bf16_panels_size(C, V) * sizeof(uint32_t));
+        a->head_bwd.data = rt_malloc(rt_gemm_bf16_panels_size(V, C) * sizeof(uint32_t));
+        if (!a->head_fwd.data || !a->head_bwd.data) {
+            free_acts(m);
+            return RT_ERR_NOMEM;
+        }
     }
     a->bytes = total * sizeof(float);
     layout_acts(m, a, a->mem, &total);
@@ -827,6 +844,13 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
     double total = 0.0;
     float g = n_valid ? grad_scale / (float)n_valid : 0.0f;
     if (backward) memset(a->dlnf, 0, (size_t)N * C * sizeof(float));
+    /* bf16: the head packed once for all chunks (reserve allocated the panels when N spans
+     * several); a short last chunk (under op_gemm's bf16 minimum) still goes to op_gemm */
+    bool panels = a->head_fwd.data && N > LOSS_CHUNK;
+    if (panels) {
+        rt_gemm_bf16_pack_panels(&a->head_fwd, true, (const float *)m->head.data, C);
+        if (backward) rt_gemm_bf16_pack_panels(&a->head_bwd, false, (const float *)m->head.data, C);
+    }
     for (int i0 = 0; i0 < N; i0 += LOSS_CHUNK) {
         int rows = N - i0 < LOSS_CHUNK ? N - i0 : LOSS_CHUNK;
         const float *x = a->lnf + (size_t)i0 * C;
@@ -834,7 +858,11 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
         for (int r = 0; r < rows; r++)
             any |= targets[i0 + r] >= 0;
         if (!any) continue;
-        if (m->head.dtype == RT_DTYPE_F32)
+        bool rows_panels = panels && op_gemm_is_bf16(true, rows, V, C);
+        if (rows_panels)
+            rt_gemm_bf16_panels_mul(false, rows, V, C, 1.0f, x, C, &a->head_fwd, 0.0f, a->logits,
+                                    V);
+        else if (m->head.dtype == RT_DTYPE_F32)
             op_gemm(m->opt.bf16, false, true, rows, V, C, 1.0f, x, C, (const float *)m->head.data,
                     C, 0.0f, a->logits, V);
         else
@@ -859,7 +887,10 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
         }
         total += chunk_loss;
         if (backward) {
-            if (m->head.dtype == RT_DTYPE_F32)
+            if (rows_panels)
+                rt_gemm_bf16_panels_mul(false, rows, C, V, 1.0f, a->logits, V, &a->head_bwd, 1.0f,
+                                        a->dlnf + (size_t)i0 * C, C);
+            else if (m->head.dtype == RT_DTYPE_F32)
                 op_linear_backward(m->opt.bf16, a->dlnf + (size_t)i0 * C, NULL, NULL, a->logits,
                                    NULL, (const float *)m->head.data, rows, C, V);
             else
