@@ -6,7 +6,9 @@
  *   - a LoRA model with B = 0 computes exactly the base model's loss; merging folds B A in;
  *   - bad token ids and sizes are errors, not crashes;
  *   - --precision bf16 packs the lm head once per step for all loss chunks, with the numbers of
- *     one chunk at a time (loss 1e-5 relative, gradients 1e-4 of the largest).
+ *     one chunk at a time (loss 1e-5 relative, gradients 1e-4 of the largest);
+ *   - bf16 LoRA packs its frozen f32 base once at creation (and again after a merge), with the
+ *     numbers of packing at every product (1e-6 relative: only threads' summation may differ).
  */
 #include "testutil.h"
 
@@ -235,11 +237,55 @@ static void test_bf16_head_panels_lora(void **state) {
     check_bf16_head_panels(true);
 }
 
+/* The frozen base's panels against none (each product packs W itself): the same step, then the
+ * same again after merging B A into the base. */
+static void test_bf16_frozen_panels(void **state) {
+    (void)state;
+    int32_t in[2 * T], tg[2 * T];
+    unsigned s = 5;
+    for (int i = 0; i < 2 * T; i++) {
+        in[i] = (int32_t)(tu_frand(&s, 0.0f, 1.0f) * (V - 1));
+        tg[i] = (int32_t)(tu_frand(&s, 0.0f, 1.0f) * (V - 1));
+    }
+    tmodel *m[2] = {tiny_bf16(true), tiny_bf16(true)};
+    int n_packed = 0;
+    for (int j = 0; j < 7; j++) {
+        tm_linear *L = tmodel_linear(m[1], 0, j);
+        n_packed += L->w_fwd.data != NULL;
+        free(L->w_fwd.data);
+        free(L->w_bwd.data);
+        L->w_fwd.data = L->w_bwd.data = NULL;
+    }
+    assert_int_equal(n_packed, 7);
+    for (size_t i = 0; i < m[0]->n_train; i++)
+        m[0]->train_data[i] = m[1]->train_data[i] = tu_frand(&s, -0.05f, 0.05f);
+    for (int round = 0; round < 2; round++) {
+        float loss[2];
+        for (int k = 0; k < 2; k++) {
+            memset(m[k]->train_grad, 0, m[k]->n_train * sizeof(float));
+            assert_int_equal(tmodel_step(m[k], in, tg, 2, T, true, 1.0f, &loss[k], NULL), RT_OK);
+        }
+        if (!(fabs(loss[0] - loss[1]) <= 1e-6 * fabs(loss[1])))
+            fail_msg("round %d: loss %.8f with panels, %.8f without", round, loss[0], loss[1]);
+        double mx = 0.0;
+        for (size_t i = 0; i < m[1]->n_train; i++)
+            mx = fmax(mx, fabs(m[1]->train_grad[i]));
+        double d = tu_max_abs_diff(m[0]->train_grad, m[1]->train_grad, m[0]->n_train);
+        if (!(mx > 0.0 && d <= 1e-6 * mx))
+            fail_msg("round %d: gradients differ by %g (largest %g)", round, d, mx);
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(tmodel_merge_lora(m[k]), RT_OK);
+    }
+    tmodel_free(m[0]);
+    tmodel_free(m[1]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lora_q8_0_base),        cmocka_unit_test(test_lora_bf16_base),
         cmocka_unit_test(test_lora_zero_b_and_merge), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bf16_head_panels_full), cmocka_unit_test(test_bf16_head_panels_lora),
+        cmocka_unit_test(test_bf16_frozen_panels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -208,15 +208,38 @@ void op_linear_forward_f32(float *out, const float *inp, const float *w, const f
     op_linear_forward(false, out, inp, w, b, N, n_in, n_out);
 }
 
+// out (N,n_out) += b (n_out) on every row
+static void add_bias_rows(float *out, const float *b, int N, int n_out) {
+    if (!b) return;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < n_out; o++)
+            out[(size_t)i * n_out + o] += b[o];
+}
+
 void op_linear_forward(bool bf16, float *out, const float *inp, const float *w, const float *b,
                        int N, int n_in, int n_out) {
     op_gemm(bf16, false, true, N, n_out, n_in, 1.0f, inp, n_in, w, n_in, 0.0f, out, n_out);
-    if (b) {
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < N; i++)
-            for (int o = 0; o < n_out; o++)
-                out[(size_t)i * n_out + o] += b[o];
+    add_bias_rows(out, b, N, n_out);
+}
+
+void op_linear_forward_packed(bool bf16, float *out, const float *inp, const float *w,
+                              const rt_gemm_bf16_panels *w_fwd, const float *b, int N, int n_in,
+                              int n_out) {
+    if (!w_fwd->data || !op_gemm_is_bf16(bf16, N, n_out, n_in)) {
+        op_linear_forward(bf16, out, inp, w, b, N, n_in, n_out);
+        return;
     }
+    rt_gemm_bf16_panels_mul(false, N, n_out, n_in, 1.0f, inp, n_in, w_fwd, 0.0f, out, n_out);
+    add_bias_rows(out, b, N, n_out);
+}
+
+void op_linear_backward_x_packed(bool bf16, float *dinp, const float *dout, const float *w,
+                                 const rt_gemm_bf16_panels *w_bwd, int N, int n_in, int n_out) {
+    if (w_bwd->data && op_gemm_is_bf16(bf16, N, n_in, n_out))
+        rt_gemm_bf16_panels_mul(false, N, n_in, n_out, 1.0f, dout, n_out, w_bwd, 1.0f, dinp, n_in);
+    else
+        op_linear_backward(bf16, dinp, NULL, NULL, dout, NULL, w, N, n_in, n_out);
 }
 
 // dinp (N,n_in), dw (n_out,n_in), db (n_out), dout (N,n_out)

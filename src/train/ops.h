@@ -10,6 +10,7 @@
 #ifndef RT_TRAIN_OPS_H
 #define RT_TRAIN_OPS_H
 
+#include "core/matmul.h"
 #include "core/tensor.h"
 
 #include <stdbool.h>
@@ -67,6 +68,14 @@ void op_linear_forward(bool bf16, float *out, const float *inp, const float *w, 
                        int N, int n_in, int n_out);
 void op_linear_backward(bool bf16, float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, int N, int n_in, int n_out);
+/* op_linear_forward and op_linear_backward's input gradient (dinp += dout W) with W's panels
+ * packed ahead (w_fwd: W^T, (n_in, n_out); w_bwd: W, (n_out, n_in); see core/matmul.h), the
+ * same numbers; without panels (NULL data) or where op_gemm stays f32, as those two. */
+void op_linear_forward_packed(bool bf16, float *out, const float *inp, const float *w,
+                              const rt_gemm_bf16_panels *w_fwd, const float *b, int N, int n_in,
+                              int n_out);
+void op_linear_backward_x_packed(bool bf16, float *dinp, const float *dout, const float *w,
+                                 const rt_gemm_bf16_panels *w_bwd, int N, int n_in, int n_out);
 /* dinp (N,n_in) += dout (N,n_out) W for a weight of any dtype (frozen bases: bf16, q8_0, ...). */
 void op_linear_backward_x(float *dinp, const float *dout, const rt_tensor *w, int N);
 

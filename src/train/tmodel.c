@@ -22,6 +22,7 @@
 #include "core/quant.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +288,34 @@ static void set_grad_bounds(tmodel *m) {
     }
 }
 
+/* bf16: the frozen f32 weights' panels (tm_linear.w_fwd, w_bwd), packed again when they exist
+ * (after a merge). */
+static void pack_frozen_panels(tm_linear *L) {
+    if (!L->w_fwd.data) return;
+    rt_gemm_bf16_pack_panels(&L->w_fwd, true, (const float *)L->w.data, L->n_in);
+    rt_gemm_bf16_pack_panels(&L->w_bwd, false, (const float *)L->w.data, L->n_in);
+}
+
+/* Allocates and packs them for every frozen f32 weight whose products run in bf16. */
+static int pack_frozen(tmodel *m) {
+    for (int i = 0; i < m->cfg.n_layer; i++)
+        for (int j = 0; j < N_LIN; j++) {
+            tm_linear *L = tmodel_linear(m, i, j);
+            if (!L->bf16 || L->dw || L->w.dtype != RT_DTYPE_F32 ||
+                !op_gemm_is_bf16(true, INT_MAX, L->n_out, L->n_in))
+                continue;
+            L->w_fwd = (rt_gemm_bf16_panels){NULL, L->n_in, L->n_out};
+            L->w_bwd = (rt_gemm_bf16_panels){NULL, L->n_out, L->n_in};
+            size_t words = rt_gemm_bf16_panels_size(L->n_in, L->n_out);
+            L->w_bwd.data =
+                rt_malloc(rt_gemm_bf16_panels_size(L->n_out, L->n_in) * sizeof(uint32_t));
+            L->w_fwd.data = L->w_bwd.data ? rt_malloc(words * sizeof(uint32_t)) : NULL;
+            if (!L->w_fwd.data) return RT_ERR_NOMEM;
+            pack_frozen_panels(L);
+        }
+    return RT_OK;
+}
+
 int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, const tm_options *opt,
                tmodel **out) {
     *out = NULL;
@@ -419,6 +448,7 @@ int tmodel_new(const rt_model_config *cfg, const rt_model_weights *weights, cons
     for (int i = 0; i < cfg->n_layer; i++)
         for (int j = 0; j < N_LIN; j++)
             tmodel_linear(m, i, j)->bf16 = opt->bf16;
+    if ((st = pack_frozen(m)) != RT_OK) goto fail;
     st = RT_ERR_NOMEM;
     if (!(m->grad_bounds = rt_calloc((size_t)cfg->n_layer + 1, sizeof *m->grad_bounds))) goto fail;
     set_grad_bounds(m);
@@ -450,6 +480,8 @@ void tmodel_free(tmodel *m) {
             for (int j = 0; j < N_LIN; j++) {
                 tm_linear *L = tmodel_linear(m, i, j);
                 if (L->w.owned) rt_tensor_free(&L->w);
+                free(L->w_fwd.data);
+                free(L->w_bwd.data);
             }
     }
     free(m->layers);
@@ -629,7 +661,8 @@ static void dropout_apply(float *dst, const float *inp, size_t n, uint64_t seed,
 static void lin_forward(const tm_linear *L, float *out, const float *inp, float *xa, float *tmp,
                         int N, bool training, float dropout, uint64_t seed) {
     if (L->w.dtype == RT_DTYPE_F32)
-        op_linear_forward(L->bf16, out, inp, (const float *)L->w.data, L->b, N, L->n_in, L->n_out);
+        op_linear_forward_packed(L->bf16, out, inp, (const float *)L->w.data, &L->w_fwd, L->b, N,
+                                 L->n_in, L->n_out);
     else
         rt_matmul(out, inp, &L->w, L->b, N);
     if (!L->rank) return;
@@ -681,8 +714,8 @@ static void lin_backward(const tm_linear *L, float *dinp, const float *dout, con
                            L->n_in, L->n_out);
     } else {
         if (dinp && L->w.dtype == RT_DTYPE_F32)
-            op_linear_backward(L->bf16, dinp, NULL, NULL, dout, NULL, (const float *)L->w.data, N,
-                               L->n_in, L->n_out);
+            op_linear_backward_x_packed(L->bf16, dinp, dout, (const float *)L->w.data, &L->w_bwd, N,
+                                        L->n_in, L->n_out);
         else if (dinp)
             op_linear_backward_x(dinp, dout, &L->w, N);
         if (L->db)
@@ -1071,6 +1104,7 @@ int tmodel_merge_lora(tmodel *m) {
                         L->scale, L->lora_b, L->rank, L->lora_a, L->n_in, 1.0f, (float *)L->w.data,
                         L->n_in);
             memset(L->lora_b, 0, (size_t)L->n_out * L->rank * sizeof(float));
+            pack_frozen_panels(L);
         }
     return RT_OK;
 }

@@ -21,6 +21,7 @@
 #define RT_TRAIN_TMODEL_H
 
 #include "model/config.h"
+#include "core/matmul.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -87,6 +88,11 @@ typedef struct tm_linear {
     float *lora_a, *dlora_a; /* (rank, n_in) */
     float *lora_b, *dlora_b; /* (n_out, rank) */
     bool bf16;               /* products through rt_gemm_bf16 (tm_options.bf16; f32 bases) */
+    /* bf16 with a frozen f32 base (LoRA): W^T (the forward's op(B)) and W (the input
+     * gradient's) rounded and packed once at creation instead of at every product; 2 bytes per
+     * weight each. NULL data: packed per product. The weights must not change while these exist
+     * (tmodel_merge_lora packs them again). */
+    rt_gemm_bf16_panels w_fwd, w_bwd;
 } tm_linear;
 
 typedef struct tm_layer {
