@@ -727,19 +727,17 @@ void rt_gemm_bf16_pack_panels(rt_gemm_bf16_panels *p, bool trans_b, const float 
 }
 
 /* Rows m0 .. m1 - 1 and columns n0 .. n1 - 1 (n0 a multiple of NR) of C from p's panels, on
- * the calling thread. */
+ * the calling thread. No NC blocking: B is packed already, and each block of A is packed once
+ * for all columns (the lm head's 8192 or more) instead of once per NC columns. */
 static void gemm_bf16_panels_part(const gemm_bf16_args *g, const rt_gemm_bf16_panels *p, int m0,
                                   int m1, int n0, int n1) {
     uint32_t *ap = scratch_get(SCRATCH_TILE, gemm_bf16_a_bytes(g));
-    for (int jc = n0; jc < n1; jc += GEMM_BF16_NC) {
-        int nc = n1 - jc < GEMM_BF16_NC ? n1 - jc : GEMM_BF16_NC;
-        for (int pc = 0; pc < g->K; pc += GEMM_BF16_KC) {
-            int kc = g->K - pc < GEMM_BF16_KC ? g->K - pc : GEMM_BF16_KC;
-            int64_t b_kp = panels_block_kp(p, pc);
-            const uint32_t *bp =
-                panels_block(p, pc) + (size_t)(jc / RT_GEMM_BF16_NR) * b_kp * RT_GEMM_BF16_NR;
-            gemm_bf16_rows(g, m0, m1, jc, nc, pc, kc, bp, b_kp, ap);
-        }
+    for (int pc = 0; pc < g->K; pc += GEMM_BF16_KC) {
+        int kc = g->K - pc < GEMM_BF16_KC ? g->K - pc : GEMM_BF16_KC;
+        int64_t b_kp = panels_block_kp(p, pc);
+        const uint32_t *bp =
+            panels_block(p, pc) + (size_t)(n0 / RT_GEMM_BF16_NR) * b_kp * RT_GEMM_BF16_NR;
+        gemm_bf16_rows(g, m0, m1, n0, n1 - n0, pc, kc, bp, b_kp, ap);
     }
 }
 
