@@ -10,7 +10,8 @@
  *        bench_train --child full|lora [--precision bf16] ...   (one measurement, prints
  *        "tokens_per_s rss_kb n_store loss activation_bytes tokens_per_cpu_s")
  * --bf16 adds mixed-precision rows: ours with --precision bf16 (core/matmul's rt_gemm_bf16) and
- * PyTorch under torch.autocast(bfloat16), and the bf16 / f32 tokens/s of each side.
+ * PyTorch under torch.autocast(bfloat16), the bf16 / f32 tokens/s of each side and our bf16
+ * peak RSS (bf16 LoRA keeps its frozen f32 base packed as bf16 too: 4 more bytes per weight).
  * The two sides alternate, --rounds times (default 3), and the table gives medians (the machine is
  * shared and noisy). Prints one table: tokens/s and peak RSS for each side, the ratios, and the
  * machine's sgemm rate next to the model FLOP rate reached; then the same as one JSON line.
@@ -268,13 +269,14 @@ int main(int argc, char **argv) {
            "ratio %.2f\n",
            lora_full, rc[0][1] / 1024, rc[1][1] / 1024, rc[1][1] / rc[0][1]);
     if (bf16) {
-        printf("%-10s %14s %14s %8s %14s %14s %8s\n", "bf16 mode", "ours tok/s", "torch tok/s",
-               "ratio", "ours/f32", "torch/f32", "");
+        printf("%-10s %14s %14s %8s %14s %14s %14s\n", "bf16 mode", "ours tok/s", "torch tok/s",
+               "ratio", "ours/f32", "torch/f32", "ours RSS MB");
         for (int k = 0; k < 2; k++)
-            printf("%-10s %14.0f %14.0f %8.2f %14.2f %14.2f\n", modes[k], med[2][k][0],
+            printf("%-10s %14.0f %14.0f %8.2f %14.2f %14.2f %14.0f\n", modes[k], med[2][k][0],
                    med[3][k][0], med[3][k][0] > 0 ? med[2][k][0] / med[3][k][0] : NAN,
                    med[2][k][0] / med[0][k][0],
-                   med[1][k][0] > 0 && med[3][k][0] > 0 ? med[3][k][0] / med[1][k][0] : NAN);
+                   med[1][k][0] > 0 && med[3][k][0] > 0 ? med[3][k][0] / med[1][k][0] : NAN,
+                   med[2][k][1] / 1024);
         printf("bf16 matmuls: %s (ours: bf16 inputs, f32 sums and master weights; torch: "
                "autocast bfloat16)\n",
                rt_gemm_bf16_native() ? "AVX512-BF16" : "scalar emulation");
@@ -290,11 +292,11 @@ int main(int argc, char **argv) {
            med[0][1][0], med[1][1][0], med[0][1][1] / 1024, med[1][1][1] / 1024, lora_full, gf,
            reached);
     if (bf16)
-        printf(",\"bf16\":{\"full\":{\"ours_tps\":%.1f,\"torch_tps\":%.1f},\"lora\":{\"ours_tps\":%"
-               ".1f,"
-               "\"torch_tps\":%.1f},\"native\":%s}",
-               med[2][0][0], med[3][0][0], med[2][1][0], med[3][1][0],
-               rt_gemm_bf16_native() ? "true" : "false");
+        printf(",\"bf16\":{\"full\":{\"ours_tps\":%.1f,\"torch_tps\":%.1f,\"ours_rss_mb\":%.1f},"
+               "\"lora\":{\"ours_tps\":%.1f,\"torch_tps\":%.1f,\"ours_rss_mb\":%.1f},"
+               "\"native\":%s}",
+               med[2][0][0], med[3][0][0], med[2][0][1] / 1024, med[2][1][0], med[3][1][0],
+               med[2][1][1] / 1024, rt_gemm_bf16_native() ? "true" : "false");
     printf("}\n");
     return 0;
 }
