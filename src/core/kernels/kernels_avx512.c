@@ -214,6 +214,59 @@ static void dot_q4_0_q8_r4(int64_t n, const void *w, size_t row_bytes, const uin
     dot_q_r4(1, n, w, row_bytes, xq, xd, out);
 }
 
+/* Four f32 weight rows (ld floats apart) against x, 32 elements per step in two accumulators per
+ * row, a masked tail; each row prefetched PREFETCH_BYTES ahead. */
+static inline __attribute__((always_inline)) void gemv_f32_r4(int64_t n, const float *w, size_t ld,
+                                                              const float *x, float *y) {
+    __m512 acc0[4], acc1[4];
+    UNROLL for (int r = 0; r < 4; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+        UNROLL for (int r = 0; r < 4; r++) {
+            const float *row = w + r * ld + i;
+            _mm_prefetch((const char *)row + PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)row + PREFETCH_BYTES + 64, _MM_HINT_T0);
+            acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(row), x0, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16), x1, acc1[r]);
+        }
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 x0 = _mm512_maskz_loadu_ps(m, x + i);
+        UNROLL for (int r = 0; r < 4; r++) acc0[r] =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + r * ld + i), x0, acc0[r]);
+    }
+    UNROLL for (int r = 0; r < 4; r++) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+}
+
+/* The same for one row. */
+static inline __attribute__((always_inline)) float gemv_f32_r1(int64_t n, const float *w,
+                                                               const float *x) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES + 64, _MM_HINT_T0);
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        acc0 =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+static void gemv_f32(int64_t n, const float *w, size_t ld, int n_rows, const float *x, float *y) {
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4)
+        gemv_f32_r4(n, w + r * ld, ld, x, y + r);
+    for (; r < n_rows; r++)
+        y[r] = gemv_f32_r1(n, w + r * ld, x);
+}
+
 static inline __m512 load16_f16(const uint16_t *w, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w));
 }
@@ -264,6 +317,7 @@ const rt_kernels rt_kernels_avx512 = {
     .dot_q4_0_q8 = dot_q4_0_q8,
     .dot_q8_0_q8_r4 = dot_q8_0_q8_r4,
     .dot_q4_0_q8_r4 = dot_q4_0_q8_r4,
+    .gemv_f32 = gemv_f32,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
     .gemm_bf16_pack = rt_gemm_bf16_pack_avx512,
