@@ -88,6 +88,12 @@ static inline __m512i offset_correction(__m512i wq) {
     return _mm512_sub_epi32(_mm512_setzero_si512(), s);
 }
 
+/* The permutation that spreads scales 2p and 2p + 1 (of 8) over the two blocks of pair p: lanes
+ * 0-7 take 2p, lanes 8-15 take 2p + 1 (a constant once p is). */
+static inline __m512i pair_index(int p) {
+    return _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * p), _mm512_set1_epi32(2 * p + 1));
+}
+
 /* One weight row (q8_0, or q4_0 when `q4`) against nx activation rows (q8_act layout). Blocks
  * go in pairs per register (int32 lanes 0-7: first block, 8-15: second) and 8 at a time for the
  * scales: dw is gathered once, multiplied by each row's 8 scales (one load), and spread to the
@@ -100,12 +106,6 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
     const rt_block_q4_0 *w4 = w;
     const int64_t nb = n / RT_QK;
     const int wbytes = q4 ? (int)sizeof(rt_block_q4_0) : (int)sizeof(rt_block_q8_0);
-    const __m512i pair_idx[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-    };
     __m512 acc[NX_MAX];
     UNROLL for (int t = 0; t < nx; t++) acc[t] = _mm512_setzero_ps();
     int64_t b = 0;
@@ -124,7 +124,7 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
             UNROLL for (int t = 0; t < nx; t++) {
                 __m512i x = _mm512_loadu_si512(xq + t * n + (b + 2 * p) * RT_QK);
                 __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, x, wq));
-                acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_idx[p], d[t]), sum, acc[t]);
+                acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index(p), d[t]), sum, acc[t]);
             }
         }
     }
@@ -164,12 +164,6 @@ static inline __attribute__((always_inline)) void dot_q_r4(int q4, int64_t n, co
                                                            const float *xd, float *out) {
     const int64_t nb = n / RT_QK;
     const int wbytes = q4 ? (int)sizeof(rt_block_q4_0) : (int)sizeof(rt_block_q8_0);
-    const __m512i pair_idx[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-    };
     const char *rows[4];
     UNROLL for (int r = 0; r < 4; r++) rows[r] = (const char *)w + (size_t)r * row_bytes;
     __m512 acc[4];
@@ -192,7 +186,7 @@ static inline __attribute__((always_inline)) void dot_q_r4(int q4, int64_t n, co
                 __m512i wq = q4 ? load2_q4_0((const rt_block_q4_0 *)blk)
                                 : load2_q8_0((const rt_block_q8_0 *)blk);
                 __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(offset_correction(wq), x, wq));
-                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_idx[p], d[r]), sum, acc[r]);
+                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index(p), d[r]), sum, acc[r]);
             }
         }
     }
