@@ -58,8 +58,10 @@ enum {
     AMX_MIN_TOKENS = 16,         /* q8_0/q4_0 on AMX tiles from here on (amx level) */
     /* Multiply-adds below which a product runs on the calling thread: waking the team costs
      * more than it saves, and on a loaded machine every barrier waits for a descheduled thread
-     * (a 3M-parameter model decoded 30x slower with every small product threaded). */
-    PARALLEL_MIN_WORK = 1 << 18,
+     * (a 3M-parameter model decoded 30x slower with every small product threaded while idle
+     * threads slept at once; they now spin ~60 us first, so a region starts in about a
+     * microsecond and a 384 x 384 decode product, ~10 us, is worth sharing). */
+    PARALLEL_MIN_WORK = 1 << 17,
     TILE_BYTES = 4 << 20,      /* f32 tile of W for the sgemm paths (per thread) */
     ROW_TILE_BYTES = 32 << 10, /* rows of quantized W per thread per pass (q8_0/q4_0 path) */
 };
