@@ -4,7 +4,9 @@
  *
  * For a model it measures, over --runs runs (medians): prefill tokens/s for a prompt of
  * --prompt tokens (one rt_model_eval), decode tokens/s for --gen greedy steps through the KV
- * cache, peak RSS, and decode bandwidth = weight bytes read per token x decode tokens/s.
+ * cache, peak RSS, and decode bandwidth = weight bytes read per token x decode tokens/s; also
+ * with the KV cache each decode step reads (f32 keys and values of every cached position, on
+ * average over the decode steps), the rest of what a step must read from memory.
  * With --bandwidth it instead measures the machine's memory read bandwidth (a threaded sum
  * over 1 GiB, median of 5), the ceiling for decoding.
  *
@@ -12,6 +14,7 @@
  */
 #include "ragtune.h"
 #include "bench_util.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,13 +142,20 @@ int main(int argc, char **argv) {
     double p = bench_median(prefill, runs), d = bench_median(decode, runs);
     double bytes = (double)rt_model_weight_bytes(model);
     double gbs = bytes * d / 1e9;
+    const rt_model_config *mc = &model->config;
+    double kv_bytes = 2.0 * mc->n_layer * mc->n_kv_head * mc->head_dim * sizeof(float) *
+                      (n_prompt + (n_gen + 1) / 2.0); /* mean cached positions per step */
+    double gbs_kv = (bytes + kv_bytes) * d / 1e9;
     printf("ragtune %s %s, %.1fM params, %.1f MB weights/token, %d threads\n"
            "  prefill %d tokens: %.1f tok/s\n  decode %d tokens: %.1f tok/s (%.2f GB/s)\n"
            "  peak RSS %.0f MB\n",
            rt_model_arch(model), quantize ? quantize : "as stored", rt_model_n_params(model) / 1e6,
            bytes / 1e6, rt_get_threads(), n_prompt, p, n_gen, d, gbs, peak_rss_mb());
-    printf("RESULT prefill_tps=%.3f decode_tps=%.3f rss_mb=%.1f weight_mb=%.3f decode_gbs=%.3f\n",
-           p, d, peak_rss_mb(), bytes / 1e6, gbs);
+    printf("  with the KV cache: %.1f MB read per token, %.2f GB/s\n", (bytes + kv_bytes) / 1e6,
+           gbs_kv);
+    printf("RESULT prefill_tps=%.3f decode_tps=%.3f rss_mb=%.1f weight_mb=%.3f decode_gbs=%.3f "
+           "kv_mb=%.3f decode_kv_gbs=%.3f\n",
+           p, d, peak_rss_mb(), bytes / 1e6, gbs, kv_bytes / 1e6, gbs_kv);
     free(prompt);
     rt_context_free(ctx);
     rt_model_free(model);

@@ -58,7 +58,9 @@ for ((r = 0; r < reps; r++)); do
     for q in f32 q8_0; do
       out="$("$bench" --model "$models/$m" --quantize "$q" --prompt "$prompt" --gen "$gen" \
              --runs 1 --threads "$threads")"
-      for k in prefill_tps decode_tps rss_mb decode_gbs; do add "$m.$q.$k" "$(field "$out" $k)"; done
+      for k in prefill_tps decode_tps rss_mb decode_gbs decode_kv_gbs; do
+        add "$m.$q.$k" "$(field "$out" $k)"
+      done
     done
   done
 done
@@ -66,17 +68,20 @@ get() { median <<<"${acc[$1]}"; }
 bw="$(get bw)"
 echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "prompt ${prompt} tokens, ${gen} decoded tokens, ${threads} threads, median of ${reps} alternating runs"
-printf "%-11s %-5s | %10s %10s %6s | %10s %10s %6s | %7s %7s | %8s %6s\n" \
-  model dtype "prefill rt" "torch" ratio "decode rt" "torch" ratio "RSS rt" torch "dec GB/s" "of bw"
+printf "%-11s %-5s | %10s %10s %6s | %10s %10s %6s | %7s %7s | %8s %6s | %6s\n" \
+  model dtype "prefill rt" "torch" ratio "decode rt" "torch" ratio "RSS rt" torch "dec GB/s" "of bw" \
+  "w+kv"
 for m in llama_25m llama_125m; do
   tp="$(get "$m.torch.prefill_tps")"; td="$(get "$m.torch.decode_tps")"; tr="$(get "$m.torch.rss_mb")"
   for q in f32 q8_0; do
     rp="$(get "$m.$q.prefill_tps")"; rd="$(get "$m.$q.decode_tps")"
-    rr="$(get "$m.$q.rss_mb")"; rg="$(get "$m.$q.decode_gbs")"
-    printf "%-11s %-5s | %10.1f %10.1f %6s | %10.1f %10.1f %6s | %7.0f %7.0f | %8.2f %5.0f%%\n" \
+    rr="$(get "$m.$q.rss_mb")"; rg="$(get "$m.$q.decode_gbs")"; rk="$(get "$m.$q.decode_kv_gbs")"
+    share() { awk -v a="$1" -v b="$bw" 'BEGIN { printf "%.0f", 100 * a / b }'; }
+    printf "%-11s %-5s | %10.1f %10.1f %6s | %10.1f %10.1f %6s | %7.0f %7.0f | %8.2f %5.0f%% | %5.0f%%\n" \
       "$m" "$q" "$rp" "$tp" "$(ratio "$rp" "$tp")" "$rd" "$td" "$(ratio "$rd" "$td")" \
-      "$rr" "$tr" "$rg" "$(awk -v a="$rg" -v b="$bw" 'BEGIN { printf "%.0f", 100 * a / b }')"
+      "$rr" "$tr" "$rg" "$(share "$rg")" "$(share "$rk")"
   done
 done
 echo "(torch runs f32 weights in both rows; ratio = ragtune / torch, higher is better;"
-echo " dec GB/s = weight bytes read per token x decode tok/s)"
+echo " dec GB/s = weight bytes read per token x decode tok/s, its share of the bandwidth in 'of bw';"
+echo " w+kv: the share with the f32 KV cache each decode step also reads)"

@@ -13,7 +13,8 @@ mkdir -p "$data"
 run() { printf '\n===== %s\n' "$*"; "$@"; }
 run "$build/bench_matmul" --reps 5
 run bench/bench_inference.sh "$build" --reps 3
-run "$build/bench_train"
+run "$build/bench_train" --bf16
+run "$build/bench_gemm_bf16" --reps 5
 run "$build/bench_tokenizer"
 run "$build/bench_hnsw" 100000 128 --nq 1000
 run "$build/bench_bm25" "$data/foldoc/foldoc.jsonl"

@@ -841,6 +841,10 @@ typedef struct rt_collection_params {
     bool hnsw_int8;              /* store vectors int8-quantized (per-vector scale) */
     bool dedupe;                 /* skip a document whose content hash is already stored under
                                     another id (default true) */
+    bool resident; /* copy a saved vector index's nodes into memory (huge pages where the kernel
+                      gives them) at open instead of searching its file mapping: faster dense
+                      search for a long-lived process (the server sets it), at the cost of the
+                      copy and of memory not shared through the page cache (default false) */
 } rt_collection_params;
 
 rt_collection_params rt_collection_default_params(void);

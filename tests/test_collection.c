@@ -131,6 +131,25 @@ static void test_ingest_search(void **s) {
     assert_int_equal(cs.documents, 5);
     assert_int_equal(cs.dim, 16);
     assert_int_equal(rt_collection_close(c), RT_OK);
+    /* Reopened with the saved vector index mapped and copied into memory (resident): the same
+     * dense results. */
+    rt_search_results *mapped[2];
+    for (int resident = 0; resident < 2; resident++) {
+        rt_collection_params rp = rt_collection_default_params();
+        rp.embedder = &e;
+        rp.resident = resident;
+        assert_int_equal(rt_collection_open(cdir, &rp, &c), RT_OK);
+        mapped[resident] = search(c, "sort sorts stable heap", RT_SEARCH_DENSE, NULL, 0);
+        assert_int_equal(rt_collection_close(c), RT_OK);
+    }
+    assert_true(mapped[0]->n >= 2);
+    assert_int_equal(mapped[0]->n, mapped[1]->n);
+    for (size_t i = 0; i < mapped[0]->n; i++) {
+        assert_string_equal(mapped[0]->items[i].doc_id, mapped[1]->items[i].doc_id);
+        assert_true(mapped[0]->items[i].score == mapped[1]->items[i].score);
+    }
+    rt_search_results_free(mapped[0]);
+    rt_search_results_free(mapped[1]);
     /* Reopen with another embedder: refused. */
     rt_embedder other = {"other", 16, tu_toy_embed, NULL};
     rt_collection_params cp = rt_collection_default_params();
@@ -298,7 +317,7 @@ static void test_ingest_cancel(void **s) {
     char *root = tu_tmpdir("coll4");
     char *docs = rt_path_join(root, "docs"), *cdir = rt_path_join(root, "c");
     assert_int_equal(rt_mkdir_p(docs), RT_OK);
-    static const char *const words[] = {"anchovy", "barnacle", "cuttlefish", "dolphin",
+    static const char *const words[] = {"anchovy",  "barnacle", "cuttlefish", "dolphin",
                                         "eelgrass", "flounder", "grouper",    "halibut"};
     char name[32], text[512];
     for (int i = 0; i < 8; i++) { /* several chunks each: a half-written one would show */

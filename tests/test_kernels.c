@@ -415,6 +415,40 @@ static void test_dots_r4(void **state) {
     free(wq4);
 }
 
+/* gemv_f32 (decode's f32 matrix-vector product) against a double-precision loop, at every level
+ * that has it: row lengths around its 32- and 16-element steps, 1 to 9 rows (the four-row passes
+ * and the rows left over), rows further apart than their length. */
+static void test_gemv_f32(void **state) {
+    (void)state;
+    const rt_kernels *levels[RT_CPU_LEVEL_COUNT];
+    int nl = other_levels(levels);
+    const int lens[] = {1, 15, 16, 17, 31, 32, 33, 100, 773};
+    enum { MAXN = 773, LD = MAXN + 3, MAXR = 9 };
+    float *w = malloc(sizeof(float) * LD * MAXR), *x = malloc(sizeof(float) * MAXN), y[MAXR];
+    for (int li = 0; li < nl; li++) {
+        const rt_kernels *k = levels[li];
+        if (!k->gemv_f32) continue;
+        for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
+            int n = lens[c];
+            fill(w, (int64_t)LD * MAXR, 0.5f);
+            fill(x, n, 2.0f);
+            for (int n_rows = 1; n_rows <= MAXR; n_rows++) {
+                k->gemv_f32(n, w, LD, n_rows, x, y);
+                for (int r = 0; r < n_rows; r++) {
+                    double s = 0, a = 0;
+                    for (int i = 0; i < n; i++) {
+                        s += (double)w[(size_t)r * LD + i] * x[i];
+                        a += fabs((double)w[(size_t)r * LD + i] * x[i]);
+                    }
+                    check_close(y[r], (float)s, a, "gemv_f32", r);
+                }
+            }
+        }
+    }
+    free(w);
+    free(x);
+}
+
 /* rt_matmul and rt_matmul_backward_x against double-precision loops over the dequantized
  * weights. For q8_0/q4_0 weights the activations are also quantized to q8_0 (as llama.cpp does),
  * so the reference uses the dequantized q8_0 activations too; what is left is float rounding. */
@@ -609,6 +643,7 @@ int main(void) {
         cmocka_unit_test(test_quantize_exact),    cmocka_unit_test(test_dots),
         cmocka_unit_test(test_matmul_all_dtypes), cmocka_unit_test(test_matmul_concurrent),
         cmocka_unit_test(test_dots_r4),           cmocka_unit_test(test_matmul_multi),
+        cmocka_unit_test(test_gemv_f32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

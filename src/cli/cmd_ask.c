@@ -61,43 +61,33 @@ static int print_json(const rt_ask_result *r, const char *id) {
 #define MAX_SOURCES 1000
 
 /* Reads a --sources file into titles/texts (malloc'd strings) and the rt_rag_source array. */
-static int read_sources(const char *path, rt_rag_source **out, size_t *n) {
-    *out = NULL;
-    *n = 0;
+/* Calls fn(o, lineno, arg) for the JSON object of each non-blank line of the JSONL file path,
+ * until fn returns other than CLI_OK. A line that does not parse: "path:N: expected SHAPE: why";
+ * fn reports its own shape errors with the same wording (expect_error). `what`: "sources". */
+typedef int (*jsonl_fn)(json_t *o, const char *path, size_t lineno, void *arg);
+
+static int expect_error(const char *path, size_t lineno, const char *shape, const char *why) {
+    fprintf(stderr, "ragtune ask: %s:%zu: expected %s%s%s\n", path, lineno, shape, why ? ": " : "",
+            why ? why : "");
+    return CLI_RUNTIME;
+}
+
+static int each_jsonl(const char *path, const char *what, const char *shape, jsonl_fn fn,
+                      void *arg) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "ragtune ask: %s: cannot open the sources file\n", path);
+        fprintf(stderr, "ragtune ask: %s: cannot open the %s file\n", path, what);
         return CLI_RUNTIME;
     }
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     int rc = CLI_OK;
-    rt_rag_source *src = calloc(MAX_SOURCES, sizeof *src);
-    if (!src) rc = cli_runtime_error("ask");
     while (rc == CLI_OK && getline(&line, &cap, f) >= 0) {
         lineno++;
         if (!line[strspn(line, " \t\r\n")]) continue;
         json_error_t err;
         json_t *o = json_loads(line, 0, &err);
-        json_t *tv = json_object_get(o, "text"), *hv = json_object_get(o, "title");
-        if (!o || !json_is_string(tv) || (hv && !json_is_string(hv) && !json_is_null(hv))) {
-            fprintf(stderr,
-                    "ragtune ask: %s:%zu: expected {\"text\": string, \"title\": string}%s%s\n",
-                    path, lineno, o ? "" : ": ", o ? "" : err.text);
-            rc = CLI_RUNTIME;
-        } else if (*n == MAX_SOURCES) {
-            fprintf(stderr, "ragtune ask: %s:%zu: more than %d sources\n", path, lineno,
-                    MAX_SOURCES);
-            rc = CLI_RUNTIME;
-        } else {
-            rt_rag_source *s = &src[(*n)++];
-            s->text_len = json_string_length(tv);
-            char *text = malloc(s->text_len + 1);
-            if (text) memcpy(text, json_string_value(tv), s->text_len + 1);
-            s->text = text;
-            s->title = strdup(json_is_string(hv) ? json_string_value(hv) : "");
-            if (!s->text || !s->title) rc = cli_runtime_error("ask");
-        }
+        rc = o ? fn(o, path, lineno, arg) : expect_error(path, lineno, shape, err.text);
         json_decref(o);
     }
     if (rc == CLI_OK && ferror(f)) {
@@ -106,7 +96,40 @@ static int read_sources(const char *path, rt_rag_source **out, size_t *n) {
     }
     free(line);
     fclose(f);
-    *out = src;
+    return rc;
+}
+
+#define SOURCE_SHAPE "{\"text\": string, \"title\": string}"
+
+typedef struct source_list {
+    rt_rag_source *a;
+    size_t n;
+} source_list;
+
+static int add_source(json_t *o, const char *path, size_t lineno, void *arg) {
+    source_list *l = arg;
+    json_t *tv = json_object_get(o, "text"), *hv = json_object_get(o, "title");
+    if (!json_is_string(tv) || (hv && !json_is_string(hv) && !json_is_null(hv)))
+        return expect_error(path, lineno, SOURCE_SHAPE, NULL);
+    if (l->n == MAX_SOURCES) {
+        fprintf(stderr, "ragtune ask: %s:%zu: more than %d sources\n", path, lineno, MAX_SOURCES);
+        return CLI_RUNTIME;
+    }
+    rt_rag_source *s = &l->a[l->n++];
+    s->text_len = json_string_length(tv);
+    char *text = malloc(s->text_len + 1);
+    if (text) memcpy(text, json_string_value(tv), s->text_len + 1);
+    s->text = text;
+    s->title = strdup(json_is_string(hv) ? json_string_value(hv) : "");
+    return s->text && s->title ? CLI_OK : cli_runtime_error("ask");
+}
+
+static int read_sources(const char *path, rt_rag_source **out, size_t *n) {
+    source_list l = {calloc(MAX_SOURCES, sizeof *l.a), 0};
+    int rc =
+        l.a ? each_jsonl(path, "sources", SOURCE_SHAPE, add_source, &l) : cli_runtime_error("ask");
+    *out = l.a;
+    *n = l.n;
     return rc;
 }
 
@@ -166,57 +189,47 @@ typedef struct question {
     char *id, *text;
 } question;
 
+#define QUESTION_SHAPE "{\"id\", \"question\"}"
+
+typedef struct question_list {
+    question *a;
+    size_t n, cap;
+} question_list;
+
+static int add_question(json_t *o, const char *path, size_t lineno, void *arg) {
+    question_list *l = arg;
+    const char *qt = json_string_value(json_object_get(o, "question"));
+    json_t *idv = json_object_get(o, "id");
+    if (!qt || !*qt) return expect_error(path, lineno, QUESTION_SHAPE, NULL);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        question *grown = realloc(l->a, cap * sizeof *grown);
+        if (!grown) return cli_runtime_error("ask");
+        l->a = grown;
+        l->cap = cap;
+    }
+    char idbuf[32];
+    const char *id = json_string_value(idv);
+    if (!id && json_is_integer(idv)) {
+        snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(idv));
+        id = idbuf;
+    }
+    if (!id) {
+        snprintf(idbuf, sizeof idbuf, "%zu", lineno);
+        id = idbuf;
+    }
+    question *q = &l->a[l->n++];
+    q->id = strdup(id);
+    q->text = strdup(qt);
+    return q->id && q->text ? CLI_OK : cli_runtime_error("ask");
+}
+
 /* Reads and checks every line of a questions file before anything runs. */
 static int read_questions(const char *path, question **out, size_t *n) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "ragtune ask: %s: cannot open the questions file\n", path);
-        return CLI_RUNTIME;
-    }
-    char *line = NULL;
-    size_t cap = 0, count = 0, qcap = 0, lineno = 0;
-    ssize_t got;
-    question *q = NULL;
-    int rc = CLI_OK;
-    while (rc == CLI_OK && (got = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        size_t s = 0;
-        while (line[s] == ' ' || line[s] == '\t' || line[s] == '\r' || line[s] == '\n')
-            s++;
-        if (!line[s]) continue;
-        json_error_t err;
-        json_t *o = json_loads(line, 0, &err);
-        const char *qt = json_string_value(json_object_get(o, "question"));
-        json_t *idv = json_object_get(o, "id");
-        if (!o || !qt || !*qt) {
-            fprintf(stderr, "ragtune ask: %s:%zu: expected {\"id\", \"question\"}%s%s\n", path,
-                    lineno, o ? "" : ": ", o ? "" : err.text);
-            rc = CLI_RUNTIME;
-        } else {
-            if (count == qcap) {
-                qcap = qcap ? qcap * 2 : 16;
-                q = realloc(q, qcap * sizeof *q);
-            }
-            char idbuf[32];
-            const char *id = json_string_value(idv);
-            if (!id && json_is_integer(idv)) {
-                snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(idv));
-                id = idbuf;
-            }
-            if (!id) {
-                snprintf(idbuf, sizeof idbuf, "%zu", lineno);
-                id = idbuf;
-            }
-            q[count].id = strdup(id);
-            q[count].text = strdup(qt);
-            count++;
-        }
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
-    *out = q;
-    *n = count;
+    question_list l = {0};
+    int rc = each_jsonl(path, "questions", QUESTION_SHAPE, add_question, &l);
+    *out = l.a;
+    *n = l.n;
     return rc;
 }
 

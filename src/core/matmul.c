@@ -3,8 +3,10 @@
  *
  * Paths, by weight dtype and number of tokens T:
  *   f32                 each OpenMP thread runs single-threaded OpenBLAS on its share of W's
- *                       rows: sgemv for T = 1 (reads W once; sgemm would pack it first, 2x
- *                       slower), sgemm otherwise. Backward: sgemm per thread on column ranges.
+ *                       rows: sgemm, or for T = 1 (decode) a matrix-vector product that reads
+ *                       W once (sgemm would pack it first, 2x slower): core/kernels' gemv_f32
+ *                       on AVX-512 (four rows per pass, prefetched far ahead), else sgemv.
+ *                       Backward: sgemm per thread on column ranges.
  *   q8_0, q4_0, T >= 16 amx level: x quantized to q8_0 once, 16 weight rows at a time packed
  *                       into AMX tiles and multiplied with TDPBSSD against 16 tokens at a time
  *                       (2.5-3x f32 sgemm's rate on one core).
@@ -56,8 +58,10 @@ enum {
     AMX_MIN_TOKENS = 16,         /* q8_0/q4_0 on AMX tiles from here on (amx level) */
     /* Multiply-adds below which a product runs on the calling thread: waking the team costs
      * more than it saves, and on a loaded machine every barrier waits for a descheduled thread
-     * (a 3M-parameter model decoded 30x slower with every small product threaded). */
-    PARALLEL_MIN_WORK = 1 << 18,
+     * (a 3M-parameter model decoded 30x slower with every small product threaded while idle
+     * threads slept at once; they now spin ~60 us first, so a region starts in about a
+     * microsecond and a 384 x 384 decode product, ~10 us, is worth sharing). */
+    PARALLEL_MIN_WORK = 1 << 17,
     TILE_BYTES = 4 << 20,      /* f32 tile of W for the sgemm paths (per thread) */
     ROW_TILE_BYTES = 32 << 10, /* rows of quantized W per thread per pass (q8_0/q4_0 path) */
 };
@@ -351,6 +355,8 @@ static void matmul_f32_split(const mm_stack *stk, const float *x, int T, int n_i
     int rows = (n_out + n_threads - 1) / n_threads;
     rows = (rows + 15) / 16 * 16; /* whole cache lines of out per thread */
     int n_parts = (n_out + rows - 1) / rows;
+    void (*gemv)(int64_t, const float *, size_t, int, const float *, float *) =
+        rt_kernels_get()->gemv_f32;
     blas_single_begin();
 #pragma omp parallel for schedule(static, 1) if (n_parts > 1)
     for (int p = 0; p < n_parts; p++) {
@@ -359,7 +365,9 @@ static void matmul_f32_split(const mm_stack *stk, const float *x, int T, int n_i
             const float *w = (const float *)stk->items[i].w->data + (size_t)o0 * n_in;
             float *out = stk->items[i].out + o0;
             int m_out = (int)stk->items[i].w->shape[0];
-            if (T == 1) /* decode: gemv reads W once, where gemm would first pack it */
+            if (T == 1 && gemv) /* decode: W read once, prefetched far ahead */
+                gemv(n_in, w, (size_t)n_in, n, x, out);
+            else if (T == 1) /* gemv reads W once, where gemm would first pack it */
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n_in, 1.0f, w, n_in, x, 1, 0.0f, out,
                             1);
             else

@@ -326,6 +326,9 @@ static int load_indexes(rt_collection *c) {
                 rt_log_warn("%s: does not match the database; rebuilding", c->hnsw_path);
                 rt_hnsw_free(c->hnsw);
                 c->hnsw = NULL;
+            } else if (c->p.resident && rt_hnsw_size(c->hnsw) > 0) {
+                /* out of the mapping: reserving room moves the nodes into own memory */
+                RT_TRY(rt_hnsw_reserve(c->hnsw, rt_hnsw_size(c->hnsw)));
             }
         }
         if (!c->hnsw) RT_TRY(hnsw_create(c, &c->hnsw));
@@ -397,8 +400,13 @@ static bool dir_is_empty(const char *path) {
 
 /* Removes the files a failed creation made (and the directory when it made it). */
 static void remove_created(const char *path, bool made_dir) {
-    static const char *names[] = {"collection.db", "collection.db-wal", "collection.db-shm",
-                                  "collection.db-journal", "bm25.idx", "hnsw.idx", "lock"};
+    static const char *names[] = {"collection.db",
+                                  "collection.db-wal",
+                                  "collection.db-shm",
+                                  "collection.db-journal",
+                                  "bm25.idx",
+                                  "hnsw.idx",
+                                  "lock"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char *f = rt_path_join(path, names[i]);
         if (f) unlink(f);
@@ -436,8 +444,7 @@ static int check_embedder(rt_collection *c, const rt_embedder *e, bool empty) {
             return rt_error(RT_ERR_INVALID,
                             "%s: vectors were built by embedder '%s' (dim %d, content %.12s), "
                             "and '%s' is a different model (dim %d, content %.12s)",
-                            c->dir, c->embedder_name, c->dim, c->embedder_id, e->name, e->dim,
-                            id);
+                            c->dir, c->embedder_name, c->dim, c->embedder_id, e->name, e->dim, id);
     } else if (strcmp(c->embedder_name, e->name) != 0 || c->dim != e->dim) {
         return rt_error(RT_ERR_INVALID,
                         "%s: vectors were built by embedder '%s' (dim %d), not "
@@ -512,7 +519,8 @@ int rt_collection_open(const char *path, const rt_collection_params *params, rt_
         goto fail;
     }
     /* FULLMUTEX: concurrent searches share the connection (serialized by SQLite) */
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (p.read_only ? 0 : SQLITE_OPEN_CREATE);
+    int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (p.read_only ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(c->db_path, &c->db, flags, NULL) != SQLITE_OK && p.read_only) {
         sqlite3_close(c->db);
         c->db = NULL;
@@ -649,7 +657,7 @@ static char *dir_prefix(const char *key) {
 }
 
 #define DOC_MATCH                                                                                  \
-    "(doc_id = ?1 OR path = ?1 OR substr(path, 1, length(?2)) = ?2 OR doc_id = ?3 OR "            \
+    "(doc_id = ?1 OR path = ?1 OR substr(path, 1, length(?2)) = ?2 OR doc_id = ?3 OR "             \
     "path = ?3 OR substr(path, 1, length(?4)) = ?4)"
 
 static void bind_keys(sqlite3_stmt *q, const char *key, const char *prefix, const char *ckey,
@@ -691,9 +699,7 @@ int rt_collection_delete(rt_collection *c, const char *key, uint64_t *n_deleted)
     int64_t *ids = NULL;
     size_t n_ids = 0, cap_ids = 0;
     uint64_t n_docs = 0;
-    st = rt_coll_prepare(c,
-                         "SELECT doc_id FROM documents WHERE " DOC_MATCH,
-                         &docs);
+    st = rt_coll_prepare(c, "SELECT doc_id FROM documents WHERE " DOC_MATCH, &docs);
     if (!st) st = rt_coll_prepare(c, "SELECT chunk_id FROM chunks WHERE doc_id = ?", &chunks);
     if (!st) {
         bind_keys(docs, key, prefix, ckey, cprefix);

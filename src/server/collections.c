@@ -31,9 +31,9 @@
 
 struct srv_coll {
     char name[72];
-    rt_collection *c; /* NULL once deleted */
+    rt_collection *c;    /* NULL once deleted */
     pthread_rwlock_t rw; /* shared: searches, stats; exclusive: writes, delete, close */
-    int refs; /* under srv_collections.mu */
+    int refs;            /* under srv_collections.mu */
     srv_collections *owner;
     srv_coll *next;
 };
@@ -81,6 +81,7 @@ static int open_handle(srv_collections *cs, const char *name, bool create, rt_co
     rt_collection_params cp = rt_collection_default_params();
     cp.create = create;
     cp.embedder = cs->embedder;
+    cp.resident = true; /* a long-lived process: search the index in memory, not its mapping */
     int rc = rt_collection_open(path, &cp, out);
     free(path);
     return rc;

@@ -59,6 +59,10 @@ typedef struct rt_kernels {
                            const float *xd, float *out);
     void (*dot_q4_0_q8_r4)(int64_t n, const void *w, size_t row_bytes, const uint8_t *xq,
                            const float *xd, float *out);
+    /* y (n_rows) = W x for f32 rows of n, ld floats apart (decode's matrix-vector product;
+     * prefetches far ahead of the rows it reads). NULL where the level has none (OpenBLAS's
+     * sgemv is used there). */
+    void (*gemv_f32)(int64_t n, const float *w, size_t ld, int n_rows, const float *x, float *y);
     void (*dot_f16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,
                         float *out, size_t out_stride);
     void (*dot_bf16_f32)(int64_t n, const uint16_t *w, const float *x, size_t x_stride, int n_x,

@@ -88,6 +88,12 @@ static inline __m512i offset_correction(__m512i wq) {
     return _mm512_sub_epi32(_mm512_setzero_si512(), s);
 }
 
+/* The permutation that spreads scales 2p and 2p + 1 (of 8) over the two blocks of pair p: lanes
+ * 0-7 take 2p, lanes 8-15 take 2p + 1 (a constant once p is). */
+static inline __m512i pair_index(int p) {
+    return _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * p), _mm512_set1_epi32(2 * p + 1));
+}
+
 /* One weight row (q8_0, or q4_0 when `q4`) against nx activation rows (q8_act layout). Blocks
  * go in pairs per register (int32 lanes 0-7: first block, 8-15: second) and 8 at a time for the
  * scales: dw is gathered once, multiplied by each row's 8 scales (one load), and spread to the
@@ -100,12 +106,6 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
     const rt_block_q4_0 *w4 = w;
     const int64_t nb = n / RT_QK;
     const int wbytes = q4 ? (int)sizeof(rt_block_q4_0) : (int)sizeof(rt_block_q8_0);
-    const __m512i pair_idx[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-    };
     __m512 acc[NX_MAX];
     UNROLL for (int t = 0; t < nx; t++) acc[t] = _mm512_setzero_ps();
     int64_t b = 0;
@@ -124,7 +124,7 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
             UNROLL for (int t = 0; t < nx; t++) {
                 __m512i x = _mm512_loadu_si512(xq + t * n + (b + 2 * p) * RT_QK);
                 __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(corr, x, wq));
-                acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_idx[p], d[t]), sum, acc[t]);
+                acc[t] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index(p), d[t]), sum, acc[t]);
             }
         }
     }
@@ -164,12 +164,6 @@ static inline __attribute__((always_inline)) void dot_q_r4(int q4, int64_t n, co
                                                            const float *xd, float *out) {
     const int64_t nb = n / RT_QK;
     const int wbytes = q4 ? (int)sizeof(rt_block_q4_0) : (int)sizeof(rt_block_q8_0);
-    const __m512i pair_idx[4] = {
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
-    };
     const char *rows[4];
     UNROLL for (int r = 0; r < 4; r++) rows[r] = (const char *)w + (size_t)r * row_bytes;
     __m512 acc[4];
@@ -192,7 +186,7 @@ static inline __attribute__((always_inline)) void dot_q_r4(int q4, int64_t n, co
                 __m512i wq = q4 ? load2_q4_0((const rt_block_q4_0 *)blk)
                                 : load2_q8_0((const rt_block_q8_0 *)blk);
                 __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(offset_correction(wq), x, wq));
-                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_idx[p], d[r]), sum, acc[r]);
+                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index(p), d[r]), sum, acc[r]);
             }
         }
     }
@@ -212,6 +206,59 @@ static void dot_q8_0_q8_r4(int64_t n, const void *w, size_t row_bytes, const uin
 static void dot_q4_0_q8_r4(int64_t n, const void *w, size_t row_bytes, const uint8_t *xq,
                            const float *xd, float *out) {
     dot_q_r4(1, n, w, row_bytes, xq, xd, out);
+}
+
+/* Four f32 weight rows (ld floats apart) against x, 32 elements per step in two accumulators per
+ * row, a masked tail; each row prefetched PREFETCH_BYTES ahead. */
+static inline __attribute__((always_inline)) void gemv_f32_r4(int64_t n, const float *w, size_t ld,
+                                                              const float *x, float *y) {
+    __m512 acc0[4], acc1[4];
+    UNROLL for (int r = 0; r < 4; r++) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+        UNROLL for (int r = 0; r < 4; r++) {
+            const float *row = w + r * ld + i;
+            _mm_prefetch((const char *)row + PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)row + PREFETCH_BYTES + 64, _MM_HINT_T0);
+            acc0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(row), x0, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16), x1, acc1[r]);
+        }
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 x0 = _mm512_maskz_loadu_ps(m, x + i);
+        UNROLL for (int r = 0; r < 4; r++) acc0[r] =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + r * ld + i), x0, acc0[r]);
+    }
+    UNROLL for (int r = 0; r < 4; r++) y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+}
+
+/* The same for one row. */
+static inline __attribute__((always_inline)) float gemv_f32_r1(int64_t n, const float *w,
+                                                               const float *x) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES, _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + i) + PREFETCH_BYTES + 64, _MM_HINT_T0);
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), _mm512_loadu_ps(x + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), _mm512_loadu_ps(x + i + 16), acc1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        acc0 =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, x + i), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+static void gemv_f32(int64_t n, const float *w, size_t ld, int n_rows, const float *x, float *y) {
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4)
+        gemv_f32_r4(n, w + r * ld, ld, x, y + r);
+    for (; r < n_rows; r++)
+        y[r] = gemv_f32_r1(n, w + r * ld, x);
 }
 
 static inline __m512 load16_f16(const uint16_t *w, __mmask16 m) {
@@ -264,6 +311,7 @@ const rt_kernels rt_kernels_avx512 = {
     .dot_q4_0_q8 = dot_q4_0_q8,
     .dot_q8_0_q8_r4 = dot_q8_0_q8_r4,
     .dot_q4_0_q8_r4 = dot_q4_0_q8_r4,
+    .gemv_f32 = gemv_f32,
     .dot_f16_f32 = dot_f16_f32,
     .dot_bf16_f32 = dot_bf16_f32,
     .gemm_bf16_pack = rt_gemm_bf16_pack_avx512,

@@ -14,7 +14,10 @@
  * accumulators stay in registers. */
 #define UNROLL _Pragma("GCC unroll 8")
 
-#define PREFETCH_BYTES 2048 /* how far ahead in a weight row to prefetch (decode) */
+/* How far ahead in the weights to prefetch (decode). Measured on one Zen 5 core with a 125M
+ * model's q8_0 weights (121 MB): none 6.4 GB/s, 1 KiB 12.0, 2 KiB 12.8, 4 KiB 18.3, 6 KiB
+ * similar; the hardware prefetcher alone keeps too few lines in flight. */
+#define PREFETCH_BYTES 4096
 
 static inline float f16(uint16_t h) {
     return _cvtsh_ss(h);
