@@ -56,8 +56,10 @@ typedef struct tm_acts {
     float *logits, *dlnf;
     float *cos_t, *sin_t; /* (T, D/2) */
     /* bf16 with an f32 head and several loss chunks: the head rounded and packed once per step
-     * for all chunks, as op(B) of the logits (C,V) and then of their gradient (V,C) */
+     * for all chunks, as op(B) of the logits (C,V) and then of their gradient (V,C); a frozen
+     * head (LoRA: no dhead) only once, while these buffers live (the *_ready flags) */
     rt_gemm_bf16_panels head_fwd, head_bwd;
+    bool head_fwd_ready, head_bwd_ready;
 } tm_acts;
 
 /* ---- parameter layout -------------------------------------------------------------------- */
@@ -880,9 +882,13 @@ static double head_loss(tmodel *m, const int32_t *targets, int N, int64_t n_vali
     /* bf16: the head packed once for all chunks (reserve allocated the panels when N spans
      * several); a short last chunk (under op_gemm's bf16 minimum) still goes to op_gemm */
     bool panels = a->head_fwd.data && N > LOSS_CHUNK;
-    if (panels) {
+    if (panels && !a->head_fwd_ready) {
         rt_gemm_bf16_pack_panels(&a->head_fwd, true, (const float *)m->head.data, C);
-        if (backward) rt_gemm_bf16_pack_panels(&a->head_bwd, false, (const float *)m->head.data, C);
+        a->head_fwd_ready = !m->dhead;
+    }
+    if (panels && backward && !a->head_bwd_ready) {
+        rt_gemm_bf16_pack_panels(&a->head_bwd, false, (const float *)m->head.data, C);
+        a->head_bwd_ready = !m->dhead;
     }
     for (int i0 = 0; i0 < N; i0 += LOSS_CHUNK) {
         int rows = N - i0 < LOSS_CHUNK ? N - i0 : LOSS_CHUNK;
