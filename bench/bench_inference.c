@@ -13,6 +13,7 @@
  * Output: human-readable lines, then one line "RESULT key=value ..." for the driver script.
  */
 #include "ragtune.h"
+#include "bench_bandwidth.h"
 #include "bench_util.h"
 #include "model/model.h"
 
@@ -32,30 +33,6 @@ static double peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
-}
-
-/* GB/s of reading n floats, threaded like the kernels. */
-static double bandwidth_gbs(void) {
-    size_t n = (size_t)1 << 28; /* 1 GiB of floats */
-    float *a = malloc(n * sizeof *a);
-    if (!a) return 0;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        a[i] = (float)(i & 7);
-    double runs[5];
-    volatile float sink = 0;
-    for (int r = 0; r < 5; r++) {
-        double t0 = now();
-        float total = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : total)
-        for (size_t i = 0; i < n; i++)
-            total += a[i];
-        runs[r] = (double)(n * sizeof *a) / (now() - t0) / 1e9;
-        sink += total;
-    }
-    (void)sink;
-    free(a);
-    return bench_median(runs, 5);
 }
 
 static int argmax(const float *x, int n) {
@@ -94,7 +71,7 @@ int main(int argc, char **argv) {
     }
     rt_set_threads(threads);
     if (bandwidth) {
-        double gbs = bandwidth_gbs();
+        double gbs = bench_read_bandwidth_gbs();
         printf("memory read bandwidth: %.2f GB/s (%d threads)\nRESULT bandwidth_gbs=%.3f\n", gbs,
                rt_get_threads(), gbs);
         return 0;

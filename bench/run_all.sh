@@ -13,6 +13,8 @@ mkdir -p "$data"
 run() { printf '\n===== %s\n' "$*"; "$@"; }
 run "$build/bench_matmul" --reps 5
 run bench/bench_inference.sh "$build" --reps 3
+run "$build/bench_decode" --dtype f32
+run "$build/bench_decode" --dtype q8_0
 run "$build/bench_train" --bf16
 run "$build/bench_gemm_bf16" --reps 5
 run "$build/bench_tokenizer"

@@ -80,7 +80,7 @@ static void linear(const fwd_step *st, int l, int j, float *out, const float *in
  * (rt_matmul_multi: one wake-up of the threads, small weights shared out as well). */
 static void linears(const fwd_step *st, int l, int j0, int n, float *const *out, const float *in,
                     const rt_tensor *const *w, const rt_tensor *const *bias) {
-    rt_matmul_item items[3];
+    rt_matmul_item items[3] = {{0}};
     for (int i = 0; i < n; i++)
         items[i] = (rt_matmul_item){out[i], w[i], bias[i] ? f32_data(bias[i]) : NULL};
     rt_matmul_multi(in, st->T, items, n);
