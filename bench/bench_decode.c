@@ -160,6 +160,8 @@ int main(int argc, char **argv) {
            bytes / m_rt / 1e9, 100 * bytes / m_rt / 1e9 / bw);
     if (peer) {
         double m_b = bench_median(t_blas, reps);
+        printf("  peer: Debian's OpenBLAS (%s; core %s), sgemv single-threaded per OpenMP thread\n",
+               openblas_get_config(), openblas_get_corename());
         printf("  OpenBLAS sgemv %6.3f ms/token  %6.2f GB/s  %3.0f%% of bandwidth (ratio %.2fx)\n",
                m_b * 1e3, bytes / m_b / 1e9, 100 * bytes / m_b / 1e9 / bw, m_b / m_rt);
     }
