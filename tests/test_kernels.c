@@ -369,7 +369,7 @@ static void test_dots_r4(void **state) {
     (void)state;
     const rt_kernels *ref = &rt_kernels_scalar, *levels[RT_CPU_LEVEL_COUNT];
     int nl = other_levels(levels), tested = 0;
-    const int lens_blocks[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 80};
+    const int lens_blocks[] = {1, 2, 3, 4, 7, 8, 9, 12, 15, 16, 17, 24, 31, 80};
     enum { MAXB = 80, MAXN = MAXB * RT_QK, GAP = 3 };
     float *x = malloc(sizeof(float) * MAXN), *w = malloc(sizeof(float) * MAXN);
     uint8_t *xq = malloc(MAXN);

@@ -127,11 +127,11 @@ void rt_op_attention(float *out, const float *q, const float *k_cache, const flo
     int n_threads = omp_get_max_threads();
     if (n_threads > n_scratch_rows) n_threads = n_scratch_rows;
     const int n_items = T * n_head;
-    /* Small problems (a decode step over a short cache) run on the calling thread: waking the
-     * OpenMP team costs more. From 2^16 multiply-adds (a few microseconds; a 12-head decode
-     * step over 85 cached positions) the heads are shared out: the team, spinning briefly
+    /* Small problems (a decode step over a very short cache) run on the calling thread: waking
+     * the OpenMP team costs more. From 2^14 multiply-adds (a 6-head decode step over 43 cached
+     * positions, a few microseconds) the heads are shared out: the team, spinning briefly
      * between regions (rt_runtime_setup), starts in about a microsecond. */
-    bool parallel = (size_t)n_items * (size_t)n_kv * (size_t)head_dim >= ((size_t)1 << 16);
+    bool parallel = (size_t)n_items * (size_t)n_kv * (size_t)head_dim >= ((size_t)1 << 14);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (parallel)
     for (int item = 0; item < n_items; item++) {
         int t = item / n_head, h = item % n_head;

@@ -155,10 +155,47 @@ static inline __attribute__((always_inline)) void dot_q_nx(int q4, int nx, int64
 
 DEFINE_DOT_Q_ROWS(dot_q_nx, NX_MAX)
 
+/* The f16 scales of 4 consecutive blocks as f32 in the low half (see scales8). */
+static inline __m256 scales4(const uint16_t *d0, int block_bytes) {
+    const __m128i idx = _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(block_bytes));
+    __m128i g = _mm_i32gather_epi32((const int *)d0, idx, 1);
+    return _mm256_zextps128_ps256(_mm_cvtph_ps(_mm_cvtepi32_epi16(g)));
+}
+
+/* Blocks b .. b + 2 n_pairs - 1 (n_pairs 4 or 2, a constant) of four weight rows against the
+ * activation row, added into acc[4]: the scales of each row gathered once and multiplied by
+ * the activation's, the activation's quants loaded once per pair for the four rows. */
+static inline __attribute__((always_inline)) void dot_r4_step(int q4, int n_pairs,
+                                                              const char *const *rows, int wbytes,
+                                                              int64_t b, const uint8_t *xq,
+                                                              const float *xd, __m512 *acc) {
+    __m256 dx =
+        n_pairs == 4 ? _mm256_loadu_ps(xd + b) : _mm256_zextps128_ps256(_mm_loadu_ps(xd + b));
+    __m512 d[4];
+    UNROLL for (int r = 0; r < 4; r++) {
+        const char *blk = rows[r] + b * wbytes;
+        for (int off = 0; off < 2 * n_pairs * wbytes; off += 64)
+            _mm_prefetch(blk + PREFETCH_BYTES + off, _MM_HINT_T0);
+        __m256 dw = n_pairs == 4 ? scales8((const uint16_t *)blk, wbytes)
+                                 : scales4((const uint16_t *)blk, wbytes);
+        d[r] = _mm512_castps256_ps512(_mm256_mul_ps(dw, dx));
+    }
+    UNROLL for (int p = 0; p < n_pairs; p++) {
+        __m512i x = _mm512_loadu_si512(xq + (b + 2 * p) * RT_QK);
+        UNROLL for (int r = 0; r < 4; r++) {
+            const char *blk = rows[r] + (b + 2 * p) * wbytes;
+            __m512i wq = q4 ? load2_q4_0((const rt_block_q4_0 *)blk)
+                            : load2_q8_0((const rt_block_q8_0 *)blk);
+            __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(offset_correction(wq), x, wq));
+            acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index(p), d[r]), sum, acc[r]);
+        }
+    }
+}
+
 /* Four weight rows (row_bytes apart) against one activation row, for decode: the activation's
  * quants and scales are loaded once for the four rows, the rows' sums run in four independent
- * chains, and the per-row overhead (set-up, horizontal sums) is shared; leftover blocks (fewer
- * than 8) go through dot_q_nx. */
+ * chains, and the per-row overhead (set-up, horizontal sums) is shared; 8 blocks per step, then
+ * 4, and leftover blocks (fewer than 4) go through dot_q_nx. */
 static inline __attribute__((always_inline)) void dot_q_r4(int q4, int64_t n, const void *w,
                                                            size_t row_bytes, const uint8_t *xq,
                                                            const float *xd, float *out) {
@@ -169,26 +206,11 @@ static inline __attribute__((always_inline)) void dot_q_r4(int q4, int64_t n, co
     __m512 acc[4];
     UNROLL for (int r = 0; r < 4; r++) acc[r] = _mm512_setzero_ps();
     int64_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
-        __m256 dx = _mm256_loadu_ps(xd + b);
-        __m512 d[4];
-        UNROLL for (int r = 0; r < 4; r++) {
-            const char *blk = rows[r] + b * wbytes;
-            for (int off = 0; off < 8 * wbytes; off += 64)
-                _mm_prefetch(blk + PREFETCH_BYTES + off, _MM_HINT_T0);
-            d[r] =
-                _mm512_castps256_ps512(_mm256_mul_ps(scales8((const uint16_t *)blk, wbytes), dx));
-        }
-        UNROLL for (int p = 0; p < 4; p++) {
-            __m512i x = _mm512_loadu_si512(xq + (b + 2 * p) * RT_QK);
-            UNROLL for (int r = 0; r < 4; r++) {
-                const char *blk = rows[r] + (b + 2 * p) * wbytes;
-                __m512i wq = q4 ? load2_q4_0((const rt_block_q4_0 *)blk)
-                                : load2_q8_0((const rt_block_q8_0 *)blk);
-                __m512 sum = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(offset_correction(wq), x, wq));
-                acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index(p), d[r]), sum, acc[r]);
-            }
-        }
+    for (; b + 8 <= nb; b += 8)
+        dot_r4_step(q4, 4, rows, wbytes, b, xq, xd, acc);
+    if (b + 4 <= nb) { /* e.g. rows of 384 = 8 + 4 blocks */
+        dot_r4_step(q4, 2, rows, wbytes, b, xq, xd, acc);
+        b += 4;
     }
     UNROLL for (int r = 0; r < 4; r++) {
         float tail = 0.0f;
