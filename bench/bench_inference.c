@@ -16,6 +16,7 @@
 #include "bench_bandwidth.h"
 #include "bench_util.h"
 #include "model/model.h"
+#include "model/sampling.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +34,6 @@ static double peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
-}
-
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
 }
 
 int main(int argc, char **argv) {
@@ -108,7 +102,8 @@ int main(int argc, char **argv) {
         }
         double t1 = now();
         for (int i = 0; i < n_gen; i++) {
-            int32_t tok = argmax(rt_context_logits(ctx), n_vocab);
+            int32_t tok =
+                rt_argmax_f32(rt_context_logits(ctx), n_vocab); /* greedy, as rt_generate */
             if (rt_model_eval(ctx, &tok, 1, NULL) != RT_OK) return 1;
         }
         double t2 = now();

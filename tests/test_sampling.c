@@ -20,6 +20,37 @@ static rt_sampler *make(rt_sampler_params p, int n_vocab) {
     return s;
 }
 
+/* rt_argmax_f32 against the plain loop `if (x[i] > x[best]) best = i`: random values with ties,
+ * negatives, infinities and NaNs at the front, middle and end, lengths 1 to 70 and 32,000. */
+static int32_t argmax_loop(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static void test_argmax(void **state) {
+    (void)state;
+    enum { N = 32000 };
+    float *x = malloc(N * sizeof *x);
+    uint64_t rng = 42;
+    for (int trial = 0; trial < 400; trial++) {
+        int n = trial < 300 ? 1 + trial % 70 : N;
+        for (int i = 0; i < n; i++) /* few distinct values: many ties */
+            x[i] = (float)(int)(rt_rng_uniform(&rng) * 7.0f) - 3.0f;
+        int kind = trial % 6, at = (int)(rt_rng_uniform(&rng) * (float)n);
+        if (kind == 1) x[at] = INFINITY;
+        if (kind == 2) x[at] = -INFINITY;
+        if (kind == 3) x[at] = NAN;
+        if (kind == 4) x[0] = NAN;
+        if (kind == 5)
+            for (int i = 0; i < n; i++)
+                x[i] = -INFINITY;
+        assert_int_equal(rt_argmax_f32(x, n), argmax_loop(x, n));
+    }
+    free(x);
+}
+
 static void test_greedy(void **state) {
     (void)state;
     float logits[5] = {0.1f, 3.0f, -1.0f, 2.9f, 0.0f};
@@ -243,6 +274,7 @@ static void test_stop_strings(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_greedy),
         cmocka_unit_test(test_repeat_penalty_hf_semantics),
         cmocka_unit_test(test_temperature_frequencies),

@@ -139,18 +139,24 @@ static int keep_top_k(candidate *cand, int n, int k) {
     return k;
 }
 
+int32_t rt_argmax_f32(const float *x, int n) {
+    float m = x[0];
+    if (m != m) return 0; /* NaN first: nothing compares greater */
+#pragma omp simd reduction(max : m)
+    for (int i = 1; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    for (int i = 0; i < n; i++)
+        if (x[i] == m) return i;
+    return 0;
+}
+
 int32_t rt_sampler_sample(rt_sampler *s, const float *logits, const int32_t *history,
                           int n_history) {
     const rt_sampler_params *p = &s->params;
     int n = s->n_vocab;
     memcpy(s->logits, logits, (size_t)n * sizeof *logits);
     apply_repeat_penalty(s, history, n_history);
-    if (p->temperature <= 0.0f) {
-        int32_t best = 0;
-        for (int i = 1; i < n; i++)
-            if (s->logits[i] > s->logits[best]) best = i;
-        return best;
-    }
+    if (p->temperature <= 0.0f) return rt_argmax_f32(s->logits, n);
     float inv_t = 1.0f / p->temperature;
     for (int i = 0; i < n; i++) {
         s->cand[i].value = s->logits[i] * inv_t;
