@@ -385,21 +385,28 @@ static void add_bias(float *out, const float *bias, int T, int n_out) {
                 out[(size_t)t * n_out + o] += bias[o];
 }
 
-/* One product (no bias) of a weight of any dtype. */
+/* Whether products of dtype over n_tokens take a path that stacks weights (f32 split, the
+ * integer q8_0/q4_0 path); the others (f16/bf16, q8_0/q4_0 widened to f32 tiles) go one by one. */
+static bool stackable(rt_dtype dtype, int n_tokens) {
+    if (dtype == RT_DTYPE_F32) return true;
+    return (dtype == RT_DTYPE_Q8_0 || dtype == RT_DTYPE_Q4_0) &&
+           (n_tokens < QUANT_SGEMM_MIN_TOKENS || rt_cpu_level_get() >= RT_CPU_AVX512);
+}
+
+static void matmul_stacked(const mm_stack *stk, const float *x, int n_tokens, int n_in) {
+    if (stk->items[0].w->dtype == RT_DTYPE_F32)
+        matmul_f32_split(stk, x, n_tokens, n_in);
+    else
+        matmul_quantized(stk, x, n_tokens, n_in);
+}
+
+/* One product (no bias) of a weight whose dtype does not stack (see stackable). */
 static void matmul_one(float *out, const float *x, const rt_tensor *w, int n_tokens) {
     int n_out = (int)w->shape[0], n_in = (int)w->shape[w->n_dims - 1];
-    rt_matmul_item item = {out, w, NULL};
-    mm_stack stk = {&item, 1, n_out};
     switch (w->dtype) {
-    case RT_DTYPE_F32:
-        matmul_f32_split(&stk, x, n_tokens, n_in);
-        break;
     case RT_DTYPE_Q8_0:
     case RT_DTYPE_Q4_0:
-        if (n_tokens < QUANT_SGEMM_MIN_TOKENS || rt_cpu_level_get() >= RT_CPU_AVX512)
-            matmul_quantized(&stk, x, n_tokens, n_in);
-        else
-            matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
+        matmul_tiled_sgemm(out, x, w, n_tokens, n_out, n_in);
         break;
     case RT_DTYPE_F16:
     case RT_DTYPE_BF16:
@@ -428,16 +435,20 @@ void rt_matmul_multi(const float *x, int n_tokens, const rt_matmul_item *items, 
         n_rows += (int)w->shape[0];
     }
     if (n_rows <= 0) return;
-    mm_stack stk = {items, n_items, n_rows};
-    bool quantized = w0->dtype == RT_DTYPE_Q8_0 || w0->dtype == RT_DTYPE_Q4_0;
-    if (same && w0->dtype == RT_DTYPE_F32) {
-        matmul_f32_split(&stk, x, n_tokens, n_in);
-    } else if (same && quantized &&
-               (n_tokens < QUANT_SGEMM_MIN_TOKENS || rt_cpu_level_get() >= RT_CPU_AVX512)) {
-        matmul_quantized(&stk, x, n_tokens, n_in);
+    if (same && stackable(w0->dtype, n_tokens)) {
+        mm_stack stk = {items, n_items, n_rows};
+        matmul_stacked(&stk, x, n_tokens, n_in);
     } else {
-        for (int i = 0; i < n_items; i++)
-            if (items[i].w->shape[0] > 0) matmul_one(items[i].out, x, items[i].w, n_tokens);
+        for (int i = 0; i < n_items; i++) {
+            const rt_tensor *w = items[i].w;
+            int n_out = (int)w->shape[0], w_in = (int)w->shape[w->n_dims - 1];
+            mm_stack one = {&items[i], 1, n_out};
+            if (n_out <= 0) continue;
+            if (stackable(w->dtype, n_tokens))
+                matmul_stacked(&one, x, n_tokens, w_in);
+            else
+                matmul_one(items[i].out, x, w, n_tokens);
+        }
     }
     for (int i = 0; i < n_items; i++)
         add_bias(items[i].out, items[i].bias, n_tokens, (int)items[i].w->shape[0]);
