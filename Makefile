@@ -6,7 +6,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # What the concurrency tests (ctest label `concurrency`, set in CMakeLists.txt) need: the TSan
 # build compiles only these.
-TSAN_TARGETS = ragtune test_server test_server_batcher test_search_concurrent
+TSAN_TARGETS = ragtune test_server test_server_batcher test_search_concurrent test_team
 
 .PHONY: all deps build asan tsan test test-fast demo demo-train bench fuzz format clean
 

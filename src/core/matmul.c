@@ -42,6 +42,7 @@
 #include "core/cpu.h"
 #include "core/kernels/kernels.h"
 #include "core/quant.h"
+#include "core/team.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -64,6 +65,7 @@ enum {
     PARALLEL_MIN_WORK = 1 << 17,
     TILE_BYTES = 4 << 20,      /* f32 tile of W for the sgemm paths (per thread) */
     ROW_TILE_BYTES = 32 << 10, /* rows of quantized W per thread per pass (q8_0/q4_0 path) */
+    DECODE_UNIT_BYTES = 8 << 10, /* rows per claim of a decode product (T = 1; core/steal.h) */
 };
 
 /* ---- per-thread scratch ------------------------------------------------------------------ */
@@ -217,6 +219,46 @@ typedef struct mm_stack {
         body                                                                                       \
     }
 
+/* The integer q8_0/q4_0 product of a stack over row units: activations quantized (xq, xd). */
+typedef struct quant_job {
+    const mm_stack *stk;
+    const uint8_t *xq;
+    const float *xd;
+    int T, n_in, rows;
+    size_t nb, row_bytes;
+    void (*dot)(int64_t, const void *, const uint8_t *, const float *, int, float *, size_t);
+    void (*dot4)(int64_t, const void *, size_t, const uint8_t *, const float *, float *);
+} quant_job;
+
+/* Stacked rows of units [u0, u1): within a unit token blocks go in order, so its rows stay in
+ * L2 and each block's quantized activations in L1 while the rows stream. A single token
+ * (decode) takes weight rows four at a time where the kernel can. */
+static void quant_units(void *arg, int thread, int u0, int u1) {
+    (void)thread;
+    const quant_job *j = arg;
+    const mm_stack *stk = j->stk;
+    int T = j->T, n_in = j->n_in;
+    size_t row_bytes = j->row_bytes;
+    int r0 = u0 * j->rows, r1 = stk->n_rows < u1 * j->rows ? stk->n_rows : u1 * j->rows;
+    FOR_PIECES(stk, r0, r1, it, o0, n, {
+        const rt_matmul_item *m = &stk->items[it];
+        const char *wd = (const char *)m->w->data;
+        size_t m_out = (size_t)m->w->shape[0];
+        int o = o0;
+        if (T == 1 && j->dot4)
+            for (; o + 4 <= o0 + n; o += 4)
+                j->dot4(n_in, wd + o * row_bytes, row_bytes, j->xq, j->xd, m->out + o);
+        for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
+            int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
+            const uint8_t *xqb = j->xq + (size_t)t0 * n_in;
+            const float *xdb = j->xd + (size_t)t0 * j->nb;
+            float *ob = m->out + (size_t)t0 * m_out;
+            for (int r = o; r < o0 + n; r++)
+                j->dot(n_in, wd + r * row_bytes, xqb, xdb, nt, ob + r, m_out);
+        }
+    })
+}
+
 /* x (T, n_in) f32, the stack's weights (n_out_i, n_in) q8_0 or q4_0 (one dtype) */
 static void matmul_quantized(const mm_stack *stk, const float *x, int T, int n_in) {
     const rt_kernels *k = rt_kernels_get();
@@ -229,61 +271,57 @@ static void matmul_quantized(const mm_stack *stk, const float *x, int T, int n_i
     }
     int n_out = stk->n_rows;
     size_t nb = (size_t)n_in / RT_QK, row_bytes = rt_tensor_row_bytes(w0);
-    /* activations in the q8_act layout: T rows of n_in quants, then T rows of nb scales */
+    /* activations in the q8_act layout: T rows of n_in quants, then T rows of nb scales (a
+     * row takes ~0.1 us: not worth threads) */
     uint8_t *xq = scratch_get(SCRATCH_ACT, (size_t)T * n_in + (size_t)T * nb * sizeof(float));
     float *xd = (float *)(xq + (size_t)T * n_in);
-#pragma omp parallel for schedule(static) if (T > 1)
     for (int t = 0; t < T; t++)
         k->quantize_row_q8_act(x + (size_t)t * n_in, xq + (size_t)t * n_in, xd + (size_t)t * nb,
                                n_in);
-
-    /* One parallel region over tiles of the stacked rows (a region per token block cost a thread
-     * wake-up each: 16 per product at T = 128, which made q8_0 prefill slower than f32 on a
-     * machine whose OpenMP threads sleep at barriers). Within a tile, token blocks go in order,
-     * so the tile stays in L2 and each block's quantized activations in L1 while its rows
-     * stream. A single token (decode) takes weight rows four at a time where the kernel can. */
-    void (*dot)(int64_t, const void *, const uint8_t *, const float *, int, float *, size_t) =
-        rt_dtype_traits_of(w0->dtype)->dot_q8;
-    void (*dot4)(int64_t, const void *, size_t, const uint8_t *, const float *, float *) =
-        w0->dtype == RT_DTYPE_Q8_0 ? k->dot_q8_0_q8_r4 : k->dot_q4_0_q8_r4;
+    /* One team run over units of the stacked rows (a region per token block cost a thread
+     * wake-up each: 16 per product at T = 128, which made q8_0 prefill slower than f32). Units
+     * of ~8 KiB for a single token, so the threads' last claims are short (core/steal.h), and of
+     * ROW_TILE_BYTES otherwise, which each token block reads from L2. */
+    quant_job j = {.stk = stk,
+                   .xq = xq,
+                   .xd = xd,
+                   .T = T,
+                   .n_in = n_in,
+                   .nb = nb,
+                   .row_bytes = row_bytes,
+                   .dot = rt_dtype_traits_of(w0->dtype)->dot_q8,
+                   .dot4 = w0->dtype == RT_DTYPE_Q8_0 ? k->dot_q8_0_q8_r4 : k->dot_q4_0_q8_r4};
+    j.rows = (int)((T == 1 ? DECODE_UNIT_BYTES : ROW_TILE_BYTES) / row_bytes) / 4 * 4;
+    if (j.rows < 4) j.rows = 4;
     int n_threads = worth_threads(T, n_out, n_in) ? rt_get_threads() : 1;
-    int n_tiles = (int)(((size_t)n_out * row_bytes + ROW_TILE_BYTES - 1) / ROW_TILE_BYTES);
-    n_tiles = (n_tiles + n_threads - 1) / n_threads * n_threads; /* the same share per thread */
-    if (n_tiles > n_out) n_tiles = n_out;
-    int rows = (n_out + n_tiles - 1) / n_tiles;
-    n_tiles = (n_out + rows - 1) / rows;
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-    for (int i = 0; i < n_tiles; i++) {
-        int r0 = i * rows, r1 = n_out - r0 < rows ? n_out : r0 + rows;
-        FOR_PIECES(stk, r0, r1, it, o0, n, {
-            const rt_matmul_item *m = &stk->items[it];
-            const char *wd = (const char *)m->w->data;
-            size_t m_out = (size_t)m->w->shape[0];
-            int o = o0;
-            if (T == 1 && dot4)
-                for (; o + 4 <= o0 + n; o += 4)
-                    dot4(n_in, wd + o * row_bytes, row_bytes, xq, xd, m->out + o);
-            for (int t0 = 0; t0 < T; t0 += TOKEN_BLOCK) {
-                int nt = T - t0 < TOKEN_BLOCK ? T - t0 : TOKEN_BLOCK;
-                const uint8_t *xqb = xq + (size_t)t0 * n_in;
-                const float *xdb = xd + (size_t)t0 * nb;
-                float *ob = m->out + (size_t)t0 * m_out;
-                for (int r = o; r < o0 + n; r++)
-                    dot(n_in, wd + r * row_bytes, xqb, xdb, nt, ob + r, m_out);
-            }
-        })
-    }
+    rt_team_for((n_out + j.rows - 1) / j.rows, 1, n_threads, quant_units, &j);
 }
 
 /* x (T, n_in) f32, w (n_out, n_in) f16 or bf16, out (T, n_out); T small */
+/* One product's arguments for a team run over its rows or tiles of rows. */
+typedef struct one_job {
+    float *out;
+    const float *x;
+    const rt_tensor *w;
+    int T, n_out, n_in, rows;
+} one_job;
+
+static void half_dot_rows(void *arg, int thread, int lo, int hi) {
+    (void)thread;
+    const one_job *j = arg;
+    void (*dot)(int64_t, const void *, const float *, size_t, int, float *, size_t) =
+        rt_dtype_traits_of(j->w->dtype)->dot_f32;
+    const uint16_t *wd = j->w->data;
+    for (int o = lo; o < hi; o++)
+        dot(j->n_in, wd + (size_t)o * j->n_in, j->x, (size_t)j->n_in, j->T, j->out + o,
+            (size_t)j->n_out);
+}
+
 static void matmul_half_dot(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                             int n_in) {
-    void (*dot)(int64_t, const void *, const float *, size_t, int, float *, size_t) =
-        rt_dtype_traits_of(w->dtype)->dot_f32;
-    const uint16_t *wd = w->data;
-#pragma omp parallel for schedule(static) if (worth_threads(T, n_out, n_in))
-    for (int o = 0; o < n_out; o++)
-        dot(n_in, wd + (size_t)o * n_in, x, (size_t)n_in, T, out + o, (size_t)n_out);
+    one_job j = {out, x, w, T, n_out, n_in, 1};
+    rt_team_for(n_out, 16, worth_threads(T, n_out, n_in) ? rt_get_threads() : 1, half_dot_rows,
+                &j);
 }
 
 /* W[o0:o0+n_rows, c0:c0+n_cols] as f32 into tile (n_rows, n_cols); c0 and n_cols are multiples
@@ -328,53 +366,70 @@ static void blas_single_end(void) {
 }
 
 /* x (T, n_in) f32, w (n_out, n_in) any dtype, out (T, n_out): f32 tiles of W and sgemm */
+static void tiled_sgemm_tiles(void *arg, int thread, int lo, int hi) {
+    (void)thread;
+    const one_job *j = arg;
+    for (int i = lo; i < hi; i++) {
+        int o0 = i * j->rows, n = j->n_out - o0 < j->rows ? j->n_out - o0 : j->rows;
+        float *tile = scratch_get(SCRATCH_TILE, (size_t)j->rows * j->n_in * sizeof(float));
+        widen_block(tile, j->w, o0, n, 0, j->n_in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->T, n, j->n_in, 1.0f, j->x,
+                    j->n_in, tile, j->n_in, 0.0f, j->out + o0, j->n_out);
+    }
+}
+
 static void matmul_tiled_sgemm(float *out, const float *x, const rt_tensor *w, int T, int n_out,
                                int n_in) {
     /* at least one tile per thread */
     int per_thread = ((n_out + rt_get_threads() - 1) / rt_get_threads() + 15) / 16 * 16;
     int rows = tile_rows(n_in, per_thread < n_out ? per_thread : n_out);
-    int n_tiles = (n_out + rows - 1) / rows;
+    one_job j = {out, x, w, T, n_out, n_in, rows};
     blas_single_begin();
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < n_tiles; i++) {
-        int o0 = i * rows, n = n_out - o0 < rows ? n_out - o0 : rows;
-        float *tile = scratch_get(SCRATCH_TILE, (size_t)rows * n_in * sizeof(float));
-        widen_block(tile, w, o0, n, 0, n_in);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, tile, n_in,
-                    0.0f, out + o0, n_out);
-    }
+    rt_team_for((n_out + rows - 1) / rows, 1, rt_get_threads(), tiled_sgemm_tiles, &j);
     blas_single_end();
 }
 
-/* x (T, n_in), the stack's weights (n_out_i, n_in) f32: each OpenMP thread runs a
- * single-threaded sgemv (T = 1) or sgemm on its share of the stacked rows (see
- * blas_single_begin). */
+typedef struct f32_job {
+    const mm_stack *stk;
+    const float *x;
+    int T, n_in;
+} f32_job;
+
+enum { F32_UNIT_ROWS = 16 }; /* whole cache lines of out per claim */
+
+/* Stacked rows of units [u0, u1) of F32_UNIT_ROWS: sgemv (T = 1) or sgemm, single-threaded. */
+static void f32_units(void *arg, int thread, int u0, int u1) {
+    (void)thread;
+    const f32_job *j = arg;
+    const mm_stack *stk = j->stk;
+    int T = j->T, n_in = j->n_in;
+    int r0 = u0 * F32_UNIT_ROWS, r1 = u1 * F32_UNIT_ROWS;
+    if (r1 > stk->n_rows) r1 = stk->n_rows;
+    void (*gemv)(int64_t, const float *, size_t, int, const float *, float *) =
+        rt_kernels_get()->gemv_f32;
+    FOR_PIECES(stk, r0, r1, i, o0, n, {
+        const float *w = (const float *)stk->items[i].w->data + (size_t)o0 * n_in;
+        float *out = stk->items[i].out + o0;
+        int m_out = (int)stk->items[i].w->shape[0];
+        if (T == 1 && gemv) /* decode: W read once, prefetched far ahead */
+            gemv(n_in, w, (size_t)n_in, n, j->x, out);
+        else if (T == 1) /* gemv reads W once, where gemm would first pack it */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n_in, 1.0f, w, n_in, j->x, 1, 0.0f, out, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, j->x, n_in, w,
+                        n_in, 0.0f, out, m_out);
+    })
+}
+
+/* x (T, n_in), the stack's weights (n_out_i, n_in) f32: each thread of a team run takes its
+ * share of the stacked rows (stealing the others' last ones, core/steal.h) through
+ * single-threaded OpenBLAS or gemv_f32 (see blas_single_begin). */
 static void matmul_f32_split(const mm_stack *stk, const float *x, int T, int n_in) {
     int n_out = stk->n_rows;
     int n_threads = worth_threads(T, n_out, n_in) ? rt_get_threads() : 1;
-    int rows = (n_out + n_threads - 1) / n_threads;
-    rows = (rows + 15) / 16 * 16; /* whole cache lines of out per thread */
-    int n_parts = (n_out + rows - 1) / rows;
-    void (*gemv)(int64_t, const float *, size_t, int, const float *, float *) =
-        rt_kernels_get()->gemv_f32;
+    f32_job j = {stk, x, T, n_in};
     blas_single_begin();
-#pragma omp parallel for schedule(static, 1) if (n_parts > 1)
-    for (int p = 0; p < n_parts; p++) {
-        int r0 = p * rows, r1 = n_out - r0 < rows ? n_out : r0 + rows;
-        FOR_PIECES(stk, r0, r1, i, o0, n, {
-            const float *w = (const float *)stk->items[i].w->data + (size_t)o0 * n_in;
-            float *out = stk->items[i].out + o0;
-            int m_out = (int)stk->items[i].w->shape[0];
-            if (T == 1 && gemv) /* decode: W read once, prefetched far ahead */
-                gemv(n_in, w, (size_t)n_in, n, x, out);
-            else if (T == 1) /* gemv reads W once, where gemm would first pack it */
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, n_in, 1.0f, w, n_in, x, 1, 0.0f, out,
-                            1);
-            else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, n_in, 1.0f, x, n_in, w,
-                            n_in, 0.0f, out, m_out);
-        })
-    }
+    rt_team_for((n_out + F32_UNIT_ROWS - 1) / F32_UNIT_ROWS, 1, n_threads, f32_units, &j);
     blas_single_end();
 }
 

@@ -11,6 +11,7 @@
 #include "model/forward.h"
 #include "core/matmul.h"
 #include "core/quant.h"
+#include "core/team.h"
 #include "model/lora.h"
 #include "model/ops.h"
 
@@ -128,22 +129,23 @@ static void attention_block(const fwd_step *st, int l, int pos0, bool causal) {
     linear(st, l, 3, b->proj, b->att, &lw->wo, &lw->bo);
 }
 
-/* The same for a batched decode step: q, k, v of all rows in one multiply each, then per
- * sequence its RoPE at its own position, its new key/value row appended to its own cache and
- * attention over that cache alone (sequences of different lengths never see each other). */
-static void attention_batch(const fwd_step *st, int l) {
-    const rt_model *m = st->seqs[0]->model;
-    const rt_model_config *c = &m->config;
-    const rt_layer_weights *lw = &m->weights.layers[l];
+typedef struct batch_attention_job {
+    const fwd_step *st;
+    int l;
+} batch_attention_job;
+
+/* Sequences [lo, hi) of a batched decode step's attention in layer l (q, k, v computed). */
+static void batch_attention_seqs(void *arg, int thread, int lo, int hi) {
+    (void)thread;
+    const batch_attention_job *j = arg;
+    const fwd_step *st = j->st;
+    const rt_model_config *c = &st->seqs[0]->model->config;
     const rt_forward_buffers *b = &st->b;
     int kv_dim = c->n_kv_head * c->head_dim, q_dim = c->n_head * c->head_dim;
-
-    qkv(st, l, b->xb, b->q, b->k, b->v);
-#pragma omp parallel for schedule(dynamic, 1) if (st->n_seq > 1)
-    for (int i = 0; i < st->n_seq; i++) {
+    for (int i = lo; i < hi; i++) {
         rt_context *ctx = st->seqs[i];
         int pos = ctx->n_past;
-        size_t layer_off = (size_t)l * ctx->n_ctx * kv_dim;
+        size_t layer_off = (size_t)j->l * ctx->n_ctx * kv_dim;
         float *k_layer = ctx->k_cache + layer_off, *v_layer = ctx->v_cache + layer_off;
         float *q = b->q + (size_t)i * q_dim, *k = b->k + (size_t)i * kv_dim;
         if (ctx->rope) {
@@ -153,11 +155,23 @@ static void attention_batch(const fwd_step *st, int l) {
         memcpy(k_layer + (size_t)pos * kv_dim, k, (size_t)kv_dim * sizeof(float));
         memcpy(v_layer + (size_t)pos * kv_dim, b->v + (size_t)i * kv_dim,
                (size_t)kv_dim * sizeof(float));
-        /* nested inside this loop, the kernel runs on this thread with row 0 of ctx's scores */
+        /* inside a team run (more than one sequence), the kernel runs on this thread with row 0
+         * of ctx's scores */
         rt_op_attention(b->att + (size_t)i * q_dim, q, k_layer, v_layer, 1, pos, pos + 1, c->n_head,
                         c->n_kv_head, c->head_dim, (size_t)kv_dim, true, ctx->scores,
                         ctx->n_score_rows);
     }
+}
+
+/* The same for a batched decode step: q, k, v of all rows in one multiply each, then per
+ * sequence its RoPE at its own position, its new key/value row appended to its own cache and
+ * attention over that cache alone (sequences of different lengths never see each other). */
+static void attention_batch(const fwd_step *st, int l) {
+    const rt_layer_weights *lw = &st->seqs[0]->model->weights.layers[l];
+    const rt_forward_buffers *b = &st->b;
+    qkv(st, l, b->xb, b->q, b->k, b->v);
+    batch_attention_job j = {st, l};
+    rt_team_for(st->n_seq, 1, rt_get_threads(), batch_attention_seqs, &j);
     linear(st, l, 3, b->proj, b->att, &lw->wo, &lw->bo);
 }
 

@@ -1,34 +1,67 @@
 /*
  * ops.c — see ops.h. The row kernels are model/opkern's, compiled per ISA level and chosen once
- * (core/dispatch.h); here they are threaded: the outer loop (rows, heads, spans) is
- * OpenMP-parallel when the work is large enough.
+ * (core/dispatch.h); here they are threaded: the outer loop (rows, heads, spans) runs on the
+ * light team of core/team.h when the work is large enough, and as a plain loop otherwise (an
+ * OpenMP region with its `if` false still cost ~1.5 us, several times a small row's work).
  */
 #include "model/ops.h"
 #include "model/opkern.h"
+#include "core/team.h"
+
+#include "ragtune.h"
 
 #include <math.h>
-#include <omp.h>
 
 /* Below this many rows x columns, threading costs more than it saves. */
 #define RT_OPS_PAR_MIN 16384
 /* Elements per span of the elementwise operations, split over threads. */
 #define RT_OPS_SPAN 4096
 
+/* The arguments of a row kernel over rows [lo, hi) of x (T, C). */
+typedef struct rows_job {
+    float *out;
+    const float *x, *weight, *bias, *cos_sin;
+    int C, n_heads, head_dim, pos0;
+    float eps;
+    bool interleaved;
+} rows_job;
+
+/* fn over rows [0, T), on the team when rows x width is large enough. */
+static void each_row(rt_team_range_fn fn, rows_job *j, int T, size_t width) {
+    if ((size_t)T * width >= RT_OPS_PAR_MIN)
+        rt_team_for(T, 1, rt_get_threads(), fn, j);
+    else
+        fn(j, 0, 0, T);
+}
+
+static void rmsnorm_rows(void *arg, int thread, int lo, int hi) {
+    (void)thread;
+    const rows_job *j = arg;
+    const opkern_table *k = opkern_get();
+    for (int t = lo; t < hi; t++)
+        k->rmsnorm_row(j->out + (size_t)t * j->C, j->x + (size_t)t * j->C, j->weight, j->C, j->eps);
+}
+
 // x (T,C), weight (C), out (T,C)
 void rt_op_rmsnorm(float *out, const float *x, const float *weight, int T, int C, float eps) {
+    rows_job j = {.out = out, .x = x, .weight = weight, .C = C, .eps = eps};
+    each_row(rmsnorm_rows, &j, T, (size_t)C);
+}
+
+static void layernorm_rows(void *arg, int thread, int lo, int hi) {
+    (void)thread;
+    const rows_job *j = arg;
     const opkern_table *k = opkern_get();
-#pragma omp parallel for schedule(static) if ((size_t)T * C >= RT_OPS_PAR_MIN)
-    for (int t = 0; t < T; t++)
-        k->rmsnorm_row(out + (size_t)t * C, x + (size_t)t * C, weight, C, eps);
+    for (int t = lo; t < hi; t++)
+        k->layernorm_row(j->out + (size_t)t * j->C, j->x + (size_t)t * j->C, j->weight, j->bias,
+                         j->C, j->eps);
 }
 
 // x (T,C), weight (C), bias (C), out (T,C)
 void rt_op_layernorm(float *out, const float *x, const float *weight, const float *bias, int T,
                      int C, float eps) {
-    const opkern_table *k = opkern_get();
-#pragma omp parallel for schedule(static) if ((size_t)T * C >= RT_OPS_PAR_MIN)
-    for (int t = 0; t < T; t++)
-        k->layernorm_row(out + (size_t)t * C, x + (size_t)t * C, weight, bias, C, eps);
+    rows_job j = {.out = out, .x = x, .weight = weight, .bias = bias, .C = C, .eps = eps};
+    each_row(layernorm_rows, &j, T, (size_t)C);
 }
 
 void rt_op_rope_inv_freq(float *inv_freq, int head_dim, float theta, float scaling_factor,
@@ -69,40 +102,70 @@ void rt_op_rope_table(float *cos_sin, const float *inv_freq, int head_dim, int n
     }
 }
 
+static void rope_rows(void *arg, int thread, int lo, int hi) {
+    (void)thread;
+    const rows_job *j = arg;
+    const opkern_table *k = opkern_get();
+    size_t width = (size_t)j->n_heads * j->head_dim, half = (size_t)j->head_dim / 2;
+    for (int t = lo; t < hi; t++)
+        k->rope_row(j->out + (size_t)t * width, j->cos_sin + (size_t)(j->pos0 + t) * half * 2,
+                    j->n_heads, j->head_dim, j->interleaved);
+}
+
 // x (T, n_heads, head_dim), cos_sin (n_pos, head_dim/2, 2)
 void rt_op_rope(float *x, const float *cos_sin, int T, int n_heads, int head_dim, int pos0,
                 bool interleaved) {
-    const opkern_table *k = opkern_get();
-    int half = head_dim / 2;
-#pragma omp parallel for schedule(static) if ((size_t)T * n_heads * head_dim >= RT_OPS_PAR_MIN)
-    for (int t = 0; t < T; t++)
-        k->rope_row(x + (size_t)t * n_heads * head_dim, cos_sin + (size_t)(pos0 + t) * half * 2,
-                    n_heads, head_dim, interleaved);
+    rows_job j = {.out = x,
+                  .cos_sin = cos_sin,
+                  .n_heads = n_heads,
+                  .head_dim = head_dim,
+                  .pos0 = pos0,
+                  .interleaved = interleaved};
+    each_row(rope_rows, &j, T, (size_t)n_heads * head_dim);
 }
 
 void rt_op_softmax(float *x, int n) {
     opkern_get()->softmax(x, n);
 }
 
-/* fn over x (n) in spans of RT_OPS_SPAN, threaded when n is large. */
-static void each_span(void (*fn)(float *, size_t), float *x, size_t n) {
-    size_t n_spans = (n + RT_OPS_SPAN - 1) / RT_OPS_SPAN;
-#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
-    for (size_t s = 0; s < n_spans; s++) {
-        size_t i = s * RT_OPS_SPAN;
-        fn(x + i, n - i < RT_OPS_SPAN ? n - i : RT_OPS_SPAN);
-    }
+/* An elementwise kernel over a (n) (and b (n)) in spans of RT_OPS_SPAN. */
+typedef struct span_job {
+    void (*fn1)(float *, size_t);
+    void (*fn2)(float *, const float *, size_t);
+    float *a;
+    const float *b;
+    size_t n;
+} span_job;
+
+static void span_range(void *arg, int thread, int lo, int hi) {
+    (void)thread;
+    const span_job *j = arg;
+    size_t i0 = (size_t)lo * RT_OPS_SPAN, i1 = (size_t)hi * RT_OPS_SPAN;
+    if (i1 > j->n) i1 = j->n;
+    if (j->fn1)
+        j->fn1(j->a + i0, i1 - i0);
+    else
+        j->fn2(j->a + i0, j->b + i0, i1 - i0);
 }
 
-/* fn over a (n) and b (n) in spans of RT_OPS_SPAN, threaded when n is large. */
+/* The job over its n elements, on the team when n is large. */
+static void each_span_job(span_job *j) {
+    if (j->n >= RT_OPS_PAR_MIN)
+        rt_team_for((int)((j->n + RT_OPS_SPAN - 1) / RT_OPS_SPAN), 1, rt_get_threads(), span_range,
+                    j);
+    else if (j->n)
+        span_range(j, 0, 0, (int)((j->n + RT_OPS_SPAN - 1) / RT_OPS_SPAN));
+}
+
+static void each_span(void (*fn)(float *, size_t), float *x, size_t n) {
+    span_job j = {.fn1 = fn, .a = x, .n = n};
+    each_span_job(&j);
+}
+
 static void each_span2(void (*fn)(float *, const float *, size_t), float *a, const float *b,
                        size_t n) {
-    size_t n_spans = (n + RT_OPS_SPAN - 1) / RT_OPS_SPAN;
-#pragma omp parallel for schedule(static) if (n >= RT_OPS_PAR_MIN)
-    for (size_t s = 0; s < n_spans; s++) {
-        size_t i = s * RT_OPS_SPAN;
-        fn(a + i, b + i, n - i < RT_OPS_SPAN ? n - i : RT_OPS_SPAN);
-    }
+    span_job j = {.fn2 = fn, .a = a, .b = b, .n = n};
+    each_span_job(&j);
 }
 
 void rt_op_gelu_tanh(float *x, size_t n) {
@@ -117,32 +180,56 @@ void rt_op_swiglu(float *gate, const float *up, size_t n) {
     each_span2(opkern_get()->swiglu, gate, up, n);
 }
 
+typedef struct attention_job {
+    float *out, *scratch;
+    const float *q, *k_cache, *v_cache;
+    int pos0, n_kv, n_head, group, head_dim;
+    size_t kv_stride;
+    bool causal;
+    float scale;
+} attention_job;
+
+/* Items [lo, hi) of (token, head), with row `thread` of the scratch. */
+static void attention_items(void *arg, int thread, int lo, int hi) {
+    const attention_job *j = arg;
+    const opkern_table *k = opkern_get();
+    float *att = j->scratch + (size_t)thread * j->n_kv;
+    for (int item = lo; item < hi; item++) {
+        int t = item / j->n_head, h = item % j->n_head;
+        size_t g_off = (size_t)(h / j->group) * j->head_dim;
+        int n_see = j->causal ? j->pos0 + t + 1 : j->n_kv;
+        if (n_see > j->n_kv) n_see = j->n_kv;
+        size_t qo = ((size_t)t * j->n_head + h) * j->head_dim;
+        k->attention_head(j->out + qo, j->q + qo, j->k_cache + g_off, j->v_cache + g_off,
+                          j->kv_stride, n_see, j->head_dim, j->scale, att);
+    }
+}
+
 // q (T, n_head, hd), k_cache/v_cache (n_kv, kv_stride), out (T, n_head, hd), scratch (rows, n_kv)
 void rt_op_attention(float *out, const float *q, const float *k_cache, const float *v_cache, int T,
                      int pos0, int n_kv, int n_head, int n_kv_head, int head_dim, size_t kv_stride,
                      bool causal, float *scratch, int n_scratch_rows) {
-    const opkern_table *k = opkern_get();
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    const int group = n_head / n_kv_head;
-    int n_threads = omp_get_max_threads();
-    if (n_threads > n_scratch_rows) n_threads = n_scratch_rows;
+    attention_job j = {.out = out,
+                       .scratch = scratch,
+                       .q = q,
+                       .k_cache = k_cache,
+                       .v_cache = v_cache,
+                       .pos0 = pos0,
+                       .n_kv = n_kv,
+                       .n_head = n_head,
+                       .group = n_head / n_kv_head,
+                       .head_dim = head_dim,
+                       .kv_stride = kv_stride,
+                       .causal = causal,
+                       .scale = 1.0f / sqrtf((float)head_dim)};
     const int n_items = T * n_head;
-    /* Small problems (a decode step over a very short cache) run on the calling thread: waking
-     * the OpenMP team costs more. From 2^14 multiply-adds (a 6-head decode step over 43 cached
-     * positions, a few microseconds) the heads are shared out: the team, spinning briefly
-     * between regions (rt_runtime_setup), starts in about a microsecond. */
+    /* Small problems (a decode step over a very short cache) run on the calling thread. From
+     * 2^14 multiply-adds (a 6-head decode step over 43 cached positions, a few microseconds)
+     * the heads are shared out: a team run costs about a microsecond. */
     bool parallel = (size_t)n_items * (size_t)n_kv * (size_t)head_dim >= ((size_t)1 << 14);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (parallel)
-    for (int item = 0; item < n_items; item++) {
-        int t = item / n_head, h = item % n_head;
-        size_t g_off = (size_t)(h / group) * head_dim;
-        int n_see = causal ? pos0 + t + 1 : n_kv;
-        if (n_see > n_kv) n_see = n_kv;
-        float *att = scratch + (size_t)omp_get_thread_num() * n_kv;
-        size_t qo = ((size_t)t * n_head + h) * head_dim;
-        k->attention_head(out + qo, q + qo, k_cache + g_off, v_cache + g_off, kv_stride, n_see,
-                          head_dim, scale, att);
-    }
+    int n_threads = parallel ? rt_get_threads() : 1;
+    if (n_threads > n_scratch_rows) n_threads = n_scratch_rows;
+    rt_team_for(n_items, 1, n_threads, attention_items, &j);
 }
 
 void rt_op_add(float *a, const float *b, size_t n) {
