@@ -11,6 +11,7 @@
  * Environment: RT_PYTHON (python with torch), RT_SOURCE_DIR (to find the peer script).
  */
 #include "ragtune.h"
+#include "bench_bandwidth.h"
 #include "bench_util.h"
 #include "core/cpu.h"
 #include "core/matmul.h"
@@ -42,38 +43,9 @@ static double now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Read bandwidth in GB/s: a parallel sum over a buffer much larger than the caches. */
+/* Read bandwidth in GB/s over 512 MiB (bench_bandwidth.h's best loop), on bench_clock. */
 static double read_bandwidth(int reps) {
-    size_t n = (size_t)512 << 20 >> 2;
-    float *buf = malloc(n * sizeof(float));
-    if (!buf) return 0;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (float)(i & 7);
-    double times[32];
-    volatile float sink = 0;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        float s = 0;
-        /* 16 independent sums per thread, so the adds are not latency bound (vectorizes) */
-#pragma omp parallel reduction(+ : s)
-        {
-            float acc[16] = {0};
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i += 16) {
-                __builtin_prefetch(buf + i + 512); /* 2 KiB ahead, as the kernels do */
-                for (int j = 0; j < 16; j++)
-                    acc[j] += buf[i + j];
-            }
-            for (int j = 0; j < 16; j++)
-                s += acc[j];
-        }
-        times[r] = now() - t0;
-        sink += s;
-    }
-    (void)sink;
-    free(buf);
-    return (double)n * sizeof(float) / bench_median(times, reps) / 1e9;
+    return bench_read_bandwidth_bytes((size_t)512 << 20, reps, bench_clock);
 }
 
 static int run_peer(int threads, int reps, const int (*shapes)[3], int n_shapes, peer_result *res) {

@@ -165,12 +165,15 @@ static void attention_ref(double *out, const float *q, const float *kc, const fl
     free(s);
 }
 
+/* Head sizes of whole vectors take the vector kernel (2-16 vectors of 16 lanes at the AVX-512
+ * level, of 8 at AVX2, of 4 at the scalar level), the others the plain loops; lengths around
+ * its 16-, 8- and 4-key blocks. */
 static void attention_head(const opkern_table *k) {
-    static float kc[MAXN * 75], vc[MAXN * 75], att[MAXN];
-    float q[72], out[72];
-    double want[72];
-    const int dims[] = {1, 8, 17, 64, 72};
-    for (int di = 0; di < 5; di++) {
+    static float kc[MAXN * 259], vc[MAXN * 259], att[MAXN];
+    float q[256], out[256];
+    double want[256];
+    const int dims[] = {1, 8, 17, 32, 64, 72, 80, 96, 128, 256};
+    for (int di = 0; di < (int)(sizeof dims / sizeof *dims); di++) {
         int hd = dims[di];
         size_t stride = (size_t)hd + 3; /* rows wider than one head, as in a GQA cache */
         for (int li = 0; li < N_LEN; li++) {
