@@ -66,7 +66,7 @@ for ((r = 0; r < reps; r++)); do
 done
 get() { median <<<"${acc[$1]}"; }
 bw="$(get bw)"
-echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "memory read bandwidth (${threads} threads): ${bw} GB/s; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}; OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-unset}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "prompt ${prompt} tokens, ${gen} decoded tokens, ${threads} threads, median of ${reps} alternating runs"
 printf "%-11s %-5s | %10s %10s %6s | %10s %10s %6s | %7s %7s | %8s %6s | %6s\n" \
   model dtype "prefill rt" "torch" ratio "decode rt" "torch" ratio "RSS rt" torch "dec GB/s" "of bw" \

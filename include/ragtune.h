@@ -130,7 +130,11 @@ int rt_get_threads(void);
  *  - GOMP_SPINCOUNT=3000 unless the user chose OMP_WAIT_POLICY or GOMP_SPINCOUNT: an idle
  *    OpenMP thread spins about 60 us, then sleeps (libgomp's default spins ~100x longer and takes
  *    the core a working thread needs on a shared machine; sleeping at once made every one of
- *    decode's ~50 parallel regions per token wait ~20 us for a thread to wake up);
+ *    decode's ~50 parallel regions per token wait ~20 us for a thread to wake up; decode now
+ *    runs on ragtune's own light team, core/team.h, whose helpers spin ~50 us);
+ *  - OPENBLAS_THREAD_TIMEOUT=4 unless set: OpenBLAS's server threads sleep at once instead of
+ *    spinning ~0.1 s after start-up and after each threaded call (inference calls OpenBLAS
+ *    single-threaded only; the spinning thread took a core from short commands);
  *  - OPENBLAS_CORETYPE to match ragtune's CPU level (RT_CPU, the one switch for every SIMD
  *    kernel, BLAS included): at the avx512 level an OpenBLAS core with AVX2 kernels becomes
  *    SkylakeX, whether OpenBLAS picked it (0.3.21 does not know Zen 5) or the environment pinned

@@ -100,7 +100,8 @@ bool cli_wants_help(int argc, char **argv) {
 int cmd_version(int argc, char **argv) {
     printf("ragtune %s\n", rt_version());
     if (argc > 1 && !strcmp(argv[1], "--runtime")) {
-        const char *vars[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_CORETYPE"};
+        const char *vars[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT",
+                              "OPENBLAS_CORETYPE"};
         for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
             if (getenv(vars[i])) printf("%s=%s\n", vars[i], getenv(vars[i]));
         printf("RT_MPI=%s\n", rt_dist_has_mpi() ? "yes" : "no"); /* scale-out built in */

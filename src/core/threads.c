@@ -72,6 +72,14 @@ void rt_runtime_setup(char **argv) {
     if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") &&
         setenv("GOMP_SPINCOUNT", RT_SPIN_COUNT, 1) == 0)
         changed = true;
+    /* OpenBLAS starts its server threads when it loads, and each spins (sched_yield) for
+     * 2^28 cycles (~0.1 s) before it sleeps, after start-up and after every threaded call:
+     * inference calls it single-threaded only (core/matmul.c), so in a short command the
+     * spinning thread took a core from the first ~0.1 s of work (an `ask` of the demo collection:
+     * 210 -> 185 ms a command, the prompt's time to first token ~50 -> ~28 ms). 2^4 cycles: they
+     * sleep at once; a threaded training product wakes them (same training tokens/s, measured). */
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT") && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) == 0)
+        changed = true;
     const char *core = wanted_openblas_core(openblas_get_corename());
     if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) changed = true;
     if (!changed || setenv("RT_RUNTIME_SETUP_DONE", "1", 1) != 0) return;
