@@ -4,7 +4,8 @@
  * count and the grain, 1-4 threads (the team grows; fewer threads than it has go to OpenMP);
  * a run's writes are seen by the caller; runs nested in a run, inside an OpenMP region, from
  * four application threads at once (all but one find the team busy), and after the helpers went
- * to sleep (the futex path). Also runs under ThreadSanitizer (label concurrency).
+ * to sleep (the futex path), and in a child of fork() (which has none of the parent's helpers).
+ * Also runs under ThreadSanitizer (label concurrency).
  */
 #include "testutil.h"
 
@@ -17,7 +18,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct cover {
     _Atomic int *count; /* (n) times each item was run */
@@ -179,12 +183,48 @@ static void test_sleep_and_wake(void **state) {
     rt_set_threads(0);
 }
 
+static void test_fork_child(void **state) {
+    (void)state;
+#if defined(__SANITIZE_THREAD__)
+    skip(); /* ThreadSanitizer cannot start threads in a child of a multi-threaded fork */
+#endif
+    rt_set_threads(2);
+    check_for(300, 1, 2, false); /* the parent's team has its helper */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the child runs its own team; a wait for the parent's helper would hang */
+        _Atomic int count[300] = {0};
+        cover c = {count, 0, 2, false};
+        for (int r = 0; r < 3; r++)
+            rt_team_for(300, 1, 2, count_range, &c);
+        for (int i = 0; i < 300; i++)
+            if (atomic_load(&count[i]) != 3) _exit(1);
+        _exit(atomic_load(&c.bad_thread) ? 1 : 0);
+    }
+    int status = 0;
+    for (int waited = 0; waited < 1000; waited++) { /* up to 10 s */
+        if (waitpid(pid, &status, WNOHANG) == pid) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (waited == 999) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fail_msg("the forked child's team run did not finish");
+        }
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    check_for(300, 1, 2, false); /* and the parent's still works */
+    rt_set_threads(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         /* two threads first: the team starts one helper; the last test grows it to three */
         cmocka_unit_test(test_steal_ranges),       cmocka_unit_test(test_team_run_threads),
         cmocka_unit_test(test_nested_and_openmp),  cmocka_unit_test(test_concurrent_callers),
-        cmocka_unit_test(test_sleep_and_wake),     cmocka_unit_test(test_team_for_cover),
+        cmocka_unit_test(test_sleep_and_wake),     cmocka_unit_test(test_fork_child),
+        cmocka_unit_test(test_team_for_cover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

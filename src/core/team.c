@@ -98,8 +98,25 @@ static void *helper_main(void *p) {
     return NULL;
 }
 
+/* A child of fork() has none of the parent's helpers: it starts its own at its first run. */
+static void forget_helpers(void) {
+    team *tm = &the_team;
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    tm->run_lock = fresh;
+    tm->n_helpers = 0;
+    atomic_store(&tm->sleepers, 0);
+    atomic_store(&tm->done, 0);
+    in_run = false;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) {
+    pthread_atfork(NULL, NULL, forget_helpers);
+}
+
 /* Starts helpers up to n (under run_lock, no run in flight); false if a thread cannot start. */
 static bool grow(team *tm, int n) {
+    pthread_once(&atfork_once, register_atfork);
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0) return false;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
