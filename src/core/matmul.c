@@ -2,7 +2,7 @@
  * matmul.c — out = x W^T (forward) and dx += dy W (backward to the input) for any weight dtype.
  *
  * Paths, by weight dtype and number of tokens T:
- *   f32                 each OpenMP thread runs single-threaded OpenBLAS on its share of W's
+ *   f32                 each team thread runs single-threaded OpenBLAS on its share of W's
  *                       rows: sgemm, or for T = 1 (decode) a matrix-vector product that reads
  *                       W once (sgemm would pack it first, 2x slower): core/kernels' gemv_f32
  *                       on AVX-512 (four rows per pass, prefetched far ahead), else sgemv.
@@ -34,6 +34,9 @@
  * scalar emulation on CPUs without it.
  * rt_matmul_multi stacks several weights of one dtype that multiply the same x (q, k, v; gate,
  * up) into one threaded product: one parallel region instead of one per weight.
+ * The forward products run on core/team.h's light team (a thread that finishes its rows early
+ * takes the others' last ones, core/steal.h), except the AMX paths, which keep OpenMP; the
+ * backward products and rt_gemm_bf16 (training) use OpenMP.
  * Scratch memory is two buffers per thread, grown as needed and freed at thread exit, so the hot
  * loops never allocate.
  */
@@ -343,7 +346,7 @@ static int tile_rows(int n_cols, int n_rows) {
     return r < n_rows ? r : n_rows;
 }
 
-/* OpenMP threads each call a single-threaded OpenBLAS on their own share: no alternation between
+/* Team (or OpenMP) threads each call a single-threaded OpenBLAS on their own share: no alternation between
  * the OpenMP and OpenBLAS thread pools, whose spinning waiters would take each other's cores
  * (measured: 4-8x slower prefill). OpenBLAS's thread count is global, so calls from several
  * application threads at once nest: the first sets 1 and the last restores it. */
