@@ -346,8 +346,9 @@ static int tile_rows(int n_cols, int n_rows) {
     return r < n_rows ? r : n_rows;
 }
 
-/* Team (or OpenMP) threads each call a single-threaded OpenBLAS on their own share: no alternation between
- * the OpenMP and OpenBLAS thread pools, whose spinning waiters would take each other's cores
+/* Team (or OpenMP) threads each call a single-threaded OpenBLAS on their own share: no
+ * alternation between our threads and OpenBLAS's pool, whose spinning waiters would take each
+ * other's cores
  * (measured: 4-8x slower prefill). OpenBLAS's thread count is global, so calls from several
  * application threads at once nest: the first sets 1 and the last restores it. */
 static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;

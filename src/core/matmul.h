@@ -2,7 +2,8 @@
  * matmul.h — the one matrix multiply every layer uses: out = x W^T (+ bias), for a weight W of
  * any storage dtype, and its gradient with respect to x. f32 weights go to OpenBLAS sgemm;
  * f16/bf16/q8_0/q4_0 weights use the SIMD kernels of core/kernels (chosen by CPU detection),
- * threaded over rows (core/team.h), or f32 tiles of W and sgemm where that is faster (see matmul.c).
+ * threaded over rows (core/team.h), or f32 tiles of W and sgemm where that is faster (see
+ * matmul.c).
  * Also the bf16 GEMM of training's --precision bf16 (rt_gemm_bf16, AVX512-BF16 kernels).
  * Threads: the light team (forward), OpenMP (backward, bf16 GEMM) and OpenBLAS, all sized by
  * rt_set_threads().
